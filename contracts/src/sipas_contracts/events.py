@@ -1,0 +1,219 @@
+"""The events services exchange: one frozen pydantic model per fact, past tense.
+
+Every event shares the envelope of :class:`Event` (``event_id`` UUIDv7, ``event_type``,
+``occurred_at``, ``producer``, ``schema_version``). Personal data never travels in clear:
+dossier events carry the applicant's contact *sealed* for the sampling service and a keyed
+pseudonym for de-duplication; response events carry no identity at all.
+
+Bump ``schema_version`` (and re-export the JSON Schemas with ``sipas contracts export``)
+whenever a payload changes in a way a consumer could notice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+from sipas_contracts.ids import CampaignId, UnitCode
+
+ApplicantKind = Literal["individual", "organisation"]
+SubmissionChannel = Literal["direct", "online", "postal"]
+ResultDelivery = Literal["counter", "postal", "electronic"]
+ContactChannel = Literal["sms", "zalo", "email"]
+InvitationChannel = Literal["sms", "zalo", "email", "counter", "enumerator"]
+CollectionMode = Literal["online", "kiosk", "face_to_face", "phone", "paper"]
+DrawList = Literal["continuous", "official", "reserve"]
+Severity = Literal["info", "warning", "critical"]
+CaseState = Literal["open", "acknowledged", "in_progress", "resolved", "closed", "dismissed"]
+
+Answer = Annotated[int, Field(ge=1, le=99)] | Literal["na"]
+"""A coded answer on the item's scale, or ``"na"`` (không áp dụng / không trả lời)."""
+
+SealedBlob = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9+/]+={0,2}$",
+        max_length=4096,
+        description="Base64 NaCl sealed box, readable only by the holder of the recipient's key",
+    ),
+]
+
+
+class Event(BaseModel):
+    """Envelope common to every SIPAS event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: UUID = Field(description="UUIDv7; also the JetStream Nats-Msg-Id (dedup key)")
+    event_type: str = Field(description="Dotted event name, e.g. 'dossier.completed'")
+    occurred_at: AwareDatetime = Field(description="When the fact happened (timezone-aware)")
+    producer: str = Field(description="Service that produced the event", min_length=1)
+    schema_version: int = Field(default=1, ge=1, description="Payload version of this type")
+
+
+class DossierCompleted(Event):
+    """A dossier's result was handed to the applicant (TrangThaiHoSo 10) or made available."""
+
+    event_type: Literal["dossier.completed"] = "dossier.completed"
+    dossier_id: str = Field(
+        min_length=1, max_length=64, description="Dossier number (MaHoSo), nationally unique"
+    )
+    revision: int = Field(
+        default=1, ge=1, description="1 for the first report; +1 for each correction re-sent"
+    )
+    unit: UnitCode = Field(description="Code of the administrative unit being rated")
+    reception_point: UnitCode | None = Field(
+        default=None, description="One-stop location that received the dossier, if different"
+    )
+    procedure_code: str = Field(min_length=1, max_length=64, description="MaTTHC")
+    procedure_name: str | None = Field(default=None, max_length=500, description="TenTTHC")
+    procedure_field: str | None = Field(
+        default=None, max_length=128, description="Field (lĩnh vực) code, MaLinhVuc"
+    )
+    applicant_kind: ApplicantKind = Field(description="Individual or organisation")
+    applicant_pseudonym: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="Keyed hash (HMAC-SHA256) of the applicant's identity; not reversible",
+    )
+    applicant_adult: bool | None = Field(default=None, description="Aged 18+, when known")
+    resident_in_province: bool | None = Field(
+        default=None, description="Residence in the province, when known"
+    )
+    submission_channel: SubmissionChannel = Field(description="KenhThucHien 1/2/3")
+    result_delivery: ResultDelivery = Field(description="How the result reached the applicant")
+    received_at: AwareDatetime = Field(description="NgayTiepNhan")
+    due_at: AwareDatetime | None = Field(default=None, description="NgayHenTra (promised date)")
+    processed_at: AwareDatetime | None = Field(default=None, description="NgayKetThucXuLy")
+    delivered_at: AwareDatetime = Field(description="NgayTra: result handed over")
+    contact_channels: list[ContactChannel] = Field(
+        default_factory=list, description="Channels for which a usable contact exists"
+    )
+    sealed_contact: SealedBlob | None = Field(
+        default=None, description="Applicant contact (JSON) sealed to the sampling service key"
+    )
+    handling_officer: str | None = Field(
+        default=None, max_length=120, description="Officer who handled the dossier (optional)"
+    )
+
+
+class InvitationSent(Event):
+    """A sampled applicant was invited to answer the survey through one channel."""
+
+    event_type: Literal["invitation.sent"] = "invitation.sent"
+    invitation_id: UUID = Field(description="Stable id of the invitation")
+    campaign_id: CampaignId
+    unit: UnitCode
+    stratum: ApplicantKind = Field(description="Sampling stratum within the unit")
+    channel: InvitationChannel
+    draw_list: DrawList = Field(description="Continuous decision, official list or reserve list")
+    instrument_id: str = Field(description="Instrument catalogue id, e.g. sipas-1001-2023")
+    token_hash: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="HMAC-SHA256 of the single-use survey token"
+    )
+    expires_at: AwareDatetime = Field(description="After this the token is refused")
+    attempt: int = Field(default=1, ge=1, description="1 = first invitation, 2+ = reminders")
+
+
+class ResponseRecorded(Event):
+    """A completed questionnaire was accepted. Carries no identity of the respondent."""
+
+    event_type: Literal["response.recorded"] = "response.recorded"
+    response_id: UUID
+    campaign_id: CampaignId
+    unit: UnitCode
+    instrument_id: str
+    collection_mode: CollectionMode
+    applicant_kind: ApplicantKind
+    answers: dict[str, Answer] = Field(
+        description="Answers by item id; blank items are absent, 'na' = not applicable"
+    )
+    comment: str | None = Field(
+        default=None, max_length=2000, description="Free-text comment (Ý kiến khác)"
+    )
+    invitation_id: UUID | None = Field(
+        default=None, description="Link to the invitation for re-audit; None for kiosk/paper"
+    )
+    interviewer_id: str | None = Field(
+        default=None, max_length=64, description="Enumerator id for face-to-face/phone entry"
+    )
+    sealed_callback: SealedBlob | None = Field(
+        default=None, description="Opt-in callback contact, sealed to the alerts service key"
+    )
+
+
+class IndexFigure(BaseModel):
+    """One published figure with its sample size and 95% confidence interval."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: float | None = Field(description="Percentage 0-100, None when data is insufficient")
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int = Field(ge=0, description="Valid answers (items) or respondents (aggregates)")
+    sufficient: bool = Field(description="n reaches the campaign's minimum")
+
+
+class IndexUpdated(Event):
+    """A unit's satisfaction index changed; latest value per (campaign, unit) is kept."""
+
+    event_type: Literal["index.updated"] = "index.updated"
+    campaign_id: CampaignId
+    unit: UnitCode
+    period: str = Field(description="Period bucket, e.g. '2026-11' or 'campaign'")
+    instrument_id: str
+    method: Literal["share_positive", "mean_score"] = "share_positive"
+    version: int = Field(ge=1, description="Monotonic per (campaign, unit)")
+    responses: int = Field(ge=0, description="Responses counted in this index")
+    sipas: IndexFigure
+    aspects: dict[str, IndexFigure] = Field(default_factory=dict)
+    elements: dict[str, IndexFigure] = Field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="Answer counts by item id and level ('na' included)"
+    )
+
+
+class AlertRaised(Event):
+    """A rule fired on a response or an index; the unit must look at it."""
+
+    event_type: Literal["alert.raised"] = "alert.raised"
+    alert_id: UUID
+    rule: str = Field(min_length=1, max_length=64)
+    severity: Severity
+    unit: UnitCode
+    campaign_id: CampaignId | None = None
+    source_event_id: UUID = Field(description="The event that triggered the rule")
+    summary_vi: str = Field(max_length=500)
+    summary_en: str = Field(max_length=500)
+    details: dict[str, str | int | float | None] = Field(default_factory=dict)
+
+
+class CaseUpdated(Event):
+    """A case moved in its lifecycle (opened, acknowledged, escalated, resolved, ...)."""
+
+    event_type: Literal["case.updated"] = "case.updated"
+    case_id: UUID
+    unit: UnitCode
+    rule: str
+    state: CaseState
+    previous_state: CaseState | None = None
+    actor_role: str = Field(description="Role of who made the change, or 'system'")
+    sla_due_at: datetime | None = None
+    escalated: bool = False
+
+
+AnyEvent = Annotated[
+    DossierCompleted | InvitationSent | ResponseRecorded | IndexUpdated | AlertRaised | CaseUpdated,
+    Field(discriminator="event_type"),
+]
+EVENT_TYPES: tuple[type[Event], ...] = (
+    DossierCompleted,
+    InvitationSent,
+    ResponseRecorded,
+    IndexUpdated,
+    AlertRaised,
+    CaseUpdated,
+)
+any_event_adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

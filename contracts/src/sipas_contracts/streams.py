@@ -1,0 +1,180 @@
+"""JetStream streams and durable consumers, declared once for every service.
+
+Specs are plain data (no NATS client import) so that the contracts package stays pure;
+``sipas_runtime.streams`` turns them into nats-py configs. Every stream uses file storage;
+replicas are chosen at deployment (1 on a single node, 3 in the cluster).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from sipas_contracts import subjects
+
+Retention = Literal["limits", "workqueue", "interest"]
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """What a stream holds and how long; replicas are a deployment choice."""
+
+    name: str
+    subjects: tuple[str, ...]
+    description: str
+    retention: Retention = "limits"
+    max_age: timedelta | None = None
+    max_msgs_per_subject: int = -1
+    duplicate_window: timedelta = timedelta(minutes=2)
+    deny_delete: bool = True
+    deny_purge: bool = True
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A durable pull consumer owned by one service."""
+
+    durable: str
+    stream: str
+    filter_subjects: tuple[str, ...]
+    owner: str
+    max_deliver: int = 10
+    ack_wait: timedelta = timedelta(seconds=30)
+    max_ack_pending: int = 5000
+    description: str = ""
+
+
+RAW_DOSSIERS = StreamSpec(
+    name="SIPAS_RAW_DOSSIERS",
+    subjects=(subjects.RAW_DOSSIERS,),
+    description="Raw dossier records from TTHC information systems, before validation",
+    max_age=timedelta(days=30),
+    deny_purge=False,
+)
+DOSSIERS = StreamSpec(
+    name="SIPAS_DOSSIERS",
+    subjects=(subjects.DOSSIERS_COMPLETED,),
+    description="Validated dossier-completed events (the sampling population)",
+    max_age=timedelta(days=400),
+    deny_purge=False,  # crypto-shredding aside, a campaign's population may be purged by policy
+)
+INVITATIONS = StreamSpec(
+    name="SIPAS_INVITATIONS",
+    subjects=(subjects.INVITATIONS_SENT,),
+    description="Invitations sent (token hashes, never contacts)",
+    max_age=timedelta(days=400),
+)
+RESPONSES = StreamSpec(
+    name="SIPAS_RESPONSES",
+    subjects=(subjects.RESPONSES_RECORDED,),
+    description="Recorded responses: the source of truth scoring rebuilds from",
+)
+INDEXES = StreamSpec(
+    name="SIPAS_INDEXES",
+    subjects=(subjects.INDEXES_UPDATED,),
+    description="Latest index per (campaign, unit) for downstream consumers",
+    max_msgs_per_subject=1,
+    deny_delete=False,
+    deny_purge=False,
+)
+ALERTS = StreamSpec(
+    name="SIPAS_ALERTS",
+    subjects=(subjects.ALERTS_RAISED, subjects.CASES_UPDATED),
+    description="Alerts raised and case lifecycle changes",
+)
+DEAD_LETTERS = StreamSpec(
+    name="SIPAS_DLQ",
+    subjects=(subjects.DEAD_LETTERS,),
+    description="Messages a service could not process, with the reason in headers",
+    max_age=timedelta(days=90),
+    deny_delete=False,
+    deny_purge=False,
+)
+
+ALL_STREAMS: tuple[StreamSpec, ...] = (
+    RAW_DOSSIERS,
+    DOSSIERS,
+    INVITATIONS,
+    RESPONSES,
+    INDEXES,
+    ALERTS,
+    DEAD_LETTERS,
+)
+
+INTAKE_RAW_DOSSIERS = ConsumerSpec(
+    durable="intake-raw-dossiers",
+    stream=RAW_DOSSIERS.name,
+    filter_subjects=(subjects.RAW_DOSSIERS,),
+    owner="intake",
+    description="Validate raw TTHC records into dossier-completed events",
+)
+INTAKE_INVITATIONS = ConsumerSpec(
+    durable="intake-invitations",
+    stream=INVITATIONS.name,
+    filter_subjects=(subjects.INVITATIONS_SENT,),
+    owner="intake",
+    description="Register token hashes so the survey form can accept the response",
+)
+SAMPLING_DOSSIERS = ConsumerSpec(
+    durable="sampling-dossiers",
+    stream=DOSSIERS.name,
+    filter_subjects=(subjects.DOSSIERS_COMPLETED,),
+    owner="sampling",
+    description="Decide on each completed dossier whether to invite",
+)
+SAMPLING_RESPONSES = ConsumerSpec(
+    durable="sampling-responses",
+    stream=RESPONSES.name,
+    filter_subjects=(subjects.RESPONSES_RECORDED,),
+    owner="sampling",
+    description="Observe response rates to adapt continuous sampling",
+)
+SCORING_RESPONSES = ConsumerSpec(
+    durable="scoring-responses",
+    stream=RESPONSES.name,
+    filter_subjects=(subjects.RESPONSES_RECORDED,),
+    owner="scoring",
+    max_ack_pending=20000,
+    description="Fold responses into per-unit aggregates",
+)
+SCORING_DOSSIERS = ConsumerSpec(
+    durable="scoring-dossiers",
+    stream=DOSSIERS.name,
+    filter_subjects=(subjects.DOSSIERS_COMPLETED,),
+    owner="scoring",
+    description="Funnel: completed dossiers per unit",
+)
+SCORING_INVITATIONS = ConsumerSpec(
+    durable="scoring-invitations",
+    stream=INVITATIONS.name,
+    filter_subjects=(subjects.INVITATIONS_SENT,),
+    owner="scoring",
+    description="Funnel: invitations per unit and channel",
+)
+ALERTS_RESPONSES = ConsumerSpec(
+    durable="alerts-responses",
+    stream=RESPONSES.name,
+    filter_subjects=(subjects.RESPONSES_RECORDED,),
+    owner="alerts",
+    description="Evaluate response rules (negative ratings, extra payment, ...)",
+)
+ALERTS_INDEXES = ConsumerSpec(
+    durable="alerts-indexes",
+    stream=INDEXES.name,
+    filter_subjects=(subjects.INDEXES_UPDATED,),
+    owner="alerts",
+    description="Evaluate index rules (threshold, drop versus previous period)",
+)
+
+ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
+    INTAKE_RAW_DOSSIERS,
+    INTAKE_INVITATIONS,
+    SAMPLING_DOSSIERS,
+    SAMPLING_RESPONSES,
+    SCORING_RESPONSES,
+    SCORING_DOSSIERS,
+    SCORING_INVITATIONS,
+    ALERTS_RESPONSES,
+    ALERTS_INDEXES,
+)

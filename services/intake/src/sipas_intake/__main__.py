@@ -1,0 +1,15 @@
+"""``python -m sipas_intake``: run the intake service."""
+
+from sipas_intake.app import create_app
+from sipas_intake.settings import Settings
+from sipas_runtime.service import serve
+
+
+def main() -> None:
+    """Build settings from the environment and serve."""
+    settings = Settings()  # type: ignore[call-arg]  # required keys come from the environment
+    serve(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

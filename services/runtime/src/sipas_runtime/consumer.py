@@ -1,0 +1,291 @@
+"""Exactly-once effects from at-least-once delivery: the idempotent batch consumer.
+
+A consumer takes whole batches from a JetStream pull consumer and, for each batch:
+
+1. dead-letters what can never succeed, with the reason, and acks it: bytes that do not
+   decode or validate, and messages delivered ``max_deliveries`` times;
+2. opens one Mongo transaction in which it (a) splits the valid deliveries into *fresh*
+   and *replayed* using the processed markers it keeps (per event id) or the stream
+   sequence watermark, (b) records the fresh ones as processed and (c) lets the handler
+   apply their effect: marker/watermark and effect commit together or not at all;
+3. publishes the events the handler returned (deterministic ids, so re-publishing after a
+   crash is de-duplicated by JetStream), then acks the batch.
+
+Transient infrastructure errors (Mongo down, failover, write conflict) are retried in
+place with backoff while the messages are kept in progress, so order is preserved and
+nothing is dead-lettered for an outage. A handler error that is not transient is a fact
+about one message: the batch is replayed one message at a time and only the failing
+message goes to the DLQ.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from pydantic import ValidationError
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from tenacity import AsyncRetrying, retry_if_exception, wait_exponential
+
+from sipas_contracts import subjects
+from sipas_contracts.events import Event
+from sipas_contracts.streams import ConsumerSpec
+from sipas_runtime.metrics import RuntimeMetrics
+from sipas_runtime.mongo import Document, in_transaction, is_transient
+from sipas_runtime.publishing import EventPublisher
+
+E = TypeVar("E")
+DedupMode = Literal["event_id", "sequence"]
+log = structlog.get_logger(__name__)
+
+PROCESSED = "processed_events"
+WATERMARKS = "consumer_watermarks"
+_MAX_REASON = 1500
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery(Generic[E]):
+    """A decoded message and where it sits in its stream."""
+
+    event: E
+    seq: int
+    subject: str
+    deliveries: int
+
+
+@dataclass(slots=True)
+class Batch(Generic[E]):
+    """Deliveries to apply (``fresh``) and ones already applied before (``replayed``)."""
+
+    fresh: list[Delivery[E]] = field(default_factory=list)
+    replayed: list[Delivery[E]] = field(default_factory=list)
+
+
+Handler = Callable[[Batch[E], AsyncClientSession], Awaitable[Sequence[Event] | None]]
+Decoder = Callable[[bytes], E]
+
+
+class RejectedError(ValueError):
+    """Raised by a decoder for input that is well-formed but unacceptable (e.g. unknown unit)."""
+
+    def __init__(self, reason: str, *, kind: str = "rejected") -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """``field: reason; field: reason`` for a pydantic error, for humans and the DLQ."""
+    parts = []
+    for error in exc.errors():
+        location = ".".join(str(p) for p in error["loc"]) or "(body)"
+        parts.append(f"{location}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def _default_key(delivery: Delivery[Any]) -> str:
+    event_id = getattr(delivery.event, "event_id", None)
+    return str(event_id) if event_id is not None else f"seq:{delivery.seq}"
+
+
+class DeadLetters:
+    """Publishes unprocessable messages to ``sipas.dlq.<service>`` with the reason in headers."""
+
+    def __init__(self, js: JetStreamContext, metrics: RuntimeMetrics) -> None:
+        self._js = js
+        self._metrics = metrics
+
+    async def send(self, msg: Msg, *, consumer: str, kind: str, reason: str) -> None:
+        """Store ``msg``'s original bytes on the DLQ stream; raises if the DLQ write fails."""
+        meta = msg.metadata
+        seq = meta.sequence.stream
+        headers = {
+            "Nats-Msg-Id": f"dlq:{consumer}:{seq}",
+            "Sipas-Dlq-Kind": kind,
+            "Sipas-Dlq-Reason": reason[:_MAX_REASON].replace("\r", " ").replace("\n", " "),
+            "Sipas-Dlq-Consumer": consumer,
+            "Sipas-Dlq-Stream": meta.stream,
+            "Sipas-Dlq-Stream-Seq": str(seq),
+            "Sipas-Dlq-Subject": msg.subject,
+            "Sipas-Dlq-At": datetime.now(UTC).isoformat(),
+        }
+        await self._js.publish(subjects.dead_letter(self._metrics.service), msg.data, headers=headers)
+        self._metrics.dead_letters.labels(self._metrics.service, consumer, kind).inc()
+        log.warning("dead_lettered", consumer=consumer, kind=kind, reason=reason[:300], seq=seq)
+
+
+class IdempotentConsumer(Generic[E]):
+    """Processes batches of one durable consumer with exactly-once effects in Mongo."""
+
+    def __init__(  # noqa: PLR0913 - wiring object: every argument is a distinct collaborator
+        self,
+        *,
+        spec: ConsumerSpec,
+        decode: Decoder[E],
+        handler: Handler[E],
+        client: Callable[[], AsyncMongoClient[Document]],
+        database: str,
+        publisher: Callable[[], EventPublisher],
+        dead_letters: Callable[[], DeadLetters],
+        metrics: RuntimeMetrics,
+        dedup: DedupMode = "event_id",
+        max_deliveries: int = 10,
+        key: Callable[[Delivery[E]], str] = _default_key,
+    ) -> None:
+        self.spec = spec
+        self._decode = decode
+        self._handler = handler
+        self._client = client
+        self._database = database
+        self._publisher = publisher
+        self._dead_letters = dead_letters
+        self._metrics = metrics
+        self._dedup = dedup
+        self._max_deliveries = max_deliveries
+        self._key = key
+        self._labels = (metrics.service, spec.durable)
+
+    async def process(self, messages: Sequence[Msg]) -> None:
+        """Handle one fetched batch end to end; acks every message it has dealt with."""
+        started = time.monotonic()
+        self._metrics.batch_messages.labels(*self._labels).observe(len(messages))
+        deliveries: list[Delivery[E]] = []
+        raw_by_seq: dict[int, Msg] = {}
+        for msg in messages:
+            delivery = await self._admit(msg)
+            if delivery is not None:
+                deliveries.append(delivery)
+                raw_by_seq[delivery.seq] = msg
+        if deliveries:
+            outputs = await self._apply_with_retry(deliveries, raw_by_seq)
+            if outputs:
+                await self._publisher().publish_many(outputs)
+        for msg in messages:
+            await msg.ack()
+        self._metrics.handler_duration.labels(*self._labels).observe(time.monotonic() - started)
+
+    async def _admit(self, msg: Msg) -> Delivery[E] | None:
+        meta = msg.metadata
+        if meta.num_delivered > 1:
+            self._metrics.redeliveries.labels(*self._labels).inc()
+        if meta.num_delivered > self._max_deliveries:
+            await self._dead_letter(
+                msg, "max_deliveries", f"delivered {meta.num_delivered} times without success"
+            )
+            return None
+        try:
+            event = self._decode(msg.data)
+        except RejectedError as exc:
+            await self._dead_letter(msg, exc.kind, exc.reason)
+            return None
+        except ValidationError as exc:
+            kind = "malformed" if any(e["type"] == "json_invalid" for e in exc.errors()) else "schema"
+            await self._dead_letter(msg, kind, describe_validation_error(exc))
+            return None
+        except (ValueError, UnicodeDecodeError) as exc:
+            await self._dead_letter(msg, "malformed", f"cannot decode message: {exc}")
+            return None
+        return Delivery(event, meta.sequence.stream, msg.subject, meta.num_delivered)
+
+    async def _dead_letter(self, msg: Msg, kind: str, reason: str) -> None:
+        self._metrics.consumed.labels(*self._labels, "dead_lettered").inc()
+        await self._dead_letters().send(msg, consumer=self.spec.durable, kind=kind, reason=reason)
+
+    async def _apply_with_retry(
+        self, deliveries: list[Delivery[E]], raw_by_seq: dict[int, Msg]
+    ) -> list[Event]:
+        try:
+            return await self._retrying(deliveries, raw_by_seq)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            if len(deliveries) == 1:
+                reason = f"handler failed: {type(exc).__name__}: {exc}"
+                log.exception("handler_failed", consumer=self.spec.durable, seq=deliveries[0].seq)
+                await self._dead_letter(raw_by_seq[deliveries[0].seq], "handler_error", reason)
+                return []
+        # Find the culprit: apply one at a time; each failure is dead-lettered on its own.
+        outputs: list[Event] = []
+        for delivery in deliveries:
+            outputs.extend(await self._apply_with_retry([delivery], raw_by_seq))
+        return outputs
+
+    async def _retrying(
+        self, deliveries: list[Delivery[E]], raw_by_seq: dict[int, Msg]
+    ) -> list[Event]:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(is_transient),
+            wait=wait_exponential(multiplier=0.05, max=5),
+            reraise=True,
+        ):
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    self._metrics.transient_errors.labels(*self._labels).inc()
+                    for seq in raw_by_seq:
+                        await raw_by_seq[seq].in_progress()
+                return await in_transaction(
+                    self._client(), lambda session: self._apply(deliveries, session)
+                )
+        raise AssertionError("unreachable")  # pragma: no cover - reraise=True always returns/raises
+
+    async def _apply(self, deliveries: list[Delivery[E]], session: AsyncClientSession) -> list[Event]:
+        batch = await self._split(deliveries, session)
+        outputs = await self._handler(batch, session)
+        self._metrics.consumed.labels(*self._labels, "applied").inc(len(batch.fresh))
+        self._metrics.consumed.labels(*self._labels, "duplicate").inc(len(batch.replayed))
+        now = datetime.now(UTC)
+        for delivery in batch.fresh:
+            occurred = getattr(delivery.event, "occurred_at", None)
+            if isinstance(occurred, datetime):
+                age = max(0.0, (now - occurred).total_seconds())
+                self._metrics.event_age.labels(*self._labels).observe(age)
+        return list(outputs or [])
+
+    async def _split(self, deliveries: list[Delivery[E]], session: AsyncClientSession) -> Batch[E]:
+        db = self._client()[self._database]
+        batch: Batch[E] = Batch()
+        if self._dedup == "sequence":
+            mark = await db[WATERMARKS].find_one({"_id": self.spec.durable}, session=session)
+            watermark = int(mark["seq"]) if mark else 0
+            for delivery in deliveries:
+                (batch.fresh if delivery.seq > watermark else batch.replayed).append(delivery)
+            if batch.fresh:
+                await db[WATERMARKS].update_one(
+                    {"_id": self.spec.durable},
+                    {"$max": {"seq": max(d.seq for d in batch.fresh)}},
+                    upsert=True,
+                    session=session,
+                )
+            return batch
+        keys: dict[str, Delivery[E]] = {}
+        for delivery in deliveries:
+            marker = self._marker(delivery)
+            if marker in keys:  # the same event twice in one batch (published twice)
+                batch.replayed.append(delivery)
+            else:
+                keys[marker] = delivery
+        seen = {
+            doc["_id"]
+            async for doc in db[PROCESSED].find({"_id": {"$in": list(keys)}}, {"_id": 1}, session=session)
+        }
+        now = datetime.now(UTC)
+        fresh_markers: list[Document] = []
+        for marker, delivery in keys.items():
+            if marker in seen:
+                batch.replayed.append(delivery)
+            else:
+                batch.fresh.append(delivery)
+                fresh_markers.append({"_id": marker, "at": now})
+        if fresh_markers:
+            await db[PROCESSED].insert_many(fresh_markers, ordered=False, session=session)
+        return batch
+
+    def _marker(self, delivery: Delivery[E]) -> str:
+        return f"{self.spec.durable}:{self._key(delivery)}"

