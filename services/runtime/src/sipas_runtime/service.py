@@ -20,14 +20,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI, Response
-from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats import NatsBroker
 from faststream.nats.prometheus import NatsPrometheusMiddleware
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pymongo import AsyncMongoClient
@@ -51,6 +51,7 @@ from sipas_runtime.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, new_regis
 from sipas_runtime.mongo import Document, create_mongo_client
 from sipas_runtime.problems import install_problem_handlers, problem
 from sipas_runtime.publishing import EventPublisher
+from sipas_runtime.pull import PullLoop
 from sipas_runtime.settings import ServiceSettings
 from sipas_runtime.streams import consumer_config, ensure_streams
 
@@ -66,16 +67,12 @@ class NotStartedError(RuntimeError):
     """Raised when Mongo or NATS is used before the service has started."""
 
 
-async def _raw_messages(message: Any) -> Any:
-    # Hand the handler the raw nats messages: decoding and validation happen per message
-    # inside the consumer, so one bad message cannot poison its whole batch.
-    return message.raw_message
-
-
 class ServiceRuntime:
     """Everything a service process needs besides its domain."""
 
-    def __init__(self, settings: ServiceSettings, *, title: str, max_body_bytes: int = 1_048_576) -> None:
+    def __init__(
+        self, settings: ServiceSettings, *, title: str, max_body_bytes: int = 1_048_576
+    ) -> None:
         self.settings = settings
         self.name = settings.service_name
         self.title = title
@@ -87,7 +84,9 @@ class ServiceRuntime:
             logger=None,
             name=f"sipas-{self.name}",
             max_reconnect_attempts=-1,
-            middlewares=[NatsPrometheusMiddleware(registry=self.registry, app_name=f"sipas-{self.name}")],
+            middlewares=[
+                NatsPrometheusMiddleware(registry=self.registry, app_name=f"sipas-{self.name}")
+            ],
         )
         self._client: AsyncMongoClient[Document] | None = None
         self._js: JetStreamContext | None = None
@@ -98,6 +97,8 @@ class ServiceRuntime:
         self._periodic: list[tuple[float, Callable[[], Awaitable[None]]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._consumers: list[ConsumerSpec] = []
+        self._loops: list[Callable[[Client, JetStreamContext], PullLoop]] = []
+        self._running_loops: list[PullLoop] = []
         self.ready = False
 
     # -- collaborators available after start -------------------------------------------------
@@ -173,32 +174,29 @@ class ServiceRuntime:
             max_deliveries=self.settings.max_deliveries,
             **({"key": key} if key is not None else {}),
         )
-        subscriber = self.broker.subscriber(
-            spec.filter_subjects[0],
-            stream=JStream(name=spec.stream, declare=False),
-            durable=spec.durable,
-            config=consumer_config(spec, max_deliver=self.settings.max_deliveries),
-            pull_sub=PullSub(
-                batch_size=batch_size or self.settings.batch_size,
-                batch=True,
-                timeout=self.settings.batch_timeout,
-            ),
-            ack_policy=AckPolicy.MANUAL,
-            decoder=_raw_messages,
-        )
+        size = batch_size or self.settings.batch_size
 
-        @subscriber
-        async def on_batch(messages: list[Any]) -> None:
-            raw: list[Msg] = messages
+        async def on_batch(messages: list[Msg]) -> None:
             try:
-                await consumer.process(raw)
+                await consumer.process(messages)
             except Exception:
-                # Not acked: JetStream redelivers after ack_wait; the DLQ threshold bounds it.
-                log.exception("batch_failed", consumer=spec.durable, size=len(raw))
-                for msg in raw:
+                # Not acked: JetStream redelivers after a delay; the DLQ threshold bounds it.
+                log.exception("batch_failed", consumer=spec.durable, size=len(messages))
+                for msg in messages:
                     with contextlib.suppress(Exception):
                         await msg.nak(delay=1.0)
 
+        self._loops.append(
+            lambda nc, js: PullLoop(
+                nc,
+                js,
+                stream=spec.stream,
+                config=consumer_config(spec, max_deliver=self.settings.max_deliveries),
+                handler=on_batch,
+                batch=size,
+                linger=self.settings.batch_timeout,
+            )
+        )
         self._consumers.append(spec)
         return consumer
 
@@ -208,7 +206,9 @@ class ServiceRuntime:
         if self.ready:
             return
         client = create_mongo_client(self.settings.mongo_url, app_name=f"sipas-{self.name}")
-        async for attempt in AsyncRetrying(stop=stop_after_delay(60), wait=wait_fixed(0.5), reraise=True):
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(60), wait=wait_fixed(0.5), reraise=True
+        ):
             with attempt:
                 await client.admin.command("ping")
         self._client = client
@@ -221,6 +221,10 @@ class ServiceRuntime:
         for hook in self._startup:
             await hook(self)
         await self.broker.start()
+        for make_loop in self._loops:
+            loop = make_loop(self.broker.connection, self._js)
+            await loop.start()
+            self._running_loops.append(loop)
         if self._consumers:
             self._spawn(self._loop(LAG_POLL_SECONDS, self._poll_lag))
         for seconds, job in self._periodic:
@@ -231,6 +235,9 @@ class ServiceRuntime:
     async def stop(self) -> None:
         """Stop consuming, run shutdown hooks, close connections."""
         self.ready = False
+        for loop in self._running_loops:
+            await loop.stop()
+        self._running_loops.clear()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

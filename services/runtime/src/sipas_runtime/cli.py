@@ -1,0 +1,186 @@
+"""The ``sipas`` command line.
+
+Core commands live here; services add their own sub-commands (``sipas sampling verify``,
+``sipas scoring rebuild``...) through the ``sipas.cli`` entry-point group, and are started
+through the ``sipas.services`` group, so this module never imports a service directly.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import sipas_contracts
+from sipas_contracts.schemas import stale_schema_files, write_schema_files
+from sipas_runtime.privacy import KeyPair
+from sipas_runtime.stack import SERVICES, Stack, StackError, generate_secrets
+
+app = typer.Typer(
+    name="sipas",
+    help="SIPAS Live: event-driven measurement of satisfaction with public services.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+contracts_app = typer.Typer(
+    help="Event contracts: JSON Schema and AsyncAPI export.", no_args_is_help=True
+)
+keys_app = typer.Typer(help="Secrets and key pairs for a deployment.", no_args_is_help=True)
+app.add_typer(contracts_app, name="contracts")
+app.add_typer(keys_app, name="keys")
+console = Console()
+
+DEFAULT_WORKDIR = Path(".sipas")
+SCHEMA_DIR = Path(sipas_contracts.__file__).resolve().parents[2] / "schemas"
+
+
+def _terminate_on_sigterm() -> None:
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _service_entry_points() -> dict[str, object]:
+    return {ep.name: ep for ep in entry_points(group="sipas.services")}
+
+
+@app.command()
+def run(
+    service: Annotated[str, typer.Argument(help="intake | sampling | scoring | alerts")],
+) -> None:
+    """Run one service in this process (configured by SIPAS_* environment variables)."""
+    available = _service_entry_points()
+    if service not in available:
+        console.print(
+            f"[red]Unknown service {service!r}[/]; choose one of: {', '.join(sorted(available))}"
+        )
+        raise typer.Exit(2)
+    main = available[service].load()  # type: ignore[attr-defined]
+    main()
+
+
+def _url_table(stack: Stack) -> Table:
+    table = Table(title="SIPAS Live — địa chỉ dịch vụ / service URLs", show_lines=False)
+    table.add_column("Dịch vụ / Service")
+    table.add_column("API docs")
+    table.add_column("Metrics")
+    for name in stack.services:
+        table.add_row(name, f"{stack.url(name)}/docs", f"{stack.url(name)}/metrics")
+    return table
+
+
+@app.command()
+def up(
+    workdir: Annotated[
+        Path, typer.Option(help="Where logs, secrets and embedded data live")
+    ] = DEFAULT_WORKDIR / "up",
+    dev_outbox: Annotated[
+        bool, typer.Option(help="Keep invitations readable at /dev/outbox")
+    ] = True,
+) -> None:
+    """Start the whole system (embedded NATS + Mongo unless SIPAS_NATS_URL/_MONGO_URL are set)."""
+    _terminate_on_sigterm()
+    extra = {"SIPAS_SAMPLING_DEV_OUTBOX": "true" if dev_outbox else "false"}
+    stack = Stack(workdir.resolve(), extra_env=extra)
+    try:
+        with console.status("Starting NATS, Mongo and the four services…"):
+            stack.start()
+        console.print(_url_table(stack))
+        console.print(f"NATS: {stack.nats_url}   Mongo: {stack.mongo_url}")
+        console.print(f"Logs: {workdir / 'logs'}   Secrets (dev): {workdir / 'secrets.env'}")
+        console.print("Ctrl-C to stop.")
+        while True:
+            time.sleep(1)
+            stack.check()
+    except KeyboardInterrupt:
+        console.print("Stopping…")
+    except StackError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    finally:
+        stack.stop()
+
+
+@app.command()
+def demo(
+    duration: Annotated[
+        float,
+        typer.Option(
+            help="Seconds to simulate, then print the summary and exit (0 = until Ctrl-C)"
+        ),
+    ] = 60.0,
+    rate: Annotated[
+        float, typer.Option(help="Dossiers completed per second across the province")
+    ] = 10.0,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated province")] = 2020,
+    workdir: Annotated[
+        Path, typer.Option(help="Where logs, secrets and embedded data live")
+    ] = DEFAULT_WORKDIR / "demo",
+) -> None:
+    """Run the system against a simulated TTHC system and respondents (seed 002's 17 communes)."""
+    from sipas_runtime.demo import run_demo  # noqa: PLC0415 - rich/httpx loaded only for the demo
+
+    _terminate_on_sigterm()
+    code = run_demo(
+        workdir=workdir.resolve(), duration=duration, rate=rate, seed=seed, console=console
+    )
+    raise typer.Exit(code)
+
+
+@contracts_app.command("export")
+def contracts_export(
+    directory: Annotated[Path, typer.Option(help="Output folder")] = SCHEMA_DIR,
+    check: Annotated[bool, typer.Option(help="Only check that the files are current")] = False,
+) -> None:
+    """Write JSON Schema for every event (and asyncapi.json) to contracts/schemas/."""
+    if check:
+        stale = stale_schema_files(directory)
+        if stale:
+            console.print(f"[red]Stale schema files in {directory}:[/] {', '.join(stale)}")
+            console.print("Run: sipas contracts export")
+            raise typer.Exit(1)
+        console.print(f"Schemas in {directory} are current.")
+        return
+    for path in write_schema_files(directory):
+        console.print(f"wrote {path}")
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a fresh set of secrets as an env file (token/pseudonym keys, key pairs, API key)."""
+    sys.stdout.write("# SIPAS Live secrets — keep out of version control\n")
+    for name, value in generate_secrets().items():
+        sys.stdout.write(f"{name}={value}\n")
+
+
+@keys_app.command("pair")
+def keys_pair() -> None:
+    """Print one Curve25519 key pair (base64)."""
+    pair = KeyPair.generate()
+    sys.stdout.write(f"secret_key={pair.secret_key}\npublic_key={pair.public_key}\n")
+
+
+def _install_plugins() -> None:
+    for ep in entry_points(group="sipas.cli"):
+        try:
+            app.add_typer(ep.load(), name=ep.name)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
+            console.print(f"[yellow]warning: cannot load sipas {ep.name}: {exc}[/]")
+
+
+def main() -> None:
+    """Entry point of the ``sipas`` script."""
+    _install_plugins()
+    app()
+
+
+__all__ = ["SERVICES", "app", "main"]
