@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, TypeAdapter
 
 from sipas_contracts.ids import CampaignId, UnitCode
 
@@ -29,7 +29,7 @@ DrawList = Literal["continuous", "official", "reserve"]
 Severity = Literal["info", "warning", "critical"]
 CaseState = Literal["open", "acknowledged", "in_progress", "resolved", "closed", "dismissed"]
 
-Answer = Annotated[int, Field(ge=1, le=99)] | Literal["na"]
+Answer = Annotated[StrictInt, Field(ge=1, le=99)] | Literal["na"]
 """A coded answer on the item's scale, or ``"na"`` (không áp dụng / không trả lời)."""
 
 SealedBlob = Annotated[

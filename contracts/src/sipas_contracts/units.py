@@ -23,7 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sipas_contracts.ids import UnitCode
 
 UnitKind = Literal[
-    "province", "department", "district", "commune", "ward", "town", "service_centre", "service_point"
+    "province",
+    "department",
+    "district",
+    "commune",
+    "ward",
+    "town",
+    "service_centre",
+    "service_point",
 ]
 _SHARE_TOLERANCE = 1e-9
 
@@ -112,6 +119,12 @@ class UnitHierarchy(_Frozen):
             if key != unit.code:
                 msg = f"unit key {key!r} differs from its code {unit.code!r}"
                 raise ValueError(msg)
+        self._check_links()
+        self._check_successions()
+        self._check_acyclic()
+        return self
+
+    def _check_links(self) -> None:
         for link in self.links:
             for code in (link.child, link.parent):
                 if code not in self.units:
@@ -121,22 +134,24 @@ class UnitHierarchy(_Frozen):
         for link in self.links:
             for other in by_child.get(link.child, []):
                 if other.overlaps(link):
-                    msg = f"unit {link.child!r} has two parents at once ({other.parent}, {link.parent})"
-                    raise ValueError(msg)
+                    msg = f"unit {link.child!r} has two parents at once"
+                    raise ValueError(f"{msg} ({other.parent}, {link.parent})")
             by_child.setdefault(link.child, []).append(link)
+
+    def _check_successions(self) -> None:
         shares: dict[str, float] = {}
         for succession in self.successions:
             for code in (succession.predecessor, succession.successor):
                 if code not in self.units:
                     msg = f"succession: unknown unit {code!r}"
                     raise ValueError(msg)
-            shares[succession.predecessor] = shares.get(succession.predecessor, 0) + succession.share
+            shares[succession.predecessor] = (
+                shares.get(succession.predecessor, 0) + succession.share
+            )
         over = {code: s for code, s in shares.items() if s > 1 + _SHARE_TOLERANCE}
         if over:
             msg = f"succession shares exceed 1 for {sorted(over)}"
             raise ValueError(msg)
-        self._check_acyclic()
-        return self
 
     def _check_acyclic(self) -> None:
         for link in self.links:

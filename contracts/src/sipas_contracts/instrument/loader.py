@@ -115,7 +115,7 @@ def _question(
         en=raw.en,
         section=section,
         scale=raw.scale,
-        kind=kind,  # type: ignore[arg-type]  # validated by the Question model
+        kind=kind,
         items=tuple(i.id for i in items),
         extension=raw.extension,
     )
@@ -142,7 +142,9 @@ def _build(raw: _RawCatalogue) -> Catalogue:
     for raw_a in raw.satisfaction.aspects:
         for raw_e in raw_a.elements:
             q, its = _question(
-                _RawQuestion(id=raw_e.id, vi=raw_e.vi, en=raw_e.en, scale=sat_scale.id, items=raw_e.items),
+                _RawQuestion(
+                    id=raw_e.id, vi=raw_e.vi, en=raw_e.en, scale=sat_scale.id, items=raw_e.items
+                ),
                 "satisfaction",
                 scales,
             )
@@ -172,7 +174,7 @@ def _build(raw: _RawCatalogue) -> Catalogue:
         title_en=raw.title_en,
         legal_basis=raw.legal_basis,
         confidence=raw.confidence,
-        sipas_rule=raw.sipas_rule,  # type: ignore[arg-type]  # validated by the Catalogue model
+        sipas_rule=raw.sipas_rule,
         satisfaction_scale=sat_scale.id,
         scales=scales,
         questions=tuple(questions),
@@ -208,7 +210,9 @@ def load_catalogue_file(path: Path) -> Catalogue:
 def available_catalogues() -> tuple[str, ...]:
     """Ids of the catalogues shipped with the contracts package."""
     folder = resources.files("sipas_contracts.instrument") / "catalogues"
-    return tuple(sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")))
+    return tuple(
+        sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+    )
 
 
 @cache

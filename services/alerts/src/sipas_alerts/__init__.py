@@ -1,0 +1,1 @@
+"""Alerts service: rules on responses and indices, cases with SLAs."""

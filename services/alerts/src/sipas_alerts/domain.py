@@ -22,7 +22,9 @@ def low_ratings(response: ResponseRecorded, catalogue: Catalogue, threshold: int
     }
 
 
-def evaluate(response: ResponseRecorded, catalogue: Catalogue, *, threshold: int) -> list[AlertRaised]:
+def evaluate(
+    response: ResponseRecorded, catalogue: Catalogue, *, threshold: int
+) -> list[AlertRaised]:
     """Alerts a response raises; ids are derived from the response so replays give the same."""
     low = low_ratings(response, catalogue, threshold)
     if not low:
@@ -41,7 +43,9 @@ def evaluate(response: ResponseRecorded, catalogue: Catalogue, *, threshold: int
             unit=response.unit,
             campaign_id=response.campaign_id,
             source_event_id=response.event_id,
-            summary_vi=f"Người dân đánh giá không hài lòng ({len(low)} tiêu chí, thấp nhất mức {worst}).",
+            summary_vi=(
+                f"Người dân đánh giá không hài lòng ({len(low)} tiêu chí, thấp nhất mức {worst})."
+            ),
             summary_en=f"Dissatisfied rating on {len(low)} item(s), lowest level {worst}.",
             details={"items": items, "lowest": worst, "count": len(low)},
         )

@@ -1,0 +1,1 @@
+"""Intake service: dossier ingestion and survey responses."""

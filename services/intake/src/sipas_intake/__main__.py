@@ -7,7 +7,7 @@ from sipas_runtime.service import serve
 
 def main() -> None:
     """Build settings from the environment and serve."""
-    settings = Settings()  # type: ignore[call-arg]  # required keys come from the environment
+    settings = Settings()
     serve(create_app(settings), settings)
 
 

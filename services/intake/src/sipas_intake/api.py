@@ -33,8 +33,16 @@ log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1", tags=["intake"])
 
 _TOKEN_PROBLEMS = {
-    TokenProblem.UNKNOWN: (404, "urn:sipas:problem:token-unknown", "This survey link is not valid."),
-    TokenProblem.USED: (409, "urn:sipas:problem:token-used", "This survey link has already been used."),
+    TokenProblem.UNKNOWN: (
+        404,
+        "urn:sipas:problem:token-unknown",
+        "This survey link is not valid.",
+    ),
+    TokenProblem.USED: (
+        409,
+        "urn:sipas:problem:token-used",
+        "This survey link has already been used.",
+    ),
     TokenProblem.EXPIRED: (410, "urn:sipas:problem:token-expired", "This survey link has expired."),
 }
 
@@ -54,8 +62,9 @@ class Recorded(BaseModel):
     status: str = "recorded"
 
 
-def _intake(request: Request) -> "IntakeService":
-    return request.app.state.intake
+def _intake(request: Request) -> IntakeService:
+    intake: IntakeService = request.app.state.intake
+    return intake
 
 
 def require_api_key(
@@ -94,7 +103,9 @@ async def post_dossier(record: DossierRecord, request: Request) -> Accepted:
     body = record.model_dump_json().encode()
     digest = hashlib.sha256(body).hexdigest()[:32]
     await intake.runtime.js.publish(
-        subjects.raw_dossier("http"), body, headers={"Nats-Msg-Id": f"raw:{record.dossier_id}:{digest}"}
+        subjects.raw_dossier("http"),
+        body,
+        headers={"Nats-Msg-Id": f"raw:{record.dossier_id}:{digest}"},
     )
     return Accepted(dossier_id=record.dossier_id, event_id=str(event.event_id))
 
@@ -115,7 +126,11 @@ async def post_response(submission: ResponseSubmission, request: Request) -> Rec
     response_id = uuid7()
     try:
         event = to_response_recorded(
-            submission, grant, catalogue=load_catalogue(grant.instrument_id), response_id=response_id, now=now
+            submission,
+            grant,
+            catalogue=load_catalogue(grant.instrument_id),
+            response_id=response_id,
+            now=now,
         )
     except ResponseRejectedError as exc:
         raise ProblemError(
@@ -134,7 +149,7 @@ def _token_problem(problem: TokenProblem) -> ProblemError:
     return ProblemError(code, detail, code=urn)
 
 
-async def republish_pending(intake: "IntakeService") -> None:
+async def republish_pending(intake: IntakeService) -> None:
     """Publish responses whose publish was interrupted (idempotent: same event id)."""
     cutoff = datetime.now(UTC) - timedelta(seconds=intake.settings.republish_after_seconds)
     for pending in await intake.tokens().unpublished(cutoff):

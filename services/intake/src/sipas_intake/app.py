@@ -71,7 +71,9 @@ def create_app(settings: Settings) -> FastAPI:
         key=lambda d: f"seq:{d.seq}",
     )
     runtime.consume(
-        INTAKE_INVITATIONS, decode=handlers.decode_invitation, handler=handlers.on_invitations(intake.tokens)
+        INTAKE_INVITATIONS,
+        decode=handlers.decode_invitation,
+        handler=handlers.on_invitations(intake.tokens),
     )
 
     async def setup(rt: ServiceRuntime) -> None:

@@ -1,5 +1,8 @@
-"""Intake's JetStream handlers: raw dossier records in, dossier-completed events out;
-invitation-sent events register the tokens the survey form will accept."""
+"""Intake's JetStream handlers.
+
+Raw dossier records come in and dossier-completed events go out; invitation-sent events
+register the tokens the survey form will accept.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import structlog
-from pydantic import ValidationError
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_contracts.events import DossierCompleted, Event, InvitationSent
 from sipas_contracts.units import UnitHierarchy
 from sipas_intake.domain import DossierRecord, DossierRejectedError, to_dossier_completed
 from sipas_intake.store import DossierLedger, TokenStore
-from sipas_runtime.consumer import Batch, RejectedError
+from sipas_runtime.consumer import Batch, Handler, RejectedError
 
 log = structlog.get_logger(__name__)
 
@@ -31,7 +33,11 @@ def dossier_decoder(
         record = DossierRecord.model_validate_json(data)  # ValidationError -> DLQ "schema"
         try:
             return to_dossier_completed(
-                record, hierarchy=hierarchy, seal=seal, pseudonymise=pseudonymise, now=datetime.now(UTC)
+                record,
+                hierarchy=hierarchy,
+                seal=seal,
+                pseudonymise=pseudonymise,
+                now=datetime.now(UTC),
             )
         except DossierRejectedError as exc:
             raise RejectedError(str(exc)) from exc
@@ -39,10 +45,12 @@ def dossier_decoder(
     return decode
 
 
-def on_raw_dossiers(ledger: Callable[[], DossierLedger]):  # noqa: ANN201 - returns a Handler
+def on_raw_dossiers(ledger: Callable[[], DossierLedger]) -> Handler[DossierCompleted]:
     """Handler: admit new dossiers, re-emit replayed ones (same event id: de-duplicated)."""
 
-    async def handle(batch: Batch[DossierCompleted], session: AsyncClientSession) -> Sequence[Event]:
+    async def handle(
+        batch: Batch[DossierCompleted], session: AsyncClientSession
+    ) -> Sequence[Event]:
         fresh = await ledger().admit([d.event for d in batch.fresh], session)
         dropped = len(batch.fresh) - len(fresh)
         if dropped:
@@ -52,7 +60,7 @@ def on_raw_dossiers(ledger: Callable[[], DossierLedger]):  # noqa: ANN201 - retu
     return handle
 
 
-def on_invitations(tokens: Callable[[], TokenStore]):  # noqa: ANN201 - returns a Handler
+def on_invitations(tokens: Callable[[], TokenStore]) -> Handler[InvitationSent]:
     """Handler: register token hashes so the respondent's answers can be accepted."""
 
     async def handle(batch: Batch[InvitationSent], session: AsyncClientSession) -> Sequence[Event]:
@@ -65,12 +73,3 @@ def on_invitations(tokens: Callable[[], TokenStore]):  # noqa: ANN201 - returns 
 def decode_invitation(data: bytes) -> InvitationSent:
     """Decode an invitation-sent event (ValidationError goes to the DLQ)."""
     return InvitationSent.model_validate_json(data)
-
-
-__all__ = [
-    "ValidationError",
-    "decode_invitation",
-    "dossier_decoder",
-    "on_invitations",
-    "on_raw_dossiers",
-]

@@ -14,11 +14,15 @@ class Settings(ServiceSettings):
     """Configuration of the intake service."""
 
     service_name: ClassVar[str] = "intake"
-    model_config = SettingsConfigDict(env_prefix="SIPAS_INTAKE_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="SIPAS_INTAKE_", extra="ignore", populate_by_name=True
+    )
 
     http_port: int = Field(default=8081, ge=0, le=65535)
     token_key: str = Field(validation_alias=AliasChoices("SIPAS_TOKEN_KEY", "token_key"))
-    pseudonym_key: str = Field(validation_alias=AliasChoices("SIPAS_PSEUDONYM_KEY", "pseudonym_key"))
+    pseudonym_key: str = Field(
+        validation_alias=AliasChoices("SIPAS_PSEUDONYM_KEY", "pseudonym_key")
+    )
     sampling_public_key: str = Field(
         validation_alias=AliasChoices("SIPAS_SAMPLING_PUBLIC_KEY", "sampling_public_key")
     )

@@ -41,7 +41,9 @@ class TokenStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._tokens = db[TOKENS]
 
-    async def register(self, invitations: list[InvitationSent], session: AsyncClientSession) -> None:
+    async def register(
+        self, invitations: list[InvitationSent], session: AsyncClientSession
+    ) -> None:
         """Remember each invitation's token hash (idempotent)."""
         for inv in invitations:
             await self._tokens.update_one(
@@ -104,7 +106,9 @@ class DossierLedger:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._dossiers = db[DOSSIERS]
 
-    async def admit(self, events: list[DossierCompleted], session: AsyncClientSession) -> list[DossierCompleted]:
+    async def admit(
+        self, events: list[DossierCompleted], session: AsyncClientSession
+    ) -> list[DossierCompleted]:
         """Record new dossiers; return only the events not seen before."""
         ids = [e.dossier_id for e in events]
         seen = {
@@ -118,7 +122,12 @@ class DossierLedger:
         if fresh:
             await self._dossiers.insert_many(
                 [
-                    {"_id": e.dossier_id, "event_id": e.event_id, "unit": e.unit, "revision": e.revision}
+                    {
+                        "_id": e.dossier_id,
+                        "event_id": e.event_id,
+                        "unit": e.unit,
+                        "revision": e.revision,
+                    }
                     for e in fresh.values()
                 ],
                 session=session,

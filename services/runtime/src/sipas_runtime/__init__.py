@@ -1,0 +1,1 @@
+"""Shared runtime kit of the SIPAS Live services and the ``sipas`` CLI."""

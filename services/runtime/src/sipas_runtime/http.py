@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
+from starlette.applications import Starlette
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,8 +18,8 @@ from sipas_runtime.metrics import RuntimeMetrics
 from sipas_runtime.problems import PROBLEM_JSON
 
 
-def _route_template(app: Any, scope: Scope) -> str:
-    for route in getattr(getattr(app, "router", None), "routes", []):
+def _route_template(app: Starlette, scope: Scope) -> str:
+    for route in app.router.routes:
         match, _ = route.matches(scope)
         if match == Match.FULL:
             return str(getattr(route, "path", "unmatched"))
@@ -29,12 +29,13 @@ def _route_template(app: Any, scope: Scope) -> str:
 class MetricsMiddleware:
     """Counts requests and observes latency by method, route template and status."""
 
-    def __init__(self, app: ASGIApp, *, metrics: RuntimeMetrics, router_app: Any) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: RuntimeMetrics, router_app: Starlette) -> None:
         self.app = app
         self.metrics = metrics
         self.router_app = router_app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -67,6 +68,7 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -106,7 +108,10 @@ class BodyLimitMiddleware:
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())],
+                "headers": [
+                    (b"content-type", PROBLEM_JSON.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})

@@ -29,7 +29,7 @@ def _mask(text: str) -> str:
 def mask_personal_data(
     _logger: object, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: mask phone numbers and e-mail addresses in string values."""
+    """Structlog processor: mask phone numbers and e-mail addresses in string values."""
     for key, value in list(event_dict.items()):
         if isinstance(value, str):
             event_dict[key] = _mask(value)

@@ -65,7 +65,7 @@ async def in_transaction(
     client: AsyncMongoClient[Document],
     work: Callable[[AsyncClientSession], Awaitable[T]],
 ) -> T:
-    """Run ``work(session)`` in a majority transaction (retried by the driver on transient labels)."""
+    """Run ``work(session)`` in a majority transaction (the driver retries transient labels)."""
     async with client.start_session() as session:
         return await session.with_transaction(
             work,

@@ -7,6 +7,7 @@ stack trace: unexpected errors are logged with the request id and answered gener
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -78,7 +79,7 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def field_errors(raw_errors: Any) -> list[dict[str, str]]:
+def field_errors(raw_errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     """``[{field, reason}]`` from pydantic/FastAPI error dicts (location prefix dropped)."""
     out = []
     for error in raw_errors:
@@ -95,21 +96,25 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
         return problem(
-            exc.status, exc.detail, code=exc.code, errors=exc.errors, headers=exc.headers,
+            exc.status,
+            exc.detail,
+            code=exc.code,
+            errors=exc.errors,
+            headers=exc.headers,
             instance=request.url.path,
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = field_errors(exc.errors())
         detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
         return problem(422, detail, code="urn:sipas:problem:invalid-input", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled_error", path=request.url.path, error=type(exc).__name__)
+        log.error("unhandled_error", path=request.url.path, exc_info=exc)
         return problem(500, "Unexpected error; it has been logged.")

@@ -42,7 +42,12 @@ class EventPublisher:
     """Publishes events and counts them; one per service process."""
 
     def __init__(
-        self, js: JetStreamContext, metrics: RuntimeMetrics, *, timeout: float = 5.0, window: int = 512
+        self,
+        js: JetStreamContext,
+        metrics: RuntimeMetrics,
+        *,
+        timeout: float = 5.0,
+        window: int = 512,
     ) -> None:
         self._js = js
         self._metrics = metrics

@@ -1,0 +1,1 @@
+"""Sampling service: campaigns, draws and invitations."""

@@ -1,13 +1,13 @@
 """``python -m sipas_sampling``: run the sampling service."""
 
+from sipas_runtime.service import serve
 from sipas_sampling.app import create_app
 from sipas_sampling.settings import Settings
-from sipas_runtime.service import serve
 
 
 def main() -> None:
     """Build settings from the environment and serve."""
-    settings = Settings()  # type: ignore[call-arg]  # required keys come from the environment
+    settings = Settings()
     serve(create_app(settings), settings)
 
 

@@ -38,7 +38,10 @@ def create_app(settings: Settings) -> FastAPI:
         SAMPLING_DOSSIERS,
         decode=handlers.decode_dossier,
         handler=handlers.on_dossiers(
-            settings, store=sampling.store, hierarchy=sampling.hierarchy, token_key=sampling.token_key
+            settings,
+            store=sampling.store,
+            hierarchy=sampling.hierarchy,
+            token_key=sampling.token_key,
         ),
     )
 

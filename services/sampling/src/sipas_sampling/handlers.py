@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import cast
+from uuid import UUID
 
 import structlog
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -12,7 +13,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from sipas_contracts.events import ContactChannel, DossierCompleted, Event, InvitationSent
 from sipas_contracts.ids import uuid7_for
 from sipas_contracts.units import UnitHierarchy
-from sipas_runtime.consumer import Batch
+from sipas_runtime.consumer import Batch, Handler
 from sipas_runtime.privacy import keyed_hash, new_token, unseal
 from sipas_sampling.domain import decide, render_invitation
 from sipas_sampling.settings import Settings
@@ -22,7 +23,7 @@ log = structlog.get_logger(__name__)
 PRODUCER = "sampling"
 
 
-def invitation_id_for(campaign_id: str, event: DossierCompleted):  # noqa: ANN201 - UUID
+def invitation_id_for(campaign_id: str, event: DossierCompleted) -> UUID:
     """Deterministic invitation id: one invitation per dossier per campaign."""
     return uuid7_for(f"invitation:{campaign_id}:{event.dossier_id}", event.delivered_at)
 
@@ -38,17 +39,23 @@ def on_dossiers(
     store: Callable[[], InvitationStore],
     hierarchy: UnitHierarchy,
     token_key: bytes,
-):  # noqa: ANN201 - returns a Handler
+) -> Handler[DossierCompleted]:
     """Handler: decide, and for each invitee store invitation + outbox message atomically."""
-    order = cast(list[ContactChannel], [c.strip() for c in settings.channel_order.split(",") if c.strip()])
+    order = cast(
+        list[ContactChannel], [c.strip() for c in settings.channel_order.split(",") if c.strip()]
+    )
 
-    async def handle(batch: Batch[DossierCompleted], session: AsyncClientSession) -> Sequence[Event]:
+    async def handle(
+        batch: Batch[DossierCompleted], session: AsyncClientSession
+    ) -> Sequence[Event]:
         now = datetime.now(UTC)
         outputs: list[Event] = []
         decisions = []
         for delivery in batch.fresh:
             dossier = delivery.event
-            decision = decide(dossier, seed=settings.seed, rate=settings.sampling_rate, channel_order=order)
+            decision = decide(
+                dossier, seed=settings.seed, rate=settings.sampling_rate, channel_order=order
+            )
             decisions.append(
                 {
                     "dossier_event_id": dossier.event_id,
@@ -64,7 +71,9 @@ def on_dossiers(
                 continue
             token = new_token()
             event = InvitationSent(
-                event_id=uuid7_for(f"invitation-sent:{settings.campaign_id}:{dossier.dossier_id}:1", now),
+                event_id=uuid7_for(
+                    f"invitation-sent:{settings.campaign_id}:{dossier.dossier_id}:1", now
+                ),
                 occurred_at=now,
                 producer=PRODUCER,
                 invitation_id=invitation_id_for(settings.campaign_id, dossier),
@@ -83,7 +92,9 @@ def on_dossiers(
                 event,
                 message={
                     "channel": decision.channel,
-                    "recipient": contact.get("phone") or contact.get("email") or contact.get("zalo_id"),
+                    "recipient": contact.get("phone")
+                    or contact.get("email")
+                    or contact.get("zalo_id"),
                     "text": render_invitation(
                         unit_name=hierarchy.get(dossier.unit).name_vi,
                         link=link,

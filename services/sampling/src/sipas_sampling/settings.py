@@ -14,7 +14,9 @@ class Settings(ServiceSettings):
     """Configuration of the sampling service."""
 
     service_name: ClassVar[str] = "sampling"
-    model_config = SettingsConfigDict(env_prefix="SIPAS_SAMPLING_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="SIPAS_SAMPLING_", extra="ignore", populate_by_name=True
+    )
 
     http_port: int = Field(default=8082, ge=0, le=65535)
     token_key: str = Field(validation_alias=AliasChoices("SIPAS_TOKEN_KEY", "token_key"))

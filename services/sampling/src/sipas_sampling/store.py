@@ -35,15 +35,20 @@ class InvitationStore:
             {"_id": event.invitation_id, "event": event.model_dump(mode="json")}, session=session
         )
         await self._db[OUTBOX].insert_one(
-            {"_id": event.invitation_id, **message, "created_at": event.occurred_at}, session=session
+            {"_id": event.invitation_id, **message, "created_at": event.occurred_at},
+            session=session,
         )
 
-    async def record_decisions(self, decisions: list[dict[str, Any]], session: AsyncClientSession) -> None:
+    async def record_decisions(
+        self, decisions: list[dict[str, Any]], session: AsyncClientSession
+    ) -> None:
         """Keep the audit trail of every decision (drawn or not, and why)."""
         if decisions:
             await self._db[DECISIONS].insert_many(decisions, session=session)
 
-    async def events(self, invitation_ids: list[UUID], session: AsyncClientSession) -> list[InvitationSent]:
+    async def events(
+        self, invitation_ids: list[UUID], session: AsyncClientSession
+    ) -> list[InvitationSent]:
         """Invitation events already produced (re-emitted when a batch is replayed)."""
         cursor = self._db[INVITATIONS].find({"_id": {"$in": invitation_ids}}, session=session)
         return [InvitationSent.model_validate(doc["event"]) async for doc in cursor]

@@ -1,0 +1,1 @@
+"""Scoring service: aggregates, indices and publication."""

@@ -41,6 +41,8 @@ def create_app(settings: Settings) -> FastAPI:
         await ensure_collections(rt.db, COLLECTIONS)
 
     runtime.on_startup(setup)
-    app = runtime.create_app(routers=[api.router], description="Aggregates, indices and publication.")
+    app = runtime.create_app(
+        routers=[api.router], description="Aggregates, indices and publication."
+    )
     app.state.scoring = scoring
     return app

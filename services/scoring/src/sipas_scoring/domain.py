@@ -39,7 +39,9 @@ def fold(responses: Iterable[ResponseRecorded]) -> dict[AggregateKey, Increment]
     """Sum responses into increments per (campaign, unit); order does not matter."""
     out: dict[AggregateKey, Increment] = {}
     for response in responses:
-        inc = out.setdefault((response.campaign_id, response.unit), Increment(response.instrument_id))
+        inc = out.setdefault(
+            (response.campaign_id, response.unit), Increment(response.instrument_id)
+        )
         inc.responses += 1
         for item, answer in response.answers.items():
             level = str(answer)
@@ -61,7 +63,9 @@ def wilson(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
     return (100 * max(0.0, centre - half), 100 * min(1.0, centre + half))
 
 
-def item_figure(catalogue: Catalogue, item_id: str, counts: Mapping[str, int], n_min: int) -> IndexFigure:
+def item_figure(
+    catalogue: Catalogue, item_id: str, counts: Mapping[str, int], n_min: int
+) -> IndexFigure:
     """Share of positive answers among valid ones, with n and a Wilson 95% interval."""
     item = catalogue.items[item_id]
     scale = catalogue.scales[item.scale]
@@ -70,7 +74,9 @@ def item_figure(catalogue: Catalogue, item_id: str, counts: Mapping[str, int], n
     if valid == 0:
         return IndexFigure(value=None, n=0, sufficient=False)
     low, high = wilson(positive, valid)
-    return IndexFigure(value=100 * positive / valid, ci_low=low, ci_high=high, n=valid, sufficient=valid >= n_min)
+    return IndexFigure(
+        value=100 * positive / valid, ci_low=low, ci_high=high, n=valid, sufficient=valid >= n_min
+    )
 
 
 def _mean(figures: list[IndexFigure], n: int) -> IndexFigure:
@@ -102,4 +108,6 @@ def compute_index(
         for aspect in catalogue.aspects.values()
     }
     parts = aspects if catalogue.sipas_rule == "mean_of_aspects" else elements
-    return UnitIndex(sipas=_mean(list(parts.values()), responses), aspects=aspects, elements=elements)
+    return UnitIndex(
+        sipas=_mean(list(parts.values()), responses), aspects=aspects, elements=elements
+    )

@@ -10,7 +10,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from sipas_contracts.events import Event, IndexUpdated, ResponseRecorded
 from sipas_contracts.ids import uuid7_for
 from sipas_contracts.instrument import load_catalogue
-from sipas_runtime.consumer import Batch
+from sipas_runtime.consumer import Batch, Handler
 from sipas_scoring.domain import AggregateKey, compute_index, fold
 from sipas_scoring.store import AggregateStore
 
@@ -44,10 +44,12 @@ def index_event(doc: dict[str, Any], *, n_min: int) -> IndexUpdated:
     )
 
 
-def on_responses(store: Callable[[], AggregateStore], *, n_min: int):  # noqa: ANN201 - Handler
+def on_responses(store: Callable[[], AggregateStore], *, n_min: int) -> Handler[ResponseRecorded]:
     """Handler: one $inc per touched aggregate, then the touched units' current index."""
 
-    async def handle(batch: Batch[ResponseRecorded], session: AsyncClientSession) -> Sequence[Event]:
+    async def handle(
+        batch: Batch[ResponseRecorded], session: AsyncClientSession
+    ) -> Sequence[Event]:
         await store().apply(fold(d.event for d in batch.fresh), session)
         touched: set[AggregateKey] = {
             (d.event.campaign_id, d.event.unit) for d in [*batch.fresh, *batch.replayed]

@@ -14,7 +14,9 @@ class Settings(ServiceSettings):
     """Configuration of the scoring service."""
 
     service_name: ClassVar[str] = "scoring"
-    model_config = SettingsConfigDict(env_prefix="SIPAS_SCORING_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="SIPAS_SCORING_", extra="ignore", populate_by_name=True
+    )
 
     http_port: int = Field(default=8083, ge=0, le=65535)
     n_min: int = Field(default=10, ge=1, description="Minimum valid answers for an item index")

@@ -34,7 +34,9 @@ class AggregateStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._aggregates = db[AGGREGATES]
 
-    async def apply(self, increments: dict[AggregateKey, Increment], session: AsyncClientSession) -> None:
+    async def apply(
+        self, increments: dict[AggregateKey, Increment], session: AsyncClientSession
+    ) -> None:
         """Add the increments (version +1 on each touched aggregate)."""
         operations = []
         for key, inc in increments.items():
@@ -60,9 +62,13 @@ class AggregateStore:
         if operations:
             await self._aggregates.bulk_write(operations, ordered=False, session=session)
 
-    async def get_many(self, keys: list[AggregateKey], session: AsyncClientSession | None = None) -> list[dict[str, Any]]:
+    async def get_many(
+        self, keys: list[AggregateKey], session: AsyncClientSession | None = None
+    ) -> list[dict[str, Any]]:
         """Aggregates as plain dicts with item ids restored."""
-        cursor = self._aggregates.find({"_id": {"$in": [aggregate_id(k) for k in keys]}}, session=session)
+        cursor = self._aggregates.find(
+            {"_id": {"$in": [aggregate_id(k) for k in keys]}}, session=session
+        )
         docs = []
         async for doc in cursor:
             doc["counts"] = {_item(k): v for k, v in doc.get("counts", {}).items()}

@@ -1,0 +1,48 @@
+"""Builders of valid contract events with unique ids, for the tests of every service."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sipas_contracts.events import DossierCompleted, ResponseRecorded
+from sipas_contracts.ids import uuid7
+
+NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+
+
+def dossier(**overrides: Any) -> DossierCompleted:
+    """A valid DossierCompleted; keyword arguments replace fields."""
+    fields: dict[str, Any] = {
+        "event_id": uuid7(),
+        "occurred_at": NOW,
+        "producer": "intake",
+        "dossier_id": f"000.00.00.H42-261120-{uuid7().hex[-4:]}",
+        "unit": "ht-nx-xuan-hoi",
+        "procedure_code": "1.001193",
+        "applicant_kind": "individual",
+        "applicant_pseudonym": "a" * 64,
+        "submission_channel": "direct",
+        "result_delivery": "counter",
+        "received_at": NOW - timedelta(days=3),
+        "delivered_at": NOW,
+    }
+    return DossierCompleted(**{**fields, **overrides})
+
+
+def response(**overrides: Any) -> ResponseRecorded:
+    """A valid ResponseRecorded; keyword arguments replace fields."""
+    rid = uuid7()
+    fields: dict[str, Any] = {
+        "event_id": rid,
+        "occurred_at": NOW,
+        "producer": "intake",
+        "response_id": rid,
+        "campaign_id": "c2026",
+        "unit": "ht-nx-xuan-hoi",
+        "instrument_id": "sipas-1001-2023",
+        "collection_mode": "online",
+        "applicant_kind": "individual",
+        "answers": {"HL.DV.E1.1": 4},
+    }
+    return ResponseRecorded(**{**fields, **overrides})
