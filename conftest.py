@@ -78,8 +78,13 @@ def stack_factory(nats_url: str, mongo_url: str, tmp_path: Path) -> Iterator[obj
     started: list[Stack] = []
     prefix = f"e{uuid.uuid4().hex[:8]}"
 
-    def make(extra_env: dict[str, str] | None = None, services: tuple[str, ...] | None = None) -> Stack:
-        env = {f"SIPAS_{s.upper()}_DATABASE": f"{prefix}_{s}" for s in ("intake", "sampling", "scoring", "alerts")}
+    def make(
+        extra_env: dict[str, str] | None = None, services: tuple[str, ...] | None = None
+    ) -> Stack:
+        env = {
+            f"SIPAS_{s.upper()}_DATABASE": f"{prefix}_{s}"
+            for s in ("intake", "sampling", "scoring", "alerts")
+        }
         stack = Stack(
             tmp_path / f"stack{len(started)}",
             ports={},

@@ -5,9 +5,9 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from sipas_contracts.testing import dossier, response
 from sipas_contracts import subjects
 from sipas_contracts.events import EVENT_TYPES, DossierCompleted, any_event_adapter
+from sipas_contracts.testing import dossier, response
 
 
 def test_events_round_trip_through_json_unchanged():
@@ -66,7 +66,9 @@ def test_every_event_type_has_a_subject():
 
 
 def test_subjects_carry_the_routing_keys():
-    assert subjects.for_event(dossier(unit="ht-nx-co-dam")) == "sipas.dossier.completed.ht-nx-co-dam"
+    assert (
+        subjects.for_event(dossier(unit="ht-nx-co-dam")) == "sipas.dossier.completed.ht-nx-co-dam"
+    )
     assert subjects.index_updated("c2026", "ht") == "sipas.index.updated.c2026.ht"
     assert subjects.dead_letter("scoring") == "sipas.dlq.scoring"
 

@@ -7,8 +7,11 @@ from hypothesis import strategies as st
 
 from sipas_contracts.ids import uuid7, uuid7_for, uuid7_time
 
+# hypothesis takes naive bounds and attaches the timezone itself
 moments = st.datetimes(
-    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    min_value=datetime(2000, 1, 1),  # noqa: DTZ001
+    max_value=datetime(2100, 1, 1),  # noqa: DTZ001
+    timezones=st.just(UTC),
 )
 
 

@@ -94,7 +94,9 @@ def _minimal():
             "legal_basis": "none",
             "confidence": "test",
             "sipas_rule": "mean_of_elements",
-            "scales": {"s5": {"values": {1: "a", 2: "b", 3: "c", 4: "d", 5: "e"}, "positive": [4, 5]}},
+            "scales": {
+                "s5": {"values": {1: "a", 2: "b", 3: "c", 4: "d", 5: "e"}, "positive": [4, 5]}
+            },
             "satisfaction": {
                 "scale": "s5",
                 "aspects": [
@@ -102,7 +104,14 @@ def _minimal():
                         "id": "A",
                         "vi": "a",
                         "en": "a",
-                        "elements": [{"id": "E", "vi": "e", "en": "e", "items": [{"id": "I1", "vi": "i", "en": "i"}]}],
+                        "elements": [
+                            {
+                                "id": "E",
+                                "vi": "e",
+                                "en": "e",
+                                "items": [{"id": "I1", "vi": "i", "en": "i"}],
+                            }
+                        ],
                     }
                 ],
             },

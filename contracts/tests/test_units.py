@@ -50,8 +50,20 @@ def _province(**extra):
         "province": "p",
         "units": [
             {"code": "p", "name_vi": "Tỉnh P", "kind": "province", "valid_from": "2015-01-01"},
-            {"code": "a", "name_vi": "Xã A", "kind": "commune", "valid_from": "2015-01-01", "valid_to": "2025-07-01"},
-            {"code": "b", "name_vi": "Xã B", "kind": "commune", "valid_from": "2015-01-01", "valid_to": "2025-07-01"},
+            {
+                "code": "a",
+                "name_vi": "Xã A",
+                "kind": "commune",
+                "valid_from": "2015-01-01",
+                "valid_to": "2025-07-01",
+            },
+            {
+                "code": "b",
+                "name_vi": "Xã B",
+                "kind": "commune",
+                "valid_from": "2015-01-01",
+                "valid_to": "2025-07-01",
+            },
             {"code": "ab", "name_vi": "Xã AB", "kind": "commune", "valid_from": "2025-07-01"},
             {"code": "c1", "name_vi": "Xã C1", "kind": "commune", "valid_from": "2025-07-01"},
         ],

@@ -11,7 +11,7 @@ from sipas_contracts.ids import uuid7
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
 
-def dossier(**overrides: Any) -> DossierCompleted:
+def dossier(**overrides: object) -> DossierCompleted:
     """A valid DossierCompleted; keyword arguments replace fields."""
     fields: dict[str, Any] = {
         "event_id": uuid7(),
@@ -30,7 +30,7 @@ def dossier(**overrides: Any) -> DossierCompleted:
     return DossierCompleted(**{**fields, **overrides})
 
 
-def response(**overrides: Any) -> ResponseRecorded:
+def response(**overrides: object) -> ResponseRecorded:
     """A valid ResponseRecorded; keyword arguments replace fields."""
     rid = uuid7()
     fields: dict[str, Any] = {

@@ -184,3 +184,7 @@ def main() -> None:
 
 
 __all__ = ["SERVICES", "app", "main"]
+
+
+if __name__ == "__main__":
+    main()

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
+from urllib.parse import quote, unquote
 
 import structlog
 from nats.aio.msg import Msg
@@ -44,6 +45,10 @@ from sipas_runtime.publishing import EventPublisher
 E = TypeVar("E")
 DedupMode = Literal["event_id", "sequence"]
 log = structlog.get_logger(__name__)
+
+# NATS header values must be ASCII: the reason is percent-encoded (UTF-8), which leaves
+# ASCII text readable as is; decode_reason() restores Vietnamese text exactly.
+_HEADER_SAFE = "".join(chr(c) for c in range(32, 127) if chr(c) != "%")
 
 PROCESSED = "processed_events"
 WATERMARKS = "consumer_watermarks"
@@ -81,6 +86,11 @@ class RejectedError(ValueError):
         self.reason = reason
 
 
+def decode_reason(header_value: str) -> str:
+    """The human-readable reason stored in a ``Sipas-Dlq-Reason`` header."""
+    return unquote(header_value)
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     """``field: reason; field: reason`` for a pydantic error, for humans and the DLQ."""
     parts = []
@@ -109,7 +119,7 @@ class DeadLetters:
         headers = {
             "Nats-Msg-Id": f"dlq:{consumer}:{seq}",
             "Sipas-Dlq-Kind": kind,
-            "Sipas-Dlq-Reason": reason[:_MAX_REASON].replace("\r", " ").replace("\n", " "),
+            "Sipas-Dlq-Reason": quote(" ".join(reason[:_MAX_REASON].split()), safe=_HEADER_SAFE),
             "Sipas-Dlq-Consumer": consumer,
             "Sipas-Dlq-Stream": meta.stream,
             "Sipas-Dlq-Stream-Seq": str(seq),

@@ -60,7 +60,8 @@ def wilson(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return (100 * max(0.0, centre - half), 100 * min(1.0, centre + half))
+    # Floating point can put a bound a hair on the wrong side of p at 0% or 100%.
+    return (100 * max(0.0, min(p, centre - half)), 100 * min(1.0, max(p, centre + half)))
 
 
 def item_figure(

@@ -1,0 +1,315 @@
+"""The idempotent consumer against a real nats-server and Mongo-wire server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from typing import Any, ClassVar
+
+import pytest
+from nats.aio.client import Client
+from nats.js import api
+from pymongo.errors import AutoReconnect
+from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
+
+from sipas_contracts import subjects
+from sipas_contracts.events import ResponseRecorded
+from sipas_contracts.streams import RESPONSES, ConsumerSpec
+from sipas_contracts.testing import response
+from sipas_runtime.consumer import Batch, decode_reason
+from sipas_runtime.publishing import encode, event_headers
+from sipas_runtime.service import ServiceRuntime
+from sipas_runtime.settings import ServiceSettings
+from sipas_runtime.streams import consumer_config, ensure_streams
+
+pytestmark = [pytest.mark.nats, pytest.mark.mongo]
+
+
+class ProbeSettings(ServiceSettings):
+    service_name: ClassVar[str] = "probe"
+
+
+def spec(durable: str = "probe-responses", **overrides: Any) -> ConsumerSpec:
+    fields = {
+        "durable": durable,
+        "stream": RESPONSES.name,
+        "filter_subjects": (subjects.RESPONSES_RECORDED,),
+        "owner": "probe",
+        "ack_wait": timedelta(seconds=2),
+    }
+    return ConsumerSpec(**{**fields, **overrides})
+
+
+def decode(data: bytes) -> ResponseRecorded:
+    return ResponseRecorded.model_validate_json(data)
+
+
+class Effects:
+    """A handler whose effect is one document per response, in the same transaction."""
+
+    def __init__(
+        self, runtime: ServiceRuntime, fail_on: Callable[[ResponseRecorded], bool] | None = None
+    ) -> None:
+        self.runtime = runtime
+        self.fail_on = fail_on or (lambda _e: False)
+        self.calls = 0
+        self.transient_failures = 0
+
+    async def __call__(self, batch: Batch[ResponseRecorded], session: Any) -> list[Any]:
+        self.calls += 1
+        if self.transient_failures:
+            self.transient_failures -= 1
+            raise AutoReconnect("simulated failover")
+        for delivery in batch.fresh:
+            await self.runtime.db["effects"].insert_one(
+                {"response_id": str(delivery.event.response_id)}, session=session
+            )
+            if self.fail_on(delivery.event):
+                raise ValueError(f"cannot score unit {delivery.event.unit}")
+        return []
+
+
+@pytest.fixture
+async def runtime(nats_url: str, mongo_url: str, db_name: str) -> AsyncIterator[ServiceRuntime]:
+    settings = ProbeSettings(
+        nats_url=nats_url, mongo_url=mongo_url, database=db_name, batch_timeout=0.01
+    )
+    rt = ServiceRuntime(settings, title="probe")
+    yield rt
+    if rt.ready:
+        await rt.stop()
+
+
+async def publish(nc: Client, event: ResponseRecorded, *, msg_id: str | None = None) -> None:
+    headers = event_headers(event)
+    if msg_id is not None:
+        headers["Nats-Msg-Id"] = msg_id
+    await nc.jetstream().publish(
+        subjects.response_recorded(event.unit), encode(event), headers=headers
+    )
+
+
+async def publish_raw(nc: Client, data: bytes, unit: str = "ht-nx-co-dam") -> None:
+    await nc.jetstream().publish(subjects.response_recorded(unit), data)
+
+
+async def eventually(check: Callable[[], Any], seconds: float = 10.0) -> None:
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(seconds), wait=wait_fixed(0.05), reraise=True
+    ):
+        with attempt:
+            result = check()
+            if asyncio.iscoroutine(result):
+                result = await result
+            assert result
+
+
+async def effect_count(runtime: ServiceRuntime) -> int:
+    return await runtime.db["effects"].count_documents({})
+
+
+async def dead_letters(nc: Client) -> list[Any]:
+    js = nc.jetstream()
+    info = await js.stream_info("SIPAS_DLQ")
+    return [await js.get_msg("SIPAS_DLQ", seq) for seq in range(1, info.state.messages + 1)]
+
+
+def counter(runtime: ServiceRuntime, outcome: str, consumer: str = "probe-responses") -> float:
+    return (
+        runtime.registry.get_sample_value(
+            "sipas_events_consumed_total",
+            {"service": "probe", "consumer": consumer, "outcome": outcome},
+        )
+        or 0.0
+    )
+
+
+async def test_a_republished_event_has_one_effect(runtime, nc):
+    effects = Effects(runtime)
+    runtime.consume(spec(), decode=decode, handler=effects)
+    await runtime.start()
+    event = response()
+
+    await publish(nc, event)
+    await publish(nc, event, msg_id="another-id-beyond-the-dedup-window")
+
+    await eventually(lambda: counter(runtime, "duplicate") == 1)
+    assert await effect_count(runtime) == 1
+    assert counter(runtime, "applied") == 1
+
+
+async def test_malformed_json_goes_to_the_dlq_with_the_reason(runtime, nc):
+    runtime.consume(spec(), decode=decode, handler=Effects(runtime))
+    await runtime.start()
+
+    await publish_raw(nc, b'{"not json')
+    await publish(nc, response())
+
+    await eventually(lambda: counter(runtime, "applied") == 1)
+    [letter] = await dead_letters(nc)
+    assert letter.headers["Sipas-Dlq-Kind"] == "malformed"
+    assert "Invalid JSON" in letter.headers["Sipas-Dlq-Reason"]
+    assert letter.data == b'{"not json'
+    assert letter.headers["Sipas-Dlq-Consumer"] == "probe-responses"
+
+
+async def test_a_schema_violation_names_the_field(runtime, nc):
+    runtime.consume(spec(), decode=decode, handler=Effects(runtime))
+    await runtime.start()
+    payload = response().model_dump(mode="json")
+    del payload["unit"]
+    payload["applicant_kind"] = "robot"
+
+    await publish_raw(nc, json.dumps(payload).encode())
+
+    await eventually(lambda: counter(runtime, "dead_lettered") == 1)
+    [letter] = await dead_letters(nc)
+    reason = decode_reason(letter.headers["Sipas-Dlq-Reason"])
+    assert letter.headers["Sipas-Dlq-Kind"] == "schema"
+    assert "unit: Field required" in reason
+    assert "applicant_kind: Input should be 'individual' or 'organisation'" in reason
+
+
+async def test_a_failing_event_is_isolated_and_its_partial_effect_rolled_back(runtime, nc):
+    runtime.consume(
+        spec(), decode=decode, handler=Effects(runtime, fail_on=lambda e: e.unit == "ht-nx-co-dam")
+    )
+    good = [response(unit="ht-nx-xuan-hoi") for _ in range(5)]
+    bad = response(unit="ht-nx-co-dam")
+    await ensure_streams(nc.jetstream(), replicas=1)  # publish first so they arrive as one batch
+    for event in [*good[:2], bad, *good[2:]]:
+        await publish(nc, event)
+
+    await runtime.start()
+
+    await eventually(lambda: counter(runtime, "dead_lettered") == 1)
+    await eventually(lambda: counter(runtime, "applied") == 5)
+    assert await effect_count(runtime) == 5
+    assert await runtime.db["effects"].count_documents({"response_id": str(bad.response_id)}) == 0
+    [letter] = await dead_letters(nc)
+    assert letter.headers["Sipas-Dlq-Kind"] == "handler_error"
+    assert "cannot score unit ht-nx-co-dam" in decode_reason(letter.headers["Sipas-Dlq-Reason"])
+
+
+async def test_transient_database_errors_are_retried_not_dead_lettered(runtime, nc):
+    effects = Effects(runtime)
+    effects.transient_failures = 2
+    runtime.consume(spec(), decode=decode, handler=effects)
+    await runtime.start()
+
+    await publish(nc, response())
+
+    await eventually(lambda: counter(runtime, "applied") == 1)
+    assert effects.calls == 3
+    assert counter(runtime, "dead_lettered") == 0
+    assert (
+        runtime.registry.get_sample_value(
+            "sipas_transient_errors_total", {"service": "probe", "consumer": "probe-responses"}
+        )
+        == 2
+    )
+
+
+async def test_a_crash_between_commit_and_ack_causes_no_second_effect(runtime, nc):
+    effects = Effects(runtime)
+    consumer = runtime.consume(spec(), decode=decode, handler=effects)
+    original = consumer.process
+    crashed = asyncio.Event()
+
+    async def crash_once_before_ack(messages: list[Any]) -> None:
+        if crashed.is_set():
+            await original(messages)
+            return
+        for msg in messages:
+            msg.ack = _noop  # the process "dies" after committing, before acking
+        await original(messages)
+        crashed.set()
+
+    consumer.process = crash_once_before_ack  # type: ignore[method-assign]
+    await runtime.start()
+
+    await publish(nc, response())
+
+    await eventually(lambda: counter(runtime, "duplicate") == 1, seconds=15)  # after ack_wait
+    assert await effect_count(runtime) == 1
+
+
+async def _noop() -> None:
+    return None
+
+
+async def test_sequence_mode_skips_what_the_watermark_covers(runtime, nc, db_name):
+    runtime.consume(spec(), decode=decode, handler=Effects(runtime), dedup="sequence")
+    await runtime.start()
+    await publish(nc, response())
+    await eventually(lambda: counter(runtime, "applied") == 1)
+
+    await runtime.db["consumer_watermarks"].update_one(
+        {"_id": "probe-responses"}, {"$set": {"seq": 5}}
+    )
+    for _ in range(5):
+        await publish(nc, response())
+
+    await eventually(lambda: counter(runtime, "applied") == 2)
+    assert counter(runtime, "duplicate") == 4
+    assert await effect_count(runtime) == 2
+
+
+async def test_messages_redelivered_too_often_go_to_the_dlq(nats_url, mongo_url, db_name, nc):
+    settings = ProbeSettings(
+        nats_url=nats_url, mongo_url=mongo_url, database=db_name, max_deliveries=2
+    )
+    runtime = ServiceRuntime(settings, title="probe")
+    runtime.consume(spec(), decode=decode, handler=Effects(runtime))
+    await runtime.start()
+    await runtime.stop()  # streams and the durable consumer now exist
+    await publish(nc, response())
+    sub = await nc.jetstream().pull_subscribe_bind("probe-responses", stream=RESPONSES.name)
+    for _ in range(2):  # two deliveries that never succeed
+        [msg] = await sub.fetch(1, timeout=5)
+        await msg.nak()
+    runtime = ServiceRuntime(settings, title="probe")
+    runtime.consume(spec(), decode=decode, handler=Effects(runtime))
+    await runtime.start()
+    try:
+        await eventually(lambda: counter(runtime, "dead_lettered") == 1)
+        [letter] = await dead_letters(nc)
+        assert letter.headers["Sipas-Dlq-Kind"] == "max_deliveries"
+        assert await effect_count(runtime) == 0
+    finally:
+        await runtime.stop()
+
+
+async def test_pull_loop_delivers_every_message_promptly(runtime, nc):
+    seen: dict[str, float] = {}
+    loop = asyncio.get_running_loop()
+
+    async def handler(batch: Batch[ResponseRecorded], session: Any) -> list[Any]:
+        for delivery in batch.fresh:
+            seen[str(delivery.event.response_id)] = loop.time()
+        return []
+
+    runtime.consume(spec(), decode=decode, handler=handler)
+    await runtime.start()
+    sent: dict[str, float] = {}
+    for i in range(200):
+        event = response()
+        sent[str(event.response_id)] = loop.time()
+        await publish(nc, event)
+        if i % 10 == 0:
+            await asyncio.sleep(
+                0.03
+            )  # idle gaps: the moments where a fetch timeout used to lose one
+
+    await eventually(lambda: len(seen) == 200, seconds=10)
+    slowest = max(seen[k] - sent[k] for k in sent)
+    assert slowest < 1.0, f"a message waited {slowest:.2f}s (redelivery instead of delivery)"
+
+
+def test_consumer_config_bounds_redelivery_above_the_dlq_threshold():
+    config = consumer_config(spec(), max_deliver=10)
+
+    assert config.max_deliver == 11
+    assert config.ack_policy == api.AckPolicy.EXPLICIT

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import structlog
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sipas_runtime.logs import mask_personal_data
+from sipas_runtime.privacy import KeyPair, PrivacyError, keyed_hash, new_token, seal, unseal
+from sipas_runtime.problems import field_errors
+from sipas_runtime.settings import decode_key
+
+
+def test_tokens_carry_128_random_bits_and_never_repeat():
+    tokens = {new_token() for _ in range(10_000)}
+
+    assert len(tokens) == 10_000
+    assert all(len(base64.urlsafe_b64decode(t + "==")) == 16 for t in list(tokens)[:100])
+
+
+def test_keyed_hash_depends_on_the_key():
+    assert keyed_hash(b"k" * 32, "0912345678") != keyed_hash(b"j" * 32, "0912345678")
+    assert len(keyed_hash(b"k" * 32, "x")) == 64
+
+
+@given(st.dictionaries(st.sampled_from(["phone", "email", "zalo_id"]), st.text(max_size=40)))
+def test_sealed_contacts_open_only_with_the_right_key(contact):
+    pair, other = KeyPair.generate(), KeyPair.generate()
+
+    blob = seal(pair.public_key, contact)
+
+    assert unseal(pair.secret_key, blob) == contact
+    with pytest.raises(PrivacyError):
+        unseal(other.secret_key, blob)
+
+
+def test_sealed_blob_does_not_contain_the_contact_in_clear():
+    pair = KeyPair.generate()
+
+    blob = seal(pair.public_key, {"phone": "0912345678"})
+
+    assert "0912345678" not in base64.b64decode(blob).decode(errors="replace")
+
+
+def test_malformed_keys_are_reported_by_name():
+    with pytest.raises(ValueError, match="SIPAS_TOKEN_KEY must decode to at least 32 bytes"):
+        decode_key(base64.b64encode(b"short").decode(), what="SIPAS_TOKEN_KEY")
+    with pytest.raises(ValueError, match="SIPAS_X must be base64"):
+        decode_key("not base64!", what="SIPAS_X")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["gọi 0912 345 678 nhé", "sđt +84912345678", "0912.345.678", "mail a.b@example.vn ngay"],
+)
+def test_phone_numbers_and_emails_are_masked_in_logs(text):
+    out = mask_personal_data(None, "info", {"event": "x", "comment": text})
+
+    assert "345" not in out["comment"] or "@" not in out["comment"]
+    assert "[phone]" in out["comment"] or "[email]" in out["comment"]
+
+
+def test_masking_keeps_ordinary_numbers():
+    out = mask_personal_data(None, "info", {"event": "batch", "count": "500", "seq": "12345"})
+
+    assert out["count"] == "500"
+    assert out["seq"] == "12345"
+
+
+def test_json_logs_never_contain_a_phone_number(capsys):
+    from sipas_runtime.logs import configure_logging
+
+    configure_logging("probe", fmt="json")
+    structlog.get_logger().info("comment_received", comment="Liên hệ 0987654321")
+
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "0987654321" not in line
+    assert json.loads(line)["service"] == "probe"
+    structlog.reset_defaults()
+
+
+def test_field_errors_drop_the_location_prefix():
+    errors = field_errors(
+        [{"loc": ("body", "contact", "email"), "msg": "value is not a valid email"}]
+    )
+
+    assert errors == [{"field": "contact.email", "reason": "value is not a valid email"}]
