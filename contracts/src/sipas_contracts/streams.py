@@ -29,6 +29,7 @@ class StreamSpec:
     duplicate_window: timedelta = timedelta(minutes=2)
     deny_delete: bool = True
     deny_purge: bool = True
+    allow_direct: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ INDEXES = StreamSpec(
     max_msgs_per_subject=1,
     deny_delete=False,
     deny_purge=False,
+    allow_direct=True,  # downstream reads the latest value per subject with DIRECT.GET
 )
 ALERTS = StreamSpec(
     name="SIPAS_ALERTS",

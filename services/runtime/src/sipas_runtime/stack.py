@@ -64,7 +64,19 @@ def generate_secrets() -> dict[str, str]:
         "SIPAS_ALERTS_SECRET_KEY": alerts.secret_key,
         "SIPAS_ALERTS_PUBLIC_KEY": alerts.public_key,
         "SIPAS_INTAKE_API_KEYS": "dev-" + secrets.token_urlsafe(24),
+        **nats_passwords(),
     }
+
+
+def nats_passwords() -> dict[str, str]:
+    """Passwords of the NATS users, as the server reads them and as each service reads its own."""
+    values: dict[str, str] = {}
+    for user in (*SERVICES, "admin", "tthc", "downstream", "system"):
+        password = secrets.token_urlsafe(24)
+        values[f"SIPAS_NATS_{user.upper()}_PASSWORD"] = password
+        if user in SERVICES:
+            values[f"SIPAS_{user.upper()}_NATS_PASSWORD"] = password
+    return values
 
 
 def load_dev_secrets(workdir: Path) -> dict[str, str]:
