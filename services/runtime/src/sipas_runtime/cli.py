@@ -23,6 +23,7 @@ from rich.table import Table
 
 import sipas_contracts
 from sipas_contracts.schemas import stale_schema_files, write_schema_files
+from sipas_runtime.dlq import app as dlq_app
 from sipas_runtime.nats_access import inbox_prefix, render_accounts
 from sipas_runtime.privacy import KeyPair
 from sipas_runtime.stack import SERVICES, Stack, StackError, generate_secrets
@@ -44,6 +45,7 @@ nats_app = typer.Typer(
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(nats_app, name="nats")
+app.add_typer(dlq_app, name="dlq")
 console = Console()
 
 DEFAULT_WORKDIR = Path(".sipas")
