@@ -58,7 +58,10 @@ def test_subtree_of_a_leaf_is_itself():
 
 
 def test_keys_authenticate_by_their_hash_only():
-    people = [principal("handler", "ht-nx-co-dam", key="sak_one"), principal("observer", key="sak_two")]  # noqa: E501
+    people = [
+        principal("handler", "ht-nx-co-dam", key="sak_one"),
+        principal("observer", key="sak_two"),
+    ]
 
     assert authenticate("sak_two", people) == people[1]
     assert authenticate("sak_three", people) is None

@@ -50,7 +50,16 @@ def new_case(*hits, now=MONDAY_9) -> Case:
 
 
 def do(case, action, actor=HANDLER, *, now=MONDAY_9, note=None, version=None):
-    return act(case, action, actor, now=now, sla=SLA, calendar=CALENDAR, note=note, expected_version=version)  # noqa: E501
+    return act(
+        case,
+        action,
+        actor,
+        now=now,
+        sla=SLA,
+        calendar=CALENDAR,
+        note=note,
+        expected_version=version,
+    )
 
 
 def test_a_new_case_has_working_day_deadlines():
@@ -67,7 +76,10 @@ def test_the_case_id_is_stable_for_the_group_and_sequence():
     first = hit()
 
     assert new_case(first).case_id == new_case(first).case_id
-    assert new_case(first).case_id != open_case([first], seq=2, now=MONDAY_9, sla=SLA, calendar=CALENDAR).case_id  # noqa: E501
+    assert (
+        new_case(first).case_id
+        != open_case([first], seq=2, now=MONDAY_9, sla=SLA, calendar=CALENDAR).case_id
+    )
 
 
 def test_attaching_hits_counts_them_and_keeps_the_worst_severity():
@@ -110,7 +122,9 @@ def test_resolving_an_open_case_is_an_illegal_transition():
 
 
 def test_a_closed_case_cannot_be_touched_again():
-    case = do(do(do(do(new_case(), "acknowledge"), "start"), "resolve", note="ok"), "close", SUPERVISOR)  # noqa: E501
+    case = do(
+        do(do(do(new_case(), "acknowledge"), "start"), "resolve", note="ok"), "close", SUPERVISOR
+    )
 
     for action in MOVES:
         with pytest.raises((IllegalTransitionError, ActionNotAllowedError)):
@@ -168,7 +182,12 @@ def test_an_unacknowledged_case_escalates_once_when_its_deadline_passes():
 def test_nothing_happens_before_the_deadline():
     case = new_case()
 
-    assert check_deadlines(case, now=case.acknowledge_due_at - timedelta(seconds=1), sla=SLA, calendar=CALENDAR) == []  # noqa: E501
+    assert (
+        check_deadlines(
+            case, now=case.acknowledge_due_at - timedelta(seconds=1), sla=SLA, calendar=CALENDAR
+        )
+        == []
+    )
 
 
 def test_a_case_left_open_past_both_deadlines_escalates_twice():
@@ -178,7 +197,12 @@ def test_a_case_left_open_past_both_deadlines_escalates_twice():
 
     assert [s.breach for s in steps] == ["acknowledge", "resolve"]
     assert [s.case.version for s in steps] == [2, 3]
-    events = [case_event(s.case, s.change, previous_state=s.previous_state, actor_role="system", breach=s.breach) for s in steps]  # noqa: E501
+    events = [
+        case_event(
+            s.case, s.change, previous_state=s.previous_state, actor_role="system", breach=s.breach
+        )
+        for s in steps
+    ]
     assert len({e.event_id for e in events}) == 2
     assert steps[-1].case.next_due_at is None
 
@@ -246,13 +270,20 @@ def test_any_sequence_of_actions_keeps_the_case_consistent(sequence, who):
     assert case.version == len(case.audit)
     assert (case.ended_at is not None) == (case.state in {"closed", "dismissed"})
     assert len({(b.kind, b.due_at) for b in case.breaches}) == len(case.breaches)
-    assert (case.next_due_at is None) or case.state in {"open", "acknowledged", "in_progress", "resolved"}  # noqa: E501
+    assert (case.next_due_at is None) or case.state in {
+        "open",
+        "acknowledged",
+        "in_progress",
+        "resolved",
+    }
 
 
 def test_kpis_count_timeliness_in_working_hours():
     fast = do(new_case(), "acknowledge", now=MONDAY_9 + timedelta(hours=1))
     slow_case = new_case()
-    [late] = check_deadlines(slow_case, now=slow_case.acknowledge_due_at, sla=SLA, calendar=CALENDAR)  # noqa: E501
+    [late] = check_deadlines(
+        slow_case, now=slow_case.acknowledge_due_at, sla=SLA, calendar=CALENDAR
+    )
     slow = do(late.case, "acknowledge", now=slow_case.acknowledge_due_at + timedelta(hours=1))
     done = do(do(fast, "start"), "resolve", note="ok", now=MONDAY_9 + timedelta(hours=3))
 

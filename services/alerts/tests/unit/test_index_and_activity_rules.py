@@ -148,8 +148,8 @@ def test_the_same_day_gives_the_same_alert_ids():
 
 
 def test_a_collapse_of_the_response_rate_alerts():
-    before = {ago: (10, 6) for ago in range(9, 16)}  # 60% answered
-    now = {ago: (10, 1) for ago in range(2, 9)}  # 10% answered
+    before = dict.fromkeys(range(9, 16), (10, 6))  # 60% answered
+    now = dict.fromkeys(range(2, 9), (10, 1))  # 10% answered
 
     found = activity(days({**before, **now}))
 
@@ -160,7 +160,7 @@ def test_a_collapse_of_the_response_rate_alerts():
 
 def test_a_small_sample_or_a_mild_dip_is_not_a_collapse():
     assert activity(days({9: (10, 6), 2: (10, 1)})) == {}  # 10 invitations per window
-    mild = {**{a: (10, 6) for a in range(9, 16)}, **{a: (10, 4) for a in range(2, 9)}}
+    mild = {**dict.fromkeys(range(9, 16), (10, 6)), **dict.fromkeys(range(2, 9), (10, 4))}
     assert activity(days(mild)) == {}
 
 
@@ -168,8 +168,6 @@ def test_the_rules_read_enough_history():
     assert lookback_days(RULES) == 17
 
 
-@given(
-    st.floats(0.01, 0.99), st.integers(1, 500), st.floats(0.01, 0.99), st.integers(1, 500)
-)
+@given(st.floats(0.01, 0.99), st.integers(1, 500), st.floats(0.01, 0.99), st.integers(1, 500))
 def test_z_score_is_antisymmetric(p1, n1, p2, n2):
     assert z_score(p1, n1, p2, n2) == pytest.approx(-z_score(p2, n2, p1, n1))

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sipas_alerts.domain.comments import LexiconClassifier
-from sipas_alerts.domain.policy import AnswerRule, Policy, RuleSet
+from sipas_alerts.domain.policy import Policy, RuleSet
 from sipas_alerts.domain.response_rules import evaluate_response
 from sipas_contracts.instrument import load_catalogue
 from sipas_contracts.testing import response
@@ -85,7 +85,12 @@ def test_no_harassment_and_no_extra_payment_raise_nothing():
 
 
 def test_yes_is_the_unfavourable_answer_for_extra_payment_on_2640():
-    found = by_rule(hits(response(instrument_id="sipas-2640-2017", answers={"ND.EXTRA_PAY": 1, "ND.HARASS": 2}), catalogue=C2640))  # noqa: E501
+    found = by_rule(
+        hits(
+            response(instrument_id="sipas-2640-2017", answers={"ND.EXTRA_PAY": 1, "ND.HARASS": 2}),
+            catalogue=C2640,
+        )
+    )
 
     assert set(found) == {"extra_payment"}
 
@@ -99,7 +104,9 @@ def test_three_or_more_trips_and_a_late_result_are_warnings():
 
 
 def test_allowed_trips_can_be_stricter_per_campaign():
-    policy = Policy.model_validate({"campaigns": {"c2026": {"too_many_trips": {"flag_codes": [2, 3]}}}})  # noqa: E501
+    policy = Policy.model_validate(
+        {"campaigns": {"c2026": {"too_many_trips": {"flag_codes": [2, 3]}}}}
+    )
 
     found = by_rule(hits(response(answers={"ND.X1": 2}), rules=policy.rules_for("c2026")))
 
@@ -133,7 +140,9 @@ def test_disabled_rules_stay_silent():
 def test_hits_are_grouped_by_unit_rule_and_local_week():
     sunday_night_utc = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # Monday 01:00 in Hà Tĩnh
 
-    [hit] = hits(response(unit="ht-nx-xuan-an", occurred_at=sunday_night_utc, answers={"HL.DV.E1.1": 1}))  # noqa: E501
+    [hit] = hits(
+        response(unit="ht-nx-xuan-an", occurred_at=sunday_night_utc, answers={"HL.DV.E1.1": 1})
+    )
 
     assert hit.window == "2026-W48"
     assert hit.group_key == "ht-nx-xuan-an|low_rating|2026-W48"

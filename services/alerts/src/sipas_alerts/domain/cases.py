@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -30,6 +30,7 @@ from sipas_contracts.ids import uuid7_for
 
 ACTIVE: frozenset[CaseState] = frozenset({"open", "acknowledged", "in_progress"})
 NOTE_MAX = 2000
+_MS = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,8 @@ class Case(_Frozen):
     def breached(self, kind: SlaKind) -> bool:
         """Whether the *current* ``kind`` deadline was missed."""
         due = self.acknowledge_due_at if kind == "acknowledge" else self.resolve_due_at
-        return any(b.kind == kind and b.due_at == due for b in self.breaches)
+        # Stored times have millisecond precision: compare at that resolution.
+        return any(b.kind == kind and abs(b.due_at - due) < _MS for b in self.breaches)
 
     @property
     def next_due_at(self) -> datetime | None:

@@ -6,7 +6,8 @@ AlertsError
 │   ├── StaleCaseError           the case changed since the caller read it (409)
 │   ├── ActionNotAllowedError    the caller's role may not take the action (403)
 │   └── NoteRequiredError        the action needs a note or reason (422)
-└── OutOfScopeError              the case's unit is outside the caller's units (403)
+├── OutOfScopeError              the case's unit is outside the caller's units (403)
+└── CaseNotFoundError            no case has this id (404)
 """
 
 from __future__ import annotations
@@ -95,3 +96,12 @@ class OutOfScopeError(AlertsError):
             f"Đơn vị '{unit}' nằm ngoài phạm vi được giao của bạn.",
             f"Unit '{unit}' is outside the units assigned to you.",
         )
+
+
+class CaseNotFoundError(AlertsError):
+    """Raised when no case has the requested id."""
+
+    code = "urn:sipas:problem:case-not-found"
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__(f"Không có hồ sơ cảnh báo '{case_id}'.", f"There is no case '{case_id}'.")
