@@ -23,7 +23,7 @@ async def open_cases(harness, *units):
     return await harness.eventually(all_open)
 
 
-async def move(harness, case_id, who, action, note=None, version=None):
+async def move(harness, case_id, who, action, *, note=None, version=None):
     body = {"action": action, "note": note, "version": version}
     return await harness.post(f"/v1/cases/{case_id}/transitions", who, body)
 
