@@ -74,6 +74,16 @@ async def test_a_duplicate_delivery_does_not_create_a_second_case(harness):
     assert case["alerts"] == 1
     assert await runtime.db["alerts"].count_documents({}) == 1
     assert await runtime.db["cases"].count_documents({}) == 1
+    # The redelivery re-published the same events (same ids: JetStream drops the copies).
+    alerts = await harness.eventually(
+        lambda: len(harness.events("alert.raised")) == 2 and harness.events("alert.raised")
+    )
+    opened = await harness.eventually(
+        lambda: len(harness.events("case.updated")) == 2 and harness.events("case.updated")
+    )
+    assert alerts[0]["event_id"] == alerts[1]["event_id"]
+    assert alerts[0]["case_id"] == alerts[1]["case_id"] == case["case_id"]
+    assert opened[0] == opened[1]
 
 
 async def test_ratings_of_one_unit_in_one_week_share_a_case(harness):

@@ -51,6 +51,7 @@ async def create_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db[CASES].create_index([("opened_at", -1)])
     await db[ALERTS].create_index([("case_id", 1), ("occurred_at", -1)])
     await db[ALERTS].create_index([("unit", 1), ("occurred_at", -1)])
+    await db[ALERTS].create_index([("source_event_id", 1)])
     await db[OUTBOX].create_index([("source", 1)])
     await db[OUTBOX].create_index([("pending", 1), ("created_at", 1)])
     await db[NOTIFICATIONS].create_index([("status", 1), ("next_at", 1)])

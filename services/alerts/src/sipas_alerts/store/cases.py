@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -26,6 +27,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from sipas_alerts.domain.alerts import Hit
 from sipas_alerts.domain.cases import ACTIVE, Case
+from sipas_contracts.events import AlertRaised
 
 CASES = "cases"
 GROUPS = "case_groups"
@@ -68,6 +70,14 @@ def from_doc(doc: Doc) -> Case:
     """A case from its stored form."""
     fields = {k: v for k, v in doc.items() if k not in {"_id", "next_due_at"}}
     return Case.model_validate({**fields, "case_id": doc["_id"]})
+
+
+def _alert_event(doc: Doc) -> AlertRaised:
+    fields = {k: v for k, v in doc.items() if k not in {"_id", "case_id", "sealed_callback"}}
+    event = Hit.model_validate(fields).event(UUID(doc["case_id"]))
+    # The stored id is authoritative: times come back from Mongo at millisecond precision.
+    alert_id = UUID(doc["_id"])
+    return event.model_copy(update={"event_id": alert_id, "alert_id": alert_id})
 
 
 class CaseStore:
@@ -159,6 +169,13 @@ class CaseStore:
         ]
         if docs:
             await self.alerts.insert_many(docs, ordered=False, session=session)
+
+    async def alerts_of_sources(
+        self, sources: Sequence[str], session: AsyncClientSession
+    ) -> list[AlertRaised]:
+        """The alert-raised events of ``sources``, rebuilt from the stored alerts."""
+        cursor = self.alerts.find({"source_event_id": {"$in": list(sources)}}, session=session)
+        return [_alert_event(doc) async for doc in cursor.sort("_id", 1)]
 
     async def save(
         self, case: Case, expected_version: int, session: AsyncClientSession | None = None
