@@ -9,10 +9,11 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from sipas_alerts.config import ConfigError, load_policy, load_users
+from sipas_alerts.config import ConfigError, describe, load_policy, load_users
 from sipas_alerts.domain.access import KEY_PREFIX, Principal, Role, hash_key
 from sipas_alerts.domain.alerts import rule_label
 
@@ -36,7 +37,10 @@ def add_user(
     try:
         principal = Principal(id=user_id, name=name, role=role, unit=unit, key_sha256=hash_key(key))
         existing = load_users(users_file) if users_file and users_file.exists() else []
-    except (ValueError, ConfigError) as exc:
+    except ValidationError as exc:
+        console.print(f"[red]{describe(exc)}[/]")
+        raise typer.Exit(1) from exc
+    except ConfigError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
     if any(u.id == user_id for u in existing):

@@ -31,7 +31,8 @@ def _read(path: Path | None, default: str) -> tuple[Any, str]:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
 
 
-def _problems(exc: ValidationError) -> str:
+def describe(exc: ValidationError) -> str:
+    """``field: reason; ...`` of a validation error."""
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}" for e in exc.errors()
     )
@@ -43,7 +44,7 @@ def load_policy(path: Path | None = None) -> Policy:
     try:
         return Policy.model_validate(document or {})
     except ValidationError as exc:
-        raise ConfigError(f"{origin}: invalid alert policy: {_problems(exc)}") from exc
+        raise ConfigError(f"{origin}: invalid alert policy: {describe(exc)}") from exc
 
 
 def load_users(path: Path | None) -> list[Principal]:
@@ -59,7 +60,7 @@ def load_users(path: Path | None) -> list[Principal]:
         try:
             users.append(Principal.model_validate(entry))
         except ValidationError as exc:
-            raise ConfigError(f"{origin}: users[{index}]: {_problems(exc)}") from exc
+            raise ConfigError(f"{origin}: users[{index}]: {describe(exc)}") from exc
     for attr in ("id", "key_sha256"):
         values = [getattr(u, attr) for u in users]
         dupes = sorted({v for v in values if values.count(v) > 1})

@@ -71,6 +71,9 @@ class AlertsMetrics:
             ["channel", "status"],
             registry=registry,
         )
+        for channel in ("email", "webhook"):  # exist at 0, so increase() sees the first one
+            for status in ("sent", "retrying", "failed", "skipped"):
+                self.notifications.labels(channel, status)
         self.active_cases = Gauge(
             "sipas_alerts_active_cases",
             "Cases open, acknowledged or in progress, by state (refreshed by the SLA sweep)",
