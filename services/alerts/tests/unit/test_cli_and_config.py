@@ -18,7 +18,7 @@ def test_the_shipped_policy_is_valid_and_knows_vietnamese_holidays():
     assert policy.sla.resolve_days == 5
     assert policy.calendar.holiday_name(__import__("datetime").date(2026, 9, 2)).startswith(
         "Quốc khánh"
-    )  # noqa: E501
+    )
     assert set(policy.routing.agencies) == {"snv", "vp-ubnd"}
 
 
@@ -37,7 +37,7 @@ def test_add_user_stores_only_the_hash_and_prints_the_key_once(tmp_path):
             "--file",
             str(users),
         ],
-    )  # noqa: E501
+    )
 
     assert result.exit_code == 0, result.output
     key = result.output.strip().splitlines()[-1]
@@ -90,7 +90,7 @@ def test_a_users_file_with_duplicates_or_bad_entries_is_refused(tmp_path):
 
     path.write_text(
         yaml.safe_dump({"users": [{"id": "b", "role": "king", "key_sha256": "0" * 64}]})
-    )  # noqa: E501
+    )
     with pytest.raises(ConfigError, match=r"users\[0\]: role"):
         load_users(path)
 
