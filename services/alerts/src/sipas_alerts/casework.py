@@ -20,8 +20,9 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_alerts.domain.alerts import Hit
-from sipas_alerts.domain.cases import MOVES, Actor, Case, attach, open_case
+from sipas_alerts.domain.cases import MOVES, Actor, Case
 from sipas_alerts.domain.errors import CaseNotFoundError, StaleCaseError
+from sipas_alerts.domain.grouping import GroupState, by_group, place
 from sipas_alerts.domain.lifecycle import Step, act, case_event, check_deadlines, note_on
 from sipas_alerts.domain.policy import Policy
 from sipas_alerts.metrics import AlertsMetrics
@@ -74,33 +75,19 @@ class CaseDesk:
         if not fresh:
             return []
         now = self.clock()
-        by_key: dict[str, list[Hit]] = {}
-        for hit in fresh:
-            by_key.setdefault(hit.group_key, []).append(hit)
-        groups = await stores.cases.groups_of(by_key, session)
-        current = await stores.cases.get_many({g.current for g in groups.values()}, session)
-        opened: list[Case] = []
-        attached: list[tuple[Case, Case]] = []
-        placed: list[tuple[Hit, str]] = []
-        for key, key_hits in by_key.items():
-            group = groups.get(key)
-            case = current.get(group.current) if group else None
-            if case is not None and case.active:
-                target = attach(case, key_hits)
-                attached.append((case, target))
-            else:
-                seq = group.seq + 1 if group else 1
-                follows = case.case_id if case else None
-                target = open_case(
-                    key_hits, seq=seq, now=now, sla=self.policy.sla,
-                    calendar=self.policy.calendar, follows=follows,
-                )  # fmt: skip
-                opened.append(target)
-            placed.extend((hit, str(target.case_id)) for hit in key_hits)
-        await stores.cases.open(opened, session)
-        await stores.cases.attach(attached, session)
-        await stores.cases.add_alerts(placed, session)
-        return await self._emit_received(opened, placed, session, now=now, pending=pending)
+        groups = by_group(fresh)
+        known = await stores.cases.groups_of(groups, session)
+        current = await stores.cases.get_many({g.current for g in known.values()}, session)
+        states = {k: GroupState(g.seq, current.get(g.current)) for k, g in known.items()}
+        placement = place(
+            groups, states, now=now, sla=self.policy.sla, calendar=self.policy.calendar
+        )
+        await stores.cases.open(placement.opened, session)
+        await stores.cases.attach(placement.attached, session)
+        await stores.cases.add_alerts(placement.placed, session)
+        return await self._emit_received(
+            placement.opened, placement.placed, session, now=now, pending=pending
+        )
 
     async def _emit_received(
         self,

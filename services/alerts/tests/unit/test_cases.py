@@ -16,6 +16,7 @@ from sipas_alerts.domain.errors import (
     NoteRequiredError,
     StaleCaseError,
 )
+from sipas_alerts.domain.grouping import GroupState, by_group, place
 from sipas_alerts.domain.kpis import kpis
 from sipas_alerts.domain.lifecycle import act, case_event, check_deadlines, note_on
 from sipas_alerts.domain.policy import SlaPolicy
@@ -301,3 +302,55 @@ def test_kpis_count_timeliness_in_working_hours():
     assert result.time_to_acknowledge.median_hours == 5.0  # 1 h and 9 h (8 h is one day)
     assert result.time_to_acknowledge.p90_hours == 8.2
     assert result.time_to_resolve.median_hours == 2.5  # 09:00-12:00 minus lunch from 11:30
+
+
+def other_hit(unit="ht-nx-co-dam", rule="low_rating", window="2026-W47"):
+    return hit().model_copy(update={"unit": unit, "rule": rule, "window": window})
+
+
+def test_hits_of_a_group_with_an_active_case_join_it():
+    case = new_case()
+    groups = by_group([hit(), hit("critical")])
+
+    placement = place(
+        groups, {case.group_key: GroupState(1, case)}, now=MONDAY_9, sla=SLA, calendar=CALENDAR
+    )
+
+    assert placement.opened == []
+    [(before, after)] = placement.attached
+    assert (before.alerts, after.alerts, after.severity) == (1, 3, "critical")
+    assert {case_id for _, case_id in placement.placed} == {str(case.case_id)}
+
+
+def test_new_groups_open_new_cases_one_per_unit_rule_and_window():
+    hits = [
+        other_hit(),
+        other_hit(unit="ht-nx-xuan-an"),
+        other_hit(rule="harassment"),
+        other_hit(window="2026-W48"),
+        other_hit(),
+    ]
+
+    placement = place(by_group(hits), {}, now=MONDAY_9, sla=SLA, calendar=CALENDAR)
+
+    assert len(placement.opened) == 4
+    assert sorted(c.alerts for c in placement.opened) == [1, 1, 1, 2]
+    assert all(c.seq == 1 and c.follows is None for c in placement.opened)
+    assert len(placement.placed) == 5
+
+
+def test_a_group_whose_case_was_resolved_gets_a_follow_up_case():
+    resolved = do(do(do(new_case(), "acknowledge"), "start"), "resolve", note="ok")
+
+    placement = place(
+        by_group([hit()]),
+        {resolved.group_key: GroupState(1, resolved)},
+        now=MONDAY_9,
+        sla=SLA,
+        calendar=CALENDAR,
+    )
+
+    [follow_up] = placement.opened
+    assert follow_up.seq == 2
+    assert follow_up.follows == resolved.case_id
+    assert follow_up.case_id != resolved.case_id

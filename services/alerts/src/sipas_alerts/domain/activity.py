@@ -58,6 +58,7 @@ def evaluate_activity(
     gives the same alert ids (one alert per rule, unit and day).
     """
     at = datetime.combine(today, time(0), tzinfo=tz)
+    where = _Where(campaign_id, unit, today, at)
     hits: list[Hit] = []
     silence = rules.silent_unit
     if silence.enabled and is_silent(counts, today, silence):
@@ -67,18 +68,7 @@ def evaluate_activity(
             f"{invited} invitations in the last {silence.days} days but no response.",
         )
         details: dict[str, str | int | float | None] = {"invitations": invited}
-        hits.append(
-            _hit(
-                "silent_unit",
-                campaign_id=campaign_id,
-                unit=unit,
-                today=today,
-                at=at,
-                rule=silence,
-                summary=summary,
-                details=details,
-            )
-        )
+        hits.append(_hit("silent_unit", where, rule=silence, summary=summary, details=details))
     rate = rules.response_rate_collapse
     collapse = rate_collapse(counts, today, rate) if rate.enabled else None
     if collapse is not None:
@@ -89,16 +79,7 @@ def evaluate_activity(
         )
         details = {"rate_before": round(before, 4), "rate_now": round(now, 4)}
         hits.append(
-            _hit(
-                "response_rate_collapse",
-                campaign_id=campaign_id,
-                unit=unit,
-                today=today,
-                at=at,
-                rule=rate,
-                summary=summary,
-                details=details,
-            )
+            _hit("response_rate_collapse", where, rule=rate, summary=summary, details=details)
         )
     return hits
 
@@ -139,26 +120,32 @@ def z_score(p1: float, n1: int, p2: float, n2: int) -> float:
     return math.inf if se == 0 else (p1 - p2) / se
 
 
+@dataclass(frozen=True)
+class _Where:
+    campaign_id: str
+    unit: str
+    today: date
+    at: datetime
+
+
 def _hit(
     rule_id: str,
+    where: _Where,
     *,
-    campaign_id: str,
-    unit: str,
-    today: date,
-    at: datetime,
     rule: SilenceRule | ResponseRateRule,
     summary: tuple[str, str],
     details: dict[str, str | int | float | None],
 ) -> Hit:
+    key = f"activity:{rule_id}:{where.campaign_id}:{where.unit}:{where.today}"
     return Hit(
         rule=rule_id,
         severity="warning",
-        unit=unit,
-        campaign_id=campaign_id,
-        window=window_key(today, rule.window),
-        occurred_at=at,
-        source_event_id=uuid7_for(f"activity:{rule_id}:{campaign_id}:{unit}:{today}", at),
+        unit=where.unit,
+        campaign_id=where.campaign_id,
+        window=window_key(where.today, rule.window),
+        occurred_at=where.at,
+        source_event_id=uuid7_for(key, where.at),
         summary_vi=summary[0],
         summary_en=summary[1],
-        details={"day": today.isoformat(), **details},
+        details={"day": where.today.isoformat(), **details},
     )
