@@ -69,9 +69,15 @@ class CaseDesk:
     async def receive(
         self, hits: Sequence[Hit], session: AsyncClientSession, *, pending: bool = False
     ) -> list[Event]:
-        """Attach ``hits`` to their groups' active cases or open new ones; the events."""
+        """Attach ``hits`` to their groups' active cases or open new ones; the events.
+
+        ``pending`` marks a caller without redelivery (a timer): its hits are checked against
+        the stored alerts (a rule re-evaluated the same day fires once) and all its events
+        go through the outbox. A JetStream handler's hits are new by construction (the
+        consumer's processed-event markers), which spares the hot path that query.
+        """
         stores = self._stores()
-        fresh = await stores.cases.unseen(hits, session)
+        fresh = await stores.cases.unseen(hits, session) if pending else list(hits)
         if not fresh:
             return []
         now = self.clock()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -25,11 +26,16 @@ from sipas_contracts.instrument import available_catalogues
 from sipas_runtime.consumer import Batch, Delivery, Handler, RejectedError
 
 
+@cache
+def _instruments() -> frozenset[str]:
+    return frozenset(available_catalogues())
+
+
 def decode_response(data: bytes) -> ResponseRecorded:
     """A response-recorded event whose instrument the service knows."""
     event = ResponseRecorded.model_validate_json(data)
-    if event.instrument_id not in available_catalogues():
-        known = ", ".join(available_catalogues())
+    if event.instrument_id not in _instruments():
+        known = ", ".join(sorted(_instruments()))
         raise RejectedError(f"instrument_id: unknown instrument {event.instrument_id!r} ({known})")
     return event
 

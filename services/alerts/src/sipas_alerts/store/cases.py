@@ -94,8 +94,8 @@ class CaseStore:
         return from_doc(doc) if doc else None
 
     async def get_many(self, ids: Iterable[str], session: AsyncClientSession) -> dict[str, Case]:
-        """Cases by id."""
-        docs = self.cases.find({"_id": {"$in": list(ids)}}, session=session)
+        """Cases by id, without their audit trails (for attaching alerts)."""
+        docs = self.cases.find({"_id": {"$in": list(ids)}}, {"audit": 0}, session=session)
         return {doc["_id"]: from_doc(doc) async for doc in docs}
 
     async def groups_of(self, keys: Iterable[str], session: AsyncClientSession) -> dict[str, Group]:
