@@ -25,7 +25,7 @@ import random
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +37,12 @@ from rich.table import Table
 
 from sipas_contracts import subjects
 from sipas_contracts.testing import response
+from sipas_contracts.units import load_sample_hierarchy
 from sipas_runtime.processes import free_port
 from sipas_runtime.publishing import encode, event_headers
 from sipas_runtime.stack import Stack
 
-UNITS = [
-    "ht-nx-tien-dien", "ht-nx-xuan-an", "ht-nx-xuan-hoi", "ht-nx-dan-truong", "ht-nx-xuan-hai",
-    "ht-nx-xuan-pho", "ht-nx-xuan-giang", "ht-nx-xuan-yen", "ht-nx-xuan-lam", "ht-nx-xuan-hong",
-    "ht-nx-xuan-linh", "ht-nx-xuan-vien", "ht-nx-xuan-my", "ht-nx-xuan-thanh", "ht-nx-co-dam",
-    "ht-nx-xuan-lien", "ht-nx-cuong-gian",
-]  # fmt: skip
+UNITS = load_sample_hierarchy().leaves("ht", date(2026, 1, 1))  # the 17 communes of seed 002
 ITEMS = ["HL.DV.E1.1", "HL.DV.E1.2", "HL.DV.E2.1", "HL.DV.E3.1", "HL.DV.E4.1"]
 RESULTS = Path(__file__).parent / "results"
 KEY = "sak_bench-supervisor"
