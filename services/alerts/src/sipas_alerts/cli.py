@@ -100,7 +100,11 @@ def due(
     policy: PolicyOption = None,
 ) -> None:
     """When a deadline of ``days`` working days starting at ``start`` falls."""
-    calendar = load_policy(policy).calendar
+    try:
+        calendar = load_policy(policy).calendar
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
     if start.tzinfo is None:
         start = start.replace(tzinfo=calendar.tz)
     when = calendar.add_days(start, days).astimezone(calendar.tz)
