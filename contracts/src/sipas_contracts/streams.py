@@ -168,6 +168,13 @@ ALERTS_INDEXES = ConsumerSpec(
     owner="alerts",
     description="Evaluate index rules (threshold, drop versus previous period)",
 )
+ALERTS_INVITATIONS = ConsumerSpec(
+    durable="alerts-invitations",
+    stream=INVITATIONS.name,
+    filter_subjects=(subjects.INVITATIONS_SENT,),
+    owner="alerts",
+    description="Count invitations per unit and day (silent units, response-rate collapse)",
+)
 
 ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
     INTAKE_RAW_DOSSIERS,
@@ -179,4 +186,5 @@ ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
     SCORING_INVITATIONS,
     ALERTS_RESPONSES,
     ALERTS_INDEXES,
+    ALERTS_INVITATIONS,
 )

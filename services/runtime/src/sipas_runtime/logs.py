@@ -26,6 +26,11 @@ def _mask(text: str) -> str:
     return _PHONE.sub("[phone]", text)
 
 
+def mask_text(text: str) -> str:
+    """``text`` with phone numbers and e-mail addresses replaced by placeholders."""
+    return _mask(text)
+
+
 def mask_personal_data(
     _logger: object, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
