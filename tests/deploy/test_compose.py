@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 from nacl.public import PrivateKey
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+from tenacity import AsyncRetrying, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from sipas_runtime.nats_access import USERS, password_variable
 
@@ -558,11 +558,13 @@ async def test_an_r3_stream_keeps_accepting_and_serving_after_its_leader_is_kill
     nc = await nats_client.connect(
         servers, user="admin", password="test-admin", max_reconnect_attempts=-1
     )
-    js = nc.jetstream(timeout=5)
+    js = nc.jetstream(timeout=10)
     stored: set[str] = set()
 
     async def publish(i: int) -> None:
-        for attempt in Retrying(stop=stop_after_delay(30), wait=wait_fixed(0.2), reraise=True):
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(60), wait=wait_fixed(0.2), reraise=True
+        ):
             with attempt:  # the same Nats-Msg-Id on every retry: stored once whatever happens
                 ack = await js.publish(
                     "r3.test", str(i).encode(), headers={"Nats-Msg-Id": f"m-{i}"}
@@ -581,11 +583,20 @@ async def test_an_r3_stream_keeps_accepting_and_serving_after_its_leader_is_kill
         processes[leader].wait()
         for i in range(300, 600):
             await publish(i)
-        info = await js.stream_info("R3")
-        sub = await js.pull_subscribe("r3.>", stream="R3")
+        # JetStream API calls may time out while the survivors settle on a loaded machine.
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(60), wait=wait_fixed(0.5), reraise=True
+        ):
+            with attempt:
+                info = await js.stream_info("R3")
+                sub = await js.pull_subscribe("r3.>", stream="R3")
         seen: list[bytes] = []
-        while len(seen) < 600:
-            seen += [m.data for m in await sub.fetch(200, timeout=5)]
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(60), wait=wait_fixed(0.2), reraise=True
+        ):
+            with attempt:
+                seen += [m.data for m in await sub.fetch(600 - len(seen), timeout=5)]
+                assert len(seen) >= 600
     finally:
         await nc.close()
         for process in processes.values():

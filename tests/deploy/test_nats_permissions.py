@@ -84,6 +84,7 @@ ALLOWED_CONSUMERS = [
     ("scoring", "SIPAS_RESPONSES", "scoring-responses"),
     ("alerts", "SIPAS_RESPONSES", "alerts-responses"),
     ("alerts", "SIPAS_INDEXES", "alerts-indexes"),
+    ("alerts", "SIPAS_INVITATIONS", "alerts-invitations"),
 ]
 
 
