@@ -20,12 +20,22 @@ SHIPPED = ("ha-tinh-nghi-xuan-2020", "dong-nai-2025")
 class CampaignFileError(ValueError):
     """Raised when a campaign document is invalid; the message names the field and reason."""
 
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or [{"field": "(document)", "reason": message}]
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """``[{field, reason}]`` for a pydantic error."""
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "(document)", "reason": e["msg"]}
+        for e in exc.errors()
+    ]
+
 
 def describe(exc: ValidationError) -> str:
     """``field.path: reason; ...`` for a pydantic error."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}" for e in exc.errors()
-    )
+    return "; ".join(f"{e['field']}: {e['reason']}" for e in field_errors(exc))
 
 
 def parse_campaign(
@@ -43,7 +53,7 @@ def parse_campaign(
         if hierarchy is not None and not units_in_scope(campaign, hierarchy):
             raise CampaignFileError(f"{origin}: scope: no unit in scope")
     except ValidationError as exc:
-        raise CampaignFileError(f"{origin}: {describe(exc)}") from exc
+        raise CampaignFileError(f"{origin}: {describe(exc)}", field_errors(exc)) from exc
     except (TemplateError, UnitHierarchyError) as exc:
         raise CampaignFileError(f"{origin}: {exc}") from exc
     return campaign

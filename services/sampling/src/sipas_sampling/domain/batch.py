@@ -17,15 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sipas_contracts.events import ApplicantKind
-from sipas_sampling.domain.allocation import (
-    fixed_with_transfer,
-    precision_size,
-    proportional,
-    slovin,
-    split_by_kind,
-)
+from sipas_sampling.domain.allocation import fixed_with_transfer, proportional, split_by_kind
 from sipas_sampling.domain.campaign import KINDS, Allocation, Reserve, SampleSize
 from sipas_sampling.domain.continuous import draw
+from sipas_sampling.domain.plan import sample_total
 
 FORMAT = "sipas-draw/1"
 Population = dict[str, dict[ApplicantKind, list[str]]]
@@ -49,22 +44,6 @@ def normalise(population: Mapping[str, Mapping[str, list[str]]]) -> Population:
     }
 
 
-def _total(size: SampleSize, population_size: int) -> int:
-    if size.total is not None:
-        return size.total
-    if size.slovin is not None:
-        return slovin(size.slovin.population or population_size, size.slovin.margin)
-    if size.precision is not None:
-        p = size.precision
-        return precision_size(
-            p.population or population_size,
-            p.margin,
-            confidence=p.confidence,
-            proportion=p.proportion,
-        )
-    raise ValueError("sample_size.rate has no fixed total")
-
-
 def quotas(
     population: Population, allocation: Allocation, size: SampleSize | None
 ) -> tuple[dict[str, dict[ApplicantKind, int]], dict[str, dict[ApplicantKind, int]]]:
@@ -86,7 +65,7 @@ def quotas(
     assert rule is not None and size is not None  # guaranteed by Campaign validation
     unit_sizes = {u: sum(p.values()) for u, p in sizes.items()}
     weights = {u: (rule.basis or unit_sizes).get(u, 0) for u in unit_sizes}
-    total = _total(size, sum(unit_sizes.values()))
+    total = sample_total(size, sum(unit_sizes.values()))
     shares = proportional(
         total, weights, floor=rule.floor, cap=rule.cap, populations=unit_sizes
     ).quotas

@@ -201,7 +201,7 @@ class Campaign(_Model):
     name_en: str | None = Field(default=None, max_length=300)
     instrument_id: str = Field(min_length=1)
     mode: Mode
-    seed: str = Field(min_length=8, max_length=200, description="Published draw seed")
+    seed: str = Field(min_length=4, max_length=200, description="Published draw seed")
     window: Window
     fieldwork_end: date | None = Field(
         default=None, description="Contacts are destroyed after this day (default: window end)"

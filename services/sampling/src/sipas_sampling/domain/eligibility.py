@@ -26,6 +26,8 @@ REASONS = (
     "contact_cap",
     "opted_out",
     "no_usable_contact",
+    "contact_unreadable",
+    "repeat",
 )
 
 
@@ -93,6 +95,8 @@ def within_contact_cap(history: Iterable[datetime], cap: ContactCap | None, at: 
     return sum(1 for moment in history if moment > since) < cap.max_invitations
 
 
-def applicant_key(campaign_id: str, unit: str, pseudonym: str) -> str:
-    """The key of 'one dossier per applicant per unit per campaign'."""
-    return f"{campaign_id}|{unit}|{pseudonym}"
+def claim_key(campaign_id: str, unit: str, pseudonym: str, dossier_id: str, *, per_applicant: bool) -> str:
+    """What a dossier claims in a campaign: its applicant in the unit, or just itself."""
+    if per_applicant:
+        return f"{campaign_id}|{unit}|{pseudonym}"
+    return f"{campaign_id}|dossier|{dossier_id}"

@@ -1,0 +1,187 @@
+"""Quota slots, applicant uniqueness, contact history, opt-outs and the decision log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ReturnDocument, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from sipas_runtime.mongo import Document
+from sipas_sampling.domain.continuous import UnitProgress
+from sipas_sampling.store import APPLICANTS, CONTACTS, DECISIONS, OPTOUTS, QUOTAS
+
+CONTACT_HISTORY_DAYS = 3650
+
+
+def quota_id(campaign_id: str, unit: str) -> str:
+    """Key of a campaign × unit quota document."""
+    return f"{campaign_id}|{unit}"
+
+
+class DecisionStore:
+    """Everything the continuous decision reads and writes, in the consumer's transaction."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+
+    async def set_quotas(
+        self, campaign_id: str, quotas: Mapping[str, int | None], expected: Mapping[str, float | None]
+    ) -> None:
+        """Create or update each unit's quota (never below what is already reserved)."""
+        ops = [
+            UpdateOne(
+                {"_id": quota_id(campaign_id, unit)},
+                {
+                    "$set": {"quota": quota, "expected_total": expected.get(unit)},
+                    "$setOnInsert": {"campaign": campaign_id, "unit": unit, "reserved": 0, "answered": 0,
+                                     "lapsed": 0, "reachable": 0, "eligible": 0, "invited": 0},
+                },
+                upsert=True,
+            )
+            for unit, quota in quotas.items()
+        ]
+        if ops:
+            await self._db[QUOTAS].bulk_write(ops, ordered=False)
+
+    async def progress(
+        self, campaign_id: str, units: Iterable[str], session: AsyncClientSession
+    ) -> dict[str, UnitProgress]:
+        """Progress of the given units (units without a document have no quota: unlimited)."""
+        ids = [quota_id(campaign_id, u) for u in set(units)]
+        found = {}
+        async for doc in self._db[QUOTAS].find({"_id": {"$in": ids}}, session=session):
+            found[doc["unit"]] = UnitProgress(
+                quota=doc.get("quota"), reserved=doc["reserved"], answered=doc["answered"],
+                lapsed=doc["lapsed"], reachable=doc["reachable"], expected_total=doc.get("expected_total"),
+            )
+        return found
+
+    async def count_seen(
+        self, campaign_id: str, counts: Mapping[str, tuple[int, int]], session: AsyncClientSession
+    ) -> None:
+        """Add eligible and reachable dossiers per unit (the observed dossier rate)."""
+        ops = [
+            UpdateOne(
+                {"_id": quota_id(campaign_id, unit)},
+                {"$inc": {"eligible": eligible, "reachable": reachable},
+                 "$setOnInsert": {"campaign": campaign_id, "unit": unit, "quota": None, "reserved": 0,
+                                  "answered": 0, "lapsed": 0, "invited": 0}},
+                upsert=True,
+            )
+            for unit, (eligible, reachable) in counts.items()
+        ]
+        if ops:
+            await self._db[QUOTAS].bulk_write(ops, ordered=False, session=session)
+
+    async def reserve(self, campaign_id: str, unit: str, wanted: int, session: AsyncClientSession) -> int:
+        """Atomically reserve up to ``wanted`` slots; returns how many were granted."""
+        before = await self._db[QUOTAS].find_one_and_update(
+            {"_id": quota_id(campaign_id, unit)},
+            [{"$set": {
+                "reserved": {"$cond": [{"$eq": ["$quota", None]}, {"$add": ["$reserved", wanted]},
+                                       {"$max": ["$reserved", {"$min": ["$quota", {"$add": ["$reserved", wanted]}]}]}]},
+            }}],
+            return_document=ReturnDocument.BEFORE,
+            session=session,
+        )
+        if before is None:
+            return 0
+        quota = before.get("quota")
+        granted = wanted if quota is None else max(0, min(wanted, quota - before["reserved"]))
+        if granted:
+            await self._db[QUOTAS].update_one(
+                {"_id": quota_id(campaign_id, unit)}, {"$inc": {"invited": granted}}, session=session
+            )
+        return granted
+
+    async def settle(
+        self, campaign_id: str, unit: str, *, answered: int = 0, lapsed: int = 0, release: int = 0,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        """Record answers and lapses; ``release`` frees reserved slots."""
+        await self._db[QUOTAS].update_one(
+            {"_id": quota_id(campaign_id, unit)},
+            {"$inc": {"answered": answered, "lapsed": lapsed, "reserved": -release}},
+            session=session,
+        )
+
+    async def claim(
+        self, claims: Mapping[str, str], session: AsyncClientSession
+    ) -> tuple[set[str], set[str]]:
+        """Claim ``key → dossier``; returns (keys held by another dossier, keys this dossier
+        already held: a re-sent dossier, decided before)."""
+        if not claims:
+            return set(), set()
+        taken = {
+            doc["_id"]: doc["dossier_id"]
+            async for doc in self._db[APPLICANTS].find({"_id": {"$in": list(claims)}}, session=session)
+        }
+        fresh = [{"_id": k, "dossier_id": d} for k, d in claims.items() if k not in taken]
+        if fresh:
+            await self._db[APPLICANTS].insert_many(fresh, ordered=False, session=session)
+        others = {k for k, d in claims.items() if k in taken and taken[k] != d}
+        repeats = {k for k, d in claims.items() if taken.get(k) == d}
+        return others, repeats
+
+    async def contact_history(
+        self, pseudonyms: Iterable[str], session: AsyncClientSession
+    ) -> dict[str, list[datetime]]:
+        """Past invitation times per applicant pseudonym, across campaigns."""
+        cursor = self._db[CONTACTS].find({"_id": {"$in": list(set(pseudonyms))}}, session=session)
+        return {doc["_id"]: list(doc.get("invited_at", [])) async for doc in cursor}
+
+    async def record_contacts(
+        self, invited: Mapping[str, datetime], session: AsyncClientSession
+    ) -> None:
+        """Remember invitation times (kept ten years at most, trimmed on write)."""
+        ops = [
+            UpdateOne({"_id": p}, {"$push": {"invited_at": {"$each": [at], "$slice": -20}}}, upsert=True)
+            for p, at in invited.items()
+        ]
+        if ops:
+            await self._db[CONTACTS].bulk_write(ops, ordered=False, session=session)
+
+    async def opted_out(self, hashes: Iterable[str], session: AsyncClientSession | None = None) -> dict[str, list[str]]:
+        """Opt-out scopes (channels or ``all``) of the given contact hashes."""
+        cursor = self._db[OPTOUTS].find({"_id": {"$in": list(set(hashes))}}, session=session)
+        return {doc["_id"]: list(doc["channels"]) async for doc in cursor}
+
+    async def add_optouts(self, hashes: Iterable[str], channels: list[str], at: datetime) -> None:
+        """Register opt-outs (idempotent; scopes accumulate)."""
+        ops = [
+            UpdateOne({"_id": h}, {"$addToSet": {"channels": {"$each": channels}}, "$setOnInsert": {"at": at}},
+                      upsert=True)
+            for h in hashes
+        ]
+        if ops:
+            await self._db[OPTOUTS].bulk_write(ops, ordered=False)
+
+    async def log_decisions(
+        self, campaign_id: str, items: list[list[Any]], at: datetime, session: AsyncClientSession
+    ) -> None:
+        """One audit document per batch: ``[dossier_id, unit, draw, rate, outcome]`` rows."""
+        if items:
+            await self._db[DECISIONS].insert_one(
+                {"campaign": campaign_id, "at": at, "items": items}, session=session
+            )
+
+    async def decisions(self, campaign_id: str, since: datetime | None = None) -> list[list[Any]]:
+        """Every logged decision of a campaign, in log order."""
+        query: Document = {"campaign": campaign_id}
+        if since is not None:
+            query["at"] = {"$gte": since}
+        cursor = self._db[DECISIONS].find(query).sort("at", 1)
+        return [item async for doc in cursor for item in doc["items"]]
+
+    async def quota_table(self, campaign_id: str) -> list[Document]:
+        """Quota documents of a campaign, by unit."""
+        return [d async for d in self._db[QUOTAS].find({"campaign": campaign_id}).sort("unit", 1)]
+
+
+def history_cutoff(now: datetime) -> datetime:
+    """Contact history older than this is irrelevant to any cap."""
+    return now - timedelta(days=CONTACT_HISTORY_DAYS)
