@@ -268,3 +268,18 @@ def test_zalo_delivery_events_are_verified_and_read():
     assert (report.key, report.provider_id, report.delivered) == ("inv-002", "m1", True)
     with pytest.raises(ChannelError, match="signature"):
         parse_zalo_event("app", "other-secret", body, f"mac={mac}")
+
+
+def test_long_vietnamese_subjects_keep_their_spaces_when_folded():
+    from email import message_from_bytes, policy
+
+    from aiosmtplib.email import flatten_message
+
+    from sipas_runtime.channels import SmtpChannel, SmtpSettings
+
+    subject = "Mời đánh giá sự hài lòng — Sở Tư pháp tỉnh Đồng Nai, hồ sơ 000.00.05.H56-250210-0007"
+    channel = SmtpChannel(SmtpSettings(host="127.0.0.1", sender="ks@snv.example.gov.vn"))
+
+    wire = flatten_message(channel.build(OutboundMessage(recipient="a@example.vn", text="x", key="k", subject=subject)))
+
+    assert message_from_bytes(wire, policy=policy.default)["Subject"] == subject
