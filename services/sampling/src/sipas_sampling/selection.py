@@ -19,7 +19,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_contracts.events import DossierCompleted, InvitationChannel, InvitationSent
 from sipas_runtime.privacy import PrivacyError, unseal
-from sipas_sampling.domain.continuous import Decision, adaptive_rate, decide
+from sipas_sampling.domain.continuous import Decision, UnitProgress, adaptive_rate, decide
 from sipas_sampling.domain.eligibility import claim_key, exclusion, usable_channels, within_contact_cap
 from sipas_sampling.inviting import Invitee, build
 from sipas_sampling.metrics import SamplingMetrics
@@ -28,6 +28,9 @@ from sipas_sampling.store.campaigns import CampaignStore
 from sipas_sampling.store.decisions import DecisionStore
 from sipas_sampling.store.invitations import InvitationStore
 from sipas_sampling.vault import contact_hashes, lock
+
+
+UNLIMITED = UnitProgress(quota=None)
 
 
 @dataclass
@@ -63,19 +66,16 @@ class Selector:
                      now: datetime) -> list[InvitationSent]:
         """Decide on ``events`` for every campaign; returns the invitation-sent events."""
         outputs: list[InvitationSent] = []
-        started: list[str] = []
         for active in self._registry.deciding():
             relevant = [e for e in events if e.unit in active.units]
             if not relevant:
                 continue
-            started.append(active.id)
+            await self._campaigns.mark_started([active.id])
             rows = await self._screen(active, relevant, session)
             if active.campaign.mode == "continuous":
                 outputs.extend(await self._continuous(active, rows, session, now))
             else:
                 await self._collect(active, rows, session)
-        if started:
-            await self._campaigns.mark_started(started, session)
         return outputs
 
     def campaign_ids(self, unit: str) -> list[str]:
@@ -123,7 +123,6 @@ class Selector:
             if row.reason in (None, "no_usable_contact"):
                 counts[row.event.unit][0] += 1
                 counts[row.event.unit][1] += row.reason is None
-        await self._decisions.count_seen(campaign.id, {u: (a, b) for u, (a, b) in counts.items()}, session)
         progress = await self._decisions.progress(campaign.id, counts, session)
         log: list[list[Any]] = []
         drawn: list[tuple[DossierCompleted, Decision]] = []
@@ -134,7 +133,7 @@ class Selector:
                 continue
             rate = campaign.fixed_rate
             if rate is None:
-                rate = adaptive_rate(progress[e.unit], at=e.delivered_at, start=active.starts,
+                rate = adaptive_rate(progress.get(e.unit, UNLIMITED), at=e.delivered_at, start=active.starts,
                                      end=active.ends, prior_response_rate=campaign.expected_response_rate)
             decision = decide(campaign.seed, e.dossier_id, rate)
             if decision.drawn:
@@ -143,8 +142,11 @@ class Selector:
                 log.append([e.dossier_id, e.unit, decision.draw, rate, "not_drawn"])
         accepted = await self._contactable(campaign, drawn, log, session, now)
         invitees: list[tuple[Invitee, Decision]] = []
+        seen = {u: (a, b) for u, (a, b) in counts.items()}
+        wanted = {u: len(c) for u, c in accepted.items()}
+        granted_by_unit = await self._decisions.apply_batch(campaign.id, progress, seen, wanted, session)
         for unit, candidates in accepted.items():
-            granted = await self._decisions.reserve(campaign.id, unit, len(candidates), session)
+            granted = granted_by_unit[unit]
             for index, (invitee, decision) in enumerate(candidates):
                 outcome = "invited" if index < granted else "quota_full"
                 log.append([invitee.dossier_id, unit, decision.draw, decision.rate, outcome])

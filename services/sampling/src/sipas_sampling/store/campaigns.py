@@ -25,6 +25,7 @@ class CampaignStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
         self._keys: dict[str, str | None] = {}
+        self._started: set[str] = set()
 
     async def save(self, campaign: Campaign, now: datetime) -> bool:
         """Create or update a campaign; returns True when it is new."""
@@ -64,11 +65,18 @@ class CampaignStore:
         doc = await self._db[CAMPAIGNS].find_one({"_id": campaign_id})
         return (Campaign.model_validate(doc["definition"]), str(doc["status"])) if doc else None
 
-    async def mark_started(self, campaign_ids: list[str], session: AsyncClientSession) -> None:
-        """Freeze the design of campaigns that just took decisions."""
-        await self._db[CAMPAIGNS].update_many(
-            {"_id": {"$in": campaign_ids}, "started": False}, {"$set": {"started": True}}, session=session
-        )
+    async def mark_started(self, campaign_ids: list[str]) -> None:
+        """Freeze the design of campaigns about to take decisions (once per process).
+
+        Outside the decision's transaction on purpose: freezing a little early is harmless,
+        and a retried transaction must not skip it.
+        """
+        fresh = [c for c in campaign_ids if c not in self._started]
+        if fresh:
+            await self._db[CAMPAIGNS].update_many(
+                {"_id": {"$in": fresh}, "started": False}, {"$set": {"started": True}}
+            )
+            self._started.update(fresh)
 
     async def key(self, campaign_id: str) -> str | None:
         """The campaign's vault key (created on first use; None once shredded)."""

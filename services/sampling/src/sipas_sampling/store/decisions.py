@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import UpdateOne
+from pymongo.errors import OperationFailure
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -15,6 +16,7 @@ from sipas_sampling.domain.continuous import UnitProgress
 from sipas_sampling.store import APPLICANTS, CONTACTS, DECISIONS, OPTOUTS, QUOTAS
 
 CONTACT_HISTORY_DAYS = 3650
+WRITE_CONFLICT = 112  # retried by the consumer like any write conflict
 
 
 def quota_id(campaign_id: str, unit: str) -> str:
@@ -60,42 +62,44 @@ class DecisionStore:
             )
         return found
 
-    async def count_seen(
-        self, campaign_id: str, counts: Mapping[str, tuple[int, int]], session: AsyncClientSession
-    ) -> None:
-        """Add eligible and reachable dossiers per unit (the observed dossier rate)."""
-        ops = [
-            UpdateOne(
-                {"_id": quota_id(campaign_id, unit)},
-                {"$inc": {"eligible": eligible, "reachable": reachable},
-                 "$setOnInsert": {"campaign": campaign_id, "unit": unit, "quota": None, "reserved": 0,
-                                  "answered": 0, "lapsed": 0, "invited": 0}},
-                upsert=True,
-            )
-            for unit, (eligible, reachable) in counts.items()
-        ]
-        if ops:
-            await self._db[QUOTAS].bulk_write(ops, ordered=False, session=session)
+    async def apply_batch(
+        self,
+        campaign_id: str,
+        progress: Mapping[str, UnitProgress],
+        seen: Mapping[str, tuple[int, int]],
+        wanted: Mapping[str, int],
+        session: AsyncClientSession,
+    ) -> dict[str, int]:
+        """Count what the batch saw and reserve slots, in one write; returns slots granted.
 
-    async def reserve(self, campaign_id: str, unit: str, wanted: int, session: AsyncClientSession) -> int:
-        """Atomically reserve up to ``wanted`` slots; returns how many were granted."""
-        before = await self._db[QUOTAS].find_one_and_update(
-            {"_id": quota_id(campaign_id, unit)},
-            [{"$set": {
-                "reserved": {"$cond": [{"$eq": ["$quota", None]}, {"$add": ["$reserved", wanted]},
-                                       {"$max": ["$reserved", {"$min": ["$quota", {"$add": ["$reserved", wanted]}]}]}]},
-            }}],
-            return_document=ReturnDocument.BEFORE,
-            session=session,
-        )
-        if before is None:
-            return 0
-        quota = before.get("quota")
-        granted = wanted if quota is None else max(0, min(wanted, quota - before["reserved"]))
-        if granted:
-            await self._db[QUOTAS].update_one(
-                {"_id": quota_id(campaign_id, unit)}, {"$inc": {"invited": granted}}, session=session
-            )
+        ``progress`` was read in this same transaction: every update is guarded by the
+        ``reserved`` value it read, so a concurrent reservation makes the guard miss and
+        the transaction is retried as a write conflict. No unit can pass its quota.
+        """
+        granted: dict[str, int] = {}
+        ops = []
+        guarded = 0
+        for unit in set(seen) | set(wanted):
+            current = progress.get(unit)
+            quota = current.quota if current else None
+            room = wanted.get(unit, 0) if quota is None else max(0, quota - current.reserved)  # type: ignore[union-attr]
+            granted[unit] = min(wanted.get(unit, 0), room)
+            eligible, reachable = seen.get(unit, (0, 0))
+            inc = {"eligible": eligible, "reachable": reachable, "reserved": granted[unit], "invited": granted[unit]}
+            if current is None:
+                ops.append(UpdateOne(
+                    {"_id": quota_id(campaign_id, unit)},
+                    {"$inc": inc, "$setOnInsert": {"campaign": campaign_id, "unit": unit, "quota": None,
+                                                   "answered": 0, "lapsed": 0}},
+                    upsert=True,
+                ))
+            else:
+                guarded += 1
+                ops.append(UpdateOne({"_id": quota_id(campaign_id, unit), "reserved": current.reserved}, {"$inc": inc}))
+        if ops:
+            result = await self._db[QUOTAS].bulk_write(ops, ordered=False, session=session)
+            if result.matched_count < guarded:
+                raise OperationFailure("quota changed concurrently", code=WRITE_CONFLICT)
         return granted
 
     async def settle(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -45,23 +46,22 @@ class InvitationStore:
         return [InvitationSent.model_validate(doc["event"]) async for doc in cursor]
 
     async def claim_due(self, now: datetime, *, owner: str, limit: int, lease: timedelta) -> list[Document]:
-        """Lease up to ``limit`` invitations whose next send (or reminder) is due."""
-        claimed: list[Document] = []
+        """Lease up to ``limit`` invitations whose next send (or reminder) is due (3 queries)."""
         query = {
             "$or": [{"state": {"$in": list(SENDABLE)}}, {"state": "sent", "reminders": {"$ne": []}}],
             "next_attempt_at": {"$lte": now},
             "lease_until": {"$lt": now},
         }
-        candidates = self._db[INVITATIONS].find(query, {"_id": 1}).sort("next_attempt_at", 1).limit(limit)
-        async for candidate in candidates:
-            doc = await self._db[INVITATIONS].find_one_and_update(
-                {"_id": candidate["_id"], "lease_until": {"$lt": now}},
-                {"$set": {"lease_until": now + lease, "lease_owner": owner}},
-                return_document=ReturnDocument.AFTER,
-            )
-            if doc is not None:
-                claimed.append(doc)
-        return claimed
+        cursor = self._db[INVITATIONS].find(query, {"_id": 1}).sort("next_attempt_at", 1).limit(limit)
+        ids = [doc["_id"] async for doc in cursor]
+        if not ids:
+            return []
+        lease_id = f"{owner}:{uuid.uuid4().hex}"  # unique per claim, even with a frozen clock
+        await self._db[INVITATIONS].update_many(
+            {"_id": {"$in": ids}, "lease_until": {"$lt": now}},
+            {"$set": {"lease_until": now + lease, "lease_owner": lease_id}},
+        )
+        return [doc async for doc in self._db[INVITATIONS].find({"_id": {"$in": ids}, "lease_owner": lease_id})]
 
     async def update(self, invitation_id: UUID, changes: Document, *, attempt: Document | None = None,
                      session: AsyncClientSession | None = None) -> None:
