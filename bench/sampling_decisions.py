@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from statistics import quantiles
 
@@ -49,34 +49,60 @@ from sipas_runtime.privacy import KeyPair, seal
 from sipas_runtime.processes import free_port, spawn, stop
 from sipas_runtime.publishing import encode, event_headers
 
-UNITS = load_sample_hierarchy().leaves("ht-nx", datetime(2024, 6, 1).date())
+UNITS = load_sample_hierarchy().leaves("ht-nx", date(2024, 6, 1))
 RESULTS = Path(__file__).parent / "results"
 
 
 def campaign(path: Path, **fields: object) -> str:
-    path.write_text(yaml.safe_dump({
-        "name_vi": "Benchmark", "instrument_id": "sipas-1001-2023", "mode": "continuous",
-        "scope": {"under": "ht"}, "channels": ["zalo", "sms"], **fields}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name_vi": "Benchmark",
+                "instrument_id": "sipas-1001-2023",
+                "mode": "continuous",
+                "scope": {"under": "ht"},
+                "channels": ["zalo", "sms"],
+                **fields,
+            }
+        )
+    )
     return str(path)
 
 
-def dossier(i: int, pair: KeyPair, at: datetime, sealed: str) -> DossierCompleted:
+def dossier(i: int, at: datetime, sealed: str) -> DossierCompleted:
     unit = UNITS[i % len(UNITS)]
     return DossierCompleted(
-        event_id=uuid7(), occurred_at=at, producer="bench", dossier_id=f"B-{i:07d}", unit=unit,
-        procedure_code="1.001193", applicant_kind="individual" if i % 3 else "organisation",
-        applicant_pseudonym=hashlib.sha256(f"a{i}".encode()).hexdigest(), submission_channel="direct",
-        result_delivery="counter", received_at=at - timedelta(days=2), delivered_at=at,
-        contact_channels=["sms", "zalo"], sealed_contact=sealed,
+        event_id=uuid7(),
+        occurred_at=at,
+        producer="bench",
+        dossier_id=f"B-{i:07d}",
+        unit=unit,
+        procedure_code="1.001193",
+        applicant_kind="individual" if i % 3 else "organisation",
+        applicant_pseudonym=hashlib.sha256(f"a{i}".encode()).hexdigest(),
+        submission_channel="direct",
+        result_delivery="counter",
+        received_at=at - timedelta(days=2),
+        delivered_at=at,
+        contact_channels=["sms", "zalo"],
+        sealed_contact=sealed,
     )
 
 
-def service_env(nats_url: str, mongo_url: str, pair: KeyPair, db: str, files: str) -> dict[str, str]:
-    return {**os.environ, "SIPAS_NATS_URL": nats_url, "SIPAS_MONGO_URL": mongo_url,
-            "SIPAS_TOKEN_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-            "SIPAS_SAMPLING_SECRET_KEY": pair.secret_key, "SIPAS_SAMPLING_DATABASE": db,
-            "SIPAS_SAMPLING_CAMPAIGN_FILES": files, "SIPAS_SAMPLING_DEV_OUTBOX": "true",
-            "SIPAS_LOG_LEVEL": "WARNING"}
+def service_env(
+    nats_url: str, mongo_url: str, pair: KeyPair, db: str, files: str
+) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SIPAS_NATS_URL": nats_url,
+        "SIPAS_MONGO_URL": mongo_url,
+        "SIPAS_TOKEN_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "SIPAS_SAMPLING_SECRET_KEY": pair.secret_key,
+        "SIPAS_SAMPLING_DATABASE": db,
+        "SIPAS_SAMPLING_CAMPAIGN_FILES": files,
+        "SIPAS_SAMPLING_DEV_OUTBOX": "true",
+        "SIPAS_LOG_LEVEL": "WARNING",
+    }
 
 
 async def wait_ready(port: int) -> None:
@@ -95,17 +121,30 @@ async def wait_ready(port: int) -> None:
 
 def start(n: int, env: dict[str, str], logs: Path) -> tuple[list, list[int]]:
     ports = [free_port() for _ in range(n)]
-    procs = [spawn([sys.executable, "-m", "sipas_sampling"], log_file=logs / f"sampling-{p}.log",
-                   env={**env, "SIPAS_SAMPLING_HTTP_PORT": str(p)}) for p in ports]
+    procs = [
+        spawn(
+            [sys.executable, "-m", "sipas_sampling"],
+            log_file=logs / f"sampling-{p}.log",
+            env={**env, "SIPAS_SAMPLING_HTTP_PORT": str(p)},
+        )
+        for p in ports
+    ]
     return procs, ports
 
 
 async def latency(nats_url: str, mongo_url: str, work: Path, rate: float, seconds: float) -> dict:
     pair = KeyPair.generate()
     now = datetime.now(UTC)
-    files = campaign(work / "latency.yaml", id="bench-latency", seed="bench-latency-seed",
-                     window={"start": str(now.date() - timedelta(days=1)), "end": str(now.date() + timedelta(days=1))},
-                     sample_size={"rate": 0.1})
+    files = campaign(
+        work / "latency.yaml",
+        id="bench-latency",
+        seed="bench-latency-seed",
+        window={
+            "start": str(now.date() - timedelta(days=1)),
+            "end": str(now.date() + timedelta(days=1)),
+        },
+        sample_size={"rate": 0.1},
+    )
     procs, ports = start(1, service_env(nats_url, mongo_url, pair, "bench_latency", files), work)
     received: dict[str, float] = {}
     try:
@@ -129,26 +168,41 @@ async def latency(nats_url: str, mongo_url: str, work: Path, rate: float, second
             if delay > 0:
                 await asyncio.sleep(delay)
             at = datetime.now(UTC)
-            event = dossier(i, pair, at, sealed)
+            event = dossier(i, at, sealed)
             published[event.dossier_id] = at.timestamp()
-            futures.append(await js.publish_async(subjects.for_event(event), encode(event), headers=event_headers(event)))
+            futures.append(
+                await js.publish_async(
+                    subjects.for_event(event), encode(event), headers=event_headers(event)
+                )
+            )
             if len(futures) >= 512:
                 await asyncio.gather(*futures)
                 futures.clear()
         await asyncio.gather(*futures)
         achieved = total / (time.monotonic() - started)
-        client: AsyncMongoClient = AsyncMongoClient(mongo_url, uuidRepresentation="standard", tz_aware=True)
+        client: AsyncMongoClient = AsyncMongoClient(
+            mongo_url, uuidRepresentation="standard", tz_aware=True
+        )
         for _ in range(600):
-            decided = sum([len(d["items"]) async for d in client["bench_latency"]["decisions"].find({}, {"items": 1})])
+            decided = sum(
+                [
+                    len(d["items"])
+                    async for d in client["bench_latency"]["decisions"].find({}, {"items": 1})
+                ]
+            )
             if decided >= total:
                 break
             await asyncio.sleep(0.2)
         await asyncio.sleep(1.0)
         import httpx  # noqa: PLC0415
 
-        metrics = httpx.get(f"http://127.0.0.1:{ports[0]}/metrics").text
+        async with httpx.AsyncClient() as http:
+            metrics = (await http.get(f"http://127.0.0.1:{ports[0]}/metrics")).text
         (work / "metrics.txt").write_text(metrics)
-        ids = {str(d["_id"]): d["dossier_id"] async for d in client["bench_latency"]["invitations"].find({}, {"dossier_id": 1})}
+        ids = {
+            str(d["_id"]): d["dossier_id"]
+            async for d in client["bench_latency"]["invitations"].find({}, {"dossier_id": 1})
+        }
         await client.close()
         await nc.close()
     finally:
@@ -156,17 +210,32 @@ async def latency(nats_url: str, mongo_url: str, work: Path, rate: float, second
             stop(p)
     lat = sorted((received[i] - published[d]) * 1000 for i, d in ids.items() if i in received)
     cuts = quantiles(lat, n=100)
-    return {"events": total, "publish_rate": round(achieved, 1), "decided": decided, "invitations": len(lat),
-            "p50_ms": round(cuts[49], 1), "p95_ms": round(cuts[94], 1), "p99_ms": round(cuts[98], 1),
-            "max_ms": round(lat[-1], 1)}
+    return {
+        "events": total,
+        "publish_rate": round(achieved, 1),
+        "decided": decided,
+        "invitations": len(lat),
+        "p50_ms": round(cuts[49], 1),
+        "p95_ms": round(cuts[94], 1),
+        "p99_ms": round(cuts[98], 1),
+        "max_ms": round(lat[-1], 1),
+    }
 
 
-async def concurrency(nats_url: str, mongo_url: str, work: Path, events: int, instances: int) -> dict:
+async def concurrency(
+    nats_url: str, mongo_url: str, work: Path, events: int, instances: int
+) -> dict:
     pair = KeyPair.generate()
-    files = campaign(work / "race.yaml", id="bench-race", seed="bench-race-seed",
-                     window={"start": "2026-01-01", "end": "2026-01-01"},
-                     allocation={"fixed_per_unit": {"individual": 12, "organisation": 8}})
-    procs, ports = start(instances, service_env(nats_url, mongo_url, pair, "bench_race", files), work)
+    files = campaign(
+        work / "race.yaml",
+        id="bench-race",
+        seed="bench-race-seed",
+        window={"start": "2026-01-01", "end": "2026-01-01"},
+        allocation={"fixed_per_unit": {"individual": 12, "organisation": 8}},
+    )
+    procs, ports = start(
+        instances, service_env(nats_url, mongo_url, pair, "bench_race", files), work
+    )
     try:
         for port in ports:
             await wait_ready(port)
@@ -176,10 +245,15 @@ async def concurrency(nats_url: str, mongo_url: str, work: Path, events: int, in
         at = datetime(2026, 1, 1, 16, tzinfo=UTC)  # 23:00 in Vietnam, the window's last hour
         started = time.monotonic()
         for chunk in range(0, events, 512):
-            batch = [dossier(i, pair, at, sealed) for i in range(chunk, min(events, chunk + 512))]
-            futures = [await js.publish_async(subjects.for_event(e), encode(e), headers=event_headers(e)) for e in batch]
+            batch = [dossier(i, at, sealed) for i in range(chunk, min(events, chunk + 512))]
+            futures = [
+                await js.publish_async(subjects.for_event(e), encode(e), headers=event_headers(e))
+                for e in batch
+            ]
             await asyncio.gather(*futures)
-        client: AsyncMongoClient = AsyncMongoClient(mongo_url, uuidRepresentation="standard", tz_aware=True)
+        client: AsyncMongoClient = AsyncMongoClient(
+            mongo_url, uuidRepresentation="standard", tz_aware=True
+        )
         db = client["bench_race"]
         decided = 0
         while decided < events and time.monotonic() - started < 1200:
@@ -187,18 +261,32 @@ async def concurrency(nats_url: str, mongo_url: str, work: Path, events: int, in
             await asyncio.sleep(0.5)
         elapsed = time.monotonic() - started
         quotas = [d async for d in db["quotas"].find({"campaign": "bench-race"})]
-        per_unit = Counter([d["unit"] async for d in db["invitations"].find({"campaign": "bench-race"}, {"unit": 1})])
+        per_unit = Counter(
+            [
+                d["unit"]
+                async for d in db["invitations"].find({"campaign": "bench-race"}, {"unit": 1})
+            ]
+        )
         decisions = [i async for d in db["decisions"].find({}) for i in d["items"]]
         await client.close()
         await nc.close()
     finally:
         for p in procs:
             stop(p)
-    overshoot = sum(max(0, q["reserved"] - q["quota"]) for q in quotas) + sum(max(0, n - 20) for n in per_unit.values())
-    return {"instances": instances, "events": events, "decided": decided,
-            "unique_dossiers": len({d[0] for d in decisions}), "invitations": sum(per_unit.values()),
-            "quota_total": sum(q["quota"] for q in quotas), "overshoot": overshoot,
-            "seconds": round(elapsed, 1), "events_per_s": round(decided / elapsed, 1)}
+    overshoot = sum(max(0, q["reserved"] - q["quota"]) for q in quotas) + sum(
+        max(0, n - 20) for n in per_unit.values()
+    )
+    return {
+        "instances": instances,
+        "events": events,
+        "decided": decided,
+        "unique_dossiers": len({d[0] for d in decisions}),
+        "invitations": sum(per_unit.values()),
+        "quota_total": sum(q["quota"] for q in quotas),
+        "overshoot": overshoot,
+        "seconds": round(elapsed, 1),
+        "events_per_s": round(decided / elapsed, 1),
+    }
 
 
 async def main() -> None:
@@ -211,20 +299,27 @@ async def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sipas-bench-"))
     nats_server = mongo = None
-    nats_url, mongo_url = os.environ.get("SIPAS_NATS_URL", ""), os.environ.get("SIPAS_MONGO_URL", "")
+    nats_url, mongo_url = (
+        os.environ.get("SIPAS_NATS_URL", ""),
+        os.environ.get("SIPAS_MONGO_URL", ""),
+    )
     if not nats_url:
         nats_server = EmbeddedNats(work / "nats")
         nats_url = nats_server.start()
     if not mongo_url:
         mongo = EmbeddedMongo(work / "mongo")
         mongo_url = mongo.start()
-    results: dict = {"machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_version()}",
-                     "at": datetime.now(UTC).isoformat()}
+    results: dict = {
+        "machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_version()}",
+        "at": datetime.now(UTC).isoformat(),
+    }
     try:
         if args.skip != "latency":
             results["latency"] = await latency(nats_url, mongo_url, work, args.rate, args.seconds)
         if args.skip != "concurrency":
-            results["concurrency"] = await concurrency(nats_url, mongo_url, work, args.events, args.instances)
+            results["concurrency"] = await concurrency(
+                nats_url, mongo_url, work, args.events, args.instances
+            )
     finally:
         for server in (mongo, nats_server):
             if server is not None:

@@ -42,19 +42,29 @@ class Gateway(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         ctype = self.headers.get("Content-Type", "")
-        body = json.loads(raw) if "json" in ctype else {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        body = (
+            json.loads(raw)
+            if "json" in ctype
+            else {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        )
         Gateway.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
         script = Gateway.scripts.get(self.path, [])
         status, answer = script.pop(0) if script else (200, self.default())
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
-        self.wfile.write(answer.encode() if isinstance(answer, str) else json.dumps(answer).encode())
+        self.wfile.write(
+            answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
+        )
 
     def default(self) -> Any:
         if self.path.startswith("/v4/oa/access_token"):
             Gateway.issued += 1
-            return {"access_token": f"AT{Gateway.issued}", "refresh_token": f"RT{Gateway.issued}", "expires_in": "90000"}
+            return {
+                "access_token": f"AT{Gateway.issued}",
+                "refresh_token": f"RT{Gateway.issued}",
+                "expires_in": "90000",
+            }
         if "SendMultiple" in self.path:
             return {"CodeResult": "100", "SMSID": "sms-1"}
         if self.path.endswith("/sms/send"):
@@ -69,7 +79,9 @@ class Gateway(BaseHTTPRequestHandler):
 def gateway() -> Iterator[str]:
     Gateway.scripts, Gateway.requests, Gateway.issued = {}, [], 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    ).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 
@@ -91,7 +103,12 @@ async def test_esms_sends_gsm7_customer_care_text_with_the_invitation_as_request
     assert request["path"] == "/MainService.svc/json/SendMultipleMessage_V4_post_json/"
     body = request["body"]
     assert body["Content"] == "Xa Co Dam moi Ong/Ba danh gia: http://ks.example/s/abc"
-    assert (body["Phone"], body["SmsType"], body["IsUnicode"], body["RequestId"]) == ("0912345678", "2", "0", "inv-001")
+    assert (body["Phone"], body["SmsType"], body["IsUnicode"], body["RequestId"]) == (
+        "0912345678",
+        "2",
+        "0",
+        "inv-001",
+    )
 
 
 @pytest.mark.parametrize(
@@ -106,7 +123,9 @@ async def test_esms_sends_gsm7_customer_care_text_with_the_invitation_as_request
     ],
 )
 async def test_esms_error_codes_map_to_outcomes(gateway, code, status, fault):
-    Gateway.scripts[ "/MainService.svc/json/SendMultipleMessage_V4_post_json/"] = [(200, {"CodeResult": code})]
+    Gateway.scripts["/MainService.svc/json/SendMultipleMessage_V4_post_json/"] = [
+        (200, {"CodeResult": code})
+    ]
 
     delivery = await esms(gateway).send(sms())
 
@@ -114,7 +133,9 @@ async def test_esms_error_codes_map_to_outcomes(gateway, code, status, fault):
 
 
 async def test_esms_gateway_errors_are_unknown_not_blindly_resent(gateway):
-    Gateway.scripts["/MainService.svc/json/SendMultipleMessage_V4_post_json/"] = [(502, "<html>bad gateway</html>")]
+    Gateway.scripts["/MainService.svc/json/SendMultipleMessage_V4_post_json/"] = [
+        (502, "<html>bad gateway</html>")
+    ]
 
     assert (await esms(gateway).send(sms())).status is DeliveryStatus.UNKNOWN
 
@@ -133,14 +154,24 @@ async def test_a_landline_is_not_sent_to_an_sms_gateway(gateway):
 
 
 def test_esms_delivery_reports_are_read():
-    report = parse_esms_report({"SMSID": "a", "SendStatus": "5", "SendSuccess": "1", "SendFailed": "0", "RequestId": "inv-1"})
+    report = parse_esms_report(
+        {
+            "SMSID": "a",
+            "SendStatus": "5",
+            "SendSuccess": "1",
+            "SendFailed": "0",
+            "RequestId": "inv-1",
+        }
+    )
 
     assert (report.key, report.delivered, report.final) == ("inv-1", True, True)
     assert parse_esms_report({"SendStatus": "5", "SendSuccess": "0", "SendFailed": "1"}).failed
 
 
 async def test_speedsms_uses_basic_auth_and_msisdn(gateway):
-    channel = SpeedSmsChannel(SpeedSmsSettings(access_token="TOK", sender="SONOIVU", base_url=gateway))
+    channel = SpeedSmsChannel(
+        SpeedSmsSettings(access_token="TOK", sender="SONOIVU", base_url=gateway)
+    )
 
     delivery = await channel.send(sms())
 
@@ -152,12 +183,18 @@ async def test_speedsms_uses_basic_auth_and_msisdn(gateway):
 
 def zalo(url: str, store: MemoryTokenStore | None = None) -> ZaloZnsChannel:
     store = store or MemoryTokenStore(TokenPair("AT0", "RT0", time.time() + 3600))
-    return ZaloZnsChannel(ZaloSettings(app_id="app", secret_key="sk", base_url=url, oauth_url=url), store)
+    return ZaloZnsChannel(
+        ZaloSettings(app_id="app", secret_key="sk", base_url=url, oauth_url=url), store
+    )
 
 
 def zns(**params: str) -> OutboundMessage:
-    return OutboundMessage(recipient="0912345678", text="...", key="inv-002",
-                           params={"template_id": "352468", "ten_co_quan": "Xã Cổ Đạm", "link": "abc", **params})
+    return OutboundMessage(
+        recipient="0912345678",
+        text="...",
+        key="inv-002",
+        params={"template_id": "352468", "ten_co_quan": "Xã Cổ Đạm", "link": "abc", **params},
+    )
 
 
 async def test_zns_sends_the_template_with_msisdn_and_the_access_token_header(gateway):
@@ -166,8 +203,12 @@ async def test_zns_sends_the_template_with_msisdn_and_the_access_token_header(ga
     assert (delivery.status, delivery.provider_id) == (DeliveryStatus.SENT, "zmsg-1")
     [request] = Gateway.requests
     assert request["headers"]["access_token"] == "AT0"
-    assert request["body"] == {"phone": "84912345678", "template_id": "352468", "tracking_id": "inv-002",
-                               "template_data": {"ten_co_quan": "Xã Cổ Đạm", "link": "abc"}}
+    assert request["body"] == {
+        "phone": "84912345678",
+        "template_id": "352468",
+        "tracking_id": "inv-002",
+        "template_data": {"ten_co_quan": "Xã Cổ Đạm", "link": "abc"},
+    }
 
 
 @pytest.mark.parametrize(
@@ -212,7 +253,11 @@ async def test_an_expired_token_is_refreshed_once_and_the_new_pair_stored(gatewa
     assert paths == ["/message/template", "/v4/oa/access_token", "/message/template"]
     refresh = Gateway.requests[1]
     assert refresh["headers"]["secret_key"] == "sk"
-    assert refresh["body"] == {"refresh_token": "RT0", "app_id": "app", "grant_type": "refresh_token"}
+    assert refresh["body"] == {
+        "refresh_token": "RT0",
+        "app_id": "app",
+        "grant_type": "refresh_token",
+    }
     assert Gateway.requests[2]["headers"]["access_token"] == "AT1"
     assert store.pair.refresh_token == "RT1"
 
@@ -229,7 +274,9 @@ async def test_concurrent_refreshes_use_the_single_use_refresh_token_once(gatewa
 
 async def test_a_refresh_lost_to_another_instance_adopts_the_winners_pair(gateway):
     store = MemoryTokenStore(TokenPair("AT0", "RT0", time.time() - 10))
-    Gateway.scripts["/v4/oa/access_token"] = [(200, {"error": -14020, "error_name": "refresh token used"})]
+    Gateway.scripts["/v4/oa/access_token"] = [
+        (200, {"error": -14020, "error_name": "refresh token used"})
+    ]
 
     async def other_instance_wins() -> None:
         await asyncio.sleep(0.3)
@@ -259,8 +306,13 @@ async def test_retry_policy_retries_zns_unknown_errors_then_succeeds(gateway):
 
 
 def test_zalo_delivery_events_are_verified_and_read():
-    body = json.dumps({"event_name": "user_received_message", "timestamp": "1708765433000",
-                       "message": {"msg_id": "m1", "delivery_time": "1708765433000", "tracking_id": "inv-002"}}).encode()
+    body = json.dumps(
+        {
+            "event_name": "user_received_message",
+            "timestamp": "1708765433000",
+            "message": {"msg_id": "m1", "delivery_time": "1708765433000", "tracking_id": "inv-002"},
+        }
+    ).encode()
     mac = zalo_signature("app", body, "1708765433000", "oa-secret")
 
     report = parse_zalo_event("app", "oa-secret", body, f"mac={mac}")
@@ -280,6 +332,8 @@ def test_long_vietnamese_subjects_keep_their_spaces_when_folded():
     subject = "Mời đánh giá sự hài lòng — Sở Tư pháp tỉnh Đồng Nai, hồ sơ 000.00.05.H56-250210-0007"
     channel = SmtpChannel(SmtpSettings(host="127.0.0.1", sender="ks@snv.example.gov.vn"))
 
-    wire = flatten_message(channel.build(OutboundMessage(recipient="a@example.vn", text="x", key="k", subject=subject)))
+    wire = flatten_message(
+        channel.build(OutboundMessage(recipient="a@example.vn", text="x", key="k", subject=subject))
+    )
 
     assert message_from_bytes(wire, policy=policy.default)["Subject"] == subject

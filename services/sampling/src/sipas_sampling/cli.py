@@ -28,7 +28,7 @@ app = typer.Typer(help="Sampling: campaigns, draws and their verification.", no_
 console = Console()
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path) -> Any:  # noqa: ANN401 - arbitrary JSON document
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -49,13 +49,19 @@ def verify(export: Annotated[Path, typer.Argument(help="Draw export (JSON) to re
     if not report.ok:
         for problem in report.problems:
             console.print(f"[red]✗ {problem}[/]")
-        console.print("[red bold]KHÔNG KHỚP / MISMATCH[/]: the lists were not produced by this draw.")
+        console.print(
+            "[red bold]KHÔNG KHỚP / MISMATCH[/]: the lists were not produced by this draw."
+        )
         raise typer.Exit(1)
-    console.print("[green bold]KHỚP / MATCH[/]: identical lists re-created from the seed and snapshot.")
+    console.print(
+        "[green bold]KHỚP / MATCH[/]: identical lists re-created from the seed and snapshot."
+    )
 
 
 @app.command("verify-decisions")
-def verify_decisions(log: Annotated[Path, typer.Argument(help="Decision log (JSON) of a continuous campaign")]) -> None:
+def verify_decisions(
+    log: Annotated[Path, typer.Argument(help="Decision log (JSON) of a continuous campaign")],
+) -> None:
     """Recompute every draw of a continuous campaign and check each logged outcome."""
     document = _read_json(log)
     seed = document["seed"]
@@ -80,14 +86,19 @@ def verify_decisions(log: Annotated[Path, typer.Argument(help="Decision log (JSO
 def fetch(
     url: Annotated[str, typer.Option(help="Sampling base URL")],
     campaign: Annotated[str, typer.Option(help="Campaign id")],
-    key: Annotated[str, typer.Option(envvar="SIPAS_SAMPLING_API_KEY", help="Observer or operator key")],
+    key: Annotated[
+        str, typer.Option(envvar="SIPAS_SAMPLING_API_KEY", help="Observer or operator key")
+    ],
     out: Annotated[Path, typer.Option(help="Where to write the export")] = Path("draw.json"),
     decisions: Annotated[bool, typer.Option(help="Fetch the decision log instead")] = False,
 ) -> None:
     """Download a draw export (or a decision log) for ``verify``."""
     path = "decisions" if decisions else "draw"
-    response = httpx.get(f"{url.rstrip('/')}/v1/campaigns/{campaign}/{path}",
-                         headers={"Authorization": f"Bearer {key}"}, timeout=60)
+    response = httpx.get(
+        f"{url.rstrip('/')}/v1/campaigns/{campaign}/{path}",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
     if response.status_code != 200:  # noqa: PLR2004
         console.print(f"[red]{response.status_code}: {response.text[:300]}[/]")
         raise typer.Exit(1)
@@ -98,11 +109,19 @@ def fetch(
 @app.command()
 def check(
     campaign_file: Annotated[Path, typer.Argument(help="Campaign YAML")],
-    hierarchy: Annotated[Path | None, typer.Option(help="Unit hierarchy YAML (default: shipped sample)")] = None,
-    sample: Annotated[str | None, typer.Option(help="Name of a shipped hierarchy, e.g. dong-nai-example")] = None,
+    hierarchy: Annotated[
+        Path | None, typer.Option(help="Unit hierarchy YAML (default: shipped sample)")
+    ] = None,
+    sample: Annotated[
+        str | None, typer.Option(help="Name of a shipped hierarchy, e.g. dong-nai-example")
+    ] = None,
 ) -> None:
     """Validate a campaign file and show its units and (continuous) quotas."""
-    units_file = load_hierarchy_file(hierarchy) if hierarchy else load_sample_hierarchy(sample or "ha-tinh-nghi-xuan")
+    units_file = (
+        load_hierarchy_file(hierarchy)
+        if hierarchy
+        else load_sample_hierarchy(sample or "ha-tinh-nghi-xuan")
+    )
     try:
         campaign = load_campaign_file(campaign_file, units_file)
     except CampaignFileError as exc:
@@ -119,4 +138,4 @@ def check(
         table.add_row(unit, units_file.get(unit).name_vi, "" if quota is None else str(quota))
     console.print(table)
     total = sum(q for q in quotas.values() if q is not None)
-    console.print(f"{len(units)} units; total quota {total if total else '(drawn at batch time)'}")
+    console.print(f"{len(units)} units; total quota {total or '(drawn at batch time)'}")

@@ -31,11 +31,19 @@ def decode_response(data: bytes) -> ResponseRecorded:
 def on_dossiers(selector: Selector, invitations: InvitationStore) -> Handler[DossierCompleted]:
     """Handler: every active campaign decides on the fresh dossiers in one transaction."""
 
-    async def handle(batch: Batch[DossierCompleted], session: AsyncClientSession) -> Sequence[Event]:
+    async def handle(
+        batch: Batch[DossierCompleted], session: AsyncClientSession
+    ) -> Sequence[Event]:
         now = datetime.now(UTC)
-        outputs: list[Event] = list(await selector.handle([d.event for d in batch.fresh], session, now))
+        outputs: list[Event] = list(
+            await selector.handle([d.event for d in batch.fresh], session, now)
+        )
         if batch.replayed:  # effects already committed: re-emit the events they produced
-            pairs = [(c, d.event.dossier_id) for d in batch.replayed for c in selector.campaign_ids(d.event.unit)]
+            pairs = [
+                (c, d.event.dossier_id)
+                for d in batch.replayed
+                for c in selector.campaign_ids(d.event.unit)
+            ]
             outputs.extend(await invitations.events_for(pairs, session))
         if outputs:
             log.info("invitations_created", count=len(outputs))
@@ -49,7 +57,9 @@ def on_responses(
 ) -> Handler[ResponseRecorded]:
     """Handler: an answered invitation counts towards its unit's quota (response rate)."""
 
-    async def handle(batch: Batch[ResponseRecorded], session: AsyncClientSession) -> Sequence[Event]:
+    async def handle(
+        batch: Batch[ResponseRecorded], session: AsyncClientSession
+    ) -> Sequence[Event]:
         for delivery in batch.fresh:
             response = delivery.event
             if response.invitation_id is None:
@@ -58,9 +68,13 @@ def on_responses(
             if before is None:
                 continue  # unknown here, or already answered
             was_lapsed = before["state"] == "lapsed"
-            await decisions.settle(before["campaign"], before["unit"], answered=1,
-                                   release=-1 if was_lapsed and before["list"] == "continuous" else 0,
-                                   session=session)
+            await decisions.settle(
+                before["campaign"],
+                before["unit"],
+                answered=1,
+                release=-1 if was_lapsed and before["list"] == "continuous" else 0,
+                session=session,
+            )
             metrics.settled.labels(before["campaign"], "answered").inc()
         return []
 

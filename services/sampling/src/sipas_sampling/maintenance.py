@@ -1,5 +1,8 @@
-"""Periodic upkeep: lapse expired invitations (freeing their slots), close campaigns whose
-fieldwork ended (crypto-shredding their contacts), and refresh the quota gauges."""
+"""Periodic upkeep: lapse expired invitations, close campaigns, refresh gauges.
+
+Lapsing frees the invitation's quota slot; closing a campaign whose fieldwork ended
+crypto-shreds its contacts.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any, TypeVar
 import structlog
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from sipas_runtime.mongo import Document
 from sipas_sampling.metrics import SamplingMetrics
 from sipas_sampling.registry import Registry
 from sipas_sampling.store.campaigns import CampaignStore
@@ -24,9 +28,18 @@ log = structlog.get_logger(__name__)
 class Maintenance:
     """Jobs the service runs every ``maintenance_interval`` seconds."""
 
-    def __init__(self, *, registry: Registry, campaigns: CampaignStore, invitations: InvitationStore,
-                 decisions: DecisionStore, transact: Transact, metrics: SamplingMetrics,
-                 grace: timedelta, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        campaigns: CampaignStore,
+        invitations: InvitationStore,
+        decisions: DecisionStore,
+        transact: Transact,
+        metrics: SamplingMetrics,
+        grace: timedelta,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._registry = registry
         self._campaigns = campaigns
         self._invitations = invitations
@@ -48,11 +61,14 @@ class Maintenance:
         now = self.clock()
         count = 0
         for doc in await self._invitations.expired(now - self._grace):
-            async def work(session: AsyncClientSession, doc: Any = doc) -> bool:
+
+            async def work(session: AsyncClientSession, doc: Document = doc) -> bool:
                 if not await self._invitations.mark_lapsed(doc["_id"], now, session):
                     return False
                 if doc["list"] == "continuous":
-                    await self._decisions.settle(doc["campaign"], doc["unit"], lapsed=1, release=1, session=session)
+                    await self._decisions.settle(
+                        doc["campaign"], doc["unit"], lapsed=1, release=1, session=session
+                    )
                 return True
 
             if await self._transact(work):
@@ -64,7 +80,10 @@ class Maintenance:
         """Close every campaign whose fieldwork ended before today (its local date)."""
         closed = []
         for active in self._registry.all():
-            if active.status == "active" and self.clock().astimezone(active.zone).date() > active.campaign.closes_on:
+            if (
+                active.status == "active"
+                and self.clock().astimezone(active.zone).date() > active.campaign.closes_on
+            ):
                 await self.close(active.id)
                 closed.append(active.id)
         return closed

@@ -44,19 +44,28 @@ class ActiveCampaign:
 def env_campaign(settings: Settings, province: str) -> Campaign:
     """The zero-configuration development campaign (fixed rate, every unit, no quiet hours)."""
     channels = [c.strip() for c in settings.channel_order.split(",") if c.strip()]
-    return Campaign.model_validate({
-        "id": settings.campaign_id, "name_vi": "Chiến dịch phát triển (cấu hình qua biến môi trường)",
-        "instrument_id": settings.instrument_id, "mode": "continuous", "seed": settings.seed,
-        "window": {"start": date(2015, 1, 1), "end": date(2099, 12, 31)},
-        "scope": {"under": province}, "sample_size": {"rate": settings.sampling_rate},
-        "channels": channels, "token_ttl_days": settings.token_ttl_days,
-    })
+    return Campaign.model_validate(
+        {
+            "id": settings.campaign_id,
+            "name_vi": "Chiến dịch phát triển (cấu hình qua biến môi trường)",
+            "instrument_id": settings.instrument_id,
+            "mode": "continuous",
+            "seed": settings.seed,
+            "window": {"start": date(2015, 1, 1), "end": date(2099, 12, 31)},
+            "scope": {"under": province},
+            "sample_size": {"rate": settings.sampling_rate},
+            "channels": channels,
+            "token_ttl_days": settings.token_ttl_days,
+        }
+    )
 
 
 class Registry:
     """Active campaigns by id; refreshed periodically so every instance sees API changes."""
 
-    def __init__(self, hierarchy: UnitHierarchy, campaigns: CampaignStore, decisions: DecisionStore) -> None:
+    def __init__(
+        self, hierarchy: UnitHierarchy, campaigns: CampaignStore, decisions: DecisionStore
+    ) -> None:
         self._hierarchy = hierarchy
         self._campaigns = campaigns
         self._decisions = decisions
@@ -82,7 +91,9 @@ class Registry:
                 self._campaigns.forget_key(campaign.id)
             self._known[campaign.id] = status
             units = frozenset(units_in_scope(campaign, self._hierarchy))
-            active[campaign.id] = ActiveCampaign(campaign, units, ZoneInfo(campaign.timezone), status)
+            active[campaign.id] = ActiveCampaign(
+                campaign, units, ZoneInfo(campaign.timezone), status
+            )
         self._active = active
 
     def get(self, campaign_id: str) -> ActiveCampaign | None:

@@ -55,20 +55,20 @@ class Settings(ServiceSettings):
     maintenance_interval: float = Field(default=60, gt=0, le=3600)
     send_concurrency: int = Field(default=16, ge=1, le=256)
     lapse_grace_hours: float = Field(default=1.0, ge=0, le=240)
-    # SMTP (e-mail)
+    # e-mail over SMTP
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_sender: str = "khaosat@example.gov.vn"
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = True
-    # eSMS (SMS brandname)
+    # SMS brandname through eSMS
     esms_url: str = "https://rest.esms.vn"
     esms_api_key: str = ""
     esms_secret_key: str = ""
     esms_brandname: str = ""
     esms_callback_url: str = ""
-    # Zalo ZNS
+    # Zalo notification service (ZNS)
     zalo_url: str = "https://business.openapi.zalo.me"
     zalo_oauth_url: str = "https://oauth.zaloapp.com"
     zalo_app_id: str = ""
@@ -83,7 +83,9 @@ class Settings(ServiceSettings):
         for pair in filter(None, (p.strip() for p in value.split(","))):
             role, _, key = pair.partition(":")
             if role not in ROLES or len(key) < 16:  # noqa: PLR2004 - a guessable key is no key
-                raise ValueError(f"api_keys: {role!r} must be one of {ROLES} with a key of 16+ chars")
+                raise ValueError(
+                    f"api_keys: {role!r} must be one of {ROLES} with a key of 16+ chars"
+                )
         return value
 
     def campaign_paths(self) -> list[Path]:

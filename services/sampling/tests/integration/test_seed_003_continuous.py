@@ -17,9 +17,6 @@ from sipas_contracts.testing import response
 from sipas_sampling.campaigns import shipped_campaign, shipped_path
 from sipas_sampling.domain.continuous import verify_decision
 
-from .conftest import auth, completed
-from .gateways import default_answer, http_gateway, smtp_server
-
 pytestmark = [pytest.mark.nats, pytest.mark.mongo, pytest.mark.slow]
 CAMPAIGN = "dn-2025"
 UNIT = "dn-so-tu-phap"
@@ -45,28 +42,47 @@ def contact(i: int) -> dict[str, str]:
     ][i % 5]
 
 
-def gateway(path: str, body: dict) -> dict:
+def gateway(path: str, body: dict, default) -> dict:
     phone = body.get("phone") or body.get("Phone") or ""
     if "message/template" in path and phone.startswith(("8492", "8494")):
         return {"error": -118, "message": "Zalo account does not exist"}
     if "SendMultiple" in path and phone.startswith("094"):
         return {"CodeResult": "99", "ErrorMessage": "number blocked"}
-    return default_answer(path, body)
+    return default(path, body)
 
 
-async def test_seed_003_allocates_10000_in_proportion_and_invites_through_every_channel(harness):
-    with http_gateway(gateway) as (url, requests), smtp_server() as (smtp_port, mailbox):
+async def test_seed_003_allocates_10000_in_proportion_and_invites_through_every_channel(
+    tools, harness
+):
+    with (
+        tools.http_gateway(lambda p, b: gateway(p, b, tools.default_answer)) as (url, requests),
+        tools.smtp_server() as (smtp_port, mailbox),
+    ):
         h = await harness(
-            campaign_files=str(shipped_path("dong-nai-2025")), hierarchy_file=HIERARCHY, dev_outbox=False,
-            esms_url=url, esms_api_key="K", esms_secret_key="S", esms_brandname="SONOIVU-DN",
-            zalo_url=url, zalo_oauth_url=url, zalo_app_id="app", zalo_app_secret="sk",
-            zalo_access_token="AT0", zalo_refresh_token="RT0",
-            smtp_host="127.0.0.1", smtp_port=smtp_port, smtp_starttls=False, smtp_sender="khaosat@snv.dongnai.gov.vn",
+            campaign_files=str(shipped_path("dong-nai-2025")),
+            hierarchy_file=HIERARCHY,
+            dev_outbox=False,
+            esms_url=url,
+            esms_api_key="K",
+            esms_secret_key="S",
+            esms_brandname="SONOIVU-DN",
+            zalo_url=url,
+            zalo_oauth_url=url,
+            zalo_app_id="app",
+            zalo_app_secret="sk",
+            zalo_access_token="AT0",
+            zalo_refresh_token="RT0",
+            smtp_host="127.0.0.1",
+            smtp_port=smtp_port,
+            smtp_starttls=False,
+            smtp_sender="khaosat@snv.dongnai.gov.vn",
         )
         morning = next_morning()
         h.sampling.dispatcher.clock = lambda: morning
 
-        plan = (await h.http.get(f"/v1/campaigns/{CAMPAIGN}", headers=auth("observer"))).json()
+        plan = (
+            await h.http.get(f"/v1/campaigns/{CAMPAIGN}", headers=tools.auth("observer"))
+        ).json()
         quotas = {u["unit"]: u["quota"] for u in plan["units"]}
         basis = shipped_campaign("dong-nai-2025").allocation.proportional.basis
         assert plan["total_quota"] == 10_000
@@ -78,7 +94,9 @@ async def test_seed_003_allocates_10000_in_proportion_and_invites_through_every_
             if unit not in lifted:
                 assert abs(quota - share * basis[unit]) < 1, unit
 
-        events = [completed(i, UNIT, delivered_at=LATE, contact=contact(i)) for i in range(200)]
+        events = [
+            tools.completed(i, UNIT, delivered_at=LATE, contact=contact(i)) for i in range(200)
+        ]
         await h.publish(events)
         await h.eventually(lambda: len(h.sent) == 200)
         assert {e.channel for e in h.sent} == {"zalo", "email"}
@@ -110,12 +128,21 @@ async def test_seed_003_allocates_10000_in_proportion_and_invites_through_every_
         assert "Sở Tư pháp" in mail["Subject"]
         assert "https://ks.example.gov.vn/s/" in mail.get_body(("plain",)).get_content()
 
-        progress = {u["unit"]: u for u in (await h.http.get(f"/v1/campaigns/{CAMPAIGN}", headers=auth("operator"))).json()["units"]}
+        progress = {
+            u["unit"]: u
+            for u in (
+                await h.http.get(f"/v1/campaigns/{CAMPAIGN}", headers=tools.auth("operator"))
+            ).json()["units"]
+        }
         assert progress[UNIT]["reserved"] == 160  # 40 undeliverable released their slots
 
-        log = (await h.http.get(f"/v1/campaigns/{CAMPAIGN}/decisions", headers=auth("observer"))).json()
+        log = (
+            await h.http.get(f"/v1/campaigns/{CAMPAIGN}/decisions", headers=tools.auth("observer"))
+        ).json()
         assert len(log["decisions"]) == 200
-        assert all(verify_decision(log["seed"], d, v, r, o) == "" for d, _, v, r, o in log["decisions"])
+        assert all(
+            verify_decision(log["seed"], d, v, r, o) == "" for d, _, v, r, o in log["decisions"]
+        )
 
         # reminders after 3 days: attempt 2 through the channel that worked
         h.sampling.dispatcher.clock = lambda: morning + timedelta(days=3, minutes=5)
@@ -126,13 +153,17 @@ async def test_seed_003_allocates_10000_in_proportion_and_invites_through_every_
 
         # ten people answer; then the rest lapse when their tokens expire
         answered = [d for d in docs.values() if d["state"] == "sent"][:10]
-        await h.publish([response(invitation_id=d["_id"], campaign_id=CAMPAIGN, unit=UNIT) for d in answered])
+        await h.publish(
+            [response(invitation_id=d["_id"], campaign_id=CAMPAIGN, unit=UNIT) for d in answered]
+        )
         await h.eventually(lambda: _unit(h, "answered", 10))
         h.sampling.maintenance.clock = lambda: datetime.now(UTC) + timedelta(days=15, hours=2)
         assert await h.sampling.maintenance.lapse() == 150
         assert await _unit(h, "reserved", 10)
 
-        closed = await h.http.post(f"/v1/campaigns/{CAMPAIGN}/close", headers=auth("operator"))
+        closed = await h.http.post(
+            f"/v1/campaigns/{CAMPAIGN}/close", headers=tools.auth("operator")
+        )
         assert closed.status_code == 200
         remaining = await h.sampling.invitations.by_campaign(CAMPAIGN)
         assert not any("contact" in d or "token" in d for d in remaining)

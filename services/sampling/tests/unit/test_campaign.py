@@ -14,7 +14,8 @@ def test_the_seed_002_plan_is_a_batch_of_17_communes_with_fixed_quotas():
     assert plan.mode == "batch"
     assert len(units_in_scope(plan, load_sample_hierarchy())) == 17
     assert plan.allocation.fixed_per_unit.individual == 15
-    assert plan.population.exclude.online and plan.population.exclude.non_resident
+    assert plan.population.exclude.online
+    assert plan.population.exclude.non_resident
 
 
 def test_the_seed_003_plan_is_continuous_with_10000_proportional_forms():

@@ -109,12 +109,16 @@ class EsmsChannel:
 
 def _esms_outcome(response: httpx.Response) -> Delivery:
     if response.status_code >= _SERVER_ERROR:
-        return Delivery(DeliveryStatus.UNKNOWN, code=str(response.status_code), detail="gateway error")
+        return Delivery(
+            DeliveryStatus.UNKNOWN, code=str(response.status_code), detail="gateway error"
+        )
     try:
         data = response.json()
         code = str(data["CodeResult"])
     except (ValueError, KeyError, TypeError):
-        return Delivery(DeliveryStatus.UNKNOWN, code=str(response.status_code), detail="unreadable answer")
+        return Delivery(
+            DeliveryStatus.UNKNOWN, code=str(response.status_code), detail="unreadable answer"
+        )
     detail = str(data.get("ErrorMessage") or "")[:200]
     if code == "100":
         return Delivery(DeliveryStatus.SENT, provider_id=str(data.get("SMSID") or ""), code=code)
@@ -176,8 +180,12 @@ class SpeedSmsChannel:
         try:
             content = to_gsm7(message.text)
             check_length(content)
-            body = {"to": [msisdn(message.recipient)], "content": content,
-                    "sms_type": self._s.sms_type, "sender": self._s.sender}
+            body = {
+                "to": [msisdn(message.recipient)],
+                "content": content,
+                "sms_type": self._s.sms_type,
+                "sender": self._s.sender,
+            }
         except (PhoneError, ChannelError) as exc:
             return Delivery(DeliveryStatus.PERMANENT, detail=str(exc))
         auth = base64.b64encode(f"{self._s.access_token}:x".encode()).decode()
@@ -193,13 +201,20 @@ class SpeedSmsChannel:
         except httpx.HTTPError as exc:
             return Delivery(DeliveryStatus.RETRYABLE, detail=f"{type(exc).__name__}: {exc}"[:200])
         except ValueError:
-            return Delivery(DeliveryStatus.UNKNOWN, code=str(response.status_code), detail="unreadable answer")
+            return Delivery(
+                DeliveryStatus.UNKNOWN, code=str(response.status_code), detail="unreadable answer"
+            )
         code = str(data.get("code", ""))
         if data.get("status") == "success":
             tran = str((data.get("data") or {}).get("tranId", ""))
             return Delivery(DeliveryStatus.SENT, provider_id=tran, code=code)
         fault = code in _SPEEDSMS_FAULT
-        return Delivery(DeliveryStatus.PERMANENT, code=code, detail=str(data.get("message", ""))[:200], channel_fault=fault)
+        return Delivery(
+            DeliveryStatus.PERMANENT,
+            code=code,
+            detail=str(data.get("message", ""))[:200],
+            channel_fault=fault,
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

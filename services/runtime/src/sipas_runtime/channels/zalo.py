@@ -98,7 +98,9 @@ class ZaloSettings:
 class ZaloTokens:
     """Hands out a valid access token; refreshes it (once at a time) when it expires."""
 
-    def __init__(self, settings: ZaloSettings, store: TokenStore, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, settings: ZaloSettings, store: TokenStore, client: httpx.AsyncClient
+    ) -> None:
         self._s = settings
         self._store = store
         self._client = client
@@ -123,24 +125,35 @@ class ZaloTokens:
                 return pair.access_token
             answer = await self._client.post(
                 self._s.oauth_url.rstrip("/") + "/v4/oa/access_token",
-                data={"refresh_token": pair.refresh_token, "app_id": self._s.app_id,
-                      "grant_type": "refresh_token"},
+                data={
+                    "refresh_token": pair.refresh_token,
+                    "app_id": self._s.app_id,
+                    "grant_type": "refresh_token",
+                },
                 headers={"secret_key": self._s.secret_key},
             )
             data = _json(answer)
             if "access_token" in data and "refresh_token" in data:
-                new = TokenPair(str(data["access_token"]), str(data["refresh_token"]),
-                                time.time() + float(data.get("expires_in", 90000)))
+                new = TokenPair(
+                    str(data["access_token"]),
+                    str(data["refresh_token"]),
+                    time.time() + float(data.get("expires_in", 90000)),
+                )
                 if await self._store.swap(pair.refresh_token, new):
                     return new.access_token
             elif _int(data.get("error")) != REFRESH_USED:
-                raise ChannelError(f"Zalo token refresh failed: {data.get('error_name') or data}"[:200])
+                raise ChannelError(
+                    f"Zalo token refresh failed: {data.get('error_name') or data}"[:200]
+                )
             return await self._winner(pair.refresh_token)
 
     async def _winner(self, stale_refresh_token: str) -> str:
         # Another instance refreshed with the same single-use token: wait for its pair.
-        retrying = AsyncRetrying(stop=stop_after_delay(5), wait=wait_fixed(0.1),
-                                 retry=retry_if_result(lambda p: p is None or p.refresh_token == stale_refresh_token))
+        retrying = AsyncRetrying(
+            stop=stop_after_delay(5),
+            wait=wait_fixed(0.1),
+            retry=retry_if_result(lambda p: p is None or p.refresh_token == stale_refresh_token),
+        )
         pair: TokenPair | None = await retrying(self._store.load)
         if pair is None or pair.refresh_token == stale_refresh_token:
             raise ChannelError("Zalo refresh token was used elsewhere and no new pair appeared")
@@ -176,8 +189,12 @@ class ZaloZnsChannel:
 
     name = "zalo"
 
-    def __init__(self, settings: ZaloSettings, tokens_store: TokenStore,
-                 client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: ZaloSettings,
+        tokens_store: TokenStore,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
         self._s = settings
         self._client = client or httpx.AsyncClient(timeout=settings.timeout)
         self.tokens = ZaloTokens(settings, tokens_store, self._client)
@@ -190,13 +207,17 @@ class ZaloZnsChannel:
             raise ChannelError("ZNS message without params['template_id']")
         if not params or sum(len(v) for v in params.values()) > MAX_TEMPLATE_CHARS:
             raise ChannelError("ZNS template data is empty or longer than 400 characters")
-        body: dict[str, Any] = {"phone": msisdn(message.recipient), "template_id": template_id,
-                                "template_data": params, "tracking_id": message.key[:48]}
+        body: dict[str, Any] = {
+            "phone": msisdn(message.recipient),
+            "template_id": template_id,
+            "template_data": params,
+            "tracking_id": message.key[:48],
+        }
         if self._s.development:
             body["mode"] = "development"
         return body
 
-    async def send(self, message: OutboundMessage) -> Delivery:
+    async def send(self, message: OutboundMessage) -> Delivery:  # noqa: PLR0911 - outcome table
         """Send once (refreshing an expired token once) and map Zalo's error code."""
         try:
             body = self.body(message)
@@ -210,24 +231,34 @@ class ZaloZnsChannel:
             if expired:
                 delivery, expired = await self._post(body, await self.tokens.refresh(token))
         except ChannelError as exc:
-            return Delivery(DeliveryStatus.PERMANENT, code="token", detail=str(exc)[:200], channel_fault=True)
+            return Delivery(
+                DeliveryStatus.PERMANENT, code="token", detail=str(exc)[:200], channel_fault=True
+            )
         except httpx.TimeoutException as exc:
             return Delivery(DeliveryStatus.UNKNOWN, detail=f"timeout: {exc}"[:200])
         except httpx.HTTPError as exc:
             return Delivery(DeliveryStatus.RETRYABLE, detail=f"{type(exc).__name__}: {exc}"[:200])
         if expired:
-            return Delivery(DeliveryStatus.PERMANENT, code=str(TOKEN_EXPIRED), detail="token refused after refresh", channel_fault=True)
+            return Delivery(
+                DeliveryStatus.PERMANENT,
+                code=str(TOKEN_EXPIRED),
+                detail="token refused after refresh",
+                channel_fault=True,
+            )
         return delivery
 
     async def _post(self, body: dict[str, Any], token: str) -> tuple[Delivery, bool]:
         response = await self._client.post(
-            self._s.base_url.rstrip("/") + "/message/template", json=body,
+            self._s.base_url.rstrip("/") + "/message/template",
+            json=body,
             headers={"access_token": token, "Content-Type": "application/json"},
         )
         data = _json(response)
         code = _int(data.get("error"))
         if response.status_code >= _SERVER_ERROR or code is None:
-            return Delivery(DeliveryStatus.UNKNOWN, code=str(response.status_code), detail="unreadable answer"), False
+            return Delivery(
+                DeliveryStatus.UNKNOWN, code=str(response.status_code), detail="unreadable answer"
+            ), False
         return _outcome(code, data), code == TOKEN_EXPIRED
 
     async def aclose(self) -> None:
@@ -243,16 +274,27 @@ def _outcome(code: int, data: Mapping[str, Any]) -> Delivery:
     if code == -100:  # noqa: PLR2004 - Zalo's "unknown error": try again later
         return Delivery(DeliveryStatus.RETRYABLE, code=str(code), detail=detail)
     if code == NIGHT_BLOCK:
-        return Delivery(DeliveryStatus.RETRYABLE, code=str(code), detail=detail, retry_after=seconds_until_morning())
-    return Delivery(DeliveryStatus.PERMANENT, code=str(code), detail=detail, channel_fault=code in FAULTS)
+        return Delivery(
+            DeliveryStatus.RETRYABLE,
+            code=str(code),
+            detail=detail,
+            retry_after=seconds_until_morning(),
+        )
+    return Delivery(
+        DeliveryStatus.PERMANENT, code=str(code), detail=detail, channel_fault=code in FAULTS
+    )
 
 
 def zalo_signature(app_id: str, body: bytes, timestamp: str, oa_secret: str) -> str:
     """``mac=`` value Zalo sends in ``X-ZEvent-Signature`` (SHA-256 hex)."""
-    return hashlib.sha256(app_id.encode() + body + timestamp.encode() + oa_secret.encode()).hexdigest()
+    return hashlib.sha256(
+        app_id.encode() + body + timestamp.encode() + oa_secret.encode()
+    ).hexdigest()
 
 
-def parse_zalo_event(app_id: str, oa_secret: str, body: bytes, signature: str) -> DeliveryReport | None:
+def parse_zalo_event(
+    app_id: str, oa_secret: str, body: bytes, signature: str
+) -> DeliveryReport | None:
     """A delivery report from a signed ``user_received_message`` ZNS event (None if not one)."""
     try:
         event = json.loads(body)
@@ -266,5 +308,10 @@ def parse_zalo_event(app_id: str, oa_secret: str, body: bytes, signature: str) -
     message = event.get("message") or {}
     if event.get("event_name") != "user_received_message" or "delivery_time" not in message:
         return None
-    return DeliveryReport(key=str(message.get("tracking_id", "")), provider_id=str(message.get("msg_id", "")),
-                          delivered=True, failed=False, final=True)
+    return DeliveryReport(
+        key=str(message.get("tracking_id", "")),
+        provider_id=str(message.get("msg_id", "")),
+        delivered=True,
+        failed=False,
+        final=True,
+    )

@@ -37,9 +37,15 @@ def role(*allowed: str) -> Callable[..., str]:
         scheme, _, key = (authorization or "").partition(" ")
         found = keys.get(key) if scheme.lower() == "bearer" else None
         if found is None:
-            raise ProblemError(401, "Missing or unknown API key.", errors=[{"field": "Authorization", "reason": "bearer key required"}])
+            raise ProblemError(
+                401,
+                "Missing or unknown API key.",
+                errors=[{"field": "Authorization", "reason": "bearer key required"}],
+            )
         if found not in allowed:
-            raise ProblemError(403, f"Role {found!r} may not do this (allowed: {', '.join(allowed)}).")
+            raise ProblemError(
+                403, f"Role {found!r} may not do this (allowed: {', '.join(allowed)})."
+            )
         return found
 
     return check

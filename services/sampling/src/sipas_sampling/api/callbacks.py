@@ -29,12 +29,19 @@ async def esms(request: Request, token: str) -> dict[str, Any]:
 
 
 @router.post("/zalo", summary="Zalo ZNS webhook (user_received_message)")
-async def zalo(request: Request, x_zevent_signature: Annotated[str, Header()] = "") -> dict[str, Any]:
+async def zalo(
+    request: Request, x_zevent_signature: Annotated[str, Header()] = ""
+) -> dict[str, Any]:
     """Verify the signature, then record the delivery."""
     sampling = service(request)
     body = await request.body()
     try:
-        report = parse_zalo_event(sampling.settings.zalo_app_id, sampling.settings.zalo_oa_secret, body, x_zevent_signature)
+        report = parse_zalo_event(
+            sampling.settings.zalo_app_id,
+            sampling.settings.zalo_oa_secret,
+            body,
+            x_zevent_signature,
+        )
     except ChannelError as exc:
         raise ProblemError(401, str(exc)) from exc
     known = await sampling.dispatcher.report(report) if report else False

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -39,7 +38,7 @@ def describe(exc: ValidationError) -> str:
 
 
 def parse_campaign(
-    document: Any, *, origin: str = "campaign", hierarchy: UnitHierarchy | None = None
+    document: object, *, origin: str = "campaign", hierarchy: UnitHierarchy | None = None
 ) -> Campaign:
     """Validate a parsed document; with a hierarchy, also check the units in scope."""
     if not isinstance(document, dict):

@@ -140,6 +140,12 @@ def proportional(
     return Apportionment(quotas, shortfall=total - sum(quotas.values()))
 
 
+TRANSFERS: tuple[tuple[ApplicantKind, ApplicantKind], ...] = (
+    ("organisation", "individual"),
+    ("individual", "organisation"),
+)
+
+
 @dataclass(frozen=True)
 class StratumQuota:
     """Quotas of one unit per applicant kind, with what moved between kinds."""
@@ -163,7 +169,7 @@ def fixed_with_transfer(
     quotas: dict[ApplicantKind, int] = {k: min(n, populations.get(k, 0)) for k, n in wanted.items()}
     moved: dict[ApplicantKind, int] = {}
     if transfer:
-        for kind, other in (("organisation", "individual"), ("individual", "organisation")):
+        for kind, other in TRANSFERS:
             short = wanted.get(kind, 0) - quotas.get(kind, 0)
             room = populations.get(other, 0) - quotas.get(other, 0)
             extra = max(0, min(short, room))
@@ -175,11 +181,8 @@ def fixed_with_transfer(
 
 def split_by_kind(quota: int, populations: Mapping[ApplicantKind, int]) -> StratumQuota:
     """Share a unit quota between kinds in proportion to their populations."""
-    result = proportional(
-        quota,
-        {k: populations.get(k, 0) for k in ("individual", "organisation")},
-        populations=populations,
-    )
+    sizes = {str(k): populations.get(k, 0) for k in ("individual", "organisation")}
+    result = proportional(quota, sizes, populations=sizes)
     return StratumQuota(
         {"individual": result.quotas["individual"], "organisation": result.quotas["organisation"]}
     )

@@ -45,9 +45,11 @@ def normalise(population: Mapping[str, Mapping[str, list[str]]]) -> Population:
 
 
 def quotas(
-    population: Population, allocation: Allocation, size: SampleSize | None
+    population: Population, allocation: Allocation | None, size: SampleSize | None
 ) -> tuple[dict[str, dict[ApplicantKind, int]], dict[str, dict[ApplicantKind, int]]]:
     """Official quotas per stratum, and what moved between kinds (fixed allocation)."""
+    if allocation is None:
+        raise ValueError("allocation: a batch draw needs fixed_per_unit or proportional")
     sizes = {u: {k: len(ids) for k, ids in s.items()} for u, s in population.items()}
     result: dict[str, dict[ApplicantKind, int]] = {}
     moved: dict[str, dict[ApplicantKind, int]] = {}
@@ -62,7 +64,8 @@ def quotas(
             result[unit], moved[unit] = share.quotas, share.transferred
         return result, moved
     rule = allocation.proportional
-    assert rule is not None and size is not None  # guaranteed by Campaign validation
+    assert rule is not None  # guaranteed by Campaign validation
+    assert size is not None
     unit_sizes = {u: sum(p.values()) for u, p in sizes.items()}
     weights = {u: (rule.basis or unit_sizes).get(u, 0) for u in unit_sizes}
     total = sample_total(size, sum(unit_sizes.values()))
@@ -95,7 +98,7 @@ class DrawResult:
 def run_draw(
     seed: str,
     population: Population,
-    allocation: Allocation,
+    allocation: Allocation | None,
     size: SampleSize | None,
     reserve: Reserve,
 ) -> DrawResult:

@@ -49,7 +49,7 @@ def next_allowed(moment: datetime, quiet: QuietHours | None, zone: tzinfo) -> da
 
 def backoff(rounds: int) -> timedelta:
     """Wait before retry round ``rounds`` (1, 2, ...): doubling from one minute, capped."""
-    return min(MAX_BACKOFF, BASE_BACKOFF * (2 ** min(max(0, rounds - 1), 16)))
+    return min(MAX_BACKOFF, BASE_BACKOFF * (1 << min(max(0, rounds - 1), 16)))
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ def local_date(moment: datetime, zone: tzinfo) -> date:
     return moment.astimezone(zone).date()
 
 
-def exclusion(
+def exclusion(  # noqa: PLR0911 - one return per rule reads best
     event: DossierCompleted, campaign: Campaign, units: Collection[str], zone: tzinfo
 ) -> str | None:
     """Why the dossier is not in the campaign's population (None = it is)."""
@@ -95,7 +95,9 @@ def within_contact_cap(history: Iterable[datetime], cap: ContactCap | None, at: 
     return sum(1 for moment in history if moment > since) < cap.max_invitations
 
 
-def claim_key(campaign_id: str, unit: str, pseudonym: str, dossier_id: str, *, per_applicant: bool) -> str:
+def claim_key(
+    campaign_id: str, unit: str, pseudonym: str, dossier_id: str, *, per_applicant: bool
+) -> str:
     """What a dossier claims in a campaign: its applicant in the unit, or just itself."""
     if per_applicant:
         return f"{campaign_id}|{unit}|{pseudonym}"

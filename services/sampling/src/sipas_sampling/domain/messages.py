@@ -1,5 +1,6 @@
-"""Invitation texts: Vietnamese first (English available), with the link, the unit and,
-as in Đồng Nai's practice, optionally the officer who handled the dossier.
+"""Invitation texts: Vietnamese first (English available), with link, unit and officer.
+
+As in Đồng Nai's practice, the officer who handled the dossier may be named.
 
 SMS texts are rendered from a short template; the SMS adapter strips diacritics and
 checks the GSM-7 length (brandname CSKH templates are written without diacritics).

@@ -17,7 +17,10 @@ def sample_total(size: SampleSize, population_size: int) -> int:
     if size.precision is not None:
         p = size.precision
         return precision_size(
-            p.population or population_size, p.margin, confidence=p.confidence, proportion=p.proportion
+            p.population or population_size,
+            p.margin,
+            confidence=p.confidence,
+            proportion=p.proportion,
         )
     raise ValueError("sample_size.rate has no fixed total")
 
@@ -33,7 +36,9 @@ def continuous_quotas(
         fixed = alloc.fixed_per_unit
         return dict.fromkeys(units, fixed.individual + fixed.organisation), dict.fromkeys(units)
     rule = alloc.proportional
-    assert rule is not None and rule.basis is not None and campaign.sample_size is not None
+    assert rule is not None  # Campaign validation: continuous proportional has a basis
+    assert rule.basis is not None
+    assert campaign.sample_size is not None
     basis = {u: rule.basis.get(u, 0) for u in units}
     total = sample_total(campaign.sample_size, sum(basis.values()))
     shares = proportional(total, basis, floor=rule.floor, cap=rule.cap).quotas

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -34,8 +35,15 @@ class CampaignStore:
         if existing is None:
             try:
                 await self._db[CAMPAIGNS].insert_one(
-                    {"_id": campaign.id, "definition": definition, "digest": design_digest(campaign),
-                     "status": "active", "created_at": now, "updated_at": now, "started": False}
+                    {
+                        "_id": campaign.id,
+                        "definition": definition,
+                        "digest": design_digest(campaign),
+                        "status": "active",
+                        "created_at": now,
+                        "updated_at": now,
+                        "started": False,
+                    }
                 )
             except DuplicateKeyError:
                 return await self.save(campaign, now)
@@ -49,7 +57,13 @@ class CampaignStore:
             )
         await self._db[CAMPAIGNS].update_one(
             {"_id": campaign.id},
-            {"$set": {"definition": definition, "digest": design_digest(campaign), "updated_at": now}},
+            {
+                "$set": {
+                    "definition": definition,
+                    "digest": design_digest(campaign),
+                    "updated_at": now,
+                }
+            },
         )
         return False
 
@@ -84,10 +98,8 @@ class CampaignStore:
             return self._keys[campaign_id]
         doc = await self._db[CAMPAIGN_KEYS].find_one({"_id": campaign_id})
         if doc is None:
-            try:
+            with contextlib.suppress(DuplicateKeyError):  # created by another instance
                 await self._db[CAMPAIGN_KEYS].insert_one({"_id": campaign_id, "key": new_key()})
-            except DuplicateKeyError:
-                pass  # created concurrently by another instance
             doc = await self._db[CAMPAIGN_KEYS].find_one({"_id": campaign_id})
         value = doc.get("key") if doc else None
         self._keys[campaign_id] = value
@@ -111,17 +123,26 @@ class CampaignStore:
         """The campaign's draw (batch mode), if made."""
         return await self._db[DRAWS].find_one({"_id": campaign_id})
 
-    async def add_draw(self, campaign_id: str, document: Document, session: AsyncClientSession) -> None:
+    async def add_draw(
+        self, campaign_id: str, document: Document, session: AsyncClientSession
+    ) -> None:
         """Store the draw; raises ``DuplicateKeyError`` if one exists."""
         await self._db[DRAWS].insert_one({"_id": campaign_id, **document}, session=session)
 
-    async def substitutions(self, campaign_id: str, session: AsyncClientSession | None = None) -> list[Document]:
+    async def substitutions(
+        self, campaign_id: str, session: AsyncClientSession | None = None
+    ) -> list[Document]:
         """The substitution log in order."""
-        cursor = self._db[SUBSTITUTIONS].find({"campaign": campaign_id}, session=session).sort("seq", 1)
+        cursor = (
+            self._db[SUBSTITUTIONS].find({"campaign": campaign_id}, session=session).sort("seq", 1)
+        )
         return [doc async for doc in cursor]
 
-    async def add_substitution(self, campaign_id: str, entry: dict[str, Any], session: AsyncClientSession) -> None:
+    async def add_substitution(
+        self, campaign_id: str, entry: dict[str, Any], session: AsyncClientSession
+    ) -> None:
         """Append one chained entry (its seq makes a concurrent append conflict)."""
         await self._db[SUBSTITUTIONS].insert_one(
-            {"_id": f"{campaign_id}|{entry['seq']:06d}", "campaign": campaign_id, **entry}, session=session
+            {"_id": f"{campaign_id}|{entry['seq']:06d}", "campaign": campaign_id, **entry},
+            session=session,
         )

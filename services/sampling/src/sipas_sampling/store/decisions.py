@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import UpdateOne
-from pymongo.errors import OperationFailure
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from sipas_runtime.mongo import Document
 from sipas_sampling.domain.continuous import UnitProgress
@@ -31,7 +31,10 @@ class DecisionStore:
         self._db = db
 
     async def set_quotas(
-        self, campaign_id: str, quotas: Mapping[str, int | None], expected: Mapping[str, float | None]
+        self,
+        campaign_id: str,
+        quotas: Mapping[str, int | None],
+        expected: Mapping[str, float | None],
     ) -> None:
         """Create or update each unit's quota (never below what is already reserved)."""
         ops = [
@@ -39,8 +42,16 @@ class DecisionStore:
                 {"_id": quota_id(campaign_id, unit)},
                 {
                     "$set": {"quota": quota, "expected_total": expected.get(unit)},
-                    "$setOnInsert": {"campaign": campaign_id, "unit": unit, "reserved": 0, "answered": 0,
-                                     "lapsed": 0, "reachable": 0, "eligible": 0, "invited": 0},
+                    "$setOnInsert": {
+                        "campaign": campaign_id,
+                        "unit": unit,
+                        "reserved": 0,
+                        "answered": 0,
+                        "lapsed": 0,
+                        "reachable": 0,
+                        "eligible": 0,
+                        "invited": 0,
+                    },
                 },
                 upsert=True,
             )
@@ -57,8 +68,12 @@ class DecisionStore:
         found = {}
         async for doc in self._db[QUOTAS].find({"_id": {"$in": ids}}, session=session):
             found[doc["unit"]] = UnitProgress(
-                quota=doc.get("quota"), reserved=doc["reserved"], answered=doc["answered"],
-                lapsed=doc["lapsed"], reachable=doc["reachable"], expected_total=doc.get("expected_total"),
+                quota=doc.get("quota"),
+                reserved=doc["reserved"],
+                answered=doc["answered"],
+                lapsed=doc["lapsed"],
+                reachable=doc["reachable"],
+                expected_total=doc.get("expected_total"),
             )
         return found
 
@@ -85,17 +100,37 @@ class DecisionStore:
             room = wanted.get(unit, 0) if quota is None else max(0, quota - current.reserved)  # type: ignore[union-attr]
             granted[unit] = min(wanted.get(unit, 0), room)
             eligible, reachable = seen.get(unit, (0, 0))
-            inc = {"eligible": eligible, "reachable": reachable, "reserved": granted[unit], "invited": granted[unit]}
+            inc = {
+                "eligible": eligible,
+                "reachable": reachable,
+                "reserved": granted[unit],
+                "invited": granted[unit],
+            }
             if current is None:
-                ops.append(UpdateOne(
-                    {"_id": quota_id(campaign_id, unit)},
-                    {"$inc": inc, "$setOnInsert": {"campaign": campaign_id, "unit": unit, "quota": None,
-                                                   "answered": 0, "lapsed": 0}},
-                    upsert=True,
-                ))
+                ops.append(
+                    UpdateOne(
+                        {"_id": quota_id(campaign_id, unit)},
+                        {
+                            "$inc": inc,
+                            "$setOnInsert": {
+                                "campaign": campaign_id,
+                                "unit": unit,
+                                "quota": None,
+                                "answered": 0,
+                                "lapsed": 0,
+                            },
+                        },
+                        upsert=True,
+                    )
+                )
             else:
                 guarded += 1
-                ops.append(UpdateOne({"_id": quota_id(campaign_id, unit), "reserved": current.reserved}, {"$inc": inc}))
+                ops.append(
+                    UpdateOne(
+                        {"_id": quota_id(campaign_id, unit), "reserved": current.reserved},
+                        {"$inc": inc},
+                    )
+                )
         if ops:
             result = await self._db[QUOTAS].bulk_write(ops, ordered=False, session=session)
             if result.matched_count < guarded:
@@ -103,7 +138,13 @@ class DecisionStore:
         return granted
 
     async def settle(
-        self, campaign_id: str, unit: str, *, answered: int = 0, lapsed: int = 0, release: int = 0,
+        self,
+        campaign_id: str,
+        unit: str,
+        *,
+        answered: int = 0,
+        lapsed: int = 0,
+        release: int = 0,
         session: AsyncClientSession | None = None,
     ) -> None:
         """Record answers and lapses; ``release`` frees reserved slots."""
@@ -116,13 +157,17 @@ class DecisionStore:
     async def claim(
         self, claims: Mapping[str, str], session: AsyncClientSession
     ) -> tuple[set[str], set[str]]:
-        """Claim ``key → dossier``; returns (keys held by another dossier, keys this dossier
-        already held: a re-sent dossier, decided before)."""
+        """Claim ``key → dossier``; returns (keys held by another dossier, repeats).
+
+        A repeat is a key this very dossier already held: a re-sent dossier, decided before.
+        """
         if not claims:
             return set(), set()
         taken = {
             doc["_id"]: doc["dossier_id"]
-            async for doc in self._db[APPLICANTS].find({"_id": {"$in": list(claims)}}, session=session)
+            async for doc in self._db[APPLICANTS].find(
+                {"_id": {"$in": list(claims)}}, session=session
+            )
         }
         fresh = [{"_id": k, "dossier_id": d} for k, d in claims.items() if k not in taken]
         if fresh:
@@ -143,13 +188,17 @@ class DecisionStore:
     ) -> None:
         """Remember invitation times (kept ten years at most, trimmed on write)."""
         ops = [
-            UpdateOne({"_id": p}, {"$push": {"invited_at": {"$each": [at], "$slice": -20}}}, upsert=True)
+            UpdateOne(
+                {"_id": p}, {"$push": {"invited_at": {"$each": [at], "$slice": -20}}}, upsert=True
+            )
             for p, at in invited.items()
         ]
         if ops:
             await self._db[CONTACTS].bulk_write(ops, ordered=False, session=session)
 
-    async def opted_out(self, hashes: Iterable[str], session: AsyncClientSession | None = None) -> dict[str, list[str]]:
+    async def opted_out(
+        self, hashes: Iterable[str], session: AsyncClientSession | None = None
+    ) -> dict[str, list[str]]:
         """Opt-out scopes (channels or ``all``) of the given contact hashes."""
         cursor = self._db[OPTOUTS].find({"_id": {"$in": list(set(hashes))}}, session=session)
         return {doc["_id"]: list(doc["channels"]) async for doc in cursor}
@@ -157,8 +206,11 @@ class DecisionStore:
     async def add_optouts(self, hashes: Iterable[str], channels: list[str], at: datetime) -> None:
         """Register opt-outs (idempotent; scopes accumulate)."""
         ops = [
-            UpdateOne({"_id": h}, {"$addToSet": {"channels": {"$each": channels}}, "$setOnInsert": {"at": at}},
-                      upsert=True)
+            UpdateOne(
+                {"_id": h},
+                {"$addToSet": {"channels": {"$each": channels}}, "$setOnInsert": {"at": at}},
+                upsert=True,
+            )
             for h in hashes
         ]
         if ops:
