@@ -28,7 +28,9 @@ async def test_campaigns_need_a_key_and_a_role(tools, harness):
     h = await harness()
 
     assert (await h.http.get("/v1/campaigns")).status_code == 401
-    assert (await h.http.get("/v1/campaigns", headers={"Authorization": "Bearer nope"})).status_code == 401
+    assert (
+        await h.http.get("/v1/campaigns", headers={"Authorization": "Bearer nope"})
+    ).status_code == 401
     answer = await h.http.post("/v1/campaigns", json=plan(), headers=tools.auth("observer"))
     assert answer.status_code == 403
     listed = await h.http.get("/v1/campaigns", headers=tools.auth("observer"))
@@ -40,7 +42,9 @@ async def test_an_invalid_campaign_is_refused_field_by_field(tools, harness):
     body = yaml.safe_dump(plan(window={"start": "2026-05-01", "end": "2026-01-01"}, channels=[]))
 
     answer = await h.http.post(
-        "/v1/campaigns", content=body, headers={**tools.auth("operator"), "Content-Type": "application/yaml"}
+        "/v1/campaigns",
+        content=body,
+        headers={**tools.auth("operator"), "Content-Type": "application/yaml"},
     )
 
     assert answer.status_code == 422
@@ -68,14 +72,18 @@ async def test_opted_out_people_are_not_invited_and_say_why(tools, harness):
     h = await harness()
     operator = tools.auth("operator")
     await h.http.post("/v1/campaigns", json=plan(id="optout-2026"), headers=operator)
-    registered = await h.http.post("/v1/optouts", json={"phone": "+84 912 000 001"}, headers=operator)
+    registered = await h.http.post(
+        "/v1/optouts", json={"phone": "+84 912 000 001"}, headers=operator
+    )
     assert registered.status_code == 201
     when = datetime(2026, 3, 2, 3, tzinfo=UTC)
 
-    await h.publish([
-        tools.completed(1, UNIT, delivered_at=when, contact={"phone": "0912000001"}),
-        tools.completed(2, UNIT, delivered_at=when, contact={"phone": "0912000002"}),
-    ])
+    await h.publish(
+        [
+            tools.completed(1, UNIT, delivered_at=when, contact={"phone": "0912000001"}),
+            tools.completed(2, UNIT, delivered_at=when, contact={"phone": "0912000002"}),
+        ]
+    )
 
     await h.eventually(lambda: _outcomes(h, "optout-2026", 2))
     outcomes = {row[0][-1]: row[4] for row in await h.sampling.decisions.decisions("optout-2026")}
@@ -101,11 +109,19 @@ async def test_nothing_is_sent_in_quiet_hours_and_it_goes_out_in_the_morning(too
     [doc] = await h.sampling.invitations.by_campaign("night-2026")
     assert doc["state"] == "queued"
     assert doc["next_attempt_at"].astimezone(VN).hour == 7
-    assert not [m for m in await h.sampling.invitations.outbox(None, 10) if m["invitation_id"] == str(doc["_id"])]
+    assert not [
+        m
+        for m in await h.sampling.invitations.outbox(None, 10)
+        if m["invitation_id"] == str(doc["_id"])
+    ]
 
     h.sampling.dispatcher.clock = lambda: doc["next_attempt_at"] + timedelta(seconds=1)
     await h.sampling.dispatcher.run_once()
-    [message] = [m for m in await h.sampling.invitations.outbox(None, 10) if m["invitation_id"] == str(doc["_id"])]
+    [message] = [
+        m
+        for m in await h.sampling.invitations.outbox(None, 10)
+        if m["invitation_id"] == str(doc["_id"])
+    ]
     assert message["channel"] == "sms"
     assert message["text"].isascii()  # SMS text without diacritics
 
@@ -124,3 +140,71 @@ async def test_the_development_campaign_invites_what_its_seed_draws(tools, harne
     invited = await h.sampling.invitations.by_campaign("demo")
     assert sorted(d["dossier_id"] for d in invited) == expected
     assert all(isinstance(e, InvitationSent) and e.channel == "zalo" for e in h.sent)
+
+
+async def test_counter_slips_print_each_persons_qr_link_for_field_roles(tools, harness):
+    h = await harness()
+    await h.http.post(
+        "/v1/campaigns",
+        json=plan(id="counter-2026", channels=["counter"]),
+        headers=tools.auth("operator"),
+    )
+    await h.publish([tools.completed(3, UNIT, delivered_at=datetime(2026, 3, 2, 3, tzinfo=UTC))])
+    await h.eventually(lambda: h.sampling.invitations.by_campaign("counter-2026"))
+
+    assert (
+        await h.http.get("/v1/campaigns/counter-2026/counter-slips", headers=tools.auth("observer"))
+    ).status_code == 403
+    page = await h.http.get(
+        "/v1/campaigns/counter-2026/counter-slips", headers=tools.auth("enumerator")
+    )
+
+    assert page.status_code == 200
+    assert page.text.count("<svg") == 1
+    assert "https://ks.example.gov.vn/s/" in page.text
+    assert "Xã Xuân Hội" in page.text
+    [doc] = await h.sampling.invitations.by_campaign("counter-2026")
+    assert doc["state"] == "sent"
+
+
+async def test_gateway_delivery_reports_are_recorded_and_forgeries_refused(tools, harness):
+    from sipas_runtime.channels.zalo import zalo_signature
+
+    h = await harness(zalo_app_id="app-1", zalo_oa_secret="oa-secret", zalo_app_secret="s")
+    await h.http.post(
+        "/v1/campaigns", json=plan(id="dlr-2026", quiet_hours=None), headers=tools.auth("operator")
+    )
+    await h.publish(
+        [tools.completed(i, UNIT, delivered_at=datetime(2026, 3, 2, 3, tzinfo=UTC)) for i in (1, 2)]
+    )
+
+    async def sent() -> bool:
+        states = [d["state"] for d in await h.sampling.invitations.by_campaign("dlr-2026")]
+        return states == ["sent", "sent"]
+
+    await h.eventually(sent)
+    first, second = await h.sampling.invitations.by_campaign("dlr-2026")
+    token = h.sampling.callback_token
+    query = {"RequestId": f"{first['_id']}-1", "SendStatus": "5", "SendSuccess": "1", "SMSID": "x"}
+    assert (await h.http.get(f"/v1/callbacks/esms/{token}", params=query)).json() == {"known": True}
+    assert (await h.http.get("/v1/callbacks/esms/wrong", params=query)).status_code == 404
+    body = (
+        '{"event_name":"user_received_message","timestamp":"1708765433000",'
+        f'"message":{{"msg_id":"m1","delivery_time":"1708765433000","tracking_id":"{second["_id"]}-1"}}}}'
+    ).encode()
+    mac = zalo_signature("app-1", body, "1708765433000", "oa-secret")
+    good = await h.http.post(
+        "/v1/callbacks/zalo", content=body, headers={"X-ZEvent-Signature": f"mac={mac}"}
+    )
+    forged = await h.http.post(
+        "/v1/callbacks/zalo", content=body, headers={"X-ZEvent-Signature": "mac=00"}
+    )
+
+    assert good.json() == {"known": True}
+    assert forged.status_code == 401
+    reports = {
+        str(d["_id"]): d.get("last_report")
+        for d in await h.sampling.invitations.by_campaign("dlr-2026")
+    }
+    assert reports[str(first["_id"])]["delivered"] is True
+    assert reports[str(second["_id"])]["provider_id"] == "m1"
