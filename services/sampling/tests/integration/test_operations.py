@@ -16,11 +16,17 @@ UNIT = "ht-nx-xuan-hoi"
 
 def plan(**changes) -> dict:
     document = {
-        "id": "ops-2026", "name_vi": "Chiến dịch vận hành", "instrument_id": "sipas-1001-2023",
-        "mode": "continuous", "seed": "ops-seed-2026", "window": {"start": "2026-01-01", "end": "2026-12-31"},
-        "scope": {"units": [UNIT, "ht-nx-co-dam"]}, "sample_size": {"rate": 1.0}, "channels": ["sms", "email"],
+        "id": "ops-2026",
+        "name_vi": "Chiến dịch vận hành",
+        "instrument_id": "sipas-1001-2023",
+        "mode": "continuous",
+        "seed": "ops-seed-2026",
+        "window": {"start": "2026-01-01", "end": "2026-12-31"},
+        "scope": {"units": [UNIT, "ht-nx-co-dam"]},
+        "sample_size": {"rate": 1.0},
+        "channels": ["sms", "email"],
         "quiet_hours": {"start": "21:00", "end": "07:00"},
-    }  # fmt: skip
+    }
     return {**document, **changes}
 
 
