@@ -18,6 +18,7 @@ import httpx
 
 from sipas_runtime.channels.base import ChannelError, Delivery, DeliveryStatus, OutboundMessage
 from sipas_runtime.channels.phone import PhoneError, msisdn, national
+from sipas_runtime.channels.transport import http_failure
 
 GSM7 = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -96,10 +97,8 @@ class EsmsChannel:
             return Delivery(DeliveryStatus.PERMANENT, code="length", detail=str(exc))
         try:
             response = await self._client.post(self._s.base_url.rstrip("/") + ESMS_PATH, json=body)
-        except httpx.TimeoutException as exc:
-            return Delivery(DeliveryStatus.UNKNOWN, detail=f"timeout: {exc}"[:200])
         except httpx.HTTPError as exc:
-            return Delivery(DeliveryStatus.RETRYABLE, detail=f"{type(exc).__name__}: {exc}"[:200])
+            return http_failure(exc)
         return _esms_outcome(response)
 
     async def aclose(self) -> None:
@@ -196,10 +195,8 @@ class SpeedSmsChannel:
                 headers={"Authorization": f"Basic {auth}"},
             )
             data = response.json()
-        except httpx.TimeoutException as exc:
-            return Delivery(DeliveryStatus.UNKNOWN, detail=f"timeout: {exc}"[:200])
         except httpx.HTTPError as exc:
-            return Delivery(DeliveryStatus.RETRYABLE, detail=f"{type(exc).__name__}: {exc}"[:200])
+            return http_failure(exc)
         except ValueError:
             return Delivery(
                 DeliveryStatus.UNKNOWN, code=str(response.status_code), detail="unreadable answer"

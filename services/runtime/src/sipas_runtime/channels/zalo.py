@@ -33,6 +33,7 @@ from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_fixe
 from sipas_runtime.channels.base import ChannelError, Delivery, DeliveryStatus, OutboundMessage
 from sipas_runtime.channels.phone import PhoneError, msisdn
 from sipas_runtime.channels.sms import DeliveryReport
+from sipas_runtime.channels.transport import http_failure
 
 UNREACHABLE = {-108, -110, -114, -118, -119, -139}
 FAULTS = {-101, -102, -103, -104, -105, -109, -115, -117, -131, -137, -144, -147}
@@ -217,7 +218,7 @@ class ZaloZnsChannel:
             body["mode"] = "development"
         return body
 
-    async def send(self, message: OutboundMessage) -> Delivery:  # noqa: PLR0911 - outcome table
+    async def send(self, message: OutboundMessage) -> Delivery:
         """Send once (refreshing an expired token once) and map Zalo's error code."""
         try:
             body = self.body(message)
@@ -234,10 +235,8 @@ class ZaloZnsChannel:
             return Delivery(
                 DeliveryStatus.PERMANENT, code="token", detail=str(exc)[:200], channel_fault=True
             )
-        except httpx.TimeoutException as exc:
-            return Delivery(DeliveryStatus.UNKNOWN, detail=f"timeout: {exc}"[:200])
         except httpx.HTTPError as exc:
-            return Delivery(DeliveryStatus.RETRYABLE, detail=f"{type(exc).__name__}: {exc}"[:200])
+            return http_failure(exc)
         if expired:
             return Delivery(
                 DeliveryStatus.PERMANENT,
