@@ -1,7 +1,8 @@
 """Sampling's Mongo adapter (the only package that knows Mongo).
 
 Collections: ``campaigns`` (definitions, status, keys for the vault), ``quotas`` (one
-document per campaign × unit: quota, reserved slots, answered, lapsed, reachable),
+document per campaign × unit: quota, reserved slots, answered, lapsed), ``quota_counts``
+(eligible, reachable, invited per campaign × unit × instance),
 ``applicants`` (one dossier per applicant per unit per campaign), ``contacts`` (invitation
 times per applicant pseudonym, for the cap), ``optouts`` (keyed hashes), ``decisions``
 (one document per batch and campaign: the audit log of every decision), ``population``
@@ -20,6 +21,7 @@ from sipas_runtime.service import ensure_collections
 CAMPAIGNS = "campaigns"
 CAMPAIGN_KEYS = "campaign_keys"
 QUOTAS = "quotas"
+QUOTA_COUNTS = "quota_counts"
 APPLICANTS = "applicants"
 CONTACTS = "contacts"
 OPTOUTS = "optouts"
@@ -31,8 +33,8 @@ INVITATIONS = "invitations"
 OUTBOX = "outbox"
 ZALO_TOKENS = "zalo_tokens"
 COLLECTIONS = (
-    CAMPAIGNS, CAMPAIGN_KEYS, QUOTAS, APPLICANTS, CONTACTS, OPTOUTS, DECISIONS, POPULATION,
-    DRAWS, SUBSTITUTIONS, INVITATIONS, OUTBOX, ZALO_TOKENS,
+    CAMPAIGNS, CAMPAIGN_KEYS, QUOTAS, QUOTA_COUNTS, APPLICANTS, CONTACTS, OPTOUTS, DECISIONS,
+    POPULATION, DRAWS, SUBSTITUTIONS, INVITATIONS, OUTBOX, ZALO_TOKENS,
 )  # fmt: skip
 
 
@@ -45,3 +47,4 @@ async def prepare(db: AsyncDatabase[Document]) -> None:
     await db[INVITATIONS].create_index([("campaign", ASCENDING), ("expires_at", ASCENDING)])
     await db[POPULATION].create_index([("campaign", ASCENDING), ("eligible", ASCENDING)])
     await db[DECISIONS].create_index([("campaign", ASCENDING), ("at", ASCENDING)])
+    await db[QUOTA_COUNTS].create_index([("campaign", ASCENDING), ("unit", ASCENDING)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,10 +14,12 @@ from pymongo.errors import OperationFailure
 
 from sipas_runtime.mongo import Document
 from sipas_sampling.domain.continuous import UnitProgress
-from sipas_sampling.store import APPLICANTS, CONTACTS, DECISIONS, OPTOUTS, QUOTAS
+from sipas_sampling.store import APPLICANTS, CONTACTS, DECISIONS, OPTOUTS, QUOTA_COUNTS, QUOTAS
 
 CONTACT_HISTORY_DAYS = 3650
-WRITE_CONFLICT = 112  # retried by the consumer like any write conflict
+WRITE_CONFLICT = 112
+_COUNTERS = ("eligible", "reachable", "invited")
+_ZERO_SLOTS = {"reserved": 0, "answered": 0, "lapsed": 0}
 
 
 def quota_id(campaign_id: str, unit: str) -> str:
@@ -25,10 +28,18 @@ def quota_id(campaign_id: str, unit: str) -> str:
 
 
 class DecisionStore:
-    """Everything the continuous decision reads and writes, in the consumer's transaction."""
+    """Everything the continuous decision reads and writes, in the consumer's transaction.
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    A unit's quota document holds what must be exact and shared: ``quota``, ``reserved``
+    (open + answered slots), ``answered``, ``lapsed``. What only estimates rates (eligible,
+    reachable, invited) is counted in one document per unit *and instance* (a shard), so
+    concurrent instances never write the same document unless they reserve slots in the
+    same unit at the same moment.
+    """
+
+    def __init__(self, db: AsyncDatabase[Document], shard: str = "") -> None:
         self._db = db
+        self._shard = shard or uuid.uuid4().hex[:12]
 
     async def set_quotas(
         self,
@@ -42,16 +53,7 @@ class DecisionStore:
                 {"_id": quota_id(campaign_id, unit)},
                 {
                     "$set": {"quota": quota, "expected_total": expected.get(unit)},
-                    "$setOnInsert": {
-                        "campaign": campaign_id,
-                        "unit": unit,
-                        "reserved": 0,
-                        "answered": 0,
-                        "lapsed": 0,
-                        "reachable": 0,
-                        "eligible": 0,
-                        "invited": 0,
-                    },
+                    "$setOnInsert": {"campaign": campaign_id, "unit": unit, **_ZERO_SLOTS},
                 },
                 upsert=True,
             )
@@ -60,11 +62,26 @@ class DecisionStore:
         if ops:
             await self._db[QUOTAS].bulk_write(ops, ordered=False)
 
+    async def _counts(
+        self, campaign_id: str, units: Iterable[str] | None, session: AsyncClientSession | None
+    ) -> dict[str, dict[str, int]]:
+        query: Document = {"campaign": campaign_id}
+        if units is not None:
+            query["unit"] = {"$in": list(set(units))}
+        totals: dict[str, dict[str, int]] = {}
+        async for doc in self._db[QUOTA_COUNTS].find(query, session=session):
+            unit = totals.setdefault(doc["unit"], dict.fromkeys(_COUNTERS, 0))
+            for name in _COUNTERS:
+                unit[name] += doc.get(name, 0)
+        return totals
+
     async def progress(
         self, campaign_id: str, units: Iterable[str], session: AsyncClientSession
     ) -> dict[str, UnitProgress]:
-        """Progress of the given units (units without a document have no quota: unlimited)."""
-        ids = [quota_id(campaign_id, u) for u in set(units)]
+        """Progress of the given units (units without a quota document are unlimited)."""
+        wanted = set(units)
+        ids = [quota_id(campaign_id, u) for u in wanted]
+        counts = await self._counts(campaign_id, wanted, session)
         found = {}
         async for doc in self._db[QUOTAS].find({"_id": {"$in": ids}}, session=session):
             found[doc["unit"]] = UnitProgress(
@@ -72,7 +89,7 @@ class DecisionStore:
                 reserved=doc["reserved"],
                 answered=doc["answered"],
                 lapsed=doc["lapsed"],
-                reachable=doc["reachable"],
+                reachable=counts.get(doc["unit"], {}).get("reachable", 0),
                 expected_total=doc.get("expected_total"),
             )
         return found
@@ -85,56 +102,52 @@ class DecisionStore:
         wanted: Mapping[str, int],
         session: AsyncClientSession,
     ) -> dict[str, int]:
-        """Count what the batch saw and reserve slots, in one write; returns slots granted.
+        """Count what the batch saw and reserve slots; returns slots granted per unit.
 
-        ``progress`` was read in this same transaction: every update is guarded by the
-        ``reserved`` value it read, so a concurrent reservation makes the guard miss and
-        the transaction is retried as a write conflict. No unit can pass its quota.
+        ``progress`` was read in this same transaction and every reservation is guarded by
+        the ``reserved`` value it read: if another instance reserved in between, the guard
+        misses and the whole transaction is retried. No unit can pass its quota.
         """
         granted: dict[str, int] = {}
-        ops = []
-        guarded = 0
-        for unit in set(seen) | set(wanted):
+        reservations = []
+        for unit, n in wanted.items():
             current = progress.get(unit)
-            quota = current.quota if current else None
-            room = wanted.get(unit, 0) if quota is None else max(0, quota - current.reserved)  # type: ignore[union-attr]
-            granted[unit] = min(wanted.get(unit, 0), room)
-            eligible, reachable = seen.get(unit, (0, 0))
-            inc = {
-                "eligible": eligible,
-                "reachable": reachable,
-                "reserved": granted[unit],
-                "invited": granted[unit],
-            }
-            if current is None:
-                ops.append(
-                    UpdateOne(
-                        {"_id": quota_id(campaign_id, unit)},
-                        {
-                            "$inc": inc,
-                            "$setOnInsert": {
-                                "campaign": campaign_id,
-                                "unit": unit,
-                                "quota": None,
-                                "answered": 0,
-                                "lapsed": 0,
-                            },
-                        },
-                        upsert=True,
-                    )
-                )
-            else:
-                guarded += 1
-                ops.append(
+            if current is None or current.quota is None:
+                granted[unit] = n  # no quota: nothing to reserve against
+                continue
+            granted[unit] = max(0, min(n, current.quota - current.reserved))
+            if granted[unit]:
+                reservations.append(
                     UpdateOne(
                         {"_id": quota_id(campaign_id, unit), "reserved": current.reserved},
-                        {"$inc": inc},
+                        {"$inc": {"reserved": granted[unit]}},
                     )
                 )
-        if ops:
-            result = await self._db[QUOTAS].bulk_write(ops, ordered=False, session=session)
-            if result.matched_count < guarded:
-                raise OperationFailure("quota changed concurrently", code=WRITE_CONFLICT)
+        if reservations:
+            result = await self._db[QUOTAS].bulk_write(reservations, ordered=False, session=session)
+            if result.matched_count < len(reservations):
+                raise OperationFailure(
+                    "quota reserved concurrently",
+                    code=WRITE_CONFLICT,
+                    details={"errorLabels": ["TransientTransactionError"]},
+                )
+        counters = [
+            UpdateOne(
+                {"_id": f"{quota_id(campaign_id, unit)}|{self._shard}"},
+                {
+                    "$inc": {
+                        "eligible": seen.get(unit, (0, 0))[0],
+                        "reachable": seen.get(unit, (0, 0))[1],
+                        "invited": granted.get(unit, 0),
+                    },
+                    "$setOnInsert": {"campaign": campaign_id, "unit": unit},
+                },
+                upsert=True,
+            )
+            for unit in set(seen) | set(granted)
+        ]
+        if counters:
+            await self._db[QUOTA_COUNTS].bulk_write(counters, ordered=False, session=session)
         return granted
 
     async def settle(
@@ -150,7 +163,11 @@ class DecisionStore:
         """Record answers and lapses; ``release`` frees reserved slots."""
         await self._db[QUOTAS].update_one(
             {"_id": quota_id(campaign_id, unit)},
-            {"$inc": {"answered": answered, "lapsed": lapsed, "reserved": -release}},
+            {
+                "$inc": {"answered": answered, "lapsed": lapsed, "reserved": -release},
+                "$setOnInsert": {"campaign": campaign_id, "unit": unit, "quota": None},
+            },
+            upsert=True,
             session=session,
         )
 
@@ -234,8 +251,12 @@ class DecisionStore:
         return [item async for doc in cursor for item in doc["items"]]
 
     async def quota_table(self, campaign_id: str) -> list[Document]:
-        """Quota documents of a campaign, by unit."""
-        return [d async for d in self._db[QUOTAS].find({"campaign": campaign_id}).sort("unit", 1)]
+        """Quota documents of a campaign with their counters summed, by unit."""
+        counts = await self._counts(campaign_id, None, None)
+        rows = {d["unit"]: d async for d in self._db[QUOTAS].find({"campaign": campaign_id})}
+        for unit in counts.keys() - rows.keys():
+            rows[unit] = {"unit": unit, "quota": None, **_ZERO_SLOTS}
+        return [{**rows[u], **counts.get(u, dict.fromkeys(_COUNTERS, 0))} for u in sorted(rows)]
 
 
 def history_cutoff(now: datetime) -> datetime:
