@@ -30,7 +30,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import time as clock_time
 from pathlib import Path
 from statistics import quantiles
 
@@ -51,6 +52,7 @@ from sipas_runtime.publishing import encode, event_headers
 
 UNITS = load_sample_hierarchy().leaves("ht-nx", date(2024, 6, 1))
 RESULTS = Path(__file__).parent / "results"
+VN = timezone(timedelta(hours=7))
 
 
 def campaign(path: Path, **fields: object) -> str:
@@ -226,11 +228,13 @@ async def concurrency(
     nats_url: str, mongo_url: str, work: Path, events: int, instances: int
 ) -> dict:
     pair = KeyPair.generate()
+    today = datetime.now(VN).date()  # the window ends tonight: every reachable dossier is drawn
     files = campaign(
         work / "race.yaml",
         id="bench-race",
         seed="bench-race-seed",
-        window={"start": "2026-01-01", "end": "2026-01-01"},
+        window={"start": str(today), "end": str(today)},
+        fieldwork_end=str(today + timedelta(days=1)),
         allocation={"fixed_per_unit": {"individual": 12, "organisation": 8}},
     )
     procs, ports = start(
@@ -242,7 +246,7 @@ async def concurrency(
         nc = await nats.connect(nats_url)
         js = nc.jetstream()
         sealed = seal(pair.public_key, {"phone": "0912345678"})
-        at = datetime(2026, 1, 1, 16, tzinfo=UTC)  # 23:00 in Vietnam, the window's last hour
+        at = datetime.combine(today, clock_time(23), VN)  # the window's last hour
         started = time.monotonic()
         for chunk in range(0, events, 512):
             batch = [dossier(i, at, sealed) for i in range(chunk, min(events, chunk + 512))]
