@@ -134,7 +134,16 @@ def start(n: int, env: dict[str, str], logs: Path) -> tuple[list, list[int]]:
     return procs, ports
 
 
-async def latency(nats_url: str, mongo_url: str, work: Path, rate: float, seconds: float) -> dict:
+async def latency(
+    nats_url: str,
+    mongo_url: str,
+    work: Path,
+    rate: float,
+    seconds: float,
+    *,
+    invite: float,
+    dispatch: bool,
+) -> dict:
     pair = KeyPair.generate()
     now = datetime.now(UTC)
     files = campaign(
@@ -145,9 +154,12 @@ async def latency(nats_url: str, mongo_url: str, work: Path, rate: float, second
             "start": str(now.date() - timedelta(days=1)),
             "end": str(now.date() + timedelta(days=1)),
         },
-        sample_size={"rate": 0.1},
+        sample_size={"rate": invite},
     )
-    procs, ports = start(1, service_env(nats_url, mongo_url, pair, "bench_latency", files), work)
+    env = service_env(nats_url, mongo_url, pair, "bench_latency", files)
+    if not dispatch:
+        env["SIPAS_SAMPLING_DISPATCH_INTERVAL"] = "60"
+    procs, ports = start(1, env, work)
     received: dict[str, float] = {}
     try:
         await wait_ready(ports[0])
@@ -213,6 +225,8 @@ async def latency(nats_url: str, mongo_url: str, work: Path, rate: float, second
     lat = sorted((received[i] - published[d]) * 1000 for i, d in ids.items() if i in received)
     cuts = quantiles(lat, n=100)
     return {
+        "invite_share": invite,
+        "dispatching": dispatch,
         "events": total,
         "publish_rate": round(achieved, 1),
         "decided": decided,
@@ -297,6 +311,8 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--invite", type=float, default=0.1, help="share of dossiers invited")
+    parser.add_argument("--no-dispatch", action="store_true", help="decisions only: no sending")
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--instances", type=int, default=4)
     parser.add_argument("--skip", choices=["latency", "concurrency"], default=None)
@@ -319,7 +335,15 @@ async def main() -> None:
     }
     try:
         if args.skip != "latency":
-            results["latency"] = await latency(nats_url, mongo_url, work, args.rate, args.seconds)
+            results["latency"] = await latency(
+                nats_url,
+                mongo_url,
+                work,
+                args.rate,
+                args.seconds,
+                invite=args.invite,
+                dispatch=not args.no_dispatch,
+            )
         if args.skip != "concurrency":
             results["concurrency"] = await concurrency(
                 nats_url, mongo_url, work, args.events, args.instances

@@ -180,7 +180,10 @@ class SamplingService:
         for campaign in self.campaign_files:
             await self.registry.save(campaign)
         if not self.campaign_files and self.settings.env != "production":
-            await self.registry.save(env_campaign(self.settings, self.hierarchy.province))
+            # the development campaign follows its environment even after it decided
+            await self.registry.save(
+                env_campaign(self.settings, self.hierarchy.province), frozen=False
+            )
         await self.registry.refresh()
         s = self.settings
         if s.zalo_access_token and s.zalo_refresh_token:

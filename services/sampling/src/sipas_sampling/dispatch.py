@@ -84,7 +84,14 @@ class Dispatcher:
         """Send everything due now; returns how many invitations were handled."""
         now = self.clock()
         due = await self._invitations.claim_due(now, owner=self._owner, limit=limit, lease=LEASE)
-        await asyncio.gather(*(self._one(doc, now) for doc in due))
+        results = await asyncio.gather(
+            *(self._one(doc, now) for doc in due), return_exceptions=True
+        )
+        for doc, result in zip(due, results, strict=True):
+            if isinstance(result, Exception):  # retried when its lease expires
+                log.error(
+                    "dispatch_failed", invitation=str(doc["_id"]), error=type(result).__name__
+                )
         return len(due)
 
     async def _one(self, doc: Document, now: datetime) -> None:
@@ -175,9 +182,15 @@ class Dispatcher:
             real = OutboundMessage(
                 message.recipient, message.text, message.key, message.subject, message.html, params
             )
-            delivery = await send_with_retry(
-                self._channels[channel], real, attempts=2, initial_wait=0.2
-            )
+            try:
+                delivery = await send_with_retry(
+                    self._channels[channel], real, attempts=2, initial_wait=0.2
+                )
+            except Exception as exc:
+                log.exception("channel_crashed", channel=channel)
+                delivery = Delivery(
+                    DeliveryStatus.PERMANENT, code="crash", detail=type(exc).__name__
+                )
         self._metrics.send_seconds.labels(channel).observe(time.monotonic() - started)
         self._metrics.deliveries.labels(channel, delivery.status.value).inc()
         if delivery.channel_fault:

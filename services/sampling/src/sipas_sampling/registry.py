@@ -72,10 +72,10 @@ class Registry:
         self._active: dict[str, ActiveCampaign] = {}
         self._known: dict[str, str] = {}
 
-    async def save(self, campaign: Campaign) -> bool:
+    async def save(self, campaign: Campaign, *, frozen: bool = True) -> bool:
         """Validate against the hierarchy, store, set quotas; returns True when new."""
         units = units_in_scope(campaign, self._hierarchy)
-        created = await self._campaigns.save(campaign, datetime.now(UTC))
+        created = await self._campaigns.save(campaign, datetime.now(UTC), frozen=frozen)
         if campaign.mode == "continuous":
             quotas, expected = continuous_quotas(campaign, units)
             if any(q is not None for q in quotas.values()):

@@ -149,7 +149,8 @@ class Selector:
             if row.reason in (None, "no_usable_contact"):
                 counts[row.event.unit][0] += 1
                 counts[row.event.unit][1] += row.reason is None
-        progress = await self._decisions.progress(campaign.id, counts, session)
+        fixed = campaign.fixed_rate is not None  # a fixed rate needs no progress
+        progress = {} if fixed else await self._decisions.progress(campaign.id, counts, session)
         log: list[list[Any]] = []
         drawn: list[tuple[DossierCompleted, Decision]] = []
         for row in rows:

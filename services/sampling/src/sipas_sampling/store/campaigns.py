@@ -28,8 +28,11 @@ class CampaignStore:
         self._keys: dict[str, str | None] = {}
         self._started: set[str] = set()
 
-    async def save(self, campaign: Campaign, now: datetime) -> bool:
-        """Create or update a campaign; returns True when it is new."""
+    async def save(self, campaign: Campaign, now: datetime, *, frozen: bool = True) -> bool:
+        """Create or update a campaign; returns True when it is new.
+
+        ``frozen=False`` lets a started campaign change its design (development only).
+        """
         existing = await self._db[CAMPAIGNS].find_one({"_id": campaign.id})
         definition = campaign.model_dump(mode="json")
         if existing is None:
@@ -46,11 +49,11 @@ class CampaignStore:
                     }
                 )
             except DuplicateKeyError:
-                return await self.save(campaign, now)
+                return await self.save(campaign, now, frozen=frozen)
             return True
         old = Campaign.model_validate(existing["definition"])
         changed = changed_design_fields(old, campaign)
-        if changed and existing.get("started"):
+        if changed and existing.get("started") and frozen:
             raise DesignFrozenError(
                 f"campaign {campaign.id!r} has taken decisions; its design is frozen "
                 f"(changed: {', '.join(changed)}); create a new campaign instead"
