@@ -151,27 +151,7 @@ class Selector:
                 counts[row.event.unit][1] += row.reason is None
         fixed = campaign.fixed_rate is not None  # a fixed rate needs no progress
         progress = {} if fixed else await self._decisions.progress(campaign.id, counts, session)
-        log: list[list[Any]] = []
-        drawn: list[tuple[DossierCompleted, Decision]] = []
-        for row in rows:
-            e = row.event
-            if row.reason is not None:
-                log.append([e.dossier_id, e.unit, None, None, row.reason])
-                continue
-            rate = campaign.fixed_rate
-            if rate is None:
-                rate = adaptive_rate(
-                    progress.get(e.unit, UNLIMITED),
-                    at=e.delivered_at,
-                    start=active.starts,
-                    end=active.ends,
-                    prior_response_rate=campaign.expected_response_rate,
-                )
-            decision = decide(campaign.seed, e.dossier_id, rate)
-            if decision.drawn:
-                drawn.append((e, decision))
-            else:
-                log.append([e.dossier_id, e.unit, decision.draw, rate, "not_drawn"])
+        log, drawn = self._draw(active, rows, progress)
         accepted = await self._contactable(campaign, drawn, log, session, now)
         invitees: list[tuple[Invitee, Decision]] = []
         seen = {u: (a, b) for u, (a, b) in counts.items()}
@@ -194,6 +174,35 @@ class Selector:
         await self._decisions.log_decisions(campaign.id, log, now, session)
         self._metrics.count_decisions(campaign.id, log)
         return events
+
+    @staticmethod
+    def _draw(
+        active: ActiveCampaign, rows: list[Row], progress: dict[str, UnitProgress]
+    ) -> tuple[list[list[Any]], list[tuple[DossierCompleted, Decision]]]:
+        """Log the screened-out rows; draw the others against their unit's rate."""
+        campaign = active.campaign
+        log: list[list[Any]] = []
+        drawn: list[tuple[DossierCompleted, Decision]] = []
+        for row in rows:
+            e = row.event
+            if row.reason is not None:
+                log.append([e.dossier_id, e.unit, None, None, row.reason])
+                continue
+            rate = campaign.fixed_rate
+            if rate is None:
+                rate = adaptive_rate(
+                    progress.get(e.unit, UNLIMITED),
+                    at=e.delivered_at,
+                    start=active.starts,
+                    end=active.ends,
+                    prior_response_rate=campaign.expected_response_rate,
+                )
+            decision = decide(campaign.seed, e.dossier_id, rate)
+            if decision.drawn:
+                drawn.append((e, decision))
+            else:
+                log.append([e.dossier_id, e.unit, decision.draw, rate, "not_drawn"])
+        return log, drawn
 
     async def _contactable(
         self,
