@@ -110,24 +110,26 @@ async def test_nothing_is_sent_in_quiet_hours_and_it_goes_out_in_the_morning(too
 
     await h.publish([tools.completed(7, UNIT, delivered_at=datetime(2026, 3, 2, 3, tzinfo=UTC))])
     await h.eventually(lambda: h.sampling.invitations.by_campaign("night-2026"))
-    await h.sampling.dispatcher.run_once()
+    await h.sampling.dispatcher.run_once()  # the periodic dispatcher may take it first
 
+    async def deferred_to_morning() -> bool:
+        [doc] = await h.sampling.invitations.by_campaign("night-2026")
+        return doc["state"] == "queued" and doc["next_attempt_at"].astimezone(VN).hour == 7
+
+    await h.eventually(deferred_to_morning)
     [doc] = await h.sampling.invitations.by_campaign("night-2026")
-    assert doc["state"] == "queued"
-    assert doc["next_attempt_at"].astimezone(VN).hour == 7
-    assert not [
-        m
-        for m in await h.sampling.invitations.outbox(None, 10)
-        if m["invitation_id"] == str(doc["_id"])
-    ]
+    outbox = await h.sampling.invitations.outbox(None, 100)
+    assert not [m for m in outbox if m["invitation_id"] == str(doc["_id"])]
 
     h.sampling.dispatcher.clock = lambda: doc["next_attempt_at"] + timedelta(seconds=1)
     await h.sampling.dispatcher.run_once()
-    [message] = [
-        m
-        for m in await h.sampling.invitations.outbox(None, 10)
-        if m["invitation_id"] == str(doc["_id"])
-    ]
+
+    async def sent() -> list:
+        outbox = await h.sampling.invitations.outbox(None, 100)
+        return [m for m in outbox if m["invitation_id"] == str(doc["_id"])]
+
+    await h.eventually(sent)
+    [message] = await sent()
     assert message["channel"] == "sms"
     assert message["text"].isascii()  # SMS text without diacritics
 
