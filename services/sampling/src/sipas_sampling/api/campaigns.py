@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -42,8 +43,6 @@ async def put_campaign(request: Request, _: Operator) -> dict[str, Any]:
         if "yaml" in request.headers.get("content-type", ""):
             document = yaml.safe_load(raw)
         else:
-            import json  # noqa: PLC0415 - only for this branch
-
             document = json.loads(raw or b"null")
         campaign = parse_campaign(document, origin="body", hierarchy=sampling.hierarchy)
         created = await sampling.registry.save(campaign)
