@@ -40,6 +40,7 @@ HEADERS = (
     "Đối tượng",
     "Danh sách",
     "Mã hồ sơ",
+    "Người nộp",
     "Điện thoại",
     "E-mail",
     "Liên kết khảo sát",
@@ -79,6 +80,7 @@ def lists_workbook(rows: Iterable[dict[str, Any]], *, title: str, with_contacts:
                     KIND_VI.get(row["kind"], row["kind"]),
                     LIST_VI.get(row["list"], row["list"]),
                     row["dossier_id"],
+                    contact.get("name", "") if with_contacts else MASK,
                     contact.get("phone", "") if with_contacts else MASK,
                     contact.get("email", "") if with_contacts else MASK,
                     row.get("link", "") if with_contacts else MASK,
@@ -88,7 +90,7 @@ def lists_workbook(rows: Iterable[dict[str, Any]], *, title: str, with_contacts:
             ]
         )
     for column, width in zip(
-        "ABCDEFGHIJK", (5, 28, 18, 10, 11, 26, 13, 26, 44, 11, 16), strict=True
+        "ABCDEFGHIJKL", (5, 28, 18, 10, 11, 26, 24, 13, 26, 44, 11, 16), strict=True
     ):
         sheet.column_dimensions[column].width = width
     buffer = io.BytesIO()

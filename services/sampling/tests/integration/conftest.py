@@ -49,7 +49,9 @@ def completed(
     applicant: str | None = None,
     **fields: Any,
 ) -> DossierCompleted:
-    contact = {"phone": f"09{number:08d}"} if contact is None else contact
+    contact = (
+        {"phone": f"09{number:08d}", "name": f"Người dân {number}"} if contact is None else contact
+    )
     channels = []
     if contact.get("phone"):
         channels += ["sms", "zalo"]

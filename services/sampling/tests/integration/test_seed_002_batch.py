@@ -162,10 +162,12 @@ async def test_lists_show_contacts_to_field_roles_only(tools, harness):
         content[role] = answer.content
     assert len(sheet("enumerator")) == 25  # no organisations: their 10 forms go to individuals
     assert all(
-        str(r[6]).startswith("09") and str(r[8]).startswith("https://ks.example.gov.vn/s/")
+        str(r[6]).startswith("Người dân")
+        and str(r[7]).startswith("09")
+        and str(r[9]).startswith("https://ks.example.gov.vn/s/")
         for r in sheet("enumerator")
     )
-    assert all(r[6] == "—" and r[8] == "—" for r in sheet("observer"))
+    assert all(r[6] == r[7] == r[9] == "—" for r in sheet("observer"))
     assert (await h.http.get(f"/v1/campaigns/{CAMPAIGN}/lists.xlsx")).status_code == 401
     assert (
         await h.http.post(f"/v1/campaigns/{CAMPAIGN}/draw", headers=tools.auth("observer"))
