@@ -2,54 +2,233 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import hashlib
+import hmac
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any, TypeVar
 
-from sipas_contracts.streams import SAMPLING_DOSSIERS
-from sipas_runtime.service import ServiceRuntime, ensure_collections
+import structlog
+from fastapi import FastAPI
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from sipas_contracts.events import DossierCompleted, Event, ResponseRecorded
+from sipas_contracts.streams import SAMPLING_DOSSIERS, SAMPLING_RESPONSES
+from sipas_runtime.channels import (
+    Channel,
+    EsmsChannel,
+    EsmsSettings,
+    SmtpChannel,
+    SmtpSettings,
+    TokenPair,
+    ZaloSettings,
+    ZaloZnsChannel,
+)
+from sipas_runtime.consumer import Batch
+from sipas_runtime.mongo import in_transaction
+from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.settings import decode_key
-from sipas_sampling import api, handlers
+from sipas_sampling import handlers, store
+from sipas_sampling.api import callbacks, campaigns, dev, draws
+from sipas_sampling.campaigns import load_campaign_file
+from sipas_sampling.dispatch import Dispatcher
+from sipas_sampling.draws import Draws
+from sipas_sampling.maintenance import Maintenance
+from sipas_sampling.metrics import SamplingMetrics
+from sipas_sampling.registry import Registry, env_campaign
+from sipas_sampling.selection import Keys, Selector
 from sipas_sampling.settings import Settings
-from sipas_sampling.store import COLLECTIONS, InvitationStore
+from sipas_sampling.store.campaigns import CampaignStore
+from sipas_sampling.store.decisions import DecisionStore
+from sipas_sampling.store.invitations import InvitationStore, MongoTokenStore
+from sipas_sampling.vault import optout_key
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 
 class SamplingService:
-    """Sampling's collaborators, shared by routes and handlers."""
+    """Sampling's collaborators, shared by routes, handlers and background jobs."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.token_key = decode_key(settings.token_key, what="SIPAS_TOKEN_KEY")
         decode_key(settings.secret_key, what="SIPAS_SAMPLING_SECRET_KEY", length=32)
+        self.optout_key = optout_key(settings.secret_key)
+        self.callback_token = hmac.new(
+            self.optout_key, b"esms-callback", hashlib.sha256
+        ).hexdigest()[:32]
         self.hierarchy = settings.load_hierarchy()
         self.runtime = ServiceRuntime(settings, title="SIPAS Live — sampling")
-        self._store: InvitationStore | None = None
+        self.metrics = SamplingMetrics(self.runtime.registry)
+        self.campaign_files = [
+            load_campaign_file(p, self.hierarchy) for p in settings.campaign_paths()
+        ]
 
-    def store(self) -> InvitationStore:
-        """The invitation store (available once started)."""
-        if self._store is None:
-            self._store = InvitationStore(self.runtime.db)
-        return self._store
+    def start(self) -> None:
+        """Build the database-backed collaborators (the runtime is connected)."""
+        db = self.runtime.db
+        self.campaigns = CampaignStore(db)
+        self.decisions = DecisionStore(db)
+        self.invitations = InvitationStore(db)
+        self.tokens = MongoTokenStore(db)
+        self.registry = Registry(self.hierarchy, self.campaigns, self.decisions)
+        self.selector = Selector(
+            registry=self.registry,
+            campaigns=self.campaigns,
+            decisions=self.decisions,
+            invitations=self.invitations,
+            metrics=self.metrics,
+            keys=Keys(self.settings.secret_key, self.token_key, self.optout_key),
+        )
+        self.dispatcher = Dispatcher(
+            registry=self.registry,
+            hierarchy=self.hierarchy,
+            campaigns=self.campaigns,
+            invitations=self.invitations,
+            decisions=self.decisions,
+            channels=self._channels(),
+            dev_outbox=self.settings.dev_outbox,
+            survey_base_url=self.settings.survey_base_url,
+            publish=self.runtime.publisher.publish_many,
+            metrics=self.metrics,
+            concurrency=self.settings.send_concurrency,
+        )
+        self.maintenance = Maintenance(
+            registry=self.registry,
+            campaigns=self.campaigns,
+            invitations=self.invitations,
+            decisions=self.decisions,
+            transact=self.transact,
+            metrics=self.metrics,
+            grace=timedelta(hours=self.settings.lapse_grace_hours),
+        )
+        self.draws = Draws(
+            registry=self.registry,
+            campaigns=self.campaigns,
+            invitations=self.invitations,
+            decisions=self.decisions,
+            transact=self.transact,
+            publish=self.runtime.publisher.publish_many,
+            token_key=self.token_key,
+            optout_key=self.optout_key,
+            metrics=self.metrics,
+        )
+
+        async def substitute(doc: dict[str, Any], reason: str) -> None:
+            try:
+                await self.draws.substitute(doc["campaign"], doc["dossier_id"], reason)
+            except ValueError as exc:
+                log.warning(
+                    "no_substitute", campaign=doc["campaign"], unit=doc["unit"], reason=str(exc)
+                )
+
+        self.dispatcher.substitute = substitute
+        self.dossier_handler = handlers.on_dossiers(self.selector, self.invitations)
+        self.response_handler = handlers.on_responses(
+            self.invitations, self.decisions, self.metrics
+        )
+
+    async def transact(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+        """Run ``work`` in a majority transaction on the service's client."""
+        return await in_transaction(self.runtime.mongo, work)
+
+    def _channels(self) -> dict[str, Channel]:
+        s = self.settings
+        channels: dict[str, Channel] = {}
+        if s.smtp_host:
+            channels["email"] = SmtpChannel(
+                SmtpSettings(
+                    host=s.smtp_host,
+                    port=s.smtp_port,
+                    sender=s.smtp_sender,
+                    username=s.smtp_username,
+                    password=s.smtp_password,
+                    starttls=s.smtp_starttls,
+                )
+            )
+        if s.esms_api_key:
+            callback = (
+                f"{s.esms_callback_url.rstrip('/')}/v1/callbacks/esms/{self.callback_token}"
+                if s.esms_callback_url
+                else ""
+            )
+            channels["sms"] = EsmsChannel(
+                EsmsSettings(
+                    api_key=s.esms_api_key,
+                    secret_key=s.esms_secret_key,
+                    brandname=s.esms_brandname,
+                    base_url=s.esms_url,
+                    callback_url=callback,
+                )
+            )
+        if s.zalo_app_id:
+            channels["zalo"] = ZaloZnsChannel(
+                ZaloSettings(
+                    app_id=s.zalo_app_id,
+                    secret_key=s.zalo_app_secret,
+                    base_url=s.zalo_url,
+                    oauth_url=s.zalo_oauth_url,
+                ),
+                self.tokens,
+            )
+        return channels
+
+    async def load_campaigns(self) -> None:
+        """Campaign files (or the development campaign) into Mongo and the registry."""
+        for campaign in self.campaign_files:
+            await self.registry.save(campaign)
+        if not self.campaign_files and self.settings.env != "production":
+            # the development campaign follows its environment even after it decided
+            await self.registry.save(
+                env_campaign(self.settings, self.hierarchy.province), frozen=False
+            )
+        await self.registry.refresh()
+        s = self.settings
+        if s.zalo_access_token and s.zalo_refresh_token:
+            await self.tokens.bootstrap(
+                TokenPair(s.zalo_access_token, s.zalo_refresh_token, time.time() + 3600)
+            )
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The sampling ASGI app with its consumers registered."""
+    """The sampling ASGI app with its consumers and background jobs registered."""
     sampling = SamplingService(settings)
     runtime = sampling.runtime
-    runtime.consume(
-        SAMPLING_DOSSIERS,
-        decode=handlers.decode_dossier,
-        handler=handlers.on_dossiers(
-            settings,
-            store=sampling.store,
-            hierarchy=sampling.hierarchy,
-            token_key=sampling.token_key,
-        ),
-    )
+
+    async def on_dossiers(
+        batch: Batch[DossierCompleted], session: AsyncClientSession
+    ) -> Sequence[Event] | None:
+        return await sampling.dossier_handler(batch, session)
+
+    async def on_responses(
+        batch: Batch[ResponseRecorded], session: AsyncClientSession
+    ) -> Sequence[Event] | None:
+        return await sampling.response_handler(batch, session)
+
+    runtime.consume(SAMPLING_DOSSIERS, decode=handlers.decode_dossier, handler=on_dossiers)
+    runtime.consume(SAMPLING_RESPONSES, decode=handlers.decode_response, handler=on_responses)
 
     async def setup(rt: ServiceRuntime) -> None:
-        await ensure_collections(rt.db, COLLECTIONS)
-        await rt.db["outbox"].create_index("created_at")
+        await store.prepare(rt.db)
+        sampling.start()
+        await sampling.load_campaigns()
+
+    async def dispatch() -> None:
+        while await sampling.dispatcher.run_once():
+            pass
 
     runtime.on_startup(setup)
-    app = runtime.create_app(routers=[api.router], description="Campaigns, draws and invitations.")
+    runtime.every(settings.dispatch_interval, dispatch)
+
+    async def upkeep() -> None:
+        await sampling.maintenance.run()
+
+    runtime.every(settings.maintenance_interval, upkeep)
+    app = runtime.create_app(
+        routers=[campaigns.router, draws.router, callbacks.router, dev.router],
+        description="Campaigns, eligibility, allocation, reproducible draws and invitations.",
+    )
     app.state.sampling = sampling
     return app

@@ -1,13 +1,23 @@
-"""Sampling settings (``SIPAS_SAMPLING_*``; keys use global ``SIPAS_*`` names)."""
+"""Sampling settings (``SIPAS_SAMPLING_*``; keys use global ``SIPAS_*`` names).
+
+Campaigns come from YAML files (``SIPAS_SAMPLING_CAMPAIGN_FILES``, comma-separated) or the
+API. With no campaign file and outside production, a simple continuous campaign is made
+from ``CAMPAIGN_ID``/``SEED``/``SAMPLING_RATE``/``CHANNEL_ORDER`` (the demo and the walking
+skeleton drive it). Channels are real gateways when configured; with ``DEV_OUTBOX`` every
+message goes to the development outbox instead (``GET /dev/outbox``).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from sipas_runtime.settings import ServiceSettings
+
+ROLES = ("operator", "enumerator", "observer")
 
 
 class Settings(ServiceSettings):
@@ -24,10 +34,11 @@ class Settings(ServiceSettings):
         validation_alias=AliasChoices("SIPAS_SAMPLING_SECRET_KEY", "secret_key"),
         description="Curve25519 secret key that opens contacts sealed by intake",
     )
+    campaign_files: str = Field(default="", description="Comma-separated campaign YAML files")
     campaign_id: str = "demo"
     instrument_id: str = "sipas-1001-2023"
     sampling_rate: float = Field(default=0.5, ge=0, le=1)
-    seed: str = Field(default="sipas-demo", min_length=1)
+    seed: str = Field(default="sipas-demo", min_length=4)
     token_ttl_days: int = Field(default=14, ge=1, le=120)
     survey_base_url: str = Field(
         default="http://127.0.0.1:8081",
@@ -35,5 +46,53 @@ class Settings(ServiceSettings):
     )
     channel_order: str = "zalo,sms,email"
     dev_outbox: bool = Field(
-        default=False, description="Keep sent messages readable at /dev/outbox (development only)"
+        default=False, description="Keep messages at /dev/outbox instead of sending them"
     )
+    api_keys: str = Field(
+        default="", description="role:key pairs, comma-separated (operator, enumerator, observer)"
+    )
+    dispatch_interval: float = Field(default=0.2, gt=0, le=60)
+    maintenance_interval: float = Field(default=60, gt=0, le=3600)
+    send_concurrency: int = Field(default=16, ge=1, le=256)
+    lapse_grace_hours: float = Field(default=1.0, ge=0, le=240)
+    # e-mail over SMTP
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_sender: str = "khaosat@example.gov.vn"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    # SMS brandname through eSMS
+    esms_url: str = "https://rest.esms.vn"
+    esms_api_key: str = ""
+    esms_secret_key: str = ""
+    esms_brandname: str = ""
+    esms_callback_url: str = ""
+    # Zalo notification service (ZNS)
+    zalo_url: str = "https://business.openapi.zalo.me"
+    zalo_oauth_url: str = "https://oauth.zaloapp.com"
+    zalo_app_id: str = ""
+    zalo_app_secret: str = ""
+    zalo_oa_secret: str = Field(default="", description="OA secret that signs Zalo webhooks")
+    zalo_access_token: str = Field(default="", description="First token pair (bootstrap only)")
+    zalo_refresh_token: str = ""
+
+    @field_validator("api_keys")
+    @classmethod
+    def _roles_known(cls, value: str) -> str:
+        for pair in filter(None, (p.strip() for p in value.split(","))):
+            role, _, key = pair.partition(":")
+            if role not in ROLES or len(key) < 16:  # noqa: PLR2004 - a guessable key is no key
+                raise ValueError(
+                    f"api_keys: {role!r} must be one of {ROLES} with a key of 16+ chars"
+                )
+        return value
+
+    def campaign_paths(self) -> list[Path]:
+        """Campaign files to load at start-up."""
+        return [Path(p.strip()) for p in self.campaign_files.split(",") if p.strip()]
+
+    def role_keys(self) -> dict[str, str]:
+        """API key → role."""
+        pairs = (p.strip().partition(":") for p in self.api_keys.split(",") if p.strip())
+        return {key: role for role, _, key in pairs}

@@ -43,6 +43,10 @@ class Delivery:
     provider_id: str | None = None
     code: str | None = None
     detail: str = ""
+    retry_after: float | None = None
+    """Seconds the provider asks us to wait (night-time block, daily quota), if any."""
+    channel_fault: bool = False
+    """The channel itself is failing (credentials, credit, template): pause it and alert."""
 
     @property
     def ok(self) -> bool:

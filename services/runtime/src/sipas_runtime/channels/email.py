@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -46,7 +47,10 @@ class SmtpChannel:
         local, _, domain = s.sender.partition("@")
         mail["From"] = Address(s.sender_name, local, domain)
         mail["To"] = message.recipient
-        mail["Subject"] = message.subject or "Khảo sát sự hài lòng"
+        # RFC 2047 by hand: the stdlib folder drops the space between two encoded words
+        # when it folds a long Vietnamese subject ("Sở Tư pháp" arrives as "SởTư pháp").
+        subject = Header(message.subject or "Khảo sát sự hài lòng", "utf-8", header_name="Subject")
+        mail.set_raw("Subject", subject.encode(linesep="\r\n"))
         mail["Date"] = formatdate(localtime=False)
         mail["Message-ID"] = make_msgid(idstring=message.key[:40], domain=domain)
         mail.set_content(message.text, charset="utf-8")

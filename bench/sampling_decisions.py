@@ -1,0 +1,370 @@
+"""Benchmark: dossier → invitation decision latency, and quota safety under concurrency.
+
+    uv run python bench/sampling_decisions.py [--rate 1000] [--seconds 30] [--events 50000]
+
+Starts an embedded nats-server and SecantusDB (or uses SIPAS_NATS_URL / SIPAS_MONGO_URL),
+then runs two scenarios against real ``python -m sipas_sampling`` processes:
+
+1. latency: one sampling process, dossier-completed events published at ``--rate`` per
+   second for ``--seconds`` under a continuous campaign that invites about 10% of them;
+   latency = invitation-sent received on NATS − dossier published (decision, commit and
+   publish included), p50/p95/p99/max;
+2. concurrency: four sampling processes sharing the durable consumer decide on
+   ``--events`` dossiers for 17 units with a quota of 20 each; overshoot is counted from
+   Mongo (reserved and invitations per unit) and must be 0.
+
+Prints a table and writes JSON to bench/results/sampling_decisions.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import platform
+import secrets
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import time as clock_time
+from pathlib import Path
+from statistics import quantiles
+
+import nats
+import yaml
+from pymongo import AsyncMongoClient
+from rich.console import Console
+from rich.table import Table
+
+from sipas_contracts import subjects
+from sipas_contracts.events import DossierCompleted, InvitationSent
+from sipas_contracts.ids import uuid7
+from sipas_contracts.units import load_sample_hierarchy
+from sipas_runtime.embedded import EmbeddedMongo, EmbeddedNats
+from sipas_runtime.privacy import KeyPair, seal
+from sipas_runtime.processes import free_port, spawn, stop
+from sipas_runtime.publishing import encode, event_headers
+
+UNITS = load_sample_hierarchy().leaves("ht-nx", date(2024, 6, 1))
+RESULTS = Path(__file__).parent / "results"
+VN = timezone(timedelta(hours=7))
+
+
+def campaign(path: Path, **fields: object) -> str:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name_vi": "Benchmark",
+                "instrument_id": "sipas-1001-2023",
+                "mode": "continuous",
+                "scope": {"under": "ht"},
+                "channels": ["zalo", "sms"],
+                **fields,
+            }
+        )
+    )
+    return str(path)
+
+
+def dossier(i: int, at: datetime, sealed: str) -> DossierCompleted:
+    unit = UNITS[i % len(UNITS)]
+    return DossierCompleted(
+        event_id=uuid7(),
+        occurred_at=at,
+        producer="bench",
+        dossier_id=f"B-{i:07d}",
+        unit=unit,
+        procedure_code="1.001193",
+        applicant_kind="individual" if i % 3 else "organisation",
+        applicant_pseudonym=hashlib.sha256(f"a{i}".encode()).hexdigest(),
+        submission_channel="direct",
+        result_delivery="counter",
+        received_at=at - timedelta(days=2),
+        delivered_at=at,
+        contact_channels=["sms", "zalo"],
+        sealed_contact=sealed,
+    )
+
+
+def service_env(
+    nats_url: str, mongo_url: str, pair: KeyPair, db: str, files: str
+) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SIPAS_NATS_URL": nats_url,
+        "SIPAS_MONGO_URL": mongo_url,
+        "SIPAS_TOKEN_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "SIPAS_SAMPLING_SECRET_KEY": pair.secret_key,
+        "SIPAS_SAMPLING_DATABASE": db,
+        "SIPAS_SAMPLING_CAMPAIGN_FILES": files,
+        "SIPAS_SAMPLING_DEV_OUTBOX": "true",
+        "SIPAS_LOG_LEVEL": "WARNING",
+    }
+
+
+async def wait_ready(port: int) -> None:
+    import httpx  # noqa: PLC0415
+
+    async with httpx.AsyncClient() as http:
+        for _ in range(300):
+            try:
+                if (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError("sampling did not become ready")
+
+
+def start(n: int, env: dict[str, str], logs: Path) -> tuple[list, list[int]]:
+    ports = [free_port() for _ in range(n)]
+    procs = [
+        spawn(
+            [sys.executable, "-m", "sipas_sampling"],
+            log_file=logs / f"sampling-{p}.log",
+            env={**env, "SIPAS_SAMPLING_HTTP_PORT": str(p)},
+        )
+        for p in ports
+    ]
+    return procs, ports
+
+
+async def latency(
+    nats_url: str,
+    mongo_url: str,
+    work: Path,
+    rate: float,
+    seconds: float,
+    *,
+    invite: float,
+    dispatch: bool,
+) -> dict:
+    pair = KeyPair.generate()
+    now = datetime.now(UTC)
+    files = campaign(
+        work / "latency.yaml",
+        id="bench-latency",
+        seed="bench-latency-seed",
+        window={
+            "start": str(now.date() - timedelta(days=1)),
+            "end": str(now.date() + timedelta(days=1)),
+        },
+        sample_size={"rate": invite},
+    )
+    env = service_env(nats_url, mongo_url, pair, "bench_latency", files)
+    if not dispatch:
+        env["SIPAS_SAMPLING_DISPATCH_INTERVAL"] = "60"
+    procs, ports = start(1, env, work)
+    received: dict[str, float] = {}
+    try:
+        await wait_ready(ports[0])
+        nc = await nats.connect(nats_url)
+        js = nc.jetstream()
+
+        async def on_invitation(msg: object) -> None:
+            event = InvitationSent.model_validate_json(msg.data)  # type: ignore[attr-defined]
+            received[str(event.invitation_id)] = time.time()
+
+        await nc.subscribe(subjects.INVITATIONS_SENT, cb=on_invitation)
+        sealed = seal(pair.public_key, {"phone": "0912345678"})
+        total = int(rate * seconds)
+        published: dict[str, float] = {}
+        started = time.monotonic()
+        futures = []
+        for i in range(total):
+            target = started + i / rate
+            delay = target - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            at = datetime.now(UTC)
+            event = dossier(i, at, sealed)
+            published[event.dossier_id] = at.timestamp()
+            futures.append(
+                await js.publish_async(
+                    subjects.for_event(event), encode(event), headers=event_headers(event)
+                )
+            )
+            if len(futures) >= 512:
+                await asyncio.gather(*futures)
+                futures.clear()
+        await asyncio.gather(*futures)
+        achieved = total / (time.monotonic() - started)
+        client: AsyncMongoClient = AsyncMongoClient(
+            mongo_url, uuidRepresentation="standard", tz_aware=True
+        )
+        for _ in range(600):
+            decided = sum(
+                [
+                    len(d["items"])
+                    async for d in client["bench_latency"]["decisions"].find({}, {"items": 1})
+                ]
+            )
+            if decided >= total:
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
+        import httpx  # noqa: PLC0415
+
+        async with httpx.AsyncClient() as http:
+            metrics = (await http.get(f"http://127.0.0.1:{ports[0]}/metrics")).text
+        (work / "metrics.txt").write_text(metrics)
+        ids = {
+            str(d["_id"]): d["dossier_id"]
+            async for d in client["bench_latency"]["invitations"].find({}, {"dossier_id": 1})
+        }
+        await client.close()
+        await nc.close()
+    finally:
+        for p in procs:
+            stop(p)
+    lat = sorted((received[i] - published[d]) * 1000 for i, d in ids.items() if i in received)
+    cuts = quantiles(lat, n=100)
+    return {
+        "invite_share": invite,
+        "dispatching": dispatch,
+        "events": total,
+        "publish_rate": round(achieved, 1),
+        "decided": decided,
+        "invitations": len(lat),
+        "p50_ms": round(cuts[49], 1),
+        "p95_ms": round(cuts[94], 1),
+        "p99_ms": round(cuts[98], 1),
+        "max_ms": round(lat[-1], 1),
+    }
+
+
+async def concurrency(
+    nats_url: str, mongo_url: str, work: Path, events: int, instances: int
+) -> dict:
+    pair = KeyPair.generate()
+    today = datetime.now(VN).date()  # the window ends tonight: every reachable dossier is drawn
+    files = campaign(
+        work / "race.yaml",
+        id="bench-race",
+        seed="bench-race-seed",
+        window={"start": str(today), "end": str(today)},
+        fieldwork_end=str(today + timedelta(days=1)),
+        allocation={"fixed_per_unit": {"individual": 12, "organisation": 8}},
+    )
+    procs, ports = start(
+        instances, service_env(nats_url, mongo_url, pair, "bench_race", files), work
+    )
+    try:
+        for port in ports:
+            await wait_ready(port)
+        nc = await nats.connect(nats_url)
+        js = nc.jetstream()
+        sealed = seal(pair.public_key, {"phone": "0912345678"})
+        at = datetime.combine(today, clock_time(23), VN)  # the window's last hour
+        started = time.monotonic()
+        for chunk in range(0, events, 512):
+            batch = [dossier(i, at, sealed) for i in range(chunk, min(events, chunk + 512))]
+            futures = [
+                await js.publish_async(subjects.for_event(e), encode(e), headers=event_headers(e))
+                for e in batch
+            ]
+            await asyncio.gather(*futures)
+        client: AsyncMongoClient = AsyncMongoClient(
+            mongo_url, uuidRepresentation="standard", tz_aware=True
+        )
+        db = client["bench_race"]
+        decided = 0
+        while decided < events and time.monotonic() - started < 1200:
+            decided = sum([len(d["items"]) async for d in db["decisions"].find({}, {"items": 1})])
+            await asyncio.sleep(0.5)
+        elapsed = time.monotonic() - started
+        quotas = [d async for d in db["quotas"].find({"campaign": "bench-race"})]
+        per_unit = Counter(
+            [
+                d["unit"]
+                async for d in db["invitations"].find({"campaign": "bench-race"}, {"unit": 1})
+            ]
+        )
+        decisions = [i async for d in db["decisions"].find({}) for i in d["items"]]
+        await client.close()
+        await nc.close()
+    finally:
+        for p in procs:
+            stop(p)
+    overshoot = sum(max(0, q["reserved"] - q["quota"]) for q in quotas) + sum(
+        max(0, n - 20) for n in per_unit.values()
+    )
+    return {
+        "instances": instances,
+        "events": events,
+        "decided": decided,
+        "unique_dossiers": len({d[0] for d in decisions}),
+        "invitations": sum(per_unit.values()),
+        "quota_total": sum(q["quota"] for q in quotas),
+        "overshoot": overshoot,
+        "seconds": round(elapsed, 1),
+        "events_per_s": round(decided / elapsed, 1),
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=1000)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--invite", type=float, default=0.1, help="share of dossiers invited")
+    parser.add_argument("--no-dispatch", action="store_true", help="decisions only: no sending")
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--instances", type=int, default=4)
+    parser.add_argument("--skip", choices=["latency", "concurrency"], default=None)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="sipas-bench-"))
+    nats_server = mongo = None
+    nats_url, mongo_url = (
+        os.environ.get("SIPAS_NATS_URL", ""),
+        os.environ.get("SIPAS_MONGO_URL", ""),
+    )
+    if not nats_url:
+        nats_server = EmbeddedNats(work / "nats")
+        nats_url = nats_server.start()
+    if not mongo_url:
+        mongo = EmbeddedMongo(work / "mongo")
+        mongo_url = mongo.start()
+    results: dict = {
+        "machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_version()}",
+        "at": datetime.now(UTC).isoformat(),
+    }
+    try:
+        if args.skip != "latency":
+            results["latency"] = await latency(
+                nats_url,
+                mongo_url,
+                work,
+                args.rate,
+                args.seconds,
+                invite=args.invite,
+                dispatch=not args.no_dispatch,
+            )
+        if args.skip != "concurrency":
+            results["concurrency"] = await concurrency(
+                nats_url, mongo_url, work, args.events, args.instances
+            )
+    finally:
+        for server in (mongo, nats_server):
+            if server is not None:
+                server.stop()
+    console = Console()
+    for name, values in results.items():
+        if isinstance(values, dict):
+            table = Table(title=name)
+            table.add_column("measure")
+            table.add_column("value", justify="right")
+            for key, value in values.items():
+                table.add_row(key, str(value))
+            console.print(table)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "sampling_decisions.json").write_text(json.dumps(results, indent=2))
+    console.print(f"wrote {RESULTS / 'sampling_decisions.json'}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

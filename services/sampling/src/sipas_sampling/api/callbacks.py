@@ -1,0 +1,48 @@
+"""Delivery reports from the gateways (eSMS GET callback, Zalo signed webhook).
+
+The eSMS callback URL carries a per-deployment token derived from sampling's secret key
+(eSMS does not sign its callbacks); Zalo events are checked against ``X-ZEvent-Signature``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+
+from sipas_runtime.channels import ChannelError, parse_esms_report, parse_zalo_event
+from sipas_runtime.problems import ProblemError
+from sipas_sampling.api import service
+
+router = APIRouter(prefix="/v1/callbacks", tags=["delivery reports"])
+
+
+@router.get("/esms/{token}", summary="eSMS delivery report (GET, as eSMS calls it)")
+async def esms(request: Request, token: str) -> dict[str, Any]:
+    """Record delivered / failed for the invitation named by ``RequestId``."""
+    sampling = service(request)
+    if not hmac.compare_digest(token, sampling.callback_token):
+        raise ProblemError(404, "Unknown callback.")
+    report = parse_esms_report(dict(request.query_params))
+    return {"known": await sampling.dispatcher.report(report)}
+
+
+@router.post("/zalo", summary="Zalo ZNS webhook (user_received_message)")
+async def zalo(
+    request: Request, x_zevent_signature: Annotated[str, Header()] = ""
+) -> dict[str, Any]:
+    """Verify the signature, then record the delivery."""
+    sampling = service(request)
+    body = await request.body()
+    try:
+        report = parse_zalo_event(
+            sampling.settings.zalo_app_id,
+            sampling.settings.zalo_oa_secret,
+            body,
+            x_zevent_signature,
+        )
+    except ChannelError as exc:
+        raise ProblemError(401, str(exc)) from exc
+    known = await sampling.dispatcher.report(report) if report else False
+    return {"known": known}

@@ -1,0 +1,152 @@
+"""Campaign administration: create/update (JSON or YAML), read with progress, close, opt-outs."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import yaml
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, model_validator
+
+from sipas_runtime.problems import ProblemError
+from sipas_sampling.api import Anyone, Operator, Reader, service
+from sipas_sampling.campaigns import CampaignFileError, parse_campaign
+from sipas_sampling.domain.campaign import design_digest
+from sipas_sampling.registry import ActiveCampaign
+from sipas_sampling.store.campaigns import DesignFrozenError
+from sipas_sampling.vault import contact_hashes
+
+router = APIRouter(prefix="/v1", tags=["campaigns"])
+
+
+def _active(request: Request, campaign_id: str) -> ActiveCampaign:
+    active = service(request).registry.get(campaign_id)
+    if active is None:
+        raise ProblemError(
+            404,
+            f"No campaign {campaign_id!r}.",
+            errors=[{"field": "campaign_id", "reason": "unknown"}],
+        )
+    return active
+
+
+@router.post(
+    "/campaigns", summary="Create or update a campaign (JSON or YAML body)", status_code=200
+)
+async def put_campaign(request: Request, _: Operator) -> dict[str, Any]:
+    """Validate and store a campaign; its design is frozen once it has decided."""
+    sampling = service(request)
+    raw = await request.body()
+    try:
+        if "yaml" in request.headers.get("content-type", ""):
+            document = yaml.safe_load(raw)
+        else:
+            document = json.loads(raw or b"null")
+        campaign = parse_campaign(document, origin="body", hierarchy=sampling.hierarchy)
+        created = await sampling.registry.save(campaign)
+    except (ValueError, yaml.YAMLError) as exc:
+        if isinstance(exc, DesignFrozenError):
+            raise ProblemError(409, str(exc)) from exc
+        errors = (
+            exc.errors
+            if isinstance(exc, CampaignFileError)
+            else [{"field": "(body)", "reason": str(exc)[:300]}]
+        )
+        raise ProblemError(422, "The campaign is invalid.", errors=errors) from exc
+    return {"id": campaign.id, "created": created, "design_digest": design_digest(campaign)}
+
+
+@router.get("/campaigns", summary="Campaigns and their status")
+async def list_campaigns(request: Request, _: Anyone) -> list[dict[str, Any]]:
+    """Every campaign known to the service."""
+    return [
+        {
+            "id": a.id,
+            "name_vi": a.campaign.name_vi,
+            "mode": a.campaign.mode,
+            "status": a.status,
+            "units": len(a.units),
+            "design_digest": design_digest(a.campaign),
+        }
+        for a in service(request).registry.all()
+    ]
+
+
+@router.get(
+    "/campaigns/{campaign_id}", summary="A campaign with its allocation and progress per unit"
+)
+async def get_campaign(request: Request, campaign_id: str, _: Anyone) -> dict[str, Any]:
+    """Definition, status and, per unit: quota, reserved, answered, lapsed, seen."""
+    active = _active(request, campaign_id)
+    sampling = service(request)
+    table = await sampling.decisions.quota_table(campaign_id)
+    fields = ("quota", "reserved", "invited", "answered", "lapsed", "eligible", "reachable")
+    units = [{"unit": d["unit"], **{f: d.get(f) for f in fields}} for d in table]
+    quotas = [u["quota"] for u in units if u["quota"] is not None]
+    return {
+        "campaign": active.campaign.model_dump(mode="json"),
+        "status": active.status,
+        "design_digest": design_digest(active.campaign),
+        "units_in_scope": sorted(active.units),
+        "total_quota": sum(quotas) if quotas else None,
+        "units": units,
+        "population": await sampling.invitations.population_counts(campaign_id)
+        if active.campaign.mode == "batch"
+        else None,
+    }
+
+
+@router.get("/campaigns/{campaign_id}/decisions", summary="The decision log (for observers)")
+async def decisions(request: Request, campaign_id: str, _: Reader) -> dict[str, Any]:
+    """Every decision ``[dossier, unit, draw, rate, outcome]`` with the campaign seed."""
+    active = _active(request, campaign_id)
+    rows = await service(request).decisions.decisions(campaign_id)
+    return {"campaign_id": campaign_id, "seed": active.campaign.seed, "decisions": rows}
+
+
+@router.post("/campaigns/{campaign_id}/close", summary="Close fieldwork now and destroy contacts")
+async def close(request: Request, campaign_id: str, _: Operator) -> dict[str, Any]:
+    """Crypto-shred the campaign's contacts and tokens; decisions and lists remain."""
+    _active(request, campaign_id)
+    erased = await service(request).maintenance.close(campaign_id)
+    return {"id": campaign_id, "status": "closed", "invitations_shredded": erased}
+
+
+OptOutScope = Literal["all", "sms", "zalo", "email"]
+
+
+def _everything() -> list[OptOutScope]:
+    return ["all"]
+
+
+class OptOut(BaseModel):
+    """A person who asked not to be surveyed (by any of their contacts)."""
+
+    phone: str | None = Field(default=None, max_length=32)
+    email: str | None = Field(default=None, max_length=254)
+    zalo_id: str | None = Field(default=None, max_length=64)
+    channels: list[OptOutScope] = Field(default_factory=_everything, min_length=1)
+
+    @model_validator(mode="after")
+    def _some_contact(self) -> OptOut:
+        if not (self.phone or self.email or self.zalo_id):
+            raise ValueError("give phone, email or zalo_id")
+        return self
+
+
+@router.post("/optouts", summary="Register an opt-out (kept as keyed hashes only)", status_code=201)
+async def opt_out(request: Request, body: OptOut, _: Operator) -> dict[str, Any]:
+    """Nobody reachable by these contacts is invited again through the given channels."""
+    sampling = service(request)
+    contact = {k: v for k, v in body.model_dump(include={"phone", "email", "zalo_id"}).items() if v}
+    hashes = contact_hashes(sampling.optout_key, contact)
+    if not hashes:
+        raise ProblemError(
+            422,
+            "No usable contact.",
+            errors=[{"field": "phone", "reason": "not a Vietnamese mobile number"}],
+        )
+    await sampling.decisions.add_optouts(hashes, list(body.channels), datetime.now(UTC))
+    return {"registered": len(hashes), "channels": body.channels}

@@ -1,0 +1,80 @@
+"""Campaign files: the shipped seed examples and loading YAML into :class:`Campaign`."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from sipas_contracts.units import UnitHierarchy, UnitHierarchyError
+from sipas_sampling.domain.campaign import Campaign
+from sipas_sampling.domain.messages import TemplateError, check_template
+from sipas_sampling.domain.scope import units_in_scope
+
+SHIPPED = ("ha-tinh-nghi-xuan-2020", "dong-nai-2025")
+
+
+class CampaignFileError(ValueError):
+    """Raised when a campaign document is invalid; the message names the field and reason."""
+
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or [{"field": "(document)", "reason": message}]
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """``[{field, reason}]`` for a pydantic error."""
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "(document)", "reason": e["msg"]}
+        for e in exc.errors()
+    ]
+
+
+def describe(exc: ValidationError) -> str:
+    """``field.path: reason; ...`` for a pydantic error."""
+    return "; ".join(f"{e['field']}: {e['reason']}" for e in field_errors(exc))
+
+
+def parse_campaign(
+    document: object, *, origin: str = "campaign", hierarchy: UnitHierarchy | None = None
+) -> Campaign:
+    """Validate a parsed document; with a hierarchy, also check the units in scope."""
+    if not isinstance(document, dict):
+        raise CampaignFileError(f"{origin}: a campaign is a mapping of fields")
+    try:
+        campaign = Campaign.model_validate(document)
+        for name in ("sms", "text", "email_subject"):
+            template = getattr(campaign.templates, name)
+            if template is not None:
+                check_template(name, template)
+        if hierarchy is not None and not units_in_scope(campaign, hierarchy):
+            raise CampaignFileError(f"{origin}: scope: no unit in scope")
+    except ValidationError as exc:
+        raise CampaignFileError(f"{origin}: {describe(exc)}", field_errors(exc)) from exc
+    except (TemplateError, UnitHierarchyError) as exc:
+        raise CampaignFileError(f"{origin}: {exc}") from exc
+    return campaign
+
+
+def load_campaign_file(path: Path, hierarchy: UnitHierarchy | None = None) -> Campaign:
+    """Load and validate one campaign YAML file."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise CampaignFileError(f"{path}: cannot read campaign: {exc}") from exc
+    return parse_campaign(document, origin=str(path), hierarchy=hierarchy)
+
+
+def shipped_campaign(name: str) -> Campaign:
+    """One of the seed examples shipped with the package."""
+    resource = resources.files("sipas_sampling") / "campaigns" / f"{name}.yaml"
+    if not resource.is_file():
+        raise CampaignFileError(f"no shipped campaign named {name!r} (have: {', '.join(SHIPPED)})")
+    return parse_campaign(yaml.safe_load(resource.read_text(encoding="utf-8")), origin=name)
+
+
+def shipped_path(name: str) -> Path:
+    """Filesystem path of a shipped campaign (for ``SIPAS_SAMPLING_CAMPAIGN_FILES``)."""
+    return Path(str(resources.files("sipas_sampling") / "campaigns" / f"{name}.yaml"))

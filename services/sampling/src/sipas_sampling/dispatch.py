@@ -1,0 +1,324 @@
+"""Sending invitations and reminders: leases, quiet hours, retries, fallback, delivery status.
+
+Several instances may run: each claims due invitations with a lease (``claim_due``), so a
+message is handed to one sender at a time; a crashed sender's lease simply expires. The
+channel outcome goes through :func:`sipas_sampling.domain.delivery.next_step`; every attempt
+is recorded on the invitation. Undeliverable invitations release their quota slot
+(continuous) or are replaced from the reserve list (batch, via ``substitute``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from sipas_contracts.events import Event, InvitationSent
+from sipas_contracts.units import UnitHierarchy
+from sipas_runtime.channels import (
+    Channel,
+    Delivery,
+    DeliveryReport,
+    DeliveryStatus,
+    OutboundMessage,
+    send_with_retry,
+    to_gsm7,
+)
+from sipas_runtime.mongo import Document
+from sipas_sampling.domain.delivery import Step, fallback, next_allowed, next_step, reminder_times
+from sipas_sampling.domain.messages import render, zalo_data
+from sipas_sampling.inviting import sent_event_id
+from sipas_sampling.metrics import SamplingMetrics
+from sipas_sampling.registry import ActiveCampaign, Registry
+from sipas_sampling.store.campaigns import CampaignStore
+from sipas_sampling.store.decisions import DecisionStore
+from sipas_sampling.store.invitations import InvitationStore
+from sipas_sampling.vault import VaultError, unlock
+
+log = structlog.get_logger(__name__)
+NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+LEASE = timedelta(minutes=2)
+Substitute = Callable[[Document, str], Awaitable[None]]
+
+
+class Dispatcher:
+    """Sends what is due through the campaign's channels (or the development outbox)."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        hierarchy: UnitHierarchy,
+        campaigns: CampaignStore,
+        invitations: InvitationStore,
+        decisions: DecisionStore,
+        channels: Mapping[str, Channel],
+        dev_outbox: bool,
+        survey_base_url: str,
+        publish: Callable[[Sequence[Event]], Awaitable[Any]],
+        metrics: SamplingMetrics,
+        concurrency: int = 16,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._registry = registry
+        self._hierarchy = hierarchy
+        self._campaigns = campaigns
+        self._invitations = invitations
+        self._decisions = decisions
+        self._channels = channels
+        self._dev = dev_outbox
+        self._base = survey_base_url.rstrip("/")
+        self._publish = publish
+        self._metrics = metrics
+        self._concurrency = asyncio.Semaphore(concurrency)
+        self._owner = uuid.uuid4().hex
+        self.clock = clock
+        self.substitute: Substitute | None = None
+
+    async def run_once(self, limit: int = 200) -> int:
+        """Send everything due now; returns how many invitations were handled."""
+        now = self.clock()
+        due = await self._invitations.claim_due(now, owner=self._owner, limit=limit, lease=LEASE)
+        results = await asyncio.gather(
+            *(self._one(doc, now) for doc in due), return_exceptions=True
+        )
+        for doc, result in zip(due, results, strict=True):
+            if isinstance(result, Exception):  # retried when its lease expires
+                log.error(
+                    "dispatch_failed", invitation=str(doc["_id"]), error=type(result).__name__
+                )
+        return len(due)
+
+    async def _one(self, doc: Document, now: datetime) -> None:
+        active = self._registry.get(doc["campaign"])
+        if active is None or active.status != "active":
+            await self._invitations.update(doc["_id"], {"state": "closed", "updated_at": now})
+            return
+        campaign = active.campaign
+        allowed = next_allowed(now, campaign.quiet_hours, active.zone)
+        if allowed > now:
+            await self._invitations.update(
+                doc["_id"], {"next_attempt_at": allowed, "updated_at": now}
+            )
+            return
+        if doc["state"] == "await_report":  # no delivery report in time: try the next channel
+            await self._apply(
+                doc, active, fallback(doc["channels"], doc["channel_index"], now), now
+            )
+            return
+        reminder = doc["state"] == "sent"
+        channel = doc["channels"][doc["channel_index"]]
+        try:
+            message = await self._message(doc, active, channel, reminder=reminder)
+        except VaultError:
+            await self._invitations.update(doc["_id"], {"state": "shredded", "updated_at": now})
+            return
+        if reminder:
+            await self._publish([self._reminder_event(doc, channel)])
+        async with self._concurrency:
+            delivery = await self._send(channel, message, doc)
+        step = next_step(
+            delivery.status.value,
+            channels=doc["channels"],
+            index=doc["channel_index"],
+            rounds=doc["rounds"],
+            now=now,
+            retry_after=delivery.retry_after,
+        )
+        await self._apply(
+            doc, active, step, now, delivery=delivery, channel=channel, reminder=reminder
+        )
+
+    async def _message(
+        self, doc: Document, active: ActiveCampaign, channel: str, *, reminder: bool
+    ) -> OutboundMessage:
+        key = await self._campaigns.key(active.id)
+        contact = unlock(key, doc["contact"])
+        link = f"{self._base}/s/{unlock(key, doc['token'])['token']}"
+        templates = active.campaign.templates
+        unit = self._hierarchy.units.get(doc["unit"])
+        rendered = render(
+            templates,
+            unit=unit.name_vi if unit else doc["unit"],
+            link=link,
+            dossier=doc["dossier_id"],
+            officer=doc.get("officer"),
+            reminder=reminder,
+        )
+        params = {"link": link, "unit_code": doc["unit"]}
+        if channel == "zalo" and templates.zalo is not None:
+            params = {
+                "template_id": templates.zalo.template_id,
+                **zalo_data(templates, rendered.params),
+            }
+        recipient = contact.get("email" if channel == "email" else "phone", "")
+        return OutboundMessage(
+            recipient=recipient,
+            text=rendered.sms if channel == "sms" else rendered.text,
+            key=f"{doc['_id']}-{doc['attempt'] + reminder}",
+            subject=rendered.subject,
+            html=rendered.html if channel == "email" else None,
+            params={**params, "dev_link": link},
+        )
+
+    async def _send(self, channel: str, message: OutboundMessage, doc: Document) -> Delivery:
+        started = time.monotonic()
+        if self._dev:
+            delivery = await self._to_outbox(channel, message, doc)
+        elif channel not in self._channels:
+            delivery = Delivery(
+                DeliveryStatus.PERMANENT,
+                code="not_configured",
+                channel_fault=True,
+                detail=f"no {channel} gateway configured",
+            )
+        else:
+            params = {k: v for k, v in message.params.items() if k not in {"dev_link", "unit_code"}}
+            real = OutboundMessage(
+                message.recipient, message.text, message.key, message.subject, message.html, params
+            )
+            try:
+                delivery = await send_with_retry(
+                    self._channels[channel], real, attempts=2, initial_wait=0.2
+                )
+            except Exception as exc:
+                log.exception("channel_crashed", channel=channel)
+                delivery = Delivery(
+                    DeliveryStatus.PERMANENT, code="crash", detail=type(exc).__name__
+                )
+        self._metrics.send_seconds.labels(channel).observe(time.monotonic() - started)
+        self._metrics.deliveries.labels(channel, delivery.status.value).inc()
+        if delivery.channel_fault:
+            self._metrics.channel_faults.labels(channel, delivery.code or "").inc()
+            log.error("channel_fault", channel=channel, code=delivery.code, detail=delivery.detail)
+        return delivery
+
+    async def _to_outbox(self, channel: str, message: OutboundMessage, doc: Document) -> Delivery:
+        text = to_gsm7(message.text) if channel == "sms" else message.text
+        await self._invitations.outbox_add(
+            {
+                "_id": message.key,
+                "invitation_id": str(doc["_id"]),
+                "channel": channel,
+                "recipient": message.recipient,
+                "text": text,
+                "link": message.params["dev_link"],
+                "unit": doc["unit"],
+            },
+            self.clock(),
+        )
+        return Delivery(DeliveryStatus.SENT, provider_id=message.key, code="dev")
+
+    def _reminder_event(self, doc: Document, channel: str) -> InvitationSent:
+        first = InvitationSent.model_validate(doc["event"])
+        attempt = doc["attempt"] + 1
+        at = doc["next_attempt_at"]
+        return first.model_copy(
+            update={
+                "event_id": sent_event_id(first.campaign_id, doc["dossier_id"], attempt, at),
+                "occurred_at": at,
+                "attempt": attempt,
+                "channel": channel,
+            }
+        )
+
+    async def _apply(
+        self,
+        doc: Document,
+        active: ActiveCampaign,
+        step: Step,
+        now: datetime,
+        *,
+        delivery: Delivery | None = None,
+        channel: str | None = None,
+        reminder: bool = False,
+    ) -> None:
+        changes: Document = {
+            "updated_at": now,
+            "rounds": step.rounds,
+            "channel_index": step.channel_index,
+        }
+        if step.action == "sent":
+            pending = (
+                doc["reminders"][1:]
+                if reminder
+                else [
+                    t
+                    for t in reminder_times(now, active.campaign.reminder_days)
+                    if t < doc["expires_at"]
+                ]
+            )
+            changes.update(
+                state="sent",
+                reminders=pending,
+                next_attempt_at=pending[0] if pending else NEVER,
+                attempt=doc["attempt"] + reminder,
+            )
+            changes.setdefault("sent_at", doc.get("sent_at") or now)
+        elif step.action in {"retry", "await_report"}:
+            changes.update(state=step.action, next_attempt_at=step.at)
+        elif step.action == "fallback":
+            changes.update(state="queued", next_attempt_at=now)
+        else:
+            changes.update(state="undeliverable", next_attempt_at=NEVER)
+        attempt = None
+        if delivery is not None:
+            attempt = {
+                "at": now,
+                "channel": channel,
+                "status": delivery.status.value,
+                "code": delivery.code,
+                "provider_id": delivery.provider_id,
+                "detail": delivery.detail[:200],
+                "reminder": reminder,
+            }
+        await self._invitations.update(doc["_id"], changes, attempt=attempt)
+        if step.action == "undeliverable":
+            await self._undeliverable(doc, active)
+
+    async def _undeliverable(self, doc: Document, active: ActiveCampaign) -> None:
+        self._metrics.settled.labels(active.id, "undeliverable").inc()
+        if doc["list"] == "continuous":
+            await self._decisions.settle(active.id, doc["unit"], release=1)
+        elif self.substitute is not None:
+            await self.substitute(doc, "unreachable")
+
+    async def report(self, report: DeliveryReport) -> bool:
+        """Apply a gateway delivery report; False when the invitation is unknown."""
+        try:
+            invitation_id = uuid.UUID(report.key.rsplit("-", 1)[0])
+        except ValueError:
+            return False
+        doc = await self._invitations.get(invitation_id)
+        if doc is None:
+            return False
+        now = self.clock()
+        await self._invitations.update(
+            invitation_id,
+            {
+                "last_report": {
+                    "at": now,
+                    "delivered": report.delivered,
+                    "failed": report.failed,
+                    "provider_id": report.provider_id,
+                }
+            },
+        )
+        active = self._registry.get(doc["campaign"])
+        if (
+            report.failed
+            and report.final
+            and active is not None
+            and doc["state"] in {"sent", "await_report"}
+        ):
+            await self._apply(
+                doc, active, fallback(doc["channels"], doc["channel_index"], now), now
+            )
+        elif report.delivered and doc["state"] == "await_report" and active is not None:
+            await self._apply(doc, active, Step("sent", doc["channel_index"]), now)
+        return True

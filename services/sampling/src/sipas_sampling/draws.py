@@ -1,0 +1,257 @@
+"""Batch draws and substitutions: freeze the population, draw, invite, replace from reserve."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from sipas_contracts.events import DrawList, Event
+from sipas_runtime.mongo import Document
+from sipas_sampling.domain.audit import GENESIS, entry_hash, next_substitute
+from sipas_sampling.domain.batch import (
+    FORMAT,
+    digest,
+    lists_bytes,
+    lists_document,
+    normalise,
+    run_draw,
+)
+from sipas_sampling.domain.campaign import KINDS
+from sipas_sampling.domain.eligibility import usable_channels
+from sipas_sampling.inviting import Invitee, build
+from sipas_sampling.maintenance import Transact
+from sipas_sampling.metrics import SamplingMetrics
+from sipas_sampling.registry import ActiveCampaign, Registry
+from sipas_sampling.store.campaigns import CampaignStore
+from sipas_sampling.store.decisions import DecisionStore
+from sipas_sampling.store.invitations import InvitationStore
+from sipas_sampling.vault import contact_hashes, unlock
+
+
+class DrawError(ValueError):
+    """Raised when a draw or substitution is not possible (the message says why)."""
+
+
+class Draws:
+    """Operations on batch campaigns."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        campaigns: CampaignStore,
+        invitations: InvitationStore,
+        decisions: DecisionStore,
+        transact: Transact,
+        publish: Callable[[Sequence[Event]], Awaitable[Any]],
+        token_key: bytes,
+        optout_key: bytes,
+        metrics: SamplingMetrics,
+    ) -> None:
+        self._registry = registry
+        self._campaigns = campaigns
+        self._invitations = invitations
+        self._decisions = decisions
+        self._transact = transact
+        self._publish = publish
+        self._token_key = token_key
+        self._optout_key = optout_key
+        self._metrics = metrics
+
+    def _batch(self, campaign_id: str) -> ActiveCampaign:
+        active = self._registry.get(campaign_id)
+        if active is None:
+            raise DrawError(f"unknown campaign {campaign_id!r}")
+        if active.campaign.mode != "batch" or active.status != "active":
+            raise DrawError(f"campaign {campaign_id!r} is not an active batch campaign")
+        return active
+
+    async def draw(self, campaign_id: str) -> Document:
+        """Freeze the population, draw the lists, create the official invitations."""
+        active = self._batch(campaign_id)
+        campaign = active.campaign
+        if await self._campaigns.draw(campaign_id) is not None:
+            raise DrawError(f"campaign {campaign_id!r} has already been drawn; substitutions only")
+        key = await self._campaigns.key(campaign_id)
+        members = {d["dossier_id"]: d for d in await self._invitations.population(campaign_id)}
+        contacts = {
+            i: unlock(key, d["contact"]) if d.get("contact") else {} for i, d in members.items()
+        }
+        hashes = {i: contact_hashes(self._optout_key, c) for i, c in contacts.items()}
+        optouts = await self._decisions.opted_out([h for hs in hashes.values() for h in hs])
+        raw: dict[str, dict[str, list[str]]] = {u: {k: [] for k in KINDS} for u in active.units}
+        channels: dict[str, list[Any]] = {}
+        for dossier, doc in members.items():
+            scopes = {s for h in hashes[dossier] for s in optouts.get(h, [])}
+            channels[dossier] = usable_channels(campaign.channels, doc["channels"], scopes)
+            if channels[dossier]:
+                raw[doc["unit"]][doc["kind"]].append(dossier)
+        population = normalise(raw)
+        result = run_draw(
+            campaign.seed, population, campaign.allocation, campaign.sample_size, campaign.reserve
+        )
+        lists = lists_document(campaign.id, campaign.seed, population, result)
+        now = datetime.now(UTC)
+        built = [
+            build(
+                campaign,
+                self._invitee(members[d], channels[d], contacts[d], "official"),
+                vault_key=key or "",
+                token_key=self._token_key,
+                now=now,
+            )
+            for unit in result.lists.values()
+            for strata in unit.values()
+            for d in strata["official"]
+        ]
+        summary = {
+            "at": now,
+            "population_digest": digest(population),
+            "lists_digest": hashlib.sha256(lists_bytes(lists)).hexdigest(),
+            "official": result.official_count(),
+            "opted_out": len(members)
+            - sum(map(len, (s for u in population.values() for s in u.values()))),
+        }
+
+        async def work(session: AsyncClientSession) -> None:
+            await self._campaigns.add_draw(
+                campaign_id,
+                {
+                    **summary,
+                    "export": {
+                        "format": FORMAT,
+                        "campaign": campaign.model_dump(mode="json"),
+                        "population": population,
+                        "lists": lists,
+                    },
+                },
+                session,
+            )
+            await self._invitations.add([doc for doc, _ in built], session)
+
+        try:
+            await self._transact(work)
+        except DuplicateKeyError as exc:
+            raise DrawError(f"campaign {campaign_id!r} has already been drawn") from exc
+        await self._publish([event for _, event in built])
+        for _, event in built:
+            self._metrics.invitations.labels(
+                campaign_id, event.unit, event.channel, "official"
+            ).inc()
+        return summary
+
+    @staticmethod
+    def _invitee(
+        doc: Document, channels: list[Any], contact: dict[str, str], draw_list: DrawList
+    ) -> Invitee:
+        return Invitee(
+            doc["dossier_id"],
+            doc["unit"],
+            doc["kind"],
+            channels,
+            contact,
+            doc.get("officer"),
+            doc["delivered_at"],
+            draw_list,
+        )
+
+    async def substitute(self, campaign_id: str, dossier_id: str, reason: str) -> Document:
+        """Replace an official-list member by the next reserve of the stratum; log it."""
+        active = self._batch(campaign_id)
+        drawn = await self._campaigns.draw(campaign_id)
+        if drawn is None:
+            raise DrawError(f"campaign {campaign_id!r} has not been drawn yet")
+        lists = drawn["export"]["lists"]["lists"]
+        key = await self._campaigns.key(campaign_id)
+        transfer = bool(
+            active.campaign.allocation
+            and active.campaign.allocation.fixed_per_unit
+            and active.campaign.allocation.fixed_per_unit.transfer
+        )
+
+        async def work(session: AsyncClientSession) -> tuple[Document, Any]:
+            log = await self._campaigns.substitutions(campaign_id, session)
+            replaced = [e["replaced"] for e in log]
+            invitation = next(
+                (
+                    i
+                    for i in await self._invitations.by_campaign(campaign_id, dossier_id=dossier_id)
+                ),
+                None,
+            )
+            if invitation is None or dossier_id in replaced:
+                raise DrawError(
+                    f"{dossier_id!r} is not on the official list (or was already replaced)"
+                )
+            if invitation["state"] == "answered":
+                raise DrawError(f"{dossier_id!r} has already answered")
+            strata = lists[invitation["unit"]]
+            used = {d for s in strata.values() for d in s["official"]} | {
+                e["substitute"] for e in log
+            }
+            found = next_substitute(strata, invitation["kind"], used, transfer=transfer)
+            if found is None:
+                raise DrawError(f"the reserve list of {invitation['unit']} is exhausted")
+            substitute, kind = found
+            entry = {
+                "seq": len(log) + 1,
+                "at": datetime.now(UTC).isoformat(),
+                "unit": invitation["unit"],
+                "kind": invitation["kind"],
+                "replaced": dossier_id,
+                "substitute": substitute,
+                "substitute_kind": kind,
+                "reason": reason,
+            }
+            entry["previous"] = log[-1]["hash"] if log else GENESIS
+            entry["hash"] = entry_hash(entry["previous"], entry)
+            await self._campaigns.add_substitution(campaign_id, entry, session)
+            await self._invitations.update(
+                invitation["_id"],
+                {"state": "substituted", "updated_at": datetime.now(UTC)},
+                session=session,
+            )
+            member = await self._member(campaign_id, substitute, session)
+            doc, event = build(
+                active.campaign,
+                self._invitee(
+                    member,
+                    usable_channels(active.campaign.channels, member["channels"]),
+                    unlock(key, member["contact"]) if member.get("contact") else {},
+                    "reserve",
+                ),
+                vault_key=key or "",
+                token_key=self._token_key,
+                now=datetime.now(UTC),
+            )
+            await self._invitations.add([doc], session)
+            return entry, event
+
+        entry, event = await self._transact(work)
+        await self._publish([event])
+        self._metrics.substitutions.labels(campaign_id, reason).inc()
+        return {k: v for k, v in entry.items() if k != "_id"}
+
+    async def _member(
+        self, campaign_id: str, dossier_id: str, session: AsyncClientSession
+    ) -> Document:
+        member = await self._invitations.member(campaign_id, dossier_id, session)
+        if member is None:
+            raise DrawError(f"{dossier_id!r} is not in the population")
+        return member
+
+    async def export(self, campaign_id: str) -> Document:
+        """What an observer needs to re-run the draw: campaign, population, lists, log."""
+        drawn = await self._campaigns.draw(campaign_id)
+        if drawn is None:
+            raise DrawError(f"campaign {campaign_id!r} has not been drawn yet")
+        log = [
+            {k: v for k, v in e.items() if k not in {"_id", "campaign"}}
+            for e in await self._campaigns.substitutions(campaign_id)
+        ]
+        return {**drawn["export"], "substitutions": log}

@@ -1,0 +1,95 @@
+"""Creating an invitation: its token, its invitation-sent event and its stored document.
+
+The token is 128 random bits; only its keyed hash leaves (in the event, for intake). The
+token itself and the contact are kept encrypted under the campaign's vault key, for the
+reminders and printed slips, until the campaign closes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sipas_contracts.events import ApplicantKind, DrawList, InvitationChannel, InvitationSent
+from sipas_contracts.ids import uuid7_for
+from sipas_runtime.mongo import Document
+from sipas_runtime.privacy import keyed_hash, new_token
+from sipas_sampling.domain.campaign import Campaign
+from sipas_sampling.store.invitations import NO_LEASE
+from sipas_sampling.vault import lock
+
+PRODUCER = "sampling"
+SENDING = frozenset({"sms", "zalo", "email"})
+
+
+def invitation_id_for(campaign_id: str, dossier_id: str, at: datetime) -> UUID:
+    """Deterministic invitation id: one invitation per dossier per campaign."""
+    return uuid7_for(f"invitation:{campaign_id}:{dossier_id}", at)
+
+
+def sent_event_id(campaign_id: str, dossier_id: str, attempt: int, at: datetime) -> UUID:
+    """Deterministic id of the n-th invitation-sent event of a dossier (1 = first)."""
+    return uuid7_for(f"invitation-sent:{campaign_id}:{dossier_id}:{attempt}", at)
+
+
+@dataclass(frozen=True)
+class Invitee:
+    """Who is invited and how (no contact in clear beyond this call)."""
+
+    dossier_id: str
+    unit: str
+    kind: ApplicantKind
+    channels: list[InvitationChannel]
+    contact: dict[str, str]
+    officer: str | None
+    delivered_at: datetime
+    draw_list: DrawList
+
+
+def build(
+    campaign: Campaign, invitee: Invitee, *, vault_key: str, token_key: bytes, now: datetime
+) -> tuple[Document, InvitationSent]:
+    """The invitation document and its first invitation-sent event."""
+    token = new_token()
+    channel = invitee.channels[0]
+    invitation_id = invitation_id_for(campaign.id, invitee.dossier_id, invitee.delivered_at)
+    event = InvitationSent(
+        event_id=sent_event_id(campaign.id, invitee.dossier_id, 1, now),
+        occurred_at=now,
+        producer=PRODUCER,
+        invitation_id=invitation_id,
+        campaign_id=campaign.id,
+        unit=invitee.unit,
+        stratum=invitee.kind,
+        channel=channel,
+        draw_list=invitee.draw_list,
+        instrument_id=campaign.instrument_id,
+        token_hash=keyed_hash(token_key, token),
+        expires_at=now + timedelta(days=campaign.token_ttl_days),
+    )
+    document: dict[str, Any] = {
+        "_id": invitation_id,
+        "campaign": campaign.id,
+        "unit": invitee.unit,
+        "kind": invitee.kind,
+        "dossier_id": invitee.dossier_id,
+        "list": invitee.draw_list,
+        "event": event.model_dump(mode="json"),
+        "contact": lock(vault_key, invitee.contact),
+        "token": lock(vault_key, {"token": token}),
+        "officer": invitee.officer,
+        "channels": list(invitee.channels),
+        "channel_index": 0,
+        "state": "queued" if channel in SENDING else "listed",
+        "next_attempt_at": now,
+        "lease_until": NO_LEASE,
+        "rounds": 0,
+        "attempt": 1,
+        "attempts": [],
+        "reminders": [],
+        "created_at": now,
+        "expires_at": event.expires_at,
+    }
+    return document, event

@@ -1,0 +1,317 @@
+"""Deciding on a batch of completed dossiers, inside the consumer's Mongo transaction.
+
+For every campaign whose scope holds the dossier's unit: screen (exclusions, one dossier
+per applicant per unit, a usable channel), then either decide now (continuous: draw
+against the unit's adaptive rate, opt-outs, contact cap, atomic slot reservation,
+invitation) or record the dossier in the population snapshot (batch: drawn later).
+Every outcome is logged with the draw and the rate so an observer can check it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from sipas_contracts.events import DossierCompleted, InvitationChannel, InvitationSent
+from sipas_runtime.privacy import PrivacyError, unseal
+from sipas_sampling.domain.campaign import Campaign
+from sipas_sampling.domain.continuous import Decision, UnitProgress, adaptive_rate, decide
+from sipas_sampling.domain.eligibility import (
+    claim_key,
+    exclusion,
+    usable_channels,
+    within_contact_cap,
+)
+from sipas_sampling.inviting import Invitee, build
+from sipas_sampling.metrics import SamplingMetrics
+from sipas_sampling.registry import ActiveCampaign, Registry
+from sipas_sampling.store.campaigns import CampaignStore
+from sipas_sampling.store.decisions import DecisionStore
+from sipas_sampling.store.invitations import InvitationStore
+from sipas_sampling.vault import contact_hashes, lock
+
+UNLIMITED = UnitProgress(quota=None)
+
+
+@dataclass
+class Row:
+    """One dossier as screened for one campaign."""
+
+    event: DossierCompleted
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Secrets the selection needs."""
+
+    secret_key: str
+    token_key: bytes
+    optout_key: bytes
+
+
+class Selector:
+    """Applies every active campaign to a batch of dossiers."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        campaigns: CampaignStore,
+        decisions: DecisionStore,
+        invitations: InvitationStore,
+        keys: Keys,
+        metrics: SamplingMetrics,
+    ) -> None:
+        self._registry = registry
+        self._campaigns = campaigns
+        self._decisions = decisions
+        self._invitations = invitations
+        self._keys = keys
+        self._metrics = metrics
+
+    async def handle(
+        self, events: Sequence[DossierCompleted], session: AsyncClientSession, now: datetime
+    ) -> list[InvitationSent]:
+        """Decide on ``events`` for every campaign; returns the invitation-sent events."""
+        outputs: list[InvitationSent] = []
+        for active in self._registry.deciding():
+            relevant = [e for e in events if e.unit in active.units]
+            if not relevant:
+                continue
+            await self._campaigns.mark_started([active.id])
+            rows = await self._screen(active, relevant, session)
+            if active.campaign.mode == "continuous":
+                outputs.extend(await self._continuous(active, rows, session, now))
+            else:
+                await self._collect(active, rows, session)
+        return outputs
+
+    def campaign_ids(self, unit: str) -> list[str]:
+        """Campaigns whose scope holds ``unit``."""
+        return [c.id for c in self._registry.all() if unit in c.units]
+
+    async def _screen(
+        self, active: ActiveCampaign, events: list[DossierCompleted], session: AsyncClientSession
+    ) -> list[Row]:
+        campaign = active.campaign
+        rows = [Row(e, exclusion(e, campaign, active.units, active.zone)) for e in events]
+        per_applicant = campaign.population.one_per_applicant
+        claims: dict[str, str] = {}
+        keys: dict[int, str] = {}
+        for index, row in enumerate(rows):
+            if row.reason is not None:
+                continue
+            e = row.event
+            key = claim_key(
+                campaign.id,
+                e.unit,
+                e.applicant_pseudonym,
+                e.dossier_id,
+                per_applicant=per_applicant,
+            )
+            if claims.get(key, e.dossier_id) != e.dossier_id:
+                row.reason = "duplicate_applicant"
+                continue
+            claims[key] = e.dossier_id
+            keys[index] = key
+        others, repeats = await self._decisions.claim(claims, session)
+        for index, key in keys.items():
+            rows[index].reason = (
+                "duplicate_applicant" if key in others else "repeat" if key in repeats else None
+            )
+        for row in rows:
+            if row.reason is None and not usable_channels(
+                campaign.channels, row.event.contact_channels
+            ):
+                row.reason = "no_usable_contact"
+        return [r for r in rows if r.reason != "repeat"]
+
+    def _contact(self, event: DossierCompleted) -> dict[str, str] | None:
+        if event.sealed_contact is None:
+            return {}
+        try:
+            return unseal(self._keys.secret_key, event.sealed_contact)
+        except PrivacyError:
+            return None
+
+    async def _continuous(
+        self, active: ActiveCampaign, rows: list[Row], session: AsyncClientSession, now: datetime
+    ) -> list[InvitationSent]:
+        campaign = active.campaign
+        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for row in rows:
+            if row.reason in (None, "no_usable_contact"):
+                counts[row.event.unit][0] += 1
+                counts[row.event.unit][1] += row.reason is None
+        fixed = campaign.fixed_rate is not None  # a fixed rate needs no progress
+        progress = {} if fixed else await self._decisions.progress(campaign.id, counts, session)
+        log, drawn = self._draw(active, rows, progress)
+        accepted = await self._contactable(campaign, drawn, log, session, now)
+        invitees: list[tuple[Invitee, Decision]] = []
+        seen = {u: (a, b) for u, (a, b) in counts.items()}
+        wanted = {u: len(c) for u, c in accepted.items()}
+        granted_by_unit = await self._decisions.apply_batch(
+            campaign.id, progress, seen, wanted, session
+        )
+        for unit, candidates in accepted.items():
+            granted = granted_by_unit[unit]
+            for index, (invitee, decision) in enumerate(candidates):
+                outcome = "invited" if index < granted else "quota_full"
+                log.append([invitee.dossier_id, unit, decision.draw, decision.rate, outcome])
+                if index < granted:
+                    invitees.append((invitee, decision))
+        events = await self._invite(active, [i for i, _ in invitees], session, now)
+        invited = {i.dossier_id for i, _ in invitees}
+        await self._decisions.record_contacts(
+            {e.applicant_pseudonym: now for e, _ in drawn if e.dossier_id in invited}, session
+        )
+        await self._decisions.log_decisions(campaign.id, log, now, session)
+        self._metrics.count_decisions(campaign.id, log)
+        return events
+
+    @staticmethod
+    def _draw(
+        active: ActiveCampaign, rows: list[Row], progress: dict[str, UnitProgress]
+    ) -> tuple[list[list[Any]], list[tuple[DossierCompleted, Decision]]]:
+        """Log the screened-out rows; draw the others against their unit's rate."""
+        campaign = active.campaign
+        log: list[list[Any]] = []
+        drawn: list[tuple[DossierCompleted, Decision]] = []
+        for row in rows:
+            e = row.event
+            if row.reason is not None:
+                log.append([e.dossier_id, e.unit, None, None, row.reason])
+                continue
+            rate = campaign.fixed_rate
+            if rate is None:
+                rate = adaptive_rate(
+                    progress.get(e.unit, UNLIMITED),
+                    at=e.delivered_at,
+                    start=active.starts,
+                    end=active.ends,
+                    prior_response_rate=campaign.expected_response_rate,
+                )
+            decision = decide(campaign.seed, e.dossier_id, rate)
+            if decision.drawn:
+                drawn.append((e, decision))
+            else:
+                log.append([e.dossier_id, e.unit, decision.draw, rate, "not_drawn"])
+        return log, drawn
+
+    async def _contactable(
+        self,
+        campaign: Campaign,
+        drawn: list[tuple[DossierCompleted, Decision]],
+        log: list[list[Any]],
+        session: AsyncClientSession,
+        now: datetime,
+    ) -> dict[str, list[tuple[Invitee, Decision]]]:
+        contacts = {e.dossier_id: self._contact(e) for e, _ in drawn}
+        hashes = {d: contact_hashes(self._keys.optout_key, c) for d, c in contacts.items() if c}
+        optouts = await self._decisions.opted_out(
+            [h for hs in hashes.values() for h in hs], session
+        )
+        cap = campaign.population.contact_cap
+        history = (
+            await self._decisions.contact_history(
+                [e.applicant_pseudonym for e, _ in drawn], session
+            )
+            if cap
+            else {}
+        )
+        accepted: dict[str, list[tuple[Invitee, Decision]]] = defaultdict(list)
+        for e, decision in drawn:
+            contact = contacts[e.dossier_id]
+            scopes = {s for h in hashes.get(e.dossier_id, []) for s in optouts.get(h, [])}
+            channels: list[InvitationChannel] = usable_channels(
+                campaign.channels, e.contact_channels, scopes
+            )
+            reason = (
+                "contact_unreadable" if contact is None else "opted_out" if not channels else None
+            )
+            if reason is None and not within_contact_cap(
+                history.get(e.applicant_pseudonym, []), cap, now
+            ):
+                reason = "contact_cap"
+            if reason is not None:
+                log.append([e.dossier_id, e.unit, decision.draw, decision.rate, reason])
+                continue
+            history.setdefault(e.applicant_pseudonym, []).append(now)
+            accepted[e.unit].append(
+                (
+                    Invitee(
+                        e.dossier_id,
+                        e.unit,
+                        e.applicant_kind,
+                        channels,
+                        contact or {},
+                        e.handling_officer,
+                        e.delivered_at,
+                        "continuous",
+                    ),
+                    decision,
+                )
+            )
+        return accepted
+
+    async def _invite(
+        self,
+        active: ActiveCampaign,
+        invitees: list[Invitee],
+        session: AsyncClientSession,
+        now: datetime,
+    ) -> list[InvitationSent]:
+        if not invitees:
+            return []
+        key = await self._campaigns.key(active.id)
+        if key is None:
+            return []
+        built = [
+            build(active.campaign, i, vault_key=key, token_key=self._keys.token_key, now=now)
+            for i in invitees
+        ]
+        await self._invitations.add([doc for doc, _ in built], session)
+        for _, event in built:
+            self._metrics.invitations.labels(
+                active.id, event.unit, event.channel, event.draw_list
+            ).inc()
+        return [event for _, event in built]
+
+    async def _collect(
+        self, active: ActiveCampaign, rows: list[Row], session: AsyncClientSession
+    ) -> None:
+        key = await self._campaigns.key(active.id)
+        documents = []
+        for row in rows:
+            e = row.event
+            contact = self._contact(e) if row.reason is None else {}
+            reason = "contact_unreadable" if contact is None else row.reason
+            documents.append(
+                {
+                    "_id": f"{active.id}|{e.dossier_id}",
+                    "campaign": active.id,
+                    "unit": e.unit,
+                    "kind": e.applicant_kind,
+                    "dossier_id": e.dossier_id,
+                    "eligible": reason is None,
+                    "reason": reason,
+                    "channels": list(e.contact_channels),
+                    "officer": e.handling_officer,
+                    "delivered_at": e.delivered_at,
+                    "contact": lock(key, contact) if reason is None and key and contact else None,
+                }
+            )
+        await self._invitations.add_population(documents, session)
+        self._metrics.count_decisions(
+            active.id,
+            [
+                [d["dossier_id"], d["unit"], None, None, d["reason"] or "population"]
+                for d in documents
+            ],
+        )

@@ -1,0 +1,151 @@
+"""Campaign definitions, their vault keys, batch draws and the substitution log."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from sipas_runtime.mongo import Document
+from sipas_sampling.domain.campaign import Campaign, changed_design_fields, design_digest
+from sipas_sampling.store import CAMPAIGN_KEYS, CAMPAIGNS, DRAWS, SUBSTITUTIONS
+from sipas_sampling.vault import new_key
+
+
+class DesignFrozenError(ValueError):
+    """Raised when a campaign that already decided is changed in its design fields."""
+
+
+class CampaignStore:
+    """Campaigns, keys, draws and substitutions."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+        self._keys: dict[str, str | None] = {}
+        self._started: set[str] = set()
+
+    async def save(self, campaign: Campaign, now: datetime, *, frozen: bool = True) -> bool:
+        """Create or update a campaign; returns True when it is new.
+
+        ``frozen=False`` lets a started campaign change its design (development only).
+        """
+        existing = await self._db[CAMPAIGNS].find_one({"_id": campaign.id})
+        definition = campaign.model_dump(mode="json")
+        if existing is None:
+            try:
+                await self._db[CAMPAIGNS].insert_one(
+                    {
+                        "_id": campaign.id,
+                        "definition": definition,
+                        "digest": design_digest(campaign),
+                        "status": "active",
+                        "created_at": now,
+                        "updated_at": now,
+                        "started": False,
+                    }
+                )
+            except DuplicateKeyError:
+                return await self.save(campaign, now, frozen=frozen)
+            return True
+        old = Campaign.model_validate(existing["definition"])
+        changed = changed_design_fields(old, campaign)
+        if changed and existing.get("started") and frozen:
+            raise DesignFrozenError(
+                f"campaign {campaign.id!r} has taken decisions; its design is frozen "
+                f"(changed: {', '.join(changed)}); create a new campaign instead"
+            )
+        await self._db[CAMPAIGNS].update_one(
+            {"_id": campaign.id},
+            {
+                "$set": {
+                    "definition": definition,
+                    "digest": design_digest(campaign),
+                    "updated_at": now,
+                }
+            },
+        )
+        return False
+
+    async def all(self) -> list[tuple[Campaign, str]]:
+        """Every campaign with its status."""
+        return [
+            (Campaign.model_validate(d["definition"]), str(d["status"]))
+            async for d in self._db[CAMPAIGNS].find({})
+        ]
+
+    async def get(self, campaign_id: str) -> tuple[Campaign, str] | None:
+        """One campaign with its status."""
+        doc = await self._db[CAMPAIGNS].find_one({"_id": campaign_id})
+        return (Campaign.model_validate(doc["definition"]), str(doc["status"])) if doc else None
+
+    async def mark_started(self, campaign_ids: list[str]) -> None:
+        """Freeze the design of campaigns about to take decisions (once per process).
+
+        Outside the decision's transaction on purpose: freezing a little early is harmless,
+        and a retried transaction must not skip it.
+        """
+        fresh = [c for c in campaign_ids if c not in self._started]
+        if fresh:
+            await self._db[CAMPAIGNS].update_many(
+                {"_id": {"$in": fresh}, "started": False}, {"$set": {"started": True}}
+            )
+            self._started.update(fresh)
+
+    async def key(self, campaign_id: str) -> str | None:
+        """The campaign's vault key (created on first use; None once shredded)."""
+        if campaign_id in self._keys:
+            return self._keys[campaign_id]
+        doc = await self._db[CAMPAIGN_KEYS].find_one({"_id": campaign_id})
+        if doc is None:
+            with contextlib.suppress(DuplicateKeyError):  # created by another instance
+                await self._db[CAMPAIGN_KEYS].insert_one({"_id": campaign_id, "key": new_key()})
+            doc = await self._db[CAMPAIGN_KEYS].find_one({"_id": campaign_id})
+        value = doc.get("key") if doc else None
+        self._keys[campaign_id] = value
+        return value
+
+    async def close(self, campaign_id: str, now: datetime) -> None:
+        """Close fieldwork: destroy the vault key (crypto-shredding) and mark closed."""
+        await self._db[CAMPAIGN_KEYS].update_one(
+            {"_id": campaign_id}, {"$set": {"key": None, "shredded_at": now}}, upsert=True
+        )
+        self._keys[campaign_id] = None
+        await self._db[CAMPAIGNS].update_one(
+            {"_id": campaign_id}, {"$set": {"status": "closed", "closed_at": now}}
+        )
+
+    def forget_key(self, campaign_id: str) -> None:
+        """Drop a cached key (another instance may have shredded it)."""
+        self._keys.pop(campaign_id, None)
+
+    async def draw(self, campaign_id: str) -> Document | None:
+        """The campaign's draw (batch mode), if made."""
+        return await self._db[DRAWS].find_one({"_id": campaign_id})
+
+    async def add_draw(
+        self, campaign_id: str, document: Document, session: AsyncClientSession
+    ) -> None:
+        """Store the draw; raises ``DuplicateKeyError`` if one exists."""
+        await self._db[DRAWS].insert_one({"_id": campaign_id, **document}, session=session)
+
+    async def substitutions(
+        self, campaign_id: str, session: AsyncClientSession | None = None
+    ) -> list[Document]:
+        """The substitution log in order."""
+        cursor = (
+            self._db[SUBSTITUTIONS].find({"campaign": campaign_id}, session=session).sort("seq", 1)
+        )
+        return [doc async for doc in cursor]
+
+    async def add_substitution(
+        self, campaign_id: str, entry: dict[str, Any], session: AsyncClientSession
+    ) -> None:
+        """Append one chained entry (its seq makes a concurrent append conflict)."""
+        await self._db[SUBSTITUTIONS].insert_one(
+            {"_id": f"{campaign_id}|{entry['seq']:06d}", "campaign": campaign_id, **entry},
+            session=session,
+        )

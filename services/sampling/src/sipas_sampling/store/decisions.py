@@ -1,0 +1,264 @@
+"""Quota slots, applicant uniqueness, contact history, opt-outs and the decision log."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
+
+from sipas_runtime.mongo import Document
+from sipas_sampling.domain.continuous import UnitProgress
+from sipas_sampling.store import APPLICANTS, CONTACTS, DECISIONS, OPTOUTS, QUOTA_COUNTS, QUOTAS
+
+CONTACT_HISTORY_DAYS = 3650
+WRITE_CONFLICT = 112
+_COUNTERS = ("eligible", "reachable", "invited")
+_ZERO_SLOTS = {"reserved": 0, "answered": 0, "lapsed": 0}
+
+
+def quota_id(campaign_id: str, unit: str) -> str:
+    """Key of a campaign × unit quota document."""
+    return f"{campaign_id}|{unit}"
+
+
+class DecisionStore:
+    """Everything the continuous decision reads and writes, in the consumer's transaction.
+
+    A unit's quota document holds what must be exact and shared: ``quota``, ``reserved``
+    (open + answered slots), ``answered``, ``lapsed``. What only estimates rates (eligible,
+    reachable, invited) is counted in one document per unit *and instance* (a shard), so
+    concurrent instances never write the same document unless they reserve slots in the
+    same unit at the same moment.
+    """
+
+    def __init__(self, db: AsyncDatabase[Document], shard: str = "") -> None:
+        self._db = db
+        self._shard = shard or uuid.uuid4().hex[:12]
+
+    async def set_quotas(
+        self,
+        campaign_id: str,
+        quotas: Mapping[str, int | None],
+        expected: Mapping[str, float | None],
+    ) -> None:
+        """Create or update each unit's quota (never below what is already reserved)."""
+        ops = [
+            UpdateOne(
+                {"_id": quota_id(campaign_id, unit)},
+                {
+                    "$set": {"quota": quota, "expected_total": expected.get(unit)},
+                    "$setOnInsert": {"campaign": campaign_id, "unit": unit, **_ZERO_SLOTS},
+                },
+                upsert=True,
+            )
+            for unit, quota in quotas.items()
+        ]
+        if ops:
+            await self._db[QUOTAS].bulk_write(ops, ordered=False)
+
+    async def _counts(
+        self, campaign_id: str, units: Iterable[str] | None, session: AsyncClientSession | None
+    ) -> dict[str, dict[str, int]]:
+        query: Document = {"campaign": campaign_id}
+        if units is not None:
+            query["unit"] = {"$in": list(set(units))}
+        totals: dict[str, dict[str, int]] = {}
+        async for doc in self._db[QUOTA_COUNTS].find(query, session=session):
+            unit = totals.setdefault(doc["unit"], dict.fromkeys(_COUNTERS, 0))
+            for name in _COUNTERS:
+                unit[name] += doc.get(name, 0)
+        return totals
+
+    async def progress(
+        self, campaign_id: str, units: Iterable[str], session: AsyncClientSession
+    ) -> dict[str, UnitProgress]:
+        """Progress of the given units (units without a quota document are unlimited)."""
+        wanted = set(units)
+        ids = [quota_id(campaign_id, u) for u in wanted]
+        counts = await self._counts(campaign_id, wanted, session)
+        found = {}
+        async for doc in self._db[QUOTAS].find({"_id": {"$in": ids}}, session=session):
+            found[doc["unit"]] = UnitProgress(
+                quota=doc.get("quota"),
+                reserved=doc["reserved"],
+                answered=doc["answered"],
+                lapsed=doc["lapsed"],
+                reachable=counts.get(doc["unit"], {}).get("reachable", 0),
+                expected_total=doc.get("expected_total"),
+            )
+        return found
+
+    async def apply_batch(
+        self,
+        campaign_id: str,
+        progress: Mapping[str, UnitProgress],
+        seen: Mapping[str, tuple[int, int]],
+        wanted: Mapping[str, int],
+        session: AsyncClientSession,
+    ) -> dict[str, int]:
+        """Count what the batch saw and reserve slots; returns slots granted per unit.
+
+        ``progress`` was read in this same transaction and every reservation is guarded by
+        the ``reserved`` value it read: if another instance reserved in between, the guard
+        misses and the whole transaction is retried. No unit can pass its quota.
+        """
+        granted: dict[str, int] = {}
+        reservations = []
+        for unit, n in wanted.items():
+            current = progress.get(unit)
+            if current is None or current.quota is None:
+                granted[unit] = n  # no quota: nothing to reserve against
+                continue
+            granted[unit] = max(0, min(n, current.quota - current.reserved))
+            if granted[unit]:
+                reservations.append(
+                    UpdateOne(
+                        {"_id": quota_id(campaign_id, unit), "reserved": current.reserved},
+                        {"$inc": {"reserved": granted[unit]}},
+                    )
+                )
+        if reservations:
+            result = await self._db[QUOTAS].bulk_write(reservations, ordered=False, session=session)
+            if result.matched_count < len(reservations):
+                raise OperationFailure(
+                    "quota reserved concurrently",
+                    code=WRITE_CONFLICT,
+                    details={"errorLabels": ["TransientTransactionError"]},
+                )
+        counters = [
+            UpdateOne(
+                {"_id": f"{quota_id(campaign_id, unit)}|{self._shard}"},
+                {
+                    "$inc": {
+                        "eligible": seen.get(unit, (0, 0))[0],
+                        "reachable": seen.get(unit, (0, 0))[1],
+                        "invited": granted.get(unit, 0),
+                    },
+                    "$setOnInsert": {"campaign": campaign_id, "unit": unit},
+                },
+                upsert=True,
+            )
+            for unit in set(seen) | set(granted)
+        ]
+        if counters:
+            await self._db[QUOTA_COUNTS].bulk_write(counters, ordered=False, session=session)
+        return granted
+
+    async def settle(
+        self,
+        campaign_id: str,
+        unit: str,
+        *,
+        answered: int = 0,
+        lapsed: int = 0,
+        release: int = 0,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        """Record answers and lapses; ``release`` frees reserved slots."""
+        await self._db[QUOTAS].update_one(
+            {"_id": quota_id(campaign_id, unit)},
+            {
+                "$inc": {"answered": answered, "lapsed": lapsed, "reserved": -release},
+                "$setOnInsert": {"campaign": campaign_id, "unit": unit, "quota": None},
+            },
+            upsert=True,
+            session=session,
+        )
+
+    async def claim(
+        self, claims: Mapping[str, str], session: AsyncClientSession
+    ) -> tuple[set[str], set[str]]:
+        """Claim ``key → dossier``; returns (keys held by another dossier, repeats).
+
+        A repeat is a key this very dossier already held: a re-sent dossier, decided before.
+        """
+        if not claims:
+            return set(), set()
+        taken = {
+            doc["_id"]: doc["dossier_id"]
+            async for doc in self._db[APPLICANTS].find(
+                {"_id": {"$in": list(claims)}}, session=session
+            )
+        }
+        fresh = [{"_id": k, "dossier_id": d} for k, d in claims.items() if k not in taken]
+        if fresh:
+            await self._db[APPLICANTS].insert_many(fresh, ordered=False, session=session)
+        others = {k for k, d in claims.items() if k in taken and taken[k] != d}
+        repeats = {k for k, d in claims.items() if taken.get(k) == d}
+        return others, repeats
+
+    async def contact_history(
+        self, pseudonyms: Iterable[str], session: AsyncClientSession
+    ) -> dict[str, list[datetime]]:
+        """Past invitation times per applicant pseudonym, across campaigns."""
+        cursor = self._db[CONTACTS].find({"_id": {"$in": list(set(pseudonyms))}}, session=session)
+        return {doc["_id"]: list(doc.get("invited_at", [])) async for doc in cursor}
+
+    async def record_contacts(
+        self, invited: Mapping[str, datetime], session: AsyncClientSession
+    ) -> None:
+        """Remember invitation times (kept ten years at most, trimmed on write)."""
+        ops = [
+            UpdateOne(
+                {"_id": p}, {"$push": {"invited_at": {"$each": [at], "$slice": -20}}}, upsert=True
+            )
+            for p, at in invited.items()
+        ]
+        if ops:
+            await self._db[CONTACTS].bulk_write(ops, ordered=False, session=session)
+
+    async def opted_out(
+        self, hashes: Iterable[str], session: AsyncClientSession | None = None
+    ) -> dict[str, list[str]]:
+        """Opt-out scopes (channels or ``all``) of the given contact hashes."""
+        cursor = self._db[OPTOUTS].find({"_id": {"$in": list(set(hashes))}}, session=session)
+        return {doc["_id"]: list(doc["channels"]) async for doc in cursor}
+
+    async def add_optouts(self, hashes: Iterable[str], channels: list[str], at: datetime) -> None:
+        """Register opt-outs (idempotent; scopes accumulate)."""
+        ops = [
+            UpdateOne(
+                {"_id": h},
+                {"$addToSet": {"channels": {"$each": channels}}, "$setOnInsert": {"at": at}},
+                upsert=True,
+            )
+            for h in hashes
+        ]
+        if ops:
+            await self._db[OPTOUTS].bulk_write(ops, ordered=False)
+
+    async def log_decisions(
+        self, campaign_id: str, items: list[list[Any]], at: datetime, session: AsyncClientSession
+    ) -> None:
+        """One audit document per batch: ``[dossier_id, unit, draw, rate, outcome]`` rows."""
+        if items:
+            await self._db[DECISIONS].insert_one(
+                {"campaign": campaign_id, "at": at, "items": items}, session=session
+            )
+
+    async def decisions(self, campaign_id: str, since: datetime | None = None) -> list[list[Any]]:
+        """Every logged decision of a campaign, in log order."""
+        query: Document = {"campaign": campaign_id}
+        if since is not None:
+            query["at"] = {"$gte": since}
+        cursor = self._db[DECISIONS].find(query).sort("at", 1)
+        return [item async for doc in cursor for item in doc["items"]]
+
+    async def quota_table(self, campaign_id: str) -> list[Document]:
+        """Quota documents of a campaign with their counters summed, by unit."""
+        counts = await self._counts(campaign_id, None, None)
+        rows = {d["unit"]: d async for d in self._db[QUOTAS].find({"campaign": campaign_id})}
+        for unit in counts.keys() - rows.keys():
+            rows[unit] = {"unit": unit, "quota": None, **_ZERO_SLOTS}
+        return [{**rows[u], **counts.get(u, dict.fromkeys(_COUNTERS, 0))} for u in sorted(rows)]
+
+
+def history_cutoff(now: datetime) -> datetime:
+    """Contact history older than this is irrelevant to any cap."""
+    return now - timedelta(days=CONTACT_HISTORY_DAYS)

@@ -1,0 +1,231 @@
+"""Invitations: creation, dispatch claims (leases), attempts, answers, lapses; dev outbox."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from sipas_contracts.events import InvitationSent
+from sipas_runtime.channels import TokenPair
+from sipas_runtime.mongo import Document
+from sipas_sampling.store import INVITATIONS, OUTBOX, POPULATION, ZALO_TOKENS
+
+NO_LEASE = datetime(1970, 1, 1, tzinfo=UTC)
+SENDABLE = ("queued", "retry", "await_report")
+OPEN = ("queued", "retry", "await_report", "sent", "listed")
+
+
+class InvitationStore:
+    """Invitation documents and what the dispatcher needs."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+        self._last_outbox: datetime | None = None
+
+    async def add(
+        self, documents: list[Document], session: AsyncClientSession | None = None
+    ) -> None:
+        """Insert new invitations (each holds its first invitation-sent event)."""
+        if documents:
+            await self._db[INVITATIONS].insert_many(documents, ordered=False, session=session)
+
+    async def events_for(
+        self, campaign_dossiers: Iterable[tuple[str, str]], session: AsyncClientSession
+    ) -> list[InvitationSent]:
+        """First invitation-sent events of the given (campaign, dossier) pairs (replays)."""
+        pairs = list(campaign_dossiers)
+        if not pairs:
+            return []
+        query = {"$or": [{"campaign": c, "dossier_id": d} for c, d in pairs]}
+        cursor = self._db[INVITATIONS].find(query, {"event": 1}, session=session)
+        return [InvitationSent.model_validate(doc["event"]) async for doc in cursor]
+
+    async def claim_due(
+        self, now: datetime, *, owner: str, limit: int, lease: timedelta
+    ) -> list[Document]:
+        """Lease up to ``limit`` invitations whose next send (or reminder) is due (3 queries)."""
+        query = {
+            "$or": [
+                {"state": {"$in": list(SENDABLE)}},
+                {"state": "sent", "reminders": {"$ne": []}},
+            ],
+            "next_attempt_at": {"$lte": now},
+            "lease_until": {"$lt": now},
+        }
+        cursor = (
+            self._db[INVITATIONS].find(query, {"_id": 1}).sort("next_attempt_at", 1).limit(limit)
+        )
+        ids = [doc["_id"] async for doc in cursor]
+        if not ids:
+            return []
+        lease_id = f"{owner}:{uuid.uuid4().hex}"  # unique per claim, even with a frozen clock
+        await self._db[INVITATIONS].update_many(
+            {"_id": {"$in": ids}, "lease_until": {"$lt": now}},
+            {"$set": {"lease_until": now + lease, "lease_owner": lease_id}},
+        )
+        return [
+            doc
+            async for doc in self._db[INVITATIONS].find(
+                {"_id": {"$in": ids}, "lease_owner": lease_id}
+            )
+        ]
+
+    async def update(
+        self,
+        invitation_id: UUID,
+        changes: Document,
+        *,
+        attempt: Document | None = None,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        """Apply a state change (and append a delivery attempt), releasing the lease."""
+        update: Document = {"$set": {**changes, "lease_until": NO_LEASE}}
+        if attempt is not None:
+            update["$push"] = {"attempts": attempt}
+        await self._db[INVITATIONS].update_one({"_id": invitation_id}, update, session=session)
+
+    async def get(
+        self, invitation_id: UUID, session: AsyncClientSession | None = None
+    ) -> Document | None:
+        """One invitation."""
+        return await self._db[INVITATIONS].find_one({"_id": invitation_id}, session=session)
+
+    async def answer(
+        self, invitation_id: UUID, at: datetime, session: AsyncClientSession
+    ) -> Document | None:
+        """Mark answered (first time only); returns the invitation before the change."""
+        return await self._db[INVITATIONS].find_one_and_update(
+            {"_id": invitation_id, "state": {"$ne": "answered"}},
+            {"$set": {"state": "answered", "answered_at": at, "reminders": []}},
+            session=session,
+        )
+
+    async def expired(self, before: datetime, limit: int = 500) -> list[Document]:
+        """Open invitations whose token expired before ``before``."""
+        cursor = (
+            self._db[INVITATIONS]
+            .find({"state": {"$in": list(OPEN)}, "expires_at": {"$lt": before}})
+            .limit(limit)
+        )
+        return [doc async for doc in cursor]
+
+    async def mark_lapsed(
+        self, invitation_id: UUID, at: datetime, session: AsyncClientSession
+    ) -> bool:
+        """Lapse an open invitation; False if it changed meanwhile (answered, say)."""
+        result = await self._db[INVITATIONS].update_one(
+            {"_id": invitation_id, "state": {"$in": list(OPEN)}},
+            {"$set": {"state": "lapsed", "lapsed_at": at, "reminders": []}},
+            session=session,
+        )
+        return result.modified_count == 1
+
+    async def by_campaign(self, campaign_id: str, **filters: object) -> list[Document]:
+        """Invitations of a campaign (optionally filtered), in creation order."""
+        cursor = (
+            self._db[INVITATIONS].find({"campaign": campaign_id, **filters}).sort("created_at", 1)
+        )
+        return [doc async for doc in cursor]
+
+    async def shred(self, campaign_id: str) -> int:
+        """Remove vault fields of a closed campaign's invitations and population."""
+        result = await self._db[INVITATIONS].update_many(
+            {"campaign": campaign_id}, {"$unset": {"contact": "", "token": "", "name": ""}}
+        )
+        await self._db[POPULATION].update_many(
+            {"campaign": campaign_id}, {"$unset": {"contact": ""}}
+        )
+        return result.modified_count
+
+    # -- population of batch campaigns ------------------------------------------------------------
+    async def add_population(self, documents: list[Document], session: AsyncClientSession) -> None:
+        """Record dossiers seen by a batch campaign (eligible or not, with the reason)."""
+        if documents:
+            await self._db[POPULATION].insert_many(documents, ordered=False, session=session)
+
+    async def population(self, campaign_id: str) -> list[Document]:
+        """Eligible dossiers of a batch campaign."""
+        cursor = self._db[POPULATION].find({"campaign": campaign_id, "eligible": True})
+        return [doc async for doc in cursor]
+
+    async def member(
+        self, campaign_id: str, dossier_id: str, session: AsyncClientSession | None = None
+    ) -> Document | None:
+        """One dossier of a batch campaign's population."""
+        return await self._db[POPULATION].find_one(
+            {"_id": f"{campaign_id}|{dossier_id}"}, session=session
+        )
+
+    async def population_counts(self, campaign_id: str) -> dict[str, int]:
+        """Dossiers seen by reason (``eligible`` for the population)."""
+        pipeline: list[Document] = [
+            {"$match": {"campaign": campaign_id}},
+            {"$group": {"_id": "$reason", "n": {"$sum": 1}}},
+        ]
+        return {
+            str(d["_id"] or "eligible"): d["n"]
+            async for d in await self._db[POPULATION].aggregate(pipeline)
+        }
+
+    # -- development outbox ------------------------------------------------------------------------
+    async def outbox_add(self, document: Document, now: datetime) -> None:
+        """Keep a message the dev outbox 'sent' (timestamps strictly increase per process)."""
+        if self._last_outbox is not None and now <= self._last_outbox:
+            now = self._last_outbox + timedelta(milliseconds=1)
+        self._last_outbox = now
+        await self._db[OUTBOX].update_one(
+            {"_id": document["_id"]}, {"$setOnInsert": {**document, "created_at": now}}, upsert=True
+        )
+
+    async def outbox(self, after: datetime | None, limit: int) -> list[Document]:
+        """Outbox messages in creation order."""
+        query = {"created_at": {"$gt": after}} if after else {}
+        cursor = self._db[OUTBOX].find(query).sort("created_at", 1).limit(limit)
+        return [doc async for doc in cursor]
+
+
+class MongoTokenStore:
+    """The Zalo OA token pair, swapped atomically (single-use refresh tokens)."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+
+    async def load(self) -> TokenPair | None:
+        """The current pair."""
+        doc = await self._db[ZALO_TOKENS].find_one({"_id": "oa"})
+        if doc is None:
+            return None
+        return TokenPair(doc["access_token"], doc["refresh_token"], float(doc["expires_at"]))
+
+    async def swap(self, old_refresh_token: str, new: TokenPair) -> bool:
+        """Replace the pair only if it still holds ``old_refresh_token``."""
+        result = await self._db[ZALO_TOKENS].update_one(
+            {"_id": "oa", "refresh_token": old_refresh_token},
+            {
+                "$set": {
+                    "access_token": new.access_token,
+                    "refresh_token": new.refresh_token,
+                    "expires_at": new.expires_at,
+                }
+            },
+        )
+        return result.modified_count == 1
+
+    async def bootstrap(self, pair: TokenPair) -> None:
+        """Store the first pair if none is stored yet."""
+        await self._db[ZALO_TOKENS].update_one(
+            {"_id": "oa"},
+            {
+                "$setOnInsert": {
+                    "access_token": pair.access_token,
+                    "refresh_token": pair.refresh_token,
+                    "expires_at": pair.expires_at,
+                }
+            },
+            upsert=True,
+        )

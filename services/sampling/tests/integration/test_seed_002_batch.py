@@ -1,0 +1,181 @@
+"""Seed 002 (Nghi Xuân 2020) end to end: 17 communes, 15 + 10 each, transfers, exclusions,
+official + reserve lists, substitutions, XLSX lists, and an observer re-running the draw."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import UTC, date, datetime
+
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from sipas_contracts.units import load_sample_hierarchy
+from sipas_sampling.campaigns import shipped_path
+from sipas_sampling.cli import app as cli
+
+pytestmark = [pytest.mark.nats, pytest.mark.mongo]
+CAMPAIGN = "ht-nx-2020"
+COMMUNES = load_sample_hierarchy().leaves("ht-nx", date(2020, 6, 1))
+FEW_ORGS = COMMUNES[0]
+WHEN = datetime(2020, 5, 4, 3, tzinfo=UTC)
+
+
+def population(tools) -> tuple[list, int]:
+    events, eligible = [], 0
+    for u, unit in enumerate(COMMUNES):
+        organisations = 4 if unit == FEW_ORGS else 16
+        for i in range(30 + organisations):
+            kind = "individual" if i < 30 else "organisation"
+            events.append(tools.completed(u * 1000 + i, unit, delivered_at=WHEN, kind=kind))
+            eligible += 1
+        # excluded by the plan: online, postal, non-resident, another field, outside the window
+        events.append(
+            tools.completed(u * 1000 + 900, unit, delivered_at=WHEN, submission_channel="online")
+        )
+        events.append(
+            tools.completed(u * 1000 + 901, unit, delivered_at=WHEN, result_delivery="postal")
+        )
+        events.append(
+            tools.completed(u * 1000 + 902, unit, delivered_at=WHEN, resident_in_province=False)
+        )
+        events.append(
+            tools.completed(u * 1000 + 903, unit, delivered_at=WHEN, procedure_field="Xây dựng")
+        )
+        events.append(
+            tools.completed(u * 1000 + 904, unit, delivered_at=datetime(2020, 9, 15, tzinfo=UTC))
+        )
+        # the same applicant twice in one commune: only the first dossier counts
+        events.append(
+            tools.completed(u * 1000 + 905, unit, delivered_at=WHEN, applicant=f"{unit}:{u * 1000}")
+        )
+    return events, eligible
+
+
+async def test_seed_002_yields_425_official_invitations_with_transfers_and_a_verifiable_draw(
+    tools, harness, tmp_path
+):
+    h = await harness(campaign_files=str(shipped_path("ha-tinh-nghi-xuan-2020")))
+    events, eligible = population(tools)
+    await h.publish(events)
+
+    async def all_seen() -> bool:
+        counts = await h.sampling.invitations.population_counts(CAMPAIGN)
+        return sum(counts.values()) == len(events)
+
+    await h.eventually(all_seen)
+    counts = await h.sampling.invitations.population_counts(CAMPAIGN)
+    assert counts["eligible"] == eligible
+    for reason in (
+        "online",
+        "postal",
+        "non_resident",
+        "other_field",
+        "outside_window",
+        "duplicate_applicant",
+    ):
+        assert counts[reason] == 17, reason
+
+    answer = await h.http.post(f"/v1/campaigns/{CAMPAIGN}/draw", headers=tools.auth("operator"))
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["official"] == 425
+    await h.eventually(lambda: len(h.sent) == 425)
+    assert {e.draw_list for e in h.sent} == {"official"}
+    assert {e.channel for e in h.sent} == {"enumerator"}
+    few = [e for e in h.sent if e.unit == FEW_ORGS]
+    assert sum(e.stratum == "organisation" for e in few) == 4
+    assert sum(e.stratum == "individual" for e in few) == 21  # 15 + the 6 organisations missing
+
+    again = await h.http.post(f"/v1/campaigns/{CAMPAIGN}/draw", headers=tools.auth("operator"))
+    assert again.status_code == 409
+
+    export = (
+        await h.http.get(f"/v1/campaigns/{CAMPAIGN}/draw", headers=tools.auth("observer"))
+    ).json()
+    assert export["lists"]["transfers"][FEW_ORGS] == {"individual": 6}
+    assert not re.search(r"\b09\d{8}\b", json.dumps(export))  # dossier numbers only, no phones
+
+    refused = export["lists"]["lists"][FEW_ORGS]["individual"]["official"][0]
+    sub = await h.http.post(
+        f"/v1/campaigns/{CAMPAIGN}/substitutions",
+        headers=tools.auth("enumerator"),
+        json={"dossier_id": refused, "reason": "refused"},
+    )
+    assert sub.status_code == 201, sub.text
+    assert (
+        sub.json()["substitute"] == export["lists"]["lists"][FEW_ORGS]["individual"]["reserve"][0]
+    )
+    await h.eventually(lambda: len(h.sent) == 426)
+    assert h.sent[-1].draw_list == "reserve"
+
+    export = (
+        await h.http.get(f"/v1/campaigns/{CAMPAIGN}/draw", headers=tools.auth("observer"))
+    ).json()
+    path = tmp_path / "draw.json"
+    path.write_text(json.dumps(export, ensure_ascii=False))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["verify", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "KHỚP / MATCH" in result.output
+
+    forged = json.loads(path.read_text())
+    official = forged["lists"]["lists"][COMMUNES[3]]["organisation"]["official"]
+    official[0] = (
+        forged["population"][COMMUNES[3]]["organisation"][-1]
+        if official[0] != forged["population"][COMMUNES[3]]["organisation"][-1]
+        else forged["population"][COMMUNES[3]]["organisation"][0]
+    )
+    path.write_text(json.dumps(forged))
+    result = runner.invoke(cli, ["verify", str(path)])
+    assert result.exit_code == 1
+    assert "MISMATCH" in result.output
+
+
+async def test_lists_show_contacts_to_field_roles_only(tools, harness):
+    h = await harness(campaign_files=str(shipped_path("ha-tinh-nghi-xuan-2020")))
+    events = [
+        tools.completed(i, COMMUNES[1], delivered_at=WHEN, kind="individual") for i in range(40)
+    ]
+    await h.publish(events)
+    await h.eventually(lambda: h.sampling.invitations.population_counts(CAMPAIGN))
+    await h.eventually(async_eq(h, 40))
+    assert (
+        await h.http.post(f"/v1/campaigns/{CAMPAIGN}/draw", headers=tools.auth("operator"))
+    ).status_code == 201
+
+    def sheet(role: str) -> list[tuple]:
+        rows = load_workbook(io.BytesIO(content[role])).active.iter_rows(
+            min_row=4, values_only=True
+        )
+        return list(rows)
+
+    content = {}
+    for role in ("enumerator", "observer"):
+        answer = await h.http.get(
+            f"/v1/campaigns/{CAMPAIGN}/lists.xlsx",
+            headers=tools.auth(role),
+            params={"unit": COMMUNES[1]},
+        )
+        assert answer.status_code == 200
+        content[role] = answer.content
+    assert len(sheet("enumerator")) == 25  # no organisations: their 10 forms go to individuals
+    assert all(
+        str(r[6]).startswith("Người dân")
+        and str(r[7]).startswith("09")
+        and str(r[9]).startswith("https://ks.example.gov.vn/s/")
+        for r in sheet("enumerator")
+    )
+    assert all(r[6] == r[7] == r[9] == "—" for r in sheet("observer"))
+    assert (await h.http.get(f"/v1/campaigns/{CAMPAIGN}/lists.xlsx")).status_code == 401
+    assert (
+        await h.http.post(f"/v1/campaigns/{CAMPAIGN}/draw", headers=tools.auth("observer"))
+    ).status_code == 403
+
+
+def async_eq(h, n):
+    async def check() -> bool:
+        return (await h.sampling.invitations.population_counts(CAMPAIGN)).get("eligible") == n
+
+    return check
