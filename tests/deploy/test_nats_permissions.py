@@ -81,6 +81,7 @@ ALLOWED_CONSUMERS = [
     ("intake", "SIPAS_RAW_DOSSIERS", "intake-raw-dossiers"),
     ("intake", "SIPAS_INVITATIONS", "intake-invitations"),
     ("sampling", "SIPAS_DOSSIERS", "sampling-dossiers"),
+    ("sampling", "SIPAS_RESPONSES", "sampling-responses"),
     ("scoring", "SIPAS_RESPONSES", "scoring-responses"),
     ("alerts", "SIPAS_RESPONSES", "alerts-responses"),
     ("alerts", "SIPAS_INDEXES", "alerts-indexes"),
