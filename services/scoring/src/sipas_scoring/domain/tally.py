@@ -1,0 +1,198 @@
+"""Additive counts: what scoring keeps of the responses, and the only thing it keeps.
+
+One :class:`Tally` per *slice* = (campaign, month bucket, unit, applicant kind,
+collection mode, instrument). It holds the number of responses, the answer counts per
+item and level (``"na"`` = not applicable included, blank = absent) and the *coverage*:
+how many respondents gave at least one valid answer in each satisfaction element, each
+aspect and the satisfaction part as a whole (the ``n`` of those figures).
+
+Tallies only ever add up, so folding responses in any order or in any batch split gives
+the same result, and every index is a pure function of tallies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from fractions import Fraction
+from typing import Any
+
+from sipas_contracts.events import ResponseRecorded
+from sipas_contracts.instrument import Catalogue, load_catalogue
+from sipas_scoring.domain.periods import VIETNAM_OFFSET, month_bucket
+
+Count = int | Fraction
+"""Counts are integers; apportioning a split unit's history by its share makes fractions."""
+NA = "na"
+ALL = "*"
+"""Coverage key: respondents with at least one valid satisfaction answer (SIPAS's n)."""
+
+
+@dataclass(frozen=True, order=True)
+class SliceKey:
+    """Where a response is counted."""
+
+    campaign_id: str
+    bucket: str
+    unit: str
+    applicant_kind: str
+    collection_mode: str
+    instrument_id: str
+
+    @property
+    def doc_id(self) -> str:
+        """A stable string id of the slice."""
+        return (
+            f"{self.campaign_id}|{self.bucket}|{self.unit}|{self.applicant_kind}|"
+            f"{self.collection_mode}|{self.instrument_id}"
+        )
+
+
+_GROUPS: dict[tuple[str, int], dict[str, tuple[str, ...]]] = {}
+
+
+def coverage_groups(catalogue: Catalogue) -> dict[str, tuple[str, ...]]:
+    """For each satisfaction item: the element, the aspect and ``ALL`` it counts toward."""
+    key = (catalogue.id, catalogue.revision)
+    if key not in _GROUPS:
+        _GROUPS[key] = {
+            item.id: (item.element, item.aspect, ALL)
+            for item in catalogue.items.values()
+            if item.element is not None and item.aspect is not None
+        }
+    return _GROUPS[key]
+
+
+def _add_count(target: dict[str, Count], key: str, value: Count) -> None:
+    total = target.get(key, 0) + value
+    if total:
+        target[key] = total
+    else:
+        target.pop(key, None)
+
+
+@dataclass
+class Tally:
+    """Additive counts of one slice (or of any sum of slices)."""
+
+    responses: Count = 0
+    counts: dict[str, dict[str, Count]] = field(default_factory=dict)
+    coverage: dict[str, Count] = field(default_factory=dict)
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    last_seq: int = 0
+
+    def record(
+        self,
+        answers: Mapping[str, int | str],
+        groups: Mapping[str, tuple[str, ...]],
+        at: datetime,
+        seq: int = 0,
+    ) -> None:
+        """Count one response's answers (blank items are simply absent)."""
+        self.responses += 1
+        covered: set[str] = set()
+        counts = self.counts
+        for item, answer in answers.items():
+            level = answer if isinstance(answer, str) else str(answer)
+            per_item = counts.get(item)
+            if per_item is None:
+                per_item = counts[item] = {}
+            per_item[level] = per_item.get(level, 0) + 1
+            if level != NA and item in groups:
+                covered.update(groups[item])
+        for group in covered:
+            self.coverage[group] = self.coverage.get(group, 0) + 1
+        self._span(at, at, seq)
+
+    def _span(self, first: datetime | None, last: datetime | None, seq: int) -> None:
+        if first is not None and (self.first_at is None or first < self.first_at):
+            self.first_at = first
+        if last is not None and (self.last_at is None or last > self.last_at):
+            self.last_at = last
+        self.last_seq = max(self.last_seq, seq)
+
+    def add(self, other: Tally) -> Tally:
+        """Add ``other`` into this tally (in place) and return it."""
+        self.responses += other.responses
+        for item, levels in other.counts.items():
+            per_item = self.counts.setdefault(item, {})
+            for level, n in levels.items():
+                _add_count(per_item, level, n)
+        for group, n in other.coverage.items():
+            _add_count(self.coverage, group, n)
+        self._span(other.first_at, other.last_at, other.last_seq)
+        return self
+
+    def scaled(self, share: Fraction) -> Tally:
+        """A copy apportioned by ``share`` (a split unit's part of its history)."""
+        return Tally(
+            responses=self.responses * share,
+            counts={i: {lv: n * share for lv, n in ls.items()} for i, ls in self.counts.items()},
+            coverage={g: n * share for g, n in self.coverage.items()},
+            first_at=self.first_at,
+            last_at=self.last_at,
+            last_seq=self.last_seq,
+        )
+
+    def canonical(self) -> dict[str, Any]:
+        """A JSON-ready, key-sorted form (fractions as ``"p/q"``) for digests and diffs."""
+
+        def number(n: Count) -> int | str:
+            return n if isinstance(n, int) else str(n)
+
+        return {
+            "responses": number(self.responses),
+            "counts": {
+                item: {lv: number(n) for lv, n in sorted(levels.items()) if n}
+                for item, levels in sorted(self.counts.items())
+                if any(levels.values())
+            },
+            "coverage": {g: number(n) for g, n in sorted(self.coverage.items()) if n},
+            "first_at": self.first_at.isoformat() if self.first_at else None,
+            "last_at": self.last_at.isoformat() if self.last_at else None,
+            "last_seq": self.last_seq,
+        }
+
+
+def total(tallies: Iterable[Tally]) -> Tally:
+    """The sum of several tallies (a new object)."""
+    out = Tally()
+    for tally in tallies:
+        out.add(tally)
+    return out
+
+
+def slice_key(event: ResponseRecorded, offset: timedelta = VIETNAM_OFFSET) -> SliceKey:
+    """The slice a response is counted in."""
+    return SliceKey(
+        campaign_id=event.campaign_id,
+        bucket=month_bucket(event.occurred_at, offset),
+        unit=event.unit,
+        applicant_kind=event.applicant_kind,
+        collection_mode=event.collection_mode,
+        instrument_id=event.instrument_id,
+    )
+
+
+def fold(
+    sequenced: Iterable[tuple[int, ResponseRecorded]], offset: timedelta = VIETNAM_OFFSET
+) -> dict[SliceKey, Tally]:
+    """Count ``(stream sequence, response)`` pairs into one tally per slice."""
+    out: dict[SliceKey, Tally] = {}
+    for seq, event in sequenced:
+        key = slice_key(event, offset)
+        tally = out.get(key)
+        if tally is None:
+            tally = out[key] = Tally()
+        groups = coverage_groups(load_catalogue(event.instrument_id))
+        tally.record(event.answers, groups, event.occurred_at, seq)
+    return out
+
+
+def merge(into: dict[SliceKey, Tally], more: Mapping[SliceKey, Tally]) -> dict[SliceKey, Tally]:
+    """Add per-slice tallies ``more`` into ``into`` (in place) and return it."""
+    for key, tally in more.items():
+        into.setdefault(key, Tally()).add(tally)
+    return into
