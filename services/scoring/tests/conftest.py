@@ -90,13 +90,27 @@ def settings(nats_url: str, mongo_url: str, db_name: str) -> Settings:
 
 
 @pytest.fixture
-async def harness(settings: Settings, nc: Client) -> AsyncIterator[Harness]:
-    h = Harness(create_app(settings), nc)
-    await h.start()
+async def make_harness(nc: Client) -> AsyncIterator[Callable[[Settings], Any]]:
+    """Start a scoring app with given settings (stopped after the test)."""
+    started: list[Harness] = []
+
+    async def make(settings: Settings) -> Harness:
+        h = Harness(create_app(settings), nc)
+        await h.start()
+        started.append(h)
+        return h
+
     try:
-        yield h
+        yield make
     finally:
-        await h.stop()
+        for h in started:
+            await h.stop()
+
+
+@pytest.fixture
+async def harness(settings: Settings, make_harness: Callable[[Settings], Any]) -> Harness:
+    harness: Harness = await make_harness(settings)
+    return harness
 
 
 @pytest.fixture

@@ -54,6 +54,23 @@ def label(key: str, lang: Lang = "vi") -> str:
     return pair[0] if lang == "vi" else pair[1]
 
 
+def period_label(period: str, months: list[str], lang: Lang = "vi") -> str:
+    """A period in words: ``Tháng 11/2026``, ``Quý 4/2026``, ``Năm 2026`` or the campaign."""
+
+    def month(bucket: str) -> str:
+        return f"{bucket[5:7]}/{bucket[:4]}"
+
+    if period == "campaign":
+        span = f" ({month(months[0])} – {month(months[-1])})" if months else ""
+        return ("Toàn đợt khảo sát" if lang == "vi" else "Whole campaign") + span
+    if "-Q" in period:
+        year, quarter = period.split("-Q")
+        return f"Quý {quarter}/{year}" if lang == "vi" else f"Q{quarter} {year}"
+    if "-" in period:
+        return ("Tháng " if lang == "vi" else "Month ") + month(period)
+    return ("Năm " if lang == "vi" else "Year ") + period
+
+
 def note(vi: str, en: str) -> dict[str, str]:
     """A note shown under a table, in both languages."""
     return {"vi": vi, "en": en}

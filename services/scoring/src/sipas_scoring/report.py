@@ -13,7 +13,7 @@ from typing import Any
 from jinja2 import Environment, select_autoescape
 
 from sipas_scoring.chart import Bar, error_bar_chart
-from sipas_scoring.labels import Lang, label
+from sipas_scoring.labels import Lang, label, period_label
 from sipas_scoring.publication_store import PublicationRecord
 from sipas_scoring.rendering import Json
 
@@ -38,6 +38,11 @@ TEXT: dict[Lang, dict[str, str]] = {
         "actor": "Người thực hiện", "when": "Thời điểm", "note": "Ghi chú",
         "ranked": "Bảng xếp hạng", "mean_aspects": "trung bình cộng các khía cạnh",
         "mean_elements": "trung bình cộng 5 yếu tố",
+        "interval_method": "Wilson cho từng câu hỏi; chỉ số tổng hợp lấy trung bình các cận "
+        "của thành phần (ước lượng thận trọng, không phụ thuộc tương quan giữa các câu hỏi)",
+        "kiosk": "Kiosk (tính riêng)",
+        "threshold_text": "câu hỏi cần ≥ {item} câu trả lời hợp lệ; đơn vị cần ≥ {unit} "
+        "người trả lời để được xếp hạng",
     },
     "en": {
         "heading": "Satisfaction Index of Public Administrative Services (SIPAS) report",
@@ -54,6 +59,11 @@ TEXT: dict[Lang, dict[str, str]] = {
         "history_heading": "Approval history", "state": "State", "actor": "By",
         "when": "When", "note": "Note", "ranked": "League table",
         "mean_aspects": "mean of the aspects", "mean_elements": "mean of the 5 elements",
+        "interval_method": "Wilson for each item; composite indices take the mean of their "
+        "components' bounds (conservative whatever the correlation between items)",
+        "kiosk": "Kiosk (kept apart)",
+        "threshold_text": "items need ≥ {item} valid answers; units need ≥ {unit} "
+        "respondents to be ranked",
     },
 }  # fmt: skip
 
@@ -97,7 +107,7 @@ def _elements(table: Json, lang: Lang) -> tuple[list[Json], list[Json]]:
         for col in columns:
             fig = row[col["group"]].get(col["id"]) or {}
             values.append(fig.get("display") if fig.get("sufficient") else TEXT[lang]["na_short"])
-        rows.append({"name": row["name"], "rollup": row["rollup"], "values": values})
+        rows.append({"name": row["name"], "rollup": row["rollup"], "cells": values})
     return columns, rows
 
 
@@ -117,6 +127,7 @@ def _counts(table: Json, funnel: Json | None) -> list[Json]:
                 "invited": f.get("invited", "—"),
                 "responded": f.get("responded", "—"),
                 "rate": rate or "—",
+                "kiosk": f.get("responses_by_mode", {}).get("kiosk", 0),
             }
         )
     return rows
@@ -140,15 +151,17 @@ def context(
         "lang": lang,
         "t": t,
         "title": title,
-        "period_label": table["period"],
+        "period_label": period_label(table["period"], table.get("months", []), lang),
         "table": table,
         "state_label": state_label,
         "state_colour": STATE_COLOURS.get(state, "#57606a"),
         "watermark": None if state == "published" else state_label.split(" — ")[0].upper(),
         "sipas_rule": rule,
         "modes": ", ".join(label(f"mode.{m}", lang) for m in table["modes"]),
-        "thresholds": f"n ≥ {profile['n_min_item']} / n ≥ {profile['n_min_unit']}",
-        "interval": f"{profile['confidence'] * 100:g}% (Wilson)",
+        "thresholds": t["threshold_text"].format(
+            item=profile["n_min_item"], unit=profile["n_min_unit"]
+        ),
+        "interval": f"{profile['confidence'] * 100:g}% — {t['interval_method']}",
         "data_line": f"RESPONSES ≤ #{table['through_seq']} · {table['generated_at'][:19]}",
         "digest": record.digest if record else None,
         "tiers": _tiers(table, lang),
