@@ -38,6 +38,11 @@ report_app = typer.Typer(help="The campaign report (HTML + PDF), in Vietnamese b
 console = Console()
 
 
+@app.callback()
+def scoring() -> None:
+    """Scoring: counts, indices and their audit."""
+
+
 def _run(work: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(work())  # type: ignore[arg-type]
 

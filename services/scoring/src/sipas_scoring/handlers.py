@@ -64,7 +64,9 @@ def on_responses(
         batch: Batch[ResponseRecorded], session: AsyncClientSession
     ) -> Sequence[Event]:
         increments = fold(((d.seq, d.event) for d in batch.fresh), offset)
-        await store().apply(increments, session)
+        if increments:
+            slices = store()
+            await slices.apply(increments, session, await slices.next_commit(session))
         return ()
 
     return handle

@@ -1,19 +1,20 @@
 """``sipas scoring rebuild``: replay the RESPONSES log into fresh counts, prove they match.
 
-1. Read the live consumer's watermark ``W`` (every response up to ``W`` is applied).
-2. Replay the stream from sequence 1 to ``W`` through an ephemeral pull consumer (no
-   acks, large batches, a callback inbox), decoding each message with the *same* decoder
-   as the live consumer and folding it into in-memory tallies.
-3. Read the live watermark and the live slices in one snapshot transaction; if the live
-   consumer moved on meanwhile, replay the difference and read again, until both stand
-   at the same sequence. Then compare every slice, and the SHA-256 of the whole set.
+1. Read, in one snapshot transaction, the live slices and the exact set of stream
+   sequences the live consumer has applied (``sipas_runtime.sequences``).
+2. Replay the stream from sequence 1 up to the highest applied one through an ephemeral
+   pull consumer (no acks, large batches, a callback inbox). Each message the live
+   consumer applied is decoded with the *same* decoder and folded into fresh tallies;
+   each one it did not apply (dead-lettered, or still awaiting redelivery) is decoded
+   only to say why.
+3. Read the live state again; if the live consumer moved on meanwhile, replay what it
+   added, until both stand at the same point. Then compare every slice, and the SHA-256
+   of the whole set. A *valid* response the live consumer did not count is reported as
+   a difference too: that is what an audit should reveal.
 4. Write the rebuilt slices to ``aggregates_rebuild`` and a record to ``rebuilds``.
 
-A message the live consumer dead-lettered for a *data* reason is rejected here too; one
-it dead-lettered for an environmental reason would be counted here and show up as a
-difference — which is what an audit should reveal. Event ids that appear more than once
-in the log (a producer re-published after the stream's de-duplication window) are
-counted by both, and reported.
+Event ids that appear more than once in the log (a producer re-published after the
+stream's de-duplication window) are counted by both, and reported.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from sipas_contracts.instrument import load_catalogue
 from sipas_contracts.streams import RESPONSES, SCORING_RESPONSES
 from sipas_runtime.consumer import RejectedError, describe_validation_error
 from sipas_runtime.mongo import in_transaction
+from sipas_runtime.sequences import AppliedSequences
 from sipas_scoring.domain.publication import canonical_json, digest
 from sipas_scoring.domain.tally import SliceKey, Tally, coverage_groups, slice_key
 from sipas_scoring.handlers import decode_response
@@ -47,39 +49,52 @@ REBUILT = "aggregates_rebuild"
 REBUILDS = "rebuilds"
 MAX_ROUNDS = 20
 _MAX_LISTED = 20
+VALID_NOT_COUNTED = "a valid response the live consumer has not counted"
+
+
+def _reason(data: bytes) -> str:
+    try:
+        decode_response(data)
+    except ValidationError as exc:
+        return describe_validation_error(exc)
+    except (RejectedError, ValueError) as exc:
+        return str(exc)
+    return VALID_NOT_COUNTED
 
 
 @dataclass
 class Replay:
-    """Tallies folded from the log, and what was not counted."""
+    """Tallies folded from the log, and the messages the live consumer did not apply."""
 
+    offset: timedelta
     tallies: dict[SliceKey, Tally] = field(default_factory=dict)
     through: int = 0
     read: int = 0
     counted: int = 0
-    rejected: list[tuple[int, str]] = field(default_factory=list)
-    rejected_count: int = 0
     duplicates: int = 0
+    skipped: dict[int, bytes] = field(default_factory=dict, repr=False)
     _seen: set[bytes] = field(default_factory=set, repr=False)
 
-    def add(self, seq: int, data: bytes, offset: timedelta) -> None:
-        """Decode and count one message (or record why it is not counted)."""
+    def add(self, seq: int, data: bytes, applied: AppliedSequences) -> None:
+        """Fold one message if the live consumer applied it, else keep it aside."""
         self.read += 1
         self.through = max(self.through, seq)
-        try:
-            event = decode_response(data)
-        except (RejectedError, ValidationError, ValueError) as exc:
-            reason = (
-                describe_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
-            )
-            self.rejected_count += 1
-            if len(self.rejected) < _MAX_LISTED:
-                self.rejected.append((seq, reason))
-            return
+        if seq in applied:
+            self._fold(seq, data)
+        else:
+            self.skipped[seq] = data
+
+    def catch_up(self, applied: AppliedSequences) -> None:
+        """Fold messages set aside earlier that the live consumer has applied since."""
+        for seq in sorted(s for s in self.skipped if s in applied):
+            self._fold(seq, self.skipped.pop(seq))
+
+    def _fold(self, seq: int, data: bytes) -> None:
+        event = decode_response(data)  # the live consumer decoded it: so must we
         if event.event_id.bytes in self._seen:
             self.duplicates += 1
         self._seen.add(event.event_id.bytes)
-        key = slice_key(event, offset)
+        key = slice_key(event, self.offset)
         tally = self.tallies.get(key)
         if tally is None:
             tally = self.tallies[key] = Tally()
@@ -87,11 +102,21 @@ class Replay:
         tally.record(event.answers, groups, event.occurred_at, seq)
         self.counted += 1
 
+    def not_counted(self) -> list[tuple[int, str]]:
+        """Messages the live consumer did not apply, with the reason each is not counted."""
+        return [(seq, _reason(self.skipped[seq])) for seq in sorted(self.skipped)]
+
 
 async def replay(
-    nc: Client, into: Replay, *, start: int, upto: int, offset: timedelta, batch: int = 2000
+    nc: Client,
+    into: Replay,
+    applied: AppliedSequences,
+    *,
+    start: int,
+    upto: int,
+    batch: int = 2000,
 ) -> Replay:
-    """Fold RESPONSES messages with sequence ``start``..``upto`` into ``into``."""
+    """Read RESPONSES messages with sequence ``start``..``upto`` into ``into``."""
     if upto < start:
         return into
     js = nc.jetstream()
@@ -124,7 +149,7 @@ async def replay(
         state["received"] += 1
         seq = msg.metadata.sequence.stream
         if seq <= upto:
-            into.add(seq, msg.data, offset)
+            into.add(seq, msg.data, applied)
         if seq >= upto:
             done.set()
         elif state["requested"] - state["received"] <= batch // 2:
@@ -147,8 +172,10 @@ def slices_digest(tallies: dict[SliceKey, Tally]) -> str:
     return digest({key.doc_id: tally.canonical() for key, tally in tallies.items()})
 
 
-def differences(live: dict[SliceKey, Tally], rebuilt: dict[SliceKey, Tally]) -> list[str]:
-    """Human-readable differences between two sets of slices (empty when equal)."""
+def differences(
+    live: dict[SliceKey, Tally], rebuilt: dict[SliceKey, Tally], not_counted: list[tuple[int, str]]
+) -> list[str]:
+    """Human-readable differences (empty when the replay reproduces the live counts)."""
     a = {k.doc_id: t.canonical() for k, t in live.items()}
     b = {k.doc_id: t.canonical() for k, t in rebuilt.items()}
     out = [f"{doc_id}: only in the live counts" for doc_id in sorted(a.keys() - b.keys())]
@@ -157,6 +184,7 @@ def differences(live: dict[SliceKey, Tally], rebuilt: dict[SliceKey, Tally]) -> 
         if a[doc_id] != b[doc_id]:
             fields = [f for f in a[doc_id] if a[doc_id][f] != b[doc_id][f]]
             out.append(f"{doc_id}: {', '.join(fields)} differ")
+    out += [f"seq {seq}: {why}" for seq, why in not_counted if why == VALID_NOT_COUNTED]
     return out
 
 
@@ -169,6 +197,7 @@ class RebuildResult:
     rebuilt_digest: str
     live_slices: int
     differences: list[str]
+    not_counted: list[tuple[int, str]]
     seconds: float
     started_at: datetime
 
@@ -186,8 +215,10 @@ class RebuildResult:
             "through_seq": r.through,
             "messages_read": r.read,
             "responses_counted": r.counted,
-            "rejected": r.rejected_count,
-            "rejected_examples": [{"seq": s, "reason": why} for s, why in r.rejected],
+            "not_counted": len(self.not_counted),
+            "not_counted_examples": [
+                {"seq": seq, "reason": why} for seq, why in self.not_counted[:_MAX_LISTED]
+            ],
             "duplicate_event_ids": r.duplicates,
             "slices_live": self.live_slices,
             "slices_rebuilt": len(r.tallies),
@@ -196,7 +227,7 @@ class RebuildResult:
             "differences": self.differences[:_MAX_LISTED],
             "difference_count": len(self.differences),
             "seconds": round(self.seconds, 3),
-            "responses_per_second": round(r.read / self.seconds) if self.seconds else None,
+            "messages_per_second": round(r.read / self.seconds) if self.seconds else None,
         }
 
 
@@ -212,26 +243,29 @@ async def rebuild(
     started, clock = datetime.now(UTC), time.monotonic()
     db = client[database]
     live_store = AggregateStore(db)
-    folded = Replay()
-    target = await live_store.watermark(SCORING_RESPONSES.durable)
 
-    async def read(session: AsyncClientSession) -> tuple[int, dict[SliceKey, Tally]]:
-        mark = await live_store.watermark(SCORING_RESPONSES.durable, session)
-        return mark, await live_store.tallies(session=session)
+    async def read(session: AsyncClientSession) -> tuple[AppliedSequences, dict[SliceKey, Tally]]:
+        applied = await live_store.applied(SCORING_RESPONSES.durable, session)
+        return applied, await live_store.tallies(session=session)
 
-    live: dict[SliceKey, Tally] = {}
+    folded = Replay(offset)
+    applied, live = await in_transaction(client, read)
     for _ in range(MAX_ROUNDS):
-        await replay(nc, folded, start=folded.through + 1, upto=target, offset=offset)
-        target, live = await in_transaction(client, read)
-        if target <= folded.through:
+        folded.catch_up(applied)
+        await replay(nc, folded, applied, start=folded.through + 1, upto=applied.highest)
+        again, live = await in_transaction(client, read)
+        if again.document() == applied.document():
             break
+        applied = again
     seconds = time.monotonic() - clock
+    not_counted = folded.not_counted()
     result = RebuildResult(
         replay=folded,
         live_digest=slices_digest(live),
         rebuilt_digest=slices_digest(folded.tallies),
         live_slices=len(live),
-        differences=differences(live, folded.tallies),
+        differences=differences(live, folded.tallies, not_counted),
+        not_counted=not_counted,
         seconds=seconds,
         started_at=started,
     )

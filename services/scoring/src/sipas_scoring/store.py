@@ -6,7 +6,11 @@ mode, instrument) as nested counters, readable as is in a Mongo shell::
     {_id: "c2026|2026-11|ht-nx-co-dam|individual|online|sipas-2640-2017",
      campaign_id, bucket, unit, applicant_kind, collection_mode, instrument_id,
      responses: 41, counts: {"C01": {"4": 20, "5": 12, "na": 1}, ...},
-     coverage: {"E1": 40, "HL": 41, "*": 41}, first_at, last_at, seq: 1234}
+     coverage: {"E1": 40, "HL": 41, "*": 41}, first_at, last_at, seq: 1234, commit: 87}
+
+``seq`` is the stream sequence of the latest response counted; ``commit`` the number of
+the batch that last changed the slice (a counter in ``publisher_state``, incremented in
+the same transaction), which the index loop scans for changes.
 
 Each batch is one *read-modify-write* per touched slice inside the consumer's
 transaction (read the touched documents, add the batch's tallies, replace them), with
@@ -22,11 +26,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pymongo import ASCENDING, ReplaceOne
+from pymongo import ASCENDING, ReplaceOne, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from sipas_runtime.consumer import WATERMARKS
+from sipas_runtime.sequences import AppliedSequences
 from sipas_scoring.domain.tally import SliceKey, Tally
 
 AGGREGATES = "aggregates"
@@ -49,9 +54,10 @@ def _int(value: object) -> int:
     return value
 
 
-def to_document(key: SliceKey, tally: Tally) -> Document:
+def to_document(key: SliceKey, tally: Tally, commit: int = 0) -> Document:
     """The stored form of a slice's tally (integer counts only)."""
     return {
+        "commit": commit,
         "_id": key.doc_id,
         "campaign_id": key.campaign_id,
         "bucket": key.bucket,
@@ -101,13 +107,36 @@ class AggregateStore:
 
     async def create_indexes(self) -> None:
         """Indexes for the publisher's change scan and per-campaign reads."""
-        await self._slices.create_index([("seq", ASCENDING)])
+        await self._slices.create_index([("commit", ASCENDING)])
         await self._slices.create_index([("campaign_id", ASCENDING), ("bucket", ASCENDING)])
 
+    async def next_commit(self, session: AsyncClientSession | None = None) -> int:
+        """The next number of the change counter (in the batch's transaction)."""
+        doc = await self._db[PUBLISHER_STATE].find_one_and_update(
+            {"_id": "commits"},
+            {"$inc": {"n": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return int(doc["n"]) if doc else 1
+
+    async def last_commit(self) -> int:
+        """The change counter's value: every slice change up to it is committed."""
+        doc = await self._db[PUBLISHER_STATE].find_one({"_id": "commits"})
+        return int(doc["n"]) if doc else 0
+
     async def apply(
-        self, increments: Mapping[SliceKey, Tally], session: AsyncClientSession | None = None
+        self,
+        increments: Mapping[SliceKey, Tally],
+        session: AsyncClientSession | None = None,
+        commit: int = 0,
     ) -> None:
-        """Add tallies to the stored slices: one read and one bulk replace per batch."""
+        """Add tallies to the stored slices: one read and one bulk replace per batch.
+
+        ``commit`` (the change counter of this batch) is stamped on every touched slice so
+        the index loop finds what changed, whatever the stream order of the responses.
+        """
         if not increments:
             return
         by_id = {key.doc_id: (key, tally) for key, tally in increments.items()}
@@ -118,7 +147,7 @@ class AggregateStore:
         operations = [
             ReplaceOne(
                 {"_id": doc_id},
-                to_document(key, stored.get(doc_id, Tally()).add(tally)),
+                to_document(key, stored.get(doc_id, Tally()).add(tally), commit),
                 upsert=True,
             )
             for doc_id, (key, tally) in by_id.items()
@@ -133,8 +162,8 @@ class AggregateStore:
         return dict([from_document(doc) async for doc in self._slices.find(query, session=session)])
 
     async def changed(self, after: int, upto: int) -> dict[SliceKey, Tally]:
-        """Slices last touched by a response with stream sequence in (after, upto]."""
-        query = {"seq": {"$gt": after, "$lte": upto}}
+        """Slices last changed by a batch with change number in (after, upto]."""
+        query = {"commit": {"$gt": after, "$lte": upto}}
         return dict([from_document(doc) async for doc in self._slices.find(query)])
 
     async def campaigns(self) -> list[Document]:
@@ -168,18 +197,20 @@ class AggregateStore:
         for start in range(0, len(documents), 1000):
             await self._slices.insert_many(documents[start : start + 1000], ordered=False)
 
-    async def watermark(self, durable: str, session: AsyncClientSession | None = None) -> int:
-        """The stream sequence through which consumer ``durable`` has committed effects."""
+    async def applied(
+        self, durable: str, session: AsyncClientSession | None = None
+    ) -> AppliedSequences:
+        """The exact stream sequences consumer ``durable`` has applied."""
         mark = await self._db[WATERMARKS].find_one({"_id": durable}, session=session)
-        return int(mark["seq"]) if mark else 0
+        return AppliedSequences.from_document(mark)
 
     async def publisher_mark(self) -> int:
-        """The sequence through which index updates have been published (0 at first)."""
+        """The change number through which index updates are published (0 at first)."""
         mark = await self._db[PUBLISHER_STATE].find_one({"_id": "index-updated"})
         return int(mark["through"]) if mark else 0
 
     async def save_publisher_mark(self, through: int) -> None:
-        """Remember that index updates are published through ``through``."""
+        """Remember that index updates are published through change ``through``."""
         await self._db[PUBLISHER_STATE].update_one(
             {"_id": "index-updated"}, {"$max": {"through": through}}, upsert=True
         )

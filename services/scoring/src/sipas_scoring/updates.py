@@ -1,17 +1,18 @@
 """Debounced index-updated events: at most one per (campaign, unit, period) per interval.
 
-Every ``index_interval`` seconds the loop reads the responses consumer's committed
-watermark ``C``; if it moved past what was published (``W``), it reads the slices last
-touched by a response in (W, C], recomputes the figures of the touched units, of their
+Every ``index_interval`` seconds the loop reads the change counter ``C`` (incremented by
+each committed batch of responses); if it moved past what was published (``W``), it
+reads the slices changed by batches (W, C], recomputes the figures of the touched units, of their
 ancestors (roll-ups) and of the touched periods (whole campaign plus the calendar period
 of the profile's granularity), publishes them, then records ``W = C``.
 
 - Bounded: a burst of any size yields one event per touched subject per interval.
 - Crash-safe: ``W`` is stored after publishing; a restart recomputes from the stored
   ``W`` and re-publishes the same events with the same deterministic ids
-  (``uuid7_for(campaign, period, unit, version, profile revision)``), which JetStream
-  de-duplicates. ``version`` is the stream sequence of the latest response counted, so
-  a consumer knows exactly which responses a figure includes.
+  (``uuid7_for(campaign, period, unit, version, responses, profile revision)``), which
+  JetStream de-duplicates. ``version`` is the stream sequence of the latest response
+  counted (non-decreasing per subject; a late redelivery can add an earlier response,
+  which changes ``responses`` but not ``version``).
 - Slices of a campaign are cached in memory after the first read and refreshed from
   every change scan, so a round costs one watermark read and one indexed query.
 """
@@ -29,7 +30,6 @@ import structlog
 from sipas_contracts.events import IndexUpdated
 from sipas_contracts.ids import uuid7_for
 from sipas_contracts.instrument import Catalogue
-from sipas_contracts.streams import SCORING_RESPONSES
 from sipas_contracts.units import UnitHierarchy
 from sipas_runtime.publishing import EventPublisher
 from sipas_scoring.domain import ScoringError
@@ -98,7 +98,7 @@ class IndexPublisher:
             started = time.monotonic()
             if self._through is None:
                 self._through = await self._aggregates().publisher_mark()
-            committed = await self._aggregates().watermark(SCORING_RESPONSES.durable)
+            committed = await self._aggregates().last_commit()
             dirty: dict[str, Touched] = {}
             if committed > self._through:
                 for key, tally in (
@@ -209,7 +209,10 @@ class IndexPublisher:
         combined, index = evaluated.combined, evaluated.index
         version = max(1, combined.last_seq)
         at = combined.last_at or self._clock()
-        key = f"index:{scope.campaign_id}:{period.label}:{unit}:{version}:{profile.revision}"
+        key = (
+            f"index:{scope.campaign_id}:{period.label}:{unit}:{version}:"
+            f"{index.responses}:{profile.revision}"
+        )
         figure, label = previous
         known = unit in self._hierarchy.units
         return IndexUpdated(

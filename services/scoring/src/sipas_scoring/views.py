@@ -19,6 +19,7 @@ from sipas_contracts.instrument import Catalogue
 from sipas_contracts.streams import SCORING_RESPONSES
 from sipas_contracts.units import UnitHierarchy
 from sipas_runtime.mongo import in_transaction
+from sipas_runtime.sequences import AppliedSequences
 from sipas_scoring.domain.funnel import FunnelCounts, funnel_rows
 from sipas_scoring.domain.periods import Period, parse_period, period_of
 from sipas_scoring.domain.profile import CampaignProfile
@@ -92,10 +93,12 @@ class Views:
         """The campaign's stored profile, else the defaults from settings."""
         return await self._profiles().get_or_default(campaign_id)
 
-    async def _snapshot(self, campaign_id: str) -> tuple[int, dict[SliceKey, Tally]]:
-        async def read(session: AsyncClientSession) -> tuple[int, dict[SliceKey, Tally]]:
-            through = await self._aggregates().watermark(SCORING_RESPONSES.durable, session)
-            return through, await self._aggregates().tallies(campaign_id, session)
+    async def _snapshot(self, campaign_id: str) -> tuple[AppliedSequences, dict[SliceKey, Tally]]:
+        async def read(
+            session: AsyncClientSession,
+        ) -> tuple[AppliedSequences, dict[SliceKey, Tally]]:
+            applied = await self._aggregates().applied(SCORING_RESPONSES.durable, session)
+            return applied, await self._aggregates().tallies(campaign_id, session)
 
         return await in_transaction(self._client(), read)
 
@@ -110,7 +113,7 @@ class Views:
         """The league table of a campaign period (all tiers), with its explanation."""
         period = parse_period(period_label)
         profile = await self.profile(campaign_id)
-        through, tallies = await self._snapshot(campaign_id)
+        applied, tallies = await self._snapshot(campaign_id)
         if not tallies:
             msg = f"campaign {campaign_id!r} has no responses"
             raise NotFoundError(msg)
@@ -142,7 +145,8 @@ class Views:
             "hierarchy_date": on.isoformat(),
             "compared_with": compared_with,
             "profile": profile.model_dump(mode="json"),
-            "through_seq": through,
+            "through_seq": applied.highest,
+            "gaps": [list(gap) for gap in applied.missing(applied.highest)],
             "generated_at": self._clock().isoformat(),
         }  # fmt: skip
         meta["notes"] = _notes(rows, profile, chosen)
