@@ -163,8 +163,15 @@ async def get_profile(request: Request, campaign: str) -> CampaignProfile:
 async def put_profile(
     request: Request, campaign: str, settings: ProfileSettings, actor: Operator
 ) -> CampaignProfile:
-    """Replace the profile (revision +1); figures are recomputed and re-published."""
+    """Replace the profile (revision +1); omitted fields take the service defaults.
+
+    Figures are recomputed and re-published with the new revision.
+    """
     scoring = scoring_of(request)
+    defaults = scoring.settings.profile_defaults().model_dump()
+    settings = ProfileSettings.model_validate(
+        {**defaults, **settings.model_dump(exclude_unset=True)}
+    )
     tallies = await scoring.aggregates().tallies(campaign)
     if tallies or settings.instrument_id is not None:
         try:

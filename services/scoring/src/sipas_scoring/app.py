@@ -12,7 +12,6 @@ from sipas_contracts.streams import (
 )
 from sipas_runtime.service import ServiceRuntime, ensure_collections
 from sipas_scoring import api, handlers, publication_api
-from sipas_scoring.domain.profile import ProfileSettings
 from sipas_scoring.funnel_store import DOSSIERS, INVITATIONS, FunnelStore
 from sipas_scoring.metrics import ScoringMetrics
 from sipas_scoring.profiles import PROFILES, ProfileStore
@@ -23,13 +22,6 @@ from sipas_scoring.updates import IndexPublisher
 from sipas_scoring.views import Views
 
 COLLECTIONS = (AGGREGATES, PUBLISHER_STATE, DOSSIERS, INVITATIONS, PROFILES, PUBLICATIONS)
-
-
-def default_profile(settings: Settings) -> ProfileSettings:
-    """Profile settings of a campaign nobody configured, from the service settings."""
-    return ProfileSettings(
-        n_min_item=settings.n_min, n_min_unit=settings.n_min_unit, method=settings.method
-    )
 
 
 class ScoringService:
@@ -67,7 +59,7 @@ class ScoringService:
 
     def profiles(self) -> ProfileStore:
         """Campaign profiles."""
-        return ProfileStore(self.runtime.db, default_profile(self.settings))
+        return ProfileStore(self.runtime.db, self.settings.profile_defaults())
 
     def publications(self) -> PublicationStore:
         """Publication snapshots and their history."""

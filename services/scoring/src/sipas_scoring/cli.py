@@ -20,7 +20,6 @@ from rich.console import Console
 from rich.table import Table
 
 from sipas_runtime.mongo import create_mongo_client
-from sipas_scoring.app import default_profile
 from sipas_scoring.domain import ScoringError
 from sipas_scoring.funnel_store import FunnelStore
 from sipas_scoring.labels import Lang
@@ -145,7 +144,7 @@ def report(  # noqa: PLR0917 - typer maps each parameter to a command-line optio
             client=lambda: client,
             aggregates=lambda: AggregateStore(db),
             funnel=lambda: FunnelStore(db),
-            profiles=lambda: ProfileStore(db, default_profile(settings)),
+            profiles=lambda: ProfileStore(db, settings.profile_defaults()),
             hierarchy=settings.load_hierarchy(),
             settings=settings,
         )

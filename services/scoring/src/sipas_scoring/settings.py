@@ -13,6 +13,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from sipas_runtime.settings import ServiceSettings
+from sipas_scoring.domain.profile import ProfileSettings
 
 DEV_ACTOR = "dev"
 
@@ -65,6 +66,12 @@ class Settings(ServiceSettings):
         """Bearer key -> operator name."""
         pairs = (entry.strip().split(":", 1) for entry in self.operator_keys.split(","))
         return {key: name for name, key in (p for p in pairs if len(p) == 2 and all(p))}  # noqa: PLR2004
+
+    def profile_defaults(self) -> ProfileSettings:
+        """Profile settings of a campaign nobody configured (and of omitted fields)."""
+        return ProfileSettings(
+            n_min_item=self.n_min, n_min_unit=self.n_min_unit, method=self.method
+        )
 
     @property
     def open_operator_access(self) -> bool:

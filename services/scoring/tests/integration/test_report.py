@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,40 @@ async def test_the_pdf_report_keeps_vietnamese_text_and_draws_error_bars(snapsho
     assert len(pages) >= 2
     assert all(p.stat().st_size > 5_000 for p in pages)  # rendered, not blank
     assert html.count("<circle") == 17 + 1  # one error bar per commune and the province
+
+
+def run_sipas(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    sipas = shutil.which("sipas", path=sysconfig.get_path("scripts"))
+    assert sipas is not None
+    return subprocess.run(
+        [sipas, *args], env={**os.environ, **env}, capture_output=True, text=True, check=False
+    )
+
+
+async def test_sipas_report_writes_the_publication_and_a_marked_preview(
+    snapshot, settings, tmp_path
+):
+    env = {"SIPAS_MONGO_URL": settings.mongo_url, "SIPAS_SCORING_DATABASE": settings.database_name}
+
+    draft = await asyncio.to_thread(
+        run_sipas, ["report", "--campaign", "ht2026", "--out", str(tmp_path)], env
+    )
+    preview = await asyncio.to_thread(
+        run_sipas,
+        ["report", "--campaign", "ht2026", "--preview", "--no-pdf", "--lang", "en",
+         "--out", str(tmp_path)],
+        env,
+    )  # fmt: skip
+    missing = await asyncio.to_thread(
+        run_sipas, ["report", "--campaign", "nope", "--out", str(tmp_path)], env
+    )
+
+    assert draft.returncode == 0, draft.stderr
+    assert (tmp_path / "sipas-ht2026-campaign-draft.pdf").read_bytes().startswith(b"%PDF")
+    html = (tmp_path / "sipas-ht2026-campaign-draft.html").read_text(encoding="utf-8")
+    assert snapshot["digest"] in html
+    assert preview.returncode == 0, preview.stderr
+    english = (tmp_path / "sipas-ht2026-campaign-preview.html").read_text(encoding="utf-8")
+    assert "Preview — not published" in english
+    assert missing.returncode == 1
+    assert "no publication for nope" in missing.stdout
