@@ -83,6 +83,7 @@ def settings(nats_url: str, mongo_url: str, db_name: str) -> Settings:
         database=db_name,
         batch_timeout=0.01,
         index_interval=0.05,
+        rollup_interval=0.2,
         n_min=2,
         n_min_unit=3,
         env="test",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from fastapi import FastAPI
 
 from sipas_contracts.streams import (
@@ -40,6 +43,7 @@ class ScoringService:
             hierarchy=self.hierarchy,
             settings=settings,
         )
+        self.index_task: asyncio.Task[None] | None = None
         self.index_publisher = IndexPublisher(
             aggregates=self.aggregates,
             profiles=self.profiles,
@@ -76,10 +80,11 @@ def create_app(settings: Settings) -> FastAPI:
         decode=handlers.decode_response,
         handler=handlers.on_responses(scoring.aggregates, offset=offset),
         dedup="sequence",
+        after_batch=scoring.index_publisher.nudge,
     )
     runtime.consume(
         SCORING_FUNNEL_RESPONSES,
-        decode=handlers.decode_response,
+        decode=handlers.decode_answered,
         handler=handlers.on_funnel_responses(scoring.funnel),
         dedup="sequence",
     )
@@ -101,11 +106,18 @@ def create_app(settings: Settings) -> FastAPI:
         await scoring.funnel().create_indexes()
         await scoring.publications().create_indexes()
 
-    async def publish_indexes() -> None:
-        await scoring.index_publisher.tick()
+    async def start_index_loop(_: ServiceRuntime) -> None:
+        scoring.index_task = asyncio.create_task(scoring.index_publisher.run(), name="index")
+
+    async def stop_index_loop(_: ServiceRuntime) -> None:
+        if scoring.index_task is not None:
+            scoring.index_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await scoring.index_task
 
     runtime.on_startup(setup)
-    runtime.every(settings.index_interval, publish_indexes)
+    runtime.on_startup(start_index_loop)
+    runtime.on_shutdown(stop_index_loop)
     app = runtime.create_app(
         routers=[api.router, publication_api.router, publication_api.public_router],
         description=(

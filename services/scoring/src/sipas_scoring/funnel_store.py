@@ -18,8 +18,8 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from sipas_contracts.events import InvitationSent, ResponseRecorded
-from sipas_scoring.domain.funnel import FunnelCounts
+from sipas_contracts.events import InvitationSent
+from sipas_scoring.domain.funnel import Answered, FunnelCounts
 
 DOSSIERS = "funnel_dossiers"
 INVITATIONS = "funnel_invitations"
@@ -83,7 +83,7 @@ class FunnelStore:
             await self._invitations.bulk_write(operations, ordered=False, session=session)
 
     async def mark_responded(
-        self, responses: Iterable[ResponseRecorded], session: AsyncClientSession
+        self, responses: Iterable[Answered], session: AsyncClientSession
     ) -> None:
         """Mark the invitations that produced a response."""
         operations = [

@@ -21,6 +21,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from sipas_contracts.events import DossierCompleted, Event, InvitationSent, ResponseRecorded
 from sipas_contracts.instrument import CatalogueError, load_catalogue
 from sipas_runtime.consumer import Batch, Delivery, Handler, RejectedError
+from sipas_scoring.domain.funnel import Answered
 from sipas_scoring.domain.periods import local_date
 from sipas_scoring.domain.tally import fold
 from sipas_scoring.funnel_store import DayKey, FunnelStore
@@ -38,6 +39,11 @@ def decode_response(data: bytes) -> ResponseRecorded:
     if errors:
         raise RejectedError("; ".join(errors))
     return event
+
+
+def decode_answered(data: bytes) -> Answered:
+    """The funnel's view of a response (its answers are the index consumer's business)."""
+    return Answered.model_validate_json(data)
 
 
 def decode_dossier(data: bytes) -> DossierCompleted:
@@ -72,12 +78,10 @@ def on_responses(
     return handle
 
 
-def on_funnel_responses(store: Callable[[], FunnelStore]) -> Handler[ResponseRecorded]:
+def on_funnel_responses(store: Callable[[], FunnelStore]) -> Handler[Answered]:
     """Mark the invitations the fresh responses answer."""
 
-    async def handle(
-        batch: Batch[ResponseRecorded], session: AsyncClientSession
-    ) -> Sequence[Event]:
+    async def handle(batch: Batch[Answered], session: AsyncClientSession) -> Sequence[Event]:
         await store().mark_responded((d.event for d in batch.fresh), session)
         return ()
 

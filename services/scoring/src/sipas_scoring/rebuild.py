@@ -169,15 +169,15 @@ async def replay(
 
 def slices_digest(tallies: dict[SliceKey, Tally]) -> str:
     """SHA-256 of every slice's canonical counts, keyed by slice id."""
-    return digest({key.doc_id: tally.canonical() for key, tally in tallies.items()})
+    return digest({key.slice_id: tally.canonical() for key, tally in tallies.items()})
 
 
 def differences(
     live: dict[SliceKey, Tally], rebuilt: dict[SliceKey, Tally], not_counted: list[tuple[int, str]]
 ) -> list[str]:
     """Human-readable differences (empty when the replay reproduces the live counts)."""
-    a = {k.doc_id: t.canonical() for k, t in live.items()}
-    b = {k.doc_id: t.canonical() for k, t in rebuilt.items()}
+    a = {k.slice_id: t.canonical() for k, t in live.items()}
+    b = {k.slice_id: t.canonical() for k, t in rebuilt.items()}
     out = [f"{doc_id}: only in the live counts" for doc_id in sorted(a.keys() - b.keys())]
     out += [f"{doc_id}: only in the replay" for doc_id in sorted(b.keys() - a.keys())]
     for doc_id in sorted(a.keys() & b.keys()):

@@ -50,6 +50,13 @@ class Settings(ServiceSettings):
         description="Seconds between index publications: at most one index-updated per "
         "(campaign, unit, period) per interval, however many responses arrive",
     )
+    rollup_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=300,
+        description="Seconds between publications of roll-ups (district, province) and of "
+        "calendar-period figures; whole-campaign unit figures follow index_interval",
+    )
     operator_keys: str = Field(
         default="",
         description="Comma-separated 'name:key' bearer keys of operators (Sở Nội vụ staff); "

@@ -1,29 +1,33 @@
-"""Scoring's Mongo adapter for the counts: one document per slice.
+"""Scoring's Mongo adapter for the counts: one document per (campaign, month, unit).
 
-A slice document holds the tally of (campaign, month, unit, applicant kind, collection
-mode, instrument) as nested counters, readable as is in a Mongo shell::
+A document holds the tallies of one unit's month (and instrument), one *slice* per
+applicant kind and collection mode, as nested counters readable as is in a Mongo shell::
 
-    {_id: "c2026|2026-11|ht-nx-co-dam|individual|online|sipas-2640-2017",
-     campaign_id, bucket, unit, applicant_kind, collection_mode, instrument_id,
-     responses: 41, counts: {"C01": {"4": 20, "5": 12, "na": 1}, ...},
-     coverage: {"E1": 40, "HL": 41, "*": 41}, first_at, last_at, seq: 1234, commit: 87}
+    {_id: "c2026|2026-11|ht-nx-co-dam|sipas-2640-2017",
+     campaign_id, bucket, unit, instrument_id, responses: 58, seq: 1234, commit: 87,
+     slices: {"individual|online": {responses: 41,
+                                    counts: {"C01": {"4": 20, "5": 12, "na": 1}, ...},
+                                    coverage: {"E1": 40, "HL": 41, "*": 41},
+                                    first_at, last_at, seq: 1234},
+              "organisation|paper": {...}}}
 
 ``seq`` is the stream sequence of the latest response counted; ``commit`` the number of
-the batch that last changed the slice (a counter in ``publisher_state``, incremented in
-the same transaction), which the index loop scans for changes.
+the batch that last changed the document (a counter in ``publisher_state``, incremented
+in the same transaction), which the index loop scans for changes.
 
-Each batch is one *read-modify-write* per touched slice inside the consumer's
+Each batch is one *read-modify-write* per touched document inside the consumer's
 transaction (read the touched documents, add the batch's tallies, replace them), with
-the stream watermark committed in the same transaction. That is as exactly-once as a
-``$inc`` and, measured on the SecantusDB dev server, 5-20x faster: its ``$inc`` cost
-grows with the number of fields touched (132 fields: 14 ms per document) while a
-replace costs ~0.7 ms. Item ids contain dots (``HL.DV.E1.1``), which Mongo paths use as
+the consumer's applied sequences committed in the same transaction: as exactly-once as
+``$inc``. Measured on the SecantusDB dev server, ``$inc`` costs grow with the number of
+fields (132 fields: 14 ms per document) while a replace costs ~0.7-1.8 ms, and grouping
+a unit's slices in one document cuts the documents written per batch by the number of
+(kind, mode) pairs. Item ids contain dots (``HL.DV.E1.1``), which Mongo paths use as
 separators, so they are stored with ``~``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pymongo import ASCENDING, ReplaceOne, ReturnDocument
@@ -54,17 +58,17 @@ def _int(value: object) -> int:
     return value
 
 
-def to_document(key: SliceKey, tally: Tally, commit: int = 0) -> Document:
-    """The stored form of a slice's tally (integer counts only)."""
+def document_id(key: SliceKey) -> str:
+    """The document a slice is stored in."""
+    return f"{key.campaign_id}|{key.bucket}|{key.unit}|{key.instrument_id}"
+
+
+def _slice_name(key: SliceKey) -> str:
+    return f"{key.applicant_kind}|{key.collection_mode}"
+
+
+def _slice(tally: Tally) -> Document:
     return {
-        "commit": commit,
-        "_id": key.doc_id,
-        "campaign_id": key.campaign_id,
-        "bucket": key.bucket,
-        "unit": key.unit,
-        "applicant_kind": key.applicant_kind,
-        "collection_mode": key.collection_mode,
-        "instrument_id": key.instrument_id,
         "responses": _int(tally.responses),
         "counts": {
             _field(item): {level: _int(n) for level, n in levels.items()}
@@ -77,25 +81,55 @@ def to_document(key: SliceKey, tally: Tally, commit: int = 0) -> Document:
     }
 
 
-def from_document(doc: Document) -> tuple[SliceKey, Tally]:
-    """A slice key and tally from its stored form."""
-    key = SliceKey(
-        campaign_id=doc["campaign_id"],
-        bucket=doc["bucket"],
-        unit=doc["unit"],
-        applicant_kind=doc["applicant_kind"],
-        collection_mode=doc["collection_mode"],
-        instrument_id=doc["instrument_id"],
-    )
-    tally = Tally(
-        responses=doc.get("responses", 0),
-        counts={_name(item): dict(levels) for item, levels in doc.get("counts", {}).items()},
-        coverage={_name(g): n for g, n in doc.get("coverage", {}).items()},
-        first_at=doc.get("first_at"),
-        last_at=doc.get("last_at"),
-        last_seq=doc.get("seq", 0),
-    )
-    return key, tally
+def to_document(slices: Mapping[SliceKey, Tally], commit: int = 0) -> Document:
+    """The stored form of one document's slices (all with the same document id)."""
+    keys = list(slices)
+    first = keys[0]
+    return {
+        "_id": document_id(first),
+        "campaign_id": first.campaign_id,
+        "bucket": first.bucket,
+        "unit": first.unit,
+        "instrument_id": first.instrument_id,
+        "responses": sum(_int(t.responses) for t in slices.values()),
+        "seq": max(t.last_seq for t in slices.values()),
+        "commit": commit,
+        "slices": {_slice_name(k): _slice(slices[k]) for k in sorted(keys)},
+    }
+
+
+def from_document(doc: Document) -> dict[SliceKey, Tally]:
+    """The slices of a stored document."""
+    out: dict[SliceKey, Tally] = {}
+    for name, stored in doc.get("slices", {}).items():
+        kind, mode = name.split("|", 1)
+        key = SliceKey(
+            doc["campaign_id"], doc["bucket"], doc["unit"], kind, mode, doc["instrument_id"]
+        )
+        out[key] = Tally(
+            responses=stored.get("responses", 0),
+            counts={_name(i): dict(levels) for i, levels in stored.get("counts", {}).items()},
+            coverage={_name(g): n for g, n in stored.get("coverage", {}).items()},
+            first_at=stored.get("first_at"),
+            last_at=stored.get("last_at"),
+            last_seq=stored.get("seq", 0),
+        )
+    return out
+
+
+def by_document(slices: Mapping[SliceKey, Tally]) -> dict[str, dict[SliceKey, Tally]]:
+    """Group slices by the document that stores them."""
+    out: dict[str, dict[SliceKey, Tally]] = {}
+    for key, tally in slices.items():
+        out.setdefault(document_id(key), {})[key] = tally
+    return out
+
+
+def _flatten(docs: Iterable[Document]) -> dict[SliceKey, Tally]:
+    out: dict[SliceKey, Tally] = {}
+    for doc in docs:
+        out.update(from_document(doc))
+    return out
 
 
 class AggregateStore:
@@ -139,19 +173,19 @@ class AggregateStore:
         """
         if not increments:
             return
-        by_id = {key.doc_id: (key, tally) for key, tally in increments.items()}
-        stored = {
-            doc["_id"]: from_document(doc)[1]
-            async for doc in self._slices.find({"_id": {"$in": list(by_id)}}, session=session)
-        }
-        operations = [
-            ReplaceOne(
-                {"_id": doc_id},
-                to_document(key, stored.get(doc_id, Tally()).add(tally), commit),
-                upsert=True,
-            )
-            for doc_id, (key, tally) in by_id.items()
-        ]
+        grouped = by_document(increments)
+        stored: dict[SliceKey, Tally] = _flatten(
+            [
+                doc
+                async for doc in self._slices.find({"_id": {"$in": list(grouped)}}, session=session)
+            ]
+        )
+        operations = []
+        for doc_id, slices in grouped.items():
+            merged = {k: t for k, t in stored.items() if document_id(k) == doc_id}
+            for key, tally in slices.items():
+                merged[key] = merged.get(key, Tally()).add(tally)
+            operations.append(ReplaceOne({"_id": doc_id}, to_document(merged, commit), upsert=True))
         await self._slices.bulk_write(operations, ordered=False, session=session)
 
     async def tallies(
@@ -159,12 +193,12 @@ class AggregateStore:
     ) -> dict[SliceKey, Tally]:
         """Every slice (of one campaign)."""
         query = {} if campaign_id is None else {"campaign_id": campaign_id}
-        return dict([from_document(doc) async for doc in self._slices.find(query, session=session)])
+        return _flatten([doc async for doc in self._slices.find(query, session=session)])
 
     async def changed(self, after: int, upto: int) -> dict[SliceKey, Tally]:
-        """Slices last changed by a batch with change number in (after, upto]."""
+        """Slices of documents last changed by a batch with number in (after, upto]."""
         query = {"commit": {"$gt": after, "$lte": upto}}
-        return dict([from_document(doc) async for doc in self._slices.find(query)])
+        return _flatten([doc async for doc in self._slices.find(query)])
 
     async def campaigns(self) -> list[Document]:
         """Per campaign: responses, units, months and instruments in the counts."""
@@ -193,7 +227,7 @@ class AggregateStore:
     async def replace_all(self, tallies: Mapping[SliceKey, Tally]) -> None:
         """Make the collection hold exactly ``tallies`` (used for a rebuild's fresh copy)."""
         await self._slices.delete_many({})
-        documents = [to_document(key, tally) for key, tally in sorted(tallies.items())]
+        documents = [to_document(slices) for _, slices in sorted(by_document(tallies).items())]
         for start in range(0, len(documents), 1000):
             await self._slices.insert_many(documents[start : start + 1000], ordered=False)
 

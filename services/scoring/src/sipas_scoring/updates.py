@@ -1,65 +1,53 @@
 """Debounced index-updated events: at most one per (campaign, unit, period) per interval.
 
-Every ``index_interval`` seconds the loop reads the change counter ``C`` (incremented by
-each committed batch of responses); if it moved past what was published (``W``), it
-reads the slices changed by batches (W, C], recomputes the figures of the touched units, of their
-ancestors (roll-ups) and of the touched periods (whole campaign plus the calendar period
-of the profile's granularity), publishes them, then records ``W = C``.
+The loop wakes when a batch of responses has committed (or every ``rollup_interval``),
+at most once per ``index_interval``; it reads the change counter ``C`` (incremented by
+each committed batch); if it moved past what it has seen (``W``), it reads the slices
+changed by batches (W, C] and publishes, in two speeds:
 
-- Bounded: a burst of any size yields one event per touched subject per interval.
-- Crash-safe: ``W`` is stored after publishing; a restart recomputes from the stored
-  ``W`` and re-publishes the same events with the same deterministic ids
-  (``uuid7_for(campaign, period, unit, version, responses, profile revision)``), which
-  JetStream de-duplicates. ``version`` is the stream sequence of the latest response
-  counted (non-decreasing per subject; a late redelivery can add an earlier response,
-  which changes ``responses`` but not ``version``).
-- Slices of a campaign are cached in memory after the first read and refreshed from
-  every change scan, so a round costs one watermark read and one indexed query.
+- *fast* (every round): the whole-campaign figure of each touched unit — the figure a
+  dashboard or an alert rule watches, so a response is reflected within one interval;
+- *slow* (every ``rollup_interval``): the roll-ups (district, province) and the calendar
+  period figures (month/quarter/year of the profile) of everything touched meanwhile,
+  each with its previous period.
+
+Bounded: a burst of any size yields at most one event per subject per round. Crash-safe:
+``W`` is stored once both speeds have published it; a restart recomputes from the
+stored ``W`` and re-publishes the same events with the same deterministic ids, which
+JetStream de-duplicates. Slices are cached per campaign after the first read and
+refreshed from every change scan; previous-period figures are cached until their
+slices change.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timezone
 
 import structlog
 
 from sipas_contracts.events import IndexUpdated
-from sipas_contracts.ids import uuid7_for
-from sipas_contracts.instrument import Catalogue
 from sipas_contracts.units import UnitHierarchy
 from sipas_runtime.publishing import EventPublisher
 from sipas_scoring.domain import ScoringError
 from sipas_scoring.domain.indices import Figure
 from sipas_scoring.domain.periods import CAMPAIGN, Period, period_of
-from sipas_scoring.domain.profile import CampaignProfile
-from sipas_scoring.domain.rollups import tier_of
 from sipas_scoring.domain.selection import by_unit_and_kind, instrument_of, reference_date
-from sipas_scoring.domain.tables import Baseline, Evaluated, baseline_figures, evaluate
+from sipas_scoring.domain.tables import Baseline, baseline_figures, evaluate
 from sipas_scoring.domain.tables import rollup_by_kind as roll
 from sipas_scoring.domain.tally import SliceKey, Tally
+from sipas_scoring.index_events import Scope, index_event, period_kind
 from sipas_scoring.metrics import ScoringMetrics
 from sipas_scoring.profiles import ProfileStore
 from sipas_scoring.settings import Settings
 from sipas_scoring.store import AggregateStore
 
-PRODUCER = "scoring"
 log = structlog.get_logger(__name__)
 Touched = set[tuple[str, str]]  # (unit, month bucket)
-
-
-@dataclass(frozen=True)
-class Scope:
-    """One campaign period being published."""
-
-    campaign_id: str
-    profile: CampaignProfile
-    catalogue: Catalogue
-    period: Period
-    on: date
+Slices = dict[SliceKey, Tally]
 
 
 class IndexPublisher:
@@ -85,8 +73,35 @@ class IndexPublisher:
         self._clock = clock
         self._through: int | None = None
         self._cache: dict[str, dict[str, tuple[SliceKey, Tally]]] = {}
+        self._baselines: dict[tuple[str, str], tuple[frozenset[object], dict[str, Figure]]] = {}
+        self._fast: dict[str, Touched] = {}
+        self._slow: dict[str, Touched] = {}
+        self._next_slow = 0.0
         self._stale: set[str] = set()
         self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+
+    def nudge(self) -> None:
+        """A batch has committed: run a round soon (called by the consumer)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Rounds until cancelled: on a nudge or every ``rollup_interval``, spaced apart."""
+        interval, idle = self._settings.index_interval, self._settings.rollup_interval
+        last = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(idle):
+                    await self._wake.wait()
+            self._wake.clear()
+            await asyncio.sleep(max(0.0, last + interval - time.monotonic()))
+            last = time.monotonic()
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("index_round_failed")
 
     def invalidate(self, campaign_id: str) -> None:
         """Recompute and re-publish every figure of a campaign (its profile changed)."""
@@ -96,44 +111,56 @@ class IndexPublisher:
         """One round: publish what changed; returns the number of events published."""
         async with self._lock:
             started = time.monotonic()
-            if self._through is None:
-                self._through = await self._aggregates().publisher_mark()
-            committed = await self._aggregates().last_commit()
-            dirty: dict[str, Touched] = {}
-            if committed > self._through:
-                for key, tally in (
-                    await self._aggregates().changed(self._through, committed)
-                ).items():
-                    await self._load(key.campaign_id)
-                    self._cache[key.campaign_id][key.doc_id] = (key, tally)
-                    dirty.setdefault(key.campaign_id, set()).add((key.unit, key.bucket))
-            for campaign in sorted(self._stale):
-                self._cache.pop(campaign, None)
-                await self._load(campaign)
-                dirty[campaign] = {(k.unit, k.bucket) for k, _ in self._cache[campaign].values()}
-            self._stale.clear()
+            await self._scan()
             events: list[IndexUpdated] = []
-            for campaign, touched in sorted(dirty.items()):
-                events.extend(await self._campaign_events(campaign, touched))
+            for campaign, touched in sorted(self._fast.items()):
+                events.extend(await self._campaign_events(campaign, touched, slow=False))
+            self._fast.clear()
+            flush_slow = started >= self._next_slow
+            if flush_slow:
+                for campaign, touched in sorted(self._slow.items()):
+                    events.extend(await self._campaign_events(campaign, touched, slow=True))
+                self._slow.clear()
+                self._next_slow = started + self._settings.rollup_interval
             if events:
                 await self._publisher().publish_many(events)
                 self._observe(events)
-            if committed > self._through:
-                await self._aggregates().save_publisher_mark(committed)
-                self._through = committed
-            if dirty:
                 self._metrics.tick_duration.observe(time.monotonic() - started)
+            if flush_slow and self._through:
+                await self._aggregates().save_publisher_mark(self._through)
             return len(events)
+
+    async def _scan(self) -> None:
+        if self._through is None:
+            self._through = await self._aggregates().publisher_mark()
+        committed = await self._aggregates().last_commit()
+        if committed > self._through:
+            for key, tally in (await self._aggregates().changed(self._through, committed)).items():
+                await self._load(key.campaign_id)
+                self._cache[key.campaign_id][key.slice_id] = (key, tally)
+                self._touch(key.campaign_id, {(key.unit, key.bucket)})
+            self._through = committed
+        for campaign in sorted(self._stale):
+            self._cache.pop(campaign, None)
+            await self._load(campaign)
+            self._touch(campaign, {(k.unit, k.bucket) for k, _ in self._cache[campaign].values()})
+        self._stale.clear()
+
+    def _touch(self, campaign: str, touched: Touched) -> None:
+        self._fast.setdefault(campaign, set()).update(touched)
+        self._slow.setdefault(campaign, set()).update(touched)
 
     async def _load(self, campaign_id: str) -> None:
         if campaign_id not in self._cache:
             tallies = await self._aggregates().tallies(campaign_id)
-            self._cache[campaign_id] = {k.doc_id: (k, t) for k, t in tallies.items()}
+            self._cache[campaign_id] = {k.slice_id: (k, t) for k, t in tallies.items()}
 
-    def _tallies(self, campaign_id: str) -> dict[SliceKey, Tally]:
+    def _tallies(self, campaign_id: str) -> Slices:
         return dict(self._cache.get(campaign_id, {}).values())
 
-    async def _campaign_events(self, campaign_id: str, touched: Touched) -> list[IndexUpdated]:
+    async def _campaign_events(
+        self, campaign_id: str, touched: Touched, *, slow: bool
+    ) -> list[IndexUpdated]:
         profile = await self._profiles().get_or_default(campaign_id)
         tallies = self._tallies(campaign_id)
         try:
@@ -143,113 +170,90 @@ class IndexPublisher:
             log.warning("index_not_computed", campaign=campaign_id, reason=str(exc))
             return []
         periods = {Period(CAMPAIGN)}
-        if profile.granularity != CAMPAIGN:
+        if slow and profile.granularity != CAMPAIGN:
             periods |= {period_of(bucket, profile.granularity) for _, bucket in touched}
         events = []
         for period in sorted(periods):
             buckets = {k.bucket for k in tallies if period.contains(k.bucket)}
-            scope = Scope(
-                campaign_id, profile, catalogue, period,
-                reference_date(profile, period, buckets, self._today()),
-            )  # fmt: skip
+            on = reference_date(profile, period, buckets, self._today())
+            scope = Scope(campaign_id, profile, catalogue, period, on)
             units = {unit for unit, bucket in touched if period.contains(bucket)}
-            events.extend(await self._period_events(scope, tallies, units))
+            leaves = not slow or period.granularity != CAMPAIGN  # fast: leaves; slow: the rest
+            events.extend(
+                await self._period_events(scope, tallies, units, leaves=leaves, rollups=slow)
+            )
         return events
 
     async def _period_events(
-        self, scope: Scope, tallies: dict[SliceKey, Tally], units: set[str]
+        self, scope: Scope, tallies: Slices, units: set[str], *, leaves: bool, rollups: bool
     ) -> list[IndexUpdated]:
-        leaves = by_unit_and_kind(tallies, scope.period, scope.profile.modes, scope.catalogue.id)
-        rolled = roll(leaves, self._hierarchy, scope.on)
         known = {u for u in units if u in self._hierarchy.units}
-        targets = units | {a for u in known for a in self._hierarchy.ancestors(u, scope.on)}
-        previous, previous_label = await self._previous(scope, tallies)
+        ancestors = {a for u in known for a in self._hierarchy.ancestors(u, scope.on)}
+        targets = (units if leaves else set()) | (ancestors if rollups else set())
+        wanted = units | ancestors if rollups else units
+        mine = {k: t for k, t in tallies.items() if not rollups and k.unit in wanted} or tallies
+        profile = scope.profile
+        rolled = roll(
+            by_unit_and_kind(mine, scope.period, profile.modes, scope.catalogue.id),
+            self._hierarchy,
+            scope.on,
+        )
+        previous, label = await self._previous(scope, tallies)
+        now = self._clock()
         return [
-            self._event(
+            index_event(
                 scope,
                 unit,
-                evaluate(scope.catalogue, rolled[unit], scope.profile.rules()),
-                (previous.get(unit), previous_label),
+                evaluate(scope.catalogue, rolled[unit], profile.rules()),
+                (previous.get(unit), label),
+                hierarchy=self._hierarchy,
+                now=now,
             )
             for unit in sorted(targets & set(rolled))
         ]
 
     async def _previous(
-        self, scope: Scope, tallies: dict[SliceKey, Tally]
+        self, scope: Scope, tallies: Slices
     ) -> tuple[dict[str, Figure], str | None]:
         profile, before = scope.profile, scope.period.previous()
         if before is not None:
-            leaves = by_unit_and_kind(tallies, before, profile.modes, scope.catalogue.id)
-            if not leaves:
+            source, catalogue, rules, label = (
+                tallies,
+                scope.catalogue,
+                profile.rules(),
+                before.label,
+            )
+            period = before
+        else:
+            earlier_id = profile.previous_campaign
+            if earlier_id is None or earlier_id == scope.campaign_id:
                 return {}, None
-            baseline = Baseline(scope.catalogue, leaves, profile.rules())
-            return baseline_figures(baseline, self._hierarchy, scope.on)[0], before.label
-        earlier_id = profile.previous_campaign
-        if earlier_id is None or earlier_id == scope.campaign_id:
+            await self._load(earlier_id)
+            source = self._tallies(earlier_id)
+            earlier_profile = await self._profiles().get_or_default(earlier_id)
+            try:
+                catalogue = instrument_of(source, earlier_profile)
+            except ScoringError:
+                return {}, None
+            rules, label, period = earlier_profile.rules(), CAMPAIGN, Period(CAMPAIGN)
+        chosen = {k: t for k, t in source.items() if period.contains(k.bucket)}
+        if not chosen:
             return {}, None
-        await self._load(earlier_id)
-        earlier = self._tallies(earlier_id)
-        earlier_profile = await self._profiles().get_or_default(earlier_id)
-        try:
-            catalogue = instrument_of(earlier, earlier_profile)
-        except ScoringError:
-            return {}, None
-        leaves = by_unit_and_kind(earlier, Period(CAMPAIGN), profile.modes, catalogue.id)
-        baseline = Baseline(catalogue, leaves, earlier_profile.rules())
-        return baseline_figures(baseline, self._hierarchy, scope.on)[0], CAMPAIGN
-
-    def _event(
-        self,
-        scope: Scope,
-        unit: str,
-        evaluated: Evaluated,
-        previous: tuple[Figure | None, str | None],
-    ) -> IndexUpdated:
-        profile, period = scope.profile, scope.period
-        combined, index = evaluated.combined, evaluated.index
-        version = max(1, combined.last_seq)
-        at = combined.last_at or self._clock()
-        key = (
-            f"index:{scope.campaign_id}:{period.label}:{unit}:{version}:"
-            f"{index.responses}:{profile.revision}"
-        )
-        figure, label = previous
-        known = unit in self._hierarchy.units
-        return IndexUpdated(
-            event_id=uuid7_for(key, at),
-            occurred_at=at,
-            producer=PRODUCER,
-            campaign_id=scope.campaign_id,
-            unit=unit,
-            period=period.label,
-            instrument_id=scope.catalogue.id,
-            method=profile.method,
-            version=version,
-            responses=int(index.responses),
-            sipas=index.sipas.contract(),
-            aspects={k: f.contract() for k, f in index.aspects.items()},
-            elements={k: f.contract() for k, f in index.elements.items()},
-            counts={i: {lv: int(n) for lv, n in ls.items()} for i, ls in combined.counts.items()},
-            previous=None if figure is None else figure.contract(),
-            previous_period=label if figure is not None else None,
-            previous_campaign=(
-                profile.previous_campaign
-                if figure is not None and period.granularity == CAMPAIGN
-                else None
-            ),
-            segments={k: f.contract() for k, f in evaluated.segments.items()},
-            level=tier_of(self._hierarchy, unit),
-            rollup=known and bool(self._hierarchy.children(unit, scope.on)),
-            modes=list(profile.modes),
-            basis=list(index.sipas.basis),
-            profile_revision=profile.revision,
-        )
+        signature = frozenset((k.slice_id, t.last_seq, t.responses) for k, t in chosen.items())
+        key = (scope.campaign_id, f"{scope.period.label}:{profile.revision}:{scope.on}")
+        cached = self._baselines.get(key)
+        if cached is None or cached[0] != signature:
+            leaves = by_unit_and_kind(chosen, period, profile.modes, catalogue.id)
+            figures = baseline_figures(
+                Baseline(catalogue, leaves, rules), self._hierarchy, scope.on
+            )[0]
+            cached = self._baselines[key] = (signature, figures)
+        return cached[1], label
 
     def _observe(self, events: Iterable[IndexUpdated]) -> None:
         now = self._clock()
         for event in events:
-            kind = "campaign" if event.period == CAMPAIGN else _kind(event.period)
-            self._metrics.index_updates.labels(kind).inc()
+            self._metrics.index_updates.labels(period_kind(event.period)).inc()
             if event.period != CAMPAIGN:
                 continue
             if not event.rollup:
@@ -260,9 +264,3 @@ class IndexPublisher:
 
     def _today(self) -> date:
         return self._clock().astimezone(timezone(self._settings.utc_offset)).date()
-
-
-def _kind(label: str) -> str:
-    if "-Q" in label:
-        return "quarter"
-    return "month" if "-" in label else "year"

@@ -48,7 +48,7 @@ def events(drawn: list[tuple[Any, ...]]) -> list[tuple[int, Any]]:
 
 
 def canonical(tallies: dict[SliceKey, Tally]) -> dict[str, Any]:
-    return {key.doc_id: tally.canonical() for key, tally in tallies.items()}
+    return {key.slice_id: tally.canonical() for key, tally in tallies.items()}
 
 
 @given(responses, st.lists(st.integers(min_value=1, max_value=10), min_size=1))

@@ -17,11 +17,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
+from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict
+
+from sipas_contracts.events import CollectionMode
+from sipas_contracts.ids import CampaignId, UnitCode
 from sipas_contracts.units import UnitHierarchy
 from sipas_scoring.domain.indices import Figure
 from sipas_scoring.domain.rollups import tier_of
 from sipas_scoring.domain.stats import Z_95, wilson
+
+
+class Answered(BaseModel):
+    """What the funnel needs of a response: which invitation it answers, if any."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    campaign_id: CampaignId
+    unit: UnitCode
+    collection_mode: CollectionMode
+    invitation_id: UUID | None = None
 
 
 def _add(into: dict[str, int], more: Mapping[str, int]) -> None:

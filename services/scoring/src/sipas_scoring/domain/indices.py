@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -104,8 +105,20 @@ def share_figure(item: Item, scale: Scale, counts: Mapping[str, Count], rules: R
         return EMPTY
     positive = sum(n for code, n in levels.items() if code in item.positive)
     low, high = wilson(positive, valid, rules.z)
-    value = Fraction(100) * Fraction(positive) / Fraction(valid)
-    return Figure(value, low, high, valid, valid >= rules.n_min_item)
+    return Figure(_percent(positive, valid), low, high, valid, valid >= rules.n_min_item)
+
+
+def _percent(part: Count, whole: Count) -> Fraction:
+    if isinstance(part, int) and isinstance(whole, int):
+        return Fraction(100 * part, whole)  # one normalisation instead of three
+    return Fraction(100) * Fraction(part) / Fraction(whole)
+
+
+def exact_mean(values: list[Fraction]) -> Fraction:
+    """The exact mean of fractions, with integer arithmetic (one normalisation)."""
+    common = math.lcm(*(v.denominator for v in values))
+    numerator = sum(v.numerator * (common // v.denominator) for v in values)
+    return Fraction(numerator, common * len(values))
 
 
 def mean_score_figure(scale: Scale, counts: Mapping[str, Count], rules: Rules) -> Figure:
@@ -126,8 +139,7 @@ def mean_of(parts: Mapping[str, Figure], n: Count, *, n_min: int = 0) -> Figure:
     used = {k: f for k, f in parts.items() if f.sufficient and f.value is not None}
     if not used:
         return Figure(None, None, None, n, sufficient=False)
-    values = [f.value for f in used.values() if f.value is not None]
-    value = sum(values, Fraction(0)) / len(values)
+    value = exact_mean([f.value for f in used.values() if f.value is not None])
     low = fmean(f.low for f in used.values() if f.low is not None)
     high = fmean(f.high for f in used.values() if f.high is not None)
     return Figure(value, low, high, n, n >= n_min, tuple(used))

@@ -41,7 +41,7 @@ class SliceKey:
     instrument_id: str
 
     @property
-    def doc_id(self) -> str:
+    def slice_id(self) -> str:
         """A stable string id of the slice."""
         return (
             f"{self.campaign_id}|{self.bucket}|{self.unit}|{self.applicant_kind}|"
