@@ -105,6 +105,32 @@ def metric_means(url: str) -> dict[str, float]:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children() -> dict[str, int]:
+    """PIDs of this process's children by role (scoring, secantus, nats-server)."""
+    found: dict[str, int] = {}
+    me = str(os.getpid())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if parent != me:
+            continue
+        for role in ("sipas_scoring", "secantus", "nats-server"):
+            if role in command:
+                found[role] = int(entry.name)
+    return found
+
+
 def rss_of(url: str) -> float | None:
     try:
         with urllib.request.urlopen(f"{url}/metrics", timeout=2) as answer:  # noqa: S310
@@ -140,6 +166,8 @@ async def _latency(stack: Stack, rate: float, duration: float) -> dict[str, Any]
             events_by_unit[event["unit"]].append((time.monotonic(), event["version"]))
 
     await nc.subscribe("sipas.index.updated.*.*", cb=on_index)
+    pids = children()
+    cpu_before = {role: cpu_seconds(pid) for role, pid in pids.items()}
     count = int(rate * duration)
     now = datetime.now(UTC)
     responses = synthetic_responses(
@@ -186,6 +214,12 @@ async def _latency(stack: Stack, rate: float, duration: float) -> dict[str, Any]
         await asyncio.sleep(0.2)
     rss.append(await asyncio.to_thread(rss_of, stack.url("scoring")) or 0.0)
     diagnosis = await asyncio.to_thread(metric_means, stack.url("scoring"))
+    cpu = {
+        f"cpu_ms_per_response_{role.replace('-', '_')}": round(
+            1000 * (cpu_seconds(pid) - cpu_before[role]) / count, 3
+        )
+        for role, pid in pids.items()
+    }
     await nc.close()
     latencies, missing = [], 0
     for unit, at, seq in acks:
@@ -220,6 +254,7 @@ async def _latency(stack: Stack, rate: float, duration: float) -> dict[str, Any]
         "latency_ms_mean": round(statistics.fmean(ms), 1) if ms else None,
         "scoring_rss_mb_max": round(max(rss), 1) if rss else None,
         **diagnosis,
+        **cpu,
     }
 
 

@@ -5,11 +5,12 @@ at most once per ``index_interval``; it reads the change counter ``C`` (incremen
 each committed batch); if it moved past what it has seen (``W``), it reads the slices
 changed by batches (W, C] and publishes, in two speeds:
 
-- *fast* (every round): the whole-campaign figure of each touched unit — the figure a
-  dashboard or an alert rule watches, so a response is reflected within one interval;
-- *slow* (every ``rollup_interval``): the roll-ups (district, province) and the calendar
-  period figures (month/quarter/year of the profile) of everything touched meanwhile,
-  each with its previous period.
+- *fast* (every round): the whole-campaign figure of each touched unit without children
+  (commune, department) — the figure a dashboard or an alert rule watches, so a response
+  is reflected within one round;
+- *slow* (every ``rollup_interval``): the roll-ups (district, province, any unit with
+  children) and the calendar-period figures (month/quarter/year of the profile) of
+  everything touched meanwhile, each with its previous period.
 
 Bounded: a burst of any size yields at most one event per subject per round. Crash-safe:
 ``W`` is stored once both speeds have published it; a restart recomputes from the
@@ -187,24 +188,25 @@ class IndexPublisher:
     async def _period_events(
         self, scope: Scope, tallies: Slices, units: set[str], *, leaves: bool, rollups: bool
     ) -> list[IndexUpdated]:
-        known = {u for u in units if u in self._hierarchy.units}
-        ancestors = {a for u in known for a in self._hierarchy.ancestors(u, scope.on)}
-        targets = (units if leaves else set()) | (ancestors if rollups else set())
-        wanted = units | ancestors if rollups else units
-        mine = {k: t for k, t in tallies.items() if not rollups and k.unit in wanted} or tallies
-        profile = scope.profile
-        rolled = roll(
-            by_unit_and_kind(mine, scope.period, profile.modes, scope.catalogue.id),
-            self._hierarchy,
-            scope.on,
-        )
+        hierarchy, profile = self._hierarchy, scope.profile
+        known = {u for u in units if u in hierarchy.units}
+        ancestors = {a for u in known for a in hierarchy.ancestors(u, scope.on)}
+        parents = {u for u in known if hierarchy.children(u, scope.on)}
+        if rollups:  # every unit below an ancestor counts: roll the whole campaign up
+            targets = (units if leaves else parents) | ancestors
+            selected = by_unit_and_kind(tallies, scope.period, profile.modes, scope.catalogue.id)
+            rolled = roll(selected, hierarchy, scope.on)
+        else:  # units without children: their own slices are the whole figure
+            targets = units - parents
+            mine = {k: t for k, t in tallies.items() if k.unit in targets}
+            rolled = by_unit_and_kind(mine, scope.period, profile.modes, scope.catalogue.id)
         previous, label = await self._previous(scope, tallies)
         now = self._clock()
         return [
             index_event(
                 scope,
                 unit,
-                evaluate(scope.catalogue, rolled[unit], profile.rules()),
+                evaluate(scope.catalogue, rolled[unit], profile.rules(), satisfaction_only=True),
                 (previous.get(unit), label),
                 hierarchy=self._hierarchy,
                 now=now,

@@ -72,8 +72,10 @@ async def test_the_rebuild_command_reports_a_tampered_count_and_fails(
     database = settings.database_name
     tampered = await mongo[database][AGGREGATES].find_one({})
     name = min(tampered["slices"])
+    counts = json.loads(tampered["slices"][name])
+    counts["responses"] += 1
     await mongo[database][AGGREGATES].update_one(
-        {"_id": tampered["_id"]}, {"$inc": {f"slices.{name}.responses": 1}}
+        {"_id": tampered["_id"]}, {"$set": {f"slices.{name}": json.dumps(counts)}}
     )
     slice_id = tampered["_id"].replace("|sipas-2640", f"|{name}|sipas-2640")
     env = {

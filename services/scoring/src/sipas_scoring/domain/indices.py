@@ -25,7 +25,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from statistics import fmean
 from typing import Literal
 
 from sipas_contracts.events import IndexFigure
@@ -140,17 +139,25 @@ def mean_of(parts: Mapping[str, Figure], n: Count, *, n_min: int = 0) -> Figure:
     if not used:
         return Figure(None, None, None, n, sufficient=False)
     value = exact_mean([f.value for f in used.values() if f.value is not None])
-    low = fmean(f.low for f in used.values() if f.low is not None)
-    high = fmean(f.high for f in used.values() if f.high is not None)
+    lows = [f.low for f in used.values() if f.low is not None]
+    highs = [f.high for f in used.values() if f.high is not None]
+    low, high = sum(lows) / len(lows), sum(highs) / len(highs)
     return Figure(value, low, high, n, n >= n_min, tuple(used))
 
 
-def compute_index(catalogue: Catalogue, tally: Tally, rules: Rules) -> UnitIndex:
-    """Item, element, aspect, SIPAS, perception and expectation figures of a tally."""
+def compute_index(
+    catalogue: Catalogue, tally: Tally, rules: Rules, *, satisfaction_only: bool = False
+) -> UnitIndex:
+    """Item, element, aspect, SIPAS, perception and expectation figures of a tally.
+
+    ``satisfaction_only`` skips the perception and expectation items (not part of SIPAS).
+    """
     items: dict[str, Figure] = {}
     perception: dict[str, Figure] = {}
     expectation: dict[str, Figure] = {}
     for item in catalogue.items.values():
+        if satisfaction_only and item.section != "satisfaction":
+            continue
         counts = tally.counts.get(item.id, {})
         scale = catalogue.scales[item.scale]
         if item.section == "satisfaction":

@@ -59,15 +59,17 @@ class Evaluated:
     combined: Tally
 
 
-def evaluate(catalogue: Catalogue, by_kind: ByKind, rules: Rules) -> Evaluated:
+def evaluate(
+    catalogue: Catalogue, by_kind: ByKind, rules: Rules, *, satisfaction_only: bool = False
+) -> Evaluated:
     """Combined figures plus each applicant kind's SIPAS."""
     combined = total(by_kind.values())
     segments = {
-        kind: compute_index(catalogue, tally, rules).sipas
+        kind: compute_index(catalogue, tally, rules, satisfaction_only=True).sipas
         for kind, tally in sorted(by_kind.items())
     }
     return Evaluated(
-        compute_index(catalogue, combined, rules),
+        compute_index(catalogue, combined, rules, satisfaction_only=satisfaction_only),
         segments,
         {kind: t.responses for kind, t in sorted(by_kind.items())},
         combined,

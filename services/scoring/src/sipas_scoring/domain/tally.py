@@ -64,14 +64,6 @@ def coverage_groups(catalogue: Catalogue) -> dict[str, tuple[str, ...]]:
     return _GROUPS[key]
 
 
-def _add_count(target: dict[str, Count], key: str, value: Count) -> None:
-    total = target.get(key, 0) + value
-    if total:
-        target[key] = total
-    else:
-        target.pop(key, None)
-
-
 @dataclass
 class Tally:
     """Additive counts of one slice (or of any sum of slices)."""
@@ -116,12 +108,17 @@ class Tally:
     def add(self, other: Tally) -> Tally:
         """Add ``other`` into this tally (in place) and return it."""
         self.responses += other.responses
+        counts = self.counts
         for item, levels in other.counts.items():
-            per_item = self.counts.setdefault(item, {})
+            mine = counts.get(item)
+            if mine is None:
+                counts[item] = dict(levels)
+                continue
             for level, n in levels.items():
-                _add_count(per_item, level, n)
+                mine[level] = mine.get(level, 0) + n
+        coverage = self.coverage
         for group, n in other.coverage.items():
-            _add_count(self.coverage, group, n)
+            coverage[group] = coverage.get(group, 0) + n
         self._span(other.first_at, other.last_at, other.last_seq)
         return self
 
