@@ -143,8 +143,10 @@ def rss_of(url: str) -> float | None:
 
 
 # -- latency ---------------------------------------------------------------------------
-async def latency(rate: float, duration: float, workdir: Path) -> dict[str, Any]:
-    stack = Stack(workdir / "stack", services=("scoring",), ports={})
+async def latency(
+    rate: float, duration: float, workdir: Path, env: dict[str, str]
+) -> dict[str, Any]:
+    stack = Stack(workdir / "stack", services=("scoring",), ports={}, extra_env=env)
     stack.start()
     try:
         return await _latency(stack, rate, duration)
@@ -360,6 +362,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0, help="responses per second")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of publishing")
     parser.add_argument("--responses", type=int, default=1_000_000, help="responses to rebuild")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE",
+        help="extra environment for the scoring service, e.g. SIPAS_SCORING_INDEX_INTERVAL=0.05",
+    )  # fmt: skip
     args = parser.parse_args()
     results: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
@@ -369,7 +375,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sipas-bench-") as folder:
         workdir = Path(folder)
         if args.scenario in ("latency", "all"):
-            results["latency"] = asyncio.run(latency(args.rate, args.duration, workdir))
+            env = dict(item.split("=", 1) for item in args.env)
+            results["latency"] = asyncio.run(latency(args.rate, args.duration, workdir, env))
+            results["latency"]["service_env"] = env
             show("response -> index-updated", results["latency"])
         if args.scenario in ("rebuild", "all"):
             results["rebuild"] = asyncio.run(rebuild(args.responses, workdir))

@@ -4,9 +4,9 @@
    sequences the live consumer has applied (``sipas_runtime.sequences``).
 2. Replay the stream from sequence 1 up to the highest applied one through an ephemeral
    pull consumer (no acks, large batches, a callback inbox). Each message the live
-   consumer applied is decoded with the *same* decoder and folded into fresh tallies;
-   each one it did not apply (dead-lettered, or still awaiting redelivery) is decoded
-   only to say why.
+   consumer applied (and so validated in full) is read for the fields counting needs and
+   folded into fresh tallies by the same functions; each one it did not apply
+   (dead-lettered, or still awaiting redelivery) is decoded in full only to say why.
 3. Read the live state again; if the live consumer moved on meanwhile, replay what it
    added, until both stand at the same point. Then compare every slice, and the SHA-256
    of the whole set. A *valid* response the live consumer did not count is reported as
@@ -41,7 +41,14 @@ from sipas_runtime.consumer import RejectedError, describe_validation_error
 from sipas_runtime.mongo import in_transaction
 from sipas_runtime.sequences import AppliedSequences
 from sipas_scoring.domain.publication import canonical_json, digest
-from sipas_scoring.domain.tally import SliceKey, Tally, coverage_groups, slice_key
+from sipas_scoring.domain.tally import (
+    Accumulator,
+    Counted,
+    SliceKey,
+    Tally,
+    group_sets,
+    slice_key,
+)
 from sipas_scoring.handlers import decode_response
 from sipas_scoring.store import AggregateStore
 
@@ -67,7 +74,7 @@ class Replay:
     """Tallies folded from the log, and the messages the live consumer did not apply."""
 
     offset: timedelta
-    tallies: dict[SliceKey, Tally] = field(default_factory=dict)
+    accumulators: dict[SliceKey, Accumulator] = field(default_factory=dict)
     through: int = 0
     read: int = 0
     counted: int = 0
@@ -90,17 +97,22 @@ class Replay:
             self._fold(seq, self.skipped.pop(seq))
 
     def _fold(self, seq: int, data: bytes) -> None:
-        event = decode_response(data)  # the live consumer decoded it: so must we
+        event = Counted.model_validate_json(data)  # the live consumer validated it in full
         if event.event_id.bytes in self._seen:
             self.duplicates += 1
         self._seen.add(event.event_id.bytes)
         key = slice_key(event, self.offset)
-        tally = self.tallies.get(key)
-        if tally is None:
-            tally = self.tallies[key] = Tally()
-        groups = coverage_groups(load_catalogue(event.instrument_id))
-        tally.record(event.answers, groups, event.occurred_at, seq)
+        accumulator = self.accumulators.get(key)
+        if accumulator is None:
+            accumulator = self.accumulators[key] = Accumulator()
+        groups = group_sets(load_catalogue(event.instrument_id))
+        accumulator.record(event.answers, groups, event.occurred_at, seq)
         self.counted += 1
+
+    @property
+    def tallies(self) -> dict[SliceKey, Tally]:
+        """The folded counts, one tally per slice."""
+        return {key: acc.tally() for key, acc in self.accumulators.items()}
 
     def not_counted(self) -> list[tuple[int, str]]:
         """Messages the live consumer did not apply, with the reason each is not counted."""
@@ -221,7 +233,7 @@ class RebuildResult:
             ],
             "duplicate_event_ids": r.duplicates,
             "slices_live": self.live_slices,
-            "slices_rebuilt": len(r.tallies),
+            "slices_rebuilt": len(r.accumulators),
             "live_digest": self.live_digest,
             "rebuilt_digest": self.rebuilt_digest,
             "differences": self.differences[:_MAX_LISTED],
@@ -259,18 +271,19 @@ async def rebuild(
         applied = again
     seconds = time.monotonic() - clock
     not_counted = folded.not_counted()
+    rebuilt = folded.tallies
     result = RebuildResult(
         replay=folded,
         live_digest=slices_digest(live),
-        rebuilt_digest=slices_digest(folded.tallies),
+        rebuilt_digest=slices_digest(rebuilt),
         live_slices=len(live),
-        differences=differences(live, folded.tallies, not_counted),
+        differences=differences(live, rebuilt, not_counted),
         not_counted=not_counted,
         seconds=seconds,
         started_at=started,
     )
     if write:
-        await AggregateStore(db, REBUILT).replace_all(folded.tallies)
+        await AggregateStore(db, REBUILT).replace_all(rebuilt)
         summary = result.summary()
         await db[REBUILDS].insert_one(
             {"_id": summary["started_at"], **json.loads(canonical_json(summary))}

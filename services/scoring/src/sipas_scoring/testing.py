@@ -15,7 +15,7 @@ from sipas_contracts.events import ResponseRecorded
 from sipas_contracts.ids import uuid7_for
 from sipas_contracts.instrument import Catalogue, load_catalogue
 from sipas_contracts.testing import response
-from sipas_scoring.domain.tally import Tally, coverage_groups
+from sipas_scoring.domain.tally import Accumulator, Tally, group_sets
 
 C2640 = load_catalogue("sipas-2640-2017")
 C1001 = load_catalogue("sipas-1001-2023")
@@ -35,11 +35,11 @@ def resp(answers: dict[str, Any], **overrides: object) -> ResponseRecorded:
 
 def tally_of(catalogue: Catalogue, answer_sets: Sequence[dict[str, Any]]) -> Tally:
     """A tally of ``answer_sets`` recorded in order (sequence numbers 1, 2, ...)."""
-    tally = Tally()
-    groups = coverage_groups(catalogue)
+    accumulator = Accumulator()
+    groups = group_sets(catalogue)
     for seq, answers in enumerate(answer_sets, start=1):
-        tally.record(answers, groups, AT, seq)
-    return tally
+        accumulator.record(answers, groups, AT, seq)
+    return accumulator.tally()
 
 
 def synthetic_responses(
