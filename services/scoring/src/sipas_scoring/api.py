@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from sipas_contracts.events import ApplicantKind, CollectionMode
 from sipas_runtime.problems import ProblemError
+from sipas_scoring.api_models import CampaignOut, FunnelOut, TableOut, UnitDetailOut
 from sipas_scoring.auth import Operator, operator, scoring_of
 from sipas_scoring.domain import ScoringError
 from sipas_scoring.domain.profile import CampaignProfile, ProfileSettings
@@ -63,7 +64,11 @@ async def campaign_or_only(request: Request, campaign: str | None) -> str:
     )
 
 
-@router.get("/campaigns", summary="Campaigns with counts, their profile revision")
+@router.get(
+    "/campaigns",
+    summary="Campaigns with counts, their profile revision",
+    response_model=list[CampaignOut],
+)
 async def campaigns(request: Request) -> list[Json]:
     """Responses, units, months and instruments of each campaign in the counts."""
     scoring = scoring_of(request)
@@ -74,7 +79,11 @@ async def campaigns(request: Request) -> list[Json]:
     return listed
 
 
-@router.get("/indices", summary="League table of a campaign period, with n, CI and rank")
+@router.get(
+    "/indices",
+    summary="League table of a campaign period, with n, CI and rank",
+    response_model=TableOut,
+)
 async def indices(
     request: Request,
     *,
@@ -101,7 +110,11 @@ async def indices(
     return table
 
 
-@router.get("/indices/{campaign}/units/{unit}", summary="One unit: every item and its counts")
+@router.get(
+    "/indices/{campaign}/units/{unit}",
+    summary="One unit: every item and its counts",
+    response_model=UnitDetailOut,
+)
 async def unit_detail(
     request: Request,
     campaign: str,
@@ -125,7 +138,11 @@ async def unit_detail(
     return {**computed.meta, "unit": detail_json(row), "counts": counts}
 
 
-@router.get("/funnel", summary="Eligible, invited, responded, response rate per unit and channel")
+@router.get(
+    "/funnel",
+    summary="Eligible, invited, responded, response rate per unit and channel",
+    response_model=FunnelOut,
+)
 async def funnel(
     request: Request, campaign: Annotated[str | None, Query(max_length=64)] = None
 ) -> Json:

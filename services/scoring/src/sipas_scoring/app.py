@@ -70,11 +70,9 @@ class ScoringService:
         return PublicationStore(self.runtime.db)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The scoring ASGI app with its consumers and index loop registered."""
-    scoring = ScoringService(settings)
-    runtime = scoring.runtime
-    offset = settings.utc_offset
+def register_consumers(scoring: ScoringService) -> None:
+    """The index hot path (stream-sequence mode) and the three funnel consumers."""
+    runtime, offset = scoring.runtime, scoring.settings.utc_offset
     runtime.consume(
         SCORING_RESPONSES,
         decode=handlers.decode_response,
@@ -100,6 +98,11 @@ def create_app(settings: Settings) -> FastAPI:
         handler=handlers.on_invitations(scoring.funnel),
     )
 
+
+def register_lifecycle(scoring: ScoringService) -> None:
+    """Collections and indexes at start; the index loop while the service runs."""
+    runtime = scoring.runtime
+
     async def setup(rt: ServiceRuntime) -> None:
         await ensure_collections(rt.db, COLLECTIONS)
         await scoring.aggregates().create_indexes()
@@ -118,7 +121,14 @@ def create_app(settings: Settings) -> FastAPI:
     runtime.on_startup(setup)
     runtime.on_startup(start_index_loop)
     runtime.on_shutdown(stop_index_loop)
-    app = runtime.create_app(
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The scoring ASGI app with its consumers and index loop registered."""
+    scoring = ScoringService(settings)
+    register_consumers(scoring)
+    register_lifecycle(scoring)
+    app = scoring.runtime.create_app(
         routers=[api.router, publication_api.router, publication_api.public_router],
         description=(
             "Chỉ số hài lòng (SIPAS) theo đơn vị, có khoảng tin cậy, xếp hạng, phễu khảo sát "

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from sipas_contracts.ids import CampaignId
 from sipas_runtime.problems import ProblemError
 from sipas_scoring.api import PeriodQuery, problem_of
+from sipas_scoring.api_models import TableOut
 from sipas_scoring.auth import Operator, operator, scoring_of
 from sipas_scoring.domain import PublicationError, ScoringError
 from sipas_scoring.domain.publication import Action, digest, transition
@@ -33,6 +34,12 @@ router = APIRouter(
 )
 public_router = APIRouter(prefix="/v1/public", tags=["public"])
 ReportFormat = Literal["html", "pdf"]
+
+
+class PublishedTableOut(TableOut):
+    """A published table and the publication it belongs to."""
+
+    publication: PublicationRecord
 
 
 class DraftRequest(BaseModel):
@@ -187,7 +194,11 @@ async def public_publications(request: Request) -> list[PublicationRecord]:
     return await scoring_of(request).publications().published()
 
 
-@public_router.get("/indices", summary="Published league table of a campaign period")
+@public_router.get(
+    "/indices",
+    summary="Published league table of a campaign period",
+    response_model=PublishedTableOut,
+)
 async def public_indices(
     request: Request,
     campaign: Annotated[str, Query(max_length=64)],

@@ -133,22 +133,15 @@ class Views:
                 {period_of(k.bucket, profile.granularity).label for k in tallies} | {"campaign"}
             ),
             "months": buckets,
-            "instrument_id": catalogue.id,
-            "instrument_title": catalogue.title_vi,
-            "sipas_rule": catalogue.sipas_rule,
-            "structure": catalogue_json(catalogue),
-            "method": profile.method,
-            "method_label": {"vi": label(f"method.{profile.method}"),
-                             "en": label(f"method.{profile.method}", "en")},
+            **_method(catalogue, profile),
             "modes": list(chosen),
             "kind": kind or "all",
             "hierarchy_date": on.isoformat(),
             "compared_with": compared_with,
-            "profile": profile.model_dump(mode="json"),
             "through_seq": applied.highest,
             "gaps": [list(gap) for gap in applied.missing(applied.highest)],
             "generated_at": self._clock().isoformat(),
-        }  # fmt: skip
+        }
         meta["notes"] = _notes(rows, profile, chosen)
         return Computed(meta, rows, catalogue)
 
@@ -215,6 +208,22 @@ class Views:
             "window_end": end.isoformat() if end else None,
             "rows": [funnel_json(r) for r in rows],
         }
+
+
+def _method(catalogue: Catalogue, profile: CampaignProfile) -> Json:
+    """What a table says about how it was computed."""
+    return {
+        "instrument_id": catalogue.id,
+        "instrument_title": catalogue.title_vi,
+        "sipas_rule": catalogue.sipas_rule,
+        "structure": catalogue_json(catalogue),
+        "method": profile.method,
+        "method_label": {
+            "vi": label(f"method.{profile.method}"),
+            "en": label(f"method.{profile.method}", "en"),
+        },
+        "profile": profile.model_dump(mode="json"),
+    }
 
 
 def _only_kind(

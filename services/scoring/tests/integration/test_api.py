@@ -174,3 +174,18 @@ async def test_the_funnel_joins_invitations_and_responses_per_channel(harness, w
     assert co_dam["eligible_by_channel"] == {"direct": 1, "online": 1}
     assert co_dam["responses_by_mode"] == {"kiosk": 1, "online": 2}
     assert rows["ht"]["invited"] == 4
+
+
+async def test_openapi_documents_the_figures_and_metrics_expose_the_index(harness, wait):
+    await seed(harness, wait, {"ht-nx-co-dam": [5, 5, 5, 1]})
+
+    schema = (await harness.http.get("/openapi.json")).json()
+    metrics = (await harness.http.get("/metrics")).text
+
+    figure = schema["components"]["schemas"]["FigureOut"]["properties"]
+    assert "exact" in figure
+    assert "ci_low" in figure
+    assert "/v1/public/open-data/{campaign}.{fmt}" in schema["paths"]
+    assert 'sipas_scoring_sipas_percent{campaign="c2026",unit="ht-nx-co-dam"} 75.0' in metrics
+    assert 'sipas_scoring_index_updates_total{period_kind="campaign"}' in metrics
+    assert "sipas_scoring_index_lag_seconds_bucket" in metrics

@@ -145,6 +145,24 @@ def mean_of(parts: Mapping[str, Figure], n: Count, *, n_min: int = 0) -> Figure:
     return Figure(value, low, high, n, n >= n_min, tuple(used))
 
 
+def item_figures(
+    catalogue: Catalogue, tally: Tally, rules: Rules, sections: tuple[str, ...]
+) -> dict[str, dict[str, Figure]]:
+    """Figures of every item of ``sections``, by section then item id."""
+    out: dict[str, dict[str, Figure]] = {section: {} for section in sections}
+    for item in catalogue.items.values():
+        if item.section not in out:
+            continue
+        counts = tally.counts.get(item.id, {})
+        scale = catalogue.scales[item.scale]
+        if item.section == "satisfaction" and rules.method == "mean_score":
+            figure = mean_score_figure(scale, counts, rules)
+        else:  # satisfaction share, perception (favourable), expectation (two highest)
+            figure = share_figure(item, scale, counts, rules)
+        out[item.section][item.id] = figure
+    return out
+
+
 def compute_index(
     catalogue: Catalogue, tally: Tally, rules: Rules, *, satisfaction_only: bool = False
 ) -> UnitIndex:
@@ -152,24 +170,13 @@ def compute_index(
 
     ``satisfaction_only`` skips the perception and expectation items (not part of SIPAS).
     """
-    items: dict[str, Figure] = {}
-    perception: dict[str, Figure] = {}
-    expectation: dict[str, Figure] = {}
-    for item in catalogue.items.values():
-        if satisfaction_only and item.section != "satisfaction":
-            continue
-        counts = tally.counts.get(item.id, {})
-        scale = catalogue.scales[item.scale]
-        if item.section == "satisfaction":
-            items[item.id] = (
-                mean_score_figure(scale, counts, rules)
-                if rules.method == "mean_score"
-                else share_figure(item, scale, counts, rules)
-            )
-        elif item.section == "perception":
-            perception[item.id] = share_figure(item, scale, counts, rules)
-        else:
-            expectation[item.id] = share_figure(item, scale, counts, rules)
+    sections = (
+        ("satisfaction",) if satisfaction_only else ("satisfaction", "perception", "expectation")
+    )
+    figures = item_figures(catalogue, tally, rules, sections)
+    items, perception, expectation = (
+        figures.get(s, {}) for s in ("satisfaction", "perception", "expectation")
+    )
     elements = {
         e.id: mean_of({i: items[i] for i in e.items}, tally.coverage.get(e.id, 0))
         for e in catalogue.elements.values()
