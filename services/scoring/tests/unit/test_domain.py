@@ -165,3 +165,16 @@ def test_expectation_index_is_the_share_of_the_two_highest_levels():
 )
 def test_display_rounds_half_up_on_the_exact_value(value, shown):
     assert round_half_up(value) == shown
+
+
+@pytest.mark.parametrize(
+    ("reply", "seq"),
+    [
+        ("$JS.ACK.SIPAS_RESPONSES.scoring-rebuild.1.4711.3.1700000000000000000.0", 4711),
+        ("$JS.ACK.hub.ACCHASH.SIPAS_RESPONSES.c.1.42.7.1700000000000000000.0.tok", 42),
+    ],
+)
+def test_the_rebuild_reads_the_stream_sequence_from_both_ack_subject_forms(reply, seq):
+    from sipas_scoring.rebuild import stream_sequence
+
+    assert stream_sequence(reply) == seq
