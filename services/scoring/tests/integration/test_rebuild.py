@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from sipas_contracts import subjects
 from sipas_contracts.streams import RESPONSES, SCORING_RESPONSES, ConsumerSpec
@@ -167,14 +166,3 @@ async def test_crashes_before_commit_and_before_ack_leave_the_counts_exact(
 
 async def _never() -> None:
     return None
-
-
-@pytest.fixture
-async def mongo(mongo_url: str):
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        mongo_url, tz_aware=True, uuidRepresentation="standard"
-    )
-    try:
-        yield client
-    finally:
-        await client.close()
