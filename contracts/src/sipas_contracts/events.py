@@ -175,7 +175,7 @@ class IndexUpdated(Event):
     version: int = Field(
         ge=1,
         description="RESPONSES stream sequence of the latest response counted; "
-        "monotonic per (campaign, unit, period)",
+        "never decreases per (campaign, unit, period)",
     )
     responses: int = Field(ge=0, description="Responses counted in this index")
     sipas: IndexFigure

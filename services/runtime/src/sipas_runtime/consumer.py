@@ -273,8 +273,11 @@ class IdempotentConsumer(Generic[E]):
             # An exact set, not a max: see sipas_runtime.sequences for why.
             mark = await db[WATERMARKS].find_one({"_id": self.spec.durable}, session=session)
             applied = AppliedSequences.from_document(mark)
+            taken: set[int] = set()  # a message delivered twice within one batch counts once
             for delivery in deliveries:
-                (batch.replayed if delivery.seq in applied else batch.fresh).append(delivery)
+                again = delivery.seq in applied or delivery.seq in taken
+                (batch.replayed if again else batch.fresh).append(delivery)
+                taken.add(delivery.seq)
             if batch.fresh:
                 applied.add(d.seq for d in batch.fresh)
                 await db[WATERMARKS].update_one(

@@ -113,23 +113,39 @@ class IndexPublisher:
         async with self._lock:
             started = time.monotonic()
             await self._scan()
-            events: list[IndexUpdated] = []
-            for campaign, touched in sorted(self._fast.items()):
-                events.extend(await self._campaign_events(campaign, touched, slow=False))
-            self._fast.clear()
             flush_slow = started >= self._next_slow
+            fast, slow = self._fast, (self._slow if flush_slow else {})
+            self._fast = {}
             if flush_slow:
-                for campaign, touched in sorted(self._slow.items()):
-                    events.extend(await self._campaign_events(campaign, touched, slow=True))
-                self._slow.clear()
+                self._slow = {}
+            try:
+                events = await self._events(fast, slow)
+                if events:
+                    await self._publisher().publish_many(events)
+            except Exception:
+                for campaign, touched in fast.items():  # nothing lost: retried next round
+                    self._fast.setdefault(campaign, set()).update(touched)
+                for campaign, touched in slow.items():
+                    self._slow.setdefault(campaign, set()).update(touched)
+                raise
+            if flush_slow:
                 self._next_slow = started + self._settings.rollup_interval
             if events:
-                await self._publisher().publish_many(events)
                 self._observe(events)
                 self._metrics.tick_duration.observe(time.monotonic() - started)
             if flush_slow and self._through:
                 await self._aggregates().save_publisher_mark(self._through)
             return len(events)
+
+    async def _events(
+        self, fast: dict[str, Touched], slow: dict[str, Touched]
+    ) -> list[IndexUpdated]:
+        events: list[IndexUpdated] = []
+        for campaign, touched in sorted(fast.items()):
+            events.extend(await self._campaign_events(campaign, touched, slow=False))
+        for campaign, touched in sorted(slow.items()):
+            events.extend(await self._campaign_events(campaign, touched, slow=True))
+        return events
 
     async def _scan(self) -> None:
         if self._through is None:
