@@ -36,6 +36,7 @@ from sipas_runtime.publishing import EventPublisher
 from sipas_scoring.domain import ScoringError
 from sipas_scoring.domain.indices import Figure
 from sipas_scoring.domain.periods import CAMPAIGN, Period, period_of
+from sipas_scoring.domain.profile import CampaignProfile
 from sipas_scoring.domain.selection import by_unit_and_kind, instrument_of, reference_date
 from sipas_scoring.domain.tables import Baseline, baseline_figures, evaluate
 from sipas_scoring.domain.tables import rollup_by_kind as roll
@@ -79,6 +80,7 @@ class IndexPublisher:
         self._slow: dict[str, Touched] = {}
         self._next_slow = 0.0
         self._stale: set[str] = set()
+        self._profile_cache: dict[str, tuple[float, CampaignProfile]] = {}
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
 
@@ -107,6 +109,19 @@ class IndexPublisher:
     def invalidate(self, campaign_id: str) -> None:
         """Recompute and re-publish every figure of a campaign (its profile changed)."""
         self._stale.add(campaign_id)
+        self._profile_cache.pop(campaign_id, None)
+
+    async def _profile(self, campaign_id: str) -> CampaignProfile:
+        """A campaign's profile, re-read at most once per ``rollup_interval``."""
+        now = time.monotonic()
+        cached = self._profile_cache.get(campaign_id)
+        if cached is None or cached[0] < now:
+            profile = await self._profiles().get_or_default(campaign_id)
+            cached = self._profile_cache[campaign_id] = (
+                now + self._settings.rollup_interval,
+                profile,
+            )
+        return cached[1]
 
     async def tick(self) -> int:
         """One round: publish what changed; returns the number of events published."""
@@ -178,7 +193,7 @@ class IndexPublisher:
     async def _campaign_events(
         self, campaign_id: str, touched: Touched, *, slow: bool
     ) -> list[IndexUpdated]:
-        profile = await self._profiles().get_or_default(campaign_id)
+        profile = await self._profile(campaign_id)
         tallies = self._tallies(campaign_id)
         try:
             catalogue = instrument_of(tallies, profile)
@@ -248,7 +263,7 @@ class IndexPublisher:
                 return {}, None
             await self._load(earlier_id)
             source = self._tallies(earlier_id)
-            earlier_profile = await self._profiles().get_or_default(earlier_id)
+            earlier_profile = await self._profile(earlier_id)
             try:
                 catalogue = instrument_of(source, earlier_profile)
             except ScoringError:

@@ -25,7 +25,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from sipas_contracts.events import IndexFigure
 from sipas_contracts.instrument import Catalogue, Item, Scale
@@ -47,9 +47,12 @@ class Rules:
     """SIPAS components the campaign asks (aspect or element ids); None = all of them."""
 
 
-@dataclass(frozen=True)
-class Figure:
-    """One figure: exact value (percent), interval, n, sufficiency and what it averages."""
+class Figure(NamedTuple):
+    """One figure: exact value (percent), interval, n, sufficiency and what it averages.
+
+    A named tuple: thousands are built per index round, and tuples are the cheapest
+    immutable records Python has.
+    """
 
     value: Fraction | None
     low: float | None
