@@ -111,9 +111,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def children() -> dict[str, int]:
+def children() -> dict[str, list[int]]:
     """PIDs of this process's children by role (scoring, secantus, nats-server)."""
-    found: dict[str, int] = {}
+    found: dict[str, list[int]] = {}
     me = str(os.getpid())
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -127,7 +127,7 @@ def children() -> dict[str, int]:
             continue
         for role in ("sipas_scoring", "secantus", "nats-server"):
             if role in command:
-                found[role] = int(entry.name)
+                found.setdefault(role, []).append(int(entry.name))
     return found
 
 
@@ -144,13 +144,25 @@ def rss_of(url: str) -> float | None:
 
 # -- latency ---------------------------------------------------------------------------
 async def latency(
-    rate: float, duration: float, workdir: Path, env: dict[str, str]
+    rate: float, duration: float, workdir: Path, env: dict[str, str], *, split: bool
 ) -> dict[str, Any]:
-    stack = Stack(workdir / "stack", services=("scoring",), ports={}, extra_env=env)
+    """``split``: one scoring process consumes, a second publishes index updates."""
+    role = {"SIPAS_SCORING_ROLE": "consume"} if split else {}
+    stack = Stack(workdir / "stack", services=("scoring",), ports={}, extra_env={**env, **role})
     stack.start()
+    publisher = None
     try:
+        if split:
+            publisher = Stack(
+                workdir / "publisher", services=("scoring",), ports={},
+                nats_url=stack.nats_url, mongo_url=stack.mongo_url,
+                extra_env={**env, "SIPAS_SCORING_ROLE": "publish"},
+            )  # fmt: skip
+            publisher.start()
         return await _latency(stack, rate, duration)
     finally:
+        if publisher is not None:
+            publisher.stop()
         stack.stop()
 
 
@@ -169,7 +181,7 @@ async def _latency(stack: Stack, rate: float, duration: float) -> dict[str, Any]
 
     await nc.subscribe("sipas.index.updated.*.*", cb=on_index)
     pids = children()
-    cpu_before = {role: cpu_seconds(pid) for role, pid in pids.items()}
+    cpu_before = {role: sum(map(cpu_seconds, group)) for role, group in pids.items()}
     count = int(rate * duration)
     now = datetime.now(UTC)
     responses = synthetic_responses(
@@ -218,9 +230,9 @@ async def _latency(stack: Stack, rate: float, duration: float) -> dict[str, Any]
     diagnosis = await asyncio.to_thread(metric_means, stack.url("scoring"))
     cpu = {
         f"cpu_ms_per_response_{role.replace('-', '_')}": round(
-            1000 * (cpu_seconds(pid) - cpu_before[role]) / count, 3
+            1000 * (sum(map(cpu_seconds, group)) - cpu_before[role]) / count, 3
         )
-        for role, pid in pids.items()
+        for role, group in pids.items()
     }
     await nc.close()
     latencies, missing = [], 0
@@ -363,6 +375,10 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of publishing")
     parser.add_argument("--responses", type=int, default=1_000_000, help="responses to rebuild")
     parser.add_argument(
+        "--split", action="store_true",
+        help="two scoring processes: one consumes (role consume), one publishes (role publish)",
+    )  # fmt: skip
+    parser.add_argument(
         "--env", action="append", default=[], metavar="NAME=VALUE",
         help="extra environment for the scoring service, e.g. SIPAS_SCORING_INDEX_INTERVAL=0.05",
     )  # fmt: skip
@@ -376,7 +392,10 @@ def main() -> None:
         workdir = Path(folder)
         if args.scenario in ("latency", "all"):
             env = dict(item.split("=", 1) for item in args.env)
-            results["latency"] = asyncio.run(latency(args.rate, args.duration, workdir, env))
+            results["latency"] = asyncio.run(
+                latency(args.rate, args.duration, workdir, env, split=args.split)
+            )
+            results["latency"]["split"] = args.split
             results["latency"]["service_env"] = env
             show("response -> index-updated", results["latency"])
         if args.scenario in ("rebuild", "all"):

@@ -110,7 +110,9 @@ def register_lifecycle(scoring: ScoringService) -> None:
         await scoring.publications().create_indexes()
 
     async def start_index_loop(_: ServiceRuntime) -> None:
-        scoring.index_task = asyncio.create_task(scoring.index_publisher.run(), name="index")
+        polling = scoring.settings.role == "publish"
+        loop = scoring.index_publisher.run(polling=polling)
+        scoring.index_task = asyncio.create_task(loop, name="index")
 
     async def stop_index_loop(_: ServiceRuntime) -> None:
         if scoring.index_task is not None:
@@ -119,14 +121,16 @@ def register_lifecycle(scoring: ScoringService) -> None:
                 await scoring.index_task
 
     runtime.on_startup(setup)
-    runtime.on_startup(start_index_loop)
-    runtime.on_shutdown(stop_index_loop)
+    if scoring.settings.role != "consume":
+        runtime.on_startup(start_index_loop)
+        runtime.on_shutdown(stop_index_loop)
 
 
 def create_app(settings: Settings) -> FastAPI:
     """The scoring ASGI app with its consumers and index loop registered."""
     scoring = ScoringService(settings)
-    register_consumers(scoring)
+    if settings.role != "publish":
+        register_consumers(scoring)
     register_lifecycle(scoring)
     app = scoring.runtime.create_app(
         routers=[api.router, publication_api.router, publication_api.public_router],

@@ -57,6 +57,11 @@ class Settings(ServiceSettings):
         description="Seconds between publications of roll-ups (district, province) and of "
         "calendar-period figures; whole-campaign unit figures follow index_interval",
     )
+    role: Literal["all", "consume", "publish"] = Field(
+        default="all",
+        description="all: consume and publish index updates in one process; consume / "
+        "publish: split them over two processes (each can then use its own core)",
+    )
     operator_keys: str = Field(
         default="",
         description="Comma-separated 'name:key' bearer keys of operators (Sở Nội vụ staff); "

@@ -88,9 +88,13 @@ class IndexPublisher:
         """A batch has committed: run a round soon (called by the consumer)."""
         self._wake.set()
 
-    async def run(self) -> None:
-        """Rounds until cancelled: on a nudge or every ``rollup_interval``, spaced apart."""
-        interval, idle = self._settings.index_interval, self._settings.rollup_interval
+    async def run(self, *, polling: bool = False) -> None:
+        """Rounds until cancelled: on a nudge or every ``rollup_interval``, spaced apart.
+
+        ``polling``: no consumer in this process nudges, so look every ``index_interval``.
+        """
+        interval = self._settings.index_interval
+        idle = interval if polling else self._settings.rollup_interval
         last = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
