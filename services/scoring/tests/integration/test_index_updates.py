@@ -127,3 +127,14 @@ async def test_a_response_naming_an_unknown_item_is_dead_lettered_with_the_field
     assert any("answers.C99" in r and "not an item of sipas-2640-2017" in r for r in reasons)
     assert any("answers.C01" in r for r in reasons)
     assert harness.latest("c2026", "ht-nx-co-dam")["responses"] == 1
+
+
+async def test_consuming_and_publishing_can_run_in_separate_processes(settings, make_harness, wait):
+    consumer = await make_harness(settings.model_copy(update={"role": "consume"}))
+    publisher = await make_harness(settings.model_copy(update={"role": "publish"}))
+
+    seqs = await consumer.publish(good("ht-nx-co-dam"), good("ht-nx-co-dam"))
+
+    await wait(lambda: (publisher.latest("c2026", "ht-nx-co-dam") or {}).get("version") == seqs[-1])
+    assert publisher.latest("c2026", "ht-nx-co-dam")["responses"] == 2
+    assert consumer.scoring.index_task is None  # the consume role publishes nothing itself
