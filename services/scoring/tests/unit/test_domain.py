@@ -178,3 +178,15 @@ def test_the_rebuild_reads_the_stream_sequence_from_both_ack_subject_forms(reply
     from sipas_scoring.rebuild import stream_sequence
 
     assert stream_sequence(reply) == seq
+
+
+def test_index_subjects_keep_the_campaign_figure_apart_from_calendar_periods():
+    from sipas_contracts import subjects
+
+    assert subjects.index_updated("c2026", "ht") == "sipas.index.updated.c2026.ht"
+    assert subjects.index_updated("c2026", "ht", "campaign") == "sipas.index.updated.c2026.ht"
+    assert (
+        subjects.index_updated("c2026", "ht", "2026-Q4") == "sipas.index.updated.c2026.ht.2026-Q4"
+    )
+    with pytest.raises(subjects.SubjectError, match="period"):
+        subjects.index_updated("c2026", "ht", "2026.11")

@@ -7,7 +7,6 @@ that anyone can re-add from the stored counts.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date
 
 from sipas_contracts.instrument import Catalogue, CatalogueError, load_catalogue
@@ -69,13 +68,3 @@ def reference_date(
         return profile.hierarchy_date
     last = period.last_day(buckets)
     return last if last is not None else today
-
-
-@dataclass(frozen=True)
-class Selection:
-    """What a figure counts: the campaign, period, modes and instrument."""
-
-    campaign_id: str
-    period: Period
-    modes: tuple[str, ...]
-    instrument_id: str
