@@ -161,21 +161,62 @@ class IndexFigure(BaseModel):
 
 
 class IndexUpdated(Event):
-    """A unit's satisfaction index changed; latest value per (campaign, unit) is kept."""
+    """A unit's satisfaction index changed; latest value per (campaign, unit, period) is kept.
+
+    ``period`` ``campaign`` (everything so far) is published on
+    ``sipas.index.updated.<campaign>.<unit>``; a calendar period (``2026-11``, ``2026-Q4``,
+    ``2026``) on ``sipas.index.updated.<campaign>.<unit>.<period>``. Version 2 added the
+    fields after ``counts``; all have defaults.
+    """
 
     event_type: Literal["index.updated"] = "index.updated"
+    schema_version: int = Field(default=2, ge=1, description="Payload version of this type")
     campaign_id: CampaignId
     unit: UnitCode
-    period: str = Field(description="Period bucket, e.g. '2026-11' or 'campaign'")
+    period: str = Field(description="'campaign', or a period: '2026', '2026-Q4', '2026-11'")
     instrument_id: str
     method: Literal["share_positive", "mean_score"] = "share_positive"
-    version: int = Field(ge=1, description="Monotonic per (campaign, unit)")
+    version: int = Field(
+        ge=1,
+        description="RESPONSES stream sequence of the latest response counted; "
+        "never decreases per (campaign, unit, period)",
+    )
     responses: int = Field(ge=0, description="Responses counted in this index")
     sipas: IndexFigure
     aspects: dict[str, IndexFigure] = Field(default_factory=dict)
     elements: dict[str, IndexFigure] = Field(default_factory=dict)
     counts: dict[str, dict[str, int]] = Field(
         default_factory=dict, description="Answer counts by item id and level ('na' included)"
+    )
+    previous: IndexFigure | None = Field(
+        default=None,
+        description="SIPAS of the previous period (or previous campaign) for this unit, "
+        "carried through unit successions; None when there is none",
+    )
+    previous_period: str | None = Field(
+        default=None, description="Period of 'previous' (e.g. '2026-10'), or 'campaign'"
+    )
+    previous_campaign: CampaignId | None = Field(
+        default=None, description="Campaign of 'previous' when it is another campaign"
+    )
+    segments: dict[ApplicantKind, IndexFigure] = Field(
+        default_factory=dict, description="SIPAS of individuals and of organisations"
+    )
+    level: str | None = Field(
+        default=None,
+        description="Ranking tier of the unit: commune, department, district, province, unknown",
+    )
+    rollup: bool = Field(default=False, description="Sums the counts of the units below")
+    modes: list[CollectionMode] = Field(
+        default_factory=list, description="Collection modes counted (kiosk apart by default)"
+    )
+    basis: list[str] = Field(
+        default_factory=list,
+        description="Components (aspects or elements) averaged into SIPAS; fewer than the "
+        "instrument's when the campaign does not ask them all or data is insufficient",
+    )
+    profile_revision: int = Field(
+        default=0, ge=0, description="Revision of the campaign's scoring profile used"
     )
 
 

@@ -140,6 +140,13 @@ SCORING_RESPONSES = ConsumerSpec(
     max_ack_pending=20000,
     description="Fold responses into per-unit aggregates",
 )
+SCORING_FUNNEL_RESPONSES = ConsumerSpec(
+    durable="scoring-funnel-responses",
+    stream=RESPONSES.name,
+    filter_subjects=(subjects.RESPONSES_RECORDED,),
+    owner="scoring",
+    description="Funnel: mark invitations answered (kept off the index hot path)",
+)
 SCORING_DOSSIERS = ConsumerSpec(
     durable="scoring-dossiers",
     stream=DOSSIERS.name,
@@ -182,6 +189,7 @@ ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
     SAMPLING_DOSSIERS,
     SAMPLING_RESPONSES,
     SCORING_RESPONSES,
+    SCORING_FUNNEL_RESPONSES,
     SCORING_DOSSIERS,
     SCORING_INVITATIONS,
     ALERTS_RESPONSES,

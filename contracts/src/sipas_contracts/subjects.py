@@ -51,9 +51,17 @@ def response_recorded(unit: str) -> str:
     return f"{PREFIX}.response.recorded.{_token(unit, 'unit')}"
 
 
-def index_updated(campaign_id: str, unit: str) -> str:
-    """Subject of IndexUpdated events for ``unit`` in ``campaign_id``."""
-    return f"{PREFIX}.index.updated.{_token(campaign_id, 'campaign')}.{_token(unit, 'unit')}"
+def index_updated(campaign_id: str, unit: str, period: str | None = None) -> str:
+    """Subject of IndexUpdated events for ``unit`` in ``campaign_id`` (and a calendar period).
+
+    The whole-campaign figure (period ``campaign`` or None) keeps the 5-token subject; a
+    calendar period (``2026-11``, ``2026-Q4``, ``2026``) adds a sixth token, so the
+    INDEXES stream keeps the latest figure of each period.
+    """
+    base = f"{PREFIX}.index.updated.{_token(campaign_id, 'campaign')}.{_token(unit, 'unit')}"
+    if period is None or period == "campaign":
+        return base
+    return f"{base}.{_token(period, 'period')}"
 
 
 def alert_raised(unit: str) -> str:
@@ -83,7 +91,9 @@ def for_event(event: object) -> str:
         "case.updated": case_updated,
     }
     if event_type == "index.updated":
-        return index_updated(getattr(event, "campaign_id", ""), unit)
+        return index_updated(
+            getattr(event, "campaign_id", ""), unit, getattr(event, "period", None)
+        )
     if event_type in builders:
         return builders[event_type](unit)
     msg = f"no subject for event type {event_type!r}"

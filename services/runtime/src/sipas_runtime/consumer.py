@@ -5,15 +5,16 @@ A consumer takes whole batches from a JetStream pull consumer and, for each batc
 1. dead-letters what can never succeed, with the reason, and acks it: bytes that do not
    decode or validate, and messages delivered ``max_deliveries`` times;
 2. opens one Mongo transaction in which it (a) splits the valid deliveries into *fresh*
-   and *replayed* using the processed markers it keeps (per event id) or the stream
-   sequence watermark, (b) records the fresh ones as processed and (c) lets the handler
-   apply their effect: marker/watermark and effect commit together or not at all;
+   and *replayed* using the processed markers it keeps (per event id) or the exact
+   set of stream sequences applied (``sipas_runtime.sequences``), (b) records the
+   fresh ones as processed and (c) lets the handler apply their effect: marker or
+   sequence set and effect commit together or not at all;
 3. publishes the events the handler returned (deterministic ids, so re-publishing after a
    crash is de-duplicated by JetStream), then acks the batch.
 
 Transient infrastructure errors (Mongo down, failover, write conflict) are retried in
-place with backoff while the messages are kept in progress, so order is preserved and
-nothing is dead-lettered for an outage. A handler error that is not transient is a fact
+place with backoff while the messages are kept in progress, so nothing is
+dead-lettered for an outage. A handler error that is not transient is a fact
 about one message: the batch is replayed one message at a time and only the failing
 message goes to the DLQ.
 """
@@ -41,6 +42,7 @@ from sipas_contracts.streams import ConsumerSpec
 from sipas_runtime.metrics import RuntimeMetrics
 from sipas_runtime.mongo import Document, in_transaction, is_transient
 from sipas_runtime.publishing import EventPublisher
+from sipas_runtime.sequences import AppliedSequences
 
 E = TypeVar("E")
 DedupMode = Literal["event_id", "sequence"]
@@ -268,14 +270,19 @@ class IdempotentConsumer(Generic[E]):
         db = self._client()[self._database]
         batch: Batch[E] = Batch()
         if self._dedup == "sequence":
+            # An exact set, not a max: see sipas_runtime.sequences for why.
             mark = await db[WATERMARKS].find_one({"_id": self.spec.durable}, session=session)
-            watermark = int(mark["seq"]) if mark else 0
+            applied = AppliedSequences.from_document(mark)
+            taken: set[int] = set()  # a message delivered twice within one batch counts once
             for delivery in deliveries:
-                (batch.fresh if delivery.seq > watermark else batch.replayed).append(delivery)
+                again = delivery.seq in applied or delivery.seq in taken
+                (batch.replayed if again else batch.fresh).append(delivery)
+                taken.add(delivery.seq)
             if batch.fresh:
+                applied.add(d.seq for d in batch.fresh)
                 await db[WATERMARKS].update_one(
                     {"_id": self.spec.durable},
-                    {"$max": {"seq": max(d.seq for d in batch.fresh)}},
+                    {"$set": applied.document()},
                     upsert=True,
                     session=session,
                 )

@@ -167,8 +167,13 @@ class ServiceRuntime:
         dedup: DedupMode = "event_id",
         key: Callable[[Delivery[E]], str] | None = None,
         batch_size: int | None = None,
+        after_batch: Callable[[], None] | None = None,
     ) -> IdempotentConsumer[E]:
-        """Subscribe ``handler`` to ``spec`` with exactly-once effects (see ``consumer``)."""
+        """Subscribe ``handler`` to ``spec`` with exactly-once effects (see ``consumer``).
+
+        ``after_batch`` is called once a batch's effects are committed and acked (e.g. to
+        wake a loop that reads what the batch wrote).
+        """
         consumer: IdempotentConsumer[E] = IdempotentConsumer(
             spec=spec,
             decode=decode,
@@ -187,6 +192,8 @@ class ServiceRuntime:
         async def on_batch(messages: list[Msg]) -> None:
             try:
                 await consumer.process(messages)
+                if after_batch is not None:
+                    after_batch()
             except Exception:
                 # Not acked: JetStream redelivers after a delay; the DLQ threshold bounds it.
                 log.exception("batch_failed", consumer=spec.durable, size=len(messages))

@@ -1,31 +1,200 @@
-"""Scoring's query API (first cut): the current index of every (campaign, unit)."""
+"""Scoring's operator API: live indices, unit detail, funnel, exports, campaign profiles.
+
+Every route here needs an operator (see :mod:`sipas_scoring.auth`): live figures are
+not public until published (see :mod:`sipas_scoring.publication_api`).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from sipas_scoring.handlers import index_event
+from sipas_contracts.events import ApplicantKind, CollectionMode
+from sipas_runtime.problems import ProblemError
+from sipas_scoring.api_models import CampaignOut, FunnelOut, TableOut, UnitDetailOut
+from sipas_scoring.auth import Operator, operator, scoring_of
+from sipas_scoring.domain import ScoringError
+from sipas_scoring.domain.profile import CampaignProfile, ProfileSettings
+from sipas_scoring.domain.selection import instrument_of
+from sipas_scoring.exports import MEDIA_TYPES, Format, render
+from sipas_scoring.rendering import Json, detail_json
+from sipas_scoring.views import NotFoundError
 
-if TYPE_CHECKING:
-    from sipas_scoring.app import ScoringService
+router = APIRouter(prefix="/v1", tags=["indices"], dependencies=[Depends(operator)])
+Tier = Literal["province", "district", "commune", "department", "unknown"]
+PeriodQuery = Annotated[
+    str, Query(description="'campaign' (default), YYYY, YYYY-Qn or YYYY-MM", max_length=16)
+]
+ModesQuery = Annotated[
+    list[CollectionMode] | None,
+    Query(description="Collection modes to count (default: the profile's, kiosk apart)"),
+]
 
-router = APIRouter(prefix="/v1", tags=["scoring"])
+
+def problem_of(exc: Exception) -> ProblemError:
+    """A domain error as a problem naming the field (``field: reason`` in the message)."""
+    if isinstance(exc, NotFoundError):
+        return ProblemError(404, str(exc), code="urn:sipas:problem:not-found")
+    text = str(exc)
+    field, _, reason = text.partition(": ")
+    if not reason or " " in field:
+        field, reason = "(query)", text
+    return ProblemError(
+        422,
+        text,
+        code="urn:sipas:problem:invalid-input",
+        errors=[{"field": field, "reason": reason}],
+    )
 
 
-def _scoring(request: Request) -> ScoringService:
-    return request.app.state.scoring  # type: ignore[no-any-return]
+async def campaign_or_only(request: Request, campaign: str | None) -> str:
+    """The requested campaign, or the only one there is."""
+    if campaign is not None:
+        return campaign
+    known = [c["campaign_id"] for c in await scoring_of(request).aggregates().campaigns()]
+    if len(known) == 1:
+        return str(known[0])
+    reason = f"required when there are several campaigns ({', '.join(known) or 'none yet'})"
+    raise ProblemError(
+        422,
+        f"campaign: {reason}",
+        code="urn:sipas:problem:invalid-input",
+        errors=[{"field": "campaign", "reason": reason}],
+    )
 
 
-@router.get("/indices", summary="Current index of every (campaign, unit)")
-async def indices(request: Request) -> list[dict[str, Any]]:
-    """Figures with n and confidence intervals, computed from the stored counts."""
-    scoring = _scoring(request)
-    docs = await scoring.store().all()
-    return [
-        index_event(doc, n_min=scoring.settings.n_min).model_dump(
-            mode="json", exclude={"counts", "event_id", "producer", "schema_version", "event_type"}
+@router.get(
+    "/campaigns",
+    summary="Campaigns with counts, their profile revision",
+    response_model=list[CampaignOut],
+)
+async def campaigns(request: Request) -> list[Json]:
+    """Responses, units, months and instruments of each campaign in the counts."""
+    scoring = scoring_of(request)
+    listed = await scoring.aggregates().campaigns()
+    for entry in listed:
+        profile = await scoring.views.profile(entry["campaign_id"])
+        entry["profile_revision"] = profile.revision
+    return listed
+
+
+@router.get(
+    "/indices",
+    summary="League table of a campaign period, with n, CI and rank",
+    response_model=TableOut,
+)
+async def indices(
+    request: Request,
+    *,
+    campaign: Annotated[str | None, Query(max_length=64)] = None,
+    period: PeriodQuery = "campaign",
+    level: Tier | None = None,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+    kind: ApplicantKind | None = None,
+    modes: ModesQuery = None,
+) -> Json:
+    """Every unit with data and every roll-up, ranked within its tier on exact values."""
+    chosen = await campaign_or_only(request, campaign)
+    try:
+        table = await scoring_of(request).views.table(
+            chosen, period, modes=tuple(modes) if modes else None, kind=kind
         )
-        for doc in docs
+    except (ScoringError, NotFoundError) as exc:
+        raise problem_of(exc) from exc
+    table["rows"] = [
+        r
+        for r in table["rows"]
+        if (level is None or r["tier"] == level) and unit in (None, r["unit"])
     ]
+    return table
+
+
+@router.get(
+    "/indices/{campaign}/units/{unit}",
+    summary="One unit: every item and its counts",
+    response_model=UnitDetailOut,
+)
+async def unit_detail(
+    request: Request,
+    campaign: str,
+    unit: str,
+    *,
+    period: PeriodQuery = "campaign",
+    kind: ApplicantKind | None = None,
+    modes: ModesQuery = None,
+) -> Json:
+    """Item, element, aspect, perception and expectation figures of one unit."""
+    try:
+        computed = await scoring_of(request).views.compute(
+            campaign, period, modes=tuple(modes) if modes else None, kind=kind
+        )
+    except (ScoringError, NotFoundError) as exc:
+        raise problem_of(exc) from exc
+    row = next((r for r in computed.rows if r.unit == unit), None)
+    if row is None:
+        raise ProblemError(404, f"unit {unit!r} has no responses in {campaign} {period}")
+    counts = row.tally.canonical() if row.tally is not None else {}
+    return {**computed.meta, "unit": detail_json(row), "counts": counts}
+
+
+@router.get(
+    "/funnel",
+    summary="Eligible, invited, responded, response rate per unit and channel",
+    response_model=FunnelOut,
+)
+async def funnel(
+    request: Request, campaign: Annotated[str | None, Query(max_length=64)] = None
+) -> Json:
+    """The survey funnel of a campaign (window from the profile, else the invitations)."""
+    return await scoring_of(request).views.funnel(await campaign_or_only(request, campaign))
+
+
+@router.get("/exports/indices.{fmt}", summary="The league table as CSV, XLSX or JSON (live)")
+async def export(
+    request: Request,
+    fmt: Format,
+    *,
+    campaign: Annotated[str | None, Query(max_length=64)] = None,
+    period: PeriodQuery = "campaign",
+    kind: ApplicantKind | None = None,
+    modes: ModesQuery = None,
+) -> Response:
+    """Live figures (not published) for operators."""
+    table = await indices(request, campaign=campaign, period=period, kind=kind, modes=modes)
+    name = f"sipas-{table['campaign_id']}-{table['period']}-live.{fmt}"
+    return Response(
+        render(table, fmt),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/campaigns/{campaign}/profile", summary="A campaign's scoring profile")
+async def get_profile(request: Request, campaign: str) -> CampaignProfile:
+    """The stored profile, or the defaults (revision 0)."""
+    return await scoring_of(request).views.profile(campaign)
+
+
+@router.put("/campaigns/{campaign}/profile", summary="Set a campaign's scoring profile")
+async def put_profile(
+    request: Request, campaign: str, settings: ProfileSettings, actor: Operator
+) -> CampaignProfile:
+    """Replace the profile (revision +1); omitted fields take the service defaults.
+
+    Figures are recomputed and re-published with the new revision.
+    """
+    scoring = scoring_of(request)
+    defaults = scoring.settings.profile_defaults().model_dump()
+    settings = ProfileSettings.model_validate(
+        {**defaults, **settings.model_dump(exclude_unset=True)}
+    )
+    tallies = await scoring.aggregates().tallies(campaign)
+    if tallies or settings.instrument_id is not None:
+        try:
+            instrument_of(tallies, settings)
+        except ScoringError as exc:
+            raise problem_of(exc) from exc
+    profile = await scoring.profiles().put(campaign, settings, actor)
+    scoring.index_publisher.invalidate(campaign)
+    return profile

@@ -2,47 +2,143 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from fastapi import FastAPI
 
-from sipas_contracts.streams import SCORING_RESPONSES
+from sipas_contracts.streams import (
+    SCORING_DOSSIERS,
+    SCORING_FUNNEL_RESPONSES,
+    SCORING_INVITATIONS,
+    SCORING_RESPONSES,
+)
 from sipas_runtime.service import ServiceRuntime, ensure_collections
-from sipas_scoring import api, handlers
+from sipas_scoring import api, handlers, publication_api
+from sipas_scoring.funnel_store import DOSSIERS, INVITATIONS, FunnelStore
+from sipas_scoring.metrics import ScoringMetrics
+from sipas_scoring.profiles import PROFILES, ProfileStore
+from sipas_scoring.publication_store import PUBLICATIONS, PublicationStore
 from sipas_scoring.settings import Settings
-from sipas_scoring.store import COLLECTIONS, AggregateStore
+from sipas_scoring.store import AGGREGATES, PUBLISHER_STATE, AggregateStore
+from sipas_scoring.updates import IndexPublisher
+from sipas_scoring.views import Views
+
+COLLECTIONS = (AGGREGATES, PUBLISHER_STATE, DOSSIERS, INVITATIONS, PROFILES, PUBLICATIONS)
 
 
 class ScoringService:
-    """Scoring's collaborators, shared by routes and handlers."""
+    """Scoring's collaborators, shared by routes, handlers and the index loop."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.runtime = ServiceRuntime(settings, title="SIPAS Live — scoring")
-        self._store: AggregateStore | None = None
+        self.metrics = ScoringMetrics(self.runtime.registry)
+        self.hierarchy = settings.load_hierarchy()
+        self.views = Views(
+            client=lambda: self.runtime.mongo,
+            aggregates=self.aggregates,
+            funnel=self.funnel,
+            profiles=self.profiles,
+            hierarchy=self.hierarchy,
+            settings=settings,
+        )
+        self.index_task: asyncio.Task[None] | None = None
+        self.index_publisher = IndexPublisher(
+            aggregates=self.aggregates,
+            profiles=self.profiles,
+            publisher=lambda: self.runtime.publisher,
+            hierarchy=self.hierarchy,
+            settings=settings,
+            metrics=self.metrics,
+        )
 
-    def store(self) -> AggregateStore:
-        """The aggregate store (available once started)."""
-        if self._store is None:
-            self._store = AggregateStore(self.runtime.db)
-        return self._store
+    def aggregates(self) -> AggregateStore:
+        """The live slice counts."""
+        return AggregateStore(self.runtime.db)
+
+    def funnel(self) -> FunnelStore:
+        """Funnel counts."""
+        return FunnelStore(self.runtime.db)
+
+    def profiles(self) -> ProfileStore:
+        """Campaign profiles."""
+        return ProfileStore(self.runtime.db, self.settings.profile_defaults())
+
+    def publications(self) -> PublicationStore:
+        """Publication snapshots and their history."""
+        return PublicationStore(self.runtime.db)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The scoring ASGI app with its consumers registered."""
-    scoring = ScoringService(settings)
-    runtime = scoring.runtime
+def register_consumers(scoring: ScoringService) -> None:
+    """The index hot path (stream-sequence mode) and the three funnel consumers."""
+    runtime, offset = scoring.runtime, scoring.settings.utc_offset
     runtime.consume(
         SCORING_RESPONSES,
         decode=handlers.decode_response,
-        handler=handlers.on_responses(scoring.store, n_min=settings.n_min),
+        handler=handlers.on_responses(scoring.aggregates, offset=offset),
+        dedup="sequence",
+        after_batch=scoring.index_publisher.nudge,
+    )
+    runtime.consume(
+        SCORING_FUNNEL_RESPONSES,
+        decode=handlers.decode_answered,
+        handler=handlers.on_funnel_responses(scoring.funnel),
         dedup="sequence",
     )
+    runtime.consume(
+        SCORING_DOSSIERS,
+        decode=handlers.decode_dossier,
+        handler=handlers.on_dossiers(scoring.funnel, offset=offset),
+        key=handlers.dossier_key,
+    )
+    runtime.consume(
+        SCORING_INVITATIONS,
+        decode=handlers.decode_invitation,
+        handler=handlers.on_invitations(scoring.funnel),
+    )
+
+
+def register_lifecycle(scoring: ScoringService) -> None:
+    """Collections and indexes at start; the index loop while the service runs."""
+    runtime = scoring.runtime
 
     async def setup(rt: ServiceRuntime) -> None:
         await ensure_collections(rt.db, COLLECTIONS)
+        await scoring.aggregates().create_indexes()
+        await scoring.funnel().create_indexes()
+        await scoring.publications().create_indexes()
+
+    async def start_index_loop(_: ServiceRuntime) -> None:
+        polling = scoring.settings.role == "publish"
+        loop = scoring.index_publisher.run(polling=polling)
+        scoring.index_task = asyncio.create_task(loop, name="index")
+
+    async def stop_index_loop(_: ServiceRuntime) -> None:
+        if scoring.index_task is not None:
+            scoring.index_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await scoring.index_task
 
     runtime.on_startup(setup)
-    app = runtime.create_app(
-        routers=[api.router], description="Aggregates, indices and publication."
+    if scoring.settings.role != "consume":
+        runtime.on_startup(start_index_loop)
+        runtime.on_shutdown(stop_index_loop)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The scoring ASGI app with its consumers and index loop registered."""
+    scoring = ScoringService(settings)
+    if settings.role != "publish":
+        register_consumers(scoring)
+    register_lifecycle(scoring)
+    app = scoring.runtime.create_app(
+        routers=[api.router, publication_api.router, publication_api.public_router],
+        description=(
+            "Chỉ số hài lòng (SIPAS) theo đơn vị, có khoảng tin cậy, xếp hạng, phễu khảo sát "
+            "và công bố. / Satisfaction indices per unit with confidence intervals, ranks, "
+            "the survey funnel and publication. Errors are RFC 9457 problem details."
+        ),
     )
     app.state.scoring = scoring
     return app

@@ -1,60 +1,119 @@
-"""Scoring's JetStream handler: fold responses into aggregates, emit the unit's new index."""
+"""Scoring's JetStream handlers: decode, fold, write; nothing else on the hot path.
+
+- responses (hot path, stream-sequence watermark): fold the batch into per-slice tallies
+  and apply them with one read and one bulk write; index-updated events are published
+  by the debounced :mod:`sipas_scoring.updates` loop, not here;
+- funnel: dossiers per unit and day (de-duplicated by dossier number, so a corrected
+  dossier is not counted twice), one document per invitation, invitations answered.
+
+Decoders accept exactly what the rebuild accepts (same functions), so a replay of the
+log reproduces the live counts; a response naming an unknown instrument, item or answer
+code is rejected to the DLQ with the field and the reason.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from datetime import timedelta
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from sipas_contracts.events import Event, IndexUpdated, ResponseRecorded
-from sipas_contracts.ids import uuid7_for
-from sipas_contracts.instrument import load_catalogue
-from sipas_runtime.consumer import Batch, Handler
-from sipas_scoring.domain import AggregateKey, compute_index, fold
+from sipas_contracts.events import DossierCompleted, Event, InvitationSent, ResponseRecorded
+from sipas_contracts.instrument import CatalogueError, load_catalogue
+from sipas_runtime.consumer import Batch, Delivery, Handler, RejectedError
+from sipas_scoring.domain.funnel import Answered
+from sipas_scoring.domain.periods import local_date
+from sipas_scoring.domain.tally import fold
+from sipas_scoring.funnel_store import DayKey, FunnelStore
 from sipas_scoring.store import AggregateStore
-
-PRODUCER = "scoring"
 
 
 def decode_response(data: bytes) -> ResponseRecorded:
-    """Decode a response-recorded event."""
-    return ResponseRecorded.model_validate_json(data)
+    """A response-recorded event whose answers fit its instrument."""
+    event = ResponseRecorded.model_validate_json(data)
+    try:
+        catalogue = load_catalogue(event.instrument_id)
+    except CatalogueError as exc:
+        raise RejectedError(f"instrument_id: {exc}") from exc
+    errors = catalogue.answer_errors(event.answers)
+    if errors:
+        raise RejectedError("; ".join(errors))
+    return event
 
 
-def index_event(doc: dict[str, Any], *, n_min: int) -> IndexUpdated:
-    """The IndexUpdated event for an aggregate document; its id is fixed by (key, version)."""
-    catalogue = load_catalogue(doc["instrument_id"])
-    index = compute_index(catalogue, doc["counts"], doc["responses"], n_min)
-    key = f"index:{doc['campaign_id']}:{doc['unit']}:{doc['version']}"
-    return IndexUpdated(
-        event_id=uuid7_for(key, doc["updated_at"]),
-        occurred_at=doc["updated_at"],
-        producer=PRODUCER,
-        campaign_id=doc["campaign_id"],
-        unit=doc["unit"],
-        period="campaign",
-        instrument_id=doc["instrument_id"],
-        version=doc["version"],
-        responses=doc["responses"],
-        sipas=index.sipas,
-        aspects=index.aspects,
-        elements=index.elements,
-        counts=doc["counts"],
-    )
+def decode_answered(data: bytes) -> Answered:
+    """The funnel's view of a response (its answers are the index consumer's business)."""
+    return Answered.model_validate_json(data)
 
 
-def on_responses(store: Callable[[], AggregateStore], *, n_min: int) -> Handler[ResponseRecorded]:
-    """Handler: one $inc per touched aggregate, then the touched units' current index."""
+def decode_dossier(data: bytes) -> DossierCompleted:
+    """A dossier-completed event."""
+    return DossierCompleted.model_validate_json(data)
+
+
+def decode_invitation(data: bytes) -> InvitationSent:
+    """An invitation-sent event."""
+    return InvitationSent.model_validate_json(data)
+
+
+def dossier_key(delivery: Delivery[DossierCompleted]) -> str:
+    """Dossiers are counted once per dossier number, whatever revision arrives."""
+    return delivery.event.dossier_id
+
+
+def on_responses(
+    store: Callable[[], AggregateStore], *, offset: timedelta
+) -> Handler[ResponseRecorded]:
+    """Fold the fresh responses of a batch into the stored slices."""
 
     async def handle(
         batch: Batch[ResponseRecorded], session: AsyncClientSession
     ) -> Sequence[Event]:
-        await store().apply(fold(d.event for d in batch.fresh), session)
-        touched: set[AggregateKey] = {
-            (d.event.campaign_id, d.event.unit) for d in [*batch.fresh, *batch.replayed]
-        }
-        docs = await store().get_many(sorted(touched), session)
-        return [index_event(doc, n_min=n_min) for doc in docs]
+        increments = fold(((d.seq, d.event) for d in batch.fresh), offset)
+        if increments:
+            slices = store()
+            await slices.apply(increments, session, await slices.next_commit(session))
+        return ()
+
+    return handle
+
+
+def on_funnel_responses(store: Callable[[], FunnelStore]) -> Handler[Answered]:
+    """Mark the invitations the fresh responses answer."""
+
+    async def handle(batch: Batch[Answered], session: AsyncClientSession) -> Sequence[Event]:
+        await store().mark_responded((d.event for d in batch.fresh), session)
+        return ()
+
+    return handle
+
+
+def on_dossiers(
+    store: Callable[[], FunnelStore], *, offset: timedelta
+) -> Handler[DossierCompleted]:
+    """Count completed dossiers per unit, delivery day, channel and applicant kind."""
+
+    async def handle(
+        batch: Batch[DossierCompleted], session: AsyncClientSession
+    ) -> Sequence[Event]:
+        increments: dict[DayKey, dict[str, int]] = {}
+        for delivery in batch.fresh:
+            event = delivery.event
+            day = local_date(event.delivered_at, offset)
+            counts = increments.setdefault((event.unit, day), {})
+            key = f"{event.submission_channel}|{event.applicant_kind}"
+            counts[key] = counts.get(key, 0) + 1
+        await store().count_dossiers(increments, session)
+        return ()
+
+    return handle
+
+
+def on_invitations(store: Callable[[], FunnelStore]) -> Handler[InvitationSent]:
+    """Record each invitation (and reminder) once."""
+
+    async def handle(batch: Batch[InvitationSent], session: AsyncClientSession) -> Sequence[Event]:
+        await store().record_invitations((d.event for d in batch.fresh), session)
+        return ()
 
     return handle

@@ -1,13 +1,21 @@
-"""Scoring settings (``SIPAS_SCORING_*``)."""
+"""Scoring settings (``SIPAS_SCORING_*``).
+
+The ``n_min``/``n_min_unit``/``method`` values are the defaults of campaigns that have
+no stored profile; a profile set through the API overrides them per campaign.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from datetime import timedelta
+from typing import ClassVar, Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from sipas_runtime.settings import ServiceSettings
+from sipas_scoring.domain.profile import ProfileSettings
+
+DEV_ACTOR = "dev"
 
 
 class Settings(ServiceSettings):
@@ -19,4 +27,65 @@ class Settings(ServiceSettings):
     )
 
     http_port: int = Field(default=8083, ge=0, le=65535)
-    n_min: int = Field(default=10, ge=1, description="Minimum valid answers for an item index")
+    n_min: int = Field(
+        default=10, ge=1, description="Default minimum valid answers for an item index"
+    )
+    n_min_unit: int = Field(
+        default=30, ge=1, description="Default minimum respondents for a unit to be ranked"
+    )
+    method: Literal["share_positive", "mean_score"] = Field(
+        default="share_positive", description="Default item index formula"
+    )
+    utc_offset_minutes: int = Field(
+        default=420,
+        ge=-720,
+        le=840,
+        description="Local time of the province for month buckets (Vietnam: UTC+7, no DST); "
+        "changing it needs a rebuild",
+    )
+    index_interval: float = Field(
+        default=0.1,
+        gt=0,
+        le=60,
+        description="Seconds between index publications: at most one index-updated per "
+        "(campaign, unit, period) per interval, however many responses arrive",
+    )
+    rollup_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=300,
+        description="Seconds between publications of roll-ups (district, province) and of "
+        "calendar-period figures; whole-campaign unit figures follow index_interval",
+    )
+    role: Literal["all", "consume", "publish"] = Field(
+        default="all",
+        description="all: consume and publish index updates in one process; consume / "
+        "publish: split them over two processes (each can then use its own core)",
+    )
+    operator_keys: str = Field(
+        default="",
+        description="Comma-separated 'name:key' bearer keys of operators (Sở Nội vụ staff); "
+        "empty outside production = open to a 'dev' operator",
+    )
+
+    @property
+    def utc_offset(self) -> timedelta:
+        """The province's offset from UTC."""
+        return timedelta(minutes=self.utc_offset_minutes)
+
+    @property
+    def operators(self) -> dict[str, str]:
+        """Bearer key -> operator name."""
+        pairs = (entry.strip().split(":", 1) for entry in self.operator_keys.split(","))
+        return {key: name for name, key in (p for p in pairs if len(p) == 2 and all(p))}  # noqa: PLR2004
+
+    def profile_defaults(self) -> ProfileSettings:
+        """Profile settings of a campaign nobody configured (and of omitted fields)."""
+        return ProfileSettings(
+            n_min_item=self.n_min, n_min_unit=self.n_min_unit, method=self.method
+        )
+
+    @property
+    def open_operator_access(self) -> bool:
+        """No keys configured and not in production: operator routes act as ``dev``."""
+        return not self.operators and self.env != "production"

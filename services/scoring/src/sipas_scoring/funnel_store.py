@@ -1,0 +1,139 @@
+"""Mongo adapter for the funnel: dossiers per unit and day, one document per invitation.
+
+- ``funnel_dossiers``: ``{_id: "<unit>|<YYYY-MM-DD>", unit, day, counts: {"<channel>|<kind>": n}}``
+  counted by the local date the result was delivered (a handful of ``$inc`` fields).
+- ``funnel_invitations``: ``{_id: <invitation id>, campaign_id, unit, stratum, channel,
+  channels, attempts, first_at, responded, response_mode}``. The invitation consumer and
+  the response consumer each upsert their half, so the join is exact whichever event
+  scoring sees first; every update is idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from pymongo import ASCENDING, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from sipas_contracts.events import InvitationSent
+from sipas_scoring.domain.funnel import Answered, FunnelCounts
+
+DOSSIERS = "funnel_dossiers"
+INVITATIONS = "funnel_invitations"
+Document = dict[str, Any]
+DayKey = tuple[str, date]
+
+
+class FunnelStore:
+    """Counts behind the survey funnel."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._dossiers = db[DOSSIERS]
+        self._invitations = db[INVITATIONS]
+
+    async def create_indexes(self) -> None:
+        """Indexes for window and campaign reads."""
+        await self._dossiers.create_index([("day", ASCENDING)])
+        await self._invitations.create_index([("campaign_id", ASCENDING)])
+
+    async def count_dossiers(
+        self, increments: Mapping[DayKey, Mapping[str, int]], session: AsyncClientSession
+    ) -> None:
+        """Add completed dossiers per (unit, day) and ``channel|kind``."""
+        operations = [
+            UpdateOne(
+                {"_id": f"{unit}|{day.isoformat()}"},
+                {
+                    "$inc": {f"counts.{key}": n for key, n in counts.items()},
+                    "$set": {"unit": unit, "day": day.isoformat()},
+                },
+                upsert=True,
+            )
+            for (unit, day), counts in increments.items()
+        ]
+        if operations:
+            await self._dossiers.bulk_write(operations, ordered=False, session=session)
+
+    async def record_invitations(
+        self, invitations: Iterable[InvitationSent], session: AsyncClientSession
+    ) -> None:
+        """Upsert one document per invitation (first attempt's channel, attempts seen)."""
+        operations = []
+        for inv in invitations:
+            fields: Document = {"campaign_id": inv.campaign_id, "unit": inv.unit}
+            fields["stratum"] = inv.stratum
+            if inv.attempt == 1:
+                fields["channel"] = inv.channel
+            operations.append(
+                UpdateOne(
+                    {"_id": str(inv.invitation_id)},
+                    {
+                        "$set": fields,
+                        "$addToSet": {"channels": inv.channel},
+                        "$max": {"attempts": inv.attempt},
+                        "$min": {"first_at": inv.occurred_at},
+                    },
+                    upsert=True,
+                )
+            )
+        if operations:
+            await self._invitations.bulk_write(operations, ordered=False, session=session)
+
+    async def mark_responded(
+        self, responses: Iterable[Answered], session: AsyncClientSession
+    ) -> None:
+        """Mark the invitations that produced a response."""
+        operations = [
+            UpdateOne(
+                {"_id": str(r.invitation_id)},
+                {
+                    "$set": {"responded": True, "response_mode": r.collection_mode},
+                    "$setOnInsert": {"campaign_id": r.campaign_id, "unit": r.unit},
+                },
+                upsert=True,
+            )
+            for r in responses
+            if r.invitation_id is not None
+        ]
+        if operations:
+            await self._invitations.bulk_write(operations, ordered=False, session=session)
+
+    async def invitation_counts(self, campaign_id: str) -> dict[str, FunnelCounts]:
+        """Invited and responded per unit and channel of the first attempt."""
+        out: dict[str, FunnelCounts] = {}
+        projection = {"unit": 1, "channel": 1, "channels": 1, "responded": 1}
+        async for doc in self._invitations.find({"campaign_id": campaign_id}, projection):
+            channel = doc.get("channel") or next(iter(doc.get("channels") or []), None)
+            if channel is None:  # a response whose invitation event scoring has not seen yet
+                continue
+            counts = out.setdefault(doc["unit"], FunnelCounts())
+            counts.invited[channel] = counts.invited.get(channel, 0) + 1
+            if doc.get("responded"):
+                counts.responded[channel] = counts.responded.get(channel, 0) + 1
+        return out
+
+    async def invitation_span(self, campaign_id: str) -> tuple[datetime, datetime] | None:
+        """When the campaign's first and last invitations were sent."""
+        first = await self._invitations.find_one(
+            {"campaign_id": campaign_id, "first_at": {"$ne": None}}, sort=[("first_at", 1)]
+        )
+        last = await self._invitations.find_one(
+            {"campaign_id": campaign_id, "first_at": {"$ne": None}}, sort=[("first_at", -1)]
+        )
+        if first is None or last is None:
+            return None
+        return first["first_at"], last["first_at"]
+
+    async def eligible(self, start: date, end: date) -> dict[str, dict[str, int]]:
+        """Completed dossiers per unit and submission channel, days ``start``..``end``."""
+        out: dict[str, dict[str, int]] = {}
+        query = {"day": {"$gte": start.isoformat(), "$lte": end.isoformat()}}
+        async for doc in self._dossiers.find(query):
+            per_unit = out.setdefault(doc["unit"], {})
+            for key, n in doc.get("counts", {}).items():
+                channel = key.split("|", 1)[0]
+                per_unit[channel] = per_unit.get(channel, 0) + n
+        return out

@@ -1,0 +1,240 @@
+"""Publication (operators) and the public endpoints (published figures only).
+
+Operators draft a publication (a frozen snapshot of the table and the funnel, with its
+SHA-256), another operator approves it, then it is published. The public routes under
+``/v1/public`` and the open-data export serve only the published snapshot, never live
+counts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from sipas_contracts.ids import CampaignId
+from sipas_runtime.problems import ProblemError
+from sipas_scoring.api import PeriodQuery, problem_of
+from sipas_scoring.api_models import TableOut
+from sipas_scoring.auth import Operator, operator, scoring_of
+from sipas_scoring.domain import PublicationError, ScoringError
+from sipas_scoring.domain.publication import Action, digest, transition
+from sipas_scoring.exports import MEDIA_TYPES, Format, render
+from sipas_scoring.labels import Lang
+from sipas_scoring.publication_store import ConflictError, HistoryEntry, PublicationRecord
+from sipas_scoring.rendering import Json
+from sipas_scoring.report import render_html, render_pdf
+from sipas_scoring.views import NotFoundError
+
+router = APIRouter(
+    prefix="/v1/publications", tags=["publication"], dependencies=[Depends(operator)]
+)
+public_router = APIRouter(prefix="/v1/public", tags=["public"])
+ReportFormat = Literal["html", "pdf"]
+
+
+class PublishedTableOut(TableOut):
+    """A published table and the publication it belongs to."""
+
+    publication: PublicationRecord
+
+
+class DraftRequest(BaseModel):
+    """What to freeze."""
+
+    campaign_id: CampaignId
+    period: str = Field(default="campaign", max_length=16)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class StepRequest(BaseModel):
+    """An optional comment recorded with a step."""
+
+    note: str | None = Field(default=None, max_length=500)
+
+
+async def build_snapshot(request: Request, campaign_id: str, period: str) -> Json:
+    """The frozen document: the full table (every tier) and the funnel."""
+    views = scoring_of(request).views
+    try:
+        table = await views.table(campaign_id, period)
+    except (ScoringError, NotFoundError) as exc:
+        raise problem_of(exc) from exc
+    return {"table": table, "funnel": await views.funnel(campaign_id)}
+
+
+@router.post("", status_code=201, summary="Draft a publication: freeze the current figures")
+async def draft(request: Request, body: DraftRequest, actor: Operator) -> PublicationRecord:
+    """Snapshot the table of a campaign period; state ``draft``."""
+    scoring = scoring_of(request)
+    snapshot = await build_snapshot(request, body.campaign_id, body.period)
+    now = datetime.now(UTC)
+    record = PublicationRecord(
+        id=str(uuid.uuid4()),
+        campaign_id=body.campaign_id,
+        period=snapshot["table"]["period"],
+        state="draft",
+        digest=digest(snapshot),
+        through_seq=snapshot["table"]["through_seq"],
+        profile_revision=snapshot["table"]["profile"]["revision"],
+        drafted_by=actor,
+        drafted_at=now,
+        history=[HistoryEntry(state="draft", actor=actor, at=now, note=body.note)],
+    )
+    await scoring.publications().add(record, snapshot)
+    scoring.metrics.publications.labels("draft").inc()
+    return record
+
+
+async def _record(request: Request, publication_id: str) -> PublicationRecord:
+    record = await scoring_of(request).publications().get(publication_id)
+    if record is None:
+        raise ProblemError(404, f"no publication {publication_id!r}")
+    return record
+
+
+@router.get("", summary="Publications, newest first")
+async def list_publications(
+    request: Request, campaign: Annotated[str | None, Query(max_length=64)] = None
+) -> list[PublicationRecord]:
+    """Every publication (without snapshots)."""
+    return await scoring_of(request).publications().listing(campaign)
+
+
+@router.get("/{publication_id}", summary="A publication with its frozen snapshot")
+async def get_publication(request: Request, publication_id: str) -> Json:
+    """The record and the snapshot it froze."""
+    record = await _record(request, publication_id)
+    snapshot = await scoring_of(request).publications().snapshot(publication_id)
+    return {**record.model_dump(mode="json"), "snapshot": snapshot}
+
+
+async def _step(
+    request: Request, publication_id: str, action: Action, actor: str, note: str | None
+) -> PublicationRecord:
+    scoring = scoring_of(request)
+    record = await _record(request, publication_id)
+    try:
+        state = transition(record.state, action, actor=actor, drafted_by=record.drafted_by)
+        moved = await scoring.publications().move(
+            scoring.runtime.mongo,
+            record,
+            HistoryEntry(state=state, actor=actor, at=datetime.now(UTC), note=note),
+        )
+    except PublicationError as exc:
+        raise ProblemError(409, str(exc), code="urn:sipas:problem:publication-state") from exc
+    except ConflictError as exc:
+        raise ProblemError(409, str(exc), code="urn:sipas:problem:conflict") from exc
+    scoring.metrics.publications.labels(action).inc()
+    return moved
+
+
+@router.post("/{publication_id}/approve", summary="Approve a draft (not by its drafter)")
+async def approve(
+    request: Request, publication_id: str, body: StepRequest, actor: Operator
+) -> PublicationRecord:
+    """Move draft → approved."""
+    return await _step(request, publication_id, "approve", actor, body.note)
+
+
+@router.post("/{publication_id}/publish", summary="Publish an approved publication")
+async def publish(
+    request: Request, publication_id: str, body: StepRequest, actor: Operator
+) -> PublicationRecord:
+    """Move approved → published; the period's previous publication is superseded."""
+    return await _step(request, publication_id, "publish", actor, body.note)
+
+
+@router.post("/{publication_id}/withdraw", summary="Withdraw a draft or approved publication")
+async def withdraw(
+    request: Request, publication_id: str, body: StepRequest, actor: Operator
+) -> PublicationRecord:
+    """Move draft or approved → withdrawn."""
+    return await _step(request, publication_id, "withdraw", actor, body.note)
+
+
+def report_response(html: str, fmt: ReportFormat, name: str) -> Response:
+    """The report as HTML or PDF."""
+    if fmt == "html":
+        return Response(html, media_type="text/html; charset=utf-8")
+    return Response(
+        render_pdf(html),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
+    )
+
+
+@router.get("/{publication_id}/report.{fmt}", summary="The report of a publication (any state)")
+async def publication_report(
+    request: Request, publication_id: str, fmt: ReportFormat, lang: Lang = "vi"
+) -> Response:
+    """Drafts and approved publications are watermarked with their state."""
+    record = await _record(request, publication_id)
+    snapshot = await scoring_of(request).publications().snapshot(publication_id) or {}
+    html = render_html(snapshot, state=record.state, record=record, lang=lang)
+    return report_response(html, fmt, f"sipas-{record.campaign_id}-{record.period}")
+
+
+async def _published(
+    request: Request, campaign: str, period: str
+) -> tuple[PublicationRecord, Json]:
+    store = scoring_of(request).publications()
+    record = await store.latest_published(campaign, period)
+    if record is None:
+        raise ProblemError(404, f"nothing is published for {campaign} {period}")
+    return record, await store.snapshot(record.id) or {}
+
+
+@public_router.get("/publications", summary="What is published")
+async def public_publications(request: Request) -> list[PublicationRecord]:
+    """Currently published publications (campaign, period, digest, approvals)."""
+    return await scoring_of(request).publications().published()
+
+
+@public_router.get(
+    "/indices",
+    summary="Published league table of a campaign period",
+    response_model=PublishedTableOut,
+)
+async def public_indices(
+    request: Request,
+    campaign: Annotated[str, Query(max_length=64)],
+    period: PeriodQuery = "campaign",
+) -> Json:
+    """The published snapshot's table, its digest and when it was published."""
+    record, snapshot = await _published(request, campaign, period)
+    return {"publication": record.model_dump(mode="json"), **snapshot["table"]}
+
+
+@public_router.get("/open-data/{campaign}.{fmt}", summary="Open data: published figures")
+async def open_data(
+    request: Request, campaign: str, fmt: Format, period: PeriodQuery = "campaign"
+) -> Response:
+    """CSV, XLSX or JSON of the published table (the digest identifies the snapshot)."""
+    record, snapshot = await _published(request, campaign, period)
+    name = f"sipas-{campaign}-{record.period}.{fmt}"
+    return Response(
+        render(snapshot["table"], fmt, digest=record.digest),
+        media_type=MEDIA_TYPES[fmt],
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Sipas-Digest": record.digest,
+        },
+    )
+
+
+@public_router.get("/reports/{campaign}.{fmt}", summary="The published report")
+async def public_report(
+    request: Request,
+    campaign: str,
+    fmt: ReportFormat,
+    period: PeriodQuery = "campaign",
+    lang: Lang = "vi",
+) -> Response:
+    """The report of the published snapshot."""
+    record, snapshot = await _published(request, campaign, period)
+    html = render_html(snapshot, state=record.state, record=record, lang=lang)
+    return report_response(html, fmt, f"sipas-{campaign}-{record.period}")

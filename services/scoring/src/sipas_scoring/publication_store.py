@@ -1,0 +1,147 @@
+"""Mongo adapter for publications: frozen snapshots and their audit trail.
+
+A publication document is written once (the snapshot and its digest never change);
+only ``state`` moves, with a conditional update on the expected state (so two operators
+clicking at once cannot both succeed) and an entry pushed to ``history``. Publishing
+supersedes the previously published snapshot of the same campaign and period in the
+same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from sipas_runtime.mongo import in_transaction
+from sipas_scoring.domain.publication import State
+
+PUBLICATIONS = "publications"
+Document = dict[str, Any]
+
+
+class HistoryEntry(BaseModel):
+    """One step of a publication's life."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: State
+    actor: str
+    at: datetime
+    note: str | None = None
+
+
+class PublicationRecord(BaseModel):
+    """A publication without its snapshot (what lists show)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    campaign_id: str
+    period: str
+    state: State
+    digest: str = Field(description="SHA-256 of the snapshot's canonical JSON")
+    through_seq: int = Field(description="Every response up to this stream sequence")
+    profile_revision: int
+    drafted_by: str
+    drafted_at: datetime
+    history: list[HistoryEntry]
+
+
+class ConflictError(RuntimeError):
+    """Raised when a publication changed state between reading and writing it."""
+
+
+def _record(doc: Document) -> PublicationRecord:
+    return PublicationRecord(id=doc["_id"], **{k: v for k, v in doc.items() if k != "_id"})
+
+
+_LIST = {"snapshot": 0}
+
+
+class PublicationStore:
+    """Publications of every campaign."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._publications = db[PUBLICATIONS]
+
+    async def create_indexes(self) -> None:
+        """Lookup by campaign, period and state."""
+        await self._publications.create_index(
+            [("campaign_id", ASCENDING), ("period", ASCENDING), ("state", ASCENDING)]
+        )
+
+    async def add(self, record: PublicationRecord, snapshot: Document) -> None:
+        """Store a new draft with its snapshot."""
+        doc = record.model_dump(exclude={"id"})
+        await self._publications.insert_one({"_id": record.id, **doc, "snapshot": snapshot})
+
+    async def get(self, publication_id: str) -> PublicationRecord | None:
+        """A publication's record (without the snapshot)."""
+        doc = await self._publications.find_one({"_id": publication_id}, _LIST)
+        return None if doc is None else _record(doc)
+
+    async def snapshot(self, publication_id: str) -> Document | None:
+        """The frozen snapshot of a publication."""
+        doc = await self._publications.find_one({"_id": publication_id}, {"snapshot": 1})
+        return None if doc is None else dict(doc["snapshot"])
+
+    async def listing(self, campaign_id: str | None = None) -> list[PublicationRecord]:
+        """Publications, newest first."""
+        query = {} if campaign_id is None else {"campaign_id": campaign_id}
+        cursor = self._publications.find(query, _LIST).sort("drafted_at", DESCENDING)
+        return [_record(doc) async for doc in cursor]
+
+    async def latest_published(
+        self, campaign_id: str, period: str = "campaign"
+    ) -> PublicationRecord | None:
+        """The publication currently published for a campaign period."""
+        doc = await self._publications.find_one(
+            {"campaign_id": campaign_id, "period": period, "state": "published"}, _LIST
+        )
+        return None if doc is None else _record(doc)
+
+    async def published(self) -> list[PublicationRecord]:
+        """Every currently published publication."""
+        cursor = self._publications.find({"state": "published"}, _LIST).sort("campaign_id", 1)
+        return [_record(doc) async for doc in cursor]
+
+    async def move(
+        self,
+        client: AsyncMongoClient[Document],
+        record: PublicationRecord,
+        entry: HistoryEntry,
+    ) -> PublicationRecord:
+        """Change state from ``record.state`` to ``entry.state`` (superseding on publish)."""
+
+        async def work(session: AsyncClientSession) -> None:
+            if entry.state == "published":
+                superseded = HistoryEntry(state="superseded", actor=entry.actor, at=entry.at)
+                await self._publications.update_many(
+                    {
+                        "campaign_id": record.campaign_id,
+                        "period": record.period,
+                        "state": "published",
+                    },
+                    {"$set": {"state": "superseded"},
+                     "$push": {"history": superseded.model_dump()}},
+                    session=session,
+                )  # fmt: skip
+            result = await self._publications.update_one(
+                {"_id": record.id, "state": record.state},
+                {"$set": {"state": entry.state}, "$push": {"history": entry.model_dump()}},
+                session=session,
+            )
+            if result.matched_count != 1:
+                msg = f"publication {record.id} is no longer {record.state}"
+                raise ConflictError(msg)
+
+        await in_transaction(client, work)
+        moved = await self.get(record.id)
+        if moved is None:  # pragma: no cover - it was just updated
+            raise ConflictError(record.id)
+        return moved

@@ -1,0 +1,303 @@
+"""Debounced index-updated events: at most one per (campaign, unit, period) per interval.
+
+The loop wakes when a batch of responses has committed (or every ``rollup_interval``),
+at most once per ``index_interval``; it reads the change counter ``C`` (incremented by
+each committed batch); if it moved past what it has seen (``W``), it reads the slices
+changed by batches (W, C] and publishes, in two speeds:
+
+- *fast* (every round): the whole-campaign figure of each touched unit without children
+  (commune, department) — the figure a dashboard or an alert rule watches, so a response
+  is reflected within one round;
+- *slow* (every ``rollup_interval``): the roll-ups (district, province, any unit with
+  children) and the calendar-period figures (month/quarter/year of the profile) of
+  everything touched meanwhile, each with its previous period.
+
+Bounded: a burst of any size yields at most one event per subject per round. Crash-safe:
+``W`` is stored once both speeds have published it; a restart recomputes from the
+stored ``W`` and re-publishes the same events with the same deterministic ids, which
+JetStream de-duplicates. Slices are cached per campaign after the first read and
+refreshed from every change scan; previous-period figures are cached until their
+slices change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timezone
+
+import structlog
+
+from sipas_contracts.events import IndexUpdated
+from sipas_contracts.units import UnitHierarchy
+from sipas_runtime.publishing import EventPublisher
+from sipas_scoring.domain import ScoringError
+from sipas_scoring.domain.indices import Figure
+from sipas_scoring.domain.periods import CAMPAIGN, Period, period_of
+from sipas_scoring.domain.profile import CampaignProfile
+from sipas_scoring.domain.selection import by_unit_and_kind, instrument_of, reference_date
+from sipas_scoring.domain.tables import Baseline, baseline_figures, evaluate
+from sipas_scoring.domain.tables import rollup_by_kind as roll
+from sipas_scoring.domain.tally import SliceKey, Tally
+from sipas_scoring.index_events import Scope, index_event, period_kind
+from sipas_scoring.metrics import ScoringMetrics
+from sipas_scoring.profiles import ProfileStore
+from sipas_scoring.settings import Settings
+from sipas_scoring.store import AggregateStore
+
+log = structlog.get_logger(__name__)
+Touched = set[tuple[str, str]]  # (unit, month bucket)
+Slices = dict[SliceKey, Tally]
+
+
+class IndexPublisher:
+    """Computes and publishes index-updated events for what changed since last time."""
+
+    def __init__(
+        self,
+        *,
+        aggregates: Callable[[], AggregateStore],
+        profiles: Callable[[], ProfileStore],
+        publisher: Callable[[], EventPublisher],
+        hierarchy: UnitHierarchy,
+        settings: Settings,
+        metrics: ScoringMetrics,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._aggregates = aggregates
+        self._profiles = profiles
+        self._publisher = publisher
+        self._hierarchy = hierarchy
+        self._settings = settings
+        self._metrics = metrics
+        self._clock = clock
+        self._through: int | None = None
+        self._cache: dict[str, dict[str, tuple[SliceKey, Tally]]] = {}
+        self._baselines: dict[tuple[str, str], tuple[frozenset[object], dict[str, Figure]]] = {}
+        self._fast: dict[str, Touched] = {}
+        self._slow: dict[str, Touched] = {}
+        self._next_slow = 0.0
+        self._stale: set[str] = set()
+        self._profile_cache: dict[str, tuple[float, CampaignProfile]] = {}
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+
+    def nudge(self) -> None:
+        """A batch has committed: run a round soon (called by the consumer)."""
+        self._wake.set()
+
+    async def run(self, *, polling: bool = False) -> None:
+        """Rounds until cancelled: on a nudge or every ``rollup_interval``, spaced apart.
+
+        ``polling``: no consumer in this process nudges, so look every ``index_interval``.
+        """
+        interval = self._settings.index_interval
+        idle = interval if polling else self._settings.rollup_interval
+        last = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(idle):
+                    await self._wake.wait()
+            self._wake.clear()
+            await asyncio.sleep(max(0.0, last + interval - time.monotonic()))
+            last = time.monotonic()
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("index_round_failed")
+
+    def invalidate(self, campaign_id: str) -> None:
+        """Recompute and re-publish every figure of a campaign (its profile changed)."""
+        self._stale.add(campaign_id)
+        self._profile_cache.pop(campaign_id, None)
+
+    async def _profile(self, campaign_id: str) -> CampaignProfile:
+        """A campaign's profile, re-read at most once per ``rollup_interval``."""
+        now = time.monotonic()
+        cached = self._profile_cache.get(campaign_id)
+        if cached is None or cached[0] < now:
+            profile = await self._profiles().get_or_default(campaign_id)
+            cached = self._profile_cache[campaign_id] = (
+                now + self._settings.rollup_interval,
+                profile,
+            )
+        return cached[1]
+
+    async def tick(self) -> int:
+        """One round: publish what changed; returns the number of events published."""
+        async with self._lock:
+            started = time.monotonic()
+            await self._scan()
+            flush_slow = started >= self._next_slow
+            fast, slow = self._fast, (self._slow if flush_slow else {})
+            self._fast = {}
+            if flush_slow:
+                self._slow = {}
+            try:
+                events = await self._events(fast, slow)
+                if events:
+                    await self._publisher().publish_many(events)
+            except Exception:
+                for campaign, touched in fast.items():  # nothing lost: retried next round
+                    self._fast.setdefault(campaign, set()).update(touched)
+                for campaign, touched in slow.items():
+                    self._slow.setdefault(campaign, set()).update(touched)
+                raise
+            if flush_slow:
+                self._next_slow = started + self._settings.rollup_interval
+            if events:
+                self._observe(events)
+                self._metrics.tick_duration.observe(time.monotonic() - started)
+            if flush_slow and self._through:
+                await self._aggregates().save_publisher_mark(self._through)
+            return len(events)
+
+    async def _events(
+        self, fast: dict[str, Touched], slow: dict[str, Touched]
+    ) -> list[IndexUpdated]:
+        events: list[IndexUpdated] = []
+        for campaign, touched in sorted(fast.items()):
+            events.extend(await self._campaign_events(campaign, touched, slow=False))
+        for campaign, touched in sorted(slow.items()):
+            events.extend(await self._campaign_events(campaign, touched, slow=True))
+        return events
+
+    async def _scan(self) -> None:
+        if self._through is None:
+            self._through = await self._aggregates().publisher_mark()
+        committed = await self._aggregates().last_commit()
+        if committed > self._through:
+            for key, tally in (await self._aggregates().changed(self._through, committed)).items():
+                await self._load(key.campaign_id)
+                self._cache[key.campaign_id][key.slice_id] = (key, tally)
+                self._touch(key.campaign_id, {(key.unit, key.bucket)})
+            self._through = committed
+        for campaign in sorted(self._stale):
+            self._cache.pop(campaign, None)
+            await self._load(campaign)
+            self._touch(campaign, {(k.unit, k.bucket) for k, _ in self._cache[campaign].values()})
+        self._stale.clear()
+
+    def _touch(self, campaign: str, touched: Touched) -> None:
+        self._fast.setdefault(campaign, set()).update(touched)
+        self._slow.setdefault(campaign, set()).update(touched)
+
+    async def _load(self, campaign_id: str) -> None:
+        if campaign_id not in self._cache:
+            tallies = await self._aggregates().tallies(campaign_id)
+            self._cache[campaign_id] = {k.slice_id: (k, t) for k, t in tallies.items()}
+
+    def _tallies(self, campaign_id: str) -> Slices:
+        return dict(self._cache.get(campaign_id, {}).values())
+
+    async def _campaign_events(
+        self, campaign_id: str, touched: Touched, *, slow: bool
+    ) -> list[IndexUpdated]:
+        profile = await self._profile(campaign_id)
+        tallies = self._tallies(campaign_id)
+        try:
+            catalogue = instrument_of(tallies, profile)
+        except ScoringError as exc:
+            self._metrics.index_errors.labels("profile").inc()
+            log.warning("index_not_computed", campaign=campaign_id, reason=str(exc))
+            return []
+        periods = {Period(CAMPAIGN)}
+        if slow and profile.granularity != CAMPAIGN:
+            periods |= {period_of(bucket, profile.granularity) for _, bucket in touched}
+        events = []
+        for period in sorted(periods):
+            buckets = {k.bucket for k in tallies if period.contains(k.bucket)}
+            on = reference_date(profile, period, buckets, self._today())
+            scope = Scope(campaign_id, profile, catalogue, period, on)
+            units = {unit for unit, bucket in touched if period.contains(bucket)}
+            leaves = not slow or period.granularity != CAMPAIGN  # fast: leaves; slow: the rest
+            events.extend(
+                await self._period_events(scope, tallies, units, leaves=leaves, rollups=slow)
+            )
+        return events
+
+    async def _period_events(
+        self, scope: Scope, tallies: Slices, units: set[str], *, leaves: bool, rollups: bool
+    ) -> list[IndexUpdated]:
+        hierarchy, profile = self._hierarchy, scope.profile
+        known = {u for u in units if u in hierarchy.units}
+        ancestors = {a for u in known for a in hierarchy.ancestors(u, scope.on)}
+        parents = {u for u in known if hierarchy.children(u, scope.on)}
+        if rollups:  # every unit below an ancestor counts: roll the whole campaign up
+            targets = (units if leaves else parents) | ancestors
+            selected = by_unit_and_kind(tallies, scope.period, profile.modes, scope.catalogue.id)
+            rolled = roll(selected, hierarchy, scope.on)
+        else:  # units without children: their own slices are the whole figure
+            targets = units - parents
+            mine = {k: t for k, t in tallies.items() if k.unit in targets}
+            rolled = by_unit_and_kind(mine, scope.period, profile.modes, scope.catalogue.id)
+        previous, label = await self._previous(scope, tallies)
+        now = self._clock()
+        return [
+            index_event(
+                scope,
+                unit,
+                evaluate(scope.catalogue, rolled[unit], profile.rules(), satisfaction_only=True),
+                (previous.get(unit), label),
+                hierarchy=self._hierarchy,
+                now=now,
+            )
+            for unit in sorted(targets & set(rolled))
+        ]
+
+    async def _previous(
+        self, scope: Scope, tallies: Slices
+    ) -> tuple[dict[str, Figure], str | None]:
+        profile, before = scope.profile, scope.period.previous()
+        if before is not None:
+            source, catalogue, rules, label = (
+                tallies,
+                scope.catalogue,
+                profile.rules(),
+                before.label,
+            )
+            period = before
+        else:
+            earlier_id = profile.previous_campaign
+            if earlier_id is None or earlier_id == scope.campaign_id:
+                return {}, None
+            await self._load(earlier_id)
+            source = self._tallies(earlier_id)
+            earlier_profile = await self._profile(earlier_id)
+            try:
+                catalogue = instrument_of(source, earlier_profile)
+            except ScoringError:
+                return {}, None
+            rules, label, period = earlier_profile.rules(), CAMPAIGN, Period(CAMPAIGN)
+        chosen = {k: t for k, t in source.items() if period.contains(k.bucket)}
+        if not chosen:
+            return {}, None
+        signature = frozenset((k.slice_id, t.last_seq, t.responses) for k, t in chosen.items())
+        key = (scope.campaign_id, f"{scope.period.label}:{profile.revision}:{scope.on}")
+        cached = self._baselines.get(key)
+        if cached is None or cached[0] != signature:
+            leaves = by_unit_and_kind(chosen, period, profile.modes, catalogue.id)
+            figures = baseline_figures(
+                Baseline(catalogue, leaves, rules), self._hierarchy, scope.on
+            )[0]
+            cached = self._baselines[key] = (signature, figures)
+        return cached[1], label
+
+    def _observe(self, events: Iterable[IndexUpdated]) -> None:
+        now = self._clock()
+        for event in events:
+            self._metrics.index_updates.labels(period_kind(event.period)).inc()
+            if event.period != CAMPAIGN:
+                continue
+            if not event.rollup:
+                self._metrics.index_lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
+            self._metrics.responses.labels(event.campaign_id, event.unit).set(event.responses)
+            if event.sipas.sufficient and event.sipas.value is not None:
+                self._metrics.sipas.labels(event.campaign_id, event.unit).set(event.sipas.value)
+
+    def _today(self) -> date:
+        return self._clock().astimezone(timezone(self._settings.utc_offset)).date()

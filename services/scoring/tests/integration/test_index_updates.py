@@ -1,0 +1,140 @@
+"""Responses in, index-updated events out: the scoring service on real NATS and Mongo."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sipas_scoring.testing import C2640, answers_for, resp
+
+pytestmark = [pytest.mark.nats, pytest.mark.mongo]
+AT = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+
+
+def good(unit: str, **kw):
+    return resp(answers_for(C2640, 5), unit=unit, occurred_at=AT, **kw)
+
+
+def bad(unit: str, **kw):
+    return resp(answers_for(C2640, 1), unit=unit, occurred_at=AT, **kw)
+
+
+async def test_a_units_index_is_published_with_n_ci_and_the_sequence_it_counts(harness, wait):
+    events = [good("ht-nx-co-dam") for _ in range(3)] + [bad("ht-nx-co-dam")]
+    seqs = await harness.publish(*events)
+
+    await wait(lambda: (harness.latest("c2026", "ht-nx-co-dam") or {}).get("version") == seqs[-1])
+
+    latest = harness.latest("c2026", "ht-nx-co-dam")
+    assert latest["responses"] == 4
+    assert latest["sipas"]["value"] == pytest.approx(75.0)
+    assert latest["sipas"]["n"] == 4
+    assert latest["sipas"]["sufficient"]
+    assert latest["sipas"]["ci_low"] < 75 < latest["sipas"]["ci_high"]
+    assert latest["elements"]["E1"]["value"] == pytest.approx(75.0)
+    assert latest["counts"]["C01"] == {"5": 3, "1": 1}
+    assert latest["segments"]["individual"]["value"] == pytest.approx(75.0)
+    assert latest["level"] == "commune"
+    assert latest["modes"] == ["online", "face_to_face", "phone", "paper"]
+    assert latest["basis"] == ["E1", "E2", "E3", "E4", "E5"]
+    assert latest["schema_version"] == 2
+
+
+async def test_roll_ups_and_calendar_periods_get_their_own_subjects(harness, wait):
+    seqs = await harness.publish(good("ht-nx-co-dam"), bad("ht-nx-xuan-an"))
+
+    await wait(lambda: (harness.latest("c2026", "ht") or {}).get("version") == seqs[-1])
+
+    province = harness.latest("c2026", "ht")
+    assert province["rollup"]
+    assert province["level"] == "province"
+    assert province["responses"] == 2
+    assert province["sipas"]["value"] == pytest.approx(50.0)
+    month = harness.latest("c2026", "ht-nx-co-dam", period="2026-11")
+    assert month is not None
+    assert month["responses"] == 1
+    assert "sipas.index.updated.c2026.ht-nx-co-dam" in harness.index_subjects
+    assert "sipas.index.updated.c2026.ht-nx-co-dam.2026-11" in harness.index_subjects
+
+
+async def test_the_previous_months_figure_travels_with_this_months(harness, wait):
+    earlier = AT - timedelta(days=31)
+    await harness.publish(
+        *[resp(answers_for(C2640, 5), unit="ht-nx-co-dam", occurred_at=earlier) for _ in range(3)]
+    )
+    seqs = await harness.publish(bad("ht-nx-co-dam"), bad("ht-nx-co-dam"), bad("ht-nx-co-dam"))
+
+    await wait(
+        lambda: (
+            (harness.latest("c2026", "ht-nx-co-dam", "2026-11") or {}).get("version") == seqs[-1]
+        )
+    )
+
+    november = harness.latest("c2026", "ht-nx-co-dam", "2026-11")
+    assert november["sipas"]["value"] == 0
+    assert november["previous_period"] == "2026-10"
+    assert november["previous"]["value"] == 100
+    assert november["previous"]["sufficient"]
+
+
+async def test_kiosk_answers_are_kept_apart_from_the_sampled_index(harness, wait):
+    seqs = await harness.publish(
+        good("ht-nx-co-dam"),
+        bad("ht-nx-co-dam", collection_mode="kiosk"),
+        good("ht-nx-co-dam"),
+        good("ht-nx-xuan-an"),
+    )
+
+    await wait(lambda: (harness.latest("c2026", "ht") or {}).get("version") == seqs[-1])
+
+    co_dam = harness.latest("c2026", "ht-nx-co-dam")
+    assert co_dam["responses"] == 2
+    assert co_dam["sipas"]["value"] == 100
+    assert "kiosk" not in co_dam["modes"]
+
+
+async def test_a_burst_gives_a_bounded_number_of_updates(harness, wait):
+    started = datetime.now(UTC)
+    seqs = await harness.publish(*[good("ht-nx-co-dam") for _ in range(300)])
+
+    await wait(lambda: (harness.latest("c2026", "ht-nx-co-dam") or {}).get("version") == seqs[-1])
+
+    elapsed = (datetime.now(UTC) - started).total_seconds()
+    updates = [
+        e for e in harness.indexes if e["unit"] == "ht-nx-co-dam" and e["period"] == "campaign"
+    ]
+    interval = harness.scoring.settings.index_interval
+    assert len(updates) <= elapsed / interval + 2
+    assert len(updates) < 300
+    assert harness.latest("c2026", "ht-nx-co-dam")["responses"] == 300
+
+
+async def test_a_response_naming_an_unknown_item_is_dead_lettered_with_the_field(harness, wait):
+    js = harness.nc.jetstream()
+    await harness.publish(
+        resp({"C99": 4}, unit="ht-nx-co-dam"), resp({"C01": 7}, unit="ht-nx-co-dam")
+    )
+    seqs = await harness.publish(good("ht-nx-co-dam"))
+
+    await wait(lambda: (harness.latest("c2026", "ht-nx-co-dam") or {}).get("version") == seqs[-1])
+
+    info = await js.stream_info("SIPAS_DLQ")
+    reasons = [
+        (await js.get_msg("SIPAS_DLQ", s)).headers["Sipas-Dlq-Reason"]
+        for s in range(1, info.state.messages + 1)
+    ]
+    assert any("answers.C99" in r and "not an item of sipas-2640-2017" in r for r in reasons)
+    assert any("answers.C01" in r for r in reasons)
+    assert harness.latest("c2026", "ht-nx-co-dam")["responses"] == 1
+
+
+async def test_consuming_and_publishing_can_run_in_separate_processes(settings, make_harness, wait):
+    consumer = await make_harness(settings.model_copy(update={"role": "consume"}))
+    publisher = await make_harness(settings.model_copy(update={"role": "publish"}))
+
+    seqs = await consumer.publish(good("ht-nx-co-dam"), good("ht-nx-co-dam"))
+
+    await wait(lambda: (publisher.latest("c2026", "ht-nx-co-dam") or {}).get("version") == seqs[-1])
+    assert publisher.latest("c2026", "ht-nx-co-dam")["responses"] == 2
+    assert consumer.scoring.index_task is None  # the consume role publishes nothing itself

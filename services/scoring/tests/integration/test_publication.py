@@ -1,0 +1,129 @@
+"""Publication: draft -> approved (four eyes) -> published; only published figures are public."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+
+import pytest
+
+from sipas_scoring.domain.publication import digest
+from sipas_scoring.testing import C2640, answers_for, resp
+
+pytestmark = [pytest.mark.nats, pytest.mark.mongo]
+AT = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+MINH, LAN = {"X-Sipas-Actor": "minh"}, {"X-Sipas-Actor": "lan"}
+
+
+async def seed(harness, wait, levels: list[int]) -> int:
+    seqs = await harness.publish(
+        *[resp(answers_for(C2640, lv), unit="ht-nx-co-dam", occurred_at=AT) for lv in levels]
+    )
+    await wait(lambda: (harness.latest("c2026", "ht") or {}).get("version") == seqs[-1])
+    return seqs[-1]
+
+
+async def test_figures_reach_the_public_only_once_published(harness, wait):
+    through = await seed(harness, wait, [5, 5, 5, 1])
+    http = harness.http
+    assert (await http.get("/v1/public/indices", params={"campaign": "c2026"})).status_code == 404
+
+    draft = await http.post("/v1/publications", json={"campaign_id": "c2026"}, headers=MINH)
+    assert draft.status_code == 201, draft.text
+    record = draft.json()
+    assert record["state"] == "draft"
+    assert record["through_seq"] == through
+    own = await http.post(f"/v1/publications/{record['id']}/approve", json={}, headers=MINH)
+    assert own.status_code == 409
+    assert "another person must approve" in own.json()["detail"]
+    early = await http.post(f"/v1/publications/{record['id']}/publish", json={}, headers=LAN)
+    assert early.status_code == 409
+    assert (
+        await http.post(f"/v1/publications/{record['id']}/approve", json={}, headers=LAN)
+    ).json()["state"] == "approved"
+    await seed(harness, wait, [1, 1, 1, 1])  # later responses do not change the frozen draft
+    published = await http.post(
+        f"/v1/publications/{record['id']}/publish", json={"note": "QĐ số 12"}, headers=MINH
+    )
+
+    assert published.json()["state"] == "published"
+    assert [h["state"] for h in published.json()["history"]] == ["draft", "approved", "published"]
+    public = (await http.get("/v1/public/indices", params={"campaign": "c2026"})).json()
+    co_dam = next(r for r in public["rows"] if r["unit"] == "ht-nx-co-dam")
+    assert co_dam["sipas"]["display"] == "75.00"
+    assert public["publication"]["digest"] == record["digest"]
+    full = (await http.get(f"/v1/publications/{record['id']}")).json()
+    assert digest(full["snapshot"]) == record["digest"]
+    live = (await http.get("/v1/indices")).json()
+    assert (
+        next(r for r in live["rows"] if r["unit"] == "ht-nx-co-dam")["sipas"]["display"] == "37.50"
+    )
+
+
+async def test_open_data_serves_the_published_snapshot_and_a_new_one_supersedes_it(harness, wait):
+    await seed(harness, wait, [5, 5, 5, 1])
+    http = harness.http
+
+    async def publish() -> dict:
+        draft = (
+            await http.post("/v1/publications", json={"campaign_id": "c2026"}, headers=MINH)
+        ).json()
+        await http.post(f"/v1/publications/{draft['id']}/approve", json={}, headers=LAN)
+        return (
+            await http.post(f"/v1/publications/{draft['id']}/publish", json={}, headers=LAN)
+        ).json()
+
+    first = await publish()
+    await seed(harness, wait, [1, 1, 1, 1])
+    second = await publish()
+
+    listing = {p["id"]: p["state"] for p in (await http.get("/v1/publications")).json()}
+    assert listing == {first["id"]: "superseded", second["id"]: "published"}
+    answer = await http.get("/v1/public/open-data/c2026.csv")
+    assert answer.headers["x-sipas-digest"] == second["digest"]
+    lines = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert next(r for r in lines if r["unit"] == "ht-nx-co-dam")["sipas_display"] == "37.50"
+    assert (await http.get("/v1/public/publications")).json()[0]["id"] == second["id"]
+
+
+async def test_operator_routes_need_a_key_when_keys_are_configured(settings, make_harness, wait):
+    keys = "minh:k-minh-0123456789,lan:k-lan-0123456789"
+    harness = await make_harness(settings.model_copy(update={"operator_keys": keys}))
+    await seed(harness, wait, [5, 5, 5])
+    http = harness.http
+
+    anonymous = await http.get("/v1/indices")
+    wrong = await http.get("/v1/indices", headers={"Authorization": "Bearer nope"})
+    draft = await http.post(
+        "/v1/publications",
+        json={"campaign_id": "c2026"},
+        headers={"Authorization": "Bearer k-minh-0123456789", "X-Sipas-Actor": "lan"},
+    )
+
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert wrong.status_code == 401
+    assert draft.json()["drafted_by"] == "minh"  # the key names the actor, not a header
+    own = await http.post(
+        f"/v1/publications/{draft.json()['id']}/approve",
+        json={},
+        headers={"Authorization": "Bearer k-minh-0123456789"},
+    )
+    assert own.status_code == 409
+    assert (await http.get("/v1/public/publications")).status_code == 200
+
+
+async def test_the_publication_report_renders_with_its_state(harness, wait):
+    await seed(harness, wait, [5, 5, 5, 1])
+    draft = (
+        await harness.http.post("/v1/publications", json={"campaign_id": "c2026"}, headers=MINH)
+    ).json()
+
+    html = await harness.http.get(f"/v1/publications/{draft['id']}/report.html")
+
+    assert html.status_code == 200
+    assert "Dự thảo" in html.text
+    assert "Xã Cổ Đạm" in html.text
+    assert draft["digest"] in html.text
+    assert (await harness.http.get("/v1/public/reports/c2026.html")).status_code == 404

@@ -1,0 +1,168 @@
+"""Replaying the log reproduces the live counts; crashes never change them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sysconfig
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from sipas_contracts import subjects
+from sipas_contracts.streams import RESPONSES, SCORING_RESPONSES, ConsumerSpec
+from sipas_runtime.publishing import encode, event_headers
+from sipas_runtime.service import ServiceRuntime, ensure_collections
+from sipas_scoring.domain.tally import fold
+from sipas_scoring.handlers import decode_response, on_responses
+from sipas_scoring.rebuild import REBUILT, rebuild, slices_digest
+from sipas_scoring.store import AGGREGATES, AggregateStore
+from sipas_scoring.testing import resp, synthetic_responses
+
+pytestmark = [pytest.mark.nats, pytest.mark.mongo]
+UNITS = ["ht-nx-co-dam", "ht-nx-xuan-an", "ht-nx-xuan-hoi", "ht-nx-tien-dien"]
+
+
+async def live_through(harness, seq: int, wait) -> None:
+    store = harness.scoring.aggregates()
+
+    async def caught_up() -> bool:
+        return (await store.applied(SCORING_RESPONSES.durable)).highest >= seq
+
+    await wait(caught_up, 60)
+
+
+async def test_replaying_the_log_reproduces_the_live_counts(harness, wait, mongo):
+    events = list(synthetic_responses(400, units=UNITS, campaign_id="c-rebuild"))
+    await harness.publish(*events[:200])
+    await harness.publish(resp({"C99": 4}, campaign_id="c-rebuild"))  # rejected by both
+    duplicate = events[5]
+    js = harness.nc.jetstream()
+    headers = {**event_headers(duplicate), "Nats-Msg-Id": "republished-after-the-window"}
+    await js.publish(subjects.for_event(duplicate), encode(duplicate), headers=headers)
+    seqs = await harness.publish(*events[200:])
+    await live_through(harness, seqs[-1], wait)
+    database = harness.scoring.settings.database_name
+
+    result = await rebuild(harness.nc, mongo, database, offset=timedelta(hours=7))
+
+    summary = result.summary()
+    assert result.equal, summary["differences"]
+    assert summary["through_seq"] == seqs[-1]
+    assert summary["responses_counted"] == 401
+    assert summary["not_counted"] == 1
+    assert "answers.C99" in summary["not_counted_examples"][0]["reason"]
+    assert summary["duplicate_event_ids"] == 1
+    assert result.live_digest == result.rebuilt_digest
+    fresh = await AggregateStore(mongo[database], REBUILT).tallies()
+    assert slices_digest(fresh) == result.live_digest
+    assert await mongo[database]["rebuilds"].count_documents({"equal": True}) == 1
+
+
+async def test_the_rebuild_command_reports_a_tampered_count_and_fails(
+    harness, wait, mongo, settings
+):
+    seqs = await harness.publish(*synthetic_responses(60, units=UNITS, campaign_id="c-tamper"))
+    await live_through(harness, seqs[-1], wait)
+    database = settings.database_name
+    tampered = await mongo[database][AGGREGATES].find_one({})
+    name = min(tampered["slices"])
+    counts = json.loads(tampered["slices"][name])
+    counts["responses"] += 1
+    await mongo[database][AGGREGATES].update_one(
+        {"_id": tampered["_id"]}, {"$set": {f"slices.{name}": json.dumps(counts)}}
+    )
+    slice_id = tampered["_id"].replace("|sipas-2640", f"|{name}|sipas-2640")
+    env = {
+        "SIPAS_NATS_URL": settings.nats_url,
+        "SIPAS_MONGO_URL": settings.mongo_url,
+        "SIPAS_SCORING_DATABASE": database,
+    }
+
+    sipas = shutil.which("sipas", path=sysconfig.get_path("scripts"))
+    assert sipas is not None
+
+    outcome = await asyncio.to_thread(
+        subprocess.run,
+        [sipas, "scoring", "rebuild", "--json"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert outcome.returncode == 1, outcome.stderr
+    summary = json.loads(outcome.stdout)
+    assert not summary["equal"]
+    assert summary["differences"] == [f"{slice_id}: responses differ"]
+
+
+async def test_crashes_before_commit_and_before_ack_leave_the_counts_exact(
+    settings, nc, mongo_url, wait
+):
+    """Scoring's handler under the kit, crashing on purpose; then compared with a recount."""
+    runtime = ServiceRuntime(settings.model_copy(update={"batch_size": 7}), title="crash")
+    spec = ConsumerSpec(
+        durable="scoring-crash",
+        stream=RESPONSES.name,
+        filter_subjects=(subjects.RESPONSES_RECORDED,),
+        owner="scoring",
+        ack_wait=timedelta(seconds=1),
+    )
+    consumer = runtime.consume(
+        spec,
+        decode=decode_response,
+        handler=on_responses(lambda: AggregateStore(runtime.db), offset=timedelta(hours=7)),
+        dedup="sequence",
+    )
+    original, calls = consumer.process, {"n": 0}
+
+    async def crashing(messages: list[Any]) -> None:
+        calls["n"] += 1
+        if calls["n"] % 5 == 0:
+            msg = "the process died before committing"
+            raise RuntimeError(msg)  # nothing committed, nothing acked: redelivered
+        if calls["n"] % 3 == 0:
+            for message in messages:
+                message.ack = _never  # committed, then died before acking: redelivered
+        await original(messages)
+
+    consumer.process = crashing  # type: ignore[method-assign]
+
+    async def setup(rt: ServiceRuntime) -> None:
+        await ensure_collections(rt.db, [AGGREGATES])
+
+    runtime.on_startup(setup)
+    events = list(synthetic_responses(150, units=UNITS, campaign_id="c-crash"))
+    js = nc.jetstream()
+    await runtime.start()
+    try:
+        acks = [
+            await js.publish(subjects.for_event(e), encode(e), headers=event_headers(e))
+            for e in events
+        ]
+        store = AggregateStore(runtime.db)
+
+        async def applied() -> bool:
+            done = await store.applied("scoring-crash")
+            return done.floor == acks[-1].seq
+
+        await wait(applied, 60)
+        await asyncio.sleep(2.5)  # let every redelivery of committed batches come and go
+        stored = await store.tallies()
+    finally:
+        await runtime.stop()
+
+    recount = fold(zip([a.seq for a in acks], events, strict=True))
+    assert calls["n"] > 5  # crashes did happen
+    assert {k.slice_id: t.canonical() for k, t in stored.items()} == {
+        k.slice_id: t.canonical() for k, t in recount.items()
+    }
+
+
+async def _never() -> None:
+    return None

@@ -1,0 +1,101 @@
+"""The index loop with in-memory stand-ins for its stores and publisher."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from sipas_contracts.units import load_sample_hierarchy
+from sipas_scoring.domain.profile import CampaignProfile
+from sipas_scoring.domain.tally import SliceKey, Tally, fold
+from sipas_scoring.metrics import ScoringMetrics
+from sipas_scoring.settings import Settings
+from sipas_scoring.testing import C2640, answers_for, resp
+from sipas_scoring.updates import IndexPublisher
+
+
+class InMemoryAggregates:
+    def __init__(self) -> None:
+        self.slices: dict[SliceKey, tuple[int, Tally]] = {}
+        self.commit = 0
+        self.mark = 0
+
+    def apply(self, events: list[Any]) -> None:
+        self.commit += 1
+        for key, tally in fold(enumerate(events, start=self.commit * 100)).items():
+            old = self.slices.get(key, (0, Tally()))[1]
+            self.slices[key] = (self.commit, Tally().add(old).add(tally))
+
+    async def publisher_mark(self) -> int:
+        return self.mark
+
+    async def save_publisher_mark(self, through: int) -> None:
+        self.mark = max(self.mark, through)
+
+    async def last_commit(self) -> int:
+        return self.commit
+
+    async def changed(self, after: int, upto: int) -> dict[SliceKey, Tally]:
+        return {k: t for k, (c, t) in self.slices.items() if after < c <= upto}
+
+    async def tallies(self, campaign_id: str | None = None) -> dict:
+        return {k: t for k, (_, t) in self.slices.items() if k.campaign_id == campaign_id}
+
+
+class Profiles:
+    async def get_or_default(self, campaign_id: str) -> CampaignProfile:
+        return CampaignProfile(campaign_id=campaign_id, n_min_item=1, n_min_unit=1)
+
+
+class FlakyPublisher:
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.published: list[Any] = []
+
+    async def publish_many(self, events: list[Any]) -> None:
+        if self.failures:
+            self.failures -= 1
+            msg = "NATS unavailable"
+            raise ConnectionError(msg)
+        self.published.extend(events)
+
+
+def publisher_for(aggregates: InMemoryAggregates, sink: FlakyPublisher) -> IndexPublisher:
+    return IndexPublisher(
+        aggregates=lambda: aggregates,  # type: ignore[arg-type,return-value]
+        profiles=Profiles,  # type: ignore[arg-type]
+        publisher=lambda: sink,  # type: ignore[arg-type,return-value]
+        hierarchy=load_sample_hierarchy(),
+        settings=Settings(rollup_interval=0.001),
+        metrics=ScoringMetrics(CollectorRegistry()),
+    )
+
+
+async def test_a_failed_publication_is_retried_next_round_with_nothing_lost():
+    aggregates, sink = InMemoryAggregates(), FlakyPublisher(failures=1)
+    index = publisher_for(aggregates, sink)
+    aggregates.apply([resp(answers_for(C2640, 5), unit="ht-nx-co-dam")])
+
+    with contextlib.suppress(ConnectionError):
+        await index.tick()
+    published = await index.tick()
+
+    assert published > 0
+    subjects = {(e.unit, e.period) for e in sink.published}
+    assert ("ht-nx-co-dam", "campaign") in subjects
+    assert ("ht", "campaign") in subjects  # the roll-up too
+    assert ("ht-nx-co-dam", "2026-11") in subjects
+    assert aggregates.mark == aggregates.commit
+
+
+async def test_nothing_changed_means_nothing_published():
+    aggregates, sink = InMemoryAggregates(), FlakyPublisher(failures=0)
+    index = publisher_for(aggregates, sink)
+    aggregates.apply([resp(answers_for(C2640, 4), unit="ht-nx-co-dam")])
+    await index.tick()
+    count = len(sink.published)
+
+    assert await index.tick() == 0
+    assert len(sink.published) == count
