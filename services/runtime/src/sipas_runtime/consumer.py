@@ -75,6 +75,8 @@ class Batch(Generic[E]):
 
 Handler = Callable[[Batch[E], AsyncClientSession], Awaitable[Sequence[Event] | None]]
 Decoder = Callable[[bytes], E]
+MessageDecoder = Callable[[Msg], E]
+"""A decoder that also needs the subject or headers (e.g. the source of a raw record)."""
 
 
 class RejectedError(ValueError):
@@ -98,6 +100,17 @@ def describe_validation_error(exc: ValidationError) -> str:
         location = ".".join(str(p) for p in error["loc"]) or "(body)"
         parts.append(f"{location}: {error['msg']}")
     return "; ".join(parts)
+
+
+def _message_decoder(
+    decode: Decoder[E] | None, decode_message: MessageDecoder[E] | None
+) -> MessageDecoder[E]:
+    if decode_message is not None and decode is None:
+        return decode_message
+    if decode is not None and decode_message is None:
+        return lambda msg: decode(msg.data)
+    msg = "give exactly one of decode (bytes) or decode_message (the whole NATS message)"
+    raise TypeError(msg)
 
 
 def _default_key(delivery: Delivery[Any]) -> str:
@@ -140,7 +153,8 @@ class IdempotentConsumer(Generic[E]):
         self,
         *,
         spec: ConsumerSpec,
-        decode: Decoder[E],
+        decode: Decoder[E] | None = None,
+        decode_message: MessageDecoder[E] | None = None,
         handler: Handler[E],
         client: Callable[[], AsyncMongoClient[Document]],
         database: str,
@@ -152,7 +166,7 @@ class IdempotentConsumer(Generic[E]):
         key: Callable[[Delivery[E]], str] = _default_key,
     ) -> None:
         self.spec = spec
-        self._decode = decode
+        self._decode = _message_decoder(decode, decode_message)
         self._handler = handler
         self._client = client
         self._database = database
@@ -193,7 +207,7 @@ class IdempotentConsumer(Generic[E]):
             )
             return None
         try:
-            event = self._decode(msg.data)
+            event = self._decode(msg)
         except RejectedError as exc:
             await self._dead_letter(msg, exc.kind, exc.reason)
             return None

@@ -44,6 +44,7 @@ from sipas_runtime.consumer import (
     Delivery,
     Handler,
     IdempotentConsumer,
+    MessageDecoder,
 )
 from sipas_runtime.http import BodyLimitMiddleware, MetricsMiddleware
 from sipas_runtime.logs import configure_logging
@@ -154,16 +155,22 @@ class ServiceRuntime:
         self,
         spec: ConsumerSpec,
         *,
-        decode: Decoder[E],
+        decode: Decoder[E] | None = None,
+        decode_message: MessageDecoder[E] | None = None,
         handler: Handler[E],
         dedup: DedupMode = "event_id",
         key: Callable[[Delivery[E]], str] | None = None,
         batch_size: int | None = None,
     ) -> IdempotentConsumer[E]:
-        """Subscribe ``handler`` to ``spec`` with exactly-once effects (see ``consumer``)."""
+        """Subscribe ``handler`` to ``spec`` with exactly-once effects (see ``consumer``).
+
+        ``decode`` turns the message bytes into an event; ``decode_message`` gets the whole
+        NATS message instead (subject, headers) for decoders that need them.
+        """
         consumer: IdempotentConsumer[E] = IdempotentConsumer(
             spec=spec,
             decode=decode,
+            decode_message=decode_message,
             handler=handler,
             client=lambda: self.mongo,
             database=self.settings.database_name,
@@ -216,7 +223,7 @@ class ServiceRuntime:
         await self.broker.connect()
         self._js = self.broker.connection.jetstream()
         await ensure_streams(self._js, replicas=self.settings.stream_replicas)
-        self._publisher = EventPublisher(self._js, self.metrics)
+        self._publisher = EventPublisher(self._js, self.metrics, nc=self.broker.connection)
         self._dead_letters = DeadLetters(self._js, self.metrics)
         for hook in self._startup:
             await hook(self)
