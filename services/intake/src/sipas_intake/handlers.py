@@ -1,63 +1,171 @@
 """Intake's JetStream handlers.
 
-Raw dossier records come in and dossier-completed events go out; invitation-sent events
-register the tokens the survey form will accept.
+Raw dossier records (``sipas.raw.dossier.<source>``) are decoded by the adapter their
+source or ``Sipas-Format`` header names, validated once, and turned into dossier-completed
+events; the ledger decides revisions (see ``domain.revisions``). Invitation-sent events
+register the token hashes the survey form will accept.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
+from nats.aio.msg import Msg
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_contracts.events import DossierCompleted, Event, InvitationSent
 from sipas_contracts.units import UnitHierarchy
-from sipas_intake.domain import DossierRecord, DossierRejectedError, to_dossier_completed
-from sipas_intake.store import DossierLedger, TokenStore
-from sipas_runtime.consumer import Batch, Handler, RejectedError
+from sipas_intake.domain.dossiers import Crypto, NotCompleted, PreparedDossier, prepare, recheck
+from sipas_intake.domain.errors import IntakeError
+from sipas_intake.domain.formats import PREPARED, Formats
+from sipas_intake.domain.revisions import LedgerEntry, Outcome, decide
+from sipas_intake.metrics import IntakeMetrics
+from sipas_intake.store.ledger import DossierLedger
+from sipas_intake.store.tokens import TokenStore
+from sipas_runtime.consumer import Batch, Delivery, Handler, MessageDecoder, RejectedError
 
 log = structlog.get_logger(__name__)
+FORMAT_HEADER = "Sipas-Format"
+_SCHEMA_CODES = frozenset({"missing", "invalid", "unexpected"})
 
 
-def dossier_decoder(
-    *,
-    hierarchy: UnitHierarchy,
-    seal: Callable[[dict[str, str]], str],
-    pseudonymise: Callable[[str], str],
-) -> Callable[[bytes], DossierCompleted]:
-    """Decode + validate a raw record; rejects go to the DLQ with the field and reason."""
+@dataclass(frozen=True, slots=True)
+class RawDossier:
+    """A decoded raw record: a prepared event or an acknowledged not-completed dossier."""
 
-    def decode(data: bytes) -> DossierCompleted:
-        record = DossierRecord.model_validate_json(data)  # ValidationError -> DLQ "schema"
+    result: PreparedDossier | NotCompleted
+    entry: str
+
+
+@dataclass(frozen=True)
+class DossierReader:
+    """Everything needed to read and validate a raw record."""
+
+    formats: Formats
+    hierarchy: UnitHierarchy
+    crypto: Crypto
+    metrics: IntakeMetrics
+
+    def read(
+        self, document: object, *, fmt: str | None, source: str | None, now: datetime
+    ) -> PreparedDossier | NotCompleted:
+        """Adapter → validation → prepared event (raises IntakeError naming fields)."""
+        record = self.formats.read(
+            self.formats.choose(fmt, source=source, document=document), document
+        )
+        if isinstance(record, NotCompleted):
+            return record
+        return prepare(record, hierarchy=self.hierarchy, crypto=self.crypto, now=now)
+
+    def decode(self, msg: Msg) -> RawDossier:
+        """Decode one raw message; what cannot be accepted goes to the DLQ with its reason."""
+        source = msg.subject.rsplit(".", 1)[-1]
+        entry = self.metrics.entry(source)
+        fmt = (msg.headers or {}).get(FORMAT_HEADER)
+        now = datetime.now(UTC)
         try:
-            return to_dossier_completed(
-                record,
-                hierarchy=hierarchy,
-                seal=seal,
-                pseudonymise=pseudonymise,
-                now=datetime.now(UTC),
-            )
-        except DossierRejectedError as exc:
-            raise RejectedError(str(exc)) from exc
+            if fmt == PREPARED:
+                prepared = PreparedDossier.model_validate_json(msg.data)
+                recheck(prepared, hierarchy=self.hierarchy, now=now)
+                return RawDossier(prepared, entry)
+            document = json.loads(msg.data)
+            return RawDossier(self.read(document, fmt=fmt, source=source, now=now), entry)
+        except IntakeError as exc:
+            self.rejected(entry, exc.code)
+            raise RejectedError(str(exc), kind=_dlq_kind(exc.code)) from exc
+        except RecursionError as exc:
+            self.rejected(entry, "malformed")
+            raise RejectedError("JSON nested too deeply", kind="malformed") from exc
+        except ValueError:  # invalid JSON, bad UTF-8, a prepared record that does not validate
+            self.rejected(entry, "malformed")
+            raise
 
-    return decode
+    def rejected(self, entry: str, code: str) -> None:
+        """Count one rejected record."""
+        self.metrics.dossiers.labels(entry, "rejected").inc()
+        self.metrics.rejections.labels(entry, code).inc()
+
+    def accepted(self, entry: str, outcome: Outcome, prepared: PreparedDossier) -> None:
+        """Count one record the ledger decided on (and its contact quality when new)."""
+        self.metrics.dossiers.labels(entry, outcome.value).inc()
+        if outcome in {Outcome.ACCEPTED, Outcome.CORRECTED}:
+            channels: list[str] = [*prepared.candidate.contact_channels] or ["none"]
+            for channel in channels:
+                self.metrics.contact_channels.labels(channel).inc()
+            for warning in prepared.warnings:
+                self.metrics.contact_warnings.labels(warning["field"]).inc()
 
 
-def on_raw_dossiers(ledger: Callable[[], DossierLedger]) -> Handler[DossierCompleted]:
-    """Handler: admit new dossiers, re-emit replayed ones (same event id: de-duplicated)."""
+def _dlq_kind(code: str) -> str:
+    if code == "malformed":
+        return "malformed"
+    return "schema" if code in _SCHEMA_CODES else "rejected"
 
-    async def handle(
-        batch: Batch[DossierCompleted], session: AsyncClientSession
-    ) -> Sequence[Event]:
-        fresh = await ledger().admit([d.event for d in batch.fresh], session)
-        dropped = len(batch.fresh) - len(fresh)
-        if dropped:
-            log.info("duplicate_dossiers_dropped", count=dropped)
-        return [*fresh, *(d.event for d in batch.replayed)]
+
+def dossier_decoder(reader: DossierReader) -> MessageDecoder[RawDossier]:
+    """The raw consumer's decoder."""
+    return reader.decode
+
+
+def on_raw_dossiers(
+    ledger: Callable[[], DossierLedger], reader: DossierReader
+) -> Handler[RawDossier]:
+    """Decide each record's revision in stream order; emit new revisions (and replays)."""
+
+    async def handle(batch: Batch[RawDossier], session: AsyncClientSession) -> Sequence[Event]:
+        # Fresh and replayed deliveries are decided alike: the ledger knows which raw
+        # sequence produced which revision, so a replay re-emits the same event id.
+        deliveries = sorted([*batch.fresh, *batch.replayed], key=lambda d: d.seq)
+        completed: list[Delivery[RawDossier]] = []
+        for delivery in deliveries:
+            if isinstance(delivery.event.result, NotCompleted):
+                reader.metrics.dossiers.labels(delivery.event.entry, "not_completed").inc()
+            else:
+                completed.append(delivery)
+        ids = [_prepared(d).candidate.dossier_id for d in completed]
+        known = await ledger().entries(ids, session)
+        return await _decide_all(completed, known, ledger(), reader, session)
 
     return handle
+
+
+def _prepared(delivery: Delivery[RawDossier]) -> PreparedDossier:
+    result = delivery.event.result
+    assert isinstance(result, PreparedDossier)  # filtered by the caller
+    return result
+
+
+async def _decide_all(
+    completed: list[Delivery[RawDossier]],
+    known: dict[str, LedgerEntry],
+    ledger: DossierLedger,
+    reader: DossierReader,
+    session: AsyncClientSession,
+) -> list[DossierCompleted]:
+    entries: dict[str, LedgerEntry] = dict(known)
+    units: dict[str, str] = {}
+    outputs: list[DossierCompleted] = []
+    for delivery in completed:
+        prepared = _prepared(delivery)
+        dossier_id = prepared.candidate.dossier_id
+        decision = decide(entries.get(dossier_id), dossier_id, prepared.fingerprint, delivery.seq)
+        reader.accepted(delivery.event.entry, decision.outcome, prepared)
+        if decision.revision is None:
+            continue
+        outputs.append(prepared.finalise(decision.revision))
+        if decision.outcome != Outcome.REPLAYED:
+            entries[dossier_id] = decision.entry
+            units[dossier_id] = prepared.candidate.unit
+    created = [(entries[i], u) for i, u in units.items() if i not in known]
+    changed = [(entries[i], u) for i, u in units.items() if i in known]
+    await ledger.save(created, changed, datetime.now(UTC), session)
+    if len(outputs) < len(completed):
+        log.info("dossiers_not_emitted", count=len(completed) - len(outputs))
+    return outputs
 
 
 def on_invitations(tokens: Callable[[], TokenStore]) -> Handler[InvitationSent]:

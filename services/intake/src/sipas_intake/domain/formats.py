@@ -1,0 +1,62 @@
+"""Which adapter reads an input: generic JSON, one-stop ``HoSo``, or a configured field map.
+
+The format is chosen, in order, by: the caller (``?format=`` / ``Sipas-Format`` header),
+the raw source's configuration (``sipas.raw.dossier.<source>``), a field map listing the
+source, the content (an object with ``MaHoSo`` is a ``HoSo``), else generic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sipas_intake.domain.dossiers import DossierRecord, NotCompleted, parse_record
+from sipas_intake.domain.errors import DossierRejectedError, problem
+from sipas_intake.domain.fieldmap import FieldMap
+from sipas_intake.domain.hoso import from_hoso
+
+GENERIC = "generic"
+HOSO = "hoso"
+PREPARED = "prepared"
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class Formats:
+    """The formats intake can read: the built-in ones plus the configured field maps."""
+
+    field_maps: Mapping[str, FieldMap] = field(default_factory=dict)
+    source_formats: Mapping[str, str] = field(default_factory=dict)
+
+    def names(self) -> tuple[str, ...]:
+        """Every format a caller may name."""
+        return (GENERIC, HOSO, *sorted(self.field_maps))
+
+    def choose(self, requested: str | None, *, source: str | None, document: object) -> str:
+        """The format to read ``document`` with."""
+        if requested and requested != AUTO:
+            return requested
+        if source is not None and source in self.source_formats:
+            return self.source_formats[source]
+        for field_map in self.field_maps.values():
+            if source is not None and source in field_map.sources:
+                return field_map.name
+        if isinstance(document, Mapping) and "MaHoSo" in document:
+            return HOSO
+        return GENERIC
+
+    def read(self, name: str, document: object) -> DossierRecord | NotCompleted:
+        """Read one record in format ``name``; raises :class:`DossierRejectedError`."""
+        if name not in self.names():
+            reason = f"unknown format {name!r}; known: {', '.join(self.names())}"
+            raise DossierRejectedError([problem("format", reason, "unknown_format")])
+        if not isinstance(document, Mapping):
+            kind = type(document).__name__
+            raise DossierRejectedError(
+                [problem("(body)", f"expected a JSON object, got {kind}", "malformed")]
+            )
+        if name == HOSO:
+            return from_hoso(document)
+        if name == GENERIC:
+            return parse_record(dict(document))
+        return self.field_maps[name].apply(document)
