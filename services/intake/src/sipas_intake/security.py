@@ -4,8 +4,8 @@
   SameSite=Strict cookie (Secure over https) and redirects to the token-free ``/s``, so
   the token never sits in history, Referer headers or logs afterwards.
 - Every form carries a CSRF token: an HMAC, under a key derived from SIPAS_TOKEN_KEY, of
-  the session it belongs to (and, for kiosks, of a one-time nonce). Posts from another
-  origin (``Origin`` / ``Sec-Fetch-Site: cross-site``) are refused before anything else.
+  the session it belongs to (and, for kiosks, of a one-time nonce). Posts another site
+  makes (``Sec-Fetch-Site``, else ``Origin``) are refused before anything else.
 - Rate limits per client address (moving window, in memory: each instance limits on its
   own, so behind N instances the effective limit is N times the setting).
 - Every page: strict CSP (no inline script, nothing from elsewhere), ``no-referrer``,
@@ -70,17 +70,20 @@ def new_nonce() -> str:
 def cross_site(request: Request, public_url: str) -> bool:
     """Whether a state-changing request comes from another site.
 
-    ``Sec-Fetch-Site: cross-site`` or an ``Origin`` that is neither this host nor the
-    public base URL's host is refused; a request without ``Origin`` (old browsers) relies
-    on the SameSite cookie and the CSRF token.
+    Browsers that send Fetch Metadata are trusted on it: only ``same-origin`` (or ``none``,
+    a user-initiated request) passes. Without it, an ``Origin`` naming another host is
+    refused. ``Origin: null`` is not proof of anything: Chromium sends it for every form
+    post from a page with ``Referrer-Policy: no-referrer`` (ours); such a request still
+    needs the SameSite=Strict cookie and the CSRF token, which no other site has.
     """
-    if request.headers.get("sec-fetch-site", "same-origin") == "cross-site":
-        return True
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site not in {"same-origin", "none"}
     origin = request.headers.get("origin")
-    if origin is None:
+    if origin is None or origin == "null":
         return False
     allowed = {request.headers.get("host", ""), urlsplit(public_url).netloc}
-    return origin == "null" or urlsplit(origin).netloc not in allowed
+    return urlsplit(origin).netloc not in allowed
 
 
 def client_address(request: Request) -> str:

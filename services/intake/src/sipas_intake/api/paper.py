@@ -22,7 +22,7 @@ from sipas_contracts.instrument import Catalogue, CatalogueError, load_catalogue
 from sipas_intake import paper_workbook
 from sipas_intake.api.deps import intake_of, require_operator
 from sipas_intake.domain.errors import IntakeError
-from sipas_intake.domain.paper import PaperForm, parse_row
+from sipas_intake.domain.paper import PaperForm, is_blank, parse_row
 from sipas_intake.domain.responses import build_response
 from sipas_intake.spreadsheets import XLSX_MEDIA_TYPE, SpreadsheetError
 from sipas_runtime.problems import ProblemError
@@ -95,6 +95,8 @@ def _parse_rows(
     problems: list[RowProblem] = []
     count = 0
     for row in paper_workbook.read_forms(data):
+        if is_blank(row.cells):
+            continue
         count += 1
         if count > MAX_ROWS:
             reason = f"more than {MAX_ROWS} rows; split the file"

@@ -85,6 +85,14 @@ class PaperForm:
         )
 
 
+PREFILLED = frozenset({"campaign_id", "unit"})
+
+
+def is_blank(row: Mapping[str, object]) -> bool:
+    """A template row with nothing filled in beyond the pre-filled campaign and unit."""
+    return all(name in PREFILLED or _cell(row, name) == "" for name in row)
+
+
 def _cell(row: Mapping[str, object], name: str) -> str:
     value = row.get(name)
     if value is None:

@@ -205,15 +205,9 @@ async def submit_form(request: Request) -> Response:
         return _problem_page(request, problem, lang)
     await intake.publish_responses([event])
     intake.metrics.responses.labels("online", "recorded").inc()
-    response = RedirectResponse(f"/s/done?lang={lang}", status_code=303, headers=SECURITY_HEADERS)
-    response.delete_cookie(
-        COOKIE,
-        path="/s",
-        secure=intake.settings.secure_cookies,
-        httponly=True,
-        samesite="strict",
-    )
-    return response
+    # The cookie stays: a later post (another tab, the back button) then gets the clear
+    # "already sent" page. It holds a used token only, and expires with the invitation.
+    return RedirectResponse(f"/s/done?lang={lang}", status_code=303, headers=SECURITY_HEADERS)
 
 
 @router.get("/static/{name}")
