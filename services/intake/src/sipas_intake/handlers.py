@@ -20,7 +20,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from sipas_contracts.events import DossierCompleted, Event, InvitationSent
 from sipas_contracts.units import UnitHierarchy
 from sipas_intake.domain.dossiers import Crypto, NotCompleted, PreparedDossier, prepare, recheck
-from sipas_intake.domain.errors import IntakeError
+from sipas_intake.domain.errors import DossierRejectedError, IntakeError
 from sipas_intake.domain.formats import PREPARED, Formats
 from sipas_intake.domain.revisions import LedgerEntry, Outcome, decide
 from sipas_intake.metrics import IntakeMetrics
@@ -54,12 +54,20 @@ class DossierReader:
         self, document: object, *, fmt: str | None, source: str | None, now: datetime
     ) -> PreparedDossier | NotCompleted:
         """Adapter → validation → prepared event (raises IntakeError naming fields)."""
-        record = self.formats.read(
-            self.formats.choose(fmt, source=source, document=document), document
-        )
+        name = self.formats.choose(fmt, source=source, document=document)
+        record = self.formats.read(name, document)
         if isinstance(record, NotCompleted):
             return record
-        return prepare(record, hierarchy=self.hierarchy, crypto=self.crypto, now=now)
+        # Problems found after mapping name the field as the source does (a column, a HoSo
+        # field), not by its canonical name.
+        names = self.formats.source_fields(name)
+        try:
+            prepared = prepare(record, hierarchy=self.hierarchy, crypto=self.crypto, now=now)
+        except DossierRejectedError as exc:
+            raise DossierRejectedError(_renamed(exc.errors, names)) from None
+        if names and prepared.warnings:
+            return prepared.model_copy(update={"warnings": _renamed(prepared.warnings, names)})
+        return prepared
 
     def decode(self, msg: Msg) -> RawDossier:
         """Decode one raw message; what cannot be accepted goes to the DLQ with its reason."""
@@ -98,6 +106,10 @@ class DossierReader:
                 self.metrics.contact_channels.labels(channel).inc()
             for warning in prepared.warnings:
                 self.metrics.contact_warnings.labels(warning["field"]).inc()
+
+
+def _renamed(problems: list[dict[str, str]], names: dict[str, str]) -> list[dict[str, str]]:
+    return [{**p, "field": names.get(p["field"], p["field"])} for p in problems]
 
 
 def _dlq_kind(code: str) -> str:

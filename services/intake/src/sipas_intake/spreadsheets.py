@@ -110,7 +110,7 @@ def read_xlsx(
 
 def _decode(data: bytes) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        return data.decode("utf-16", errors="replace")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -120,18 +120,17 @@ def _decode(data: bytes) -> str:
 def read_csv(data: bytes) -> Iterator[Row]:
     """Rows of a CSV/TSV export (header = row 1)."""
     text = _decode(data)
-    sample = text[:4096]
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
     try:
-        header = _header(next(reader))
-    except StopIteration:
-        msg = "the file is empty"
-        raise SpreadsheetError(msg) from None
-    try:
+        first = next(reader, None)
+        if first is None:
+            msg = "the file is empty"
+            raise SpreadsheetError(msg)
+        header = _header(first)
         for number, values in enumerate(reader, start=2):
             row = _row(header, values, number)
             if row is not None:

@@ -119,6 +119,11 @@ class FieldMap(BaseModel):
             raise ValueError("; ".join(problems))
         return self
 
+    def recognises(self, raw: Mapping[str, Any]) -> bool:
+        """Whether ``raw`` holds this map's dossier-number column (auto-detection)."""
+        names = {_key(k) for k in raw}
+        return any(_key(source) in names for source in self.fields["dossier_id"].source)
+
     @property
     def zone(self) -> dt.timezone:
         """The offset applied to times without one."""

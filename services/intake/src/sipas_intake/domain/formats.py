@@ -2,7 +2,8 @@
 
 The format is chosen, in order, by: the caller (``?format=`` / ``Sipas-Format`` header),
 the raw source's configuration (``sipas.raw.dossier.<source>``), a field map listing the
-source, the content (an object with ``MaHoSo`` is a ``HoSo``), else generic.
+source, the content (an object with ``MaHoSo`` is a ``HoSo``; one holding a field map's
+dossier-number column is read with that map), else generic.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from sipas_intake.domain.dossiers import DossierRecord, NotCompleted, parse_record
 from sipas_intake.domain.errors import DossierRejectedError, problem
 from sipas_intake.domain.fieldmap import FieldMap
-from sipas_intake.domain.hoso import from_hoso
+from sipas_intake.domain.hoso import SOURCE_FIELDS, from_hoso
 
 GENERIC = "generic"
 HOSO = "hoso"
@@ -41,9 +42,21 @@ class Formats:
         for field_map in self.field_maps.values():
             if source is not None and source in field_map.sources:
                 return field_map.name
-        if isinstance(document, Mapping) and "MaHoSo" in document:
-            return HOSO
+        if isinstance(document, Mapping):
+            if "MaHoSo" in document:
+                return HOSO
+            for field_map in self.field_maps.values():
+                if field_map.recognises(document):
+                    return field_map.name
         return GENERIC
+
+    def source_fields(self, name: str) -> dict[str, str]:
+        """How format ``name`` names each canonical field (for errors found after mapping)."""
+        if name == HOSO:
+            return dict(SOURCE_FIELDS)
+        if name in self.field_maps:
+            return {t: r.label(t) for t, r in self.field_maps[name].fields.items()}
+        return {}
 
     def read(self, name: str, document: object) -> DossierRecord | NotCompleted:
         """Read one record in format ``name``; raises :class:`DossierRejectedError`."""

@@ -71,7 +71,7 @@ _KINDS = {
 }
 _CHANNELS = {"1": "direct", "2": "online", "3": "postal"}
 _DELIVERY = {"0": "counter", "1": "postal"}
-_RENAME = {
+SOURCE_FIELDS = {
     "dossier_id": "MaHoSo",
     "unit": "DonViXuLy",
     "agency_code": "MaHoSo",
@@ -199,4 +199,4 @@ def _validated(document: dict[str, Any], raw: Mapping[str, Any]) -> DossierRecor
     try:
         return DossierRecord.model_validate({k: v for k, v in document.items() if v is not None})
     except ValidationError as exc:
-        raise DossierRejectedError(problems_from_validation(exc, rename=_RENAME)) from None
+        raise DossierRejectedError(problems_from_validation(exc, rename=SOURCE_FIELDS)) from None
