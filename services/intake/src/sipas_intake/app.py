@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -16,6 +17,7 @@ from sipas_intake import handlers
 from sipas_intake.api import dossiers, forms, kiosks, paper, responses
 from sipas_intake.domain.dossiers import Crypto, PreparedDossier
 from sipas_intake.domain.formats import PREPARED, Formats
+from sipas_intake.domain.units import CachedUnits
 from sipas_intake.fieldmaps import load_field_maps
 from sipas_intake.metrics import IntakeMetrics
 from sipas_intake.security import CsrfTokens, RateLimits, derive_key
@@ -29,7 +31,7 @@ from sipas_intake.store.tokens import TokenStore
 from sipas_intake.web import kiosk, pages
 from sipas_intake.web.limits import PathBodyLimits
 from sipas_intake.web.render import Renderer
-from sipas_runtime.privacy import keyed_hash, seal
+from sipas_runtime.privacy import Sealer, keyed_hash
 from sipas_runtime.publishing import Outgoing, publish_batched
 from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.settings import decode_key
@@ -54,12 +56,14 @@ class IntakeService:
         self.metrics = IntakeMetrics(self.runtime.registry)
         fingerprint_key = derive_key(pseudonym_key, "fingerprint")
         self.crypto = Crypto(
-            seal=lambda contact: seal(settings.sampling_public_key, contact),
+            seal=Sealer(settings.sampling_public_key),
             pseudonymise=lambda identity: keyed_hash(pseudonym_key, identity),
             fingerprint=lambda content: keyed_hash(fingerprint_key, content),
         )
+        # Lives as long as the process (a restarted runtime keeps using it).
+        self.seal_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="seal")
         self.reader = handlers.DossierReader(
-            self.formats, self.hierarchy, self.crypto, self.metrics
+            self.formats, CachedUnits(self.hierarchy), self.crypto, self.metrics, self.seal_pool
         )
         self.csrf = CsrfTokens(derive_key(self.token_key, "csrf"))
         self.kiosk_key = derive_key(self.token_key, "kiosk")
@@ -67,6 +71,7 @@ class IntakeService:
             {"form": settings.form_rate, "submit": settings.submit_rate, "kiosk": "600/minute"}
         )
         self.renderer = Renderer(self.hierarchy)
+        self._alerts_sealer = Sealer(settings.alerts_public_key)
 
     # -- stores (available once started) --------------------------------------------------
     def tokens(self) -> TokenStore:
@@ -96,7 +101,7 @@ class IntakeService:
 
     def seal_callback(self, contact: dict[str, str]) -> str:
         """Seal an opt-in callback contact for the alerts service."""
-        return seal(self.settings.alerts_public_key, contact)
+        return self._alerts_sealer(contact)
 
     @staticmethod
     def catalogue(instrument_id: str) -> Catalogue:

@@ -8,8 +8,10 @@ register the token hashes the survey form will accept.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,8 +20,15 @@ from nats.aio.msg import Msg
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_contracts.events import DossierCompleted, Event, InvitationSent
-from sipas_contracts.units import UnitHierarchy
-from sipas_intake.domain.dossiers import Crypto, NotCompleted, PreparedDossier, prepare, recheck
+from sipas_intake.domain.dossiers import (
+    Crypto,
+    NotCompleted,
+    PreparedDossier,
+    Units,
+    Unsealed,
+    prepare_unsealed,
+    recheck,
+)
 from sipas_intake.domain.errors import DossierRejectedError, IntakeError
 from sipas_intake.domain.formats import PREPARED, Formats
 from sipas_intake.domain.revisions import LedgerEntry, Outcome, decide
@@ -35,24 +44,38 @@ _SCHEMA_CODES = frozenset({"missing", "invalid", "unexpected"})
 
 @dataclass(frozen=True, slots=True)
 class RawDossier:
-    """A decoded raw record: a prepared event or an acknowledged not-completed dossier."""
+    """A decoded raw record: a prepared event (maybe unsealed) or a not-completed dossier."""
 
-    result: PreparedDossier | NotCompleted
+    result: Unsealed | NotCompleted
     entry: str
 
 
 @dataclass(frozen=True)
 class DossierReader:
-    """Everything needed to read and validate a raw record."""
+    """Everything needed to read and validate a raw record, and to seal contacts."""
 
     formats: Formats
-    hierarchy: UnitHierarchy
+    hierarchy: Units
     crypto: Crypto
     metrics: IntakeMetrics
+    pool: Executor
+
+    async def seal(self, records: Sequence[Unsealed]) -> list[PreparedDossier]:
+        """Seal contacts in the pool's threads (libsodium runs without the GIL)."""
+        loop = asyncio.get_running_loop()
+        lanes = 2
+        chunks = [list(records[i::lanes]) for i in range(lanes)]
+        sealed = await asyncio.gather(
+            *(loop.run_in_executor(self.pool, _seal_all, self.crypto.seal, c) for c in chunks)
+        )
+        out: list[PreparedDossier] = [None] * len(records)  # type: ignore[list-item]
+        for lane, results in enumerate(sealed):
+            out[lane::lanes] = results
+        return out
 
     def read(
         self, document: object, *, fmt: str | None, source: str | None, now: datetime
-    ) -> PreparedDossier | NotCompleted:
+    ) -> Unsealed | NotCompleted:
         """Adapter → validation → prepared event (raises IntakeError naming fields)."""
         name = self.formats.choose(fmt, source=source, document=document)
         record = self.formats.read(name, document)
@@ -62,12 +85,16 @@ class DossierReader:
         # field), not by its canonical name.
         names = self.formats.source_fields(name)
         try:
-            prepared = prepare(record, hierarchy=self.hierarchy, crypto=self.crypto, now=now)
+            unsealed = prepare_unsealed(
+                record, hierarchy=self.hierarchy, crypto=self.crypto, now=now
+            )
         except DossierRejectedError as exc:
             raise DossierRejectedError(_renamed(exc.errors, names)) from None
-        if names and prepared.warnings:
-            return prepared.model_copy(update={"warnings": _renamed(prepared.warnings, names)})
-        return prepared
+        warnings = unsealed.prepared.warnings
+        if names and warnings:
+            renamed = unsealed.prepared.model_copy(update={"warnings": _renamed(warnings, names)})
+            return Unsealed(renamed, unsealed.contact)
+        return unsealed
 
     def decode(self, msg: Msg) -> RawDossier:
         """Decode one raw message; what cannot be accepted goes to the DLQ with its reason."""
@@ -79,7 +106,7 @@ class DossierReader:
             if fmt == PREPARED:
                 prepared = PreparedDossier.model_validate_json(msg.data)
                 recheck(prepared, hierarchy=self.hierarchy, now=now)
-                return RawDossier(prepared, entry)
+                return RawDossier(Unsealed(prepared, None), entry)
             document = json.loads(msg.data)
             return RawDossier(self.read(document, fmt=fmt, source=source, now=now), entry)
         except IntakeError as exc:
@@ -94,18 +121,19 @@ class DossierReader:
 
     def rejected(self, entry: str, code: str) -> None:
         """Count one rejected record."""
-        self.metrics.dossiers.labels(entry, "rejected").inc()
-        self.metrics.rejections.labels(entry, code).inc()
+        self.metrics.count(self.metrics.dossiers, entry, "rejected")
+        self.metrics.count(self.metrics.rejections, entry, code)
 
     def accepted(self, entry: str, outcome: Outcome, prepared: PreparedDossier) -> None:
         """Count one record the ledger decided on (and its contact quality when new)."""
-        self.metrics.dossiers.labels(entry, outcome.value).inc()
+        metrics = self.metrics
+        metrics.count(metrics.dossiers, entry, outcome.value)
         if outcome in {Outcome.ACCEPTED, Outcome.CORRECTED}:
             channels: list[str] = [*prepared.candidate.contact_channels] or ["none"]
             for channel in channels:
-                self.metrics.contact_channels.labels(channel).inc()
+                metrics.count(metrics.contact_channels, channel)
             for warning in prepared.warnings:
-                self.metrics.contact_warnings.labels(warning["field"]).inc()
+                metrics.count(metrics.contact_warnings, warning["field"])
 
 
 def _renamed(problems: list[dict[str, str]], names: dict[str, str]) -> list[dict[str, str]]:
@@ -135,19 +163,19 @@ def on_raw_dossiers(
         completed: list[Delivery[RawDossier]] = []
         for delivery in deliveries:
             if isinstance(delivery.event.result, NotCompleted):
-                reader.metrics.dossiers.labels(delivery.event.entry, "not_completed").inc()
+                reader.metrics.count(reader.metrics.dossiers, delivery.event.entry, "not_completed")
             else:
                 completed.append(delivery)
-        ids = [_prepared(d).candidate.dossier_id for d in completed]
+        ids = [_unsealed(d).prepared.candidate.dossier_id for d in completed]
         known = await ledger().entries(ids, session)
         return await _decide_all(completed, known, ledger(), reader, session)
 
     return handle
 
 
-def _prepared(delivery: Delivery[RawDossier]) -> PreparedDossier:
+def _unsealed(delivery: Delivery[RawDossier]) -> Unsealed:
     result = delivery.event.result
-    assert isinstance(result, PreparedDossier)  # filtered by the caller
+    assert isinstance(result, Unsealed)  # filtered by the caller
     return result
 
 
@@ -160,24 +188,34 @@ async def _decide_all(
 ) -> list[DossierCompleted]:
     entries: dict[str, LedgerEntry] = dict(known)
     units: dict[str, str] = {}
-    outputs: list[DossierCompleted] = []
+    emit: list[tuple[Unsealed, int]] = []
     for delivery in completed:
-        prepared = _prepared(delivery)
+        unsealed = _unsealed(delivery)
+        prepared = unsealed.prepared
         dossier_id = prepared.candidate.dossier_id
         decision = decide(entries.get(dossier_id), dossier_id, prepared.fingerprint, delivery.seq)
         reader.accepted(delivery.event.entry, decision.outcome, prepared)
         if decision.revision is None:
             continue
-        outputs.append(prepared.finalise(decision.revision))
+        emit.append((unsealed, decision.revision))
         if decision.outcome != Outcome.REPLAYED:
             entries[dossier_id] = decision.entry
             units[dossier_id] = prepared.candidate.unit
     created = [(entries[i], u) for i, u in units.items() if i not in known]
     changed = [(entries[i], u) for i, u in units.items() if i in known]
     await ledger.save(created, changed, datetime.now(UTC), session)
-    if len(outputs) < len(completed):
-        log.info("dossiers_not_emitted", count=len(completed) - len(outputs))
-    return outputs
+    sealed = await reader.seal([u for u, _ in emit])
+    if len(emit) < len(completed):
+        log.info("dossiers_not_emitted", count=len(completed) - len(emit))
+    return [
+        prepared.finalise(revision) for prepared, (_, revision) in zip(sealed, emit, strict=True)
+    ]
+
+
+def _seal_all(
+    seal: Callable[[dict[str, str]], str], records: list[Unsealed]
+) -> list[PreparedDossier]:
+    return [record.seal(seal) for record in records]
 
 
 def on_invitations(tokens: Callable[[], TokenStore]) -> Handler[InvitationSent]:

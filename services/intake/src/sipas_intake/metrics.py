@@ -15,6 +15,7 @@ class IntakeMetrics:
     """Counters operators watch in Grafana."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}
         self.dossiers = Counter(
             "sipas_intake_dossiers",
             "Dossier records by entry point and outcome "
@@ -58,6 +59,14 @@ class IntakeMetrics:
             "Response events committed but not yet confirmed on JetStream",
             registry=registry,
         )
+
+    def count(self, counter: Counter, *labels: str) -> None:
+        """Increment ``counter``'s child for ``labels`` (children are looked up once)."""
+        key = (id(counter), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = counter.labels(*labels)
+        child.inc()
 
     def entry(self, source: str) -> str:
         """The bounded entry-point label of a raw source token."""

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, Field
 
 from sipas_intake.api.deps import intake_of, require_feed
-from sipas_intake.domain.dossiers import NotCompleted, PreparedDossier
+from sipas_intake.domain.dossiers import NotCompleted, Unsealed
 from sipas_intake.domain.errors import IntakeError
 from sipas_runtime.problems import ProblemError
 
@@ -85,7 +85,7 @@ def _json(body: bytes) -> object:
 
 def _read_one(
     request: Request, index: int, document: object, fmt: str, entry: str
-) -> tuple[RecordResult, PreparedDossier | None]:
+) -> tuple[RecordResult, Unsealed | None]:
     intake = intake_of(request)
     guess = (
         document.get("MaHoSo") or document.get("dossier_id") if isinstance(document, dict) else None
@@ -104,9 +104,10 @@ def _read_one(
         return RecordResult(
             index=index, dossier_id=result.dossier_id, status="ignored", reason=result.reason
         ), None
-    warnings = [FieldProblem(field=w["field"], reason=w["reason"]) for w in result.warnings]
+    prepared = result.prepared
+    warnings = [FieldProblem(field=w["field"], reason=w["reason"]) for w in prepared.warnings]
     return RecordResult(
-        index=index, dossier_id=result.candidate.dossier_id, status="accepted", warnings=warnings
+        index=index, dossier_id=prepared.candidate.dossier_id, status="accepted", warnings=warnings
     ), result
 
 
@@ -131,7 +132,8 @@ async def post_dossier(
             errors=[e.model_dump() for e in result.errors],
         )
     if prepared is not None and not dry_run:
-        await intake_of(request).publish_raw([prepared], "http")
+        intake = intake_of(request)
+        await intake.publish_raw(await intake.reader.seal([prepared]), "http")
     return result
 
 
@@ -168,14 +170,14 @@ async def post_batch(
     intake = intake_of(request)
     records = _records(_json(await request.body()), intake.settings.max_batch_records)
     results: list[RecordResult] = []
-    ready: list[PreparedDossier] = []
+    ready: list[Unsealed] = []
     for index, document in enumerate(records):
         result, prepared = _read_one(request, index, document, fmt, source)
         results.append(result)
         if prepared is not None:
             ready.append(prepared)
     if ready and not dry_run:
-        await intake.publish_raw(ready, source)
+        await intake.publish_raw(await intake.reader.seal(ready), source)
     count = {s: sum(r.status == s for r in results) for s in ("accepted", "ignored", "rejected")}
     return BatchResult(**count, results=results)
 

@@ -44,8 +44,10 @@ from sipas_intake.domain.errors import (
     raise_if,
 )
 from sipas_intake.domain.phones import msisdn
+from sipas_intake.domain.units import CachedUnits
 
 PRODUCER = "intake"
+Units = UnitHierarchy | CachedUnits
 CLOCK_SKEW = timedelta(minutes=5)
 _PLACEHOLDER_IDS = frozenset({"", "0", "000000001"})
 
@@ -113,6 +115,11 @@ class PreparedDossier(BaseModel):
     fingerprint: str = Field(pattern=r"^[0-9a-f]{64}$")
     warnings: list[dict[str, str]] = Field(default_factory=list)
 
+    def with_sealed_contact(self, blob: str | None) -> PreparedDossier:
+        """The same record with its contact sealed (see :func:`prepare_unsealed`)."""
+        candidate = self.candidate.model_copy(update={"sealed_contact": blob})
+        return self.model_copy(update={"candidate": candidate})
+
     def finalise(self, revision: int) -> DossierCompleted:
         """The event for ``revision``; its id is derived from dossier, revision and content."""
         key = f"dossier:{self.candidate.dossier_id}:r{revision}:{self.fingerprint}"
@@ -145,7 +152,7 @@ def applicant_identity(record: DossierRecord, contact: UsableContact) -> str:
     return f"dossier:{record.dossier_id}"
 
 
-def _resolve_unit(record: DossierRecord, hierarchy: UnitHierarchy) -> tuple[str, list[Problem]]:
+def _resolve_unit(record: DossierRecord, hierarchy: Units) -> tuple[str, list[Problem]]:
     on = record.delivered_at.date()
     references = [r for r in (record.agency_code, record.unit) if r]
     for reference in references:
@@ -158,7 +165,7 @@ def _resolve_unit(record: DossierRecord, hierarchy: UnitHierarchy) -> tuple[str,
     return "", [problem("unit" if record.unit else "agency_code", reason, "unknown_unit")]
 
 
-def _resolve_reception(record: DossierRecord, hierarchy: UnitHierarchy) -> str | None:
+def _resolve_reception(record: DossierRecord, hierarchy: Units) -> str | None:
     if record.reception_point is None:
         return None
     try:
@@ -181,10 +188,28 @@ def date_problems(record: DossierRecord, now: datetime) -> list[Problem]:
     return problems
 
 
-def prepare(
-    record: DossierRecord, *, hierarchy: UnitHierarchy, crypto: Crypto, now: datetime
-) -> PreparedDossier:
-    """Validate ``record`` and build its event (without revision) and fingerprint."""
+@dataclass(frozen=True, slots=True)
+class Unsealed:
+    """A prepared record whose contact is not sealed yet (held in memory only, never stored).
+
+    Sealing costs more than everything else together, so the raw consumer seals only the
+    records it will emit, in parallel threads, after the ledger has dropped duplicates.
+    """
+
+    prepared: PreparedDossier
+    contact: dict[str, str] | None
+
+    def seal(self, seal: Callable[[dict[str, str]], str]) -> PreparedDossier:
+        """The record with its contact sealed (``contact`` None: it already is)."""
+        if self.contact is None:
+            return self.prepared
+        return self.prepared.with_sealed_contact(seal(self.contact) if self.contact else None)
+
+
+def prepare_unsealed(
+    record: DossierRecord, *, hierarchy: Units, crypto: Crypto, now: datetime
+) -> Unsealed:
+    """Validate ``record`` and build its event (no revision, contact not sealed yet)."""
     unit, problems = _resolve_unit(record, hierarchy)
     problems += date_problems(record, now)
     raise_if(problems, DossierRejectedError)
@@ -210,14 +235,21 @@ def prepare(
         processed_at=record.processed_at,
         delivered_at=record.delivered_at,
         contact_channels=sorted(contact.channels, key=CHANNEL_ORDER.index),
-        sealed_contact=crypto.seal(contact.plain) if contact.plain else None,
         handling_officer=record.handling_officer,
     )
-    return PreparedDossier(
+    prepared = PreparedDossier(
         candidate=candidate,
         fingerprint=crypto.fingerprint(content_key(candidate, contact.plain)),
         warnings=contact.warnings,
     )
+    return Unsealed(prepared, contact.plain)
+
+
+def prepare(
+    record: DossierRecord, *, hierarchy: Units, crypto: Crypto, now: datetime
+) -> PreparedDossier:
+    """Validate ``record`` and build its event (without revision), contact sealed."""
+    return prepare_unsealed(record, hierarchy=hierarchy, crypto=crypto, now=now).seal(crypto.seal)
 
 
 def content_key(candidate: DossierCompleted, plain_contact: dict[str, str]) -> str:
@@ -228,7 +260,7 @@ def content_key(candidate: DossierCompleted, plain_contact: dict[str, str]) -> s
     return json.dumps([payload, plain_contact], sort_keys=True, ensure_ascii=False)
 
 
-def recheck(prepared: PreparedDossier, *, hierarchy: UnitHierarchy, now: datetime) -> None:
+def recheck(prepared: PreparedDossier, *, hierarchy: Units, now: datetime) -> None:
     """Re-validate a prepared record taken from the raw stream (its unit may have closed)."""
     event = prepared.candidate
     problems: list[Problem] = []

@@ -37,18 +37,20 @@ class Formats:
         """The format to read ``document`` with."""
         if requested and requested != AUTO:
             return requested
-        if source is not None and source in self.source_formats:
-            return self.source_formats[source]
-        for field_map in self.field_maps.values():
-            if source is not None and source in field_map.sources:
-                return field_map.name
-        if isinstance(document, Mapping):
-            if "MaHoSo" in document:
-                return HOSO
-            for field_map in self.field_maps.values():
-                if field_map.recognises(document):
-                    return field_map.name
-        return GENERIC
+        if source is not None:
+            configured = self.source_formats.get(source) or next(
+                (m.name for m in self.field_maps.values() if source in m.sources), None
+            )
+            if configured is not None:
+                return configured
+        return self._by_content(document)
+
+    def _by_content(self, document: object) -> str:
+        if not isinstance(document, Mapping) or "dossier_id" in document:
+            return GENERIC
+        if "MaHoSo" in document:
+            return HOSO
+        return next((m.name for m in self.field_maps.values() if m.recognises(document)), GENERIC)
 
     def source_fields(self, name: str) -> dict[str, str]:
         """How format ``name`` names each canonical field (for errors found after mapping)."""
