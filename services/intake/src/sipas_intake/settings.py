@@ -76,7 +76,7 @@ class Settings(ServiceSettings):
     kiosk_interval_seconds: float = Field(
         default=10.0, ge=0, description="Minimum time between two answers on one kiosk"
     )
-    kiosk_idle_seconds: int = Field(default=90, ge=10, description="Idle kiosk form resets")
+    kiosk_idle_seconds: int = Field(default=90, ge=3, description="Idle kiosk form resets")
     session_max_age_seconds: int = Field(default=24 * 3600, ge=60)
     republish_after_seconds: float = Field(default=5.0, gt=0)
 
