@@ -60,6 +60,30 @@ def _problem(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}: {body.get('detail', body)}"
 
 
+def _request(
+    url: str,
+    api_key: str,
+    method: str,
+    path: str,
+    expect: int,
+    *,
+    params: dict[str, str] | None = None,
+    body: dict[str, str] | None = None,
+    content: bytes | None = None,
+) -> httpx.Response:
+    headers = {"Content-Type": "application/octet-stream"} if content is not None else None
+    try:
+        with _client(url, api_key) as client:
+            response = client.request(
+                method, path, params=params, json=body, content=content, headers=headers
+            )
+    except httpx.HTTPError as exc:
+        raise _fail(f"cannot reach intake at {url}: {exc}") from exc
+    if response.status_code != expect:
+        raise _fail(f"intake refused: {_problem(response)}")
+    return response
+
+
 def _send_batch(
     client: httpx.Client, rows: list[Row], params: dict[str, str]
 ) -> list[dict[str, Any]]:
@@ -160,20 +184,15 @@ def import_responses(
         data = file.read_bytes()
     except OSError as exc:
         raise _fail(f"cannot read {file}: {exc.strerror}") from exc
-    with (
-        _client(url, api_key) as client,
-        console.status(f"Nhập phiếu giấy / importing {file.name}"),
-    ):
-        try:
-            response = client.post(
-                "/v1/paper/import",
-                content=data,
-                headers={"Content-Type": "application/octet-stream"},
-            )
-        except httpx.HTTPError as exc:
-            raise _fail(f"cannot reach intake at {url}: {exc}") from exc
-    if response.status_code != 200:  # noqa: PLR2004
-        raise _fail(f"intake refused the file: {_problem(response)}")
+    with console.status(f"Nhập phiếu giấy / importing {file.name}"):
+        response = _request(
+            url,
+            api_key,
+            "POST",
+            "/v1/paper/import",
+            200,
+            content=data,
+        )
     report = response.json()
     console.print(
         f"{report['rows']} rows: {report['recorded']} recorded, "
@@ -205,10 +224,7 @@ def paper_template(
         "campaign_id": campaign_id,
         "unit": unit,
     }
-    with _client(url, api_key) as client:
-        response = client.get("/v1/paper/template", params=params)
-    if response.status_code != 200:  # noqa: PLR2004
-        raise _fail(_problem(response))
+    response = _request(url, api_key, "GET", "/v1/paper/template", 200, params=params)
     out.write_bytes(response.content)
     console.print(f"wrote {out}")
 
@@ -232,10 +248,7 @@ def kiosk_add(
         "instrument_id": instrument,
         "profile": profile,
     }
-    with _client(url, api_key) as client:
-        response = client.post("/v1/kiosks", json=body)
-    if response.status_code != 201:  # noqa: PLR2004
-        raise _fail(_problem(response))
+    response = _request(url, api_key, "POST", "/v1/kiosks", 201, body=body)
     sys.stdout.write(response.json()["pairing_url"] + "\n")
     console.print("Open this URL once on the tablet; it is not shown again.")
 
@@ -243,18 +256,12 @@ def kiosk_add(
 @kiosk_app.command("list")
 def kiosk_list(url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """Registered tablets."""
-    with _client(url, api_key) as client:
-        response = client.get("/v1/kiosks")
-    if response.status_code != 200:  # noqa: PLR2004
-        raise _fail(_problem(response))
+    response = _request(url, api_key, "GET", "/v1/kiosks", 200)
     sys.stdout.write(json.dumps(response.json(), ensure_ascii=False, indent=2) + "\n")
 
 
 @kiosk_app.command("revoke")
 def kiosk_revoke(device_id: str, url: Url = DEFAULT_URL, api_key: ApiKey = "") -> None:
     """Stop a tablet's key from working."""
-    with _client(url, api_key) as client:
-        response = client.delete(f"/v1/kiosks/{device_id}")
-    if response.status_code != 204:  # noqa: PLR2004
-        raise _fail(_problem(response))
+    _request(url, api_key, "DELETE", f"/v1/kiosks/{device_id}", 204)
     console.print(f"{device_id} revoked")

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
-from fastapi import Request
+from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
 
-from sipas_intake.domain.errors import Problem
+from sipas_contracts.events import ResponseRecorded
+from sipas_contracts.ids import uuid7
+from sipas_contracts.instrument import Catalogue
+from sipas_intake.domain.errors import Problem, ResponseRejectedError
+from sipas_intake.domain.responses import ResponseContext, build_response, parse_form_answers
+from sipas_intake.security import SECURITY_HEADERS
 from sipas_intake.web.i18n import Lang, translate
 
 MAX_FIELDS = 300
@@ -66,3 +74,57 @@ def localise(problems: list[Problem], lang: Lang, labels: dict[str, str]) -> Pag
 def switch_url(path: str, lang: Lang) -> str:
     """The same page in the other language."""
     return f"{path}?lang=en" if lang == "vi" else f"{path}?lang=vi"
+
+
+def event_or_errors(
+    fields: dict[str, str],
+    *,
+    catalogue: Catalogue,
+    items: tuple[str, ...],
+    lang: Lang,
+    context: Callable[[], ResponseContext],
+    sealed_callback: Callable[[], str | None] = lambda: None,
+) -> ResponseRecorded | PageErrors:
+    """The response a posted form describes, or every problem to show on the form again.
+
+    ``context`` and ``sealed_callback`` read further fields and may raise
+    :class:`ResponseRejectedError`; their problems are shown with the answers' problems.
+    """
+    answers, problems = parse_form_answers(fields, items, catalogue)
+    parts: list[object] = []
+    for part in (context, sealed_callback):
+        try:
+            parts.append(part())
+        except ResponseRejectedError as exc:
+            problems += exc.errors
+            parts.append(None)
+    event = None
+    if isinstance(parts[0], ResponseContext):
+        try:
+            event = build_response(
+                parts[0],
+                answers,
+                catalogue=catalogue,
+                allowed=items,
+                comment=fields.get("comment"),
+                sealed_callback=parts[1] if isinstance(parts[1], str) else None,
+                response_id=uuid7(),
+                now=datetime.now(UTC),
+            )
+        except ResponseRejectedError as exc:
+            problems += exc.errors
+    if problems or event is None:
+        labels = {i: getattr(catalogue.items[i], lang) for i in items}
+        return localise(problems, lang, labels)
+    return event
+
+
+def continue_with_cookie(
+    location: str, *, name: str, value: str, max_age: int, path: str, secure: bool
+) -> Response:
+    """Redirect (303) to ``location``, keeping ``value`` in a strict HttpOnly cookie."""
+    response = RedirectResponse(location, status_code=303, headers=SECURITY_HEADERS)
+    response.set_cookie(
+        name, value, max_age=max_age, path=path, secure=secure, httponly=True, samesite="strict"
+    )
+    return response

@@ -11,25 +11,27 @@ sampled campaigns) and carry no invitation.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from sipas_contracts.events import ApplicantKind, ResponseRecorded
-from sipas_contracts.ids import uuid7
+from sipas_contracts.events import ResponseRecorded
 from sipas_contracts.instrument import Catalogue
 from sipas_intake.api.deps import intake_of
-from sipas_intake.domain.errors import Problem, ResponseRejectedError
 from sipas_intake.domain.responses import (
     ResponseContext,
     applicant_kind,
-    build_response,
-    parse_form_answers,
 )
 from sipas_intake.questionnaire import build
 from sipas_intake.security import SECURITY_HEADERS, client_address, cross_site, new_nonce
-from sipas_intake.web.forms import PageErrors, localise, posted_fields, switch_url
+from sipas_intake.web.forms import (
+    PageErrors,
+    continue_with_cookie,
+    event_or_errors,
+    posted_fields,
+    switch_url,
+)
 from sipas_intake.web.i18n import Lang, pick_lang
 from sipas_runtime.mongo import Document
 from sipas_runtime.privacy import keyed_hash
@@ -75,17 +77,14 @@ async def pair_device(key: str, request: Request) -> Response:
         return intake.renderer.message("slow", lang=lang, status=429)
     if not KEY_SHAPE.match(key) or await intake.kiosks().get(_key_hash(request, key)) is None:
         return _unknown(request, lang)
-    response = RedirectResponse("/k", status_code=303, headers=SECURITY_HEADERS)
-    response.set_cookie(
-        COOKIE,
-        key,
+    return continue_with_cookie(
+        "/k",
+        name=COOKIE,
+        value=key,
         max_age=DEVICE_COOKIE_SECONDS,
         path="/k",
         secure=intake.settings.secure_cookies,
-        httponly=True,
-        samesite="strict",
     )
-    return response
 
 
 def _page(
@@ -130,30 +129,17 @@ async def kiosk_form(request: Request) -> Response:
 def _kiosk_event(
     device: Document, fields: dict[str, str], catalogue: Catalogue, lang: Lang
 ) -> ResponseRecorded | PageErrors:
-    items = catalogue.form(device["profile"]).items
-    answers, problems = parse_form_answers(fields, items, catalogue)
-    kind: ApplicantKind = "individual"
-    try:
+    def context() -> ResponseContext:
         kind = applicant_kind(fields.get("applicant_kind"))
-    except ResponseRejectedError as exc:
-        problems += exc.errors
-    context = ResponseContext(device["campaign_id"], device["unit"], catalogue.id, "kiosk", kind)
-    try:
-        event = build_response(
-            context,
-            answers,
-            catalogue=catalogue,
-            allowed=items,
-            comment=fields.get("comment"),
-            sealed_callback=None,
-            response_id=uuid7(),
-            now=datetime.now(UTC),
-        )
-    except ResponseRejectedError as exc:
-        problems += exc.errors
-    if problems:
-        return _errors(problems, catalogue, items, lang)
-    return event
+        return ResponseContext(device["campaign_id"], device["unit"], catalogue.id, "kiosk", kind)
+
+    return event_or_errors(
+        fields,
+        catalogue=catalogue,
+        items=catalogue.form(device["profile"]).items,
+        lang=lang,
+        context=context,
+    )
 
 
 @router.post("/k")
@@ -174,13 +160,6 @@ async def kiosk_submit(request: Request) -> Response:
         intake.metrics.responses.labels("kiosk", "invalid").inc()
         return _page(request, key_hash, device, lang, fields=fields, errors=event)
     return await _record(request, key_hash, nonce, event, lang)
-
-
-def _errors(
-    problems: list[Problem], catalogue: Catalogue, items: tuple[str, ...], lang: Lang
-) -> PageErrors:
-    labels = {i: getattr(catalogue.items[i], lang) for i in items}
-    return localise(problems, lang, labels)
 
 
 async def _record(

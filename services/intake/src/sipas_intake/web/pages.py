@@ -17,20 +17,22 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from sipas_contracts.events import ResponseRecorded
-from sipas_contracts.ids import uuid7
 from sipas_intake.api.deps import intake_of
-from sipas_intake.domain.errors import ResponseRejectedError
 from sipas_intake.domain.responses import (
     ResponseContext,
     TokenGrant,
-    build_response,
     callback_contact,
-    parse_form_answers,
 )
 from sipas_intake.questionnaire import build
 from sipas_intake.security import SECURITY_HEADERS, client_address, cross_site
 from sipas_intake.store.tokens import TokenProblem
-from sipas_intake.web.forms import PageErrors, localise, posted_fields, switch_url
+from sipas_intake.web.forms import (
+    PageErrors,
+    continue_with_cookie,
+    event_or_errors,
+    posted_fields,
+    switch_url,
+)
 from sipas_intake.web.i18n import Lang, pick_lang
 
 router = APIRouter(include_in_schema=False)
@@ -75,20 +77,17 @@ async def open_link(token: str, request: Request) -> Response:
     grant = await intake.tokens().grant(intake.token_hash(token), now)
     if isinstance(grant, TokenProblem):
         return _problem_page(request, grant, lang)
-    response = RedirectResponse(f"/s?lang={lang}", status_code=303, headers=SECURITY_HEADERS)
     lifetime = min(
         intake.settings.session_max_age_seconds, (grant.expires_at - now).total_seconds()
     )
-    response.set_cookie(
-        COOKIE,
-        token,
+    return continue_with_cookie(
+        f"/s?lang={lang}",
+        name=COOKIE,
+        value=token,
         max_age=max(60, int(lifetime)),
         path="/s",
         secure=intake.settings.secure_cookies,
-        httponly=True,
-        samesite="strict",
     )
-    return response
 
 
 async def _session(request: Request, lang: Lang) -> tuple[str, TokenGrant] | Response:
@@ -153,32 +152,21 @@ def _answers_event(
     """The response the form describes, or the errors to show on the form."""
     intake = intake_of(request)
     catalogue = intake.catalogue(grant.instrument_id)
-    profile = catalogue.form(intake.settings.form_profile(grant.campaign_id))
-    answers, problems = parse_form_answers(fields, profile.items, catalogue)
-    sealed = None
-    try:
-        if fields.get("callback") == "yes":
-            contact = callback_contact(fields.get("callback_phone"), fields.get("callback_email"))
-            sealed = intake.seal_callback(contact)
-    except ResponseRejectedError as exc:
-        problems += exc.errors
-    try:
-        event = build_response(
-            ResponseContext.invited(grant),
-            answers,
-            catalogue=catalogue,
-            allowed=profile.items,
-            comment=fields.get("comment"),
-            sealed_callback=sealed,
-            response_id=uuid7(),
-            now=datetime.now(UTC),
-        )
-    except ResponseRejectedError as exc:
-        problems += exc.errors
-    if problems:
-        labels = {i: getattr(catalogue.items[i], lang) for i in profile.items}
-        return localise(problems, lang, labels)
-    return event
+
+    def sealed_callback() -> str | None:
+        if fields.get("callback") != "yes":
+            return None
+        contact = callback_contact(fields.get("callback_phone"), fields.get("callback_email"))
+        return intake.seal_callback(contact)
+
+    return event_or_errors(
+        fields,
+        catalogue=catalogue,
+        items=catalogue.form(intake.settings.form_profile(grant.campaign_id)).items,
+        lang=lang,
+        context=lambda: ResponseContext.invited(grant),
+        sealed_callback=sealed_callback,
+    )
 
 
 @router.post("/s")
