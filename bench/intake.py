@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -51,9 +52,13 @@ def units() -> list[str]:
     return [u.name_vi for u in hierarchy.units.values() if u.kind in {"commune", "town"}]
 
 
+def dossier_id(i: int, now: datetime) -> str:
+    return f"000.00.00.H42-{now:%y%m%d}-{i:07d}"
+
+
 def generic_record(i: int, names: list[str], now: datetime) -> dict[str, Any]:
     return {
-        "dossier_id": f"000.00.00.H42-{now:%y%m%d}-{i:07d}",
+        "dossier_id": dossier_id(i, now),
         "unit": names[i % len(names)],
         "procedure_code": "1.001193",
         "procedure_name": "Chứng thực bản sao từ bản chính giấy tờ, văn bản",
@@ -72,7 +77,7 @@ def generic_record(i: int, names: list[str], now: datetime) -> dict[str, Any]:
 def hoso_record(i: int, names: list[str], now: datetime) -> dict[str, Any]:
     local = now.astimezone()
     return {
-        "MaHoSo": f"000.00.00.H42-{now:%y%m%d}-{i:07d}",
+        "MaHoSo": dossier_id(i, now),
         "MaTTHC": "1.001193",
         "TenTTHC": "Chứng thực bản sao từ bản chính giấy tờ, văn bản",
         "KenhThucHien": "1",
@@ -89,8 +94,8 @@ def hoso_record(i: int, names: list[str], now: datetime) -> dict[str, Any]:
     }
 
 
-def raw_messages(start: int, count: int, fmt: str) -> list[Outgoing]:
-    names, now = units(), datetime.now(UTC)
+def raw_messages(start: int, count: int, fmt: str, now: datetime) -> list[Outgoing]:
+    names = units()
     build = hoso_record if fmt == "hoso" else generic_record
     return [
         Outgoing(
@@ -141,7 +146,7 @@ async def drain(nc: Any, stack: Stack, records: int) -> dict[str, float]:
         marks.append((time.perf_counter() - started, done))
         if done >= records:
             break
-        if marks[-1][0] > 900:  # noqa: PLR2004 - give up after 15 minutes
+        if marks[-1][0] > 900:  # give up after 15 minutes
             raise RuntimeError(f"only {done} of {records} after 15 minutes")
         await asyncio.sleep(0.2)
     total = marks[-1][0]
@@ -158,27 +163,30 @@ async def drain(nc: Any, stack: Stack, records: int) -> dict[str, float]:
 async def live(nc: Any, rate: int, seconds: float, offset: int, fmt: str) -> dict[str, float]:
     sent: dict[str, float] = {}
     latencies: list[float] = []
+    finished_publishing = False
+    all_received = asyncio.Event()
 
     async def on_event(msg: Any) -> None:
         dossier = json.loads(msg.data)["dossier_id"]
         if dossier in sent:
             latencies.append(time.perf_counter() - sent.pop(dossier))
+        if finished_publishing and not sent:
+            all_received.set()
 
     sub = await nc.subscribe("sipas.dossier.completed.>", cb=on_event)
-    js, batch = nc.jetstream(), max(1, rate // 50)
+    js, batch, now = nc.jetstream(), max(1, rate // 50), datetime.now(UTC)
     started, published = time.perf_counter(), 0
     while time.perf_counter() - started < seconds:
-        messages = raw_messages(offset + published, batch, fmt)
-        for message in messages:
-            sent[
-                json.loads(message.data).get("dossier_id") or json.loads(message.data)["MaHoSo"]
-            ] = time.perf_counter()
+        messages = raw_messages(offset + published, batch, fmt, now)
+        for i in range(offset + published, offset + published + batch):
+            sent[dossier_id(i, now)] = time.perf_counter()
         await publish_batched(js, nc, messages, batch=500)
         published += batch
         await asyncio.sleep(max(0.0, started + published / rate - time.perf_counter()))
-    deadline = time.perf_counter() + 30
-    while sent and time.perf_counter() < deadline:
-        await asyncio.sleep(0.05)
+    finished_publishing = True
+    if sent:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_received.wait(), timeout=30)
     await sub.unsubscribe()
     ordered = sorted(latencies)
     return {
@@ -220,7 +228,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         results["reference"] = await reference_rates(nc, args.reference)
         await ensure_streams(nc.jetstream(), replicas=1)
         await publish_batched(
-            nc.jetstream(), nc, raw_messages(0, args.records, args.format), batch=500
+            nc.jetstream(),
+            nc,
+            raw_messages(0, args.records, args.format, datetime.now(UTC)),
+            batch=500,
         )
         results["drain"] = await drain(nc, stack, args.records)
         if args.live_rate:
@@ -258,10 +269,8 @@ def show(results: dict[str, Any]) -> None:
             f"live at {live_['target_rate_per_s']:,}/s: published",
             f"{live_['achieved_publish_rate_per_s']:,.0f}/s",
         )
-        table.add_row(
-            "live: latency p50 / p99 / max",
-            f"{live_['latency_p50_ms']:.0f} / {live_['latency_p99_ms']:.0f} / {live_['latency_max_ms']:.0f} ms",
-        )
+        latency = "{latency_p50_ms:.0f} / {latency_p99_ms:.0f} / {latency_max_ms:.0f} ms"
+        table.add_row("live: latency p50 / p99 / max", latency.format(**live_))
         table.add_row("live: not received after 30 s", str(live_["not_received_after_30s"]))
     table.add_row("intake RSS at the end", f"{results['intake_rss_mb']:.0f} MB")
     table.add_row("machine", f"{results['machine']['cpus']} × {results['machine']['cpu']}")
