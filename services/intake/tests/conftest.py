@@ -306,3 +306,11 @@ def served_intake(
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@pytest.fixture
+def offline_settings(keys: Keys) -> Callable[..., Settings]:
+    """Settings for checks that never connect (servers are unreachable addresses)."""
+    return lambda **overrides: intake_settings(
+        keys, "nats://127.0.0.1:1", "mongodb://127.0.0.1:1", "offline", **overrides
+    )

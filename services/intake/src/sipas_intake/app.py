@@ -50,6 +50,7 @@ class IntakeService:
         decode_key(settings.alerts_public_key, what="SIPAS_ALERTS_PUBLIC_KEY", length=32)
         self.hierarchy = settings.load_hierarchy()
         self.formats = Formats(load_field_maps(settings.field_maps_dir), settings.source_format_map)
+        _check_configuration(settings, self.formats)
         self.runtime = ServiceRuntime(
             settings, title="SIPAS Live — intake", max_body_bytes=settings.max_upload_bytes
         )
@@ -142,6 +143,16 @@ class IntakeService:
             await outbox.mark_published([e.event_id for e in pending])
             log.info("responses_republished", count=len(pending))
         self.metrics.outbox_pending.set(await outbox.count_pending())
+
+
+def _check_configuration(settings: Settings, formats: Formats) -> None:
+    """Fail at start-up, naming the setting, rather than on the first request."""
+    unknown = {f for f in settings.source_format_map.values() if f not in formats.names()}
+    if unknown:
+        msg = f"SIPAS_INTAKE_SOURCE_FORMATS names unknown formats {sorted(unknown)}"
+        raise ValueError(msg)
+    settings.form_profile("")  # parses SIPAS_INTAKE_FORM_PROFILES (raises naming it)
+    _ = settings.interviewer_keys  # parses SIPAS_INTAKE_INTERVIEWERS
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -9,6 +9,7 @@ register the token hashes the survey form will accept.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -68,10 +69,8 @@ class DossierReader:
         sealed = await asyncio.gather(
             *(loop.run_in_executor(self.pool, _seal_all, self.crypto.seal, c) for c in chunks)
         )
-        out: list[PreparedDossier] = [None] * len(records)  # type: ignore[list-item]
-        for lane, results in enumerate(sealed):
-            out[lane::lanes] = results
-        return out
+        # Lane i holds records i, i + lanes, ...: interleave them back into order.
+        return [p for row in itertools.zip_longest(*sealed) for p in row if p is not None]
 
     def read(
         self, document: object, *, fmt: str | None, source: str | None, now: datetime

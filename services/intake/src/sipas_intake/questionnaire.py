@@ -7,11 +7,12 @@ of one element (or one multi-item question) form a group with a heading.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Literal
 
 from pydantic import BaseModel
 
-from sipas_contracts.instrument import Catalogue, Item
+from sipas_contracts.instrument import Catalogue, Item, load_catalogue
 
 Lang = Literal["vi", "en"]
 NOT_APPLICABLE_LABEL = {"vi": "Không áp dụng / Không trả lời", "en": "Not applicable / no answer"}
@@ -85,6 +86,12 @@ def _heading(catalogue: Catalogue, item: Item, lang: Lang) -> tuple[str, str | N
     if len(question.items) > 1:
         return question.id, _text(question, lang)
     return item.id, None
+
+
+@cache
+def for_instrument(instrument_id: str, profile: str, lang: Lang = "vi") -> Questionnaire:
+    """The questionnaire of a shipped instrument, built once per (profile, language)."""
+    return build(load_catalogue(instrument_id), profile, lang)
 
 
 def build(catalogue: Catalogue, profile: str, lang: Lang = "vi") -> Questionnaire:

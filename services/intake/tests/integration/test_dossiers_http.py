@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from sipas_intake.app import create_app
 from sipas_runtime.privacy import unseal
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
@@ -179,3 +180,20 @@ async def test_re_posting_a_record_is_idempotent_and_the_status_shows_one_revisi
     assert status.json()["unit"] == "ht-nx-co-dam"
     assert missing.status_code == 404
     assert len(await intake.stream("SIPAS_RAW_DOSSIERS")) == 1  # JetStream dropped the copies
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"source_formats": "motcua=xml"}, "SIPAS_INTAKE_SOURCE_FORMATS names unknown formats"),
+        ({"interviewers": "dtv-1"}, "interviewers: 'dtv-1' must be written name=value"),
+        ({"form_profiles": "ht-2026"}, "form_profiles: 'ht-2026' must be written name=value"),
+    ],
+)
+def test_a_misconfigured_service_refuses_to_start_naming_the_setting(
+    offline_settings, setting, message
+):
+    settings = offline_settings(**setting)
+
+    with pytest.raises(ValueError, match=message):
+        create_app(settings)

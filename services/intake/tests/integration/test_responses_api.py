@@ -10,6 +10,7 @@ import pytest
 
 from sipas_contracts.ids import uuid7
 from sipas_runtime.privacy import unseal
+from sipas_runtime.publishing import encode, event_headers
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
 ENUMERATOR = {"Authorization": "Bearer interviewer-key-0123456789"}
@@ -157,3 +158,25 @@ async def test_a_response_left_in_the_outbox_by_a_broker_outage_is_published_lat
     await eventually_fn(lambda: len(intake.collected("response.recorded")) == 1)
     event = intake.collected("response.recorded")[0]
     assert event["response_id"] == recorded.json()["response_id"]
+
+
+async def test_a_reminder_re_sending_the_same_token_extends_its_expiry(intake, eventually_fn):
+    token, invitation = await intake.invite(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+    assert (await answer(intake, token)).status_code == 410
+    reminder = invitation.model_copy(
+        update={
+            "event_id": uuid7(),
+            "attempt": 2,
+            "expires_at": datetime.now(UTC) + timedelta(days=2),
+        }
+    )
+    await intake.nc.jetstream().publish(
+        f"sipas.invitation.sent.{reminder.unit}", encode(reminder), headers=event_headers(reminder)
+    )
+
+    async def extended() -> bool:
+        doc = await intake.db["tokens"].find_one({"_id": invitation.token_hash})
+        return doc["expires_at"] > datetime.now(UTC)
+
+    await eventually_fn(extended)
+    assert (await answer(intake, token)).status_code == 201

@@ -49,13 +49,14 @@ class TokenStore:
     async def register(
         self, invitations: list[InvitationSent], session: AsyncClientSession
     ) -> None:
-        """Remember each invitation's token hash (idempotent: first registration wins)."""
+        """Remember each invitation's token hash (idempotent; the latest expiry wins)."""
         if not invitations:
             return
         operations = [
             UpdateOne(
                 {"_id": inv.token_hash},
-                {"$setOnInsert": _token_document(inv)},
+                # A reminder re-sending the same token may extend its expiry, nothing else.
+                {"$setOnInsert": _token_document(inv), "$max": {"expires_at": inv.expires_at}},
                 upsert=True,
             )
             for inv in invitations
@@ -112,7 +113,6 @@ def _token_document(inv: InvitationSent) -> dict[str, Any]:
         "unit": inv.unit,
         "stratum": inv.stratum,
         "instrument_id": inv.instrument_id,
-        "expires_at": inv.expires_at,
         "channel": inv.channel,
         "draw_list": inv.draw_list,
         "used_at": None,

@@ -23,7 +23,7 @@ from sipas_intake.domain.responses import (
     ResponseContext,
     applicant_kind,
 )
-from sipas_intake.questionnaire import build
+from sipas_intake.questionnaire import for_instrument
 from sipas_intake.security import SECURITY_HEADERS, client_address, cross_site, new_nonce
 from sipas_intake.web.forms import (
     PageErrors,
@@ -97,7 +97,7 @@ def _page(
     errors: PageErrors | None = None,
 ) -> Response:
     intake = intake_of(request)
-    questionnaire = build(intake.catalogue(device["instrument_id"]), device["profile"], lang)
+    questionnaire = for_instrument(device["instrument_id"], device["profile"], lang)
     fields = fields or {}
     errors = errors or PageErrors()
     return intake.renderer.page(

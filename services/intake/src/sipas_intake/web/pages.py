@@ -23,7 +23,7 @@ from sipas_intake.domain.responses import (
     TokenGrant,
     callback_contact,
 )
-from sipas_intake.questionnaire import build
+from sipas_intake.questionnaire import for_instrument
 from sipas_intake.security import SECURITY_HEADERS, client_address, cross_site
 from sipas_intake.store.tokens import TokenProblem
 from sipas_intake.web.forms import (
@@ -112,8 +112,9 @@ def _form(
     errors: PageErrors | None = None,
 ) -> Response:
     intake = intake_of(request)
-    catalogue = intake.catalogue(grant.instrument_id)
-    questionnaire = build(catalogue, intake.settings.form_profile(grant.campaign_id), lang)
+    questionnaire = for_instrument(
+        grant.instrument_id, intake.settings.form_profile(grant.campaign_id), lang
+    )
     fields = fields or {}
     errors = errors or PageErrors()
     return intake.renderer.page(
