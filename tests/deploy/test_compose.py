@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 from nacl.public import PrivateKey
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+from tenacity import AsyncRetrying, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from sipas_runtime.nats_access import USERS, password_variable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -132,7 +134,15 @@ def local_nats_config(source: Path, workdir: Path, routes: dict[str, int] | None
         text = text.replace(f"{node}:6222", f"127.0.0.1:{port}")
     copy = workdir / source.name
     copy.write_text(text, encoding="utf-8")
+    shutil.copy(ROOT / "deploy" / "nats" / "accounts.conf", workdir / "accounts.conf")
     return copy
+
+
+@pytest.fixture(autouse=True)
+def nats_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The NATS configs read user passwords from the environment (as in compose)."""
+    for user in (*USERS, "system"):
+        monkeypatch.setenv(password_variable(user), f"test-{user}")
 
 
 def get_json(url: str) -> dict[str, Any]:
@@ -487,3 +497,114 @@ def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
 
     assert exprs
     assert "SUCCESS" in run_tool(promtool, "check", "rules", tmp_path / "dashboard.yml")
+
+
+def test_every_service_has_a_nats_user_whose_password_the_server_knows() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    env_file = dict(
+        line.split("=", 1)
+        for line in (ROOT / "deploy" / "sipas.env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    for service in ("intake", "sampling", "scoring", "alerts"):
+        environment = compose["services"][service]["environment"]
+        user = environment[f"SIPAS_{service.upper()}_NATS_USER"]
+        assert user == service
+        client_side = env_file[f"SIPAS_{service.upper()}_NATS_PASSWORD"]
+        assert client_side == env_file[password_variable(service)], service
+    for user in ("admin", "tthc", "downstream", "system"):
+        assert env_file[password_variable(user)]
+    provision = compose["services"]["nats-provision"]
+    assert provision["command"] == ["nats", "provision"]
+    assert compose["services"]["intake"]["depends_on"]["nats-provision"] == {
+        "condition": "service_completed_successfully"
+    }
+
+
+def test_the_nats_accounts_file_is_current() -> None:
+    from sipas_runtime.nats_access import render_accounts
+
+    assert (ROOT / "deploy" / "nats" / "accounts.conf").read_text() == render_accounts(), (
+        "run `sipas nats config`"
+    )
+
+
+# --- R3 durability across a node failure ---------------------------------------------------
+
+
+async def test_an_r3_stream_keeps_accepting_and_serving_after_its_leader_is_killed(
+    tmp_path: Path,
+) -> None:
+    import nats as nats_client
+    from nats.js import api
+
+    route_ports = {node: free_port() for node in CLUSTER_NODES}
+    client_ports = {node: free_port() for node in CLUSTER_NODES}
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    http_ports: dict[str, int] = {}
+    for node, config in zip(CLUSTER_NODES, NATS_CONFIGS[1:], strict=True):
+        local = local_nats_config(config, tmp_path / node, route_ports)
+        http_ports[node] = free_port()
+        processes[node] = subprocess.Popen(
+            [nats_server(), "-c", str(local), "-a", "127.0.0.1", "-p", str(client_ports[node]),
+             "-m", str(http_ports[node]), "--cluster", f"nats://127.0.0.1:{route_ports[node]}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+    servers = [f"nats://127.0.0.1:{port}" for port in client_ports.values()]
+    poll(
+        lambda: get_json(f"http://127.0.0.1:{http_ports['nats-1']}/jsz")["meta_cluster"]["leader"],
+        *processes.values(),
+    )
+    nc = await nats_client.connect(
+        servers, user="admin", password="test-admin", max_reconnect_attempts=-1
+    )
+    js = nc.jetstream(timeout=10)
+    stored: set[str] = set()
+
+    async def publish(i: int) -> None:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(60), wait=wait_fixed(0.2), reraise=True
+        ):
+            with attempt:  # the same Nats-Msg-Id on every retry: stored once whatever happens
+                ack = await js.publish(
+                    "r3.test", str(i).encode(), headers={"Nats-Msg-Id": f"m-{i}"}
+                )
+                stored.add(f"m-{i}")
+                assert ack.stream == "R3"
+
+    try:
+        await js.add_stream(
+            name="R3", subjects=["r3.>"], num_replicas=3, storage=api.StorageType.FILE
+        )
+        for i in range(300):
+            await publish(i)
+        leader = (await js.stream_info("R3")).cluster.leader
+        processes[leader].kill()
+        processes[leader].wait()
+        for i in range(300, 600):
+            await publish(i)
+        # JetStream API calls may time out while the survivors settle on a loaded machine.
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(60), wait=wait_fixed(0.5), reraise=True
+        ):
+            with attempt:
+                info = await js.stream_info("R3")
+                sub = await js.pull_subscribe("r3.>", stream="R3")
+        seen: list[bytes] = []
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(60), wait=wait_fixed(0.2), reraise=True
+        ):
+            with attempt:
+                seen += [m.data for m in await sub.fetch(600 - len(seen), timeout=5)]
+                assert len(seen) >= 600
+    finally:
+        await nc.close()
+        for process in processes.values():
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=10)
+
+    assert info.cluster.leader != leader
+    assert info.state.messages == 600
+    assert sorted(int(d) for d in seen) == list(range(600))
+    assert len(stored) == 600

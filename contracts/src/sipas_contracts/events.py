@@ -28,6 +28,10 @@ CollectionMode = Literal["online", "kiosk", "face_to_face", "phone", "paper"]
 DrawList = Literal["continuous", "official", "reserve"]
 Severity = Literal["info", "warning", "critical"]
 CaseState = Literal["open", "acknowledged", "in_progress", "resolved", "closed", "dismissed"]
+CaseChange = Literal[
+    "opened", "acknowledged", "started", "resolved", "closed", "dismissed", "reopened", "escalated"
+]
+SlaKind = Literal["acknowledge", "resolve"]
 
 Answer = Annotated[StrictInt, Field(ge=1, le=99)] | Literal["na"]
 """A coded answer on the item's scale, or ``"na"`` (không áp dụng / không trả lời)."""
@@ -188,6 +192,9 @@ class AlertRaised(Event):
     summary_vi: str = Field(max_length=500)
     summary_en: str = Field(max_length=500)
     details: dict[str, str | int | float | None] = Field(default_factory=dict)
+    case_id: UUID | None = Field(
+        default=None, description="The case this alert was attached to (opened or existing)"
+    )
 
 
 class CaseUpdated(Event):
@@ -202,6 +209,27 @@ class CaseUpdated(Event):
     actor_role: str = Field(description="Role of who made the change, or 'system'")
     sla_due_at: datetime | None = None
     escalated: bool = False
+    change: CaseChange | None = Field(
+        default=None, description="What happened: opened, a transition, or an SLA escalation"
+    )
+    campaign_id: CampaignId | None = None
+    severity: Severity | None = None
+    window: str | None = Field(
+        default=None, max_length=80, description="Grouping window (e.g. 2026-W47)"
+    )
+    alerts: int = Field(default=0, ge=0, description="Alerts attached to the case so far")
+    acknowledge_due_at: AwareDatetime | None = Field(
+        default=None, description="Acknowledge deadline (working time)"
+    )
+    resolve_due_at: AwareDatetime | None = Field(
+        default=None, description="Resolve deadline (working time)"
+    )
+    breach: SlaKind | None = Field(
+        default=None, description="On an escalation: which deadline was missed"
+    )
+    escalated_to: list[str] = Field(
+        default_factory=list, description="Supervising agencies the case escalated to"
+    )
 
 
 AnyEvent = Annotated[

@@ -29,6 +29,7 @@ class StreamSpec:
     duplicate_window: timedelta = timedelta(minutes=2)
     deny_delete: bool = True
     deny_purge: bool = True
+    allow_direct: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ INDEXES = StreamSpec(
     max_msgs_per_subject=1,
     deny_delete=False,
     deny_purge=False,
+    allow_direct=True,  # downstream reads the latest value per subject with DIRECT.GET
 )
 ALERTS = StreamSpec(
     name="SIPAS_ALERTS",
@@ -166,6 +168,13 @@ ALERTS_INDEXES = ConsumerSpec(
     owner="alerts",
     description="Evaluate index rules (threshold, drop versus previous period)",
 )
+ALERTS_INVITATIONS = ConsumerSpec(
+    durable="alerts-invitations",
+    stream=INVITATIONS.name,
+    filter_subjects=(subjects.INVITATIONS_SENT,),
+    owner="alerts",
+    description="Count invitations per unit and day (silent units, response-rate collapse)",
+)
 
 ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
     INTAKE_RAW_DOSSIERS,
@@ -177,4 +186,5 @@ ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
     SCORING_INVITATIONS,
     ALERTS_RESPONSES,
     ALERTS_INDEXES,
+    ALERTS_INVITATIONS,
 )

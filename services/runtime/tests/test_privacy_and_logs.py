@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 
 import pytest
 import structlog
@@ -70,16 +71,27 @@ def test_masking_keeps_ordinary_numbers():
     assert out["seq"] == "12345"
 
 
-def test_json_logs_never_contain_a_phone_number(capsys):
+@pytest.fixture
+def restore_logging():
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+
+
+def test_json_logs_never_contain_a_phone_number(capsys, restore_logging):
     from sipas_runtime.logs import configure_logging
 
     configure_logging("probe", fmt="json")
     structlog.get_logger().info("comment_received", comment="Liên hệ 0987654321")
+    logging.getLogger("uvicorn.error").warning("client sent 0912.345.678")
 
-    line = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "0987654321" not in line
-    assert json.loads(line)["service"] == "probe"
-    structlog.reset_defaults()
+    lines = capsys.readouterr().err.strip().splitlines()[-2:]
+    assert all("0987654321" not in line and "345.678" not in line for line in lines)
+    assert [json.loads(line)["service"] for line in lines] == ["probe", "probe"]
+    assert json.loads(lines[1])["logger"] == "uvicorn.error"
 
 
 def test_field_errors_drop_the_location_prefix():

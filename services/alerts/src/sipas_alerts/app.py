@@ -2,44 +2,218 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from functools import lru_cache
+from typing import Any
+
+import structlog
 from fastapi import FastAPI
 
-from sipas_alerts import api, handlers
+from sipas_alerts import handlers
+from sipas_alerts.api import ROUTERS
+from sipas_alerts.api.auth import domain_error
+from sipas_alerts.casework import CaseDesk, Clock, system_clock
+from sipas_alerts.config import load_policy, load_users
+from sipas_alerts.dispatch import Dispatcher
+from sipas_alerts.domain.access import Principal, Scope
+from sipas_alerts.domain.cases import Case
+from sipas_alerts.domain.errors import ActionNotAllowedError, AlertsError, CaseNotFoundError
+from sipas_alerts.metrics import AlertsMetrics
+from sipas_alerts.notices import Notices
+from sipas_alerts.rulebook import RuleBook, classifier_factory
 from sipas_alerts.settings import Settings
-from sipas_alerts.store import COLLECTIONS, AlertStore
-from sipas_contracts.streams import ALERTS_RESPONSES
+from sipas_alerts.store import COLLECTIONS, Stores, create_indexes
+from sipas_alerts.sweeps import Sweeper
+from sipas_contracts.streams import ALERTS_INDEXES, ALERTS_INVITATIONS, ALERTS_RESPONSES
+from sipas_runtime.channels import Channel, SmtpChannel, SmtpSettings, WebhookChannel
+from sipas_runtime.privacy import PrivacyError, unseal
+from sipas_runtime.problems import ProblemError
 from sipas_runtime.service import ServiceRuntime, ensure_collections
+
+log = structlog.get_logger(__name__)
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    """The notification channels the settings configure."""
+    channels: dict[str, Channel] = {}
+    if settings.smtp_host:
+        channels["email"] = SmtpChannel(
+            SmtpSettings(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                sender=settings.smtp_sender,
+                sender_name=settings.smtp_sender_name,
+                username=settings.smtp_username,
+                password=settings.smtp_password.get_secret_value()
+                if settings.smtp_password
+                else None,
+                starttls=settings.smtp_starttls,
+                use_tls=settings.smtp_tls,
+            )
+        )
+    if settings.webhook_secret is not None:
+        secret = base64.b64decode(settings.webhook_secret.get_secret_value())
+        channels["webhook"] = WebhookChannel(secret=secret)
+    return channels
 
 
 class AlertsService:
-    """Alerts' collaborators, shared by routes and handlers."""
+    """Alerts' collaborators, shared by routes, handlers and timed jobs."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = system_clock,
+        channels: dict[str, Channel] | None = None,
+    ) -> None:
         self.settings = settings
         self.runtime = ServiceRuntime(settings, title="SIPAS Live — alerts")
-        self._store: AlertStore | None = None
+        self.policy = load_policy(settings.policy_file)
+        self.users: list[Principal] = load_users(settings.users_file)
+        self.hierarchy = settings.load_hierarchy()
+        self.metrics = AlertsMetrics(self.runtime.registry)
+        self.notices = Notices(self.policy, self.hierarchy, settings.public_url)
+        self.rules = RuleBook(self.policy, classifier_factory(settings.comment_classifier))
+        self._stores: Stores | None = None
+        self.desk = CaseDesk(
+            stores=lambda: self.stores,
+            mongo=lambda: self.runtime.mongo,
+            publisher=lambda: self.runtime.publisher,
+            policy=self.policy,
+            notices=self.notices,
+            metrics=self.metrics,
+            clock=clock,
+        )
+        self.sweeper = Sweeper(
+            desk=self.desk,
+            stores=lambda: self.stores,
+            mongo=lambda: self.runtime.mongo,
+            owner=settings.instance_id,
+            lease=timedelta(seconds=settings.lease_seconds),
+            callback_retention=timedelta(days=settings.callback_retention_days),
+        )
+        self.channels = build_channels(settings) if channels is None else channels
+        self.dispatcher = Dispatcher(
+            queue=lambda: self.stores.notifications,
+            channels=self.channels,
+            clock=clock,
+            metrics=self.metrics,
+            owner=settings.instance_id,
+        )
+        self._scopes = lru_cache(maxsize=1024)(self._scope)
 
-    def store(self) -> AlertStore:
-        """The alert store (available once started)."""
-        if self._store is None:
-            self._store = AlertStore(self.runtime.db)
-        return self._store
+    @property
+    def stores(self) -> Stores:
+        """The Mongo adapters (available once started)."""
+        if self._stores is None:
+            self._stores = Stores(self.runtime.db)
+        return self._stores
 
+    def scope(self, principal: Principal, on: date) -> Scope:
+        """The units ``principal`` may see on ``on`` (cached)."""
+        return self._scopes(principal, on)
 
-def create_app(settings: Settings) -> FastAPI:
-    """The alerts ASGI app with its consumers registered."""
-    alerts = AlertsService(settings)
-    runtime = alerts.runtime
-    runtime.consume(
-        ALERTS_RESPONSES,
-        decode=handlers.decode_response,
-        handler=handlers.on_responses(alerts.store, threshold=settings.low_rating_max),
-    )
+    def _scope(self, principal: Principal, on: date) -> Scope:
+        return Scope(principal, self.hierarchy, on)
 
-    async def setup(rt: ServiceRuntime) -> None:
+    async def case(self, case_id: str, scope: Scope) -> Case:
+        """A case the caller may see (404 unknown, 403 outside the caller's units)."""
+        case = await self.stores.cases.get(case_id)
+        if case is None:
+            raise CaseNotFoundError(case_id)
+        scope.check(case.unit)
+        return case
+
+    def require_staff(self, principal: Principal) -> None:
+        """Observers read only."""
+        if principal.role == "observer":
+            raise ActionNotAllowedError(principal.role, "annotate")
+
+    async def open_callbacks(self, case_id: str, scope: Scope) -> list[dict[str, Any]]:
+        """Unsealed call-back contacts of a case, for the unit's handler; the viewing is audited."""
+        principal = scope.principal
+        if principal.role != "handler":
+            raise ActionNotAllowedError(principal.role, "view call-back contacts")
+        if self.settings.secret_key is None:
+            raise ProblemError(503, "SIPAS_ALERTS_SECRET_KEY is not configured.")
+        await self.case(case_id, scope)
+        key = self.settings.secret_key.get_secret_value()
+        opened: list[dict[str, Any]] = []
+        for doc in await self.stores.reads.callbacks_of(case_id):
+            entry: dict[str, Any] = {"alert_id": doc["_id"], "occurred_at": doc["occurred_at"]}
+            try:
+                entry["contact"] = unseal(key, doc["sealed_callback"])
+            except PrivacyError:
+                entry["contact"], entry["error"] = None, "cannot be opened with this key"
+            opened.append(entry)
+        await self.desk.annotate(
+            principal.actor, case_id, action="callbacks_viewed", note=f"{len(opened)} contact(s)"
+        )
+        return opened
+
+    def register(self) -> None:
+        """Consumers, start-up and shutdown hooks, periodic jobs."""
+        runtime, s = self.runtime, self.settings
+        runtime.consume(
+            ALERTS_RESPONSES,
+            decode=handlers.decode_response,
+            handler=handlers.on_responses(self.desk, self.rules, lambda: self.stores),
+        )
+        runtime.consume(
+            ALERTS_INDEXES,
+            decode=handlers.decode_index,
+            handler=handlers.on_indexes(self.desk, self.rules, lambda: self.stores),
+        )
+        runtime.consume(
+            ALERTS_INVITATIONS,
+            decode=handlers.decode_invitation,
+            handler=handlers.on_invitations(self.rules, lambda: self.stores),
+        )
+        runtime.on_startup(self._setup)
+        runtime.on_shutdown(self._teardown)
+        self._every(s.sla_interval, self.sweeper.deadlines)
+        self._every(s.notify_interval, self.dispatcher.run_once)
+        self._every(s.relay_interval, self.sweeper.relay)
+        self._every(s.activity_interval, self.sweeper.activity_rules)
+        self._every(s.housekeeping_interval, self.sweeper.housekeeping)
+
+    def _every(self, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+        async def run() -> None:
+            await job()
+
+        run.__name__ = job.__name__
+        self.runtime.every(seconds, run)
+
+    async def _setup(self, rt: ServiceRuntime) -> None:
         await ensure_collections(rt.db, COLLECTIONS)
+        await create_indexes(rt.db)
+        if not self.users:
+            log.warning(
+                "no_api_users", hint="set SIPAS_ALERTS_USERS_FILE; the case API refuses everyone"
+            )
+        if self.settings.env == "production" and self.settings.alertmanager_token is None:
+            log.warning("alertmanager_hook_open", hint="set SIPAS_ALERTS_ALERTMANAGER_TOKEN")
 
-    runtime.on_startup(setup)
-    app = runtime.create_app(routers=[api.router], description="Alert rules, cases and SLAs.")
+    async def _teardown(self, _rt: ServiceRuntime) -> None:
+        for channel in self.channels.values():
+            close = getattr(channel, "aclose", None)
+            if close is not None:
+                await close()
+
+
+def create_app(
+    settings: Settings, *, clock: Clock = system_clock, channels: dict[str, Channel] | None = None
+) -> FastAPI:
+    """The alerts ASGI app with its consumers and timed jobs registered."""
+    alerts = AlertsService(settings, clock=clock, channels=channels)
+    alerts.register()
+    app = alerts.runtime.create_app(
+        routers=list(ROUTERS),
+        description="Alert rules, cases with SLAs and escalation, notifications and KPIs.",
+    )
+    app.add_exception_handler(AlertsError, domain_error)
     app.state.alerts = alerts
     return app

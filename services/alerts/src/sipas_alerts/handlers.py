@@ -1,44 +1,123 @@
-"""Alerts' JetStream handler: evaluate response rules, store and emit alerts."""
+"""Alerts' JetStream handlers: responses, index updates and invitations in; cases out.
+
+Each handler gets a batch (``fresh`` deliveries to apply, ``replayed`` ones applied
+before) and the transaction's session; it returns the events to publish. Replayed
+deliveries re-publish what they produced the first time, read back from the outbox.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from sipas_alerts.domain import evaluate
-from sipas_alerts.store import AlertStore
-from sipas_contracts.events import Event, ResponseRecorded
-from sipas_contracts.instrument import load_catalogue
-from sipas_runtime.consumer import Batch, Handler
+from sipas_alerts.casework import CaseDesk
+from sipas_alerts.domain.alerts import Hit
+from sipas_alerts.domain.index_rules import Figure
+from sipas_alerts.domain.windows import local_date
+from sipas_alerts.rulebook import RuleBook
+from sipas_alerts.store import Stores
+from sipas_alerts.store.signals import ActivityKey
+from sipas_contracts.events import Event, IndexUpdated, InvitationSent, ResponseRecorded
+from sipas_contracts.instrument import available_catalogues
+from sipas_runtime.consumer import Batch, Delivery, Handler, RejectedError
+
+
+@cache
+def _instruments() -> frozenset[str]:
+    return frozenset(available_catalogues())
 
 
 def decode_response(data: bytes) -> ResponseRecorded:
-    """Decode a response-recorded event."""
-    return ResponseRecorded.model_validate_json(data)
+    """A response-recorded event whose instrument the service knows."""
+    event = ResponseRecorded.model_validate_json(data)
+    if event.instrument_id not in _instruments():
+        known = ", ".join(sorted(_instruments()))
+        raise RejectedError(f"instrument_id: unknown instrument {event.instrument_id!r} ({known})")
+    return event
 
 
-def on_responses(store: Callable[[], AlertStore], *, threshold: int) -> Handler[ResponseRecorded]:
-    """Handler: store alerts of fresh responses; re-derive (same ids) for replayed ones."""
+def decode_index(data: bytes) -> IndexUpdated:
+    """An index-updated event."""
+    return IndexUpdated.model_validate_json(data)
+
+
+def decode_invitation(data: bytes) -> InvitationSent:
+    """An invitation-sent event."""
+    return InvitationSent.model_validate_json(data)
+
+
+def _sources(deliveries: Sequence[Delivery[Any]]) -> list[str]:
+    return [str(d.event.event_id) for d in deliveries]
+
+
+def on_responses(
+    desk: CaseDesk, rules: RuleBook, stores: Callable[[], Stores]
+) -> Handler[ResponseRecorded]:
+    """Count responses per unit and day; evaluate the response rules; open or attach cases."""
+    tz = rules.policy.calendar.tz
 
     async def handle(
         batch: Batch[ResponseRecorded], session: AsyncClientSession
     ) -> Sequence[Event]:
-        fresh = [
-            alert
+        counts: Counter[ActivityKey] = Counter(
+            (d.event.campaign_id, d.event.unit, local_date(d.event.occurred_at, tz))
             for d in batch.fresh
-            for alert in evaluate(
-                d.event, load_catalogue(d.event.instrument_id), threshold=threshold
-            )
-        ]
-        await store().add(fresh, session)
-        replayed = [
-            alert
-            for d in batch.replayed
-            for alert in evaluate(
-                d.event, load_catalogue(d.event.instrument_id), threshold=threshold
-            )
-        ]
-        return [*fresh, *replayed]
+        )
+        await stores().activity.add("responses", counts, session)
+        hits = [hit for d in batch.fresh for hit in rules.on_response(d.event)]
+        events = await desk.receive(hits, session)
+        replayed = await desk.replay(_sources(batch.replayed), session) if batch.replayed else []
+        return [*events, *replayed]
+
+    return handle
+
+
+def on_indexes(
+    desk: CaseDesk, rules: RuleBook, stores: Callable[[], Stores]
+) -> Handler[IndexUpdated]:
+    """Remember each figure; evaluate the index rules against the unit's earlier figures."""
+
+    async def handle(batch: Batch[IndexUpdated], session: AsyncClientSession) -> Sequence[Event]:
+        figures = stores().figures
+        hits: list[Hit] = []
+        for delivery in batch.fresh:
+            event = delivery.event
+            current = Figure.of(event)
+            known = await figures.periods(event.campaign_id, event.unit, session)
+            same = known.get(event.period)
+            if same is not None and same.version >= current.version:
+                continue  # an older version arriving late changes nothing
+            other = rules.policy.rules_for(event.campaign_id).previous_campaign
+            previous = None
+            if other and event.period == "campaign":
+                previous = (await figures.periods(other, event.unit, session)).get("campaign")
+            hits += rules.on_figure(
+                current, known, source_event_id=event.event_id,
+                occurred_at=event.occurred_at, previous_campaign=previous,
+            )  # fmt: skip
+            await figures.keep(current, session)
+        events = await desk.receive(hits, session)
+        replayed = await desk.replay(_sources(batch.replayed), session) if batch.replayed else []
+        return [*events, *replayed]
+
+    return handle
+
+
+def on_invitations(rules: RuleBook, stores: Callable[[], Stores]) -> Handler[InvitationSent]:
+    """Count first invitations (not reminders) per unit and local day."""
+    tz = rules.policy.calendar.tz
+
+    async def handle(batch: Batch[InvitationSent], session: AsyncClientSession) -> Sequence[Event]:
+        counts: Counter[ActivityKey] = Counter(
+            (d.event.campaign_id, d.event.unit, local_date(d.event.occurred_at, tz))
+            for d in batch.fresh
+            if d.event.attempt == 1
+        )
+        await stores().activity.add("invitations", counts, session)
+        return []
 
     return handle

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import socket
+from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from sipas_runtime.settings import ServiceSettings
+from sipas_runtime.settings import ServiceSettings, decode_key
+
+_CURVE_KEY_BYTES = 32
+
+
+def _instance() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 class Settings(ServiceSettings):
@@ -19,4 +28,54 @@ class Settings(ServiceSettings):
     )
 
     http_port: int = Field(default=8084, ge=0, le=65535)
-    low_rating_max: int = Field(default=2, ge=1, le=4, description="Ratings at or below alert")
+    policy_file: Path | None = Field(
+        default=None, description="Alert policy YAML (rules, SLA, calendar, routing)"
+    )
+    users_file: Path | None = Field(
+        default=None, description="API users YAML (id, role, unit, key_sha256)"
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="NaCl secret key opening respondents' call-back contacts"
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8084", description="Base URL of this API in notifications"
+    )
+    comment_classifier: str = Field(default="lexicon", description="lexicon or a plug-in name")
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_sender: str = "canhbao@example.gov.vn"
+    smtp_sender_name: str = "SIPAS — Cảnh báo hài lòng"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_tls: bool = False
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Base64 key (32+ bytes) signing notification webhooks"
+    )
+    alertmanager_token: SecretStr | None = Field(
+        default=None, description="Bearer token Alertmanager must present on the hook"
+    )
+    sla_interval: float = Field(default=30.0, gt=0, description="Seconds between SLA sweeps")
+    notify_interval: float = Field(default=1.0, gt=0)
+    relay_interval: float = Field(default=15.0, gt=0)
+    activity_interval: float = Field(default=3600.0, gt=0)
+    housekeeping_interval: float = Field(default=3600.0, gt=0)
+    lease_seconds: float = Field(default=120.0, ge=5)
+    callback_retention_days: float = Field(default=30, ge=0)
+    instance_id: str = Field(default_factory=_instance)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _curve_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            decode_key(
+                value.get_secret_value(), what="SIPAS_ALERTS_SECRET_KEY", length=_CURVE_KEY_BYTES
+            )
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _hmac_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            decode_key(value.get_secret_value(), what="SIPAS_ALERTS_WEBHOOK_SECRET")
+        return value

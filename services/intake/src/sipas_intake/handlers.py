@@ -30,7 +30,7 @@ from sipas_intake.domain.dossiers import (
     prepare_unsealed,
     recheck,
 )
-from sipas_intake.domain.errors import DossierRejectedError, IntakeError
+from sipas_intake.domain.errors import DossierRejectedError, IntakeError, problem
 from sipas_intake.domain.formats import PREPARED, Formats
 from sipas_intake.domain.revisions import LedgerEntry, Outcome, decide
 from sipas_intake.metrics import IntakeMetrics
@@ -40,6 +40,7 @@ from sipas_runtime.consumer import Batch, Delivery, Handler, MessageDecoder, Rej
 
 log = structlog.get_logger(__name__)
 FORMAT_HEADER = "Sipas-Format"
+OWN_SOURCES = frozenset({"http", "import"})  # raw sources only intake publishes on
 _SCHEMA_CODES = frozenset({"missing", "invalid", "unexpected"})
 
 
@@ -103,6 +104,10 @@ class DossierReader:
         now = datetime.now(UTC)
         try:
             if fmt == PREPARED:
+                if source not in OWN_SOURCES:
+                    raise DossierRejectedError(
+                        [problem("Sipas-Format", "prepared records come only from intake itself")]
+                    )
                 prepared = PreparedDossier.model_validate_json(msg.data)
                 recheck(prepared, hierarchy=self.hierarchy, now=now)
                 return RawDossier(Unsealed(prepared, None), entry)

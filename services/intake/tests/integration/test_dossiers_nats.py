@@ -191,3 +191,19 @@ async def test_replaying_the_raw_stream_from_zero_emits_nothing_new(intake, even
     ids_after = [m.headers["Nats-Msg-Id"] for m in await intake.stream("SIPAS_DOSSIERS")]
     assert ids_after == ids_before
     assert await intake.db["dossiers"].count_documents({"revision": 1}) == 5
+
+
+async def test_a_prepared_record_is_accepted_only_from_intakes_own_sources(intake, eventually_fn):
+    answer = await intake.http.post(
+        "/v1/dossiers", params={"dry_run": "true"}, json=generic(30),
+        headers={"Authorization": "Bearer feed-key-0123456789"},
+    )  # fmt: skip
+    assert answer.status_code == 202
+    forged = json.dumps({"candidate": {}, "fingerprint": "0" * 64}).encode()
+
+    await publish(intake, forged, source="one-stop", **{"Sipas-Format": "prepared"})
+
+    await eventually_fn(lambda: intake.stream("SIPAS_DLQ"))
+    [letter] = await intake.stream("SIPAS_DLQ")
+    reason = decode_reason(letter.headers["Sipas-Dlq-Reason"])
+    assert reason == "Sipas-Format: prepared records come only from intake itself"

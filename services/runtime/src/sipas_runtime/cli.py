@@ -7,6 +7,7 @@ through the ``sipas.services`` group, so this module never imports a service dir
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sys
 import time
@@ -15,14 +16,18 @@ from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
+import nats
 import typer
 from rich.console import Console
 from rich.table import Table
 
 import sipas_contracts
 from sipas_contracts.schemas import stale_schema_files, write_schema_files
+from sipas_runtime.dlq import app as dlq_app
+from sipas_runtime.nats_access import inbox_prefix, render_accounts
 from sipas_runtime.privacy import KeyPair
 from sipas_runtime.stack import SERVICES, Stack, StackError, generate_secrets
+from sipas_runtime.streams import ensure_streams
 
 app = typer.Typer(
     name="sipas",
@@ -34,12 +39,20 @@ contracts_app = typer.Typer(
     help="Event contracts: JSON Schema and AsyncAPI export.", no_args_is_help=True
 )
 keys_app = typer.Typer(help="Secrets and key pairs for a deployment.", no_args_is_help=True)
+nats_app = typer.Typer(
+    help="NATS users, permissions and stream provisioning.", no_args_is_help=True
+)
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(keys_app, name="keys")
+app.add_typer(nats_app, name="nats")
+app.add_typer(dlq_app, name="dlq")
 console = Console()
 
 DEFAULT_WORKDIR = Path(".sipas")
 SCHEMA_DIR = Path(sipas_contracts.__file__).resolve().parents[2] / "schemas"
+ACCOUNTS_FILE = (
+    Path(sipas_contracts.__file__).resolve().parents[3] / "deploy" / "nats" / "accounts.conf"
+)
 
 
 def _terminate_on_sigterm() -> None:
@@ -152,6 +165,45 @@ def contracts_export(
         return
     for path in write_schema_files(directory):
         console.print(f"wrote {path}")
+
+
+@nats_app.command("config")
+def nats_config(
+    output: Annotated[Path, typer.Option(help="Where to write the accounts block")] = ACCOUNTS_FILE,
+    check: Annotated[bool, typer.Option(help="Only check that the file is current")] = False,
+) -> None:
+    """Render NATS users and per-service permissions from the contracts (accounts.conf)."""
+    rendered = render_accounts()
+    if check:
+        if not output.is_file() or output.read_text() != rendered:
+            console.print(f"[red]{output} is stale[/]; run: sipas nats config")
+            raise typer.Exit(1)
+        console.print(f"{output} is current.")
+        return
+    output.write_text(rendered)
+    console.print(f"wrote {output}")
+
+
+@nats_app.command("provision")
+def nats_provision(
+    url: Annotated[str, typer.Option(envvar="SIPAS_NATS_URL")] = "nats://127.0.0.1:4222",
+    user: Annotated[str | None, typer.Option(envvar="SIPAS_NATS_ADMIN_USER")] = None,
+    password: Annotated[str | None, typer.Option(envvar="SIPAS_NATS_ADMIN_PASSWORD")] = None,
+    replicas: Annotated[int, typer.Option(envvar="SIPAS_STREAM_REPLICAS")] = 1,
+) -> None:
+    """Create or update every JetStream stream (run once per deployment, as the admin user)."""
+
+    async def provision() -> None:
+        nc = await nats.connect(
+            url.split(","), user=user, password=password, inbox_prefix=inbox_prefix("admin")
+        )
+        try:
+            await ensure_streams(nc.jetstream(), replicas=replicas)
+        finally:
+            await nc.close()
+
+    asyncio.run(provision())
+    console.print(f"streams provisioned on {url} with {replicas} replica(s)")
 
 
 @keys_app.command("generate")

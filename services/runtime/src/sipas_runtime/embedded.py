@@ -47,9 +47,11 @@ def nats_server_executable() -> str:
     return exe
 
 
-def _nats_config(port: int, monitor_port: int, store_dir: Path, name: str) -> str:
+def _nats_config(
+    port: int, monitor_port: int, store_dir: Path, name: str, accounts: Path | None = None
+) -> str:
     # JSON is valid NATS configuration syntax, and json.dumps quotes paths safely.
-    config = {
+    config: dict[str, object] = {
         "server_name": name,
         "host": "127.0.0.1",
         "port": port,
@@ -57,7 +59,10 @@ def _nats_config(port: int, monitor_port: int, store_dir: Path, name: str) -> st
         "max_payload": 1024 * 1024,
         "jetstream": {"store_dir": str(store_dir), "sync_interval": "always"},
     }
-    return json.dumps(config, indent=2)
+    text = json.dumps(config, indent=2)
+    if accounts is not None:  # users and permissions (deploy/nats/accounts.conf)
+        text = f"{text}\ninclude {json.dumps(accounts.name)}\n"  # relative to this file
+    return text
 
 
 @dataclass
@@ -68,6 +73,8 @@ class EmbeddedNats:
     port: int = 0
     monitor_port: int = 0
     name: str = "sipas-dev"
+    accounts: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -86,12 +93,19 @@ class EmbeddedNats:
         self.port = self.port or free_port()
         self.monitor_port = self.monitor_port or free_port()
         config_file = self.workdir / "nats.conf"
+        accounts = None
+        if self.accounts is not None:
+            accounts = self.workdir / "accounts.conf"
+            accounts.write_text(self.accounts.read_text())
         config_file.write_text(
-            _nats_config(self.port, self.monitor_port, self.workdir / "jetstream", self.name)
+            _nats_config(
+                self.port, self.monitor_port, self.workdir / "jetstream", self.name, accounts
+            )
         )
         self.process = spawn(
             [nats_server_executable(), "-c", str(config_file)],
             log_file=self.workdir / "nats-server.log",
+            env=self.env,
         )
         self._wait_healthy(timeout)
         return self.url

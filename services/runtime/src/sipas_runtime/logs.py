@@ -26,6 +26,11 @@ def _mask(text: str) -> str:
     return _PHONE.sub("[phone]", text)
 
 
+def mask_text(text: str) -> str:
+    """``text`` with phone numbers and e-mail addresses replaced by placeholders."""
+    return _mask(text)
+
+
 def mask_personal_data(
     _logger: object, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
@@ -37,17 +42,20 @@ def mask_personal_data(
 
 
 def configure_logging(service: str, *, level: str = "INFO", fmt: str = "json") -> None:
-    """Configure structlog (and stdlib logging) for one service process."""
+    """Configure structlog, and route stdlib logging (uvicorn, libraries) through it too."""
     renderer: Any = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *shared,
             structlog.processors.format_exc_info,
             mask_personal_data,
             renderer,
@@ -58,8 +66,25 @@ def configure_logging(service: str, *, level: str = "INFO", fmt: str = "json") -
     )
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
-    # uvicorn's access log would print survey URLs (tokens); we log requests ourselves.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                mask_personal_data,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    # uvicorn's access log would print survey URLs (tokens); we count requests in metrics.
     logging.getLogger("uvicorn.access").disabled = True
 
 

@@ -27,6 +27,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Response
 from faststream.nats import NatsBroker
 from faststream.nats.prometheus import NatsPrometheusMiddleware
+from faststream.nats.security import NatsUserPassword
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -50,6 +51,7 @@ from sipas_runtime.http import BodyLimitMiddleware, MetricsMiddleware
 from sipas_runtime.logs import configure_logging
 from sipas_runtime.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, new_registry, render
 from sipas_runtime.mongo import Document, create_mongo_client
+from sipas_runtime.nats_access import inbox_prefix, owned_streams
 from sipas_runtime.problems import install_problem_handlers, problem
 from sipas_runtime.publishing import EventPublisher
 from sipas_runtime.pull import PullLoop
@@ -81,9 +83,15 @@ class ServiceRuntime:
         self.registry = new_registry()
         self.metrics = RuntimeMetrics(self.name, self.registry)
         self.broker = NatsBroker(
-            settings.nats_url,
+            settings.nats_url.split(","),
             logger=None,
             name=f"sipas-{self.name}",
+            security=(
+                NatsUserPassword(settings.nats_user, settings.nats_password or "")
+                if settings.nats_user
+                else None
+            ),
+            inbox_prefix=inbox_prefix(self.name),
             max_reconnect_attempts=-1,
             middlewares=[
                 NatsPrometheusMiddleware(registry=self.registry, app_name=f"sipas-{self.name}")
@@ -222,7 +230,10 @@ class ServiceRuntime:
         await self._ensure_runtime_collections()
         await self.broker.connect()
         self._js = self.broker.connection.jetstream()
-        await ensure_streams(self._js, replicas=self.settings.stream_replicas)
+        # With per-service NATS users a service manages only the streams it owns and waits for
+        # the others (created by their owner or by `sipas nats provision`).
+        managed = owned_streams(self.name) if self.settings.nats_user else None
+        await ensure_streams(self._js, replicas=self.settings.stream_replicas, manage=managed)
         self._publisher = EventPublisher(self._js, self.metrics, nc=self.broker.connection)
         self._dead_letters = DeadLetters(self._js, self.metrics)
         for hook in self._startup:

@@ -55,6 +55,10 @@ class ServiceSettings(BaseSettings):
         default="mongodb://127.0.0.1:27017/?directConnection=true",
         validation_alias=_global("mongo_url"),
     )
+    nats_user: str | None = Field(
+        default=None, description="NATS user of this service (per-service permissions)"
+    )
+    nats_password: str | None = Field(default=None, repr=False)
     stream_replicas: int = Field(default=1, ge=1, le=5, validation_alias=_global("stream_replicas"))
     log_level: str = Field(default="INFO", validation_alias=_global("log_level"))
     log_format: Literal["json", "console"] = Field(

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
+import structlog
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from sipas_contracts.streams import ALL_STREAMS, ConsumerSpec, StreamSpec
+
+log = structlog.get_logger(__name__)
 
 _RETENTION = {
     "limits": api.RetentionPolicy.LIMITS,
@@ -29,6 +35,7 @@ def stream_config(spec: StreamSpec, *, replicas: int) -> api.StreamConfig:
         deny_delete=spec.deny_delete,
         deny_purge=spec.deny_purge,
         allow_atomic=True,
+        allow_direct=spec.allow_direct,
     )
 
 
@@ -61,9 +68,30 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec, *, replicas: int
         await js.update_stream(config)
 
 
+async def wait_for_stream(js: JetStreamContext, name: str, *, patience: float = 120.0) -> None:
+    """Wait until a stream another party creates exists."""
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(patience),
+        wait=wait_fixed(1.0),
+        retry=retry_if_exception_type(NotFoundError),
+        reraise=True,
+    ):
+        with attempt:
+            if attempt.retry_state.attempt_number == 2:  # noqa: PLR2004 - log once, not every second
+                log.info("waiting_for_stream", stream=name)
+            await js.stream_info(name)
+
+
 async def ensure_streams(
-    js: JetStreamContext, *, replicas: int, specs: tuple[StreamSpec, ...] = ALL_STREAMS
+    js: JetStreamContext,
+    *,
+    replicas: int,
+    specs: tuple[StreamSpec, ...] = ALL_STREAMS,
+    manage: Collection[str] | None = None,
 ) -> None:
-    """Create or update every stream (idempotent; safe when several services start at once)."""
+    """Create/update the streams in ``manage`` (all when None); wait for the others to exist."""
     for spec in specs:
-        await ensure_stream(js, spec, replicas=replicas)
+        if manage is None or spec.name in manage:
+            await ensure_stream(js, spec, replicas=replicas)
+        else:
+            await wait_for_stream(js, spec.name)

@@ -25,7 +25,7 @@ from sipas_contracts.instrument import load_catalogue
 from sipas_contracts.units import UnitHierarchy, load_sample_hierarchy
 from sipas_runtime.demo.board import Board
 from sipas_runtime.demo.simulator import Commune, Respondents, Tally, TthcSystem
-from sipas_runtime.stack import Stack, StackError
+from sipas_runtime.stack import Stack, StackError, dev_supervisor
 
 DEMO_ENV = {
     "SIPAS_SAMPLING_DEV_OUTBOX": "true",
@@ -131,8 +131,10 @@ def run_demo(*, workdir: Path, duration: float, rate: float, seed: int, console:
     console.print("\n[bold]Địa chỉ khi hệ thống chạy (sipas up) / URLs while running:[/]")
     for name in stack.services:
         console.print(f"  {name:<9} {stack.url(name)}/docs   {stack.url(name)}/metrics")
+    console.print(f"  scoring   {stack.url('scoring')}/v1/indices")
+    key = dev_supervisor(workdir)[0]
     console.print(
-        f"  scoring   {stack.url('scoring')}/v1/indices   alerts {stack.url('alerts')}/v1/alerts"
+        f'  alerts    curl -H "Authorization: Bearer {key}" {stack.url("alerts")}/v1/cases'
     )
     console.print(f"  sampling  {stack.url('sampling')}/dev/outbox")
     console.print(f"Nhật ký / logs: {workdir / 'logs'}")

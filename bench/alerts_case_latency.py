@@ -1,0 +1,232 @@
+"""Benchmark: a rating of 1 becomes a case on the right unit, at 500 responses/s.
+
+Starts an embedded nats-server and Mongo-wire server (or uses SIPAS_NATS_URL /
+SIPAS_MONGO_URL) and the alerts service as its own process, publishes response-recorded
+events at a steady rate over 17 communes (a share of them rated 1, the rest 4-5), and
+measures for every rating of 1 the time from publishing the response to receiving the
+alert-raised event that names its case (published only after the case is committed).
+At the end it checks through the case API that every alert's case is on the unit of its
+response, and that the number of alerts equals the number of ratings of 1.
+
+    uv run python bench/alerts_case_latency.py --rate 500 --seconds 30 --low-share 0.2
+
+Prints a table and writes JSON to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import platform
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from sipas_contracts import subjects
+from sipas_contracts.testing import response
+from sipas_contracts.units import load_sample_hierarchy
+from sipas_runtime.processes import free_port
+from sipas_runtime.publishing import encode, event_headers
+from sipas_runtime.stack import Stack
+
+UNITS = load_sample_hierarchy().leaves("ht", date(2026, 1, 1))  # the 17 communes of seed 002
+ITEMS = ["HL.DV.E1.1", "HL.DV.E1.2", "HL.DV.E2.1", "HL.DV.E3.1", "HL.DV.E4.1"]
+RESULTS = Path(__file__).parent / "results"
+KEY = "sak_bench-supervisor"
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def users_file(path: Path) -> Path:
+    digest = hashlib.sha256(KEY.encode()).hexdigest()
+    path.write_text(
+        yaml.safe_dump({"users": [{"id": "bench", "role": "supervisor", "key_sha256": digest}]})
+    )
+    return path
+
+
+async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
+    nc = await nats.connect(stack.nats_url)
+    js = nc.jetstream()
+    rng = random.Random(7)
+    sent_at: dict[str, float] = {}
+    unit_of: dict[str, str] = {}
+    latencies: list[float] = []
+    alert_cases: dict[str, str] = {}
+    expected: list[int] = []
+    all_in = asyncio.Event()
+
+    async def on_alert(msg: Any) -> None:
+        now = time.monotonic()
+        event = json.loads(msg.data)
+        source = event["source_event_id"]
+        if event["rule"] == "low_rating" and source in sent_at:
+            latencies.append(now - sent_at[source])
+            alert_cases[source] = event["case_id"]
+            if event["unit"] != unit_of[source]:
+                raise AssertionError(f"alert on {event['unit']}, response was {unit_of[source]}")
+            if expected and len(latencies) >= expected[0]:
+                all_in.set()
+
+    await nc.subscribe("sipas.alert.raised.>", cb=on_alert)
+    total = int(args.rate * args.seconds)
+    tick = 0.01
+    per_tick = args.rate * tick
+    started = time.monotonic()
+    pending: list[asyncio.Future[Any]] = []
+    low = 0
+    for i in range(total):
+        target = started + i / args.rate
+        delay = target - time.monotonic()
+        if delay > 0 and i % max(1, int(per_tick)) == 0:
+            await asyncio.sleep(delay)
+        is_low = rng.random() < args.low_share
+        unit = UNITS[i % len(UNITS)]
+        answers = {
+            item: (1 if is_low and j == 0 else rng.choice([4, 5])) for j, item in enumerate(ITEMS)
+        }
+        event = response(unit=unit, answers=answers, occurred_at=datetime.now(UTC))
+        if is_low:
+            low += 1
+            sent_at[str(event.event_id)] = time.monotonic()
+            unit_of[str(event.event_id)] = unit
+        pending.append(
+            await js.publish_async(
+                subjects.response_recorded(unit), encode(event), headers=event_headers(event)
+            )
+        )
+        if len(pending) >= 256:
+            await asyncio.gather(*pending)
+            pending.clear()
+    await asyncio.gather(*pending)
+    publish_seconds = time.monotonic() - started
+    expected.append(low)
+    if len(latencies) >= low:
+        all_in.set()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(all_in.wait(), timeout=60)
+    await nc.close()
+    right_unit = await check_cases(stack, alert_cases, unit_of)
+    batches = await batch_profile(stack)
+    return {
+        **batches,
+        "responses": total,
+        "ratings_of_1": low,
+        "alerts_received": len(latencies),
+        "publish_rate": total / publish_seconds,
+        "p50_ms": 1000 * statistics.median(latencies) if latencies else None,
+        "p95_ms": 1000 * quantile(latencies, 0.95) if latencies else None,
+        "p99_ms": 1000 * quantile(latencies, 0.99) if latencies else None,
+        "max_ms": 1000 * max(latencies) if latencies else None,
+        "cases_on_right_unit": right_unit,
+        "cases": len(set(alert_cases.values())),
+    }
+
+
+async def check_cases(stack: Stack, alert_cases: dict[str, str], unit_of: dict[str, str]) -> bool:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with httpx.AsyncClient(base_url=stack.url("alerts"), headers=headers, timeout=30) as http:
+        units: dict[str, str] = {}
+        before = None
+        while True:
+            params: dict[str, Any] = {"limit": 200, **({"before": before} if before else {})}
+            page = (await http.get("/v1/cases", params=params)).json()
+            units.update({c["case_id"]: c["unit"] for c in page["items"]})
+            before = page["next"]
+            if before is None:
+                break
+    return all(units.get(case) == unit_of[source] for source, case in alert_cases.items())
+
+
+async def batch_profile(stack: Stack) -> dict[str, float]:
+    """Mean batch size and handler time of the responses consumer, from /metrics."""
+    async with httpx.AsyncClient(base_url=stack.url("alerts"), timeout=30) as http:
+        text = (await http.get("/metrics")).text
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if 'consumer="alerts-responses"' not in line or line.startswith("#"):
+            continue
+        name = line.split("{", 1)[0]
+        if name.endswith(("_sum", "_count")):
+            values[name] = float(line.rsplit(" ", 1)[1])
+    batches = values.get("sipas_handler_duration_seconds_count", 0.0)
+    if not batches:
+        return {}
+    return {
+        "batches": batches,
+        "mean_batch_messages": values["sipas_consumer_batch_messages_sum"] / batches,
+        "mean_batch_ms": 1000 * values["sipas_handler_duration_seconds_sum"] / batches,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=500)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--low-share", type=float, default=0.2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sipas-bench-alerts-") as tmp:
+        workdir = Path(tmp)
+        stack = Stack(
+            workdir,
+            services=("alerts",),
+            ports={"alerts": free_port()},
+            extra_env={
+                "SIPAS_ALERTS_USERS_FILE": str(users_file(workdir / "users.yaml")),
+                "SIPAS_ALERTS_DATABASE": "bench_alerts",
+                "SIPAS_LOG_LEVEL": "WARNING",
+            },
+        )
+        with stack:
+            result = asyncio.run(run(args, stack))
+    result |= {
+        "rate_target": args.rate,
+        "seconds": args.seconds,
+        "low_share": args.low_share,
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {__import__('os').cpu_count()} cores",  # noqa: E501
+        "at": datetime.now(UTC).isoformat(),
+    }
+    table = Table(title="alerts: rating of 1 → case (publish → alert-raised with case id)")
+    keys = (
+        "responses",
+        "ratings_of_1",
+        "alerts_received",
+        "publish_rate",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "max_ms",
+        "cases",
+        "cases_on_right_unit",
+        "batches",
+        "mean_batch_messages",
+        "mean_batch_ms",
+    )
+    for key in [k for k in keys if k in result]:
+        value = result[key]
+        table.add_row(key, f"{value:.1f}" if isinstance(value, float) else str(value))
+    Console().print(table)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"alerts-case-latency-{int(time.time())}.json"
+    out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

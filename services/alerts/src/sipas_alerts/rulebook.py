@@ -1,0 +1,108 @@
+"""The rules as configured: the policy, the instrument catalogues and the comment classifier.
+
+Comment classifiers are pluggable: a package can register a factory in the entry-point
+group ``sipas_alerts.comment_classifiers`` (``factory(rule: CommentRule) -> classifier``)
+and ``SIPAS_ALERTS_COMMENT_CLASSIFIER`` names the one to use; the default is the lexicon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import cache
+from importlib.metadata import entry_points
+from uuid import UUID
+
+from sipas_alerts.domain.alerts import Hit
+from sipas_alerts.domain.comments import (
+    GRAVE_TERMS,
+    NEGATIVE_TERMS,
+    CommentClassifier,
+    LexiconClassifier,
+)
+from sipas_alerts.domain.index_rules import Figure, evaluate_index
+from sipas_alerts.domain.policy import CommentRule, Policy
+from sipas_alerts.domain.response_rules import evaluate_response
+from sipas_alerts.domain.windows import previous_period
+from sipas_contracts.events import ResponseRecorded
+from sipas_contracts.instrument import Catalogue, load_catalogue
+from sipas_runtime.logs import mask_text
+
+ClassifierFactory = Callable[[CommentRule], CommentClassifier]
+CLASSIFIER_GROUP = "sipas_alerts.comment_classifiers"
+
+
+def lexicon(rule: CommentRule) -> CommentClassifier:
+    """The built-in Vietnamese lexicon, extended with the rule's own terms."""
+    return LexiconClassifier(
+        (*NEGATIVE_TERMS, *rule.extra_terms),
+        (*GRAVE_TERMS, *rule.extra_grave_terms),
+        min_matches=rule.min_matches,
+    )
+
+
+def classifier_factory(name: str) -> ClassifierFactory:
+    """The classifier factory called ``name`` (``lexicon`` or a registered plug-in)."""
+    if name == "lexicon":
+        return lexicon
+    found = {ep.name: ep for ep in entry_points(group=CLASSIFIER_GROUP)}
+    if name not in found:
+        known = ", ".join(["lexicon", *sorted(found)])
+        raise ValueError(f"comment classifier {name!r} is not installed (known: {known})")
+    factory: ClassifierFactory = found[name].load()
+    return factory
+
+
+class RuleBook:
+    """Evaluates responses and index figures under the policy of their campaign."""
+
+    def __init__(self, policy: Policy, classifier: ClassifierFactory = lexicon) -> None:
+        self.policy = policy
+        self._factory = classifier
+        self._classifiers: dict[CommentRule, CommentClassifier] = {}
+
+    def _classifier(self, rule: CommentRule) -> CommentClassifier:
+        if rule not in self._classifiers:
+            self._classifiers[rule] = self._factory(rule)
+        return self._classifiers[rule]
+
+    def on_response(self, response: ResponseRecorded) -> list[Hit]:
+        """The hits of one response."""
+        rules = self.policy.rules_for(response.campaign_id)
+        return evaluate_response(
+            response,
+            catalogue(response.instrument_id),
+            rules,
+            classifier=self._classifier(rules.negative_comment),
+            mask=mask_text,
+            tz=self.policy.calendar.tz,
+        )
+
+    def on_figure(
+        self,
+        current: Figure,
+        known: dict[str, Figure],
+        *,
+        source_event_id: UUID,
+        occurred_at: datetime,
+        previous_campaign: Figure | None = None,
+    ) -> list[Hit]:
+        """The hits of a new index figure, given the periods already known for its unit."""
+        rules = self.policy.rules_for(current.campaign_id)
+        before = known.get(current.period)
+        earlier = previous_period(current.period, known)
+        previous = known[earlier] if earlier else previous_campaign
+        return evaluate_index(
+            current,
+            rules,
+            source_event_id=source_event_id,
+            occurred_at=occurred_at,
+            before=before,
+            previous=previous,
+        )
+
+
+@cache
+def catalogue(instrument_id: str) -> Catalogue:
+    """An instrument catalogue (loaded once)."""
+    return load_catalogue(instrument_id)

@@ -1,0 +1,121 @@
+"""The notification queue: messages to designated contacts, sent after the commit.
+
+A notification is written in the same transaction as the case change that causes it, with
+an idempotency key (case, version, change, recipient) as its id; a dispatcher claims due
+ones with a lease (several instances never send the same one at the same time), sends
+them through a channel and records the outcome. Retryable failures are rescheduled with
+backoff; permanent ones are kept with the reason for operators to see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+NOTIFICATIONS = "notifications"
+Doc = dict[str, Any]
+Status = Literal["pending", "sent", "failed", "skipped"]
+
+
+class Notification(BaseModel):
+    """One message to one recipient about one case change (or an operator alert)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    key: str
+    case_id: str | None
+    unit: str | None
+    kind: str
+    channel: Literal["email", "webhook"]
+    recipient: str
+    subject: str
+    text: str
+    params: dict[str, str] = {}
+    attempts: int = 0
+    status: Status = "pending"
+
+
+class NotificationQueue:
+    """Pending and past notifications."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._queue = db[NOTIFICATIONS]
+
+    async def enqueue(
+        self,
+        notes: Sequence[Notification],
+        session: AsyncClientSession | None,
+        *,
+        now: datetime,
+    ) -> None:
+        """Queue notifications (in the caller's transaction)."""
+        docs = [
+            {
+                "_id": n.key,
+                **n.model_dump(exclude={"key"}),
+                "created_at": now,
+                "next_at": now,
+                "lease_until": None,
+            }
+            for n in notes
+        ]
+        if docs:
+            await self._queue.insert_many(docs, ordered=False, session=session)
+
+    async def claim(
+        self, *, now: datetime, owner: str, lease: timedelta, limit: int
+    ) -> list[Notification]:
+        """Take up to ``limit`` due notifications for ``lease`` (nobody else sends them)."""
+        claimed: list[Notification] = []
+        for _ in range(limit):
+            doc = await self._queue.find_one_and_update(
+                {
+                    "status": "pending",
+                    "next_at": {"$lte": now},
+                    "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}],
+                },
+                {"$set": {"lease_until": now + lease, "lease_owner": owner}},
+                sort=[("next_at", 1)],
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is None:
+                break
+            claimed.append(Notification.model_validate({**doc, "key": doc["_id"]}))
+        return claimed
+
+    async def settle(
+        self,
+        note: Notification,
+        *,
+        status: Status,
+        now: datetime,
+        detail: str = "",
+        retry_at: datetime | None = None,
+    ) -> None:
+        """Record an attempt: sent, failed for good, skipped, or pending until ``retry_at``."""
+        update: Doc = {
+            "status": status,
+            "attempts": note.attempts + 1,
+            "last_error": detail[:300] or None,
+            "lease_until": None,
+            "updated_at": now,
+        }
+        if status == "sent":
+            update["sent_at"] = now
+        if retry_at is not None:
+            update["next_at"] = retry_at
+        await self._queue.update_one({"_id": note.key}, {"$set": update})
+
+    async def of_case(self, case_id: str) -> list[Doc]:
+        """Notifications about one case (for its detail view)."""
+        cursor = self._queue.find(
+            {"case_id": case_id},
+            {"kind": 1, "channel": 1, "recipient": 1, "status": 1, "attempts": 1, "sent_at": 1},
+        ).sort("created_at", 1)
+        return [doc async for doc in cursor]

@@ -1,0 +1,87 @@
+"""The transactional outbox: every event the service emits, written with its effect.
+
+Events a JetStream handler returns are published by the consumer right after the commit;
+they are recorded here with their *source* (the id of the event that caused them) so a
+redelivered source re-publishes exactly the same events. Events born in an HTTP request or
+a timer (transitions, escalations) are recorded ``pending``: they are published after the
+commit and marked sent; :meth:`Outbox.pending` lets a relay publish whatever a crash left
+behind. JetStream's ``Nats-Msg-Id`` de-duplication absorbs a second publish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from sipas_contracts.events import Event, any_event_adapter
+
+OUTBOX = "outbox"
+RETENTION = timedelta(days=35)
+"""Kept as long as the runtime keeps processed-event markers (redelivery horizon)."""
+Doc = dict[str, Any]
+
+
+class Outbox:
+    """Emitted events, by id, with their source and whether they still await publishing."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._events = db[OUTBOX]
+
+    async def record(
+        self,
+        events: Sequence[tuple[Event, str]],
+        session: AsyncClientSession,
+        *,
+        now: datetime,
+        pending: bool,
+    ) -> None:
+        """Store (event, source) pairs in the current transaction."""
+        docs = [
+            {
+                "_id": str(event.event_id),
+                "source": source,
+                "data": event.model_dump_json(),
+                "created_at": now,
+                "pending": pending,
+            }
+            for event, source in events
+        ]
+        if docs:
+            await self._events.insert_many(docs, ordered=False, session=session)
+
+    async def of_sources(self, sources: Iterable[str], session: AsyncClientSession) -> list[Event]:
+        """The events emitted because of ``sources`` (for re-publishing on redelivery)."""
+        cursor = self._events.find({"source": {"$in": list(sources)}}, session=session).sort(
+            "_id", 1
+        )
+        return [_event(doc) async for doc in cursor]
+
+    async def pending(self, older_than: datetime, limit: int = 500) -> list[Event]:
+        """Events recorded before ``older_than`` and not yet marked published."""
+        cursor = (
+            self._events.find({"pending": True, "created_at": {"$lt": older_than}})
+            .sort("_id", 1)
+            .limit(limit)
+        )
+        return [_event(doc) async for doc in cursor]
+
+    async def mark_published(self, events: Sequence[Event]) -> None:
+        """Mark events as published (after JetStream acknowledged them)."""
+        if events:
+            await self._events.update_many(
+                {"_id": {"$in": [str(e.event_id) for e in events]}}, {"$set": {"pending": False}}
+            )
+
+    async def purge(self, before: datetime) -> int:
+        """Forget published events older than ``before`` (redelivery never goes back that far)."""
+        result = await self._events.delete_many({"pending": False, "created_at": {"$lt": before}})
+        return result.deleted_count
+
+
+def _event(doc: Doc) -> Event:
+    event: Event = any_event_adapter.validate_json(doc["data"])
+    return event

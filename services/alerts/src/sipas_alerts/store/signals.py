@@ -1,0 +1,89 @@
+"""What the index and activity rules remember (figures per period, counts per day).
+
+The last figure per (campaign, unit, period), and invitations and responses per
+(campaign, unit, local day).
+
+Scoring publishes only the latest index per (campaign, unit); the drop rule needs the
+previous period's figure, so alerts keeps its own copy rather than asking scoring.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from sipas_alerts.domain.activity import DayCount
+from sipas_alerts.domain.index_rules import Figure
+
+FIGURES = "figures"
+ACTIVITY = "activity"
+Doc = dict[str, Any]
+ActivityKey = tuple[str, str, date]
+"""(campaign, unit, local day)"""
+
+
+class FigureStore:
+    """The latest SIPAS figure per (campaign, unit, period)."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._figures = db[FIGURES]
+
+    async def periods(
+        self, campaign_id: str, unit: str, session: AsyncClientSession
+    ) -> dict[str, Figure]:
+        """Every period known for (campaign, unit), by period."""
+        cursor = self._figures.find({"campaign_id": campaign_id, "unit": unit}, session=session)
+        return {doc["period"]: _figure(doc) async for doc in cursor}
+
+    async def keep(self, figure: Figure, session: AsyncClientSession) -> None:
+        """Remember ``figure`` unless a newer version of its period is already known."""
+        key = f"{figure.campaign_id}|{figure.unit}|{figure.period}"
+        current = await self._figures.find_one({"_id": key}, {"version": 1}, session=session)
+        if current is None or current["version"] < figure.version:
+            await self._figures.replace_one(
+                {"_id": key}, figure.model_dump(), upsert=True, session=session
+            )
+
+
+def _figure(doc: Doc) -> Figure:
+    return Figure.model_validate({k: v for k, v in doc.items() if k != "_id"})
+
+
+class ActivityStore:
+    """Invitations and responses per (campaign, unit, day), as additive counters."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._days = db[ACTIVITY]
+
+    async def add(
+        self, field: str, counts: Counter[ActivityKey], session: AsyncClientSession
+    ) -> None:
+        """``$inc`` ``field`` (invitations or responses) by ``counts``: one write per key."""
+        ops = [
+            UpdateOne(
+                {"_id": f"{campaign}|{unit}|{day.isoformat()}"},
+                {
+                    "$inc": {field: n},
+                    "$setOnInsert": {"campaign_id": campaign, "unit": unit, "day": day.isoformat()},
+                },
+                upsert=True,
+            )
+            for (campaign, unit, day), n in counts.items()
+        ]
+        if ops:
+            await self._days.bulk_write(ops, ordered=False, session=session)
+
+    async def since(self, first: date) -> dict[tuple[str, str], dict[date, DayCount]]:
+        """Counts from ``first`` on, by (campaign, unit) and day."""
+        found: dict[tuple[str, str], dict[date, DayCount]] = {}
+        async for doc in self._days.find({"day": {"$gte": first.isoformat()}}):
+            days = found.setdefault((doc["campaign_id"], doc["unit"]), {})
+            days[date.fromisoformat(doc["day"])] = DayCount(
+                doc.get("invitations", 0), doc.get("responses", 0)
+            )
+        return found

@@ -1,0 +1,149 @@
+"""Least-privilege NATS users, generated from the contracts.
+
+Who may publish what follows from which service produces which event; who may consume what
+follows from the durable consumers declared in ``sipas_contracts.streams``. Rendering the
+server's ``accounts`` block from those declarations keeps the permissions true when a
+consumer is added (``sipas nats config --check`` fails when the committed file is stale).
+
+Each service user may: publish its own events and its own dead letters; pull from and ack
+only its own durable consumers; create/update only the streams it owns; read stream info;
+receive replies only on its private inbox prefix (``_INBOX_<service>``), so no service can
+read another's pulled messages. ``tthc`` (the TTHC information system) may only publish raw
+dossier records (not on intake's own ``http``/``import`` sources); ``downstream`` may only
+read index updates; ``admin`` provisions streams.
+Passwords are never in the file: NATS resolves ``$SIPAS_NATS_<USER>_PASSWORD`` from the
+server's environment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from sipas_contracts import streams, subjects
+
+SERVICES = ("intake", "sampling", "scoring", "alerts")
+# Raw records intake's webhook and importer queue, already validated and with the contact
+# sealed (``Sipas-Format: prepared``): only intake may publish them, the TTHC system may not.
+INTAKE_RAW_SOURCES = (subjects.raw_dossier("http"), subjects.raw_dossier("import"))
+SERVICE_PUBLISHES: dict[str, tuple[str, ...]] = {
+    "intake": (subjects.DOSSIERS_COMPLETED, subjects.RESPONSES_RECORDED, *INTAKE_RAW_SOURCES),
+    "sampling": (subjects.INVITATIONS_SENT,),
+    "scoring": (subjects.INDEXES_UPDATED,),
+    "alerts": (subjects.ALERTS_RAISED, subjects.CASES_UPDATED),
+}
+STREAM_OWNERS: dict[str, str] = {
+    streams.RAW_DOSSIERS.name: "intake",
+    streams.DOSSIERS.name: "intake",
+    streams.RESPONSES.name: "intake",
+    streams.INVITATIONS.name: "sampling",
+    streams.INDEXES.name: "scoring",
+    streams.ALERTS.name: "alerts",
+}
+SHARED_STREAMS = (streams.DEAD_LETTERS.name,)
+USERS = (*SERVICES, "tthc", "downstream", "admin")
+JS = "$JS.API"
+
+
+def inbox_prefix(user: str) -> str:
+    """The private reply-subject prefix of ``user``."""
+    return f"_INBOX_{user}"
+
+
+def password_variable(user: str) -> str:
+    """Environment variable holding ``user``'s password on the NATS server side."""
+    return f"SIPAS_NATS_{user.upper()}_PASSWORD"
+
+
+def owned_streams(service: str) -> tuple[str, ...]:
+    """Streams ``service`` creates and updates (plus the shared dead-letter stream)."""
+    return (*(name for name, owner in STREAM_OWNERS.items() if owner == service), *SHARED_STREAMS)
+
+
+def _consumer_api(stream: str, durable: str) -> list[str]:
+    return [
+        f"{JS}.CONSUMER.CREATE.{stream}.{durable}",
+        f"{JS}.CONSUMER.CREATE.{stream}.{durable}.>",
+        f"{JS}.CONSUMER.DURABLE.CREATE.{stream}.{durable}",
+        f"{JS}.CONSUMER.INFO.{stream}.{durable}",
+        f"{JS}.CONSUMER.MSG.NEXT.{stream}.{durable}",
+        f"$JS.ACK.{stream}.{durable}.>",
+    ]
+
+
+def service_permissions(service: str) -> dict[str, dict[str, list[str]]]:
+    """Publish/subscribe allow-lists of one service user."""
+    publish = [*SERVICE_PUBLISHES[service], subjects.dead_letter(service), f"{JS}.INFO"]
+    publish += [f"{JS}.STREAM.INFO.*"]
+    for stream in owned_streams(service):
+        publish += [f"{JS}.STREAM.CREATE.{stream}", f"{JS}.STREAM.UPDATE.{stream}"]
+    for spec in streams.ALL_CONSUMERS:
+        if spec.owner == service:
+            publish += _consumer_api(spec.stream, spec.durable)
+    return {
+        "publish": {"allow": sorted(set(publish))},
+        "subscribe": {"allow": [f"{inbox_prefix(service)}.>"]},
+    }
+
+
+def user_permissions(user: str) -> dict[str, dict[str, list[str]]]:
+    """Allow-lists of any SIPAS user (services, tthc, downstream, admin)."""
+    if user in SERVICES:
+        return service_permissions(user)
+    if user == "tthc":
+        return {
+            "publish": {"allow": [subjects.RAW_DOSSIERS], "deny": list(INTAKE_RAW_SOURCES)},
+            "subscribe": {"allow": [f"{inbox_prefix(user)}.>"]},
+        }
+    if user == "downstream":
+        stream = streams.INDEXES.name
+        return {
+            "publish": {
+                "allow": [
+                    f"{JS}.INFO",
+                    f"{JS}.STREAM.INFO.{stream}",
+                    f"{JS}.CONSUMER.CREATE.{stream}",
+                    f"{JS}.CONSUMER.CREATE.{stream}.>",
+                    f"{JS}.CONSUMER.MSG.NEXT.{stream}.>",
+                    f"{JS}.DIRECT.GET.{stream}",
+                    f"{JS}.DIRECT.GET.{stream}.>",
+                    f"$JS.ACK.{stream}.>",
+                ]
+            },
+            "subscribe": {"allow": [subjects.INDEXES_UPDATED, f"{inbox_prefix(user)}.>"]},
+        }
+    if user == "admin":
+        return {"publish": {"allow": [">"]}, "subscribe": {"allow": [">"]}}
+    msg = f"unknown NATS user {user!r}"
+    raise ValueError(msg)
+
+
+def _users(users: Iterable[str]) -> str:
+    lines = []
+    for user in users:
+        permissions = json.dumps(user_permissions(user), indent=2).replace("\n", "\n      ")
+        lines.append(
+            f"    {{\n      user: {user}\n      password: ${password_variable(user)}\n"
+            f"      permissions: {permissions}\n    }}"
+        )
+    return "\n".join(lines)
+
+
+def render_accounts() -> str:
+    """The ``accounts`` block of the NATS server configuration (include it from nats.conf)."""
+    return (
+        "# Generated by `sipas nats config` from the SIPAS contracts. Do not edit by hand.\n"
+        "# Passwords come from the server's environment: SIPAS_NATS_<USER>_PASSWORD.\n"
+        "accounts {\n"
+        "  SIPAS {\n"
+        "    jetstream: enabled\n"
+        "    users: [\n"
+        f"{_users(USERS)}\n"
+        "    ]\n"
+        "  }\n"
+        "  SYS {\n"
+        "    users: [{user: system, password: $SIPAS_NATS_SYSTEM_PASSWORD}]\n"
+        "  }\n"
+        "}\n"
+        "system_account: SYS\n"
+    )

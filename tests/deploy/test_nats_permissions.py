@@ -1,0 +1,246 @@
+"""The NATS permission matrix, proven on a real nats-server with deploy/nats/accounts.conf.
+
+Every allowed operation works; every forbidden one is refused by the server. Both lists are
+spelled out below, not derived from the code under test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.js import api
+
+from sipas_runtime.embedded import EmbeddedNats
+from sipas_runtime.nats_access import USERS, inbox_prefix, password_variable
+from sipas_runtime.streams import consumer_config, ensure_streams
+
+pytestmark = [pytest.mark.deploy, pytest.mark.nats]
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORDS = {user: f"pw-{user}-{os.getpid()}" for user in (*USERS, "system")}
+
+# (user, subject) publishes that must be stored (JetStream PubAck).
+ALLOWED_PUBLISH = [
+    ("intake", "sipas.dossier.completed.ht-nx-co-dam"),
+    ("intake", "sipas.response.recorded.ht-nx-co-dam"),
+    ("intake", "sipas.dlq.intake"),
+    ("intake", "sipas.raw.dossier.http"),
+    ("intake", "sipas.raw.dossier.import"),
+    ("sampling", "sipas.invitation.sent.ht-nx-co-dam"),
+    ("sampling", "sipas.dlq.sampling"),
+    ("scoring", "sipas.index.updated.c2026.ht-nx-co-dam"),
+    ("alerts", "sipas.alert.raised.ht-nx-co-dam"),
+    ("alerts", "sipas.case.updated.ht-nx-co-dam"),
+    ("tthc", "sipas.raw.dossier.one-stop"),
+]
+# (user, subject) publishes the server must refuse.
+FORBIDDEN_PUBLISH = [
+    ("intake", "sipas.invitation.sent.ht-nx-co-dam"),
+    ("intake", "sipas.index.updated.c2026.ht"),
+    ("intake", "sipas.dlq.scoring"),
+    ("sampling", "sipas.response.recorded.ht-nx-co-dam"),
+    ("sampling", "sipas.dossier.completed.ht"),
+    ("scoring", "sipas.response.recorded.ht"),
+    ("scoring", "sipas.alert.raised.ht"),
+    ("alerts", "sipas.index.updated.c2026.ht"),
+    ("alerts", "sipas.raw.dossier.x"),
+    ("tthc", "sipas.dossier.completed.ht"),
+    ("tthc", "sipas.raw.dossier.http"),
+    ("tthc", "sipas.raw.dossier.import"),
+    ("intake", "sipas.raw.dossier.one-stop"),
+    ("tthc", "sipas.response.recorded.ht"),
+    ("downstream", "sipas.index.updated.c2026.ht"),
+    ("downstream", "sipas.raw.dossier.x"),
+    # JetStream administration that would destroy evidence
+    ("intake", "$JS.API.STREAM.DELETE.SIPAS_RESPONSES"),
+    ("intake", "$JS.API.STREAM.PURGE.SIPAS_RESPONSES"),
+    ("scoring", "$JS.API.STREAM.MSG.DELETE.SIPAS_RESPONSES"),
+    ("scoring", "$JS.API.STREAM.UPDATE.SIPAS_RESPONSES"),
+    ("alerts", "$JS.API.STREAM.CREATE.SIPAS_INDEXES"),
+    ("downstream", "$JS.API.STREAM.DELETE.SIPAS_INDEXES"),
+    # another service's durable consumer: pulling, acking, re-creating
+    ("scoring", "$JS.API.CONSUMER.MSG.NEXT.SIPAS_RAW_DOSSIERS.intake-raw-dossiers"),
+    ("alerts", "$JS.API.CONSUMER.MSG.NEXT.SIPAS_RESPONSES.scoring-responses"),
+    ("sampling", "$JS.ACK.SIPAS_RESPONSES.scoring-responses.1.1.1.1.1"),
+    ("alerts", "$JS.API.CONSUMER.CREATE.SIPAS_RAW_DOSSIERS.intake-raw-dossiers"),
+    ("downstream", "$JS.API.CONSUMER.MSG.NEXT.SIPAS_RESPONSES.scoring-responses"),
+]
+# (user, subject) subscriptions the server must refuse.
+FORBIDDEN_SUBSCRIBE = [
+    ("intake", "sipas.>"),
+    ("sampling", "sipas.raw.dossier.>"),
+    ("scoring", "_INBOX.>"),
+    ("alerts", "_INBOX_intake.>"),
+    ("scoring", "_INBOX_sampling.>"),
+    ("tthc", "sipas.dossier.completed.>"),
+    ("downstream", "sipas.response.recorded.>"),
+]
+# (user, stream, durable) consumers each service may create and pull from.
+ALLOWED_CONSUMERS = [
+    ("intake", "SIPAS_RAW_DOSSIERS", "intake-raw-dossiers"),
+    ("intake", "SIPAS_INVITATIONS", "intake-invitations"),
+    ("sampling", "SIPAS_DOSSIERS", "sampling-dossiers"),
+    ("scoring", "SIPAS_RESPONSES", "scoring-responses"),
+    ("alerts", "SIPAS_RESPONSES", "alerts-responses"),
+    ("alerts", "SIPAS_INDEXES", "alerts-indexes"),
+    ("alerts", "SIPAS_INVITATIONS", "alerts-invitations"),
+]
+
+
+def secured_server(workdir: Path) -> EmbeddedNats:
+    """A real nats-server with the generated users; passwords in its environment."""
+    return EmbeddedNats(
+        workdir,
+        accounts=ROOT / "deploy" / "nats" / "accounts.conf",
+        env={password_variable(u): pw for u, pw in PASSWORDS.items()},
+    )
+
+
+@pytest.fixture(scope="module")
+def secured_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = secured_server(tmp_path_factory.mktemp("secured-nats"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+class Session:
+    """A connection as one user, collecting the server's permission errors."""
+
+    def __init__(self, user: str) -> None:
+        self.user = user
+        self.errors: list[str] = []
+        self.nc: Client | None = None
+
+    async def connect(self, url: str) -> Client:
+        async def on_error(error: Exception) -> None:
+            self.errors.append(str(error))
+
+        self.nc = await nats.connect(
+            url,
+            user=self.user,
+            password=PASSWORDS[self.user],
+            inbox_prefix=inbox_prefix(self.user),
+            error_cb=on_error,
+            allow_reconnect=False,
+        )
+        return self.nc
+
+    async def refused(self, subject: str) -> bool:
+        for _ in range(40):
+            if any(
+                subject.lower() in e.lower() and "permissions violation" in e.lower()
+                for e in self.errors
+            ):
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+
+@pytest.fixture
+async def connect(secured_nats: str) -> AsyncIterator[object]:
+    sessions: list[Session] = []
+
+    async def open_session(user: str) -> Session:
+        session = Session(user)
+        await session.connect(secured_nats)
+        sessions.append(session)
+        return session
+
+    admin = await open_session("admin")
+    assert admin.nc is not None
+    await ensure_streams(admin.nc.jetstream(), replicas=1)
+    yield open_session
+    for session in sessions:
+        if session.nc is not None:
+            await session.nc.close()
+
+
+async def test_unauthenticated_clients_are_refused(secured_nats):
+    with pytest.raises(Exception, match=r"(?i)authorization"):
+        await nats.connect(secured_nats, allow_reconnect=False, max_reconnect_attempts=0)
+
+
+@pytest.mark.parametrize(("user", "subject"), ALLOWED_PUBLISH)
+async def test_each_producer_can_store_its_own_events(connect, user, subject):
+    session = await connect(user)
+
+    ack = await session.nc.jetstream().publish(subject, b"{}", timeout=5)
+
+    assert ack.seq >= 1
+    assert session.errors == []
+
+
+@pytest.mark.parametrize(("user", "subject"), FORBIDDEN_PUBLISH)
+async def test_publishing_outside_a_users_remit_is_refused(connect, user, subject):
+    session = await connect(user)
+
+    await session.nc.publish(subject, b"{}")
+    await session.nc.flush()
+
+    assert await session.refused(subject), f"{user} could publish to {subject}"
+
+
+@pytest.mark.parametrize(("user", "subject"), FORBIDDEN_SUBSCRIBE)
+async def test_reading_outside_a_users_remit_is_refused(connect, user, subject):
+    session = await connect(user)
+
+    await session.nc.subscribe(subject)
+    await session.nc.flush()
+
+    assert await session.refused(subject), f"{user} could subscribe to {subject}"
+
+
+@pytest.mark.parametrize(("user", "stream", "durable"), ALLOWED_CONSUMERS)
+async def test_each_service_can_create_pull_and_ack_its_own_consumer(
+    connect, user, stream, durable
+):
+    from sipas_contracts.streams import ALL_CONSUMERS
+
+    spec = next(c for c in ALL_CONSUMERS if c.durable == durable)
+    admin = await connect("admin")
+    await admin.nc.jetstream().publish(spec.filter_subjects[0].replace(">", "probe.x"), b"{}")
+    session = await connect(user)
+    js = session.nc.jetstream()
+
+    await js.add_consumer(stream, consumer_config(spec))
+    sub = await js.pull_subscribe_bind(
+        durable, stream=stream, inbox_prefix=f"{inbox_prefix(user)}.".encode()
+    )
+    [msg] = await sub.fetch(1, timeout=5)
+    await msg.ack_sync()
+
+    info = await js.consumer_info(stream, durable)
+    assert info.num_ack_pending == 0
+    assert session.errors == []
+
+
+async def test_downstream_reads_index_updates_and_nothing_else(connect):
+    admin = await connect("admin")
+    await admin.nc.jetstream().publish(
+        "sipas.index.updated.c2026.ht-nx-co-dam", json.dumps({"v": 1}).encode()
+    )
+    reader = await connect("downstream")
+    js = reader.nc.jetstream()
+
+    latest = await js.get_last_msg(
+        "SIPAS_INDEXES", "sipas.index.updated.c2026.ht-nx-co-dam", direct=True
+    )
+    ephemeral = await js.pull_subscribe(
+        "sipas.index.updated.>",
+        stream="SIPAS_INDEXES",
+        config=api.ConsumerConfig(ack_policy=api.AckPolicy.EXPLICIT),
+        inbox_prefix=f"{inbox_prefix('downstream')}.".encode(),
+    )
+    messages = await ephemeral.fetch(1, timeout=5)
+
+    assert json.loads(latest.data) == {"v": 1}
+    assert messages
+    assert reader.errors == []

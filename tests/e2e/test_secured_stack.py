@@ -1,0 +1,133 @@
+"""The whole system runs with one restricted NATS user per service (deploy/nats/accounts.conf):
+a TTHC system publishes as `tthc`, a downstream consumer reads indices as `downstream`."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
+
+from sipas_runtime.embedded import EmbeddedNats
+from sipas_runtime.nats_access import SERVICES, inbox_prefix, password_variable
+from sipas_runtime.stack import Stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.mongo]
+ROOT = Path(__file__).resolve().parents[2]
+USERS = (*SERVICES, "tthc", "downstream", "admin", "system")
+PASSWORDS = {user: f"secret-{user}-{os.getpid()}" for user in USERS}
+
+
+async def test_services_work_end_to_end_with_least_privilege_users(mongo_url, tmp_path):
+    server = EmbeddedNats(
+        tmp_path / "nats",
+        accounts=ROOT / "deploy" / "nats" / "accounts.conf",
+        env={password_variable(u): pw for u, pw in PASSWORDS.items()},
+    )
+    url = server.start()
+    credentials = {
+        f"SIPAS_{s.upper()}_{key}": value
+        for s in SERVICES
+        for key, value in (
+            ("NATS_USER", s),
+            ("NATS_PASSWORD", PASSWORDS[s]),
+            ("DATABASE", f"sec_{s}_{os.getpid()}"),
+        )
+    }
+    stack = Stack(
+        tmp_path / "stack",
+        ports={},
+        nats_url=url,
+        mongo_url=mongo_url,
+        extra_env={
+            **credentials,
+            "SIPAS_SAMPLING_DEV_OUTBOX": "true",
+            "SIPAS_SAMPLING_SAMPLING_RATE": "1.0",
+            "SIPAS_SCORING_N_MIN": "1",
+        },
+    )
+    tthc = downstream = None
+    try:
+        stack.start()
+        tthc = await nats.connect(
+            url, user="tthc", password=PASSWORDS["tthc"], inbox_prefix=inbox_prefix("tthc")
+        )
+        downstream = await nats.connect(
+            url,
+            user="downstream",
+            password=PASSWORDS["downstream"],
+            inbox_prefix=inbox_prefix("downstream"),
+        )
+        indices: list[dict[str, object]] = []
+
+        async def on_index(msg: object) -> None:
+            indices.append(json.loads(msg.data))  # type: ignore[attr-defined]
+
+        await downstream.subscribe("sipas.index.updated.>", cb=on_index)
+        now = datetime.now(UTC)
+        record = {
+            "dossier_id": "000.00.00.H42-261120-9001",
+            "unit": "Xã Cổ Đạm",
+            "procedure_code": "1.001193",
+            "applicant_kind": "individual",
+            "submission_channel": "direct",
+            "received_at": (now - timedelta(days=1)).isoformat(),
+            "delivered_at": (now - timedelta(minutes=1)).isoformat(),
+            "contact": {"phone": "0912345678"},
+        }
+        await tthc.jetstream().publish("sipas.raw.dossier.one-stop", json.dumps(record).encode())
+
+        async with httpx.AsyncClient(timeout=10) as http:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_delay(30), wait=wait_fixed(0.2), reraise=True
+            ):
+                with attempt:
+                    outbox = (await http.get(f"{stack.url('sampling')}/dev/outbox")).json()
+                    assert len(outbox) == 1
+            token = outbox[0]["link"].rsplit("/", 1)[-1]
+            async for attempt in AsyncRetrying(
+                stop=stop_after_delay(30), wait=wait_fixed(0.2), reraise=True
+            ):
+                with attempt:
+                    answer = await http.post(
+                        f"{stack.url('intake')}/v1/responses",
+                        json={"token": token, "answers": {"HL.DV.E1.1": 5}},
+                    )
+                    assert answer.status_code == 201, answer.text
+
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(30), wait=wait_fixed(0.2), reraise=True
+        ):
+            with attempt:
+                assert [i["unit"] for i in indices] == ["ht-nx-co-dam"]
+        # The webhook queues records on intake's own raw source: allowed for intake only.
+        webhook_record = {**record, "dossier_id": "000.00.00.H42-261120-9002"}
+        feed = {"Authorization": f"Bearer {stack.env['SIPAS_INTAKE_API_KEYS']}"}
+        async with httpx.AsyncClient(timeout=10) as http:
+            posted = await http.post(
+                f"{stack.url('intake')}/v1/dossiers", json=webhook_record, headers=feed
+            )
+            assert posted.status_code == 202, posted.text
+            async for attempt in AsyncRetrying(
+                stop=stop_after_delay(30), wait=wait_fixed(0.2), reraise=True
+            ):
+                with attempt:
+                    known = await http.get(
+                        f"{stack.url('intake')}/v1/dossiers/{webhook_record['dossier_id']}",
+                        headers=feed,
+                    )
+                    assert known.status_code == 200, known.text
+        for service in SERVICES:
+            log = stack.log_path(service).read_text()
+            assert "permissions violation" not in log.lower(), f"{service}: {log[-1500:]}"
+    finally:
+        for client in (tthc, downstream):
+            if client is not None:
+                await client.close()
+        stack.stop()
+        server.stop()
