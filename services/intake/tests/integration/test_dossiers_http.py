@@ -197,3 +197,17 @@ def test_a_misconfigured_service_refuses_to_start_naming_the_setting(
 
     with pytest.raises(ValueError, match=message):
         create_app(settings)
+
+
+async def test_an_unavailable_queue_is_a_503_to_retry_not_a_500(intake, monkeypatch):
+    async def broker_down(*_args, **_kwargs):
+        raise TimeoutError  # fault injection: JetStream does not answer
+
+    monkeypatch.setattr(intake.service, "publish_raw", broker_down)
+
+    answer = await intake.http.post("/v1/dossiers", json=record(40), headers=FEED)
+    batch = await intake.http.post("/v1/dossiers/batch", json=[record(41)], headers=FEED)
+
+    assert (answer.status_code, batch.status_code) == (503, 503)
+    assert answer.headers["retry-after"] == "30"
+    assert answer.json()["type"] == "urn:sipas:problem:queue-unavailable"

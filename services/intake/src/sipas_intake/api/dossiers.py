@@ -12,6 +12,8 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import nats.errors
+import structlog
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, Field
 
@@ -20,6 +22,7 @@ from sipas_intake.domain.dossiers import NotCompleted, Unsealed
 from sipas_intake.domain.errors import IntakeError
 from sipas_runtime.problems import ProblemError
 
+log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1/dossiers", tags=["dossiers"], dependencies=[Depends(require_feed)])
 FormatParam = Annotated[
     str,
@@ -132,9 +135,23 @@ async def post_dossier(
             errors=[e.model_dump() for e in result.errors],
         )
     if prepared is not None and not dry_run:
-        intake = intake_of(request)
-        await intake.publish_raw(await intake.reader.seal([prepared]), "http")
+        await _queue(request, [prepared], "http")
     return result
+
+
+async def _queue(request: Request, records: list[Unsealed], source: str) -> None:
+    """Seal and queue validated records; an unavailable broker is a 503 to retry, not a 500."""
+    intake = intake_of(request)
+    try:
+        await intake.publish_raw(await intake.reader.seal(records), source)
+    except (TimeoutError, nats.errors.Error, OSError) as exc:
+        log.warning("raw_queue_unavailable", error=type(exc).__name__, count=len(records))
+        raise ProblemError(
+            503,
+            "The dossier queue is unavailable; nothing was accepted. Retry later.",
+            code="urn:sipas:problem:queue-unavailable",
+            headers={"Retry-After": "30"},
+        ) from exc
 
 
 def _records(document: object, limit: int) -> list[Any]:
@@ -177,7 +194,7 @@ async def post_batch(
         if prepared is not None:
             ready.append(prepared)
     if ready and not dry_run:
-        await intake.publish_raw(await intake.reader.seal(ready), source)
+        await _queue(request, ready, source)
     count = {s: sum(r.status == s for r in results) for s in ("accepted", "ignored", "rejected")}
     return BatchResult(**count, results=results)
 
