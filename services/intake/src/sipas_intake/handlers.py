@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import json
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -46,10 +46,23 @@ _SCHEMA_CODES = frozenset({"missing", "invalid", "unexpected"})
 
 @dataclass(frozen=True, slots=True)
 class RawDossier:
-    """A decoded raw record: a prepared event (maybe unsealed) or a not-completed dossier."""
+    """A decoded raw record: a prepared event (maybe unsealed) or a not-completed dossier.
+
+    ``sealing`` is the contact being sealed in the pool's threads, started as soon as the
+    record is decoded so that it overlaps with decoding the rest of the batch and with the
+    ledger's round trips; a record the ledger drops never waits for it.
+    """
 
     result: Unsealed | NotCompleted
     entry: str
+    sealing: Future[str | None] | None = None
+
+    async def event(self, revision: int) -> DossierCompleted:
+        """The event of ``revision``, with the contact sealed."""
+        unsealed = self.result
+        assert isinstance(unsealed, Unsealed)  # only completed records are emitted
+        sealed = await asyncio.wrap_future(self.sealing) if self.sealing is not None else None
+        return unsealed.prepared.finalise(revision, sealed_contact=sealed)
 
 
 @dataclass(frozen=True)
@@ -112,7 +125,10 @@ class DossierReader:
                 recheck(prepared, hierarchy=self.hierarchy, now=now)
                 return RawDossier(Unsealed(prepared, None), entry)
             document = json.loads(msg.data)
-            return RawDossier(self.read(document, fmt=fmt, source=source, now=now), entry)
+            result = self.read(document, fmt=fmt, source=source, now=now)
+            if isinstance(result, Unsealed) and result.contact:
+                return RawDossier(result, entry, self.pool.submit(self.crypto.seal, result.contact))
+            return RawDossier(result, entry)
         except IntakeError as exc:
             self.rejected(entry, exc.code)
             raise RejectedError(str(exc), kind=_dlq_kind(exc.code)) from exc
@@ -192,28 +208,26 @@ async def _decide_all(
 ) -> list[DossierCompleted]:
     entries: dict[str, LedgerEntry] = dict(known)
     units: dict[str, str] = {}
-    emit: list[tuple[Unsealed, int]] = []
+    emit: list[tuple[RawDossier, int]] = []
     for delivery in completed:
-        unsealed = _unsealed(delivery)
-        prepared = unsealed.prepared
+        prepared = _unsealed(delivery).prepared
         dossier_id = prepared.candidate.dossier_id
         decision = decide(entries.get(dossier_id), dossier_id, prepared.fingerprint, delivery.seq)
         reader.accepted(delivery.event.entry, decision.outcome, prepared)
         if decision.revision is None:
+            if delivery.event.sealing is not None:
+                delivery.event.sealing.cancel()  # a duplicate: no need to seal it
             continue
-        emit.append((unsealed, decision.revision))
+        emit.append((delivery.event, decision.revision))
         if decision.outcome != Outcome.REPLAYED:
             entries[dossier_id] = decision.entry
             units[dossier_id] = prepared.candidate.unit
     created = [(entries[i], u) for i, u in units.items() if i not in known]
     changed = [(entries[i], u) for i, u in units.items() if i in known]
     await ledger.save(created, changed, datetime.now(UTC), session)
-    sealed = await reader.seal([u for u, _ in emit])
     if len(emit) < len(completed):
         log.info("dossiers_not_emitted", count=len(completed) - len(emit))
-    return [
-        prepared.finalise(revision) for prepared, (_, revision) in zip(sealed, emit, strict=True)
-    ]
+    return [await raw.event(revision) for raw, revision in emit]
 
 
 def _seal_all(

@@ -84,11 +84,16 @@ class DossierRecord(BaseModel):
     contact: Contact = Field(default_factory=Contact)
     handling_officer: str | None = Field(default=None, max_length=120)
 
-    @field_validator("*", mode="before")
+    @field_validator(
+        "unit", "agency_code", "reception_point", "procedure_name", "handling_officer",
+        mode="before",
+    )  # fmt: skip
     @classmethod
     def _nfc(cls, value: object) -> object:
         # Some systems send decomposed (NFD) Vietnamese: names must compare equal.
-        return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
+        if isinstance(value, str) and not value.isascii():
+            return unicodedata.normalize("NFC", value)
+        return value
 
     @model_validator(mode="after")
     def _has_a_unit(self) -> Self:
@@ -120,15 +125,19 @@ class PreparedDossier(BaseModel):
         candidate = self.candidate.model_copy(update={"sealed_contact": blob})
         return self.model_copy(update={"candidate": candidate})
 
-    def finalise(self, revision: int) -> DossierCompleted:
-        """The event for ``revision``; its id is derived from dossier, revision and content."""
+    def finalise(self, revision: int, *, sealed_contact: str | None = None) -> DossierCompleted:
+        """The event for ``revision``; its id is derived from dossier, revision and content.
+
+        ``sealed_contact``, when given, is the contact sealed after preparation.
+        """
         key = f"dossier:{self.candidate.dossier_id}:r{revision}:{self.fingerprint}"
-        return self.candidate.model_copy(
-            update={
-                "revision": revision,
-                "event_id": uuid7_for(key, self.candidate.delivered_at),
-            }
-        )
+        update: dict[str, object] = {
+            "revision": revision,
+            "event_id": uuid7_for(key, self.candidate.delivered_at),
+        }
+        if sealed_contact is not None:
+            update["sealed_contact"] = sealed_contact
+        return self.candidate.model_copy(update=update)
 
 
 @dataclass(frozen=True)
@@ -237,7 +246,8 @@ def prepare_unsealed(
         contact_channels=sorted(contact.channels, key=CHANNEL_ORDER.index),
         handling_officer=record.handling_officer,
     )
-    prepared = PreparedDossier(
+    # Built from validated parts: constructing without re-validation is safe and cheaper.
+    prepared = PreparedDossier.model_construct(
         candidate=candidate,
         fingerprint=crypto.fingerprint(content_key(candidate, contact.plain)),
         warnings=contact.warnings,
@@ -252,12 +262,16 @@ def prepare(
     return prepare_unsealed(record, hierarchy=hierarchy, crypto=crypto, now=now).seal(crypto.seal)
 
 
+_NOT_CONTENT = frozenset({"event_id", "occurred_at", "revision", "sealed_contact"})
+
+
 def content_key(candidate: DossierCompleted, plain_contact: dict[str, str]) -> str:
-    """Canonical text of what a correction may change (sealed blob excluded: it is random)."""
-    payload = candidate.model_dump(
-        mode="json", exclude={"event_id", "occurred_at", "revision", "sealed_contact"}
-    )
-    return json.dumps([payload, plain_contact], sort_keys=True, ensure_ascii=False)
+    """Canonical text of what a correction may change (sealed blob excluded: it is random).
+
+    Pydantic serialises fields in declaration order, so the text is deterministic.
+    """
+    payload = candidate.model_dump_json(exclude=set(_NOT_CONTENT))
+    return payload + json.dumps(plain_contact, sort_keys=True, ensure_ascii=False)
 
 
 def recheck(prepared: PreparedDossier, *, hierarchy: Units, now: datetime) -> None:
@@ -284,6 +298,8 @@ def parse_record(document: dict[str, object]) -> DossierRecord:
 
 def nest(document: dict[str, object]) -> dict[str, object]:
     """``{"contact.phone": "x"}`` → ``{"contact": {"phone": "x"}}``; empty cells dropped."""
+    if not any("." in key for key in document):  # JSON records: the common, fast case
+        return {k: v for k, v in document.items() if v is not None and v != ""}
     out: dict[str, object] = {}
     for key, value in document.items():
         if value is None or value == "":
