@@ -109,6 +109,25 @@ class IntakeService:
         """A shipped instrument (raises CatalogueError naming the known ones)."""
         return load_catalogue(instrument_id)
 
+    def profile(self, catalogue: Catalogue, campaign_id: str) -> str:
+        """The form profile a campaign's respondents answer on this instrument.
+
+        A profile the instrument lacks (a configuration mistake) falls back to the default
+        one, with a warning, rather than failing every respondent of the campaign.
+        """
+        wanted = self.settings.form_profile(campaign_id)
+        if wanted in catalogue.forms:
+            return wanted
+        log.warning("form_profile_unknown", campaign=campaign_id, profile=wanted)
+        return self.settings.default_form_profile
+
+    def form_items(self, catalogue: Catalogue, campaign_id: str) -> tuple[str, ...]:
+        """The items a campaign's form asks (every item when no profile exists at all)."""
+        profile = self.profile(catalogue, campaign_id)
+        if profile in catalogue.forms:
+            return catalogue.forms[profile].items
+        return tuple(catalogue.items)
+
     async def publish_responses(self, events: Sequence[ResponseRecorded]) -> None:
         """Publish committed responses; a failure is retried later from the outbox."""
         try:

@@ -180,3 +180,23 @@ async def test_a_reminder_re_sending_the_same_token_extends_its_expiry(intake, e
 
     await eventually_fn(extended)
     assert (await answer(intake, token)).status_code == 201
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"form_profiles": "ht-2026=tthc_user,kiosk-only=kiosk,typo=nope"}
+
+
+async def test_each_campaign_answers_its_own_form_profile(intake):
+    short, _ = await intake.invite(campaign_id="kiosk-only")
+    mistaken, _ = await intake.invite(campaign_id="typo")
+
+    off_profile = await answer(intake, short, {"NC.1": 3})
+    in_profile = await answer(intake, short, {"HL.DV.E3.1": 4})
+    fallback = await answer(intake, mistaken, {"NC.1": 3})
+
+    assert off_profile.status_code == 422
+    assert off_profile.json()["errors"] == [
+        {"field": "answers.NC.1", "reason": "is not asked on this form"}
+    ]
+    assert (in_profile.status_code, fallback.status_code) == (201, 201)

@@ -12,7 +12,7 @@ import structlog
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel
 
-from sipas_contracts.events import ResponseRecorded
+from sipas_contracts.events import Answer, ResponseRecorded
 from sipas_contracts.ids import uuid7
 from sipas_intake.api.deps import Interviewer, intake_of
 from sipas_intake.domain.errors import ResponseRejectedError
@@ -75,20 +75,18 @@ def _build(
     request: Request,
     context: ResponseContext,
     *,
-    answers: dict[str, int | str],
+    answers: dict[str, Answer],
     comment: str | None,
     sealed: str | None,
     now: datetime,
 ) -> ResponseRecorded:
     intake = intake_of(request)
     catalogue = intake.catalogue(context.instrument_id)
-    profile = intake.settings.form_profile(context.campaign_id)
-    allowed = catalogue.forms[profile].items if profile in catalogue.forms else None
     return build_response(
         context,
-        answers,  # type: ignore[arg-type]
+        answers,
         catalogue=catalogue,
-        allowed=allowed,
+        allowed=intake.form_items(catalogue, context.campaign_id),
         comment=comment,
         sealed_callback=sealed,
         response_id=uuid7(),

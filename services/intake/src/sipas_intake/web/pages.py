@@ -112,8 +112,9 @@ def _form(
     errors: PageErrors | None = None,
 ) -> Response:
     intake = intake_of(request)
+    catalogue = intake.catalogue(grant.instrument_id)
     questionnaire = for_instrument(
-        grant.instrument_id, intake.settings.form_profile(grant.campaign_id), lang
+        grant.instrument_id, intake.profile(catalogue, grant.campaign_id), lang
     )
     fields = fields or {}
     errors = errors or PageErrors()
@@ -163,7 +164,7 @@ def _answers_event(
     return event_or_errors(
         fields,
         catalogue=catalogue,
-        items=catalogue.form(intake.settings.form_profile(grant.campaign_id)).items,
+        items=intake.form_items(catalogue, grant.campaign_id),
         lang=lang,
         context=lambda: ResponseContext.invited(grant),
         sealed_callback=sealed_callback,
