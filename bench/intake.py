@@ -137,9 +137,30 @@ async def stored(nc: Any, stream: str) -> int:
     return int((await nc.jetstream().stream_info(stream)).state.messages)
 
 
-async def drain(nc: Any, stack: Stack, records: int) -> dict[str, float]:
+def start_instances(first: Stack, count: int) -> list[Stack]:
+    """Start ``count`` intake processes sharing the first one's servers, secrets and database."""
+    first.start()
+    extra = []
+    for index in range(1, count):
+        env = {k: v for k, v in first.env.items() if k.startswith("SIPAS_") and "PORT" not in k}
+        stack = Stack(
+            first.workdir / f"instance{index}",
+            services=("intake",),
+            ports={},
+            nats_url=first.nats_url,
+            mongo_url=first.mongo_url,
+            extra_env=env,
+        )
+        extra.append(stack.start())
+    return [first, *extra]
+
+
+async def drain(nc: Any, stack: Stack, records: int, instances: int) -> dict[str, float]:
     marks: list[tuple[float, int]] = []
-    stack.start()
+    started_at = time.perf_counter()
+    running = start_instances(stack, instances)
+    urls = [r.url("intake") for r in running]
+    cpu_before = sum(process_metric(u, "process_cpu_seconds_total") for u in urls)
     started = time.perf_counter()
     while True:
         done = await stored(nc, "SIPAS_DOSSIERS")
@@ -149,14 +170,22 @@ async def drain(nc: Any, stack: Stack, records: int) -> dict[str, float]:
         if marks[-1][0] > 900:  # give up after 15 minutes
             raise RuntimeError(f"only {done} of {records} after 15 minutes")
         await asyncio.sleep(0.2)
+    cpu = sum(process_metric(u, "process_cpu_seconds_total") for u in urls) - cpu_before
+    for extra in running[1:]:
+        extra.stop()
     total = marks[-1][0]
-    low = next(t for t, n in marks if n >= records * 0.1)
-    high = next(t for t, n in marks if n >= records * 0.9)
+    floor = max(records * 0.1, marks[0][1])  # more instances: the first one starts earlier
+    low, low_count = next((t, n) for t, n in marks if n >= floor)
+    high, high_count = next((t, n) for t, n in marks if n >= records * 0.9)
     return {
         "records": records,
+        "instances": instances,
+        "startup_seconds": started - started_at,
+        "intake_cpu_us_per_event": 1e6 * cpu / max(1, records - marks[0][1]),
+        "intake_cpu_share_of_wall": cpu / total,
         "seconds_from_start": total,
-        "events_per_s_overall": records / total,
-        "events_per_s_steady_10_90": records * 0.8 / max(high - low, 1e-9),
+        "events_per_s_overall": (records - marks[0][1]) / total,
+        "events_per_s_steady_10_90": (high_count - low_count) / max(high - low, 1e-9),
     }
 
 
@@ -201,12 +230,17 @@ async def live(nc: Any, rate: int, seconds: float, offset: int, fmt: str) -> dic
     }
 
 
-def intake_rss_mb(url: str) -> float:
+def process_metric(url: str, name: str) -> float:
+    """One process_* sample from intake's /metrics (CPU seconds, resident bytes)."""
     with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:  # noqa: S310
         for line in response.read().decode().splitlines():
-            if line.startswith("process_resident_memory_bytes"):
-                return float(line.split()[-1]) / 2**20
+            if line.startswith(name):
+                return float(line.split()[-1])
     return float("nan")
+
+
+def intake_rss_mb(url: str) -> float:
+    return process_metric(url, "process_resident_memory_bytes") / 2**20
 
 
 def machine() -> dict[str, Any]:
@@ -233,7 +267,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             raw_messages(0, args.records, args.format, datetime.now(UTC)),
             batch=500,
         )
-        results["drain"] = await drain(nc, stack, args.records)
+        results["drain"] = await drain(nc, stack, args.records, args.instances)
         if args.live_rate:
             results["live"] = await live(
                 nc, args.live_rate, args.live_seconds, args.records, args.format
@@ -257,11 +291,15 @@ def show(results: dict[str, Any]) -> None:
         "raw nats-py atomic batches of 500", f"{ref['atomic_batch_500_per_s']:,.0f} msg/s"
     )
     table.add_row(
-        f"intake drain of {drain_['records']:,} raw records",
+        f"intake drain of {drain_['records']:,} raw records ({drain_['instances']} process)",
         f"{drain_['events_per_s_overall']:,.0f} events/s",
     )
     table.add_row(
         "intake steady state (10%→90%)", f"{drain_['events_per_s_steady_10_90']:,.0f} events/s"
+    )
+    table.add_row(
+        "intake CPU per event / CPU busy",
+        f"{drain_['intake_cpu_us_per_event']:.0f} µs / {drain_['intake_cpu_share_of_wall']:.0%}",
     )
     if "live" in results:
         live_ = results["live"]
@@ -284,6 +322,7 @@ def main() -> None:
     parser.add_argument("--format", choices=["generic", "hoso"], default="generic")
     parser.add_argument("--live-rate", type=int, default=5000)
     parser.add_argument("--live-seconds", type=float, default=10.0)
+    parser.add_argument("--instances", type=int, default=1, help="intake processes draining")
     args = parser.parse_args()
     results = asyncio.run(run(args))
     show(results)

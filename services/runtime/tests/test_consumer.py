@@ -343,3 +343,23 @@ def test_a_consumer_needs_exactly_one_decoder(runtime):
         runtime.consume(spec(), handler=Effects(runtime))
     with pytest.raises(TypeError, match="exactly one"):
         runtime.consume(spec(), decode=decode, decode_message=lambda m: m, handler=Effects(runtime))
+
+
+async def test_a_handler_that_dedups_itself_sees_every_delivery_as_fresh(runtime, nc):
+    seen: list[int] = []
+
+    async def handler(batch: Batch[ResponseRecorded], session: Any) -> list[Any]:
+        seen.extend(d.seq for d in batch.fresh)
+        assert not batch.replayed
+        return []
+
+    runtime.consume(spec(), decode=decode, handler=handler, dedup="handler")
+    await runtime.start()
+    event = response()
+
+    await publish(nc, event)
+    await publish(nc, event, msg_id="the-same-event-again")
+
+    await eventually(lambda: len(seen) == 2)
+    assert await runtime.db["consumer_watermarks"].count_documents({}) == 0
+    assert await runtime.db["processed_events"].count_documents({}) == 0

@@ -182,7 +182,9 @@ def create_app(settings: Settings) -> FastAPI:
         INTAKE_RAW_DOSSIERS,
         decode_message=handlers.dossier_decoder(intake.reader),
         handler=handlers.on_raw_dossiers(intake.ledger, intake.reader),
-        dedup="sequence",
+        # The ledger recognises replays per dossier and raw sequence (domain.revisions), so
+        # no watermark document is needed, and instances sharing the consumer never contend.
+        dedup="handler",
     )
     runtime.consume(
         INTAKE_INVITATIONS,

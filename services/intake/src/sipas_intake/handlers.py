@@ -177,7 +177,7 @@ def on_raw_dossiers(
     """Decide each record's revision in stream order; emit new revisions (and replays)."""
 
     async def handle(batch: Batch[RawDossier], session: AsyncClientSession) -> Sequence[Event]:
-        # Fresh and replayed deliveries are decided alike: the ledger knows which raw
+        # Every delivery is decided by the ledger (dedup="handler"): it knows which raw
         # sequence produced which revision, so a replay re-emits the same event id.
         deliveries = sorted([*batch.fresh, *batch.replayed], key=lambda d: d.seq)
         completed: list[Delivery[RawDossier]] = []

@@ -182,7 +182,6 @@ async def test_replaying_the_raw_stream_from_zero_emits_nothing_new(intake, even
 
     await runtime.stop()
     await js.delete_consumer("SIPAS_RAW_DOSSIERS", "intake-raw-dossiers")
-    await intake.db["consumer_watermarks"].delete_many({})
     await runtime.start()
 
     await eventually_fn(

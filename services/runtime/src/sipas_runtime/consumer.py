@@ -43,7 +43,11 @@ from sipas_runtime.mongo import Document, in_transaction, is_transient
 from sipas_runtime.publishing import EventPublisher
 
 E = TypeVar("E")
-DedupMode = Literal["event_id", "sequence"]
+DedupMode = Literal["event_id", "sequence", "handler"]
+"""How replays are recognised: per event id, by stream-sequence watermark, or by the handler
+itself (``handler``: every delivery is passed as fresh; the handler's own state — e.g. a
+ledger keyed by a natural id — makes a replay harmless, and no shared document serialises
+concurrent instances)."""
 log = structlog.get_logger(__name__)
 
 # NATS header values must be ASCII: the reason is percent-encoded (UTF-8), which leaves
@@ -281,6 +285,9 @@ class IdempotentConsumer(Generic[E]):
     async def _split(self, deliveries: list[Delivery[E]], session: AsyncClientSession) -> Batch[E]:
         db = self._client()[self._database]
         batch: Batch[E] = Batch()
+        if self._dedup == "handler":
+            batch.fresh.extend(deliveries)
+            return batch
         if self._dedup == "sequence":
             mark = await db[WATERMARKS].find_one({"_id": self.spec.durable}, session=session)
             watermark = int(mark["seq"]) if mark else 0
