@@ -19,7 +19,9 @@ class CachedUnits:
 
     def __init__(self, hierarchy: UnitHierarchy) -> None:
         self.hierarchy = hierarchy
-        self._known: dict[tuple[str, date], str | UnitHierarchyError] = {}
+        # A failure is kept as its message: re-raising one exception object would chain a
+        # new traceback onto it every time (unbounded memory on a steady stream of records).
+        self._known: dict[tuple[str, date], tuple[str, bool]] = {}
 
     def resolve(self, reference: str, on: date) -> str:
         """The unit code ``reference`` means on ``on`` (raises UnitHierarchyError)."""
@@ -27,15 +29,16 @@ class CachedUnits:
         found = self._known.get(key)
         if found is None:
             try:
-                found = self.hierarchy.resolve(reference, on)
+                found = (self.hierarchy.resolve(reference, on), True)
             except UnitHierarchyError as exc:
-                found = exc
+                found = (str(exc), False)
             if len(self._known) >= CACHE_LIMIT:
                 self._known.clear()
             self._known[key] = found
-        if isinstance(found, UnitHierarchyError):
-            raise found
-        return found
+        text, resolved = found
+        if not resolved:
+            raise UnitHierarchyError(text)
+        return text
 
     def is_active(self, code: str, on: date) -> bool:
         """Whether ``code`` is a unit valid on ``on``."""
