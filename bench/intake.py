@@ -155,7 +155,9 @@ def start_instances(first: Stack, count: int) -> list[Stack]:
     return [first, *extra]
 
 
-async def drain(nc: Any, stack: Stack, records: int, instances: int) -> dict[str, float]:
+async def drain(
+    nc: Any, stack: Stack, records: int, instances: int
+) -> tuple[dict[str, float], list[Stack]]:
     marks: list[tuple[float, int]] = []
     started_at = time.perf_counter()
     running = start_instances(stack, instances)
@@ -171,8 +173,6 @@ async def drain(nc: Any, stack: Stack, records: int, instances: int) -> dict[str
             raise RuntimeError(f"only {done} of {records} after 15 minutes")
         await asyncio.sleep(0.2)
     cpu = sum(process_metric(u, "process_cpu_seconds_total") for u in urls) - cpu_before
-    for extra in running[1:]:
-        extra.stop()
     total = marks[-1][0]
     floor = max(records * 0.1, marks[0][1])  # more instances: the first one starts earlier
     low, low_count = next((t, n) for t, n in marks if n >= floor)
@@ -186,7 +186,7 @@ async def drain(nc: Any, stack: Stack, records: int, instances: int) -> dict[str
         "seconds_from_start": total,
         "events_per_s_overall": (records - marks[0][1]) / total,
         "events_per_s_steady_10_90": (high_count - low_count) / max(high - low, 1e-9),
-    }
+    }, running
 
 
 async def live(nc: Any, rate: int, seconds: float, offset: int, fmt: str) -> dict[str, float]:
@@ -255,6 +255,7 @@ def machine() -> dict[str, Any]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="sipas-bench-intake-"))
     stack = Stack(workdir, services=("intake",), ports={})
+    running = [stack]
     stack.start_infrastructure()
     results: dict[str, Any] = {"machine": machine(), "format": args.format}
     nc = await nats.connect(stack.nats_url)
@@ -267,7 +268,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             raw_messages(0, args.records, args.format, datetime.now(UTC)),
             batch=500,
         )
-        results["drain"] = await drain(nc, stack, args.records, args.instances)
+        results["drain"], running = await drain(nc, stack, args.records, args.instances)
         if args.live_rate:
             results["live"] = await live(
                 nc, args.live_rate, args.live_seconds, args.records, args.format
@@ -275,7 +276,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         results["intake_rss_mb"] = intake_rss_mb(stack.url("intake"))
     finally:
         await nc.close()
-        stack.stop()
+        for instance in reversed(running):  # the first one last: it owns the servers
+            instance.stop()
     return results
 
 

@@ -31,7 +31,7 @@ from sipas_intake.store.tokens import TokenStore
 from sipas_intake.web import kiosk, pages
 from sipas_intake.web.limits import PathBodyLimits
 from sipas_intake.web.render import Renderer
-from sipas_runtime.privacy import Sealer, keyed_hash
+from sipas_runtime.privacy import KeyedHasher, Sealer, keyed_hash
 from sipas_runtime.publishing import Outgoing, publish_batched
 from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.settings import decode_key
@@ -58,8 +58,8 @@ class IntakeService:
         fingerprint_key = derive_key(pseudonym_key, "fingerprint")
         self.crypto = Crypto(
             seal=Sealer(settings.sampling_public_key),
-            pseudonymise=lambda identity: keyed_hash(pseudonym_key, identity),
-            fingerprint=lambda content: keyed_hash(fingerprint_key, content),
+            pseudonymise=KeyedHasher(pseudonym_key),
+            fingerprint=KeyedHasher(fingerprint_key),
         )
         # Lives as long as the process (a restarted runtime keeps using it).
         self.seal_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="seal")

@@ -40,6 +40,19 @@ def keyed_hash(key: bytes, value: str) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
+class KeyedHasher:
+    """:func:`keyed_hash` under one key, with the keyed state prepared once (hot paths)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._base = hmac.new(key, digestmod=hashlib.sha256)
+
+    def __call__(self, value: str) -> str:
+        """The same digest as ``keyed_hash(key, value)``."""
+        digest = self._base.copy()
+        digest.update(value.encode())
+        return digest.hexdigest()
+
+
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
