@@ -35,7 +35,7 @@ async def test_events_of_several_types_are_stored_in_order_in_their_streams(nc):
     await ensure_streams(nc.jetstream(), replicas=1)
     events = [dossier() for _ in range(7)] + [response() for _ in range(3)] + [dossier()]
 
-    count = await publisher(nc, batch=3).publish_many(events)
+    count = await publisher(nc, batch=3).publish_many(events, atomic=True)
 
     assert count == 11
     assert await messages_in(nc, "SIPAS_DOSSIERS") == 8
@@ -51,7 +51,7 @@ async def test_a_batch_with_an_already_stored_event_falls_back_to_one_by_one(nc)
     await publisher(nc).publish_many([seen])
     fresh = [dossier() for _ in range(4)]
 
-    await publisher(nc).publish_many([fresh[0], seen, *fresh[1:], fresh[2]])
+    await publisher(nc).publish_many([fresh[0], seen, *fresh[1:], fresh[2]], atomic=True)
 
     assert await messages_in(nc, "SIPAS_DOSSIERS") == 5
 
@@ -67,6 +67,15 @@ async def test_the_server_refusal_names_the_reason(nc):
     assert info.value.err_code == 10174
     await publish_batched(js, nc, [message, message])
     assert await messages_in(nc, "PLAIN") == 1
+
+
+async def test_without_atomic_each_event_is_acked_on_its_own(nc):
+    await ensure_streams(nc.jetstream(), replicas=1)
+    events = [dossier() for _ in range(5)]
+
+    assert await publisher(nc).publish_many([*events, events[0]]) == 6
+
+    assert await messages_in(nc, "SIPAS_DOSSIERS") == 5
 
 
 async def test_an_empty_or_oversized_atomic_batch_is_refused_before_sending(nc):

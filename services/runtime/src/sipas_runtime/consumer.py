@@ -168,8 +168,10 @@ class IdempotentConsumer(Generic[E]):
         dedup: DedupMode = "event_id",
         max_deliveries: int = 10,
         key: Callable[[Delivery[E]], str] = _default_key,
+        atomic_publish: bool = False,
     ) -> None:
         self.spec = spec
+        self._atomic_publish = atomic_publish
         self._decode = _message_decoder(decode, decode_message)
         self._handler = handler
         self._client = client
@@ -196,7 +198,7 @@ class IdempotentConsumer(Generic[E]):
         if deliveries:
             outputs = await self._apply_with_retry(deliveries, raw_by_seq)
             if outputs:
-                await self._publisher().publish_many(outputs)
+                await self._publisher().publish_many(outputs, atomic=self._atomic_publish)
         for msg in messages:
             await msg.ack()
         self._metrics.handler_duration.labels(*self._labels).observe(time.monotonic() - started)

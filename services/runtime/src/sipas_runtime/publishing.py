@@ -4,14 +4,15 @@
 deterministic id) is stored once. ``publish`` waits for the PubAck: when it returns the
 event is on disk (``sync_interval: always``).
 
-``publish_many`` stores events in *atomic batches* (ADR-50: ``Nats-Batch-Id`` /
-``Nats-Batch-Sequence`` / ``Nats-Batch-Commit``; the stream has ``allow_atomic``): the
-server stores a whole batch or nothing and syncs it to disk once, which is ~5x the rate
-of one ack per event (measured here: 25k versus 3.4k events/s with ``sync_interval:
-always``). A batch holding an id the stream has already seen is refused whole (err_code
-10201); it is then republished event by event so that each one is de-duplicated on its
-own. Without a core connection (or when the server refuses batches) a bounded window of
-per-event acks is used instead.
+``publish_many`` keeps a bounded window of per-event acks in flight. With ``atomic=True``
+(a hot consumer opts in) it stores events in *atomic batches* instead (ADR-50:
+``Nats-Batch-Id`` / ``Nats-Batch-Sequence`` / ``Nats-Batch-Commit``; the stream has
+``allow_atomic``): the server stores a whole batch or nothing and syncs it to disk once,
+~5x the rate of one ack per event (measured here: 25k versus 3.4k events/s with
+``sync_interval: always``). A batch holding an id the stream has already seen is refused
+whole (err_code 10201); it is then republished event by event so that each one is
+de-duplicated on its own. The price: core-NATS subscribers (not JetStream consumers) see
+the refused batch's copies too, which is why it is opt-in.
 """
 
 from __future__ import annotations
@@ -172,8 +173,8 @@ class EventPublisher:
         self._count(event)
         return ack
 
-    async def publish_many(self, events: Sequence[Event]) -> int:
-        """Store events (atomic batches per event type, in order); raise if any failed."""
+    async def publish_many(self, events: Sequence[Event], *, atomic: bool = False) -> int:
+        """Store events in order (``atomic``: in batches per event type); raise on failure."""
         start = 0
         while start < len(events):
             end = start + 1
@@ -182,7 +183,7 @@ class EventPublisher:
             run = events[start:end]
             await publish_batched(
                 self._js,
-                self._nc,
+                self._nc if atomic else None,
                 [outgoing(e) for e in run],
                 batch=self._batch,
                 window=self._window,

@@ -169,11 +169,13 @@ class ServiceRuntime:
         dedup: DedupMode = "event_id",
         key: Callable[[Delivery[E]], str] | None = None,
         batch_size: int | None = None,
+        atomic_publish: bool = False,
     ) -> IdempotentConsumer[E]:
         """Subscribe ``handler`` to ``spec`` with exactly-once effects (see ``consumer``).
 
         ``decode`` turns the message bytes into an event; ``decode_message`` gets the whole
         NATS message instead (subject, headers) for decoders that need them.
+        ``atomic_publish`` stores the handler's outputs in atomic batches (see ``publishing``).
         """
         consumer: IdempotentConsumer[E] = IdempotentConsumer(
             spec=spec,
@@ -187,6 +189,7 @@ class ServiceRuntime:
             metrics=self.metrics,
             dedup=dedup,
             max_deliveries=self.settings.max_deliveries,
+            atomic_publish=atomic_publish,
             **({"key": key} if key is not None else {}),
         )
         size = batch_size or self.settings.batch_size
