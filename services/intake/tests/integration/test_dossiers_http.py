@@ -55,7 +55,8 @@ async def test_a_valid_record_is_accepted_with_contact_warnings_and_flows_sealed
     [raw] = await intake.stream("SIPAS_RAW_DOSSIERS")
     assert raw.headers["Sipas-Format"] == "prepared"
     assert b"ketoan" not in raw.data
-    assert b"3851" not in raw.data
+    assert b"02373851234" not in raw.data  # not the normalised landline
+    assert b"3851 234" not in raw.data  # nor the number as typed
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,7 @@ async def test_a_generic_record_becomes_an_event_whose_contact_only_sampling_can
     assert event["unit"] == "ht-nx-xuan-hoi"
     assert event["revision"] == 1
     assert event["contact_channels"] == ["sms", "zalo", "email"]
-    assert "0912" not in json.dumps(event)
+    assert "912345678" not in json.dumps(event)  # whole numbers: short runs occur in hashes
     assert unseal(intake.keys.sampling.secret_key, event["sealed_contact"]) == {
         "phone": "0912345678",
         "phone_alternates": "0987654321",
