@@ -153,3 +153,75 @@ def test_positive_codes_must_exist_on_the_scale(tmp_path):
 def test_unknown_catalogue_id_lists_the_known_ones():
     with pytest.raises(CatalogueError, match="sipas-1001-2023"):
         load_catalogue("sipas-9999")
+
+
+def test_1001_tthc_user_form_asks_the_service_part_expectations_and_four_perceptions():
+    catalogue = load_catalogue("sipas-1001-2023")
+
+    form = catalogue.form("tthc_user")
+
+    assert form.items[:4] == ("ND.5", "ND.6", "ND.X1", "ND.X2")
+    assert [i for i in form.items if i.startswith("HL.DV.")] == [
+        i for e in catalogue.aspects["HL.DV"].elements for i in catalogue.elements[e].items
+    ]
+    assert sum(i.startswith("NC.") for i in form.items) == 10
+    assert len(form.items) == 30
+    assert form.comment
+    assert not any(i.startswith(("HL.CS", "ND.1", "ND.8")) for i in form.items)
+
+
+def test_2640_tthc_user_form_asks_four_perceptions_and_the_22_criteria():
+    catalogue = load_catalogue("sipas-2640-2017")
+
+    form = catalogue.form("tthc_user")
+
+    assert form.items == (
+        "ND.TRIPS",
+        "ND.ON_TIME",
+        "ND.EXTRA_PAY",
+        "ND.HARASS",
+        *catalogue.satisfaction_items(),
+    )
+
+
+@pytest.mark.parametrize("catalogue_id", ["sipas-1001-2023", "sipas-2640-2017"])
+def test_every_shipped_catalogue_has_a_short_kiosk_form(catalogue_id):
+    catalogue = load_catalogue(catalogue_id)
+
+    kiosk = catalogue.form("kiosk")
+
+    assert 3 <= len(kiosk.items) <= 8
+    assert all(catalogue.items[i].section == "satisfaction" for i in kiosk.items)
+
+
+def test_an_unknown_form_profile_names_the_known_ones():
+    with pytest.raises(KeyError, match="kiosk, tthc_user"):
+        load_catalogue("sipas-2640-2017").form("phone")
+
+
+def test_a_form_may_include_an_aspect_an_element_or_an_item(tmp_path):
+    document = _minimal()
+    document["catalogue"]["forms"] = {
+        "all": {"vi": "a", "en": "a", "include": ["A"]},
+        "one": {"vi": "o", "en": "o", "include": ["I1"], "comment": False},
+    }
+
+    catalogue = load_catalogue_file(_write(tmp_path, document))
+
+    assert catalogue.form("all").items == ("I1",)
+    assert catalogue.form("one").comment is False
+
+
+@pytest.mark.parametrize(
+    ("include", "message"),
+    [
+        (["NOPE"], "'NOPE' is not an aspect, element, question or item"),
+        (["E", "I1"], "item 'I1' is included twice"),
+    ],
+)
+def test_a_form_with_a_bad_reference_is_refused(tmp_path, include, message):
+    document = _minimal()
+    document["catalogue"]["forms"] = {"bad": {"vi": "b", "en": "b", "include": include}}
+
+    with pytest.raises(CatalogueError, match=message):
+        load_catalogue_file(_write(tmp_path, document))

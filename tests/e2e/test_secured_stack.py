@@ -105,6 +105,23 @@ async def test_services_work_end_to_end_with_least_privilege_users(mongo_url, tm
         ):
             with attempt:
                 assert {"ht-nx-co-dam", "ht"} <= {i["unit"] for i in indices}  # unit and roll-up
+        # The webhook queues records on intake's own raw source: allowed for intake only.
+        webhook_record = {**record, "dossier_id": "000.00.00.H42-261120-9002"}
+        feed = {"Authorization": f"Bearer {stack.env['SIPAS_INTAKE_API_KEYS']}"}
+        async with httpx.AsyncClient(timeout=10) as http:
+            posted = await http.post(
+                f"{stack.url('intake')}/v1/dossiers", json=webhook_record, headers=feed
+            )
+            assert posted.status_code == 202, posted.text
+            async for attempt in AsyncRetrying(
+                stop=stop_after_delay(30), wait=wait_fixed(0.2), reraise=True
+            ):
+                with attempt:
+                    known = await http.get(
+                        f"{stack.url('intake')}/v1/dossiers/{webhook_record['dossier_id']}",
+                        headers=feed,
+                    )
+                    assert known.status_code == 200, known.text
         for service in SERVICES:
             log = stack.log_path(service).read_text()
             assert "permissions violation" not in log.lower(), f"{service}: {log[-1500:]}"

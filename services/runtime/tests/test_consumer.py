@@ -18,7 +18,7 @@ from sipas_contracts import subjects
 from sipas_contracts.events import ResponseRecorded
 from sipas_contracts.streams import RESPONSES, ConsumerSpec
 from sipas_contracts.testing import response
-from sipas_runtime.consumer import Batch, decode_reason
+from sipas_runtime.consumer import Batch, RejectedError, decode_reason
 from sipas_runtime.publishing import encode, event_headers
 from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.settings import ServiceSettings
@@ -313,3 +313,53 @@ def test_consumer_config_bounds_redelivery_above_the_dlq_threshold():
 
     assert config.max_deliver == 11
     assert config.ack_policy == api.AckPolicy.EXPLICIT
+
+
+async def test_a_message_decoder_sees_the_subject_and_headers(runtime, nc):
+    seen: list[tuple[str, str]] = []
+
+    def decode_message(msg: Any) -> ResponseRecorded:
+        seen.append((msg.subject, (msg.headers or {}).get("Sipas-Format", "")))
+        if msg.subject.endswith("ht-nx-co-dam"):
+            raise RejectedError("this unit is closed", kind="rejected")
+        return decode(msg.data)
+
+    runtime.consume(spec(), decode_message=decode_message, handler=Effects(runtime))
+    await runtime.start()
+    good = response(unit="ht-nx-xuan-hoi")
+    headers = {**event_headers(good), "Sipas-Format": "probe"}
+    await nc.jetstream().publish(
+        subjects.response_recorded(good.unit), encode(good), headers=headers
+    )
+    await publish(nc, response(unit="ht-nx-co-dam"))
+
+    await eventually(lambda: counter(runtime, "applied") == 1)
+    await eventually(lambda: counter(runtime, "dead_lettered") == 1)
+    assert seen[0] == ("sipas.response.recorded.ht-nx-xuan-hoi", "probe")
+
+
+def test_a_consumer_needs_exactly_one_decoder(runtime):
+    with pytest.raises(TypeError, match="exactly one"):
+        runtime.consume(spec(), handler=Effects(runtime))
+    with pytest.raises(TypeError, match="exactly one"):
+        runtime.consume(spec(), decode=decode, decode_message=lambda m: m, handler=Effects(runtime))
+
+
+async def test_a_handler_that_dedups_itself_sees_every_delivery_as_fresh(runtime, nc):
+    seen: list[int] = []
+
+    async def handler(batch: Batch[ResponseRecorded], session: Any) -> list[Any]:
+        seen.extend(d.seq for d in batch.fresh)
+        assert not batch.replayed
+        return []
+
+    runtime.consume(spec(), decode=decode, handler=handler, dedup="handler")
+    await runtime.start()
+    event = response()
+
+    await publish(nc, event)
+    await publish(nc, event, msg_id="the-same-event-again")
+
+    await eventually(lambda: len(seen) == 2)
+    assert await runtime.db["consumer_watermarks"].count_documents({}) == 0
+    assert await runtime.db["processed_events"].count_documents({}) == 0

@@ -100,3 +100,12 @@ def test_field_errors_drop_the_location_prefix():
     )
 
     assert errors == [{"field": "contact.email", "reason": "value is not a valid email"}]
+
+
+def test_a_keyed_hasher_gives_the_keyed_hash():
+    from sipas_runtime.privacy import KeyedHasher, keyed_hash
+
+    hasher = KeyedHasher(b"k" * 32)
+
+    assert hasher("id:042090001234") == keyed_hash(b"k" * 32, "id:042090001234")
+    assert hasher("x") == hasher("x") != hasher("y")

@@ -14,6 +14,7 @@ from sipas_contracts.instrument.models import (
     Aspect,
     Catalogue,
     Element,
+    FormProfile,
     Item,
     Question,
     Scale,
@@ -73,6 +74,13 @@ class _RawScale(_Raw):
     ordinal: bool = False
 
 
+class _RawForm(_Raw):
+    vi: str
+    en: str
+    include: list[str] = Field(min_length=1)
+    comment: bool = True
+
+
 class _RawCatalogue(_Raw):
     id: str
     revision: int
@@ -85,6 +93,7 @@ class _RawCatalogue(_Raw):
     perception: list[_RawQuestion] = Field(default_factory=list)
     satisfaction: _RawSatisfaction
     expectation: list[_RawQuestion] = Field(default_factory=list)
+    forms: dict[str, _RawForm] = Field(default_factory=dict)
 
 
 def _question(
@@ -167,6 +176,8 @@ def _build(raw: _RawCatalogue) -> Catalogue:
             msg = f"item id {item.id!r} is used twice"
             raise CatalogueError(msg)
         by_id[item.id] = item
+    groups = _item_groups(questions, elements, aspects)
+    forms = {fid: _form(fid, f, groups, by_id) for fid, f in raw.forms.items()}
     return Catalogue(
         id=raw.id,
         revision=raw.revision,
@@ -181,7 +192,36 @@ def _build(raw: _RawCatalogue) -> Catalogue:
         items=by_id,
         elements=elements,
         aspects=aspects,
+        forms=forms,
     )
+
+
+def _item_groups(
+    questions: list[Question], elements: dict[str, Element], aspects: dict[str, Aspect]
+) -> dict[str, tuple[str, ...]]:
+    """Item ids behind every id a form may include: aspect, element, question (or item)."""
+    groups: dict[str, tuple[str, ...]] = {q.id: q.items for q in questions}
+    groups.update({e.id: e.items for e in elements.values()})
+    for aspect in aspects.values():
+        groups[aspect.id] = tuple(i for e in aspect.elements for i in elements[e].items)
+    return groups
+
+
+def _form(
+    form_id: str, raw: _RawForm, groups: dict[str, tuple[str, ...]], items: dict[str, Item]
+) -> FormProfile:
+    chosen: list[str] = []
+    for reference in raw.include:
+        expanded = groups.get(reference) or ((reference,) if reference in items else ())
+        if not expanded:
+            msg = f"form {form_id}: {reference!r} is not an aspect, element, question or item"
+            raise CatalogueError(msg)
+        for item_id in expanded:
+            if item_id in chosen:
+                msg = f"form {form_id}: item {item_id!r} is included twice"
+                raise CatalogueError(msg)
+            chosen.append(item_id)
+    return FormProfile(id=form_id, vi=raw.vi, en=raw.en, items=tuple(chosen), comment=raw.comment)
 
 
 def parse_catalogue(document: dict[str, Any], *, origin: str = "<document>") -> Catalogue:

@@ -95,6 +95,16 @@ class Aspect(_Frozen):
     elements: tuple[str, ...]
 
 
+class FormProfile(_Frozen):
+    """Which items one kind of questionnaire shows (e.g. the unit-level TTHC-user survey)."""
+
+    id: str
+    vi: str
+    en: str
+    items: tuple[str, ...] = Field(min_length=1, description="Item ids, in the order asked")
+    comment: bool = Field(default=True, description="Whether the form asks for a comment")
+
+
 class Catalogue(_Frozen):
     """A complete, validated instrument version."""
 
@@ -111,6 +121,9 @@ class Catalogue(_Frozen):
     items: dict[str, Item]
     elements: dict[str, Element]
     aspects: dict[str, Aspect]
+    forms: dict[str, FormProfile] = Field(
+        default_factory=dict, description="Form profiles by id (default: tthc_user)"
+    )
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Catalogue:
@@ -123,7 +136,21 @@ class Catalogue(_Frozen):
             if missing:
                 msg = f"element {element.id}: unknown items {missing}"
                 raise ValueError(msg)
+        for form in self.forms.values():
+            missing = [i for i in form.items if i not in self.items]
+            if missing:
+                msg = f"form {form.id}: unknown items {missing}"
+                raise ValueError(msg)
         return self
+
+    def form(self, profile: str = "tthc_user") -> FormProfile:
+        """The form profile ``profile`` (raises KeyError naming the known ones)."""
+        try:
+            return self.forms[profile]
+        except KeyError:
+            known = ", ".join(sorted(self.forms)) or "none"
+            msg = f"instrument {self.id} has no form profile {profile!r}; known: {known}"
+            raise KeyError(msg) from None
 
     def questions_in(self, section: Section) -> tuple[Question, ...]:
         """The questions of one section, in questionnaire order."""

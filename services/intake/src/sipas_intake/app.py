@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import structlog
 from fastapi import FastAPI
 
+from sipas_contracts import subjects
 from sipas_contracts.events import ResponseRecorded
+from sipas_contracts.instrument import Catalogue, load_catalogue
 from sipas_contracts.streams import INTAKE_INVITATIONS, INTAKE_RAW_DOSSIERS
-from sipas_contracts.units import UnitHierarchy
-from sipas_intake import api, handlers
+from sipas_intake import handlers
+from sipas_intake.api import dossiers, forms, kiosks, paper, responses
+from sipas_intake.domain.dossiers import Crypto, PreparedDossier
+from sipas_intake.domain.formats import PREPARED, Formats
+from sipas_intake.domain.units import CachedUnits
+from sipas_intake.fieldmaps import load_field_maps
+from sipas_intake.metrics import IntakeMetrics
+from sipas_intake.security import CsrfTokens, RateLimits, derive_key
 from sipas_intake.settings import Settings
-from sipas_intake.store import COLLECTIONS, DossierLedger, TokenStore
-from sipas_runtime.privacy import keyed_hash, seal
-from sipas_runtime.service import ServiceRuntime, ensure_collections
+from sipas_intake.store import prepare_database
+from sipas_intake.store.kiosks import KioskStore
+from sipas_intake.store.ledger import DossierLedger
+from sipas_intake.store.outbox import Outbox
+from sipas_intake.store.paper import PaperLedger
+from sipas_intake.store.tokens import TokenStore
+from sipas_intake.web import kiosk, pages
+from sipas_intake.web.limits import PathBodyLimits
+from sipas_intake.web.render import Renderer
+from sipas_runtime.privacy import KeyedHasher, Sealer, keyed_hash
+from sipas_runtime.publishing import Outgoing, publish_batched
+from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.settings import decode_key
+
+log = structlog.get_logger(__name__)
 
 
 class IntakeService:
@@ -21,41 +45,133 @@ class IntakeService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.token_key = decode_key(settings.token_key, what="SIPAS_TOKEN_KEY")
-        self.pseudonym_key = decode_key(settings.pseudonym_key, what="SIPAS_PSEUDONYM_KEY")
+        pseudonym_key = decode_key(settings.pseudonym_key, what="SIPAS_PSEUDONYM_KEY")
         decode_key(settings.sampling_public_key, what="SIPAS_SAMPLING_PUBLIC_KEY", length=32)
-        self.hierarchy: UnitHierarchy = settings.load_hierarchy()
-        self.runtime = ServiceRuntime(settings, title="SIPAS Live — intake")
-        self._tokens: TokenStore | None = None
-        self._ledger: DossierLedger | None = None
+        decode_key(settings.alerts_public_key, what="SIPAS_ALERTS_PUBLIC_KEY", length=32)
+        self.hierarchy = settings.load_hierarchy()
+        self.formats = Formats(load_field_maps(settings.field_maps_dir), settings.source_format_map)
+        _check_configuration(settings, self.formats)
+        self.runtime = ServiceRuntime(
+            settings, title="SIPAS Live — intake", max_body_bytes=settings.max_upload_bytes
+        )
+        self.metrics = IntakeMetrics(self.runtime.registry)
+        fingerprint_key = derive_key(pseudonym_key, "fingerprint")
+        self.crypto = Crypto(
+            seal=Sealer(settings.sampling_public_key),
+            pseudonymise=KeyedHasher(pseudonym_key),
+            fingerprint=KeyedHasher(fingerprint_key),
+        )
+        # Lives as long as the process (a restarted runtime keeps using it).
+        self.seal_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="seal")
+        self.reader = handlers.DossierReader(
+            self.formats, CachedUnits(self.hierarchy), self.crypto, self.metrics, self.seal_pool
+        )
+        self.csrf = CsrfTokens(derive_key(self.token_key, "csrf"))
+        self.kiosk_key = derive_key(self.token_key, "kiosk")
+        self.limits = RateLimits(
+            {"form": settings.form_rate, "submit": settings.submit_rate, "kiosk": "600/minute"}
+        )
+        self.renderer = Renderer(self.hierarchy)
+        self._alerts_sealer = Sealer(settings.alerts_public_key)
 
+    # -- stores (available once started) --------------------------------------------------
     def tokens(self) -> TokenStore:
-        """The token store (available once started)."""
-        if self._tokens is None:
-            self._tokens = TokenStore(self.runtime.db)
-        return self._tokens
+        """Survey tokens and invitation claims."""
+        return TokenStore(self.runtime.db)
 
     def ledger(self) -> DossierLedger:
-        """The dossier ledger (available once started)."""
-        if self._ledger is None:
-            self._ledger = DossierLedger(self.runtime.db)
-        return self._ledger
+        """The dossier ledger."""
+        return DossierLedger(self.runtime.db)
 
-    def seal_contact(self, contact: dict[str, str]) -> str:
-        """Seal a contact for the sampling service."""
-        return seal(self.settings.sampling_public_key, contact)
+    def outbox(self) -> Outbox:
+        """Response events waiting for JetStream."""
+        return Outbox(self.runtime.db)
 
-    def pseudonymise(self, identity: str) -> str:
-        """Keyed pseudonym of an applicant identity."""
-        return keyed_hash(self.pseudonym_key, identity)
+    def kiosks(self) -> KioskStore:
+        """Counter tablets."""
+        return KioskStore(self.runtime.db)
 
-    async def publish_response(self, token_hash: str, event: ResponseRecorded) -> None:
-        """Publish a recorded response, then drop the pending copy kept with the token."""
-        await self.runtime.publisher.publish(event)
-        await self.tokens().mark_published(token_hash)
+    def paper(self) -> PaperLedger:
+        """Imported paper forms."""
+        return PaperLedger(self.runtime.db)
 
-    async def publish_json(self, token_hash: str, document: dict[str, object]) -> None:
-        """Re-publish a pending response stored as JSON."""
-        await self.publish_response(token_hash, ResponseRecorded.model_validate(document))
+    # -- helpers used by routes -----------------------------------------------------------
+    def token_hash(self, token: str) -> str:
+        """The keyed hash under which a survey token is known."""
+        return keyed_hash(self.token_key, token)
+
+    def seal_callback(self, contact: dict[str, str]) -> str:
+        """Seal an opt-in callback contact for the alerts service."""
+        return self._alerts_sealer(contact)
+
+    @staticmethod
+    def catalogue(instrument_id: str) -> Catalogue:
+        """A shipped instrument (raises CatalogueError naming the known ones)."""
+        return load_catalogue(instrument_id)
+
+    def profile(self, catalogue: Catalogue, campaign_id: str) -> str:
+        """The form profile a campaign's respondents answer on this instrument.
+
+        A profile the instrument lacks (a configuration mistake) falls back to the default
+        one, with a warning, rather than failing every respondent of the campaign.
+        """
+        wanted = self.settings.form_profile(campaign_id)
+        if wanted in catalogue.forms:
+            return wanted
+        log.warning("form_profile_unknown", campaign=campaign_id, profile=wanted)
+        return self.settings.default_form_profile
+
+    def form_items(self, catalogue: Catalogue, campaign_id: str) -> tuple[str, ...]:
+        """The items a campaign's form asks (every item when no profile exists at all)."""
+        profile = self.profile(catalogue, campaign_id)
+        if profile in catalogue.forms:
+            return catalogue.forms[profile].items
+        return tuple(catalogue.items)
+
+    async def publish_responses(self, events: Sequence[ResponseRecorded]) -> None:
+        """Publish committed responses; a failure is retried later from the outbox."""
+        try:
+            await self.runtime.publisher.publish_many(events)
+        except Exception:  # noqa: BLE001 - the outbox holds them; the periodic job retries
+            log.warning("response_publish_deferred", count=len(events))
+            return
+        await self.outbox().mark_published([e.event_id for e in events])
+
+    async def publish_raw(self, records: Sequence[PreparedDossier], source: str) -> None:
+        """Queue validated records on the raw stream (contacts already sealed)."""
+        messages = [
+            Outgoing(
+                subjects.raw_dossier(source),
+                record.model_dump_json().encode(),
+                {
+                    "Nats-Msg-Id": f"raw:{record.candidate.dossier_id}:{record.fingerprint[:32]}",
+                    handlers.FORMAT_HEADER: PREPARED,
+                },
+            )
+            for record in records
+        ]
+        await publish_batched(self.runtime.js, self.runtime.broker.connection, messages)
+
+    async def republish_pending(self) -> None:
+        """Publish responses a crash left in the outbox (same ids: de-duplicated)."""
+        outbox = self.outbox()
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.settings.republish_after_seconds)
+        pending = await outbox.pending(cutoff)
+        if pending:
+            await self.runtime.publisher.publish_many(pending)
+            await outbox.mark_published([e.event_id for e in pending])
+            log.info("responses_republished", count=len(pending))
+        self.metrics.outbox_pending.set(await outbox.count_pending())
+
+
+def _check_configuration(settings: Settings, formats: Formats) -> None:
+    """Fail at start-up, naming the setting, rather than on the first request."""
+    unknown = {f for f in settings.source_format_map.values() if f not in formats.names()}
+    if unknown:
+        msg = f"SIPAS_INTAKE_SOURCE_FORMATS names unknown formats {sorted(unknown)}"
+        raise ValueError(msg)
+    settings.form_profile("")  # parses SIPAS_INTAKE_FORM_PROFILES (raises naming it)
+    _ = settings.interviewer_keys  # parses SIPAS_INTAKE_INTERVIEWERS
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -64,11 +180,12 @@ def create_app(settings: Settings) -> FastAPI:
     runtime = intake.runtime
     runtime.consume(
         INTAKE_RAW_DOSSIERS,
-        decode=handlers.dossier_decoder(
-            hierarchy=intake.hierarchy, seal=intake.seal_contact, pseudonymise=intake.pseudonymise
-        ),
-        handler=handlers.on_raw_dossiers(intake.ledger),
-        key=lambda d: f"seq:{d.seq}",
+        decode_message=handlers.dossier_decoder(intake.reader),
+        handler=handlers.on_raw_dossiers(intake.ledger, intake.reader),
+        # The ledger recognises replays per dossier and raw sequence (domain.revisions), so
+        # no watermark document is needed, and instances sharing the consumer never contend.
+        dedup="handler",
+        atomic_publish=True,  # thousands of events/s: one fsync per batch, not per event
     )
     runtime.consume(
         INTAKE_INVITATIONS,
@@ -77,17 +194,29 @@ def create_app(settings: Settings) -> FastAPI:
     )
 
     async def setup(rt: ServiceRuntime) -> None:
-        await ensure_collections(rt.db, COLLECTIONS)
-        await rt.db["tokens"].create_index([("published", 1), ("used_at", 1)])
-
-    async def republish() -> None:
-        await api.republish_pending(intake)
+        await prepare_database(rt.db)
 
     runtime.on_startup(setup)
-    runtime.every(2.0, republish)
+    runtime.every(2.0, intake.republish_pending)
     app = runtime.create_app(
-        routers=[api.router],
-        description="Dossier ingestion and survey responses. Errors are RFC 9457 problem details.",
+        routers=[
+            dossiers.router,
+            responses.router,
+            forms.router,
+            paper.router,
+            kiosks.router,
+            pages.router,
+            kiosk.router,
+        ],
+        description=(
+            "Dossier ingestion (NATS, webhook, CSV/XLSX import) and every way a response "
+            "arrives (survey form, kiosk, enumerators, paper import). Errors are RFC 9457 "
+            "problem details naming the field and the reason."
+        ),
+    )
+    app.add_middleware(
+        PathBodyLimits,
+        limits={"/s": settings.form_max_bytes, "/k": settings.form_max_bytes},
     )
     app.state.intake = intake
     return app

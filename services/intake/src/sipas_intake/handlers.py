@@ -1,63 +1,239 @@
 """Intake's JetStream handlers.
 
-Raw dossier records come in and dossier-completed events go out; invitation-sent events
-register the tokens the survey form will accept.
+Raw dossier records (``sipas.raw.dossier.<source>``) are decoded by the adapter their
+source or ``Sipas-Format`` header names, validated once, and turned into dossier-completed
+events; the ledger decides revisions (see ``domain.revisions``). Invitation-sent events
+register the token hashes the survey form will accept.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
+from nats.aio.msg import Msg
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_contracts.events import DossierCompleted, Event, InvitationSent
-from sipas_contracts.units import UnitHierarchy
-from sipas_intake.domain import DossierRecord, DossierRejectedError, to_dossier_completed
-from sipas_intake.store import DossierLedger, TokenStore
-from sipas_runtime.consumer import Batch, Handler, RejectedError
+from sipas_intake.domain.dossiers import (
+    Crypto,
+    NotCompleted,
+    PreparedDossier,
+    Units,
+    Unsealed,
+    prepare_unsealed,
+    recheck,
+)
+from sipas_intake.domain.errors import DossierRejectedError, IntakeError, problem
+from sipas_intake.domain.formats import PREPARED, Formats
+from sipas_intake.domain.revisions import LedgerEntry, Outcome, decide
+from sipas_intake.metrics import IntakeMetrics
+from sipas_intake.store.ledger import DossierLedger
+from sipas_intake.store.tokens import TokenStore
+from sipas_runtime.consumer import Batch, Delivery, Handler, MessageDecoder, RejectedError
 
 log = structlog.get_logger(__name__)
+FORMAT_HEADER = "Sipas-Format"
+OWN_SOURCES = frozenset({"http", "import"})  # raw sources only intake publishes on
+_SCHEMA_CODES = frozenset({"missing", "invalid", "unexpected"})
 
 
-def dossier_decoder(
-    *,
-    hierarchy: UnitHierarchy,
-    seal: Callable[[dict[str, str]], str],
-    pseudonymise: Callable[[str], str],
-) -> Callable[[bytes], DossierCompleted]:
-    """Decode + validate a raw record; rejects go to the DLQ with the field and reason."""
+@dataclass(frozen=True, slots=True)
+class RawDossier:
+    """A decoded raw record: a prepared event (maybe unsealed) or a not-completed dossier.
 
-    def decode(data: bytes) -> DossierCompleted:
-        record = DossierRecord.model_validate_json(data)  # ValidationError -> DLQ "schema"
+    ``sealing`` is the contact being sealed in the pool's threads, started as soon as the
+    record is decoded so that it overlaps with decoding the rest of the batch and with the
+    ledger's round trips; a record the ledger drops never waits for it.
+    """
+
+    result: Unsealed | NotCompleted
+    entry: str
+    sealing: Future[str | None] | None = None
+
+    async def event(self, revision: int) -> DossierCompleted:
+        """The event of ``revision``, with the contact sealed."""
+        unsealed = self.result
+        assert isinstance(unsealed, Unsealed)  # only completed records are emitted
+        sealed = await asyncio.wrap_future(self.sealing) if self.sealing is not None else None
+        return unsealed.prepared.finalise(revision, sealed_contact=sealed)
+
+
+@dataclass(frozen=True)
+class DossierReader:
+    """Everything needed to read and validate a raw record, and to seal contacts."""
+
+    formats: Formats
+    hierarchy: Units
+    crypto: Crypto
+    metrics: IntakeMetrics
+    pool: Executor
+
+    async def seal(self, records: Sequence[Unsealed]) -> list[PreparedDossier]:
+        """Seal contacts in the pool's threads (libsodium runs without the GIL)."""
+        loop = asyncio.get_running_loop()
+        lanes = 2
+        chunks = [list(records[i::lanes]) for i in range(lanes)]
+        sealed = await asyncio.gather(
+            *(loop.run_in_executor(self.pool, _seal_all, self.crypto.seal, c) for c in chunks)
+        )
+        # Lane i holds records i, i + lanes, ...: interleave them back into order.
+        return [p for row in itertools.zip_longest(*sealed) for p in row if p is not None]
+
+    def read(
+        self, document: object, *, fmt: str | None, source: str | None, now: datetime
+    ) -> Unsealed | NotCompleted:
+        """Adapter → validation → prepared event (raises IntakeError naming fields)."""
+        name = self.formats.choose(fmt, source=source, document=document)
+        record = self.formats.read(name, document)
+        if isinstance(record, NotCompleted):
+            return record
+        # Problems found after mapping name the field as the source does (a column, a HoSo
+        # field), not by its canonical name.
+        names = self.formats.source_fields(name)
         try:
-            return to_dossier_completed(
-                record,
-                hierarchy=hierarchy,
-                seal=seal,
-                pseudonymise=pseudonymise,
-                now=datetime.now(UTC),
+            unsealed = prepare_unsealed(
+                record, hierarchy=self.hierarchy, crypto=self.crypto, now=now
             )
         except DossierRejectedError as exc:
-            raise RejectedError(str(exc)) from exc
+            raise DossierRejectedError(_renamed(exc.errors, names)) from None
+        warnings = unsealed.prepared.warnings
+        if names and warnings:
+            renamed = unsealed.prepared.model_copy(update={"warnings": _renamed(warnings, names)})
+            return Unsealed(renamed, unsealed.contact)
+        return unsealed
 
-    return decode
+    def decode(self, msg: Msg) -> RawDossier:
+        """Decode one raw message; what cannot be accepted goes to the DLQ with its reason."""
+        source = msg.subject.rsplit(".", 1)[-1]
+        entry = self.metrics.entry(source)
+        fmt = (msg.headers or {}).get(FORMAT_HEADER)
+        now = datetime.now(UTC)
+        try:
+            if fmt == PREPARED:
+                if source not in OWN_SOURCES:
+                    raise DossierRejectedError(
+                        [problem("Sipas-Format", "prepared records come only from intake itself")]
+                    )
+                prepared = PreparedDossier.model_validate_json(msg.data)
+                recheck(prepared, hierarchy=self.hierarchy, now=now)
+                return RawDossier(Unsealed(prepared, None), entry)
+            document = json.loads(msg.data)
+            result = self.read(document, fmt=fmt, source=source, now=now)
+            if isinstance(result, Unsealed) and result.contact:
+                return RawDossier(result, entry, self.pool.submit(self.crypto.seal, result.contact))
+            return RawDossier(result, entry)
+        except IntakeError as exc:
+            self.rejected(entry, exc.code)
+            raise RejectedError(str(exc), kind=_dlq_kind(exc.code)) from exc
+        except RecursionError as exc:
+            self.rejected(entry, "malformed")
+            raise RejectedError("JSON nested too deeply", kind="malformed") from exc
+        except ValueError:  # invalid JSON, bad UTF-8, a prepared record that does not validate
+            self.rejected(entry, "malformed")
+            raise
+
+    def rejected(self, entry: str, code: str) -> None:
+        """Count one rejected record."""
+        self.metrics.count(self.metrics.dossiers, entry, "rejected")
+        self.metrics.count(self.metrics.rejections, entry, code)
+
+    def accepted(self, entry: str, outcome: Outcome, prepared: PreparedDossier) -> None:
+        """Count one record the ledger decided on (and its contact quality when new)."""
+        metrics = self.metrics
+        metrics.count(metrics.dossiers, entry, outcome.value)
+        if outcome in {Outcome.ACCEPTED, Outcome.CORRECTED}:
+            channels: list[str] = [*prepared.candidate.contact_channels] or ["none"]
+            for channel in channels:
+                metrics.count(metrics.contact_channels, channel)
+            for warning in prepared.warnings:
+                metrics.count(metrics.contact_warnings, warning["field"])
 
 
-def on_raw_dossiers(ledger: Callable[[], DossierLedger]) -> Handler[DossierCompleted]:
-    """Handler: admit new dossiers, re-emit replayed ones (same event id: de-duplicated)."""
+def _renamed(problems: list[dict[str, str]], names: dict[str, str]) -> list[dict[str, str]]:
+    return [{**p, "field": names.get(p["field"], p["field"])} for p in problems]
 
-    async def handle(
-        batch: Batch[DossierCompleted], session: AsyncClientSession
-    ) -> Sequence[Event]:
-        fresh = await ledger().admit([d.event for d in batch.fresh], session)
-        dropped = len(batch.fresh) - len(fresh)
-        if dropped:
-            log.info("duplicate_dossiers_dropped", count=dropped)
-        return [*fresh, *(d.event for d in batch.replayed)]
+
+def _dlq_kind(code: str) -> str:
+    if code == "malformed":
+        return "malformed"
+    return "schema" if code in _SCHEMA_CODES else "rejected"
+
+
+def dossier_decoder(reader: DossierReader) -> MessageDecoder[RawDossier]:
+    """The raw consumer's decoder."""
+    return reader.decode
+
+
+def on_raw_dossiers(
+    ledger: Callable[[], DossierLedger], reader: DossierReader
+) -> Handler[RawDossier]:
+    """Decide each record's revision in stream order; emit new revisions (and replays)."""
+
+    async def handle(batch: Batch[RawDossier], session: AsyncClientSession) -> Sequence[Event]:
+        # Every delivery is decided by the ledger (dedup="handler"): it knows which raw
+        # sequence produced which revision, so a replay re-emits the same event id.
+        deliveries = sorted([*batch.fresh, *batch.replayed], key=lambda d: d.seq)
+        completed: list[Delivery[RawDossier]] = []
+        for delivery in deliveries:
+            if isinstance(delivery.event.result, NotCompleted):
+                reader.metrics.count(reader.metrics.dossiers, delivery.event.entry, "not_completed")
+            else:
+                completed.append(delivery)
+        ids = [_unsealed(d).prepared.candidate.dossier_id for d in completed]
+        known = await ledger().entries(ids, session)
+        return await _decide_all(completed, known, ledger(), reader, session)
 
     return handle
+
+
+def _unsealed(delivery: Delivery[RawDossier]) -> Unsealed:
+    result = delivery.event.result
+    assert isinstance(result, Unsealed)  # filtered by the caller
+    return result
+
+
+async def _decide_all(
+    completed: list[Delivery[RawDossier]],
+    known: dict[str, LedgerEntry],
+    ledger: DossierLedger,
+    reader: DossierReader,
+    session: AsyncClientSession,
+) -> list[DossierCompleted]:
+    entries: dict[str, LedgerEntry] = dict(known)
+    units: dict[str, str] = {}
+    emit: list[tuple[RawDossier, int]] = []
+    for delivery in completed:
+        prepared = _unsealed(delivery).prepared
+        dossier_id = prepared.candidate.dossier_id
+        decision = decide(entries.get(dossier_id), dossier_id, prepared.fingerprint, delivery.seq)
+        reader.accepted(delivery.event.entry, decision.outcome, prepared)
+        if decision.revision is None:
+            if delivery.event.sealing is not None:
+                delivery.event.sealing.cancel()  # a duplicate: no need to seal it
+            continue
+        emit.append((delivery.event, decision.revision))
+        if decision.outcome != Outcome.REPLAYED:
+            entries[dossier_id] = decision.entry
+            units[dossier_id] = prepared.candidate.unit
+    created = [(entries[i], u) for i, u in units.items() if i not in known]
+    changed = [(entries[i], u) for i, u in units.items() if i in known]
+    await ledger.save(created, changed, datetime.now(UTC), session)
+    if len(emit) < len(completed):
+        log.info("dossiers_not_emitted", count=len(completed) - len(emit))
+    return [await raw.event(revision) for raw, revision in emit]
+
+
+def _seal_all(
+    seal: Callable[[dict[str, str]], str], records: list[Unsealed]
+) -> list[PreparedDossier]:
+    return [record.seal(seal) for record in records]
 
 
 def on_invitations(tokens: Callable[[], TokenStore]) -> Handler[InvitationSent]:

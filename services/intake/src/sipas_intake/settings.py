@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from sipas_runtime.settings import ServiceSettings
+
+
+def _pairs(text: str, what: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        name, sep, value = entry.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            msg = f"{what}: {entry.split('=')[0]!r} must be written name=value"
+            raise ValueError(msg)
+        pairs[name.strip()] = value.strip()
+    return pairs
 
 
 class Settings(ServiceSettings):
@@ -29,12 +43,70 @@ class Settings(ServiceSettings):
     alerts_public_key: str = Field(
         validation_alias=AliasChoices("SIPAS_ALERTS_PUBLIC_KEY", "alerts_public_key")
     )
-    api_keys: str = Field(
-        default="", description="Comma-separated bearer keys allowed to post dossiers"
+    survey_base_url: str = Field(
+        default="http://127.0.0.1:8081",
+        validation_alias=AliasChoices("SIPAS_SURVEY_BASE_URL", "survey_base_url"),
+        description="Public base URL of the survey form; https makes cookies Secure",
     )
+    api_keys: str = Field(
+        default="", description="Comma-separated bearer keys of TTHC systems (dossier feeds)"
+    )
+    operator_keys: str = Field(
+        default="",
+        description="Comma-separated bearer keys of operators (paper import, kiosks, imports)",
+    )
+    interviewers: str = Field(
+        default="", description="Enumerators as id=key pairs, comma-separated"
+    )
+    field_maps_dir: Path | None = Field(
+        default=None, description="Folder of *.yaml field maps (besides the shipped ones)"
+    )
+    source_formats: str = Field(
+        default="", description="Raw NATS sources and their format, e.g. motcua=hoso"
+    )
+    form_profiles: str = Field(
+        default="", description="Form profile per campaign, e.g. ht-2026=tthc_user"
+    )
+    default_form_profile: str = Field(default="tthc_user")
+    max_batch_records: int = Field(default=1000, ge=1, le=10_000)
+    max_upload_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    form_max_bytes: int = Field(default=64 * 1024, ge=1024)
+    form_rate: str = Field(default="120/minute", description="Form pages per client address")
+    submit_rate: str = Field(default="30/minute", description="Form posts per client address")
+    kiosk_interval_seconds: float = Field(
+        default=10.0, ge=0, description="Minimum time between two answers on one kiosk"
+    )
+    kiosk_idle_seconds: int = Field(default=90, ge=3, description="Idle kiosk form resets")
+    session_max_age_seconds: int = Field(default=24 * 3600, ge=60)
     republish_after_seconds: float = Field(default=5.0, gt=0)
 
     @property
     def api_key_set(self) -> frozenset[str]:
-        """The accepted bearer keys."""
+        """The accepted bearer keys of TTHC systems."""
         return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())
+
+    @property
+    def operator_key_set(self) -> frozenset[str]:
+        """The accepted bearer keys of operators."""
+        return frozenset(k.strip() for k in self.operator_keys.split(",") if k.strip())
+
+    @property
+    def interviewer_keys(self) -> dict[str, str]:
+        """Enumerator key → enumerator id."""
+        return {key: name for name, key in _pairs(self.interviewers, "interviewers").items()}
+
+    @property
+    def source_format_map(self) -> dict[str, str]:
+        """Raw source token → format name."""
+        return _pairs(self.source_formats, "source_formats")
+
+    def form_profile(self, campaign_id: str) -> str:
+        """The form profile a campaign's respondents answer (default ``tthc_user``)."""
+        return _pairs(self.form_profiles, "form_profiles").get(
+            campaign_id, self.default_form_profile
+        )
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are marked Secure when the form is served over https."""
+        return self.survey_base_url.startswith("https://")

@@ -45,7 +45,11 @@ from sipas_runtime.publishing import EventPublisher
 from sipas_runtime.sequences import AppliedSequences
 
 E = TypeVar("E")
-DedupMode = Literal["event_id", "sequence"]
+DedupMode = Literal["event_id", "sequence", "handler"]
+"""How replays are recognised: per event id, by stream-sequence watermark, or by the handler
+itself (``handler``: every delivery is passed as fresh; the handler's own state — e.g. a
+ledger keyed by a natural id — makes a replay harmless, and no shared document serialises
+concurrent instances)."""
 log = structlog.get_logger(__name__)
 
 # NATS header values must be ASCII: the reason is percent-encoded (UTF-8), which leaves
@@ -77,6 +81,8 @@ class Batch(Generic[E]):
 
 Handler = Callable[[Batch[E], AsyncClientSession], Awaitable[Sequence[Event] | None]]
 Decoder = Callable[[bytes], E]
+MessageDecoder = Callable[[Msg], E]
+"""A decoder that also needs the subject or headers (e.g. the source of a raw record)."""
 
 
 class RejectedError(ValueError):
@@ -100,6 +106,17 @@ def describe_validation_error(exc: ValidationError) -> str:
         location = ".".join(str(p) for p in error["loc"]) or "(body)"
         parts.append(f"{location}: {error['msg']}")
     return "; ".join(parts)
+
+
+def _message_decoder(
+    decode: Decoder[E] | None, decode_message: MessageDecoder[E] | None
+) -> MessageDecoder[E]:
+    if decode_message is not None and decode is None:
+        return decode_message
+    if decode is not None and decode_message is None:
+        return lambda msg: decode(msg.data)
+    msg = "give exactly one of decode (bytes) or decode_message (the whole NATS message)"
+    raise TypeError(msg)
 
 
 def _default_key(delivery: Delivery[Any]) -> str:
@@ -142,7 +159,8 @@ class IdempotentConsumer(Generic[E]):
         self,
         *,
         spec: ConsumerSpec,
-        decode: Decoder[E],
+        decode: Decoder[E] | None = None,
+        decode_message: MessageDecoder[E] | None = None,
         handler: Handler[E],
         client: Callable[[], AsyncMongoClient[Document]],
         database: str,
@@ -152,9 +170,11 @@ class IdempotentConsumer(Generic[E]):
         dedup: DedupMode = "event_id",
         max_deliveries: int = 10,
         key: Callable[[Delivery[E]], str] = _default_key,
+        atomic_publish: bool = False,
     ) -> None:
         self.spec = spec
-        self._decode = decode
+        self._atomic_publish = atomic_publish
+        self._decode = _message_decoder(decode, decode_message)
         self._handler = handler
         self._client = client
         self._database = database
@@ -180,7 +200,7 @@ class IdempotentConsumer(Generic[E]):
         if deliveries:
             outputs = await self._apply_with_retry(deliveries, raw_by_seq)
             if outputs:
-                await self._publisher().publish_many(outputs)
+                await self._publisher().publish_many(outputs, atomic=self._atomic_publish)
         for msg in messages:
             await msg.ack()
         self._metrics.handler_duration.labels(*self._labels).observe(time.monotonic() - started)
@@ -195,7 +215,7 @@ class IdempotentConsumer(Generic[E]):
             )
             return None
         try:
-            event = self._decode(msg.data)
+            event = self._decode(msg)
         except RejectedError as exc:
             await self._dead_letter(msg, exc.kind, exc.reason)
             return None
@@ -269,6 +289,9 @@ class IdempotentConsumer(Generic[E]):
     async def _split(self, deliveries: list[Delivery[E]], session: AsyncClientSession) -> Batch[E]:
         db = self._client()[self._database]
         batch: Batch[E] = Batch()
+        if self._dedup == "handler":
+            batch.fresh.extend(deliveries)
+            return batch
         if self._dedup == "sequence":
             # An exact set, not a max: see sipas_runtime.sequences for why.
             mark = await db[WATERMARKS].find_one({"_id": self.spec.durable}, session=session)

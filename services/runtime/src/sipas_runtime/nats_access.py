@@ -9,7 +9,8 @@ Each service user may: publish its own events and its own dead letters; pull fro
 only its own durable consumers; create/update only the streams it owns; read stream info;
 receive replies only on its private inbox prefix (``_INBOX_<service>``), so no service can
 read another's pulled messages. ``tthc`` (the TTHC information system) may only publish raw
-dossier records; ``downstream`` may only read index updates; ``admin`` provisions streams.
+dossier records (not on intake's own ``http``/``import`` sources); ``downstream`` may only
+read index updates; ``admin`` provisions streams.
 Passwords are never in the file: NATS resolves ``$SIPAS_NATS_<USER>_PASSWORD`` from the
 server's environment.
 """
@@ -22,8 +23,11 @@ from collections.abc import Iterable
 from sipas_contracts import streams, subjects
 
 SERVICES = ("intake", "sampling", "scoring", "alerts")
+# Raw records intake's webhook and importer queue, already validated and with the contact
+# sealed (``Sipas-Format: prepared``): only intake may publish them, the TTHC system may not.
+INTAKE_RAW_SOURCES = (subjects.raw_dossier("http"), subjects.raw_dossier("import"))
 SERVICE_PUBLISHES: dict[str, tuple[str, ...]] = {
-    "intake": (subjects.DOSSIERS_COMPLETED, subjects.RESPONSES_RECORDED),
+    "intake": (subjects.DOSSIERS_COMPLETED, subjects.RESPONSES_RECORDED, *INTAKE_RAW_SOURCES),
     "sampling": (subjects.INVITATIONS_SENT,),
     "scoring": (subjects.INDEXES_UPDATED,),
     "alerts": (subjects.ALERTS_RAISED, subjects.CASES_UPDATED),
@@ -88,7 +92,7 @@ def user_permissions(user: str) -> dict[str, dict[str, list[str]]]:
         return service_permissions(user)
     if user == "tthc":
         return {
-            "publish": {"allow": [subjects.RAW_DOSSIERS]},
+            "publish": {"allow": [subjects.RAW_DOSSIERS], "deny": list(INTAKE_RAW_SOURCES)},
             "subscribe": {"allow": [f"{inbox_prefix(user)}.>"]},
         }
     if user == "downstream":

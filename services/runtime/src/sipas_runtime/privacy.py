@@ -40,6 +40,19 @@ def keyed_hash(key: bytes, value: str) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
+class KeyedHasher:
+    """:func:`keyed_hash` under one key, with the keyed state prepared once (hot paths)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._base = hmac.new(key, digestmod=hashlib.sha256)
+
+    def __call__(self, value: str) -> str:
+        """The same digest as ``keyed_hash(key, value)``."""
+        digest = self._base.copy()
+        digest.update(value.encode())
+        return digest.hexdigest()
+
+
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
@@ -66,14 +79,27 @@ class KeyPair:
         return cls(_b64(bytes(key)), _b64(bytes(key.public_key)))
 
 
+class Sealer:
+    """Seals payloads to one public key (the key is parsed once, for hot paths).
+
+    libsodium releases the GIL while it encrypts, so a thread pool can seal in parallel.
+    """
+
+    def __init__(self, public_key: str) -> None:
+        try:
+            self._box = SealedBox(PublicKey(_unb64(public_key, "public key")))
+        except (CryptoError, TypeError, ValueError) as exc:
+            msg = "public key must be 32 bytes, base64"
+            raise PrivacyError(msg) from exc
+
+    def __call__(self, payload: dict[str, str]) -> str:
+        """The sealed, base64-encoded JSON of ``payload``."""
+        return _b64(self._box.encrypt(json.dumps(payload, ensure_ascii=False).encode()))
+
+
 def seal(public_key: str, payload: dict[str, str]) -> str:
     """Encrypt ``payload`` (JSON) so only the holder of the matching secret key can read it."""
-    try:
-        box = SealedBox(PublicKey(_unb64(public_key, "public key")))
-    except (CryptoError, TypeError, ValueError) as exc:
-        msg = "public key must be 32 bytes, base64"
-        raise PrivacyError(msg) from exc
-    return _b64(box.encrypt(json.dumps(payload, ensure_ascii=False).encode()))
+    return Sealer(public_key)(payload)
 
 
 def unseal(secret_key: str, blob: str) -> dict[str, str]:

@@ -45,6 +45,7 @@ from sipas_runtime.consumer import (
     Delivery,
     Handler,
     IdempotentConsumer,
+    MessageDecoder,
 )
 from sipas_runtime.http import BodyLimitMiddleware, MetricsMiddleware
 from sipas_runtime.logs import configure_logging
@@ -162,21 +163,27 @@ class ServiceRuntime:
         self,
         spec: ConsumerSpec,
         *,
-        decode: Decoder[E],
+        decode: Decoder[E] | None = None,
+        decode_message: MessageDecoder[E] | None = None,
         handler: Handler[E],
         dedup: DedupMode = "event_id",
         key: Callable[[Delivery[E]], str] | None = None,
         batch_size: int | None = None,
         after_batch: Callable[[], None] | None = None,
+        atomic_publish: bool = False,
     ) -> IdempotentConsumer[E]:
         """Subscribe ``handler`` to ``spec`` with exactly-once effects (see ``consumer``).
 
+        ``decode`` turns the message bytes into an event; ``decode_message`` gets the whole
+        NATS message instead (subject, headers) for decoders that need them.
+        ``atomic_publish`` stores the handler's outputs in atomic batches (see ``publishing``).
         ``after_batch`` is called once a batch's effects are committed and acked (e.g. to
         wake a loop that reads what the batch wrote).
         """
         consumer: IdempotentConsumer[E] = IdempotentConsumer(
             spec=spec,
             decode=decode,
+            decode_message=decode_message,
             handler=handler,
             client=lambda: self.mongo,
             database=self.settings.database_name,
@@ -185,6 +192,7 @@ class ServiceRuntime:
             metrics=self.metrics,
             dedup=dedup,
             max_deliveries=self.settings.max_deliveries,
+            atomic_publish=atomic_publish,
             **({"key": key} if key is not None else {}),
         )
         size = batch_size or self.settings.batch_size
@@ -234,7 +242,7 @@ class ServiceRuntime:
         # the others (created by their owner or by `sipas nats provision`).
         managed = owned_streams(self.name) if self.settings.nats_user else None
         await ensure_streams(self._js, replicas=self.settings.stream_replicas, manage=managed)
-        self._publisher = EventPublisher(self._js, self.metrics)
+        self._publisher = EventPublisher(self._js, self.metrics, nc=self.broker.connection)
         self._dead_letters = DeadLetters(self._js, self.metrics)
         for hook in self._startup:
             await hook(self)

@@ -1,0 +1,338 @@
+"""Benchmark: sustained dossier events/s through intake, NATS raw stream → dossier-completed.
+
+    uv run python bench/intake.py [--records 50000] [--format generic|hoso] [--live-rate 5000]
+
+One run measures, on the same servers:
+1. the raw nats-py JetStream publish rate (reference): one ack per message with a window of
+   512 acks in flight, and ADR-50 atomic batches of 500 (``sync_interval: always``);
+2. backlog drain: N raw records already on SIPAS_RAW_DOSSIERS, intake (its own process)
+   started, time until N dossier-completed events are on SIPAS_DOSSIERS;
+3. live: records published at a fixed rate while intake runs; end-to-end latency
+   (raw publish → dossier-completed received) percentiles and the backlog left at the end.
+
+Infrastructure: SIPAS_NATS_URL / SIPAS_MONGO_URL when set, else an embedded nats-server
+(sync_interval: always) and SecantusDB in a temporary folder. Prints a table and writes
+JSON to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import nats
+from nats.js import api
+from rich.console import Console
+from rich.table import Table
+
+from sipas_contracts import subjects
+from sipas_contracts.units import load_sample_hierarchy
+from sipas_runtime.publishing import Outgoing, publish_batched, publish_window
+from sipas_runtime.stack import Stack
+from sipas_runtime.streams import ensure_streams
+
+RESULTS = Path(__file__).parent / "results"
+console = Console()
+
+
+def units() -> list[str]:
+    hierarchy = load_sample_hierarchy()
+    return [u.name_vi for u in hierarchy.units.values() if u.kind in {"commune", "town"}]
+
+
+def dossier_id(i: int, now: datetime) -> str:
+    return f"000.00.00.H42-{now:%y%m%d}-{i:07d}"
+
+
+def generic_record(i: int, names: list[str], now: datetime) -> dict[str, Any]:
+    return {
+        "dossier_id": dossier_id(i, now),
+        "unit": names[i % len(names)],
+        "procedure_code": "1.001193",
+        "procedure_name": "Chứng thực bản sao từ bản chính giấy tờ, văn bản",
+        "procedure_field": "Chứng thực",
+        "applicant_kind": "organisation" if i % 5 == 0 else "individual",
+        "applicant_id": f"{42_000_000_000 + i:012d}",
+        "submission_channel": "direct",
+        "result_delivery": "counter",
+        "received_at": (now - timedelta(days=3)).isoformat(),
+        "due_at": (now - timedelta(days=1)).isoformat(),
+        "delivered_at": (now - timedelta(minutes=30)).isoformat(),
+        "contact": {"phone": f"09{i % 100_000_000:08d}", "email": f"nguoidan{i}@example.vn"},
+    }
+
+
+def hoso_record(i: int, names: list[str], now: datetime) -> dict[str, Any]:
+    local = now.astimezone()
+    return {
+        "MaHoSo": dossier_id(i, now),
+        "MaTTHC": "1.001193",
+        "TenTTHC": "Chứng thực bản sao từ bản chính giấy tờ, văn bản",
+        "KenhThucHien": "1",
+        "ChuHoSo": "Nguyễn Văn An",
+        "LoaiDoiTuong": "2" if i % 5 == 0 else "1",
+        "SoGiayToChuHoSo": f"{42_000_000_000 + i:012d}",
+        "SoDienThoai": f"09{i % 100_000_000:08d}",
+        "NgayTiepNhan": (local - timedelta(days=3)).strftime("%Y%m%d%H%M%S"),
+        "NgayHenTra": (local - timedelta(days=1)).strftime("%Y%m%d%H%M%S"),
+        "NgayTra": (local - timedelta(minutes=30)).strftime("%Y%m%d%H%M%S"),
+        "TrangThaiHoSo": "10",
+        "HinhThuc": "0",
+        "DonViXuLy": names[i % len(names)],
+    }
+
+
+def raw_messages(start: int, count: int, fmt: str, now: datetime) -> list[Outgoing]:
+    names = units()
+    build = hoso_record if fmt == "hoso" else generic_record
+    return [
+        Outgoing(
+            subjects.raw_dossier("bench"),
+            json.dumps(build(i, names, now), ensure_ascii=False).encode(),
+            {"Nats-Msg-Id": f"bench-{uuid.uuid4().hex}"},
+        )
+        for i in range(start, start + count)
+    ]
+
+
+async def reference_rates(nc: Any, count: int) -> dict[str, float]:
+    js = nc.jetstream()
+    await js.add_stream(
+        api.StreamConfig(
+            name="BENCH_REFERENCE",
+            subjects=["bench.reference.>"],
+            storage=api.StorageType.FILE,
+            allow_atomic=True,
+        )
+    )
+    payload = b"x" * 900
+    messages = [
+        Outgoing("bench.reference.x", payload, {"Nats-Msg-Id": uuid.uuid4().hex})
+        for _ in range(count)
+    ]
+    started = time.perf_counter()
+    await publish_window(js, messages, window=512)
+    window_rate = count / (time.perf_counter() - started)
+    messages = [Outgoing(m.subject, m.data, {"Nats-Msg-Id": uuid.uuid4().hex}) for m in messages]
+    started = time.perf_counter()
+    await publish_batched(js, nc, messages, batch=500)
+    atomic_rate = count / (time.perf_counter() - started)
+    await js.delete_stream("BENCH_REFERENCE")
+    return {"publish_window_512_per_s": window_rate, "atomic_batch_500_per_s": atomic_rate}
+
+
+async def stored(nc: Any, stream: str) -> int:
+    return int((await nc.jetstream().stream_info(stream)).state.messages)
+
+
+def start_instances(first: Stack, count: int) -> list[Stack]:
+    """Start ``count`` intake processes sharing the first one's servers, secrets and database."""
+    first.start()
+    extra = []
+    for index in range(1, count):
+        env = {k: v for k, v in first.env.items() if k.startswith("SIPAS_") and "PORT" not in k}
+        stack = Stack(
+            first.workdir / f"instance{index}",
+            services=("intake",),
+            ports={},
+            nats_url=first.nats_url,
+            mongo_url=first.mongo_url,
+            extra_env=env,
+        )
+        extra.append(stack.start())
+    return [first, *extra]
+
+
+async def drain(
+    nc: Any, stack: Stack, records: int, instances: int
+) -> tuple[dict[str, float], list[Stack]]:
+    marks: list[tuple[float, int]] = []
+    started_at = time.perf_counter()
+    running = start_instances(stack, instances)
+    urls = [r.url("intake") for r in running]
+    cpu_before = sum(process_metric(u, "process_cpu_seconds_total") for u in urls)
+    started = time.perf_counter()
+    while True:
+        done = await stored(nc, "SIPAS_DOSSIERS")
+        marks.append((time.perf_counter() - started, done))
+        if done >= records:
+            break
+        if marks[-1][0] > 900:  # give up after 15 minutes
+            raise RuntimeError(f"only {done} of {records} after 15 minutes")
+        await asyncio.sleep(0.2)
+    cpu = sum(process_metric(u, "process_cpu_seconds_total") for u in urls) - cpu_before
+    total = marks[-1][0]
+    floor = max(records * 0.1, marks[0][1])  # more instances: the first one starts earlier
+    low, low_count = next((t, n) for t, n in marks if n >= floor)
+    high, high_count = next((t, n) for t, n in marks if n >= records * 0.9)
+    return {
+        "records": records,
+        "instances": instances,
+        "startup_seconds": started - started_at,
+        "intake_cpu_us_per_event": 1e6 * cpu / max(1, records - marks[0][1]),
+        "intake_cpu_share_of_wall": cpu / total,
+        "seconds_from_start": total,
+        "events_per_s_overall": (records - marks[0][1]) / total,
+        "events_per_s_steady_10_90": (high_count - low_count) / max(high - low, 1e-9),
+    }, running
+
+
+async def live(nc: Any, rate: int, seconds: float, offset: int, fmt: str) -> dict[str, float]:
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    finished_publishing = False
+    all_received = asyncio.Event()
+
+    async def on_event(msg: Any) -> None:
+        dossier = json.loads(msg.data)["dossier_id"]
+        if dossier in sent:
+            latencies.append(time.perf_counter() - sent.pop(dossier))
+        if finished_publishing and not sent:
+            all_received.set()
+
+    sub = await nc.subscribe("sipas.dossier.completed.>", cb=on_event)
+    js, batch, now = nc.jetstream(), max(1, rate // 50), datetime.now(UTC)
+    started, published = time.perf_counter(), 0
+    while time.perf_counter() - started < seconds:
+        messages = raw_messages(offset + published, batch, fmt, now)
+        for i in range(offset + published, offset + published + batch):
+            sent[dossier_id(i, now)] = time.perf_counter()
+        await publish_batched(js, nc, messages, batch=500)
+        published += batch
+        await asyncio.sleep(max(0.0, started + published / rate - time.perf_counter()))
+    finished_publishing = True
+    if sent:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_received.wait(), timeout=30)
+    await sub.unsubscribe()
+    ordered = sorted(latencies)
+    return {
+        "target_rate_per_s": rate,
+        "published": published,
+        "achieved_publish_rate_per_s": published / seconds,
+        "received": len(latencies),
+        "not_received_after_30s": len(sent),
+        "latency_p50_ms": 1000 * statistics.median(ordered) if ordered else float("nan"),
+        "latency_p99_ms": 1000 * ordered[int(len(ordered) * 0.99) - 1] if ordered else float("nan"),
+        "latency_max_ms": 1000 * ordered[-1] if ordered else float("nan"),
+    }
+
+
+def process_metric(url: str, name: str) -> float:
+    """One process_* sample from intake's /metrics (CPU seconds, resident bytes)."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:  # noqa: S310
+        for line in response.read().decode().splitlines():
+            if line.startswith(name):
+                return float(line.split()[-1])
+    return float("nan")
+
+
+def intake_rss_mb(url: str) -> float:
+    return process_metric(url, "process_resident_memory_bytes") / 2**20
+
+
+def machine() -> dict[str, Any]:
+    model = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )  # fmt: skip
+    return {"cpus": os.cpu_count(), "cpu": model, "load_average_at_start": os.getloadavg()}
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="sipas-bench-intake-"))
+    stack = Stack(workdir, services=("intake",), ports={})
+    running = [stack]
+    stack.start_infrastructure()
+    results: dict[str, Any] = {"machine": machine(), "format": args.format}
+    nc = await nats.connect(stack.nats_url)
+    try:
+        results["reference"] = await reference_rates(nc, args.reference)
+        await ensure_streams(nc.jetstream(), replicas=1)
+        await publish_batched(
+            nc.jetstream(),
+            nc,
+            raw_messages(0, args.records, args.format, datetime.now(UTC)),
+            batch=500,
+        )
+        results["drain"], running = await drain(nc, stack, args.records, args.instances)
+        if args.live_rate:
+            results["live"] = await live(
+                nc, args.live_rate, args.live_seconds, args.records, args.format
+            )
+        results["intake_rss_mb"] = intake_rss_mb(stack.url("intake"))
+    finally:
+        await nc.close()
+        for instance in reversed(running):  # the first one last: it owns the servers
+            instance.stop()
+    return results
+
+
+def show(results: dict[str, Any]) -> None:
+    table = Table(title=f"Intake ingestion ({results['format']} records, sync_interval: always)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    ref, drain_ = results["reference"], results["drain"]
+    table.add_row(
+        "raw nats-py publish, 512 acks in flight", f"{ref['publish_window_512_per_s']:,.0f} msg/s"
+    )
+    table.add_row(
+        "raw nats-py atomic batches of 500", f"{ref['atomic_batch_500_per_s']:,.0f} msg/s"
+    )
+    table.add_row(
+        f"intake drain of {drain_['records']:,} raw records ({drain_['instances']} process)",
+        f"{drain_['events_per_s_overall']:,.0f} events/s",
+    )
+    table.add_row(
+        "intake steady state (10%→90%)", f"{drain_['events_per_s_steady_10_90']:,.0f} events/s"
+    )
+    table.add_row(
+        "intake CPU per event / CPU busy",
+        f"{drain_['intake_cpu_us_per_event']:.0f} µs / {drain_['intake_cpu_share_of_wall']:.0%}",
+    )
+    if "live" in results:
+        live_ = results["live"]
+        table.add_row(
+            f"live at {live_['target_rate_per_s']:,}/s: published",
+            f"{live_['achieved_publish_rate_per_s']:,.0f}/s",
+        )
+        latency = "{latency_p50_ms:.0f} / {latency_p99_ms:.0f} / {latency_max_ms:.0f} ms"
+        table.add_row("live: latency p50 / p99 / max", latency.format(**live_))
+        table.add_row("live: not received after 30 s", str(live_["not_received_after_30s"]))
+    table.add_row("intake RSS at the end", f"{results['intake_rss_mb']:.0f} MB")
+    table.add_row("machine", f"{results['machine']['cpus']} × {results['machine']['cpu']}")
+    console.print(table)  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=50_000)
+    parser.add_argument("--reference", type=int, default=20_000)
+    parser.add_argument("--format", choices=["generic", "hoso"], default="generic")
+    parser.add_argument("--live-rate", type=int, default=5000)
+    parser.add_argument("--live-seconds", type=float, default=10.0)
+    parser.add_argument("--instances", type=int, default=1, help="intake processes draining")
+    args = parser.parse_args()
+    results = asyncio.run(run(args))
+    show(results)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"intake-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(results, indent=2))
+    console.print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

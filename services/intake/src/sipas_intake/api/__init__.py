@@ -1,0 +1,1 @@
+"""Intake's JSON API (problem+json errors): dossiers, responses, forms, paper, kiosks."""

@@ -1,0 +1,172 @@
+"""Responses by API: an invited respondent's app (token) and enumerators (official list).
+
+Both consume the invitation once (atomically, see ``store.tokens``) and answer with the
+new response id only; an enumerator's id comes from the enumerator's key.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import structlog
+from fastapi import APIRouter, Request, status
+from pydantic import BaseModel
+
+from sipas_contracts.events import Answer, ResponseRecorded
+from sipas_contracts.ids import uuid7
+from sipas_intake.api.deps import Interviewer, intake_of
+from sipas_intake.domain.errors import ResponseRejectedError
+from sipas_intake.domain.responses import (
+    InterviewSubmission,
+    ResponseContext,
+    ResponseSubmission,
+    TokenGrant,
+    build_response,
+    callback_contact,
+)
+from sipas_intake.store.tokens import TokenProblem
+from sipas_runtime.problems import ProblemError
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/v1", tags=["responses"])
+
+TOKEN_PROBLEMS = {
+    TokenProblem.UNKNOWN: (
+        404,
+        "urn:sipas:problem:token-unknown",
+        "This survey link is not valid.",
+    ),
+    TokenProblem.USED: (
+        409,
+        "urn:sipas:problem:token-used",
+        "A response has already been recorded for this invitation.",
+    ),
+    TokenProblem.EXPIRED: (410, "urn:sipas:problem:token-expired", "This survey link has expired."),
+}
+
+
+class Recorded(BaseModel):
+    """Answer to an accepted response."""
+
+    response_id: str
+    status: str = "recorded"
+
+
+def token_problem(problem: TokenProblem) -> ProblemError:
+    """The problem document of a token that cannot take a response."""
+    code, urn, detail = TOKEN_PROBLEMS[problem]
+    return ProblemError(code, detail, code=urn)
+
+
+def rejected(exc: ResponseRejectedError) -> ProblemError:
+    """The problem document of answers that do not fit."""
+    return ProblemError(
+        422, str(exc), code="urn:sipas:problem:answers-rejected", errors=exc.public_errors()
+    )
+
+
+def _sealed_callback(request: Request, phone: str | None, email: str | None) -> str | None:
+    if not phone and not email:
+        return None
+    return intake_of(request).seal_callback(callback_contact(phone, email))
+
+
+def _build(
+    request: Request,
+    context: ResponseContext,
+    *,
+    answers: dict[str, Answer],
+    comment: str | None,
+    sealed: str | None,
+    now: datetime,
+) -> ResponseRecorded:
+    intake = intake_of(request)
+    catalogue = intake.catalogue(context.instrument_id)
+    return build_response(
+        context,
+        answers,
+        catalogue=catalogue,
+        allowed=intake.form_items(catalogue, context.campaign_id),
+        comment=comment,
+        sealed_callback=sealed,
+        response_id=uuid7(),
+        now=now,
+    )
+
+
+async def record_invited(
+    request: Request, token_hash: str, grant: TokenGrant, event: ResponseRecorded
+) -> Recorded:
+    """Consume the invitation and publish; raises the token problem when it was used."""
+    intake = intake_of(request)
+    problem = await intake.tokens().consume(token_hash, event, intake.outbox(), event.occurred_at)
+    mode = event.collection_mode
+    if problem is not None:
+        intake.metrics.responses.labels(mode, f"token_{problem.value}").inc()
+        raise token_problem(problem)
+    await intake.publish_responses([event])
+    intake.metrics.responses.labels(mode, "recorded").inc()
+    log.info("response_recorded", unit=grant.unit, campaign=grant.campaign_id, mode=mode)
+    return Recorded(response_id=str(event.response_id))
+
+
+@router.post(
+    "/responses",
+    status_code=status.HTTP_201_CREATED,
+    summary="Submit the answers of one invited respondent (single-use token)",
+)
+async def post_response(submission: ResponseSubmission, request: Request) -> Recorded:
+    """Check the token and answers, consume the token atomically, publish the response."""
+    intake = intake_of(request)
+    now = datetime.now(UTC)
+    token_hash = intake.token_hash(submission.token)
+    grant = await intake.tokens().grant(token_hash, now)
+    if isinstance(grant, TokenProblem):
+        intake.metrics.responses.labels("online", f"token_{grant.value}").inc()
+        raise token_problem(grant)
+    try:
+        sealed = _sealed_callback(request, submission.callback_phone, submission.callback_email)
+        event = _build(
+            request,
+            ResponseContext.invited(grant),
+            answers=dict(submission.answers),
+            comment=submission.comment,
+            sealed=sealed,
+            now=now,
+        )
+    except ResponseRejectedError as exc:
+        intake.metrics.responses.labels("online", "invalid").inc()
+        raise rejected(exc) from exc
+    return await record_invited(request, token_hash, grant, event)
+
+
+@router.post(
+    "/interviews",
+    status_code=status.HTTP_201_CREATED,
+    summary="Enter the answers an enumerator took face to face or by phone",
+)
+async def post_interview(
+    submission: InterviewSubmission, request: Request, interviewer: Interviewer
+) -> Recorded:
+    """Answers for one invitation of the official or reserve list, marked with mode and id."""
+    intake = intake_of(request)
+    now = datetime.now(UTC)
+    found = await intake.tokens().grant_for_invitation(submission.invitation_id, now)
+    if isinstance(found, TokenProblem):
+        intake.metrics.responses.labels(submission.mode, f"token_{found.value}").inc()
+        raise token_problem(found)
+    token_hash, grant = found
+    try:
+        context = ResponseContext.invited(grant, submission.mode, interviewer)
+        event = _build(
+            request,
+            context,
+            answers=dict(submission.answers),
+            comment=submission.comment,
+            sealed=None,
+            now=now,
+        )
+    except ResponseRejectedError as exc:
+        intake.metrics.responses.labels(submission.mode, "invalid").inc()
+        raise rejected(exc) from exc
+    return await record_invited(request, token_hash, grant, event)

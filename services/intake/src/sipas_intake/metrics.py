@@ -1,0 +1,73 @@
+"""Intake's domain metrics (``sipas_intake_*``), registered on the runtime's registry.
+
+Labels are bounded: entry point (nats, http, import), outcome, reason code, collection
+mode, channel — never a dossier id, a token, a unit name typed by a source, or a person.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+ENTRIES = ("nats", "http", "import")
+
+
+class IntakeMetrics:
+    """Counters operators watch in Grafana."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}
+        self.dossiers = Counter(
+            "sipas_intake_dossiers",
+            "Dossier records by entry point and outcome "
+            "(accepted, corrected, duplicate, stale, replayed, not_completed, rejected)",
+            ["entry", "outcome"],
+            registry=registry,
+        )
+        self.rejections = Counter(
+            "sipas_intake_dossier_rejections",
+            "Rejected dossier records by entry point and reason code",
+            ["entry", "reason"],
+            registry=registry,
+        )
+        self.contact_channels = Counter(
+            "sipas_intake_contact_channels",
+            "Usable contact channels found on accepted dossiers ('none' when there is none)",
+            ["channel"],
+            registry=registry,
+        )
+        self.contact_warnings = Counter(
+            "sipas_intake_contact_warnings",
+            "Unusable contact parts on accepted dossiers (landline, bad e-mail...)",
+            ["field"],
+            registry=registry,
+        )
+        self.responses = Counter(
+            "sipas_intake_responses",
+            "Responses by collection mode and outcome "
+            "(recorded, invalid, token_used, token_expired, token_unknown, too_soon, duplicate)",
+            ["mode", "outcome"],
+            registry=registry,
+        )
+        self.rate_limited = Counter(
+            "sipas_intake_rate_limited",
+            "Requests refused by the rate limiter, by page",
+            ["page"],
+            registry=registry,
+        )
+        self.outbox_pending = Gauge(
+            "sipas_intake_outbox_pending_events",
+            "Response events committed but not yet confirmed on JetStream",
+            registry=registry,
+        )
+
+    def count(self, counter: Counter, *labels: str) -> None:
+        """Increment ``counter``'s child for ``labels`` (children are looked up once)."""
+        key = (id(counter), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = counter.labels(*labels)
+        child.inc()
+
+    def entry(self, source: str) -> str:
+        """The bounded entry-point label of a raw source token."""
+        return source if source in ENTRIES else "nats"

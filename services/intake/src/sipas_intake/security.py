@@ -1,0 +1,113 @@
+"""Protections of the public pages: cookies, CSRF tokens, origin checks, rate limits, headers.
+
+- The survey link carries the token once: ``GET /s/<token>`` swaps it for an HttpOnly,
+  SameSite=Strict cookie (Secure over https) and redirects to the token-free ``/s``, so
+  the token never sits in history, Referer headers or logs afterwards.
+- Every form carries a CSRF token: an HMAC, under a key derived from SIPAS_TOKEN_KEY, of
+  the session it belongs to (and, for kiosks, of a one-time nonce). Posts another site
+  makes (``Sec-Fetch-Site``, else ``Origin``) are refused before anything else.
+- Rate limits per client address (moving window, in memory: each instance limits on its
+  own, so behind N instances the effective limit is N times the setting).
+- Every page: strict CSP (no inline script, nothing from elsewhere), ``no-referrer``,
+  ``no-store``, ``nosniff``, no framing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from fastapi import Request, Response
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+
+def derive_key(master: bytes, purpose: str) -> bytes:
+    """A sub-key for one purpose (CSRF, kiosk keys) so no key serves two uses."""
+    return hmac.new(master, f"sipas-intake:{purpose}".encode(), hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class CsrfTokens:
+    """HMAC tokens binding a form to its session (and a one-time nonce)."""
+
+    key: bytes
+
+    def issue(self, session: str, nonce: str = "") -> str:
+        """The token to put in a hidden field."""
+        mac = hmac.new(self.key, f"{session}|{nonce}".encode(), hashlib.sha256).hexdigest()
+        return f"{nonce}.{mac}" if nonce else mac
+
+    def check(self, session: str, token: str | None) -> str | None:
+        """The nonce of a valid token ('' when none), or None when the token is invalid."""
+        if not token:
+            return None
+        nonce, _, mac = token.rpartition(".")
+        expected = self.issue(session, nonce).rpartition(".")[2]
+        return nonce if hmac.compare_digest(mac, expected) else None
+
+
+def new_nonce() -> str:
+    """A one-time form nonce (96 bits)."""
+    return secrets.token_urlsafe(12)
+
+
+def cross_site(request: Request, public_url: str) -> bool:
+    """Whether a state-changing request comes from another site.
+
+    Browsers that send Fetch Metadata are trusted on it: only ``same-origin`` (or ``none``,
+    a user-initiated request) passes. Without it, an ``Origin`` naming another host is
+    refused. ``Origin: null`` is not proof of anything: Chromium sends it for every form
+    post from a page with ``Referrer-Policy: no-referrer`` (ours); such a request still
+    needs the SameSite=Strict cookie and the CSRF token, which no other site has.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site not in {"same-origin", "none"}
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return False
+    allowed = {request.headers.get("host", ""), urlsplit(public_url).netloc}
+    return urlsplit(origin).netloc not in allowed
+
+
+def client_address(request: Request) -> str:
+    """The client's address as uvicorn saw it (run uvicorn with proxy headers behind a proxy)."""
+    return request.client.host if request.client else "unknown"
+
+
+class RateLimits:
+    """Moving-window limits per (page, client address)."""
+
+    def __init__(self, limits: dict[str, str]) -> None:
+        self._items: dict[str, RateLimitItem] = {page: parse(text) for page, text in limits.items()}
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    async def allow(self, page: str, who: str) -> bool:
+        """Count one hit; False when the client is over the page's limit."""
+        return await self._limiter.hit(self._items[page], page, who)
+
+    def retry_after(self, page: str) -> int:
+        """Seconds a refused client should wait (the window length)."""
+        return int(self._items[page].get_expiry())
+
+
+def secure_headers(response: Response) -> Response:
+    """Apply the page security headers."""
+    response.headers.update(SECURITY_HEADERS)
+    return response

@@ -1,0 +1,129 @@
+"""Survey tokens (keyed hashes only) and the single-use claim of each invitation.
+
+A response is accepted in one transaction that (1) marks the token used only if it is
+still unused and unexpired, (2) claims the invitation (unique id: one response per
+invitation even when reminders carried new tokens) and (3) stores the response event in
+the outbox. Two concurrent submits conflict on the token document: one commits, the
+other is retried by the driver, finds the token used and is refused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from pymongo import DESCENDING, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from sipas_contracts.events import InvitationSent, ResponseRecorded
+from sipas_intake.domain.responses import TokenGrant
+from sipas_intake.store import CLAIMS, TOKENS
+from sipas_intake.store.outbox import Outbox
+from sipas_runtime.mongo import Document, in_transaction
+
+
+class TokenProblem(Enum):
+    """Why a token (or an invitation) cannot take a response."""
+
+    UNKNOWN = "unknown"
+    USED = "used"
+    EXPIRED = "expired"
+
+
+class _AlreadyAnsweredError(Exception):
+    """Internal: the token or invitation was used by a transaction that committed first."""
+
+
+class TokenStore:
+    """Token hashes registered from invitation-sent events; consumed atomically once."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+        self._tokens = db[TOKENS]
+        self._claims = db[CLAIMS]
+
+    async def register(
+        self, invitations: list[InvitationSent], session: AsyncClientSession
+    ) -> None:
+        """Remember each invitation's token hash (idempotent; the latest expiry wins)."""
+        if not invitations:
+            return
+        operations = [
+            UpdateOne(
+                {"_id": inv.token_hash},
+                # A reminder re-sending the same token may extend its expiry, nothing else.
+                {"$setOnInsert": _token_document(inv), "$max": {"expires_at": inv.expires_at}},
+                upsert=True,
+            )
+            for inv in invitations
+        ]
+        await self._tokens.bulk_write(operations, ordered=False, session=session)
+
+    async def grant(self, token_hash: str, now: datetime) -> TokenGrant | TokenProblem:
+        """What the token allows, or why it cannot be used."""
+        return _grant_or_problem(await self._tokens.find_one({"_id": token_hash}), now)
+
+    async def grant_for_invitation(
+        self, invitation_id: UUID, now: datetime
+    ) -> tuple[str, TokenGrant] | TokenProblem:
+        """The newest token of an invitation (for enumerators), or why it cannot be used."""
+        doc = await self._tokens.find_one(
+            {"invitation_id": invitation_id}, sort=[("expires_at", DESCENDING)]
+        )
+        grant = _grant_or_problem(doc, now)
+        if isinstance(grant, TokenProblem) or doc is None:
+            return grant if isinstance(grant, TokenProblem) else TokenProblem.UNKNOWN
+        return str(doc["_id"]), grant
+
+    async def consume(
+        self, token_hash: str, event: ResponseRecorded, outbox: Outbox, now: datetime
+    ) -> TokenProblem | None:
+        """Use the token, claim its invitation and queue the event, atomically."""
+
+        async def work(session: AsyncClientSession) -> None:
+            used = await self._tokens.update_one(
+                {"_id": token_hash, "used_at": None, "expires_at": {"$gt": now}},
+                {"$set": {"used_at": now, "mode": event.collection_mode}},
+                session=session,
+            )
+            if used.modified_count != 1:
+                raise _AlreadyAnsweredError
+            await self._claims.insert_one(
+                {"_id": event.invitation_id, "response_id": event.response_id, "at": now},
+                session=session,
+            )
+            await outbox.add([event], now, session)
+
+        try:
+            await in_transaction(self._db.client, work)
+        except (_AlreadyAnsweredError, DuplicateKeyError):
+            problem = await self.grant(token_hash, now)
+            return problem if isinstance(problem, TokenProblem) else TokenProblem.USED
+        return None
+
+
+def _token_document(inv: InvitationSent) -> dict[str, Any]:
+    return {
+        "invitation_id": inv.invitation_id,
+        "campaign_id": inv.campaign_id,
+        "unit": inv.unit,
+        "stratum": inv.stratum,
+        "instrument_id": inv.instrument_id,
+        "channel": inv.channel,
+        "draw_list": inv.draw_list,
+        "used_at": None,
+    }
+
+
+def _grant_or_problem(doc: Document | None, now: datetime) -> TokenGrant | TokenProblem:
+    if doc is None:
+        return TokenProblem.UNKNOWN
+    if doc.get("used_at") is not None:
+        return TokenProblem.USED
+    if doc["expires_at"] <= now:
+        return TokenProblem.EXPIRED
+    return TokenGrant.model_validate(doc)

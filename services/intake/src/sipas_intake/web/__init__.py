@@ -1,0 +1,1 @@
+"""The public pages: the survey form (``/s``), the counter kiosk (``/k``) and their assets."""
