@@ -207,7 +207,10 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> Sequence[Event] | None:
         return await sampling.response_handler(batch, session)
 
-    runtime.consume(SAMPLING_DOSSIERS, decode=handlers.decode_dossier, handler=on_dossiers)
+    # Sequence mode: one applied-set document per batch instead of a marker per dossier.
+    runtime.consume(
+        SAMPLING_DOSSIERS, decode=handlers.decode_dossier, handler=on_dossiers, dedup="sequence"
+    )
     runtime.consume(SAMPLING_RESPONSES, decode=handlers.decode_response, handler=on_responses)
 
     async def setup(rt: ServiceRuntime) -> None:

@@ -13,8 +13,10 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import structlog
 
@@ -44,6 +46,14 @@ log = structlog.get_logger(__name__)
 NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 LEASE = timedelta(minutes=2)
 Substitute = Callable[[Document, str], Awaitable[None]]
+
+
+@dataclass
+class RoundWrites:
+    """What one dispatch round will write: invitation state changes and outbox messages."""
+
+    updates: list[tuple[UUID, Document, Document | None]] = field(default_factory=list)
+    outbox: list[Document] = field(default_factory=list)
 
 
 class Dispatcher:
@@ -81,12 +91,20 @@ class Dispatcher:
         self.substitute: Substitute | None = None
 
     async def run_once(self, limit: int = 200) -> int:
-        """Send everything due now; returns how many invitations were handled."""
+        """Send everything due now; returns how many invitations were handled.
+
+        The round's state changes and outbox messages are written in two bulk writes at the
+        end rather than two writes per invitation: a crash before the flush leaves the
+        leases to expire and the round is sent again (at least once, as before).
+        """
         now = self.clock()
         due = await self._invitations.claim_due(now, owner=self._owner, limit=limit, lease=LEASE)
+        writes = RoundWrites()
         results = await asyncio.gather(
-            *(self._one(doc, now) for doc in due), return_exceptions=True
+            *(self._one(doc, now, writes) for doc in due), return_exceptions=True
         )
+        await self._invitations.outbox_add(writes.outbox, now)
+        await self._invitations.update_all(writes.updates)
         for doc, result in zip(due, results, strict=True):
             if isinstance(result, Exception):  # retried when its lease expires
                 log.error(
@@ -94,21 +112,25 @@ class Dispatcher:
                 )
         return len(due)
 
-    async def _one(self, doc: Document, now: datetime) -> None:
+    async def _one(self, doc: Document, now: datetime, writes: RoundWrites) -> None:
         active = self._registry.get(doc["campaign"])
         if active is None or active.status != "active":
-            await self._invitations.update(doc["_id"], {"state": "closed", "updated_at": now})
+            writes.updates.append((doc["_id"], {"state": "closed", "updated_at": now}, None))
             return
         campaign = active.campaign
         allowed = next_allowed(now, campaign.quiet_hours, active.zone)
         if allowed > now:
-            await self._invitations.update(
-                doc["_id"], {"next_attempt_at": allowed, "updated_at": now}
+            writes.updates.append(
+                (doc["_id"], {"next_attempt_at": allowed, "updated_at": now}, None)
             )
             return
         if doc["state"] == "await_report":  # no delivery report in time: try the next channel
             await self._apply(
-                doc, active, fallback(doc["channels"], doc["channel_index"], now), now
+                doc,
+                active,
+                fallback(doc["channels"], doc["channel_index"], now),
+                now,
+                writes=writes,
             )
             return
         reminder = doc["state"] == "sent"
@@ -116,12 +138,12 @@ class Dispatcher:
         try:
             message = await self._message(doc, active, channel, reminder=reminder)
         except VaultError:
-            await self._invitations.update(doc["_id"], {"state": "shredded", "updated_at": now})
+            writes.updates.append((doc["_id"], {"state": "shredded", "updated_at": now}, None))
             return
         if reminder:
             await self._publish([self._reminder_event(doc, channel)])
         async with self._concurrency:
-            delivery = await self._send(channel, message, doc)
+            delivery = await self._send(channel, message, doc, writes)
         step = next_step(
             delivery.status.value,
             channels=doc["channels"],
@@ -131,7 +153,14 @@ class Dispatcher:
             retry_after=delivery.retry_after,
         )
         await self._apply(
-            doc, active, step, now, delivery=delivery, channel=channel, reminder=reminder
+            doc,
+            active,
+            step,
+            now,
+            delivery=delivery,
+            channel=channel,
+            reminder=reminder,
+            writes=writes,
         )
 
     async def _message(
@@ -166,10 +195,12 @@ class Dispatcher:
             params={**params, "dev_link": link},
         )
 
-    async def _send(self, channel: str, message: OutboundMessage, doc: Document) -> Delivery:
+    async def _send(
+        self, channel: str, message: OutboundMessage, doc: Document, writes: RoundWrites
+    ) -> Delivery:
         started = time.monotonic()
         if self._dev:
-            delivery = await self._to_outbox(channel, message, doc)
+            delivery = self._to_outbox(channel, message, doc, writes)
         elif channel not in self._channels:
             delivery = Delivery(
                 DeliveryStatus.PERMANENT,
@@ -198,9 +229,11 @@ class Dispatcher:
             log.error("channel_fault", channel=channel, code=delivery.code, detail=delivery.detail)
         return delivery
 
-    async def _to_outbox(self, channel: str, message: OutboundMessage, doc: Document) -> Delivery:
+    def _to_outbox(
+        self, channel: str, message: OutboundMessage, doc: Document, writes: RoundWrites
+    ) -> Delivery:
         text = to_gsm7(message.text) if channel == "sms" else message.text
-        await self._invitations.outbox_add(
+        writes.outbox.append(
             {
                 "_id": message.key,
                 "invitation_id": str(doc["_id"]),
@@ -209,8 +242,7 @@ class Dispatcher:
                 "text": text,
                 "link": message.params["dev_link"],
                 "unit": doc["unit"],
-            },
-            self.clock(),
+            }
         )
         return Delivery(DeliveryStatus.SENT, provider_id=message.key, code="dev")
 
@@ -237,6 +269,7 @@ class Dispatcher:
         delivery: Delivery | None = None,
         channel: str | None = None,
         reminder: bool = False,
+        writes: RoundWrites | None = None,
     ) -> None:
         changes: Document = {
             "updated_at": now,
@@ -277,7 +310,10 @@ class Dispatcher:
                 "detail": delivery.detail[:200],
                 "reminder": reminder,
             }
-        await self._invitations.update(doc["_id"], changes, attempt=attempt)
+        if writes is None:
+            await self._invitations.update(doc["_id"], changes, attempt=attempt)
+        else:
+            writes.updates.append((doc["_id"], changes, attempt))
         if step.action == "undeliverable":
             await self._undeliverable(doc, active)
 

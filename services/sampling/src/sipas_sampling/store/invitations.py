@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -84,10 +85,16 @@ class InvitationStore:
         session: AsyncClientSession | None = None,
     ) -> None:
         """Apply a state change (and append a delivery attempt), releasing the lease."""
-        update: Document = {"$set": {**changes, "lease_until": NO_LEASE}}
-        if attempt is not None:
-            update["$push"] = {"attempts": attempt}
-        await self._db[INVITATIONS].update_one({"_id": invitation_id}, update, session=session)
+        await self._db[INVITATIONS].update_one(
+            {"_id": invitation_id}, _state_update(changes, attempt), session=session
+        )
+
+    async def update_all(self, updates: Sequence[tuple[UUID, Document, Document | None]]) -> None:
+        """Apply many state changes in one bulk write (one dispatch round)."""
+        if updates:
+            await self._db[INVITATIONS].bulk_write(
+                [UpdateOne({"_id": i}, _state_update(c, a)) for i, c, a in updates], ordered=False
+            )
 
     async def get(
         self, invitation_id: UUID, session: AsyncClientSession | None = None
@@ -173,20 +180,35 @@ class InvitationStore:
         }
 
     # -- development outbox ------------------------------------------------------------------------
-    async def outbox_add(self, document: Document, now: datetime) -> None:
-        """Keep a message the dev outbox 'sent' (timestamps strictly increase per process)."""
-        if self._last_outbox is not None and now <= self._last_outbox:
-            now = self._last_outbox + timedelta(milliseconds=1)
-        self._last_outbox = now
-        await self._db[OUTBOX].update_one(
-            {"_id": document["_id"]}, {"$setOnInsert": {**document, "created_at": now}}, upsert=True
-        )
+    async def outbox_add(self, documents: Sequence[Document], now: datetime) -> None:
+        """Keep messages the dev outbox 'sent' (timestamps strictly increase per process)."""
+        operations = []
+        for document in documents:
+            if self._last_outbox is not None and now <= self._last_outbox:
+                now = self._last_outbox + timedelta(milliseconds=1)
+            self._last_outbox = now
+            operations.append(
+                UpdateOne(
+                    {"_id": document["_id"]},
+                    {"$setOnInsert": {**document, "created_at": now}},
+                    upsert=True,
+                )
+            )
+        if operations:
+            await self._db[OUTBOX].bulk_write(operations, ordered=True)
 
     async def outbox(self, after: datetime | None, limit: int) -> list[Document]:
         """Outbox messages in creation order."""
         query = {"created_at": {"$gt": after}} if after else {}
         cursor = self._db[OUTBOX].find(query).sort("created_at", 1).limit(limit)
         return [doc async for doc in cursor]
+
+
+def _state_update(changes: Document, attempt: Document | None) -> Document:
+    update: Document = {"$set": {**changes, "lease_until": NO_LEASE}}
+    if attempt is not None:
+        update["$push"] = {"attempts": attempt}
+    return update
 
 
 class MongoTokenStore:
