@@ -53,6 +53,7 @@ lint: sync
 	@$(UV) run --all-packages --frozen mypy
 	@$(UV) run --all-packages --frozen sipas contracts export --check
 	@$(UV) run --all-packages --frozen sipas nats config --check
+	@$(UV) run --all-packages --frozen python deploy/grafana/dashboards.py --check
 
 format: sync
 	@$(UV) run --all-packages --frozen ruff format .

@@ -15,6 +15,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import sysconfig
 import tomllib
 import urllib.request
@@ -473,7 +474,12 @@ def test_grafana_dashboards_use_the_provisioned_datasource(services: dict[str, A
     assert {p["options"]["path"] for p in providers["providers"]} == {
         bind_target(services["grafana"], "deploy/grafana/dashboards")
     }
-    assert "sipas-system-health" in {dashboard["uid"] for dashboard in dashboards}
+    assert {d["uid"] for d in dashboards} == {
+        "sipas-system-health",
+        "sipas-funnel",
+        "sipas-index",
+        "sipas-cases",
+    }
     for dashboard in dashboards:
         for panel in dashboard["panels"]:
             used = [panel["datasource"]] + [t["datasource"] for t in panel["targets"]]
@@ -573,9 +579,13 @@ async def test_an_r3_stream_keeps_accepting_and_serving_after_its_leader_is_kill
                 assert ack.stream == "R3"
 
     try:
-        await js.add_stream(
-            name="R3", subjects=["r3.>"], num_replicas=3, storage=api.StorageType.FILE
-        )
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(60), wait=wait_fixed(0.5), reraise=True
+        ):
+            with attempt:  # "no suitable peers" until every node has joined the meta group
+                await js.add_stream(
+                    name="R3", subjects=["r3.>"], num_replicas=3, storage=api.StorageType.FILE
+                )
         for i in range(300):
             await publish(i)
         leader = (await js.stream_info("R3")).cluster.leader
@@ -608,3 +618,11 @@ async def test_an_r3_stream_keeps_accepting_and_serving_after_its_leader_is_kill
     assert info.state.messages == 600
     assert sorted(int(d) for d in seen) == list(range(600))
     assert len(stored) == 600
+
+
+def test_the_dashboards_are_generated_from_their_specification() -> None:
+    result = subprocess.run(
+        [sys.executable, str(DEPLOY / "grafana" / "dashboards.py"), "--check"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr

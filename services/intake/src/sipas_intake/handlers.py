@@ -149,6 +149,7 @@ class DossierReader:
         metrics = self.metrics
         metrics.count(metrics.dossiers, entry, outcome.value)
         if outcome in {Outcome.ACCEPTED, Outcome.CORRECTED}:
+            metrics.count(metrics.accepted_by_unit, prepared.candidate.unit)
             channels: list[str] = [*prepared.candidate.contact_channels] or ["none"]
             for channel in channels:
                 metrics.count(metrics.contact_channels, channel)

@@ -23,6 +23,12 @@ class IntakeMetrics:
             ["entry", "outcome"],
             registry=registry,
         )
+        self.accepted_by_unit = Counter(
+            "sipas_intake_accepted_dossiers",
+            "Dossiers accepted (first report or correction) by rated unit: the funnel's top",
+            ["unit"],
+            registry=registry,
+        )
         self.rejections = Counter(
             "sipas_intake_dossier_rejections",
             "Rejected dossier records by entry point and reason code",

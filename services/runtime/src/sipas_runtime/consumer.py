@@ -231,8 +231,8 @@ class IdempotentConsumer(Generic[E]):
         return Delivery(event, meta.sequence.stream, msg.subject, meta.num_delivered)
 
     async def _dead_letter(self, msg: Msg, kind: str, reason: str) -> None:
-        self._metrics.consumed.labels(*self._labels, "dead_lettered").inc()
         await self._dead_letters().send(msg, consumer=self.spec.durable, kind=kind, reason=reason)
+        self._metrics.consumed.labels(*self._labels, "dead_lettered").inc()  # once stored
 
     async def _apply_with_retry(
         self, deliveries: list[Delivery[E]], raw_by_seq: dict[int, Msg]

@@ -41,6 +41,9 @@ def render(registry: CollectorRegistry) -> bytes:
 class RuntimeMetrics:
     """Metrics the runtime kit records for every consumer, publisher and HTTP route."""
 
+    DLQ_KINDS = ("malformed", "schema", "rejected", "handler_error", "max_deliveries")
+    OUTCOMES = ("applied", "duplicate", "dead_lettered")
+
     def __init__(self, service: str, registry: CollectorRegistry) -> None:
         self.service = service
         self.registry = registry
@@ -101,12 +104,19 @@ class RuntimeMetrics:
             ["service", "consumer"],
             registry=registry,
         )
+        self.dlq_size = Gauge(
+            "sipas_dlq_stream_messages",
+            "Dead letters of this service currently kept on the DLQ stream",
+            ["service"],
+            registry=registry,
+        )
         self.transient_errors = Counter(
             "sipas_transient_errors",
             "Retried infrastructure errors (database or broker unavailable)",
             ["service", "consumer"],
             registry=registry,
         )
+        self.dlq_size.labels(service).set(0)
         self.http_requests = Counter(
             "sipas_http_requests",
             "HTTP requests by route template and status code",
@@ -120,3 +130,13 @@ class RuntimeMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+
+    def declare_consumer(self, consumer: str) -> None:
+        """Create a consumer's series at 0, so the first redelivery or dead letter shows."""
+        labels = (self.service, consumer)
+        for outcome in self.OUTCOMES:
+            self.consumed.labels(*labels, outcome)
+        for kind in self.DLQ_KINDS:
+            self.dead_letters.labels(*labels, kind)
+        for metric in (self.redeliveries, self.transient_errors, self.pending, self.ack_pending):
+            metric.labels(*labels)

@@ -35,7 +35,8 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
-from sipas_contracts.streams import ConsumerSpec
+from sipas_contracts.streams import DEAD_LETTERS, ConsumerSpec
+from sipas_contracts.subjects import dead_letter as dead_letter_subject
 from sipas_runtime.consumer import (
     PROCESSED,
     WATERMARKS,
@@ -221,6 +222,7 @@ class ServiceRuntime:
             )
         )
         self._consumers.append(spec)
+        self.metrics.declare_consumer(spec.durable)
         return consumer
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -296,6 +298,9 @@ class ServiceRuntime:
                 log.exception("periodic_job_failed", job=getattr(job, "__name__", "job"))
 
     async def _poll_lag(self) -> None:
+        subject = dead_letter_subject(self.name)
+        dlq = await self.js.stream_info(DEAD_LETTERS.name, subjects_filter=subject)
+        self.metrics.dlq_size.labels(self.name).set((dlq.state.subjects or {}).get(subject, 0))
         for spec in self._consumers:
             info = await self.js.consumer_info(spec.stream, spec.durable)
             self.metrics.pending.labels(self.name, spec.durable).set(info.num_pending or 0)

@@ -45,6 +45,18 @@ class ScoringMetrics:
             ["campaign", "unit"],
             registry=registry,
         )
+        self.sipas_ci_low = Gauge(
+            "sipas_scoring_sipas_ci_low_percent",
+            "Lower bound of the 95% interval of a unit's whole-campaign SIPAS",
+            ["campaign", "unit"],
+            registry=registry,
+        )
+        self.sipas_ci_high = Gauge(
+            "sipas_scoring_sipas_ci_high_percent",
+            "Upper bound of the 95% interval of a unit's whole-campaign SIPAS",
+            ["campaign", "unit"],
+            registry=registry,
+        )
         self.responses = Gauge(
             "sipas_scoring_responses",
             "Responses counted in a unit's whole-campaign index",

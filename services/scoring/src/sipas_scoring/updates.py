@@ -297,7 +297,11 @@ class IndexPublisher:
                 self._metrics.index_lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
             self._metrics.responses.labels(event.campaign_id, event.unit).set(event.responses)
             if event.sipas.sufficient and event.sipas.value is not None:
-                self._metrics.sipas.labels(event.campaign_id, event.unit).set(event.sipas.value)
+                labels = (event.campaign_id, event.unit)
+                self._metrics.sipas.labels(*labels).set(event.sipas.value)
+                if event.sipas.ci_low is not None and event.sipas.ci_high is not None:
+                    self._metrics.sipas_ci_low.labels(*labels).set(event.sipas.ci_low)
+                    self._metrics.sipas_ci_high.labels(*labels).set(event.sipas.ci_high)
 
     def _today(self) -> date:
         return self._clock().astimezone(timezone(self._settings.utc_offset)).date()

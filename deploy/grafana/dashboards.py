@@ -1,0 +1,561 @@
+"""Generate the provisioned Grafana dashboards from one readable specification.
+
+    uv run python deploy/grafana/dashboards.py           # write deploy/grafana/dashboards/*.json
+    uv run python deploy/grafana/dashboards.py --check   # fail when a committed file is stale
+
+Each panel is (title, description, unit, kind, [(PromQL, legend)]). Panels are laid out two
+per row. The datasource is the provisioned Prometheus (uid ``prometheus``). Titles are
+Vietnamese first with the English after a slash, as the operators read them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
+OUT = Path(__file__).resolve().parent / "dashboards"
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel: what it shows and how."""
+
+    title: str
+    description: str
+    unit: str
+    queries: list[tuple[str, str]]
+    kind: str = "timeseries"  # timeseries | bargauge | table | stat
+    decimals: int | None = None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """A dashboard and its template variables (label_values queries)."""
+
+    uid: str
+    title: str
+    description: str
+    panels: list[Panel]
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+def _target(i: int, expr: str, legend: str, kind: str) -> dict[str, object]:
+    target: dict[str, object] = {
+        "refId": chr(ord("A") + i),
+        "datasource": DATASOURCE,
+        "expr": expr,
+        "legendFormat": legend,
+    }
+    if kind == "timeseries":
+        target["range"] = True
+    else:
+        target["instant"] = True
+        if kind == "table":
+            target["format"] = "table"
+    return target
+
+
+def _panel(index: int, panel: Panel) -> dict[str, object]:
+    defaults: dict[str, object] = {"unit": panel.unit, "min": 0}
+    if panel.decimals is not None:
+        defaults["decimals"] = panel.decimals
+    if panel.kind == "timeseries":
+        defaults["custom"] = {
+            "drawStyle": "line",
+            "lineWidth": 1,
+            "fillOpacity": 10,
+            "showPoints": "never",
+        }
+    options: dict[str, object] = {}
+    if panel.kind == "timeseries":
+        options = {
+            "legend": {
+                "displayMode": "table",
+                "placement": "bottom",
+                "showLegend": True,
+                "calcs": ["lastNotNull", "max"],
+            },
+            "tooltip": {"mode": "multi", "sort": "desc"},
+        }
+    elif panel.kind == "bargauge":
+        options = {
+            "orientation": "horizontal",
+            "displayMode": "basic",
+            "showUnfilled": True,
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        }
+    elif panel.kind == "stat":
+        options = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}
+    return {
+        "id": index + 1,
+        "type": panel.kind,
+        "title": panel.title,
+        "description": panel.description,
+        "datasource": DATASOURCE,
+        "gridPos": {"h": 8, "w": 12, "x": 12 * (index % 2), "y": 8 * (index // 2)},
+        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "options": options,
+        "targets": [
+            _target(i, expr, legend, panel.kind) for i, (expr, legend) in enumerate(panel.queries)
+        ],
+    }
+
+
+def _variable(name: str, query: str) -> dict[str, object]:
+    return {
+        "name": name,
+        "label": name,
+        "type": "query",
+        "datasource": DATASOURCE,
+        "query": {"query": query, "refId": f"{name}-values"},
+        "definition": query,
+        "refresh": 2,
+        "includeAll": True,
+        "allValue": ".*",
+        "multi": True,
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+        "sort": 1,
+    }
+
+
+def render(dashboard: Dashboard) -> dict[str, object]:
+    """The Grafana JSON model of a dashboard."""
+    return {
+        "uid": dashboard.uid,
+        "title": dashboard.title,
+        "description": dashboard.description,
+        "tags": ["sipas"],
+        "timezone": "browser",
+        "editable": False,
+        "graphTooltip": 1,
+        "refresh": "30s",
+        "schemaVersion": 39,
+        "version": 1,
+        "time": {"from": "now-24h", "to": "now"},
+        "timepicker": {},
+        "templating": {"list": [_variable(n, q) for n, q in dashboard.variables.items()]},
+        "annotations": {"list": []},
+        "links": [],
+        "panels": [_panel(i, p) for i, p in enumerate(dashboard.panels)],
+    }
+
+
+UNIT = 'unit=~"$unit"'
+CAMPAIGN = 'campaign=~"$campaign"'
+
+FUNNEL = Dashboard(
+    uid="sipas-funnel",
+    title="SIPAS Live — phễu khảo sát / survey funnel",
+    description="From completed dossiers to recorded responses, by unit and channel.",
+    variables={"unit": "label_values(sipas_intake_accepted_dossiers_total, unit)"},
+    panels=[
+        Panel(
+            "Hồ sơ đã nhận theo đơn vị / dossiers accepted by unit (24h)",
+            "Completed dossiers intake accepted (first reports and corrections).",
+            "short",
+            [
+                (
+                    f"sum by (unit) (increase(sipas_intake_accepted_dossiers_total{{{UNIT}}}[24h]))",
+                    "{{unit}}",
+                )
+            ],
+            kind="bargauge",
+            decimals=0,
+        ),
+        Panel(
+            "Bản ghi hồ sơ theo kết quả / dossier records by outcome",
+            "accepted, corrected, duplicate, stale, replayed, not_completed, rejected.",
+            "ops",
+            [("sum by (outcome) (rate(sipas_intake_dossiers_total[5m]))", "{{outcome}}")],
+        ),
+        Panel(
+            "Hồ sơ bị từ chối theo lý do / rejected records by reason (24h)",
+            "Records that could not be accepted; each is on the DLQ with its reason.",
+            "short",
+            [
+                (
+                    "sum by (entry, reason) (increase(sipas_intake_dossier_rejections_total[24h]))",
+                    "{{entry}} {{reason}}",
+                )
+            ],
+            kind="bargauge",
+            decimals=0,
+        ),
+        Panel(
+            "Quyết định chọn mẫu / sampling decisions (24h)",
+            "Every decision with its outcome: invited, not drawn, excluded, quota full...",
+            "short",
+            [
+                (
+                    f"sum by (outcome) (increase(sipas_sampling_decisions_total{{{UNIT}}}[24h]))",
+                    "{{outcome}}",
+                )
+            ],
+            kind="bargauge",
+            decimals=0,
+        ),
+        Panel(
+            "Lời mời theo kênh / invitations by channel (24h)",
+            "Invitations created (first invitation; reminders are counted in deliveries).",
+            "short",
+            [
+                (
+                    f"sum by (channel) (increase(sipas_sampling_invitations_total{{{UNIT}}}[24h]))",
+                    "{{channel}}",
+                )
+            ],
+            kind="bargauge",
+            decimals=0,
+        ),
+        Panel(
+            "Gửi tin theo kênh và trạng thái / deliveries by channel and status",
+            "sent = accepted by the provider; retryable, permanent (fall back), unknown.",
+            "ops",
+            [
+                (
+                    "sum by (channel, status) (rate(sipas_sampling_deliveries_total[5m]))",
+                    "{{channel}} {{status}}",
+                )
+            ],
+        ),
+        Panel(
+            "Phiếu trả lời theo hình thức / responses by collection mode (24h)",
+            "Recorded responses: online link, kiosk, face to face, phone, paper.",
+            "short",
+            [
+                (
+                    'sum by (mode) (increase(sipas_intake_responses_total{outcome="recorded"}[24h]))',
+                    "{{mode}}",
+                )
+            ],
+            kind="bargauge",
+            decimals=0,
+        ),
+        Panel(
+            "Tỷ lệ phản hồi theo đơn vị / response rate by unit (7 days)",
+            "Responses counted by scoring ÷ invitations (official and continuous lists) over 7 days.",
+            "percentunit",
+            [
+                (
+                    (
+                        f"sum by (unit) (delta(sipas_scoring_responses{{{UNIT}}}[7d])) "
+                        f'/ sum by (unit) (increase(sipas_sampling_invitations_total{{{UNIT}, list!="reserve"}}[7d]))'
+                    ),
+                    "{{unit}}",
+                )
+            ],
+            kind="bargauge",
+            decimals=1,
+        ),
+    ],
+)
+
+INDEX = Dashboard(
+    uid="sipas-index",
+    title="SIPAS Live — chỉ số hài lòng / live index",
+    description="Latest whole-campaign SIPAS per unit with its 95% interval, and response counts.",
+    variables={"campaign": "label_values(sipas_scoring_responses, campaign)"},
+    panels=[
+        Panel(
+            "Chỉ số SIPAS theo đơn vị / SIPAS by unit",
+            "Latest whole-campaign SIPAS (share satisfied, %); units below the minimum n are absent.",
+            "percent",
+            [(f"sipas_scoring_sipas_percent{{{CAMPAIGN}}}", "{{unit}}")],
+            kind="bargauge",
+            decimals=2,
+        ),
+        Panel(
+            "Khoảng tin cậy 95% / 95% interval",
+            "Lower and upper bound of each unit's SIPAS.",
+            "percent",
+            [
+                (f"sipas_scoring_sipas_ci_low_percent{{{CAMPAIGN}}}", "{{unit}} thấp / low"),
+                (f"sipas_scoring_sipas_ci_high_percent{{{CAMPAIGN}}}", "{{unit}} cao / high"),
+            ],
+            kind="table",
+            decimals=2,
+        ),
+        Panel(
+            "Số phiếu được tính / responses counted by unit",
+            "Responses in each unit's whole-campaign index (kiosk kept apart).",
+            "short",
+            [(f"sipas_scoring_responses{{{CAMPAIGN}}}", "{{unit}}")],
+            kind="bargauge",
+            decimals=0,
+        ),
+        Panel(
+            "Cập nhật chỉ số / index updates per second",
+            "index-updated events published, by period kind (debounced).",
+            "ops",
+            [
+                (
+                    "sum by (period_kind) (rate(sipas_scoring_index_updates_total[5m]))",
+                    "{{period_kind}}",
+                )
+            ],
+        ),
+        Panel(
+            "Độ trễ chỉ số p99 / index lag p99",
+            "Time from the newest counted response to its index-updated event.",
+            "s",
+            [
+                (
+                    "histogram_quantile(0.99, sum by (le) (rate(sipas_scoring_index_lag_seconds_bucket[5m])))",
+                    "p99",
+                )
+            ],
+        ),
+        Panel(
+            "Tuổi sự kiện khi xử lý p99 / event age at commit p99",
+            "Age of events when each consumer committed their effect.",
+            "s",
+            [
+                (
+                    "histogram_quantile(0.99, sum by (le, service) (rate(sipas_event_age_seconds_bucket[5m])))",
+                    "{{service}}",
+                )
+            ],
+        ),
+    ],
+)
+
+CASES = Dashboard(
+    uid="sipas-cases",
+    title="SIPAS Live — cảnh báo và vụ việc / alerts and cases",
+    description="Negative feedback routed to units as cases, with SLA status and escalation.",
+    panels=[
+        Panel(
+            "Cảnh báo theo quy tắc / alerts by rule (24h)",
+            "Alerts raised, by rule.",
+            "short",
+            [("sum by (rule) (increase(sipas_alerts_alerts_raised_total[24h]))", "{{rule}}")],
+            kind="bargauge",
+            decimals=0,
+        ),
+        Panel(
+            "Vụ việc mở theo đơn vị / cases opened by unit (7 days)",
+            "New cases per unit.",
+            "short",
+            [("sum by (unit) (increase(sipas_alerts_cases_opened_total[7d]))", "{{unit}}")],
+            kind="bargauge",
+            decimals=0,
+        ),
+        Panel(
+            "Vụ việc đang xử lý theo trạng thái / open cases by state",
+            "open, acknowledged, in_progress, resolved (awaiting closure).",
+            "short",
+            [("sum by (state) (sipas_alerts_active_cases)", "{{state}}")],
+            kind="stat",
+            decimals=0,
+        ),
+        Panel(
+            "Vụ việc quá hạn / overdue cases",
+            "Cases past a deadline right now.",
+            "short",
+            [("sum(sipas_alerts_overdue_cases)", "quá hạn / overdue")],
+            kind="stat",
+            decimals=0,
+        ),
+        Panel(
+            "Vi phạm thời hạn / SLA breaches (7 days)",
+            "Missed acknowledge and resolve deadlines.",
+            "short",
+            [("sum by (kind) (increase(sipas_alerts_sla_breaches_total[7d]))", "{{kind}}")],
+            kind="bargauge",
+            decimals=0,
+        ),
+        Panel(
+            "Chuyển cấp trên / escalations (7 days)",
+            "Escalations to the supervising agencies.",
+            "short",
+            [("sum by (agency) (increase(sipas_alerts_escalations_total[7d]))", "{{agency}}")],
+            kind="bargauge",
+            decimals=0,
+        ),
+        Panel(
+            "Thời gian tiếp nhận p90 / time to acknowledge p90",
+            "Working time to acknowledge a case.",
+            "s",
+            [
+                (
+                    "histogram_quantile(0.9, sum by (le) (rate(sipas_alerts_time_to_acknowledge_seconds_bucket[7d])))",
+                    "p90",
+                )
+            ],
+            kind="stat",
+        ),
+        Panel(
+            "Thời gian xử lý p90 / time to resolve p90",
+            "Working time to resolve a case.",
+            "s",
+            [
+                (
+                    "histogram_quantile(0.9, sum by (le) (rate(sipas_alerts_time_to_resolve_seconds_bucket[7d])))",
+                    "p90",
+                )
+            ],
+            kind="stat",
+        ),
+        Panel(
+            "Thông báo theo kênh và trạng thái / notifications (24h)",
+            "Notifications to units and agencies: sent, failed, skipped (channel not configured).",
+            "short",
+            [
+                (
+                    "sum by (channel, status) (increase(sipas_alerts_notifications_total[24h]))",
+                    "{{channel}} {{status}}",
+                )
+            ],
+            kind="bargauge",
+            decimals=0,
+        ),
+        Panel(
+            "Vụ việc đóng theo kết quả / cases closed by outcome (7 days)",
+            "closed or dismissed.",
+            "short",
+            [("sum by (outcome) (increase(sipas_alerts_cases_closed_total[7d]))", "{{outcome}}")],
+            kind="bargauge",
+            decimals=0,
+        ),
+    ],
+)
+
+HEALTH = Dashboard(
+    uid="sipas-system-health",
+    title="SIPAS Live — system health",
+    description="Liveness, throughput, lag, dead letters, latency and resources of the four SIPAS services.",
+    panels=[
+        Panel(
+            "Targets up",
+            "1 = Prometheus scraped every target of the job on its last attempt.",
+            "short",
+            [("min by (job) (up)", "{{job}}")],
+            decimals=0,
+        ),
+        Panel(
+            "Events consumed per second",
+            "By service and outcome (applied, duplicate, dead_lettered).",
+            "ops",
+            [
+                (
+                    "sum by (service, outcome) (rate(sipas_events_consumed_total[5m]))",
+                    "{{service}} {{outcome}}",
+                )
+            ],
+        ),
+        Panel(
+            "Consumer pending messages (lag)",
+            "Messages in the stream not yet delivered to each consumer.",
+            "short",
+            [("sum by (service, consumer) (sipas_consumer_pending_messages)", "{{consumer}}")],
+            decimals=0,
+        ),
+        Panel(
+            "Redeliveries per second",
+            "Messages received more than once (crashes, timeouts, naks).",
+            "ops",
+            [("sum by (service) (rate(sipas_redeliveries_total[5m]))", "{{service}}")],
+        ),
+        Panel(
+            "Dead letters kept (DLQ size)",
+            "Messages each service set aside on SIPAS_DLQ.",
+            "short",
+            [("sum by (service) (sipas_dlq_stream_messages)", "{{service}}")],
+            decimals=0,
+        ),
+        Panel(
+            "Dead letters (last hour)",
+            "New dead letters by service and reason kind.",
+            "short",
+            [
+                (
+                    "sum by (service, reason) (increase(sipas_dlq_messages_total[1h]))",
+                    "{{service}} {{reason}}",
+                )
+            ],
+        ),
+        Panel(
+            "Handler latency p99",
+            "Time to process one batch, fetch to ack.",
+            "s",
+            [
+                (
+                    "histogram_quantile(0.99, sum by (le, service) (rate(sipas_handler_duration_seconds_bucket[5m])))",
+                    "{{service}}",
+                )
+            ],
+        ),
+        Panel(
+            "HTTP requests per second",
+            "By service and status code.",
+            "reqps",
+            [
+                (
+                    "sum by (service, status) (rate(sipas_http_requests_total[5m]))",
+                    "{{service}} {{status}}",
+                )
+            ],
+        ),
+        Panel(
+            "Transient errors (last hour)",
+            "Database or broker errors retried in place.",
+            "short",
+            [("sum by (service) (increase(sipas_transient_errors_total[1h]))", "{{service}}")],
+            decimals=0,
+        ),
+        Panel(
+            "CPU per process",
+            "CPU seconds per second, largest process per job.",
+            "percentunit",
+            [("max by (job) (rate(process_cpu_seconds_total[5m]))", "{{job}}")],
+        ),
+        Panel(
+            "Resident memory (largest process per job)",
+            "Target: < 150 MB per service.",
+            "bytes",
+            [("max by (job) (process_resident_memory_bytes)", "{{job}}")],
+        ),
+    ],
+)
+
+DASHBOARDS = (FUNNEL, INDEX, CASES, HEALTH)
+FILES = {
+    "sipas-funnel": "survey-funnel.json",
+    "sipas-index": "live-index.json",
+    "sipas-cases": "alerts-cases.json",
+    "sipas-system-health": "system-health.json",
+}
+
+
+def rendered() -> dict[Path, str]:
+    """File path -> JSON text of every dashboard."""
+    return {
+        OUT / FILES[d.uid]: json.dumps(render(d), indent=2, ensure_ascii=False) + "\n"
+        for d in DASHBOARDS
+    }
+
+
+def main() -> int:
+    """Write the files, or with --check report stale ones (exit 1)."""
+    files = rendered()
+    if "--check" in sys.argv:
+        stale = [p.name for p, text in files.items() if not p.is_file() or p.read_text() != text]
+        if stale:
+            print(
+                f"stale dashboards: {', '.join(stale)}; run: uv run python deploy/grafana/dashboards.py"
+            )
+            return 1
+        print("dashboards are current")
+        return 0
+    OUT.mkdir(exist_ok=True)
+    for path, text in files.items():
+        path.write_text(text)
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
