@@ -9,6 +9,11 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 ENTRIES = ("nats", "http", "import")
+DOSSIER_OUTCOMES = (
+    "accepted", "corrected", "duplicate", "stale", "replayed", "not_completed", "rejected"
+)  # fmt: skip
+CONTACT_CHANNELS = ("sms", "zalo", "email", "none")
+COLLECTION_MODES = ("online", "kiosk", "face_to_face", "phone", "paper")
 
 
 class IntakeMetrics:
@@ -65,6 +70,17 @@ class IntakeMetrics:
             "Response events committed but not yet confirmed on JetStream",
             registry=registry,
         )
+        self.declare()
+
+    def declare(self) -> None:
+        """Create the bounded label sets at 0, so rules see a series before its first event."""
+        for entry in ENTRIES:
+            for outcome in DOSSIER_OUTCOMES:
+                self.dossiers.labels(entry, outcome)
+        for channel in CONTACT_CHANNELS:
+            self.contact_channels.labels(channel)
+        for mode in COLLECTION_MODES:
+            self.responses.labels(mode, "recorded")
 
     def count(self, counter: Counter, *labels: str) -> None:
         """Increment ``counter``'s child for ``labels`` (children are looked up once)."""
