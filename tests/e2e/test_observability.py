@@ -9,7 +9,6 @@ acknowledged and resolved, and cases that miss a (deliberately tiny) SLA and esc
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
@@ -49,7 +48,7 @@ POLICY = {
 class Hook(BaseHTTPRequestHandler):
     received = 0
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
         Hook.received += 1
         self.send_response(200)
@@ -96,10 +95,14 @@ def start_prometheus(workdir: Path, targets: dict[str, str]) -> tuple[subprocess
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
     process = spawn(
-        [executable, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
+        [
+            executable,
+            f"--config.file={workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={workdir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
         log_file=workdir / "prometheus.log",
-    )  # fmt: skip
+    )
     return process, f"http://127.0.0.1:{port}"
 
 
@@ -139,10 +142,8 @@ async def drive(stack: Any, nc: Client, http: httpx.AsyncClient, key: str) -> No
     for n, message in enumerate(outbox):
         token = message["link"].rsplit("/", 1)[-1]
         level = 1 if n % 5 == 0 else 5
-        answers = {
-            item: level
-            for item in ("HL.DV.E1.1", "HL.DV.E2.1", "HL.DV.E3.1", "HL.DV.E4.1", "HL.DV.E5.1")
-        }
+        items = ("HL.DV.E1.1", "HL.DV.E2.1", "HL.DV.E3.1", "HL.DV.E4.1", "HL.DV.E5.1")
+        answers = dict.fromkeys(items, level)
         async for attempt in AsyncRetrying(
             stop=stop_after_delay(30), wait=wait_fixed(0.2), reraise=True
         ):
