@@ -28,7 +28,9 @@ import yaml
 from nacl.public import PrivateKey
 from tenacity import AsyncRetrying, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from sipas_alerts.config import load_users
 from sipas_runtime.nats_access import USERS, password_variable
+from sipas_runtime.stack import generate_secrets, operator_keys
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -81,7 +83,7 @@ def mounts(service: dict[str, Any]) -> list[tuple[str, str]]:
         if isinstance(entry, dict):
             result.append((entry["source"], entry["target"]))
         else:
-            source, target, *_ = entry.split(":")
+            source, target, *_ = defaults(entry).split(":")
             result.append((source, target))
     return result
 
@@ -234,7 +236,9 @@ def test_app_services_run_their_command_with_production_settings(
         assert env[f"SIPAS_{name.upper()}_HTTP_PORT"] == "8000"
         assert service["ports"] == [f"{HOST_PORTS[name]}:8000"]
         assert defaults(service["env_file"][0]) == "deploy/sipas.env.example"
-        assert mounts(service) == [], f"{name} must not mount anything"
+        # Code and shipped data are in the image; only the alerts users file is the operator's.
+        users = [("./deploy/alerts/users.example.yaml", "/etc/sipas/alerts-users.yaml")]
+        assert mounts(service) == (users if name == "alerts" else []), name
         assert (ROOT / "services" / name / "pyproject.toml").is_file()
 
 
@@ -280,6 +284,40 @@ def test_env_example_defines_every_secret_as_valid_base64() -> None:
     for secret, public in KEY_PAIRS:
         private_key = PrivateKey(base64.b64decode(values[secret], validate=True))
         assert bytes(private_key.public_key) == base64.b64decode(values[public]), public
+
+
+def test_env_example_sets_everything_keys_generate_prints() -> None:
+    values = env_file_values()
+
+    missing = set(generate_secrets() | operator_keys()) - set(values)
+
+    assert missing == set(), "deploy/sipas.env.example lacks what `sipas keys generate` prints"
+
+
+def test_the_case_api_has_a_users_file_in_compose(services: dict[str, Any]) -> None:
+    alerts = services["alerts"]
+    target = bind_target(alerts, "deploy/alerts/users.example.yaml")
+
+    assert alerts["environment"]["SIPAS_ALERTS_USERS_FILE"] == target
+    users = load_users(ROOT / "deploy" / "alerts" / "users.example.yaml")
+    assert [u.role for u in users] == ["supervisor"]
+
+
+def test_alertmanager_presents_the_token_the_alerts_hook_requires(
+    services: dict[str, Any],
+) -> None:
+    config = yaml.safe_load((DEPLOY / "alertmanager" / "alertmanager.yml").read_text())
+    (hook,) = [w for r in config["receivers"] for w in r.get("webhook_configs", [])]
+    authorization = hook["http_config"]["authorization"]
+    alertmanager = services["alertmanager"]
+    script = " ".join(alertmanager["entrypoint"])
+
+    assert authorization["type"] == "Bearer"
+    # The compose entrypoint writes the env file's token where the config reads it.
+    assert f'"$$SIPAS_ALERTS_ALERTMANAGER_TOKEN" > {authorization["credentials_file"]}' in script
+    assert "exec /bin/alertmanager" in script
+    assert env_file_values()["SIPAS_ALERTS_ALERTMANAGER_TOKEN"]
+    assert [defaults(f) for f in alertmanager["env_file"]] == ["deploy/sipas.env.example"]
 
 
 def test_dockerfile_copies_existing_paths_and_runs_the_sipas_script() -> None:

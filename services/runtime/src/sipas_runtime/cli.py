@@ -26,7 +26,7 @@ from sipas_contracts.schemas import stale_schema_files, write_schema_files
 from sipas_runtime.dlq import app as dlq_app
 from sipas_runtime.nats_access import inbox_prefix, render_accounts
 from sipas_runtime.privacy import KeyPair
-from sipas_runtime.stack import SERVICES, Stack, StackError, generate_secrets
+from sipas_runtime.stack import SERVICES, Stack, StackError, generate_secrets, operator_keys
 from sipas_runtime.streams import ensure_streams
 
 app = typer.Typer(
@@ -208,9 +208,9 @@ def nats_provision(
 
 @keys_app.command("generate")
 def keys_generate() -> None:
-    """Print a fresh set of secrets as an env file (token/pseudonym keys, key pairs, API key)."""
+    """Print a fresh set of secrets as an env file (keys, key pairs, API keys, NATS passwords)."""
     sys.stdout.write("# SIPAS Live secrets — keep out of version control\n")
-    for name, value in generate_secrets().items():
+    for name, value in (generate_secrets() | operator_keys()).items():
         sys.stdout.write(f"{name}={value}\n")
 
 

@@ -69,6 +69,20 @@ def generate_secrets() -> dict[str, str]:
     }
 
 
+def operator_keys() -> dict[str, str]:
+    """Bearer keys of the operators' APIs (Sở Nội vụ staff) in each service, for a deployment.
+
+    The development stack leaves these unset: outside production the operator routes of
+    scoring and sampling are open to a ``dev`` operator, and the demo drives them that way.
+    """
+    return {
+        "SIPAS_INTAKE_OPERATOR_KEYS": "iok_" + secrets.token_urlsafe(24),
+        "SIPAS_SAMPLING_API_KEYS": "operator:sok_" + secrets.token_urlsafe(24),
+        "SIPAS_SCORING_OPERATOR_KEYS": "operator:cok_" + secrets.token_urlsafe(24),
+        "SIPAS_ALERTS_ALERTMANAGER_TOKEN": secrets.token_urlsafe(24),
+    }
+
+
 def nats_passwords() -> dict[str, str]:
     """Passwords of the NATS users, as the server reads them and as each service reads its own."""
     values: dict[str, str] = {}
