@@ -10,6 +10,7 @@ the shipped configs), promtool and amtool. CI installs the Debian packages `prom
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import re
 import shutil
@@ -292,6 +293,21 @@ def test_env_example_sets_everything_keys_generate_prints() -> None:
     missing = set(generate_secrets() | operator_keys()) - set(values)
 
     assert missing == set(), "deploy/sipas.env.example lacks what `sipas keys generate` prints"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_every_service_starts_in_production_with_the_env_example(
+    name: str, services: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    environment = env_file_values() | {
+        key: str(value) for key, value in services[name]["environment"].items()
+    }
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+
+    settings = importlib.import_module(f"sipas_{name}.settings").Settings()
+
+    assert settings.env == "production"
 
 
 def test_the_case_api_has_a_users_file_in_compose(services: dict[str, Any]) -> None:
