@@ -24,6 +24,7 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from sipas_contracts.instrument import load_catalogue
 from sipas_runtime.consumer import decode_reason
+from sipas_runtime.testing import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.mongo]
 
@@ -84,14 +85,6 @@ def expected_index(
     return {k: dict(v) for k, v in counts.items()}, sipas
 
 
-async def eventually(check: Any, seconds: float = 60) -> None:
-    async for attempt in AsyncRetrying(
-        stop=stop_after_delay(seconds), wait=wait_fixed(0.2), reraise=True
-    ):
-        with attempt:
-            assert await check()
-
-
 async def test_dossiers_flow_to_published_indices(stack_factory: Any, nc: Client) -> None:
     stack = stack_factory(
         {
@@ -135,7 +128,7 @@ async def test_dossiers_flow_to_published_indices(stack_factory: Any, nc: Client
             ).json()
             return len(outbox) == len(invited)
 
-        await eventually(all_invited)
+        await eventually(all_invited, 60)
         outbox = (
             await http.get(f"{stack.url('sampling')}/dev/outbox", params={"limit": 1000})
         ).json()
@@ -174,7 +167,7 @@ async def test_dossiers_flow_to_published_indices(stack_factory: Any, nc: Client
             for unit, sets in answers_by_unit.items()
         )
 
-    await eventually(indices_complete)
+    await eventually(indices_complete, 60)
     latest = latest_index()
     for unit, answer_sets in answers_by_unit.items():
         counts, sipas = expected_index(answer_sets)
@@ -195,7 +188,7 @@ async def test_dossiers_flow_to_published_indices(stack_factory: Any, nc: Client
         any(v in (1, 2) for v in a.values()) for sets in answers_by_unit.values() for a in sets
     )
     # Index rules (e.g. below threshold) may raise alerts too: count the rating alerts.
-    await eventually(lambda: _count(events, "alert.raised", low, rule="low_rating"))
+    await eventually(lambda: _count(events, "alert.raised", low, rule="low_rating"), 60)
 
 
 async def _count(
@@ -252,7 +245,7 @@ async def test_bad_payloads_get_clear_errors_and_nothing_else_is_lost(
     async def four_dead_letters() -> bool:
         return (await js.stream_info("SIPAS_DLQ")).state.messages == 4
 
-    await eventually(four_dead_letters)
+    await eventually(four_dead_letters, 60)
     headers = [(await js.get_msg("SIPAS_DLQ", seq)).headers for seq in range(1, 5)]
     assert [h["Sipas-Dlq-Kind"] for h in headers] == ["malformed", "schema", "schema", "rejected"]
     reasons = [decode_reason(h["Sipas-Dlq-Reason"]) for h in headers]
@@ -264,4 +257,4 @@ async def test_bad_payloads_get_clear_errors_and_nothing_else_is_lost(
     async def good_one_through() -> bool:
         return completed == [good["dossier_id"]]
 
-    await eventually(good_one_through)
+    await eventually(good_one_through, 60)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import secrets
@@ -16,7 +15,7 @@ import httpx
 import pytest
 import uvicorn
 from nats.aio.client import Client
-from tenacity import AsyncRetrying, Retrying, stop_after_delay, wait_fixed
+from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from sipas_contracts import subjects
 from sipas_contracts.events import InvitationSent
@@ -29,6 +28,7 @@ from sipas_intake.settings import Settings
 from sipas_runtime.privacy import KeyPair, keyed_hash, new_token, seal, unseal
 from sipas_runtime.processes import free_port
 from sipas_runtime.publishing import encode, event_headers
+from sipas_runtime.testing import eventually
 
 NOW = datetime(2026, 11, 20, 10, tzinfo=UTC)
 
@@ -219,17 +219,6 @@ class Intake:
     def metric(self, name: str, **labels: str) -> float:
         registry = self.service.runtime.registry
         return registry.get_sample_value(name, labels) or 0.0
-
-
-async def eventually(check: Callable[[], Any], seconds: float = 15.0) -> None:
-    async for attempt in AsyncRetrying(
-        stop=stop_after_delay(seconds), wait=wait_fixed(0.05), reraise=True
-    ):
-        with attempt:
-            result = check()
-            if asyncio.iscoroutine(result):
-                result = await result
-            assert result
 
 
 @pytest.fixture

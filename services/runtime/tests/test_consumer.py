@@ -12,7 +12,6 @@ import pytest
 from nats.aio.client import Client
 from nats.js import api
 from pymongo.errors import AutoReconnect
-from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from sipas_contracts import subjects
 from sipas_contracts.events import ResponseRecorded
@@ -23,6 +22,7 @@ from sipas_runtime.publishing import encode, event_headers
 from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.settings import ServiceSettings
 from sipas_runtime.streams import consumer_config, ensure_streams
+from sipas_runtime.testing import eventually
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
 
@@ -93,17 +93,6 @@ async def publish(nc: Client, event: ResponseRecorded, *, msg_id: str | None = N
 
 async def publish_raw(nc: Client, data: bytes, unit: str = "ht-nx-co-dam") -> None:
     await nc.jetstream().publish(subjects.response_recorded(unit), data)
-
-
-async def eventually(check: Callable[[], Any], seconds: float = 10.0) -> None:
-    async for attempt in AsyncRetrying(
-        stop=stop_after_delay(seconds), wait=wait_fixed(0.05), reraise=True
-    ):
-        with attempt:
-            result = check()
-            if asyncio.iscoroutine(result):
-                result = await result
-            assert result
 
 
 async def effect_count(runtime: ServiceRuntime) -> int:

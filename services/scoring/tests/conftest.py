@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -10,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 from nats.aio.client import Client
-from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from sipas_contracts import subjects
 from sipas_contracts.events import Event
 from sipas_runtime.publishing import encode, event_headers
+from sipas_runtime.testing import eventually
 from sipas_scoring.app import ScoringService, create_app
 from sipas_scoring.settings import Settings
 
@@ -62,17 +61,6 @@ class Harness:
             if e["campaign_id"] == campaign and e["unit"] == unit and e["period"] == period
         ]
         return max(found, key=lambda e: e["version"]) if found else None
-
-
-async def eventually(check: Callable[[], Any], seconds: float = 20.0) -> None:
-    async for attempt in AsyncRetrying(
-        stop=stop_after_delay(seconds), wait=wait_fixed(0.05), reraise=True
-    ):
-        with attempt:
-            result = check()
-            if asyncio.iscoroutine(result):
-                result = await result
-            assert result
 
 
 @pytest.fixture

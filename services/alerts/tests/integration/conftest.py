@@ -7,10 +7,9 @@ and webhooks to a real local HTTP server.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,7 +20,6 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 from nats.aio.client import Client
-from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from sipas_alerts.app import AlertsService, create_app
 from sipas_alerts.domain.access import hash_key
@@ -32,6 +30,7 @@ from sipas_runtime.channels import SmtpChannel, SmtpSettings, WebhookChannel
 from sipas_runtime.privacy import KeyPair
 from sipas_runtime.processes import free_port
 from sipas_runtime.publishing import encode, event_headers
+from sipas_runtime.testing import eventually
 
 START = datetime(2026, 11, 16, 2, 0, tzinfo=UTC)  # Monday 09:00 in Hà Tĩnh
 WEBHOOK_SECRET = b"w" * 32
@@ -165,18 +164,7 @@ class Harness:
         js = self.nc.jetstream()
         await js.publish(subjects.for_event(event), encode(event), headers=headers)
 
-    @staticmethod
-    async def eventually(check: Callable[[], Any], seconds: float = 15.0) -> Any:
-        async for attempt in AsyncRetrying(
-            stop=stop_after_delay(seconds), wait=wait_fixed(0.05), reraise=True
-        ):
-            with attempt:
-                result = check()
-                if asyncio.iscoroutine(result):
-                    result = await result
-                assert result
-                return result
-        return None
+    eventually = staticmethod(eventually)
 
     def auth(self, name: str) -> dict[str, str]:
         return {"Authorization": f"Bearer sak_{name}"}

@@ -19,7 +19,6 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from nats.aio.client import Client
-from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from sipas_contracts import subjects
 from sipas_contracts.events import DossierCompleted, Event, InvitationSent
@@ -27,6 +26,7 @@ from sipas_contracts.ids import uuid7
 from sipas_runtime.privacy import KeyPair, seal
 from sipas_runtime.processes import free_port
 from sipas_runtime.publishing import encode, event_headers
+from sipas_runtime.testing import eventually
 from sipas_sampling.app import SamplingService, create_app
 from sipas_sampling.settings import Settings
 
@@ -115,14 +115,7 @@ class Harness:
             await asyncio.gather(*futures)
 
     async def eventually(self, check: Callable[[], Any], seconds: float = 60) -> None:
-        async for attempt in AsyncRetrying(
-            stop=stop_after_delay(seconds), wait=wait_fixed(0.1), reraise=True
-        ):
-            with attempt:
-                result = check()
-                if asyncio.iscoroutine(result):
-                    result = await result
-                assert result
+        await eventually(check, seconds, interval=0.1)
 
     async def decided(self, campaign: str) -> int:
         return len(await self.sampling.decisions.decisions(campaign))
