@@ -21,6 +21,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from sipas_runtime.processes import free_port, port_open, spawn, stop
@@ -28,6 +30,33 @@ from sipas_runtime.processes import free_port, port_open, spawn, stop
 
 class InfrastructureError(RuntimeError):
     """Raised when an embedded server cannot be found or does not become ready."""
+
+
+class _PortTakenError(InfrastructureError):
+    """The server could not bind a port picked for it: another process took it meanwhile."""
+
+
+PORT_ATTEMPTS = 3
+
+
+def _exited(process: subprocess.Popen[bytes], what: str, log_file: Path) -> InfrastructureError:
+    log = log_file.read_text(errors="replace")[-2000:]
+    msg = f"{what} exited with {process.returncode}:\n{log}"
+    taken = "address already in use" in log.lower()
+    return _PortTakenError(msg) if taken else InfrastructureError(msg)
+
+
+def _answers_ping(url: str) -> bool:
+    client: MongoClient[dict[str, object]] = MongoClient(
+        url, serverSelectionTimeoutMS=500, connectTimeoutMS=500, socketTimeoutMS=500
+    )
+    try:
+        client.admin.command("ping")
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+    return True
 
 
 class _NotReadyError(Exception):
@@ -88,7 +117,23 @@ class EmbeddedNats:
         return f"http://127.0.0.1:{self.monitor_port}"
 
     def start(self, timeout: float = 15.0) -> str:
-        """Start the server and wait until JetStream reports healthy; return its URL."""
+        """Start the server and wait until JetStream reports healthy; return its URL.
+
+        Ports picked here (``0`` given) are picked again when another process takes one
+        between the pick and the bind.
+        """
+        fixed = (self.port, self.monitor_port)
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                return self._start(timeout)
+            except _PortTakenError:
+                if all(fixed) or attempt == PORT_ATTEMPTS:
+                    raise
+                self.stop()
+                self.port, self.monitor_port = fixed
+        raise AssertionError  # pragma: no cover - the loop returns or raises
+
+    def _start(self, timeout: float) -> str:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         self.monitor_port = self.monitor_port or free_port()
@@ -119,9 +164,7 @@ class EmbeddedNats:
         )
         def probe() -> None:
             if self.process is not None and self.process.poll() is not None:
-                log = (self.workdir / "nats-server.log").read_text(errors="replace")[-2000:]
-                msg = f"nats-server exited with {self.process.returncode}:\n{log}"
-                raise InfrastructureError(msg)
+                raise _exited(self.process, "nats-server", self.workdir / "nats-server.log")
             try:
                 with urllib.request.urlopen(  # noqa: S310 - fixed loopback URL
                     f"{self.monitor_url}/healthz?js-enabled-only=true", timeout=1
@@ -159,7 +202,22 @@ class EmbeddedMongo:
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
 
     def start(self, timeout: float = 30.0) -> str:
-        """Start the server and wait until it accepts connections; return its URL."""
+        """Start the server and wait until it accepts connections; return its URL.
+
+        A port picked here is picked again when another process takes it before the bind.
+        """
+        fixed = self.port
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                return self._start(timeout)
+            except _PortTakenError:
+                if fixed or attempt == PORT_ATTEMPTS:
+                    raise
+                self.stop()
+                self.port = fixed
+        raise AssertionError  # pragma: no cover - the loop returns or raises
+
+    def _start(self, timeout: float) -> str:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         self.process = spawn(
@@ -187,10 +245,9 @@ class EmbeddedMongo:
         )
         def probe() -> None:
             if self.process is not None and self.process.poll() is not None:
-                log = (self.workdir / "secantus.log").read_text(errors="replace")[-2000:]
-                msg = f"SecantusDB exited with {self.process.returncode}:\n{log}"
-                raise InfrastructureError(msg)
-            if not port_open("127.0.0.1", self.port):
+                raise _exited(self.process, "SecantusDB", self.workdir / "secantus.log")
+            # An open port is not enough: it may be another process's (then ours exits).
+            if not port_open("127.0.0.1", self.port) or not _answers_ping(self.url):
                 raise _NotReadyError
 
         try:
