@@ -41,7 +41,9 @@ SealedBlob = Annotated[
     Field(
         pattern=r"^[A-Za-z0-9+/]+={0,2}$",
         max_length=4096,
-        description="Base64 NaCl sealed box, readable only by the holder of the recipient's key",
+        description="Base64 NaCl box (X25519 + XSalsa20-Poly1305) to the recipient's public key: "
+        "0x02, ephemeral public key, nonce, ciphertext (or a classic sealed box); "
+        "readable only by the holder of the recipient's secret key",
     ),
 ]
 

@@ -3,14 +3,25 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import structlog
 from hypothesis import given
 from hypothesis import strategies as st
+from nacl.public import PublicKey, SealedBox
 
 from sipas_runtime.logs import mask_personal_data
-from sipas_runtime.privacy import KeyPair, PrivacyError, keyed_hash, new_token, seal, unseal
+from sipas_runtime.privacy import (
+    SHARED_EPHEMERAL,
+    KeyPair,
+    PrivacyError,
+    Sealer,
+    keyed_hash,
+    new_token,
+    seal,
+    unseal,
+)
 from sipas_runtime.problems import field_errors
 from sipas_runtime.settings import decode_key
 
@@ -36,6 +47,53 @@ def test_sealed_contacts_open_only_with_the_right_key(contact):
     assert unseal(pair.secret_key, blob) == contact
     with pytest.raises(PrivacyError):
         unseal(other.secret_key, blob)
+
+
+def test_a_sealer_reuses_an_ephemeral_key_with_fresh_nonces_then_rotates():
+    pair = KeyPair.generate()
+    sealer = Sealer(pair.public_key, rotate_after=3)
+
+    raw = [base64.b64decode(sealer({"phone": "0912345678"})) for _ in range(6)]
+
+    assert all(r[:1] == SHARED_EPHEMERAL for r in raw)
+    ephemeral = [r[1:33] for r in raw]
+    assert ephemeral[0] == ephemeral[1] == ephemeral[2] != ephemeral[3] == ephemeral[5]
+    assert len({r[33:57] for r in raw}) == 6  # nonces
+    assert len(set(raw)) == 6
+    assert all(unseal(pair.secret_key, base64.b64encode(r).decode()) for r in raw)
+
+
+def test_threads_seal_under_their_own_ephemeral_keys():
+    pair = KeyPair.generate()
+    sealer = Sealer(pair.public_key)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        blobs = list(pool.map(lambda n: sealer({"phone": f"09{n:08d}"}), range(400)))
+
+    assert [unseal(pair.secret_key, b)["phone"] for b in blobs] == [
+        f"09{n:08d}" for n in range(400)
+    ]
+
+
+def test_contacts_sealed_by_earlier_versions_still_open():
+    pair = KeyPair.generate()
+    recipient = PublicKey(base64.b64decode(pair.public_key))
+    # A classic crypto_box_seal blob, including one whose first byte looks like a version.
+    while True:
+        older = SealedBox(recipient).encrypt(json.dumps({"email": "a@b.vn"}).encode())
+        if older[:1] == SHARED_EPHEMERAL:
+            break
+
+    assert unseal(pair.secret_key, base64.b64encode(older).decode()) == {"email": "a@b.vn"}
+
+
+def test_a_tampered_blob_is_refused():
+    pair = KeyPair.generate()
+    raw = bytearray(base64.b64decode(seal(pair.public_key, {"phone": "0912345678"})))
+    raw[-1] ^= 1
+
+    with pytest.raises(PrivacyError, match="cannot be opened"):
+        unseal(pair.secret_key, base64.b64encode(bytes(raw)).decode())
 
 
 def test_sealed_blob_does_not_contain_the_contact_in_clear():

@@ -6,9 +6,20 @@
 - An applicant pseudonym is the HMAC-SHA256 of a normalised identity with
   ``SIPAS_PSEUDONYM_KEY``: stable for de-duplication, not reversible without the key
   (a plain hash of a phone number could be brute-forced in minutes).
-- A contact is sealed (NaCl ``SealedBox``, X25519 + XSalsa20-Poly1305) to the public key
-  of the only service allowed to read it: sampling for invitations, alerts for opt-in
-  call-backs. Destroying that private key shreds every sealed contact at once.
+- A contact is sealed (X25519 + XSalsa20-Poly1305, NaCl ``Box``) to the public key of the
+  only service allowed to read it: sampling for invitations, alerts for opt-in call-backs.
+  Destroying that private key shreds every sealed contact at once.
+
+Sealed blob formats (base64), both opened by :func:`unseal`:
+
+- ``0x02 ‖ ephemeral public key (32) ‖ nonce (24) ‖ ciphertext`` — what :class:`Sealer`
+  writes. Each thread keeps one ephemeral key pair for ``rotate_after`` seals with the
+  shared key precomputed, so a seal costs one XSalsa20-Poly1305 (~3 µs) instead of a key
+  generation plus a key agreement (~50 µs) — a quarter of intake's CPU per dossier before.
+  Nonces are 192 random bits, so a repeat under one ephemeral key is negligible. Only the
+  sealing process ever holds the ephemeral secret (and it holds the clear contact anyway).
+- a NaCl ``SealedBox`` (``crypto_box_seal``: a fresh ephemeral key per blob), the format
+  of events published before; still accepted.
 """
 
 from __future__ import annotations
@@ -18,12 +29,18 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from nacl.exceptions import CryptoError
-from nacl.public import PrivateKey, PublicKey, SealedBox
+from nacl.public import Box, PrivateKey, PublicKey, SealedBox
 
 TOKEN_BYTES = 16
+SHARED_EPHEMERAL = b"\x02"  # version byte of a blob sealed under a reused ephemeral key
+_EPHEMERAL_END = 1 + PublicKey.SIZE
+_MIN_SHARED_BLOB = _EPHEMERAL_END + Box.NONCE_SIZE + 16  # + Poly1305 tag
 
 
 class PrivacyError(ValueError):
@@ -82,19 +99,69 @@ class KeyPair:
 class Sealer:
     """Seals payloads to one public key (the key is parsed once, for hot paths).
 
-    libsodium releases the GIL while it encrypts, so a thread pool can seal in parallel.
+    Thread-safe: every thread has its own ephemeral key, replaced after ``rotate_after``
+    seals. libsodium releases the GIL while it encrypts, so a thread pool seals in parallel.
     """
 
-    def __init__(self, public_key: str) -> None:
+    def __init__(self, public_key: str, *, rotate_after: int = 1024) -> None:
         try:
-            self._box = SealedBox(PublicKey(_unb64(public_key, "public key")))
+            self._recipient = PublicKey(_unb64(public_key, "public key"))
         except (CryptoError, TypeError, ValueError) as exc:
             msg = "public key must be 32 bytes, base64"
             raise PrivacyError(msg) from exc
+        self._rotate_after = max(1, rotate_after)
+        self._local = threading.local()
+
+    def _current(self) -> tuple[bytes, Box]:
+        local = self._local
+        if getattr(local, "left", 0) <= 0:
+            ephemeral = PrivateKey.generate()
+            local.prefix = SHARED_EPHEMERAL + bytes(ephemeral.public_key)
+            local.box = Box(ephemeral, self._recipient)
+            local.left = self._rotate_after
+        local.left -= 1
+        return local.prefix, local.box
 
     def __call__(self, payload: dict[str, str]) -> str:
         """The sealed, base64-encoded JSON of ``payload``."""
-        return _b64(self._box.encrypt(json.dumps(payload, ensure_ascii=False).encode()))
+        prefix, box = self._current()
+        return _b64(prefix + box.encrypt(json.dumps(payload, ensure_ascii=False).encode()))
+
+
+class Unsealer:
+    """Opens blobs sealed to one key pair, in either format; caches the shared keys."""
+
+    def __init__(self, secret_key: str) -> None:
+        try:
+            self._key = PrivateKey(_unb64(secret_key, "secret key"))
+        except (CryptoError, TypeError, ValueError) as exc:
+            msg = "secret key must be 32 bytes, base64"
+            raise PrivacyError(msg) from exc
+        self._single = SealedBox(self._key)
+        self._box: Callable[[bytes], Box] = lru_cache(maxsize=256)(self._shared)
+
+    def _shared(self, ephemeral: bytes) -> Box:
+        return Box(self._key, PublicKey(ephemeral))
+
+    def _open(self, raw: bytes) -> bytes:
+        if raw[:1] == SHARED_EPHEMERAL and len(raw) >= _MIN_SHARED_BLOB:
+            try:
+                return self._box(raw[1:_EPHEMERAL_END]).decrypt(raw[_EPHEMERAL_END:])
+            except (CryptoError, TypeError, ValueError):
+                pass  # an older SealedBox whose ephemeral key happens to start with 0x02
+        return self._single.decrypt(raw)
+
+    def __call__(self, blob: str) -> dict[str, str]:
+        """The payload of ``blob``; :class:`PrivacyError` when this key cannot open it."""
+        try:
+            data = json.loads(self._open(_unb64(blob, "sealed blob")))
+        except (CryptoError, TypeError, ValueError) as exc:
+            msg = "sealed blob cannot be opened with this key"
+            raise PrivacyError(msg) from exc
+        if not isinstance(data, dict):
+            msg = "sealed blob does not hold a JSON object"
+            raise PrivacyError(msg)
+        return {str(k): str(v) for k, v in data.items()}
 
 
 def seal(public_key: str, payload: dict[str, str]) -> str:
@@ -102,15 +169,11 @@ def seal(public_key: str, payload: dict[str, str]) -> str:
     return Sealer(public_key)(payload)
 
 
+@lru_cache(maxsize=8)
+def _unsealer(secret_key: str) -> Unsealer:
+    return Unsealer(secret_key)
+
+
 def unseal(secret_key: str, blob: str) -> dict[str, str]:
-    """Decrypt a blob produced by :func:`seal`."""
-    try:
-        box = SealedBox(PrivateKey(_unb64(secret_key, "secret key")))
-        data = json.loads(box.decrypt(_unb64(blob, "sealed blob")))
-    except (CryptoError, TypeError, ValueError) as exc:
-        msg = "sealed blob cannot be opened with this key"
-        raise PrivacyError(msg) from exc
-    if not isinstance(data, dict):
-        msg = "sealed blob does not hold a JSON object"
-        raise PrivacyError(msg)
-    return {str(k): str(v) for k, v in data.items()}
+    """Decrypt a blob produced by :func:`seal` or :class:`Sealer` (or an older SealedBox)."""
+    return _unsealer(secret_key)(blob)
