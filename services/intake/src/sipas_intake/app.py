@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -61,10 +60,8 @@ class IntakeService:
             pseudonymise=KeyedHasher(pseudonym_key),
             fingerprint=KeyedHasher(fingerprint_key),
         )
-        # Lives as long as the process (a restarted runtime keeps using it).
-        self.seal_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="seal")
         self.reader = handlers.DossierReader(
-            self.formats, CachedUnits(self.hierarchy), self.crypto, self.metrics, self.seal_pool
+            self.formats, CachedUnits(self.hierarchy), self.crypto, self.metrics
         )
         self.csrf = CsrfTokens(derive_key(self.token_key, "csrf"))
         self.kiosk_key = derive_key(self.token_key, "kiosk")

@@ -143,7 +143,7 @@ async def _queue(request: Request, records: list[Unsealed], source: str) -> None
     """Seal and queue validated records; an unavailable broker is a 503 to retry, not a 500."""
     intake = intake_of(request)
     try:
-        await intake.publish_raw(await intake.reader.seal(records), source)
+        await intake.publish_raw(intake.reader.seal(records), source)
     except (TimeoutError, nats.errors.Error, OSError) as exc:
         log.warning("raw_queue_unavailable", error=type(exc).__name__, count=len(records))
         raise ProblemError(
