@@ -45,6 +45,7 @@ async def test_roll_ups_and_calendar_periods_get_their_own_subjects(harness, wai
     seqs = await harness.publish(good("ht-nx-co-dam"), bad("ht-nx-xuan-an"))
 
     await wait(lambda: (harness.latest("c2026", "ht") or {}).get("version") == seqs[-1])
+    await wait(lambda: harness.latest("c2026", "ht-nx-co-dam", period="2026-11"))  # own round
 
     province = harness.latest("c2026", "ht")
     assert province["rollup"]
@@ -86,7 +87,9 @@ async def test_kiosk_answers_are_kept_apart_from_the_sampled_index(harness, wait
         good("ht-nx-xuan-an"),
     )
 
+    # Leaf and roll-up figures are published in separate rounds: wait for both.
     await wait(lambda: (harness.latest("c2026", "ht") or {}).get("version") == seqs[-1])
+    await wait(lambda: (harness.latest("c2026", "ht-nx-co-dam") or {}).get("version", 0) >= seqs[2])
 
     co_dam = harness.latest("c2026", "ht-nx-co-dam")
     assert co_dam["responses"] == 2
