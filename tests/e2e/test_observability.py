@@ -27,6 +27,7 @@ from nats.aio.client import Client
 from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from sipas_runtime.processes import free_port, spawn, stop
+from sipas_runtime.testing import post_dossier
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.nats, pytest.mark.mongo]
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,16 +126,7 @@ async def drive(stack: Any, nc: Client, http: httpx.AsyncClient, key: str) -> No
         if i % 2:
             await nc.jetstream().publish("sipas.raw.dossier.e2e", json.dumps(record).encode())
         else:
-            # A 503 (queue not storing yet, nothing accepted) asks the feed to retry, as a
-            # TTHC system does; it was seen once on a loaded CI machine right after start.
-            async for attempt in AsyncRetrying(
-                stop=stop_after_delay(30), wait=wait_fixed(1), reraise=True
-            ):
-                with attempt:
-                    answer = await http.post(
-                        f"{stack.url('intake')}/v1/dossiers", json=record, headers=feed
-                    )
-                    assert answer.status_code != 503, answer.text
+            answer = await post_dossier(http, f"{stack.url('intake')}/v1/dossiers", record, feed)
             assert answer.status_code == 202, answer.text
     await nc.jetstream().publish("sipas.raw.dossier.e2e", b"{not json")  # a dead letter
     outbox: list[dict[str, Any]] = []

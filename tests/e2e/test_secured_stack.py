@@ -16,6 +16,7 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 from sipas_runtime.embedded import EmbeddedNats
 from sipas_runtime.nats_access import SERVICES, inbox_prefix, password_variable
 from sipas_runtime.stack import Stack
+from sipas_runtime.testing import post_dossier
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.mongo]
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,8 +110,8 @@ async def test_services_work_end_to_end_with_least_privilege_users(mongo_url, tm
         webhook_record = {**record, "dossier_id": "000.00.00.H42-261120-9002"}
         feed = {"Authorization": f"Bearer {stack.env['SIPAS_INTAKE_API_KEYS']}"}
         async with httpx.AsyncClient(timeout=10) as http:
-            posted = await http.post(
-                f"{stack.url('intake')}/v1/dossiers", json=webhook_record, headers=feed
+            posted = await post_dossier(
+                http, f"{stack.url('intake')}/v1/dossiers", webhook_record, feed
             )
             assert posted.status_code == 202, posted.text
             async for attempt in AsyncRetrying(

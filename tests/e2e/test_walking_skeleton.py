@@ -24,7 +24,7 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from sipas_contracts.instrument import load_catalogue
 from sipas_runtime.consumer import decode_reason
-from sipas_runtime.testing import eventually
+from sipas_runtime.testing import eventually, post_dossier
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.mongo]
 
@@ -113,10 +113,11 @@ async def test_dossiers_flow_to_published_indices(stack_factory: Any, nc: Client
             if i % 2:
                 await js.publish("sipas.raw.dossier.e2e", json.dumps(rec).encode())
             else:
-                answer = await http.post(
+                answer = await post_dossier(
+                    http,
                     f"{stack.url('intake')}/v1/dossiers",
-                    json=rec,
-                    headers={"Authorization": f"Bearer {api_key}"},
+                    rec,
+                    {"Authorization": f"Bearer {api_key}"},
                 )
                 assert answer.status_code == 202, answer.text
 

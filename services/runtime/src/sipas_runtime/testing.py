@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
+
+SERVICE_UNAVAILABLE = 503
 
 
 async def eventually(
@@ -27,3 +32,23 @@ async def eventually(
             assert result, f"still {result!r} after {seconds} s"
             return result
     raise AssertionError("unreachable: tenacity re-raises the last failure")
+
+
+async def post_dossier(
+    http: httpx.AsyncClient,
+    url: str,
+    record: dict[str, Any],
+    headers: dict[str, str],
+    seconds: float = 30.0,
+) -> httpx.Response:
+    """POST a dossier to intake's webhook as a TTHC system does: a 503 is retried.
+
+    Intake answers 503 (nothing accepted, ``Retry-After``) when JetStream does not store
+    the record in time, which a loaded machine can cause right after start.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = await http.post(url, json=record, headers=headers)
+        if answer.status_code != SERVICE_UNAVAILABLE or time.monotonic() > deadline:
+            return answer
+        await asyncio.sleep(1)
