@@ -20,7 +20,7 @@ from sipas_scoring.metrics import ScoringMetrics
 from sipas_scoring.profiles import PROFILES, ProfileStore
 from sipas_scoring.publication_store import PUBLICATIONS, PublicationStore
 from sipas_scoring.settings import Settings
-from sipas_scoring.store import AGGREGATES, PUBLISHER_STATE, AggregateStore
+from sipas_scoring.store import AGGREGATES, PUBLISHER_STATE, AggregateStore, SliceCache
 from sipas_scoring.updates import IndexPublisher
 from sipas_scoring.views import Views
 
@@ -35,6 +35,9 @@ class ScoringService:
         self.runtime = ServiceRuntime(settings, title="SIPAS Live — scoring")
         self.metrics = ScoringMetrics(self.runtime.registry)
         self.hierarchy = settings.load_hierarchy()
+        # What this process wrote: spares the consumer's reads and the index loop's decoding.
+        # A publish-only process writes nothing, so every change it scans is news to it.
+        self.slice_cache = SliceCache() if settings.role != "publish" else None
         self.views = Views(
             client=lambda: self.runtime.mongo,
             aggregates=self.aggregates,
@@ -55,7 +58,7 @@ class ScoringService:
 
     def aggregates(self) -> AggregateStore:
         """The live slice counts."""
-        return AggregateStore(self.runtime.db)
+        return AggregateStore(self.runtime.db, cache=self.slice_cache)
 
     def funnel(self) -> FunnelStore:
         """Funnel counts."""

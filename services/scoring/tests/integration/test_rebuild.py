@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from pymongo.errors import PyMongoError
 
 from sipas_contracts import subjects
 from sipas_contracts.streams import RESPONSES, SCORING_RESPONSES, ConsumerSpec
@@ -20,7 +21,7 @@ from sipas_runtime.service import ServiceRuntime, ensure_collections
 from sipas_scoring.domain.tally import fold
 from sipas_scoring.handlers import decode_response, on_responses
 from sipas_scoring.rebuild import REBUILT, rebuild, slices_digest
-from sipas_scoring.store import AGGREGATES, AggregateStore
+from sipas_scoring.store import AGGREGATES, AggregateStore, SliceCache
 from sipas_scoring.testing import resp, synthetic_responses
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
@@ -101,11 +102,28 @@ async def test_the_rebuild_command_reports_a_tampered_count_and_fails(
     assert summary["differences"] == [f"{slice_id}: responses differ"]
 
 
+@pytest.mark.parametrize("cached", [False, True], ids=["read-every-batch", "write-cache"])
 async def test_crashes_before_commit_and_before_ack_leave_the_counts_exact(
-    settings, nc, mongo_url, wait
+    settings, nc, mongo_url, wait, cached
 ):
-    """Scoring's handler under the kit, crashing on purpose; then compared with a recount."""
+    """Scoring's handler under the kit, crashing on purpose; then compared with a recount.
+
+    With the write cache, some transactions also abort *after* the slices were written
+    (a transient error, retried by the driver), so the cache holds versions that were
+    rolled back.
+    """
     runtime = ServiceRuntime(settings.model_copy(update={"batch_size": 7}), title="crash")
+    cache = SliceCache() if cached else None
+    apply = on_responses(lambda: AggregateStore(runtime.db, cache=cache), offset=timedelta(hours=7))
+    handled = {"n": 0}
+
+    async def handler(batch: Any, session: Any) -> Any:
+        await apply(batch, session)
+        handled["n"] += 1
+        if cached and handled["n"] % 4 == 0:
+            raise PyMongoError("aborted after writing", error_labels=["TransientTransactionError"])
+        return ()
+
     spec = ConsumerSpec(
         durable="scoring-crash",
         stream=RESPONSES.name,
@@ -116,7 +134,7 @@ async def test_crashes_before_commit_and_before_ack_leave_the_counts_exact(
     consumer = runtime.consume(
         spec,
         decode=decode_response,
-        handler=on_responses(lambda: AggregateStore(runtime.db), offset=timedelta(hours=7)),
+        handler=handler,
         dedup="sequence",
     )
     original, calls = consumer.process, {"n": 0}
@@ -159,6 +177,7 @@ async def test_crashes_before_commit_and_before_ack_leave_the_counts_exact(
 
     recount = fold(zip([a.seq for a in acks], events, strict=True))
     assert calls["n"] > 5  # crashes did happen
+    assert not cached or handled["n"] >= 4  # so did aborts after writing
     assert {k.slice_id: t.canonical() for k, t in stored.items()} == {
         k.slice_id: t.canonical() for k, t in recount.items()
     }
