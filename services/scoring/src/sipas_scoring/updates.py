@@ -128,43 +128,42 @@ class IndexPublisher:
         return cached[1]
 
     async def tick(self) -> int:
-        """One round: publish what changed; returns the number of events published."""
+        """One round: publish what changed; returns the number of events published.
+
+        The fast figures go out before the slow ones are computed, so a roll-up round
+        never delays the figure a response is waiting for.
+        """
         async with self._lock:
             started = time.monotonic()
             await self._scan()
             flush_slow = started >= self._next_slow
-            fast, slow = self._fast, (self._slow if flush_slow else {})
-            self._fast = {}
+            fast, self._fast = self._fast, {}
+            published = await self._publish(fast, slow=False)
             if flush_slow:
-                self._slow = {}
-            try:
-                events = await self._events(fast, slow)
-                if events:
-                    await self._publisher().publish_many(events)
-            except Exception:
-                for campaign, touched in fast.items():  # nothing lost: retried next round
-                    self._fast.setdefault(campaign, set()).update(touched)
-                for campaign, touched in slow.items():
-                    self._slow.setdefault(campaign, set()).update(touched)
-                raise
-            if flush_slow:
+                slow, self._slow = self._slow, {}
+                published += await self._publish(slow, slow=True)
                 self._next_slow = started + self._settings.rollup_interval
-            if events:
-                self._observe(events)
+            if published:
                 self._metrics.tick_duration.observe(time.monotonic() - started)
             if flush_slow and self._through:
                 await self._aggregates().save_publisher_mark(self._through)
-            return len(events)
+            return published
 
-    async def _events(
-        self, fast: dict[str, Touched], slow: dict[str, Touched]
-    ) -> list[IndexUpdated]:
-        events: list[IndexUpdated] = []
-        for campaign, touched in sorted(fast.items()):
-            events.extend(await self._campaign_events(campaign, touched, slow=False))
-        for campaign, touched in sorted(slow.items()):
-            events.extend(await self._campaign_events(campaign, touched, slow=True))
-        return events
+    async def _publish(self, touched: dict[str, Touched], *, slow: bool) -> int:
+        """Compute and publish one speed's events; on failure, keep them for the next round."""
+        try:
+            events: list[IndexUpdated] = []
+            for campaign, units in sorted(touched.items()):
+                events.extend(await self._campaign_events(campaign, units, slow=slow))
+            if events:
+                await self._publisher().publish_many(events)
+        except Exception:
+            queue = self._slow if slow else self._fast
+            for campaign, units in touched.items():  # nothing lost: retried next round
+                queue.setdefault(campaign, set()).update(units)
+            raise
+        self._observe(events)
+        return len(events)
 
     async def _scan(self) -> None:
         if self._through is None:

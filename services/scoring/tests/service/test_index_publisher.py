@@ -50,12 +50,15 @@ class Profiles:
 
 
 class FlakyPublisher:
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int, *, fail_from_call: int = 1) -> None:
         self.failures = failures
+        self.fail_from_call = fail_from_call
+        self.calls: list[list[Any]] = []
         self.published: list[Any] = []
 
     async def publish_many(self, events: list[Any]) -> None:
-        if self.failures:
+        self.calls.append(list(events))
+        if self.failures and len(self.calls) >= self.fail_from_call:
             self.failures -= 1
             msg = "NATS unavailable"
             raise ConnectionError(msg)
@@ -99,3 +102,22 @@ async def test_nothing_changed_means_nothing_published():
 
     assert await index.tick() == 0
     assert len(sink.published) == count
+
+
+async def test_unit_figures_go_out_before_roll_ups_and_a_failed_roll_up_waits_for_the_next_round():
+    aggregates, sink = InMemoryAggregates(), FlakyPublisher(failures=1, fail_from_call=2)
+    index = publisher_for(aggregates, sink)
+    aggregates.apply([resp(answers_for(C2640, 5), unit="ht-nx-co-dam")])
+
+    with contextlib.suppress(ConnectionError):
+        await index.tick()  # the unit's figure is published, then the roll-ups fail
+
+    assert {(e.unit, e.period, e.rollup) for e in sink.published} == {
+        ("ht-nx-co-dam", "campaign", False)
+    }
+    assert aggregates.mark == 0  # not everything of commit 1 is out yet
+    await index.tick()
+    subjects = {(e.unit, e.period) for e in sink.published}
+    assert ("ht", "campaign") in subjects
+    assert ("ht-nx-co-dam", "2026-11") in subjects
+    assert aggregates.mark == aggregates.commit

@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -99,13 +100,23 @@ def _valid_levels(scale: Scale, counts: Mapping[str, Count]) -> dict[int, Count]
     return {int(lv): n for lv, n in counts.items() if lv != NA and int(lv) in scale.values}
 
 
+@functools.lru_cache(maxsize=1024)
+def _level_texts(values: tuple[int, ...], positive: tuple[int, ...]) -> tuple[tuple[str, ...], ...]:
+    """The count keys of a scale's valid levels and of its favourable ones."""
+    return tuple(str(v) for v in values), tuple(str(v) for v in values if v in positive)
+
+
 def share_figure(item: Item, scale: Scale, counts: Mapping[str, Count], rules: Rules) -> Figure:
-    """Share of favourable answers among valid ones, with a Wilson interval."""
-    levels = _valid_levels(scale, counts)
-    valid = sum(levels.values())
+    """Share of favourable answers among valid ones, with a Wilson interval.
+
+    Counts are keyed by the level's code as text (``"4"``; ``"na"`` and codes off the
+    scale are never valid), as :class:`Tally` stores them.
+    """
+    valid_keys, positive_keys = _level_texts(tuple(scale.values), item.positive)
+    valid = sum(counts.get(key, 0) for key in valid_keys)
     if not valid:
         return EMPTY
-    positive = sum(n for code, n in levels.items() if code in item.positive)
+    positive = sum(counts.get(key, 0) for key in positive_keys)
     low, high = wilson(positive, valid, rules.z)
     return Figure(_percent(positive, valid), low, high, valid, valid >= rules.n_min_item)
 
