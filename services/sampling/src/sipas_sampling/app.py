@@ -207,11 +207,15 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> Sequence[Event] | None:
         return await sampling.response_handler(batch, session)
 
-    # Sequence mode: one applied-set document per batch instead of a marker per dossier.
-    runtime.consume(
-        SAMPLING_DOSSIERS, decode=handlers.decode_dossier, handler=on_dossiers, dedup="sequence"
-    )
-    runtime.consume(SAMPLING_RESPONSES, decode=handlers.decode_response, handler=on_responses)
+    if settings.role != "dispatch":
+        # Sequence mode: one applied-set document per batch instead of a marker per dossier.
+        runtime.consume(
+            SAMPLING_DOSSIERS,
+            decode=handlers.decode_dossier,
+            handler=on_dossiers,
+            dedup="sequence",
+        )
+        runtime.consume(SAMPLING_RESPONSES, decode=handlers.decode_response, handler=on_responses)
 
     async def setup(rt: ServiceRuntime) -> None:
         await store.prepare(rt.db)
@@ -222,12 +226,14 @@ def create_app(settings: Settings) -> FastAPI:
         while await sampling.dispatcher.run_once():
             pass
 
-    runtime.on_startup(setup)
-    runtime.every(settings.dispatch_interval, dispatch)
-
     async def upkeep() -> None:
         await sampling.maintenance.run()
 
+    runtime.on_startup(setup)
+    if settings.role != "decide":
+        runtime.every(settings.dispatch_interval, dispatch)
+    # Every role: upkeep also refreshes the campaign registry (a closed campaign must
+    # stop deciding everywhere), and each of its jobs is safe to run in many instances.
     runtime.every(settings.maintenance_interval, upkeep)
     app = runtime.create_app(
         routers=[campaigns.router, draws.router, callbacks.router, dev.router],

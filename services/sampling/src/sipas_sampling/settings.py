@@ -10,7 +10,7 @@ message goes to the development outbox instead (``GET /dev/outbox``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -52,6 +52,13 @@ class Settings(ServiceSettings):
         default="", description="role:key pairs, comma-separated (operator, enumerator, observer)"
     )
     dispatch_interval: float = Field(default=0.2, gt=0, le=60)
+    role: Literal["all", "decide", "dispatch"] = Field(
+        default="all",
+        description="all: decide on dossiers and send invitations in one process; decide: "
+        "the consumers (dossiers, responses) without sending; dispatch: sending without "
+        "the consumers — run both as separate instances so sending never delays a "
+        "decision (upkeep and the API run in every role)",
+    )
     maintenance_interval: float = Field(default=60, gt=0, le=3600)
     send_concurrency: int = Field(default=16, ge=1, le=256)
     lapse_grace_hours: float = Field(default=1.0, ge=0, le=240)

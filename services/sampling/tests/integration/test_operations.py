@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -216,3 +217,30 @@ async def test_gateway_delivery_reports_are_recorded_and_forgeries_refused(tools
     }
     assert reports[str(first["_id"])]["delivered"] is True
     assert reports[str(second["_id"])]["provider_id"] == "m1"
+
+
+async def test_a_deciding_instance_only_decides_and_a_dispatching_one_sends(tools, harness):
+    deciding = await harness(role="decide", sampling_rate=1.0, seed="split-seed")
+    when = datetime.now(UTC) - timedelta(minutes=1)
+    events = [tools.completed(i, UNIT, delivered_at=when) for i in range(5)]
+
+    await deciding.publish(events)
+    await deciding.eventually(lambda: len(deciding.sent) == len(events))
+    await asyncio.sleep(0.5)  # ten dispatch intervals: an "all" instance would have sent
+    invited = await deciding.sampling.invitations.by_campaign("demo")
+    assert {d["state"] for d in invited} == {"queued"}
+    assert await deciding.sampling.invitations.outbox(None, 100) == []
+
+    sending = await harness(role="dispatch", sampling_rate=1.0, seed="split-seed")
+
+    async def all_sent() -> bool:
+        return len(await sending.sampling.invitations.outbox(None, 100)) == len(events)
+
+    await sending.eventually(all_sent)
+    outbox = await sending.sampling.invitations.outbox(None, 100)
+    assert {m["invitation_id"] for m in outbox} == {str(e.invitation_id) for e in deciding.sent}
+
+    await deciding.sampling.runtime.stop()
+    await sending.publish([tools.completed(99, UNIT, delivered_at=when)])
+    await asyncio.sleep(0.5)
+    assert len(await sending.sampling.invitations.by_campaign("demo")) == len(events)
