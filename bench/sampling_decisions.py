@@ -143,6 +143,7 @@ async def latency(
     *,
     invite: float,
     dispatch: bool,
+    own_dispatcher: bool = False,
 ) -> dict:
     pair = KeyPair.generate()
     now = datetime.now(UTC)
@@ -159,10 +160,17 @@ async def latency(
     env = service_env(nats_url, mongo_url, pair, "bench_latency", files)
     if not dispatch:
         env["SIPAS_SAMPLING_DISPATCH_INTERVAL"] = "60"
-    procs, ports = start(1, env, work)
+    sender_ports: list[int] = []
+    if dispatch and own_dispatcher:  # deciding and sending in two processes
+        procs, ports = start(1, {**env, "SIPAS_SAMPLING_ROLE": "decide"}, work)
+        senders, sender_ports = start(1, {**env, "SIPAS_SAMPLING_ROLE": "dispatch"}, work)
+        procs += senders
+    else:
+        procs, ports = start(1, env, work)
     received: dict[str, float] = {}
     try:
-        await wait_ready(ports[0])
+        for port in ports + sender_ports:
+            await wait_ready(port)
         nc = await nats.connect(nats_url)
         js = nc.jetstream()
 
@@ -227,6 +235,7 @@ async def latency(
     return {
         "invite_share": invite,
         "dispatching": dispatch,
+        "dispatcher": ("own process" if own_dispatcher else "same process") if dispatch else "idle",
         "events": total,
         "publish_rate": round(achieved, 1),
         "decided": decided,
@@ -313,6 +322,10 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--invite", type=float, default=0.1, help="share of dossiers invited")
     parser.add_argument("--no-dispatch", action="store_true", help="decisions only: no sending")
+    parser.add_argument(
+        "--own-dispatcher", action="store_true",
+        help="send from a second process (SIPAS_SAMPLING_ROLE=dispatch) while one decides",
+    )  # fmt: skip
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--instances", type=int, default=4)
     parser.add_argument("--skip", choices=["latency", "concurrency"], default=None)
@@ -343,6 +356,7 @@ async def main() -> None:
                 args.seconds,
                 invite=args.invite,
                 dispatch=not args.no_dispatch,
+                own_dispatcher=args.own_dispatcher,
             )
         if args.skip != "concurrency":
             results["concurrency"] = await concurrency(
