@@ -501,9 +501,16 @@ HEALTH = Dashboard(
         ),
         Panel(
             "Transient errors (last hour)",
-            "Database or broker errors retried in place.",
+            "Database or broker errors retried in place; and batches retried because "
+            "several instances of a consumer changed its applied sequences in turn.",
             "short",
-            [("sum by (service) (increase(sipas_transient_errors_total[1h]))", "{{service}}")],
+            [
+                ("sum by (service) (increase(sipas_transient_errors_total[1h]))", "{{service}}"),
+                (
+                    "sum by (service) (increase(sipas_consumer_stale_applied_sets_total[1h]))",
+                    "{{service}} stale applied sets",
+                ),
+            ],
             decimals=0,
         ),
         Panel(

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pytest
 from nats.aio.client import Client
 from nats.js import api
-from pymongo.errors import AutoReconnect
+from pymongo.errors import AutoReconnect, PyMongoError
 
 from sipas_contracts import subjects
 from sipas_contracts.events import ResponseRecorded
@@ -244,6 +244,102 @@ async def test_sequence_mode_skips_what_the_watermark_covers(runtime, nc, db_nam
     await eventually(lambda: counter(runtime, "applied") == 2)
     assert counter(runtime, "duplicate") == 4
     assert await effect_count(runtime) == 2
+
+
+async def test_sequence_mode_numbers_committed_batches_and_stores_the_number(runtime, nc):
+    versions: list[int | None] = []
+    effects = Effects(runtime)
+
+    async def handler(batch: Batch[ResponseRecorded], session: Any) -> list[Any]:
+        versions.append(batch.version)
+        batch.on_commit(lambda: committed.append(batch.version))
+        return await effects(batch, session)
+
+    committed: list[int | None] = []
+    runtime.consume(spec(), decode=decode, handler=handler, dedup="sequence")
+    await runtime.start()
+    for _ in range(3):
+        await publish(nc, response())
+        await eventually(lambda: len(committed) == len(versions) and len(versions) > 0)
+    await eventually(lambda: counter(runtime, "applied") == 3)
+
+    assert versions == committed  # every attempt committed, callbacks after the commit
+    assert versions == list(range(1, len(versions) + 1))
+    stored = await runtime.db["consumer_watermarks"].find_one({"_id": "probe-responses"})
+    assert stored is not None
+    assert stored["v"] == len(versions)
+    assert stored["seq"] == 3
+
+
+async def test_a_rolled_back_batch_leaves_no_trace_in_the_kept_applied_set(runtime, nc):
+    """The driver retries a transaction whose handler failed after the set was written.
+
+    If the rolled-back set were kept, the retry would take its own message for a replay
+    and its effect would be lost.
+    """
+    effects = Effects(runtime)
+    attempts = {"n": 0}
+    callbacks: list[int | None] = []
+
+    async def handler(batch: Batch[ResponseRecorded], session: Any) -> list[Any]:
+        attempts["n"] += 1
+        await effects(batch, session)
+        batch.on_commit(lambda: callbacks.append(batch.version))
+        if attempts["n"] % 2 == 1:  # every other attempt aborts after writing everything
+            raise PyMongoError("write conflict", error_labels=["TransientTransactionError"])
+        return []
+
+    runtime.consume(spec(), decode=decode, handler=handler, dedup="sequence")
+    await runtime.start()
+    for _ in range(4):
+        await publish(nc, response())
+        await eventually(lambda: attempts["n"] % 2 == 0 and attempts["n"] > 0)
+
+    await eventually(lambda: counter(runtime, "applied") == 4)
+    assert await effect_count(runtime) == 4
+    assert counter(runtime, "duplicate") == 0
+    assert callbacks == list(range(1, len(callbacks) + 1))  # only committed attempts
+
+
+async def test_two_instances_on_one_durable_apply_every_message_once(
+    nats_url, mongo_url, db_name, nc
+):
+    """Each instance keeps its own copy of the applied set; the other's writes make it
+    stale, the conditional write notices, and the batch is retried with a fresh read."""
+    settings = ProbeSettings(
+        nats_url=nats_url, mongo_url=mongo_url, database=db_name, batch_timeout=0.01, batch_size=5
+    )
+    instances = [ServiceRuntime(settings, title="probe") for _ in range(2)]
+    for instance in instances:
+        instance.consume(spec(), decode=decode, handler=Effects(instance), dedup="sequence")
+        await instance.start()
+    try:
+        total = 120
+        for i in range(total):
+            await publish(nc, response())
+            if i % 10 == 0:
+                await asyncio.sleep(0.02)  # let both instances take turns
+
+        def applied() -> float:
+            return sum(counter(instance, "applied") for instance in instances)
+
+        await eventually(lambda: applied() == total, seconds=30)
+        assert await effect_count(instances[0]) == total
+        ids = await instances[0].db["effects"].distinct("response_id")
+        assert len(ids) == total
+        assert all(counter(instance, "applied") > 0 for instance in instances)
+        stale = sum(
+            instance.registry.get_sample_value(
+                "sipas_consumer_stale_applied_sets_total",
+                {"service": "probe", "consumer": "probe-responses"},
+            )
+            or 0
+            for instance in instances
+        )
+        assert stale > 0  # the instances did step on each other, and it was noticed
+    finally:
+        for instance in instances:
+            await instance.stop()
 
 
 async def test_messages_redelivered_too_often_go_to_the_dlq(nats_url, mongo_url, db_name, nc):

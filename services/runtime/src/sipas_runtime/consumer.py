@@ -34,6 +34,7 @@ from nats.js import JetStreamContext
 from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import PyMongoError
 from tenacity import AsyncRetrying, retry_if_exception, wait_exponential
 
 from sipas_contracts import subjects
@@ -59,6 +60,7 @@ _HEADER_SAFE = "".join(chr(c) for c in range(32, 127) if chr(c) != "%")
 PROCESSED = "processed_events"
 WATERMARKS = "consumer_watermarks"
 _MAX_REASON = 1500
+_MARK_PAUSE_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,17 @@ class Batch(Generic[E]):
 
     fresh: list[Delivery[E]] = field(default_factory=list)
     replayed: list[Delivery[E]] = field(default_factory=list)
+    version: int | None = None
+    """Sequence mode: how many batches with fresh deliveries this consumer has committed,
+    this one included — a change counter stored with the applied sequences, so it moves
+    in the same transaction as the effect and in commit order (None in other modes)."""
+    committed: list[Callable[[], None]] = field(default_factory=list)
+    """Called, in order, once the transaction this batch was applied in has committed
+    (an attempt that is rolled back and retried gets a new batch; its callbacks never run)."""
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` after this batch's effects have committed."""
+        self.committed.append(callback)
 
 
 Handler = Callable[[Batch[E], AsyncClientSession], Awaitable[Sequence[Event] | None]]
@@ -122,6 +135,16 @@ def _message_decoder(
 def _default_key(delivery: Delivery[Any]) -> str:
     event_id = getattr(delivery.event, "event_id", None)
     return str(event_id) if event_id is not None else f"seq:{delivery.seq}"
+
+
+class StaleWatermarkError(PyMongoError):
+    """The applied set changed since this process kept it: retry with a fresh read."""
+
+    def __init__(self, durable: str) -> None:
+        super().__init__(
+            f"the applied sequences of {durable} changed since this process read them",
+            error_labels=["TransientTransactionError"],
+        )
 
 
 class DeadLetters:
@@ -185,6 +208,9 @@ class IdempotentConsumer(Generic[E]):
         self._max_deliveries = max_deliveries
         self._key = key
         self._labels = (metrics.service, spec.durable)
+        # Sequence mode: the applied set and version as last committed (or read) here.
+        self._mark: tuple[AppliedSequences, int] | None = None
+        self._mark_paused_until = 0.0
 
     async def process(self, messages: Sequence[Msg]) -> None:
         """Handle one fetched batch end to end; acks every message it has dealt with."""
@@ -266,14 +292,21 @@ class IdempotentConsumer(Generic[E]):
                     self._metrics.transient_errors.labels(*self._labels).inc()
                     for msg in raw_by_seq.values():
                         await msg.in_progress()
-                return await in_transaction(
-                    self._client(), lambda session: self._apply(deliveries, session)
-                )
+                try:
+                    outputs, batch = await in_transaction(
+                        self._client(), lambda session: self._apply(deliveries, session)
+                    )
+                except BaseException:
+                    self._mark = None  # the outcome is unknown: read the applied set again
+                    raise
+                for callback in batch.committed:
+                    callback()
+                return outputs
         raise AssertionError("unreachable")  # pragma: no cover - reraise=True always returns/raises
 
     async def _apply(
         self, deliveries: list[Delivery[E]], session: AsyncClientSession
-    ) -> list[Event]:
+    ) -> tuple[list[Event], Batch[E]]:
         batch = await self._split(deliveries, session)
         outputs = await self._handler(batch, session)
         self._metrics.consumed.labels(*self._labels, "applied").inc(len(batch.fresh))
@@ -284,7 +317,7 @@ class IdempotentConsumer(Generic[E]):
             if isinstance(occurred, datetime):
                 age = max(0.0, (now - occurred).total_seconds())
                 self._metrics.event_age.labels(*self._labels).observe(age)
-        return list(outputs or [])
+        return list(outputs or []), batch
 
     async def _split(self, deliveries: list[Delivery[E]], session: AsyncClientSession) -> Batch[E]:
         db = self._client()[self._database]
@@ -293,22 +326,7 @@ class IdempotentConsumer(Generic[E]):
             batch.fresh.extend(deliveries)
             return batch
         if self._dedup == "sequence":
-            # An exact set, not a max: see sipas_runtime.sequences for why.
-            mark = await db[WATERMARKS].find_one({"_id": self.spec.durable}, session=session)
-            applied = AppliedSequences.from_document(mark)
-            taken: set[int] = set()  # a message delivered twice within one batch counts once
-            for delivery in deliveries:
-                again = delivery.seq in applied or delivery.seq in taken
-                (batch.replayed if again else batch.fresh).append(delivery)
-                taken.add(delivery.seq)
-            if batch.fresh:
-                applied.add(d.seq for d in batch.fresh)
-                await db[WATERMARKS].update_one(
-                    {"_id": self.spec.durable},
-                    {"$set": applied.document()},
-                    upsert=True,
-                    session=session,
-                )
+            await self._split_by_sequence(deliveries, batch, session)
             return batch
         keys: dict[str, Delivery[E]] = {}
         for delivery in deliveries:
@@ -334,6 +352,53 @@ class IdempotentConsumer(Generic[E]):
         if fresh_markers:
             await db[PROCESSED].insert_many(fresh_markers, ordered=False, session=session)
         return batch
+
+    async def _split_by_sequence(
+        self, deliveries: list[Delivery[E]], batch: Batch[E], session: AsyncClientSession
+    ) -> None:
+        """Split by the exact set of applied sequences (see sipas_runtime.sequences).
+
+        The set this process last committed (or read) is kept in memory, so a batch costs
+        one conditional write instead of a read and a write: the write names the stored
+        ``seq``, ``ranges`` and version ``v`` it expects. The set only ever grows, so a
+        kept copy is a subset of the truth: it can take a replay for fresh (then the
+        condition fails because the stored set has grown, and the transaction is retried
+        with a fresh read), never a fresh delivery for a replay. After a failed condition
+        (another instance consumes the same durable) the copy is not used for a while.
+        """
+        collection = self._client()[self._database][WATERMARKS]
+        kept = self._mark if time.monotonic() >= self._mark_paused_until else None
+        if kept is None or not kept[1]:  # nothing kept, or nothing written yet
+            stored = await collection.find_one({"_id": self.spec.durable}, session=session)
+            applied = AppliedSequences.from_document(stored)
+            version = int((stored or {}).get("v", 0))
+            condition: Document = {"_id": self.spec.durable}
+        else:
+            applied = AppliedSequences(kept[0].floor, list(kept[0].ranges))
+            version = kept[1]
+            condition = {"_id": self.spec.durable, **kept[0].condition(), "v": version}
+        taken: set[int] = set()  # a message delivered twice within one batch counts once
+        for delivery in deliveries:
+            again = delivery.seq in applied or delivery.seq in taken
+            (batch.replayed if again else batch.fresh).append(delivery)
+            taken.add(delivery.seq)
+        if batch.fresh:
+            applied.add(d.seq for d in batch.fresh)
+            version += 1
+            result = await collection.update_one(
+                condition,
+                {"$set": {**applied.document(), "v": version}},
+                upsert="v" not in condition,
+                session=session,
+            )
+            if "v" in condition and not result.matched_count:
+                self._metrics.stale_applied.labels(*self._labels).inc()
+                self._mark = None
+                self._mark_paused_until = time.monotonic() + _MARK_PAUSE_SECONDS
+                raise StaleWatermarkError(self.spec.durable)
+            batch.version = version
+        remembered = (applied, version)
+        batch.on_commit(lambda: setattr(self, "_mark", remembered))
 
     def _marker(self, delivery: Delivery[E]) -> str:
         return f"{self.spec.durable}:{self._key(delivery)}"

@@ -116,6 +116,13 @@ class RuntimeMetrics:
             ["service", "consumer"],
             registry=registry,
         )
+        self.stale_applied = Counter(
+            "sipas_consumer_stale_applied_sets",
+            "Batches retried because another instance had changed the consumer's applied "
+            "sequences (several instances on one durable)",
+            ["service", "consumer"],
+            registry=registry,
+        )
         self.dlq_size.labels(service).set(0)
         self.http_requests = Counter(
             "sipas_http_requests",
@@ -138,5 +145,11 @@ class RuntimeMetrics:
             self.consumed.labels(*labels, outcome)
         for kind in self.DLQ_KINDS:
             self.dead_letters.labels(*labels, kind)
-        for metric in (self.redeliveries, self.transient_errors, self.pending, self.ack_pending):
+        for metric in (
+            self.redeliveries,
+            self.transient_errors,
+            self.stale_applied,
+            self.pending,
+            self.ack_pending,
+        ):
             metric.labels(*labels)

@@ -38,6 +38,10 @@ class AppliedSequences:
         """The stored form: ``{seq: floor, ranges: [[a, b], ...], max: highest}``."""
         return {"seq": self.floor, "ranges": [list(r) for r in self.ranges], "max": self.highest}
 
+    def condition(self) -> dict[str, Any]:
+        """A query matching a stored document that holds exactly this set."""
+        return {"seq": self.floor, "ranges": [list(r) for r in self.ranges]}
+
     @property
     def highest(self) -> int:
         """The highest sequence applied."""
