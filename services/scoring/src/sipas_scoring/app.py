@@ -79,7 +79,12 @@ def register_consumers(scoring: ScoringService) -> None:
     runtime.consume(
         SCORING_RESPONSES,
         decode=handlers.decode_response,
-        handler=handlers.on_responses(scoring.aggregates, offset=offset),
+        handler=handlers.on_responses(
+            scoring.aggregates,
+            offset=offset,
+            # The index loop of this process takes its own batches' slices from memory.
+            written=scoring.index_publisher.written if scoring.settings.role == "all" else None,
+        ),
         dedup="sequence",
         after_batch=scoring.index_publisher.nudge,
     )
@@ -109,6 +114,7 @@ def register_lifecycle(scoring: ScoringService) -> None:
     async def setup(rt: ServiceRuntime) -> None:
         await ensure_collections(rt.db, COLLECTIONS)
         await scoring.aggregates().create_indexes()
+        await scoring.aggregates().adopt_legacy_counter()
         await scoring.funnel().create_indexes()
         await scoring.publications().create_indexes()
 

@@ -23,7 +23,7 @@ from sipas_contracts.instrument import CatalogueError, load_catalogue
 from sipas_runtime.consumer import Batch, Delivery, Handler, RejectedError
 from sipas_scoring.domain.funnel import Answered
 from sipas_scoring.domain.periods import local_date
-from sipas_scoring.domain.tally import fold
+from sipas_scoring.domain.tally import SliceKey, Tally, fold
 from sipas_scoring.funnel_store import DayKey, FunnelStore
 from sipas_scoring.store import AggregateStore
 
@@ -61,18 +61,30 @@ def dossier_key(delivery: Delivery[DossierCompleted]) -> str:
     return delivery.event.dossier_id
 
 
+Written = Callable[[int, dict[SliceKey, Tally]], None]
+"""Told, once a batch has committed, its change number and the slices it wrote."""
+
+
 def on_responses(
-    store: Callable[[], AggregateStore], *, offset: timedelta
+    store: Callable[[], AggregateStore], *, offset: timedelta, written: Written | None = None
 ) -> Handler[ResponseRecorded]:
-    """Fold the fresh responses of a batch into the stored slices."""
+    """Fold the fresh responses of a batch into the stored slices (sequence mode).
+
+    The batch's change number is the consumer's version of its applied sequences.
+    """
 
     async def handle(
         batch: Batch[ResponseRecorded], session: AsyncClientSession
     ) -> Sequence[Event]:
         increments = fold(((d.seq, d.event) for d in batch.fresh), offset)
         if increments:
-            slices = store()
-            await slices.apply(increments, session, await slices.next_commit(session))
+            if batch.version is None:
+                msg = "the responses consumer must run in sequence mode (it numbers changes)"
+                raise TypeError(msg)
+            commit = batch.version
+            slices = await store().apply(increments, session, commit)
+            if written is not None:
+                batch.on_commit(lambda: written(commit, slices))
         return ()
 
     return handle

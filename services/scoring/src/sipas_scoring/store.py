@@ -11,8 +11,9 @@ applicant kind and collection mode; each slice is compact JSON text::
               "organisation|paper": '{...}'}}
 
 ``seq`` is the stream sequence of the latest response counted; ``commit`` the number of
-the batch that last changed the document (a counter in ``publisher_state``, incremented
-in the same transaction), which the index loop scans for changes.
+the batch that last changed the document (the version of the responses consumer's
+applied sequences, incremented in the same transaction), which the index loop scans for
+changes.
 
 Each batch is one *read-modify-write* per touched document inside the consumer's
 transaction (read the touched documents, add the batch's tallies, replace them), with
@@ -43,11 +44,12 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from pymongo import ASCENDING, ReplaceOne, ReturnDocument
+from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from sipas_contracts.streams import SCORING_RESPONSES
 from sipas_runtime.consumer import WATERMARKS
 from sipas_runtime.sequences import AppliedSequences
 from sipas_scoring.domain.tally import SliceKey, Tally
@@ -244,36 +246,44 @@ class AggregateStore:
         await self._slices.create_index([("commit", ASCENDING)])
         await self._slices.create_index([("campaign_id", ASCENDING), ("bucket", ASCENDING)])
 
-    async def next_commit(self, session: AsyncClientSession | None = None) -> int:
-        """The next number of the change counter (in the batch's transaction)."""
-        doc = await self._db[PUBLISHER_STATE].find_one_and_update(
-            {"_id": "commits"},
-            {"$inc": {"n": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-            session=session,
-        )
-        return int(doc["n"]) if doc else 1
-
     async def last_commit(self) -> int:
-        """The change counter's value: every slice change up to it is committed."""
-        doc = await self._db[PUBLISHER_STATE].find_one({"_id": "commits"})
-        return int(doc["n"]) if doc else 0
+        """The change counter's value: every slice change up to it is committed.
+
+        The counter is the version ``v`` of the responses consumer's applied sequences,
+        which each batch increments in the transaction that changes the slices.
+        """
+        mark = await self._db[WATERMARKS].find_one({"_id": SCORING_RESPONSES.durable}, {"v": 1})
+        return int(mark.get("v", 0)) if mark else 0
+
+    async def adopt_legacy_counter(self) -> None:
+        """Carry a counter kept by earlier versions (``publisher_state.commits``) over.
+
+        Run before consuming: the version must not restart below change numbers already
+        stamped on slices, or the index loop would take later changes for old ones.
+        """
+        legacy = await self._db[PUBLISHER_STATE].find_one({"_id": "commits"})
+        if legacy is None:
+            return
+        await self._db[WATERMARKS].update_one(
+            {"_id": SCORING_RESPONSES.durable}, {"$max": {"v": int(legacy["n"])}}, upsert=True
+        )
+        await self._db[PUBLISHER_STATE].delete_one({"_id": "commits"})
 
     async def apply(
         self,
         increments: Mapping[SliceKey, Tally],
         session: AsyncClientSession | None = None,
         commit: int = 0,
-    ) -> None:
+    ) -> dict[SliceKey, Tally]:
         """Add tallies to the stored slices: at most one read and one bulk write per batch.
 
         ``commit`` (the change counter of this batch) is stamped on every touched slice so
         the index loop finds what changed, whatever the stream order of the responses.
-        Documents in the cache are not read (see the module docstring).
+        Documents in the cache are not read (see the module docstring). Returns every
+        slice of the documents written, as they now stand (what ``changed`` would read).
         """
         if not increments:
-            return
+            return {}
         grouped = by_document(increments)
         cache = self._cache
         known = {d: cache.get(d) for d in grouped} if cache is not None else {}
@@ -309,6 +319,7 @@ class AggregateStore:
                 raise StaleSlicesError(missed)
             for doc_id, entry in written.items():
                 cache.put(doc_id, entry)
+        return {key: tally for entry in written.values() for key, tally in entry.slices.items()}
 
     async def tallies(
         self, campaign_id: str | None = None, session: AsyncClientSession | None = None

@@ -3,7 +3,11 @@
 The loop wakes when a batch of responses has committed (or every ``rollup_interval``),
 at most once per ``index_interval``; it reads the change counter ``C`` (incremented by
 each committed batch); if it moved past what it has seen (``W``), it reads the slices
-changed by batches (W, C] and publishes, in two speeds:
+changed by batches (W, C] and publishes, in two speeds (below). When the changes right
+after ``W`` were all committed by this process's own consumer, which hands each
+committed batch's slices over, the round takes them from memory and reads nothing; it
+still reads ``C`` at least every ``rollup_interval`` to find other instances' batches,
+and at once when one of them leaves a gap in the numbers.
 
 - *fast* (every round): the whole-campaign figure of each touched unit without children
   (commune, department) — the figure a dashboard or an alert rule watches, so a response
@@ -50,6 +54,7 @@ from sipas_scoring.store import AggregateStore
 log = structlog.get_logger(__name__)
 Touched = set[tuple[str, str]]  # (unit, month bucket)
 Slices = dict[SliceKey, Tally]
+_OWN_LIMIT = 10_000
 
 
 class IndexPublisher:
@@ -83,10 +88,27 @@ class IndexPublisher:
         self._profile_cache: dict[str, tuple[float, CampaignProfile]] = {}
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._own: dict[int, Slices] = {}
+        self._next_check = 0.0
+
+    def _due_check(self) -> bool:
+        """Whether a round must read the change counter (at least every rollup_interval)."""
+        return time.monotonic() >= self._next_check
 
     def nudge(self) -> None:
         """A batch has committed: run a round soon (called by the consumer)."""
         self._wake.set()
+
+    def written(self, commit: int, slices: Slices) -> None:
+        """A batch of this process has committed change ``commit`` with these slices.
+
+        A round that finds the changes after its mark all written here takes them from
+        memory and reads nothing; any gap (another instance's batch, a restart) sends it
+        to the database, so what is kept here only saves reads.
+        """
+        if len(self._own) >= _OWN_LIMIT:  # rounds are not keeping up: read instead
+            self._own.clear()
+        self._own[commit] = slices
 
     async def run(self, *, polling: bool = False) -> None:
         """Rounds until cancelled: on a nudge or every ``rollup_interval``, spaced apart.
@@ -168,13 +190,33 @@ class IndexPublisher:
     async def _scan(self) -> None:
         if self._through is None:
             self._through = await self._aggregates().publisher_mark()
-        committed = await self._aggregates().last_commit()
-        if committed > self._through:
-            for key, tally in (await self._aggregates().changed(self._through, committed)).items():
-                await self._load(key.campaign_id)
-                self._cache[key.campaign_id][key.slice_id] = (key, tally)
-                self._touch(key.campaign_id, {(key.unit, key.bucket)})
-            self._through = committed
+        through = self._through
+        own = []
+        while through + 1 in self._own:  # this process's batches, in commit order
+            through += 1
+            own.append(self._own.pop(through))
+        if own and not self._due_check():
+            changes: Slices = {}
+            for batch in own:
+                changes.update(batch)
+        else:  # nothing of ours next in line, or time to look for other writers
+            committed = await self._aggregates().last_commit()
+            changes = {}
+            if committed > self._through:
+                changes = await self._aggregates().changed(self._through, committed)
+            through = max(through, committed)
+            self._next_check = time.monotonic() + self._settings.rollup_interval
+        for key, tally in changes.items():
+            await self._load(key.campaign_id)
+            held = self._cache[key.campaign_id]
+            known = held.get(key.slice_id)
+            # Counts only grow: a copy kept in memory may be older than one read meanwhile.
+            if known is None or tally.responses >= known[1].responses:
+                held[key.slice_id] = (key, tally)
+            self._touch(key.campaign_id, {(key.unit, key.bucket)})
+        self._through = through
+        for stale in [c for c in self._own if c <= through]:
+            del self._own[stale]
         for campaign in sorted(self._stale):
             self._cache.pop(campaign, None)
             await self._load(campaign)

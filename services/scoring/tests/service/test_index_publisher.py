@@ -21,6 +21,9 @@ class InMemoryAggregates:
         self.slices: dict[SliceKey, tuple[int, Tally]] = {}
         self.commit = 0
         self.mark = 0
+        self.reads = 0
+        self.visible: int | None = None
+        self.newest_on_read = False
 
     def apply(self, events: list[Any]) -> None:
         self.commit += 1
@@ -35,10 +38,18 @@ class InMemoryAggregates:
         self.mark = max(self.mark, through)
 
     async def last_commit(self) -> int:
-        return self.commit
+        self.reads += 1
+        return self.commit if self.visible is None else self.visible
 
     async def changed(self, after: int, upto: int) -> dict[SliceKey, Tally]:
+        self.reads += 1
+        if self.newest_on_read:  # a document re-read by id may be newer than ``upto``
+            return {k: t for k, (c, t) in self.slices.items() if after < c}
         return {k: t for k, (c, t) in self.slices.items() if after < c <= upto}
+
+    def state(self, commit: int) -> dict[SliceKey, Tally]:
+        """The slices a batch numbered ``commit`` wrote, as the consumer hands them over."""
+        return {k: t for k, (c, t) in self.slices.items() if c == commit}
 
     async def tallies(self, campaign_id: str | None = None) -> dict:
         return {k: t for k, (_, t) in self.slices.items() if k.campaign_id == campaign_id}
@@ -65,13 +76,15 @@ class FlakyPublisher:
         self.published.extend(events)
 
 
-def publisher_for(aggregates: InMemoryAggregates, sink: FlakyPublisher) -> IndexPublisher:
+def publisher_for(
+    aggregates: InMemoryAggregates, sink: FlakyPublisher, *, rollup_interval: float = 0.001
+) -> IndexPublisher:
     return IndexPublisher(
         aggregates=lambda: aggregates,  # type: ignore[arg-type,return-value]
         profiles=Profiles,  # type: ignore[arg-type]
         publisher=lambda: sink,  # type: ignore[arg-type,return-value]
         hierarchy=load_sample_hierarchy(),
-        settings=Settings(rollup_interval=0.001),
+        settings=Settings(rollup_interval=rollup_interval),
         metrics=ScoringMetrics(CollectorRegistry()),
     )
 
@@ -121,3 +134,53 @@ async def test_unit_figures_go_out_before_roll_ups_and_a_failed_roll_up_waits_fo
     assert ("ht", "campaign") in subjects
     assert ("ht-nx-co-dam", "2026-11") in subjects
     assert aggregates.mark == aggregates.commit
+
+
+def responses_of(sink: FlakyPublisher, unit: str) -> int:
+    """Responses in the latest whole-campaign figure published for ``unit``."""
+    figures = [e for e in sink.published if e.unit == unit and e.period == "campaign"]
+    return int(figures[-1].responses)
+
+
+async def test_own_batches_come_from_memory_and_a_gap_sends_the_round_to_the_database():
+    aggregates, sink = InMemoryAggregates(), FlakyPublisher(failures=0)
+    index = publisher_for(aggregates, sink, rollup_interval=300)
+    unit = "ht-nx-co-dam"
+    aggregates.apply([resp(answers_for(C2640, 5), unit=unit)])
+    await index.tick()  # the first round always looks in the database
+    reads = aggregates.reads
+
+    aggregates.apply([resp(answers_for(C2640, 4), unit=unit)])
+    index.written(aggregates.commit, aggregates.state(aggregates.commit))
+    await index.tick()
+
+    assert aggregates.reads == reads  # batch 2 was this process's own: nothing read
+    assert responses_of(sink, unit) == 2
+
+    aggregates.apply([resp(answers_for(C2640, 3), unit=unit)])  # batch 3: another instance's
+    aggregates.apply([resp(answers_for(C2640, 2), unit=unit)])
+    index.written(aggregates.commit, aggregates.state(aggregates.commit))  # batch 4: own
+    await index.tick()
+
+    assert aggregates.reads > reads  # the gap at 3 sent the round to the database
+    assert responses_of(sink, unit) == 4
+    assert aggregates.mark == 1  # stored by slow rounds only: the first, then in 5 minutes
+
+
+async def test_a_copy_from_memory_never_replaces_a_newer_one_read_meanwhile():
+    aggregates, sink = InMemoryAggregates(), FlakyPublisher(failures=0)
+    index = publisher_for(aggregates, sink, rollup_interval=300)
+    unit = "ht-nx-co-dam"
+    aggregates.apply([resp(answers_for(C2640, 5), unit=unit)])
+    aggregates.apply([resp(answers_for(C2640, 5), unit=unit)])
+    handed_over = aggregates.state(aggregates.commit)  # batch 2, not yet handed over
+    aggregates.apply([resp(answers_for(C2640, 5), unit=unit)])
+    aggregates.visible, aggregates.newest_on_read = 1, True  # C read as 1, slices as of 3
+
+    await index.tick()
+    assert responses_of(sink, unit) == 3
+
+    index.written(2, handed_over)  # batch 2's hand-over arrives late: an older copy
+    await index.tick()
+
+    assert responses_of(sink, unit) == 3
