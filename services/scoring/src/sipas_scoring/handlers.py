@@ -82,7 +82,7 @@ def on_responses(
                 msg = "the responses consumer must run in sequence mode (it numbers changes)"
                 raise TypeError(msg)
             commit = batch.version
-            slices = await store().apply(increments, session, commit)
+            slices = await store().apply(increments, session, commit, writes=batch.writes)
             if written is not None:
                 batch.on_commit(lambda: written(commit, slices))
         return ()

@@ -52,6 +52,7 @@ from pymongo.errors import PyMongoError
 from sipas_contracts.streams import SCORING_RESPONSES
 from sipas_runtime.consumer import WATERMARKS
 from sipas_runtime.sequences import AppliedSequences
+from sipas_runtime.writes import Writes
 from sipas_scoring.domain.tally import SliceKey, Tally
 
 AGGREGATES = "aggregates"
@@ -274,13 +275,17 @@ class AggregateStore:
         increments: Mapping[SliceKey, Tally],
         session: AsyncClientSession | None = None,
         commit: int = 0,
+        *,
+        writes: Writes | None = None,
     ) -> dict[SliceKey, Tally]:
         """Add tallies to the stored slices: at most one read and one bulk write per batch.
 
         ``commit`` (the change counter of this batch) is stamped on every touched slice so
         the index loop finds what changed, whatever the stream order of the responses.
-        Documents in the cache are not read (see the module docstring). Returns every
-        slice of the documents written, as they now stand (what ``changed`` would read).
+        Documents in the cache are not read (see the module docstring). ``writes``: the
+        consumer batch's writes, to send the replacements with (else they are sent here).
+        Returns every slice of the documents written, as they now stand (what ``changed``
+        would read).
         """
         if not increments:
             return {}
@@ -293,7 +298,7 @@ class AggregateStore:
             query = {"_id": {"$in": unknown}}
             found = self._slices.find(query, session=session)
             read = {doc["_id"]: _cached(doc) async for doc in found}
-        operations: list[ReplaceOne[Document]] = []
+        replacements: list[tuple[Document, Document, bool]] = []  # selector, doc, guarded
         written: dict[str, CachedDocument] = {}
         for doc_id, slices in grouped.items():
             cached = known.get(doc_id)
@@ -307,19 +312,44 @@ class AggregateStore:
             rev = secrets.token_hex(12)
             doc = to_document(merged, commit, texts=texts, rev=rev)
             if cached is None:  # read in this transaction (or new)
-                operations.append(ReplaceOne({"_id": doc_id}, doc, upsert=True))
+                replacements.append(({"_id": doc_id}, doc, False))
             else:  # not read: only if nobody wrote it since
-                operations.append(ReplaceOne({"_id": doc_id, "rev": cached.rev}, doc))
+                replacements.append(({"_id": doc_id, "rev": cached.rev}, doc, True))
             written[doc_id] = CachedDocument(rev, merged, texts)
-        result = await self._slices.bulk_write(operations, ordered=False, session=session)
-        missed = len(operations) - result.matched_count - result.upserted_count
-        if cache is not None:
-            if missed:
-                cache.clear()
-                raise StaleSlicesError(missed)
+        await self._replace(replacements, session, writes)
+        if cache is not None:  # a copy never committed costs a retry (module docstring)
             for doc_id, entry in written.items():
                 cache.put(doc_id, entry)
         return {key: tally for entry in written.values() for key, tally in entry.slices.items()}
+
+    async def _replace(
+        self,
+        replacements: list[tuple[Document, Document, bool]],
+        session: AsyncClientSession | None,
+        writes: Writes | None,
+    ) -> None:
+        """Replace documents (``guarded``: only if the selector's ``rev`` still matches)."""
+        if writes is not None:
+            for selector, doc, guarded in replacements:
+                writes.replace(
+                    self._slices.name,
+                    selector,
+                    doc,
+                    upsert=not guarded,
+                    guard=self._stale if guarded else None,
+                )
+            return
+        operations = [ReplaceOne(sel, doc, upsert=not g) for sel, doc, g in replacements]
+        result = await self._slices.bulk_write(operations, ordered=False, session=session)
+        missed = len(operations) - result.matched_count - result.upserted_count
+        if missed:
+            raise self._stale(missed)
+
+    def _stale(self, missed: int = 1) -> StaleSlicesError:
+        """A conditional replacement matched nothing: the cached copies are not to be trusted."""
+        if self._cache is not None:
+            self._cache.clear()
+        return StaleSlicesError(missed)
 
     async def tallies(
         self, campaign_id: str | None = None, session: AsyncClientSession | None = None
