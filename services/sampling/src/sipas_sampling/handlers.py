@@ -36,7 +36,7 @@ def on_dossiers(selector: Selector, invitations: InvitationStore) -> Handler[Dos
     ) -> Sequence[Event]:
         now = datetime.now(UTC)
         outputs: list[Event] = list(
-            await selector.handle([d.event for d in batch.fresh], session, now)
+            await selector.handle([d.event for d in batch.fresh], session, now, batch.writes)
         )
         if batch.replayed:  # effects already committed: re-emit the events they produced
             pairs = [

@@ -19,6 +19,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_contracts.events import DossierCompleted, InvitationChannel, InvitationSent
 from sipas_runtime.privacy import PrivacyError, unseal
+from sipas_runtime.writes import Writes
 from sipas_sampling.domain.campaign import Campaign
 from sipas_sampling.domain.continuous import Decision, UnitProgress, adaptive_rate, decide
 from sipas_sampling.domain.eligibility import (
@@ -76,20 +77,30 @@ class Selector:
         self._metrics = metrics
 
     async def handle(
-        self, events: Sequence[DossierCompleted], session: AsyncClientSession, now: datetime
+        self,
+        events: Sequence[DossierCompleted],
+        session: AsyncClientSession,
+        now: datetime,
+        writes: Writes,
     ) -> list[InvitationSent]:
-        """Decide on ``events`` for every campaign; returns the invitation-sent events."""
+        """Decide on ``events`` for every campaign; returns the invitation-sent events.
+
+        The writes go to ``writes`` (sent in one command by the consumer); a campaign's
+        reads must see the campaigns' before it (contact history, claims), so they are
+        sent before the next campaign reads.
+        """
         outputs: list[InvitationSent] = []
         for active in self._registry.deciding():
             relevant = [e for e in events if e.unit in active.units]
             if not relevant:
                 continue
+            await writes.flush(session.client, session)
             await self._campaigns.mark_started([active.id])
             rows = await self._screen(active, relevant, session)
             if active.campaign.mode == "continuous":
-                outputs.extend(await self._continuous(active, rows, session, now))
+                outputs.extend(await self._continuous(active, rows, session, now, writes))
             else:
-                await self._collect(active, rows, session)
+                await self._collect(active, rows, writes)
         return outputs
 
     def campaign_ids(self, unit: str) -> list[str]:
@@ -141,7 +152,12 @@ class Selector:
             return None
 
     async def _continuous(
-        self, active: ActiveCampaign, rows: list[Row], session: AsyncClientSession, now: datetime
+        self,
+        active: ActiveCampaign,
+        rows: list[Row],
+        session: AsyncClientSession,
+        now: datetime,
+        writes: Writes,
     ) -> list[InvitationSent]:
         campaign = active.campaign
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -157,7 +173,7 @@ class Selector:
         seen = {u: (a, b) for u, (a, b) in counts.items()}
         wanted = {u: len(c) for u, c in accepted.items()}
         granted_by_unit = await self._decisions.apply_batch(
-            campaign.id, progress, seen, wanted, session
+            campaign.id, progress, seen, wanted, writes
         )
         for unit, candidates in accepted.items():
             granted = granted_by_unit[unit]
@@ -166,12 +182,12 @@ class Selector:
                 log.append([invitee.dossier_id, unit, decision.draw, decision.rate, outcome])
                 if index < granted:
                     invitees.append((invitee, decision))
-        events = await self._invite(active, [i for i, _ in invitees], session, now)
+        events = await self._invite(active, [i for i, _ in invitees], now, writes)
         invited = {i.dossier_id for i, _ in invitees}
-        await self._decisions.record_contacts(
-            {e.applicant_pseudonym: now for e, _ in drawn if e.dossier_id in invited}, session
+        self._decisions.record_contacts(
+            {e.applicant_pseudonym: now for e, _ in drawn if e.dossier_id in invited}, writes
         )
-        await self._decisions.log_decisions(campaign.id, log, now, session)
+        self._decisions.log_decisions(campaign.id, log, now, writes)
         self._metrics.count_decisions(campaign.id, log)
         return events
 
@@ -264,8 +280,8 @@ class Selector:
         self,
         active: ActiveCampaign,
         invitees: list[Invitee],
-        session: AsyncClientSession,
         now: datetime,
+        writes: Writes,
     ) -> list[InvitationSent]:
         if not invitees:
             return []
@@ -276,16 +292,14 @@ class Selector:
             build(active.campaign, i, vault_key=key, token_key=self._keys.token_key, now=now)
             for i in invitees
         ]
-        await self._invitations.add([doc for doc, _ in built], session)
+        await self._invitations.add([doc for doc, _ in built], writes=writes)
         for _, event in built:
             self._metrics.invitations.labels(
                 active.id, event.unit, event.channel, event.draw_list
             ).inc()
         return [event for _, event in built]
 
-    async def _collect(
-        self, active: ActiveCampaign, rows: list[Row], session: AsyncClientSession
-    ) -> None:
+    async def _collect(self, active: ActiveCampaign, rows: list[Row], writes: Writes) -> None:
         key = await self._campaigns.key(active.id)
         documents = []
         for row in rows:
@@ -307,7 +321,7 @@ class Selector:
                     "contact": lock(key, contact) if reason is None and key and contact else None,
                 }
             )
-        await self._invitations.add_population(documents, session)
+        self._invitations.add_population(documents, writes)
         self._metrics.count_decisions(
             active.id,
             [

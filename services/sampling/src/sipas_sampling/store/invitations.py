@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from sipas_contracts.events import InvitationSent
 from sipas_runtime.channels import TokenPair
 from sipas_runtime.mongo import Document
+from sipas_runtime.writes import Writes
 from sipas_sampling.store import INVITATIONS, OUTBOX, POPULATION, ZALO_TOKENS
 
 NO_LEASE = datetime(1970, 1, 1, tzinfo=UTC)
@@ -29,10 +30,20 @@ class InvitationStore:
         self._last_outbox: datetime | None = None
 
     async def add(
-        self, documents: list[Document], session: AsyncClientSession | None = None
+        self,
+        documents: list[Document],
+        session: AsyncClientSession | None = None,
+        *,
+        writes: Writes | None = None,
     ) -> None:
-        """Insert new invitations (each holds its first invitation-sent event)."""
-        if documents:
+        """Insert new invitations (each holds its first invitation-sent event).
+
+        ``writes``: add them to a consumer batch's writes instead of sending them now.
+        """
+        if writes is not None:
+            for document in documents:
+                writes.insert(INVITATIONS, document)
+        elif documents:
             await self._db[INVITATIONS].insert_many(documents, ordered=False, session=session)
 
     async def events_for(
@@ -150,10 +161,11 @@ class InvitationStore:
         return result.modified_count
 
     # -- population of batch campaigns ------------------------------------------------------------
-    async def add_population(self, documents: list[Document], session: AsyncClientSession) -> None:
+    @staticmethod
+    def add_population(documents: list[Document], writes: Writes) -> None:
         """Record dossiers seen by a batch campaign (eligible or not, with the reason)."""
-        if documents:
-            await self._db[POPULATION].insert_many(documents, ordered=False, session=session)
+        for document in documents:
+            writes.insert(POPULATION, document)
 
     async def population(self, campaign_id: str) -> list[Document]:
         """Eligible dossiers of a batch campaign."""
