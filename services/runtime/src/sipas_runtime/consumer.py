@@ -9,7 +9,7 @@ A consumer takes whole batches from a JetStream pull consumer and, for each batc
    set of stream sequences applied (``sipas_runtime.sequences``), (b) records the
    fresh ones as processed and (c) lets the handler apply their effect: marker or
    sequence set and effect commit together or not at all. Writes the handler adds to
-   ``batch.writes`` go with the consumer's own in one ``bulkWrite``
+   ``batch.writes`` are sent in one ``bulkWrite`` when it returns
    (``sipas_runtime.writes``), so a batch costs few round trips whatever it touches;
 3. publishes the events the handler returned (deterministic ids, so re-publishing after a
    crash is de-duplicated by JetStream), then acks the batch.
@@ -349,12 +349,15 @@ class IdempotentConsumer(Generic[E]):
             )
         }
         now = datetime.now(UTC)
+        fresh_markers: list[Document] = []
         for marker, delivery in keys.items():
             if marker in seen:
                 batch.replayed.append(delivery)
             else:
                 batch.fresh.append(delivery)
-                batch.writes.insert(PROCESSED, {"_id": marker, "at": now})
+                fresh_markers.append({"_id": marker, "at": now})
+        if fresh_markers:  # insert_many: on SecantusDB cheaper than inserts in a bulkWrite
+            await db[PROCESSED].insert_many(fresh_markers, ordered=False, session=session)
         return batch
 
     async def _split_by_sequence(
