@@ -44,7 +44,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from pymongo import ASCENDING, ReplaceOne
+from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -172,9 +172,9 @@ def _flatten(docs: Iterable[Document]) -> dict[SliceKey, Tally]:
 class StaleSlicesError(PyMongoError):
     """A cached document changed underneath: retry the transaction with a fresh read."""
 
-    def __init__(self, missed: int) -> None:
+    def __init__(self) -> None:
         super().__init__(
-            f"{missed} slice document(s) changed since this process wrote them",
+            "a slice document changed since this process wrote it",
             error_labels=["TransientTransactionError"],
         )
 
@@ -273,19 +273,18 @@ class AggregateStore:
     async def apply(
         self,
         increments: Mapping[SliceKey, Tally],
-        session: AsyncClientSession | None = None,
-        commit: int = 0,
-        *,
-        writes: Writes | None = None,
+        session: AsyncClientSession | None,
+        commit: int,
+        writes: Writes,
     ) -> dict[SliceKey, Tally]:
-        """Add tallies to the stored slices: at most one read and one bulk write per batch.
+        """Add tallies to the stored slices: at most one read, replacements into ``writes``.
 
+        ``writes`` are the consumer batch's writes, sent in one command after the handler.
         ``commit`` (the change counter of this batch) is stamped on every touched slice so
         the index loop finds what changed, whatever the stream order of the responses.
-        Documents in the cache are not read (see the module docstring). ``writes``: the
-        consumer batch's writes, to send the replacements with (else they are sent here).
-        Returns every slice of the documents written, as they now stand (what ``changed``
-        would read).
+        Documents in the cache are not read (see the module docstring); a cached one is
+        replaced only if its ``rev`` is still ours (a guarded write). Returns every slice
+        of the documents written, as they now stand (what ``changed`` would read).
         """
         if not increments:
             return {}
@@ -298,7 +297,6 @@ class AggregateStore:
             query = {"_id": {"$in": unknown}}
             found = self._slices.find(query, session=session)
             read = {doc["_id"]: _cached(doc) async for doc in found}
-        replacements: list[tuple[Document, Document, bool]] = []  # selector, doc, guarded
         written: dict[str, CachedDocument] = {}
         for doc_id, slices in grouped.items():
             cached = known.get(doc_id)
@@ -312,44 +310,21 @@ class AggregateStore:
             rev = secrets.token_hex(12)
             doc = to_document(merged, commit, texts=texts, rev=rev)
             if cached is None:  # read in this transaction (or new)
-                replacements.append(({"_id": doc_id}, doc, False))
+                writes.replace(self._slices.name, {"_id": doc_id}, doc, upsert=True)
             else:  # not read: only if nobody wrote it since
-                replacements.append(({"_id": doc_id, "rev": cached.rev}, doc, True))
+                selector = {"_id": doc_id, "rev": cached.rev}
+                writes.replace(self._slices.name, selector, doc, guard=self._stale)
             written[doc_id] = CachedDocument(rev, merged, texts)
-        await self._replace(replacements, session, writes)
         if cache is not None:  # a copy never committed costs a retry (module docstring)
             for doc_id, entry in written.items():
                 cache.put(doc_id, entry)
         return {key: tally for entry in written.values() for key, tally in entry.slices.items()}
 
-    async def _replace(
-        self,
-        replacements: list[tuple[Document, Document, bool]],
-        session: AsyncClientSession | None,
-        writes: Writes | None,
-    ) -> None:
-        """Replace documents (``guarded``: only if the selector's ``rev`` still matches)."""
-        if writes is not None:
-            for selector, doc, guarded in replacements:
-                writes.replace(
-                    self._slices.name,
-                    selector,
-                    doc,
-                    upsert=not guarded,
-                    guard=self._stale if guarded else None,
-                )
-            return
-        operations = [ReplaceOne(sel, doc, upsert=not g) for sel, doc, g in replacements]
-        result = await self._slices.bulk_write(operations, ordered=False, session=session)
-        missed = len(operations) - result.matched_count - result.upserted_count
-        if missed:
-            raise self._stale(missed)
-
-    def _stale(self, missed: int = 1) -> StaleSlicesError:
+    def _stale(self) -> StaleSlicesError:
         """A conditional replacement matched nothing: the cached copies are not to be trusted."""
         if self._cache is not None:
             self._cache.clear()
-        return StaleSlicesError(missed)
+        return StaleSlicesError()
 
     async def tallies(
         self, campaign_id: str | None = None, session: AsyncClientSession | None = None

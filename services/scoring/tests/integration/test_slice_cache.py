@@ -14,6 +14,7 @@ import pytest
 from pymongo.errors import PyMongoError
 
 from sipas_runtime.mongo import in_transaction
+from sipas_runtime.writes import Writes
 from sipas_scoring.domain.tally import SliceKey, Tally, fold
 from sipas_scoring.store import AggregateStore, SliceCache
 from sipas_scoring.testing import synthetic_responses
@@ -33,6 +34,19 @@ def batches(count: int, size: int) -> list[dict[SliceKey, Tally]]:
         fold(zip(range(start + 1, start + size + 1), events[start : start + size], strict=True))
         for start in range(0, count, size)
     ]
+
+
+async def apply(
+    db: Any,
+    store: AggregateStore,
+    increments: dict[SliceKey, Tally],
+    commit: int,
+    session: Any = None,
+) -> None:
+    """What the consumer does: the store adds its writes, the batch sends them."""
+    writes = Writes(db.name)
+    await store.apply(increments, session, commit, writes)
+    await writes.flush(db.client, session)
 
 
 def canonical(tallies: dict[SliceKey, Tally]) -> dict[str, Any]:
@@ -58,13 +72,13 @@ async def test_two_caches_and_a_rolled_back_write_leave_the_counts_exact(mongo, 
         async def work(session: Any) -> None:
             if store is a:
                 attempts["a"] += 1
-            await store.apply(increments, session, commit=1)
+            await apply(db, store, increments, 1, session)
 
         await in_transaction(mongo, work)
 
     async def rolled_back(store: AggregateStore, increments: dict[SliceKey, Tally]) -> None:
         async def work(session: Any) -> None:
-            await store.apply(increments, session, commit=1)
+            await apply(db, store, increments, 1, session)
             raise RolledBackError
 
         with pytest.raises(RolledBackError):
@@ -95,8 +109,8 @@ async def test_changed_serves_own_writes_from_the_cache_and_reads_the_others(mon
     cache = SliceCache()
     mine, other = AggregateStore(db, cache=cache), AggregateStore(db)
     first, second = batches(40, 20)
-    await mine.apply(first, commit=1)
-    await other.apply(second, commit=2)  # no cache: written behind mine's back
+    await apply(db, mine, first, 1)
+    await apply(db, other, second, 2)  # no cache: written behind mine's back
 
     changed = await mine.changed(0, 2)
 
@@ -110,11 +124,11 @@ async def test_a_stale_condition_is_a_transient_error_the_driver_retries(mongo, 
     cache = SliceCache()
     store = AggregateStore(db, cache=cache)
     (only,) = batches(10, 10)
-    await store.apply(only, commit=1)
+    await apply(db, store, only, 1)
     await db["aggregates"].update_many({}, {"$set": {"rev": "someone-else"}})
 
     with pytest.raises(PyMongoError) as raised:
-        await store.apply(only, commit=2)  # outside a transaction: nobody retries
+        await apply(db, store, only, 2)  # outside a transaction: nobody retries
 
     assert raised.value.has_error_label("TransientTransactionError")
     assert len(cache) == 0
