@@ -2,7 +2,7 @@
 
 Collections: ``campaigns`` (definitions, status, keys for the vault), ``quotas`` (one
 document per campaign × unit: quota, reserved slots, answered, lapsed), ``quota_counts``
-(eligible, reachable, invited per campaign × unit × instance),
+(eligible, reachable, invited per unit, one document per campaign × instance),
 ``applicants`` (one dossier per applicant per unit per campaign), ``contacts`` (invitation
 times per applicant pseudonym, for the cap), ``optouts`` (keyed hashes), ``decisions``
 (one document per batch and campaign: the audit log of every decision), ``population``
@@ -47,4 +47,4 @@ async def prepare(db: AsyncDatabase[Document]) -> None:
     await db[INVITATIONS].create_index([("campaign", ASCENDING), ("expires_at", ASCENDING)])
     await db[POPULATION].create_index([("campaign", ASCENDING), ("eligible", ASCENDING)])
     await db[DECISIONS].create_index([("campaign", ASCENDING), ("at", ASCENDING)])
-    await db[QUOTA_COUNTS].create_index([("campaign", ASCENDING), ("unit", ASCENDING)])
+    await db[QUOTA_COUNTS].create_index("campaign")

@@ -34,9 +34,10 @@ class DecisionStore:
 
     A unit's quota document holds what must be exact and shared: ``quota``, ``reserved``
     (open + answered slots), ``answered``, ``lapsed``. What only estimates rates (eligible,
-    reachable, invited) is counted in one document per unit *and instance* (a shard), so
-    concurrent instances never write the same document unless they reserve slots in the
-    same unit at the same moment.
+    reachable, invited) is counted in one document per campaign *and instance* (a shard),
+    with a counter per unit (unit codes are safe field names), so a batch updates one
+    counts document however many units it saw, and concurrent instances never write the
+    same document unless they reserve slots in the same unit at the same moment.
     """
 
     def __init__(self, db: AsyncDatabase[Document], shard: str = "") -> None:
@@ -67,14 +68,22 @@ class DecisionStore:
     async def _counts(
         self, campaign_id: str, units: Iterable[str] | None, session: AsyncClientSession | None
     ) -> dict[str, dict[str, int]]:
-        query: Document = {"campaign": campaign_id}
-        if units is not None:
-            query["unit"] = {"$in": list(set(units))}
+        """Counters per unit, summed over the instances' documents of a campaign."""
+        wanted = None if units is None else set(units)
         totals: dict[str, dict[str, int]] = {}
-        async for doc in self._db[QUOTA_COUNTS].find(query, session=session):
-            unit = totals.setdefault(doc["unit"], dict.fromkeys(_COUNTERS, 0))
-            for name in _COUNTERS:
-                unit[name] += doc.get(name, 0)
+
+        def add(unit: str, counters: Mapping[str, int]) -> None:
+            if wanted is None or unit in wanted:
+                total = totals.setdefault(unit, dict.fromkeys(_COUNTERS, 0))
+                for name in _COUNTERS:
+                    total[name] += counters.get(name, 0)
+
+        async for doc in self._db[QUOTA_COUNTS].find({"campaign": campaign_id}, session=session):
+            if "units" in doc:
+                for unit, counters in doc["units"].items():
+                    add(unit, counters)
+            else:  # one document per unit and instance, as written before
+                add(doc["unit"], doc)
         return totals
 
     async def progress(
@@ -124,18 +133,18 @@ class DecisionStore:
                     {"$inc": {"reserved": granted[unit]}},
                     guard=_reserved_concurrently,
                 )
-        for unit in set(seen) | set(granted):
+        counters = {
+            f"units.{unit}.{name}": value
+            for unit in set(seen) | set(granted)
+            for name, value in zip(
+                _COUNTERS, (*seen.get(unit, (0, 0)), granted.get(unit, 0)), strict=True
+            )
+        }
+        if counters:
             writes.update(
                 QUOTA_COUNTS,
-                {"_id": f"{quota_id(campaign_id, unit)}|{self._shard}"},
-                {
-                    "$inc": {
-                        "eligible": seen.get(unit, (0, 0))[0],
-                        "reachable": seen.get(unit, (0, 0))[1],
-                        "invited": granted.get(unit, 0),
-                    },
-                    "$setOnInsert": {"campaign": campaign_id, "unit": unit},
-                },
+                {"_id": f"{campaign_id}|{self._shard}"},
+                {"$inc": counters, "$setOnInsert": {"campaign": campaign_id}},
                 upsert=True,
             )
         return granted
