@@ -366,11 +366,12 @@ class IdempotentConsumer(Generic[E]):
         """Split by the exact set of applied sequences (see sipas_runtime.sequences).
 
         The set this process last committed (or read) is kept in memory, so a batch costs
-        one conditional write instead of a read and a write: the write names the stored
-        ``seq``, ``ranges`` and version ``v`` it expects. The set only ever grows, so a
-        kept copy is a subset of the truth: it can take a replay for fresh (then the
-        condition fails because the stored set has grown, and the transaction is retried
-        with a fresh read), never a fresh delivery for a replay. After a failed condition
+        no round trip of its own: a conditional write, sent with the handler's writes,
+        names the stored ``seq``, ``ranges`` and version ``v`` it expects. The set only
+        ever grows, so a kept copy is a subset of the truth: it can take a replay for fresh
+        (then the condition fails because the stored set has grown, the whole transaction
+        is aborted, handler's effects included, and retried with a fresh read), never a
+        fresh delivery for a replay. After a failed condition
         (another instance consumes the same durable) the copy is not used for a while.
         """
         collection = self._client()[self._database][WATERMARKS]
@@ -393,11 +394,9 @@ class IdempotentConsumer(Generic[E]):
             applied.add(d.seq for d in batch.fresh)
             version += 1
             update = {"$set": {**applied.document(), "v": version}}
-            if "v" in condition:  # the kept copy: check it now (it also opens the transaction)
-                result = await collection.update_one(condition, update, session=session)
-                if not result.matched_count:
-                    raise self._stale()
-            else:  # read just now: the write goes with the handler's
+            if "v" in condition:  # the kept copy: checked when the batch's writes are sent
+                batch.writes.update(WATERMARKS, condition, update, guard=self._stale)
+            else:  # read just now
                 batch.writes.update(WATERMARKS, condition, update, upsert=True)
             batch.version = version
         remembered = (applied, version)

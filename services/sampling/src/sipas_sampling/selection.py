@@ -86,15 +86,19 @@ class Selector:
         """Decide on ``events`` for every campaign; returns the invitation-sent events.
 
         The writes go to ``writes`` (sent in one command by the consumer); a campaign's
-        reads must see the campaigns' before it (contact history, claims), so they are
-        sent before the next campaign reads.
+        reads must see the campaigns' before it (contact history, claims), so their
+        writes are sent before the next campaign reads (the consumer's own, already in
+        ``writes``, can wait: nothing here reads them).
         """
         outputs: list[InvitationSent] = []
+        decided = False
         for active in self._registry.deciding():
             relevant = [e for e in events if e.unit in active.units]
             if not relevant:
                 continue
-            await writes.flush(session.client, session)
+            if decided:
+                await writes.flush(session.client, session)
+            decided = True
             await self._campaigns.mark_started([active.id])
             rows = await self._screen(active, relevant, session)
             if active.campaign.mode == "continuous":
