@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any, ClassVar
 
+import nats.errors
 import pytest
 from nats.aio.client import Client
 from nats.js import api
@@ -15,8 +17,8 @@ from pymongo.errors import AutoReconnect, PyMongoError
 
 from sipas_contracts import subjects
 from sipas_contracts.events import ResponseRecorded
-from sipas_contracts.streams import RESPONSES, ConsumerSpec
-from sipas_contracts.testing import response
+from sipas_contracts.streams import DOSSIERS, RESPONSES, ConsumerSpec
+from sipas_contracts.testing import dossier, response
 from sipas_runtime.consumer import Batch, IdempotentConsumer, RejectedError, decode_reason
 from sipas_runtime.publishing import encode, event_headers
 from sipas_runtime.service import ServiceRuntime
@@ -207,13 +209,13 @@ async def test_a_crash_between_commit_and_ack_causes_no_second_effect(runtime, n
     original = consumer.process
     crashed = asyncio.Event()
 
-    async def crash_once_before_ack(messages: list[Any]) -> None:
+    async def crash_once_before_ack(messages: list[Any], **options: Any) -> None:
         if crashed.is_set():
-            await original(messages)
+            await original(messages, **options)
             return
         for msg in messages:
             msg.ack = _noop  # the process "dies" after committing, before acking
-        await original(messages)
+        await original(messages, **options)
         crashed.set()
 
     consumer.process = crash_once_before_ack  # type: ignore[method-assign]
@@ -479,3 +481,89 @@ async def test_a_handler_that_dedups_itself_sees_every_delivery_as_fresh(runtime
     await eventually(lambda: len(seen) == 2)
     assert await runtime.db["consumer_watermarks"].count_documents({}) == 0
     assert await runtime.db["processed_events"].count_documents({}) == 0
+
+
+class Relay:
+    """A handler whose effect is one document per response and whose output is one
+    dossier event per response; replays re-emit it (rebuilt from the stored effect)."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+
+    async def __call__(self, batch: Batch[ResponseRecorded], session: Any) -> list[Any]:
+        for delivery in batch.fresh:
+            await self.runtime.db["effects"].insert_one({"_id": delivery.seq}, session=session)
+        return [
+            dossier(event_id=uuid.uuid5(uuid.NAMESPACE_OID, str(d.seq)), dossier_id=f"D-{d.seq}")
+            for d in [*batch.fresh, *batch.replayed]
+        ]
+
+
+async def relayed(nc: Client) -> list[str]:
+    """Dossier ids stored on the dossier stream, in stream order."""
+    js = nc.jetstream()
+    count = (await js.stream_info(DOSSIERS.name)).state.messages
+    return [
+        json.loads((await js.get_msg(DOSSIERS.name, seq)).data)["dossier_id"]
+        for seq in range(1, count + 1)
+    ]
+
+
+async def ack_pending(nc: Client, durable: str = "probe-responses") -> int:
+    return (await nc.jetstream().consumer_info(RESPONSES.name, durable)).num_ack_pending
+
+
+async def test_a_slow_publish_holds_up_neither_the_next_batches_nor_the_order_of_events(
+    nats_url, mongo_url, db_name, nc
+):
+    settings = ProbeSettings(nats_url=nats_url, mongo_url=mongo_url, database=db_name, batch_size=1)
+    runtime = ServiceRuntime(settings, title="probe")
+    runtime.consume(spec(), decode=decode, handler=Relay(runtime), dedup="sequence")
+    await runtime.start()
+    try:
+        publisher, gate = runtime.publisher, asyncio.Event()
+        real = publisher.publish_many
+
+        async def first_waits(events: Any, **options: Any) -> int:
+            await gate.wait()  # the event server is slow to store the first batch's events
+            return await real(events, **options)
+
+        publisher.publish_many = first_waits  # type: ignore[method-assign]
+        for _ in range(3):
+            await publish(nc, response())
+
+        await eventually(lambda: _equals(effect_count(runtime), 3))  # all three committed
+        assert await relayed(nc) == []  # nothing published yet ...
+        assert await ack_pending(nc) == 3  # ... so nothing acked
+        gate.set()
+        await eventually(lambda: _equals(relayed(nc), ["D-1", "D-2", "D-3"]))  # batch order
+        await eventually(lambda: _equals(ack_pending(nc), 0))
+    finally:
+        await runtime.stop()
+
+
+async def test_a_batch_whose_events_fail_to_publish_is_redelivered_and_published_once(runtime, nc):
+    runtime.consume(spec(), decode=decode, handler=Relay(runtime), dedup="sequence")
+    await runtime.start()
+    publisher, failures = runtime.publisher, [1]
+    real = publisher.publish_many
+
+    async def first_fails(events: Any, **options: Any) -> int:
+        if failures:
+            failures.pop()
+            raise nats.errors.TimeoutError  # committed, but the events were not stored
+        return await real(events, **options)
+
+    publisher.publish_many = first_fails  # type: ignore[method-assign]
+    await publish(nc, response())
+
+    await eventually(lambda: _equals(relayed(nc), ["D-1"]), seconds=15)  # after the nak delay
+    await eventually(lambda: counter(runtime, "duplicate") == 1)
+    assert await effect_count(runtime) == 1
+    await eventually(lambda: _equals(ack_pending(nc), 0))
+    await asyncio.sleep(0.5)
+    assert await relayed(nc) == ["D-1"]
+
+
+async def _equals(value: Any, expected: Any) -> bool:
+    return bool(await value == expected)

@@ -98,11 +98,11 @@ async def test_a_batch_redelivered_after_later_ones_committed_is_not_lost(
     )
     original, calls = consumer.process, {"n": 0}
 
-    async def first_batch_dies_before_commit(messages: list[Any]) -> None:
+    async def first_batch_dies_before_commit(messages: list[Any], **options: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("died before committing")  # redelivered after later batches
-        await original(messages)
+        await original(messages, **options)
 
     consumer.process = first_batch_dies_before_commit  # type: ignore[method-assign]
 

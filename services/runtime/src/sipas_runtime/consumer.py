@@ -12,7 +12,8 @@ A consumer takes whole batches from a JetStream pull consumer and, for each batc
    ``batch.writes`` are sent in one ``bulkWrite`` when it returns
    (``sipas_runtime.writes``), so a batch costs few round trips whatever it touches;
 3. publishes the events the handler returned (deterministic ids, so re-publishing after a
-   crash is de-duplicated by JetStream), then acks the batch.
+   crash is de-duplicated by JetStream), then acks the batch. The service lets this step
+   run in the background, in batch order, while the next batch is applied.
 
 Transient infrastructure errors (Mongo down, failover, write conflict) are retried in
 place with backoff while the messages are kept in progress, so nothing is
@@ -23,6 +24,8 @@ message goes to the DLQ.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +67,7 @@ PROCESSED = "processed_events"
 WATERMARKS = "consumer_watermarks"
 _MAX_REASON = 1500
 _MARK_PAUSE_SECONDS = 30.0
+_MAX_SETTLING = 4  # committed batches whose events may still be on their way to the stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,9 +221,17 @@ class IdempotentConsumer(Generic[E]):
         # Sequence mode: the applied set and version as last committed (or read) here.
         self._mark: tuple[AppliedSequences, int] | None = None
         self._mark_paused_until = 0.0
+        self._settling: list[asyncio.Task[None]] = []  # committed, being published and acked
 
-    async def process(self, messages: Sequence[Msg]) -> None:
-        """Handle one fetched batch end to end; acks every message it has dealt with."""
+    async def process(self, messages: Sequence[Msg], *, wait: bool = True) -> None:
+        """Handle one fetched batch end to end; acks every message it has dealt with.
+
+        ``wait=False`` returns once the effects are committed: the batch's events are
+        published and its messages acked by a background stage, in batch order, while
+        the next batch is applied (a slow store acknowledgement, e.g. a disk flush on the
+        event server, no longer holds up the batches behind it). At most
+        ``_MAX_SETTLING`` batches wait there; ``settled()`` waits for all of them.
+        """
         started = time.monotonic()
         self._metrics.batch_messages.labels(*self._labels).observe(len(messages))
         deliveries: list[Delivery[E]] = []
@@ -229,10 +241,47 @@ class IdempotentConsumer(Generic[E]):
             if delivery is not None:
                 deliveries.append(delivery)
                 raw_by_seq[delivery.seq] = msg
-        if deliveries:
-            outputs = await self._apply_with_retry(deliveries, raw_by_seq)
+        outputs = await self._apply_with_retry(deliveries, raw_by_seq) if deliveries else []
+        if len(self._settling) >= _MAX_SETTLING:
+            await asyncio.wait({self._settling[0]})
+        previous = self._settling[-1] if self._settling else None
+        task = asyncio.create_task(self._settle(previous, outputs, messages, started))
+        self._settling.append(task)
+        task.add_done_callback(self._settled_one)
+        if wait:
+            await task
+
+    def _settled_one(self, task: asyncio.Task[None]) -> None:
+        self._settling.remove(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: the failure was logged and the batch handed back
+
+    async def settled(self) -> None:
+        """Wait until every committed batch is published and acked (or handed back)."""
+        while self._settling:
+            await asyncio.wait({self._settling[-1]})
+
+    async def _settle(
+        self,
+        previous: asyncio.Task[None] | None,
+        outputs: list[Event],
+        messages: Sequence[Msg],
+        started: float,
+    ) -> None:
+        """Publish a committed batch's events, then ack its messages (after ``previous``)."""
+        if previous is not None:
+            await asyncio.wait({previous})  # events in batch order
+        try:
             if outputs:
                 await self._publisher().publish_many(outputs, atomic=self._atomic_publish)
+        except Exception:
+            # Committed but not published: redelivered, the batch is a replay whose
+            # events are rebuilt from the stored effects and published again.
+            log.exception("publish_failed", consumer=self.spec.durable, size=len(messages))
+            for msg in messages:
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=1.0)
+            raise
         for msg in messages:
             await msg.ack()
         self._metrics.handler_duration.labels(*self._labels).observe(time.monotonic() - started)

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 import uvicorn
@@ -65,6 +65,7 @@ log = structlog.get_logger(__name__)
 
 PROCESSED_MARKER_TTL_SECONDS = 35 * 24 * 3600
 LAG_POLL_SECONDS = 5.0
+SETTLE_SECONDS = 10.0  # on stop, for committed batches to be published and acked
 
 
 class NotStartedError(RuntimeError):
@@ -107,6 +108,7 @@ class ServiceRuntime:
         self._periodic: list[tuple[float, Callable[[], Awaitable[None]]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._consumers: list[ConsumerSpec] = []
+        self._idempotent: list[IdempotentConsumer[Any]] = []
         self._loops: list[Callable[[Client, JetStreamContext], PullLoop]] = []
         self._running_loops: list[PullLoop] = []
         self.ready = False
@@ -200,7 +202,7 @@ class ServiceRuntime:
 
         async def on_batch(messages: list[Msg]) -> None:
             try:
-                await consumer.process(messages)
+                await consumer.process(messages, wait=False)
                 if after_batch is not None:
                     after_batch()
             except Exception:
@@ -222,6 +224,7 @@ class ServiceRuntime:
             )
         )
         self._consumers.append(spec)
+        self._idempotent.append(consumer)
         self.metrics.declare_consumer(spec.durable)
         return consumer
 
@@ -266,6 +269,11 @@ class ServiceRuntime:
         for loop in self._running_loops:
             await loop.stop()
         self._running_loops.clear()
+        settling = [c.settled() for c in self._idempotent]  # committed: publish and ack them
+        try:
+            await asyncio.wait_for(asyncio.gather(*settling), timeout=SETTLE_SECONDS)
+        except TimeoutError:  # left unacked: redelivered, and recognised as replays
+            log.warning("batches_not_settled", seconds=SETTLE_SECONDS)
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

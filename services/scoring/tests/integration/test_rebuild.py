@@ -139,7 +139,7 @@ async def test_crashes_before_commit_and_before_ack_leave_the_counts_exact(
     )
     original, calls = consumer.process, {"n": 0}
 
-    async def crashing(messages: list[Any]) -> None:
+    async def crashing(messages: list[Any], **options: Any) -> None:
         calls["n"] += 1
         if calls["n"] % 5 == 0:
             msg = "the process died before committing"
@@ -147,7 +147,7 @@ async def test_crashes_before_commit_and_before_ack_leave_the_counts_exact(
         if calls["n"] % 3 == 0:
             for message in messages:
                 message.ack = _never  # committed, then died before acking: redelivered
-        await original(messages)
+        await original(messages, **options)
 
     consumer.process = crashing  # type: ignore[method-assign]
 
