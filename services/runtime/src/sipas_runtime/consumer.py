@@ -421,7 +421,8 @@ class IdempotentConsumer(Generic[E]):
         (then the condition fails because the stored set has grown, the whole transaction
         is aborted, handler's effects included, and retried with a fresh read), never a
         fresh delivery for a replay. After a failed condition
-        (another instance consumes the same durable) the copy is not used for a while.
+        (another instance consumes the same durable) the copy is not used for a while,
+        and a set read afresh is written back at once, before the handler runs.
         """
         collection = self._client()[self._database][WATERMARKS]
         kept = self._mark if time.monotonic() >= self._mark_paused_until else None
@@ -445,8 +446,11 @@ class IdempotentConsumer(Generic[E]):
             update = {"$set": {**applied.document(), "v": version}}
             if "v" in condition:  # the kept copy: checked when the batch's writes are sent
                 batch.writes.update(WATERMARKS, condition, update, guard=self._stale)
-            else:  # read just now
-                batch.writes.update(WATERMARKS, condition, update, upsert=True)
+            else:
+                # Read just now: most likely another instance shares the durable, so write
+                # at once; of two instances on the same set, the second stops here (write
+                # conflict) rather than after doing the handler's work.
+                await collection.update_one(condition, update, upsert=True, session=session)
             batch.version = version
         remembered = (applied, version)
         batch.on_commit(lambda: setattr(self, "_mark", remembered))
