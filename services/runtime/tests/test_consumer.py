@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -424,6 +425,28 @@ async def test_pull_loop_delivers_every_message_promptly(runtime, nc):
     await eventually(lambda: len(seen) == 200, seconds=10)
     slowest = max(seen[k] - sent[k] for k in sent)
     assert slowest < 1.0, f"a message waited {slowest:.2f}s (redelivery instead of delivery)"
+
+
+async def test_a_paced_consumer_takes_what_arrives_meanwhile_in_one_batch(runtime, nc):
+    pace = 0.4
+    loop = asyncio.get_running_loop()
+    batches: list[tuple[float, int]] = []
+
+    async def handler(batch: Batch[ResponseRecorded], session: Any) -> list[Any]:
+        batches.append((loop.time(), len(batch.fresh)))
+        return []
+
+    runtime.consume(spec(), decode=decode, handler=handler, dedup="sequence", pace=pace)
+    await runtime.start()
+    for _ in range(60):  # one every 20 ms for 1.2 s: unpaced, that is dozens of batches
+        await publish(nc, response())
+        await asyncio.sleep(0.02)
+
+    await eventually(lambda: sum(n for _, n in batches) == 60, seconds=10)
+    starts = [at for at, _ in batches]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert len(batches) <= 5, batches
+    assert all(gap >= pace - 0.02 for gap in gaps), gaps
 
 
 def test_consumer_config_bounds_redelivery_above_the_dlq_threshold():

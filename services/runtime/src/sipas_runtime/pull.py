@@ -14,6 +14,12 @@ server reports nothing more pending), and hands the batch to the handler. Messag
 request that arrive after we stopped waiting stay
 in the queue for the next round; status messages (no messages, timeouts, heartbeats) are
 dropped.
+
+A consumer off the hot path may be *paced*: a batch starts at most every ``pace``
+seconds, so what arrives meanwhile waits for one larger batch. Each batch costs a
+transaction whatever its size, so a paced consumer takes its share of the database and
+of the event loop in a few large batches instead of many small ones, and leaves them to
+the consumers a user is waiting on.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ class PullLoop:
         batch: int,
         linger: float,
         max_wait: float = 2.0,
+        pace: float = 0.0,
     ) -> None:
         self._nc = nc
         self._js = js
@@ -71,6 +78,7 @@ class PullLoop:
         self._batch = batch
         self._linger = linger
         self._max_wait = max_wait
+        self._pace = pace
         self._queue: asyncio.Queue[Msg] = asyncio.Queue()
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
@@ -138,7 +146,14 @@ class PullLoop:
                     messages.append(await self._queue.get())
         return messages
 
+    def _drain(self, room: int) -> list[Msg]:
+        taken: list[Msg] = []
+        while len(taken) < room and not self._queue.empty():
+            taken.append(self._queue.get_nowait())
+        return taken
+
     async def _run(self) -> None:
+        started = -self._pace
         while True:
             try:
                 if self._queue.empty() and (
@@ -147,6 +162,10 @@ class PullLoop:
                     await self._request(self._batch)
                 messages = await self._collect()
                 if messages:
+                    # Paced: let the batch fill until ``pace`` after the previous one began.
+                    await asyncio.sleep(max(0.0, started + self._pace - time.monotonic()))
+                    messages.extend(self._drain(self._batch - len(messages)))
+                    started = time.monotonic()
                     await self._handler(messages)
             except asyncio.CancelledError:
                 raise

@@ -175,6 +175,7 @@ class ServiceRuntime:
         batch_size: int | None = None,
         after_batch: Callable[[], None] | None = None,
         atomic_publish: bool = False,
+        pace: float = 0.0,
     ) -> IdempotentConsumer[E]:
         """Subscribe ``handler`` to ``spec`` with exactly-once effects (see ``consumer``).
 
@@ -182,7 +183,8 @@ class ServiceRuntime:
         NATS message instead (subject, headers) for decoders that need them.
         ``atomic_publish`` stores the handler's outputs in atomic batches (see ``publishing``).
         ``after_batch`` is called once a batch's effects are committed and acked (e.g. to
-        wake a loop that reads what the batch wrote).
+        wake a loop that reads what the batch wrote). ``pace``: start a batch at most every
+        ``pace`` seconds (a consumer nobody waits on; see ``pull``).
         """
         consumer: IdempotentConsumer[E] = IdempotentConsumer(
             spec=spec,
@@ -222,6 +224,7 @@ class ServiceRuntime:
                 handler=on_batch,
                 batch=size,
                 linger=self.settings.batch_timeout,
+                pace=pace,
             )
         )
         self._consumers.append(spec)

@@ -76,6 +76,7 @@ class ScoringService:
 def register_consumers(scoring: ScoringService) -> None:
     """The index hot path (stream-sequence mode) and the three funnel consumers."""
     runtime, offset = scoring.runtime, scoring.settings.utc_offset
+    pace = scoring.settings.funnel_interval  # the funnel: nobody waits on it
     runtime.consume(
         SCORING_RESPONSES,
         decode=handlers.decode_response,
@@ -93,17 +94,20 @@ def register_consumers(scoring: ScoringService) -> None:
         decode=handlers.decode_answered,
         handler=handlers.on_funnel_responses(scoring.funnel),
         dedup="sequence",
+        pace=pace,
     )
     runtime.consume(
         SCORING_DOSSIERS,
         decode=handlers.decode_dossier,
         handler=handlers.on_dossiers(scoring.funnel, offset=offset),
         key=handlers.dossier_key,
+        pace=pace,
     )
     runtime.consume(
         SCORING_INVITATIONS,
         decode=handlers.decode_invitation,
         handler=handlers.on_invitations(scoring.funnel),
+        pace=pace,
     )
 
 

@@ -57,6 +57,13 @@ class Settings(ServiceSettings):
         description="Seconds between publications of roll-ups (district, province) and of "
         "calendar-period figures; whole-campaign unit figures follow index_interval",
     )
+    funnel_interval: float = Field(
+        default=0.5,
+        ge=0,
+        le=10,
+        description="Seconds between batches of the funnel consumers (responses, dossiers, "
+        "invitations): few large batches leave the database to the index's path",
+    )
     role: Literal["all", "consume", "publish"] = Field(
         default="all",
         description="all: consume and publish index updates in one process; consume / "
