@@ -136,8 +136,7 @@ class PullLoop:
             return messages
         deadline = time.monotonic() + self._linger
         while len(messages) < self._batch:
-            while not self._queue.empty() and len(messages) < self._batch:
-                messages.append(self._queue.get_nowait())
+            messages.extend(self._drain(self._batch - len(messages)))
             remaining = deadline - time.monotonic()
             if len(messages) >= self._batch or remaining <= 0 or _nothing_pending(messages[-1]):
                 break
@@ -147,6 +146,7 @@ class PullLoop:
         return messages
 
     def _drain(self, room: int) -> list[Msg]:
+        """Up to ``room`` messages already in the queue, without waiting."""
         taken: list[Msg] = []
         while len(taken) < room and not self._queue.empty():
             taken.append(self._queue.get_nowait())

@@ -108,8 +108,7 @@ class ServiceRuntime:
         self._shutdown: list[Hook] = []
         self._periodic: list[tuple[float, Callable[[], Awaitable[None]]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._consumers: list[ConsumerSpec] = []
-        self._idempotent: list[IdempotentConsumer[Any]] = []
+        self._consumers: list[IdempotentConsumer[Any]] = []
         self._loops: list[Callable[[Client, JetStreamContext], PullLoop]] = []
         self._running_loops: list[PullLoop] = []
         self.ready = False
@@ -182,8 +181,9 @@ class ServiceRuntime:
         ``decode`` turns the message bytes into an event; ``decode_message`` gets the whole
         NATS message instead (subject, headers) for decoders that need them.
         ``atomic_publish`` stores the handler's outputs in atomic batches (see ``publishing``).
-        ``after_batch`` is called once a batch's effects are committed and acked (e.g. to
-        wake a loop that reads what the batch wrote). ``pace``: start a batch at most every
+        ``after_batch`` is called once a batch's effects are committed (e.g. to wake a loop
+        that reads what the batch wrote); its events are published and its messages acked
+        in the background, in batch order. ``pace``: start a batch at most every
         ``pace`` seconds (a consumer nobody waits on; see ``pull``).
         """
         consumer: IdempotentConsumer[E] = IdempotentConsumer(
@@ -227,8 +227,7 @@ class ServiceRuntime:
                 pace=pace,
             )
         )
-        self._consumers.append(spec)
-        self._idempotent.append(consumer)
+        self._consumers.append(consumer)
         self.metrics.declare_consumer(spec.durable)
         return consumer
 
@@ -265,7 +264,7 @@ class ServiceRuntime:
         for seconds, job in self._periodic:
             self._spawn(self._loop(seconds, job))
         self.ready = True
-        log.info("service_started", consumers=[c.durable for c in self._consumers])
+        log.info("service_started", consumers=[c.spec.durable for c in self._consumers])
 
     async def stop(self) -> None:
         """Stop consuming, run shutdown hooks, close connections."""
@@ -273,7 +272,7 @@ class ServiceRuntime:
         for loop in self._running_loops:
             await loop.stop()
         self._running_loops.clear()
-        settling = [c.settled() for c in self._idempotent]  # committed: publish and ack them
+        settling = [c.settled() for c in self._consumers]  # committed: publish and ack them
         try:
             await asyncio.wait_for(asyncio.gather(*settling), timeout=SETTLE_SECONDS)
         except TimeoutError:  # left unacked: redelivered, and recognised as replays
@@ -313,7 +312,7 @@ class ServiceRuntime:
         subject = dead_letter_subject(self.name)
         dlq = await self.js.stream_info(DEAD_LETTERS.name, subjects_filter=subject)
         self.metrics.dlq_size.labels(self.name).set((dlq.state.subjects or {}).get(subject, 0))
-        for spec in self._consumers:
+        for spec in (c.spec for c in self._consumers):
             info = await self.js.consumer_info(spec.stream, spec.durable)
             self.metrics.pending.labels(self.name, spec.durable).set(info.num_pending or 0)
             self.metrics.ack_pending.labels(self.name, spec.durable).set(info.num_ack_pending or 0)
