@@ -11,8 +11,8 @@ One run measures, on the same servers:
    (raw publish → dossier-completed received) percentiles and the backlog left at the end.
 
 Infrastructure: SIPAS_NATS_URL / SIPAS_MONGO_URL when set, else an embedded nats-server
-(sync_interval: always) and SecantusDB in a temporary folder. Prints a table and writes
-JSON to bench/results/.
+(sync_interval: always) and SecantusDB in a temporary folder, removed at the end unless
+``--keep``. Prints a table and writes JSON to bench/results/.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import statistics
 import tempfile
 import time
@@ -278,6 +279,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await nc.close()
         for instance in reversed(running):  # the first one last: it owns the servers
             instance.stop()
+        if args.keep:
+            print(f"work folder kept: {workdir}")
+        else:  # stores and logs of a run: about 100 MB
+            shutil.rmtree(workdir, ignore_errors=True)
     return results
 
 
@@ -325,6 +330,7 @@ def main() -> None:
     parser.add_argument("--live-rate", type=int, default=5000)
     parser.add_argument("--live-seconds", type=float, default=10.0)
     parser.add_argument("--instances", type=int, default=1, help="intake processes draining")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, stores)")
     args = parser.parse_args()
     results = asyncio.run(run(args))
     show(results)

@@ -13,7 +13,8 @@ then runs two scenarios against real ``python -m sipas_sampling`` processes:
    ``--events`` dossiers for 17 units with a quota of 20 each; overshoot is counted from
    Mongo (reserved and invitations per unit) and must be 0.
 
-Prints a table and writes JSON to bench/results/sampling_decisions.json.
+Prints a table and writes JSON to bench/results/sampling_decisions.json. The work folder
+(stores and service logs) is removed at the end unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import json
 import os
 import platform
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -328,6 +330,7 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--instances", type=int, default=4)
     parser.add_argument("--skip", choices=["latency", "concurrency"], default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, stores)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sipas-bench-"))
     nats_server = mongo = None
@@ -365,6 +368,10 @@ async def main() -> None:
         for server in (mongo, nats_server):
             if server is not None:
                 server.stop()
+        if args.keep:
+            print(f"work folder kept: {work}")
+        else:  # stores and logs of a run: about 100 MB
+            shutil.rmtree(work, ignore_errors=True)
     console = Console()
     for name, values in results.items():
         if isinstance(values, dict):
