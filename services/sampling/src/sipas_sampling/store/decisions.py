@@ -133,12 +133,15 @@ class DecisionStore:
                     {"$inc": {"reserved": granted[unit]}},
                     guard=_reserved_concurrently,
                 )
+        # Zero counters are left out: the server checks every pair of paths in an
+        # update for conflicts, so each path costs more than the one before it.
         counters = {
             f"units.{unit}.{name}": value
             for unit in set(seen) | set(granted)
             for name, value in zip(
                 _COUNTERS, (*seen.get(unit, (0, 0)), granted.get(unit, 0)), strict=True
             )
+            if value
         }
         if counters:
             writes.update(
