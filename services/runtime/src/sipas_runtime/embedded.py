@@ -16,16 +16,13 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
-from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from sipas_runtime.processes import free_port, port_open, spawn, stop
+from sipas_runtime.processes import answers_ok, free_port, port_open, spawn, stop, wait_until
 
 
 class InfrastructureError(RuntimeError):
@@ -57,10 +54,6 @@ def _answers_ping(url: str) -> bool:
     finally:
         client.close()
     return True
-
-
-class _NotReadyError(Exception):
-    """Internal: the server has not answered yet."""
 
 
 def nats_server_executable() -> str:
@@ -156,30 +149,14 @@ class EmbeddedNats:
         return self.url
 
     def _wait_healthy(self, timeout: float) -> None:
-        @retry(
-            stop=stop_after_delay(timeout),
-            wait=wait_fixed(0.05),
-            retry=retry_if_exception_type(_NotReadyError),
-            reraise=True,
-        )
-        def probe() -> None:
+        def healthy() -> bool:
             if self.process is not None and self.process.poll() is not None:
                 raise _exited(self.process, "nats-server", self.workdir / "nats-server.log")
-            try:
-                with urllib.request.urlopen(  # noqa: S310 - fixed loopback URL
-                    f"{self.monitor_url}/healthz?js-enabled-only=true", timeout=1
-                ) as response:
-                    if response.status == 200:  # noqa: PLR2004
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
-                raise _NotReadyError from exc
-            raise _NotReadyError
+            return answers_ok(f"{self.monitor_url}/healthz?js-enabled-only=true")
 
-        try:
-            probe()
-        except _NotReadyError as exc:
+        if not wait_until(healthy, timeout=timeout, interval=0.05):
             msg = f"nats-server did not become healthy within {timeout}s"
-            raise InfrastructureError(msg) from exc
+            raise InfrastructureError(msg)
 
     def stop(self) -> None:
         """Stop the server (its file store stays in ``workdir``)."""
@@ -237,24 +214,15 @@ class EmbeddedMongo:
             log_file=self.workdir / "secantus.log",
         )
 
-        @retry(
-            stop=stop_after_delay(timeout),
-            wait=wait_fixed(0.1),
-            retry=retry_if_exception_type(_NotReadyError),
-            reraise=True,
-        )
-        def probe() -> None:
+        def answering() -> bool:
             if self.process is not None and self.process.poll() is not None:
                 raise _exited(self.process, "SecantusDB", self.workdir / "secantus.log")
             # An open port is not enough: it may be another process's (then ours exits).
-            if not port_open("127.0.0.1", self.port) or not _answers_ping(self.url):
-                raise _NotReadyError
+            return port_open("127.0.0.1", self.port) and _answers_ping(self.url)
 
-        try:
-            probe()
-        except _NotReadyError as exc:
+        if not wait_until(answering, timeout=timeout, interval=0.1):
             msg = f"SecantusDB did not accept connections within {timeout}s"
-            raise InfrastructureError(msg) from exc
+            raise InfrastructureError(msg)
         return self.url
 
     def stop(self) -> None:

@@ -16,8 +16,13 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
+
+from tenacity import retry, retry_if_result, stop_after_delay, wait_fixed
 
 _PR_SET_PDEATHSIG = 1
 
@@ -81,3 +86,30 @@ def port_open(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.2)
         return sock.connect_ex((host, port)) == 0
+
+
+def wait_until(ready: Callable[[], bool], *, timeout: float, interval: float) -> bool:
+    """Call ``ready`` every ``interval`` s until it is True (True) or ``timeout`` passes (False).
+
+    ``ready`` raises to give up at once, e.g. when the child it waits for has exited.
+    """
+
+    @retry(
+        stop=stop_after_delay(timeout),
+        wait=wait_fixed(interval),
+        retry=retry_if_result(lambda answered: not answered),
+        retry_error_callback=lambda _state: False,
+    )
+    def poll() -> bool:
+        return ready()
+
+    return poll()
+
+
+def answers_ok(url: str, *, timeout: float = 1.0) -> bool:
+    """Whether an HTTP GET of ``url`` (a loopback health endpoint) answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback URL built by SIPAS
+            return bool(response.status == 200)  # noqa: PLR2004
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False

@@ -20,18 +20,14 @@ import os
 import secrets
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
-
 from sipas_runtime.embedded import EmbeddedMongo, EmbeddedNats, InfrastructureError
 from sipas_runtime.privacy import KeyPair
-from sipas_runtime.processes import free_port, spawn, stop
+from sipas_runtime.processes import answers_ok, free_port, spawn, stop, wait_until
 
 SERVICES = ("intake", "sampling", "scoring", "alerts")
 DEFAULT_PORTS = {"intake": 8081, "sampling": 8082, "scoring": 8083, "alerts": 8084}
@@ -48,10 +44,6 @@ SECRET_NAMES = (
 
 class StackError(RuntimeError):
     """Raised when a service cannot start or dies while the stack runs."""
-
-
-class _NotReadyError(Exception):
-    """Internal: a service has not answered /readyz with 200 yet."""
 
 
 def generate_secrets() -> dict[str, str]:
@@ -198,30 +190,16 @@ class Stack:
         return self
 
     def _wait_ready(self, name: str, timeout: float) -> None:
-        @retry(
-            stop=stop_after_delay(timeout),
-            wait=wait_fixed(0.2),
-            retry=retry_if_exception_type(_NotReadyError),
-            reraise=True,
-        )
-        def probe() -> None:
+        def ready() -> bool:
             self.check()
-            try:
-                with urllib.request.urlopen(f"{self.url(name)}/readyz", timeout=2) as response:  # noqa: S310
-                    if response.status == 200:  # noqa: PLR2004
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
-                raise _NotReadyError from exc
-            raise _NotReadyError
+            return answers_ok(f"{self.url(name)}/readyz", timeout=2)
 
-        try:
-            probe()
-        except _NotReadyError as exc:
+        if not wait_until(ready, timeout=timeout, interval=0.2):
             msg = (
                 f"{name} was not ready within {timeout}s; see {self.log_path(name)}:\n"
                 f"{self.log_tail(name)}"
             )
-            raise StackError(msg) from exc
+            raise StackError(msg)
 
     def log_path(self, name: str) -> Path:
         """Where a service's log goes."""

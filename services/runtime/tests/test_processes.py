@@ -1,0 +1,66 @@
+"""Waiting for a child to be ready: polling, giving up, and a health endpoint's answer."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from sipas_runtime.processes import answers_ok, free_port, wait_until
+
+
+def test_wait_until_polls_until_ready() -> None:
+    calls = []
+
+    def ready() -> bool:
+        calls.append(time.monotonic())
+        return len(calls) == 3
+
+    assert wait_until(ready, timeout=5, interval=0.01)
+    assert len(calls) == 3
+
+
+def test_wait_until_gives_up_after_the_timeout() -> None:
+    started = time.monotonic()
+    assert not wait_until(lambda: False, timeout=0.2, interval=0.05)
+    assert 0.2 <= time.monotonic() - started < 2
+
+
+def test_wait_until_stops_at_once_when_ready_raises() -> None:
+    calls = []
+
+    def ready() -> bool:
+        calls.append(1)
+        raise RuntimeError("the child exited")
+
+    with pytest.raises(RuntimeError, match="the child exited"):
+        wait_until(ready, timeout=5, interval=0.01)
+    assert len(calls) == 1
+
+
+class _Health(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/healthz" else 503)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature
+        pass
+
+
+@pytest.fixture
+def health_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_answers_ok_only_on_200(health_url: str) -> None:
+    assert answers_ok(f"{health_url}/healthz")
+    assert not answers_ok(f"{health_url}/readyz")  # 503: not ready yet
+    assert not answers_ok(f"http://127.0.0.1:{free_port()}/healthz")  # nothing listening
