@@ -3,7 +3,8 @@
 Every process SIPAS starts (nats-server, the Mongo-wire server, the four services) is
 started through :func:`spawn`, which asks the Linux kernel to send SIGTERM to the child
 when the parent dies (``PR_SET_PDEATHSIG``). Ctrl-C, a crash or ``kill -9`` of ``sipas up``
-therefore leaves no orphans behind. :func:`stop` terminates politely, then kills.
+therefore leaves no orphans behind. :func:`stop` terminates politely, then kills;
+:func:`wait_until` polls a child until it is ready (:func:`answers_ok` for an HTTP probe).
 """
 
 from __future__ import annotations
