@@ -268,7 +268,12 @@ class IdempotentConsumer(Generic[E]):
         messages: Sequence[Msg],
         started: float,
     ) -> None:
-        """Publish a committed batch's events, then ack its messages (after ``previous``)."""
+        """Publish a committed batch's events, then ack its messages (after ``previous``).
+
+        Order holds while publishing works: a batch whose events cannot be stored is handed
+        back and comes again as a replay, after the batches behind it (as it did before
+        this stage ran in the background).
+        """
         if previous is not None:
             await asyncio.wait({previous})  # events in batch order
         try:
