@@ -23,6 +23,7 @@ from rich.table import Table
 
 import sipas_contracts
 from sipas_contracts.schemas import stale_schema_files, write_schema_files
+from sipas_runtime import i18n
 from sipas_runtime.dlq import app as dlq_app
 from sipas_runtime.nats_access import inbox_prefix, render_accounts
 from sipas_runtime.privacy import KeyPair
@@ -39,6 +40,10 @@ contracts_app = typer.Typer(
     help="Event contracts: JSON Schema and AsyncAPI export.", no_args_is_help=True
 )
 keys_app = typer.Typer(help="Secrets and key pairs for a deployment.", no_args_is_help=True)
+i18n_app = typer.Typer(
+    help="The message catalogue: Vietnamese translations of every user-facing text.",
+    no_args_is_help=True,
+)
 nats_app = typer.Typer(
     help="NATS users, permissions and stream provisioning.", no_args_is_help=True
 )
@@ -46,6 +51,7 @@ app.add_typer(contracts_app, name="contracts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(nats_app, name="nats")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(i18n_app, name="i18n")
 console = Console()
 
 DEFAULT_WORKDIR = Path(".sipas")
@@ -204,6 +210,35 @@ def nats_provision(
 
     asyncio.run(provision())
     console.print(f"streams provisioned on {url} with {replicas} replica(s)")
+
+
+def _text_packages() -> list[Path]:
+    """Every workspace package (sipas_*) with sources to translate."""
+    root = SCHEMA_DIR.parents[1]
+    candidates = [root / "services" / "runtime" / "src" / "sipas_runtime"]
+    candidates += sorted((root / "services").glob("*/src/sipas_*"))
+    return sorted(set(candidates))
+
+
+@i18n_app.command("extract")
+def i18n_extract() -> None:
+    """Add newly marked messages to each package's Vietnamese catalogue (locale/vi/...po)."""
+    for package in _text_packages():
+        total, missing = i18n.update_po(package)
+        if total:
+            console.print(f"{package.name}: {total} messages, {missing} without translation")
+
+
+@i18n_app.command("check")
+def i18n_check() -> None:
+    """Fail when a marked message has no Vietnamese translation or lost a placeholder."""
+    problems = [p for package in _text_packages() for p in i18n.check(package)]
+    for problem in problems:
+        console.print(f"[red]{problem.package}[/]: {problem.reason}: {problem.message!r}")
+    if problems:
+        console.print("Run `sipas i18n extract`, then translate the new entries.")
+        raise typer.Exit(1)
+    console.print("catalogue complete")
 
 
 @keys_app.command("generate")

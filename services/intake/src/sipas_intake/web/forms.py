@@ -15,8 +15,8 @@ from sipas_contracts.ids import uuid7
 from sipas_contracts.instrument import Catalogue
 from sipas_intake.domain.errors import Problem, ResponseRejectedError
 from sipas_intake.domain.responses import ResponseContext, build_response, parse_form_answers
-from sipas_intake.security import SECURITY_HEADERS
 from sipas_intake.web.i18n import Lang, translate
+from sipas_runtime.pages import SECURITY_HEADERS
 
 MAX_FIELDS = 300
 

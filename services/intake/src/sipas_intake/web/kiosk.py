@@ -24,7 +24,7 @@ from sipas_intake.domain.responses import (
     applicant_kind,
 )
 from sipas_intake.questionnaire import for_instrument
-from sipas_intake.security import SECURITY_HEADERS, client_address, cross_site, new_nonce
+from sipas_intake.security import client_address, cross_site, new_nonce
 from sipas_intake.web.forms import (
     PageErrors,
     continue_with_cookie,
@@ -34,6 +34,7 @@ from sipas_intake.web.forms import (
 )
 from sipas_intake.web.i18n import Lang, pick_lang
 from sipas_runtime.mongo import Document
+from sipas_runtime.pages import SECURITY_HEADERS
 from sipas_runtime.privacy import keyed_hash
 
 router = APIRouter(include_in_schema=False)

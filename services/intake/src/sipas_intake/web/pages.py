@@ -24,7 +24,7 @@ from sipas_intake.domain.responses import (
     callback_contact,
 )
 from sipas_intake.questionnaire import for_instrument
-from sipas_intake.security import SECURITY_HEADERS, client_address, cross_site
+from sipas_intake.security import client_address, cross_site
 from sipas_intake.store.tokens import TokenProblem
 from sipas_intake.web.forms import (
     PageErrors,
@@ -34,6 +34,7 @@ from sipas_intake.web.forms import (
     switch_url,
 )
 from sipas_intake.web.i18n import Lang, pick_lang
+from sipas_runtime.pages import SECURITY_HEADERS
 
 router = APIRouter(include_in_schema=False)
 COOKIE = "sipas_survey"

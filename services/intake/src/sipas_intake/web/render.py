@@ -8,8 +8,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from sipas_contracts.units import UnitHierarchy, UnitHierarchyError
-from sipas_intake.security import SECURITY_HEADERS
 from sipas_intake.web.i18n import Lang, translate
+from sipas_runtime.pages import SECURITY_HEADERS
 
 
 class Renderer:
