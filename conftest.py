@@ -83,7 +83,7 @@ def stack_factory(nats_url: str, mongo_url: str, tmp_path: Path) -> Iterator[obj
     ) -> Stack:
         env = {
             f"SIPAS_{s.upper()}_DATABASE": f"{prefix}_{s}"
-            for s in ("intake", "sampling", "scoring", "alerts")
+            for s in ("intake", "sampling", "scoring", "alerts", "console")
         }
         stack = Stack(
             tmp_path / f"stack{len(started)}",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ("intake", "sampling", "scoring", "alerts")
+SERVICES = ("intake", "sampling", "scoring", "alerts", "console")
 STDLIB = set(sys.stdlib_module_names)
 
 

@@ -40,8 +40,8 @@ pytestmark = pytest.mark.deploy
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-APP_SERVICES = ("intake", "sampling", "scoring", "alerts")
-HOST_PORTS = {"intake": 8081, "sampling": 8082, "scoring": 8083, "alerts": 8084}
+APP_SERVICES = ("intake", "sampling", "scoring", "alerts", "console")
+HOST_PORTS = {"intake": 8081, "sampling": 8082, "scoring": 8083, "alerts": 8084, "console": 8080}
 INFRA_SERVICES = ("nats", "mongo", "prometheus", "alertmanager", "grafana")
 CLUSTER_NODES = ("nats-1", "nats-2", "nats-3")
 NATS_CONFIGS = [DEPLOY / "nats" / "nats.conf"] + [

@@ -74,7 +74,7 @@ def _service_entry_points() -> dict[str, object]:
 
 @app.command()
 def run(
-    service: Annotated[str, typer.Argument(help="intake | sampling | scoring | alerts")],
+    service: Annotated[str, typer.Argument(help="intake | sampling | scoring | alerts | console")],
 ) -> None:
     """Run one service in this process (configured by SIPAS_* environment variables)."""
     available = _service_entry_points()
@@ -90,10 +90,11 @@ def run(
 def _url_table(stack: Stack) -> Table:
     table = Table(title="SIPAS Live — địa chỉ dịch vụ / service URLs", show_lines=False)
     table.add_column("Dịch vụ / Service")
-    table.add_column("API docs")
+    table.add_column("Trang / API docs")
     table.add_column("Metrics")
     for name in stack.services:
-        table.add_row(name, f"{stack.url(name)}/docs", f"{stack.url(name)}/metrics")
+        page = stack.url(name) if name == "console" else f"{stack.url(name)}/docs"
+        table.add_row(name, page, f"{stack.url(name)}/metrics")
     return table
 
 
@@ -111,7 +112,7 @@ def up(
     extra = {"SIPAS_SAMPLING_DEV_OUTBOX": "true" if dev_outbox else "false"}
     stack = Stack(workdir.resolve(), extra_env=extra)
     try:
-        with console.status("Starting NATS, Mongo and the four services…"):
+        with console.status("Starting NATS, Mongo, the four services and the console…"):
             stack.start()
         console.print(_url_table(stack))
         console.print(f"NATS: {stack.nats_url}   Mongo: {stack.mongo_url}")

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from sipas_contracts import streams, subjects
 
-SERVICES = ("intake", "sampling", "scoring", "alerts")
+SERVICES = ("intake", "sampling", "scoring", "alerts", "console")
 # Raw records intake's webhook and importer queue, already validated and with the contact
 # sealed (``Sipas-Format: prepared``): only intake may publish them, the TTHC system may not.
 INTAKE_RAW_SOURCES = (subjects.raw_dossier("http"), subjects.raw_dossier("import"))
@@ -31,6 +31,7 @@ SERVICE_PUBLISHES: dict[str, tuple[str, ...]] = {
     "sampling": (subjects.INVITATIONS_SENT,),
     "scoring": (subjects.INDEXES_UPDATED,),
     "alerts": (subjects.ALERTS_RAISED, subjects.CASES_UPDATED),
+    "console": (),
 }
 STREAM_OWNERS: dict[str, str] = {
     streams.RAW_DOSSIERS.name: "intake",

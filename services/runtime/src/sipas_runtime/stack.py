@@ -1,4 +1,4 @@
-"""The development stack: infrastructure, dev secrets and the four services as processes.
+"""The development stack: infrastructure, dev secrets and the services as processes.
 
 ``sipas up``, ``sipas demo`` and the end-to-end tests all run the system the same way:
 
@@ -6,8 +6,8 @@
    embedded nats-server and SecantusDB under the work directory;
 2. development secrets (token and pseudonym keys, sampling/alerts key pairs, an API key)
    generated once into ``<workdir>/secrets.env`` unless the environment provides them;
-3. each service as its own process (``python -m sipas_<name>``) on its own port, logging
-   to ``<workdir>/logs/<name>.log``, started in dependency order and waited for on
+3. each service (the four and the console) as its own process (``python -m sipas_<name>``)
+   on its own port, logging to ``<workdir>/logs/<name>.log``, started in order and waited for on
    ``/readyz``. Children die with the parent (see ``processes``): no orphans.
 """
 
@@ -29,8 +29,10 @@ from sipas_runtime.embedded import EmbeddedMongo, EmbeddedNats, InfrastructureEr
 from sipas_runtime.privacy import KeyPair
 from sipas_runtime.processes import answers_ok, free_port, spawn, stop, wait_until
 
-SERVICES = ("intake", "sampling", "scoring", "alerts")
-DEFAULT_PORTS = {"intake": 8081, "sampling": 8082, "scoring": 8083, "alerts": 8084}
+SERVICES = ("intake", "sampling", "scoring", "alerts", "console")
+DEFAULT_PORTS = {"intake": 8081, "sampling": 8082, "scoring": 8083, "alerts": 8084, "console": 8080}
+API_SERVICES = ("intake", "sampling", "scoring", "alerts")
+"""The services the console calls (it has no API of its own)."""
 SECRET_NAMES = (
     "SIPAS_TOKEN_KEY",
     "SIPAS_PSEUDONYM_KEY",
@@ -173,6 +175,7 @@ class Stack:
             **load_dev_secrets(self.workdir),
             "SIPAS_ALERTS_USERS_FILE": str(dev_supervisor(self.workdir)[1]),
             **{f"SIPAS_{name.upper()}_HTTP_PORT": str(port) for name, port in self.ports.items()},
+            **self._console_env(),
             **self.extra_env,
         }
         try:
@@ -188,6 +191,17 @@ class Stack:
             self.stop()
             raise
         return self
+
+    def _console_env(self) -> dict[str, str]:
+        """Where the console finds the services' APIs, and its own public address."""
+        if "console" not in self.ports:
+            return {}
+        urls = {
+            f"SIPAS_CONSOLE_{name.upper()}_URL": self.url(name)
+            for name in API_SERVICES
+            if name in self.ports
+        }
+        return {**urls, "SIPAS_CONSOLE_PUBLIC_URL": self.url("console")}
 
     def _wait_ready(self, name: str, timeout: float) -> None:
         def ready() -> bool:

@@ -118,7 +118,7 @@ def run_demo(*, workdir: Path, duration: float, rate: float, seed: int, console:
     """Run the demo; returns the process exit code."""
     stack = Stack(workdir, extra_env=DEMO_ENV)
     try:
-        with console.status("Khởi động / starting NATS, Mongo và 4 dịch vụ / and 4 services…"):
+        with console.status("Khởi động / starting NATS, Mongo, 4 dịch vụ và bảng điều khiển…"):
             stack.start()
         asyncio.run(_simulate(stack, duration=duration, rate=rate, seed=seed, console=console))
     except KeyboardInterrupt:
@@ -129,7 +129,8 @@ def run_demo(*, workdir: Path, duration: float, rate: float, seed: int, console:
     finally:
         stack.stop()
     console.print("\n[bold]Địa chỉ khi hệ thống chạy (sipas up) / URLs while running:[/]")
-    for name in stack.services:
+    console.print(f"  console   {stack.url('console')}")
+    for name in (s for s in stack.services if s != "console"):
         console.print(f"  {name:<9} {stack.url(name)}/docs   {stack.url(name)}/metrics")
     console.print(f"  scoring   {stack.url('scoring')}/v1/indices")
     key = dev_supervisor(workdir)[0]

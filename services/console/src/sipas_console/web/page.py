@@ -1,0 +1,94 @@
+"""Rendering a console page: the one way every screen answers HTML.
+
+:func:`render` picks the language (``?lang=`` remembered in a cookie, else the browser's,
+else Vietnamese), adds what the shared layout needs (the navigation the viewer may use,
+the language switch, the static prefix) and answers with the kit's security headers.
+Templates extend ``console.html`` and import the kit's ``components.html`` macros.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from sipas_console.clients import Caller
+from sipas_runtime.i18n import LANGUAGES, Lang, choose_language
+
+if TYPE_CHECKING:
+    from sipas_console.app import ConsoleService
+
+LANG_COOKIE = "sipas_lang"
+ONE_YEAR = 365 * 24 * 3600
+
+
+def console_of(request: Request) -> ConsoleService:
+    """The console behind the app."""
+    console: ConsoleService = request.app.state.console
+    return console
+
+
+def language(request: Request) -> Lang:
+    """The language to answer ``request`` in."""
+    return choose_language(
+        request.query_params.get("lang"),
+        request.cookies.get(LANG_COOKIE),
+        request.headers.get("accept-language"),
+    )
+
+
+def switch_url(request: Request, lang: Lang) -> str:
+    """The same page (same query) in the other language."""
+    query = {k: v for k, v in request.query_params.items() if k != "lang"}
+    query["lang"] = "en" if lang == "vi" else "vi"
+    return f"{request.url.path}?{urlencode(query)}"
+
+
+def viewer_permissions(request: Request) -> frozenset[str]:
+    """What the person viewing the page may do (nothing when nobody is signed in)."""
+    permissions: frozenset[str] = getattr(request.state, "permissions", frozenset())
+    return permissions
+
+
+def caller_of(request: Request) -> Caller:
+    """Who calls the services for this request: the signed-in person, in their language."""
+    token: str | None = getattr(request.state, "token", None)
+    return Caller(token=token, lang=language(request))
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    **context: object,
+) -> HTMLResponse:
+    """``template`` rendered for ``request`` in the viewer's language."""
+    console = console_of(request)
+    lang = language(request)
+    menu = console.menu.visible(viewer_permissions(request))
+    response = console.pages.response(
+        template,
+        lang=lang,
+        status=status,
+        headers=headers,
+        menu=menu,
+        current_path=request.url.path,
+        switch_url=switch_url(request, lang),
+        **context,
+    )
+    chosen = request.query_params.get("lang")
+    if chosen in LANGUAGES:
+        response.set_cookie(
+            LANG_COOKIE,
+            chosen,
+            max_age=ONE_YEAR,
+            httponly=True,
+            samesite="lax",
+            secure=console.settings.secure_cookies,
+        )
+    return response
