@@ -12,16 +12,19 @@ from pymongo.errors import DuplicateKeyError
 
 from sipas_contracts.events import DrawList, Event
 from sipas_runtime.mongo import Document
+from sipas_sampling.domain.allocation import AllocationError
 from sipas_sampling.domain.audit import GENESIS, entry_hash, next_substitute
 from sipas_sampling.domain.batch import (
     FORMAT,
+    DrawResult,
+    Population,
     digest,
     lists_bytes,
     lists_document,
     normalise,
     run_draw,
 )
-from sipas_sampling.domain.campaign import KINDS
+from sipas_sampling.domain.campaign import KINDS, Campaign
 from sipas_sampling.domain.eligibility import usable_channels
 from sipas_sampling.inviting import Invitee, build
 from sipas_sampling.maintenance import Transact
@@ -35,6 +38,15 @@ from sipas_sampling.vault import contact_hashes, unlock
 
 class DrawError(ValueError):
     """Raised when a draw or substitution is not possible (the message says why)."""
+
+
+def _run(campaign: Campaign, population: Population) -> DrawResult:
+    try:
+        return run_draw(
+            campaign.seed, population, campaign.allocation, campaign.sample_size, campaign.reserve
+        )
+    except AllocationError as exc:
+        raise DrawError(f"campaign {campaign.id!r} cannot be drawn: {exc}") from exc
 
 
 class Draws:
@@ -92,9 +104,7 @@ class Draws:
             if channels[dossier]:
                 raw[doc["unit"]][doc["kind"]].append(dossier)
         population = normalise(raw)
-        result = run_draw(
-            campaign.seed, population, campaign.allocation, campaign.sample_size, campaign.reserve
-        )
+        result = _run(campaign, population)
         lists = lists_document(campaign.id, campaign.seed, population, result)
         now = datetime.now(UTC)
         built = [
@@ -114,6 +124,7 @@ class Draws:
             "population_digest": digest(population),
             "lists_digest": hashlib.sha256(lists_bytes(lists)).hexdigest(),
             "official": result.official_count(),
+            "shortfall": result.shortfall,
             "opted_out": len(members)
             - sum(map(len, (s for u in population.values() for s in u.values()))),
         }

@@ -55,6 +55,64 @@ def test_proportional_never_goes_above_the_cap(weights, total, cap):
     assert result.total + result.shortfall == total
 
 
+BOUNDED = st.dictionaries(
+    st.from_regex(r"u[0-9]{1,2}", fullmatch=True),
+    st.tuples(st.integers(0, 3_000), st.integers(0, 3_000)),
+    min_size=1,
+    max_size=25,
+)
+
+
+@given(
+    units=BOUNDED,
+    total=st.integers(0, 20_000),
+    floor=st.integers(0, 30),
+    cap=st.none() | st.integers(1, 2_000),
+)
+def test_proportional_places_the_whole_total_whatever_the_weights(units, total, floor, cap):
+    weights = {u: w for u, (w, _) in units.items()}
+    populations = {u: p for u, (_, p) in units.items()}
+    cap = None if cap is None else max(cap, floor)
+    highs = {u: min(p, cap if cap is not None else p) for u, p in populations.items()}
+    assume(sum(min(floor, h) for h in highs.values()) <= total)
+
+    result = proportional(total, weights, floor=floor, cap=cap, populations=populations)
+
+    assert result.total == min(total, sum(highs.values()))
+    assert result.shortfall == total - result.total
+    for unit, quota in result.quotas.items():
+        assert min(floor, highs[unit]) <= quota <= highs[unit]
+
+
+def test_a_unit_left_out_of_the_weights_takes_what_the_others_cannot():
+    result = proportional(10, {"a": 1, "b": 0}, populations={"a": 5, "b": 10})
+
+    assert result.quotas == {"a": 5, "b": 5}
+    assert result.shortfall == 0
+
+
+def test_what_the_weights_cannot_place_goes_to_the_spare_population_in_proportion():
+    result = proportional(
+        40, {"a": 1, "b": 0, "c": 0}, floor=2, populations={"a": 10, "b": 32, "c": 12}
+    )
+
+    # a takes its 10; the 26 left over go 3:1 to b and c (spare 30 and 10 above their floors)
+    assert result.quotas == {"a": 10, "b": 22, "c": 8}
+
+
+def test_a_total_above_every_cap_is_reported_as_shortfall():
+    result = proportional(100, {"a": 3, "b": 0}, cap=20)
+
+    assert result.quotas == {"a": 20, "b": 20}
+    assert result.shortfall == 60
+
+
+def test_equal_remainders_go_to_the_larger_weight_then_the_unit_code():
+    assert proportional(3, {"b": 2, "a": 2, "c": 2}).quotas == {"a": 1, "b": 1, "c": 1}
+    assert proportional(1, {"b": 2, "a": 2}).quotas == {"a": 1, "b": 0}
+    assert proportional(2, {"a": 1, "b": 1, "c": 2}).quotas == {"a": 1, "b": 0, "c": 1}
+
+
 def test_proportional_uses_largest_remainder():
     result = proportional(10, {"a": 1, "b": 1, "c": 1})
 

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from sipas_sampling.campaigns import shipped_campaign
 from sipas_sampling.domain.audit import chain, next_substitute, verify_export
 from sipas_sampling.domain.batch import lists_document, normalise, order, run_draw
+from sipas_sampling.domain.campaign import Allocation, SampleSize
 from sipas_sampling.domain.continuous import draw
 
 PLAN = shipped_campaign("ha-tinh-nghi-xuan-2020")
@@ -137,3 +138,30 @@ def test_a_substitute_out_of_order_is_caught():
     )
 
     assert "is not the next reserve in order" in verify_export(document).problems[0]
+
+
+def test_a_batch_basis_that_leaves_out_a_unit_still_draws_the_whole_total():
+    allocation = Allocation.model_validate({"proportional": {"basis": {"u00": 100}}})
+    pop = normalise(
+        {
+            "u00": {"individual": [f"A{j:02d}" for j in range(5)]},
+            "u01": {"individual": [f"B{j:02d}" for j in range(30)]},
+        }
+    )
+
+    result = run_draw("s", pop, allocation, SampleSize(total=20), PLAN.reserve)
+
+    assert result.official_count() == 20
+    assert result.quotas["u00"]["individual"] == 5
+    assert result.quotas["u01"]["individual"] == 15
+    assert result.shortfall == 0
+
+
+def test_a_population_smaller_than_the_total_is_taken_whole_and_the_shortfall_reported():
+    allocation = Allocation.model_validate({"proportional": {"floor": 2}})
+    pop = normalise({"u00": {"individual": ["A1", "A2", "A3"], "organisation": ["O1"]}})
+
+    result = run_draw("s", pop, allocation, SampleSize(total=10), PLAN.reserve)
+
+    assert result.official_count() == 4
+    assert result.shortfall == 6

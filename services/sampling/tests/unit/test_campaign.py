@@ -5,6 +5,7 @@ import pytest
 from sipas_contracts.units import load_sample_hierarchy
 from sipas_sampling.campaigns import CampaignFileError, parse_campaign, shipped_campaign
 from sipas_sampling.domain.campaign import changed_design_fields, design_digest
+from sipas_sampling.domain.plan import continuous_quotas
 from sipas_sampling.domain.scope import units_in_scope
 
 
@@ -84,3 +85,29 @@ def test_operational_changes_keep_the_design_but_a_new_seed_does_not(make_campai
 
     assert design_digest(base) == design_digest(quieter)
     assert changed_design_fields(base, reseeded) == ["seed"]
+
+
+def test_a_continuous_total_the_caps_cannot_place_fails_at_validation(make_campaign):
+    document = {
+        **make_campaign().model_dump(mode="json"),
+        "sample_size": {"total": 100},
+        "allocation": {"proportional": {"cap": 30, "basis": {"ht-nx-xuan-hoi": 10}}},
+    }
+
+    with pytest.raises(CampaignFileError, match=r"allocation.proportional.cap: .* 60 .* 100"):
+        parse_campaign(document, hierarchy=load_sample_hierarchy())
+
+
+def test_a_continuous_unit_left_out_of_the_basis_takes_what_the_cap_leaves(make_campaign):
+    campaign = parse_campaign(
+        {
+            **make_campaign().model_dump(mode="json"),
+            "sample_size": {"total": 50},
+            "allocation": {"proportional": {"cap": 30, "basis": {"ht-nx-xuan-hoi": 10}}},
+        },
+        hierarchy=load_sample_hierarchy(),
+    )
+
+    quotas, _ = continuous_quotas(campaign, ("ht-nx-co-dam", "ht-nx-xuan-hoi"))
+
+    assert quotas == {"ht-nx-co-dam": 20, "ht-nx-xuan-hoi": 30}

@@ -9,8 +9,10 @@ import yaml
 from pydantic import ValidationError
 
 from sipas_contracts.units import UnitHierarchy, UnitHierarchyError
+from sipas_sampling.domain.allocation import AllocationError
 from sipas_sampling.domain.campaign import Campaign
 from sipas_sampling.domain.messages import TemplateError, check_template
+from sipas_sampling.domain.plan import continuous_quotas
 from sipas_sampling.domain.scope import units_in_scope
 
 SHIPPED = ("ha-tinh-nghi-xuan-2020", "dong-nai-2025")
@@ -49,10 +51,18 @@ def parse_campaign(
             template = getattr(campaign.templates, name)
             if template is not None:
                 check_template(name, template)
-        if hierarchy is not None and not units_in_scope(campaign, hierarchy):
-            raise CampaignFileError(f"{origin}: scope: no unit in scope")
+        if hierarchy is not None:
+            units = units_in_scope(campaign, hierarchy)
+            if not units:
+                raise CampaignFileError(f"{origin}: scope: no unit in scope")
+            if campaign.mode == "continuous":
+                continuous_quotas(campaign, units)
     except ValidationError as exc:
         raise CampaignFileError(f"{origin}: {describe(exc)}", field_errors(exc)) from exc
+    except AllocationError as exc:
+        field, _, reason = str(exc).partition(": ")
+        errors = [{"field": field, "reason": reason}]
+        raise CampaignFileError(f"{origin}: {exc}", errors) from exc
     except (TemplateError, UnitHierarchyError) as exc:
         raise CampaignFileError(f"{origin}: {exc}") from exc
     return campaign

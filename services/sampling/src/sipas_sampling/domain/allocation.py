@@ -1,9 +1,17 @@
 """Sample size and allocation: Slovin, a precision target, proportional and fixed quotas.
 
-Invariants (property-tested): a proportional allocation sums to the total whenever the
-bounds allow it (otherwise to the nearest feasible value, reported as a shortfall), and
-no unit ever gets more than its population or cap, nor less than its floor (or population).
-Arithmetic is exact (fractions), ties break on the unit code, so results are reproducible.
+Proportional allocation shares the total in proportion to the weights, each unit within
+[floor, min(cap, population)]. What the weighted units cannot take (they reached their
+population or cap, or have weight 0) goes to the spare room of every unit (its bound minus
+what it already has) in proportion to that room, so a unit left out of the weights still
+takes what the others cannot. Only a total above the sum of the bounds is left unplaced,
+and it is reported as ``shortfall``; never dropped silently.
+
+Invariants (property-tested): the quotas sum to min(total, Σ bounds); no unit gets more
+than its population or cap, nor less than its floor (or its population, if smaller).
+Arithmetic is exact (fractions); the seats left after rounding down go by largest
+remainder, equal remainders to the larger weight, then to the smaller unit code, so
+results are reproducible.
 """
 
 from __future__ import annotations
@@ -121,23 +129,32 @@ def proportional(
     if not any(weights.values()):
         weights = dict.fromkeys(weights, 1)  # nothing to be proportional to: share equally
     lows, highs = _bounds(weights, floor, cap, populations)
-    highs = {k: (h if weights[k] > 0 else lows[k]) for k, h in highs.items()}
     if sum(lows.values()) > total:
         raise AllocationError(
-            f"floor: {len(weights)} units × floor {floor} exceeds the total {total}"
+            f"allocation.proportional.floor: {len(weights)} units × floor {floor} "
+            f"exceeds the total {total}"
         )
     target = min(total, sum(highs.values()))
-    exact = _water_level(weights, lows, highs, target)
-    quotas = {k: max(lows[k], min(highs[k], math.floor(q))) for k, q in exact.items()}
+    weighted = {k: (h if weights[k] > 0 else lows[k]) for k, h in highs.items()}
+    exact = _water_level(weights, lows, weighted, target)
+    left = target - sum(exact.values())
+    if left > 0:  # the weighted units are full: the rest goes to the spare room
+        room = {k: int(highs[k] - q) for k, q in exact.items()}
+        spill = _water_level(room, dict.fromkeys(room, 0), room, int(left))
+        exact = {k: q + spill[k] for k, q in exact.items()}
+    return Apportionment(_largest_remainder(exact, weights, target), shortfall=total - target)
+
+
+def _largest_remainder(
+    exact: Mapping[str, Fraction], weights: Mapping[str, int], target: int
+) -> dict[str, int]:
+    """Round down, then one more to the largest remainders (larger weight, then unit code)."""
+    quotas = {k: math.floor(q) for k, q in exact.items()}
     left = target - sum(quotas.values())
-    order = sorted(exact, key=lambda k: (-(exact[k] - math.floor(exact[k])), -weights[k], k))
-    for key in order:
-        if left <= 0:
-            break
-        if quotas[key] < highs[key]:
-            quotas[key] += 1
-            left -= 1
-    return Apportionment(quotas, shortfall=total - sum(quotas.values()))
+    order = sorted(exact, key=lambda k: (-(exact[k] - quotas[k]), -weights[k], k))
+    for key in order[:left]:
+        quotas[key] += 1
+    return quotas
 
 
 TRANSFERS: tuple[tuple[ApplicantKind, ApplicantKind], ...] = (

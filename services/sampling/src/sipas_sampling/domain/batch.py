@@ -44,15 +44,22 @@ def normalise(population: Mapping[str, Mapping[str, list[str]]]) -> Population:
     }
 
 
+Quotas = dict[str, dict[ApplicantKind, int]]
+
+
 def quotas(
     population: Population, allocation: Allocation | None, size: SampleSize | None
-) -> tuple[dict[str, dict[ApplicantKind, int]], dict[str, dict[ApplicantKind, int]]]:
-    """Official quotas per stratum, and what moved between kinds (fixed allocation)."""
+) -> tuple[Quotas, Quotas, int]:
+    """Official quotas per stratum, what moved between kinds (fixed), and the shortfall.
+
+    The shortfall is the part of a proportional total that the population cannot supply
+    (every stratum is then taken whole); a fixed allocation takes what each unit has.
+    """
     if allocation is None:
         raise ValueError("allocation: a batch draw needs fixed_per_unit or proportional")
     sizes = {u: {k: len(ids) for k, ids in s.items()} for u, s in population.items()}
-    result: dict[str, dict[ApplicantKind, int]] = {}
-    moved: dict[str, dict[ApplicantKind, int]] = {}
+    result: Quotas = {}
+    moved: Quotas = {}
     if allocation.fixed_per_unit is not None:
         fixed = allocation.fixed_per_unit
         wanted: dict[ApplicantKind, int] = {
@@ -62,19 +69,17 @@ def quotas(
         for unit, pops in sizes.items():
             share = fixed_with_transfer(wanted, pops, transfer=fixed.transfer)
             result[unit], moved[unit] = share.quotas, share.transferred
-        return result, moved
+        return result, moved, 0
     rule = allocation.proportional
     assert rule is not None  # guaranteed by Campaign validation
     assert size is not None
     unit_sizes = {u: sum(p.values()) for u, p in sizes.items()}
     weights = {u: (rule.basis or unit_sizes).get(u, 0) for u in unit_sizes}
     total = sample_total(size, sum(unit_sizes.values()))
-    shares = proportional(
-        total, weights, floor=rule.floor, cap=rule.cap, populations=unit_sizes
-    ).quotas
-    for unit, quota in shares.items():
+    shares = proportional(total, weights, floor=rule.floor, cap=rule.cap, populations=unit_sizes)
+    for unit, quota in shares.quotas.items():
         result[unit] = split_by_kind(quota, sizes[unit]).quotas
-    return result, moved
+    return result, moved, shares.shortfall
 
 
 def order(seed: str, dossier_ids: list[str]) -> list[str]:
@@ -84,11 +89,12 @@ def order(seed: str, dossier_ids: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class DrawResult:
-    """Official and reserve lists per stratum, with quotas and transfers."""
+    """Official and reserve lists per stratum, with quotas, transfers and the shortfall."""
 
-    quotas: dict[str, dict[ApplicantKind, int]]
-    transfers: dict[str, dict[ApplicantKind, int]]
+    quotas: Quotas
+    transfers: Quotas
     lists: dict[str, dict[ApplicantKind, dict[str, list[str]]]] = field(default_factory=dict)
+    shortfall: int = 0
 
     def official_count(self) -> int:
         """Size of the official list across strata."""
@@ -103,7 +109,7 @@ def run_draw(
     reserve: Reserve,
 ) -> DrawResult:
     """Draw the official and reserve lists of every stratum."""
-    quota, moved = quotas(population, allocation, size)
+    quota, moved, shortfall = quotas(population, allocation, size)
     lists: dict[str, dict[ApplicantKind, dict[str, list[str]]]] = {}
     for unit, strata in population.items():
         lists[unit] = {}
@@ -112,7 +118,7 @@ def run_draw(
             n = quota[unit][kind]
             spare = math.ceil(n * reserve.ratio - 1e-9)
             lists[unit][kind] = {"official": ranked[:n], "reserve": ranked[n : n + spare]}
-    return DrawResult(quota, moved, lists)
+    return DrawResult(quota, moved, lists, shortfall)
 
 
 def lists_document(

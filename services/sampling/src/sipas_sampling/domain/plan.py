@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sipas_sampling.domain.allocation import precision_size, proportional, slovin
+from sipas_sampling.domain.allocation import (
+    AllocationError,
+    precision_size,
+    proportional,
+    slovin,
+)
 from sipas_sampling.domain.campaign import Campaign, SampleSize
 
 
@@ -28,7 +33,11 @@ def sample_total(size: SampleSize, population_size: int) -> int:
 def continuous_quotas(
     campaign: Campaign, units: Sequence[str]
 ) -> tuple[dict[str, int | None], dict[str, float | None]]:
-    """Quota (forms) and expected reachable dossiers per unit for a continuous campaign."""
+    """Quota (forms) and expected reachable dossiers per unit for a continuous campaign.
+
+    Raises :class:`AllocationError` when the caps cannot hold the total (the only way a
+    continuous total can go unplaced: it has no population bound).
+    """
     alloc = campaign.allocation
     if alloc is None:
         return dict.fromkeys(units), dict.fromkeys(units)
@@ -41,5 +50,10 @@ def continuous_quotas(
     assert campaign.sample_size is not None
     basis = {u: rule.basis.get(u, 0) for u in units}
     total = sample_total(campaign.sample_size, sum(basis.values()))
-    shares = proportional(total, basis, floor=rule.floor, cap=rule.cap).quotas
-    return dict(shares), {u: float(n) for u, n in basis.items()}
+    shares = proportional(total, basis, floor=rule.floor, cap=rule.cap)
+    if shares.shortfall:
+        raise AllocationError(
+            f"allocation.proportional.cap: {len(units)} units × cap {rule.cap} = "
+            f"{shares.total} forms cannot hold the total of {total}"
+        )
+    return dict(shares.quotas), {u: float(n) for u, n in basis.items()}
