@@ -47,26 +47,17 @@ def _run(work: Callable[[], Awaitable[T]]) -> T:
 
 
 def _result_table(result: RebuildResult) -> Table:
+    """The JSON summary as rows: every figure, then one row per listed example."""
     summary = result.summary()
     table = Table(title="sipas scoring rebuild", show_header=False)
-    for key in (
-        "equal",
-        "through_seq",
-        "messages_read",
-        "responses_counted",
-        "rejected",
-        "duplicate_event_ids",
-        "slices_live",
-        "slices_rebuilt",
-        "live_digest",
-        "rebuilt_digest",
-        "seconds",
-        "responses_per_second",
-    ):
-        table.add_row(key, str(summary[key]))
+    for key, value in summary.items():
+        if not isinstance(value, list):
+            table.add_row(key, str(value))
+    for example in summary["not_counted_examples"]:
+        table.add_row("not counted", f"seq {example['seq']}: {example['reason']}")
     for line in summary["differences"]:
         table.add_row("difference", line)
-    return table  # fmt: skip
+    return table
 
 
 @app.command("rebuild")

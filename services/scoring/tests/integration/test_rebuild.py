@@ -102,6 +102,41 @@ async def test_the_rebuild_command_reports_a_tampered_count_and_fails(
     assert summary["differences"] == [f"{slice_id}: responses differ"]
 
 
+async def test_the_rebuild_command_prints_a_readable_table_when_the_counts_are_equal(
+    harness, wait, settings
+):
+    seqs = await harness.publish(*synthetic_responses(30, units=UNITS, campaign_id="c-table"))
+    await live_through(harness, seqs[-1], wait)
+    env = {
+        "SIPAS_NATS_URL": settings.nats_url,
+        "SIPAS_MONGO_URL": settings.mongo_url,
+        "SIPAS_SCORING_DATABASE": settings.database_name,
+        "COLUMNS": "200",
+    }
+    sipas = shutil.which("sipas", path=sysconfig.get_path("scripts"))
+    assert sipas is not None
+
+    outcome = await asyncio.to_thread(
+        subprocess.run,
+        [sipas, "scoring", "rebuild"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert outcome.returncode == 0, outcome.stderr
+    rows = {
+        cells[0]: cells[1]
+        for line in outcome.stdout.splitlines()
+        if len(cells := [c.strip() for c in line.strip("│ ").split("│")]) == 2
+    }
+    assert rows["equal"] == "True"
+    assert rows["responses_counted"] == "30"
+    assert rows["not_counted"] == "0"
+    assert rows["live_digest"] == rows["rebuilt_digest"]
+
+
 @pytest.mark.parametrize("cached", [False, True], ids=["read-every-batch", "write-cache"])
 async def test_crashes_before_commit_and_before_ack_leave_the_counts_exact(
     settings, nc, mongo_url, wait, cached
