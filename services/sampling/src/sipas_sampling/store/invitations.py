@@ -61,29 +61,33 @@ class InvitationStore:
         self, now: datetime, *, owner: str, limit: int, lease: timedelta
     ) -> list[Document]:
         """Lease up to ``limit`` invitations whose next send (or reminder) is due (3 queries)."""
-        query = {
-            "$or": [
-                {"state": {"$in": list(SENDABLE)}},
-                {"state": "sent", "reminders": {"$ne": []}},
-            ],
-            "next_attempt_at": {"$lte": now},
-            "lease_until": {"$lt": now},
-        }
+        return await self.claim(await self.due(now, limit), now, owner=owner, lease=lease)
+
+    async def due(self, now: datetime, limit: int) -> list[UUID]:
+        """Ids of invitations due at ``now`` and not leased, earliest first."""
         cursor = (
-            self._db[INVITATIONS].find(query, {"_id": 1}).sort("next_attempt_at", 1).limit(limit)
+            self._db[INVITATIONS]
+            .find(_due(now), {"_id": 1})
+            .sort("next_attempt_at", 1)
+            .limit(limit)
         )
-        ids = [doc["_id"] async for doc in cursor]
+        return [doc["_id"] async for doc in cursor]
+
+    async def claim(
+        self, ids: Sequence[UUID], now: datetime, *, owner: str, lease: timedelta
+    ) -> list[Document]:
+        """Lease those of ``ids`` that are still due (another sender may have been faster)."""
         if not ids:
             return []
         lease_id = f"{owner}:{uuid.uuid4().hex}"  # unique per claim, even with a frozen clock
         await self._db[INVITATIONS].update_many(
-            {"_id": {"$in": ids}, "lease_until": {"$lt": now}},
+            {"_id": {"$in": list(ids)}, **_due(now)},  # due again: not just "not leased"
             {"$set": {"lease_until": now + lease, "lease_owner": lease_id}},
         )
         return [
             doc
             async for doc in self._db[INVITATIONS].find(
-                {"_id": {"$in": ids}, "lease_owner": lease_id}
+                {"_id": {"$in": list(ids)}, "lease_owner": lease_id}
             )
         ]
 
@@ -214,6 +218,17 @@ class InvitationStore:
         query = {"created_at": {"$gt": after}} if after else {}
         cursor = self._db[OUTBOX].find(query).sort("created_at", 1).limit(limit)
         return [doc async for doc in cursor]
+
+
+def _due(now: datetime) -> Document:
+    return {
+        "$or": [
+            {"state": {"$in": list(SENDABLE)}},
+            {"state": "sent", "reminders": {"$ne": []}},
+        ],
+        "next_attempt_at": {"$lte": now},
+        "lease_until": {"$lt": now},
+    }
 
 
 def _state_update(changes: Document, attempt: Document | None) -> Document:

@@ -1,0 +1,52 @@
+"""Dispatch claims on a real Mongo-wire server: a sender never takes what another has sent."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sipas_sampling.store.invitations import NO_LEASE, InvitationStore
+
+pytestmark = [pytest.mark.mongo]
+NOW = datetime(2026, 3, 2, 8, tzinfo=UTC)
+LEASE = timedelta(seconds=10)
+
+
+def invitation(**fields) -> dict:
+    return {
+        "_id": uuid.uuid4(),
+        "state": "queued",
+        "reminders": [],
+        "next_attempt_at": NOW - timedelta(minutes=1),
+        "lease_until": NO_LEASE,
+        **fields,
+    }
+
+
+async def test_a_sender_that_found_an_invitation_late_does_not_claim_it_once_sent(mongo, db_name):
+    store = InvitationStore(mongo[db_name])
+    doc = invitation()
+    await store.add([doc])
+    found_by_slow = await store.due(NOW, 10)
+
+    [taken] = await store.claim_due(NOW, owner="fast", limit=10, lease=LEASE)
+    await store.update(
+        taken["_id"], {"state": "sent", "next_attempt_at": NOW + timedelta(days=9999)}
+    )
+    claimed_late = await store.claim(found_by_slow, NOW, owner="slow", lease=LEASE)
+
+    assert found_by_slow == [doc["_id"]]
+    assert claimed_late == []
+
+
+async def test_a_deferred_invitation_is_not_claimed_by_a_sender_that_found_it_due(mongo, db_name):
+    store = InvitationStore(mongo[db_name])
+    await store.add([invitation()])
+    found_by_slow = await store.due(NOW, 10)
+
+    [taken] = await store.claim_due(NOW, owner="fast", limit=10, lease=LEASE)
+    await store.update(taken["_id"], {"next_attempt_at": NOW + timedelta(hours=9)})
+
+    assert await store.claim(found_by_slow, NOW, owner="slow", lease=LEASE) == []
