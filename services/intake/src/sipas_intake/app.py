@@ -19,17 +19,20 @@ from sipas_intake.domain.formats import PREPARED, Formats
 from sipas_intake.domain.units import CachedUnits
 from sipas_intake.fieldmaps import load_field_maps
 from sipas_intake.metrics import IntakeMetrics
-from sipas_intake.security import CsrfTokens, RateLimits, derive_key
+from sipas_intake.security import CsrfTokens, DraftCipher, RateLimits, derive_key
 from sipas_intake.settings import Settings
 from sipas_intake.store import prepare_database
+from sipas_intake.store.drafts import DraftStore
 from sipas_intake.store.kiosks import KioskStore
 from sipas_intake.store.ledger import DossierLedger
 from sipas_intake.store.outbox import Outbox
 from sipas_intake.store.paper import PaperLedger
 from sipas_intake.store.tokens import TokenStore
-from sipas_intake.web import kiosk, pages
+from sipas_intake.web import kiosk, survey
 from sipas_intake.web.limits import PathBodyLimits
 from sipas_intake.web.render import Renderer
+from sipas_runtime.i18n import Catalogue as Messages
+from sipas_runtime.pages import static_files
 from sipas_runtime.privacy import KeyedHasher, Sealer, keyed_hash
 from sipas_runtime.publishing import Outgoing, publish_batched
 from sipas_runtime.service import ServiceRuntime
@@ -65,10 +68,11 @@ class IntakeService:
         )
         self.csrf = CsrfTokens(derive_key(self.token_key, "csrf"))
         self.kiosk_key = derive_key(self.token_key, "kiosk")
+        self.draft_cipher = DraftCipher(derive_key(self.token_key, "draft"))
         self.limits = RateLimits(
             {"form": settings.form_rate, "submit": settings.submit_rate, "kiosk": "600/minute"}
         )
-        self.renderer = Renderer(self.hierarchy)
+        self.renderer = Renderer(self.hierarchy, Messages.of("sipas_intake"))
         self._alerts_sealer = Sealer(settings.alerts_public_key)
 
     # -- stores (available once started) --------------------------------------------------
@@ -83,6 +87,10 @@ class IntakeService:
     def outbox(self) -> Outbox:
         """Response events waiting for JetStream."""
         return Outbox(self.runtime.db)
+
+    def drafts(self) -> DraftStore:
+        """Survey answers entered so far (sealed for the token's holder)."""
+        return DraftStore(self.runtime.db)
 
     def kiosks(self) -> KioskStore:
         """Counter tablets."""
@@ -202,7 +210,7 @@ def create_app(settings: Settings) -> FastAPI:
             forms.router,
             paper.router,
             kiosks.router,
-            pages.router,
+            survey.router,
             kiosk.router,
         ],
         description=(
@@ -215,5 +223,6 @@ def create_app(settings: Settings) -> FastAPI:
         PathBodyLimits,
         limits={"/s": settings.form_max_bytes, "/k": settings.form_max_bytes},
     )
+    app.mount("/static", static_files("sipas_intake.web"), name="static")
     app.state.intake = intake
     return app

@@ -8,19 +8,23 @@ of one element (or one multi-item question) form a group with a heading.
 from __future__ import annotations
 
 from functools import cache
-from typing import Literal
 
 from pydantic import BaseModel
 
 from sipas_contracts.instrument import Catalogue, Item, load_catalogue
+from sipas_runtime.i18n import Catalogue as Messages
+from sipas_runtime.i18n import Lang, _
 
-Lang = Literal["vi", "en"]
-NOT_APPLICABLE_LABEL = {"vi": "Không áp dụng / Không trả lời", "en": "Not applicable / no answer"}
+NOT_APPLICABLE_LABEL = _("Not applicable / no answer")
 SECTION_TITLES = {
-    "perception": {"vi": "Cảm nhận của Ông/Bà", "en": "Your experience"},
-    "satisfaction": {"vi": "Mức độ hài lòng", "en": "Satisfaction"},
-    "expectation": {"vi": "Mong đợi của Ông/Bà", "en": "What you expect"},
+    "perception": _("Your experience"),
+    "satisfaction": _("Satisfaction"),
+    "expectation": _("What you expect"),
 }
+
+
+def _message(text: str, lang: Lang) -> str:
+    return Messages.of("sipas_intake").gettext(lang, text)
 
 
 class Option(BaseModel):
@@ -36,6 +40,10 @@ class QuestionItem(BaseModel):
     id: str
     text: str
     options: list[Option]
+
+    def choices(self) -> list[tuple[str, str]]:
+        """The options as (code, label) pairs, as the page components take them."""
+        return [(o.code, o.label) for o in self.options]
 
 
 class Group(BaseModel):
@@ -75,7 +83,7 @@ def _text(obj: Item | object, lang: Lang) -> str:
 def _item(catalogue: Catalogue, item: Item, lang: Lang) -> QuestionItem:
     scale = catalogue.scales[item.scale]
     options = [Option(code=str(c), label=scale.label(c, lang)) for c in sorted(scale.values)]
-    options.append(Option(code="na", label=NOT_APPLICABLE_LABEL[lang]))
+    options.append(Option(code="na", label=_message(NOT_APPLICABLE_LABEL, lang)))
     return QuestionItem(id=item.id, text=_text(item, lang), options=options)
 
 
@@ -103,7 +111,11 @@ def build(catalogue: Catalogue, profile: str, lang: Lang = "vi") -> Questionnair
         item = catalogue.items[item_id]
         if not sections or sections[-1].id != item.section:
             sections.append(
-                Section(id=item.section, title=SECTION_TITLES[item.section][lang], groups=[])
+                Section(
+                    id=item.section,
+                    title=_message(SECTION_TITLES[item.section], lang),
+                    groups=[],
+                )
             )
             last_group = ""
         key, heading = _heading(catalogue, item, lang)

@@ -8,6 +8,9 @@
   makes (``Sec-Fetch-Site``, else ``Origin``) are refused before anything else.
 - Rate limits per client address (moving window, in memory: each instance limits on its
   own, so behind N instances the effective limit is N times the setting).
+- A survey draft (answers entered so far, a call-back contact) is stored encrypted under a
+  key derived from the token itself, which only the respondent's cookie holds: the
+  database alone (even with SIPAS_TOKEN_KEY) cannot read it.
 - Every page: strict CSP (no inline script, nothing from elsewhere), ``no-referrer``,
   ``no-store``, ``nosniff``, no framing.
 """
@@ -24,6 +27,8 @@ from fastapi import Request, Response
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from nacl.exceptions import CryptoError
+from nacl.secret import SecretBox
 
 from sipas_runtime.pages import SECURITY_HEADERS
 
@@ -51,6 +56,27 @@ class CsrfTokens:
         nonce, _, mac = token.rpartition(".")
         expected = self.issue(session, nonce).rpartition(".")[2]
         return nonce if hmac.compare_digest(mac, expected) else None
+
+
+@dataclass(frozen=True)
+class DraftCipher:
+    """Encrypts a survey draft under a key only the token's holder can derive."""
+
+    key: bytes
+
+    def _box(self, token: str) -> SecretBox:
+        return SecretBox(hmac.new(self.key, token.encode(), hashlib.sha256).digest())
+
+    def seal(self, token: str, plain: bytes) -> bytes:
+        """``plain`` encrypted (XSalsa20-Poly1305, random nonce) for ``token``'s holder."""
+        return bytes(self._box(token).encrypt(plain))
+
+    def open(self, token: str, sealed: bytes) -> bytes | None:
+        """The plain bytes, or None when ``sealed`` was not sealed for ``token``."""
+        try:
+            return bytes(self._box(token).decrypt(sealed))
+        except CryptoError:
+            return None
 
 
 def new_nonce() -> str:

@@ -1,229 +1,193 @@
-"""The survey form in real headless Chromium on a 360 px phone screen (Debian chromium)."""
+"""The survey in steps in real headless Chromium on a 360×740 phone screen."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import os
-import shutil
-from collections.abc import Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import httpx
-import nats
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from tenacity import Retrying, stop_after_delay, wait_fixed
 
-from sipas_contracts import subjects
-from sipas_contracts.events import InvitationSent, ResponseRecorded
-from sipas_contracts.ids import uuid7
-from sipas_runtime.privacy import keyed_hash, new_token
-from sipas_runtime.publishing import encode, event_headers
+from sipas_intake.web.screens import form_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.nats, pytest.mark.mongo, pytest.mark.slow]
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE = {"width": 360, "height": 740}
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class RunningIntake:
-    url: str
-    token_key: bytes
+STEPS = form_of("sipas-1001-2023", "tthc_user", "vi")[1]
+STEP_OF = {item: step.number for step in STEPS for item in step.item_ids()}
+TOTAL = len(STEPS)
+THANKS, USED = "Cảm ơn Ông/Bà!", "Phiếu khảo sát này đã được gửi"
 
 
 @pytest.fixture
-def running_intake(stack_factory: Any) -> RunningIntake:
-    """Intake as its own process, as in production (it does not share this test's GIL)."""
-    stack = stack_factory(services=("intake",))
-    return RunningIntake(stack.url("intake"), base64.b64decode(stack.env["SIPAS_TOKEN_KEY"]))
+def check_screen(
+    shots: Path, serious_violations: Callable[[Page], list[str]]
+) -> Callable[[Page, int], None]:
+    return lambda page, number: _check_screen(page, number, shots, serious_violations)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
-    assert executable, "Debian chromium is required: apt-get install -y chromium (make test does)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=ARGS)
-        yield launched
-        launched.close()
+def _check_screen(
+    page: Page, number: int, shots: Path, serious_violations: Callable[[Page], list[str]]
+) -> None:
+    """Progress shown, at most two phone screens tall, no sideways scroll, axe-core clean."""
+    page.screenshot(path=str(shots / f"survey-step-{number:02d}.png"), full_page=True)
+    expect(page.locator(".progress")).to_contain_text(f"Bước {number}/{TOTAL}")
+    expect(page.locator("progress")).to_have_attribute("value", str(number))
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height <= 2 * PHONE["height"], f"step {number} is {height} px tall"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert serious_violations(page) == [], f"step {number}"
 
 
-def in_thread(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run async NATS work beside Playwright's sync API (which owns this thread's loop)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(work())).result()
+def answer_every_question(page: Page, code: str) -> None:
+    """Tap the option ``code`` (or the first one) of each question on the screen."""
+    for group in page.locator("fieldset.choices").all():
+        wanted = group.locator(f'input[value="{code}"]')
+        (wanted if wanted.count() else group.locator("input").first).check()
 
 
-def invite(nats_url: str, token_key: bytes, unit: str = "ht-nx-xuan-hoi") -> str:
-    token = new_token()
-    invitation = InvitationSent(
-        event_id=uuid7(),
-        occurred_at=datetime.now(UTC),
-        producer="sampling",
-        invitation_id=uuid7(),
-        campaign_id="ht-2026",
-        unit=unit,
-        stratum="individual",
-        channel="sms",
-        draw_list="continuous",
-        instrument_id="sipas-1001-2023",
-        token_hash=keyed_hash(token_key, token),
-        expires_at=datetime.now(UTC) + timedelta(days=3),
-    )
-
-    async def publish() -> None:
-        nc = await nats.connect(nats_url)
-        try:
-            await nc.jetstream().publish(
-                subjects.invitation_sent(unit),
-                encode(invitation),
-                headers=event_headers(invitation),
-            )
-        finally:
-            await nc.close()
-
-    in_thread(publish)
-    return token
+def first_answer(page: Page) -> Any:
+    return page.get_by_role("group", name="Công chức có gây phiền hà").get_by_label("Không có")
 
 
-def wait_until_known(url: str, token: str) -> None:
-    for attempt in Retrying(stop=stop_after_delay(15), wait=wait_fixed(0.1), reraise=True):
-        with attempt:
-            assert httpx.get(f"{url}/s/{token}", follow_redirects=False).status_code == 303
-
-
-def recorded(nats_url: str) -> list[ResponseRecorded]:
-    async def read() -> list[ResponseRecorded]:
-        nc = await nats.connect(nats_url)
-        try:
-            js = nc.jetstream()
-            count = (await js.stream_info("SIPAS_RESPONSES")).state.messages
-            return [
-                ResponseRecorded.model_validate_json((await js.get_msg("SIPAS_RESPONSES", s)).data)
-                for s in range(1, count + 1)
-            ]
-        finally:
-            await nc.close()
-
-    return in_thread(read)
-
-
-def answer_service_questions(page: Page) -> None:
-    for item in page.locator('fieldset[id^="q-HL.DV."]').evaluate_all("fs => fs.map(f => f.id)"):
-        page.locator(f'[id="a-{item[2:]}-4"]').check()  # "Hài lòng"
-    page.get_by_role("group", name="Kết quả được trả đúng hẹn").get_by_label("Rất hài lòng").check()
-    page.get_by_role(
-        "group", name="Tiếp nhận, xử lý phản ánh, kiến nghị đúng quy định"
-    ).get_by_label("Không áp dụng / Không trả lời").check()
-
-
-def test_a_citizen_answers_on_a_phone_and_a_second_submit_is_refused(
-    browser: Browser, running_intake: RunningIntake, nats_url: str, tmp_path: Path
+def test_a_citizen_answers_in_steps_leaves_at_step_3_resumes_and_sends_once_from_two_tabs(
+    *,
+    browser: Browser,
+    running_intake: Any,
+    shots: Path,
+    invite: Callable[..., str],
+    recorded: Callable[[str], list[Any]],
+    check_screen: Callable[[Page, int], None],
 ) -> None:
     url = running_intake.url
-    token = invite(nats_url, running_intake.token_key)
-    wait_until_known(url, token)
-    context = browser.new_context(viewport=PHONE, locale="vi-VN")
-    page = context.new_page()
+    token = invite(running_intake)
+    phone = browser.new_context(viewport=PHONE, locale="vi-VN")
+    page = phone.new_page()
 
     page.goto(f"{url}/s/{token}")
-
     assert page.url == f"{url}/s?lang=vi"  # the token left the address bar
     expect(page.locator("h1")).to_contain_text("Phiếu khảo sát sự hài lòng")
     expect(page.locator(".unit")).to_contain_text("Xã Xuân Hội")
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    second_tab = context.new_page()  # the same person opens the form twice
-    second_tab.goto(f"{url}/s?lang=vi")
-    page.bring_to_front()  # background tabs are throttled: every action would take seconds
-    answer_service_questions(page)
-    first = page.locator('input[name="a.ND.5"]').first
+    check_screen(page, 1)
+    page.get_by_role("button", name="Bắt đầu").click()
+    check_screen(page, 2)
+    first = first_answer(page)
     first.focus()
-    page.keyboard.press("Space")  # keyboard works like a tap
+    page.keyboard.press("Space")  # the keyboard works like a tap
     expect(first).to_be_checked()
-    page.get_by_label("Ý kiến khác (không bắt buộc)").fill("Cán bộ hướng dẫn tận tình, dễ hiểu.")
-    page.screenshot(path=str(tmp_path / "form-360.png"), full_page=True)
-    page.get_by_role("button", name="Gửi phiếu khảo sát").click()
+    page.get_by_role("button", name="Tiếp tục").click()
+    check_screen(page, 3)
+    page.get_by_role("group", name="đi lại bao nhiêu lần").get_by_label("1 lần").check()
+    phone.close()  # gone at step 3, without pressing Continue
 
-    expect(page.locator("h1")).to_have_text("Cảm ơn Ông/Bà!")
-    second_tab.bring_to_front()
-    second_tab.get_by_role("group", name="Kết quả được trả đúng hẹn").get_by_label(
-        "Rất không hài lòng"
-    ).check()
-    second_tab.get_by_role("button", name="Gửi phiếu khảo sát").click()
-    expect(second_tab.locator("h1")).to_have_text("Phiếu khảo sát này đã được gửi")
-    expect(second_tab.locator("main")).to_contain_text("chỉ dùng được một lần")
+    again = browser.new_context(viewport=PHONE, locale="vi-VN")  # the link opened afresh
+    page = again.new_page()
     page.goto(f"{url}/s/{token}")
-    expect(page.locator("h1")).to_have_text("Phiếu khảo sát này đã được gửi")
-    context.close()
+    check_screen(page, 3)
+    expect(page.locator("h1")).to_have_text("Cảm nhận của Ông/Bà (phần 2/2)")
+    page.get_by_role("button", name="Quay lại").click()
+    expect(page.locator(".progress")).to_contain_text(f"Bước 2/{TOTAL}")
+    expect(first_answer(page)).to_be_checked()  # kept from before leaving
+    page.get_by_role("button", name="Tiếp tục").click()
+    codes = {STEP_OF["HL.DV.E1.1"]: "4", STEP_OF["HL.DV.E4.1"]: "5"}
+    for number in range(3, TOTAL - 1):
+        expect(page.locator(".progress")).to_contain_text(f"Bước {number}/{TOTAL}")
+        answer_every_question(page, codes.get(number, "3"))
+        page.get_by_role("button", name="Tiếp tục").click()
+        check_screen(page, number + 1)
+    page.get_by_label("Ý kiến khác (không bắt buộc)").fill("Cán bộ hướng dẫn tận tình, dễ hiểu.")
+    page.get_by_role("button", name="Xem lại câu trả lời").click()
+    check_screen(page, TOTAL)
+    expect(page.locator("main")).to_contain_text("Ông/Bà đã trả lời 29/30 câu hỏi")
+    page.get_by_text("Tiếp cận dịch vụ", exact=True).click()  # opens that part's answers
+    expect(page.locator(f"#review-{STEP_OF['HL.DV.E1.1']} dd").first).to_have_text("Hài lòng")
+    page.screenshot(path=str(shots / "survey-review-open.png"), full_page=True)
 
+    other_tab = again.new_page()  # the same person has the review open twice
+    other_tab.goto(f"{url}/s?step={TOTAL}&lang=vi")
+    send = "f => f.requestSubmit(f.querySelector('button[value=submit]'))"
+    page.locator("form").evaluate(send)
+    other_tab.locator("form").evaluate(send)  # both sent at once
+
+    for tab in (page, other_tab):
+        expect(tab.locator("h1")).to_have_text(re.compile(f"^({THANKS}|{USED})$"))
+    shown = sorted(tab.locator("h1").inner_text() for tab in (page, other_tab))
+    assert shown == sorted([THANKS, USED])
+    again.close()
     for attempt in Retrying(stop=stop_after_delay(10), wait=wait_fixed(0.2), reraise=True):
         with attempt:
-            [event] = recorded(nats_url)
-    assert event.answers["HL.DV.E4.1"] == 5
-    assert event.answers["HL.DV.E5.2"] == "na"
-    assert event.answers["HL.DV.E1.1"] == 4
+            [event] = recorded(running_intake.nats_url)
     assert event.answers["ND.5"] == 1
+    assert event.answers["HL.DV.E1.1"] == 4
+    assert event.answers["HL.DV.E4.1"] == 5
+    assert len(event.answers) == 29
     assert event.comment == "Cán bộ hướng dẫn tận tình, dễ hiểu."
     assert event.collection_mode == "online"
 
 
-def test_an_error_is_announced_and_linked_to_its_question(
-    browser: Browser, running_intake: RunningIntake, nats_url: str
+WIDE = """() => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > 360).map(e => e.outerHTML.slice(0, 80))"""
+SMALL_TARGETS = """() => [...document.querySelectorAll(
+    'label.choice, .button, summary, a.change, input[type=text], input[type=tel], textarea')]
+  .filter(e => e.getBoundingClientRect().height < 44).map(e => e.outerHTML.slice(0, 80))"""
+
+
+@pytest.mark.parametrize(
+    ("instrument", "screens"), [("sipas-1001-2023", TOTAL), ("sipas-2640-2017", 14)]
+)
+def test_every_screen_fits_two_phone_screens_has_large_targets_and_reflows_at_200_percent(
+    browser: Browser,
+    running_intake: Any,
+    invite: Callable[..., str],
+    instrument: str,
+    screens: int,
 ) -> None:
     url = running_intake.url
-    token = invite(nats_url, running_intake.token_key)
-    wait_until_known(url, token)
-    page = browser.new_page(viewport=PHONE)
-    page.goto(f"{url}/s/{token}?lang=en")
+    token = invite(running_intake, instrument=instrument)
+    page = browser.new_page(viewport=PHONE, locale="vi-VN")
+    page.goto(f"{url}/s/{token}")
 
-    page.get_by_label("I would like the office to contact me about my comments").check()
-    page.get_by_role("button", name="Send my answers").click()
-
-    alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("You have not answered any question.")
-    expect(alert).to_contain_text("Give a phone number or an e-mail")
-    expect(page.locator("html")).to_have_attribute("lang", "en")
+    for number in range(1, screens + 1):
+        page.goto(f"{url}/s?step={number}&lang=vi")
+        expect(page.locator(".progress")).to_contain_text(f"Bước {number}/{screens}")
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert height <= 2 * PHONE["height"], f"{instrument} step {number}: {height} px"
+        assert page.evaluate(SMALL_TARGETS) == [], f"{instrument} step {number}"
+        page.evaluate("document.documentElement.style.fontSize = '200%'")  # text zoomed
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], (
+            page.evaluate(WIDE)
+        )
+        box = page.locator(".step-nav .button").first.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= PHONE["width"]
     page.close()
 
 
-def test_an_idle_kiosk_forgets_the_previous_persons_answers(
-    browser: Browser, stack_factory: Any
+def test_an_error_is_announced_in_english_and_linked_to_its_field(
+    browser: Browser,
+    running_intake: Any,
+    invite: Callable[..., str],
+    serious_violations: Callable[[Page], list[str]],
+    shots: Path,
 ) -> None:
-    stack = stack_factory(
-        {"SIPAS_INTAKE_OPERATOR_KEYS": "op-key-browser", "SIPAS_INTAKE_KIOSK_IDLE_SECONDS": "3"},
-        services=("intake",),
-    )
-    url = stack.url("intake")
-    registered = httpx.post(
-        f"{url}/v1/kiosks",
-        json={"device_id": "cd-quay-1", "unit": "Xã Cổ Đạm"},
-        headers={"Authorization": "Bearer op-key-browser"},
-    )
-    tablet = browser.new_page(viewport={"width": 800, "height": 1280})
-    tablet.goto(registered.json()["pairing_url"])
-    expect(tablet.locator("h1")).to_have_text("Đánh giá nhanh")
-    tablet.get_by_label("Cá nhân").check()
-    tablet.locator('[id="a-HL.DV.E3.1-1"]').check()
+    url = running_intake.url
+    token = invite(running_intake)
+    page = browser.new_page(viewport=PHONE)
+    page.goto(f"{url}/s/{token}?lang=en")
+    page.goto(f"{url}/s?step={TOTAL - 1}&lang=en")
 
-    expect(tablet.locator('[id="a-HL.DV.E3.1-1"]')).not_to_be_checked(timeout=8000)
+    page.get_by_label("I would like the office to contact me about my comments").check()
+    page.get_by_role("button", name="Check my answers").click()
 
-    expect(tablet.get_by_label("Cá nhân")).not_to_be_checked()
-    tablet.get_by_label("Đại diện tổ chức, doanh nghiệp").check()
-    tablet.locator('[id="a-HL.DV.E1.1-5"]').check()
-    tablet.get_by_role("button", name="Gửi đánh giá").click()
-    expect(tablet.locator("h1")).to_have_text("Cảm ơn Ông/Bà!")
-    expect(tablet.locator("h1")).to_have_text("Đánh giá nhanh", timeout=10_000)  # back by itself
-    tablet.close()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Give a phone number or an e-mail")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator(".progress")).to_contain_text(f"Step {TOTAL - 1} of {TOTAL}")
+    assert serious_violations(page) == []
+    page.screenshot(path=str(shots / "survey-error-en.png"), full_page=True)
+    alert.get_by_role("link").click()
+    expect(page.get_by_label("Phone number")).to_be_focused()
+    page.close()

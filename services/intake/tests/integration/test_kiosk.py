@@ -47,7 +47,7 @@ async def test_a_registered_tablet_shows_the_short_form_and_records_kiosk_answer
     sent = await intake.http.post("/k", data=kiosk_answers(html))
 
     assert 'data-idle="45"' in html
-    assert len(re.findall(r'<fieldset class="q" id="q-HL', html)) == 6
+    assert len(re.findall(r'<fieldset class="field choices cards" id="q-HL', html)) == 6
     assert '<script src="/static/kiosk.js" defer>' in html
     assert sent.status_code == 303
     done = await intake.http.get(sent.headers["location"])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from structlog.testing import capture_logs
 
 from sipas_contracts import subjects
+from sipas_intake.web.screens import form_of
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
 FEED = {"Authorization": "Bearer feed-key-0123456789"}
@@ -18,6 +20,7 @@ PHONE, EMAIL, NAME, ID_NUMBER = (
     "Trần Thị Canary",
     "042099887766",
 )
+COMMENT_STEP = len(form_of("sipas-1001-2023", "tthc_user", "vi")[1]) - 1
 CANARIES = ("0912777888", "912777888", "0912 777 888", EMAIL, NAME, ID_NUMBER, "canary")
 
 
@@ -62,12 +65,28 @@ async def test_personal_data_leaves_no_trace_outside_the_sealed_contact(intake, 
             "/v1/responses",
             json={"token": token, "answers": {"HL.DV.E1.1": 2}, "callback_phone": PHONE},
         )
+        drafting, _ = await intake.invite()  # answered halfway: a draft stays behind
+        await intake.http.get(f"/s/{drafting}")
+        form = (await intake.http.get("/s", params={"step": COMMENT_STEP})).text
+        saved = await intake.http.post(
+            "/s",
+            data={
+                "csrf": re.search(r'name="csrf" value="([^"]+)"', form).group(1),
+                "step": str(COMMENT_STEP),
+                "comment": f"{NAME} {ID_NUMBER}",
+                "callback": "yes",
+                "callback_phone": PHONE,
+                "callback_email": EMAIL,
+            },
+        )
+        assert saved.status_code == 303
         await eventually_fn(lambda: len(intake.collected("dossier.completed")) == 3)
         await eventually_fn(lambda: len(intake.collected("response.recorded")) == 1)
 
     assert {entry["event"] for entry in logs} >= {"dead_lettered", "response_recorded"}
     assert leaks(json.dumps(logs, default=str, ensure_ascii=False)) == []
     assert token not in json.dumps(logs, default=str)
+    assert drafting not in json.dumps(logs, default=str)
     for letter in await intake.stream("SIPAS_DLQ"):
         assert leaks(json.dumps(dict(letter.headers), ensure_ascii=False)) == []
     for event in intake.collected("dossier.completed") + intake.collected("response.recorded"):
@@ -80,3 +99,5 @@ async def test_personal_data_leaves_no_trace_outside_the_sealed_contact(intake, 
         dump = json.dumps(documents, default=str, ensure_ascii=False)
         assert leaks(dump) == [], name
         assert token not in dump, name
+        assert drafting not in dump, name
+    assert await intake.db["drafts"].count_documents({}) == 1

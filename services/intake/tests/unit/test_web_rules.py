@@ -5,9 +5,9 @@ import pytest
 from sipas_contracts.instrument import load_catalogue
 from sipas_intake.domain.paper import is_blank
 from sipas_intake.questionnaire import build
-from sipas_intake.security import CsrfTokens, derive_key
+from sipas_intake.security import CsrfTokens, DraftCipher, derive_key
 from sipas_intake.web.forms import localise
-from sipas_intake.web.i18n import MESSAGES
+from sipas_runtime.i18n import Catalogue
 
 
 def test_a_csrf_token_is_bound_to_its_session_and_nonce():
@@ -40,27 +40,35 @@ def test_an_unknown_profile_names_the_known_ones():
         build(load_catalogue("sipas-2640-2017"), "phone")
 
 
-def test_every_message_has_vietnamese_and_english():
-    assert all(set(texts) == {"vi", "en"} and all(texts.values()) for texts in MESSAGES.values())
-
-
 def test_problems_become_respondent_friendly_messages_linked_to_their_question():
     problems = [
         {"field": "answers.HL.DV.E1.1", "reason": "x", "code": "invalid"},
         {"field": "callback_phone", "reason": "x", "code": "missing"},
         {"field": "comment", "reason": "x", "code": "too_many"},
     ]
+    catalogue = Catalogue.of("sipas_intake")
 
-    errors = localise(problems, "vi", {"HL.DV.E1.1": "Biển hiệu rõ ràng"})
+    errors = localise(
+        problems, lambda m: catalogue.gettext("vi", m), {"HL.DV.E1.1": "Biển hiệu rõ ràng"}
+    )
 
     assert errors.summary == [
-        {"anchor": "q-HL.DV.E1.1", "text": "Biển hiệu rõ ràng: Câu trả lời không hợp lệ."},
-        {
-            "anchor": "q-callback",
-            "text": "Xin ghi số điện thoại hoặc thư điện tử để được liên hệ lại.",
-        },
-        {"anchor": "comment", "text": "Ý kiến quá dài (tối đa 2000 ký tự)."},
+        ("q-HL.DV.E1.1", "Biển hiệu rõ ràng: Câu trả lời không hợp lệ."),
+        ("callback_phone", "Xin ghi số điện thoại hoặc thư điện tử để được liên hệ lại."),
+        ("comment", "Ý kiến quá dài (tối đa 2000 ký tự)."),
     ]
+    assert errors.by_field["HL.DV.E1.1"] == "Câu trả lời không hợp lệ."
+
+
+def test_a_draft_sealed_for_one_token_opens_only_with_that_token():
+    cipher = DraftCipher(derive_key(b"m" * 32, "draft"))
+
+    sealed = cipher.seal("token-a", b'{"comment": "0912 345 678"}')
+
+    assert cipher.open("token-a", sealed) == b'{"comment": "0912 345 678"}'
+    assert cipher.open("token-b", sealed) is None
+    assert b"0912" not in sealed
+    assert DraftCipher(derive_key(b"n" * 32, "draft")).open("token-a", sealed) is None
 
 
 def test_a_template_row_with_only_the_prefilled_columns_is_blank():

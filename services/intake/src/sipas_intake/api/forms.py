@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from sipas_contracts.instrument import CatalogueError, available_catalogues, load_catalogue
-from sipas_intake.questionnaire import Lang, Questionnaire, build
+from sipas_intake.questionnaire import Questionnaire, build
+from sipas_runtime.i18n import Lang
 from sipas_runtime.problems import ProblemError
 
 router = APIRouter(prefix="/v1/forms", tags=["forms"])

@@ -15,7 +15,7 @@ from sipas_contracts.ids import uuid7
 from sipas_contracts.instrument import Catalogue
 from sipas_intake.domain.errors import Problem, ResponseRejectedError
 from sipas_intake.domain.responses import ResponseContext, build_response, parse_form_answers
-from sipas_intake.web.i18n import Lang, translate
+from sipas_runtime.i18n import Lang, _
 from sipas_runtime.pages import SECURITY_HEADERS
 
 MAX_FIELDS = 300
@@ -38,42 +38,46 @@ async def posted_fields(request: Request) -> dict[str, str]:
 class PageErrors:
     """Errors to show on a re-rendered form: a summary and one message per field."""
 
-    summary: list[dict[str, str]] = field(default_factory=list)
+    summary: list[tuple[str, str]] = field(default_factory=list)
     by_field: dict[str, str] = field(default_factory=dict)
 
-    def add(self, key: str, anchor: str, text: str) -> None:
-        """One field's message (the first one for a field wins)."""
+    def add(self, key: str, anchor: str, text: str, summary: str | None = None) -> None:
+        """One field's message (the first one for a field wins); ``summary`` if it differs."""
         if key not in self.by_field:
             self.by_field[key] = text
-            self.summary.append({"anchor": anchor, "text": text})
+            self.summary.append((anchor, summary or text))
 
 
-def localise(problems: list[Problem], lang: Lang, labels: dict[str, str]) -> PageErrors:
-    """Respondent-friendly messages for domain problems (``labels``: item id → text)."""
+ANSWER_INVALID = _("This answer is not valid.")
+FIELD_MESSAGES = {
+    "answers": _("You have not answered any question."),
+    "comment": _("The comment is too long (at most 2000 characters)."),
+    "callback_phone": _("This phone number is not valid."),
+    "callback_email": _("This e-mail address is not valid."),
+    "callback_missing": _("Give a phone number or an e-mail so that we can contact you."),
+    "applicant_kind": _("Please say whether you are an individual or represent an organisation."),
+}
+
+
+def localise(
+    problems: list[Problem], text: Callable[[str], str], labels: dict[str, str]
+) -> PageErrors:
+    """Respondent-friendly messages for domain problems (``labels``: item id → question)."""
     errors = PageErrors()
     for p in problems:
         name = p["field"]
         if name.startswith("answers."):
             item = name.removeprefix("answers.")
-            text = f"{labels.get(item, item)}: {translate('error_answer', lang)}"
-            errors.add(item, f"q-{item}", text)
-        elif name == "answers":
-            errors.add("answers", "main", translate("error_no_answer", lang))
-        elif name == "comment":
-            errors.add("comment", "comment", translate("error_comment", lang))
-        elif name in {"callback_phone", "callback_email"}:
-            key = "error_callback_missing" if p["code"] == "missing" else f"error_{name}"
-            errors.add("callback", "q-callback", translate(key, lang))
-        elif name == "applicant_kind":
-            errors.add("applicant_kind", "q-applicant_kind", translate("error_kind", lang))
+            message = text(ANSWER_INVALID)
+            errors.add(item, f"q-{item}", message, f"{labels.get(item, item)}: {message}")
+        elif name in {"callback_phone", "callback_email"} and p["code"] == "missing":
+            errors.add(name, name, text(FIELD_MESSAGES["callback_missing"]))
+        elif name in FIELD_MESSAGES:
+            anchor = {"answers": "main", "applicant_kind": "q-applicant_kind"}.get(name, name)
+            errors.add(name, anchor, text(FIELD_MESSAGES[name]))
         else:
             errors.add(name, "main", p["reason"])
     return errors
-
-
-def switch_url(path: str, lang: Lang) -> str:
-    """The same page in the other language."""
-    return f"{path}?lang=en" if lang == "vi" else f"{path}?lang=vi"
 
 
 def event_or_errors(
@@ -81,6 +85,7 @@ def event_or_errors(
     *,
     catalogue: Catalogue,
     items: tuple[str, ...],
+    text: Callable[[str], str],
     lang: Lang,
     context: Callable[[], ResponseContext],
     sealed_callback: Callable[[], str | None] = lambda: None,
@@ -115,7 +120,7 @@ def event_or_errors(
             problems += exc.errors
     if problems or event is None:
         labels = {i: getattr(catalogue.items[i], lang) for i in items}
-        return localise(problems, lang, labels)
+        return localise(problems, text, labels)
     return event
 
 

@@ -17,7 +17,6 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from sipas_contracts.events import ResponseRecorded
-from sipas_contracts.instrument import Catalogue
 from sipas_intake.api.deps import intake_of
 from sipas_intake.domain.responses import (
     ResponseContext,
@@ -30,9 +29,9 @@ from sipas_intake.web.forms import (
     continue_with_cookie,
     event_or_errors,
     posted_fields,
-    switch_url,
 )
-from sipas_intake.web.i18n import Lang, pick_lang
+from sipas_intake.web.render import switch_url
+from sipas_runtime.i18n import Lang, _, choose_language
 from sipas_runtime.mongo import Document
 from sipas_runtime.pages import SECURITY_HEADERS
 from sipas_runtime.privacy import keyed_hash
@@ -41,6 +40,7 @@ router = APIRouter(include_in_schema=False)
 COOKIE = "sipas_kiosk"
 KEY_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 DEVICE_COOKIE_SECONDS = 400 * 24 * 3600
+AGAIN = _("New rating")
 
 
 def _key_hash(request: Request, key: str) -> str:
@@ -63,9 +63,9 @@ def _unknown(request: Request, lang: Lang) -> Response:
 @router.get("/k/done")
 async def kiosk_thanks(request: Request) -> Response:
     """Thanks, then back to a blank form (meta refresh: works without JavaScript)."""
-    lang = pick_lang(request.query_params.get("lang"))
+    lang = choose_language(request.query_params.get("lang"))
     return intake_of(request).renderer.message(
-        "kiosk_thanks", lang=lang, status=200, refresh="5;url=/k", link=("/k", "kiosk_again")
+        "kiosk_thanks", lang=lang, status=200, refresh="5;url=/k", link=("/k", AGAIN)
     )
 
 
@@ -73,7 +73,7 @@ async def kiosk_thanks(request: Request) -> Response:
 async def pair_device(key: str, request: Request) -> Response:
     """Keep the device key in a cookie and continue at ``/k``."""
     intake = intake_of(request)
-    lang = pick_lang(request.query_params.get("lang"))
+    lang = choose_language(request.query_params.get("lang"))
     if not await intake.limits.allow("kiosk", client_address(request)):
         return intake.renderer.message("slow", lang=lang, status=429)
     if not KEY_SHAPE.match(key) or await intake.kiosks().get(_key_hash(request, key)) is None:
@@ -120,7 +120,7 @@ def _page(
 @router.get("/k")
 async def kiosk_form(request: Request) -> Response:
     """A blank short form for the next person at the counter."""
-    lang = pick_lang(request.query_params.get("lang"))
+    lang = choose_language(request.query_params.get("lang"))
     found = await _device(request)
     if found is None:
         return _unknown(request, lang)
@@ -128,8 +128,11 @@ async def kiosk_form(request: Request) -> Response:
 
 
 def _kiosk_event(
-    device: Document, fields: dict[str, str], catalogue: Catalogue, lang: Lang
+    request: Request, device: Document, fields: dict[str, str], lang: Lang
 ) -> ResponseRecorded | PageErrors:
+    renderer = intake_of(request).renderer
+    catalogue = intake_of(request).catalogue(device["instrument_id"])
+
     def context() -> ResponseContext:
         kind = applicant_kind(fields.get("applicant_kind"))
         return ResponseContext(device["campaign_id"], device["unit"], catalogue.id, "kiosk", kind)
@@ -138,6 +141,7 @@ def _kiosk_event(
         fields,
         catalogue=catalogue,
         items=catalogue.form(device["profile"]).items,
+        text=lambda m: renderer.text(lang, m),
         lang=lang,
         context=context,
     )
@@ -147,7 +151,7 @@ def _kiosk_event(
 async def kiosk_submit(request: Request) -> Response:
     """Record one kiosk answer (nonce spent once, device paced) or re-show the form."""
     fields = await posted_fields(request)
-    lang = pick_lang(fields.get("lang"))
+    lang = choose_language(fields.get("lang"))
     intake = intake_of(request)
     found = await _device(request)
     if found is None:
@@ -156,7 +160,7 @@ async def kiosk_submit(request: Request) -> Response:
     nonce = intake.csrf.check(key_hash, fields.get("csrf"))
     if cross_site(request, intake.settings.survey_base_url) or not nonce:
         return intake.renderer.message("forbidden", lang=lang, status=403)
-    event = _kiosk_event(device, fields, intake.catalogue(device["instrument_id"]), lang)
+    event = _kiosk_event(request, device, fields, lang)
     if isinstance(event, PageErrors):
         intake.metrics.responses.labels("kiosk", "invalid").inc()
         return _page(request, key_hash, device, lang, fields=fields, errors=event)
@@ -179,7 +183,7 @@ async def _record(
             lang=lang,
             status=429,
             headers={"Retry-After": retry},
-            link=("/k", "kiosk_again"),
+            link=("/k", AGAIN),
         )
     if refused == "already_recorded":
         intake.metrics.responses.labels("kiosk", "duplicate").inc()

@@ -1,29 +1,94 @@
-"""HTML rendering (Jinja2, autoescaped) with the pages' security headers."""
+"""Intake's pages through the runtime kit: shared layout and components, one catalogue.
+
+Templates live in ``sipas_intake/web/templates`` and extend ``intake.html`` (the kit's
+``layout.html`` with the survey's header and footer). Text is English in the sources and
+Vietnamese in ``sipas_intake/locale``; Vietnamese is the default language.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from sipas_contracts.units import UnitHierarchy, UnitHierarchyError
-from sipas_intake.web.i18n import Lang, translate
-from sipas_runtime.pages import SECURITY_HEADERS
+from sipas_runtime.i18n import Catalogue, Lang, _
+from sipas_runtime.pages import Pages
+
+MESSAGES: Mapping[str, tuple[str, str]] = {
+    "thanks": (
+        _("Thank you!"),
+        _(
+            "Your answers have been recorded. They help the administration serve people "
+            "and organisations better."
+        ),
+    ),
+    "used": (
+        _("These answers have already been sent"),
+        _(
+            "Each link can be used once and your answers were already recorded. There is "
+            "nothing more to do. Thank you."
+        ),
+    ),
+    "expired": (
+        _("This link has expired"),
+        _("The time to answer this survey has ended. Thank you for your interest."),
+    ),
+    "unknown": (
+        _("This link is not valid"),
+        _("Please check the link in your message and copy it in full."),
+    ),
+    "nocookie": (
+        _("The survey could not be opened"),
+        _(
+            "Please open the link in your message again. If it still fails, allow this "
+            "site's cookies in your browser."
+        ),
+    ),
+    "forbidden": (
+        _("Request refused"),
+        _("Answers must be sent from the survey page itself. Please open the link again."),
+    ),
+    "slow": (
+        _("Please try again in a few minutes"),
+        _("Too many requests came from this network address."),
+    ),
+    "busy": (
+        _("Your answers could not be saved"),
+        _("The survey was being changed in another window. Please go back and try again."),
+    ),
+    "kiosk_thanks": (
+        _("Thank you!"),
+        _("Your rating has been recorded. The screen resets in a few seconds."),
+    ),
+    "kiosk_too_soon": (
+        _("Please wait a moment"),
+        _("A rating was just sent from this device. Please try again in a few seconds."),
+    ),
+    "kiosk_unknown": (
+        _("Device not registered"),
+        _("This device is not registered or was revoked. Please tell the counter staff."),
+    ),
+}
+
+
+def switch_url(path: str, lang: Lang) -> str:
+    """The same page in the other language (``path`` may carry a query already)."""
+    other = "en" if lang == "vi" else "vi"
+    return f"{path}{'&' if '?' in path else '?'}lang={other}"
 
 
 class Renderer:
-    """Renders the templates of ``sipas_intake.web``."""
+    """Renders intake's templates in a language, with the kit's security headers."""
 
-    def __init__(self, hierarchy: UnitHierarchy) -> None:
+    def __init__(self, hierarchy: UnitHierarchy, catalogue: Catalogue) -> None:
         self._hierarchy = hierarchy
-        self._env = Environment(
-            loader=PackageLoader("sipas_intake.web", "templates"),
-            autoescape=select_autoescape(default=True),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self.catalogue = catalogue
+        self.pages = Pages("sipas_intake.web", catalogue)
+
+    def text(self, lang: Lang, message: str, **params: object) -> str:
+        """A catalogue message in ``lang``."""
+        return self.catalogue.gettext(lang, message, **params)
 
     def unit_name(self, code: str, lang: Lang) -> str:
         """A unit's name for respondents (its code if the hierarchy lost it)."""
@@ -39,21 +104,13 @@ class Renderer:
         *,
         lang: Lang,
         status: int = 200,
-        switch_url: str | None = None,
         headers: Mapping[str, str] | None = None,
+        variables: Mapping[str, object] | None = None,
         **context: object,
     ) -> HTMLResponse:
-        """A rendered page with security headers."""
-        html = self._env.get_template(template).render(
-            lang=lang,
-            t=lambda key: translate(key, lang),
-            switch_url=switch_url,
-            other_lang="vi" if lang == "en" else "en",
-            **context,
-        )
-        return HTMLResponse(
-            html, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})}
-        )
+        """A rendered page with the security headers (``variables`` add to ``context``)."""
+        values = {"switch_url": None, **(variables or {}), **context}
+        return self.pages.response(template, lang=lang, status=status, headers=headers, **values)
 
     def message(
         self,
@@ -65,13 +122,16 @@ class Renderer:
         refresh: str | None = None,
         link: tuple[str, str] | None = None,
     ) -> HTMLResponse:
-        """A page with one message (``<key>_title`` / ``<key>_body``)."""
+        """A page with one message of :data:`MESSAGES` (``link``: URL and its label)."""
+        title, body = MESSAGES[key]
         return self.page(
             "message.html",
             lang=lang,
             status=status,
             headers=headers,
             key=key,
+            title=self.text(lang, title),
+            body=self.text(lang, body),
             refresh=refresh,
-            link=link,
+            link=(link[0], self.text(lang, link[1])) if link else None,
         )

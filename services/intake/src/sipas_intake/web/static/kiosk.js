@@ -2,7 +2,7 @@
 // so the next person never sees the previous person's answers. Works without it too.
 (function () {
   "use strict";
-  var body = document.body;
+  var body = document.getElementById("kiosk") || document.body;
   var seconds = parseInt(body.getAttribute("data-idle") || "0", 10);
   var home = body.getAttribute("data-home") || "/k";
   if (!seconds) { return; }
