@@ -42,6 +42,7 @@ from sipas_sampling.settings import Settings
 from sipas_sampling.store.campaigns import CampaignStore
 from sipas_sampling.store.decisions import DecisionStore
 from sipas_sampling.store.invitations import InvitationStore, MongoTokenStore
+from sipas_sampling.store.progress import ProgressStore
 from sipas_sampling.vault import optout_key
 
 T = TypeVar("T")
@@ -72,6 +73,7 @@ class SamplingService:
         self.campaigns = CampaignStore(db)
         self.decisions = DecisionStore(db)
         self.invitations = InvitationStore(db)
+        self.progress = ProgressStore(db)
         self.tokens = MongoTokenStore(db)
         self.registry = Registry(self.hierarchy, self.campaigns, self.decisions)
         self.selector = Selector(

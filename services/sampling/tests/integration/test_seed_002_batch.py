@@ -78,6 +78,14 @@ async def test_seed_002_yields_425_official_invitations_with_transfers_and_a_ver
     ):
         assert counts[reason] == 17, reason
 
+    before = await campaign_page(h, tools)
+    assert before["total_quota"] is None
+    assert before["draw"] is None
+    assert {u["unit"]: u["eligible"] for u in before["units"]} == {
+        unit: 34 if unit == FEW_ORGS else 46 for unit in COMMUNES
+    }
+    assert all(u["quota"] is None and u["invited"] == 0 for u in before["units"])
+
     answer = await h.http.post(f"/v1/campaigns/{CAMPAIGN}/draw", headers=tools.auth("operator"))
     assert answer.status_code == 201, answer.text
     assert answer.json()["official"] == 425
@@ -109,6 +117,26 @@ async def test_seed_002_yields_425_official_invitations_with_transfers_and_a_ver
     )
     await h.eventually(lambda: len(h.sent) == 426)
     assert h.sent[-1].draw_list == "reserve"
+
+    after = await campaign_page(h, tools)
+    assert after["total_quota"] == 425
+    assert after["draw"]["official"] == 425
+    units = {u["unit"]: u for u in after["units"]}
+    assert set(units) == set(COMMUNES)
+    assert all(u["quota"] == 25 for u in units.values())
+    assert units[FEW_ORGS] | {"unit": None} == {
+        "unit": None,
+        "quota": 25,
+        "eligible": 34,
+        "reachable": 34,
+        "reserve": 9,  # half the official list, as far as the population has dossiers left
+        "invited": 26,
+        "reserved": 25,
+        "answered": 0,
+        "lapsed": 0,
+        "substituted": 1,
+    }
+    assert after["delivery"] == {"enumerator": {"listed": 425, "substituted": 1}}
 
     export = (
         await h.http.get(f"/v1/campaigns/{CAMPAIGN}/draw", headers=tools.auth("observer"))
@@ -172,6 +200,12 @@ async def test_lists_show_contacts_to_field_roles_only(tools, harness):
     assert (
         await h.http.post(f"/v1/campaigns/{CAMPAIGN}/draw", headers=tools.auth("observer"))
     ).status_code == 403
+
+
+async def campaign_page(h, tools) -> dict:
+    answer = await h.http.get(f"/v1/campaigns/{CAMPAIGN}", headers=tools.auth("observer"))
+    assert answer.status_code == 200, answer.text
+    return answer.json()
 
 
 def async_eq(h, n):

@@ -14,6 +14,7 @@ from sipas_runtime.problems import ProblemError
 from sipas_sampling.api import Anyone, Operator, Reader, service
 from sipas_sampling.campaigns import CampaignFileError, parse_campaign
 from sipas_sampling.domain.campaign import design_digest
+from sipas_sampling.domain.progress import batch_units, delivery, total_quota
 from sipas_sampling.registry import ActiveCampaign
 from sipas_sampling.store.campaigns import DesignFrozenError
 from sipas_sampling.vault import contact_hashes
@@ -78,23 +79,47 @@ async def list_campaigns(request: Request, _: Anyone) -> list[dict[str, Any]]:
     "/campaigns/{campaign_id}", summary="A campaign with its allocation and progress per unit"
 )
 async def get_campaign(request: Request, campaign_id: str, _: Anyone) -> dict[str, Any]:
-    """Definition, status and, per unit: quota, reserved, answered, lapsed, seen."""
+    """Definition, status, per unit quota and progress, and delivery per channel.
+
+    A continuous campaign's units come from its quota documents; a batch campaign's from
+    its population and, once drawn, the draw (quota, reserve list) and its invitations.
+    """
     active = _active(request, campaign_id)
     sampling = service(request)
-    table = await sampling.decisions.quota_table(campaign_id)
-    fields = ("quota", "reserved", "invited", "answered", "lapsed", "eligible", "reachable")
-    units = [{"unit": d["unit"], **{f: d.get(f) for f in fields}} for d in table]
-    quotas = [u["quota"] for u in units if u["quota"] is not None]
+    counts = await sampling.progress.invitations(campaign_id)
+    drawn = None
+    if active.campaign.mode == "batch":
+        drawn = await sampling.campaigns.draw(campaign_id)
+        eligible = await sampling.progress.eligible(campaign_id)
+        units = batch_units(eligible=eligible, draw=drawn, invitations=counts)
+    else:
+        table = await sampling.decisions.quota_table(campaign_id)
+        units = [{"unit": d["unit"], **{f: d.get(f) for f in CONTINUOUS_FIELDS}} for d in table]
     return {
         "campaign": active.campaign.model_dump(mode="json"),
         "status": active.status,
         "design_digest": design_digest(active.campaign),
         "units_in_scope": sorted(active.units),
-        "total_quota": sum(quotas) if quotas else None,
+        "total_quota": total_quota(units),
         "units": units,
+        "delivery": delivery(counts),
+        "draw": _draw_summary(drawn),
         "population": await sampling.invitations.population_counts(campaign_id)
         if active.campaign.mode == "batch"
         else None,
+    }
+
+
+CONTINUOUS_FIELDS = ("quota", "reserved", "invited", "answered", "lapsed", "eligible", "reachable")
+DRAW_FIELDS = ("official", "shortfall", "opted_out", "population_digest", "lists_digest")
+
+
+def _draw_summary(drawn: dict[str, Any] | None) -> dict[str, Any] | None:
+    if drawn is None:
+        return None
+    return {
+        "at": drawn["at"].isoformat(),
+        **{f: drawn.get(f) for f in DRAW_FIELDS},
     }
 
 

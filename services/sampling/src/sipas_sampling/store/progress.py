@@ -1,0 +1,57 @@
+"""What a campaign's page counts: invitations by unit, list, channel and state; population.
+
+Both reads are one aggregation each over the campaign's documents (indexed by campaign),
+so the page costs two round trips however many invitations the campaign has.
+"""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from sipas_runtime.mongo import Document
+from sipas_sampling.domain.progress import InvitationCount
+from sipas_sampling.store import INVITATIONS, POPULATION
+
+
+class ProgressStore:
+    """Counts behind ``GET /v1/campaigns/{id}``."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+
+    async def invitations(self, campaign_id: str) -> list[InvitationCount]:
+        """Invitations counted by unit, list, current channel and state."""
+        pipeline: list[Document] = [
+            {"$match": {"campaign": campaign_id}},
+            {
+                "$group": {
+                    "_id": {
+                        "unit": "$unit",
+                        "list": "$list",
+                        "state": "$state",
+                        "channel": {"$arrayElemAt": ["$channels", "$channel_index"]},
+                    },
+                    "n": {"$sum": 1},
+                }
+            },
+        ]
+        return [
+            InvitationCount(
+                unit=d["_id"]["unit"],
+                draw_list=d["_id"]["list"],
+                channel=d["_id"]["channel"],
+                state=d["_id"]["state"],
+                n=d["n"],
+            )
+            async for d in await self._db[INVITATIONS].aggregate(pipeline)
+        ]
+
+    async def eligible(self, campaign_id: str) -> dict[str, int]:
+        """Eligible dossiers of a batch campaign's population, by unit."""
+        pipeline: list[Document] = [
+            {"$match": {"campaign": campaign_id, "eligible": True}},
+            {"$group": {"_id": "$unit", "n": {"$sum": 1}}},
+        ]
+        return {
+            str(d["_id"]): int(d["n"]) async for d in await self._db[POPULATION].aggregate(pipeline)
+        }
