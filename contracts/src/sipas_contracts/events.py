@@ -106,9 +106,14 @@ class DossierCompleted(Event):
 
 
 class InvitationSent(Event):
-    """A sampled applicant was invited to answer the survey through one channel."""
+    """A sampled applicant was invited to answer the survey through one channel.
+
+    Version 2 added ``dossier_completed_at`` (default None): scoring's funnel counts the
+    eligible dossiers of the days the invited dossiers were completed.
+    """
 
     event_type: Literal["invitation.sent"] = "invitation.sent"
+    schema_version: int = Field(default=2, ge=1, description="Payload version of this type")
     invitation_id: UUID = Field(description="Stable id of the invitation")
     campaign_id: CampaignId
     unit: UnitCode
@@ -121,6 +126,10 @@ class InvitationSent(Event):
     )
     expires_at: AwareDatetime = Field(description="After this the token is refused")
     attempt: int = Field(default=1, ge=1, description="1 = first invitation, 2+ = reminders")
+    dossier_completed_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the invited dossier's result was delivered (NgayTra); None before v2",
+    )
 
 
 class ResponseRecorded(Event):

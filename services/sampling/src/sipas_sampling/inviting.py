@@ -68,6 +68,7 @@ def build(
         instrument_id=campaign.instrument_id,
         token_hash=keyed_hash(token_key, token),
         expires_at=now + timedelta(days=campaign.token_ttl_days),
+        dossier_completed_at=invitee.delivered_at,
     )
     document: dict[str, Any] = {
         "_id": invitation_id,

@@ -146,7 +146,11 @@ async def unit_detail(
 async def funnel(
     request: Request, campaign: Annotated[str | None, Query(max_length=64)] = None
 ) -> Json:
-    """The survey funnel of a campaign (window from the profile, else the invitations)."""
+    """The survey funnel of a campaign.
+
+    Eligible dossiers are counted over the profile's window, else over the days the
+    invited dossiers were completed.
+    """
     return await scoring_of(request).views.funnel(await campaign_or_only(request, campaign))
 
 

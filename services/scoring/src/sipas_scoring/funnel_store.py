@@ -3,7 +3,8 @@
 - ``funnel_dossiers``: ``{_id: "<unit>|<YYYY-MM-DD>", unit, day, counts: {"<channel>|<kind>": n}}``
   counted by the local date the result was delivered (a handful of ``$inc`` fields).
 - ``funnel_invitations``: ``{_id: <invitation id>, campaign_id, unit, stratum, channel,
-  channels, attempts, first_at, responded, response_mode}``. The invitation consumer and
+  channels, attempts, first_at, completed_at, responded, response_mode}`` (``completed_at``:
+  when the invited dossier was completed, the funnel's default window). The invitation consumer and
   the response consumer each upsert their half, so the join is exact whichever event
   scoring sees first; every update is idempotent.
 """
@@ -67,6 +68,9 @@ class FunnelStore:
             fields["stratum"] = inv.stratum
             if inv.attempt == 1:
                 fields["channel"] = inv.channel
+            earliest = {"first_at": inv.occurred_at}
+            if inv.dossier_completed_at is not None:  # version 2 of the event
+                earliest["completed_at"] = inv.dossier_completed_at
             operations.append(
                 UpdateOne(
                     {"_id": str(inv.invitation_id)},
@@ -74,7 +78,7 @@ class FunnelStore:
                         "$set": fields,
                         "$addToSet": {"channels": inv.channel},
                         "$max": {"attempts": inv.attempt},
-                        "$min": {"first_at": inv.occurred_at},
+                        "$min": earliest,
                     },
                     upsert=True,
                 )
@@ -115,17 +119,19 @@ class FunnelStore:
                 counts.responded[channel] = counts.responded.get(channel, 0) + 1
         return out
 
-    async def invitation_span(self, campaign_id: str) -> tuple[datetime, datetime] | None:
-        """When the campaign's first and last invitations were sent."""
-        first = await self._invitations.find_one(
-            {"campaign_id": campaign_id, "first_at": {"$ne": None}}, sort=[("first_at", 1)]
-        )
-        last = await self._invitations.find_one(
-            {"campaign_id": campaign_id, "first_at": {"$ne": None}}, sort=[("first_at", -1)]
-        )
-        if first is None or last is None:
-            return None
-        return first["first_at"], last["first_at"]
+    async def window(self, campaign_id: str) -> tuple[datetime, datetime] | None:
+        """First and last completion of the campaign's invited dossiers.
+
+        Invitations recorded from events before version 2 carry no completion time; when
+        no invitation has one, the first and last invitation times stand in.
+        """
+        for field in ("completed_at", "first_at"):
+            query = {"campaign_id": campaign_id, field: {"$ne": None}}
+            first = await self._invitations.find_one(query, sort=[(field, 1)])
+            last = await self._invitations.find_one(query, sort=[(field, -1)])
+            if first is not None and last is not None:
+                return first[field], last[field]
+        return None
 
     async def eligible(self, start: date, end: date) -> dict[str, dict[str, int]]:
         """Completed dossiers per unit and submission channel, days ``start``..``end``."""

@@ -189,7 +189,7 @@ class Views:
         """Eligible, invited, responded and response rate per unit and channel."""
         profile = await self.profile(campaign_id)
         offset = timezone(self.settings.utc_offset)
-        span = await self._funnel().invitation_span(campaign_id)
+        span = await self._funnel().window(campaign_id)
         start = profile.window_start or (span[0].astimezone(offset).date() if span else None)
         end = profile.window_end or (span[1].astimezone(offset).date() if span else None)
         counts: dict[str, FunnelCounts] = await self._funnel().invitation_counts(campaign_id)

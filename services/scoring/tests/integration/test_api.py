@@ -176,6 +176,41 @@ async def test_the_funnel_joins_invitations_and_responses_per_channel(harness, w
     assert rows["ht"]["invited"] == 4
 
 
+async def test_the_funnel_counts_eligible_dossiers_of_the_days_the_invited_were_completed(
+    harness, wait
+):
+    # A batch campaign: dossiers completed in May, invitations drawn and sent in September.
+    may_4, may_20 = datetime(2020, 5, 4, 3, tzinfo=UTC), datetime(2020, 5, 20, 3, tzinfo=UTC)
+    september = datetime(2020, 9, 1, 3, tzinfo=UTC)
+    invitations = [
+        InvitationSent(
+            event_id=uuid4(), occurred_at=september, producer="sampling",
+            invitation_id=uuid4(), campaign_id="c2026", unit="ht-nx-co-dam",
+            stratum="individual", channel="enumerator", draw_list="official",
+            instrument_id=C2640.id, token_hash="b" * 64, expires_at=september,
+            dossier_completed_at=completed,
+        )
+        for completed in (may_4, may_20)
+    ]  # fmt: skip
+    await harness.publish(
+        dossier(unit="ht-nx-co-dam", delivered_at=may_4),
+        dossier(unit="ht-nx-co-dam", delivered_at=datetime(2020, 5, 12, 3, tzinfo=UTC)),
+        dossier(unit="ht-nx-co-dam", delivered_at=may_20),
+        dossier(unit="ht-nx-co-dam", delivered_at=datetime(2020, 6, 2, 3, tzinfo=UTC)),
+        dossier(unit="ht-nx-co-dam", delivered_at=september),
+    )
+    await harness.publish(*invitations)
+
+    async def counted() -> bool:
+        rows = (await harness.http.get("/v1/funnel", params={"campaign": "c2026"})).json()["rows"]
+        row = next((r for r in rows if r["unit"] == "ht-nx-co-dam"), {})
+        return row.get("invited") == 2 and row.get("eligible") == 3
+
+    await wait(counted)
+    funnel = (await harness.http.get("/v1/funnel", params={"campaign": "c2026"})).json()
+    assert (funnel["window_start"], funnel["window_end"]) == ("2020-05-04", "2020-05-20")
+
+
 async def test_openapi_documents_the_figures_and_metrics_expose_the_index(harness, wait):
     await seed(harness, wait, {"ht-nx-co-dam": [5, 5, 5, 1]})
 
