@@ -180,6 +180,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--low-share", type=float, default=0.2)
+    parser.add_argument(
+        "--unsynced-store", action="store_true",
+        help="embedded SecantusDB without --sync-on-commit (to measure what durability costs)",
+    )  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sipas-bench-alerts-") as tmp:
         workdir = Path(tmp)
@@ -187,6 +191,7 @@ def main() -> None:
             workdir,
             services=("alerts",),
             ports={"alerts": free_port()},
+            store_sync=not args.unsynced_store,
             extra_env={
                 "SIPAS_ALERTS_USERS_FILE": str(users_file(workdir / "users.yaml")),
                 "SIPAS_ALERTS_DATABASE": "bench_alerts",
@@ -199,6 +204,7 @@ def main() -> None:
         "rate_target": args.rate,
         "seconds": args.seconds,
         "low_share": args.low_share,
+        "store_synced": not args.unsynced_store,
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {__import__('os').cpu_count()} cores",  # noqa: E501
         "at": datetime.now(UTC).isoformat(),
     }

@@ -255,10 +255,14 @@ def machine() -> dict[str, Any]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="sipas-bench-intake-"))
-    stack = Stack(workdir, services=("intake",), ports={})
+    stack = Stack(workdir, services=("intake",), ports={}, store_sync=not args.unsynced_store)
     running = [stack]
     stack.start_infrastructure()
-    results: dict[str, Any] = {"machine": machine(), "format": args.format}
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "format": args.format,
+        "store_synced": not args.unsynced_store,
+    }
     nc = await nats.connect(stack.nats_url)
     try:
         results["reference"] = await reference_rates(nc, args.reference)
@@ -331,6 +335,10 @@ def main() -> None:
     parser.add_argument("--live-seconds", type=float, default=10.0)
     parser.add_argument("--instances", type=int, default=1, help="intake processes draining")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, stores)")
+    parser.add_argument(
+        "--unsynced-store", action="store_true",
+        help="embedded SecantusDB without --sync-on-commit (to measure what durability costs)",
+    )  # fmt: skip
     args = parser.parse_args()
     results = asyncio.run(run(args))
     show(results)

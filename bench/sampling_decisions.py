@@ -331,6 +331,10 @@ async def main() -> None:
     parser.add_argument("--instances", type=int, default=4)
     parser.add_argument("--skip", choices=["latency", "concurrency"], default=None)
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, stores)")
+    parser.add_argument(
+        "--unsynced-store", action="store_true",
+        help="embedded SecantusDB without --sync-on-commit (to measure what durability costs)",
+    )  # fmt: skip
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sipas-bench-"))
     nats_server = mongo = None
@@ -342,11 +346,12 @@ async def main() -> None:
         nats_server = EmbeddedNats(work / "nats")
         nats_url = nats_server.start()
     if not mongo_url:
-        mongo = EmbeddedMongo(work / "mongo")
+        mongo = EmbeddedMongo(work / "mongo", sync_on_commit=not args.unsynced_store)
         mongo_url = mongo.start()
     results: dict = {
         "machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_version()}",
         "at": datetime.now(UTC).isoformat(),
+        "store_synced": not args.unsynced_store,
     }
     try:
         if args.skip != "latency":

@@ -144,11 +144,20 @@ def rss_of(url: str) -> float | None:
 
 # -- latency ---------------------------------------------------------------------------
 async def latency(
-    rate: float, duration: float, workdir: Path, env: dict[str, str], *, split: bool
+    rate: float,
+    duration: float,
+    workdir: Path,
+    env: dict[str, str],
+    *,
+    split: bool,
+    store_sync: bool = True,
 ) -> dict[str, Any]:
     """``split``: one scoring process consumes, a second publishes index updates."""
     role = {"SIPAS_SCORING_ROLE": "consume"} if split else {}
-    stack = Stack(workdir / "stack", services=("scoring",), ports={}, extra_env={**env, **role})
+    stack = Stack(
+        workdir / "stack", services=("scoring",), ports={}, extra_env={**env, **role},
+        store_sync=store_sync,
+    )  # fmt: skip
     stack.start()
     publisher = None
     try:
@@ -357,8 +366,8 @@ def run_rebuild(nats_url: str, mongo_url: str, database: str) -> dict[str, Any]:
     }
 
 
-async def rebuild(count: int, workdir: Path) -> dict[str, Any]:
-    with provide(workdir / "infra", allow_containers=False) as infra:
+async def rebuild(count: int, workdir: Path, *, store_sync: bool = True) -> dict[str, Any]:
+    with provide(workdir / "infra", allow_containers=False, store_sync=store_sync) as infra:
         database = f"bench_{uuid.uuid4().hex[:8]}"
         generated = await generate(infra.nats_url, infra.mongo_url, database, count)
         result = await asyncio.to_thread(run_rebuild, infra.nats_url, infra.mongo_url, database)
@@ -387,10 +396,15 @@ def main() -> None:
         "--env", action="append", default=[], metavar="NAME=VALUE",
         help="extra environment for the scoring service, e.g. SIPAS_SCORING_INDEX_INTERVAL=0.05",
     )  # fmt: skip
+    parser.add_argument(
+        "--unsynced-store", action="store_true",
+        help="embedded SecantusDB without --sync-on-commit (to measure what durability costs)",
+    )  # fmt: skip
     args = parser.parse_args()
     results: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                     "platform": platform.platform(), "load_avg_at_start": os.getloadavg()},
+        "store_synced": not args.unsynced_store,
         "started_at": datetime.now(UTC).isoformat(),
     }  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="sipas-bench-") as folder:
@@ -398,13 +412,22 @@ def main() -> None:
         if args.scenario in ("latency", "all"):
             env = dict(item.split("=", 1) for item in args.env)
             results["latency"] = asyncio.run(
-                latency(args.rate, args.duration, workdir, env, split=args.split)
+                latency(
+                    args.rate,
+                    args.duration,
+                    workdir,
+                    env,
+                    split=args.split,
+                    store_sync=not args.unsynced_store,
+                )
             )
             results["latency"]["split"] = args.split
             results["latency"]["service_env"] = env
             show("response -> index-updated", results["latency"])
         if args.scenario in ("rebuild", "all"):
-            results["rebuild"] = asyncio.run(rebuild(args.responses, workdir))
+            results["rebuild"] = asyncio.run(
+                rebuild(args.responses, workdir, store_sync=not args.unsynced_store)
+            )
             show("sipas scoring rebuild", results["rebuild"])
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"scoring-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}.json"

@@ -7,6 +7,8 @@ Used by ``sipas up``, ``make demo`` and the test fixtures when ``SIPAS_NATS_URL`
   a file store in the work directory and ``sync_interval: always`` (acknowledged = on disk).
 - the Mongo-wire server is SecantusDB (``python -m secantus``), which advertises itself
   as a single-node replica set, so transactions and ``w: majority`` work as on MongoDB.
+  It is started with ``--sync-on-commit`` (acknowledged = on disk), and the launcher
+  declares so in the server (``sipas_runtime.durability``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,16 @@ from pathlib import Path
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from sipas_runtime.processes import answers_ok, free_port, port_open, spawn, stop, wait_until
+from sipas_runtime.durability import declare
+from sipas_runtime.processes import (
+    answers_ok,
+    free_port,
+    kill,
+    port_open,
+    spawn,
+    stop,
+    wait_until,
+)
 
 
 class InfrastructureError(RuntimeError):
@@ -164,13 +175,25 @@ class EmbeddedNats:
             stop(self.process)
             self.process = None
 
+    def kill(self) -> None:
+        """``kill -9`` the server (crash tests); ``start()`` brings it back on its port."""
+        if self.process is not None:
+            kill(self.process)
+            self.process = None
+
 
 @dataclass
 class EmbeddedMongo:
-    """A SecantusDB (MongoDB wire protocol) child process storing data under ``workdir``."""
+    """A SecantusDB (MongoDB wire protocol) child process storing data under ``workdir``.
+
+    ``sync_on_commit`` (the default) starts it with ``--sync-on-commit``: every commit is
+    on disk before it is acknowledged, so ``kill -9`` loses nothing acknowledged. Turn it
+    off only to measure what it costs (``bench/``); see ``sipas_runtime.durability``.
+    """
 
     workdir: Path
     port: int = 0
+    sync_on_commit: bool = True
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -210,6 +233,7 @@ class EmbeddedMongo:
                 str(self.workdir / "data"),
                 "--log-level",
                 "WARNING",
+                *(["--sync-on-commit"] if self.sync_on_commit else []),
             ],
             log_file=self.workdir / "secantus.log",
         )
@@ -223,10 +247,17 @@ class EmbeddedMongo:
         if not wait_until(answering, timeout=timeout, interval=0.1):
             msg = f"SecantusDB did not accept connections within {timeout}s"
             raise InfrastructureError(msg)
+        declare(self.url, sync_on_commit=self.sync_on_commit)
         return self.url
 
     def stop(self) -> None:
         """Stop the server."""
         if self.process is not None:
             stop(self.process)
+            self.process = None
+
+    def kill(self) -> None:
+        """``kill -9`` the server (crash tests); ``start()`` brings it back on its port."""
+        if self.process is not None:
+            kill(self.process)
             self.process = None

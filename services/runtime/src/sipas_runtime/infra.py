@@ -75,9 +75,9 @@ def _containers() -> Iterator[Infrastructure]:  # pragma: no cover - no Docker e
 
 
 @contextlib.contextmanager
-def _embedded(workdir: Path) -> Iterator[Infrastructure]:
+def _embedded(workdir: Path, *, store_sync: bool) -> Iterator[Infrastructure]:
     nats = EmbeddedNats(workdir / "nats")
-    mongo = EmbeddedMongo(workdir / "mongo")
+    mongo = EmbeddedMongo(workdir / "mongo", sync_on_commit=store_sync)
     try:
         nats_url = nats.start()
         mongo_url = mongo.start()
@@ -88,8 +88,14 @@ def _embedded(workdir: Path) -> Iterator[Infrastructure]:
 
 
 @contextlib.contextmanager
-def provide(workdir: Path, *, allow_containers: bool = True) -> Iterator[Infrastructure]:
-    """Resolve infrastructure in the documented order and clean up afterwards."""
+def provide(
+    workdir: Path, *, allow_containers: bool = True, store_sync: bool = True
+) -> Iterator[Infrastructure]:
+    """Resolve infrastructure in the documented order and clean up afterwards.
+
+    ``store_sync=False`` starts an embedded store that does not sync commits (benchmarks
+    measuring what durability costs; never for tests of behaviour).
+    """
     nats_url, mongo_url = os.environ.get("SIPAS_NATS_URL"), os.environ.get("SIPAS_MONGO_URL")
     if nats_url and mongo_url:
         yield Infrastructure(nats_url=nats_url, mongo_url=mongo_url, source="env")
@@ -97,5 +103,5 @@ def provide(workdir: Path, *, allow_containers: bool = True) -> Iterator[Infrast
         with _containers() as infra:
             yield infra
     else:
-        with _embedded(workdir) as infra:
+        with _embedded(workdir, store_sync=store_sync) as infra:
             yield infra

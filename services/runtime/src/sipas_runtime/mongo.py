@@ -1,8 +1,9 @@
 """The PyMongo async client factory (``AsyncMongoClient``, the official successor of motor).
 
-Writes use ``w: "majority"`` and reads ``readConcern: "majority"`` so that an
-acknowledged effect survives a primary failover and dashboards never show data that is
-later rolled back. Create one client per event loop (it must not cross loops).
+Writes use ``w: "majority", j: true`` and reads ``readConcern: "majority"`` so that an
+acknowledged effect is in the on-disk journal of a majority (it survives a primary
+failover and a crash) and dashboards never show data that is later rolled back. Create
+one client per event loop (it must not cross loops).
 """
 
 from __future__ import annotations
@@ -39,13 +40,14 @@ _TRANSIENT = (
 
 
 def create_mongo_client(url: str, *, app_name: str = "sipas") -> AsyncMongoClient[Document]:
-    """A client with majority write/read concerns, tz-aware datetimes and standard UUIDs."""
+    """A client with majority journaled writes, majority reads, tz-aware datetimes, UUIDs."""
     return AsyncMongoClient(
         url,
         appname=app_name,
         tz_aware=True,
         uuidRepresentation="standard",
         w="majority",
+        journal=True,
         readConcernLevel="majority",
         serverSelectionTimeoutMS=5000,
         retryWrites=True,
@@ -65,10 +67,10 @@ async def in_transaction(
     client: AsyncMongoClient[Document],
     work: Callable[[AsyncClientSession], Awaitable[T]],
 ) -> T:
-    """Run ``work(session)`` in a majority transaction (the driver retries transient labels)."""
+    """Run ``work(session)`` in a majority, journaled transaction (transient labels retried)."""
     async with client.start_session() as session:
         return await session.with_transaction(
             work,
             read_concern=ReadConcern("majority"),
-            write_concern=WriteConcern("majority"),
+            write_concern=WriteConcern("majority", j=True),
         )

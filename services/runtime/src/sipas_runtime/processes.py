@@ -4,6 +4,7 @@ Every process SIPAS starts (nats-server, the Mongo-wire server, the four service
 started through :func:`spawn`, which asks the Linux kernel to send SIGTERM to the child
 when the parent dies (``PR_SET_PDEATHSIG``). Ctrl-C, a crash or ``kill -9`` of ``sipas up``
 therefore leaves no orphans behind. :func:`stop` terminates politely, then kills;
+:func:`kill` is ``kill -9`` (crash tests);
 :func:`wait_until` polls a child until it is ready (:func:`answers_ok` for an HTTP probe).
 """
 
@@ -73,6 +74,14 @@ def stop(process: subprocess.Popen[bytes], *, timeout: float = 10.0) -> int:
                 process.kill()
             process.wait()
     return process.returncode
+
+
+def kill(process: subprocess.Popen[bytes]) -> int:
+    """``kill -9`` ``process`` (no chance to flush or clean up) and reap it."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    return process.wait()
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 from faststream.nats.prometheus import NatsPrometheusMiddleware
 from faststream.nats.security import NatsUserPassword
@@ -49,6 +50,7 @@ from sipas_runtime.consumer import (
     IdempotentConsumer,
     MessageDecoder,
 )
+from sipas_runtime.durability import StoreDurability, describe_store
 from sipas_runtime.http import BodyLimitMiddleware, MetricsMiddleware
 from sipas_runtime.logs import configure_logging
 from sipas_runtime.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, new_registry, render
@@ -111,6 +113,8 @@ class ServiceRuntime:
         self._consumers: list[IdempotentConsumer[Any]] = []
         self._loops: list[Callable[[Client, JetStreamContext], PullLoop]] = []
         self._running_loops: list[PullLoop] = []
+        self.store: StoreDurability | None = None
+        """What the store does with an acknowledged commit (known once started)."""
         self.ready = False
 
     # -- collaborators available after start -------------------------------------------------
@@ -243,6 +247,7 @@ class ServiceRuntime:
             with attempt:
                 await client.admin.command("ping")
         self._client = client
+        await self._state_durability()
         await self._ensure_runtime_collections()
         await self.broker.connect()
         self._js = self.broker.connection.jetstream()
@@ -292,6 +297,13 @@ class ServiceRuntime:
             await self._client.close()
             self._client = None
         log.info("service_stopped")
+
+    async def _state_durability(self) -> None:
+        """Say what an acknowledged commit is worth here (log and ``/readyz``)."""
+        self.store = await describe_store(self.mongo)
+        event = "store_durability" if self.store.commits_synced else "store_not_durable"
+        level = log.info if self.store.commits_synced else log.warning
+        level(event, **self.store.details())
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
@@ -357,7 +369,8 @@ class ServiceRuntime:
                 return problem(503, "NATS connection is down")
         except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
             return problem(503, f"dependency unavailable: {type(exc).__name__}")
-        return Response('{"status":"ready"}', media_type="application/json")
+        store = self.store.details() if self.store is not None else None
+        return JSONResponse({"status": "ready", "store": store})
 
     async def _metrics(self) -> Response:
         return Response(render(self.registry), media_type=CONTENT_TYPE_LATEST)

@@ -140,6 +140,8 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     nats_url: str = ""
     mongo_url: str = ""
+    store_sync: bool = True
+    """The embedded store syncs every commit to disk (off only to measure what that costs)."""
     env: dict[str, str] = field(default_factory=dict)
     _nats: EmbeddedNats | None = field(default=None, repr=False)
     _mongo: EmbeddedMongo | None = field(default=None, repr=False)
@@ -158,7 +160,7 @@ class Stack:
             self._nats = EmbeddedNats(self.workdir / "nats")
             self.nats_url = self._nats.start()
         if not self.mongo_url:
-            self._mongo = EmbeddedMongo(self.workdir / "mongo")
+            self._mongo = EmbeddedMongo(self.workdir / "mongo", sync_on_commit=self.store_sync)
             self.mongo_url = self._mongo.start()
 
     def start(self, timeout: float = 90.0) -> Self:
