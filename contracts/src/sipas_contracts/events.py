@@ -11,7 +11,7 @@ whenever a payload changes in a way a consumer could notice.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -102,6 +102,41 @@ class DossierCompleted(Event):
     )
     handling_officer: str | None = Field(
         default=None, max_length=120, description="Officer who handled the dossier (optional)"
+    )
+
+
+class CampaignPlanned(Event):
+    """A campaign's plan was created or changed; the services that report on it follow it.
+
+    Sampling owns campaigns and publishes the plan whenever it stores one (and again at
+    start-up, so a consumer that joins later still learns every plan); the latest
+    ``occurred_at`` per campaign wins. Scoring takes its report title, instrument, funnel
+    window, units and the number of respondents a unit needs to be ranked from it.
+    """
+
+    event_type: Literal["campaign.planned"] = "campaign.planned"
+    campaign_id: CampaignId
+    name_vi: str = Field(min_length=1, max_length=300, description="Campaign name (report title)")
+    name_en: str | None = Field(default=None, max_length=300)
+    instrument_id: str = Field(description="Instrument catalogue id, e.g. sipas-2640-2017")
+    mode: Literal["continuous", "batch"]
+    window_start: date = Field(description="First day results were delivered (local date)")
+    window_end: date = Field(description="Last day results were delivered (inclusive)")
+    units: list[UnitCode] = Field(description="Units the campaign rates (its scope)")
+    planned_per_unit: int | None = Field(
+        default=None,
+        ge=1,
+        description="Forms the plan allocates to every unit at least (fixed quota, or the "
+        "floor of a proportional allocation); None when the plan sets no per-unit number",
+    )
+    n_min_unit: int | None = Field(
+        default=None,
+        ge=1,
+        description="Respondents a unit needs to be ranked, when the plan sets it; never "
+        "above planned_per_unit",
+    )
+    design_digest: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the plan's frozen design"
     )
 
 
@@ -285,11 +320,18 @@ class CaseUpdated(Event):
 
 
 AnyEvent = Annotated[
-    DossierCompleted | InvitationSent | ResponseRecorded | IndexUpdated | AlertRaised | CaseUpdated,
+    DossierCompleted
+    | CampaignPlanned
+    | InvitationSent
+    | ResponseRecorded
+    | IndexUpdated
+    | AlertRaised
+    | CaseUpdated,
     Field(discriminator="event_type"),
 ]
 EVENT_TYPES: tuple[type[Event], ...] = (
     DossierCompleted,
+    CampaignPlanned,
     InvitationSent,
     ResponseRecorded,
     IndexUpdated,

@@ -15,6 +15,7 @@ from sipas_contracts.events import EVENT_TYPES, Event
 
 _CHANNELS: dict[str, tuple[str, str]] = {
     "dossier.completed": ("sipas.dossier.completed.{unit}", subjects.DOSSIERS_COMPLETED),
+    "campaign.planned": ("sipas.campaign.planned.{campaign}", subjects.CAMPAIGNS_PLANNED),
     "invitation.sent": ("sipas.invitation.sent.{unit}", subjects.INVITATIONS_SENT),
     "response.recorded": ("sipas.response.recorded.{unit}", subjects.RESPONSES_RECORDED),
     "index.updated": ("sipas.index.updated.{campaign}.{unit}", subjects.INDEXES_UPDATED),

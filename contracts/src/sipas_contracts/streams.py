@@ -60,6 +60,11 @@ DOSSIERS = StreamSpec(
     max_age=timedelta(days=400),
     deny_purge=False,  # crypto-shredding aside, a campaign's population may be purged by policy
 )
+CAMPAIGNS = StreamSpec(
+    name="SIPAS_CAMPAIGNS",
+    subjects=(subjects.CAMPAIGNS_PLANNED,),
+    description="Campaign plans as sampling stores them (names, window, units, thresholds)",
+)
 INVITATIONS = StreamSpec(
     name="SIPAS_INVITATIONS",
     subjects=(subjects.INVITATIONS_SENT,),
@@ -97,6 +102,7 @@ DEAD_LETTERS = StreamSpec(
 ALL_STREAMS: tuple[StreamSpec, ...] = (
     RAW_DOSSIERS,
     DOSSIERS,
+    CAMPAIGNS,
     INVITATIONS,
     RESPONSES,
     INDEXES,
@@ -161,6 +167,13 @@ SCORING_INVITATIONS = ConsumerSpec(
     owner="scoring",
     description="Funnel: invitations per unit and channel",
 )
+SCORING_CAMPAIGNS = ConsumerSpec(
+    durable="scoring-campaigns",
+    stream=CAMPAIGNS.name,
+    filter_subjects=(subjects.CAMPAIGNS_PLANNED,),
+    owner="scoring",
+    description="Campaign plans: report title, window, units and the ranking threshold",
+)
 ALERTS_RESPONSES = ConsumerSpec(
     durable="alerts-responses",
     stream=RESPONSES.name,
@@ -192,6 +205,7 @@ ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
     SCORING_FUNNEL_RESPONSES,
     SCORING_DOSSIERS,
     SCORING_INVITATIONS,
+    SCORING_CAMPAIGNS,
     ALERTS_RESPONSES,
     ALERTS_INDEXES,
     ALERTS_INVITATIONS,

@@ -17,6 +17,7 @@ RESPONSES_RECORDED = f"{PREFIX}.response.recorded.>"
 INDEXES_UPDATED = f"{PREFIX}.index.updated.>"
 ALERTS_RAISED = f"{PREFIX}.alert.raised.>"
 CASES_UPDATED = f"{PREFIX}.case.updated.>"
+CAMPAIGNS_PLANNED = f"{PREFIX}.campaign.planned.>"
 DEAD_LETTERS = f"{PREFIX}.dlq.>"
 
 
@@ -74,6 +75,11 @@ def case_updated(unit: str) -> str:
     return f"{PREFIX}.case.updated.{_token(unit, 'unit')}"
 
 
+def campaign_planned(campaign_id: str) -> str:
+    """Subject of CampaignPlanned events of ``campaign_id``."""
+    return f"{PREFIX}.campaign.planned.{_token(campaign_id, 'campaign')}"
+
+
 def dead_letter(service: str) -> str:
     """Subject of the dead-letter queue of ``service``."""
     return f"{PREFIX}.dlq.{_token(service, 'service')}"
@@ -94,6 +100,8 @@ def for_event(event: object) -> str:
         return index_updated(
             getattr(event, "campaign_id", ""), unit, getattr(event, "period", None)
         )
+    if event_type == "campaign.planned":
+        return campaign_planned(getattr(event, "campaign_id", ""))
     if event_type in builders:
         return builders[event_type](unit)
     msg = f"no subject for event type {event_type!r}"

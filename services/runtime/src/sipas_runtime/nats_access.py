@@ -28,7 +28,7 @@ SERVICES = ("intake", "sampling", "scoring", "alerts", "console")
 INTAKE_RAW_SOURCES = (subjects.raw_dossier("http"), subjects.raw_dossier("import"))
 SERVICE_PUBLISHES: dict[str, tuple[str, ...]] = {
     "intake": (subjects.DOSSIERS_COMPLETED, subjects.RESPONSES_RECORDED, *INTAKE_RAW_SOURCES),
-    "sampling": (subjects.INVITATIONS_SENT,),
+    "sampling": (subjects.INVITATIONS_SENT, subjects.CAMPAIGNS_PLANNED),
     "scoring": (subjects.INDEXES_UPDATED,),
     "alerts": (subjects.ALERTS_RAISED, subjects.CASES_UPDATED),
     "console": (),
@@ -38,6 +38,7 @@ STREAM_OWNERS: dict[str, str] = {
     streams.DOSSIERS.name: "intake",
     streams.RESPONSES.name: "intake",
     streams.INVITATIONS.name: "sampling",
+    streams.CAMPAIGNS.name: "sampling",
     streams.INDEXES.name: "scoring",
     streams.ALERTS.name: "alerts",
 }

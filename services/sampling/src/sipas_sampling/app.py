@@ -31,7 +31,7 @@ from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.settings import decode_key
 from sipas_sampling import handlers, store
 from sipas_sampling.api import callbacks, campaigns, dev, draws
-from sipas_sampling.campaigns import load_campaign_file
+from sipas_sampling.campaigns import campaign_file, load_campaign_file
 from sipas_sampling.dispatch import Dispatcher
 from sipas_sampling.draws import Draws
 from sipas_sampling.maintenance import Maintenance
@@ -63,8 +63,10 @@ class SamplingService:
         self.hierarchy = settings.load_hierarchy()
         self.runtime = ServiceRuntime(settings, title="SIPAS Live — sampling")
         self.metrics = SamplingMetrics(self.runtime.registry)
+        day = settings.templates_day()
         self.campaign_files = [
-            load_campaign_file(p, self.hierarchy) for p in settings.campaign_paths()
+            load_campaign_file(campaign_file(entry), self.hierarchy, as_of=day)
+            for entry in settings.campaign_entries()
         ]
 
     def start(self) -> None:
@@ -75,7 +77,9 @@ class SamplingService:
         self.invitations = InvitationStore(db)
         self.progress = ProgressStore(db)
         self.tokens = MongoTokenStore(db)
-        self.registry = Registry(self.hierarchy, self.campaigns, self.decisions)
+        self.registry = Registry(
+            self.hierarchy, self.campaigns, self.decisions, self.runtime.publisher.publish_many
+        )
         self.selector = Selector(
             registry=self.registry,
             campaigns=self.campaigns,
@@ -180,13 +184,18 @@ class SamplingService:
     async def load_campaigns(self) -> None:
         """Campaign files (or the development campaign) into Mongo and the registry."""
         for campaign in self.campaign_files:
+            if campaign.as_of is not None and await self.campaigns.get(campaign.id):
+                # a template instantiated on an earlier start keeps its dates (and its draw)
+                log.info("campaign_template_kept", campaign=campaign.id)
+                continue
             await self.registry.save(campaign)
-        if not self.campaign_files and self.settings.env != "production":
+        if self.settings.runs_dev_campaign():
             # the development campaign follows its environment even after it decided
             await self.registry.save(
                 env_campaign(self.settings, self.hierarchy.province), frozen=False
             )
         await self.registry.refresh()
+        await self.registry.announce_all()
         s = self.settings
         if s.zalo_access_token and s.zalo_refresh_token:
             await self.tokens.bootstrap(

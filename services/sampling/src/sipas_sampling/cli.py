@@ -9,6 +9,7 @@ byte and the substitution log must be an unbroken chain that always took the nex
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +24,7 @@ from sipas_sampling.domain.audit import verify_export
 from sipas_sampling.domain.continuous import verify_decision
 from sipas_sampling.domain.plan import continuous_quotas
 from sipas_sampling.domain.scope import units_in_scope
+from sipas_sampling.settings import VIETNAM
 
 app = typer.Typer(help="Sampling: campaigns, draws and their verification.", no_args_is_help=True)
 console = Console()
@@ -115,19 +117,34 @@ def check(
     sample: Annotated[
         str | None, typer.Option(help="Name of a shipped hierarchy, e.g. dong-nai-example")
     ] = None,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Day a template (a file with as_of) is instantiated for (default: today)",
+        ),
+    ] = None,
 ) -> None:
-    """Validate a campaign file and show its units and (continuous) quotas."""
+    """Validate a campaign file and show its units, dates and (continuous) quotas."""
     units_file = (
         load_hierarchy_file(hierarchy)
         if hierarchy
         else load_sample_hierarchy(sample or "ha-tinh-nghi-xuan")
     )
     try:
-        campaign = load_campaign_file(campaign_file, units_file)
+        campaign = load_campaign_file(
+            campaign_file, units_file, as_of=as_of.date() if as_of else datetime.now(VIETNAM).date()
+        )
     except CampaignFileError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
     units = units_in_scope(campaign, units_file)
+    window = campaign.window
+    console.print(
+        f"{campaign.id}: {campaign.name_vi}\n"
+        f"results delivered {window.start} → {window.end}; fieldwork until {campaign.closes_on}"
+        + (f"; ranked on {campaign.n_min_unit} forms per unit" if campaign.n_min_unit else "")
+    )
     table = Table(title=f"{campaign.id} — {campaign.mode}")
     table.add_column("Unit")
     table.add_column("Name")

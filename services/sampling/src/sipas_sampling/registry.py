@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import structlog
 
+from sipas_contracts.events import Event
 from sipas_contracts.units import UnitHierarchy
 from sipas_sampling.domain.campaign import Campaign
-from sipas_sampling.domain.plan import continuous_quotas
+from sipas_sampling.domain.plan import continuous_quotas, planned
 from sipas_sampling.domain.scope import units_in_scope
 from sipas_sampling.settings import Settings
 from sipas_sampling.store.campaigns import CampaignStore
@@ -60,28 +62,52 @@ def env_campaign(settings: Settings, province: str) -> Campaign:
     )
 
 
+Announce = Callable[[Sequence[Event]], Awaitable[object]]
+
+
 class Registry:
-    """Active campaigns by id; refreshed periodically so every instance sees API changes."""
+    """Active campaigns by id; refreshed periodically so every instance sees API changes.
+
+    Every stored plan is announced (``campaign-planned``) through ``announce``.
+    """
 
     def __init__(
-        self, hierarchy: UnitHierarchy, campaigns: CampaignStore, decisions: DecisionStore
+        self,
+        hierarchy: UnitHierarchy,
+        campaigns: CampaignStore,
+        decisions: DecisionStore,
+        announce: Announce,
     ) -> None:
         self._hierarchy = hierarchy
         self._campaigns = campaigns
         self._decisions = decisions
+        self._announce = announce
         self._active: dict[str, ActiveCampaign] = {}
         self._known: dict[str, str] = {}
 
     async def save(self, campaign: Campaign, *, frozen: bool = True) -> bool:
         """Validate against the hierarchy, store, set quotas; returns True when new."""
         units = units_in_scope(campaign, self._hierarchy)
-        created = await self._campaigns.save(campaign, datetime.now(UTC), frozen=frozen)
+        now = datetime.now(UTC)
+        created = await self._campaigns.save(campaign, now, frozen=frozen)
         if campaign.mode == "continuous":
             quotas, expected = continuous_quotas(campaign, units)
             if any(q is not None for q in quotas.values()):
                 await self._decisions.set_quotas(campaign.id, quotas, expected)
         await self.refresh()
+        await self._announce([planned(campaign, units, now)])
         return created
+
+    async def announce_all(self) -> None:
+        """Publish every stored plan again (a consumer that joined late learns them all)."""
+        stored_at = await self._campaigns.stored_at()
+        await self._announce(
+            [
+                planned(active.campaign, sorted(active.units), stored_at[active.id])
+                for active in self._active.values()
+                if active.id in stored_at
+            ]
+        )
 
     async def refresh(self) -> None:
         """Reload every campaign from Mongo."""

@@ -9,8 +9,9 @@ message goes to the development outbox instead (``GET /dev/outbox``).
 
 from __future__ import annotations
 
-from pathlib import Path
+from datetime import UTC, date, datetime
 from typing import ClassVar, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -18,6 +19,7 @@ from pydantic_settings import SettingsConfigDict
 from sipas_runtime.settings import ServiceSettings
 
 ROLES = ("operator", "enumerator", "observer")
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 class Settings(ServiceSettings):
@@ -34,7 +36,21 @@ class Settings(ServiceSettings):
         validation_alias=AliasChoices("SIPAS_SAMPLING_SECRET_KEY", "secret_key"),
         description="Curve25519 secret key that opens contacts sealed by intake",
     )
-    campaign_files: str = Field(default="", description="Comma-separated campaign YAML files")
+    campaign_files: str = Field(
+        default="",
+        description="Comma-separated campaign YAML files, or names of the shipped examples "
+        "(ha-tinh-nghi-xuan-2020, dong-nai-2025)",
+    )
+    dev_campaign: bool | None = Field(
+        default=None,
+        description="Also run the development campaign (CAMPAIGN_ID, SEED, SAMPLING_RATE); "
+        "default: only when no campaign file is given (never in production)",
+    )
+    campaign_as_of: date | None = Field(
+        default=None,
+        description="Day campaign templates (files with as_of) are instantiated for; "
+        "default today in Vietnam. A template already stored keeps its first instance",
+    )
     campaign_id: str = "demo"
     instrument_id: str = "sipas-1001-2023"
     sampling_rate: float = Field(default=0.5, ge=0, le=1)
@@ -95,9 +111,18 @@ class Settings(ServiceSettings):
                 )
         return value
 
-    def campaign_paths(self) -> list[Path]:
-        """Campaign files to load at start-up."""
-        return [Path(p.strip()) for p in self.campaign_files.split(",") if p.strip()]
+    def campaign_entries(self) -> list[str]:
+        """Campaign files (paths or shipped names) to load at start-up."""
+        return [p.strip() for p in self.campaign_files.split(",") if p.strip()]
+
+    def runs_dev_campaign(self) -> bool:
+        """Whether the development campaign runs (never in production)."""
+        wanted = not self.campaign_entries() if self.dev_campaign is None else self.dev_campaign
+        return wanted and self.env != "production"
+
+    def templates_day(self) -> date:
+        """The day campaign templates are instantiated for (today in Vietnam by default)."""
+        return self.campaign_as_of or datetime.now(UTC).astimezone(VIETNAM).date()
 
     def role_keys(self) -> dict[str, str]:
         """API key → role."""

@@ -21,7 +21,7 @@ from aiosmtpd.controller import Controller
 from nats.aio.client import Client
 
 from sipas_contracts import subjects
-from sipas_contracts.events import DossierCompleted, Event, InvitationSent
+from sipas_contracts.events import CampaignPlanned, DossierCompleted, Event, InvitationSent
 from sipas_contracts.ids import uuid7
 from sipas_runtime.privacy import KeyPair, seal
 from sipas_runtime.processes import free_port
@@ -91,12 +91,17 @@ class Harness:
             transport=httpx.ASGITransport(app=app), base_url="http://sampling", timeout=60
         )
         self.sent: list[InvitationSent] = []
+        self.planned: list[CampaignPlanned] = []
 
     async def start(self) -> Harness:
         async def collect(msg: Any) -> None:
             self.sent.append(InvitationSent.model_validate_json(msg.data))
 
+        async def collect_plan(msg: Any) -> None:
+            self.planned.append(CampaignPlanned.model_validate_json(msg.data))
+
         await self.nc.subscribe(subjects.INVITATIONS_SENT, cb=collect)
+        await self.nc.subscribe(subjects.CAMPAIGNS_PLANNED, cb=collect_plan)
         await self.sampling.runtime.start()
         return self
 

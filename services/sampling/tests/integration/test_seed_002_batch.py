@@ -21,6 +21,7 @@ CAMPAIGN = "ht-nx-2020"
 COMMUNES = load_sample_hierarchy().leaves("ht-nx", date(2020, 6, 1))
 FEW_ORGS = COMMUNES[0]
 WHEN = datetime(2020, 5, 4, 3, tzinfo=UTC)
+PLAN_DAY = "2020-09-01"  # the plan as written (its dates move with the day it is loaded for)
 
 
 def population(tools) -> tuple[list, int]:
@@ -57,7 +58,9 @@ def population(tools) -> tuple[list, int]:
 async def test_seed_002_yields_425_official_invitations_with_transfers_and_a_verifiable_draw(
     tools, harness, tmp_path
 ):
-    h = await harness(campaign_files=str(shipped_path("ha-tinh-nghi-xuan-2020")))
+    h = await harness(
+        campaign_files=str(shipped_path("ha-tinh-nghi-xuan-2020")), campaign_as_of=PLAN_DAY
+    )
     events, eligible = population(tools)
     await h.publish(events)
 
@@ -162,7 +165,9 @@ async def test_seed_002_yields_425_official_invitations_with_transfers_and_a_ver
 
 
 async def test_lists_show_contacts_to_field_roles_only(tools, harness):
-    h = await harness(campaign_files=str(shipped_path("ha-tinh-nghi-xuan-2020")))
+    h = await harness(
+        campaign_files=str(shipped_path("ha-tinh-nghi-xuan-2020")), campaign_as_of=PLAN_DAY
+    )
     events = [
         tools.completed(i, COMMUNES[1], delivered_at=WHEN, kind="individual") for i in range(40)
     ]
@@ -213,3 +218,23 @@ def async_eq(h, n):
         return (await h.sampling.invitations.population_counts(CAMPAIGN)).get("eligible") == n
 
     return check
+
+
+async def test_the_plan_for_today_is_announced_and_kept_when_restarted_another_day(harness):
+    plan_file = str(shipped_path("ha-tinh-nghi-xuan-2020"))
+    first = await harness(campaign_files=plan_file, campaign_as_of="2026-12-07")
+    await first.eventually(lambda: any(p.campaign_id == "ht-nx-2026" for p in first.planned))
+    announced = next(p for p in first.planned if p.campaign_id == "ht-nx-2026")
+    assert (announced.window_start, announced.window_end) == (date(2026, 4, 8), date(2026, 12, 6))
+    assert len(announced.units) == 17
+    assert (announced.planned_per_unit, announced.n_min_unit) == (25, 25)
+    assert (await first.sampling.campaigns.get("ht-nx-2026"))[1] == "active"
+    await first.sampling.runtime.stop()
+
+    second = await harness(campaign_files=plan_file, campaign_as_of="2026-12-08")
+
+    campaign, status = await second.sampling.campaigns.get("ht-nx-2026")
+    assert campaign.window.end == date(2026, 12, 6)  # the first instance, not re-dated
+    assert status == "active"
+    await second.eventually(lambda: len(second.planned) == 1)  # announced again at start
+    assert second.planned[-1].design_digest == announced.design_digest

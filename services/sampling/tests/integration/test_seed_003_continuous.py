@@ -60,6 +60,7 @@ async def test_seed_003_allocates_10000_in_proportion_and_invites_through_every_
     ):
         h = await harness(
             campaign_files=str(shipped_path("dong-nai-2025")),
+            campaign_as_of="2025-01-01",  # the plan as written
             hierarchy_file=HIERARCHY,
             dev_outbox=False,
             esms_url=url,

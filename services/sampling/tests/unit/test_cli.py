@@ -40,13 +40,47 @@ def test_verify_decisions_catches_an_invitation_the_draw_did_not_allow(tmp_path)
     assert "is not below rate" in result.output
 
 
-def test_check_shows_the_seed_003_quotas():
+def test_check_shows_the_seed_003_quotas_as_written():
     result = runner.invoke(
-        app, ["check", str(shipped_path("dong-nai-2025")), "--sample", "dong-nai-example"]
+        app,
+        [
+            *("check", str(shipped_path("dong-nai-2025"))),
+            *("--sample", "dong-nai-example", "--as-of", "2025-01-01"),
+        ],
     )
 
     assert result.exit_code == 0, result.output
+    assert "dn-2025" in result.output
     assert "27 units; total quota 10000" in result.output
+
+
+def test_check_shows_seed_003_after_the_district_level_ended():
+    result = runner.invoke(
+        app,
+        [
+            *("check", str(shipped_path("dong-nai-2025"))),
+            *("--sample", "dong-nai-example", "--as-of", "2026-12-07"),
+        ],
+        env={"COLUMNS": "200"},
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "dn-2026" in result.output
+    assert "2026-12-07 → 2027-12-06" in result.output
+    assert "16 units; total quota 10000" in result.output  # the 11 district units closed
+
+
+def test_check_shows_the_dates_and_threshold_of_seed_002_for_a_day():
+    result = runner.invoke(
+        app,
+        ["check", str(shipped_path("ha-tinh-nghi-xuan-2020")), "--as-of", "2026-12-07"],
+        env={"COLUMNS": "200"},
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "ht-nx-2026" in result.output
+    assert "2026-04-08 → 2026-12-06" in result.output
+    assert "ranked on 25 forms per unit" in result.output
 
 
 def test_check_names_the_broken_field(tmp_path):

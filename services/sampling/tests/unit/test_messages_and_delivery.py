@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sipas_sampling.domain.campaign import QuietHours, Templates, ZaloTemplate
 from sipas_sampling.domain.delivery import backoff, in_quiet_hours, next_allowed, next_step
 from sipas_sampling.domain.messages import TemplateError, check_template, render, zalo_data
+from sipas_sampling.domain.outreach import QuietHours, Templates, ZaloTemplate
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 NIGHT = QuietHours(start=time(21), end=time(7))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
 import yaml
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
 from sipas_runtime.problems import ProblemError
@@ -36,16 +36,26 @@ def _active(request: Request, campaign_id: str) -> ActiveCampaign:
 @router.post(
     "/campaigns", summary="Create or update a campaign (JSON or YAML body)", status_code=200
 )
-async def put_campaign(request: Request, _: Operator) -> dict[str, Any]:
+async def put_campaign(
+    request: Request,
+    _: Operator,
+    as_of: Annotated[
+        date | None,
+        Query(
+            description="Day a template (a campaign with as_of) is instantiated for; default today"
+        ),
+    ] = None,
+) -> dict[str, Any]:
     """Validate and store a campaign; its design is frozen once it has decided."""
     sampling = service(request)
+    day = as_of or sampling.settings.templates_day()
     raw = await request.body()
     try:
         if "yaml" in request.headers.get("content-type", ""):
             document = yaml.safe_load(raw)
         else:
             document = json.loads(raw or b"null")
-        campaign = parse_campaign(document, origin="body", hierarchy=sampling.hierarchy)
+        campaign = parse_campaign(document, origin="body", hierarchy=sampling.hierarchy, as_of=day)
         created = await sampling.registry.save(campaign)
     except (ValueError, yaml.YAMLError) as exc:
         if isinstance(exc, DesignFrozenError):

@@ -11,23 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, time
+from datetime import date
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from sipas_contracts.events import ApplicantKind, InvitationChannel
 from sipas_contracts.ids import CampaignId, UnitCode
+from sipas_sampling.domain.outreach import CampaignPart, QuietHours, Templates
 
 Mode = Literal["continuous", "batch"]
 KINDS: tuple[ApplicantKind, ...] = ("individual", "organisation")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Window(_Model):
+class Window(CampaignPart):
     """Dossiers whose result was delivered from ``start`` to ``end`` (inclusive, local dates)."""
 
     start: date
@@ -40,7 +37,7 @@ class Window(_Model):
         return self
 
 
-class Scope(_Model):
+class Scope(CampaignPart):
     """Units in scope: an explicit list, or every leaf under a unit (minus exclusions)."""
 
     units: tuple[UnitCode, ...] = ()
@@ -54,7 +51,7 @@ class Scope(_Model):
         return self
 
 
-class Exclusions(_Model):
+class Exclusions(CampaignPart):
     """Who is left out of the population (seed 002: online, postal and non-residents)."""
 
     online: bool = False
@@ -64,14 +61,14 @@ class Exclusions(_Model):
     unknown_residence_is_resident: bool = True
 
 
-class ContactCap(_Model):
+class ContactCap(CampaignPart):
     """At most ``max_invitations`` to one applicant within ``days``, across campaigns."""
 
     max_invitations: int = Field(default=1, ge=1, le=100)
     days: int = Field(default=90, ge=1, le=3650)
 
 
-class Population(_Model):
+class Population(CampaignPart):
     """Population rules applied to every completed dossier."""
 
     exclude: Exclusions = Exclusions()
@@ -84,14 +81,14 @@ class Population(_Model):
     contact_cap: ContactCap | None = None
 
 
-class Slovin(_Model):
+class Slovin(CampaignPart):
     """n = N / (1 + N·e²) with N the population (given, or observed at the draw)."""
 
     margin: float = Field(gt=0, lt=1)
     population: int | None = Field(default=None, ge=1)
 
 
-class Precision(_Model):
+class Precision(CampaignPart):
     """Cochran's n for a share with finite-population correction."""
 
     margin: float = Field(gt=0, lt=1)
@@ -100,7 +97,7 @@ class Precision(_Model):
     population: int | None = Field(default=None, ge=1)
 
 
-class SampleSize(_Model):
+class SampleSize(CampaignPart):
     """Exactly one way to size the sample (``rate`` = fixed Bernoulli rate, no quotas)."""
 
     total: int | None = Field(default=None, ge=1)
@@ -118,7 +115,7 @@ class SampleSize(_Model):
         return self
 
 
-class FixedPerUnit(_Model):
+class FixedPerUnit(CampaignPart):
     """The same quota per unit and applicant kind (seed 002: 15 + 10)."""
 
     individual: int = Field(ge=0)
@@ -128,7 +125,7 @@ class FixedPerUnit(_Model):
     )
 
 
-class Proportional(_Model):
+class Proportional(CampaignPart):
     """Quota in proportion to each unit's dossier count, with floor, cap, largest remainder."""
 
     floor: int = Field(default=0, ge=0)
@@ -146,7 +143,7 @@ class Proportional(_Model):
         return self
 
 
-class Allocation(_Model):
+class Allocation(CampaignPart):
     """How the total is shared between units."""
 
     fixed_per_unit: FixedPerUnit | None = None
@@ -159,44 +156,20 @@ class Allocation(_Model):
         return self
 
 
-class Reserve(_Model):
+class Reserve(CampaignPart):
     """Reserve list size per stratum: ``ratio`` of the official quota, rounded up."""
 
     ratio: float = Field(default=0.5, ge=0, le=5)
 
 
-class QuietHours(_Model):
-    """No message leaves between ``start`` and ``end`` (local time; may wrap midnight)."""
-
-    start: time
-    end: time
-
-
-class ZaloTemplate(_Model):
-    """An approved ZNS template and which of its parameters carry what."""
-
-    template_id: str = Field(min_length=1, max_length=32)
-    unit_param: str = "ten_co_quan"
-    link_param: str = "link"
-    dossier_param: str | None = "ma_ho_so"
-    officer_param: str | None = None
-
-
-class Templates(_Model):
-    """Message texts; placeholders: {unit}, {link}, {dossier}, {officer_clause}."""
-
-    sms: str | None = None
-    text: str | None = None
-    email_subject: str | None = None
-    language: Literal["vi", "en"] = "vi"
-    zalo: ZaloTemplate | None = None
-    include_officer: bool = Field(default=True, description="Name the handling officer")
-
-
-class Campaign(_Model):
+class Campaign(CampaignPart):
     """A campaign as the operator writes it."""
 
     id: CampaignId
+    as_of: date | None = Field(
+        default=None,
+        description="Day the plan's dates are written for (a template; see domain.template)",
+    )
     name_vi: str = Field(min_length=1, max_length=300)
     name_en: str | None = Field(default=None, max_length=300)
     instrument_id: str = Field(min_length=1)
@@ -217,6 +190,13 @@ class Campaign(_Model):
     reminder_days: tuple[int, ...] = Field(default=(), max_length=5)
     token_ttl_days: int = Field(default=14, ge=1, le=120)
     expected_response_rate: float = Field(default=0.3, gt=0, le=1)
+    n_min_unit: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="Respondents a unit needs to be ranked; default: scoring's (30), or "
+        "planned_per_unit when the plan samples fewer",
+    )
     templates: Templates = Templates()
 
     @model_validator(mode="after")
@@ -235,11 +215,42 @@ class Campaign(_Model):
             raise ValueError(
                 "continuous proportional allocation needs allocation.proportional.basis"
             )
+        self._check_threshold()
         if sorted(self.reminder_days) != list(self.reminder_days) or any(
             d <= 0 or d >= self.token_ttl_days for d in self.reminder_days
         ):
             raise ValueError("reminder_days must increase and lie within token_ttl_days")
         return self
+
+    def _check_threshold(self) -> None:
+        planned = self.planned_per_unit
+        if self.n_min_unit is not None and planned is not None and self.n_min_unit > planned:
+            raise ValueError(
+                f"n_min_unit: {self.n_min_unit} respondents are needed to rank a unit, but "
+                f"the plan samples {planned} per unit ({self._planned_by()}); no unit could "
+                f"ever be ranked: lower n_min_unit to {planned} or raise the quota"
+            )
+
+    def _planned_by(self) -> str:
+        alloc = self.allocation
+        if alloc is not None and alloc.fixed_per_unit is not None:
+            fixed = alloc.fixed_per_unit
+            return (
+                f"allocation.fixed_per_unit: {fixed.individual} individuals + "
+                f"{fixed.organisation} organisations"
+            )
+        return "allocation.proportional.floor"
+
+    @property
+    def planned_per_unit(self) -> int | None:
+        """Forms the plan gives every unit at least: the fixed quota, or the floor (if any)."""
+        alloc = self.allocation
+        if alloc is None:
+            return None
+        if alloc.fixed_per_unit is not None:
+            return alloc.fixed_per_unit.individual + alloc.fixed_per_unit.organisation or None
+        assert alloc.proportional is not None  # Allocation validation: exactly one rule
+        return alloc.proportional.floor or None
 
     def _needs_basis(self) -> bool:
         alloc = self.allocation

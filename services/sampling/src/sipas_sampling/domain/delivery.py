@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Literal
 
-from sipas_sampling.domain.campaign import QuietHours
+from sipas_sampling.domain.outreach import QuietHours
 
 MAX_ROUNDS = 5
 BASE_BACKOFF = timedelta(minutes=1)

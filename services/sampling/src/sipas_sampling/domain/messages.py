@@ -12,7 +12,7 @@ import html
 from dataclasses import dataclass
 from string import Formatter
 
-from sipas_sampling.domain.campaign import Templates
+from sipas_sampling.domain.outreach import Templates
 
 PLACEHOLDERS = frozenset({"unit", "link", "dossier", "officer_clause"})
 

@@ -1,16 +1,25 @@
-"""A campaign's plan before any dossier arrives: its total and the continuous quotas."""
+"""A campaign's plan before any dossier arrives: its total, quotas, and how it is announced.
+
+The ``campaign-planned`` event tells the other services what the plan is (scoring takes
+its report title, window, units and ranking threshold from it).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
+from datetime import datetime
 
+from sipas_contracts.events import CampaignPlanned
+from sipas_contracts.ids import uuid7_for
 from sipas_sampling.domain.allocation import (
     AllocationError,
     precision_size,
     proportional,
     slovin,
 )
-from sipas_sampling.domain.campaign import Campaign, SampleSize
+from sipas_sampling.domain.campaign import Campaign, SampleSize, design_digest
 
 
 def sample_total(size: SampleSize, population_size: int) -> int:
@@ -57,3 +66,25 @@ def continuous_quotas(
             f"{shares.total} forms cannot hold the total of {total}"
         )
     return dict(shares.quotas), {u: float(n) for u, n in basis.items()}
+
+
+def planned(campaign: Campaign, units: Sequence[str], stored_at: datetime) -> CampaignPlanned:
+    """The plan as published; the same stored version always gives the same event id."""
+    definition = json.dumps(campaign.model_dump(mode="json"), sort_keys=True)
+    version = hashlib.sha256(definition.encode()).hexdigest()
+    return CampaignPlanned(
+        event_id=uuid7_for(f"campaign-planned:{campaign.id}:{version}", stored_at),
+        occurred_at=stored_at,
+        producer="sampling",
+        campaign_id=campaign.id,
+        name_vi=campaign.name_vi,
+        name_en=campaign.name_en,
+        instrument_id=campaign.instrument_id,
+        mode=campaign.mode,
+        window_start=campaign.window.start,
+        window_end=campaign.window.end,
+        units=list(units),
+        planned_per_unit=campaign.planned_per_unit,
+        n_min_unit=campaign.n_min_unit,
+        design_digest=design_digest(campaign),
+    )

@@ -77,6 +77,13 @@ class CampaignStore:
             async for d in self._db[CAMPAIGNS].find({})
         ]
 
+    async def stored_at(self) -> dict[str, datetime]:
+        """When each campaign's current definition was stored."""
+        return {
+            str(d["_id"]): d["updated_at"]
+            async for d in self._db[CAMPAIGNS].find({}, {"updated_at": 1})
+        }
+
     async def get(self, campaign_id: str) -> tuple[Campaign, str] | None:
         """One campaign with its status."""
         doc = await self._db[CAMPAIGNS].find_one({"_id": campaign_id})
