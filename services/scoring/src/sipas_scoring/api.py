@@ -15,7 +15,12 @@ from sipas_runtime.problems import ProblemError
 from sipas_scoring.api_models import CampaignOut, FunnelOut, TableOut, UnitDetailOut
 from sipas_scoring.auth import Operator, operator, scoring_of
 from sipas_scoring.domain import ScoringError
-from sipas_scoring.domain.profile import CampaignProfile, ProfileSettings
+from sipas_scoring.domain.profile import (
+    CampaignProfile,
+    ProfileSettings,
+    check_plan,
+    effective_profile,
+)
 from sipas_scoring.domain.selection import instrument_of
 from sipas_scoring.exports import MEDIA_TYPES, Format, render
 from sipas_scoring.rendering import Json, detail_json
@@ -184,21 +189,21 @@ async def get_profile(request: Request, campaign: str) -> CampaignProfile:
 async def put_profile(
     request: Request, campaign: str, settings: ProfileSettings, actor: Operator
 ) -> CampaignProfile:
-    """Replace the profile (revision +1); omitted fields take the service defaults.
+    """Replace the profile (revision +1); omitted fields follow the plan, else the defaults.
 
     Figures are recomputed and re-published with the new revision.
     """
     scoring = scoring_of(request)
-    defaults = scoring.settings.profile_defaults().model_dump()
-    settings = ProfileSettings.model_validate(
-        {**defaults, **settings.model_dump(exclude_unset=True)}
-    )
+    explicit = settings.model_dump(mode="json", exclude_unset=True)
+    plan = await scoring.profiles().plan(campaign)
+    merged = effective_profile(campaign, scoring.settings.profile_defaults(), plan, explicit)
     tallies = await scoring.aggregates().tallies(campaign)
-    if tallies or settings.instrument_id is not None:
-        try:
-            instrument_of(tallies, settings)
-        except ScoringError as exc:
-            raise problem_of(exc) from exc
-    profile = await scoring.profiles().put(campaign, settings, actor)
+    try:
+        check_plan(merged, plan)
+        if tallies or merged.instrument_id is not None:
+            instrument_of(tallies, merged)
+    except ScoringError as exc:
+        raise problem_of(exc) from exc
+    profile = await scoring.profiles().put(campaign, explicit, actor)
     scoring.index_publisher.invalidate(campaign)
     return profile

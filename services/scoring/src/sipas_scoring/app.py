@@ -8,6 +8,7 @@ import contextlib
 from fastapi import FastAPI
 
 from sipas_contracts.streams import (
+    SCORING_CAMPAIGNS,
     SCORING_DOSSIERS,
     SCORING_FUNNEL_RESPONSES,
     SCORING_INVITATIONS,
@@ -17,14 +18,22 @@ from sipas_runtime.service import ServiceRuntime, ensure_collections
 from sipas_scoring import api, handlers, publication_api
 from sipas_scoring.funnel_store import DOSSIERS, INVITATIONS, FunnelStore
 from sipas_scoring.metrics import ScoringMetrics
-from sipas_scoring.profiles import PROFILES, ProfileStore
+from sipas_scoring.profiles import PLANS, PROFILES, ProfileStore
 from sipas_scoring.publication_store import PUBLICATIONS, PublicationStore
 from sipas_scoring.settings import Settings
 from sipas_scoring.store import AGGREGATES, PUBLISHER_STATE, AggregateStore, SliceCache
 from sipas_scoring.updates import IndexPublisher
 from sipas_scoring.views import Views
 
-COLLECTIONS = (AGGREGATES, PUBLISHER_STATE, DOSSIERS, INVITATIONS, PROFILES, PUBLICATIONS)
+COLLECTIONS = (
+    AGGREGATES,
+    PUBLISHER_STATE,
+    DOSSIERS,
+    INVITATIONS,
+    PROFILES,
+    PLANS,
+    PUBLICATIONS,
+)
 
 
 class ScoringService:
@@ -74,7 +83,7 @@ class ScoringService:
 
 
 def register_consumers(scoring: ScoringService) -> None:
-    """The index hot path (stream-sequence mode) and the three funnel consumers."""
+    """The index hot path (stream-sequence mode), the three funnel consumers and the plans."""
     runtime, offset = scoring.runtime, scoring.settings.utc_offset
     pace = scoring.settings.funnel_interval  # the funnel: nobody waits on it
     runtime.consume(
@@ -108,6 +117,11 @@ def register_consumers(scoring: ScoringService) -> None:
         decode=handlers.decode_invitation,
         handler=handlers.on_invitations(scoring.funnel),
         pace=pace,
+    )
+    runtime.consume(
+        SCORING_CAMPAIGNS,
+        decode=handlers.decode_plan,
+        handler=handlers.on_plans(scoring.profiles, scoring.index_publisher.invalidate),
     )
 
 

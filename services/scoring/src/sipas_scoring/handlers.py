@@ -18,13 +18,20 @@ from datetime import timedelta
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from sipas_contracts.events import DossierCompleted, Event, InvitationSent, ResponseRecorded
+from sipas_contracts.events import (
+    CampaignPlanned,
+    DossierCompleted,
+    Event,
+    InvitationSent,
+    ResponseRecorded,
+)
 from sipas_contracts.instrument import CatalogueError, load_catalogue
 from sipas_runtime.consumer import Batch, Delivery, Handler, RejectedError
 from sipas_scoring.domain.funnel import Answered
 from sipas_scoring.domain.periods import local_date
 from sipas_scoring.domain.tally import SliceKey, Tally, fold
 from sipas_scoring.funnel_store import DayKey, FunnelStore
+from sipas_scoring.profiles import ProfileStore
 from sipas_scoring.store import AggregateStore
 
 
@@ -54,6 +61,11 @@ def decode_dossier(data: bytes) -> DossierCompleted:
 def decode_invitation(data: bytes) -> InvitationSent:
     """An invitation-sent event."""
     return InvitationSent.model_validate_json(data)
+
+
+def decode_plan(data: bytes) -> CampaignPlanned:
+    """A campaign-planned event."""
+    return CampaignPlanned.model_validate_json(data)
 
 
 def dossier_key(delivery: Delivery[DossierCompleted]) -> str:
@@ -126,6 +138,26 @@ def on_invitations(store: Callable[[], FunnelStore]) -> Handler[InvitationSent]:
 
     async def handle(batch: Batch[InvitationSent], session: AsyncClientSession) -> Sequence[Event]:
         await store().record_invitations((d.event for d in batch.fresh), session)
+        return ()
+
+    return handle
+
+
+def on_plans(
+    store: Callable[[], ProfileStore], changed: Callable[[str], None]
+) -> Handler[CampaignPlanned]:
+    """Keep each campaign's latest plan; its figures are recomputed with the new profile."""
+
+    async def handle(batch: Batch[CampaignPlanned], session: AsyncClientSession) -> Sequence[Event]:
+        events = [d.event for d in batch.fresh]
+        await store().save_plans(events, session)
+        campaigns = sorted({e.campaign_id for e in events})
+
+        def recompute() -> None:
+            for campaign in campaigns:
+                changed(campaign)
+
+        batch.on_commit(recompute)
         return ()
 
     return handle

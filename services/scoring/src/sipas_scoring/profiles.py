@@ -1,45 +1,79 @@
-"""Mongo adapter for campaign scoring profiles (one document per campaign)."""
+"""Mongo adapter for campaign scoring profiles and the plans they follow.
+
+``profiles`` holds what operators set explicitly (one document per campaign, with a
+revision); ``plans`` the latest ``campaign-planned`` event of each campaign. The profile
+in force is computed from both and the service defaults (``domain.profile``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from sipas_scoring.domain.profile import CampaignProfile, ProfileSettings
+from sipas_contracts.events import CampaignPlanned
+from sipas_scoring.domain.profile import CampaignProfile, ProfileSettings, effective_profile
 
 PROFILES = "profiles"
+PLANS = "plans"
 Document = dict[str, Any]
 
 
 class ProfileStore:
-    """Stored profiles; campaigns without one get the defaults from settings."""
+    """Stored profiles and plans; campaigns without either get the service defaults."""
 
     def __init__(self, db: AsyncDatabase[Document], defaults: ProfileSettings) -> None:
         self._profiles = db[PROFILES]
+        self._plans = db[PLANS]
         self._defaults = defaults
 
-    async def get(self, campaign_id: str) -> CampaignProfile | None:
-        """The stored profile of a campaign, if any."""
-        doc = await self._profiles.find_one({"_id": campaign_id})
-        return None if doc is None else _profile(doc)
+    async def plan(self, campaign_id: str) -> CampaignPlanned | None:
+        """The latest plan sampling announced for a campaign, if any."""
+        doc = await self._plans.find_one({"_id": campaign_id})
+        return None if doc is None else CampaignPlanned.model_validate(doc["event"])
+
+    async def save_plans(
+        self, events: Iterable[CampaignPlanned], session: AsyncClientSession
+    ) -> None:
+        """Keep each campaign's latest plan (by ``occurred_at``); older ones are ignored."""
+        for event in events:
+            current = await self._plans.find_one({"_id": event.campaign_id}, session=session)
+            if current is not None and current["occurred_at"] > event.occurred_at:
+                continue
+            await self._plans.replace_one(
+                {"_id": event.campaign_id},
+                {"event": event.model_dump(mode="json"), "occurred_at": event.occurred_at},
+                upsert=True,
+                session=session,
+            )
+
+    async def explicit(self, campaign_id: str) -> Document | None:
+        """What operators set for a campaign (``settings``, ``revision``, ``updated_by``)."""
+        return await self._profiles.find_one({"_id": campaign_id})
 
     async def get_or_default(self, campaign_id: str) -> CampaignProfile:
-        """The stored profile, else revision 0 built from the service defaults."""
-        stored = await self.get(campaign_id)
-        if stored is not None:
-            return stored
-        return CampaignProfile(campaign_id=campaign_id, **self._defaults.model_dump())
+        """The profile in force: service defaults, then the plan, then the operators' choices."""
+        doc = await self.explicit(campaign_id) or {}
+        return effective_profile(
+            campaign_id,
+            self._defaults,
+            await self.plan(campaign_id),
+            doc.get("settings", {}),
+            revision=doc.get("revision", 0),
+            updated_by=doc.get("updated_by"),
+        )
 
-    async def put(self, campaign_id: str, settings: ProfileSettings, actor: str) -> CampaignProfile:
-        """Replace the campaign's settings; the revision goes up by one."""
+    async def put(self, campaign_id: str, explicit: dict[str, Any], actor: str) -> CampaignProfile:
+        """Replace what operators set (only the given fields); the revision goes up by one."""
         doc = await self._profiles.find_one_and_update(
             {"_id": campaign_id},
             {
                 "$set": {
-                    "settings": settings.model_dump(mode="json"),
+                    "settings": explicit,
                     "updated_by": actor,
                     "updated_at": datetime.now(UTC),
                 },
@@ -51,17 +85,4 @@ class ProfileStore:
         if doc is None:  # pragma: no cover - an upsert always returns the document
             msg = f"profile of {campaign_id} was not stored"
             raise RuntimeError(msg)
-        return _profile(doc)
-
-    async def all(self) -> list[CampaignProfile]:
-        """Every stored profile."""
-        return [_profile(doc) async for doc in self._profiles.find({}).sort("_id", 1)]
-
-
-def _profile(doc: Document) -> CampaignProfile:
-    return CampaignProfile(
-        campaign_id=doc["_id"],
-        revision=doc.get("revision", 0),
-        updated_by=doc.get("updated_by"),
-        **doc.get("settings", {}),
-    )
+        return await self.get_or_default(campaign_id)

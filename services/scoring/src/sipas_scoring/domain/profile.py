@@ -4,6 +4,11 @@ Defaults follow ARCHITECTURE.md "Decisions": share of levels 4-5, item n ≥ 10 
 mean, a unit needs ≥ 30 respondents to be ranked, 95% intervals, kiosk answers kept
 apart from the sampled index. Changing a profile changes derived figures only (counts
 are untouched), and every figure records the profile revision it was computed with.
+
+Three layers, each overriding the one before: the service defaults, the campaign's plan
+(``campaign-planned``: title, instrument, window and the unit threshold, which follows
+the plan when it samples fewer than the default per unit — seed 002 ranks on 25 forms),
+and what an operator set explicitly.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sipas_contracts.events import CollectionMode
+from sipas_contracts.events import CampaignPlanned, CollectionMode
 from sipas_contracts.ids import CampaignId
 from sipas_contracts.instrument import Catalogue
 from sipas_scoring.domain import ProfileError
@@ -86,6 +91,70 @@ class CampaignProfile(ProfileSettings):
     campaign_id: CampaignId
     revision: int = Field(default=0, ge=0, description="0 = defaults, +1 per change")
     updated_by: str | None = None
+    planned_per_unit: int | None = Field(
+        default=None, description="Forms the campaign's plan gives each unit (from sampling)"
+    )
+    planned_units: tuple[str, ...] = Field(
+        default=(), description="Units the campaign's plan rates (from sampling)"
+    )
+
+
+def plan_threshold(default: int, plan: CampaignPlanned) -> int:
+    """Respondents a unit of this plan needs to be ranked.
+
+    The plan's own number when it sets one; else the default, unless the plan samples
+    fewer per unit, when a unit that answered every form of its plan must be rankable.
+    """
+    if plan.n_min_unit is not None:
+        return plan.n_min_unit
+    if plan.planned_per_unit is not None:
+        return min(default, plan.planned_per_unit)
+    return default
+
+
+def effective_profile(
+    campaign_id: str,
+    defaults: ProfileSettings,
+    plan: CampaignPlanned | None,
+    explicit: dict[str, object],
+    *,
+    revision: int = 0,
+    updated_by: str | None = None,
+) -> CampaignProfile:
+    """The profile in force: service defaults, then the plan, then what an operator set."""
+    values: dict[str, object] = defaults.model_dump()
+    if plan is not None:
+        values |= {
+            "title_vi": plan.name_vi,
+            "title_en": plan.name_en,
+            "instrument_id": plan.instrument_id,
+            "window_start": plan.window_start,
+            "window_end": plan.window_end,
+            "n_min_unit": plan_threshold(defaults.n_min_unit, plan),
+        }
+    return CampaignProfile.model_validate(
+        {
+            **values,
+            **explicit,
+            "campaign_id": campaign_id,
+            "revision": revision,
+            "updated_by": updated_by,
+            "planned_per_unit": plan.planned_per_unit if plan else None,
+            "planned_units": tuple(plan.units) if plan else (),
+        }
+    )
+
+
+def check_plan(settings: ProfileSettings, plan: CampaignPlanned | None) -> None:
+    """Raise :class:`ProfileError` when no unit of the plan could ever reach ``n_min_unit``."""
+    planned = plan.planned_per_unit if plan else None
+    if planned is not None and settings.n_min_unit > planned:
+        msg = (
+            f"n_min_unit: {settings.n_min_unit} respondents are needed to rank a unit, but "
+            f"the campaign's plan samples {planned} per unit; no unit could ever be ranked "
+            f"(at most {planned})"
+        )
+        raise ProfileError(msg)
 
 
 def check_against(profile: ProfileSettings, catalogue: Catalogue) -> None:
