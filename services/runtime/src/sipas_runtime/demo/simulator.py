@@ -142,6 +142,30 @@ class TthcSystem:
             await asyncio.sleep(interval * self._rng.uniform(0.5, 1.5))
 
 
+def answer_form(
+    catalogue: Catalogue, quality: float, rng: random.Random, profile: str = "tthc_user"
+) -> tuple[dict[str, int | str], str | None]:
+    """One respondent's answers to the form of a unit of the given quality, and a comment.
+
+    With probability ``quality`` an item gets one of the scale's two highest levels, else
+    one of the others; a few items are "not applicable".
+    """
+    out: dict[str, int | str] = {}
+    for item_id in catalogue.form(profile).items:
+        if rng.random() < 0.03:  # noqa: PLR2004
+            out[item_id] = "na"
+            continue
+        codes = sorted(catalogue.scales[catalogue.items[item_id].scale].values)
+        good = rng.random() < quality
+        out[item_id] = (
+            rng.choice(codes[-2:]) if good else rng.choice(codes[: max(1, len(codes) - 2)])
+        )
+    comment = None
+    if rng.random() < 0.15:  # noqa: PLR2004
+        comment = rng.choice(COMMENTS_GOOD if quality > 0.75 else COMMENTS_BAD)  # noqa: PLR2004
+    return out, comment
+
+
 class Respondents:
     """People who read their invitation and (mostly) answer it."""
 
@@ -170,30 +194,7 @@ class Respondents:
 
     def answers(self, quality: float) -> tuple[dict[str, int | str], str | None]:
         """Answers of one respondent to a commune of the given quality."""
-        rng = self._rng
-        out: dict[str, int | str] = {}
-        for item in self._catalogue.items.values():
-            if item.aspect == "HL.CS" or item.question in {
-                "ND.1",
-                "ND.2",
-                "ND.3",
-                "ND.4",
-                "ND.7",
-                "ND.8",
-            }:
-                continue  # the unit-level TTHC survey asks the service part
-            if rng.random() < 0.03:  # noqa: PLR2004
-                out[item.id] = "na"
-                continue
-            codes = sorted(self._catalogue.scales[item.scale].values)
-            good = rng.random() < quality
-            out[item.id] = (
-                rng.choice(codes[-2:]) if good else rng.choice(codes[: max(1, len(codes) - 2)])
-            )
-        comment = None
-        if rng.random() < 0.15:  # noqa: PLR2004
-            comment = rng.choice(COMMENTS_GOOD if quality > 0.75 else COMMENTS_BAD)  # noqa: PLR2004
-        return out, comment
+        return answer_form(self._catalogue, quality, self._rng)
 
     async def poll(self) -> None:
         """Read new invitations and schedule the answers."""
