@@ -1,7 +1,9 @@
 """Sending invitations and reminders: leases, quiet hours, retries, fallback, delivery status.
 
 Several instances may run: each claims due invitations with a lease (``claim_due``), so a
-message is handed to one sender at a time; a crashed sender's lease simply expires. The
+message is handed to one sender at a time. Leases are short (``LEASE``) and renewed while
+the round is still sending, so a long round keeps its invitations and a killed sender's
+invitations are free again within seconds, not minutes. The
 channel outcome goes through :func:`sipas_sampling.domain.delivery.next_step`; every attempt
 is recorded on the invitation. Undeliverable invitations release their quota slot
 (continuous) or are replaced from the reserve list (batch, via ``substitute``).
@@ -44,7 +46,8 @@ from sipas_sampling.vault import VaultError, unlock
 
 log = structlog.get_logger(__name__)
 NEVER = datetime(9999, 1, 1, tzinfo=UTC)
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(seconds=10)
+RENEW_EVERY = LEASE.total_seconds() / 3  # two renewals may be late before a lease lapses
 Substitute = Callable[[Document, str], Awaitable[None]]
 
 
@@ -99,10 +102,17 @@ class Dispatcher:
         """
         now = self.clock()
         due = await self._invitations.claim_due(now, owner=self._owner, limit=limit, lease=LEASE)
+        if not due:
+            return 0
         writes = RoundWrites()
-        results = await asyncio.gather(
-            *(self._one(doc, now, writes) for doc in due), return_exceptions=True
-        )
+        renewing = asyncio.create_task(self._renew(due[0]["lease_owner"]))
+        try:
+            results = await asyncio.gather(
+                *(self._one(doc, now, writes) for doc in due), return_exceptions=True
+            )
+        finally:
+            renewing.cancel()
+            await asyncio.wait([renewing])
         await self._invitations.outbox_add(writes.outbox, now)
         await self._invitations.update_all(writes.updates)
         for doc, result in zip(due, results, strict=True):
@@ -111,6 +121,14 @@ class Dispatcher:
                     "dispatch_failed", invitation=str(doc["_id"]), error=type(result).__name__
                 )
         return len(due)
+
+    async def _renew(self, lease_id: str) -> None:
+        while True:
+            await asyncio.sleep(RENEW_EVERY)
+            try:
+                await self._invitations.renew(lease_id, self.clock() + LEASE)
+            except Exception:  # noqa: BLE001 - the round goes on; the next renewal may land
+                log.warning("lease_renewal_failed", lease=lease_id)
 
     async def _one(self, doc: Document, now: datetime, writes: RoundWrites) -> None:
         active = self._registry.get(doc["campaign"])

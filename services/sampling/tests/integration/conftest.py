@@ -229,5 +229,7 @@ def tools() -> Any:
         http_gateway = staticmethod(http_gateway)
         smtp_server = staticmethod(smtp_server)
         default_answer = staticmethod(default_answer)
+        key_pair = PAIR
+        token_key = TOKEN_KEY
 
     return Tools

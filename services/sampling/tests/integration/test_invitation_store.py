@@ -50,3 +50,19 @@ async def test_a_deferred_invitation_is_not_claimed_by_a_sender_that_found_it_du
     await store.update(taken["_id"], {"next_attempt_at": NOW + timedelta(hours=9)})
 
     assert await store.claim(found_by_slow, NOW, owner="slow", lease=LEASE) == []
+
+
+async def test_a_renewed_lease_keeps_a_long_round_and_a_released_one_stays_free(mongo, db_name):
+    store = InvitationStore(mongo[db_name])
+    await store.add([invitation()])
+    [taken] = await store.claim_due(NOW, owner="long", limit=10, lease=LEASE)
+    later = NOW + 2 * LEASE
+
+    await store.renew(taken["lease_owner"], later + LEASE)
+    kept = await store.claim_due(later, owner="other", limit=10, lease=LEASE)
+    await store.update(taken["_id"], {"state": "retry", "next_attempt_at": NOW})
+    await store.renew(taken["lease_owner"], later + 2 * LEASE)
+    freed = await store.claim_due(later, owner="other", limit=10, lease=LEASE)
+
+    assert kept == []
+    assert [d["_id"] for d in freed] == [taken["_id"]]

@@ -91,6 +91,13 @@ class InvitationStore:
             )
         ]
 
+    async def renew(self, lease_id: str, until: datetime) -> None:
+        """Extend a claim's leases that are still held (a round that is still sending)."""
+        await self._db[INVITATIONS].update_many(
+            {"lease_owner": lease_id, "lease_until": {"$gt": NO_LEASE}},
+            {"$set": {"lease_until": until}},
+        )
+
     async def update(
         self,
         invitation_id: UUID,
