@@ -82,9 +82,11 @@ def check(
         f"escalate to {', '.join(sla.escalate_acknowledge_to)} / {', '.join(sla.escalate_resolve_to)}"  # noqa: E501
     )
     calendar = loaded.calendar
+    national = "Vietnamese public holidays (holidays library) + " * calendar.national_holidays
     console.print(
-        f"Calendar: {calendar.timezone}, {len(calendar.holidays)} holiday ranges, "
-        f"{len(calendar.makeup_days)} make-up days, {calendar.day_seconds / 3600:g} h/day"
+        f"Calendar: {calendar.timezone}, {national}"
+        f"{len(calendar.holidays)} holiday ranges and {len(calendar.makeup_days)} make-up days "
+        f"from the file, {calendar.day_seconds / 3600:g} h/day"
     )
     console.print(f"Campaign overrides: {', '.join(loaded.campaigns) or 'none'}")
     console.print(f"Units with contacts: {len(loaded.routing.units)}; users: {len(people)}")

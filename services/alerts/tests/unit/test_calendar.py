@@ -123,3 +123,33 @@ def test_a_due_time_always_falls_in_office_hours(start, seconds):
     assert CALENDAR.is_working_day(due.date())
     assert any(h.start <= due.time() <= h.end for h in CALENDAR.hours)
     assert due - start.astimezone(VN) >= timedelta(seconds=0)
+
+
+def test_vietnamese_public_holidays_and_official_swaps_come_from_the_holidays_library():
+    calendar = WorkingCalendar()
+
+    assert not calendar.is_working_day(date(2027, 2, 8))  # Tết Đinh Mùi, a Monday
+    assert calendar.holiday_name(date(2027, 2, 8)) == "Mùng ba Tết Nguyên Đán"
+    assert not calendar.is_working_day(date(2025, 5, 2))  # swapped with Saturday 26/4
+    assert calendar.is_working_day(date(2025, 4, 26))
+    assert calendar.holiday_name(date(2025, 5, 2)) == "Ngày nghỉ (thay cho ngày 26/04/2025)"
+    assert not calendar.is_working_day(date(2026, 8, 31))  # swapped with Saturday 22/8
+    assert calendar.is_working_day(date(2026, 8, 22))
+
+
+def test_the_province_file_adds_days_off_and_make_up_days_on_top_of_the_library():
+    calendar = WorkingCalendar(
+        holidays=(DayRange.model_validate({"from": date(2026, 3, 10), "name": "Lễ hội tỉnh"}),),
+        makeup_days=(DayRange.model_validate({"from": date(2026, 11, 24), "name": "Làm"}),),
+    )
+
+    assert not calendar.is_working_day(date(2026, 3, 10))
+    assert calendar.holiday_name(date(2026, 3, 10)) == "Lễ hội tỉnh"
+    assert calendar.is_working_day(date(2026, 11, 24))  # the file wins over the library
+
+
+def test_national_holidays_can_be_left_to_the_file_alone():
+    calendar = WorkingCalendar(national_holidays=False)
+
+    assert calendar.is_working_day(date(2027, 2, 8))
+    assert calendar.holiday_name(date(2027, 2, 8)) is None

@@ -5,6 +5,11 @@ weekday (Monday-Friday by default) that is not a public holiday, or a Saturday/S
 government has declared a make-up working day (ngày làm bù). ``add`` moves a timestamp
 forward by an amount of working time; ``between`` measures the working time between two
 timestamps. Both work on aware datetimes, in the province's time zone, and return UTC.
+
+Vietnam's public holidays (Tết by the lunar calendar, days off in lieu, the official swaps
+with their make-up Saturdays) come from the maintained ``holidays`` library, so they do not
+go stale by hand; the policy file adds only what the library does not know (the province's
+own days, a swap announced after the installed release). The file wins over the library.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from holidays import HolidayBase, country_holidays
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -75,10 +81,14 @@ class WorkingCalendar(_Frozen):
     timezone: str = "Asia/Ho_Chi_Minh"
     weekdays: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
     hours: tuple[OfficeHours, ...] = DEFAULT_HOURS
+    national_holidays: bool = Field(
+        default=True, description="Vietnam's public holidays and swaps from `holidays`"
+    )
     holidays: tuple[DayRange, ...] = ()
     makeup_days: tuple[DayRange, ...] = ()
     _off: frozenset[date] = PrivateAttr(default_factory=frozenset)
     _on: frozenset[date] = PrivateAttr(default_factory=frozenset)
+    _national: HolidayBase | None = PrivateAttr(default=None)
 
     @field_validator("timezone")
     @classmethod
@@ -98,6 +108,8 @@ class WorkingCalendar(_Frozen):
                 raise ValueError(f"office hours {before.end} and {after.start} overlap")
         self._off = frozenset(d for r in self.holidays for d in r.days())
         self._on = frozenset(d for r in self.makeup_days for d in r.days())
+        if self.national_holidays:  # filled year by year as days are asked for
+            self._national = country_holidays("VN", language="vi")
         return self
 
     @property
@@ -114,11 +126,23 @@ class WorkingCalendar(_Frozen):
         """Whether offices open on ``day``."""
         if day in self._on:
             return True
-        return _WEEKDAYS[day.weekday()] in self.weekdays and day not in self._off
+        if day in self._off:
+            return False
+        national = self._national
+        if national is not None:
+            if day in national:  # loads the year, with its swaps' make-up days
+                return False
+            if day in national.weekend_workdays:
+                return True
+        return _WEEKDAYS[day.weekday()] in self.weekdays
 
     def holiday_name(self, day: date) -> str | None:
-        """The name of the holiday on ``day``, if any."""
-        return next((r.name or "holiday" for r in self.holidays if day in set(r.days())), None)
+        """The name of the holiday on ``day``, if any (in Vietnamese for national ones)."""
+        named = next((r.name or "holiday" for r in self.holidays if day in set(r.days())), None)
+        if named is None and self._national is not None and day not in self._on:
+            national: str | None = self._national.get(day)
+            return national
+        return named
 
     def _blocks(self, day: date) -> Iterator[tuple[datetime, datetime]]:
         tz = self.tz
