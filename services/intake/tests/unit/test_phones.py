@@ -60,14 +60,48 @@ def test_every_2018_prefix_is_converted(old, new):
     assert normalise(f"{old}1234567") == f"{new}1234567"
 
 
+@pytest.mark.parametrize(
+    ("number", "kind"),
+    [
+        ("0896123456", "mobile"),  # MobiFone's 089 starts at 0896
+        ("0521234567", "invalid"),  # not assigned
+        ("0559123456", "mobile"),  # Reddi
+        ("02438261234", "landline"),  # Hà Nội
+        ("19001234", "service"),
+        ("18001234", "service"),
+        ("0912", "invalid"),
+        ("1662345678", "invalid"),  # a retired number before conversion
+    ],
+)
+def test_numbers_are_classified_by_the_numbering_plan(number, kind):
+    assert classify(number) == kind
+
+
+def test_a_number_from_another_country_is_not_taken_for_a_vietnamese_one():
+    numbers = parse_phones("+1 650 253 0000, +66 81 234 5678")
+
+    assert numbers.mobiles == ()
+    assert numbers.landlines == ()
+    assert numbers.unusable == 2
+
+
 def test_msisdn_is_the_international_form_without_plus():
     assert msisdn("0912345678") == "84912345678"
 
 
+MOBILE_PREFIXES = (  # the networks' ranges, as the numbering plan assigns them
+    *(f"03{d}" for d in range(2, 10)),  # Viettel
+    "070", "076", "077", "078", "079", "090", "093",  # MobiFone
+    "081", "082", "083", "084", "085", "088", "091", "094",  # VinaPhone
+    "086", "096", "097", "098",  # Viettel
+    "056", "058", "092",  # Vietnamobile
+    "059", "099",  # Gmobile
+    "087",  # iTel
+)  # fmt: skip
 national_mobiles = st.builds(
-    lambda prefix, rest: f"0{prefix}{rest:08d}",
-    st.sampled_from("35789"),
-    st.integers(min_value=0, max_value=99_999_999),
+    lambda prefix, rest: f"{prefix}{rest:07d}",
+    st.sampled_from(MOBILE_PREFIXES),
+    st.integers(min_value=0, max_value=9_999_999),
 )
 
 

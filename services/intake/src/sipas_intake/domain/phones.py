@@ -1,11 +1,13 @@
 """Vietnamese phone numbers as typed at a one-stop counter → usable mobile numbers.
 
-Follows integration-formats.md §4.4: split a free-text field into candidates, keep the
-digits, strip the international prefix (``+84``, ``84``, ``0084``), restore a leading zero
-lost by Excel, convert the 11-digit mobile numbers retired in 2018 (``0166…`` → ``036…``),
-then classify. Mobiles are validated leniently (``0[35789]`` + 8 digits) because MVNO
-ranges keep changing; landlines (``02…``, 11 digits) cannot receive SMS or Zalo and are
-never returned as a mobile. The national form ``0xxxxxxxxx`` is the canonical one.
+Follows integration-formats.md §4.4: split a free-text field into candidates, then parse
+and classify each with ``phonenumbers`` (Google's libphonenumber metadata, which follows the
+national numbering plan as operators and MVNOs get new ranges): the international prefixes
+(``+84``, ``84``, ``0084``) and the leading zero Excel drops are understood there. The
+library does not know the 11-digit mobile numbers retired in 2018 (``0166…`` → ``036…``):
+that table is kept here and applied only to a number the library cannot validate as is.
+Landlines (``02…``) cannot receive SMS or Zalo and are never returned as a mobile. The
+national form ``0xxxxxxxxx`` is the canonical one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Literal
+
+import phonenumbers
+from phonenumbers import PhoneNumber, PhoneNumberFormat, PhoneNumberType
 
 PhoneKind = Literal["mobile", "landline", "service", "invalid"]
 
@@ -29,9 +34,15 @@ CONVERSION_2018: dict[str, str] = {
 }  # fmt: skip
 """Old 11-digit mobile prefix → new 3-digit prefix (MIC plan, Sep–Nov 2018)."""
 
-_MOBILE = re.compile(r"^0[35789]\d{8}$")
-_LANDLINE = re.compile(r"^02\d{9}$")
-_SERVICE = re.compile(r"^1[89]00\d{4,6}$")
+_KINDS: dict[int, PhoneKind] = {
+    PhoneNumberType.MOBILE: "mobile",
+    PhoneNumberType.FIXED_LINE: "landline",
+    PhoneNumberType.TOLL_FREE: "service",
+    PhoneNumberType.PREMIUM_RATE: "service",
+    PhoneNumberType.SHARED_COST: "service",
+    PhoneNumberType.UAN: "service",
+}
+_VIETNAM = 84
 _STRONG_SEPARATORS = re.compile(r"[/,;|\n]|\s+(?:hoặc|hoac|or|và|va)\s+", re.IGNORECASE)
 _DASH_BEFORE_NUMBER = re.compile(r"-(?=\s*[0+])")
 _NATIONAL_DIGITS = 9
@@ -75,31 +86,40 @@ def split_candidates(text: str) -> list[str]:
     return [p.strip() for p in pieces if p.strip()][:_MAX_CANDIDATES]
 
 
+def _parse(text: str) -> PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, "VN")
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def _renumbered_2018(number: PhoneNumber) -> PhoneNumber | None:
+    """The current number of a retired 11-digit mobile (national significant 1xxxxxxxxx)."""
+    significant = phonenumbers.national_significant_number(number)
+    new = CONVERSION_2018.get("0" + significant[:3])
+    return _parse("0" + new[1:] + significant[3:]) if new else None
+
+
 def normalise(candidate: str) -> str | None:
-    """National form ``0…`` of one candidate, or None when it holds no plausible number."""
+    """National form ``0…`` of one candidate, or None when it holds no digit at all."""
     digits = "".join(ch for ch in candidate if ch.isascii() and ch.isdigit())
-    if digits.startswith("0084"):
-        digits = "0" + digits[4:]
-    elif digits.startswith("84") and len(digits) in {11, 12}:
-        digits = "0" + digits[2:]
-    if len(digits) == _NATIONAL_DIGITS and digits[0] in "35789":
-        digits = "0" + digits  # the leading zero Excel dropped
-    if len(digits) == 10 and digits.startswith("1") and not _SERVICE.match(digits):  # noqa: PLR2004
-        digits = "0" + digits
-    if len(digits) == 11 and digits[:4] in CONVERSION_2018:  # noqa: PLR2004
-        digits = CONVERSION_2018[digits[:4]] + digits[4:]
-    return digits or None
+    if not digits:
+        return None
+    number = _parse(candidate) or _parse(digits)
+    if number is None or number.country_code != _VIETNAM:
+        return digits
+    if not phonenumbers.is_valid_number(number):
+        number = _renumbered_2018(number) or number
+    national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+    return "".join(ch for ch in national if ch.isdigit())
 
 
 def classify(national: str) -> PhoneKind:
     """Mobile, landline, service number (1800/1900) or invalid."""
-    if _MOBILE.match(national):
-        return "mobile"
-    if _LANDLINE.match(national):
-        return "landline"
-    if _SERVICE.match(national):
-        return "service"
-    return "invalid"
+    number = _parse(national) if national.isdigit() else None
+    if number is None or not phonenumbers.is_valid_number_for_region(number, "VN"):
+        return "invalid"
+    return _KINDS.get(phonenumbers.number_type(number), "invalid")
 
 
 def parse_phones(text: str | None) -> PhoneNumbers:
