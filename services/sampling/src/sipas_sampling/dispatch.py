@@ -43,6 +43,7 @@ from sipas_sampling.store.campaigns import CampaignStore
 from sipas_sampling.store.decisions import DecisionStore
 from sipas_sampling.store.invitations import InvitationStore
 from sipas_sampling.vault import VaultError, unlock
+from sipas_sampling.wording import wording
 
 log = structlog.get_logger(__name__)
 NEVER = datetime(9999, 1, 1, tzinfo=UTC)
@@ -191,6 +192,7 @@ class Dispatcher:
         unit = self._hierarchy.units.get(doc["unit"])
         rendered = render(
             templates,
+            wording(templates.language),
             unit=unit.name_vi if unit else doc["unit"],
             link=link,
             dossier=doc["dossier_id"],

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from sipas_sampling.domain.delivery import backoff, in_quiet_hours, next_allowed, next_step
 from sipas_sampling.domain.messages import TemplateError, check_template, render, zalo_data
 from sipas_sampling.domain.outreach import QuietHours, Templates, ZaloTemplate
+from sipas_sampling.wording import wording
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 NIGHT = QuietHours(start=time(21), end=time(7))
@@ -19,6 +20,7 @@ NOW = datetime(2026, 11, 20, 3, tzinfo=UTC)  # 10:00 in Vietnam
 def test_the_invitation_names_the_unit_the_officer_and_the_link():
     message = render(
         Templates(),
+        wording("vi"),
         unit="Xã Cổ Đạm",
         link="https://ks.example/s/abc",
         dossier="H42-0001",
@@ -27,6 +29,8 @@ def test_the_invitation_names_the_unit_the_officer_and_the_link():
 
     assert "Xã Cổ Đạm" in message.text
     assert "Trần Thị C" in message.text
+    assert message.text.startswith("Xã Cổ Đạm trân trọng mời Ông/Bà")
+    assert message.subject == "Mời đánh giá sự hài lòng — Xã Cổ Đạm"
     assert message.text.endswith("https://ks.example/s/abc")
     assert '<a href="https://ks.example/s/abc">' in message.html
 
@@ -34,6 +38,7 @@ def test_the_invitation_names_the_unit_the_officer_and_the_link():
 def test_the_officer_can_be_left_out_and_english_is_available():
     message = render(
         Templates(language="en", include_officer=False),
+        wording("en"),
         unit="Commune",
         link="L",
         dossier="D",
@@ -46,13 +51,13 @@ def test_the_officer_can_be_left_out_and_english_is_available():
 
 def test_reminders_say_so():
     assert render(
-        Templates(), unit="U", link="L", dossier="D", officer=None, reminder=True
+        Templates(), wording("vi"), unit="U", link="L", dossier="D", officer=None, reminder=True
     ).sms.startswith("Nhắc lại")
 
 
 def test_zalo_template_data_uses_the_template_parameter_names():
     templates = Templates(zalo=ZaloTemplate(template_id="1", officer_param="can_bo"))
-    params = render(templates, unit="U", link="L", dossier="D", officer="C").params
+    params = render(templates, wording("vi"), unit="U", link="L", dossier="D", officer="C").params
 
     assert zalo_data(templates, params) == {
         "ten_co_quan": "U",

@@ -2,8 +2,9 @@
 
 As in Đồng Nai's practice, the officer who handled the dossier may be named.
 
-SMS texts are rendered from a short template; the SMS adapter strips diacritics and
-checks the GSM-7 length (brandname CSKH templates are written without diacritics).
+The default wording comes from the message catalogue (``sipas_sampling.wording``); a
+campaign's own templates replace it. SMS texts are rendered from a short template; the SMS
+adapter strips diacritics and checks the GSM-7 length.
 """
 
 from __future__ import annotations
@@ -16,28 +17,16 @@ from sipas_sampling.domain.outreach import Templates
 
 PLACEHOLDERS = frozenset({"unit", "link", "dossier", "officer_clause"})
 
-DEFAULTS = {
-    "vi": {
-        "text": (
-            "{unit} trân trọng mời Ông/Bà đánh giá mức độ hài lòng về việc giải quyết hồ sơ "
-            "{dossier}{officer_clause}. Phiếu khảo sát ẩn danh, khoảng 3 phút: {link}"
-        ),
-        "sms": "{unit} moi Ong/Ba danh gia su hai long ve ho so {dossier}: {link}",
-        "subject": "Mời đánh giá sự hài lòng — {unit}",
-        "officer": " do cán bộ {officer} giải quyết",
-        "reminder": "Nhắc lại: ",
-    },
-    "en": {
-        "text": (
-            "{unit} invites you to rate your satisfaction with the handling of dossier "
-            "{dossier}{officer_clause}. Anonymous survey, about 3 minutes: {link}"
-        ),
-        "sms": "{unit} invites you to rate dossier {dossier}: {link}",
-        "subject": "Please rate our service — {unit}",
-        "officer": ", handled by {officer}",
-        "reminder": "Reminder: ",
-    },
-}
+
+@dataclass(frozen=True)
+class Wording:
+    """The default texts in one language (``str.format`` placeholders)."""
+
+    text: str
+    sms: str
+    subject: str
+    officer: str
+    reminder: str
 
 
 class TemplateError(ValueError):
@@ -67,6 +56,7 @@ class Rendered:
 
 def render(
     templates: Templates,
+    wording: Wording,
     *,
     unit: str,
     link: str,
@@ -74,16 +64,15 @@ def render(
     officer: str | None,
     reminder: bool = False,
 ) -> Rendered:
-    """Render an invitation (or a reminder) for every channel."""
-    words = DEFAULTS[templates.language]
+    """Render an invitation (or a reminder) for every channel, in ``wording``'s language."""
     officer_clause = (
-        words["officer"].format(officer=officer) if officer and templates.include_officer else ""
+        wording.officer.format(officer=officer) if officer and templates.include_officer else ""
     )
     values = {"unit": unit, "link": link, "dossier": dossier, "officer_clause": officer_clause}
-    prefix = words["reminder"] if reminder else ""
-    text = prefix + (templates.text or words["text"]).format(**values)
-    sms = (templates.sms or words["sms"]).format(**{**values, "officer_clause": ""})
-    subject = prefix + (templates.email_subject or words["subject"]).format(**values)
+    prefix = wording.reminder if reminder else ""
+    text = prefix + (templates.text or wording.text).format(**values)
+    sms = (templates.sms or wording.sms).format(**{**values, "officer_clause": ""})
+    subject = prefix + (templates.email_subject or wording.subject).format(**values)
     escaped = html.escape(text.replace(link, "\0")).replace(
         "\0", f'<a href="{html.escape(link, quote=True)}">{html.escape(link)}</a>'
     )
