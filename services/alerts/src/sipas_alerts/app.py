@@ -75,7 +75,7 @@ class AlertsService:
         self.users: list[Principal] = load_users(settings.users_file)
         self.hierarchy = settings.load_hierarchy()
         self.metrics = AlertsMetrics(self.runtime.registry)
-        self.notices = Notices(self.policy, self.hierarchy, settings.public_url)
+        self.notices = Notices(self.policy, self.hierarchy, settings.console_url)
         self.rules = RuleBook(self.policy, classifier_factory(settings.comment_classifier))
         self._stores: Stores | None = None
         self.desk = CaseDesk(

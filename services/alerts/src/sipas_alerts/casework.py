@@ -127,6 +127,8 @@ class CaseDesk:
             self.metrics.alerts.labels(hit.rule, hit.unit).inc()
         for case in opened:
             self.metrics.opened.labels(case.rule, case.unit).inc()
+            if not self.notices.has_contact(case):
+                self.metrics.opened_without_contact.labels(case.unit).inc()
         return [event for event, _ in (*opened_events, *alert_events)]
 
     async def replay(self, sources: Iterable[str], session: AsyncClientSession) -> list[Event]:

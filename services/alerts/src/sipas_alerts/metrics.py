@@ -33,6 +33,12 @@ class AlertsMetrics:
             ["rule", "unit"],
             registry=registry,
         )
+        self.opened_without_contact = Counter(
+            "sipas_alerts_cases_opened_without_contact",
+            "Cases opened for a unit with no notification contact (nobody was told), by unit",
+            ["unit"],
+            registry=registry,
+        )
         self.closed = Counter(
             "sipas_alerts_cases_closed",
             "Cases that left the active states, by rule, unit and outcome",

@@ -1,8 +1,8 @@
 """The words of notifications: what a unit or agency is told when a case opens or escalates.
 
 Vietnamese first, English below. A notice names the unit, the rule, the window, the
-deadlines (local time) and the link to the case; never the respondent (a call-back contact
-is only shown in the case API, to the unit's handler).
+deadlines (local time) and the link to the case's page in the console; never the
+respondent (a call-back contact is only shown in the case API, to the unit's handler).
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ _HEADLINE = {
 class Notices:
     """Composes notifications for case changes from the policy's routing."""
 
-    def __init__(self, policy: Policy, hierarchy: UnitHierarchy, public_url: str) -> None:
+    def __init__(self, policy: Policy, hierarchy: UnitHierarchy, console_url: str) -> None:
         self._policy = policy
         self._hierarchy = hierarchy
-        self._url = public_url.rstrip("/")
+        self._url = console_url.rstrip("/")
 
     @property
     def tz(self) -> tzinfo:
@@ -56,6 +56,10 @@ class Notices:
         unique = {(c.channel, c.address): c for c in recipients}
         return [self._compose(case, kind, contact) for contact in unique.values()]
 
+    def has_contact(self, case: Case) -> bool:
+        """Whether the case's unit (or a unit above it) has someone to notify."""
+        return bool(self._unit_contacts(case))
+
     def _unit_contacts(self, case: Case) -> Sequence[Contact]:
         on = case.opened_at.astimezone(self.tz).date()
         ancestors = (
@@ -69,7 +73,7 @@ class Notices:
     def _compose(self, case: Case, kind: Kind, contact: Contact) -> Notification:
         head_vi, head_en = _HEADLINE[kind]
         unit = self.unit_name(case.unit)
-        link = f"{self._url}/v1/cases/{case.case_id}"
+        link = f"{self._url}/cases/{case.case_id}"  # the case page in the console
         text = "\n".join(
             [
                 f"{head_vi}: {rule_label(case.rule)} — {unit}",

@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from sipas_runtime.settings import ServiceSettings, decode_key
@@ -37,8 +37,12 @@ class Settings(ServiceSettings):
     secret_key: SecretStr | None = Field(
         default=None, description="NaCl secret key opening respondents' call-back contacts"
     )
-    public_url: str = Field(
-        default="http://127.0.0.1:8084", description="Base URL of this API in notifications"
+    console_url: str = Field(
+        default="http://127.0.0.1:8080",
+        validation_alias=AliasChoices(
+            "SIPAS_ALERTS_CONSOLE_URL", "SIPAS_CONSOLE_PUBLIC_URL", "console_url"
+        ),
+        description="The console's address: notifications link to the case page there",
     )
     comment_classifier: str = Field(default="lexicon", description="lexicon or a plug-in name")
     smtp_host: str | None = None

@@ -189,7 +189,7 @@ def settings(nats_url, mongo_url, db_name, tmp_path, webhook) -> Settings:
         policy_file=write_policy(tmp_path / "policy.yaml", webhook),
         users_file=write_users(tmp_path / "users.yaml"),
         secret_key=ALERT_KEYS.secret_key,
-        public_url="https://canhbao.example.gov.vn",
+        console_url="https://bangdieukhien.example.gov.vn",
         sla_interval=3600,
         notify_interval=3600,
         relay_interval=3600,

@@ -203,7 +203,7 @@ async def test_the_unit_and_the_agency_are_notified_by_email_and_signed_webhook(
     parsed = email.message_from_bytes(mail.content, policy=policy.default)
     assert parsed["Subject"] == "[SIPAS] Cảnh báo mới: Đánh giá không hài lòng — Xã Cổ Đạm"
     body = parsed.get_body(("plain",)).get_content()
-    assert f"https://canhbao.example.gov.vn/v1/cases/{case['case_id']}" in body
+    assert f"https://bangdieukhien.example.gov.vn/cases/{case['case_id']}" in body
     assert "Hạn tiếp nhận: 09:00 17/11/2026" in body
     assert mail.rcpt_tos == ["motcua.codam@example.gov.vn"]
     [(headers, payload)] = harness.webhooks

@@ -81,7 +81,14 @@ async def list_cases(
     cases = await alerts.stores.reads.search(query, limit=limit)
     role = scope.principal.role
     items = [
-        summary(c, role=role, now=now, unit_name=alerts.notices.unit_name(c.unit)) for c in cases
+        summary(
+            c,
+            role=role,
+            now=now,
+            unit_name=alerts.notices.unit_name(c.unit),
+            unit_has_contact=alerts.notices.has_contact(c),
+        )
+        for c in cases
     ]
     return CasePage(items=items, next=items[-1].case_id if len(items) == limit else None)
 
@@ -94,6 +101,7 @@ async def _detail(request: Request, scope: CurrentScope, case: Case) -> CaseDeta
         now=alerts.desk.clock(),
         unit_name=alerts.notices.unit_name(case.unit),
         notifications=await alerts.stores.notifications.of_case(str(case.case_id)),
+        unit_has_contact=alerts.notices.has_contact(case),
     )
 
 

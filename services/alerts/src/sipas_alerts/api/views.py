@@ -47,6 +47,8 @@ class CaseSummary(BaseModel):
     escalated_to: list[str]
     version: int
     allowed_actions: list[str]
+    unit_has_contact: bool = True
+    """False when nobody is notified of the unit's cases (no contact for it or above it)."""
 
 
 class CaseDetail(CaseSummary):
@@ -74,7 +76,9 @@ def is_overdue(case: Case, now: datetime) -> bool:
     return (case.state == "open" and now >= case.acknowledge_due_at) or now >= case.resolve_due_at
 
 
-def summary(case: Case, *, role: str, now: datetime, unit_name: str) -> CaseSummary:
+def summary(
+    case: Case, *, role: str, now: datetime, unit_name: str, unit_has_contact: bool = True
+) -> CaseSummary:
     """The listing view of ``case`` for a caller with ``role``."""
     return CaseSummary(
         case_id=str(case.case_id),
@@ -100,6 +104,7 @@ def summary(case: Case, *, role: str, now: datetime, unit_name: str) -> CaseSumm
         escalated_to=list(case.escalated_to),
         version=case.version,
         allowed_actions=case.allowed_actions(role),
+        unit_has_contact=unit_has_contact,
     )
 
 
@@ -110,10 +115,14 @@ def detail(
     now: datetime,
     unit_name: str,
     notifications: list[dict[str, Any]],
+    unit_has_contact: bool = True,
 ) -> CaseDetail:
     """The full view of ``case``."""
+    listed = summary(
+        case, role=role, now=now, unit_name=unit_name, unit_has_contact=unit_has_contact
+    )
     return CaseDetail(
-        **summary(case, role=role, now=now, unit_name=unit_name).model_dump(),
+        **listed.model_dump(),
         resolution=case.resolution,
         dismiss_reason=case.dismiss_reason,
         follows=str(case.follows) if case.follows else None,
