@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from sipas_console.clients import ServiceClients
+from sipas_console.live import LiveFeed
 from sipas_console.settings import Settings
 from sipas_console.web import areas, menu_of
 from sipas_console.web.errors import install_error_pages
@@ -26,11 +27,15 @@ class ConsoleService:
         self.clients = ServiceClients(settings.service_urls(), timeout=settings.service_timeout)
         self.areas = areas()
         self.menu = menu_of(self.areas)
+        self.hierarchy = settings.load_hierarchy()
+        self.live = LiveFeed()
 
-        async def open_clients(_: ServiceRuntime) -> None:
+        async def open_clients(runtime: ServiceRuntime) -> None:
             await self.clients.open()
+            await self.live.start(runtime.broker.connection)
 
         async def close_clients(_: ServiceRuntime) -> None:
+            await self.live.stop()
             await self.clients.close()
 
         self.runtime.on_startup(open_clients)

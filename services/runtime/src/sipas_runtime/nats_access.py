@@ -33,6 +33,10 @@ SERVICE_PUBLISHES: dict[str, tuple[str, ...]] = {
     "alerts": (subjects.ALERTS_RAISED, subjects.CASES_UPDATED),
     "console": (),
 }
+# Core subscriptions (no JetStream consumer): the console's live pages.
+SERVICE_SUBSCRIBES: dict[str, tuple[str, ...]] = {
+    "console": (subjects.INDEXES_UPDATED, subjects.CASES_UPDATED, subjects.ALERTS_RAISED),
+}
 STREAM_OWNERS: dict[str, str] = {
     streams.RAW_DOSSIERS.name: "intake",
     streams.DOSSIERS.name: "intake",
@@ -84,7 +88,9 @@ def service_permissions(service: str) -> dict[str, dict[str, list[str]]]:
             publish += _consumer_api(spec.stream, spec.durable)
     return {
         "publish": {"allow": sorted(set(publish))},
-        "subscribe": {"allow": [f"{inbox_prefix(service)}.>"]},
+        "subscribe": {
+            "allow": [*SERVICE_SUBSCRIBES.get(service, ()), f"{inbox_prefix(service)}.>"]
+        },
     }
 
 

@@ -1,0 +1,106 @@
+"""How cases read on a page: labels, local times, deadlines, the actions a form offers.
+
+Pure functions over the alerts API's JSON (no I/O), so the inbox, the case page and the
+province board show a case the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sipas_runtime.i18n import _
+
+VIETNAM = timezone(timedelta(hours=7))
+ACTIVE = ("open", "acknowledged", "in_progress")
+STATES = {
+    "open": _("New"),
+    "acknowledged": _("Acknowledged"),
+    "in_progress": _("In progress"),
+    "resolved": _("Resolved"),
+    "closed": _("Closed"),
+    "dismissed": _("Dismissed"),
+}
+STATE_TAGS = {"open": "red", "acknowledged": "yellow", "in_progress": "blue"}
+SEVERITIES = {"critical": _("Critical"), "warning": _("Needs attention"), "info": _("Information")}
+SEVERITY_TAGS = {"critical": "red", "warning": "yellow", "info": "neutral"}
+ACTIONS = {
+    "acknowledge": _("Acknowledge"),
+    "start": _("Start handling"),
+    "resolve": _("Resolve"),
+    "dismiss": _("Dismiss"),
+    "close": _("Close"),
+    "reopen": _("Reopen"),
+}
+NOTE_LABELS = {
+    "resolve": _("What was done"),
+    "dismiss": _("Why the case is dismissed"),
+    "reopen": _("Why the case is reopened"),
+}
+AUDIT_ACTIONS = {
+    "opened": _("Opened"),
+    "alert_added": _("Another alert"),
+    "noted": _("Note"),
+    "callbacks_viewed": _("Call-back contacts viewed"),
+    "escalated": _("Escalated"),
+    **ACTIONS,
+}
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An ISO time of the API (``Z`` or an offset), or None."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value)
+
+
+def local(value: str | datetime | None) -> str:
+    """A time as people in the province read it: ``14:05 17/11/2026``."""
+    moment = parse_time(value) if isinstance(value, str) or value is None else value
+    return moment.astimezone(VIETNAM).strftime("%H:%M %d/%m/%Y") if moment else ""
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The deadline that matters now, and how far away it is."""
+
+    kind: str  # "acknowledge" or "resolve"
+    at: datetime
+    overdue: bool
+    hours: int  # whole hours left (or past), rounded towards zero
+
+    @property
+    def days(self) -> int:
+        """Whole days left (or past)."""
+        return self.hours // 24
+
+
+def deadline(case: Mapping[str, Any], now: datetime) -> Deadline | None:
+    """The open case's deadline: to acknowledge while new, then to resolve."""
+    if case["state"] not in ACTIVE:
+        return None
+    kind = "acknowledge" if case["state"] == "open" else "resolve"
+    at = parse_time(case[f"{kind}_due_at"])
+    if at is None:
+        return None
+    seconds = (at - now).total_seconds()
+    return Deadline(kind, at, seconds <= 0, int(abs(seconds) // 3600))
+
+
+def by_deadline(cases: Iterable[Mapping[str, Any]], now: datetime) -> list[Mapping[str, Any]]:
+    """Active cases first, soonest deadline first; then the others, newest first."""
+    active = [c for c in cases if c["state"] in ACTIVE]
+    ended = [c for c in cases if c["state"] not in ACTIVE]
+    far = now + timedelta(days=3650)
+    active.sort(key=lambda c: getattr(deadline(c, now), "at", far))
+    ended.sort(key=lambda c: c["opened_at"], reverse=True)
+    return [*active, *ended]
+
+
+def text_in(value: Mapping[str, str] | str | None, lang: str) -> str:
+    """A ``{vi, en}`` text of the API in ``lang`` (Vietnamese when English is missing)."""
+    if isinstance(value, Mapping):
+        return str(value.get(lang) or value.get("vi") or "")
+    return value or ""
