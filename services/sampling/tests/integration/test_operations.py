@@ -60,6 +60,30 @@ async def test_an_invalid_campaign_is_refused_field_by_field(tools, harness):
     assert fields == {"window", "channels"}
 
 
+async def test_a_shipped_plan_read_from_the_api_creates_its_campaign_for_a_day(tools, harness):
+    h = await harness()
+
+    plans = await h.http.get("/v1/plans", headers=tools.auth("operator"))
+    refused = await h.http.get("/v1/plans", headers=tools.auth("observer"))
+
+    assert plans.status_code == 200, plans.text
+    assert refused.status_code == 403
+    by_name = {p["name"]: p["template"] for p in plans.json()}
+    assert set(by_name) == {"ha-tinh-nghi-xuan-2020", "dong-nai-2025"}
+    assert by_name["ha-tinh-nghi-xuan-2020"]["mode"] == "batch"
+    created = await h.http.post(
+        "/v1/campaigns",
+        params={"as_of": "2026-09-01"},
+        json=by_name["ha-tinh-nghi-xuan-2020"],
+        headers=tools.auth("operator"),
+    )
+    assert created.status_code == 200, created.text
+    assert created.json()["id"] == "ht-nx-2026"
+    page = await h.http.get("/v1/campaigns/ht-nx-2026", headers=tools.auth("observer"))
+    # the 243 days before the draw day, as in the plan (2020 was a leap year)
+    assert page.json()["campaign"]["window"] == {"start": "2026-01-01", "end": "2026-08-31"}
+
+
 async def test_a_campaign_that_decided_keeps_its_design(tools, harness):
     h = await harness()
     operator = tools.auth("operator")

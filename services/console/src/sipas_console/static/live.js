@@ -63,4 +63,12 @@
     document.documentElement.setAttribute("data-live-connected", "");
   });
   window.addEventListener("pagehide", function () { source.close(); });
+  // Regions whose figures move without an event the console hears (invitations) also
+  // refresh every data-live-every seconds while the page is visible.
+  regions.forEach(function (region) {
+    var every = parseInt(region.getAttribute("data-live-every") || "0", 10);
+    if (every > 0) {
+      setInterval(function () { if (!document.hidden) refresh(); }, every * 1000);
+    }
+  });
 })();

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from sipas_runtime.problems import ProblemError
 from sipas_sampling.api import Anyone, Operator, Reader, service
-from sipas_sampling.campaigns import CampaignFileError, parse_campaign
+from sipas_sampling.campaigns import SHIPPED, CampaignFileError, parse_campaign, shipped_path
 from sipas_sampling.domain.campaign import design_digest
 from sipas_sampling.domain.progress import batch_units, delivery, total_quota
 from sipas_sampling.registry import ActiveCampaign
@@ -67,6 +67,15 @@ async def put_campaign(
         )
         raise ProblemError(422, "The campaign is invalid.", errors=errors) from exc
     return {"id": campaign.id, "created": created, "design_digest": design_digest(campaign)}
+
+
+@router.get("/plans", summary="The shipped plans (campaign templates) to create campaigns from")
+async def plans(_: Operator) -> list[dict[str, Any]]:
+    """Each shipped plan as written: post it to ``/v1/campaigns?as_of=DAY`` to create it."""
+    return [
+        {"name": name, "template": yaml.safe_load(shipped_path(name).read_text(encoding="utf-8"))}
+        for name in SHIPPED
+    ]
 
 
 @router.get("/campaigns", summary="Campaigns and their status")
