@@ -28,7 +28,7 @@ from sipas_intake.store.ledger import DossierLedger
 from sipas_intake.store.outbox import Outbox
 from sipas_intake.store.paper import PaperLedger
 from sipas_intake.store.tokens import TokenStore
-from sipas_intake.web import kiosk, survey
+from sipas_intake.web import kiosk, kiosk_app, survey
 from sipas_intake.web.limits import PathBodyLimits
 from sipas_intake.web.render import Renderer
 from sipas_runtime.i18n import Catalogue as Messages
@@ -211,6 +211,7 @@ def create_app(settings: Settings) -> FastAPI:
             paper.router,
             kiosks.router,
             survey.router,
+            kiosk_app.router,  # before kiosk.router: /k/{key} would take /k/sw.js
             kiosk.router,
         ],
         description=(

@@ -236,9 +236,10 @@ def kiosk_add(
     unit: Annotated[str, typer.Option(help="Unit code or name the tablet rates")],
     url: Url = DEFAULT_URL,
     api_key: ApiKey = "",
+    counter: Annotated[str | None, typer.Option(help="Counter name shown on the tablet")] = None,
     campaign_id: str = "kiosk",
     instrument: str = "sipas-1001-2023",
-    profile: str = "kiosk",
+    profile: str = "counter",
 ) -> None:
     """Register a tablet; prints the one-time pairing URL to open on it."""
     body = {
@@ -247,7 +248,7 @@ def kiosk_add(
         "campaign_id": campaign_id,
         "instrument_id": instrument,
         "profile": profile,
-    }
+    } | ({"counter": counter} if counter else {})
     response = _request(url, api_key, "POST", "/v1/kiosks", 201, body=body)
     sys.stdout.write(response.json()["pairing_url"] + "\n")
     console.print("Open this URL once on the tablet; it is not shown again.")

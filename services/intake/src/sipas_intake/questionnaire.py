@@ -45,6 +45,10 @@ class QuestionItem(BaseModel):
         """The options as (code, label) pairs, as the page components take them."""
         return [(o.code, o.label) for o in self.options]
 
+    def five_levels(self) -> bool:
+        """Whether the answers are the five levels 1-5 (shown as faces on the counter tablet)."""
+        return [o.code for o in self.options if o.code != "na"] == ["1", "2", "3", "4", "5"]
+
 
 class Group(BaseModel):
     """Items under one heading (an element or a question); ``heading`` None for singles."""

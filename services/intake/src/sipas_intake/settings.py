@@ -77,6 +77,9 @@ class Settings(ServiceSettings):
         default=10.0, ge=0, description="Minimum time between two answers on one kiosk"
     )
     kiosk_idle_seconds: int = Field(default=90, ge=3, description="Idle kiosk form resets")
+    kiosk_thanks_seconds: int = Field(
+        default=5, ge=1, le=60, description="How long the kiosk thanks before a blank form"
+    )
     session_max_age_seconds: int = Field(default=24 * 3600, ge=60)
     republish_after_seconds: float = Field(default=5.0, gt=0)
 

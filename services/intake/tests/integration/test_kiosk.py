@@ -37,21 +37,28 @@ def kiosk_answers(html: str, **extra: str) -> dict[str, str]:
     return {"csrf": csrf, "lang": "vi", "applicant_kind": "2", "a.HL.DV.E3.1": "1", **extra}
 
 
-async def test_a_registered_tablet_shows_the_short_form_and_records_kiosk_answers(
+async def test_a_registered_tablet_shows_one_screen_of_faces_and_records_kiosk_answers(
     intake, eventually_fn
 ):
-    registered = await register(intake)
+    registered = await register(intake, counter="Quầy 1 — Hộ tịch")
     assert registered.status_code == 201
     html = await pair(intake, registered.json()["pairing_url"])
 
-    sent = await intake.http.post("/k", data=kiosk_answers(html))
+    sent = await intake.http.post("/k", data=kiosk_answers(html, **{"a.ND.X3": "4"}))
 
     assert 'data-idle="45"' in html
-    assert len(re.findall(r'<fieldset class="field choices cards" id="q-HL', html)) == 6
+    assert "Quầy 1 — Hộ tịch" in unescape(html)
+    assert re.findall(r'<fieldset class="faces (\w+)" id="q-([\w.]+)"', html) == [
+        ("large", "ND.X3"),
+        ("small", "HL.DV.E3.1"),
+        ("small", "HL.DV.E3.2"),
+        ("small", "HL.DV.E4.1"),
+    ]
+    assert '<link rel="manifest" href="/k/manifest.webmanifest">' in html
     assert '<script src="/static/kiosk.js" defer>' in html
     assert sent.status_code == 303
     done = await intake.http.get(sent.headers["location"])
-    assert 'http-equiv="refresh" content="5;url=/k"' in done.text
+    assert 'http-equiv="refresh" content="5;url=/k?lang=vi"' in done.text
     await eventually_fn(lambda: len(intake.collected("response.recorded")) == 1)
     event = intake.collected("response.recorded")[0]
     assert (event["collection_mode"], event["campaign_id"], event["unit"]) == (
@@ -59,7 +66,37 @@ async def test_a_registered_tablet_shows_the_short_form_and_records_kiosk_answer
     )  # fmt: skip
     assert event["invitation_id"] is None
     assert event["applicant_kind"] == "organisation"
-    assert event["answers"] == {"HL.DV.E3.1": 1}
+    assert event["answers"] == {"ND.X3": 4, "HL.DV.E3.1": 1}
+
+
+async def test_a_tablet_on_the_longer_kiosk_profile_shows_six_rows_of_faces(intake):
+    registered = await register(intake, profile="kiosk")
+    html = await pair(intake, registered.json()["pairing_url"])
+
+    assert len(re.findall(r'<fieldset class="faces (?:large|small)" id="q-HL', html)) == 6
+    assert "Ý kiến khác" in unescape(html)
+
+
+async def test_the_tablet_is_an_installable_app_with_an_offline_notice(intake):
+    manifest = await intake.http.get("/k/manifest.webmanifest")
+    worker = await intake.http.get("/k/sw.js")
+    offline = await intake.http.get("/k/offline")
+
+    assert manifest.headers["content-type"].startswith("application/manifest+json")
+    body = manifest.json()
+    assert (body["start_url"], body["scope"], body["display"]) == ("/k", "/k", "fullscreen")
+    assert body["short_name"] == "Đánh giá tại quầy"
+    assert [i["sizes"] for i in body["icons"]] == ["192x192", "512x512"]
+    for icon in body["icons"]:
+        image = await intake.http.get(icon["src"])
+        assert image.headers["content-type"] == "image/png"
+        assert image.content.startswith(b"\x89PNG")
+    assert worker.headers["service-worker-allowed"] == "/k"
+    assert worker.headers["content-type"].startswith("text/javascript")
+    assert "/k/offline" in worker.text
+    assert offline.status_code == 200
+    assert "Đang chờ kết nối mạng" in unescape(offline.text)
+    assert 'http-equiv="refresh" content="5;url=/k?lang=vi"' in offline.text
 
 
 async def test_a_form_nonce_records_one_answer_however_often_it_is_posted(intake, eventually_fn):
@@ -121,4 +158,5 @@ async def test_registration_checks_unit_profile_and_uniqueness(intake):
     assert twice.status_code == 409
     assert anonymous.status_code == 401
     assert [d["device_id"] for d in listed.json()] == ["k3"]
+    assert listed.json()[0]["profile"] == "counter"
     assert "pairing_url" not in listed.text

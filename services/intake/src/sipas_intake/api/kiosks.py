@@ -1,4 +1,4 @@
-"""Kiosk registration by operators: a device bound to one unit, campaign and short form."""
+"""Kiosk registration by operators: a tablet bound to one counter, unit, campaign and form."""
 
 from __future__ import annotations
 
@@ -27,11 +27,19 @@ class KioskRequest(BaseModel):
 
     device_id: str = Field(pattern=CODE_PATTERN, description="Your name for the tablet")
     unit: str = Field(min_length=1, max_length=200, description="Unit code or name")
+    counter: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=80,
+        description="The counter the tablet stands at, shown on it (e.g. 'Quầy 1 — Hộ tịch')",
+    )
     campaign_id: str = Field(
         default="kiosk", pattern=CODE_PATTERN, description="Kept apart from sampled campaigns"
     )
     instrument_id: str = "sipas-1001-2023"
-    profile: str = "kiosk"
+    profile: str = Field(
+        default="counter", description="Form profile: 'counter' (one screen) or 'kiosk'"
+    )
 
 
 class KioskDevice(BaseModel):
@@ -39,6 +47,7 @@ class KioskDevice(BaseModel):
 
     device_id: str
     unit: str
+    counter: str | None = None
     campaign_id: str
     instrument_id: str
     profile: str

@@ -1,11 +1,15 @@
-"""The counter kiosk at ``/k``: a unit-bound tablet showing a short form, reset when idle.
+"""The counter tablet at ``/k``: one screen of large faces, bound to a counter and unit.
 
-An operator registers a device (``POST /v1/kiosks``) and opens the one-time URL
-``/k/<device key>`` on the tablet: the key moves into a long-lived HttpOnly cookie. Each
-rendered form carries a one-time nonce (refusing replays and double taps) and the device
-accepts at most one answer per ``SIPAS_INTAKE_KIOSK_INTERVAL_SECONDS``. Answers are
-marked ``kiosk``, go to the device's campaign (``kiosk`` by default, apart from the
-sampled campaigns) and carry no invitation.
+An operator registers a device (``POST /v1/kiosks``: unit, counter, form profile) and opens
+the one-time URL ``/k/<device key>`` on the tablet: the key moves into a long-lived HttpOnly
+cookie. The ``counter`` profile asks the overall rating in large faces and, if the person
+wishes, the handling officer's courtesy and guidance and whether the result came on time;
+an idle screen resets itself. Each rendered form carries a one-time nonce (refusing replays
+and double taps) and the device accepts at most one answer per
+``SIPAS_INTAKE_KIOSK_INTERVAL_SECONDS``. Answers are marked ``kiosk``, go to the device's
+campaign (``kiosk`` by default, apart from the sampled campaigns) and carry no invitation.
+The installable-app parts (manifest, service worker, thanks and offline pages) are in
+:mod:`sipas_intake.web.kiosk_app`.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ from sipas_intake.web.forms import (
     event_or_errors,
     posted_fields,
 )
+from sipas_intake.web.kiosk_app import kiosk_message
 from sipas_intake.web.render import switch_url
-from sipas_runtime.i18n import Lang, _, choose_language
+from sipas_runtime.i18n import Lang, choose_language
 from sipas_runtime.mongo import Document
 from sipas_runtime.pages import SECURITY_HEADERS
 from sipas_runtime.privacy import keyed_hash
@@ -40,7 +45,6 @@ router = APIRouter(include_in_schema=False)
 COOKIE = "sipas_kiosk"
 KEY_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 DEVICE_COOKIE_SECONDS = 400 * 24 * 3600
-AGAIN = _("New rating")
 
 
 def _key_hash(request: Request, key: str) -> str:
@@ -58,15 +62,6 @@ async def _device(request: Request) -> tuple[str, Document] | None:
 
 def _unknown(request: Request, lang: Lang) -> Response:
     return intake_of(request).renderer.message("kiosk_unknown", lang=lang, status=403)
-
-
-@router.get("/k/done")
-async def kiosk_thanks(request: Request) -> Response:
-    """Thanks, then back to a blank form (meta refresh: works without JavaScript)."""
-    lang = choose_language(request.query_params.get("lang"))
-    return intake_of(request).renderer.message(
-        "kiosk_thanks", lang=lang, status=200, refresh="5;url=/k", link=("/k", AGAIN)
-    )
 
 
 @router.get("/k/{key}")
@@ -107,7 +102,9 @@ def _page(
         status=422 if errors.summary else 200,
         switch_url=switch_url("/k", lang),
         q=questionnaire,
+        items=[i for s in questionnaire.sections for g in s.groups for i in g.items],
         unit_name=intake.renderer.unit_name(device["unit"], lang),
+        counter=device.get("counter"),
         csrf=intake.csrf.issue(key_hash, new_nonce()),
         idle_seconds=intake.settings.kiosk_idle_seconds,
         values={k.removeprefix("a."): v for k, v in fields.items()},
@@ -178,12 +175,8 @@ async def _record(
     if refused == "too_soon":
         intake.metrics.responses.labels("kiosk", "too_soon").inc()
         retry = str(max(1, int(interval.total_seconds())))
-        return intake.renderer.message(
-            "kiosk_too_soon",
-            lang=lang,
-            status=429,
-            headers={"Retry-After": retry},
-            link=("/k", AGAIN),
+        return kiosk_message(
+            request, "kiosk_too_soon", lang, status=429, headers={"Retry-After": retry}
         )
     if refused == "already_recorded":
         intake.metrics.responses.labels("kiosk", "duplicate").inc()
