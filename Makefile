@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 BOOTSTRAP := .bootstrap
 UV := $(BOOTSTRAP)/bin/uv
 SYSTEM_PACKAGES := chromium prometheus prometheus-alertmanager poppler-utils \
-	libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+	libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-liberation2
 SYSTEM_COMMANDS := chromium promtool amtool pdftoppm
 
 .PHONY: demo up test lint format sync system-packages clean help
@@ -31,6 +31,7 @@ sync: $(UV)
 
 system-packages:
 	@missing=0; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null || missing=1; done; \
+	fc-list 2>/dev/null | grep -q LiberationSerif || missing=1; \
 	if [ $$missing = 1 ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "Installing Debian packages: $(SYSTEM_PACKAGES)"; \

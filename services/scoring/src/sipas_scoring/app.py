@@ -160,7 +160,12 @@ def create_app(settings: Settings) -> FastAPI:
         register_consumers(scoring)
     register_lifecycle(scoring)
     app = scoring.runtime.create_app(
-        routers=[api.router, publication_api.router, publication_api.public_router],
+        routers=[
+            api.router,
+            publication_api.router,
+            publication_api.reports_router,
+            publication_api.public_router,
+        ],
         description=(
             "Chỉ số hài lòng (SIPAS) theo đơn vị, có khoảng tin cậy, xếp hạng, phễu khảo sát "
             "và công bố. / Satisfaction indices per unit with confidence intervals, ranks, "

@@ -1,8 +1,9 @@
 """Scoring's commands: ``sipas scoring rebuild`` and ``sipas report``.
 
-Both read the scoring database (``SIPAS_MONGO_URL``, ``SIPAS_SCORING_DATABASE``) and,
-for the rebuild, the RESPONSES stream (``SIPAS_NATS_URL``); they never write the live
-counts.
+The rebuild reads the scoring database (``SIPAS_MONGO_URL``, ``SIPAS_SCORING_DATABASE``)
+and the RESPONSES stream (``SIPAS_NATS_URL``) and never writes the live counts. The
+report asks the scoring API (``--url`` / ``SIPAS_SCORING_URL``, an operator ``--key`` /
+``SIPAS_SCORING_KEY``), which renders it.
 """
 
 from __future__ import annotations
@@ -14,22 +15,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import httpx
 import nats
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from sipas_runtime.mongo import create_mongo_client
-from sipas_scoring.domain import ScoringError
-from sipas_scoring.funnel_store import FunnelStore
-from sipas_scoring.labels import Lang
-from sipas_scoring.profiles import ProfileStore
-from sipas_scoring.publication_store import PublicationRecord, PublicationStore
 from sipas_scoring.rebuild import RebuildResult, rebuild
-from sipas_scoring.report import render_html, render_pdf
 from sipas_scoring.settings import Settings
-from sipas_scoring.store import AggregateStore
-from sipas_scoring.views import NotFoundError, Views
 
 T = TypeVar("T")
 app = typer.Typer(help="Scoring: counts, indices and their audit.", no_args_is_help=True)
@@ -88,30 +82,102 @@ def rebuild_command(
         raise typer.Exit(1)
 
 
-async def _snapshot_for(
-    views: Views, publications: PublicationStore, campaign: str, *, period: str,
-    publication: str | None, preview: bool,
-) -> tuple[dict[str, Any], str, PublicationRecord | None]:  # fmt: skip
+class ReportError(RuntimeError):
+    """Raised when the scoring API cannot give the report (the message says why and what to do)."""
+
+
+def _problem(answer: httpx.Response) -> str:
+    try:
+        body = answer.json()
+    except ValueError:
+        return answer.text[:300]
+    return str(body.get("detail") or body.get("title") or body)[:300]
+
+
+class ReportClient:
+    """Fetches reports from the scoring API (operator routes)."""
+
+    def __init__(self, url: str, key: str | None) -> None:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=120)
+
+    def get(self, path: str, **params: str) -> httpx.Response:
+        """A successful answer, else :class:`ReportError` with the reason and the fix."""
+        try:
+            answer = self._http.get(path, params=params)
+        except httpx.HTTPError as exc:
+            msg = (
+                f"cannot reach scoring at {self.url} ({exc}); start the system (sipas up) "
+                "or give its address with --url or SIPAS_SCORING_URL"
+            )
+            raise ReportError(msg) from exc
+        if answer.status_code in {401, 403}:
+            msg = (
+                f"scoring refused the request ({answer.status_code}: {_problem(answer)}); "
+                "give an operator key with --key or SIPAS_SCORING_KEY"
+            )
+            raise ReportError(msg)
+        if answer.status_code != 200:  # noqa: PLR2004
+            raise ReportError(f"{answer.status_code}: {_problem(answer)}")
+        return answer
+
+    def publication(self, campaign: str, period: str) -> dict[str, Any]:
+        """The published publication of a campaign period, else its latest one."""
+        listed = [
+            p
+            for p in self.get("/v1/publications", campaign=campaign).json()
+            if p["period"] == period
+        ]
+        published = [p for p in listed if p["state"] == "published"]
+        if published or listed:
+            return dict((published or listed)[0])
+        msg = (
+            f"no publication for {campaign} {period}: draft one (POST /v1/publications) "
+            "or use --preview for the live figures"
+        )
+        raise ReportError(msg)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._http.close()
+
+
+def _write_report(
+    client: ReportClient,
+    *,
+    campaign: str,
+    period: str,
+    publication: str | None,
+    preview: bool,
+    lang: str,
+    pdf: bool,
+    out: Path,
+) -> list[Path]:
     if preview:
-        table = await views.table(campaign, period)
-        return {"table": table, "funnel": await views.funnel(campaign)}, "preview", None
-    record = await (
-        publications.get(publication)
-        if publication
-        else publications.latest_published(campaign, period)
-    )
-    if record is None:
-        listed = [r for r in await publications.listing(campaign) if r.period == period]
-        record = listed[0] if listed and not publication else None
-    if record is None:
-        msg = f"no publication for {campaign} {period}; use --preview for live figures"
-        raise NotFoundError(msg)
-    return await publications.snapshot(record.id) or {}, record.state, record
+        base, params = "/v1/reports/preview", {"campaign": campaign, "period": period}
+        stem = f"sipas-{campaign}-{period}-preview"
+    else:
+        record = (
+            client.get(f"/v1/publications/{publication}").json()
+            if publication
+            else client.publication(campaign, period)
+        )
+        base, params = f"/v1/publications/{record['id']}/report", {}
+        stem = f"sipas-{record['campaign_id']}-{record['period']}-{record['state']}"
+    stem += "" if lang == "vi" else f".{lang}"
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in ("html", "pdf") if pdf else ("html",):
+        path = out / f"{stem}.{fmt}"
+        path.write_bytes(client.get(f"{base}.{fmt}", lang=lang, **params).content)
+        written.append(path)
+    return written
 
 
 @report_app.callback(invoke_without_command=True)
 def report(  # noqa: PLR0917 - typer maps each parameter to a command-line option
-    campaign: Annotated[str, typer.Option(help="Campaign id")],
+    campaign: Annotated[str, typer.Option(help="Campaign id, e.g. ht-nx-2026")],
     period: Annotated[str, typer.Option(help="campaign, YYYY, YYYY-Qn or YYYY-MM")] = "campaign",
     publication: Annotated[
         str | None,
@@ -121,43 +187,27 @@ def report(  # noqa: PLR0917 - typer maps each parameter to a command-line optio
     out: Annotated[Path, typer.Option(help="Output folder")] = Path(),
     lang: Annotated[str, typer.Option(help="vi or en")] = "vi",
     pdf: Annotated[bool, typer.Option(help="Also write the PDF")] = True,
+    url: Annotated[
+        str, typer.Option(envvar="SIPAS_SCORING_URL", help="Scoring API address")
+    ] = "http://127.0.0.1:8083",
+    key: Annotated[
+        str | None, typer.Option(envvar="SIPAS_SCORING_KEY", help="Operator key (bearer)")
+    ] = None,
 ) -> None:
-    """Write the report of a campaign period as HTML and PDF."""  # fmt: skip
+    """Write the report of a campaign period (HTML and PDF) from the scoring API."""  # fmt: skip
     if lang not in ("vi", "en"):
         console.print(f"[red]lang: {lang!r} is not one of vi, en[/]")
         raise typer.Exit(2)
-    settings = Settings()
-
-    async def work() -> tuple[dict[str, Any], str, PublicationRecord | None]:
-        client = create_mongo_client(settings.mongo_url, app_name="sipas-report")
-        db = client[settings.database_name]
-        views = Views(
-            client=lambda: client,
-            aggregates=lambda: AggregateStore(db),
-            funnel=lambda: FunnelStore(db),
-            profiles=lambda: ProfileStore(db, settings.profile_defaults()),
-            hierarchy=settings.load_hierarchy(),
-            settings=settings,
-        )
-        try:
-            return await _snapshot_for(
-                views, PublicationStore(db), campaign,
-                period=period, publication=publication, preview=preview,
-            )  # fmt: skip
-        finally:
-            await client.close()
-
+    client = ReportClient(url, key)
     try:
-        snapshot, state, record = _run(work)
-    except (ScoringError, NotFoundError) as exc:
+        written = _write_report(
+            client, campaign=campaign, period=period, publication=publication,
+            preview=preview, lang=lang, pdf=pdf, out=out,
+        )  # fmt: skip
+    except ReportError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
-    language: Lang = "vi" if lang == "vi" else "en"
-    html = render_html(snapshot, state=state, record=record, lang=language)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"sipas-{campaign}-{snapshot['table']['period']}-{state}"
-    stem.with_suffix(".html").write_text(html, encoding="utf-8")
-    console.print(f"wrote {stem.with_suffix('.html')}")
-    if pdf:
-        stem.with_suffix(".pdf").write_bytes(render_pdf(html))
-        console.print(f"wrote {stem.with_suffix('.pdf')}")
+    finally:
+        client.close()
+    for path in written:
+        console.print(f"wrote {path}")

@@ -1,57 +1,62 @@
-"""User-facing words of scoring's tables, exports and reports: Vietnamese first, English too."""
+"""User-facing words of scoring's tables, exports and reports, from the message catalogue.
+
+English message ids marked with ``_`` (the Vietnamese is in
+``sipas_scoring/locale/vi/LC_MESSAGES/messages.po``); :func:`label` looks a key up,
+:func:`note` gives a note in both languages (tables carry both, so a frozen snapshot
+reads the same in either).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from sipas_runtime.i18n import Catalogue, Lang, _
 
-Lang = Literal["vi", "en"]
+CATALOGUE = Catalogue.of("sipas_scoring")
 
-_LABELS: dict[str, tuple[str, str]] = {
-    "tier.province": ("Tỉnh", "Province"),
-    "tier.district": ("Cấp huyện", "Districts"),
-    "tier.commune": ("Cấp xã (xã, phường, thị trấn)", "Communes, wards and towns"),
-    "tier.department": ("Sở, ban, ngành", "Departments"),
-    "tier.unknown": ("Chưa có trong danh mục đơn vị", "Not in the unit list"),
-    "kind.individual": ("Cá nhân", "Individuals"),
-    "kind.organisation": ("Tổ chức", "Organisations"),
-    "kind.all": ("Chung", "Combined"),
-    "mode.online": ("Trực tuyến", "Online"),
-    "mode.kiosk": ("Kiosk tại bộ phận một cửa", "Kiosk at the one-stop shop"),
-    "mode.face_to_face": ("Phỏng vấn trực tiếp", "Face to face"),
-    "mode.phone": ("Điện thoại", "Phone"),
-    "mode.paper": ("Phiếu giấy", "Paper form"),
-    "channel.sms": ("Tin nhắn SMS", "SMS"),
-    "channel.zalo": ("Zalo", "Zalo"),
-    "channel.email": ("Thư điện tử", "E-mail"),
-    "channel.counter": ("Mã QR tại quầy", "QR code at the counter"),
-    "channel.enumerator": ("Điều tra viên", "Enumerator"),
-    "submission.direct": ("Nộp trực tiếp", "In person"),
-    "submission.online": ("Nộp trực tuyến", "Online"),
-    "submission.postal": ("Qua bưu chính", "By post"),
-    "insufficient": ("không đủ dữ liệu", "insufficient data"),
-    "state.draft": ("Dự thảo", "Draft"),
-    "state.approved": ("Đã phê duyệt", "Approved"),
-    "state.published": ("Đã công bố", "Published"),
-    "state.superseded": ("Đã được thay thế", "Superseded"),
-    "state.withdrawn": ("Đã rút", "Withdrawn"),
-    "state.preview": ("Bản xem trước — không phải số liệu công bố", "Preview — not published"),
-    "method.share_positive": (
-        "Tỷ lệ câu trả lời Hài lòng/Rất hài lòng trên tổng số câu trả lời hợp lệ",
-        "Share of Satisfied/Very satisfied among valid answers",
-    ),
-    "method.mean_score": (
-        "Điểm trung bình quy đổi: 100 × (điểm trung bình − 1) / 4",
-        "Mean score rescaled: 100 × (mean − 1) / 4",
-    ),
+_LABELS: dict[str, str] = {
+    "tier.province": _("Province"),
+    "tier.district": _("Districts"),
+    "tier.commune": _("Communes, wards and towns"),
+    "tier.department": _("Departments"),
+    "tier.unknown": _("Not in the unit list"),
+    "kind.individual": _("Individuals"),
+    "kind.organisation": _("Organisations"),
+    "kind.all": _("Combined"),
+    "mode.online": _("Online"),
+    "mode.kiosk": _("Kiosk at the one-stop shop"),
+    "mode.face_to_face": _("Face to face"),
+    "mode.phone": _("Phone"),
+    "mode.paper": _("Paper form"),
+    "channel.sms": _("SMS"),
+    "channel.zalo": _("Zalo"),
+    "channel.email": _("E-mail"),
+    "channel.counter": _("QR code at the counter"),
+    "channel.enumerator": _("Enumerator"),
+    "submission.direct": _("In person"),
+    "submission.online": _("Online submission"),
+    "submission.postal": _("By post"),
+    "insufficient": _("insufficient data"),
+    "state.draft": _("Draft"),
+    "state.approved": _("Approved"),
+    "state.published": _("Published"),
+    "state.superseded": _("Superseded"),
+    "state.withdrawn": _("Withdrawn"),
+    "state.preview": _("Preview — not published"),
+    "method.share_positive": _("Share of Satisfied/Very satisfied among valid answers"),
+    "method.mean_score": _("Mean score rescaled: 100 × (mean − 1) / 4"),
 }
 
 
+def text(lang: Lang, message: str, **params: object) -> str:
+    """A catalogue message in ``lang``."""
+    return CATALOGUE.gettext(lang, message, **params)
+
+
 def label(key: str, lang: Lang = "vi") -> str:
-    """The text for ``key`` in ``lang`` (the key itself when unknown)."""
-    pair = _LABELS.get(key)
-    if pair is None:
+    """The text for ``key`` in ``lang`` (the key's last part when unknown)."""
+    message = _LABELS.get(key)
+    if message is None:
         return key.split(".", 1)[-1]
-    return pair[0] if lang == "vi" else pair[1]
+    return text(lang, message)
 
 
 def period_label(period: str, months: list[str], lang: Lang = "vi") -> str:
@@ -61,16 +66,18 @@ def period_label(period: str, months: list[str], lang: Lang = "vi") -> str:
         return f"{bucket[5:7]}/{bucket[:4]}"
 
     if period == "campaign":
-        span = f" ({month(months[0])} – {month(months[-1])})" if months else ""
-        return ("Toàn đợt khảo sát" if lang == "vi" else "Whole campaign") + span
+        if not months:
+            return text(lang, _("Whole campaign"))
+        first, last = month(months[0]), month(months[-1])
+        return text(lang, _("Whole campaign (%(first)s – %(last)s)"), first=first, last=last)
     if "-Q" in period:
         year, quarter = period.split("-Q")
-        return f"Quý {quarter}/{year}" if lang == "vi" else f"Q{quarter} {year}"
+        return text(lang, _("Quarter %(quarter)s/%(year)s"), quarter=quarter, year=year)
     if "-" in period:
-        return ("Tháng " if lang == "vi" else "Month ") + month(period)
-    return ("Năm " if lang == "vi" else "Year ") + period
+        return text(lang, _("Month %(month)s"), month=month(period))
+    return text(lang, _("Year %(year)s"), year=period)
 
 
-def note(vi: str, en: str) -> dict[str, str]:
+def note(message: str, **params: object) -> dict[str, str]:
     """A note shown under a table, in both languages."""
-    return {"vi": vi, "en": en}
+    return {"vi": text("vi", message, **params), "en": text("en", message, **params)}

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from sipas_contracts.ids import CampaignId
+from sipas_runtime.i18n import Lang
 from sipas_runtime.problems import ProblemError
 from sipas_scoring.api import PeriodQuery, problem_of
 from sipas_scoring.api_models import TableOut
@@ -23,7 +24,6 @@ from sipas_scoring.auth import Operator, operator, scoring_of
 from sipas_scoring.domain import PublicationError, ScoringError
 from sipas_scoring.domain.publication import Action, digest, transition
 from sipas_scoring.exports import MEDIA_TYPES, Format, render
-from sipas_scoring.labels import Lang
 from sipas_scoring.publication_store import ConflictError, HistoryEntry, PublicationRecord
 from sipas_scoring.rendering import Json
 from sipas_scoring.report import render_html, render_pdf
@@ -33,6 +33,9 @@ router = APIRouter(
     prefix="/v1/publications", tags=["publication"], dependencies=[Depends(operator)]
 )
 public_router = APIRouter(prefix="/v1/public", tags=["public"])
+reports_router = APIRouter(
+    prefix="/v1/reports", tags=["publication"], dependencies=[Depends(operator)]
+)
 ReportFormat = Literal["html", "pdf"]
 
 
@@ -43,17 +46,36 @@ class PublishedTableOut(TableOut):
 
 
 class DraftRequest(BaseModel):
-    """What to freeze."""
+    """What to freeze, and who drafts it as the report prints it."""
 
     campaign_id: CampaignId
     period: str = Field(default="campaign", max_length=16)
     note: str | None = Field(default=None, max_length=500)
+    name: str | None = Field(default=None, max_length=120, description="Full name, as printed")
+    title: str | None = Field(default=None, max_length=120, description="Title (chức vụ)")
 
 
 class StepRequest(BaseModel):
-    """An optional comment recorded with a step."""
+    """An optional comment, and who took the step as the report prints it."""
 
     note: str | None = Field(default=None, max_length=500)
+    name: str | None = Field(
+        default=None, max_length=120, description="Full name, as printed (default: the actor)"
+    )
+    title: str | None = Field(
+        default=None, max_length=120, description="Title, e.g. 'Phó Giám đốc Sở Nội vụ'"
+    )
+    authority: str | None = Field(
+        default=None,
+        max_length=120,
+        description="Approval: signing authority printed above the title, e.g. 'KT. GIÁM ĐỐC'",
+    )
+    number: str | None = Field(
+        default=None,
+        max_length=40,
+        pattern=r"^[0-9A-Za-zĐđ./-]+$",
+        description="Publication: the document number, e.g. '45' or '45/BC-SNV'",
+    )
 
 
 async def build_snapshot(request: Request, campaign_id: str, period: str) -> Json:
@@ -82,7 +104,11 @@ async def draft(request: Request, body: DraftRequest, actor: Operator) -> Public
         profile_revision=snapshot["table"]["profile"]["revision"],
         drafted_by=actor,
         drafted_at=now,
-        history=[HistoryEntry(state="draft", actor=actor, at=now, note=body.note)],
+        history=[
+            HistoryEntry(
+                state="draft", actor=actor, at=now, note=body.note, name=body.name, title=body.title
+            )
+        ],
     )
     await scoring.publications().add(record, snapshot)
     scoring.metrics.publications.labels("draft").inc()
@@ -113,17 +139,16 @@ async def get_publication(request: Request, publication_id: str) -> Json:
 
 
 async def _step(
-    request: Request, publication_id: str, action: Action, actor: str, note: str | None
+    request: Request, publication_id: str, action: Action, actor: str, body: StepRequest
 ) -> PublicationRecord:
     scoring = scoring_of(request)
     record = await _record(request, publication_id)
     try:
         state = transition(record.state, action, actor=actor, drafted_by=record.drafted_by)
-        moved = await scoring.publications().move(
-            scoring.runtime.mongo,
-            record,
-            HistoryEntry(state=state, actor=actor, at=datetime.now(UTC), note=note),
+        entry = HistoryEntry(
+            state=state, actor=actor, at=datetime.now(UTC), **body.model_dump(exclude_none=True)
         )
+        moved = await scoring.publications().move(scoring.runtime.mongo, record, entry)
     except PublicationError as exc:
         raise ProblemError(409, str(exc), code="urn:sipas:problem:publication-state") from exc
     except ConflictError as exc:
@@ -136,16 +161,16 @@ async def _step(
 async def approve(
     request: Request, publication_id: str, body: StepRequest, actor: Operator
 ) -> PublicationRecord:
-    """Move draft → approved."""
-    return await _step(request, publication_id, "approve", actor, body.note)
+    """Move draft → approved; name, title and authority sign the report."""
+    return await _step(request, publication_id, "approve", actor, body)
 
 
 @router.post("/{publication_id}/publish", summary="Publish an approved publication")
 async def publish(
     request: Request, publication_id: str, body: StepRequest, actor: Operator
 ) -> PublicationRecord:
-    """Move approved → published; the period's previous publication is superseded."""
-    return await _step(request, publication_id, "publish", actor, body.note)
+    """Move approved → published with its number; the previous publication is superseded."""
+    return await _step(request, publication_id, "publish", actor, body)
 
 
 @router.post("/{publication_id}/withdraw", summary="Withdraw a draft or approved publication")
@@ -153,7 +178,7 @@ async def withdraw(
     request: Request, publication_id: str, body: StepRequest, actor: Operator
 ) -> PublicationRecord:
     """Move draft or approved → withdrawn."""
-    return await _step(request, publication_id, "withdraw", actor, body.note)
+    return await _step(request, publication_id, "withdraw", actor, body)
 
 
 def report_response(html: str, fmt: ReportFormat, name: str) -> Response:
@@ -176,6 +201,20 @@ async def publication_report(
     snapshot = await scoring_of(request).publications().snapshot(publication_id) or {}
     html = render_html(snapshot, state=record.state, record=record, lang=lang)
     return report_response(html, fmt, f"sipas-{record.campaign_id}-{record.period}")
+
+
+@reports_router.get("/preview.{fmt}", summary="The report of the live figures (a preview)")
+async def preview_report(
+    request: Request,
+    fmt: ReportFormat,
+    campaign: Annotated[str, Query(max_length=64)],
+    period: PeriodQuery = "campaign",
+    lang: Lang = "vi",
+) -> Response:
+    """Live figures laid out as the report, marked 'preview — not published' on every page."""
+    snapshot = await build_snapshot(request, campaign, period)
+    html = render_html(snapshot, state="preview", lang=lang)
+    return report_response(html, fmt, f"sipas-{campaign}-{snapshot['table']['period']}-preview")
 
 
 async def _published(

@@ -33,6 +33,14 @@ class HistoryEntry(BaseModel):
     actor: str
     at: datetime
     note: str | None = None
+    name: str | None = Field(default=None, description="The actor's name, as printed")
+    title: str | None = Field(default=None, description="The actor's title (chức vụ)")
+    authority: str | None = Field(
+        default=None, description="Signing authority on approval, e.g. 'KT. GIÁM ĐỐC'"
+    )
+    number: str | None = Field(
+        default=None, description="Document number on publication, e.g. '45/BC-SNV'"
+    )
 
 
 class PublicationRecord(BaseModel):

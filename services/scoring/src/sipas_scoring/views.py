@@ -18,6 +18,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from sipas_contracts.instrument import Catalogue
 from sipas_contracts.streams import SCORING_RESPONSES
 from sipas_contracts.units import UnitHierarchy
+from sipas_runtime.i18n import _
 from sipas_runtime.mongo import in_transaction
 from sipas_runtime.sequences import AppliedSequences
 from sipas_scoring.domain.funnel import FunnelCounts, funnel_rows
@@ -27,7 +28,7 @@ from sipas_scoring.domain.selection import by_unit_and_kind, instrument_of, refe
 from sipas_scoring.domain.tables import Baseline, Row, build_table
 from sipas_scoring.domain.tally import SliceKey, Tally
 from sipas_scoring.funnel_store import FunnelStore
-from sipas_scoring.labels import label, note
+from sipas_scoring.labels import label, note, text
 from sipas_scoring.profiles import ProfileStore
 from sipas_scoring.rendering import Json, funnel_json, row_json
 from sipas_scoring.settings import Settings
@@ -142,7 +143,7 @@ class Views:
             "gaps": [list(gap) for gap in applied.missing(applied.highest)],
             "generated_at": self._clock().isoformat(),
         }
-        meta["notes"] = _notes(rows, profile, chosen)
+        meta["notes"] = _notes(rows, profile, chosen, catalogue)
         return Computed(meta, rows, catalogue)
 
     async def table(
@@ -234,40 +235,38 @@ def _only_kind(
     return {u: {kind: by[kind]} for u, by in leaves.items() if kind in by}
 
 
-def _notes(rows: list[Row], profile: CampaignProfile, modes: tuple[str, ...]) -> list[Json]:
+def _names(catalogue: Catalogue, components: list[str]) -> dict[str, str]:
+    parts = {**catalogue.aspects, **catalogue.elements}
+    return {
+        lang: ", ".join(getattr(parts[c], lang) if c in parts else c for c in components)
+        for lang in ("vi", "en")
+    }
+
+
+def _notes(
+    rows: list[Row], profile: CampaignProfile, modes: tuple[str, ...], catalogue: Catalogue
+) -> list[Json]:
     notes = []
     incomplete = sorted({b for r in rows if not r.index.complete for b in r.index.sipas.basis})
     if any(not r.index.complete and r.index.sipas.value is not None for r in rows):
-        notes.append(
-            note(
-                "SIPAS chỉ tính trên các thành phần có trong khảo sát và đủ dữ liệu: "
-                + ", ".join(incomplete),
-                "SIPAS averages only the components surveyed with enough data: "
-                + ", ".join(incomplete),
-            )
-        )
+        message = _("SIPAS averages only the components surveyed with enough data: %(parts)s")
+        names = _names(catalogue, incomplete)
+        notes.append({lang: text(lang, message, parts=names[lang]) for lang in ("vi", "en")})
     if "kiosk" not in modes:
-        notes.append(
-            note(
-                "Ý kiến đánh giá tại kiosk được tính riêng, không gộp vào chỉ số chọn mẫu.",
-                "Kiosk ratings are kept apart from the sampled index.",
-            )
-        )
+        notes.append(note(_("Kiosk ratings are kept apart from the sampled index.")))
     notes.append(
         note(
-            f"Câu hỏi có dưới {profile.n_min_item} câu trả lời hợp lệ và đơn vị có dưới "
-            f"{profile.n_min_unit} người trả lời: không đủ dữ liệu, không tính vào trung bình "
-            "và không xếp hạng. Xếp hạng theo giá trị chưa làm tròn.",
-            f"Items with fewer than {profile.n_min_item} valid answers and units with fewer "
-            f"than {profile.n_min_unit} respondents: insufficient data, left out of means "
-            "and ranks. Ranks use unrounded values.",
+            _(
+                "Items with fewer than %(items)s valid answers and units with fewer than "
+                "%(units)s respondents: insufficient data, left out of means and ranks. "
+                "Ranks use unrounded values."
+            ),
+            items=profile.n_min_item,
+            units=profile.n_min_unit,
         )
     )
     if any(r.estimated_previous for r in rows):
         notes.append(
-            note(
-                "Số liệu kỳ trước của đơn vị được chia tách là ước tính theo tỷ lệ kế thừa.",
-                "Previous figures of split units are estimated by their succession share.",
-            )
+            note(_("Previous figures of split units are estimated by their succession share."))
         )
     return notes

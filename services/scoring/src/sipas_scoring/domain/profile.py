@@ -60,6 +60,27 @@ class ProfileSettings(BaseModel):
     hierarchy_date: date | None = Field(
         default=None, description="Date of the unit hierarchy for roll-ups; None = period end"
     )
+    issuer_parent: str | None = Field(
+        default=None,
+        max_length=120,
+        description="Report heading: parent agency (cơ quan chủ quản); None = the province's "
+        "People's Committee",
+    )
+    issuer: str | None = Field(
+        default=None, max_length=120, description="Issuing agency; None = SỞ NỘI VỤ"
+    )
+    issuer_code: str | None = Field(
+        default=None,
+        max_length=20,
+        pattern=r"^[A-ZĐ0-9&-]+$",
+        description="Agency abbreviation in the number (…/BC-SNV); None = SNV",
+    )
+    place: str | None = Field(
+        default=None, max_length=60, description="Place of issue; None = the province's name"
+    )
+    recipients: tuple[str, ...] | None = Field(
+        default=None, max_length=30, description="Nơi nhận, one line each; None = the usual list"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ProfileSettings:
