@@ -130,6 +130,8 @@ async def test_an_enumerator_enters_answers_against_the_list_with_mode_and_id(
     assert impersonating.status_code == 422
     assert recorded.status_code == 201
     assert (again.status_code, off_list.status_code) == (409, 404)
+    assert off_list.json()["errors"][0]["field"] == "invitation_id"
+    assert "reserve" in off_list.json()["detail"]
     await eventually_fn(lambda: len(intake.collected("response.recorded")) == 1)
     event = intake.collected("response.recorded")[0]
     assert (event["collection_mode"], event["interviewer_id"]) == ("face_to_face", "dtv-07")

@@ -84,6 +84,19 @@ def test_the_name_is_sealed_only_with_a_usable_contact(prepare_record):
     assert result.candidate.sealed_contact is None
 
 
+def test_an_address_is_sealed_with_the_name_for_visits_but_opens_no_channel(
+    prepare_record, unseal_contact
+):
+    result = prepare_record(contact={"name": "Lê Thị Hoa", "address": "  Thôn 3,\n xã Xuân Hội  "})
+
+    assert unseal_contact(result.candidate.sealed_contact) == {
+        "address": "Thôn 3, xã Xuân Hội",
+        "name": "Lê Thị Hoa",
+    }
+    assert result.candidate.contact_channels == []
+    assert "Thôn 3" not in result.candidate.model_dump_json()
+
+
 def test_the_same_applicant_gets_the_same_pseudonym_whatever_the_spelling_of_the_id(prepare_record):
     first = prepare_record(applicant_id="042090001234").candidate.applicant_pseudonym
     second = prepare_record(applicant_id=" 0420 9000 1234 ").candidate.applicant_pseudonym

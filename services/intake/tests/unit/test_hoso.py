@@ -62,6 +62,14 @@ def test_the_reference_example_maps_field_by_field():
     assert record.contact.email is None
 
 
+def test_the_applicant_address_comes_from_diachi_or_its_local_name():
+    assert from_hoso(hoso(DiaChi="Thôn 3, xã Quảng Phú")).contact.address == (
+        "Thôn 3, xã Quảng Phú"
+    )
+    assert from_hoso(hoso(DiaChiChuHoSo="Tổ 5")).contact.address == "Tổ 5"
+    assert from_hoso(COUNTER).contact.address is None
+
+
 def test_an_online_enterprise_dossier_with_postal_result_and_integer_codes():
     record = from_hoso(
         hoso(KenhThucHien=2, LoaiDoiTuong=2, HinhThuc=1, SoDienThoai="+84 237 3851 234")

@@ -10,10 +10,10 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from sipas_contracts.events import DrawList, Event
+from sipas_contracts.events import DrawList, Event, InvitationSent
 from sipas_runtime.mongo import Document
 from sipas_sampling.domain.allocation import AllocationError
-from sipas_sampling.domain.audit import GENESIS, entry_hash, next_substitute
+from sipas_sampling.domain.audit import next_entry, next_substitute
 from sipas_sampling.domain.batch import (
     FORMAT,
     DrawResult,
@@ -172,7 +172,12 @@ class Draws:
         )
 
     async def substitute(self, campaign_id: str, dossier_id: str, reason: str) -> Document:
-        """Replace an official-list member by the next reserve of the stratum; log it."""
+        """Replace a listed member by the next reserve of the stratum; log it.
+
+        Reporting the same member again with the same reason (an enumerator's app syncing
+        twice) answers the logged entry again, with ``repeated`` true, and re-publishes the
+        substitute's invitation (de-duplicated by its event id); another reason is refused.
+        """
         active = self._batch(campaign_id)
         drawn = await self._campaigns.draw(campaign_id)
         if drawn is None:
@@ -187,20 +192,12 @@ class Draws:
 
         async def work(session: AsyncClientSession) -> tuple[Document, Any]:
             log = await self._campaigns.substitutions(campaign_id, session)
-            replaced = [e["replaced"] for e in log]
-            invitation = next(
-                (
-                    i
-                    for i in await self._invitations.by_campaign(campaign_id, dossier_id=dossier_id)
-                ),
-                None,
-            )
-            if invitation is None or dossier_id in replaced:
-                raise DrawError(
-                    f"{dossier_id!r} is not on the official list (or was already replaced)"
-                )
-            if invitation["state"] == "answered":
-                raise DrawError(f"{dossier_id!r} has already answered")
+            earlier = next((e for e in log if e["replaced"] == dossier_id), None)
+            if earlier is not None:
+                if earlier["reason"] != reason:
+                    raise DrawError(f"{dossier_id!r} was already replaced ({earlier['reason']})")
+                return earlier, None
+            invitation = await self._listed(campaign_id, dossier_id)
             strata = lists[invitation["unit"]]
             used = {d for s in strata.values() for d in s["official"]} | {
                 e["substitute"] for e in log
@@ -208,45 +205,62 @@ class Draws:
             found = next_substitute(strata, invitation["kind"], used, transfer=transfer)
             if found is None:
                 raise DrawError(f"the reserve list of {invitation['unit']} is exhausted")
-            substitute, kind = found
-            entry = {
-                "seq": len(log) + 1,
-                "at": datetime.now(UTC).isoformat(),
-                "unit": invitation["unit"],
-                "kind": invitation["kind"],
-                "replaced": dossier_id,
-                "substitute": substitute,
-                "substitute_kind": kind,
-                "reason": reason,
-            }
-            entry["previous"] = log[-1]["hash"] if log else GENESIS
-            entry["hash"] = entry_hash(entry["previous"], entry)
+            entry = next_entry(log, invitation, found, reason, datetime.now(UTC))
             await self._campaigns.add_substitution(campaign_id, entry, session)
             await self._invitations.update(
                 invitation["_id"],
                 {"state": "substituted", "updated_at": datetime.now(UTC)},
                 session=session,
             )
-            member = await self._member(campaign_id, substitute, session)
-            doc, event = build(
-                active.campaign,
-                self._invitee(
-                    member,
-                    usable_channels(active.campaign.channels, member["channels"]),
-                    unlock(key, member["contact"]) if member.get("contact") else {},
-                    "reserve",
-                ),
-                vault_key=key or "",
-                token_key=self._token_key,
-                now=datetime.now(UTC),
-            )
-            await self._invitations.add([doc], session)
-            return entry, event
+            return entry, await self._invite_reserve(active, key, found[0], session)
 
         entry, event = await self._transact(work)
-        await self._publish([event])
-        self._metrics.substitutions.labels(campaign_id, reason).inc()
-        return {k: v for k, v in entry.items() if k != "_id"}
+        repeated = event is None
+        substitute = await self._invitation_of(campaign_id, entry["substitute"])
+        if repeated and substitute is not None:  # the first answer's publish may have failed
+            event = InvitationSent.model_validate(substitute["event"])
+        if event is not None:
+            await self._publish([event])
+        if not repeated:
+            self._metrics.substitutions.labels(campaign_id, reason).inc()
+        return {
+            **{k: v for k, v in entry.items() if k not in {"_id", "campaign"}},
+            "substitute_invitation_id": str(substitute["_id"]) if substitute else None,
+            "repeated": repeated,
+        }
+
+    async def _listed(self, campaign_id: str, dossier_id: str) -> Document:
+        """The invitation of a member who may be replaced (listed, not answered)."""
+        invitation = await self._invitation_of(campaign_id, dossier_id)
+        if invitation is None:
+            raise DrawError(f"{dossier_id!r} is not on the official or an activated reserve list")
+        if invitation["state"] == "answered":
+            raise DrawError(f"{dossier_id!r} has already answered")
+        return invitation
+
+    async def _invitation_of(self, campaign_id: str, dossier_id: str) -> Document | None:
+        found = await self._invitations.by_campaign(campaign_id, dossier_id=dossier_id)
+        return found[0] if found else None
+
+    async def _invite_reserve(
+        self, active: ActiveCampaign, key: str | None, dossier_id: str, session: AsyncClientSession
+    ) -> InvitationSent:
+        """Create the reserve's invitation (inside the substitution's transaction)."""
+        member = await self._member(active.campaign.id, dossier_id, session)
+        doc, event = build(
+            active.campaign,
+            self._invitee(
+                member,
+                usable_channels(active.campaign.channels, member["channels"]),
+                unlock(key, member["contact"]) if member.get("contact") else {},
+                "reserve",
+            ),
+            vault_key=key or "",
+            token_key=self._token_key,
+            now=datetime.now(UTC),
+        )
+        await self._invitations.add([doc], session)
+        return event
 
     async def _member(
         self, campaign_id: str, dossier_id: str, session: AsyncClientSession

@@ -1,8 +1,11 @@
 """Lists for fieldwork: XLSX for enumerators and printable QR slips for counters.
 
-Contacts, names and survey links appear only for roles allowed to see them (operator,
-enumerator); an observer's copy shows the same rows with those cells masked. Cells that
-start like a formula are neutralised (CSV/XLSX injection).
+The XLSX has one row per person (see :mod:`sipas_sampling.fieldlists`): the official list,
+then the reserves in order, each with the invitation id an interview is recorded under
+(``POST /v1/interviews`` at intake) and, for roles allowed to see contacts (operator,
+enumerator), name, address, phone, e-mail and survey link; an observer's copy shows the
+same rows with those cells masked. Cells that start like a formula are neutralised
+(CSV/XLSX injection).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import segno
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 from sipas_runtime.mongo import Document
 
@@ -32,6 +36,7 @@ STATE_VI = {
     "await_report": "Chờ báo cáo",
     "shredded": "Đã hủy liên hệ",
     "closed": "Đã đóng",
+    "standby": "Dự phòng, chưa dùng",
 }
 HEADERS = (
     "STT",
@@ -39,14 +44,18 @@ HEADERS = (
     "Mã đơn vị",
     "Đối tượng",
     "Danh sách",
+    "Thứ tự",
+    "Mã lời mời",
     "Mã hồ sơ",
     "Người nộp",
+    "Địa chỉ",
     "Điện thoại",
     "E-mail",
     "Liên kết khảo sát",
     "Kênh",
     "Trạng thái",
 )
+WIDTHS = (5, 24, 16, 10, 11, 7, 38, 26, 22, 32, 13, 24, 44, 11, 18)
 MASK = "—"
 
 
@@ -54,6 +63,31 @@ def _safe(value: object) -> object:
     if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
         return "'" + value
     return value
+
+
+def _cells(number: int, row: dict[str, Any], *, with_contacts: bool) -> list[object]:
+    contact = row.get("contact") or {}
+
+    def private(value: object) -> object:
+        return value if with_contacts else MASK
+
+    return [
+        number,
+        row["unit_name"],
+        row["unit"],
+        KIND_VI.get(row["kind"], row["kind"]),
+        LIST_VI.get(row["list"], row["list"]),
+        row.get("rank") or "",
+        row["invitation_id"],
+        row["dossier_id"],
+        private(contact.get("name", "")),
+        private(contact.get("address", "")),
+        private(contact.get("phone", "")),
+        private(contact.get("email", "")),
+        private(row.get("link", "")),
+        row["channel"],
+        STATE_VI.get(row["state"], row["state"]),
+    ]
 
 
 def lists_workbook(rows: Iterable[dict[str, Any]], *, title: str, with_contacts: bool) -> bytes:
@@ -69,30 +103,10 @@ def lists_workbook(rows: Iterable[dict[str, Any]], *, title: str, with_contacts:
     for cell in sheet[3]:
         cell.font = Font(bold=True)
     for number, row in enumerate(rows, start=1):
-        contact = row.get("contact") or {}
-        sheet.append(
-            [
-                _safe(v)
-                for v in (
-                    number,
-                    row["unit_name"],
-                    row["unit"],
-                    KIND_VI.get(row["kind"], row["kind"]),
-                    LIST_VI.get(row["list"], row["list"]),
-                    row["dossier_id"],
-                    contact.get("name", "") if with_contacts else MASK,
-                    contact.get("phone", "") if with_contacts else MASK,
-                    contact.get("email", "") if with_contacts else MASK,
-                    row.get("link", "") if with_contacts else MASK,
-                    row["channel"],
-                    STATE_VI.get(row["state"], row["state"]),
-                )
-            ]
-        )
-    for column, width in zip(
-        "ABCDEFGHIJKL", (5, 28, 18, 10, 11, 26, 24, 13, 26, 44, 11, 16), strict=True
-    ):
-        sheet.column_dimensions[column].width = width
+        sheet.append([_safe(v) for v in _cells(number, row, with_contacts=with_contacts)])
+    for index, width in enumerate(WIDTHS, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "A4"
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

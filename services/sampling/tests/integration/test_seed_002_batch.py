@@ -7,6 +7,7 @@ import io
 import json
 import re
 from datetime import UTC, date, datetime
+from uuid import UUID
 
 import pytest
 from openpyxl import load_workbook
@@ -120,6 +121,23 @@ async def test_seed_002_yields_425_official_invitations_with_transfers_and_a_ver
     )
     await h.eventually(lambda: len(h.sent) == 426)
     assert h.sent[-1].draw_list == "reserve"
+    assert sub.json()["substitute_invitation_id"] == str(h.sent[-1].invitation_id)
+    assert sub.json()["repeated"] is False
+    synced_twice = await h.http.post(
+        f"/v1/campaigns/{CAMPAIGN}/substitutions",
+        headers=tools.auth("enumerator"),
+        json={"dossier_id": refused, "reason": "refused"},
+    )
+    assert synced_twice.status_code == 200
+    assert synced_twice.json() | {"repeated": False} == sub.json()
+    other_reason = await h.http.post(
+        f"/v1/campaigns/{CAMPAIGN}/substitutions",
+        headers=tools.auth("enumerator"),
+        json={"dossier_id": refused, "reason": "unreachable"},
+    )
+    assert other_reason.status_code == 409
+    # A repeat re-publishes the same event (its id: JetStream keeps one), nothing new.
+    assert len({e.event_id for e in h.sent}) == 426
 
     after = await campaign_page(h, tools)
     assert after["total_quota"] == 425
@@ -140,6 +158,17 @@ async def test_seed_002_yields_425_official_invitations_with_transfers_and_a_ver
         "substituted": 1,
     }
     assert after["delivery"] == {"enumerator": {"listed": 425, "substituted": 1}}
+
+    unreachable = export["lists"]["lists"][COMMUNES[5]]["organisation"]["official"][2]
+    [listed] = await h.sampling.invitations.by_campaign(CAMPAIGN, dossier_id=unreachable)
+    by_list_id = await h.http.post(
+        f"/v1/campaigns/{CAMPAIGN}/substitutions",
+        headers=tools.auth("enumerator"),
+        json={"invitation_id": str(listed["_id"]), "reason": "unreachable"},
+    )
+    assert by_list_id.status_code == 201, by_list_id.text
+    assert by_list_id.json()["replaced"] == unreachable
+    assert by_list_id.json()["seq"] == 2
 
     export = (
         await h.http.get(f"/v1/campaigns/{CAMPAIGN}/draw", headers=tools.auth("observer"))
@@ -164,47 +193,82 @@ async def test_seed_002_yields_425_official_invitations_with_transfers_and_a_ver
     assert "MISMATCH" in result.output
 
 
-async def test_lists_show_contacts_to_field_roles_only(tools, harness):
+async def test_lists_carry_invitation_ids_reserves_in_order_and_addresses_for_field_roles(
+    tools, harness
+):
     h = await harness(
         campaign_files=str(shipped_path("ha-tinh-nghi-xuan-2020")), campaign_as_of=PLAN_DAY
     )
     events = [
-        tools.completed(i, COMMUNES[1], delivered_at=WHEN, kind="individual") for i in range(40)
+        tools.completed(
+            i,
+            COMMUNES[1],
+            delivered_at=WHEN,
+            kind="individual",
+            contact={"phone": f"09{i:08d}", "name": f"Người dân {i}", "address": f"Thôn {i}"},
+        )
+        for i in range(40)
     ]
     await h.publish(events)
-    await h.eventually(lambda: h.sampling.invitations.population_counts(CAMPAIGN))
     await h.eventually(async_eq(h, 40))
     assert (
         await h.http.post(f"/v1/campaigns/{CAMPAIGN}/draw", headers=tools.auth("operator"))
     ).status_code == 201
+    export = (
+        await h.http.get(f"/v1/campaigns/{CAMPAIGN}/draw", headers=tools.auth("observer"))
+    ).json()
+    drawn = export["lists"]["lists"][COMMUNES[1]]["individual"]
 
-    def sheet(role: str) -> list[tuple]:
-        rows = load_workbook(io.BytesIO(content[role])).active.iter_rows(
-            min_row=4, values_only=True
-        )
-        return list(rows)
+    enumerator = await lists(h, tools, "enumerator")
+    observer = await lists(h, tools, "observer")
 
-    content = {}
-    for role in ("enumerator", "observer"):
-        answer = await h.http.get(
-            f"/v1/campaigns/{CAMPAIGN}/lists.xlsx",
-            headers=tools.auth(role),
-            params={"unit": COMMUNES[1]},
-        )
-        assert answer.status_code == 200
-        content[role] = answer.content
-    assert len(sheet("enumerator")) == 25  # no organisations: their 10 forms go to individuals
+    assert [r[7] for r in enumerator] == drawn["official"] + drawn["reserve"]
+    assert len(drawn["official"]) == 25  # no organisations: their 10 forms go to individuals
+    assert [(r[4], r[5]) for r in enumerator] == [("Chính thức", n) for n in range(1, 26)] + [
+        ("Dự phòng", n) for n in range(1, len(drawn["reserve"]) + 1)
+    ]
+    assert {r[14] for r in enumerator[:25]} == {"Chờ khảo sát"}
+    assert {r[14] for r in enumerator[25:]} == {"Dự phòng, chưa dùng"}
+    assert all(UUID(r[6]) for r in enumerator)
+    number = {f"000.00.00.H42-{COMMUNES[1][-12:]}-{i:06d}": i for i in range(40)}
     assert all(
-        str(r[6]).startswith("Người dân")
-        and str(r[7]).startswith("09")
-        and str(r[9]).startswith("https://ks.example.gov.vn/s/")
-        for r in sheet("enumerator")
+        (r[8], r[9], r[10]) == (f"Người dân {n}", f"Thôn {n}", f"09{n:08d}")
+        for r in enumerator
+        for n in [number[r[7]]]
     )
-    assert all(r[6] == r[7] == r[9] == "—" for r in sheet("observer"))
+    assert all(str(r[12]).startswith("https://ks.example.gov.vn/s/") for r in enumerator[:25])
+    assert all(r[12] in {None, ""} for r in enumerator[25:])  # no link before it is needed
+    assert all(r[8] == r[9] == r[10] == r[12] == "—" for r in observer)
+    assert [r[6] for r in observer] == [r[6] for r in enumerator]
+
+    refused = drawn["official"][0]
+    sub = await h.http.post(
+        f"/v1/campaigns/{CAMPAIGN}/substitutions",
+        headers=tools.auth("enumerator"),
+        json={"dossier_id": refused, "reason": "refused"},
+    )
+    after = await lists(h, tools, "enumerator")
+    await h.eventually(lambda: len(h.sent) == 26)
+
+    assert sub.json()["substitute_invitation_id"] == enumerator[25][6]  # printed from the start
+    assert str(h.sent[-1].invitation_id) == enumerator[25][6]
+    assert (after[0][14], after[25][14]) == ("Đã thay thế", "Chờ khảo sát")
+    assert str(after[25][12]).startswith("https://ks.example.gov.vn/s/")
     assert (await h.http.get(f"/v1/campaigns/{CAMPAIGN}/lists.xlsx")).status_code == 401
     assert (
         await h.http.post(f"/v1/campaigns/{CAMPAIGN}/draw", headers=tools.auth("observer"))
     ).status_code == 403
+
+
+async def lists(h, tools, role: str) -> list[tuple]:
+    answer = await h.http.get(
+        f"/v1/campaigns/{CAMPAIGN}/lists.xlsx",
+        headers=tools.auth(role),
+        params={"unit": COMMUNES[1]},
+    )
+    assert answer.status_code == 200
+    sheet = load_workbook(io.BytesIO(answer.content)).active
+    return list(sheet.iter_rows(min_row=4, values_only=True))
 
 
 async def campaign_page(h, tools) -> dict:

@@ -154,6 +154,14 @@ async def post_interview(
     found = await intake.tokens().grant_for_invitation(submission.invitation_id, now)
     if isinstance(found, TokenProblem):
         intake.metrics.responses.labels(submission.mode, f"token_{found.value}").inc()
+        if found is TokenProblem.UNKNOWN:
+            raise ProblemError(
+                404,
+                f"No invitation {submission.invitation_id} is open for interviews: check the id "
+                "on the list; a reserve can be interviewed once a substitution brought it in.",
+                code="urn:sipas:problem:invitation-unknown",
+                errors=[{"field": "invitation_id", "reason": "no open invitation with this id"}],
+            )
         raise token_problem(found)
     token_hash, grant = found
     try:

@@ -2,9 +2,11 @@
 
 The sealed JSON is the one agreed with sampling (all values strings, empty keys
 omitted): ``phone`` (the first valid mobile, national 10-digit form), ``phone_alternates``
-(the other valid mobiles, comma-separated), ``email``, ``zalo_id`` and ``name`` (ChuHoSo,
-only alongside a usable contact). Landlines never go in ``phone``: they cannot receive
-SMS or Zalo. Channels: a mobile opens sms + zalo, an e-mail opens email, a Zalo id zalo.
+(the other valid mobiles, comma-separated), ``email``, ``zalo_id``, ``address`` (DiaChi:
+where an enumerator finds the person, door to door) and ``name`` (ChuHoSo, only alongside
+one of the others). Landlines never go in ``phone``: they cannot receive SMS or Zalo.
+Channels: a mobile opens sms + zalo, an e-mail opens email, a Zalo id zalo; an address
+opens none (a visit needs no message), but it goes with the sealed contact.
 Unusable parts are warnings (the dossier still counts in the population), and no warning
 ever repeats the value itself.
 """
@@ -39,8 +41,11 @@ class Contact(BaseModel):
     email: str | None = Field(default=None, max_length=320)
     zalo_id: str | None = Field(default=None, max_length=64)
     name: str | None = Field(default=None, max_length=300, description="ChuHoSo, for templates")
+    address: str | None = Field(
+        default=None, max_length=500, description="DiaChi: the applicant's address, for visits"
+    )
 
-    @field_validator("name", mode="before")
+    @field_validator("name", "address", mode="before")
     @classmethod
     def _nfc(cls, value: object) -> object:
         return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
@@ -85,6 +90,8 @@ def read_contact(contact: Contact) -> UsableContact:
             result.channels.append("zalo")
     elif contact.zalo_id:
         result.warnings.append(problem("contact.zalo_id", "not a Zalo id"))
+    if contact.address:
+        result.plain["address"] = " ".join(contact.address.split())
     if contact.name and result.plain:
         result.plain["name"] = contact.name
     return result

@@ -34,6 +34,7 @@ TARGETS = frozenset(
         "contact.email",
         "contact.zalo_id",
         "contact.name",
+        "contact.address",
     }
     - {"contact"}
 )

@@ -86,6 +86,7 @@ SOURCE_FIELDS = {
     "contact.phone": "SoDienThoai",
     "contact.email": "Email",
     "contact.name": "ChuHoSo",
+    "contact.address": "DiaChi",
 }
 
 
@@ -194,6 +195,7 @@ def _validated(document: dict[str, Any], raw: Mapping[str, Any]) -> DossierRecor
         "phone": _text(raw, "SoDienThoai", "SoDienThoaiChuHoSo") or None,
         "email": _text(raw, "Email", "EmailChuHoSo") or None,
         "name": _text(raw, "ChuHoSo") or None,
+        "address": _text(raw, "DiaChi", "DiaChiChuHoSo") or None,
     }
     document["contact"] = {k: v for k, v in contact.items() if v}
     try:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, model_validator
 
 from sipas_runtime.problems import ProblemError
 from sipas_sampling.api import CONTACT_ROLES, Fieldwork, Operator, Reader, role, service
 from sipas_sampling.draws import DrawError
 from sipas_sampling.exports import counter_slips, lists_workbook
-from sipas_sampling.vault import VaultError, unlock
+from sipas_sampling.fieldlists import FieldListSource, field_rows
 
 router = APIRouter(prefix="/v1/campaigns/{campaign_id}", tags=["draws"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -44,62 +46,62 @@ async def export(request: Request, campaign_id: str, _: Reader) -> dict[str, Any
 
 
 class SubstitutionRequest(BaseModel):
-    """Who could not be surveyed, and why."""
+    """Who could not be surveyed, and why: the dossier number or the invitation id on the list."""
 
-    dossier_id: str = Field(min_length=1, max_length=64)
+    dossier_id: str | None = Field(default=None, min_length=1, max_length=64)
+    invitation_id: UUID | None = Field(default=None, description="As printed on the lists")
     reason: Literal["refused", "unreachable", "ineligible"]
+
+    @model_validator(mode="after")
+    def _one_person(self) -> SubstitutionRequest:
+        if (self.dossier_id is None) == (self.invitation_id is None):
+            msg = "give either dossier_id or invitation_id"
+            raise ValueError(msg)
+        return self
 
 
 @router.post(
-    "/substitutions", summary="Replace an official-list member from the reserve", status_code=201
+    "/substitutions",
+    summary="Replace a listed member from the reserve (repeating it is harmless)",
+    status_code=201,
+    responses={200: {"description": "Already recorded: the same entry again"}},
 )
 async def substitute(
     request: Request, campaign_id: str, body: SubstitutionRequest, _: Fieldwork
-) -> dict[str, Any]:
+) -> JSONResponse:
     """The next unused reserve of the same stratum (then the other kind) takes the place."""
+    sampling = service(request)
+    dossier_id = body.dossier_id
+    if body.invitation_id is not None:
+        invitation = await sampling.invitations.get(body.invitation_id)
+        if invitation is None or invitation["campaign"] != campaign_id:
+            raise ProblemError(
+                404,
+                f"No invitation {body.invitation_id} in campaign {campaign_id!r} "
+                "(a reserve must be brought in by a substitution first).",
+                errors=[{"field": "invitation_id", "reason": "unknown in this campaign"}],
+            )
+        dossier_id = invitation["dossier_id"]
     try:
-        return await service(request).draws.substitute(campaign_id, body.dossier_id, body.reason)
+        entry = await sampling.draws.substitute(campaign_id, str(dossier_id), body.reason)
     except DrawError as exc:
         raise _conflict(exc) from exc
+    return JSONResponse(entry, status_code=200 if entry["repeated"] else 201)
 
 
 async def _rows(
     request: Request, campaign_id: str, unit: str | None, *, with_contacts: bool
 ) -> list[dict[str, Any]]:
     sampling = service(request)
-    active = sampling.registry.get(campaign_id)
-    if active is None:
+    if sampling.registry.get(campaign_id) is None:
         raise ProblemError(404, f"No campaign {campaign_id!r}.")
-    filters = {"unit": unit} if unit else {}
-    key = await sampling.campaigns.key(campaign_id) if with_contacts else None
-    rows = []
-    for doc in await sampling.invitations.by_campaign(campaign_id, **filters):
-        contact: dict[str, str] = {}
-        link = ""
-        if with_contacts and doc.get("contact"):
-            try:
-                contact = unlock(key, doc["contact"])
-                token = unlock(key, doc["token"])["token"]
-                link = f"{sampling.settings.survey_base_url.rstrip('/')}/s/{token}"
-            except VaultError:
-                contact, link = {}, ""
-        unit_doc = sampling.hierarchy.units.get(doc["unit"])
-        rows.append(
-            {
-                "unit": doc["unit"],
-                "unit_name": unit_doc.name_vi if unit_doc else doc["unit"],
-                "kind": doc["kind"],
-                "list": doc["list"],
-                "dossier_id": doc["dossier_id"],
-                "channel": doc["channels"][doc["channel_index"]],
-                "state": doc["state"],
-                "contact": contact,
-                "link": link,
-            }
-        )
-    return sorted(
-        rows, key=lambda r: (r["unit"], r["kind"], r["list"] != "official", r["dossier_id"])
+    source = FieldListSource(
+        sampling.campaigns,
+        sampling.invitations,
+        sampling.hierarchy,
+        sampling.settings.survey_base_url,
     )
+    return await field_rows(source, campaign_id, unit=unit, with_contacts=with_contacts)
 
 
 @router.get(
@@ -114,7 +116,7 @@ async def lists_xlsx(
     who: Annotated[str, Depends(role("operator", "enumerator", "observer"))],
     unit: Annotated[str | None, Query(description="Only this unit")] = None,
 ) -> Response:
-    """One row per invited person, in unit / kind / list order."""
+    """Per unit and kind: the official list, then the reserves in order, with invitation ids."""
     with_contacts = who in CONTACT_ROLES
     rows = await _rows(request, campaign_id, unit, with_contacts=with_contacts)
     name = service(request).registry.get(campaign_id).campaign.name_vi  # type: ignore[union-attr]

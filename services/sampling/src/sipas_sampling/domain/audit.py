@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -54,6 +55,29 @@ def entry_hash(previous: str, entry: Mapping[str, Any]) -> str:
     """Hash of a substitution-log entry chained to the previous entry's hash."""
     body = {k: v for k, v in entry.items() if k not in {"hash", "previous"}}
     return hashlib.sha256(previous.encode() + canonical(body)).hexdigest()
+
+
+def next_entry(
+    log: Sequence[Mapping[str, Any]],
+    invitation: Mapping[str, Any],
+    found: tuple[str, str],
+    reason: str,
+    at: datetime,
+) -> dict[str, Any]:
+    """The log entry replacing ``invitation``'s member by ``found``, chained to the last one."""
+    entry: dict[str, Any] = {
+        "seq": len(log) + 1,
+        "at": at.isoformat(),
+        "unit": invitation["unit"],
+        "kind": invitation["kind"],
+        "replaced": invitation["dossier_id"],
+        "substitute": found[0],
+        "substitute_kind": found[1],
+        "reason": reason,
+    }
+    entry["previous"] = log[-1]["hash"] if log else GENESIS
+    entry["hash"] = entry_hash(entry["previous"], entry)
+    return entry
 
 
 def chain(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -191,6 +191,13 @@ class InvitationStore:
             {"_id": f"{campaign_id}|{dossier_id}"}, session=session
         )
 
+    async def members(self, campaign_id: str, dossier_ids: Sequence[str]) -> list[Document]:
+        """Several dossiers of a batch campaign's population (in no particular order)."""
+        if not dossier_ids:
+            return []
+        ids = [f"{campaign_id}|{d}" for d in dossier_ids]
+        return [doc async for doc in self._db[POPULATION].find({"_id": {"$in": ids}})]
+
     async def population_counts(self, campaign_id: str) -> dict[str, int]:
         """Dossiers seen by reason (``eligible`` for the population)."""
         pipeline: list[Document] = [
