@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from sipas_contracts.events import ApplicantKind, CollectionMode
+from sipas_runtime.params import CampaignPath, CampaignQuery, UnitPath, UnitQuery
 from sipas_runtime.problems import ProblemError
 from sipas_scoring.api_models import CampaignOut, FunnelOut, TableOut, UnitDetailOut
 from sipas_scoring.auth import Operator, operator, scoring_of
@@ -92,10 +93,10 @@ async def campaigns(request: Request) -> list[Json]:
 async def indices(
     request: Request,
     *,
-    campaign: Annotated[str | None, Query(max_length=64)] = None,
+    campaign: CampaignQuery = None,
     period: PeriodQuery = "campaign",
     level: Tier | None = None,
-    unit: Annotated[str | None, Query(max_length=64)] = None,
+    unit: UnitQuery = None,
     kind: ApplicantKind | None = None,
     modes: ModesQuery = None,
 ) -> Json:
@@ -122,8 +123,8 @@ async def indices(
 )
 async def unit_detail(
     request: Request,
-    campaign: str,
-    unit: str,
+    campaign: CampaignPath,
+    unit: UnitPath,
     *,
     period: PeriodQuery = "campaign",
     kind: ApplicantKind | None = None,
@@ -148,9 +149,7 @@ async def unit_detail(
     summary="Eligible, invited, responded, response rate per unit and channel",
     response_model=FunnelOut,
 )
-async def funnel(
-    request: Request, campaign: Annotated[str | None, Query(max_length=64)] = None
-) -> Json:
+async def funnel(request: Request, campaign: CampaignQuery = None) -> Json:
     """The survey funnel of a campaign.
 
     Eligible dossiers are counted over the profile's window, else over the days the
@@ -164,7 +163,7 @@ async def export(
     request: Request,
     fmt: Format,
     *,
-    campaign: Annotated[str | None, Query(max_length=64)] = None,
+    campaign: CampaignQuery = None,
     period: PeriodQuery = "campaign",
     kind: ApplicantKind | None = None,
     modes: ModesQuery = None,
@@ -180,14 +179,14 @@ async def export(
 
 
 @router.get("/campaigns/{campaign}/profile", summary="A campaign's scoring profile")
-async def get_profile(request: Request, campaign: str) -> CampaignProfile:
+async def get_profile(request: Request, campaign: CampaignPath) -> CampaignProfile:
     """The stored profile, or the defaults (revision 0)."""
     return await scoring_of(request).views.profile(campaign)
 
 
 @router.put("/campaigns/{campaign}/profile", summary="Set a campaign's scoring profile")
 async def put_profile(
-    request: Request, campaign: str, settings: ProfileSettings, actor: Operator
+    request: Request, campaign: CampaignPath, settings: ProfileSettings, actor: Operator
 ) -> CampaignProfile:
     """Replace the profile (revision +1); omitted fields follow the plan, else the defaults.
 

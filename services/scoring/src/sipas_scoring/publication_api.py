@@ -15,8 +15,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from sipas_contracts.ids import CampaignId
+from sipas_contracts.ids import CODE_PATTERN, CampaignId
 from sipas_runtime.i18n import Lang
+from sipas_runtime.params import CampaignPath, CampaignQuery
 from sipas_runtime.problems import ProblemError
 from sipas_scoring.api import PeriodQuery, problem_of
 from sipas_scoring.api_models import TableOut
@@ -124,7 +125,7 @@ async def _record(request: Request, publication_id: str) -> PublicationRecord:
 
 @router.get("", summary="Publications, newest first")
 async def list_publications(
-    request: Request, campaign: Annotated[str | None, Query(max_length=64)] = None
+    request: Request, campaign: CampaignQuery = None
 ) -> list[PublicationRecord]:
     """Every publication (without snapshots)."""
     return await scoring_of(request).publications().listing(campaign)
@@ -240,7 +241,7 @@ async def public_publications(request: Request) -> list[PublicationRecord]:
 )
 async def public_indices(
     request: Request,
-    campaign: Annotated[str, Query(max_length=64)],
+    campaign: Annotated[str, Query(pattern=CODE_PATTERN)],
     period: PeriodQuery = "campaign",
 ) -> Json:
     """The published snapshot's table, its digest and when it was published."""
@@ -250,7 +251,7 @@ async def public_indices(
 
 @public_router.get("/open-data/{campaign}.{fmt}", summary="Open data: published figures")
 async def open_data(
-    request: Request, campaign: str, fmt: Format, period: PeriodQuery = "campaign"
+    request: Request, campaign: CampaignPath, fmt: Format, period: PeriodQuery = "campaign"
 ) -> Response:
     """CSV, XLSX or JSON of the published table (the digest identifies the snapshot)."""
     record, snapshot = await _published(request, campaign, period)
@@ -268,7 +269,7 @@ async def open_data(
 @public_router.get("/reports/{campaign}.{fmt}", summary="The published report")
 async def public_report(
     request: Request,
-    campaign: str,
+    campaign: CampaignPath,
     fmt: ReportFormat,
     period: PeriodQuery = "campaign",
     lang: Lang = "vi",
