@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sipas_contracts.ids import uuid7, uuid7_for, uuid7_time
+from sipas_contracts.ids import check_visible, uuid7, uuid7_for, uuid7_time
 
 # hypothesis takes naive bounds and attaches the timezone itself
 moments = st.datetimes(
@@ -41,3 +43,27 @@ def test_uuid7_for_is_deterministic_and_embeds_the_time(key, at):
 def test_uuid7_for_differs_for_different_keys(a, b, at):
     if a != b:
         assert uuid7_for(a, at) != uuid7_for(b, at)
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [("H42\x00001", "0000"), ("H42\r\n1", "000D"), ("H42\u202e1", "202E"), ("H4\u200b2", "200B")],
+)
+def test_identifiers_refuse_control_and_invisible_characters(value, code):
+    with pytest.raises(ValueError, match=f"U\\+{code}"):
+        check_visible(value)
+
+
+def test_identifiers_must_be_composed_vietnamese():
+    decomposed = unicodedata.normalize("NFD", "Hồ sơ-Đà")
+
+    with pytest.raises(ValueError, match="NFC"):
+        check_visible(decomposed)
+    assert check_visible(unicodedata.normalize("NFC", decomposed)) == "Hồ sơ-Đà"
+
+
+@given(st.text(alphabet=st.characters(categories=["L", "N", "P", "S", "Zs"]), max_size=40))
+def test_visible_composed_text_is_accepted_as_is(text):
+    composed = unicodedata.normalize("NFC", text)
+
+    assert check_visible(composed) == composed

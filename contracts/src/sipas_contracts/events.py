@@ -17,7 +17,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, TypeAdapter
 
-from sipas_contracts.ids import CampaignId, UnitCode
+from sipas_contracts.ids import CampaignId, DossierId, UnitCode, VisibleText
 
 ApplicantKind = Literal["individual", "organisation"]
 SubmissionChannel = Literal["direct", "online", "postal"]
@@ -64,8 +64,8 @@ class DossierCompleted(Event):
     """A dossier's result was handed to the applicant (TrangThaiHoSo 10) or made available."""
 
     event_type: Literal["dossier.completed"] = "dossier.completed"
-    dossier_id: str = Field(
-        min_length=1, max_length=64, description="Dossier number (MaHoSo), nationally unique"
+    dossier_id: DossierId = Field(
+        description="Dossier number (MaHoSo), nationally unique; visible characters, NFC"
     )
     revision: int = Field(
         default=1, ge=1, description="1 for the first report; +1 for each correction re-sent"
@@ -74,9 +74,9 @@ class DossierCompleted(Event):
     reception_point: UnitCode | None = Field(
         default=None, description="One-stop location that received the dossier, if different"
     )
-    procedure_code: str = Field(min_length=1, max_length=64, description="MaTTHC")
-    procedure_name: str | None = Field(default=None, max_length=500, description="TenTTHC")
-    procedure_field: str | None = Field(
+    procedure_code: VisibleText = Field(min_length=1, max_length=64, description="MaTTHC")
+    procedure_name: VisibleText | None = Field(default=None, max_length=500, description="TenTTHC")
+    procedure_field: VisibleText | None = Field(
         default=None, max_length=128, description="Field (lĩnh vực) code, MaLinhVuc"
     )
     applicant_kind: ApplicantKind = Field(description="Individual or organisation")
@@ -100,7 +100,7 @@ class DossierCompleted(Event):
     sealed_contact: SealedBlob | None = Field(
         default=None, description="Applicant contact (JSON) sealed to the sampling service key"
     )
-    handling_officer: str | None = Field(
+    handling_officer: VisibleText | None = Field(
         default=None, max_length=120, description="Officer who handled the dossier (optional)"
     )
 

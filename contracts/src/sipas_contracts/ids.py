@@ -12,17 +12,43 @@ import hashlib
 import os
 import re
 import time
+import unicodedata
 import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 """Unit codes and campaign ids travel as NATS subject tokens: no dots, spaces or wildcards."""
 
 UnitCode = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
 CampaignId = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
+
+# Control (Cc), format (Cf: U+200B zero width space, U+202E right-to-left override...),
+# line/paragraph separators, private-use and lone surrogates: invisible in a list, dangerous in
+# a file name, a spreadsheet cell or a log line.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs"})
+
+
+def check_visible(value: str) -> str:
+    """``value`` if it is NFC and every character is visible text; ValueError naming one."""
+    for char in value:
+        if unicodedata.category(char) in _HIDDEN_CATEGORIES:
+            msg = f"contains a control or invisible character (U+{ord(char):04X})"
+            raise ValueError(msg)
+    if not unicodedata.is_normalized("NFC", value):
+        msg = "is not in Unicode NFC form (composed Vietnamese letters)"
+        raise ValueError(msg)
+    return value
+
+
+DossierId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(check_visible)
+]
+"""A dossier number (MaHoSo): visible characters only, NFC."""
+VisibleText = Annotated[str, AfterValidator(check_visible)]
+"""Text shown to people or written to files: visible characters only, NFC."""
 
 _CODE_RE = re.compile(CODE_PATTERN)
 _VERSION_7 = 0x7

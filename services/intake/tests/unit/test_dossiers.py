@@ -217,3 +217,44 @@ def test_any_json_object_is_accepted_or_rejected_with_field_errors(
     result = outcome(lambda: parse_record(document))
 
     assert well_formed_errors(result) or result.dossier_id
+
+
+def record(**fields):
+    return {
+        "dossier_id": "X-1",
+        "unit": "ht-nx-xuan-hoi",
+        "procedure_code": "1.001193",
+        "applicant_kind": "individual",
+        "submission_channel": "direct",
+        "received_at": NOW.isoformat(),
+        "delivered_at": NOW.isoformat(),
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("dossier_id", "H42-\x00-1"),
+        ("dossier_id", "H42\r\n-1"),
+        ("dossier_id", "H42-\u202e1-"),
+        ("dossier_id", "H42\u200b-1"),
+        ("procedure_code", "1.00\x071193"),
+        ("handling_officer", "Trần\x1bThị C"),
+    ],
+)
+def test_control_and_invisible_characters_are_refused_naming_the_field(field, value):
+    with pytest.raises(DossierRejectedError) as info:
+        parse_record(record(**{field: value}))
+
+    assert info.value.errors[0]["field"] == field
+    assert "control or invisible character" in info.value.errors[0]["reason"]
+
+
+def test_decomposed_vietnamese_is_composed_in_every_field():
+    decomposed = "Ho\u0302\u0300 so\u031b-Xa\u0303 Co\u0302\u0309 Đa\u0323m"
+
+    parsed = parse_record(record(dossier_id=decomposed, procedure_name=decomposed))
+
+    assert parsed.dossier_id == "Hồ sơ-Xã Cổ Đạm"
+    assert parsed.procedure_name == "Hồ sơ-Xã Cổ Đạm"

@@ -33,7 +33,7 @@ from sipas_contracts.events import (
     ResultDelivery,
     SubmissionChannel,
 )
-from sipas_contracts.ids import uuid7_for
+from sipas_contracts.ids import DossierId, VisibleText, uuid7_for
 from sipas_contracts.units import UnitHierarchy, UnitHierarchyError
 from sipas_intake.domain.contacts import CHANNEL_ORDER, Contact, UsableContact, read_contact
 from sipas_intake.domain.errors import (
@@ -57,20 +57,20 @@ class DossierRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    dossier_id: str = Field(min_length=1, max_length=64, description="MaHoSo")
+    dossier_id: DossierId = Field(description="MaHoSo")
     status: Literal["result_delivered"] = "result_delivered"
-    unit: str | None = Field(
+    unit: VisibleText | None = Field(
         default=None, min_length=1, max_length=200, description="Unit code or name (DonViXuLy)"
     )
-    agency_code: str | None = Field(
+    agency_code: VisibleText | None = Field(
         default=None, min_length=1, max_length=64, description="Mã định danh (MaHoSo prefix)"
     )
-    reception_point: str | None = Field(default=None, min_length=1, max_length=200)
-    procedure_code: str = Field(min_length=1, max_length=64, description="MaTTHC")
-    procedure_name: str | None = Field(default=None, max_length=500)
-    procedure_field: str | None = Field(default=None, max_length=128)
+    reception_point: VisibleText | None = Field(default=None, min_length=1, max_length=200)
+    procedure_code: VisibleText = Field(min_length=1, max_length=64, description="MaTTHC")
+    procedure_name: VisibleText | None = Field(default=None, max_length=500)
+    procedure_field: VisibleText | None = Field(default=None, max_length=128)
     applicant_kind: ApplicantKind
-    applicant_id: str | None = Field(
+    applicant_id: VisibleText | None = Field(
         default=None, max_length=64, description="CCCD / tax code; only its keyed hash is kept"
     )
     applicant_adult: bool | None = None
@@ -82,15 +82,12 @@ class DossierRecord(BaseModel):
     processed_at: AwareDatetime | None = None
     delivered_at: AwareDatetime
     contact: Contact = Field(default_factory=Contact)
-    handling_officer: str | None = Field(default=None, max_length=120)
+    handling_officer: VisibleText | None = Field(default=None, max_length=120)
 
-    @field_validator(
-        "unit", "agency_code", "reception_point", "procedure_name", "handling_officer",
-        mode="before",
-    )  # fmt: skip
+    @field_validator("*", mode="before")
     @classmethod
     def _nfc(cls, value: object) -> object:
-        # Some systems send decomposed (NFD) Vietnamese: names must compare equal.
+        # Some systems send decomposed (NFD) Vietnamese: ids and names must compare equal.
         if isinstance(value, str) and not value.isascii():
             return unicodedata.normalize("NFC", value)
         return value
