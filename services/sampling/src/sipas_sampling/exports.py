@@ -5,7 +5,8 @@ then the reserves in order, each with the invitation id an interview is recorded
 (``POST /v1/interviews`` at intake) and, for roles allowed to see contacts (operator,
 enumerator), name, address, phone, e-mail and survey link; an observer's copy shows the
 same rows with those cells masked. Cells that start like a formula are neutralised
-(CSV/XLSX injection).
+(CSV/XLSX injection); characters a spreadsheet cannot hold (controls) show as U+FFFD
+instead of breaking the whole file.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import segno
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -60,7 +62,10 @@ MASK = "—"
 
 
 def _safe(value: object) -> object:
-    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
+    if not isinstance(value, str):
+        return value
+    value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    if value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
         return "'" + value
     return value
 

@@ -16,6 +16,7 @@ from sipas_runtime.channels.base import (
     Delivery,
     DeliveryStatus,
     OutboundMessage,
+    ReportError,
     send_with_retry,
 )
 from sipas_runtime.channels.email import SmtpChannel, SmtpSettings
@@ -50,6 +51,7 @@ __all__ = [
     "MemoryTokenStore",
     "OutboundMessage",
     "PhoneError",
+    "ReportError",
     "SmtpChannel",
     "SmtpSettings",
     "SpeedSmsChannel",

@@ -14,6 +14,15 @@ class ChannelError(RuntimeError):
     """Raised when a channel is misconfigured (it cannot send anything until fixed)."""
 
 
+class ReportError(ValueError):
+    """Raised when a gateway's delivery report is malformed (``field`` names the culprit)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
 class DeliveryStatus(StrEnum):
     """What became of one send attempt."""
 

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 
 import httpx
 
-from sipas_runtime.channels.base import ChannelError, Delivery, DeliveryStatus, OutboundMessage
+from sipas_runtime.channels.base import (
+    ChannelError,
+    Delivery,
+    DeliveryStatus,
+    OutboundMessage,
+    ReportError,
+)
 from sipas_runtime.channels.phone import PhoneError, msisdn, national
 from sipas_runtime.channels.transport import http_failure
 
@@ -140,11 +146,17 @@ class DeliveryReport:
     final: bool
 
 
+def _count(params: Mapping[str, str], name: str) -> int:
+    value = params.get(name) or "0"
+    if not (value.isascii() and value.isdigit()):
+        raise ReportError(name, "must be a whole number")
+    return int(value)
+
+
 def parse_esms_report(params: Mapping[str, str]) -> DeliveryReport:
     """Read eSMS's callback query (``SendStatus`` 5 = final; success/failure counts)."""
     status = params.get("SendStatus", "")
-    success = int(params.get("SendSuccess") or 0)
-    failed = int(params.get("SendFailed") or 0)
+    success, failed = _count(params, "SendSuccess"), _count(params, "SendFailed")
     return DeliveryReport(
         key=params.get("RequestId", ""),
         provider_id=params.get("SMSID", ""),

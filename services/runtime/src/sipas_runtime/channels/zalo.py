@@ -302,9 +302,12 @@ def parse_zalo_event(
     if not isinstance(event, dict):
         return None
     expected = zalo_signature(app_id, body, str(event.get("timestamp", "")), oa_secret)
-    if not hmac.compare_digest(signature.removeprefix("mac="), expected):
+    given = signature.removeprefix("mac=").encode("utf-8", "replace")
+    if not hmac.compare_digest(given, expected.encode()):
         raise ChannelError("Zalo event signature does not match")
-    message = event.get("message") or {}
+    message = event.get("message")
+    if not isinstance(message, dict):
+        return None
     if event.get("event_name") != "user_received_message" or "delivery_time" not in message:
         return None
     return DeliveryReport(

@@ -11,7 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 
-from sipas_runtime.channels import ChannelError, parse_esms_report, parse_zalo_event
+from sipas_runtime.channels import (
+    ChannelError,
+    ReportError,
+    parse_esms_report,
+    parse_zalo_event,
+)
 from sipas_runtime.problems import ProblemError
 from sipas_sampling.api import service
 
@@ -22,9 +27,13 @@ router = APIRouter(prefix="/v1/callbacks", tags=["delivery reports"])
 async def esms(request: Request, token: str) -> dict[str, Any]:
     """Record delivered / failed for the invitation named by ``RequestId``."""
     sampling = service(request)
-    if not hmac.compare_digest(token, sampling.callback_token):
+    if not hmac.compare_digest(token.encode(), sampling.callback_token.encode()):
         raise ProblemError(404, "Unknown callback.")
-    report = parse_esms_report(dict(request.query_params))
+    try:
+        report = parse_esms_report(dict(request.query_params))
+    except ReportError as exc:
+        errors = [{"field": exc.field, "reason": exc.reason}]
+        raise ProblemError(400, str(exc), errors=errors) from exc
     return {"known": await sampling.dispatcher.report(report)}
 
 

@@ -1,0 +1,71 @@
+"""Requests and events that used to give 500s or poison a list: now refused clearly."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from sipas_contracts import subjects
+
+pytestmark = [pytest.mark.nats, pytest.mark.mongo]
+UNIT = "ht-nx-xuan-hoi"
+
+
+async def test_a_callback_token_outside_ascii_is_an_unknown_callback(harness):
+    h = await harness()
+
+    answer = await h.http.get("/v1/callbacks/esms/%C3%A9", params={"RequestId": "x"})
+
+    assert answer.status_code == 404, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("field", ["SendSuccess", "SendFailed"])
+async def test_an_esms_report_with_a_count_that_is_not_a_number_is_refused(harness, field):
+    h = await harness()
+    query = {"RequestId": "x-1", "SendStatus": "5", "SendSuccess": "1", field: "abc"}
+
+    answer = await h.http.get(f"/v1/callbacks/esms/{h.sampling.callback_token}", params=query)
+
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["errors"] == [{"field": field, "reason": "must be a whole number"}]
+
+
+async def test_a_zalo_webhook_with_a_strange_signature_or_message_is_refused(harness):
+    from sipas_runtime.channels.zalo import zalo_signature
+
+    h = await harness(zalo_app_id="app-1", zalo_oa_secret="oa-secret", zalo_app_secret="s")
+    body = b'{"event_name":"user_received_message","timestamp":"1","message":[1]}'
+    mac = zalo_signature("app-1", body, "1", "oa-secret")
+
+    async def post(signature: str):
+        headers = {"X-ZEvent-Signature": signature.encode()}
+        return await h.http.post("/v1/callbacks/zalo", content=body, headers=headers)
+
+    assert (await post("mac=\u00e9")).status_code == 401
+    signed = await post(f"mac={mac}")
+    assert signed.status_code == 200, signed.text
+    assert signed.json() == {"known": False}
+
+
+async def test_a_dossier_id_with_a_control_character_is_dead_lettered_not_listed(
+    tools, harness, nc
+):
+    h = await harness()
+    letters = []
+
+    async def collect(msg) -> None:
+        letters.append(msg)
+
+    await nc.subscribe(subjects.dead_letter("sampling"), cb=collect)
+    event = tools.completed(1, UNIT, delivered_at=datetime(2026, 3, 2, 3, tzinfo=UTC))
+    raw = json.loads(event.model_dump_json())
+    raw["dossier_id"] = "H42-\x00-1"
+    await h.js.publish(subjects.for_event(event), json.dumps(raw).encode())
+
+    await h.eventually(lambda: letters)
+    assert "dossier_id" in letters[0].headers["Sipas-Dlq-Reason"]
+    assert "U+0000" in letters[0].headers["Sipas-Dlq-Reason"]
+    assert await h.sampling.invitations.by_campaign("demo") == []
