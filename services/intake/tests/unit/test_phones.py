@@ -95,7 +95,7 @@ MOBILE_PREFIXES = (  # the networks' ranges, as the numbering plan assigns them
     "081", "082", "083", "084", "085", "088", "091", "094",  # VinaPhone
     "086", "096", "097", "098",  # Viettel
     "056", "058", "092",  # Vietnamobile
-    "059", "099",  # Gmobile
+    "059",  # Gmobile (its 099 is assigned only in part)
     "087",  # iTel
 )  # fmt: skip
 national_mobiles = st.builds(
