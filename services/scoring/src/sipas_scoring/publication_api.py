@@ -208,7 +208,7 @@ async def publication_report(
 async def preview_report(
     request: Request,
     fmt: ReportFormat,
-    campaign: Annotated[str, Query(max_length=64)],
+    campaign: Annotated[str, Query(pattern=CODE_PATTERN)],
     period: PeriodQuery = "campaign",
     lang: Lang = "vi",
 ) -> Response:
