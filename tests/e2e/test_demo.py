@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -32,7 +33,10 @@ def sipas_processes(workdir: Path) -> list[str]:
 def run_demo(workdir: Path, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "sipas_runtime.cli", "demo", "--workdir", str(workdir), *args],
+        [
+            *(sys.executable, "-m", "sipas_runtime.cli", "demo"),
+            *("--workdir", str(workdir), "--free-ports", *args),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -40,16 +44,37 @@ def run_demo(workdir: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.timeout(300)
 def test_demo_with_a_duration_exits_zero_with_a_summary(tmp_path):
     demo = run_demo(tmp_path, "--duration", "8", "--rate", "20")
 
-    output, _ = demo.communicate(timeout=110)
+    output, _ = demo.communicate(timeout=280)  # the previous period's replay finishes first
 
     assert demo.returncode == 0, output
-    assert "Tổng / Total" in output
+    assert "Tỉnh Hà Tĩnh (tổng / total)" in output
     assert "/metrics" in output
     assert "Xã Cổ Đạm" in output
     assert sipas_processes(tmp_path) == []
+
+
+RANKED = re.compile(r"│\s+25 │\s+\d+\.\d\d │\s+\d+\.\d\d–\d+\.\d\d │\s+\d+ │")
+TOTAL = re.compile(r"\(tổng / total\).*│\s+\d+ │\s+\d+\.\d\d │\s+\d+\.\d\d–\d+\.\d\d │\s+— │")
+SHOWN_WITHOUT_INTERVAL = re.compile(r"│\s+\d+\.\d\d │\s+— │")
+
+
+@pytest.mark.timeout(400)
+def test_the_default_demo_ranks_communes_with_sipas_and_interval(tmp_path):
+    demo = run_demo(tmp_path)
+
+    output, _ = demo.communicate(timeout=380)
+
+    assert demo.returncode == 0, output
+    board = output[output.rindex("SIPAS Live — mô phỏng") :]
+    assert len(RANKED.findall(board)) == 17, board  # each commune: 25 forms, SIPAS, interval, rank
+    assert TOTAL.search(board), board  # the province total: SIPAS and interval, no rank
+    assert not SHOWN_WITHOUT_INTERVAL.search(board), board  # no figure without its interval
+    assert not re.search(r"không đủ dữ liệu │\s+\d", board), board  # no interval without it
+    assert re.search(r"Bảng điều khiển / console\s+http://127\.0\.0\.1:\d+/", output)
 
 
 def test_demo_stops_cleanly_on_ctrl_c(tmp_path):

@@ -140,18 +140,31 @@ def demo(
     ] = 60.0,
     rate: Annotated[
         float, typer.Option(help="Dossiers completed per second across the province")
-    ] = 10.0,
+    ] = 4.0,
     seed: Annotated[int, typer.Option(help="Seed of the simulated province")] = 2020,
     workdir: Annotated[
         Path, typer.Option(help="Where logs, secrets and embedded data live")
     ] = DEFAULT_WORKDIR / "demo",
+    free_ports: Annotated[
+        bool, typer.Option(help="Let the services take free ports instead of 8080-8084")
+    ] = False,
 ) -> None:
-    """Run the system against a simulated TTHC system and respondents (seed 002's 17 communes)."""
+    """Run the system against a simulated province (seed 002's 17 communes).
+
+    The previous period is replayed quickly (the seed 002 plan for today: export, draw,
+    425 interviews, every commune ranked on its 25 forms) while today's dossiers and
+    answers flow live.
+    """
     from sipas_runtime.demo import run_demo  # noqa: PLC0415 - rich/httpx loaded only for the demo
 
     _terminate_on_sigterm()
     code = run_demo(
-        workdir=workdir.resolve(), duration=duration, rate=rate, seed=seed, console=console
+        workdir=workdir.resolve(),
+        duration=duration,
+        rate=rate,
+        seed=seed,
+        console=console,
+        free_ports=free_ports,
     )
     raise typer.Exit(code)
 

@@ -53,7 +53,7 @@ def env_campaign(settings: Settings, province: str) -> Campaign:
             "instrument_id": settings.instrument_id,
             "mode": "continuous",
             "seed": settings.seed,
-            "window": {"start": date(2015, 1, 1), "end": date(2099, 12, 31)},
+            "window": {"start": settings.campaign_start, "end": date(2099, 12, 31)},
             "scope": {"under": province},
             "sample_size": {"rate": settings.sampling_rate},
             "channels": channels,

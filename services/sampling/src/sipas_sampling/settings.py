@@ -52,6 +52,11 @@ class Settings(ServiceSettings):
         "default today in Vietnam. A template already stored keeps its first instance",
     )
     campaign_id: str = "demo"
+    campaign_start: date = Field(
+        default=date(2015, 1, 1),
+        description="First day of the development campaign's window (dossiers completed "
+        "before it are not its population)",
+    )
     instrument_id: str = "sipas-1001-2023"
     sampling_rate: float = Field(default=0.5, ge=0, le=1)
     seed: str = Field(default="sipas-demo", min_length=4)

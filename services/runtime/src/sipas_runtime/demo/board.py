@@ -1,7 +1,14 @@
-"""The demo's live table, fed by a plain NATS subscriber on ``sipas.>``.
+"""The demo's live table: what the system did per commune, and the ranked index.
 
-It shows what the *system* did, per commune: dossiers accepted, invitations sent,
-responses recorded, the latest published index with its confidence interval, and alerts.
+Two sources, one row per commune:
+
+- *live* columns count the events of the continuous campaign on a plain NATS subscriber
+  on ``sipas.>``: dossiers completed since the demo started, invitations, responses,
+  response rate and alerts;
+- *ranked* columns show the previous period (the seed 002 plan replayed) as scoring's
+  league table gives it (``GET /v1/indices``): forms counted, SIPAS, its 95% interval
+  and rank. A figure is shown only when it is sufficient, and then with its interval
+  and rank; otherwise "không đủ dữ liệu" and no interval. The total row is the province.
 """
 
 from __future__ import annotations
@@ -9,12 +16,15 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from nats.aio.msg import Msg
 from rich.table import Table
 
 from sipas_contracts.units import UnitHierarchy
+
+INSUFFICIENT = "không đủ dữ liệu"
 
 
 def _pct(value: float | None) -> str:
@@ -23,86 +33,100 @@ def _pct(value: float | None) -> str:
 
 @dataclass
 class UnitRow:
-    """Counts for one unit."""
+    """Live counts for one unit."""
 
     dossiers: int = 0
     invitations: int = 0
     responses: int = 0
     alerts: int = 0
-    index: dict[str, Any] | None = None
+
+
+def figure_cells(row: dict[str, Any] | None, *, with_rank: bool = True) -> tuple[str, ...]:
+    """Forms, SIPAS, interval and rank of a league-table row, shown only when sufficient."""
+    if row is None:
+        return ("0", "—", "—", "—")
+    sipas = row["sipas"]
+    forms = f"{row['responses']:g}"
+    if not sipas.get("sufficient") or sipas.get("display") is None:
+        return (forms, INSUFFICIENT, "—", "—")
+    interval = f"{_pct(sipas['ci_low'])}–{_pct(sipas['ci_high'])}"
+    rank = str(row["rank"]) if with_rank and row.get("rank") is not None else "—"
+    return (forms, sipas["display"], interval, rank)
 
 
 @dataclass
 class Board:
-    """Aggregates events by unit for display."""
+    """Aggregates the live campaign's events by unit; holds the ranked table for display."""
 
     hierarchy: UnitHierarchy
     units: list[str]
+    live_campaign: str
+    started: datetime
     rows: dict[str, UnitRow] = field(default_factory=lambda: defaultdict(UnitRow))
+    ranked: dict[str, Any] | None = None
     dead_letters: int = 0
 
     async def on_message(self, msg: Msg) -> None:
-        """NATS callback: count one event."""
+        """NATS callback: count one event of the live campaign."""
         parts = msg.subject.split(".")
         if parts[1] == "dlq":
             self.dead_letters += 1
             return
         kind = f"{parts[1]}.{parts[2]}"
+        if kind not in {
+            "dossier.completed",
+            "invitation.sent",
+            "response.recorded",
+            "alert.raised",
+        }:
+            return
+        event = json.loads(msg.data)
         row = self.rows[parts[-1]]
-        if kind == "dossier.completed":
-            row.dossiers += 1
-        elif kind == "invitation.sent":
-            row.invitations += 1
-        elif kind == "response.recorded":
-            row.responses += 1
-        elif kind == "alert.raised":
-            row.alerts += 1
-        elif kind == "index.updated":
-            event = json.loads(msg.data)
-            if row.index is None or event["version"] >= row.index["version"]:
-                row.index = event
+        if kind == "alert.raised":
+            row.alerts += event.get("campaign_id") in {self.live_campaign, None}
+        elif kind == "dossier.completed":
+            if datetime.fromisoformat(event["delivered_at"]) >= self.started:
+                row.dossiers += 1
+        elif event.get("campaign_id") == self.live_campaign:
+            if kind == "invitation.sent" and event.get("attempt", 1) == 1:
+                row.invitations += 1
+            elif kind == "response.recorded":
+                row.responses += 1
+
+    def _ranked_rows(self) -> dict[str, dict[str, Any]]:
+        return {r["unit"]: r for r in (self.ranked or {}).get("rows", [])}
 
     def table(self, title: str) -> Table:
-        """The rich table for the current counts."""
+        """The rich table for the current counts and the latest league table."""
         table = Table(title=title, title_justify="left")
         table.add_column("Đơn vị / Unit")
-        for header in ("Hồ sơ", "Mời", "Trả lời", "Tỷ lệ %", "SIPAS %", "95% CI", "Cảnh báo"):
-            table.add_column(header, justify="right")
+        for header in ("Hồ sơ", "Mời", "Trả lời", "Tỷ lệ %", "Cảnh báo"):
+            table.add_column(header, justify="right", style="cyan")
+        for header in ("Phiếu", "SIPAS %", "KTC 95%", "Hạng"):
+            table.add_column(header, justify="right", style="bold")
+        ranked = self._ranked_rows()
         totals = UnitRow()
         for code in self.units:
             row = self.rows.get(code, UnitRow())
-            figure = (row.index or {}).get("sipas") or {}
             rate = 100 * row.responses / row.invitations if row.invitations else None
-            ci = (
-                f"{_pct(figure.get('ci_low'))}–{_pct(figure.get('ci_high'))}"
-                if figure.get("ci_low") is not None
-                else "—"
-            )
-            value = _pct(figure.get("value")) if figure.get("sufficient") else "không đủ dữ liệu"
             table.add_row(
                 self.hierarchy.get(code).name_vi,
-                str(row.dossiers),
-                str(row.invitations),
-                str(row.responses),
-                _pct(rate),
-                value,
-                ci,
-                str(row.alerts),
+                *(str(row.dossiers), str(row.invitations), str(row.responses)),
+                *(_pct(rate), str(row.alerts)),
+                *figure_cells(ranked.get(code)),
             )
-            totals.dossiers += row.dossiers
-            totals.invitations += row.invitations
-            totals.responses += row.responses
-            totals.alerts += row.alerts
-        total_rate = 100 * totals.responses / totals.invitations if totals.invitations else None
+            for name in ("dossiers", "invitations", "responses", "alerts"):
+                setattr(totals, name, getattr(totals, name) + getattr(row, name))
+        rate = 100 * totals.responses / totals.invitations if totals.invitations else None
         table.add_row(
-            "[bold]Tổng / Total[/]",
-            str(totals.dossiers),
-            str(totals.invitations),
-            str(totals.responses),
-            _pct(total_rate),
-            "",
-            "",
-            str(totals.alerts),
+            f"[bold]{self.hierarchy.get(self.hierarchy.province).name_vi} (tổng / total)[/]",
+            *(str(totals.dossiers), str(totals.invitations), str(totals.responses)),
+            *(_pct(rate), str(totals.alerts)),
+            *figure_cells(ranked.get(self.hierarchy.province), with_rank=False),
         )
-        table.caption = f"Hàng đợi lỗi (DLQ): {self.dead_letters}"
+        table.caption = (
+            f"Xanh: chiến dịch trực tiếp {self.live_campaign} (live). Đậm: kỳ trước "
+            f"{(self.ranked or {}).get('campaign_id', '…')} phát lại (kế hoạch 002, 25 phiếu/xã)"
+            f" — xếp hạng theo giá trị chưa làm tròn. Hàng đợi lỗi (DLQ): {self.dead_letters}"
+        )
         return table

@@ -36,7 +36,7 @@ from sipas_runtime.demo.simulator import answer_form
 
 VIETNAM = timedelta(hours=7)
 EXCLUDED_PER_UNIT = 2  # online submissions the plan leaves out of its population
-INTERVIEWERS = 6
+INTERVIEWERS = 12
 
 
 class ReplayError(RuntimeError):
@@ -108,6 +108,13 @@ class PeriodReplay:
         """Every step, in order; returns the progress reached."""
         self.progress.campaign_id = campaign_id
         plan = await self._get("sampling", f"/v1/campaigns/{campaign_id}")
+        earlier = await self._http.get(
+            f"{self._urls['sampling']}/v1/campaigns/{campaign_id}/draw",
+            headers={"Authorization": f"Bearer {self._team.operator_key}"},
+        )
+        if earlier.status_code == 200:  # noqa: PLR2004 - replayed on an earlier run
+            self.progress.stage = "drawn earlier"
+            return self.progress
         sub = await self._nc.subscribe(subjects.INVITATIONS_SENT, cb=self._on_invitation)
         try:
             self.progress.stage = "export"

@@ -216,11 +216,14 @@ class Respondents:
         token = message["link"].rsplit("/", 1)[-1]
         commune = self._communes[message["unit"]]
         answers, comment = self.answers(commune.quality)
+        body = {"token": token, "answers": answers, "comment": comment}
         try:
-            response = await self._http.post(
-                f"{self._intake_url}/v1/responses",
-                json={"token": token, "answers": answers, "comment": comment},
-            )
+            response = await self._http.post(f"{self._intake_url}/v1/responses", json=body)
+            for _ in range(5):  # the link can reach a phone before intake knows its token
+                if response.status_code != 404:  # noqa: PLR2004
+                    break
+                await asyncio.sleep(1.0)
+                response = await self._http.post(f"{self._intake_url}/v1/responses", json=body)
         except httpx.HTTPError as exc:
             self._tally.errors[type(exc).__name__] += 1
             return
