@@ -24,6 +24,7 @@ HIERARCHY = load_sample_hierarchy()
 COMMUNES = HIERARCHY.leaves("ht", datetime.now(UTC).date())
 
 
+@pytest.mark.timeout(300)  # five processes start, then 884 dossiers and 425 interviews
 async def test_the_shipped_seed_002_plan_ranks_all_17_communes_on_25_forms(stack_factory):
     team = FieldTeam()
     running = stack_factory(
