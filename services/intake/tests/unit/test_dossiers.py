@@ -258,3 +258,17 @@ def test_decomposed_vietnamese_is_composed_in_every_field():
 
     assert parsed.dossier_id == "Hồ sơ-Xã Cổ Đạm"
     assert parsed.procedure_name == "Hồ sơ-Xã Cổ Đạm"
+
+
+def test_a_record_without_any_usable_contact_is_accepted_with_a_warning(prepare_record):
+    result = prepare_record(contact={})
+
+    assert result.candidate.contact_channels == []
+    assert result.warnings == [
+        {
+            "field": "contact",
+            "reason": "no mobile number, e-mail, Zalo id or address: the applicant cannot "
+            "be invited",
+            "code": "missing",
+        }
+    ]

@@ -157,3 +157,65 @@ def test_any_mangled_record_is_read_or_rejected_with_hoso_field_names(
     result = outcome(lambda: from_hoso({**COUNTER, **changes}))
 
     assert well_formed_errors(result) or result.dossier_id
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("MaHoSo", {"$gt": ""}),
+        ("DonViXuLy", [["UBND xã Quảng Phú"]]),
+        ("MaTTHC", True),
+        ("SoDienThoai", {"so": "0912345678"}),
+        ("NgayTra", ["20250225101500"]),
+    ],
+)
+def test_a_value_that_is_not_text_or_a_number_is_a_type_error_naming_the_field(field, value):
+    with pytest.raises(DossierRejectedError) as info:
+        from_hoso(hoso(**{field: value}))
+
+    [error] = [e for e in info.value.errors if e["field"] == field]
+    assert error["reason"].startswith("must be text or a number")
+    assert error["code"] == "invalid"
+
+
+def test_numbers_are_read_as_their_text():
+    record = from_hoso(hoso(MaTTHC=1001229, LoaiDoiTuong=1, KenhThucHien=1, TrangThaiHoSo=10))
+
+    assert record.procedure_code == "1001229"
+    assert record.applicant_kind == "individual"
+
+
+# integration-formats.md §1.8: the iGate "NoiHoSo" record keeps the applicant in a block.
+IGATE_APPLICANT = {
+    "LoaiDoiTuong": 1,
+    "IdDoiTuong": "7f0c2a4e-0000-4000-8000-000000000001",
+    "ThongTinChiTiet": {
+        "TenNguoiNop": "Trần Thị Bình",
+        "SoDinhDanh": "079190001234",
+        "SoDienThoai": "0987 654 321",
+        "Email": "binh@example.vn",
+        "DiaChiChiTiet": "12 Nguyễn Huệ",
+    },
+}
+
+
+def test_the_igate_applicant_block_gives_the_contact_and_id():
+    record = from_hoso(
+        hoso(
+            SoDienThoai="", ChuHoSo="", SoGiayToChuHoSo="", DinhDanhCHS=[],
+            ThongTinNguoiNop=IGATE_APPLICANT,
+        )
+    )  # fmt: skip
+
+    assert record.contact.phone == "0987 654 321"
+    assert record.contact.email == "binh@example.vn"
+    assert record.contact.name == "Trần Thị Bình"
+    assert record.contact.address == "12 Nguyễn Huệ"
+    assert record.applicant_id == "079190001234"
+
+
+def test_an_applicant_block_that_is_not_an_object_is_a_type_error():
+    with pytest.raises(DossierRejectedError) as info:
+        from_hoso(hoso(ThongTinNguoiNop="0912345678"))
+
+    assert info.value.errors[0]["field"] == "ThongTinNguoiNop"

@@ -7,8 +7,8 @@ where an enumerator finds the person, door to door) and ``name`` (ChuHoSo, only 
 one of the others). Landlines never go in ``phone``: they cannot receive SMS or Zalo.
 Channels: a mobile opens sms + zalo, an e-mail opens email, a Zalo id zalo; an address
 opens none (a visit needs no message), but it goes with the sealed contact.
-Unusable parts are warnings (the dossier still counts in the population), and no warning
-ever repeats the value itself.
+Unusable parts are warnings (the dossier still counts in the population), and so is a
+record with no usable contact at all; no warning ever repeats the value itself.
 """
 
 from __future__ import annotations
@@ -94,6 +94,9 @@ def read_contact(contact: Contact) -> UsableContact:
         result.plain["address"] = " ".join(contact.address.split())
     if contact.name and result.plain:
         result.plain["name"] = contact.name
+    if not result.plain and not result.warnings:
+        reason = "no mobile number, e-mail, Zalo id or address: the applicant cannot be invited"
+        result.warnings.append(problem("contact", reason, "missing"))
     return result
 
 

@@ -7,7 +7,12 @@ Field by field (integration-formats.md §1.2; documented in docs/intake-formats.
 ``KenhThucHien`` 1/2/3 → direct/online/postal; ``HinhThuc`` 0/1 → counter/postal;
 ``NgayTiepNhan``/``NgayHenTra``/``NgayKetThucXuLy``/``NgayTra`` → received/due/processed/
 delivered (``yyyyMMddHHmmss`` UTC+7 or ISO); ``SoGiayToChuHoSo`` or ``DinhDanhCHS`` →
-applicant id (hashed); ``SoDienThoai``, ``Email``, ``ChuHoSo`` → contact (sealed).
+applicant id (hashed); ``SoDienThoai``, ``Email``, ``ChuHoSo`` → contact (sealed). The
+iGate "NoiHoSo" record (§1.8) keeps the applicant in ``ThongTinNguoiNop.ThongTinChiTiet``
+(``SoDienThoai``, ``Email``, ``TenChuHs``/``TenNguoiNop``, ``SoDinhDanhChuHs``/``SoDinhDanh``,
+``DiaChiChiTietChuHs``/``DiaChiChiTiet``): read when the top-level fields are empty.
+Every value read must be text or a number; an object, a list or true/false is refused
+naming the field (``{"MaHoSo": {"$gt": ""}}`` is not a dossier number).
 
 Only ``TrangThaiHoSo`` 10 (result handed over, ``NgayTra`` set) is a completed dossier;
 9 counts only for an online dossier whose result is delivered electronically (not by
@@ -90,6 +95,52 @@ SOURCE_FIELDS = {
 }
 
 
+_SCALARS = (
+    "MaHoSo", "TrangThaiHoSo", "KenhThucHien", "HinhThuc", "LoaiDoiTuong", "DonViXuLy",
+    "MaDinhDanh", "DonViId", "MaDonVi", "MaDonViTiepNhan", "MaTTHC", "TenTTHC", "MaLinhVuc",
+    "TenLinhVuc", "SoGiayToChuHoSo", "NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy",
+    "NgayTra", "SoDienThoai", "SoDienThoaiChuHoSo", "Email", "EmailChuHoSo", "ChuHoSo",
+    "DiaChi", "DiaChiChuHoSo",
+)  # fmt: skip
+_APPLICANT = "ThongTinNguoiNop"
+_DETAIL = "ThongTinChiTiet"
+_DETAIL_SCALARS = (
+    "TenNguoiNop", "TenChuHs", "SoDinhDanh", "SoDinhDanhChuHs", "SoDienThoai", "Email",
+    "DiaChiChiTiet", "DiaChiChiTietChuHs",
+)  # fmt: skip
+
+
+def _not_scalar(value: object) -> str | None:
+    """What a value is when it is not text or a number (None when it is)."""
+    if value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool)):
+        return None
+    return {dict: "an object", list: "a list", bool: "true/false"}.get(type(value), "a value")
+
+
+def _type_errors(raw: Mapping[str, Any]) -> list[Problem]:
+    fields = [(name, raw.get(name)) for name in _SCALARS]
+    applicant = raw.get(_APPLICANT)
+    if applicant is not None:
+        detail = applicant.get(_DETAIL) if isinstance(applicant, Mapping) else None
+        if not isinstance(applicant, Mapping) or not isinstance(detail, Mapping | None):
+            return [problem(_APPLICANT, "must be an object with ThongTinChiTiet (the applicant)")]
+        fields.append((f"{_APPLICANT}.LoaiDoiTuong", applicant.get("LoaiDoiTuong")))
+        prefix = f"{_APPLICANT}.{_DETAIL}."
+        fields += [(prefix + name, (detail or {}).get(name)) for name in _DETAIL_SCALARS]
+    return [
+        problem(name, f"must be text or a number, not {kind}")
+        for name, value in fields
+        if (kind := _not_scalar(value)) is not None
+    ]
+
+
+def _applicant(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The iGate applicant block (empty when the record has none)."""
+    applicant = raw.get(_APPLICANT)
+    detail = applicant.get(_DETAIL) if isinstance(applicant, Mapping) else None
+    return detail if isinstance(detail, Mapping) else {}
+
+
 def _text(raw: Mapping[str, Any], *names: str) -> str:
     for name in names:
         value = raw.get(name)
@@ -133,7 +184,9 @@ def _date(raw: Mapping[str, Any], name: str, errors: list[Problem]) -> str | Non
 
 
 def _applicant_id(raw: Mapping[str, Any]) -> str | None:
-    number = _text(raw, "SoGiayToChuHoSo")
+    number = _text(raw, "SoGiayToChuHoSo") or _text(
+        _applicant(raw), "SoDinhDanhChuHs", "SoDinhDanh"
+    )
     identifiers = raw.get("DinhDanhCHS")
     if not number and isinstance(identifiers, list):
         for entry in identifiers:
@@ -150,6 +203,7 @@ def _agency_code(dossier_id: str, raw: Mapping[str, Any]) -> str | None:
 
 def from_hoso(raw: Mapping[str, Any]) -> DossierRecord | NotCompleted:
     """Read one ``HoSo`` object (string or integer codes); raises with HoSo field names."""
+    raise_if(_type_errors(raw), DossierRejectedError)
     errors: list[Problem] = []
     dossier_id = _text(raw, "MaHoSo")
     if not dossier_id:
@@ -169,7 +223,7 @@ def from_hoso(raw: Mapping[str, Any]) -> DossierRecord | NotCompleted:
         delivery, delivered = "electronic", delivered or dates["NgayKetThucXuLy"]
     if delivered is None and not any(e["field"] == "NgayTra" for e in errors):
         errors.append(problem("NgayTra", "required for a completed dossier", "missing"))
-    kind = _code(raw, "LoaiDoiTuong", _KINDS, errors)
+    kind = _code(_with_applicant_kind(raw), "LoaiDoiTuong", _KINDS, errors)
     raise_if(errors, DossierRejectedError)
     document = {
         "dossier_id": dossier_id,
@@ -190,12 +244,21 @@ def from_hoso(raw: Mapping[str, Any]) -> DossierRecord | NotCompleted:
     return _validated(document, raw)
 
 
+def _with_applicant_kind(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    applicant = raw.get(_APPLICANT)
+    if _text(raw, "LoaiDoiTuong") or not isinstance(applicant, Mapping):
+        return raw
+    return {**raw, "LoaiDoiTuong": applicant.get("LoaiDoiTuong")}
+
+
 def _validated(document: dict[str, Any], raw: Mapping[str, Any]) -> DossierRecord:
+    detail = _applicant(raw)
     contact = {
-        "phone": _text(raw, "SoDienThoai", "SoDienThoaiChuHoSo") or None,
-        "email": _text(raw, "Email", "EmailChuHoSo") or None,
-        "name": _text(raw, "ChuHoSo") or None,
-        "address": _text(raw, "DiaChi", "DiaChiChuHoSo") or None,
+        "phone": _text(raw, "SoDienThoai", "SoDienThoaiChuHoSo") or _text(detail, "SoDienThoai"),
+        "email": _text(raw, "Email", "EmailChuHoSo") or _text(detail, "Email"),
+        "name": _text(raw, "ChuHoSo") or _text(detail, "TenChuHs", "TenNguoiNop"),
+        "address": _text(raw, "DiaChi", "DiaChiChuHoSo")
+        or _text(detail, "DiaChiChiTietChuHs", "DiaChiChiTiet"),
     }
     document["contact"] = {k: v for k, v in contact.items() if v}
     try:
