@@ -45,6 +45,7 @@ from tenacity import AsyncRetrying, retry_if_exception, wait_exponential
 from sipas_contracts import subjects
 from sipas_contracts.events import Event
 from sipas_contracts.streams import ConsumerSpec
+from sipas_runtime.logs import mask_text
 from sipas_runtime.metrics import RuntimeMetrics
 from sipas_runtime.mongo import Document, in_transaction, is_transient
 from sipas_runtime.publishing import EventPublisher
@@ -129,6 +130,26 @@ def describe_validation_error(exc: ValidationError) -> str:
         location = ".".join(str(p) for p in error["loc"]) or "(body)"
         parts.append(f"{location}: {error['msg']}")
     return "; ".join(parts)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What a dead letter says about a failed handler: the error's kind and codes.
+
+    A database error's text quotes the documents it failed on (a duplicate key error holds
+    the whole invitation), so only its codes are kept; other errors keep their message with
+    phone numbers and e-mail addresses masked.
+    """
+    name = type(exc).__name__
+    if not isinstance(exc, PyMongoError):
+        return f"handler failed: {name}: {mask_text(str(exc))}"
+    details = getattr(exc, "details", None)
+    errors = list(getattr(exc, "write_errors", None) or [])
+    if isinstance(details, dict):
+        errors += details.get("writeErrors") or []
+    codes = {e.get("code") for e in errors if isinstance(e, dict)}
+    codes.add(getattr(exc, "code", None))
+    known = sorted(str(c) for c in codes if c is not None)
+    return f"handler failed: {name}" + (f" (error code {', '.join(known)})" if known else "")
 
 
 def _message_decoder(
@@ -329,7 +350,7 @@ class IdempotentConsumer(Generic[E]):
             if is_transient(exc):
                 raise
             if len(deliveries) == 1:
-                reason = f"handler failed: {type(exc).__name__}: {exc}"
+                reason = failure_reason(exc)
                 log.exception("handler_failed", consumer=self.spec.durable, seq=deliveries[0].seq)
                 await self._dead_letter(raw_by_seq[deliveries[0].seq], "handler_error", reason)
                 return []

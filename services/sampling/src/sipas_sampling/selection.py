@@ -118,7 +118,7 @@ class Selector:
         rows = [Row(e, exclusion(e, campaign, active.units, active.zone)) for e in events]
         per_applicant = campaign.population.one_per_applicant
         claims: dict[str, str] = {}
-        keys: dict[int, str] = {}
+        keys: dict[int, tuple[str, str]] = {}
         for index, row in enumerate(rows):
             if row.reason is not None:
                 continue
@@ -133,12 +133,19 @@ class Selector:
             if claims.get(key, e.dossier_id) != e.dossier_id:
                 row.reason = "duplicate_applicant"
                 continue
-            claims[key] = e.dossier_id
-            keys[index] = key
+            # The dossier itself is claimed too: a correction that changes the applicant
+            # (a new phone is a new pseudonym) is still the dossier decided before.
+            itself = claim_key(campaign.id, e.unit, "", e.dossier_id, per_applicant=False)
+            claims[key] = claims[itself] = e.dossier_id
+            keys[index] = (key, itself)
         others, repeats = await self._decisions.claim(claims, session)
-        for index, key in keys.items():
+        for index, (key, itself) in keys.items():
             rows[index].reason = (
-                "duplicate_applicant" if key in others else "repeat" if key in repeats else None
+                "repeat"
+                if key in repeats or itself in repeats
+                else "duplicate_applicant"
+                if key in others
+                else None
             )
         for row in rows:
             if row.reason is None and not usable_channels(

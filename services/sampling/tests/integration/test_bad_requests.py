@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from sipas_contracts import subjects
+from sipas_contracts.ids import uuid7
+from sipas_runtime.privacy import seal
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
 UNIT = "ht-nx-xuan-hoi"
@@ -69,3 +71,35 @@ async def test_a_dossier_id_with_a_control_character_is_dead_lettered_not_listed
     assert "dossier_id" in letters[0].headers["Sipas-Dlq-Reason"]
     assert "U+0000" in letters[0].headers["Sipas-Dlq-Reason"]
     assert await h.sampling.invitations.by_campaign("demo") == []
+
+
+async def test_a_correction_of_an_invited_dossier_is_not_decided_again_nor_dead_lettered(
+    tools, harness, nc
+):
+    h = await harness(sampling_rate=1.0)
+    letters = []
+
+    async def collect(msg) -> None:
+        letters.append(msg)
+
+    await nc.subscribe(subjects.dead_letter("sampling"), cb=collect)
+    when = datetime(2026, 3, 2, 3, tzinfo=UTC)
+    first = tools.completed(7, UNIT, delivered_at=when, contact={"phone": "0912000007"})
+    await h.publish([first])
+    await h.eventually(lambda: len(h.sent) == 1)
+    corrected = first.model_copy(
+        update={
+            "event_id": uuid7(),
+            "revision": 2,
+            "applicant_pseudonym": "f" * 64,  # identified by the new phone number
+            "sealed_contact": seal(tools.key_pair.public_key, {"phone": "0987000007"}),
+        }
+    )
+    marker = tools.completed(8, UNIT, delivered_at=when)
+
+    await h.publish([corrected, marker])
+
+    await h.eventually(lambda: len(h.sent) == 2)  # the marker's: the batch went through
+    assert h.sent[0].invitation_id != h.sent[1].invitation_id
+    assert len(await h.sampling.invitations.by_campaign("demo")) == 2
+    assert letters == []
