@@ -15,7 +15,7 @@ from sipas_contracts.streams import (
     SCORING_RESPONSES,
 )
 from sipas_runtime.service import ServiceRuntime, ensure_collections
-from sipas_scoring import api, handlers, publication_api
+from sipas_scoring import api, handlers, public_api, publication_api
 from sipas_scoring.funnel_store import DOSSIERS, INVITATIONS, FunnelStore
 from sipas_scoring.metrics import ScoringMetrics
 from sipas_scoring.profiles import PLANS, PROFILES, ProfileStore
@@ -164,7 +164,7 @@ def create_app(settings: Settings) -> FastAPI:
             api.router,
             publication_api.router,
             publication_api.reports_router,
-            publication_api.public_router,
+            public_api.public_router,
         ],
         description=(
             "Chỉ số hài lòng (SIPAS) theo đơn vị, có khoảng tin cậy, xếp hạng, phễu khảo sát "

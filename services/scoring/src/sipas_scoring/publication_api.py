@@ -1,9 +1,8 @@
-"""Publication (operators) and the public endpoints (published figures only).
+"""Publication (operators): draft, approve, publish, withdraw; reports and the workbook.
 
 Operators draft a publication (a frozen snapshot of the table and the funnel, with its
-SHA-256), another operator approves it, then it is published. The public routes under
-``/v1/public`` and the open-data export serve only the published snapshot, never live
-counts.
+SHA-256), another operator approves it, then it is published. The public routes
+(:mod:`sipas_scoring.public_api`) serve only the published snapshot, never live counts.
 """
 
 from __future__ import annotations
@@ -17,23 +16,23 @@ from pydantic import BaseModel, Field
 
 from sipas_contracts.ids import CODE_PATTERN, CampaignId
 from sipas_runtime.i18n import Lang
-from sipas_runtime.params import CampaignPath, CampaignQuery
+from sipas_runtime.params import CampaignQuery
 from sipas_runtime.problems import ProblemError
 from sipas_scoring.api import PeriodQuery, problem_of
 from sipas_scoring.api_models import TableOut
 from sipas_scoring.auth import Operator, operator, scoring_of
 from sipas_scoring.domain import PublicationError, ScoringError
 from sipas_scoring.domain.publication import Action, digest, transition
-from sipas_scoring.exports import MEDIA_TYPES, Format, render
+from sipas_scoring.exports import MEDIA_TYPES
 from sipas_scoring.publication_store import ConflictError, HistoryEntry, PublicationRecord
 from sipas_scoring.rendering import Json
 from sipas_scoring.report import render_html, render_pdf
 from sipas_scoring.views import NotFoundError
+from sipas_scoring.workbook import official_workbook
 
 router = APIRouter(
     prefix="/v1/publications", tags=["publication"], dependencies=[Depends(operator)]
 )
-public_router = APIRouter(prefix="/v1/public", tags=["public"])
 reports_router = APIRouter(
     prefix="/v1/reports", tags=["publication"], dependencies=[Depends(operator)]
 )
@@ -218,63 +217,35 @@ async def preview_report(
     return report_response(html, fmt, f"sipas-{campaign}-{snapshot['table']['period']}-preview")
 
 
-async def _published(
-    request: Request, campaign: str, period: str
-) -> tuple[PublicationRecord, Json]:
-    store = scoring_of(request).publications()
-    record = await store.latest_published(campaign, period)
-    if record is None:
-        raise ProblemError(404, f"nothing is published for {campaign} {period}")
-    return record, await store.snapshot(record.id) or {}
-
-
-@public_router.get("/publications", summary="What is published")
-async def public_publications(request: Request) -> list[PublicationRecord]:
-    """Currently published publications (campaign, period, digest, approvals)."""
-    return await scoring_of(request).publications().published()
-
-
-@public_router.get(
-    "/indices",
-    summary="Published league table of a campaign period",
-    response_model=PublishedTableOut,
+@router.get(
+    "/{publication_id}/workbook.xlsx",
+    summary="The official workbook of a published publication",
+    response_class=Response,
+    responses={200: {"content": {MEDIA_TYPES["xlsx"]: {}}}},
 )
-async def public_indices(
-    request: Request,
-    campaign: Annotated[str, Query(pattern=CODE_PATTERN)],
-    period: PeriodQuery = "campaign",
-) -> Json:
-    """The published snapshot's table, its digest and when it was published."""
-    record, snapshot = await _published(request, campaign, period)
-    return {"publication": record.model_dump(mode="json"), **snapshot["table"]}
-
-
-@public_router.get("/open-data/{campaign}.{fmt}", summary="Open data: published figures")
-async def open_data(
-    request: Request, campaign: CampaignPath, fmt: Format, period: PeriodQuery = "campaign"
+async def publication_workbook(
+    request: Request, publication_id: str, lang: Lang = "vi"
 ) -> Response:
-    """CSV, XLSX or JSON of the published table (the digest identifies the snapshot)."""
-    record, snapshot = await _published(request, campaign, period)
-    name = f"sipas-{campaign}-{record.period}.{fmt}"
+    """One sheet per tier with n and intervals, and the method; 409 unless published."""
+    record = await _record(request, publication_id)
+    if record.state != "published":
+        raise ProblemError(
+            409,
+            f"the official workbook comes from a published snapshot; this one is {record.state}",
+            code="urn:sipas:problem:publication-state",
+        )
+    snapshot = await scoring_of(request).publications().snapshot(publication_id) or {}
+    return workbook_response(snapshot, record, lang)
+
+
+def workbook_response(snapshot: Json, record: PublicationRecord, lang: Lang) -> Response:
+    """The workbook as a download named after the campaign and period."""
+    name = f"sipas-{record.campaign_id}-{record.period}-bieu-tong-hop.xlsx"
     return Response(
-        render(snapshot["table"], fmt, digest=record.digest),
-        media_type=MEDIA_TYPES[fmt],
+        official_workbook(snapshot, record, lang),
+        media_type=MEDIA_TYPES["xlsx"],
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',
             "X-Sipas-Digest": record.digest,
         },
     )
-
-
-@public_router.get("/reports/{campaign}.{fmt}", summary="The published report")
-async def public_report(
-    request: Request,
-    campaign: CampaignPath,
-    fmt: ReportFormat,
-    period: PeriodQuery = "campaign",
-    lang: Lang = "vi",
-) -> Response:
-    """The report of the published snapshot."""
-    record, snapshot = await _published(request, campaign, period)
-    html = render_html(snapshot, state=record.state, record=record, lang=lang)
-    return report_response(html, fmt, f"sipas-{campaign}-{record.period}")

@@ -36,7 +36,7 @@ def _title(table: Json, lang: Lang) -> str:
     return name
 
 
-def _period(table: Json, lang: Lang) -> str:
+def period_text(table: Json, lang: Lang) -> str:
     """The period in words; a whole campaign says which results it covers (the plan's window)."""
     profile = table["profile"]
     start, end = profile.get("window_start"), profile.get("window_end")
@@ -64,7 +64,8 @@ def _history(record: PublicationRecord | None, lang: Lang) -> list[Json]:
     ]
 
 
-def _method(table: Json, lang: Lang) -> list[tuple[str, str]]:
+def method_lines(table: Json, lang: Lang) -> list[tuple[str, str]]:
+    """How the figures were computed, as (heading, explanation) lines."""
     profile = table["profile"]
     rule = (
         _("mean of the aspects")
@@ -124,7 +125,7 @@ def context(
             year=int(table["generated_at"][:4]),
         ),
         "title": _title(table, lang),
-        "period_label": _period(table, lang),
+        "period_label": period_text(table, lang),
         "state_label": state_label,
         "watermark": None if state == "published" else state_label.split(" — ")[0].upper(),
         "summary": summary(table, lang),
@@ -133,7 +134,7 @@ def context(
         "element_rows": element_rows,
         "count_rows": counts(table, snapshot.get("funnel")),
         "notes": [n[lang] for n in table.get("notes", [])],
-        "method": _method(table, lang),
+        "method": method_lines(table, lang),
         "digest": record.digest if record else None,
         "history": _history(record, lang),
         "footer": f"SIPAS Live · {table['campaign_id']} · {state_label}",
