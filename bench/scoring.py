@@ -50,8 +50,8 @@ from rich.table import Table
 from sipas_contracts import subjects
 from sipas_contracts.streams import SCORING_RESPONSES
 from sipas_contracts.units import load_sample_hierarchy
-from sipas_runtime.consumer import WATERMARKS
 from sipas_runtime.infra import provide
+from sipas_runtime.positions import WATERMARKS
 from sipas_runtime.publishing import encode, event_headers
 from sipas_runtime.stack import Stack
 from sipas_runtime.streams import ensure_streams

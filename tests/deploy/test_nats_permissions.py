@@ -70,6 +70,22 @@ FORBIDDEN_PUBLISH = [
     ("sampling", "$JS.ACK.SIPAS_RESPONSES.scoring-responses.1.1.1.1.1"),
     ("alerts", "$JS.API.CONSUMER.CREATE.SIPAS_RAW_DOSSIERS.intake-raw-dossiers"),
     ("downstream", "$JS.API.CONSUMER.MSG.NEXT.SIPAS_RESPONSES.scoring-responses"),
+    # asking for a dead-letter replay, or recording an override: operators (admin) only
+    ("scoring", "sipas.replay.alerts"),
+    ("alerts", "sipas.replay.alerts"),
+    ("intake", "sipas.override.dlq-replay"),
+    ("tthc", "sipas.replay.intake"),
+    # reading back a stream none of one's consumers reads
+    ("scoring", "$JS.API.STREAM.MSG.GET.SIPAS_RAW_DOSSIERS"),
+    ("alerts", "$JS.API.STREAM.MSG.GET.SIPAS_DOSSIERS"),
+    ("downstream", "$JS.API.STREAM.MSG.GET.SIPAS_RESPONSES"),
+]
+# (user, stream) streams a service reads back by sequence (resuming what its store lost).
+ALLOWED_READ_BACK = [
+    ("intake", "SIPAS_RAW_DOSSIERS"),
+    ("sampling", "SIPAS_DOSSIERS"),
+    ("scoring", "SIPAS_RESPONSES"),
+    ("alerts", "SIPAS_INDEXES"),
 ]
 # (user, subject) subscriptions the server must refuse.
 FORBIDDEN_SUBSCRIBE = [
@@ -80,6 +96,8 @@ FORBIDDEN_SUBSCRIBE = [
     ("scoring", "_INBOX_sampling.>"),
     ("tthc", "sipas.dossier.completed.>"),
     ("downstream", "sipas.response.recorded.>"),
+    ("scoring", "sipas.replay.alerts"),
+    ("scoring", "sipas.replay.>"),
 ]
 # (user, stream, durable) consumers each service may create and pull from.
 ALLOWED_CONSUMERS = [
@@ -224,6 +242,37 @@ async def test_each_service_can_create_pull_and_ack_its_own_consumer(
     info = await js.consumer_info(stream, durable)
     assert info.num_ack_pending == 0
     assert session.errors == []
+
+
+@pytest.mark.parametrize(("user", "stream"), ALLOWED_READ_BACK)
+async def test_each_service_can_read_back_what_its_consumers_read(connect, user, stream):
+    admin = await connect("admin")
+    subject = {"SIPAS_RAW_DOSSIERS": "sipas.raw.dossier.probe", "SIPAS_DOSSIERS":
+               "sipas.dossier.completed.u", "SIPAS_RESPONSES": "sipas.response.recorded.u",
+               "SIPAS_INDEXES": "sipas.index.updated.c.u"}[stream]  # fmt: skip
+    ack = await admin.nc.jetstream().publish(subject, b"{}")
+    session = await connect(user)
+
+    message = await session.nc.jetstream().get_msg(stream, ack.seq)
+
+    assert message.subject == subject
+    assert session.errors == []
+
+
+@pytest.mark.parametrize("user", ["intake", "sampling", "scoring", "alerts"])
+async def test_a_service_answers_an_operators_replay_request(connect, user):
+    service = await connect(user)
+
+    async def answer(msg) -> None:
+        await msg.respond(b'{"outcome": "applied"}')
+
+    await service.nc.subscribe(f"sipas.replay.{user}", queue="replay", cb=answer)
+    admin = await connect("admin")
+
+    reply = await admin.nc.request(f"sipas.replay.{user}", b"{}", timeout=5)
+
+    assert json.loads(reply.data) == {"outcome": "applied"}
+    assert service.errors == []
 
 
 async def test_downstream_reads_index_updates_and_nothing_else(connect):

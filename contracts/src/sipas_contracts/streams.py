@@ -99,6 +99,13 @@ DEAD_LETTERS = StreamSpec(
     deny_purge=False,
 )
 
+OVERRIDES = StreamSpec(
+    name="SIPAS_OVERRIDES",
+    subjects=(subjects.OVERRIDES,),
+    description="Operators' overrides (who, when, why), append-only: e.g. a dead letter "
+    "replayed from its own body because its source message is gone",
+)
+
 ALL_STREAMS: tuple[StreamSpec, ...] = (
     RAW_DOSSIERS,
     DOSSIERS,
@@ -108,6 +115,7 @@ ALL_STREAMS: tuple[StreamSpec, ...] = (
     INDEXES,
     ALERTS,
     DEAD_LETTERS,
+    OVERRIDES,
 )
 
 INTAKE_RAW_DOSSIERS = ConsumerSpec(

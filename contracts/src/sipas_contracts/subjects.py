@@ -19,6 +19,11 @@ ALERTS_RAISED = f"{PREFIX}.alert.raised.>"
 CASES_UPDATED = f"{PREFIX}.case.updated.>"
 CAMPAIGNS_PLANNED = f"{PREFIX}.campaign.planned.>"
 DEAD_LETTERS = f"{PREFIX}.dlq.>"
+REPLAY_REQUESTS = f"{PREFIX}.replay.*"
+"""Core request/reply (no stream): an operator asks a service to replay its dead letters."""
+OVERRIDES = f"{PREFIX}.override.>"
+DLQ_REPLAY_OVERRIDE = f"{PREFIX}.override.dlq-replay"
+"""A dead letter replayed from its own body because its source message is gone."""
 
 
 class SubjectError(ValueError):
@@ -83,6 +88,11 @@ def campaign_planned(campaign_id: str) -> str:
 def dead_letter(service: str) -> str:
     """Subject of the dead-letter queue of ``service``."""
     return f"{PREFIX}.dlq.{_token(service, 'service')}"
+
+
+def replay_request(service: str) -> str:
+    """Subject on which ``service`` answers requests to replay its dead letters."""
+    return f"{PREFIX}.replay.{_token(service, 'service')}"
 
 
 def for_event(event: object) -> str:

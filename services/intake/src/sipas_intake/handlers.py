@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
-from nats.aio.msg import Msg
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_contracts.events import DossierCompleted, Event, InvitationSent
@@ -34,6 +33,7 @@ from sipas_intake.metrics import IntakeMetrics
 from sipas_intake.store.ledger import DossierLedger
 from sipas_intake.store.tokens import TokenStore
 from sipas_runtime.consumer import Batch, Delivery, Handler, MessageDecoder, RejectedError
+from sipas_runtime.messages import Message
 
 log = structlog.get_logger(__name__)
 FORMAT_HEADER = "Sipas-Format"
@@ -97,7 +97,7 @@ class DossierReader:
             return Unsealed(renamed, unsealed.contact)
         return unsealed
 
-    def decode(self, msg: Msg) -> RawDossier:
+    def decode(self, msg: Message) -> RawDossier:
         """Decode one raw message; what cannot be accepted goes to the DLQ with its reason."""
         source = msg.subject.rsplit(".", 1)[-1]
         entry = self.metrics.entry(source)

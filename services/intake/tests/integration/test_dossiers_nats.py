@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sipas_contracts import subjects
-from sipas_runtime.consumer import decode_reason
+from sipas_runtime.dead_letters import decode_reason
 from sipas_runtime.privacy import unseal
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]

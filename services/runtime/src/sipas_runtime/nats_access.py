@@ -6,9 +6,12 @@ server's ``accounts`` block from those declarations keeps the permissions true w
 consumer is added (``sipas nats config --check`` fails when the committed file is stale).
 
 Each service user may: publish its own events and its own dead letters; pull from and ack
-only its own durable consumers; create/update only the streams it owns; read stream info;
+only its own durable consumers, and read back by sequence the streams they consume;
+create/update only the streams it owns; read stream info;
 receive replies only on its private inbox prefix (``_INBOX_<service>``), so no service can
-read another's pulled messages. ``tthc`` (the TTHC information system) may only publish raw
+read another's pulled messages; answer operators' requests to replay its dead letters
+(``sipas.replay.<service>``, and only those: ``allow_responses``). ``tthc`` (the TTHC
+information system) may only publish raw
 dossier records (not on intake's own ``http``/``import`` sources); ``downstream`` may only
 read index updates; ``admin`` provisions streams.
 Passwords are never in the file: NATS resolves ``$SIPAS_NATS_<USER>_PASSWORD`` from the
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from sipas_contracts import streams, subjects
 
@@ -46,7 +50,7 @@ STREAM_OWNERS: dict[str, str] = {
     streams.INDEXES.name: "scoring",
     streams.ALERTS.name: "alerts",
 }
-SHARED_STREAMS = (streams.DEAD_LETTERS.name,)
+SHARED_STREAMS = (streams.DEAD_LETTERS.name, streams.OVERRIDES.name)
 USERS = (*SERVICES, "tthc", "downstream", "admin")
 JS = "$JS.API"
 
@@ -77,7 +81,7 @@ def _consumer_api(stream: str, durable: str) -> list[str]:
     ]
 
 
-def service_permissions(service: str) -> dict[str, dict[str, list[str]]]:
+def service_permissions(service: str) -> dict[str, Any]:
     """Publish/subscribe allow-lists of one service user."""
     publish = [*SERVICE_PUBLISHES[service], subjects.dead_letter(service), f"{JS}.INFO"]
     publish += [f"{JS}.STREAM.INFO.*"]
@@ -86,15 +90,23 @@ def service_permissions(service: str) -> dict[str, dict[str, list[str]]]:
     for spec in streams.ALL_CONSUMERS:
         if spec.owner == service:
             publish += _consumer_api(spec.stream, spec.durable)
+            # Read back by sequence what its consumers consume (resuming a lost commit).
+            publish.append(f"{JS}.STREAM.MSG.GET.{spec.stream}")
     return {
         "publish": {"allow": sorted(set(publish))},
+        # Replay requests come from operators (admin) only; the answer goes to their inbox.
         "subscribe": {
-            "allow": [*SERVICE_SUBSCRIBES.get(service, ()), f"{inbox_prefix(service)}.>"]
+            "allow": [
+                *SERVICE_SUBSCRIBES.get(service, ()),
+                f"{inbox_prefix(service)}.>",
+                subjects.replay_request(service),
+            ]
         },
+        "allow_responses": True,
     }
 
 
-def user_permissions(user: str) -> dict[str, dict[str, list[str]]]:
+def user_permissions(user: str) -> dict[str, Any]:
     """Allow-lists of any SIPAS user (services, tthc, downstream, admin)."""
     if user in SERVICES:
         return service_permissions(user)

@@ -63,6 +63,15 @@ class AppliedSequences:
             if seq in self:
                 continue
             self.ranges.append((seq, seq))
+        self._merge()
+
+    def add_range(self, first: int, last: int) -> None:
+        """Record every sequence from ``first`` to ``last`` as applied."""
+        if first <= last:
+            self.ranges.append((max(first, 1), last))
+            self._merge()
+
+    def _merge(self) -> None:
         self.ranges.sort()
         merged: list[tuple[int, int]] = []
         for first, last in self.ranges:

@@ -40,9 +40,6 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 from sipas_contracts.streams import DEAD_LETTERS, ConsumerSpec
 from sipas_contracts.subjects import dead_letter as dead_letter_subject
 from sipas_runtime.consumer import (
-    PROCESSED,
-    WATERMARKS,
-    DeadLetters,
     Decoder,
     DedupMode,
     Delivery,
@@ -50,15 +47,18 @@ from sipas_runtime.consumer import (
     IdempotentConsumer,
     MessageDecoder,
 )
-from sipas_runtime.durability import StoreDurability, describe_store
+from sipas_runtime.dead_letters import DEAD, DeadLetters
 from sipas_runtime.http import BodyLimitMiddleware, MetricsMiddleware
 from sipas_runtime.logs import configure_logging
 from sipas_runtime.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, new_registry, render
 from sipas_runtime.mongo import Document, create_mongo_client
 from sipas_runtime.nats_access import inbox_prefix, owned_streams
+from sipas_runtime.positions import PROCESSED, WATERMARKS
 from sipas_runtime.problems import install_problem_handlers, problem
 from sipas_runtime.publishing import EventPublisher
 from sipas_runtime.pull import PullLoop
+from sipas_runtime.recovery import POSITION_CHECK_SECONDS, STORE_WATCH_SECONDS, Recovery
+from sipas_runtime.republished import RepublishedGuard
 from sipas_runtime.settings import ServiceSettings
 from sipas_runtime.streams import consumer_config, ensure_streams
 
@@ -113,8 +113,7 @@ class ServiceRuntime:
         self._consumers: list[IdempotentConsumer[Any]] = []
         self._loops: list[Callable[[Client, JetStreamContext], PullLoop]] = []
         self._running_loops: list[PullLoop] = []
-        self.store: StoreDurability | None = None
-        """What the store does with an acknowledged commit (known once started)."""
+        self.recovery = Recovery(self.name, self._consumers, lambda: self.mongo)
         self.ready = False
 
     # -- collaborators available after start -------------------------------------------------
@@ -203,6 +202,7 @@ class ServiceRuntime:
             dedup=dedup,
             max_deliveries=self.settings.max_deliveries,
             atomic_publish=atomic_publish,
+            republished=self._republished_guard(spec) if dedup == "sequence" else None,
             **({"key": key} if key is not None else {}),
         )
         size = batch_size or self.settings.batch_size
@@ -235,6 +235,16 @@ class ServiceRuntime:
         self.metrics.declare_consumer(spec.durable)
         return consumer
 
+    def _republished_guard(self, spec: ConsumerSpec) -> RepublishedGuard:
+        """Refuses, in a sequence-mode consumer, an event id published again late."""
+        return RepublishedGuard(
+            spec.durable,
+            spec.stream,
+            lambda: self.broker.connection,
+            lambda: self.mongo,
+            self.settings.database_name,
+        )
+
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         """Connect everything and start consuming (idempotent)."""
@@ -247,7 +257,7 @@ class ServiceRuntime:
             with attempt:
                 await client.admin.command("ping")
         self._client = client
-        await self._state_durability()
+        await self.recovery.state_durability()
         await self._ensure_runtime_collections()
         await self.broker.connect()
         self._js = self.broker.connection.jetstream()
@@ -256,9 +266,10 @@ class ServiceRuntime:
         managed = owned_streams(self.name) if self.settings.nats_user else None
         await ensure_streams(self._js, replicas=self.settings.stream_replicas, manage=managed)
         self._publisher = EventPublisher(self._js, self.metrics, nc=self.broker.connection)
-        self._dead_letters = DeadLetters(self._js, self.metrics)
+        self._dead_letters = DeadLetters(self._js, self.metrics, lambda: self.db)
         for hook in self._startup:
             await hook(self)
+        await self.recovery.resume(self.js)
         await self.broker.start()
         for make_loop in self._loops:
             loop = make_loop(self.broker.connection, self._js)
@@ -266,6 +277,9 @@ class ServiceRuntime:
             self._running_loops.append(loop)
         if self._consumers:
             self._spawn(self._loop(LAG_POLL_SECONDS, self._poll_lag))
+            self._spawn(self._loop(STORE_WATCH_SECONDS, lambda: self.recovery.watch_store(self.js)))
+            self._spawn(self._loop(POSITION_CHECK_SECONDS, lambda: self.recovery.resume(self.js)))
+            await self.recovery.serve_replays(self.broker.connection, self.js)
         for seconds, job in self._periodic:
             self._spawn(self._loop(seconds, job))
         self.ready = True
@@ -274,6 +288,7 @@ class ServiceRuntime:
     async def stop(self) -> None:
         """Stop consuming, run shutdown hooks, close connections."""
         self.ready = False
+        await self.recovery.stop()
         for loop in self._running_loops:
             await loop.stop()
         self._running_loops.clear()
@@ -297,13 +312,6 @@ class ServiceRuntime:
             await self._client.close()
             self._client = None
         log.info("service_stopped")
-
-    async def _state_durability(self) -> None:
-        """Say what an acknowledged commit is worth here (log and ``/readyz``)."""
-        self.store = await describe_store(self.mongo)
-        event = "store_durability" if self.store.commits_synced else "store_not_durable"
-        level = log.info if self.store.commits_synced else log.warning
-        level(event, **self.store.details())
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
@@ -330,7 +338,7 @@ class ServiceRuntime:
             self.metrics.ack_pending.labels(self.name, spec.durable).set(info.num_ack_pending or 0)
 
     async def _ensure_runtime_collections(self) -> None:
-        await ensure_collections(self.db, [PROCESSED, WATERMARKS])
+        await ensure_collections(self.db, [PROCESSED, WATERMARKS, DEAD])
         await self.db[PROCESSED].create_index("at", expireAfterSeconds=PROCESSED_MARKER_TTL_SECONDS)
 
     # -- HTTP ----------------------------------------------------------------------------------
@@ -369,7 +377,7 @@ class ServiceRuntime:
                 return problem(503, "NATS connection is down")
         except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
             return problem(503, f"dependency unavailable: {type(exc).__name__}")
-        store = self.store.details() if self.store is not None else None
+        store = self.recovery.store.details() if self.recovery.store is not None else None
         return JSONResponse({"status": "ready", "store": store})
 
     async def _metrics(self) -> Response:

@@ -27,7 +27,7 @@ from typing import Self
 
 from sipas_runtime.embedded import EmbeddedMongo, EmbeddedNats, InfrastructureError
 from sipas_runtime.privacy import KeyPair
-from sipas_runtime.processes import answers_ok, free_port, spawn, stop, wait_until
+from sipas_runtime.processes import answers_ok, free_port, kill, spawn, stop, wait_until
 
 SERVICES = ("intake", "sampling", "scoring", "alerts", "console")
 DEFAULT_PORTS = {"intake": 8081, "sampling": 8082, "scoring": 8083, "alerts": 8084, "console": 8080}
@@ -182,17 +182,32 @@ class Stack:
         }
         try:
             for name in self.services:
-                self._processes[name] = spawn(
-                    [sys.executable, "-m", f"sipas_{name}"],
-                    log_file=self.workdir / "logs" / f"{name}.log",
-                    env=self.env,
-                )
+                self._spawn(name)
             for name in self.services:
                 self._wait_ready(name, timeout)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _spawn(self, name: str) -> None:
+        self._processes[name] = spawn(
+            [sys.executable, "-m", f"sipas_{name}"],
+            log_file=self.workdir / "logs" / f"{name}.log",
+            env=self.env,
+        )
+
+    def kill(self, name: str) -> None:
+        """``kill -9`` one service (crash tests); :meth:`restart` starts it again."""
+        kill(self._processes[name])
+
+    def restart(self, name: str, timeout: float = 90.0) -> None:
+        """Start one service again with the same settings and wait until it is ready."""
+        process = self._processes.get(name)
+        if process is not None and process.poll() is None:
+            stop(process)
+        self._spawn(name)
+        self._wait_ready(name, timeout)
 
     def _console_env(self) -> dict[str, str]:
         """Where the console finds the services' APIs, and its own public address."""

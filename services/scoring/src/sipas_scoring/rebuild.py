@@ -14,7 +14,8 @@
 4. Write the rebuilt slices to ``aggregates_rebuild`` and a record to ``rebuilds``.
 
 Event ids that appear more than once in the log (a producer re-published after the
-stream's de-duplication window) are counted by both, and reported.
+stream's de-duplication window) are counted once, as the live consumer does
+(``sipas_runtime.republished``), and reported.
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ class Replay:
     def _fold(self, seq: int, data: bytes) -> None:
         event = Counted.model_validate_json(data)  # the live consumer validated it in full
         if event.event_id.bytes in self._seen:
-            self.duplicates += 1
+            self.duplicates += 1  # a late copy: the live consumer refused it too
+            return
         self._seen.add(event.event_id.bytes)
         key = slice_key(event, self.offset)
         accumulator = self.accumulators.get(key)

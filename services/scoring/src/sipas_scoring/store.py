@@ -50,7 +50,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from sipas_contracts.streams import SCORING_RESPONSES
-from sipas_runtime.consumer import WATERMARKS
+from sipas_runtime.positions import WATERMARKS
 from sipas_runtime.sequences import AppliedSequences
 from sipas_runtime.writes import Writes
 from sipas_scoring.domain.tally import SliceKey, Tally

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sipas_contracts.streams import SCORING_RESPONSES
-from sipas_runtime.consumer import WATERMARKS
+from sipas_runtime.positions import WATERMARKS
 from sipas_scoring.store import PUBLISHER_STATE, AggregateStore
 
 pytestmark = [pytest.mark.mongo]

@@ -1,0 +1,187 @@
+"""Resume from the store's own position: replay what the broker acked but the store lost.
+
+A consumer acks a message only after its effect has committed, so the broker never
+delivers it again. If the store then loses that commit (a server without sync on
+commit, a restore, a failover to a lagging member), only the store can tell: its
+*applied position* (``sipas_runtime.positions``) has a gap the broker knows nothing about.
+So at start, and whenever the store's server process changes, every consumer runs
+:func:`resume`:
+
+1. its position: the sequences its store says it applied, and the ones it dead-lettered;
+2. :func:`gaps`: the sequences up to the durable's *ack floor* that are in neither.
+   Every sequence at or below the floor was acked, and a consumer acks only after its
+   effect committed (or after recording the dead letter), so a gap there is a lost
+   commit. Above the floor, unacked messages come back from the broker by themselves;
+   acked ones whose commit was lost are found by the next check, which the service runs
+   every minute, once the floor has passed them. (Replaying above the floor would race
+   the broker's own redeliveries and their delivery count.)
+3. :func:`replay` reads each gap back from the stream by sequence and hands the messages
+   that match the consumer's filter to ``consumer.apply`` — the same decode, dedup and
+   handler path as a delivery, so what the store still holds is recognised as a replay;
+4. sequences of a gap that hold no message for it (deleted, or another subject) are
+   recorded as covered, so the next resume does not read them again.
+
+Several instances may resume the same consumer at once, and live deliveries may overlap
+a replay: both are the situation of two instances sharing a durable, which every dedup
+mode already handles (sequence: conditional writes; event id: unique markers; handler:
+its own state). A store that loses its last commits therefore costs a replay, never an
+event.
+
+The same two calls resume a consumer whose state lives in memory with checkpoints
+(issue #22): load the checkpoint (state and its ``AppliedSequences``), then
+``for first, last in (await gaps(js, spec, checkpoint.applied)).ranges:
+await replay(js, spec, first, last, apply)`` before consuming, where ``apply`` folds the
+messages into the in-memory state and skips sequences the checkpoint already holds. (If
+such a consumer acks before its checkpoint commits, the floor may be past the
+checkpoint: the gaps are exactly what it must fold again.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from sipas_contracts.streams import ConsumerSpec
+from sipas_runtime.messages import StreamMessage, subject_matches
+from sipas_runtime.sequences import AppliedSequences
+
+log = structlog.get_logger(__name__)
+READ_AHEAD = 64  # sequences read back concurrently
+Apply = Callable[[Sequence[StreamMessage]], Awaitable[Any]]
+Span = tuple[int, int]
+
+
+class Resumable(Protocol):
+    """What :func:`resume` needs of a consumer (``IdempotentConsumer`` is one)."""
+
+    spec: ConsumerSpec
+
+    async def position(self) -> AppliedSequences:
+        """The sequences its store holds the effects of."""
+
+    async def dead_sequences(self) -> set[int]:
+        """The sequences it dead-lettered (not applied, not to be replayed)."""
+
+    async def apply(self, messages: Sequence[StreamMessage], *, wait: bool = True) -> None:
+        """Apply messages read back from the stream, de-duplicated as deliveries are."""
+
+    async def cover(self, spans: list[Span]) -> None:
+        """Record sequences that hold no message for it."""
+
+
+@dataclass(frozen=True)
+class Gaps:
+    """What a consumer must replay: ``ranges`` of sequences up to ``upto``."""
+
+    upto: int
+    ranges: list[Span]
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What :func:`resume` did for one consumer."""
+
+    durable: str
+    upto: int
+    gaps: list[Span]
+    replayed: int
+
+
+async def gaps(
+    js: JetStreamContext, spec: ConsumerSpec, applied: AppliedSequences, skip: Collection[int] = ()
+) -> Gaps:
+    """Sequences up to the ack floor of ``spec``'s durable, neither applied nor skipped."""
+    try:
+        info = await js.consumer_info(spec.stream, spec.durable)
+    except NotFoundError:  # a durable not created yet has acked nothing
+        return Gaps(0, [])
+    upto = int(info.ack_floor.stream_seq or 0) if info.ack_floor else 0
+    return Gaps(upto, _without(applied.missing(upto), skip))
+
+
+async def replay(
+    js: JetStreamContext, spec: ConsumerSpec, first: int, last: int, apply: Apply
+) -> int:
+    """Hand stream sequences ``first``..``last`` matching ``spec``'s filter to ``apply``.
+
+    In sequence order, at most ``READ_AHEAD`` at a time, read back by sequence (a message
+    deleted since is skipped). Returns how many messages were handed over.
+    """
+    handed = 0
+    for start in range(first, last + 1, READ_AHEAD):
+        chunk = range(start, min(start + READ_AHEAD, last + 1))
+        found = await asyncio.gather(*(_read(js, spec.stream, seq) for seq in chunk))
+        wanted = [m for m in found if m is not None and _matches(spec, m.subject)]
+        if wanted:
+            await apply(wanted)
+            handed += len(wanted)
+    return handed
+
+
+async def resume(js: JetStreamContext, consumer: Resumable) -> Resumed:
+    """Replay what the durable was delivered and the consumer's store does not hold."""
+    spec = consumer.spec
+    todo = await gaps(js, spec, await consumer.position(), await consumer.dead_sequences())
+    replayed = 0
+    for first, last in todo.ranges:
+        log.warning("replaying_lost_range", consumer=spec.durable, first=first, last=last)
+        replayed += await replay(js, spec, first, last, consumer.apply)
+    if todo.ranges:
+        after = await consumer.position()
+        empty = _within(after.missing(todo.upto), todo.ranges)
+        await consumer.cover(_without(empty, await consumer.dead_sequences()))
+    log.info("resumed", consumer=spec.durable, upto=todo.upto, gaps=len(todo.ranges),
+             replayed=replayed)  # fmt: skip
+    return Resumed(spec.durable, todo.upto, todo.ranges, replayed)
+
+
+async def _read(js: JetStreamContext, stream: str, seq: int) -> StreamMessage | None:
+    try:
+        raw = await js.get_msg(stream, seq)
+    except NotFoundError:
+        return None
+    return StreamMessage(
+        stream=stream,
+        seq=seq,
+        subject=raw.subject or "",
+        data=raw.data or b"",
+        headers=raw.headers,
+        stored_at=raw.time,
+    )
+
+
+def _matches(spec: ConsumerSpec, subject: str) -> bool:
+    return any(subject_matches(pattern, subject) for pattern in spec.filter_subjects)
+
+
+def _without(spans: list[Span], skip: Collection[int]) -> list[Span]:
+    """``spans`` with the sequences in ``skip`` cut out."""
+    out: list[Span] = []
+    cuts = sorted(skip)
+    for first, last in spans:
+        start = first
+        for seq in cuts:
+            if start <= seq <= last:
+                if seq > start:
+                    out.append((start, seq - 1))
+                start = seq + 1
+        if start <= last:
+            out.append((start, last))
+    return out
+
+
+def _within(spans: list[Span], bounds: list[Span]) -> list[Span]:
+    """The parts of ``spans`` that lie inside one of ``bounds``."""
+    out: list[Span] = []
+    for first, last in spans:
+        for low, high in bounds:
+            start, end = max(first, low), min(last, high)
+            if start <= end:
+                out.append((start, end))
+    return out
