@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from nats.aio.client import Client
+from structlog.testing import capture_logs
 
 from sipas_contracts import subjects
 from sipas_contracts.events import ResponseRecorded
@@ -150,8 +151,11 @@ async def test_commits_the_store_lost_are_replayed_at_start_once_each(
     await first.stop()
     await restore(db, saved)  # the last 15 commits are gone; JetStream acked them all
 
-    second = await start(settings, started, mode, natural_key=natural_key)
+    with capture_logs() as logs:
+        second = await start(settings, started, mode, natural_key=natural_key)
 
+    lost = [entry["messages"] for entry in logs if entry["event"] == "lost_commits_replayed"]
+    assert lost == [15]
     expected = Counter(str(e.response_id) for e in events)
     assert await effect_ids(second) == expected  # replayed during start, before ready
     assert (await second.js.consumer_info(RESPONSES.name, DURABLE)).ack_floor.stream_seq == 35

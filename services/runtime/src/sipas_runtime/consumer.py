@@ -127,6 +127,8 @@ class IdempotentConsumer(Generic[E]):
         self._max_deliveries = max_deliveries
         self._labels = (metrics.service, spec.durable)
         self._settling: list[asyncio.Task[None]] = []  # committed, being published and acked
+        self.applied_fresh = 0
+        """Deliveries applied (not recognised as replays) since this process started."""
 
     async def process(self, messages: Sequence[Msg], *, wait: bool = True) -> None:
         """Handle one fetched batch end to end; acks every message it has dealt with.
@@ -300,6 +302,7 @@ class IdempotentConsumer(Generic[E]):
         except BaseException:
             self.dedup.forget()  # the outcome is unknown: read the applied set again
             raise
+        self.applied_fresh += len(batch.fresh)
         for callback in batch.committed:
             callback()
         return outputs, batch

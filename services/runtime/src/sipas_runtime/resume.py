@@ -8,7 +8,7 @@ So at start, and whenever the store's server process changes, every consumer run
 :func:`resume`:
 
 1. its position: the sequences its store says it applied, and the ones it dead-lettered;
-2. :func:`gaps`: the sequences up to the durable's *ack floor* that are in neither.
+2. :func:`gaps`: the sequences up to the durable's :func:`ack_floor` that are in neither.
    Every sequence at or below the floor was acked, and a consumer acks only after its
    effect committed (or after recording the dead letter), so a gap there is a lost
    commit. Above the floor, unacked messages come back from the broker by themselves;
@@ -29,7 +29,7 @@ event.
 
 The same two calls resume a consumer whose state lives in memory with checkpoints
 (issue #22): load the checkpoint (state and its ``AppliedSequences``), then
-``for first, last in (await gaps(js, spec, checkpoint.applied)).ranges:
+``for first, last in gaps(checkpoint.applied, await ack_floor(js, spec)):
 await replay(js, spec, first, last, apply)`` before consuming, where ``apply`` folds the
 messages into the in-memory state and skips sequences the checkpoint already holds. (If
 such a consumer acks before its checkpoint commits, the floor may be past the
@@ -61,6 +61,8 @@ class Resumable(Protocol):
     """What :func:`resume` needs of a consumer (``IdempotentConsumer`` is one)."""
 
     spec: ConsumerSpec
+    applied_fresh: int
+    """How many deliveries it has applied (not recognised as replays) since it started."""
 
     async def position(self) -> AppliedSequences:
         """The sequences its store holds the effects of."""
@@ -76,33 +78,36 @@ class Resumable(Protocol):
 
 
 @dataclass(frozen=True)
-class Gaps:
-    """What a consumer must replay: ``ranges`` of sequences up to ``upto``."""
-
-    upto: int
-    ranges: list[Span]
-
-
-@dataclass(frozen=True)
 class Resumed:
     """What :func:`resume` did for one consumer."""
 
     durable: str
     upto: int
     gaps: list[Span]
-    replayed: int
+    read_back: int
+    """Messages read back from the stream and handed to the consumer."""
+    reapplied: int
+    """Of those, how many its store did not hold (lost commits, applied again now)."""
 
 
-async def gaps(
-    js: JetStreamContext, spec: ConsumerSpec, applied: AppliedSequences, skip: Collection[int] = ()
-) -> Gaps:
-    """Sequences up to the ack floor of ``spec``'s durable, neither applied nor skipped."""
+async def ack_floor(js: JetStreamContext, spec: ConsumerSpec) -> int:
+    """The last stream sequence up to which ``spec``'s durable has acked everything."""
     try:
         info = await js.consumer_info(spec.stream, spec.durable)
     except NotFoundError:  # a durable not created yet has acked nothing
-        return Gaps(0, [])
-    upto = int(info.ack_floor.stream_seq or 0) if info.ack_floor else 0
-    return Gaps(upto, _without(applied.missing(upto), skip))
+        return 0
+    return int(info.ack_floor.stream_seq or 0) if info.ack_floor else 0
+
+
+def gaps(applied: AppliedSequences, upto: int, skip: Collection[int] = ()) -> list[Span]:
+    """Sequences up to ``upto`` neither in ``applied`` nor in ``skip``.
+
+    Read the ack floor (``upto``) *before* the position: whatever the floor covers was
+    committed before it was read, so a position read afterwards holds it unless it was
+    lost (read the other way round, a batch committed in between looks missing: a
+    harmless replay, but a false alarm).
+    """
+    return _without(applied.missing(upto), skip)
 
 
 async def replay(
@@ -125,20 +130,25 @@ async def replay(
 
 
 async def resume(js: JetStreamContext, consumer: Resumable) -> Resumed:
-    """Replay what the durable was delivered and the consumer's store does not hold."""
+    """Replay what the durable acked and the consumer's store does not hold."""
     spec = consumer.spec
-    todo = await gaps(js, spec, await consumer.position(), await consumer.dead_sequences())
-    replayed = 0
-    for first, last in todo.ranges:
-        log.warning("replaying_lost_range", consumer=spec.durable, first=first, last=last)
-        replayed += await replay(js, spec, first, last, consumer.apply)
-    if todo.ranges:
+    upto = await ack_floor(js, spec)
+    todo = gaps(await consumer.position(), upto, await consumer.dead_sequences())
+    before = consumer.applied_fresh
+    read_back = 0
+    for first, last in todo:
+        read_back += await replay(js, spec, first, last, consumer.apply)
+    reapplied = consumer.applied_fresh - before
+    if todo:
         after = await consumer.position()
-        empty = _within(after.missing(todo.upto), todo.ranges)
+        empty = _within(after.missing(upto), todo)
         await consumer.cover(_without(empty, await consumer.dead_sequences()))
-    log.info("resumed", consumer=spec.durable, upto=todo.upto, gaps=len(todo.ranges),
-             replayed=replayed)  # fmt: skip
-    return Resumed(spec.durable, todo.upto, todo.ranges, replayed)
+    if reapplied:
+        log.warning("lost_commits_replayed", consumer=spec.durable, messages=reapplied,
+                    ranges=todo[:20])  # fmt: skip
+    log.info("resumed", consumer=spec.durable, upto=upto, gaps=len(todo),
+             read_back=read_back, reapplied=reapplied)  # fmt: skip
+    return Resumed(spec.durable, upto, todo, read_back, reapplied)
 
 
 async def _read(js: JetStreamContext, stream: str, seq: int) -> StreamMessage | None:
