@@ -25,18 +25,23 @@ VIETNAM = timedelta(hours=7)
 BURST = 300  # dossiers and as many responses published at full speed around a store kill
 
 
+async def outage(chaos, server, name: str, longest: float, started: float) -> None:
+    """kill -9 ``server``, keep it down a random while, start it again on its data."""
+    down = chaos.rng.uniform(1.0, longest)
+    chaos.note(f"kill -9 {name}, down {down:.1f} s", started)
+    server.kill()
+    await asyncio.sleep(down)  # the outage itself
+    await asyncio.to_thread(server.start)
+    chaos.note(f"{name} back", started)
+
+
 async def test_killing_the_store_three_times_under_load_loses_nothing(chaos):
     async def faults(started: float) -> None:
         for moment in chaos.moments(3):
             await chaos.at(moment, started)
             burst = asyncio.create_task(chaos.burst(BURST))  # commits in flight at the kill
             await asyncio.sleep(chaos.rng.uniform(0.3, 1.5))  # a random point in the burst
-            down = chaos.rng.uniform(1.0, 6.0)
-            chaos.note(f"kill -9 the store, down {down:.1f} s", started)
-            chaos.mongo.kill()
-            await asyncio.sleep(down)  # the outage itself
-            await asyncio.to_thread(chaos.mongo.start)
-            chaos.note("store back", started)
+            await outage(chaos, chaos.mongo, "the store", 6.0, started)
             await burst
 
     await chaos.run_load(faults)
@@ -48,12 +53,7 @@ async def test_killing_nats_twice_under_load_loses_nothing(chaos):
     async def faults(started: float) -> None:
         for moment in chaos.moments(2):
             await chaos.at(moment, started)
-            down = chaos.rng.uniform(1.0, 4.0)
-            chaos.note(f"kill -9 nats-server, down {down:.1f} s", started)
-            chaos.nats.kill()
-            await asyncio.sleep(down)  # the outage itself
-            await asyncio.to_thread(chaos.nats.start)
-            chaos.note("nats-server back", started)
+            await outage(chaos, chaos.nats, "nats-server", 4.0, started)
 
     await chaos.run_load(faults)
 

@@ -137,19 +137,27 @@ async def restore(db: Any, saved: dict[str, list[dict[str, Any]]]) -> None:
             await db[name].insert_many(saved[name])
 
 
+async def lose_last_commits(
+    runtime: ServiceRuntime, nc: Client, db: Any, kept: int, lost: int
+) -> list[ResponseRecorded]:
+    """Apply ``kept`` + ``lost`` events, stop, then lose the last ``lost`` commits."""
+    events = await publish(nc, kept)
+    await eventually(lambda: applied_everything(nc, kept))
+    saved = await snapshot(db)
+    events += await publish(nc, lost)
+    await eventually(lambda: applied_everything(nc, kept + lost))
+    await runtime.stop()
+    await restore(db, saved)  # the last commits are gone; JetStream acked them all
+    return events
+
+
 @pytest.mark.parametrize("mode", ["event_id", "sequence", "handler"])
 async def test_commits_the_store_lost_are_replayed_at_start_once_each(
     settings, started, nc, db, mode
 ):
     natural_key = mode == "handler"  # such a handler recognises replays itself
     first = await start(settings, started, mode, natural_key=natural_key)
-    events = await publish(nc, 20)
-    await eventually(lambda: applied_everything(nc, 20))
-    saved = await snapshot(db)
-    events += await publish(nc, 15)
-    await eventually(lambda: applied_everything(nc, 35))
-    await first.stop()
-    await restore(db, saved)  # the last 15 commits are gone; JetStream acked them all
+    events = await lose_last_commits(first, nc, db, kept=20, lost=15)
 
     with capture_logs() as logs:
         second = await start(settings, started, mode, natural_key=natural_key)
@@ -165,13 +173,7 @@ async def test_commits_the_store_lost_are_replayed_at_start_once_each(
 
 async def test_two_instances_resuming_at_once_apply_each_lost_event_once(settings, started, nc, db):
     first = await start(settings, started, "event_id")
-    events = await publish(nc, 10)
-    await eventually(lambda: applied_everything(nc, 10))
-    saved = await snapshot(db)
-    events += await publish(nc, 30)
-    await eventually(lambda: applied_everything(nc, 40))
-    await first.stop()
-    await restore(db, saved)
+    events = await lose_last_commits(first, nc, db, kept=10, lost=30)
 
     pair = [ServiceRuntime(settings, title="probe") for _ in range(2)]
     for runtime in pair:
