@@ -3,14 +3,16 @@
 Rows are dicts keyed by the header row's cells. Cells are normalised so adapters see
 what the operator saw: Excel dates become ISO text (local time, no offset), whole
 numbers lose their ``.0`` (a phone number stored as a number is 912345678, not
-912345678.0), empty cells are absent. CSV files may be UTF-8 (with or without BOM),
-UTF-16 (Excel's "Unicode text") or Windows-1258, separated by , ; or tab.
+912345678.0), a number that overflowed to infinity is its text, empty cells are absent.
+CSV files may be UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode text") or
+Windows-1258, separated by , ; or tab.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -41,6 +43,8 @@ def cell_value(value: object) -> object:
         return value.isoformat()
     if isinstance(value, date | time):
         return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # a number too large for JSON: the adapter refuses it as text
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import datetime
 
 import pytest
@@ -8,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from sipas_intake.spreadsheets import SpreadsheetError, cell_value, read_csv, read_table
+from sipas_intake.spreadsheets import (
+    SpreadsheetError,
+    cell_value,
+    read_csv,
+    read_table,
+    workbook_bytes,
+)
 
 
 def xlsx(rows: list[list[object]]) -> bytes:
@@ -92,3 +99,14 @@ def test_any_csv_text_is_read_without_crashing(table, delimiter):
     result = rows_or_reason(lambda: read_csv(text.encode()))
 
     assert isinstance(result, list | str)
+
+
+def test_a_number_that_overflowed_is_read_as_its_text_not_an_unsendable_float():
+    book = Workbook()
+    book.active.append(["Mã hồ sơ", "Số điện thoại"])
+    book.active.append(["X-1", 1.7976931348623157e308])  # stored rounded: it reads back as inf
+
+    [row] = list(read_table(workbook_bytes(book), "a.xlsx"))
+
+    assert row.cells == {"Mã hồ sơ": "X-1", "Số điện thoại": "inf"}
+    json.dumps(row.cells, allow_nan=False)
