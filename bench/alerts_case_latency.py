@@ -5,6 +5,8 @@ SIPAS_MONGO_URL) and the alerts service as its own process, publishes response-r
 events at a steady rate over 17 communes (a share of them rated 1, the rest 4-5), and
 measures for every rating of 1 the time from publishing the response to receiving the
 alert-raised event that names its case (published only after the case is committed).
+Each run first measures the raw anchors on the same servers (``anchor.py``) and prints
+every figure beside them; ``--runs N`` repeats on fresh servers (min / median / max).
 At the end it checks through the case API that every alert's case is on the unit of its
 response, and that the number of alerts equals the number of ratings of 1.
 
@@ -20,7 +22,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import platform
 import random
 import statistics
 import tempfile
@@ -32,8 +33,7 @@ from typing import Any
 import httpx
 import nats
 import yaml
-from rich.console import Console
-from rich.table import Table
+from anchor import SERVERS, CpuMeter, Report, console, load, measure, show_spread, summarize
 
 from sipas_contracts import subjects
 from sipas_contracts.testing import response
@@ -86,6 +86,8 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
 
     await nc.subscribe("sipas.alert.raised.>", cb=on_alert)
     total = int(args.rate * args.seconds)
+    meter = CpuMeter({"alerts": "sipas_alerts", **SERVERS})
+    load_before = load()
     tick = 0.01
     per_tick = args.rate * tick
     started = time.monotonic()
@@ -121,6 +123,7 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         all_in.set()
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(all_in.wait(), timeout=60)
+    cpu = meter.per_event(total)
     await nc.close()
     right_unit = await check_cases(stack, alert_cases, unit_of)
     batches = await batch_profile(stack)
@@ -136,6 +139,9 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         "max_ms": 1000 * max(latencies) if latencies else None,
         "cases_on_right_unit": right_unit,
         "cases": len(set(alert_cases.values())),
+        "load_before": load_before,
+        "load_after": load(),
+        **cpu,
     }
 
 
@@ -175,62 +181,119 @@ async def batch_profile(stack: Stack) -> dict[str, float]:
     }
 
 
+def one_run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """The raw anchors on fresh servers, then the alerts service on the same ones."""
+    stack = Stack(
+        workdir,
+        services=("alerts",),
+        ports={"alerts": free_port()},
+        store_sync=not args.unsynced_store,
+        extra_env={
+            "SIPAS_ALERTS_USERS_FILE": str(users_file(workdir / "users.yaml")),
+            "SIPAS_ALERTS_DATABASE": "bench_alerts",
+            "SIPAS_LOG_LEVEL": "WARNING",
+        },
+    )
+    stack.start_infrastructure()
+    try:
+        size = len(encode(response(unit=UNITS[0], answers=dict.fromkeys(ITEMS, 4))))
+        raw = asyncio.run(anchors(stack.nats_url, args.rate, min(args.seconds, 20.0), size))
+        stack.start()
+        result = asyncio.run(run(args, stack))
+    finally:
+        stack.stop()
+    return {**{f"anchor_{k}": v for k, v in raw.items()}, **result}
+
+
+async def anchors(url: str, rate: float, seconds: float, size: int) -> dict[str, Any]:
+    nc = await nats.connect(url)
+    try:
+        return await measure(nc, rate=rate, seconds=seconds, size=size)
+    finally:
+        await nc.close()
+
+
+def report(result: dict[str, Any]) -> None:
+    """The run's figures beside the raw anchors of the same run."""
+    out = Report(
+        f"alerts: rating of 1 → case at {result['publish_rate']:,.0f}/s "
+        f"(load {result['load_before']} → {result['load_after']})"
+    )
+    for q in ("p50", "p99", "max"):
+        out.add(
+            f"publish → alert-raised {q}",
+            result[f"{q}_ms"] or 0.0,
+            result[f"anchor_hop_ms_{q}"],
+            unit="ms",
+            **(
+                {"target": "≤ 1000 ms", "met": (result["p99_ms"] or 1e9) <= 1000}
+                if q == "p99"
+                else {}
+            ),
+        )
+    for role in ("alerts", "store", "nats-server"):
+        out.add(
+            f"CPU per response: {role}",
+            result.get(f"cpu_us_per_event_{role}", 0.0),
+            result["anchor_hop_cpu_us_per_event_nats-server"] if role == "nats-server" else None,
+            unit="µs",
+        )
+    out.add(
+        "alerts received / ratings of 1",
+        result["alerts_received"],
+        result["ratings_of_1"],
+        target="all, on the right unit",
+        met=result["alerts_received"] == result["ratings_of_1"] and result["cases_on_right_unit"],
+    )
+    out.show()
+
+
+KEYS = (
+    "p50_ms",
+    "p99_ms",
+    "max_ms",
+    "anchor_hop_ms_p50",
+    "anchor_hop_ms_p99",
+    "cpu_us_per_event_alerts",
+    "cpu_us_per_event_store",
+    "cpu_us_per_event_nats-server",
+    "publish_rate",
+    "anchor_atomic_batch_500_per_s",
+    "load_before",
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--low-share", type=float, default=0.2)
+    parser.add_argument("--runs", type=int, default=1, help="repeat, each with its own anchors")
     parser.add_argument(
-        "--unsynced-store", action="store_true",
+        "--unsynced-store",
+        action="store_true",
         help="embedded SecantusDB without --sync-on-commit (to measure what durability costs)",
-    )  # fmt: skip
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="sipas-bench-alerts-") as tmp:
-        workdir = Path(tmp)
-        stack = Stack(
-            workdir,
-            services=("alerts",),
-            ports={"alerts": free_port()},
-            store_sync=not args.unsynced_store,
-            extra_env={
-                "SIPAS_ALERTS_USERS_FILE": str(users_file(workdir / "users.yaml")),
-                "SIPAS_ALERTS_DATABASE": "bench_alerts",
-                "SIPAS_LOG_LEVEL": "WARNING",
-            },
-        )
-        with stack:
-            result = asyncio.run(run(args, stack))
-    result |= {
-        "rate_target": args.rate,
-        "seconds": args.seconds,
-        "low_share": args.low_share,
-        "store_synced": not args.unsynced_store,
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {__import__('os').cpu_count()} cores",  # noqa: E501
-        "at": datetime.now(UTC).isoformat(),
-    }
-    table = Table(title="alerts: rating of 1 → case (publish → alert-raised with case id)")
-    keys = (
-        "responses",
-        "ratings_of_1",
-        "alerts_received",
-        "publish_rate",
-        "p50_ms",
-        "p95_ms",
-        "p99_ms",
-        "max_ms",
-        "cases",
-        "cases_on_right_unit",
-        "batches",
-        "mean_batch_messages",
-        "mean_batch_ms",
     )
-    for key in [k for k in keys if k in result]:
-        value = result[key]
-        table.add_row(key, f"{value:.1f}" if isinstance(value, float) else str(value))
-    Console().print(table)
+    args = parser.parse_args()
+    runs = []
+    for number in range(args.runs):
+        with tempfile.TemporaryDirectory(prefix="sipas-bench-alerts-") as tmp:
+            result = one_run(args, Path(tmp))
+        result |= {
+            "rate_target": args.rate,
+            "seconds": args.seconds,
+            "low_share": args.low_share,
+            "store_synced": not args.unsynced_store,
+            "at": datetime.now(UTC).isoformat(),
+        }
+        console.print(f"run {number + 1} of {args.runs}")
+        report(result)
+        runs.append(result)
+    if len(runs) > 1:
+        show_spread("alerts", runs, KEYS)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"alerts-case-latency-{int(time.time())}.json"
-    out.write_text(json.dumps(result, indent=2))
+    out.write_text(json.dumps({"runs": runs, "summary": summarize(runs)}, indent=2))
     print(f"wrote {out}")
 
 

@@ -3,8 +3,9 @@
     uv run python bench/intake.py [--records 50000] [--format generic|hoso] [--live-rate 5000]
 
 One run measures, on the same servers:
-1. the raw nats-py JetStream publish rate (reference): one ack per message with a window of
-   512 acks in flight, and ADR-50 atomic batches of 500 (``sync_interval: always``);
+1. the raw anchors (``anchor.py``): the raw publish → pull-consume hop at the live rate and
+   the records' size, the raw atomic-batch rate (ADR-50, batches of 500) and the raw
+   per-message rate (512 acks in flight), ``sync_interval: always``;
 2. backlog drain: N raw records already on SIPAS_RAW_DOSSIERS, intake (its own process)
    started, time until N dossier-completed events are on SIPAS_DOSSIERS;
 3. live: records published at a fixed rate while intake runs; end-to-end latency
@@ -12,7 +13,10 @@ One run measures, on the same servers:
 
 Infrastructure: SIPAS_NATS_URL / SIPAS_MONGO_URL when set, else an embedded nats-server
 (sync_interval: always) and SecantusDB in a temporary folder, removed at the end unless
-``--keep``. Prints a table and writes JSON to bench/results/.
+``--keep``. Every figure is printed beside its anchor of the same run (targets: one
+process ≥ 30 % of the raw atomic-batch rate, ≤ 150 µs of intake CPU per event);
+``--runs N`` repeats the whole run on fresh servers and prints min / median / max.
+Prints tables and writes JSON to bench/results/.
 """
 
 from __future__ import annotations
@@ -34,13 +38,12 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from nats.js import api
+from anchor import SERVERS, CpuMeter, Report, load, measure, show_spread, summarize
 from rich.console import Console
-from rich.table import Table
 
 from sipas_contracts import subjects
 from sipas_contracts.units import load_sample_hierarchy
-from sipas_runtime.publishing import Outgoing, publish_batched, publish_window
+from sipas_runtime.publishing import Outgoing, publish_batched
 from sipas_runtime.stack import Stack
 from sipas_runtime.streams import ensure_streams
 
@@ -108,32 +111,6 @@ def raw_messages(start: int, count: int, fmt: str, now: datetime) -> list[Outgoi
     ]
 
 
-async def reference_rates(nc: Any, count: int) -> dict[str, float]:
-    js = nc.jetstream()
-    await js.add_stream(
-        api.StreamConfig(
-            name="BENCH_REFERENCE",
-            subjects=["bench.reference.>"],
-            storage=api.StorageType.FILE,
-            allow_atomic=True,
-        )
-    )
-    payload = b"x" * 900
-    messages = [
-        Outgoing("bench.reference.x", payload, {"Nats-Msg-Id": uuid.uuid4().hex})
-        for _ in range(count)
-    ]
-    started = time.perf_counter()
-    await publish_window(js, messages, window=512)
-    window_rate = count / (time.perf_counter() - started)
-    messages = [Outgoing(m.subject, m.data, {"Nats-Msg-Id": uuid.uuid4().hex}) for m in messages]
-    started = time.perf_counter()
-    await publish_batched(js, nc, messages, batch=500)
-    atomic_rate = count / (time.perf_counter() - started)
-    await js.delete_stream("BENCH_REFERENCE")
-    return {"publish_window_512_per_s": window_rate, "atomic_batch_500_per_s": atomic_rate}
-
-
 async def stored(nc: Any, stream: str) -> int:
     return int((await nc.jetstream().stream_info(stream)).state.messages)
 
@@ -164,6 +141,7 @@ async def drain(
     running = start_instances(stack, instances)
     urls = [r.url("intake") for r in running]
     cpu_before = sum(process_metric(u, "process_cpu_seconds_total") for u in urls)
+    meter = CpuMeter({"intake": "sipas_intake", **SERVERS})
     started = time.perf_counter()
     while True:
         done = await stored(nc, "SIPAS_DOSSIERS")
@@ -174,6 +152,7 @@ async def drain(
             raise RuntimeError(f"only {done} of {records} after 15 minutes")
         await asyncio.sleep(0.2)
     cpu = sum(process_metric(u, "process_cpu_seconds_total") for u in urls) - cpu_before
+    processes = meter.per_event(records - marks[0][1])
     total = marks[-1][0]
     floor = max(records * 0.1, marks[0][1])  # more instances: the first one starts earlier
     low, low_count = next((t, n) for t, n in marks if n >= floor)
@@ -187,6 +166,7 @@ async def drain(
         "seconds_from_start": total,
         "events_per_s_overall": (records - marks[0][1]) / total,
         "events_per_s_steady_10_90": (high_count - low_count) / max(high - low, 1e-9),
+        **processes,
     }, running
 
 
@@ -246,15 +226,17 @@ def intake_rss_mb(url: str) -> float:
 
 def machine() -> dict[str, Any]:
     model = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
         platform.processor(),
-    )  # fmt: skip
+    )
     return {"cpus": os.cpu_count(), "cpu": model, "load_average_at_start": os.getloadavg()}
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="sipas-bench-intake-"))
+async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     stack = Stack(workdir, services=("intake",), ports={}, store_sync=not args.unsynced_store)
     running = [stack]
     stack.start_infrastructure()
@@ -265,7 +247,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     nc = await nats.connect(stack.nats_url)
     try:
-        results["reference"] = await reference_rates(nc, args.reference)
+        size = round(
+            statistics.fmean(
+                len(m.data) for m in raw_messages(0, 100, args.format, datetime.now(UTC))
+            )
+        )
+        results["anchor"] = await measure(
+            nc,
+            rate=args.live_rate or 1000,
+            seconds=args.live_seconds,
+            size=size,
+            atomic_count=args.reference,
+        )
         await ensure_streams(nc.jetstream(), replicas=1)
         await publish_batched(
             nc.jetstream(),
@@ -283,47 +276,90 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await nc.close()
         for instance in reversed(running):  # the first one last: it owns the servers
             instance.stop()
-        if args.keep:
-            print(f"work folder kept: {workdir}")
-        else:  # stores and logs of a run: about 100 MB
-            shutil.rmtree(workdir, ignore_errors=True)
     return results
 
 
 def show(results: dict[str, Any]) -> None:
-    table = Table(title=f"Intake ingestion ({results['format']} records, sync_interval: always)")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    ref, drain_ = results["reference"], results["drain"]
-    table.add_row(
-        "raw nats-py publish, 512 acks in flight", f"{ref['publish_window_512_per_s']:,.0f} msg/s"
+    anchor_, drain_ = results["anchor"], results["drain"]
+    atomic = anchor_["atomic_batch_500_per_s"]
+    report = Report(
+        f"Intake ingestion ({results['format']} records, {drain_['instances']} process, "
+        f"load {results['machine']['load_average_at_start'][0]:.2f} → {load()})"
     )
-    table.add_row(
-        "raw nats-py atomic batches of 500", f"{ref['atomic_batch_500_per_s']:,.0f} msg/s"
+    rate = drain_["events_per_s_overall"]
+    report.add(
+        f"drain of {drain_['records']:,} raw records",
+        rate,
+        atomic,
+        unit="events/s",
+        target="≥ 30 % of raw atomic batches",
+        met=rate >= 0.3 * atomic,
     )
-    table.add_row(
-        f"intake drain of {drain_['records']:,} raw records ({drain_['instances']} process)",
-        f"{drain_['events_per_s_overall']:,.0f} events/s",
+    report.add(
+        "steady state (10%→90%)", drain_["events_per_s_steady_10_90"], atomic, unit="events/s"
     )
-    table.add_row(
-        "intake steady state (10%→90%)", f"{drain_['events_per_s_steady_10_90']:,.0f} events/s"
+    report.add(
+        "raw per-message publish (512 in flight)",
+        anchor_["publish_window_512_per_s"],
+        atomic,
+        unit="msg/s",
     )
-    table.add_row(
-        "intake CPU per event / CPU busy",
-        f"{drain_['intake_cpu_us_per_event']:.0f} µs / {drain_['intake_cpu_share_of_wall']:.0%}",
+    cpu = drain_["cpu_us_per_event_intake"]
+    report.add("intake CPU per event (/proc)", cpu, unit="µs", target="≤ 150 µs", met=cpu <= 150)
+    for role in ("store", "nats-server", "bench"):
+        report.add(
+            f"  {role} CPU per event", drain_.get(f"cpu_us_per_event_{role}", 0.0), unit="µs"
+        )
+    report.add(
+        "  nats-server CPU per event, raw atomic batches",
+        anchor_["atomic_cpu_us_per_event_nats_server"] or 0.0,
+        unit="µs",
     )
     if "live" in results:
         live_ = results["live"]
-        table.add_row(
+        report.add(
             f"live at {live_['target_rate_per_s']:,}/s: published",
-            f"{live_['achieved_publish_rate_per_s']:,.0f}/s",
+            live_["achieved_publish_rate_per_s"],
+            anchor_["rate_achieved"],
+            unit="/s",
         )
-        latency = "{latency_p50_ms:.0f} / {latency_p99_ms:.0f} / {latency_max_ms:.0f} ms"
-        table.add_row("live: latency p50 / p99 / max", latency.format(**live_))
-        table.add_row("live: not received after 30 s", str(live_["not_received_after_30s"]))
-    table.add_row("intake RSS at the end", f"{results['intake_rss_mb']:.0f} MB")
-    table.add_row("machine", f"{results['machine']['cpus']} × {results['machine']['cpu']}")
-    console.print(table)  # fmt: skip
+        for q in ("p50", "p99", "max"):
+            report.add(
+                f"live: raw record → dossier-completed {q}",
+                live_[f"latency_{q}_ms"],
+                anchor_[f"hop_ms_{q}"],
+                unit="ms",
+            )
+        report.add("live: not received after 30 s", live_["not_received_after_30s"])
+    report.add("intake RSS at the end", results["intake_rss_mb"], unit="MB")
+    report.show()
+
+
+KEYS = (
+    "drain.events_per_s_overall",
+    "anchor.atomic_batch_500_per_s",
+    "share_of_atomic",
+    "drain.cpu_us_per_event_intake",
+    "drain.cpu_us_per_event_store",
+    "drain.cpu_us_per_event_nats-server",
+    "live.latency_p99_ms",
+    "anchor.hop_ms_p99",
+    "anchor.load_before",
+)
+
+
+def flat(results: dict[str, Any]) -> dict[str, Any]:
+    """``section.key`` numbers of one run, and the drain's share of the raw atomic rate."""
+    out = {
+        f"{section}.{k}": v
+        for section, values in results.items()
+        if isinstance(values, dict)
+        for k, v in values.items()
+    }
+    out["share_of_atomic"] = round(
+        out["drain.events_per_s_overall"] / out["anchor.atomic_batch_500_per_s"], 3
+    )
+    return out
 
 
 def main() -> None:
@@ -334,17 +370,33 @@ def main() -> None:
     parser.add_argument("--live-rate", type=int, default=5000)
     parser.add_argument("--live-seconds", type=float, default=10.0)
     parser.add_argument("--instances", type=int, default=1, help="intake processes draining")
+    parser.add_argument("--runs", type=int, default=1, help="repeat, each with its own anchors")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, stores)")
     parser.add_argument(
-        "--unsynced-store", action="store_true",
+        "--unsynced-store",
+        action="store_true",
         help="embedded SecantusDB without --sync-on-commit (to measure what durability costs)",
-    )  # fmt: skip
+    )
     args = parser.parse_args()
-    results = asyncio.run(run(args))
-    show(results)
+    runs = []
+    for number in range(args.runs):
+        workdir = Path(tempfile.mkdtemp(prefix="sipas-bench-intake-"))
+        try:
+            results = asyncio.run(run(args, workdir))
+        finally:
+            if args.keep:
+                print(f"work folder kept: {workdir}")
+            else:  # stores and logs of a run: about 100 MB
+                shutil.rmtree(workdir, ignore_errors=True)
+        console.print(f"run {number + 1} of {args.runs}")
+        show(results)
+        runs.append(results)
+    flats = [flat(r) for r in runs]
+    if len(runs) > 1:
+        show_spread("intake", flats, KEYS)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"intake-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(results, indent=2))
+    path.write_text(json.dumps({"runs": runs, "summary": summarize(flats)}, indent=2))
     console.print(f"wrote {path}")
 
 

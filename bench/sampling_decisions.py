@@ -13,8 +13,12 @@ then runs two scenarios against real ``python -m sipas_sampling`` processes:
    ``--events`` dossiers for 17 units with a quota of 20 each; overshoot is counted from
    Mongo (reserved and invitations per unit) and must be 0.
 
-Prints a table and writes JSON to bench/results/sampling_decisions.json. The work folder
-(stores and service logs) is removed at the end unless ``--keep``.
+Each run first measures the raw anchors on the same servers (``anchor.py``: the raw
+publish → pull-consume hop at ``--rate`` with the dossiers' size, the raw atomic-batch
+rate) and prints every figure beside them (target: p99 decision ≤ 5 × raw hop p99; 0
+overshoot); ``--runs N`` repeats on fresh servers and prints min / median / max. Writes
+JSON to bench/results/. The work folder (stores and service logs) is removed at the end
+unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -39,9 +43,8 @@ from statistics import quantiles
 
 import nats
 import yaml
+from anchor import SERVERS, CpuMeter, Report, console, load, measure, show_spread, summarize
 from pymongo import AsyncMongoClient
-from rich.console import Console
-from rich.table import Table
 
 from sipas_contracts import subjects
 from sipas_contracts.events import DossierCompleted, InvitationSent
@@ -192,6 +195,8 @@ async def latency(
             for event in (dossier(i, datetime.now(UTC), sealed) for i in range(total))
         ]
         published: dict[str, float] = {}
+        meter = CpuMeter({"sampling": "sipas_sampling", **SERVERS})
+        load_before = load()
         started = time.monotonic()
         futures = []
         for i, (dossier_id, subject, payload, headers) in enumerate(messages):
@@ -216,6 +221,7 @@ async def latency(
             if decided >= total:
                 break
             await asyncio.sleep(0.2)
+        cpu = meter.per_event(total)
         await asyncio.sleep(1.0)
         import httpx  # noqa: PLC0415
 
@@ -232,7 +238,7 @@ async def latency(
         for p in procs:
             stop(p)
     lat = sorted((received[i] - published[d]) * 1000 for i, d in ids.items() if i in received)
-    cuts = quantiles(lat, n=100)
+    cuts = quantiles(lat, n=100, method="inclusive")
     return {
         "invite_share": invite,
         "dispatching": dispatch,
@@ -245,6 +251,9 @@ async def latency(
         "p95_ms": round(cuts[94], 1),
         "p99_ms": round(cuts[98], 1),
         "max_ms": round(lat[-1], 1),
+        "load_before": load_before,
+        "load_after": load(),
+        **cpu,
     }
 
 
@@ -271,6 +280,7 @@ async def concurrency(
         js = nc.jetstream()
         sealed = seal(pair.public_key, {"phone": "0912345678"})
         at = datetime.combine(today, clock_time(23), VN)  # the window's last hour
+        meter = CpuMeter({"sampling": "sipas_sampling", **SERVERS})
         started = time.monotonic()
         for chunk in range(0, events, 512):
             batch = [dossier(i, at, sealed) for i in range(chunk, min(events, chunk + 512))]
@@ -288,6 +298,7 @@ async def concurrency(
             decided = sum([len(d["items"]) async for d in db["decisions"].find({}, {"items": 1})])
             await asyncio.sleep(0.5)
         elapsed = time.monotonic() - started
+        cpu = meter.per_event(events)
         quotas = [d async for d in db["quotas"].find({"campaign": "bench-race"})]
         per_unit = Counter(
             [
@@ -314,46 +325,38 @@ async def concurrency(
         "overshoot": overshoot,
         "seconds": round(elapsed, 1),
         "events_per_s": round(decided / elapsed, 1),
+        **cpu,
     }
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rate", type=float, default=1000)
-    parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--invite", type=float, default=0.1, help="share of dossiers invited")
-    parser.add_argument("--no-dispatch", action="store_true", help="decisions only: no sending")
-    parser.add_argument(
-        "--own-dispatcher", action="store_true",
-        help="send from a second process (SIPAS_SAMPLING_ROLE=dispatch) while one decides",
-    )  # fmt: skip
-    parser.add_argument("--events", type=int, default=50_000)
-    parser.add_argument("--instances", type=int, default=4)
-    parser.add_argument("--skip", choices=["latency", "concurrency"], default=None)
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, stores)")
-    parser.add_argument(
-        "--unsynced-store", action="store_true",
-        help="embedded SecantusDB without --sync-on-commit (to measure what durability costs)",
-    )  # fmt: skip
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="sipas-bench-"))
+def sample_size(sealed_for: KeyPair) -> int:
+    """Bytes of one encoded dossier-completed event of this benchmark."""
+    return len(encode(dossier(0, datetime.now(UTC), seal(sealed_for.public_key, {"phone": "0"}))))
+
+
+async def one_run(args: argparse.Namespace, work: Path) -> dict:
+    """Anchors on fresh servers (or the configured ones), then the scenarios on the same."""
     nats_server = mongo = None
-    nats_url, mongo_url = (
-        os.environ.get("SIPAS_NATS_URL", ""),
-        os.environ.get("SIPAS_MONGO_URL", ""),
-    )
+    nats_url = os.environ.get("SIPAS_NATS_URL", "")
+    mongo_url = os.environ.get("SIPAS_MONGO_URL", "")
     if not nats_url:
         nats_server = EmbeddedNats(work / "nats")
         nats_url = nats_server.start()
     if not mongo_url:
         mongo = EmbeddedMongo(work / "mongo", sync_on_commit=not args.unsynced_store)
         mongo_url = mongo.start()
-    results: dict = {
-        "machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_version()}",
-        "at": datetime.now(UTC).isoformat(),
-        "store_synced": not args.unsynced_store,
-    }
+    results: dict = {"at": datetime.now(UTC).isoformat(), "store_synced": not args.unsynced_store}
     try:
+        nc = await nats.connect(nats_url)
+        try:
+            results["anchor"] = await measure(
+                nc,
+                rate=args.rate,
+                seconds=min(args.seconds, 20.0),
+                size=sample_size(KeyPair.generate()),
+            )
+        finally:
+            await nc.close()
         if args.skip != "latency":
             results["latency"] = await latency(
                 nats_url,
@@ -373,22 +376,122 @@ async def main() -> None:
         for server in (mongo, nats_server):
             if server is not None:
                 server.stop()
-        if args.keep:
-            print(f"work folder kept: {work}")
-        else:  # stores and logs of a run: about 100 MB
-            shutil.rmtree(work, ignore_errors=True)
-    console = Console()
-    for name, values in results.items():
-        if isinstance(values, dict):
-            table = Table(title=name)
-            table.add_column("measure")
-            table.add_column("value", justify="right")
-            for key, value in values.items():
-                table.add_row(key, str(value))
-            console.print(table)
+    return results
+
+
+def report(results: dict) -> None:
+    """The run's figures beside the raw anchors of the same run."""
+    anchor_ = results["anchor"]
+    hop99 = anchor_["hop_ms_p99"]
+    out = Report(f"sampling (load {anchor_['load_before']} at the start)")
+    if "latency" in results:
+        lat = results["latency"]
+        out.add(
+            f"decision p50 at {lat['publish_rate']:,.0f}/s",
+            lat["p50_ms"],
+            anchor_["hop_ms_p50"],
+            unit="ms",
+        )
+        out.add(
+            "decision p99",
+            lat["p99_ms"],
+            hop99,
+            unit="ms",
+            target=f"≤ 5 × {hop99:.1f} = {5 * hop99:.0f} ms",
+            met=lat["p99_ms"] <= 5 * hop99,
+        )
+        out.add("decision max", lat["max_ms"], anchor_["hop_ms_max"], unit="ms")
+        out.add("CPU per dossier: sampling", lat.get("cpu_us_per_event_sampling", 0.0), unit="µs")
+        out.add("CPU per dossier: store", lat.get("cpu_us_per_event_store", 0.0), unit="µs")
+        out.add(
+            "CPU per dossier: nats-server",
+            lat.get("cpu_us_per_event_nats-server", 0.0),
+            anchor_["hop_cpu_us_per_event_nats-server"],
+            unit="µs",
+        )
+    if "concurrency" in results:
+        race = results["concurrency"]
+        out.add(
+            f"{race['instances']} instances: decided/s",
+            race["events_per_s"],
+            anchor_["atomic_batch_500_per_s"],
+            unit="/s",
+        )
+        out.add("quota overshoot", race["overshoot"], target="0", met=race["overshoot"] == 0)
+    out.show()
+
+
+def flat(results: dict) -> dict:
+    """``section.key`` numbers of one run."""
+    return {
+        f"{section}.{k}": v
+        for section, values in results.items()
+        if isinstance(values, dict)
+        for k, v in values.items()
+    }
+
+
+KEYS = (
+    "latency.p50_ms",
+    "latency.p99_ms",
+    "latency.max_ms",
+    "anchor.hop_ms_p50",
+    "anchor.hop_ms_p99",
+    "latency.cpu_us_per_event_sampling",
+    "latency.cpu_us_per_event_store",
+    "latency.cpu_us_per_event_nats-server",
+    "concurrency.events_per_s",
+    "concurrency.overshoot",
+    "anchor.atomic_batch_500_per_s",
+    "anchor.load_before",
+)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=1000)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--invite", type=float, default=0.1, help="share of dossiers invited")
+    parser.add_argument("--no-dispatch", action="store_true", help="decisions only: no sending")
+    parser.add_argument(
+        "--own-dispatcher",
+        action="store_true",
+        help="send from a second process (SIPAS_SAMPLING_ROLE=dispatch) while one decides",
+    )
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--instances", type=int, default=4)
+    parser.add_argument("--skip", choices=["latency", "concurrency"], default=None)
+    parser.add_argument("--runs", type=int, default=1, help="repeat, each with its own anchors")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, stores)")
+    parser.add_argument(
+        "--unsynced-store",
+        action="store_true",
+        help="embedded SecantusDB without --sync-on-commit (to measure what durability costs)",
+    )
+    args = parser.parse_args()
+    runs = []
+    for number in range(args.runs):
+        work = Path(tempfile.mkdtemp(prefix="sipas-bench-"))
+        try:
+            results = await one_run(args, work)
+        finally:
+            if args.keep:
+                print(f"work folder kept: {work}")
+            else:  # stores and logs of a run: about 100 MB
+                shutil.rmtree(work, ignore_errors=True)
+        console.print(f"run {number + 1} of {args.runs}: {results}")
+        report(results)
+        runs.append(results)
+    flats = [flat(r) for r in runs]
+    if len(runs) > 1:
+        show_spread("sampling", flats, KEYS)
+    machine = f"{platform.node()} {os.cpu_count()} cores, {platform.python_version()}"
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "sampling_decisions.json").write_text(json.dumps(results, indent=2))
-    console.print(f"wrote {RESULTS / 'sampling_decisions.json'}")
+    path = RESULTS / f"sampling_decisions-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(
+        json.dumps({"machine": machine, "runs": runs, "summary": summarize(flats)}, indent=2)
+    )
+    console.print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,302 @@
+"""Raw anchors: what the bus alone does on this machine, measured in the same run.
+
+Absolute latencies on a shared 2-core machine vary several-fold from run to run, so every
+benchmark first measures, on the very nats-server it then uses:
+
+- the **raw hop**: messages of the benchmark's size published at the benchmark's rate
+  (``publish_async``, acks collected) on a file-stored stream (the server runs with
+  ``sync_interval: always``, like the services' streams) and consumed by a durable pull
+  consumer through the services' own pull loop (``sipas_runtime.pull``), each message
+  acked; latency = publish → received, p50/p99/max;
+- the **raw atomic-batch rate**: messages of that size stored in atomic batches of 500
+  (ADR-50), one request per batch, as fast as the server takes them;
+- the **raw per-message rate**: the same with one ack per message, 512 in flight;
+
+and CPU per event of every process involved, read from ``/proc`` (``CpuMeter``). Each
+figure is then printed beside its anchor with the ratio (``Report``); ``spread`` gives
+min/median/max over repeated runs, and ``load`` the load average each run met.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import api
+from rich.console import Console
+from rich.table import Table
+
+from sipas_runtime.publishing import Outgoing, publish_batched, publish_window
+from sipas_runtime.pull import PullLoop
+
+STREAM = "BENCH_ANCHOR"
+SUBJECT = "bench.anchor.hop"
+console = Console(width=150)
+
+
+# -- CPU from /proc ------------------------------------------------------------------------
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _parent_and_command(pid: str) -> tuple[str, str] | None:
+    try:
+        parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return None
+    return parent, command
+
+
+def processes(roles: Mapping[str, str]) -> dict[str, list[int]]:
+    """This process (``bench``) and its descendants whose command line holds a role's pattern."""
+    table = {
+        p.name: _parent_and_command(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+    }
+    mine, frontier = set(), {str(os.getpid())}
+    while frontier:
+        mine |= frontier
+        frontier = {pid for pid, row in table.items() if row and row[0] in frontier} - mine
+    found: dict[str, list[int]] = {"bench": [os.getpid()]}
+    for pid in sorted(mine - {str(os.getpid())}):
+        row = table.get(pid)
+        for role, pattern in roles.items():
+            if row and pattern in row[1]:
+                found.setdefault(role, []).append(int(pid))
+                break
+    return found
+
+
+SERVERS = {"nats-server": "nats-server", "store": "secantus"}
+
+
+class CpuMeter:
+    """CPU spent by each role's processes between construction and ``per_event``."""
+
+    def __init__(self, roles: Mapping[str, str] = SERVERS) -> None:
+        self.pids = processes(roles)
+        self._before = self._now()
+        self._started = time.monotonic()
+
+    def _now(self) -> dict[str, float]:
+        return {role: sum(map(cpu_seconds, pids)) for role, pids in self.pids.items()}
+
+    def per_event(self, events: int) -> dict[str, float]:
+        """µs of CPU per event by role, plus ``total`` and each role's share of the wall time."""
+        wall = time.monotonic() - self._started
+        spent = {role: value - self._before.get(role, 0.0) for role, value in self._now().items()}
+        out = {
+            f"cpu_us_per_event_{r}": round(1e6 * s / max(1, events), 1) for r, s in spent.items()
+        }
+        out["cpu_us_per_event_total"] = round(1e6 * sum(spent.values()) / max(1, events), 1)
+        out["cpu_busy_share_of_wall"] = round(sum(spent.values()) / max(wall, 1e-9), 2)
+        return out
+
+
+# -- the anchors -----------------------------------------------------------------------------
+async def _fresh_stream(nc: Client) -> None:
+    js = nc.jetstream()
+    with contextlib.suppress(Exception):  # absent: nothing to delete
+        await js.delete_stream(STREAM)
+    await js.add_stream(
+        api.StreamConfig(
+            name=STREAM,
+            subjects=[SUBJECT],
+            storage=api.StorageType.FILE,
+            allow_atomic=True,
+        )
+    )
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else 0.0
+
+
+async def raw_hop(
+    nc: Client, *, rate: float, seconds: float, size: int, batch: int = 500, linger: float = 0.02
+) -> dict[str, Any]:
+    """The raw publish → pull-consume hop at ``rate`` messages/s of ``size`` bytes."""
+    await _fresh_stream(nc)
+    js = nc.jetstream()
+    count = max(1, int(rate * seconds))
+    arrived: dict[int, float] = {}
+    done = asyncio.Event()
+
+    async def on_batch(messages: list[Msg]) -> None:
+        now = time.monotonic()
+        for msg in messages:
+            arrived[int((msg.headers or {})["Bench-I"])] = now
+            await msg.ack()
+        if len(arrived) >= count:
+            done.set()
+
+    config = api.ConsumerConfig(
+        durable_name="anchor",
+        ack_policy=api.AckPolicy.EXPLICIT,
+        ack_wait=30.0,
+        max_ack_pending=20_000,
+        filter_subject=SUBJECT,
+    )
+    loop = PullLoop(
+        nc, js, stream=STREAM, config=config, handler=on_batch, batch=batch, linger=linger
+    )
+    await loop.start()
+    payload = b"x" * size
+    headers = [{"Nats-Msg-Id": uuid.uuid4().hex, "Bench-I": str(i)} for i in range(count)]
+    meter = CpuMeter()
+    sent: list[float] = []
+    futures = []
+    started = time.monotonic()
+    for i in range(count):
+        delay = started + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        sent.append(time.monotonic())
+        futures.append(await js.publish_async(SUBJECT, payload, headers=headers[i]))
+    await asyncio.gather(*futures)
+    achieved = count / (time.monotonic() - started)
+    await asyncio.wait_for(done.wait(), timeout=60)
+    cpu = meter.per_event(count)
+    await loop.stop()
+    await js.delete_stream(STREAM)
+    hops = [1000 * (arrived[i] - sent[i]) for i in range(count)]
+    return {
+        "rate": rate,
+        "rate_achieved": round(achieved, 1),
+        "messages": count,
+        "size": size,
+        "hop_ms_p50": round(_percentile(hops, 50), 2),
+        "hop_ms_p99": round(_percentile(hops, 99), 2),
+        "hop_ms_max": round(max(hops), 2),
+        **{key.replace("cpu_", "hop_cpu_"): value for key, value in cpu.items()},
+    }
+
+
+async def atomic_rate(nc: Client, *, count: int, size: int) -> dict[str, Any]:
+    """Messages/s stored in atomic batches of 500, and one by one with 512 acks in flight."""
+    js = nc.jetstream()
+    payload = b"x" * size
+    out: dict[str, Any] = {}
+    for name, publish in (
+        ("atomic_batch_500_per_s", lambda m: publish_batched(js, nc, m, batch=500)),
+        ("publish_window_512_per_s", lambda m: publish_window(js, m, window=512)),
+    ):
+        await _fresh_stream(nc)
+        messages = [
+            Outgoing(SUBJECT, payload, {"Nats-Msg-Id": uuid.uuid4().hex}) for _ in range(count)
+        ]
+        meter = CpuMeter()
+        started = time.perf_counter()
+        await publish(messages)
+        out[name] = round(count / (time.perf_counter() - started))
+        if name.startswith("atomic"):
+            cpu = meter.per_event(count)
+            out["atomic_cpu_us_per_event_nats_server"] = cpu.get("cpu_us_per_event_nats-server")
+    await js.delete_stream(STREAM)
+    return out
+
+
+async def measure(
+    nc: Client, *, rate: float, seconds: float, size: int, atomic_count: int = 20_000
+) -> dict[str, Any]:
+    """Both anchors, with the load average they met."""
+    before = load()
+    hop = await raw_hop(nc, rate=rate, seconds=seconds, size=size)
+    atomic = await atomic_rate(nc, count=atomic_count, size=size)
+    return {**hop, **atomic, "load_before": before, "load_after": load()}
+
+
+# -- reporting --------------------------------------------------------------------------------
+def load() -> float:
+    """The 1-minute load average now."""
+    return round(os.getloadavg()[0], 2)
+
+
+def spread(values: Iterable[float | None]) -> dict[str, float] | None:
+    """min / median / max of the values that exist."""
+    present = [v for v in values if isinstance(v, int | float)]
+    if not present:
+        return None
+    return {"min": min(present), "median": statistics.median(present), "max": max(present)}
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """min / median / max of every number the runs report (flat keys)."""
+    keys = [k for k, v in runs[0].items() if isinstance(v, int | float) and not isinstance(v, bool)]
+    return {k: s for k in keys if (s := spread(r.get(k) for r in runs)) is not None}
+
+
+class Report:
+    """Rows of figure / anchor / ratio / target, printed as one table."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.rows: list[dict[str, Any]] = []
+
+    def add(
+        self,
+        measure: str,
+        figure: float,
+        anchor: float | None = None,
+        *,
+        unit: str = "",
+        target: str = "",
+        met: bool | None = None,
+    ) -> None:
+        """One figure, its anchor (same unit), their ratio, and the target it is held to."""
+        ratio = figure / anchor if anchor else None
+        self.rows.append(
+            {
+                "measure": measure,
+                "figure": figure,
+                "anchor": anchor,
+                "ratio": ratio,
+                "unit": unit,
+                "target": target,
+                "met": met,
+            }
+        )
+
+    def show(self) -> None:
+        """Print the table."""
+        table = Table(title=self.title)
+        for column in ("measure", "figure", "raw anchor", "ratio", "target", "met"):
+            table.add_column(column, justify="left" if column == "measure" else "right")
+        for row in self.rows:
+            table.add_row(
+                row["measure"],
+                f"{row['figure']:,.2f} {row['unit']}",
+                "" if row["anchor"] is None else f"{row['anchor']:,.2f} {row['unit']}",
+                "" if row["ratio"] is None else f"{row['ratio']:.2f}",
+                row["target"],
+                {None: "", True: "yes", False: "no"}[row["met"]],
+            )
+        console.print(table)
+
+
+def show_spread(title: str, runs: list[dict[str, Any]], keys: Iterable[str]) -> None:
+    """min / median / max of chosen keys over repeated runs, with each run's load."""
+    table = Table(title=f"{title}: {len(runs)} runs")
+    for column in ("measure", "min", "median", "max", "per run"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    summary = summarize(runs)
+    for key in [k for k in keys if k in summary]:
+        s = summary[key]
+        each = ", ".join(f"{r.get(key, float('nan')):,.4g}" for r in runs)
+        table.add_row(key, f"{s['min']:,.4g}", f"{s['median']:,.4g}", f"{s['max']:,.4g}", each)
+    console.print(table)
