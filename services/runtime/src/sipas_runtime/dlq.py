@@ -147,7 +147,7 @@ async def replay(nc: Client, letter: DeadLetter, override: Override | None = Non
         )
     except NoRespondersError:
         return ReplayAnswer(letter=letter.seq, consumer=letter.consumer,
-                            outcome="failed", detail=SAID["service_not_running"])  # fmt: skip
+                            outcome="service_not_running", detail=letter.service)  # fmt: skip
     return ReplayAnswer.model_validate_json(reply.data)
 
 
@@ -286,8 +286,7 @@ async def _replay_one(
 ) -> ReplayAnswer:  # fmt: skip
     letter = await read_letter(js, seq)
     if letter is None:
-        return ReplayAnswer(letter=seq, consumer="", outcome="failed",
-                            detail=SAID["no_such_letter"])  # fmt: skip
+        return ReplayAnswer(letter=seq, consumer="", outcome="no_such_letter")
     answer = await replay(nc, letter)
     if answer.outcome == "source_gone" and override is not None:
         answer = await replay(nc, letter, await record_override(js, letter, *override))

@@ -34,7 +34,14 @@ from sipas_runtime.messages import StreamMessage, subject_matches
 
 log = structlog.get_logger(__name__)
 Outcome = Literal[
-    "applied", "already_applied", "not_dead", "source_gone", "unknown_consumer", "failed"
+    "applied",
+    "already_applied",
+    "not_dead",
+    "source_gone",
+    "unknown_consumer",
+    "failed",
+    "service_not_running",  # said by the CLI: nobody answered
+    "no_such_letter",  # said by the CLI: no letter at that sequence
 ]
 
 
