@@ -145,6 +145,18 @@ def render(dashboard: Dashboard) -> dict[str, object]:
 
 UNIT = 'unit=~"$unit"'
 CAMPAIGN = 'campaign=~"$campaign"'
+NAMES = "max by (unit, name) (sipas_scoring_unit_info)"
+LEAVES = 'max by (unit, name) (sipas_scoring_unit_info{tier=~"commune|department"})'
+
+
+def named(expr: str, names: str = NAMES) -> str:
+    """``expr`` with each series' unit name, joined from the one-series-per-unit lookup.
+
+    The name is not a label of the measurements themselves (renaming a unit would start
+    new series); ``max by`` keeps the join one-to-one when several scoring instances run.
+    """
+    return f"({expr}) * on(unit) group_left(name) {names}"
+
 
 FUNNEL = Dashboard(
     uid="sipas-funnel",
@@ -158,8 +170,10 @@ FUNNEL = Dashboard(
             "short",
             [
                 (
-                    f"sum by (unit) (increase(sipas_intake_accepted_dossiers_total{{{UNIT}}}[24h]))",
-                    "{{unit}}",
+                    named(
+                        f"sum by (unit) (increase(sipas_intake_accepted_dossiers_total{{{UNIT}}}[24h]))"
+                    ),
+                    "{{name}}",
                 )
             ],
             kind="bargauge",
@@ -240,11 +254,11 @@ FUNNEL = Dashboard(
             "percentunit",
             [
                 (
-                    (
+                    named(
                         f"sum by (unit) (delta(sipas_scoring_responses{{{UNIT}}}[7d])) "
                         f'/ sum by (unit) (increase(sipas_sampling_invitations_total{{{UNIT}, list!="reserve"}}[7d]))'
                     ),
-                    "{{unit}}",
+                    "{{name}}",
                 )
             ],
             kind="bargauge",
@@ -261,9 +275,18 @@ INDEX = Dashboard(
     panels=[
         Panel(
             "Chỉ số SIPAS theo đơn vị / SIPAS by unit",
-            "Latest whole-campaign SIPAS (share satisfied, %); units below the minimum n are absent.",
+            "Latest whole-campaign SIPAS (share satisfied, %) of every unit with enough "
+            "respondents to be ranked (the campaign's threshold), by name.",
             "percent",
-            [(f"sipas_scoring_sipas_percent{{{CAMPAIGN}}}", "{{unit}}")],
+            [
+                (
+                    named(
+                        f"sipas_scoring_sipas_percent{{{CAMPAIGN}}} and on(campaign, unit) "
+                        f"sipas_scoring_sipas_sufficient{{{CAMPAIGN}}} == 1"
+                    ),
+                    "{{name}}",
+                )
+            ],
             kind="bargauge",
             decimals=2,
         ),
@@ -272,8 +295,24 @@ INDEX = Dashboard(
             "Lower and upper bound of each unit's SIPAS.",
             "percent",
             [
-                (f"sipas_scoring_sipas_ci_low_percent{{{CAMPAIGN}}}", "{{unit}} thấp / low"),
-                (f"sipas_scoring_sipas_ci_high_percent{{{CAMPAIGN}}}", "{{unit}} cao / high"),
+                (named(f"sipas_scoring_sipas_ci_low_percent{{{CAMPAIGN}}}"), "{{name}} thấp / low"),
+                (
+                    named(f"sipas_scoring_sipas_ci_high_percent{{{CAMPAIGN}}}"),
+                    "{{name}} cao / high",
+                ),
+            ],
+            kind="table",
+            decimals=2,
+        ),
+        Panel(
+            "Mọi đơn vị cấp xã, sở ngành / every commune and department",
+            "SIPAS of every leaf unit with answers, ranked or not (sufficient = 1 when it has "
+            "the respondents the campaign needs), and the responses counted.",
+            "short",
+            [
+                (named(f"sipas_scoring_sipas_percent{{{CAMPAIGN}}}", LEAVES), "SIPAS {{name}}"),
+                (named(f"sipas_scoring_sipas_sufficient{{{CAMPAIGN}}}", LEAVES), "đủ / sufficient"),
+                (named(f"sipas_scoring_responses{{{CAMPAIGN}}}", LEAVES), "phiếu / responses"),
             ],
             kind="table",
             decimals=2,
@@ -282,7 +321,7 @@ INDEX = Dashboard(
             "Số phiếu được tính / responses counted by unit",
             "Responses in each unit's whole-campaign index (kiosk kept apart).",
             "short",
-            [(f"sipas_scoring_responses{{{CAMPAIGN}}}", "{{unit}}")],
+            [(named(f"sipas_scoring_responses{{{CAMPAIGN}}}"), "{{name}}")],
             kind="bargauge",
             decimals=0,
         ),

@@ -26,6 +26,7 @@ import yaml
 from nats.aio.client import Client
 from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
+from sipas_contracts.units import load_sample_hierarchy
 from sipas_runtime.processes import free_port, spawn, stop
 from sipas_runtime.testing import post_dossier
 
@@ -226,6 +227,10 @@ async def test_every_dashboard_query_and_alert_rule_reads_real_series(stack_fact
                         if not await query(http, url, expr)
                     ]
                     assert not missing, f"dashboard queries without data: {missing}"
+            by_unit = next(e for t, e in dashboard_queries() if t.endswith("/ SIPAS by unit"))
+            named = {r["metric"].get("name") for r in await query(http, url, by_unit)}
+            hierarchy = load_sample_hierarchy()
+            assert {hierarchy.get(u).name_vi for u in UNITS} <= named  # every leaf, by name
             for alert, expr in rule_expressions():
                 await query(http, url, expr)  # evaluates
                 for name, labels in SELECTOR.findall(expr):

@@ -55,6 +55,7 @@ class ScoringService:
             hierarchy=self.hierarchy,
             settings=settings,
         )
+        self.metrics.name_units(self.hierarchy, self.views.today())
         self.index_task: asyncio.Task[None] | None = None
         self.index_publisher = IndexPublisher(
             aggregates=self.aggregates,

@@ -6,9 +6,13 @@ period kinds, reasons and actions; never respondents, tokens or dossiers.
 
 from __future__ import annotations
 
+from datetime import date
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from sipas_contracts.units import UnitHierarchy
 from sipas_runtime.metrics import LATENCY_BUCKETS
+from sipas_scoring.domain.rollups import tier_of
 
 
 class ScoringMetrics:
@@ -41,8 +45,22 @@ class ScoringMetrics:
         )
         self.sipas = Gauge(
             "sipas_scoring_sipas_percent",
-            "Latest whole-campaign SIPAS of a unit (sufficient figures only)",
+            "Latest whole-campaign SIPAS of a unit, every unit with a value "
+            "(see sipas_scoring_sipas_sufficient for whether it may be ranked)",
             ["campaign", "unit"],
+            registry=registry,
+        )
+        self.sufficient = Gauge(
+            "sipas_scoring_sipas_sufficient",
+            "1 when a unit's whole-campaign SIPAS has the respondents it needs to be ranked",
+            ["campaign", "unit"],
+            registry=registry,
+        )
+        self.unit_info = Gauge(
+            "sipas_scoring_unit_info",
+            "Always 1: the name, tier and parent of each unit of the hierarchy, to show names "
+            "by joining on unit (one series per unit, whatever the number of campaigns)",
+            ["unit", "name", "tier", "parent"],
             registry=registry,
         )
         self.sipas_ci_low = Gauge(
@@ -69,3 +87,9 @@ class ScoringMetrics:
             ["action"],
             registry=registry,
         )
+
+    def name_units(self, hierarchy: UnitHierarchy, today: date) -> None:
+        """One ``sipas_scoring_unit_info`` series per unit: its name, tier and parent today."""
+        for code, unit in hierarchy.units.items():
+            parent = hierarchy.parent(code, today) if hierarchy.is_active(code, today) else None
+            self.unit_info.labels(code, unit.name_vi, tier_of(hierarchy, code), parent or "").set(1)

@@ -336,9 +336,10 @@ class IndexPublisher:
                 continue
             if not event.rollup:
                 self._metrics.index_lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
-            self._metrics.responses.labels(event.campaign_id, event.unit).set(event.responses)
-            if event.sipas.sufficient and event.sipas.value is not None:
-                labels = (event.campaign_id, event.unit)
+            labels = (event.campaign_id, event.unit)
+            self._metrics.responses.labels(*labels).set(event.responses)
+            self._metrics.sufficient.labels(*labels).set(int(event.sipas.sufficient))
+            if event.sipas.value is not None:
                 self._metrics.sipas.labels(*labels).set(event.sipas.value)
                 if event.sipas.ci_low is not None and event.sipas.ci_high is not None:
                     self._metrics.sipas_ci_low.labels(*labels).set(event.sipas.ci_low)

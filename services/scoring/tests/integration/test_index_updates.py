@@ -141,3 +141,27 @@ async def test_consuming_and_publishing_can_run_in_separate_processes(settings, 
     await wait(lambda: (publisher.latest("c2026", "ht-nx-co-dam") or {}).get("version") == seqs[-1])
     assert publisher.latest("c2026", "ht-nx-co-dam")["responses"] == 2
     assert consumer.scoring.index_task is None  # the consume role publishes nothing itself
+
+
+async def test_metrics_give_every_unit_its_sipas_sufficiency_and_name(harness, wait):
+    ranked_units = [good("ht-nx-co-dam") for _ in range(3)]
+    seqs = await harness.publish(*ranked_units, good("ht-nx-xuan-an"), good("ht-nx-xuan-an"))
+    await wait(lambda: (harness.latest("c2026", "ht") or {}).get("version") == seqs[-1])
+    registry = harness.scoring.runtime.registry
+
+    def sample(metric: str, **labels: str) -> float | None:
+        return registry.get_sample_value(metric, labels)
+
+    await wait(
+        lambda: sample("sipas_scoring_sipas_percent", campaign="c2026", unit="ht") is not None
+    )
+    ranked = {"campaign": "c2026", "unit": "ht-nx-co-dam"}
+    short = {"campaign": "c2026", "unit": "ht-nx-xuan-an"}  # 2 respondents < n_min_unit 3
+    assert sample("sipas_scoring_sipas_percent", **ranked) == pytest.approx(100.0)
+    assert sample("sipas_scoring_sipas_sufficient", **ranked) == 1
+    assert sample("sipas_scoring_sipas_percent", **short) == pytest.approx(100.0)
+    assert sample("sipas_scoring_sipas_sufficient", **short) == 0
+    assert sample(
+        "sipas_scoring_unit_info", unit="ht-nx-co-dam", name="Xã Cổ Đạm", tier="commune",
+        parent="ht",
+    ) == 1  # fmt: skip
