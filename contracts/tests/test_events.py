@@ -11,11 +11,22 @@ from sipas_contracts.testing import dossier, response
 
 
 def test_events_round_trip_through_json_unchanged():
-    event = response(answers={"HL.DV.E1.1": 5, "HL.DV.E2.1": "na"}, comment="Tốt")
+    event = response(answers={"HL.DV.E1.1": 5, "HL.DV.E2.1": "na"}, sealed_comment="c2VhbGVk")
 
     decoded = any_event_adapter.validate_json(event.model_dump_json())
 
     assert decoded == event
+
+
+def test_a_version_2_response_cannot_carry_its_comment_in_clear():
+    with pytest.raises(ValidationError, match="comment: a version 2 response carries"):
+        response(comment="Cán bộ Nguyễn Văn B, 0912345678")
+
+
+def test_a_version_1_response_with_a_clear_comment_is_still_read():
+    event = response(schema_version=1, comment="Tốt")
+
+    assert any_event_adapter.validate_json(event.model_dump_json()).comment == "Tốt"
 
 
 def test_events_are_frozen():

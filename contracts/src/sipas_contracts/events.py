@@ -12,10 +12,18 @@ whenever a payload changes in a way a consumer could notice.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, TypeAdapter
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    TypeAdapter,
+    model_validator,
+)
 
 from sipas_contracts.ids import CampaignId, DossierId, UnitCode, VisibleText
 
@@ -168,9 +176,15 @@ class InvitationSent(Event):
 
 
 class ResponseRecorded(Event):
-    """A completed questionnaire was accepted. Carries no identity of the respondent."""
+    """A completed questionnaire was accepted. Carries no identity of the respondent.
+
+    Version 2 carries the free-text comment only sealed to the alerts service key
+    (``sealed_comment``): a comment may name people or hold a phone number, and the
+    RESPONSES stream is kept for good. Version 1 events carried it in clear (``comment``).
+    """
 
     event_type: Literal["response.recorded"] = "response.recorded"
+    schema_version: int = Field(default=2, ge=1, description="Payload version of this type")
     response_id: UUID
     campaign_id: CampaignId
     unit: UnitCode
@@ -181,7 +195,14 @@ class ResponseRecorded(Event):
         description="Answers by item id; blank items are absent, 'na' = not applicable"
     )
     comment: str | None = Field(
-        default=None, max_length=2000, description="Free-text comment (Ý kiến khác)"
+        default=None,
+        max_length=2000,
+        description="Version 1 only: the free-text comment in clear; never set from version 2",
+    )
+    sealed_comment: SealedBlob | None = Field(
+        default=None,
+        description="The free-text comment (Ý kiến khác) as {comment}, sealed to the alerts "
+        "service key (version 2)",
     )
     invitation_id: UUID | None = Field(
         default=None, description="Link to the invitation for re-audit; None for kiosk/paper"
@@ -192,6 +213,13 @@ class ResponseRecorded(Event):
     sealed_callback: SealedBlob | None = Field(
         default=None, description="Opt-in callback contact, sealed to the alerts service key"
     )
+
+    @model_validator(mode="after")
+    def _comment_sealed(self) -> Self:
+        if self.comment is not None and self.schema_version >= 2:  # noqa: PLR2004 - version 2
+            msg = "comment: a version 2 response carries its comment sealed (sealed_comment)"
+            raise ValueError(msg)
+        return self
 
 
 class IndexFigure(BaseModel):

@@ -15,6 +15,7 @@ from sipas_alerts import handlers
 from sipas_alerts.api import ROUTERS
 from sipas_alerts.api.auth import domain_error
 from sipas_alerts.casework import CaseDesk, Clock, system_clock
+from sipas_alerts.comment_vault import CommentVault
 from sipas_alerts.config import load_policy, load_users
 from sipas_alerts.dispatch import Dispatcher
 from sipas_alerts.domain.access import Principal, Scope
@@ -77,6 +78,8 @@ class AlertsService:
         self.metrics = AlertsMetrics(self.runtime.registry)
         self.notices = Notices(self.policy, self.hierarchy, settings.console_url)
         self.rules = RuleBook(self.policy, classifier_factory(settings.comment_classifier))
+        secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+        self.comments = CommentVault(secret)
         self._stores: Stores | None = None
         self.desk = CaseDesk(
             stores=lambda: self.stores,
@@ -160,7 +163,9 @@ class AlertsService:
         runtime.consume(
             ALERTS_RESPONSES,
             decode=handlers.decode_response,
-            handler=handlers.on_responses(self.desk, self.rules, lambda: self.stores),
+            handler=handlers.on_responses(
+                self.desk, self.rules, lambda: self.stores, self.comments
+            ),
         )
         runtime.consume(
             ALERTS_INDEXES,

@@ -15,8 +15,10 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_alerts.casework import CaseDesk
+from sipas_alerts.comment_vault import CommentVault
 from sipas_alerts.domain.alerts import Hit
 from sipas_alerts.domain.index_rules import Figure
+from sipas_alerts.domain.response_rules import Comment
 from sipas_alerts.domain.windows import local_date
 from sipas_alerts.rulebook import RuleBook
 from sipas_alerts.store import Stores
@@ -55,10 +57,14 @@ def _sources(deliveries: Sequence[Delivery[Any]]) -> list[str]:
 
 
 def on_responses(
-    desk: CaseDesk, rules: RuleBook, stores: Callable[[], Stores]
+    desk: CaseDesk, rules: RuleBook, stores: Callable[[], Stores], comments: CommentVault
 ) -> Handler[ResponseRecorded]:
     """Count responses per unit and day; evaluate the response rules; open or attach cases."""
     tz = rules.policy.calendar.tz
+
+    def comment_of(response: ResponseRecorded) -> Comment | None:
+        text = comments.read(response)
+        return Comment(text, comments.keep(response)) if text else None
 
     async def handle(
         batch: Batch[ResponseRecorded], session: AsyncClientSession
@@ -68,7 +74,7 @@ def on_responses(
             for d in batch.fresh
         )
         await stores().activity.add("responses", counts, session)
-        hits = [hit for d in batch.fresh for hit in rules.on_response(d.event)]
+        hits = [hit for d in batch.fresh for hit in rules.on_response(d.event, comment_of(d.event))]
         events = await desk.receive(hits, session)
         replayed = await desk.replay(_sources(batch.replayed), session) if batch.replayed else []
         return [*events, *replayed]

@@ -22,11 +22,10 @@ from sipas_alerts.domain.comments import (
 )
 from sipas_alerts.domain.index_rules import Figure, evaluate_index
 from sipas_alerts.domain.policy import CommentRule, Policy
-from sipas_alerts.domain.response_rules import evaluate_response
+from sipas_alerts.domain.response_rules import Comment, evaluate_response
 from sipas_alerts.domain.windows import previous_period
 from sipas_contracts.events import ResponseRecorded
 from sipas_contracts.instrument import Catalogue, load_catalogue
-from sipas_runtime.logs import mask_text
 
 ClassifierFactory = Callable[[CommentRule], CommentClassifier]
 CLASSIFIER_GROUP = "sipas_alerts.comment_classifiers"
@@ -66,15 +65,15 @@ class RuleBook:
             self._classifiers[rule] = self._factory(rule)
         return self._classifiers[rule]
 
-    def on_response(self, response: ResponseRecorded) -> list[Hit]:
-        """The hits of one response."""
+    def on_response(self, response: ResponseRecorded, comment: Comment | None) -> list[Hit]:
+        """The hits of one response (``comment``: its comment, opened and sealed)."""
         rules = self.policy.rules_for(response.campaign_id)
         return evaluate_response(
             response,
             catalogue(response.instrument_id),
             rules,
+            comment=comment,
             classifier=self._classifier(rules.negative_comment),
-            mask=mask_text,
             tz=self.policy.calendar.tz,
         )
 

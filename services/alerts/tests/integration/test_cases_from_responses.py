@@ -227,10 +227,11 @@ async def test_the_unit_and_the_agency_are_notified_by_email_and_signed_webhook(
 
 async def test_no_personal_data_reaches_events_or_notifications(harness):
     sealed = seal(harness.public_key, {"phone": "0912345678"})
+    comment = "Cán bộ hách dịch, liên hệ tôi 0912 345 678 hoặc dan@example.vn"
     event = response(
         unit="ht-nx-co-dam",
         answers={"HL.DV.E1.1": 4},
-        comment="Cán bộ hách dịch, liên hệ tôi 0912 345 678 hoặc dan@example.vn",
+        sealed_comment=seal(harness.public_key, {"comment": comment}),
         sealed_callback=sealed,
     )
 
@@ -254,5 +255,25 @@ async def test_no_personal_data_reaches_events_or_notifications(harness):
         # the number in any spacing (not a bare "0912": ids and hashes are hex)
         assert not re.search(r"0912\D{0,3}345\D{0,3}678", text)
         assert "dan@example.vn" not in text
+        assert "hách dịch, liên" not in text
         assert sealed not in text
-    assert "[phone]" in alert["details"]["comment"]
+    stored = await harness.service.stores.cases.alerts.find_one({"_id": alert["alert_id"]})
+    assert "0912" not in str({k: v for k, v in stored.items() if k != "sealed_comment"})
+    shown = await harness.get(f"/v1/cases/{alert['case_id']}/alerts", "snv")
+    [reader_view] = shown.json()
+    assert reader_view["details"]["comment"].startswith("Cán bộ hách dịch, liên hệ tôi [phone]")
+    assert "dan@example.vn" not in reader_view["details"]["comment"]
+
+
+async def test_a_version_1_comment_in_clear_is_stored_sealed(harness):
+    event = response(
+        schema_version=1, unit="ht-nx-co-dam", answers={"HL.DV.E1.1": 4},
+        comment="Cán bộ hách dịch với chị Lan",
+    )  # fmt: skip
+
+    await harness.publish(event)
+
+    [alert] = await harness.eventually(lambda: harness.events("alert.raised"))
+    stored = await harness.service.stores.cases.alerts.find_one({"_id": alert["alert_id"]})
+    assert "chị Lan" not in str({k: v for k, v in stored.items() if k != "sealed_comment"})
+    assert harness.service.comments.open(stored["sealed_comment"]) == event.comment

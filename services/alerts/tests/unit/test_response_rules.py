@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 from sipas_alerts.domain.comments import LexiconClassifier
 from sipas_alerts.domain.policy import Policy, RuleSet
-from sipas_alerts.domain.response_rules import evaluate_response
+from sipas_alerts.domain.response_rules import Comment, evaluate_response
 from sipas_contracts.instrument import load_catalogue
 from sipas_contracts.testing import response
 
@@ -15,13 +15,10 @@ VN = ZoneInfo("Asia/Ho_Chi_Minh")
 RULES = RuleSet()
 
 
-def masked(text: str) -> str:
-    return text.replace("0912345678", "[phone]")
-
-
-def hits(event, catalogue=C1001, rules=RULES):
+def hits(event, catalogue=C1001, rules=RULES, comment=None):
+    said = Comment(comment, f"sealed:{len(comment)}") if comment else None
     return evaluate_response(
-        event, catalogue, rules, classifier=LexiconClassifier(), mask=masked, tz=VN
+        event, catalogue, rules, comment=said, classifier=LexiconClassifier(), tz=VN
     )
 
 
@@ -114,19 +111,23 @@ def test_allowed_trips_can_be_stricter_per_campaign():
     assert hits(response(answers={"ND.X1": 2}), rules=policy.rules_for("other")) == []
 
 
-def test_a_negative_comment_is_kept_masked():
-    event = response(answers={"HL.DV.E1.1": 4}, comment="Cán bộ hách dịch, gọi tôi 0912345678")
+def test_a_negative_comment_is_kept_sealed_and_never_quoted():
+    comment = "Cán bộ Trần Văn Bình hách dịch, gọi tôi 0912345678"
 
-    [hit] = hits(event)
+    [hit] = hits(response(answers={"HL.DV.E1.1": 4}), comment=comment)
 
     assert hit.rule == "negative_comment"
     assert hit.severity == "critical"
-    assert "0912345678" not in hit.model_dump_json()
-    assert hit.details["comment"] == "Cán bộ hách dịch, gọi tôi [phone]"
+    assert hit.sealed_comment == f"sealed:{len(comment)}"
+    for text in (hit.model_dump_json(), hit.event(hit.alert_id).model_dump_json()):
+        assert "0912345678" not in text
+        assert "Bình" not in text
+    assert hit.summary_en == "Negative comment (keywords: hách dịch)"
+    assert "sealed:" not in hit.event(hit.alert_id).model_dump_json()
 
 
 def test_a_kind_comment_raises_nothing():
-    assert hits(response(comment="Cán bộ nhiệt tình, không gây phiền hà gì.")) == []
+    assert hits(response(), comment="Cán bộ nhiệt tình, không gây phiền hà gì.") == []
 
 
 def test_disabled_rules_stay_silent():
@@ -134,7 +135,7 @@ def test_disabled_rules_stay_silent():
         {"low_rating": {"enabled": False}, "negative_comment": {"enabled": False}}
     )
 
-    assert hits(response(answers={"HL.DV.E1.1": 1}, comment="rất tệ"), rules=rules) == []
+    assert hits(response(answers={"HL.DV.E1.1": 1}), rules=rules, comment="rất tệ") == []
 
 
 def test_hits_are_grouped_by_unit_rule_and_local_week():
@@ -149,9 +150,9 @@ def test_hits_are_grouped_by_unit_rule_and_local_week():
 
 
 def test_the_alert_id_is_stable_for_the_same_response_and_rule():
-    event = response(answers={"HL.DV.E1.1": 2}, comment="chờ quá lâu")
+    event = response(answers={"HL.DV.E1.1": 2})
 
-    first, second = hits(event), hits(event)
+    first, second = hits(event, comment="chờ quá lâu"), hits(event, comment="chờ quá lâu")
 
     assert [h.alert_id for h in first] == [h.alert_id for h in second]
     assert len({h.alert_id for h in first}) == 2

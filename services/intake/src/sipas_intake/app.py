@@ -109,6 +109,10 @@ class IntakeService:
         """Seal an opt-in callback contact for the alerts service."""
         return self._alerts_sealer(contact)
 
+    def seal_comment(self, text: str) -> str:
+        """Seal a respondent's comment for the alerts service (it never travels in clear)."""
+        return self._alerts_sealer({"comment": text})
+
     @staticmethod
     def catalogue(instrument_id: str) -> Catalogue:
         """A shipped instrument (raises CatalogueError naming the known ones)."""

@@ -43,6 +43,7 @@ class RunningIntake:
     url: str
     token_key: bytes
     nats_url: str
+    alerts_secret_key: str = ""
 
 
 @pytest.fixture
@@ -50,7 +51,8 @@ def running_intake(stack_factory: Any, nats_url: str) -> RunningIntake:
     """Intake as its own process, as in production (it does not share this test's GIL)."""
     stack = stack_factory(services=("intake",))
     token_key = base64.b64decode(stack.env["SIPAS_TOKEN_KEY"])
-    return RunningIntake(stack.url("intake"), token_key, nats_url)
+    alerts_key = stack.env["SIPAS_ALERTS_SECRET_KEY"]
+    return RunningIntake(stack.url("intake"), token_key, nats_url, alerts_key)
 
 
 @pytest.fixture(scope="module")

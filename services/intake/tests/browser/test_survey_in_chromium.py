@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from sipas_intake.web.screens import form_of
+from sipas_runtime.privacy import unseal
 
 pytestmark = [pytest.mark.browser, pytest.mark.nats, pytest.mark.mongo, pytest.mark.slow]
 PHONE = {"width": 360, "height": 740}
@@ -123,7 +124,10 @@ def test_a_citizen_answers_in_steps_leaves_at_step_3_resumes_and_sends_once_from
     assert event.answers["HL.DV.E1.1"] == 4
     assert event.answers["HL.DV.E4.1"] == 5
     assert len(event.answers) == 29
-    assert event.comment == "Cán bộ hướng dẫn tận tình, dễ hiểu."
+    assert event.comment is None  # only alerts can read it
+    assert unseal(running_intake.alerts_secret_key, event.sealed_comment) == {
+        "comment": "Cán bộ hướng dẫn tận tình, dễ hiểu."
+    }
     assert event.collection_mode == "online"
 
 

@@ -8,6 +8,7 @@ import pytest
 from openpyxl import load_workbook
 
 from sipas_intake.spreadsheets import XLSX_MEDIA_TYPE
+from sipas_runtime.privacy import unseal
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
 OPERATOR = {"Authorization": "Bearer operator-key-0123456789"}
@@ -86,7 +87,8 @@ async def test_rows_are_recorded_or_reported_with_row_column_and_reason(intake, 
     )  # fmt: skip
     assert paper["instrument_id"] == "sipas-2640-2017"
     assert paper["invitation_id"] is None
-    assert paper["comment"] == "Tốt"
+    assert paper["comment"] is None
+    assert unseal(intake.keys.alerts.secret_key, paper["sealed_comment"]) == {"comment": "Tốt"}
     enumerator = events[None]
     assert (enumerator["collection_mode"], enumerator["interviewer_id"]) == (
         "face_to_face",

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from sipas_intake.web.screens import form_of
+from sipas_runtime.privacy import unseal
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
 
@@ -120,7 +121,8 @@ async def test_answers_walked_through_the_screens_are_recorded_once_and_the_link
     await eventually_fn(lambda: len(intake.collected("response.recorded")) == 1)
     event = intake.collected("response.recorded")[0]
     assert event["answers"] == {"HL.DV.E1.1": 5, "HL.DV.E3.1": 2, "NC.1": "na"}
-    assert event["comment"] == "Tốt"
+    assert event["comment"] is None
+    assert unseal(intake.keys.alerts.secret_key, event["sealed_comment"]) == {"comment": "Tốt"}
     assert event["invitation_id"] == str(invitation.invitation_id)
     assert await intake.db["drafts"].count_documents({}) == 0
 

@@ -19,8 +19,10 @@ from sipas_intake.domain.responses import (
     clean_comment,
     parse_form_answers,
 )
+from sipas_runtime.privacy import KeyPair, seal, unseal
 
 NOW = datetime(2026, 11, 20, 10, tzinfo=UTC)
+ALERTS = KeyPair.generate()
 C1001 = load_catalogue("sipas-1001-2023")
 FORM = C1001.form("tthc_user")
 GRANT = TokenGrant(
@@ -40,6 +42,7 @@ def respond(answers, *, context=None, allowed=FORM.items, comment=None, callback
         catalogue=C1001,
         allowed=allowed,
         comment=comment,
+        seal_comment=lambda text: seal(ALERTS.public_key, {"comment": text}),
         sealed_callback=callback,
         response_id=uuid7(),
         now=NOW,
@@ -143,3 +146,13 @@ def test_any_form_post_gives_answers_or_field_problems(fields):
 
     assert set(answers) <= set(FORM.items)
     assert all(p["field"].startswith("answers.") for p in problems)
+
+
+def test_the_comment_leaves_intake_only_sealed_for_alerts():
+    event = respond({"HL.DV.E1.1": 5}, comment="Liên hệ chị Lan 0912 345 678")
+
+    assert event.comment is None
+    assert "0912" not in event.model_dump_json()
+    assert unseal(ALERTS.secret_key, event.sealed_comment) == {
+        "comment": "Liên hệ chị Lan 0912 345 678"
+    }

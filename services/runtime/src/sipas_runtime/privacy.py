@@ -95,6 +95,16 @@ class KeyPair:
         key = PrivateKey.generate()
         return cls(_b64(bytes(key)), _b64(bytes(key.public_key)))
 
+    @classmethod
+    def of(cls, secret_key: str) -> KeyPair:
+        """The pair of a secret key (its public half derived)."""
+        try:
+            key = PrivateKey(_unb64(secret_key, "secret key"))
+        except (CryptoError, TypeError, ValueError) as exc:
+            msg = "secret key must be 32 bytes, base64"
+            raise PrivacyError(msg) from exc
+        return cls(secret_key, _b64(bytes(key.public_key)))
+
 
 class Sealer:
     """Seals payloads to one public key (the key is parsed once, for hot paths).

@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from sipas_alerts.api.auth import CurrentScope, service
 from sipas_alerts.api.views import CaseDetail, CasePage, detail, summary
+from sipas_alerts.comment_vault import CommentVault
 from sipas_alerts.domain.cases import NOTE_MAX, Case
 from sipas_alerts.store import CaseQuery
 from sipas_contracts.events import CaseState, Severity
@@ -157,7 +158,7 @@ async def case_alerts(
     alerts = service(request)
     await alerts.case(case_id, scope)
     docs = await alerts.stores.reads.alerts_of(case_id, limit=limit, before=before)
-    return [_alert(doc) for doc in docs]
+    return [_alert(doc, alerts.comments) for doc in docs]
 
 
 @router.get("/cases/{case_id}/callbacks", summary="Call-back contacts (the unit's handler only)")
@@ -176,13 +177,20 @@ async def list_alerts(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
     """Alerts, newest first, optionally for one unit (with its subtree) and rules."""
-    reads = service(request).stores.reads
-    docs = await reads.recent_alerts(scope.narrow(unit), tuple(rule or ()), limit=limit)
-    return [_alert(doc) for doc in docs]
+    alerts = service(request)
+    docs = await alerts.stores.reads.recent_alerts(
+        scope.narrow(unit), tuple(rule or ()), limit=limit
+    )
+    return [_alert(doc, alerts.comments) for doc in docs]
 
 
-def _alert(doc: dict[str, Any]) -> dict[str, Any]:
+def _alert(doc: dict[str, Any], comments: CommentVault) -> dict[str, Any]:
+    """An alert as its readers see it: the comment opened, masked and cut short."""
+    sealed = doc.pop("sealed_comment", None)
     out = {"alert_id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
+    excerpt = comments.excerpt(sealed)
+    if excerpt:
+        out["details"] = {**out.get("details", {}), "comment": excerpt}
     if isinstance(out.get("occurred_at"), datetime):
         out["occurred_at"] = out["occurred_at"].isoformat()
     return out

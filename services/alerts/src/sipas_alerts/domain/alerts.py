@@ -60,6 +60,7 @@ class Hit(BaseModel):
     summary_en: str = Field(max_length=500)
     details: dict[str, str | int | float | None] = Field(default_factory=dict)
     sealed_callback: str | None = Field(default=None, repr=False)
+    sealed_comment: str | None = Field(default=None, repr=False)
 
     @property
     def alert_id(self) -> UUID:

@@ -3,13 +3,14 @@
 Each rule returns at most one hit per response. Perception rules read the catalogue: by
 default any code that is not the item's favourable answer is flagged (ND.6 "Có một số
 người" or "Có nhiều người"; ND.X1 "3 lần trở lên"; ND.X2 "Trễ hẹn"), or the rule's own
-``flag_codes``. Comments are masked (phone numbers, e-mail addresses) by the caller's
-``mask`` before any excerpt is kept.
+``flag_codes``. A comment arrives opened (to classify) and sealed (to keep): the hit keeps
+only the sealed one, and neither its summary nor its details quote the comment, so no
+alert event or notification carries what the respondent wrote.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import tzinfo
 
 from sipas_alerts.domain.alerts import Hit
@@ -19,8 +20,13 @@ from sipas_alerts.domain.windows import Window, local_date, window_key
 from sipas_contracts.events import ResponseRecorded, Severity
 from sipas_contracts.instrument import Catalogue
 
-Mask = Callable[[str], str]
-EXCERPT_CHARS = 300
+
+@dataclass(frozen=True)
+class Comment:
+    """A respondent's comment: its text (to classify) and its sealed form (to keep)."""
+
+    text: str
+    sealed: str | None
 
 
 def evaluate_response(
@@ -28,16 +34,17 @@ def evaluate_response(
     catalogue: Catalogue,
     rules: RuleSet,
     *,
+    comment: Comment | None,
     classifier: CommentClassifier,
-    mask: Mask,
     tz: tzinfo,
 ) -> list[Hit]:
     """Every hit ``response`` triggers under ``rules``."""
     hits: list[Hit | None] = [low_rating(response, catalogue, rules.low_rating, tz)]
     for rule_id, rule in rules.answer_rules().items():
         hits.append(flagged_answer(response, catalogue, rule_id, rule, tz))
-    if rules.negative_comment.enabled and response.comment:
-        hits.append(negative_comment(response, classifier, mask, rules.negative_comment.window, tz))
+    if rules.negative_comment.enabled and comment is not None:
+        window = rules.negative_comment.window
+        hits.append(negative_comment(response, comment, classifier, window, tz))
     return [hit for hit in hits if hit is not None]
 
 
@@ -135,28 +142,25 @@ def flagged_answer(
 
 def negative_comment(
     response: ResponseRecorded,
+    comment: Comment,
     classifier: CommentClassifier,
-    mask: Mask,
     window: Window,
     tz: tzinfo,
 ) -> Hit | None:
-    """The free-text comment reads as a complaint."""
-    verdict = classifier.classify(response.comment or "")
+    """The free-text comment reads as a complaint (the hit keeps it sealed)."""
+    verdict = classifier.classify(comment.text)
     if not verdict.negative:
         return None
-    excerpt = mask(response.comment or "")[:EXCERPT_CHARS]
-    summary = (f"Ý kiến tiêu cực: “{excerpt[:200]}”", f"Negative comment: “{excerpt[:200]}”")
-    details: dict[str, str | int | float | None] = {
-        "comment": excerpt,
-        "matched": ", ".join(verdict.matched),
-    }
+    matched = ", ".join(verdict.matched)
+    summary = (f"Ý kiến tiêu cực (từ khóa: {matched})", f"Negative comment (keywords: {matched})")
     severity: Severity = "critical" if verdict.grave else "warning"
-    return _hit(
+    hit = _hit(
         response,
         "negative_comment",
         severity=severity,
         window=window,
         tz=tz,
-        summary=summary,
-        details=details,
+        summary=(summary[0][:500], summary[1][:500]),
+        details={"matched": matched},
     )
+    return hit.model_copy(update={"sealed_comment": comment.sealed})

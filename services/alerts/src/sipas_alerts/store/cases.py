@@ -161,9 +161,10 @@ class CaseStore:
             {
                 "_id": str(hit.alert_id),
                 "case_id": case_id,
-                **hit.model_dump(mode="python", exclude={"sealed_callback"}),
+                **hit.model_dump(mode="python", exclude={"sealed_callback", "sealed_comment"}),
                 "source_event_id": str(hit.source_event_id),
                 **({"sealed_callback": hit.sealed_callback} if hit.sealed_callback else {}),
+                **({"sealed_comment": hit.sealed_comment} if hit.sealed_comment else {}),
             }
             for hit, case_id in placed
         ]

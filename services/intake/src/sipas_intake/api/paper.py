@@ -177,7 +177,7 @@ async def _record(
             continue
         event = build_response(
             form.context, form.answers, catalogue=catalogue, allowed=items, comment=form.comment,
-            sealed_callback=None, response_id=uuid7(), now=now,
+            seal_comment=intake.seal_comment, sealed_callback=None, response_id=uuid7(), now=now,
         )  # fmt: skip
         fresh[form.key] = (content, event)
     try:

@@ -88,6 +88,7 @@ def _build(
         catalogue=catalogue,
         allowed=intake.form_items(catalogue, context.campaign_id),
         comment=comment,
+        seal_comment=intake.seal_comment,
         sealed_callback=sealed,
         response_id=uuid7(),
         now=now,

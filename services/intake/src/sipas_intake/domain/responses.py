@@ -10,7 +10,7 @@ an opt-in callback contact travels only sealed to the alerts service.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -181,12 +181,17 @@ def build_response(
     catalogue: Catalogue,
     allowed: Sequence[str] | None,
     comment: str | None,
+    seal_comment: Callable[[str], str],
     sealed_callback: str | None,
     response_id: UUID,
     now: datetime,
 ) -> ResponseRecorded:
-    """Check everything and build the event; raises :class:`ResponseRejectedError`."""
+    """Check everything and build the event; raises :class:`ResponseRejectedError`.
+
+    The comment leaves intake only sealed (``seal_comment``: to the alerts service key).
+    """
     raise_if(answer_problems(answers, catalogue, allowed), ResponseRejectedError)
+    text = clean_comment(comment)
     return ResponseRecorded(
         event_id=response_id,
         occurred_at=now,
@@ -198,7 +203,7 @@ def build_response(
         collection_mode=context.collection_mode,
         applicant_kind=context.applicant_kind,
         answers=dict(answers),
-        comment=clean_comment(comment),
+        sealed_comment=seal_comment(text) if text else None,
         invitation_id=context.invitation_id,
         interviewer_id=context.interviewer_id,
         sealed_callback=sealed_callback,

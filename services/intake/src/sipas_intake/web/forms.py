@@ -88,6 +88,7 @@ def event_or_errors(
     text: Callable[[str], str],
     lang: Lang,
     context: Callable[[], ResponseContext],
+    seal_comment: Callable[[str], str],
     sealed_callback: Callable[[], str | None] = lambda: None,
 ) -> ResponseRecorded | PageErrors:
     """The response a posted form describes, or every problem to show on the form again.
@@ -112,6 +113,7 @@ def event_or_errors(
                 catalogue=catalogue,
                 allowed=items,
                 comment=fields.get("comment"),
+                seal_comment=seal_comment,
                 sealed_callback=parts[1] if isinstance(parts[1], str) else None,
                 response_id=uuid7(),
                 now=datetime.now(UTC),

@@ -141,6 +141,7 @@ def _kiosk_event(
         text=lambda m: renderer.text(lang, m),
         lang=lang,
         context=context,
+        seal_comment=intake_of(request).seal_comment,
     )
 
 

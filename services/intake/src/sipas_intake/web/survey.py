@@ -261,6 +261,7 @@ def _answers_event(
         text=lambda m: intake.renderer.text(lang, m),
         lang=lang,
         context=lambda: ResponseContext.invited(grant),
+        seal_comment=intake.seal_comment,
         sealed_callback=sealed_callback,
     )
 
