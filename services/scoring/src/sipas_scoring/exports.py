@@ -100,14 +100,45 @@ def to_csv(table: Json) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def to_json(table: Json) -> bytes:
-    """The table document as UTF-8 JSON."""
-    return json.dumps(table, ensure_ascii=False, indent=2).encode()
+LICENCE = (
+    "CC BY 4.0 (Creative Commons Ghi công 4.0 Quốc tế / Attribution 4.0 International): "
+    "free to copy, share and reuse, also commercially, naming the source "
+    "(https://creativecommons.org/licenses/by/4.0/)"
+)
+"""The licence of the open data (published figures only)."""
 
 
-def to_xlsx(table: Json, *, digest: str | None = None) -> bytes:
-    """A workbook: the indices sheet (Vietnamese headers) and an explanation sheet."""
-    book = Workbook()
+def dictionary(table: Json | None = None) -> list[Json]:
+    """What each column of the CSV/XLSX means: key, Vietnamese and English title, type."""
+    cols = columns(table) if table is not None else BASE_COLUMNS
+    rows = [{"key": key, "vi": vi, "en": en, "type": _kind(key)} for key, vi, en, _ in cols]
+    if table is None:
+        rows += [
+            {"key": "aspect_<id>", "vi": "Chỉ số khía cạnh <id> (%)",
+             "en": "Index of aspect <id> (%)", "type": "number"},
+            {"key": "element_<id>", "vi": "Chỉ số yếu tố <id> (%)",
+             "en": "Index of element <id> (%)", "type": "number"},
+        ]  # fmt: skip
+    return rows
+
+
+def _kind(key: str) -> str:
+    if key in {"unit", "name", "tier", "label", "basis"}:
+        return "text"
+    if key in {"rollup", "sufficient"}:
+        return "true/false"
+    return "number"
+
+
+def to_json(table: Json, *, digest: str | None = None) -> bytes:
+    """The table document as UTF-8 JSON (open data: with its digest and licence)."""
+    document = table if digest is None else {
+        "snapshot_sha256": digest, "licence": LICENCE, **table
+    }  # fmt: skip
+    return json.dumps(document, ensure_ascii=False, indent=2).encode()
+
+
+def _indices_sheet(book: Workbook, table: Json) -> None:
     sheet = book.active
     if sheet is None:  # pragma: no cover - a new workbook always has a sheet
         sheet = book.create_sheet()
@@ -123,23 +154,35 @@ def to_xlsx(table: Json, *, digest: str | None = None) -> bytes:
         for cell in column:
             if isinstance(cell.value, float):
                 cell.number_format = "0.00"
+
+
+ABOUT_KEYS = (
+    "campaign_id", "period", "instrument_id", "method", "kind", "hierarchy_date",
+    "through_seq", "generated_at",
+)  # fmt: skip
+
+
+def _about_sheet(book: Workbook, table: Json, digest: str | None) -> None:
     about = book.create_sheet("Thông tin")
-    for key in (
-        "campaign_id",
-        "period",
-        "instrument_id",
-        "method",
-        "kind",
-        "hierarchy_date",
-        "through_seq",
-        "generated_at",
-    ):
+    for key in ABOUT_KEYS:
         about.append([key, str(table.get(key))])
     about.append(["modes", ", ".join(table.get("modes", []))])
     if digest:
         about.append(["sha256", digest])
+        about.append(["giấy phép / licence", LICENCE])
     for item in table.get("notes", []):
         about.append(["ghi chú / note", item["vi"], item["en"]])
+
+
+def to_xlsx(table: Json, *, digest: str | None = None) -> bytes:
+    """A workbook: the indices (Vietnamese and English headers), about, data dictionary."""
+    book = Workbook()
+    _indices_sheet(book, table)
+    _about_sheet(book, table, digest)
+    words = book.create_sheet("Từ điển dữ liệu")
+    words.append(["Tên cột / column", "Tiêu đề", "Title", "Kiểu / type"])
+    for entry in dictionary(table):
+        words.append([entry["key"], entry["vi"], entry["en"], entry["type"]])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
@@ -151,4 +194,4 @@ def render(table: Json, fmt: Format, *, digest: str | None = None) -> bytes:
         return to_csv(table)
     if fmt == "xlsx":
         return to_xlsx(table, digest=digest)
-    return to_json(table)
+    return to_json(table, digest=digest)

@@ -16,7 +16,7 @@ from sipas_runtime.params import CampaignPath
 from sipas_runtime.problems import ProblemError
 from sipas_scoring.api import PeriodQuery
 from sipas_scoring.auth import scoring_of
-from sipas_scoring.exports import MEDIA_TYPES, Format, render
+from sipas_scoring.exports import LICENCE, MEDIA_TYPES, Format, dictionary, render
 from sipas_scoring.publication_api import (
     PublishedTableOut,
     ReportFormat,
@@ -59,6 +59,12 @@ async def public_indices(
     """The published snapshot's table, its digest and when it was published."""
     record, snapshot = await _published(request, campaign, period)
     return {"publication": record.model_dump(mode="json"), **snapshot["table"]}
+
+
+@public_router.get("/open-data/dictionary", summary="What each open-data column means")
+async def open_data_dictionary() -> Json:
+    """Columns of the CSV/XLSX (aspects and elements follow the instrument) and the licence."""
+    return {"licence": LICENCE, "columns": dictionary()}
 
 
 @public_router.get("/open-data/{campaign}.{fmt}", summary="Open data: published figures")
