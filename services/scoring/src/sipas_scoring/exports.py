@@ -100,11 +100,14 @@ def to_csv(table: Json) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-LICENCE = (
-    "CC BY 4.0 (Creative Commons Ghi công 4.0 Quốc tế / Attribution 4.0 International): "
-    "free to copy, share and reuse, also commercially, naming the source "
-    "(https://creativecommons.org/licenses/by/4.0/)"
-)
+LICENCE: dict[str, str] = {
+    "id": "CC-BY-4.0",
+    "url": "https://creativecommons.org/licenses/by/4.0/",
+    "vi": "Creative Commons Ghi công 4.0 Quốc tế (CC BY 4.0): được tự do sao chép, chia sẻ và "
+    "sử dụng lại, kể cả vì mục đích thương mại, với điều kiện ghi rõ nguồn.",
+    "en": "Creative Commons Attribution 4.0 International (CC BY 4.0): free to copy, share "
+    "and reuse, also commercially, naming the source.",
+}
 """The licence of the open data (published figures only)."""
 
 
@@ -169,7 +172,7 @@ def _about_sheet(book: Workbook, table: Json, digest: str | None) -> None:
     about.append(["modes", ", ".join(table.get("modes", []))])
     if digest:
         about.append(["sha256", digest])
-        about.append(["giấy phép / licence", LICENCE])
+        about.append(["giấy phép / licence", LICENCE["vi"], LICENCE["url"]])
     for item in table.get("notes", []):
         about.append(["ghi chú / note", item["vi"], item["en"]])
 

@@ -88,13 +88,13 @@ async def test_open_data_serves_the_published_snapshot_and_a_new_one_supersedes_
     assert (await http.get("/v1/public/publications")).json()[0]["id"] == second["id"]
     document = (await http.get("/v1/public/open-data/c2026.json")).json()
     assert document["snapshot_sha256"] == second["digest"]
-    assert document["licence"].startswith("CC BY 4.0")
+    assert document["licence"]["id"] == "CC-BY-4.0"
     book = load_workbook(io.BytesIO((await http.get("/v1/public/open-data/c2026.xlsx")).content))
     words = {row[0]: row for row in book["Từ điển dữ liệu"].iter_rows(values_only=True)}
     assert words["sipas_display"][1:] == ("SIPAS làm tròn", "SIPAS rounded", "number")
     assert words["element_E1"][1].startswith("Tiếp cận dịch vụ")
     about = {row[0]: row[1] for row in book["Thông tin"].iter_rows(values_only=True)}
-    assert about["giấy phép / licence"] == document["licence"]
+    assert about["giấy phép / licence"] == document["licence"]["vi"]
     assert about["sha256"] == second["digest"]
     listed = (await http.get("/v1/public/open-data/dictionary")).json()
     assert {c["key"] for c in listed["columns"]} >= {"unit", "name", "sipas", "ci_low", "rank"}
