@@ -75,6 +75,10 @@ def test_the_default_demo_ranks_communes_with_sipas_and_interval(tmp_path):
     assert not SHOWN_WITHOUT_INTERVAL.search(board), board  # no figure without its interval
     assert not re.search(r"không đủ dữ liệu │\s+\d", board), board  # no interval without it
     assert re.search(r"Bảng điều khiển / console\s+http://127\.0\.0\.1:\d+/", output)
+    assert re.search(
+        r"Kết quả công khai / public results\s+http://127\.0\.0\.1:\d+/ket-qua", output
+    )
+    assert "đã công bố / published: 425 phiếu" in board  # the replayed period is published
 
 
 def test_demo_stops_cleanly_on_ctrl_c(tmp_path):

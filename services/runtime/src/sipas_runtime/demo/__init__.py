@@ -83,6 +83,7 @@ def _status(tally: Tally, progress: Progress) -> Text:
         "draw": "bốc thăm / draw",
         "interviews": f"phỏng vấn / interviews {progress.interviewed}/{progress.drawn}",
         "done": f"xong / done: {progress.interviewed} phiếu",
+        "published": f"đã công bố / published: {progress.interviewed} phiếu",
         "drawn earlier": "đã bốc thăm ở lần chạy trước / drawn on an earlier run",
     }
     return Text(
@@ -214,7 +215,8 @@ async def _until(
 
 async def _replayed(replay: PeriodReplay, campaign: str) -> None:
     try:
-        await replay.run(campaign)
+        if (await replay.run(campaign)).stage == "done":
+            await replay.publish()
     except ReplayError as exc:
         replay.progress.stage = f"lỗi / error: {exc}"
 
@@ -231,6 +233,7 @@ def _urls(stack: Stack, workdir: Path, console: Console) -> None:
     console.print("\n[bold]Địa chỉ khi hệ thống chạy (sipas up) / URLs while it runs:[/]")
     if "console" in stack.services:
         console.print(f"  Bảng điều khiển / console   {stack.url('console')}/")
+        console.print(f"  Kết quả công khai / public results   {stack.url('console')}/ket-qua")
     for name in API_SERVICES:
         console.print(f"  {name:<9} {stack.url(name)}/docs   {stack.url(name)}/metrics")
     console.print(f"  scoring   {stack.url('scoring')}/v1/indices")

@@ -9,7 +9,9 @@ What a district does once a year, through the system's own doors, in about a min
 3. enumerators interview everyone on the official lists and enter the answers
    (intake's ``POST /v1/interviews``), taking their assignments from the invitation-sent
    events, as the enumerator app would from its list;
-4. scoring ranks every unit on the plan's forms (seed 002: 25 per commune).
+4. scoring ranks every unit on the plan's forms (seed 002: 25 per commune);
+5. (``publish``) a specialist drafts the publication, a deputy director approves it, and it
+   is published: the public site and the report then show it.
 
 The plan is read from sampling's API (window, units, procedure fields, quotas), so the
 replay follows whatever the plan says.
@@ -35,6 +37,8 @@ from sipas_contracts.units import UnitHierarchy
 from sipas_runtime.demo.simulator import answer_form
 
 VIETNAM = timedelta(hours=7)
+DRAFTER = {"name": "Lê Văn Bình", "title": "Chuyên viên Phòng Cải cách hành chính"}
+APPROVER = {"name": "Nguyễn Thị Hoa", "title": "Phó Giám đốc", "authority": "KT. Giám đốc"}
 EXCLUDED_PER_UNIT = 2  # online submissions the plan leaves out of its population
 INTERVIEWERS = 12
 
@@ -226,6 +230,30 @@ class PeriodReplay:
                 raise ReplayError(f"interview refused: {answer.status_code} {answer.text[:300]}")
             await asyncio.sleep(0.1)
         raise ReplayError(f"intake never learnt invitation {invitation_id}")
+
+    async def publish(self) -> str:
+        """Draft, approve (someone else) and publish the period once scoring counts it all."""
+        scoring, campaign = self._urls["scoring"], self.progress.campaign_id
+        for _ in range(600):
+            table = await self._get("scoring", f"/v1/indices?campaign={campaign}&level=province")
+            if sum(r["responses"] for r in table["rows"]) >= self.progress.interviewed:
+                break
+            await asyncio.sleep(0.2)
+        steps = [
+            ("/v1/publications", {"campaign_id": campaign, **DRAFTER}, "cv-cchc"),
+            ("/v1/publications/{id}/approve", APPROVER, "pgd-snv"),
+            ("/v1/publications/{id}/publish", {"number": "01"}, "van-thu"),
+        ]
+        publication = ""
+        for path, body, actor in steps:
+            answer = await self._http.post(
+                scoring + path.format(id=publication), json=body, headers={"X-Sipas-Actor": actor}
+            )
+            if answer.status_code not in {200, 201}:
+                raise ReplayError(f"publication: {answer.status_code} {answer.text[:300]}")
+            publication = answer.json()["id"]
+        self.progress.stage = "published"
+        return publication
 
     async def _get(self, service: str, path: str) -> Any:  # noqa: ANN401 - JSON document
         answer = await self._http.get(
