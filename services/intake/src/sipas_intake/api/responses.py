@@ -7,9 +7,11 @@ new response id only; an enumerator's id comes from the enumerator's key.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
+from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
 
 from sipas_contracts.events import Answer, ResponseRecorded
@@ -46,10 +48,22 @@ TOKEN_PROBLEMS = {
 
 
 class Recorded(BaseModel):
-    """Answer to an accepted response."""
+    """Answer to an accepted response (``already_recorded``: the same submission again)."""
 
     response_id: str
-    status: str = "recorded"
+    status: Literal["recorded", "already_recorded"] = "recorded"
+
+
+async def _sent_before(
+    request: Request, invitation_id: UUID | None, submission: UUID | None
+) -> Recorded | None:
+    """The response this very submission recorded earlier (a device sending twice), if so."""
+    if submission is None or invitation_id is None:
+        return None
+    claim = await intake_of(request).tokens().claim(invitation_id)
+    if claim is None or claim.get("submission") != submission:
+        return None
+    return Recorded(response_id=str(claim["response_id"]), status="already_recorded")
 
 
 def token_problem(problem: TokenProblem) -> ProblemError:
@@ -96,13 +110,21 @@ def _build(
 
 
 async def record_invited(
-    request: Request, token_hash: str, grant: TokenGrant, event: ResponseRecorded
+    request: Request,
+    token_hash: str,
+    grant: TokenGrant,
+    event: ResponseRecorded,
+    submission: UUID | None = None,
 ) -> Recorded:
     """Consume the invitation and publish; raises the token problem when it was used."""
     intake = intake_of(request)
-    problem = await intake.tokens().consume(token_hash, event, intake.outbox(), event.occurred_at)
+    problem = await intake.tokens().consume(
+        token_hash, event, intake.outbox(), event.occurred_at, submission=submission
+    )
     mode = event.collection_mode
     if problem is not None:
+        if (again := await _sent_before(request, event.invitation_id, submission)) is not None:
+            return again
         intake.metrics.responses.labels(mode, f"token_{problem.value}").inc()
         raise token_problem(problem)
     await intake.publish_responses([event])
@@ -147,11 +169,19 @@ async def post_response(submission: ResponseSubmission, request: Request) -> Rec
     summary="Enter the answers an enumerator took face to face or by phone",
 )
 async def post_interview(
-    submission: InterviewSubmission, request: Request, interviewer: Interviewer
+    submission: InterviewSubmission, request: Request, response: Response, interviewer: Interviewer
 ) -> Recorded:
-    """Answers for one invitation of the official or reserve list, marked with mode and id."""
+    """Answers for one invitation of the official or reserve list, marked with mode and id.
+
+    With a ``submission_id``, sending the same interview again answers 200 with the response
+    recorded the first time; an invitation answered otherwise is a 409 conflict.
+    """
     intake = intake_of(request)
     now = datetime.now(UTC)
+    again = await _sent_before(request, submission.invitation_id, submission.submission_id)
+    if again is not None:
+        response.status_code = status.HTTP_200_OK
+        return again
     found = await intake.tokens().grant_for_invitation(submission.invitation_id, now)
     if isinstance(found, TokenProblem):
         intake.metrics.responses.labels(submission.mode, f"token_{found.value}").inc()
@@ -178,4 +208,7 @@ async def post_interview(
     except ResponseRejectedError as exc:
         intake.metrics.responses.labels(submission.mode, "invalid").inc()
         raise rejected(exc) from exc
-    return await record_invited(request, token_hash, grant, event)
+    recorded = await record_invited(request, token_hash, grant, event, submission.submission_id)
+    if recorded.status == "already_recorded":
+        response.status_code = status.HTTP_200_OK
+    return recorded

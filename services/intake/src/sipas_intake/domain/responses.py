@@ -231,3 +231,10 @@ class InterviewSubmission(BaseModel):
     mode: Literal["face_to_face", "phone"] = Field(description="How the answers were taken")
     answers: dict[str, Answer] = Field(min_length=1, max_length=200)
     comment: str | None = Field(default=None, max_length=4000)
+    submission_id: UUID | None = Field(
+        default=None,
+        description=(
+            "The device's own id for this interview (made once, when it was recorded): "
+            "sending it again answers 200 with the same response instead of 409"
+        ),
+    )

@@ -37,7 +37,15 @@ class PaperLedger:
         async def work(session: AsyncClientSession) -> None:
             await self._forms.insert_many(
                 [
-                    {"_id": key, "content": content, "response_id": e.response_id, "at": now}
+                    {
+                        "_id": key,
+                        "content": content,
+                        "response_id": e.response_id,
+                        "at": now,
+                        "campaign": e.campaign_id,
+                        "unit": e.unit,
+                        "mode": e.collection_mode,
+                    }
                     for key, content, e in forms
                 ],
                 session=session,

@@ -80,9 +80,19 @@ class TokenStore:
         return str(doc["_id"]), grant
 
     async def consume(
-        self, token_hash: str, event: ResponseRecorded, outbox: Outbox, now: datetime
+        self,
+        token_hash: str,
+        event: ResponseRecorded,
+        outbox: Outbox,
+        now: datetime,
+        *,
+        submission: UUID | None = None,
     ) -> TokenProblem | None:
-        """Use the token, claim its invitation and queue the event, atomically."""
+        """Use the token, claim its invitation and queue the event, atomically.
+
+        ``submission``: the sender's own id for this answer (an enumerator's device), kept
+        with the claim so that sending it again can be told from someone else's answer.
+        """
 
         async def work(session: AsyncClientSession) -> None:
             used = await self._tokens.update_one(
@@ -93,7 +103,12 @@ class TokenStore:
             if used.modified_count != 1:
                 raise _AlreadyAnsweredError
             await self._claims.insert_one(
-                {"_id": event.invitation_id, "response_id": event.response_id, "at": now},
+                {
+                    "_id": event.invitation_id,
+                    "response_id": event.response_id,
+                    "at": now,
+                    "submission": submission,
+                },
                 session=session,
             )
             await outbox.add([event], now, session)
@@ -104,6 +119,10 @@ class TokenStore:
             problem = await self.grant(token_hash, now)
             return problem if isinstance(problem, TokenProblem) else TokenProblem.USED
         return None
+
+    async def claim(self, invitation_id: UUID) -> Document | None:
+        """The recorded answer of an invitation: response id, when, the sender's submission id."""
+        return await self._claims.find_one({"_id": invitation_id})
 
 
 def _token_document(inv: InvitationSent) -> dict[str, Any]:
