@@ -178,6 +178,7 @@ class ServiceRuntime:
         after_batch: Callable[[], None] | None = None,
         atomic_publish: bool = False,
         pace: float = 0.0,
+        refuse_republished: bool = True,
     ) -> IdempotentConsumer[E]:
         """Subscribe ``handler`` to ``spec`` with exactly-once effects (see ``consumer``).
 
@@ -187,7 +188,9 @@ class ServiceRuntime:
         ``after_batch`` is called once a batch's effects are committed (e.g. to wake a loop
         that reads what the batch wrote); its events are published and its messages acked
         in the background, in batch order. ``pace``: start a batch at most every
-        ``pace`` seconds (a consumer nobody waits on; see ``pull``).
+        ``pace`` seconds (a consumer nobody waits on; see ``pull``). A sequence-mode
+        consumer refuses an event id published again late (``republished``) unless
+        ``refuse_republished`` is off because its handler already recognises a repeat.
         """
         consumer: IdempotentConsumer[E] = IdempotentConsumer(
             spec=spec,
@@ -202,7 +205,11 @@ class ServiceRuntime:
             dedup=dedup,
             max_deliveries=self.settings.max_deliveries,
             atomic_publish=atomic_publish,
-            republished=self._republished_guard(spec) if dedup == "sequence" else None,
+            republished=(
+                self._republished_guard(spec)
+                if dedup == "sequence" and refuse_republished
+                else None
+            ),
             **({"key": key} if key is not None else {}),
         )
         size = batch_size or self.settings.batch_size

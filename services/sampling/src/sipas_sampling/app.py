@@ -225,6 +225,10 @@ def create_app(settings: Settings) -> FastAPI:
             decode=handlers.decode_dossier,
             handler=on_dossiers,
             dedup="sequence",
+            # A dossier event published again late (its id carries the delivery time, so
+            # every one would be checked) is a "repeat" of the claim each campaign holds on
+            # the dossier (selection.py): the domain refuses it, no marker needed.
+            refuse_republished=False,
         )
         runtime.consume(SAMPLING_RESPONSES, decode=handlers.decode_response, handler=on_responses)
 

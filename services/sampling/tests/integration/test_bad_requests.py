@@ -10,6 +10,7 @@ import pytest
 from sipas_contracts import subjects
 from sipas_contracts.ids import uuid7
 from sipas_runtime.privacy import seal
+from sipas_runtime.publishing import encode, event_headers
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
 UNIT = "ht-nx-xuan-hoi"
@@ -103,3 +104,22 @@ async def test_a_correction_of_an_invited_dossier_is_not_decided_again_nor_dead_
     assert h.sent[0].invitation_id != h.sent[1].invitation_id
     assert len(await h.sampling.invitations.by_campaign("demo")) == 2
     assert letters == []
+
+
+async def test_a_dossier_event_published_again_after_the_window_is_not_decided_again(
+    tools, harness
+):
+    h = await harness(sampling_rate=1.0)
+    when = datetime(2026, 3, 2, 3, tzinfo=UTC)
+    first = tools.completed(9, UNIT, delivered_at=when, contact={"phone": "0912000009"})
+    await h.publish([first])
+    await h.eventually(lambda: len(h.sent) == 1)
+    again = {**event_headers(first), "Nats-Msg-Id": "re-sent-after-the-window"}
+    await h.js.publish(subjects.for_event(first), encode(first), headers=again)  # stored again
+    marker = tools.completed(10, UNIT, delivered_at=when, contact={"phone": "0912000010"})
+
+    await h.publish([marker])
+
+    await h.eventually(lambda: len(h.sent) == 2)  # the marker's: the copy went through first
+    decided = [row[0] for row in await h.sampling.decisions.decisions("demo")]
+    assert decided.count(first.dossier_id) == 1
