@@ -132,7 +132,7 @@ def context(
         "tiers": tiers(table, lang),
         "element_columns": columns,
         "element_rows": element_rows,
-        "count_rows": counts(table, snapshot.get("funnel")),
+        "count_rows": counts(table, snapshot.get("funnel"), lang),
         "notes": [n[lang] for n in table.get("notes", [])],
         "method": method_lines(table, lang),
         "digest": record.digest if record else None,

@@ -19,6 +19,13 @@ TIER_ORDER = ("province", "district", "department", "commune", "unknown")
 CHART_WIDTH = 600
 
 
+def number(text: str | None, lang: Lang) -> str | None:
+    """An official figure as written in ``lang``: ``84,45`` in Vietnamese, ``84.45`` in English."""
+    if text is None or lang != "vi":
+        return text
+    return text.replace(".", ",")
+
+
 def change(value: int | None) -> str:
     """A rank change: ``▲ 2`` (moved up), ``▼ 1``, ``=``, or ``—`` without a previous rank."""
     if value is None:
@@ -26,7 +33,7 @@ def change(value: int | None) -> str:
     return f"▲ {value}" if value > 0 else (f"▼ {-value}" if value < 0 else "=")
 
 
-def _figure(row: Json) -> Json:
+def _figure(row: Json, lang: Lang) -> Json:
     sipas = row["sipas"]
     shown = bool(sipas.get("sufficient")) and sipas.get("display") is not None
     previous = row.get("previous") or {}
@@ -35,11 +42,12 @@ def _figure(row: Json) -> Json:
         "rollup": row["rollup"],
         "rank": row.get("rank"),
         "shown": shown,
-        "value": sipas.get("display"),
-        "interval": sipas.get("ci_display"),
+        "value": number(sipas.get("display"), lang),
+        "interval": number(sipas.get("ci_display"), lang),
         "n": sipas.get("n"),
         "responses": row["responses"],
-        "previous": (previous.get("display") or "—") + ("*" if row["estimated_previous"] else ""),
+        "previous": (number(previous.get("display"), lang) or "—")
+        + ("*" if row["estimated_previous"] else ""),
         "change": change(row.get("rank_change")),
         "direction": "up"
         if (row.get("rank_change") or 0) > 0
@@ -56,7 +64,7 @@ def tiers(table: Json, lang: Lang) -> list[Json]:
             continue
         rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["name"]))
         bars = [
-            Bar(r["name"], s["value"], s["ci_low"], s["ci_high"], s["display"])
+            Bar(r["name"], s["value"], s["ci_low"], s["ci_high"], number(s["display"], lang) or "")
             for r in rows
             if (s := r["sipas"]) and s["sufficient"] and s["ci_low"] is not None
         ]
@@ -65,7 +73,7 @@ def tiers(table: Json, lang: Lang) -> list[Json]:
         out.append(
             {
                 "title": name,
-                "rows": [_figure(r) for r in rows],
+                "rows": [_figure(r, lang) for r in rows],
                 "chart": error_bar_chart(bars, width=CHART_WIDTH, caption=chart_title),
                 "chart_title": chart_title,
                 "unranked": len(rows) - len(bars),
@@ -90,12 +98,12 @@ def elements(table: Json, lang: Lang) -> tuple[list[Json], list[Json]]:
         for col in columns:
             fig = row["sipas"] if col["group"] == "sipas" else row[col["group"]].get(col["id"])
             fig = fig or {}
-            cells.append(fig.get("display") if fig.get("sufficient") else None)
+            cells.append(number(fig.get("display"), lang) if fig.get("sufficient") else None)
         rows.append({"name": row["name"], "rollup": row["rollup"], "cells": cells})
     return columns, rows
 
 
-def counts(table: Json, funnel: Json | None) -> list[Json]:
+def counts(table: Json, funnel: Json | None, lang: Lang = "vi") -> list[Json]:
     """Responses by applicant kind, and invitations, answers and rate from the funnel."""
     by_unit = {r["unit"]: r for r in (funnel or {}).get("rows", [])}
     rows = []
@@ -111,7 +119,7 @@ def counts(table: Json, funnel: Json | None) -> list[Json]:
                 "total": row["responses"],
                 "invited": f.get("invited", "—"),
                 "responded": f.get("responded", "—"),
-                "rate": rate or "—",
+                "rate": number(rate, lang) or "—",
             }
         )
     return rows
@@ -138,8 +146,8 @@ def summary(table: Json, lang: Lang) -> list[str]:
                 lang,
                 _("The SIPAS of %(name)s is %(value)s%% (95%% interval %(interval)s%%)."),
                 name=province["name"],
-                value=figure["display"],
-                interval=figure["ci_display"],
+                value=number(figure["display"], lang),
+                interval=number(figure["ci_display"], lang),
             )
         )
     out.append(
@@ -161,9 +169,9 @@ def summary(table: Json, lang: Lang) -> list[str]:
                 lang,
                 _("Highest: %(best)s (%(best_value)s%%); lowest: %(worst)s (%(worst_value)s%%)."),
                 best=best["name"],
-                best_value=best["sipas"]["display"],
+                best_value=number(best["sipas"]["display"], lang),
                 worst=worst["name"],
-                worst_value=worst["sipas"]["display"],
+                worst_value=number(worst["sipas"]["display"], lang),
             )
         )
     return out
