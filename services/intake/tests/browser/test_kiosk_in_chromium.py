@@ -40,6 +40,7 @@ EVENT_FIELDS = {
     "applicant_kind",
     "answers",
     "comment",
+    "sealed_comment",
     "invitation_id",
     "interviewer_id",
     "sealed_callback",
@@ -133,6 +134,7 @@ def test_twenty_people_rate_in_a_row_and_each_rating_is_one_anonymous_response(
         assert dumped["invitation_id"] is None
         assert dumped["interviewer_id"] is None
         assert dumped["comment"] is None
+        assert dumped["sealed_comment"] is None
         assert dumped["sealed_callback"] is None
     key = url.rsplit("/", 1)[1]
     assert key not in tablet_stack.log_path("intake").read_text()
