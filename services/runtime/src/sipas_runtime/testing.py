@@ -1,15 +1,32 @@
-"""Helpers for tests that watch an asynchronous system settle."""
+"""Helpers for tests: watching an asynchronous system settle, minting identities."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+import secrets
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Self
 
 import httpx
+import nats
+from nats.aio.client import Client
+from nats.js.kv import KeyValue
 from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
+
+from sipas_runtime.identity.bucket import (
+    create_key,
+    ensure_bucket,
+    publish_signing_key,
+    retire_signing_key,
+    revoke_key,
+)
+from sipas_runtime.identity.keys import key_id_of
+from sipas_runtime.identity.principal import Principal
+from sipas_runtime.identity.tokens import TOKEN_TTL, SigningKey, issue
 
 SERVICE_UNAVAILABLE = 503
 
@@ -52,3 +69,130 @@ async def post_dossier(
         if answer.status_code != SERVICE_UNAVAILABLE or time.monotonic() > deadline:
             return answer
         await asyncio.sleep(1)
+
+
+SESSION_SIGNING = SigningKey.generate(kid="test-session-" + secrets.token_hex(6))
+"""A signing key for the whole test process: tokens made with :func:`bearer` at import time
+verify wherever :func:`trust_session_tokens` has published it."""
+
+
+def bearer(
+    *roles: str,
+    units: Iterable[str] = ("ht",),
+    subject: str | None = None,
+    name: str = "Người thử",
+    ttl: timedelta = timedelta(hours=12),
+) -> dict[str, str]:
+    """``Authorization`` header with a long-lived session token (for module constants)."""
+    token = person_token(SESSION_SIGNING, *roles, units=units, subject=subject, name=name, ttl=ttl)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def trust_session_tokens(nc: Client) -> None:
+    """Publish the session's signing key to the identity bucket of ``nc``'s server."""
+    kv = await ensure_bucket(nc.jetstream())
+    await publish_signing_key(kv, SESSION_SIGNING.kid, SESSION_SIGNING.public_jwk())
+
+
+def person_token(
+    signing: SigningKey,
+    *roles: str,
+    units: Iterable[str] = ("ht",),
+    subject: str | None = None,
+    name: str = "Người thử",
+    ttl: timedelta = TOKEN_TTL,
+    now: datetime | None = None,
+) -> str:
+    """A token as the console would issue it for a person with ``roles`` and ``units``."""
+    person = Principal(
+        subject=subject or "test-" + "-".join(roles or ("nobody",)),
+        name=name,
+        kind="person",
+        roles=frozenset(roles),
+        units=frozenset(units),
+    )
+    return issue(person, signing, now=now or datetime.now(UTC), ttl=ttl)
+
+
+class Identities:
+    """Tokens and machine keys for tests, minted into a real identity bucket.
+
+    It publishes a signing key of its own (as the console publishes its keys), so services
+    watching the bucket accept its tokens; keys are made and revoked as ``sipas keys``
+    does. ``await Identities.open(nats_url)`` connects on its own, ``Identities.on(nc)``
+    uses a connection the test has; ``close()`` (or ``async with``) withdraws the key.
+    """
+
+    def __init__(self, kv: KeyValue, signing: SigningKey, *, own: Client | None = None) -> None:
+        self.kv = kv
+        self.signing = signing
+        self._own = own
+
+    @classmethod
+    async def open(cls, nats_url: str, signing: SigningKey | None = None) -> Identities:
+        """Connect, make sure the bucket exists, publish the signing key."""
+        nc = await nats.connect(nats_url)
+        return await cls._publish(nc, signing, own=nc)
+
+    @classmethod
+    async def on(cls, nc: Client, signing: SigningKey | None = None) -> Identities:
+        """As :meth:`open`, on the test's own connection."""
+        return await cls._publish(nc, signing, own=None)
+
+    @classmethod
+    async def _publish(
+        cls, nc: Client, signing: SigningKey | None, *, own: Client | None
+    ) -> Identities:
+        kv = await ensure_bucket(nc.jetstream())
+        signing = signing or SigningKey.generate(kid="test-" + secrets.token_hex(6))
+        await publish_signing_key(kv, signing.kid, signing.public_jwk())
+        return cls(kv, signing, own=own)
+
+    async def close(self) -> None:
+        """Withdraw the signing key and disconnect (when connected on its own)."""
+        with contextlib.suppress(Exception):
+            await retire_signing_key(self.kv, self.signing.kid)
+        if self._own is not None:
+            await self._own.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    def token(
+        self,
+        *roles: str,
+        units: Iterable[str] = ("ht",),
+        subject: str | None = None,
+        name: str = "Người thử",
+        ttl: timedelta = TOKEN_TTL,
+        now: datetime | None = None,
+    ) -> str:
+        """A token for a person with ``roles`` and ``units`` (see :func:`person_token`)."""
+        return person_token(
+            self.signing, *roles, units=units, subject=subject, name=name, ttl=ttl, now=now
+        )
+
+    def headers(
+        self,
+        *roles: str,
+        units: Iterable[str] = ("ht",),
+        subject: str | None = None,
+        name: str = "Người thử",
+    ) -> dict[str, str]:
+        """``Authorization`` header with a fresh token for ``roles``."""
+        token = self.token(*roles, units=units, subject=subject, name=name)
+        return {"Authorization": f"Bearer {token}"}
+
+    async def key(self, *roles: str, units: Iterable[str] = (), name: str = "test key") -> str:
+        """A machine key with ``roles``, published (valid once services have seen it)."""
+        key, _record = await create_key(
+            self.kv, name=name, roles=roles, units=units, created_by="tests"
+        )
+        return key
+
+    async def revoke(self, key: str) -> None:
+        """Revoke a machine key made with :meth:`key`."""
+        await revoke_key(self.kv, key_id_of(key), by="tests")
