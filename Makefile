@@ -55,6 +55,7 @@ lint: sync
 	@$(UV) run --all-packages --frozen sipas contracts export --check
 	@$(UV) run --all-packages --frozen sipas i18n check
 	@$(UV) run --all-packages --frozen sipas nats config --check
+	@$(UV) run --all-packages --frozen sipas identity docs --check
 	@$(UV) run --all-packages --frozen python deploy/grafana/dashboards.py --check
 
 format: sync

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import json
 import random
 import statistics
@@ -32,7 +31,6 @@ from typing import Any
 
 import httpx
 import nats
-import yaml
 from anchor import SERVERS, CpuMeter, Report, console, load, measure, show_spread, summarize
 
 from sipas_contracts import subjects
@@ -45,20 +43,11 @@ from sipas_runtime.stack import Stack
 UNITS = load_sample_hierarchy().leaves("ht", date(2026, 1, 1))  # the 17 communes of seed 002
 ITEMS = ["HL.DV.E1.1", "HL.DV.E1.2", "HL.DV.E2.1", "HL.DV.E3.1", "HL.DV.E4.1"]
 RESULTS = Path(__file__).parent / "results"
-KEY = "sak_bench-supervisor"
 
 
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def users_file(path: Path) -> Path:
-    digest = hashlib.sha256(KEY.encode()).hexdigest()
-    path.write_text(
-        yaml.safe_dump({"users": [{"id": "bench", "role": "supervisor", "key_sha256": digest}]})
-    )
-    return path
 
 
 async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
@@ -146,7 +135,7 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
 
 
 async def check_cases(stack: Stack, alert_cases: dict[str, str], unit_of: dict[str, str]) -> bool:
-    headers = {"Authorization": f"Bearer {KEY}"}
+    headers = {"Authorization": f"Bearer {stack.dev_keys['supervisor']}"}
     async with httpx.AsyncClient(base_url=stack.url("alerts"), headers=headers, timeout=30) as http:
         units: dict[str, str] = {}
         before = None
@@ -189,7 +178,6 @@ def one_run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         ports={"alerts": free_port()},
         store_sync=not args.unsynced_store,
         extra_env={
-            "SIPAS_ALERTS_USERS_FILE": str(users_file(workdir / "users.yaml")),
             "SIPAS_ALERTS_DATABASE": "bench_alerts",
             "SIPAS_LOG_LEVEL": "WARNING",
         },

@@ -29,9 +29,9 @@ import yaml
 from nacl.public import PrivateKey
 from tenacity import AsyncRetrying, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from sipas_alerts.config import load_users
+from sipas_runtime.identity.keys import key_id_of
 from sipas_runtime.nats_access import USERS, password_variable
-from sipas_runtime.stack import generate_secrets, operator_keys
+from sipas_runtime.stack import deployment_secrets
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -237,9 +237,7 @@ def test_app_services_run_their_command_with_production_settings(
         assert env[f"SIPAS_{name.upper()}_HTTP_PORT"] == "8000"
         assert service["ports"] == [f"{HOST_PORTS[name]}:8000"]
         assert defaults(service["env_file"][0]) == "deploy/sipas.env.example"
-        # Code and shipped data are in the image; only the alerts users file is the operator's.
-        users = [("./deploy/alerts/users.example.yaml", "/etc/sipas/alerts-users.yaml")]
-        assert mounts(service) == (users if name == "alerts" else []), name
+        assert mounts(service) == [], name  # code and shipped data are in the image
         assert (ROOT / "services" / name / "pyproject.toml").is_file()
 
 
@@ -290,7 +288,7 @@ def test_env_example_defines_every_secret_as_valid_base64() -> None:
 def test_env_example_sets_everything_keys_generate_prints() -> None:
     values = env_file_values()
 
-    missing = set(generate_secrets() | operator_keys()) - set(values)
+    missing = set(deployment_secrets()) - set(values)
 
     assert missing == set(), "deploy/sipas.env.example lacks what `sipas keys generate` prints"
 
@@ -310,15 +308,6 @@ def test_every_service_starts_in_production_with_the_env_example(
     assert settings.env == "production"
 
 
-def test_the_case_api_has_a_users_file_in_compose(services: dict[str, Any]) -> None:
-    alerts = services["alerts"]
-    target = bind_target(alerts, "deploy/alerts/users.example.yaml")
-
-    assert alerts["environment"]["SIPAS_ALERTS_USERS_FILE"] == target
-    users = load_users(ROOT / "deploy" / "alerts" / "users.example.yaml")
-    assert [u.role for u in users] == ["supervisor"]
-
-
 def test_alertmanager_presents_the_token_the_alerts_hook_requires(
     services: dict[str, Any],
 ) -> None:
@@ -330,9 +319,10 @@ def test_alertmanager_presents_the_token_the_alerts_hook_requires(
 
     assert authorization["type"] == "Bearer"
     # The compose entrypoint writes the env file's token where the config reads it.
-    assert f'"$$SIPAS_ALERTS_ALERTMANAGER_TOKEN" > {authorization["credentials_file"]}' in script
+    assert f'"$$SIPAS_ALERTMANAGER_KEY" > {authorization["credentials_file"]}' in script
     assert "exec /bin/alertmanager" in script
-    assert env_file_values()["SIPAS_ALERTS_ALERTMANAGER_TOKEN"]
+    assert key_id_of(env_file_values()["SIPAS_ALERTMANAGER_KEY"])  # a machine key, registered
+    assert services["nats-provision"]["env_file"] == alertmanager["env_file"]  # by provision
     assert [defaults(f) for f in alertmanager["env_file"]] == ["deploy/sipas.env.example"]
 
 

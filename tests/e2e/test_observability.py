@@ -111,7 +111,7 @@ def start_prometheus(workdir: Path, targets: dict[str, str]) -> tuple[subprocess
 async def drive(stack: Any, nc: Client, http: httpx.AsyncClient, key: str) -> None:
     """Dossiers through both entry points, one poison record, answers incl. ratings of 1."""
     now = datetime.now(UTC)
-    feed = {"Authorization": f"Bearer {stack.env['SIPAS_INTAKE_API_KEYS']}"}
+    feed = {"Authorization": f"Bearer {stack.dev_keys['tthc']}"}
     for i in range(30):
         record = {
             "dossier_id": f"000.00.00.H42-261120-{i:04d}",
@@ -208,7 +208,7 @@ async def test_every_dashboard_query_and_alert_rule_reads_real_series(stack_fact
             "SIPAS_ALERTS_SLA_INTERVAL": "1",
         }
     )
-    key = (stack.workdir / "dev-supervisor.key").read_text().strip()
+    key = stack.dev_keys["supervisor"]
     prometheus, url = start_prometheus(
         tmp_path / "prometheus",
         {name: stack.url(name).removeprefix("http://") for name in stack.services},

@@ -47,6 +47,8 @@ async def test_services_work_end_to_end_with_least_privilege_users(mongo_url, tm
         mongo_url=mongo_url,
         extra_env={
             **credentials,
+            "SIPAS_NATS_ADMIN_USER": "admin",  # publishes the stack's development keys
+            "SIPAS_NATS_ADMIN_PASSWORD": PASSWORDS["admin"],
             "SIPAS_SAMPLING_DEV_OUTBOX": "true",
             "SIPAS_SAMPLING_SAMPLING_RATE": "1.0",
             "SIPAS_SCORING_N_MIN": "1",
@@ -108,7 +110,7 @@ async def test_services_work_end_to_end_with_least_privilege_users(mongo_url, tm
                 assert {"ht-nx-co-dam", "ht"} <= {i["unit"] for i in indices}  # unit and roll-up
         # The webhook queues records on intake's own raw source: allowed for intake only.
         webhook_record = {**record, "dossier_id": "000.00.00.H42-261120-9002"}
-        feed = {"Authorization": f"Bearer {stack.env['SIPAS_INTAKE_API_KEYS']}"}
+        feed = {"Authorization": f"Bearer {stack.dev_keys['tthc']}"}
         async with httpx.AsyncClient(timeout=10) as http:
             posted = await post_dossier(
                 http, f"{stack.url('intake')}/v1/dossiers", webhook_record, feed

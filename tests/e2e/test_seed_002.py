@@ -26,10 +26,8 @@ COMMUNES = HIERARCHY.leaves("ht", datetime.now(UTC).date())
 
 @pytest.mark.timeout(300)  # five processes start, then 884 dossiers and 425 interviews
 async def test_the_shipped_seed_002_plan_ranks_all_17_communes_on_25_forms(stack_factory):
-    team = FieldTeam()
-    running = stack_factory(
-        {"SIPAS_SAMPLING_CAMPAIGN_FILES": "ha-tinh-nghi-xuan-2020", **team.env()}
-    )
+    running = stack_factory({"SIPAS_SAMPLING_CAMPAIGN_FILES": "ha-tinh-nghi-xuan-2020"})
+    team = FieldTeam.of(running.dev_keys)
     urls = {name: running.url(name) for name in running.services}
     year = (datetime.now(UTC) + timedelta(hours=7)).year
     campaign = f"ht-nx-{year}"
@@ -41,7 +39,7 @@ async def test_the_shipped_seed_002_plan_ranks_all_17_communes_on_25_forms(stack
                 http=http,
                 nc=nc,
                 urls=urls,
-                tthc_key=running.env["SIPAS_INTAKE_API_KEYS"].split(",")[0],
+                tthc_key=running.dev_keys["tthc"],
                 team=team,
                 hierarchy=HIERARCHY,
                 quality={c: rng.uniform(0.6, 0.97) for c in COMMUNES},
@@ -57,6 +55,7 @@ async def test_the_shipped_seed_002_plan_ranks_all_17_communes_on_25_forms(stack
                     await http.get(
                         f"{urls['scoring']}/v1/indices",
                         params={"campaign": campaign, "level": "commune"},
+                        headers={"Authorization": f"Bearer {running.dev_keys['supervisor']}"},
                     )
                 ).json()
                 rows = table.get("rows", [])

@@ -106,7 +106,7 @@ async def test_dossiers_flow_to_published_indices(stack_factory: Any, nc: Client
     rng = random.Random(42)
     now = datetime.now(UTC)
     records = [record(i, UNITS[i % len(UNITS)], now) for i in range(200)]
-    api_key = stack.env["SIPAS_INTAKE_API_KEYS"]
+    api_key = stack.dev_keys["tthc"]
     js = nc.jetstream()
     async with httpx.AsyncClient(timeout=10) as http:
         for i, rec in enumerate(records):
@@ -223,7 +223,7 @@ async def test_bad_payloads_get_clear_errors_and_nothing_else_is_lost(
     unknown_unit = record(4, "Xã Không Có", now)
 
     async with httpx.AsyncClient(timeout=10) as http:
-        headers = {"Authorization": f"Bearer {stack.env['SIPAS_INTAKE_API_KEYS']}"}
+        headers = {"Authorization": f"Bearer {stack.dev_keys['tthc']}"}
         answer = await http.post(
             f"{stack.url('intake')}/v1/dossiers", json=missing_field, headers=headers
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import nats
 import pytest
 import uvicorn
 from nats.aio.client import Client
@@ -28,7 +30,7 @@ from sipas_intake.settings import Settings
 from sipas_runtime.privacy import KeyPair, keyed_hash, new_token, seal, unseal
 from sipas_runtime.processes import free_port
 from sipas_runtime.publishing import encode, event_headers
-from sipas_runtime.testing import eventually
+from sipas_runtime.testing import eventually, trust_session_tokens
 
 NOW = datetime(2026, 11, 20, 10, tzinfo=UTC)
 
@@ -122,10 +124,6 @@ def well_formed_errors() -> Callable[[Any], bool]:
 
 # -- a real intake (in-process app) on this test's nats-server and Mongo database ---------
 
-FEED_KEY = "feed-key-0123456789"
-OPERATOR_KEY = "operator-key-0123456789"
-INTERVIEWER_KEY = "interviewer-key-0123456789"
-
 
 @dataclass
 class Keys:
@@ -150,9 +148,6 @@ def intake_settings(
         "pseudonym_key": base64.b64encode(b"p" * 32).decode(),
         "sampling_public_key": keys.sampling.public_key,
         "alerts_public_key": keys.alerts.public_key,
-        "api_keys": FEED_KEY,
-        "operator_keys": OPERATOR_KEY,
-        "interviewers": f"dtv-07={INTERVIEWER_KEY}",
         "batch_timeout": 0.01,
         "republish_after_seconds": 0.5,
     }
@@ -244,6 +239,7 @@ async def intake(
     settings_overrides: dict[str, Any],
 ) -> AsyncIterator[Intake]:
     app = create_app(intake_settings(keys, nats_url, mongo_url, db_name, **settings_overrides))
+    await trust_session_tokens(nc)  # the `bearer(...)` headers of the tests verify
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8081") as http:
@@ -257,6 +253,14 @@ async def intake(
             await nc.subscribe("sipas.response.recorded.>", cb=collect)
             yield harness
     await mongo.drop_database(db_name)
+
+
+async def _trust(nats_url: str) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        await trust_session_tokens(nc)
+    finally:
+        await nc.close()
 
 
 @dataclass
@@ -282,6 +286,7 @@ def served_intake(
         **settings_overrides,
     )
     app = create_app(settings)
+    asyncio.run(_trust(nats_url))
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
     )

@@ -13,7 +13,7 @@ from nats.aio.client import Client
 from sipas_contracts import subjects
 from sipas_contracts.events import Event
 from sipas_runtime.publishing import encode, event_headers
-from sipas_runtime.testing import eventually
+from sipas_runtime.testing import Identities, eventually
 from sipas_scoring.app import ScoringService, create_app
 from sipas_scoring.settings import Settings
 
@@ -28,6 +28,7 @@ class Harness:
         self.http = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://scoring"
         )
+        self.ids: Identities | None = None
         self.indexes: list[dict[str, Any]] = []
         self.index_subjects: list[str] = []
 
@@ -37,11 +38,16 @@ class Harness:
             self.index_subjects.append(msg.subject)
 
         await self.nc.subscribe("sipas.index.updated.>", cb=collect)
+        self.ids = await Identities.open(self.scoring.settings.nats_url)
         await self.scoring.runtime.start()
+        # A supervisor by default; tests about permissions pass their own headers.
+        self.http.headers.update(self.ids.headers("supervisor"))
 
     async def stop(self) -> None:
         await self.http.aclose()
         await self.scoring.runtime.stop()
+        if self.ids is not None:
+            await self.ids.close()
 
     async def publish(self, *events: Event) -> list[int]:
         """Publish events to JetStream; returns their stream sequences."""

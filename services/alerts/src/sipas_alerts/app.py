@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
-from functools import lru_cache
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -13,12 +12,13 @@ from fastapi import FastAPI
 
 from sipas_alerts import handlers
 from sipas_alerts.api import ROUTERS
-from sipas_alerts.api.auth import domain_error
+from sipas_alerts.api.errors import domain_error
+from sipas_alerts.api.permissions import PERMISSIONS
+from sipas_alerts.api.scope import CaseScope
 from sipas_alerts.casework import CaseDesk, Clock, system_clock
 from sipas_alerts.comment_vault import CommentVault
-from sipas_alerts.config import load_policy, load_users
+from sipas_alerts.config import load_policy
 from sipas_alerts.dispatch import Dispatcher
-from sipas_alerts.domain.access import Principal, Scope
 from sipas_alerts.domain.cases import Case
 from sipas_alerts.domain.errors import ActionNotAllowedError, AlertsError, CaseNotFoundError
 from sipas_alerts.metrics import AlertsMetrics
@@ -29,6 +29,7 @@ from sipas_alerts.store import COLLECTIONS, Stores, create_indexes
 from sipas_alerts.sweeps import Sweeper
 from sipas_contracts.streams import ALERTS_INDEXES, ALERTS_INVITATIONS, ALERTS_RESPONSES
 from sipas_runtime.channels import Channel, SmtpChannel, SmtpSettings, WebhookChannel
+from sipas_runtime.identity.roles import CONTACTS_REVEAL
 from sipas_runtime.privacy import PrivacyError, unseal
 from sipas_runtime.problems import ProblemError
 from sipas_runtime.service import ServiceRuntime, ensure_collections
@@ -73,7 +74,6 @@ class AlertsService:
         self.settings = settings
         self.runtime = ServiceRuntime(settings, title="SIPAS Live — alerts")
         self.policy = load_policy(settings.policy_file)
-        self.users: list[Principal] = load_users(settings.users_file)
         self.hierarchy = settings.load_hierarchy()
         self.metrics = AlertsMetrics(self.runtime.registry)
         self.notices = Notices(self.policy, self.hierarchy, settings.console_url)
@@ -106,7 +106,6 @@ class AlertsService:
             metrics=self.metrics,
             owner=settings.instance_id,
         )
-        self._scopes = lru_cache(maxsize=1024)(self._scope)
 
     @property
     def stores(self) -> Stores:
@@ -115,14 +114,7 @@ class AlertsService:
             self._stores = Stores(self.runtime.db)
         return self._stores
 
-    def scope(self, principal: Principal, on: date) -> Scope:
-        """The units ``principal`` may see on ``on`` (cached)."""
-        return self._scopes(principal, on)
-
-    def _scope(self, principal: Principal, on: date) -> Scope:
-        return Scope(principal, self.hierarchy, on)
-
-    async def case(self, case_id: str, scope: Scope) -> Case:
+    async def case(self, case_id: str, scope: CaseScope) -> Case:
         """A case the caller may see (404 unknown, 403 outside the caller's units)."""
         case = await self.stores.cases.get(case_id)
         if case is None:
@@ -130,16 +122,10 @@ class AlertsService:
         scope.check(case.unit)
         return case
 
-    def require_staff(self, principal: Principal) -> None:
-        """Observers read only."""
-        if principal.role == "observer":
-            raise ActionNotAllowedError(principal.role, "annotate")
-
-    async def open_callbacks(self, case_id: str, scope: Scope) -> list[dict[str, Any]]:
+    async def open_callbacks(self, case_id: str, scope: CaseScope) -> list[dict[str, Any]]:
         """Unsealed call-back contacts of a case, for the unit's handler; the viewing is audited."""
-        principal = scope.principal
-        if principal.role != "handler":
-            raise ActionNotAllowedError(principal.role, "view call-back contacts")
+        if not scope.caller.may(CONTACTS_REVEAL):
+            raise ActionNotAllowedError(scope.role, "view call-back contacts")
         if self.settings.secret_key is None:
             raise ProblemError(503, "SIPAS_ALERTS_SECRET_KEY is not configured.")
         await self.case(case_id, scope)
@@ -153,7 +139,7 @@ class AlertsService:
                 entry["contact"], entry["error"] = None, "cannot be opened with this key"
             opened.append(entry)
         await self.desk.annotate(
-            principal.actor, case_id, action="callbacks_viewed", note=f"{len(opened)} contact(s)"
+            scope.actor, case_id, action="callbacks_viewed", note=f"{len(opened)} contact(s)"
         )
         return opened
 
@@ -195,12 +181,6 @@ class AlertsService:
     async def _setup(self, rt: ServiceRuntime) -> None:
         await ensure_collections(rt.db, COLLECTIONS)
         await create_indexes(rt.db)
-        if not self.users:
-            log.warning(
-                "no_api_users", hint="set SIPAS_ALERTS_USERS_FILE; the case API refuses everyone"
-            )
-        if self.settings.env == "production" and self.settings.alertmanager_token is None:
-            log.warning("alertmanager_hook_open", hint="set SIPAS_ALERTS_ALERTMANAGER_TOKEN")
 
     async def _teardown(self, _rt: ServiceRuntime) -> None:
         for channel in self.channels.values():
@@ -217,6 +197,7 @@ def create_app(
     alerts.register()
     app = alerts.runtime.create_app(
         routers=list(ROUTERS),
+        permissions=PERMISSIONS,
         description="Alert rules, cases with SLAs and escalation, notifications and KPIs.",
     )
     app.add_exception_handler(AlertsError, domain_error)

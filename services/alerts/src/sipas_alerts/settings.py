@@ -31,9 +31,6 @@ class Settings(ServiceSettings):
     policy_file: Path | None = Field(
         default=None, description="Alert policy YAML (rules, SLA, calendar, routing)"
     )
-    users_file: Path | None = Field(
-        default=None, description="API users YAML (id, role, unit, key_sha256)"
-    )
     secret_key: SecretStr | None = Field(
         default=None, description="NaCl secret key opening respondents' call-back contacts"
     )
@@ -55,9 +52,6 @@ class Settings(ServiceSettings):
     smtp_tls: bool = False
     webhook_secret: SecretStr | None = Field(
         default=None, description="Base64 key (32+ bytes) signing notification webhooks"
-    )
-    alertmanager_token: SecretStr | None = Field(
-        default=None, description="Bearer token Alertmanager must present on the hook"
     )
     sla_interval: float = Field(default=30.0, gt=0, description="Seconds between SLA sweeps")
     notify_interval: float = Field(default=1.0, gt=0)

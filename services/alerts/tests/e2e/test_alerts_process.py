@@ -1,55 +1,35 @@
-"""The alerts service as a process, configured by files in the environment, as deployed."""
+"""The alerts service as a process, as deployed: people come with tokens the console issued."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 from nats.aio.client import Client
 from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from sipas_contracts import subjects
 from sipas_contracts.testing import response
 from sipas_runtime.publishing import encode, event_headers
+from sipas_runtime.testing import Identities
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.mongo]
 
 
-def user(name: str, role: str, unit: str | None = None) -> dict[str, Any]:
-    return {
-        "id": name,
-        "role": role,
-        "unit": unit,
-        "key_sha256": hashlib.sha256(f"sak_{name}".encode()).hexdigest(),
-    }
-
-
 async def test_a_rating_of_one_reaches_the_units_handler_through_the_deployed_service(
-    stack_factory: Any, nc: Client, tmp_path: Any
+    stack_factory: Any, nc: Client
 ) -> None:
-    users = tmp_path / "users.yaml"
-    users.write_text(
-        yaml.safe_dump(
-            {
-                "users": [
-                    user("codam", "handler", "ht-nx-co-dam"),
-                    user("xuanhoi", "handler", "ht-nx-xuan-hoi"),
-                ]
-            }
-        )
-    )
-    stack = stack_factory({"SIPAS_ALERTS_USERS_FILE": str(users)}, services=("alerts",))
+    stack = stack_factory(services=("alerts",))
+    ids = await Identities.on(nc)  # the console's part: keys the alerts process trusts
     event = response(unit="ht-nx-co-dam", answers={"HL.DV.E1.1": 1})
     await nc.jetstream().publish(
         subjects.response_recorded(event.unit), encode(event), headers=event_headers(event)
     )
 
     async with httpx.AsyncClient(base_url=stack.url("alerts"), timeout=10) as http:
-        mine = {"Authorization": "Bearer sak_codam"}
+        mine = ids.headers("handler", units=["ht-nx-co-dam"], subject="codam")
         async for attempt in AsyncRetrying(
             stop=stop_after_delay(30), wait=wait_fixed(0.2), reraise=True
         ):
@@ -58,7 +38,8 @@ async def test_a_rating_of_one_reaches_the_units_handler_through_the_deployed_se
                 assert len(items) == 1
         [case] = items
         other = await http.get(
-            f"/v1/cases/{case['case_id']}", headers={"Authorization": "Bearer sak_xuanhoi"}
+            f"/v1/cases/{case['case_id']}",
+            headers=ids.headers("handler", units=["ht-nx-xuan-hoi"], subject="xuanhoi"),
         )
         acked = await http.post(
             f"/v1/cases/{case['case_id']}/transitions",

@@ -22,24 +22,26 @@ from aiosmtpd.controller import Controller
 from nats.aio.client import Client
 
 from sipas_alerts.app import AlertsService, create_app
-from sipas_alerts.domain.access import hash_key
 from sipas_alerts.settings import Settings
 from sipas_contracts import subjects
 from sipas_contracts.events import Event
 from sipas_runtime.channels import SmtpChannel, SmtpSettings, WebhookChannel
+from sipas_runtime.identity.tokens import SigningKey
 from sipas_runtime.privacy import KeyPair
 from sipas_runtime.processes import free_port
 from sipas_runtime.publishing import encode, event_headers
-from sipas_runtime.testing import eventually
+from sipas_runtime.testing import Identities, eventually, person_token
 
 START = datetime(2026, 11, 16, 2, 0, tzinfo=UTC)  # Monday 09:00 in Hà Tĩnh
 WEBHOOK_SECRET = b"w" * 32
-KEYS = {
+PEOPLE = {
     "handler-co-dam": ("handler", "ht-nx-co-dam"),
     "handler-xuan-hoi": ("handler", "ht-nx-xuan-hoi"),
-    "snv": ("supervisor", None),
-    "mttq": ("observer", None),
+    "snv": ("supervisor", "ht"),
+    "mttq": ("observer", "ht"),
+    "alertmanager": ("alertmanager", "ht"),
 }
+SIGNING = SigningKey.generate(kid="test-alerts")
 ALERT_KEYS = KeyPair.generate()
 
 
@@ -124,15 +126,6 @@ def write_policy(path: Path, webhook_url: str) -> Path:
     return path
 
 
-def write_users(path: Path) -> Path:
-    users = [
-        {"id": name, "role": role, "unit": unit, "key_sha256": hash_key(f"sak_{name}")}
-        for name, (role, unit) in KEYS.items()
-    ]
-    path.write_text(yaml.safe_dump({"users": users}), encoding="utf-8")
-    return path
-
-
 class Harness:
     """The running service, its clock, an HTTP client and what was published."""
 
@@ -167,7 +160,9 @@ class Harness:
     eventually = staticmethod(eventually)
 
     def auth(self, name: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer sak_{name}"}
+        role, unit = PEOPLE[name]
+        token = person_token(SIGNING, role, units=[unit], subject=name, name=name)
+        return {"Authorization": f"Bearer {token}"}
 
     async def get(self, path: str, who: str, **params: Any) -> httpx.Response:
         return await self.http.get(path, headers=self.auth(who), params=params)
@@ -187,7 +182,6 @@ def settings(nats_url, mongo_url, db_name, tmp_path, webhook) -> Settings:
         database=db_name,
         batch_timeout=0.01,
         policy_file=write_policy(tmp_path / "policy.yaml", webhook),
-        users_file=write_users(tmp_path / "users.yaml"),
         secret_key=ALERT_KEYS.secret_key,
         console_url="https://bangdieukhien.example.gov.vn",
         sla_interval=3600,
@@ -215,6 +209,7 @@ async def harness(settings, smtp, nc) -> AsyncIterator[Harness]:
     }
     app = create_app(settings, clock=clock, channels=channels)
     service: AlertsService = app.state.alerts
+    await Identities.on(nc, SIGNING)  # the people of PEOPLE can sign in
     await service.runtime.start()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://alerts") as http:

@@ -30,13 +30,13 @@ async def move(harness, case_id, who, action, *, note=None, version=None):
 
 async def test_requests_without_a_known_key_are_refused(harness):
     missing = await harness.http.get("/v1/cases")
-    wrong = await harness.http.get("/v1/cases", headers={"Authorization": "Bearer sak_nobody"})
+    wrong = await harness.http.get("/v1/cases", headers={"Authorization": "Bearer sipas_nobody"})
 
     assert missing.status_code == 401
     assert missing.headers["content-type"] == "application/problem+json"
     assert missing.headers["www-authenticate"].startswith("Bearer")
     assert wrong.status_code == 401
-    assert wrong.json()["detail"] == "Khóa API không hợp lệ."
+    assert wrong.json()["detail"].startswith("Mã truy cập hoặc khóa không hợp lệ")
 
 
 async def test_a_commune_handler_cannot_see_another_communes_cases(harness):

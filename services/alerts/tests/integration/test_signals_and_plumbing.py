@@ -162,10 +162,13 @@ async def test_alertmanager_groups_reach_the_operators_once(harness):
         ],
     }
 
-    first = await harness.http.post("/v1/hooks/alertmanager", json=payload)
-    repeat = await harness.http.post("/v1/hooks/alertmanager", json=payload)
+    anonymous = await harness.http.post("/v1/hooks/alertmanager", json=payload)
+    handler = await harness.post("/v1/hooks/alertmanager", "handler-co-dam", payload)
+    first = await harness.post("/v1/hooks/alertmanager", "alertmanager", payload)
+    repeat = await harness.post("/v1/hooks/alertmanager", "alertmanager", payload)
     await harness.service.dispatcher.run_once()
 
+    assert (anonymous.status_code, handler.status_code) == (401, 403)
     assert first.json() == {"accepted": 1, "notifications": 1}
     assert repeat.status_code == 200
     [mail] = harness.inbox.messages
@@ -176,7 +179,7 @@ async def test_alertmanager_groups_reach_the_operators_once(harness):
 
 
 async def test_a_malformed_alertmanager_payload_names_the_field(harness):
-    answer = await harness.http.post("/v1/hooks/alertmanager", json={"version": "4"})
+    answer = await harness.post("/v1/hooks/alertmanager", "alertmanager", {"version": "4"})
 
     assert answer.status_code == 422
     assert {e["field"] for e in answer.json()["errors"]} >= {"groupKey", "status", "alerts"}

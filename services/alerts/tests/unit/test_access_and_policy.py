@@ -5,72 +5,65 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from sipas_alerts.domain.access import Principal, Scope, authenticate, hash_key, subtree
+from sipas_alerts.api.scope import CaseScope, case_role
 from sipas_alerts.domain.errors import OutOfScopeError
 from sipas_alerts.domain.policy import Contact, Policy, Routing
 from sipas_contracts.units import load_sample_hierarchy
+from sipas_runtime.identity import Principal
 
 HIERARCHY = load_sample_hierarchy()
 IN_2020 = date(2020, 6, 1)
 IN_2026 = date(2026, 6, 1)
 
 
-def principal(role, unit=None, key="k"):
-    return Principal(id=f"{role}-1", role=role, unit=unit, key_sha256=hash_key(key))
+def caller(*roles, units=("ht",)):
+    return Principal("p-1", "Cán bộ", "person", frozenset(roles), frozenset(units))
+
+
+def scope_of(who, on):
+    return CaseScope(who, who.scope(HIERARCHY, on), province=HIERARCHY.province)
+
+
+def test_the_case_role_follows_the_permissions():
+    assert case_role(caller("supervisor")) == "supervisor"
+    assert case_role(caller("handler")) == "handler"
+    assert case_role(caller("observer")) == "observer"
+    assert case_role(caller("viewer", "handler")) == "handler"
 
 
 def test_a_commune_handler_sees_only_its_commune():
-    scope = Scope(principal("handler", "ht-nx-co-dam"), HIERARCHY, IN_2026)
+    scope = scope_of(caller("handler", units=["ht-nx-co-dam"]), IN_2026)
 
     assert scope.covers("ht-nx-co-dam")
     assert not scope.covers("ht-nx-xuan-hoi")
     with pytest.raises(OutOfScopeError, match="ht-nx-xuan-hoi"):
         scope.check("ht-nx-xuan-hoi")
+    assert scope.actor.id == "p-1"
+    assert scope.actor.role == "handler"
 
 
 def test_a_district_handler_saw_its_communes_while_the_district_existed():
-    scope = Scope(principal("handler", "ht-nx"), HIERARCHY, IN_2020)
+    scope = scope_of(caller("handler", units=["ht-nx"]), IN_2020)
 
     assert scope.covers("ht-nx-co-dam")
-    assert scope.units is not None
-    assert len(scope.units) == 18
+    assert len(scope.narrow(None) or ()) == 18
 
 
-def test_supervisors_and_observers_see_every_unit():
-    assert Scope(principal("supervisor"), HIERARCHY, IN_2026).units is None
-    assert Scope(principal("observer"), HIERARCHY, IN_2026).covers("ht-nx-co-dam")
+def test_the_province_sees_every_unit_without_a_unit_filter():
+    supervisor = scope_of(caller("supervisor"), IN_2026)
+
+    assert supervisor.narrow(None) is None
+    assert supervisor.covers("ht-nx-co-dam")
+    assert supervisor.narrow("ht", include_subtree=False) == {"ht"}
+    assert len(supervisor.narrow("ht") or ()) == 18  # province + 17 communes since 2025-07
 
 
 def test_a_unit_filter_is_narrowed_to_the_scope():
-    handler = Scope(principal("handler", "ht-nx"), HIERARCHY, IN_2020)
-    supervisor = Scope(principal("supervisor"), HIERARCHY, IN_2026)
+    handler = scope_of(caller("handler", units=["ht-nx"]), IN_2020)
 
     assert handler.narrow("ht-nx-co-dam") == {"ht-nx-co-dam"}
-    assert supervisor.narrow(None) is None
-    assert supervisor.narrow("ht", include_subtree=False) == {"ht"}
-    assert len(supervisor.narrow("ht") or ()) == 18  # province + 17 communes since 2025-07
     with pytest.raises(OutOfScopeError):
         handler.narrow("ht")
-
-
-def test_subtree_of_a_leaf_is_itself():
-    assert subtree(HIERARCHY, "ht-nx-co-dam", IN_2026) == {"ht-nx-co-dam"}
-
-
-def test_keys_authenticate_by_their_hash_only():
-    people = [
-        principal("handler", "ht-nx-co-dam", key="sak_one"),
-        principal("observer", key="sak_two"),
-    ]
-
-    assert authenticate("sak_two", people) == people[1]
-    assert authenticate("sak_three", people) is None
-    assert "sak_one" not in repr(people[0])
-
-
-def test_a_handler_needs_a_unit():
-    with pytest.raises(ValidationError, match="needs a unit"):
-        principal("handler")
 
 
 def test_campaign_overrides_merge_over_the_defaults():

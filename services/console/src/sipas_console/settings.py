@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from sipas_runtime.settings import ServiceSettings
@@ -23,7 +23,7 @@ class Settings(ServiceSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     public_url: str = Field(
         default="http://127.0.0.1:8080",
-        description="The console's address as people reach it; https makes every cookie Secure",
+        description="The console's address as people reach it (links, sign-in redirects)",
     )
     intake_url: str = Field(default="http://127.0.0.1:8081", description="Intake's API")
     sampling_url: str = Field(default="http://127.0.0.1:8082", description="Sampling's API")
@@ -32,10 +32,30 @@ class Settings(ServiceSettings):
     service_timeout: float = Field(
         default=10.0, gt=0, le=120, description="Seconds to wait for a service's answer"
     )
+    signin_rate: str = Field(
+        default="10/minute", description="Sign-in attempts per client address (each instance)"
+    )
+    key_rotation_days: float = Field(
+        default=30, gt=0, le=365, description="A new token signing key every this many days"
+    )
+    dev_supervisor_password: SecretStr | None = Field(
+        default=None,
+        description="Development only: the password of the 'dev-supervisor' account",
+    )
+
+    @model_validator(mode="after")
+    def _no_dev_account_in_production(self) -> Settings:
+        if self.env == "production" and self.dev_supervisor_password is not None:
+            msg = "SIPAS_CONSOLE_DEV_SUPERVISOR_PASSWORD is for development only"
+            raise ValueError(msg)
+        return self
 
     @property
-    def secure_cookies(self) -> bool:
-        """Whether people reach the console over HTTPS (cookies are then Secure)."""
+    def https(self) -> bool:
+        """Whether people reach the console over HTTPS (the language cookie is then Secure).
+
+        The session cookie is always Secure (browsers keep such cookies on localhost too).
+        """
         return self.public_url.startswith("https://")
 
     def service_urls(self) -> dict[str, str]:

@@ -14,12 +14,13 @@ from sipas_contracts.instrument import Catalogue, load_catalogue
 from sipas_contracts.streams import INTAKE_INVITATIONS, INTAKE_RAW_DOSSIERS
 from sipas_intake import handlers
 from sipas_intake.api import dossiers, forms, kiosks, paper, responses
+from sipas_intake.api.permissions import PERMISSIONS
 from sipas_intake.domain.dossiers import Crypto, PreparedDossier
 from sipas_intake.domain.formats import PREPARED, Formats
 from sipas_intake.domain.units import CachedUnits
 from sipas_intake.fieldmaps import load_field_maps
 from sipas_intake.metrics import IntakeMetrics
-from sipas_intake.security import CsrfTokens, DraftCipher, RateLimits, derive_key
+from sipas_intake.security import CsrfTokens, DraftCipher, derive_key
 from sipas_intake.settings import Settings
 from sipas_intake.store import prepare_database
 from sipas_intake.store.drafts import DraftStore
@@ -31,6 +32,7 @@ from sipas_intake.store.tokens import TokenStore
 from sipas_intake.web import kiosk, kiosk_app, survey
 from sipas_intake.web.limits import PathBodyLimits
 from sipas_intake.web.render import Renderer
+from sipas_runtime.guards import RateLimits
 from sipas_runtime.i18n import Catalogue as Messages
 from sipas_runtime.pages import static_files
 from sipas_runtime.privacy import KeyedHasher, Sealer, keyed_hash
@@ -180,7 +182,6 @@ def _check_configuration(settings: Settings, formats: Formats) -> None:
         msg = f"SIPAS_INTAKE_SOURCE_FORMATS names unknown formats {sorted(unknown)}"
         raise ValueError(msg)
     settings.form_profile("")  # parses SIPAS_INTAKE_FORM_PROFILES (raises naming it)
-    _ = settings.interviewer_keys  # parses SIPAS_INTAKE_INTERVIEWERS
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -218,6 +219,7 @@ def create_app(settings: Settings) -> FastAPI:
             kiosk_app.router,  # before kiosk.router: /k/{key} would take /k/sw.js
             kiosk.router,
         ],
+        permissions=PERMISSIONS,
         description=(
             "Dossier ingestion (NATS, webhook, CSV/XLSX import) and every way a response "
             "arrives (survey form, kiosk, enumerators, paper import). Errors are RFC 9457 "

@@ -1,9 +1,9 @@
 """``sipas import ...`` and ``sipas intake ...``: operators' commands, over intake's HTTP API.
 
 The commands talk to a running intake (``--url``, default ``SIPAS_INTAKE_URL`` or
-http://127.0.0.1:8081) with an operator key (``--api-key``, default
-``SIPAS_INTAKE_API_KEY``), so an operator's machine needs no database or NATS access and
-every record goes through the service's one validation path.
+http://127.0.0.1:8081) with a machine key that carries the operator role (``sipas keys
+create``; ``--api-key``, default ``SIPAS_INTAKE_API_KEY``), so an operator's machine needs
+no database or NATS access and every record goes through the service's one validation path.
 
 Exit codes: 0 everything accepted; 1 some rows rejected (listed, and written to
 ``--errors`` as CSV); 2 the file or the service could not be used.
@@ -35,7 +35,11 @@ console = Console(stderr=True)
 
 Url = Annotated[str, typer.Option(envvar="SIPAS_INTAKE_URL", help="Intake's base URL")]
 ApiKey = Annotated[
-    str, typer.Option(envvar="SIPAS_INTAKE_API_KEY", help="Operator (or TTHC system) bearer key")
+    str,
+    typer.Option(
+        envvar="SIPAS_INTAKE_API_KEY",
+        help="Machine key (sipas keys create) with the operator or tthc-feed role",
+    ),
 ]
 DEFAULT_URL = "http://127.0.0.1:8081"
 SHOWN_ERRORS = 20

@@ -48,16 +48,6 @@ class Settings(ServiceSettings):
         validation_alias=AliasChoices("SIPAS_SURVEY_BASE_URL", "survey_base_url"),
         description="Public base URL of the survey form; https makes cookies Secure",
     )
-    api_keys: str = Field(
-        default="", description="Comma-separated bearer keys of TTHC systems (dossier feeds)"
-    )
-    operator_keys: str = Field(
-        default="",
-        description="Comma-separated bearer keys of operators (paper import, kiosks, imports)",
-    )
-    interviewers: str = Field(
-        default="", description="Enumerators as id=key pairs, comma-separated"
-    )
     field_maps_dir: Path | None = Field(
         default=None, description="Folder of *.yaml field maps (besides the shipped ones)"
     )
@@ -82,21 +72,6 @@ class Settings(ServiceSettings):
     )
     session_max_age_seconds: int = Field(default=24 * 3600, ge=60)
     republish_after_seconds: float = Field(default=5.0, gt=0)
-
-    @property
-    def api_key_set(self) -> frozenset[str]:
-        """The accepted bearer keys of TTHC systems."""
-        return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())
-
-    @property
-    def operator_key_set(self) -> frozenset[str]:
-        """The accepted bearer keys of operators."""
-        return frozenset(k.strip() for k in self.operator_keys.split(",") if k.strip())
-
-    @property
-    def interviewer_keys(self) -> dict[str, str]:
-        """Enumerator key → enumerator id."""
-        return {key: name for name, key in _pairs(self.interviewers, "interviewers").items()}
 
     @property
     def source_format_map(self) -> dict[str, str]:

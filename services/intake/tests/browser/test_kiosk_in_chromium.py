@@ -17,7 +17,6 @@ from tenacity import Retrying, stop_after_delay, wait_fixed
 pytestmark = [pytest.mark.browser, pytest.mark.nats, pytest.mark.mongo, pytest.mark.slow]
 LANDSCAPE = {"width": 1280, "height": 800}
 PORTRAIT = {"width": 800, "height": 1280}
-OPERATOR = "op-key-browser-0123456789"
 THANKS = "Cảm ơn Ông/Bà!"
 LABELS = {
     1: "Rất không hài lòng",
@@ -51,7 +50,6 @@ def start_intake(stack_factory: Any, idle_seconds: int) -> Any:
     """Intake as a process, paced for a test: no gap between answers, one second of thanks."""
     return stack_factory(
         {
-            "SIPAS_INTAKE_OPERATOR_KEYS": OPERATOR,
             "SIPAS_INTAKE_KIOSK_INTERVAL_SECONDS": "0",
             "SIPAS_INTAKE_KIOSK_THANKS_SECONDS": "1",
             "SIPAS_INTAKE_KIOSK_IDLE_SECONDS": str(idle_seconds),
@@ -70,7 +68,7 @@ def pairing_url(stack: Any, device_id: str = "cd-quay-1") -> str:
     registered = httpx.post(
         f"{stack.url('intake')}/v1/kiosks",
         json={"device_id": device_id, "unit": "Xã Cổ Đạm", "counter": "Quầy 2 — Hộ tịch"},
-        headers={"Authorization": f"Bearer {OPERATOR}"},
+        headers={"Authorization": f"Bearer {stack.dev_keys['operator']}"},
     )
     assert registered.status_code == 201, registered.text
     return str(registered.json()["pairing_url"])

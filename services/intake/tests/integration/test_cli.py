@@ -16,9 +16,10 @@ from openpyxl import Workbook, load_workbook
 from typer.testing import CliRunner
 
 from sipas_intake.cli import app, import_app
+from sipas_runtime.testing import bearer
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
-OPERATOR_KEY = "operator-key-0123456789"
+OPERATOR_KEY = bearer("operator")["Authorization"].removeprefix("Bearer ")
 runner = CliRunner()
 HEADERS = [
     "Mã hồ sơ", "Đơn vị xử lý", "Mã thủ tục", "Loại đối tượng", "Hình thức nộp",

@@ -11,6 +11,7 @@ import pytest
 from sipas_contracts import subjects
 from sipas_runtime.dead_letters import decode_reason
 from sipas_runtime.privacy import unseal
+from sipas_runtime.testing import bearer
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
 NOW = datetime.now(UTC)
@@ -167,7 +168,7 @@ async def test_duplicates_are_dropped_and_corrections_are_new_revisions(intake, 
     )
     status = await intake.http.get(
         "/v1/dossiers/000.00.00.H42-261120-0007",
-        headers={"Authorization": "Bearer feed-key-0123456789"},
+        headers=bearer("tthc-feed"),
     )
     assert status.json()["revision"] == 2
 
@@ -195,7 +196,7 @@ async def test_replaying_the_raw_stream_from_zero_emits_nothing_new(intake, even
 async def test_a_prepared_record_is_accepted_only_from_intakes_own_sources(intake, eventually_fn):
     answer = await intake.http.post(
         "/v1/dossiers", params={"dry_run": "true"}, json=generic(30),
-        headers={"Authorization": "Bearer feed-key-0123456789"},
+        headers=bearer("tthc-feed"),
     )  # fmt: skip
     assert answer.status_code == 202
     forged = json.dumps({"candidate": {}, "fingerprint": "0" * 64}).encode()

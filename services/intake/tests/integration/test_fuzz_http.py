@@ -18,10 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
+from sipas_runtime.testing import bearer
+
 pytestmark = [pytest.mark.nats, pytest.mark.mongo, pytest.mark.slow]
 JSON = {"content-type": "application/json"}
-FEED = {"Authorization": "Bearer feed-key-0123456789", **JSON}
-OPERATOR = {"Authorization": "Bearer operator-key-0123456789"}
+FEED = {**bearer("tthc-feed"), **JSON}
+OPERATOR = bearer("operator")
 NOW = datetime.now(UTC)
 FUZZ = settings(
     max_examples=120,

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from sipas_runtime.testing import bearer
+
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
-OPERATOR = {"Authorization": "Bearer operator-key-0123456789"}
+OPERATOR = bearer("operator")
 
 
 @pytest.fixture

@@ -9,9 +9,10 @@ from openpyxl import load_workbook
 
 from sipas_intake.spreadsheets import XLSX_MEDIA_TYPE
 from sipas_runtime.privacy import unseal
+from sipas_runtime.testing import bearer
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
-OPERATOR = {"Authorization": "Bearer operator-key-0123456789"}
+OPERATOR = bearer("operator")
 
 
 async def template(intake, **params: str) -> bytes:

@@ -11,9 +11,10 @@ from structlog.testing import capture_logs
 
 from sipas_contracts import subjects
 from sipas_intake.web.screens import form_of
+from sipas_runtime.testing import bearer
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
-FEED = {"Authorization": "Bearer feed-key-0123456789"}
+FEED = bearer("tthc-feed", name="Một cửa (thử)")
 PHONE, EMAIL, NAME, ID_NUMBER = (
     "0912 777 888",
     "canary.pii@example.vn",

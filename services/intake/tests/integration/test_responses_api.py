@@ -11,9 +11,10 @@ import pytest
 from sipas_contracts.ids import uuid7
 from sipas_runtime.privacy import unseal
 from sipas_runtime.publishing import encode, event_headers
+from sipas_runtime.testing import bearer
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
-ENUMERATOR = {"Authorization": "Bearer interviewer-key-0123456789"}
+ENUMERATOR = bearer("enumerator", subject="dtv-07")
 ANSWERS = {"HL.DV.E1.1": 5, "HL.DV.E3.1": 2, "NC.1": "na", "ND.5": 1}
 
 
@@ -117,6 +118,9 @@ async def test_an_enumerator_enters_answers_against_the_list_with_mode_and_id(
     }
 
     anonymous = await intake.http.post("/v1/interviews", json=body)
+    elsewhere = await intake.http.post(
+        "/v1/interviews", json=body, headers=bearer("enumerator", units=["ht-nx-co-dam"])
+    )
     impersonating = await intake.http.post(
         "/v1/interviews", json={**body, "interviewer_id": "other"}, headers=ENUMERATOR
     )
@@ -127,6 +131,7 @@ async def test_an_enumerator_enters_answers_against_the_list_with_mode_and_id(
     )
 
     assert anonymous.status_code == 401
+    assert elsewhere.status_code == 403  # the invitation is Xuân Hội's, not Cổ Đạm's
     assert impersonating.status_code == 422
     assert recorded.status_code == 201
     assert (again.status_code, off_list.status_code) == (409, 404)

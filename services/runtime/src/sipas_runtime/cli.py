@@ -8,8 +8,8 @@ through the ``sipas.services`` group, so this module never imports a service dir
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
-import sys
 import time
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -25,9 +25,10 @@ import sipas_contracts
 from sipas_contracts.schemas import stale_schema_files, write_schema_files
 from sipas_runtime import i18n
 from sipas_runtime.dlq import app as dlq_app
+from sipas_runtime.identity.bucket import ensure_bucket, register_key
+from sipas_runtime.identity.commands import audit_app, identity_app, keys_app
 from sipas_runtime.nats_access import inbox_prefix, render_accounts
-from sipas_runtime.privacy import KeyPair
-from sipas_runtime.stack import SERVICES, Stack, StackError, generate_secrets, operator_keys
+from sipas_runtime.stack import ALERTMANAGER_KEY, SERVICES, Stack, StackError
 from sipas_runtime.streams import ensure_streams
 
 app = typer.Typer(
@@ -39,7 +40,6 @@ app = typer.Typer(
 contracts_app = typer.Typer(
     help="Event contracts: JSON Schema and AsyncAPI export.", no_args_is_help=True
 )
-keys_app = typer.Typer(help="Secrets and key pairs for a deployment.", no_args_is_help=True)
 i18n_app = typer.Typer(
     help="The message catalogue: Vietnamese translations of every user-facing text.",
     no_args_is_help=True,
@@ -49,6 +49,8 @@ nats_app = typer.Typer(
 )
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(keys_app, name="keys")
+app.add_typer(identity_app, name="identity")
+app.add_typer(audit_app, name="audit")
 app.add_typer(nats_app, name="nats")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(i18n_app, name="i18n")
@@ -117,6 +119,10 @@ def up(
         console.print(_url_table(stack))
         console.print(f"NATS: {stack.nats_url}   Mongo: {stack.mongo_url}")
         console.print(f"Logs: {workdir / 'logs'}   Secrets (dev): {workdir / 'secrets.env'}")
+        console.print(
+            f"Console sign-in (dev): {workdir / 'dev-supervisor.txt'}   "
+            f"machine keys (dev): {workdir / 'dev-keys.json'}"
+        )
         console.print("Ctrl-C to stop.")
         while True:
             time.sleep(1)
@@ -211,7 +217,12 @@ def nats_provision(
     password: Annotated[str | None, typer.Option(envvar="SIPAS_NATS_ADMIN_PASSWORD")] = None,
     replicas: Annotated[int, typer.Option(envvar="SIPAS_STREAM_REPLICAS")] = 1,
 ) -> None:
-    """Create or update every JetStream stream (run once per deployment, as the admin user)."""
+    """Create or update every JetStream stream and the identity bucket (as the admin user).
+
+    With ``SIPAS_ALERTMANAGER_KEY`` in the environment, that key is registered for the
+    Alertmanager hook (role alertmanager), as a deployment's env file provides it.
+    """
+    hook_key = os.environ.get(ALERTMANAGER_KEY)
 
     async def provision() -> None:
         nc = await nats.connect(
@@ -219,6 +230,15 @@ def nats_provision(
         )
         try:
             await ensure_streams(nc.jetstream(), replicas=replicas)
+            kv = await ensure_bucket(nc.jetstream(), replicas=replicas)
+            if hook_key:
+                await register_key(
+                    kv,
+                    hook_key,
+                    name="Alertmanager",
+                    roles=["alertmanager"],
+                    created_by="provision",
+                )
         finally:
             await nc.close()
 
@@ -253,21 +273,6 @@ def i18n_check() -> None:
         console.print("Run `sipas i18n extract`, then translate the new entries.")
         raise typer.Exit(1)
     console.print("catalogue complete")
-
-
-@keys_app.command("generate")
-def keys_generate() -> None:
-    """Print a fresh set of secrets as an env file (keys, key pairs, API keys, NATS passwords)."""
-    sys.stdout.write("# SIPAS Live secrets — keep out of version control\n")
-    for name, value in (generate_secrets() | operator_keys()).items():
-        sys.stdout.write(f"{name}={value}\n")
-
-
-@keys_app.command("pair")
-def keys_pair() -> None:
-    """Print one Curve25519 key pair (base64)."""
-    pair = KeyPair.generate()
-    sys.stdout.write(f"secret_key={pair.secret_key}\npublic_key={pair.public_key}\n")
 
 
 def _install_plugins() -> None:

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sipas_contracts import streams, subjects
+from sipas_runtime.identity.bucket import STREAM as IDENTITY_STREAM
 
 SERVICES = ("intake", "sampling", "scoring", "alerts", "console")
 # Raw records intake's webhook and importer queue, already validated and with the contact
@@ -49,6 +50,7 @@ STREAM_OWNERS: dict[str, str] = {
     streams.CAMPAIGNS.name: "sampling",
     streams.INDEXES.name: "scoring",
     streams.ALERTS.name: "alerts",
+    IDENTITY_STREAM: "console",  # the identity bucket: the keys the console publishes
 }
 SHARED_STREAMS = (streams.DEAD_LETTERS.name, streams.OVERRIDES.name)
 USERS = (*SERVICES, "tthc", "downstream", "admin")
@@ -81,10 +83,35 @@ def _consumer_api(stream: str, durable: str) -> list[str]:
     ]
 
 
+def identity_reader() -> list[str]:
+    """What watching the identity bucket takes (an ordered consumer on its stream)."""
+    stream = IDENTITY_STREAM
+    return [
+        f"{JS}.CONSUMER.CREATE.{stream}",
+        f"{JS}.CONSUMER.CREATE.{stream}.>",
+        f"{JS}.CONSUMER.INFO.{stream}.>",
+        f"{JS}.CONSUMER.DELETE.{stream}.>",
+        f"$JS.FC.{stream}.>",
+    ]
+
+
+def identity_writer() -> list[str]:
+    """What publishing keys takes (the console): writing and reading single entries."""
+    stream = IDENTITY_STREAM
+    return [
+        f"$KV.{IDENTITY_STREAM.removeprefix('KV_')}.>",
+        f"{JS}.DIRECT.GET.{stream}",
+        f"{JS}.DIRECT.GET.{stream}.>",
+        f"{JS}.STREAM.MSG.GET.{stream}",
+    ]
+
+
 def service_permissions(service: str) -> dict[str, Any]:
     """Publish/subscribe allow-lists of one service user."""
     publish = [*SERVICE_PUBLISHES[service], subjects.dead_letter(service), f"{JS}.INFO"]
-    publish += [f"{JS}.STREAM.INFO.*"]
+    publish += [f"{JS}.STREAM.INFO.*", *identity_reader()]
+    if STREAM_OWNERS[IDENTITY_STREAM] == service:
+        publish += identity_writer()
     for stream in owned_streams(service):
         publish += [f"{JS}.STREAM.CREATE.{stream}", f"{JS}.STREAM.UPDATE.{stream}"]
     for spec in streams.ALL_CONSUMERS:

@@ -6,12 +6,13 @@ startup hooks, and asks for the ASGI app::
     runtime = ServiceRuntime(settings, title="SIPAS scoring")
     runtime.consume(SCORING_RESPONSES, decode=..., handler=..., dedup="sequence")
     runtime.on_startup(create_indexes)
-    app = runtime.create_app(routers=[api.router])
+    app = runtime.create_app(routers=[api.router], permissions=api.PERMISSIONS)
 
 The FastAPI lifespan connects Mongo (ping with retries), connects NATS, creates/updates
-the streams, runs the startup hooks, then starts the FastStream subscribers and the
-background tasks; shutdown runs in reverse. ``/healthz``, ``/readyz`` and ``/metrics`` come
-for free.
+the streams, loads the identity directory (signing keys and machine keys, kept current
+from the identity bucket), runs the startup hooks, then starts the FastStream subscribers
+and the background tasks; shutdown runs in reverse. ``/healthz``, ``/readyz`` and
+``/metrics`` come for free; every route passes the identity gate (``identity.gate``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any, TypeVar
 
 import structlog
 import uvicorn
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 from faststream.nats.prometheus import NatsPrometheusMiddleware
@@ -33,12 +34,14 @@ from faststream.nats.security import NatsUserPassword
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from sipas_contracts.streams import DEAD_LETTERS, ConsumerSpec
 from sipas_contracts.subjects import dead_letter as dead_letter_subject
+from sipas_runtime.audit import AUDIT, AUDIT_HEAD, AuditLog
 from sipas_runtime.consumer import (
     Decoder,
     DedupMode,
@@ -49,6 +52,11 @@ from sipas_runtime.consumer import (
 )
 from sipas_runtime.dead_letters import DEAD, DeadLetters
 from sipas_runtime.http import BodyLimitMiddleware, MetricsMiddleware
+from sipas_runtime.identity.bucket import STREAM as IDENTITY_STREAM
+from sipas_runtime.identity.bucket import IdentityWatch, open_bucket
+from sipas_runtime.identity.directory import Directory
+from sipas_runtime.identity.gate import PUBLIC, Gate, RouteTable, authorize
+from sipas_runtime.identity.principal import Principal
 from sipas_runtime.logs import configure_logging
 from sipas_runtime.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, new_registry, render
 from sipas_runtime.mongo import Document, create_mongo_client
@@ -114,6 +122,10 @@ class ServiceRuntime:
         self._loops: list[Callable[[Client, JetStreamContext], PullLoop]] = []
         self._running_loops: list[PullLoop] = []
         self.recovery = Recovery(self.name, self._consumers, lambda: self.mongo)
+        self.directory = Directory()
+        self.audit = AuditLog(lambda: self.mongo, settings.database_name, self.name)
+        self._identity: IdentityWatch | None = None  # watched once the service serves HTTP
+        self.identity_bucket: KeyValue | None = None
         self.ready = False
 
     # -- collaborators available after start -------------------------------------------------
@@ -272,6 +284,11 @@ class ServiceRuntime:
         # the others (created by their owner or by `sipas nats provision`).
         managed = owned_streams(self.name) if self.settings.nats_user else None
         await ensure_streams(self._js, replicas=self.settings.stream_replicas, manage=managed)
+        if self._identity is not None:
+            creates = managed is None or IDENTITY_STREAM in managed
+            kv = await open_bucket(self._js, create=creates, replicas=self.settings.stream_replicas)
+            await self._identity.start(kv)
+            self.identity_bucket = kv
         self._publisher = EventPublisher(self._js, self.metrics, nc=self.broker.connection)
         self._dead_letters = DeadLetters(self._js, self.metrics, lambda: self.db)
         for hook in self._startup:
@@ -309,6 +326,8 @@ class ServiceRuntime:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._identity is not None:
+            await self._identity.stop()
         for hook in reversed(self._shutdown):
             try:
                 await hook(self)
@@ -345,12 +364,24 @@ class ServiceRuntime:
             self.metrics.ack_pending.labels(self.name, spec.durable).set(info.num_ack_pending or 0)
 
     async def _ensure_runtime_collections(self) -> None:
-        await ensure_collections(self.db, [PROCESSED, WATERMARKS, DEAD])
+        await ensure_collections(self.db, [PROCESSED, WATERMARKS, DEAD, AUDIT, AUDIT_HEAD])
         await self.db[PROCESSED].create_index("at", expireAfterSeconds=PROCESSED_MARKER_TTL_SECONDS)
 
     # -- HTTP ----------------------------------------------------------------------------------
-    def create_app(self, *, routers: Sequence[APIRouter] = (), description: str = "") -> FastAPI:
-        """The service's ASGI app: its routers plus health, readiness and metrics."""
+    def create_app(
+        self,
+        *,
+        routers: Sequence[APIRouter] = (),
+        permissions: RouteTable,
+        description: str = "",
+        sessions: Callable[[Request], Awaitable[Principal | None]] | None = None,
+    ) -> FastAPI:
+        """The service's ASGI app: its routers plus health, readiness and metrics.
+
+        Every route goes through the identity gate with ``permissions`` (a route missing
+        from the table stops the app from being built); ``sessions`` finds a caller who
+        presents no bearer credential (the console's signed-in people).
+        """
 
         @asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -360,13 +391,32 @@ class ServiceRuntime:
             finally:
                 await self.stop()
 
-        app = FastAPI(title=self.title, description=description, version="0.1.0", lifespan=lifespan)
+        app = FastAPI(
+            title=self.title,
+            description=description,
+            version="0.1.0",
+            lifespan=lifespan,
+            dependencies=[Depends(authorize)],
+        )
         install_problem_handlers(app)
         for router in routers:
             app.include_router(router)
         app.add_api_route("/healthz", self._healthz, methods=["GET"], include_in_schema=False)
         app.add_api_route("/readyz", self._readyz, methods=["GET"], include_in_schema=False)
         app.add_api_route("/metrics", self._metrics, methods=["GET"], include_in_schema=False)
+        table = permissions.merged(
+            {("GET", p): PUBLIC for p in ("/healthz", "/readyz", "/metrics")}
+        )
+        self._identity = IdentityWatch(self.directory)
+        gate = Gate(
+            table,
+            self.directory,
+            self.settings.load_hierarchy(),
+            fallback=sessions,
+            audit=self.audit,
+        )
+        gate.learn_routes(app)
+        app.state.gate = gate
         app.state.runtime = self
         app.add_middleware(BodyLimitMiddleware, max_bytes=self.max_body_bytes)
         app.add_middleware(MetricsMiddleware, metrics=self.metrics, router_app=app)

@@ -31,6 +31,7 @@ from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.settings import decode_key
 from sipas_sampling import handlers, store
 from sipas_sampling.api import callbacks, campaigns, dev, draws
+from sipas_sampling.api.permissions import PERMISSIONS
 from sipas_sampling.campaigns import campaign_file, load_campaign_file
 from sipas_sampling.dispatch import Dispatcher
 from sipas_sampling.draws import Draws
@@ -252,6 +253,7 @@ def create_app(settings: Settings) -> FastAPI:
     runtime.every(settings.maintenance_interval, upkeep)
     app = runtime.create_app(
         routers=[campaigns.router, draws.router, callbacks.router, dev.router],
+        permissions=PERMISSIONS,
         description="Campaigns, eligibility, allocation, reproducible draws and invitations.",
     )
     app.state.sampling = sampling

@@ -89,7 +89,11 @@ def fetch(
     url: Annotated[str, typer.Option(help="Sampling base URL")],
     campaign: Annotated[str, typer.Option(help="Campaign id")],
     key: Annotated[
-        str, typer.Option(envvar="SIPAS_SAMPLING_API_KEY", help="Observer or operator key")
+        str,
+        typer.Option(
+            envvar="SIPAS_SAMPLING_API_KEY",
+            help="Machine key (sipas keys create) with the observer role",
+        ),
     ],
     out: Annotated[Path, typer.Option(help="Where to write the export")] = Path("draw.json"),
     decisions: Annotated[bool, typer.Option(help="Fetch the decision log instead")] = False,

@@ -13,12 +13,11 @@ from datetime import UTC, date, datetime
 from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from sipas_runtime.settings import ServiceSettings
 
-ROLES = ("operator", "enumerator", "observer")
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
@@ -69,9 +68,6 @@ class Settings(ServiceSettings):
     dev_outbox: bool = Field(
         default=False, description="Keep messages at /dev/outbox instead of sending them"
     )
-    api_keys: str = Field(
-        default="", description="role:key pairs, comma-separated (operator, enumerator, observer)"
-    )
     dispatch_interval: float = Field(default=0.2, gt=0, le=60)
     role: Literal["all", "decide", "dispatch"] = Field(
         default="all",
@@ -105,17 +101,6 @@ class Settings(ServiceSettings):
     zalo_access_token: str = Field(default="", description="First token pair (bootstrap only)")
     zalo_refresh_token: str = ""
 
-    @field_validator("api_keys")
-    @classmethod
-    def _roles_known(cls, value: str) -> str:
-        for pair in filter(None, (p.strip() for p in value.split(","))):
-            role, _, key = pair.partition(":")
-            if role not in ROLES or len(key) < 16:  # noqa: PLR2004 - a guessable key is no key
-                raise ValueError(
-                    f"api_keys: {role!r} must be one of {ROLES} with a key of 16+ chars"
-                )
-        return value
-
     def campaign_entries(self) -> list[str]:
         """Campaign files (paths or shipped names) to load at start-up."""
         return [p.strip() for p in self.campaign_files.split(",") if p.strip()]
@@ -128,8 +113,3 @@ class Settings(ServiceSettings):
     def templates_day(self) -> date:
         """The day campaign templates are instantiated for (today in Vietnam by default)."""
         return self.campaign_as_of or datetime.now(UTC).astimezone(VIETNAM).date()
-
-    def role_keys(self) -> dict[str, str]:
-        """API key → role."""
-        pairs = (p.strip().partition(":") for p in self.api_keys.split(",") if p.strip())
-        return {key: role for role, _, key in pairs}

@@ -23,20 +23,21 @@ from nats.aio.client import Client
 from sipas_contracts import subjects
 from sipas_contracts.events import CampaignPlanned, DossierCompleted, Event, InvitationSent
 from sipas_contracts.ids import uuid7
+from sipas_runtime.identity.tokens import SigningKey
 from sipas_runtime.privacy import KeyPair, seal
 from sipas_runtime.processes import free_port
 from sipas_runtime.publishing import encode, event_headers
-from sipas_runtime.testing import eventually
+from sipas_runtime.testing import Identities, eventually, person_token
 from sipas_sampling.app import SamplingService, create_app
 from sipas_sampling.settings import Settings
 
 PAIR = KeyPair.generate()
 TOKEN_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
-KEYS = {role: f"{role}-{secrets.token_hex(12)}" for role in ("operator", "observer", "enumerator")}
+SIGNING = SigningKey.generate(kid="test-sampling")
 
 
-def auth(role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {KEYS[role]}"}
+def auth(role: str, units: tuple[str, ...] = ("ht",)) -> dict[str, str]:
+    return {"Authorization": f"Bearer {person_token(SIGNING, role, units=units)}"}
 
 
 def completed(
@@ -102,6 +103,7 @@ class Harness:
 
         await self.nc.subscribe(subjects.INVITATIONS_SENT, cb=collect)
         await self.nc.subscribe(subjects.CAMPAIGNS_PLANNED, cb=collect_plan)
+        await Identities.on(self.nc, SIGNING)  # tokens of ``auth`` verify from now on
         await self.sampling.runtime.start()
         return self
 
@@ -143,7 +145,6 @@ async def harness(
             "batch_timeout": 0.01,
             "dispatch_interval": 0.05,
             "maintenance_interval": 3600,
-            "api_keys": ",".join(f"{r}:{k}" for r, k in KEYS.items()),
             "survey_base_url": "https://ks.example.gov.vn",
         }
         harness = Harness(create_app(Settings(**{**values, **overrides})), nc)

@@ -255,6 +255,20 @@ async def test_lists_carry_invitation_ids_reserves_in_order_and_addresses_for_fi
     assert (after[0][14], after[25][14]) == ("Đã thay thế", "Chờ khảo sát")
     assert str(after[25][12]).startswith("https://ks.example.gov.vn/s/")
     assert (await h.http.get(f"/v1/campaigns/{CAMPAIGN}/lists.xlsx")).status_code == 401
+    # An enumerator of another commune: this commune's list and substitutions are refused,
+    # and without a unit filter the workbook holds none of this commune's people.
+    elsewhere = tools.auth("enumerator", units=(COMMUNES[2],))
+    listed = f"/v1/campaigns/{CAMPAIGN}/lists.xlsx"
+    refused_list = await h.http.get(listed, headers=elsewhere, params={"unit": COMMUNES[1]})
+    unfiltered = await h.http.get(listed, headers=elsewhere)
+    refused_sub = await h.http.post(
+        f"/v1/campaigns/{CAMPAIGN}/substitutions",
+        headers=elsewhere,
+        json={"dossier_id": drawn["official"][1], "reason": "refused"},
+    )
+    assert (refused_list.status_code, refused_sub.status_code) == (403, 403)
+    rows = load_workbook(io.BytesIO(unfiltered.content)).active.iter_rows(values_only=True)
+    assert not {str(r[7]) for r in rows} & set(drawn["official"] + drawn["reserve"])
     assert (
         await h.http.post(f"/v1/campaigns/{CAMPAIGN}/draw", headers=tools.auth("observer"))
     ).status_code == 403

@@ -1,20 +1,20 @@
-"""Scoring's operator API: live indices, unit detail, funnel, exports, campaign profiles.
+"""Scoring's staff API: live indices, unit detail, funnel, exports, campaign profiles.
 
-Every route here needs an operator (see :mod:`sipas_scoring.auth`): live figures are
+Live figures are for staff and downstream readers (see :mod:`sipas_scoring.permissions`),
 not public until published (see :mod:`sipas_scoring.publication_api`).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from sipas_contracts.events import ApplicantKind, CollectionMode
+from sipas_runtime.identity import Caller
 from sipas_runtime.params import CampaignPath, CampaignQuery, UnitPath, UnitQuery
 from sipas_runtime.problems import ProblemError
 from sipas_scoring.api_models import CampaignOut, FunnelOut, TableOut, UnitDetailOut
-from sipas_scoring.auth import Operator, operator, scoring_of
 from sipas_scoring.domain import ScoringError
 from sipas_scoring.domain.profile import (
     CampaignProfile,
@@ -27,7 +27,10 @@ from sipas_scoring.exports import MEDIA_TYPES, Format, render
 from sipas_scoring.rendering import Json, detail_json
 from sipas_scoring.views import NotFoundError
 
-router = APIRouter(prefix="/v1", tags=["indices"], dependencies=[Depends(operator)])
+if TYPE_CHECKING:
+    from sipas_scoring.app import ScoringService
+
+router = APIRouter(prefix="/v1", tags=["indices"])
 Tier = Literal["province", "district", "commune", "department", "unknown"]
 PeriodQuery = Annotated[
     str, Query(description="'campaign' (default), YYYY, YYYY-Qn or YYYY-MM", max_length=16)
@@ -36,6 +39,12 @@ ModesQuery = Annotated[
     list[CollectionMode] | None,
     Query(description="Collection modes to count (default: the profile's, kiosk apart)"),
 ]
+
+
+def scoring_of(request: Request) -> ScoringService:
+    """The scoring service behind a request."""
+    scoring: ScoringService = request.app.state.scoring
+    return scoring
 
 
 def problem_of(exc: Exception) -> ProblemError:
@@ -186,7 +195,7 @@ async def get_profile(request: Request, campaign: CampaignPath) -> CampaignProfi
 
 @router.put("/campaigns/{campaign}/profile", summary="Set a campaign's scoring profile")
 async def put_profile(
-    request: Request, campaign: CampaignPath, settings: ProfileSettings, actor: Operator
+    request: Request, campaign: CampaignPath, settings: ProfileSettings, caller: Caller
 ) -> CampaignProfile:
     """Replace the profile (revision +1); omitted fields follow the plan, else the defaults.
 
@@ -203,6 +212,6 @@ async def put_profile(
             instrument_of(tallies, merged)
     except ScoringError as exc:
         raise problem_of(exc) from exc
-    profile = await scoring.profiles().put(campaign, explicit, actor)
+    profile = await scoring.profiles().put(campaign, explicit, caller.subject)
     scoring.index_publisher.invalidate(campaign)
     return profile

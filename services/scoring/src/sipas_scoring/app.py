@@ -18,6 +18,7 @@ from sipas_runtime.service import ServiceRuntime, ensure_collections
 from sipas_scoring import api, handlers, public_api, publication_api
 from sipas_scoring.funnel_store import DOSSIERS, INVITATIONS, FunnelStore
 from sipas_scoring.metrics import ScoringMetrics
+from sipas_scoring.permissions import PERMISSIONS
 from sipas_scoring.profiles import PLANS, PROFILES, ProfileStore
 from sipas_scoring.publication_store import PUBLICATIONS, PublicationStore
 from sipas_scoring.settings import Settings
@@ -167,6 +168,7 @@ def create_app(settings: Settings) -> FastAPI:
             publication_api.reports_router,
             public_api.public_router,
         ],
+        permissions=PERMISSIONS,
         description=(
             "Chỉ số hài lòng (SIPAS) theo đơn vị, có khoảng tin cậy, xếp hạng, phễu khảo sát "
             "và công bố. / Satisfaction indices per unit with confidence intervals, ranks, "

@@ -191,7 +191,10 @@ def report(  # noqa: PLR0917 - typer maps each parameter to a command-line optio
         str, typer.Option(envvar="SIPAS_SCORING_URL", help="Scoring API address")
     ] = "http://127.0.0.1:8083",
     key: Annotated[
-        str | None, typer.Option(envvar="SIPAS_SCORING_KEY", help="Operator key (bearer)")
+        str | None,
+        typer.Option(
+            envvar="SIPAS_SCORING_KEY", help="Machine key (sipas keys create) with the reader role"
+        ),
     ] = None,
 ) -> None:
     """Write the report of a campaign period (HTML and PDF) from the scoring API."""  # fmt: skip

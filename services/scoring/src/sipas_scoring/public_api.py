@@ -14,8 +14,7 @@ from sipas_contracts.ids import CODE_PATTERN
 from sipas_runtime.i18n import Lang
 from sipas_runtime.params import CampaignPath
 from sipas_runtime.problems import ProblemError
-from sipas_scoring.api import PeriodQuery
-from sipas_scoring.auth import scoring_of
+from sipas_scoring.api import PeriodQuery, scoring_of
 from sipas_scoring.exports import LICENCE, MEDIA_TYPES, Format, dictionary, render
 from sipas_scoring.publication_api import (
     PublishedTableOut,

@@ -1,7 +1,7 @@
-"""Publication (operators): draft, approve, publish, withdraw; reports and the workbook.
+"""Publication (operators, approvers): draft, approve, publish, withdraw; reports, workbook.
 
-Operators draft a publication (a frozen snapshot of the table and the funnel, with its
-SHA-256), another operator approves it, then it is published. The public routes
+An operator drafts a publication (a frozen snapshot of the table and the funnel, with its
+SHA-256), an approver who did not draft it approves it, then it is published. The public routes
 (:mod:`sipas_scoring.public_api`) serve only the published snapshot, never live counts.
 """
 
@@ -11,16 +11,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from sipas_contracts.ids import CODE_PATTERN, CampaignId
 from sipas_runtime.i18n import Lang
+from sipas_runtime.identity import Caller, Principal
 from sipas_runtime.params import CampaignQuery
 from sipas_runtime.problems import ProblemError
-from sipas_scoring.api import PeriodQuery, problem_of
+from sipas_scoring.api import PeriodQuery, problem_of, scoring_of
 from sipas_scoring.api_models import TableOut
-from sipas_scoring.auth import Operator, operator, scoring_of
 from sipas_scoring.domain import PublicationError, ScoringError
 from sipas_scoring.domain.publication import Action, digest, transition
 from sipas_scoring.exports import MEDIA_TYPES
@@ -30,12 +30,8 @@ from sipas_scoring.report import render_html, render_pdf
 from sipas_scoring.views import NotFoundError
 from sipas_scoring.workbook import official_workbook
 
-router = APIRouter(
-    prefix="/v1/publications", tags=["publication"], dependencies=[Depends(operator)]
-)
-reports_router = APIRouter(
-    prefix="/v1/reports", tags=["publication"], dependencies=[Depends(operator)]
-)
+router = APIRouter(prefix="/v1/publications", tags=["publication"])
+reports_router = APIRouter(prefix="/v1/reports", tags=["publication"])
 ReportFormat = Literal["html", "pdf"]
 
 
@@ -89,7 +85,7 @@ async def build_snapshot(request: Request, campaign_id: str, period: str) -> Jso
 
 
 @router.post("", status_code=201, summary="Draft a publication: freeze the current figures")
-async def draft(request: Request, body: DraftRequest, actor: Operator) -> PublicationRecord:
+async def draft(request: Request, body: DraftRequest, caller: Caller) -> PublicationRecord:
     """Snapshot the table of a campaign period; state ``draft``."""
     scoring = scoring_of(request)
     snapshot = await build_snapshot(request, body.campaign_id, body.period)
@@ -102,16 +98,29 @@ async def draft(request: Request, body: DraftRequest, actor: Operator) -> Public
         digest=digest(snapshot),
         through_seq=snapshot["table"]["through_seq"],
         profile_revision=snapshot["table"]["profile"]["revision"],
-        drafted_by=actor,
+        drafted_by=caller.subject,
         drafted_at=now,
         history=[
             HistoryEntry(
-                state="draft", actor=actor, at=now, note=body.note, name=body.name, title=body.title
+                state="draft",
+                actor=caller.subject,
+                at=now,
+                note=body.note,
+                name=body.name or caller.name,
+                title=body.title,
             )
         ],
     )
     await scoring.publications().add(record, snapshot)
     scoring.metrics.publications.labels("draft").inc()
+    await scoring.runtime.audit.record(
+        "publication_drafted",
+        actor=caller.subject,
+        target=record.id,
+        campaign=record.campaign_id,
+        period=record.period,
+        digest=record.digest,
+    )
     return record
 
 
@@ -139,46 +148,53 @@ async def get_publication(request: Request, publication_id: str) -> Json:
 
 
 async def _step(
-    request: Request, publication_id: str, action: Action, actor: str, body: StepRequest
+    request: Request, publication_id: str, action: Action, caller: Principal, body: StepRequest
 ) -> PublicationRecord:
     scoring = scoring_of(request)
     record = await _record(request, publication_id)
+    printed = {"name": caller.name, **body.model_dump(exclude_none=True)}
     try:
-        state = transition(record.state, action, actor=actor, drafted_by=record.drafted_by)
-        entry = HistoryEntry(
-            state=state, actor=actor, at=datetime.now(UTC), **body.model_dump(exclude_none=True)
-        )
+        state = transition(record.state, action, actor=caller.subject, drafted_by=record.drafted_by)
+        entry = HistoryEntry(state=state, actor=caller.subject, at=datetime.now(UTC), **printed)
         moved = await scoring.publications().move(scoring.runtime.mongo, record, entry)
     except PublicationError as exc:
         raise ProblemError(409, str(exc), code="urn:sipas:problem:publication-state") from exc
     except ConflictError as exc:
         raise ProblemError(409, str(exc), code="urn:sipas:problem:conflict") from exc
     scoring.metrics.publications.labels(action).inc()
+    await scoring.runtime.audit.record(
+        f"publication_{moved.state}",
+        actor=caller.subject,
+        target=moved.id,
+        campaign=moved.campaign_id,
+        digest=moved.digest,
+        note=body.note,
+    )
     return moved
 
 
 @router.post("/{publication_id}/approve", summary="Approve a draft (not by its drafter)")
 async def approve(
-    request: Request, publication_id: str, body: StepRequest, actor: Operator
+    request: Request, publication_id: str, body: StepRequest, caller: Caller
 ) -> PublicationRecord:
     """Move draft → approved; name, title and authority sign the report."""
-    return await _step(request, publication_id, "approve", actor, body)
+    return await _step(request, publication_id, "approve", caller, body)
 
 
 @router.post("/{publication_id}/publish", summary="Publish an approved publication")
 async def publish(
-    request: Request, publication_id: str, body: StepRequest, actor: Operator
+    request: Request, publication_id: str, body: StepRequest, caller: Caller
 ) -> PublicationRecord:
     """Move approved → published with its number; the previous publication is superseded."""
-    return await _step(request, publication_id, "publish", actor, body)
+    return await _step(request, publication_id, "publish", caller, body)
 
 
 @router.post("/{publication_id}/withdraw", summary="Withdraw a draft or approved publication")
 async def withdraw(
-    request: Request, publication_id: str, body: StepRequest, actor: Operator
+    request: Request, publication_id: str, body: StepRequest, caller: Caller
 ) -> PublicationRecord:
     """Move draft or approved → withdrawn."""
-    return await _step(request, publication_id, "withdraw", actor, body)
+    return await _step(request, publication_id, "withdraw", caller, body)
 
 
 def report_response(html: str, fmt: ReportFormat, name: str) -> Response:

@@ -15,8 +15,6 @@ from pydantic_settings import SettingsConfigDict
 from sipas_runtime.settings import ServiceSettings
 from sipas_scoring.domain.profile import ProfileSettings
 
-DEV_ACTOR = "dev"
-
 
 class Settings(ServiceSettings):
     """Configuration of the scoring service."""
@@ -69,30 +67,14 @@ class Settings(ServiceSettings):
         description="all: consume and publish index updates in one process; consume / "
         "publish: split them over two processes (each can then use its own core)",
     )
-    operator_keys: str = Field(
-        default="",
-        description="Comma-separated 'name:key' bearer keys of operators (Sở Nội vụ staff); "
-        "empty outside production = open to a 'dev' operator",
-    )
 
     @property
     def utc_offset(self) -> timedelta:
         """The province's offset from UTC."""
         return timedelta(minutes=self.utc_offset_minutes)
 
-    @property
-    def operators(self) -> dict[str, str]:
-        """Bearer key -> operator name."""
-        pairs = (entry.strip().split(":", 1) for entry in self.operator_keys.split(","))
-        return {key: name for name, key in (p for p in pairs if len(p) == 2 and all(p))}  # noqa: PLR2004
-
     def profile_defaults(self) -> ProfileSettings:
         """Profile settings of a campaign nobody configured (and of omitted fields)."""
         return ProfileSettings(
             n_min_item=self.n_min, n_min_unit=self.n_min_unit, method=self.method
         )
-
-    @property
-    def open_operator_access(self) -> bool:
-        """No keys configured and not in production: operator routes act as ``dev``."""
-        return not self.operators and self.env != "production"

@@ -14,7 +14,13 @@ from sipas_scoring.testing import C2640, answers_for, resp
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
 AT = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
-MINH, LAN = {"X-Sipas-Actor": "minh"}, {"X-Sipas-Actor": "lan"}
+
+
+def people(harness) -> tuple[dict[str, str], dict[str, str]]:
+    """Two supervisors: Minh drafts, Lan approves (four eyes)."""
+    minh = harness.ids.headers("supervisor", subject="minh", name="Lê Văn Minh")
+    lan = harness.ids.headers("supervisor", subject="lan", name="Phạm Thị Lan")
+    return minh, lan
 
 
 async def seed(harness, wait, levels: list[int]) -> int:
@@ -28,6 +34,7 @@ async def seed(harness, wait, levels: list[int]) -> int:
 async def test_figures_reach_the_public_only_once_published(harness, wait):
     through = await seed(harness, wait, [5, 5, 5, 1])
     http = harness.http
+    MINH, LAN = people(harness)  # noqa: N806 - two people, named as in the story
     assert (await http.get("/v1/public/indices", params={"campaign": "c2026"})).status_code == 404
 
     draft = await http.post("/v1/publications", json={"campaign_id": "c2026"}, headers=MINH)
@@ -65,6 +72,7 @@ async def test_figures_reach_the_public_only_once_published(harness, wait):
 async def test_open_data_serves_the_published_snapshot_and_a_new_one_supersedes_it(harness, wait):
     await seed(harness, wait, [5, 5, 5, 1])
     http = harness.http
+    MINH, LAN = people(harness)  # noqa: N806 - two people, named as in the story
 
     async def publish() -> dict:
         draft = (
@@ -100,38 +108,40 @@ async def test_open_data_serves_the_published_snapshot_and_a_new_one_supersedes_
     assert {c["key"] for c in listed["columns"]} >= {"unit", "name", "sipas", "ci_low", "rank"}
 
 
-async def test_operator_routes_need_a_key_when_keys_are_configured(settings, make_harness, wait):
-    keys = "minh:k-minh-0123456789,lan:k-lan-0123456789"
-    harness = await make_harness(settings.model_copy(update={"operator_keys": keys}))
+async def test_routes_follow_roles_and_the_history_names_the_people(harness, wait):
     await seed(harness, wait, [5, 5, 5])
-    http = harness.http
+    http, ids = harness.http, harness.ids
+    operator = ids.headers("operator", subject="minh", name="Lê Văn Minh")
+    viewer, approver = ids.headers("viewer"), ids.headers("approver", subject="lan")
 
-    anonymous = await http.get("/v1/indices")
+    anonymous = await http.get("/v1/indices", headers={"Authorization": ""})
     wrong = await http.get("/v1/indices", headers={"Authorization": "Bearer nope"})
-    draft = await http.post(
-        "/v1/publications",
-        json={"campaign_id": "c2026"},
-        headers={"Authorization": "Bearer k-minh-0123456789", "X-Sipas-Actor": "lan"},
-    )
+    read = await http.get("/v1/indices", headers=viewer)
+    refused = await http.post("/v1/publications", json={"campaign_id": "c2026"}, headers=viewer)
+    draft = await http.post("/v1/publications", json={"campaign_id": "c2026"}, headers=operator)
 
     assert anonymous.status_code == 401
-    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert anonymous.headers["www-authenticate"] == 'Bearer realm="sipas"'
     assert wrong.status_code == 401
-    assert draft.json()["drafted_by"] == "minh"  # the key names the actor, not a header
-    own = await http.post(
-        f"/v1/publications/{draft.json()['id']}/approve",
-        json={},
-        headers={"Authorization": "Bearer k-minh-0123456789"},
+    assert read.status_code == 200
+    assert refused.status_code == 403
+    assert draft.json()["drafted_by"] == "minh"
+    assert draft.json()["history"][0]["name"] == "Lê Văn Minh"
+    publication = draft.json()["id"]
+    operator_approves = await http.post(
+        f"/v1/publications/{publication}/approve", json={}, headers=operator
     )
-    assert own.status_code == 409
-    assert (await http.get("/v1/public/publications")).status_code == 200
+    assert operator_approves.status_code == 403  # approving is not an operator's role
+    approved = await http.post(f"/v1/publications/{publication}/approve", json={}, headers=approver)
+    assert approved.json()["history"][-1]["actor"] == "lan"
+    assert (
+        await http.get("/v1/public/publications", headers={"Authorization": ""})
+    ).status_code == 200
 
 
 async def test_the_publication_report_renders_with_its_state(harness, wait):
     await seed(harness, wait, [5, 5, 5, 1])
-    draft = (
-        await harness.http.post("/v1/publications", json={"campaign_id": "c2026"}, headers=MINH)
-    ).json()
+    draft = (await harness.http.post("/v1/publications", json={"campaign_id": "c2026"})).json()
 
     html = await harness.http.get(f"/v1/publications/{draft['id']}/report.html")
 

@@ -1,4 +1,4 @@
-"""Alerts' HTTP API: cases, KPIs and the Alertmanager hook."""
+"""Alerts' HTTP API: cases, KPIs and the Alertmanager hook (permissions: ``api.permissions``)."""
 
 from sipas_alerts.api import cases, hooks, kpis
 

@@ -1,8 +1,8 @@
 """The case API: list and read cases in your units, move them along, see who did what.
 
-``unit handler`` sees the cases of its unit subtree (403 outside it); ``supervisor`` sees
-and does everything; ``observer`` reads only. Illegal transitions answer 409 with the
-state and the states the action is allowed from.
+A unit handler sees the cases of its unit subtree (403 outside it); a supervisor sees and
+does everything; an observer reads only (see ``api.scope`` and ``api.permissions``).
+Illegal transitions answer 409 with the state and the states the action is allowed from.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from sipas_alerts.api.auth import CurrentScope, service
+from sipas_alerts.api.scope import CurrentScope, service
 from sipas_alerts.api.views import CaseDetail, CasePage, detail, summary
 from sipas_alerts.comment_vault import CommentVault
 from sipas_alerts.domain.cases import NOTE_MAX, Case
@@ -80,7 +80,7 @@ async def list_cases(
         before=before,
     )
     cases = await alerts.stores.reads.search(query, limit=limit)
-    role = scope.principal.role
+    role = scope.role
     items = [
         summary(
             c,
@@ -98,7 +98,7 @@ async def _detail(request: Request, scope: CurrentScope, case: Case) -> CaseDeta
     alerts = service(request)
     return detail(
         case,
-        role=scope.principal.role,
+        role=scope.role,
         now=alerts.desk.clock(),
         unit_name=alerts.notices.unit_name(case.unit),
         notifications=await alerts.stores.notifications.of_case(str(case.case_id)),
@@ -119,7 +119,7 @@ async def transition(
 ) -> CaseDetail:
     """Move the case along its lifecycle (409 when the state does not allow the action)."""
     case = await service(request).desk.act(
-        scope.principal.actor,
+        scope.actor,
         case_id,
         body.action,
         note=body.note,
@@ -133,11 +133,10 @@ async def transition(
 async def add_note(
     request: Request, scope: CurrentScope, case_id: CaseId, body: NoteRequest
 ) -> CaseDetail:
-    """Record a note (observers cannot)."""
+    """Record a note (workers of the case's unit only)."""
     alerts = service(request)
-    alerts.require_staff(scope.principal)
     case = await alerts.desk.annotate(
-        scope.principal.actor,
+        scope.actor,
         case_id,
         action="noted",
         note=body.note,

@@ -3,15 +3,14 @@
 Alertmanager (``deploy/alertmanager/alertmanager.yml``) posts every alert group here; each
 group is sent to the policy's ``routing.operators`` contacts through the same channels as
 case notifications. A group is notified once per (group, status, alerts) — Alertmanager's
-periodic repeats of an unchanged group are not sent again. When
-``SIPAS_ALERTS_ALERTMANAGER_TOKEN`` is set, Alertmanager must present it as a bearer token
-(``http_config.authorization.credentials`` in its receiver).
+periodic repeats of an unchanged group are not sent again. Alertmanager presents a machine
+key with the ``alertmanager`` role (``sipas keys create --role alertmanager``) as a bearer
+token (``http_config.authorization.credentials_file`` in its receiver).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 from datetime import datetime
 from typing import Any
 
@@ -19,9 +18,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.errors import BulkWriteError
 
-from sipas_alerts.api.auth import service
+from sipas_alerts.api.scope import service
 from sipas_alerts.store import Notification
-from sipas_runtime.problems import ProblemError
 
 router = APIRouter(prefix="/v1/hooks", tags=["hooks"])
 _DUPLICATE_KEY = 11000
@@ -52,17 +50,6 @@ class AlertmanagerPayload(BaseModel):
     alerts: list[AlertmanagerAlert] = Field(max_length=1000)
 
 
-def _authorised(request: Request) -> None:
-    token = service(request).settings.alertmanager_token
-    if token is None:
-        return
-    presented = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(presented.encode(), token.get_secret_value().encode()):
-        raise ProblemError(
-            401, "Alertmanager token missing or wrong.", code="urn:sipas:problem:unauthenticated"
-        )
-
-
 def _text(payload: AlertmanagerPayload) -> tuple[str, str]:
     name = payload.commonLabels.get("alertname", "alert")
     service_name = payload.commonLabels.get("service", "")
@@ -79,7 +66,6 @@ def _text(payload: AlertmanagerPayload) -> tuple[str, str]:
 @router.post("/alertmanager", summary="Alertmanager webhook (operator notifications)")
 async def alertmanager(request: Request, payload: AlertmanagerPayload) -> dict[str, Any]:
     """Queue a notification of the alert group for each operator contact."""
-    _authorised(request)
     alerts = service(request)
     subject, text = _text(payload)
     identity = "|".join(

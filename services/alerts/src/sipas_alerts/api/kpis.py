@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel
 
-from sipas_alerts.api.auth import CurrentScope, service
+from sipas_alerts.api.scope import CurrentScope, service
 from sipas_alerts.domain.alerts import rule_label
 from sipas_alerts.domain.cases import Case
 from sipas_alerts.domain.kpis import UnitKpis, kpis

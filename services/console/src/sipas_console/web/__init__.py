@@ -3,7 +3,9 @@
 To add a screen area, write ``sipas_console/web/<area>.py`` exposing
 
 - ``router``: a FastAPI ``APIRouter`` with the area's pages (HTML, rendered with
-  :func:`sipas_console.web.page.render` from templates in ``templates/<area>/``), and
+  :func:`sipas_console.web.page.render` from templates in ``templates/<area>/``),
+- ``PERMISSIONS``: who may open each of its routes, ``{("GET", "/cases"): allow(...)}``
+  (the identity gate enforces it; a route without a rule stops the console from starting),
 - ``MENU`` (optional): a list of :class:`~sipas_console.web.menu.MenuItem` for the navigation.
 
 Nothing else needs editing: every module of this package with a ``router`` is included, in
@@ -15,11 +17,14 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fastapi import APIRouter
 
 from sipas_console.web.menu import Menu, MenuItem
+from sipas_runtime.identity import RouteTable, Rule
+from sipas_runtime.identity.gate import Route
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class Area:
     name: str
     router: APIRouter
     menu: tuple[MenuItem, ...]
+    permissions: Mapping[Route, Rule]
 
 
 def areas() -> list[Area]:
@@ -38,10 +44,24 @@ def areas() -> list[Area]:
         module = importlib.import_module(f"{__name__}.{info.name}")
         router = getattr(module, "router", None)
         if isinstance(router, APIRouter):
-            found.append(Area(info.name, router, tuple(getattr(module, "MENU", ()))))
+            menu = tuple(getattr(module, "MENU", ()))
+            found.append(Area(info.name, router, menu, getattr(module, "PERMISSIONS", {})))
     return found
 
 
 def menu_of(found: list[Area]) -> Menu:
     """The navigation of the given areas."""
     return Menu(item for area in found for item in area.menu)
+
+
+def permissions_of(found: list[Area]) -> RouteTable:
+    """The console's route table: every area's rules together."""
+    table = RouteTable("console", {})
+    for area in found:
+        table = table.merged(area.permissions)
+    return table
+
+
+def route_table() -> RouteTable:
+    """The console's route table (for the generated docs)."""
+    return permissions_of(areas())

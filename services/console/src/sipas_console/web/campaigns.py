@@ -21,8 +21,16 @@ from sipas_console.clients import ServiceCallError
 from sipas_console.web.menu import MenuItem
 from sipas_console.web.page import caller_of, console_of, render
 from sipas_runtime.i18n import _
+from sipas_runtime.identity import allow
+from sipas_runtime.identity.roles import CAMPAIGNS_MANAGE, CAMPAIGNS_READ
 
 router = APIRouter(include_in_schema=False)
+PERMISSIONS = {
+    ("GET", "/campaigns"): allow(CAMPAIGNS_READ),
+    ("GET", "/campaigns/new"): allow(CAMPAIGNS_MANAGE),
+    ("POST", "/campaigns"): allow(CAMPAIGNS_MANAGE),
+    ("GET", "/campaigns/{campaign_id}"): allow(CAMPAIGNS_READ),
+}
 MENU = [
     MenuItem(
         30,

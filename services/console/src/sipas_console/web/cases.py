@@ -24,8 +24,16 @@ from sipas_console.web import case_views
 from sipas_console.web.menu import MenuItem
 from sipas_console.web.page import caller_of, console_of, render, viewer_permissions
 from sipas_runtime.i18n import _
+from sipas_runtime.identity import allow
+from sipas_runtime.identity.roles import CASES_READ, CASES_WORK, CONTACTS_REVEAL
 
 router = APIRouter(include_in_schema=False)
+PERMISSIONS = {
+    ("GET", "/cases"): allow(CASES_READ),
+    ("GET", "/cases/{case_id}"): allow(CASES_READ),
+    ("POST", "/cases/{case_id}/actions"): allow(CASES_WORK),
+    ("POST", "/cases/{case_id}/callbacks"): allow(CONTACTS_REVEAL),
+}
 MENU = [
     MenuItem(
         20,

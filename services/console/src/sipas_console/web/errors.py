@@ -8,16 +8,20 @@ re-rendered with the service's field errors) catch ``ServiceCallError`` themselv
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sipas_console.clients import ServiceCallError, ServiceUnavailableError
 from sipas_console.web.page import render
 from sipas_runtime.i18n import _
+from sipas_runtime.problems import ProblemError, problem
 
 log = structlog.get_logger(__name__)
+API_PREFIXES = ("/v1/", "/.well-known/")
 
 PAGES: dict[int, tuple[str, str]] = {
     400: (_("The request was not understood"), _("Go back and try again.")),
@@ -47,8 +51,26 @@ def error_page(request: Request, status: int) -> HTMLResponse:
     return render(request, "errors/page.html", status=status, heading=heading, advice=advice)
 
 
+def sign_in_first(request: Request) -> Response:
+    """Send someone who is not signed in to the sign-in page, then back here."""
+    if request.method != "GET":
+        return error_page(request, 401)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/sign-in?next={quote(here, safe='/')}", status_code=303)
+
+
 def install_error_pages(app: FastAPI) -> None:
     """Answer errors of ``app`` with pages (replacing the API's problem documents)."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> Response:
+        if request.url.path.startswith(API_PREFIXES):  # the console's own API: JSON
+            return problem(
+                exc.status, exc.detail, code=exc.code, errors=exc.errors, headers=exc.headers
+            )
+        if exc.status == 401:  # noqa: PLR2004 - HTTP status
+            return sign_in_first(request)
+        return error_page(request, exc.status if exc.status in PAGES else 500)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
@@ -57,9 +79,11 @@ def install_error_pages(app: FastAPI) -> None:
         return page
 
     @app.exception_handler(ServiceCallError)
-    async def _service(request: Request, exc: ServiceCallError) -> HTMLResponse:
+    async def _service(request: Request, exc: ServiceCallError) -> Response:
         status = 503 if isinstance(exc, ServiceUnavailableError) else exc.status
         log.warning("service_call_failed", service=exc.service, status=exc.status)
+        if status == 401:  # noqa: PLR2004 - the person's token was refused: sign in again
+            return sign_in_first(request)
         return error_page(request, status if status in PAGES else 500)
 
     @app.exception_handler(Exception)

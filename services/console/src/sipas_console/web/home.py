@@ -1,4 +1,4 @@
-"""The home page: what the console offers the viewer, and whether the services answer."""
+"""The home page: what the console offers the viewer, its open cases, the services' state."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from sipas_console.clients import ServiceCallError
 from sipas_console.web.menu import MenuItem
-from sipas_console.web.page import console_of, render, viewer_permissions
+from sipas_console.web.page import caller_of, console_of, render, viewer_permissions
 from sipas_runtime.i18n import _
+from sipas_runtime.identity import PUBLIC
+from sipas_runtime.identity.roles import CASES_READ
 
 router = APIRouter(include_in_schema=False)
 MENU = [MenuItem(0, _("Home"), "/", _("What you can do here."))]
+PERMISSIONS = {("GET", "/"): PUBLIC}
 SERVICE_LABELS = {
     "intake": _("Intake (dossiers and survey forms)"),
     "sampling": _("Sampling (campaigns and invitations)"),
@@ -31,4 +35,17 @@ async def home(request: Request) -> HTMLResponse:
     status = [
         (SERVICE_LABELS.get(c.name, c.name), up) for c, up in zip(clients, answers, strict=True)
     ]
-    return render(request, "home/index.html", areas=areas, services=status)
+    cases = await open_cases(request) if CASES_READ in viewer_permissions(request) else None
+    return render(request, "home/index.html", areas=areas, services=status, open_cases=cases)
+
+
+async def open_cases(request: Request) -> int | None:
+    """Cases not yet resolved in the viewer's units, as alerts answers the viewer's token."""
+    query = {"state": ["open", "acknowledged", "in_progress"], "limit": 200}
+    try:
+        page = await console_of(request).clients.alerts.get_json(
+            "/v1/cases", as_=caller_of(request), params=query
+        )
+    except ServiceCallError:
+        return None
+    return len(page["items"])

@@ -21,8 +21,12 @@ from fastapi.responses import StreamingResponse
 from sipas_console.live import KINDS, Update, Wants
 from sipas_console.web.page import console_of
 from sipas_console.web.scope import covers, viewer_units
+from sipas_runtime.identity import allow
+from sipas_runtime.identity.roles import CAMPAIGNS_READ, CASES_READ, INDICES_READ
 
 router = APIRouter(include_in_schema=False)
+# Any signed-in person: the stream carries only updates of the viewer's own units.
+PERMISSIONS = {("GET", "/live/events"): allow(CASES_READ, CAMPAIGNS_READ, INDICES_READ)}
 HEARTBEAT = 15.0
 RETRY_MS = 3000
 UNAUTHORISED = 401

@@ -2,7 +2,8 @@
 
 :func:`render` picks the language (``?lang=`` remembered in a cookie, else the browser's,
 else Vietnamese), adds what the shared layout needs (the navigation the viewer may use,
-the language switch, the static prefix) and answers with the kit's security headers.
+the language switch, who is signed in, the CSRF token of forms) and answers with the kit's
+security headers.
 Templates extend ``console.html`` and import the kit's ``components.html`` macros.
 """
 
@@ -12,14 +13,16 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from sipas_console.clients import Caller
+from sipas_console.web.forms import csrf_token, keep_csrf_cookie
 from sipas_runtime.i18n import LANGUAGES, Lang, choose_language
 
 if TYPE_CHECKING:
     from sipas_console.app import ConsoleService
+    from sipas_console.people.accounts import Person
 
 LANG_COOKIE = "sipas_lang"
 ONE_YEAR = 365 * 24 * 3600
@@ -53,6 +56,14 @@ def viewer_permissions(request: Request) -> frozenset[str]:
     return permissions
 
 
+def person_of(request: Request) -> Person:
+    """The signed-in person (403 for machines, which have no pages of their own)."""
+    person: Person | None = getattr(request.state, "person", None)
+    if person is None:
+        raise HTTPException(403)
+    return person
+
+
 def caller_of(request: Request) -> Caller:
     """Who calls the services for this request: the signed-in person, in their language."""
     token: str | None = getattr(request.state, "token", None)
@@ -79,8 +90,11 @@ def render(
         menu=menu,
         current_path=request.url.path,
         switch_url=switch_url(request, lang),
+        person=getattr(request.state, "person", None),
+        csrf_token=csrf_token(request),
         **context,
     )
+    keep_csrf_cookie(request, response, secure=console.settings.https)
     chosen = request.query_params.get("lang")
     if chosen in LANGUAGES:
         response.set_cookie(
@@ -89,6 +103,6 @@ def render(
             max_age=ONE_YEAR,
             httponly=True,
             samesite="lax",
-            secure=console.settings.secure_cookies,
+            secure=console.settings.https,
         )
     return response

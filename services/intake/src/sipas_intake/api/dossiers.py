@@ -14,16 +14,16 @@ from typing import Annotated, Any, Literal
 
 import nats.errors
 import structlog
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, Field
 
-from sipas_intake.api.deps import intake_of, require_feed
+from sipas_intake.api import intake_of
 from sipas_intake.domain.dossiers import NotCompleted, Unsealed
 from sipas_intake.domain.errors import IntakeError
 from sipas_runtime.problems import ProblemError
 
 log = structlog.get_logger(__name__)
-router = APIRouter(prefix="/v1/dossiers", tags=["dossiers"], dependencies=[Depends(require_feed)])
+router = APIRouter(prefix="/v1/dossiers", tags=["dossiers"])
 FormatParam = Annotated[
     str,
     Query(

@@ -6,18 +6,18 @@ import secrets
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from sipas_contracts.ids import CODE_PATTERN
 from sipas_contracts.instrument import CatalogueError, load_catalogue
 from sipas_contracts.units import UnitHierarchyError
-from sipas_intake.api.deps import intake_of, require_operator
+from sipas_intake.api import intake_of
 from sipas_intake.store.kiosks import KioskExistsError
 from sipas_runtime.privacy import keyed_hash
 from sipas_runtime.problems import ProblemError
 
-router = APIRouter(prefix="/v1/kiosks", tags=["kiosks"], dependencies=[Depends(require_operator)])
+router = APIRouter(prefix="/v1/kiosks", tags=["kiosks"])
 
 
 class KioskRequest(BaseModel):

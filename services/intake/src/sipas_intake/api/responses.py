@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from sipas_contracts.events import Answer, ResponseRecorded
 from sipas_contracts.ids import uuid7
-from sipas_intake.api.deps import Interviewer, intake_of
+from sipas_intake.api import intake_of
 from sipas_intake.domain.errors import ResponseRejectedError
 from sipas_intake.domain.responses import (
     InterviewSubmission,
@@ -27,6 +27,8 @@ from sipas_intake.domain.responses import (
     callback_contact,
 )
 from sipas_intake.store.tokens import TokenProblem
+from sipas_runtime.identity import Caller
+from sipas_runtime.identity.gate import out_of_scope
 from sipas_runtime.problems import ProblemError
 
 log = structlog.get_logger(__name__)
@@ -169,7 +171,7 @@ async def post_response(submission: ResponseSubmission, request: Request) -> Rec
     summary="Enter the answers an enumerator took face to face or by phone",
 )
 async def post_interview(
-    submission: InterviewSubmission, request: Request, response: Response, interviewer: Interviewer
+    submission: InterviewSubmission, request: Request, response: Response, caller: Caller
 ) -> Recorded:
     """Answers for one invitation of the official or reserve list, marked with mode and id.
 
@@ -195,8 +197,10 @@ async def post_interview(
             )
         raise token_problem(found)
     token_hash, grant = found
+    if not caller.scope(intake.hierarchy).covers(grant.unit):
+        raise out_of_scope(request)
     try:
-        context = ResponseContext.invited(grant, submission.mode, interviewer)
+        context = ResponseContext.invited(grant, submission.mode, caller.subject)
         event = _build(
             request,
             context,

@@ -21,13 +21,13 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from sipas_contracts.events import ResponseRecorded
-from sipas_intake.api.deps import intake_of
+from sipas_intake.api import intake_of
 from sipas_intake.domain.responses import (
     ResponseContext,
     applicant_kind,
 )
 from sipas_intake.questionnaire import for_instrument
-from sipas_intake.security import client_address, cross_site, new_nonce
+from sipas_intake.security import new_nonce
 from sipas_intake.web.forms import (
     PageErrors,
     continue_with_cookie,
@@ -36,6 +36,7 @@ from sipas_intake.web.forms import (
 )
 from sipas_intake.web.kiosk_app import kiosk_message
 from sipas_intake.web.render import switch_url
+from sipas_runtime.guards import client_address, cross_site
 from sipas_runtime.i18n import Lang, choose_language
 from sipas_runtime.mongo import Document
 from sipas_runtime.pages import SECURITY_HEADERS

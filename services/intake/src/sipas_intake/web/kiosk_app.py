@@ -14,7 +14,7 @@ from importlib import resources
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from sipas_intake.api.deps import intake_of
+from sipas_intake.api import intake_of
 from sipas_intake.web.render import MESSAGES
 from sipas_runtime.i18n import Lang, _, choose_language
 

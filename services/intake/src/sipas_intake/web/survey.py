@@ -22,15 +22,15 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from sipas_contracts.events import ResponseRecorded
-from sipas_intake.api.deps import intake_of
+from sipas_intake.api import intake_of
 from sipas_intake.domain.responses import ResponseContext, TokenGrant, callback_contact
-from sipas_intake.security import client_address, cross_site
 from sipas_intake.steps import Draft, Step, check, merge, step_at
 from sipas_intake.store.tokens import TokenProblem
 from sipas_intake.web import screens
 from sipas_intake.web.forms import PageErrors, continue_with_cookie, event_or_errors, localise
 from sipas_intake.web.forms import posted_fields as read_posted
 from sipas_intake.web.render import switch_url
+from sipas_runtime.guards import client_address, cross_site
 from sipas_runtime.i18n import Lang, choose_language
 from sipas_runtime.pages import SECURITY_HEADERS
 

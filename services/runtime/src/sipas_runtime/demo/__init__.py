@@ -39,7 +39,7 @@ from sipas_contracts.units import UnitHierarchy, load_sample_hierarchy
 from sipas_runtime.demo.board import Board
 from sipas_runtime.demo.replay import FieldTeam, PeriodReplay, Progress, ReplayError
 from sipas_runtime.demo.simulator import Commune, Respondents, Tally, TthcSystem
-from sipas_runtime.stack import API_SERVICES, Stack, StackError, dev_supervisor
+from sipas_runtime.stack import API_SERVICES, Stack, StackError
 
 LIVE_CAMPAIGN = "demo-ht-live"
 PLAN = "ha-tinh-nghi-xuan-2020"
@@ -48,8 +48,8 @@ FINISH_SECONDS = 60
 """After the run, how long the previous period's replay may take to finish (slow machines)."""
 
 
-def demo_env(team: FieldTeam, today: str) -> dict[str, str]:
-    """The services' settings for the demo: both campaigns, the outbox, the field team."""
+def demo_env(today: str) -> dict[str, str]:
+    """The services' settings for the demo: both campaigns, the outbox."""
     return {
         "SIPAS_SAMPLING_DEV_OUTBOX": "true",
         "SIPAS_SAMPLING_CAMPAIGN_FILES": PLAN,
@@ -57,7 +57,6 @@ def demo_env(team: FieldTeam, today: str) -> dict[str, str]:
         "SIPAS_SAMPLING_CAMPAIGN_ID": LIVE_CAMPAIGN,
         "SIPAS_SAMPLING_CAMPAIGN_START": today,
         "SIPAS_SAMPLING_SAMPLING_RATE": "0.5",
-        **team.env(),
     }
 
 
@@ -97,11 +96,16 @@ def _status(tally: Tally, progress: Progress) -> Text:
     )
 
 
-async def _poll_ranked(http: httpx.AsyncClient, url: str, board: Board, campaign: str) -> None:
-    """Keep the board's league table of the replayed campaign current."""
+async def _poll_ranked(
+    http: httpx.AsyncClient, url: str, board: Board, campaign: str, key: str
+) -> None:
+    """Keep the board's league table of the replayed campaign current (a supervisor key)."""
+    headers = {"Authorization": f"Bearer {key}"}
     while True:
         with contextlib.suppress(httpx.HTTPError, ValueError):
-            answer = await http.get(f"{url}/v1/indices", params={"campaign": campaign})
+            answer = await http.get(
+                f"{url}/v1/indices", params={"campaign": campaign}, headers=headers
+            )
             if answer.status_code == 200:  # noqa: PLR2004
                 board.ranked = answer.json()
         await asyncio.sleep(1.0)
@@ -130,7 +134,7 @@ class Simulation:
     ) -> tuple[TthcSystem, Respondents, PeriodReplay]:
         """The TTHC system, the respondents and the replay, wired to the stack."""
         urls = {name: self.stack.url(name) for name in self.stack.services}
-        tthc_key = self.stack.env["SIPAS_INTAKE_API_KEYS"].split(",")[0]
+        tthc_key = self.stack.dev_keys["tthc"]
         tthc = TthcSystem(
             communes=self.places, js=nc.jetstream(), http=http, intake_url=urls["intake"],
             api_key=tthc_key, rng=self.rng, tally=self.tally,
@@ -168,7 +172,13 @@ class Simulation:
             tthc, people, replay = self.actors(nc, http)
             replaying = asyncio.create_task(_replayed(replay, self.campaign))
             polling = asyncio.create_task(
-                _poll_ranked(http, self.stack.url("scoring"), self.board, self.campaign)
+                _poll_ranked(
+                    http,
+                    self.stack.url("scoring"),
+                    self.board,
+                    self.campaign,
+                    self.stack.dev_keys["supervisor"],
+                )
             )
             tasks = [
                 replaying,
@@ -236,12 +246,12 @@ def _urls(stack: Stack, workdir: Path, console: Console) -> None:
         console.print(f"  Kết quả công khai / public results   {stack.url('console')}/ket-qua")
     for name in API_SERVICES:
         console.print(f"  {name:<9} {stack.url(name)}/docs   {stack.url(name)}/metrics")
-    console.print(f"  scoring   {stack.url('scoring')}/v1/indices")
-    key = dev_supervisor(workdir)[0]
-    console.print(
-        f'  alerts    curl -H "Authorization: Bearer {key}" {stack.url("alerts")}/v1/cases'
-    )
     console.print(f"  sampling  {stack.url('sampling')}/dev/outbox")
+    console.print(
+        "Khóa phát triển / development keys (Authorization: Bearer …, e.g. "
+        f"{stack.url('scoring')}/v1/indices, {stack.url('alerts')}/v1/cases): "
+        f"{workdir / 'dev-keys.json'} (supervisor)"
+    )
     console.print(f"Nhật ký / logs: {workdir / 'logs'}")
 
 
@@ -256,15 +266,14 @@ def run_demo(
 ) -> int:
     """Run the demo; returns the process exit code."""
     _fresh(workdir)
-    team = FieldTeam()
     today = (datetime.now(UTC) + VIETNAM).date().isoformat()
-    stack = Stack(workdir, extra_env=demo_env(team, today))
+    stack = Stack(workdir, extra_env=demo_env(today))
     if free_ports:
         stack.ports = {}
     try:
         with console.status("Khởi động / starting NATS, Mongo và các dịch vụ / and the services…"):
             stack.start()
-        simulation = Simulation(stack, team, seed=seed)
+        simulation = Simulation(stack, FieldTeam.of(stack.dev_keys), seed=seed)
         asyncio.run(simulation.run(duration=duration, rate=rate, console=console))
     except KeyboardInterrupt:
         console.print("Đã dừng / stopped.")

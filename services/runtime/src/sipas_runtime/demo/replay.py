@@ -22,8 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -49,20 +48,20 @@ class ReplayError(RuntimeError):
 
 @dataclass(frozen=True)
 class FieldTeam:
-    """The development keys of the operator and an enumerator (set in the stack's env)."""
+    """Machine keys of the operator and of the enumerators (the stack's development keys)."""
 
-    operator_key: str = field(default_factory=lambda: "sok_" + secrets.token_urlsafe(24))
-    enumerator_key: str = field(default_factory=lambda: "sek_" + secrets.token_urlsafe(24))
-    interviewer_key: str = field(default_factory=lambda: "iik_" + secrets.token_urlsafe(24))
+    operator_key: str
+    enumerator_key: str
 
-    def env(self) -> dict[str, str]:
-        """The services' settings that give this team its roles."""
-        return {
-            "SIPAS_SAMPLING_API_KEYS": (
-                f"operator:{self.operator_key},enumerator:{self.enumerator_key}"
-            ),
-            "SIPAS_INTAKE_INTERVIEWERS": f"dtv-01={self.interviewer_key}",
-        }
+    @property
+    def interviewer_key(self) -> str:
+        """The key interviews are recorded with (its id names the enumerator)."""
+        return self.enumerator_key
+
+    @classmethod
+    def of(cls, dev_keys: dict[str, str]) -> FieldTeam:
+        """The team of a development stack (``Stack.dev_keys``)."""
+        return cls(operator_key=dev_keys["operator"], enumerator_key=dev_keys["enumerator"])
 
 
 @dataclass

@@ -2,11 +2,11 @@
 
 In development the stack makes, once per work directory, the machine keys its own tools
 use (the demo's simulated TTHC system, a supervisor key for scripts and tests, the
-Alertmanager hook) and keeps them in ``<workdir>/dev-keys.json`` (mode 0600, never for
-production); and the password of the console's ``dev-supervisor`` account, in
-``<workdir>/dev-supervisor.txt`` (user name, then password). The keys' records go to the
-identity bucket like any key ``sipas keys create`` makes; if the bucket was emptied (a
-fresh NATS store), they are published again.
+Alertmanager hook, an operator and an enumerator for the demo's field work) and keeps them
+in ``<workdir>/dev-keys.json`` (mode 0600, never for production); and the password of the
+console's ``dev-supervisor`` account, in ``<workdir>/dev-supervisor.txt`` (user name, then
+password). The keys' records go to the identity bucket like any key ``sipas keys create``
+makes; if the bucket was emptied (a fresh NATS store), they are published again.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ DEV_KEYS = {
     "tthc": ("Hệ thống một cửa (mô phỏng)", ("tthc-feed",)),
     "supervisor": ("Sở Nội vụ (phát triển)", ("supervisor",)),
     "alertmanager": ("Alertmanager (phát triển)", ("alertmanager",)),
+    "operator": ("Cán bộ vận hành (phát triển)", ("operator",)),
+    "enumerator": ("Điều tra viên (phát triển)", ("enumerator",)),
 }
 PROVINCE = "ht"
 
@@ -51,8 +53,9 @@ def dev_keys(
     server has per-service users).
     """
     path = workdir / "dev-keys.json"
-    keys = _read(path) if path.is_file() else _make()
-    if not path.is_file():
+    known = _read(path) if path.is_file() else {}
+    keys = {**_make(set(DEV_KEYS) - set(known)), **known}
+    if keys != known:  # a new work directory, or uses added since it was made
         workdir.mkdir(parents=True, exist_ok=True)
         document = {
             n: {"key": k.key, "record": k.record.model_dump(mode="json")} for n, k in keys.items()
@@ -74,10 +77,12 @@ def dev_supervisor_password(workdir: Path) -> str:
     return path.read_text().splitlines()[1]
 
 
-def _make() -> dict[str, DevKey]:
+def _make(uses: set[str]) -> dict[str, DevKey]:
     now = datetime.now(UTC)
     made = {}
     for use, (name, roles) in DEV_KEYS.items():
+        if use not in uses:
+            continue
         key, record = new_key(
             name=name, roles=roles, units=[PROVINCE], created_by="sipas (development)", now=now
         )

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
 from sipas_runtime.problems import ProblemError
-from sipas_sampling.api import Anyone, Operator, Reader, service
+from sipas_sampling.api import service
 from sipas_sampling.campaigns import SHIPPED, CampaignFileError, parse_campaign, shipped_path
 from sipas_sampling.domain.campaign import design_digest
 from sipas_sampling.domain.progress import batch_units, delivery, total_quota
@@ -38,7 +38,6 @@ def _active(request: Request, campaign_id: str) -> ActiveCampaign:
 )
 async def put_campaign(
     request: Request,
-    _: Operator,
     as_of: Annotated[
         date | None,
         Query(
@@ -70,7 +69,7 @@ async def put_campaign(
 
 
 @router.get("/plans", summary="The shipped plans (campaign templates) to create campaigns from")
-async def plans(_: Operator) -> list[dict[str, Any]]:
+async def plans() -> list[dict[str, Any]]:
     """Each shipped plan as written: post it to ``/v1/campaigns?as_of=DAY`` to create it."""
     return [
         {"name": name, "template": yaml.safe_load(shipped_path(name).read_text(encoding="utf-8"))}
@@ -79,7 +78,7 @@ async def plans(_: Operator) -> list[dict[str, Any]]:
 
 
 @router.get("/campaigns", summary="Campaigns and their status")
-async def list_campaigns(request: Request, _: Anyone) -> list[dict[str, Any]]:
+async def list_campaigns(request: Request) -> list[dict[str, Any]]:
     """Every campaign known to the service."""
     return [
         {
@@ -97,7 +96,7 @@ async def list_campaigns(request: Request, _: Anyone) -> list[dict[str, Any]]:
 @router.get(
     "/campaigns/{campaign_id}", summary="A campaign with its allocation and progress per unit"
 )
-async def get_campaign(request: Request, campaign_id: str, _: Anyone) -> dict[str, Any]:
+async def get_campaign(request: Request, campaign_id: str) -> dict[str, Any]:
     """Definition, status, per unit quota and progress, and delivery per channel.
 
     A continuous campaign's units come from its quota documents; a batch campaign's from
@@ -143,7 +142,7 @@ def _draw_summary(drawn: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 @router.get("/campaigns/{campaign_id}/decisions", summary="The decision log (for observers)")
-async def decisions(request: Request, campaign_id: str, _: Reader) -> dict[str, Any]:
+async def decisions(request: Request, campaign_id: str) -> dict[str, Any]:
     """Every decision ``[dossier, unit, draw, rate, outcome]`` with the campaign seed."""
     active = _active(request, campaign_id)
     rows = await service(request).decisions.decisions(campaign_id)
@@ -151,7 +150,7 @@ async def decisions(request: Request, campaign_id: str, _: Reader) -> dict[str, 
 
 
 @router.post("/campaigns/{campaign_id}/close", summary="Close fieldwork now and destroy contacts")
-async def close(request: Request, campaign_id: str, _: Operator) -> dict[str, Any]:
+async def close(request: Request, campaign_id: str) -> dict[str, Any]:
     """Crypto-shred the campaign's contacts and tokens; decisions and lists remain."""
     _active(request, campaign_id)
     erased = await service(request).maintenance.close(campaign_id)
@@ -181,7 +180,7 @@ class OptOut(BaseModel):
 
 
 @router.post("/optouts", summary="Register an opt-out (kept as keyed hashes only)", status_code=201)
-async def opt_out(request: Request, body: OptOut, _: Operator) -> dict[str, Any]:
+async def opt_out(request: Request, body: OptOut) -> dict[str, Any]:
     """Nobody reachable by these contacts is invited again through the given channels."""
     sampling = service(request)
     contact = {k: v for k, v in body.model_dump(include={"phone", "email", "zalo_id"}).items() if v}

@@ -6,12 +6,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
+from sipas_runtime.identity import Caller, Principal
+from sipas_runtime.identity.gate import out_of_scope
+from sipas_runtime.identity.roles import LISTS_READ
 from sipas_runtime.problems import ProblemError
-from sipas_sampling.api import CONTACT_ROLES, Fieldwork, Operator, Reader, role, service
+from sipas_sampling.api import service
 from sipas_sampling.draws import DrawError
 from sipas_sampling.exports import counter_slips, lists_workbook
 from sipas_sampling.fieldlists import FieldListSource, field_rows
@@ -28,7 +31,7 @@ def _conflict(exc: DrawError) -> ProblemError:
 @router.post(
     "/draw", summary="Freeze the population and draw official + reserve lists", status_code=201
 )
-async def draw(request: Request, campaign_id: str, _: Operator) -> dict[str, Any]:
+async def draw(request: Request, campaign_id: str) -> dict[str, Any]:
     """Once per batch campaign; afterwards only substitutions change who is surveyed."""
     try:
         return await service(request).draws.draw(campaign_id)
@@ -37,7 +40,7 @@ async def draw(request: Request, campaign_id: str, _: Operator) -> dict[str, Any
 
 
 @router.get("/draw", summary="Everything an observer needs to re-run the draw (no personal data)")
-async def export(request: Request, campaign_id: str, _: Reader) -> dict[str, Any]:
+async def export(request: Request, campaign_id: str) -> dict[str, Any]:
     """Campaign, population snapshot (dossier numbers), lists and the substitution log."""
     try:
         return await service(request).draws.export(campaign_id)
@@ -67,7 +70,7 @@ class SubstitutionRequest(BaseModel):
     responses={200: {"description": "Already recorded: the same entry again"}},
 )
 async def substitute(
-    request: Request, campaign_id: str, body: SubstitutionRequest, _: Fieldwork
+    request: Request, campaign_id: str, body: SubstitutionRequest, caller: Caller
 ) -> JSONResponse:
     """The next unused reserve of the same stratum (then the other kind) takes the place."""
     sampling = service(request)
@@ -82,6 +85,10 @@ async def substitute(
                 errors=[{"field": "invitation_id", "reason": "unknown in this campaign"}],
             )
         dossier_id = invitation["dossier_id"]
+    listed = await sampling.invitations.by_campaign(campaign_id, dossier_id=str(dossier_id))
+    scope = caller.scope(sampling.hierarchy)
+    if any(not scope.covers(doc["unit"]) for doc in listed):
+        raise out_of_scope(request)
     try:
         entry = await sampling.draws.substitute(campaign_id, str(dossier_id), body.reason)
     except DrawError as exc:
@@ -90,7 +97,12 @@ async def substitute(
 
 
 async def _rows(
-    request: Request, campaign_id: str, unit: str | None, *, with_contacts: bool
+    request: Request,
+    campaign_id: str,
+    unit: str | None,
+    *,
+    caller: Principal,
+    with_contacts: bool,
 ) -> list[dict[str, Any]]:
     sampling = service(request)
     if sampling.registry.get(campaign_id) is None:
@@ -101,7 +113,9 @@ async def _rows(
         sampling.hierarchy,
         sampling.settings.survey_base_url,
     )
-    return await field_rows(source, campaign_id, unit=unit, with_contacts=with_contacts)
+    rows = await field_rows(source, campaign_id, unit=unit, with_contacts=with_contacts)
+    scope = caller.scope(sampling.hierarchy)
+    return [row for row in rows if scope.covers(row["unit"])]  # an enumerator's own units
 
 
 @router.get(
@@ -113,12 +127,12 @@ async def _rows(
 async def lists_xlsx(
     request: Request,
     campaign_id: str,
-    who: Annotated[str, Depends(role("operator", "enumerator", "observer"))],
+    caller: Caller,
     unit: Annotated[str | None, Query(description="Only this unit")] = None,
 ) -> Response:
     """Per unit and kind: the official list, then the reserves in order, with invitation ids."""
-    with_contacts = who in CONTACT_ROLES
-    rows = await _rows(request, campaign_id, unit, with_contacts=with_contacts)
+    with_contacts = caller.may(LISTS_READ)
+    rows = await _rows(request, campaign_id, unit, caller=caller, with_contacts=with_contacts)
     name = service(request).registry.get(campaign_id).campaign.name_vi  # type: ignore[union-attr]
     content = lists_workbook(rows, title=name, with_contacts=with_contacts)
     filename = f"danh-sach-{campaign_id}{'-' + unit if unit else ''}.xlsx"
@@ -136,22 +150,26 @@ async def lists_xlsx(
     "/counter-slips", summary="Printable QR slips for invitations handed out at the counter"
 )
 async def slips(
-    request: Request, campaign_id: str, _: Fieldwork, unit: Annotated[str | None, Query()] = None
+    request: Request,
+    campaign_id: str,
+    caller: Caller,
+    unit: Annotated[str | None, Query()] = None,
 ) -> Response:
     """Slips for invitations whose channel is ``counter``; printing marks them handed over."""
     sampling = service(request)
     rows = [
         r
-        for r in await _rows(request, campaign_id, unit, with_contacts=True)
+        for r in await _rows(request, campaign_id, unit, caller=caller, with_contacts=True)
         if r["channel"] == "counter" and r["link"]
     ]
     name = sampling.registry.get(campaign_id).campaign.name_vi  # type: ignore[union-attr]
     page = counter_slips(rows, campaign_name=name)
     now = datetime.now(UTC)
+    scope = caller.scope(sampling.hierarchy)
     for doc in await sampling.invitations.by_campaign(
         campaign_id, state="listed", **({"unit": unit} if unit else {})
     ):
-        if doc["channels"][doc["channel_index"]] == "counter":
+        if doc["channels"][doc["channel_index"]] == "counter" and scope.covers(doc["unit"]):
             await sampling.invitations.update(
                 doc["_id"], {"state": "sent", "sent_at": now, "updated_at": now}
             )
