@@ -88,3 +88,22 @@ def check_page(screenshots: Path) -> Callable[[Page, str], list[dict[str, Any]]]
         return list(violations)
 
     return check
+
+
+def dev_supervisor_password(stack: Stack) -> str:
+    """The development supervisor's password (the stack made it)."""
+    return (stack.workdir / "dev-supervisor.txt").read_text().splitlines()[1]
+
+
+@pytest.fixture
+def sign_in() -> Callable[..., None]:
+    """Sign a Playwright page in to a console stack (the dev supervisor by default)."""
+
+    def act(page: Page, stack: Stack, username: str = "dev-supervisor", password: str = "") -> None:
+        page.goto(stack.url("console") + "/sign-in")
+        page.get_by_label("Tên đăng nhập").fill(username)
+        page.get_by_label("Mật khẩu").fill(password or dev_supervisor_password(stack))
+        page.get_by_role("button", name="Đăng nhập").click()
+        page.wait_for_url(lambda url: "/sign-in" not in url)
+
+    return act

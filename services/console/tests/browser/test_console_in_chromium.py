@@ -43,3 +43,29 @@ def test_the_skip_link_is_the_first_stop_of_the_keyboard(console_stack, browser)
         expect(page.locator("main")).to_be_focused()
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_sign_in_and_account_pages_are_accessible_and_fit_the_screen(
+    console_stack, browser, check_page, sign_in, size
+):
+    stack = console_stack()
+    page = browser.new_page(viewport=SIZES[size], locale="vi-VN")
+    try:
+        page.goto(stack.url("console") + "/account")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Đăng nhập")
+        check_page(page, f"sign-in-{size}")
+        page.get_by_label("Tên đăng nhập").fill("dev-supervisor")
+        page.get_by_label("Mật khẩu").fill("not the password")
+        page.get_by_role("button", name="Đăng nhập").click()
+        expect(page.get_by_role("alert")).to_contain_text("không đúng")
+        check_page(page, f"sign-in-wrong-{size}")
+
+        sign_in(page, stack)
+        page.goto(stack.url("console") + "/account")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Tài khoản của bạn")
+        page.get_by_role("button", name="Thiết lập xác thực hai lớp").click()
+        expect(page.get_by_role("img", name="Mã QR của khóa")).to_be_visible()
+        check_page(page, f"second-factor-{size}")
+    finally:
+        page.close()
