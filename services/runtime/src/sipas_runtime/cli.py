@@ -25,6 +25,7 @@ import sipas_contracts
 from sipas_contracts.schemas import stale_schema_files, write_schema_files
 from sipas_runtime import i18n
 from sipas_runtime.dlq import app as dlq_app
+from sipas_runtime.generated import write_or_check
 from sipas_runtime.identity.bucket import ensure_bucket, register_key
 from sipas_runtime.identity.commands import audit_app, identity_app, keys_app
 from sipas_runtime.nats_access import inbox_prefix, render_accounts
@@ -199,15 +200,7 @@ def nats_config(
     check: Annotated[bool, typer.Option(help="Only check that the file is current")] = False,
 ) -> None:
     """Render NATS users and per-service permissions from the contracts (accounts.conf)."""
-    rendered = render_accounts()
-    if check:
-        if not output.is_file() or output.read_text() != rendered:
-            console.print(f"[red]{output} is stale[/]; run: sipas nats config")
-            raise typer.Exit(1)
-        console.print(f"{output} is current.")
-        return
-    output.write_text(rendered)
-    console.print(f"wrote {output}")
+    write_or_check(output, render_accounts(), check=check, command="sipas nats config")
 
 
 @nats_app.command("provision")

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sipas_runtime.audit import AuditEntry, AuditLog, verify
+from sipas_runtime.generated import write_or_check
 from sipas_runtime.identity.bucket import create_key, ensure_bucket, revoke_key
 from sipas_runtime.identity.directory import KEY
 from sipas_runtime.identity.keys import KeyRecord
@@ -163,15 +164,9 @@ def identity_docs(
 ) -> None:
     """Write the roles, permissions and every route table into docs/identity.md."""
     current = output.read_text() if output.is_file() else "# Identity\n"
-    wanted = updated(current, route_tables())
-    if check:
-        if current != wanted:
-            console.print(f"[red]{output} is stale[/]; run: sipas identity docs")
-            raise typer.Exit(1)
-        console.print(f"{output} is current.")
-        return
-    output.write_text(wanted)
-    console.print(f"wrote {output}")
+    write_or_check(
+        output, updated(current, route_tables()), check=check, command="sipas identity docs"
+    )
 
 
 audit_app = typer.Typer(

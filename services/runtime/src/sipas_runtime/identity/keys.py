@@ -91,18 +91,11 @@ def new_key(
     lifetime: timedelta = DEFAULT_LIFETIME,
 ) -> tuple[str, KeyRecord]:
     """A fresh key (to show once) and its record (to store)."""
-    key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-    record = KeyRecord(
-        id=key_id,
-        name=name,
-        roles=tuple(roles),
-        units=tuple(sorted(set(units))),
-        sha256=_digest(secret),
-        created_at=now,
-        created_by=created_by,
-        expires_at=now + lifetime,
+    key = f"{PREFIX}{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
+    record = record_for(
+        key, name=name, roles=roles, units=units, created_by=created_by, now=now, lifetime=lifetime
     )
-    return f"{PREFIX}{key_id}_{secret}", record
+    return key, record
 
 
 def record_for(
