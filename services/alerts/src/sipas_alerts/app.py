@@ -141,6 +141,9 @@ class AlertsService:
         await self.desk.annotate(
             scope.actor, case_id, action="callbacks_viewed", note=f"{len(opened)} contact(s)"
         )
+        await self.runtime.audit.record(
+            "contacts_revealed", actor=scope.caller.subject, target=case_id, count=len(opened)
+        )
         return opened
 
     def register(self) -> None:

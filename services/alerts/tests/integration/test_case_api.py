@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from sipas_contracts.testing import NOW, response
+from sipas_runtime.audit import verify
 from sipas_runtime.privacy import seal
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
@@ -201,6 +202,11 @@ async def test_only_the_units_handler_sees_the_call_back_contact(harness):
     detail = (await harness.get(f"/v1/cases/{case['case_id']}", "snv")).json()
     assert detail["audit"][-1]["action"] == "callbacks_viewed"
     assert detail["audit"][-1]["actor"] == "handler-co-dam"
+    log = harness.service.runtime.audit
+    [revealed] = [e for e in await log.entries() if e.action == "contacts_revealed"]
+    assert (revealed.actor, revealed.target) == ("handler-co-dam", case["case_id"])
+    assert "0912345678" not in str(revealed)
+    assert verify(await log.entries(), await log.head()) == []
 
 
 async def _items(harness):

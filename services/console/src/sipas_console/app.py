@@ -10,10 +10,12 @@ from fastapi import FastAPI, Request
 from sipas_console.clients import ServiceClients
 from sipas_console.live import LiveFeed
 from sipas_console.people.accounts import AccountStore, Person
+from sipas_console.people.attempts import AttemptStore
 from sipas_console.people.desk import Desk
 from sipas_console.people.sessions import SessionStore
 from sipas_console.people.signin import hash_password
 from sipas_console.people.signing import SigningKeys
+from sipas_console.people.sso import Provider
 from sipas_console.settings import Settings
 from sipas_console.web import areas, menu_of, permissions_of
 from sipas_console.web.errors import install_error_pages
@@ -49,6 +51,19 @@ class ConsoleService:
         self.hierarchy = settings.load_hierarchy()
         self.live = LiveFeed()
         self._desk: Desk | None = None
+        self._attempts: AttemptStore | None = None
+        self.sso = (
+            Provider(
+                settings.oidc_issuer,
+                settings.oidc_client_id,
+                settings.oidc_client_secret.get_secret_value()
+                if settings.oidc_client_secret
+                else "",
+                settings.public_url.rstrip("/") + "/sign-in/sso/callback",
+            )
+            if settings.single_sign_on
+            else None
+        )
         self.runtime.on_startup(self._start)
         self.runtime.on_shutdown(self._stop)
         self.runtime.every(SIGNING_CHECK_SECONDS, self._refresh_signing)
@@ -67,6 +82,13 @@ class ConsoleService:
             )
         return self._desk
 
+    @property
+    def desk_attempts(self) -> AttemptStore:
+        """Single sign-on attempts on their way to the provider and back (once started)."""
+        if self._attempts is None:
+            self._attempts = AttemptStore(self.runtime.db)
+        return self._attempts
+
     async def identify(self, request: Request) -> Principal | None:
         """The identity gate's fallback: the person of the session cookie (CSRF-checked)."""
         principal = await self.desk.identify(request)
@@ -74,8 +96,13 @@ class ConsoleService:
         return principal
 
     async def _start(self, runtime: ServiceRuntime) -> None:
-        await ensure_collections(runtime.db, ["people", "sessions", "signing_keys"])
-        for store in (self.desk.accounts, self.desk.sessions, self.desk.signing):
+        await ensure_collections(runtime.db, ["people", "sessions", "signing_keys", "sso_attempts"])
+        for store in (
+            self.desk.accounts,
+            self.desk.sessions,
+            self.desk.signing,
+            self.desk_attempts,
+        ):
             await store.create_indexes()
         await self._refresh_signing()
         await self.clients.open()

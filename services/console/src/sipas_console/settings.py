@@ -38,6 +38,19 @@ class Settings(ServiceSettings):
     key_rotation_days: float = Field(
         default=30, gt=0, le=365, description="A new token signing key every this many days"
     )
+    oidc_issuer: str = Field(
+        default="", description="The province's OpenID provider (issuer URL); empty: no SSO"
+    )
+    oidc_client_id: str = Field(default="", description="This console's client id there")
+    oidc_client_secret: SecretStr | None = Field(default=None, description="Its client secret")
+    oidc_groups_claim: str = Field(
+        default="groups", description="The ID-token claim listing the person's groups"
+    )
+    oidc_groups: dict[str, dict[str, list[str]]] = Field(
+        default_factory=dict,
+        description='Group -> roles and units, JSON: {"snv": {"roles": ["supervisor"], '
+        '"units": ["ht"]}}',
+    )
     dev_supervisor_password: SecretStr | None = Field(
         default=None,
         description="Development only: the password of the 'dev-supervisor' account",
@@ -49,6 +62,11 @@ class Settings(ServiceSettings):
             msg = "SIPAS_CONSOLE_DEV_SUPERVISOR_PASSWORD is for development only"
             raise ValueError(msg)
         return self
+
+    @property
+    def single_sign_on(self) -> bool:
+        """Whether people may sign in with the province's identity provider."""
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
     @property
     def https(self) -> bool:

@@ -1,10 +1,11 @@
-"""Pure parts of the console: the navigation and what a service call carries."""
+"""Pure parts of the console: navigation, what a service call carries, claims to roles."""
 
 from __future__ import annotations
 
 import pytest
 
 from sipas_console.clients import Caller
+from sipas_console.people.sso import Grant, map_claims
 from sipas_console.web import areas, menu_of
 from sipas_console.web.menu import Menu, MenuItem
 
@@ -53,3 +54,18 @@ def test_a_call_carries_the_persons_token_and_language():
         "Accept-Language": "en",
     }
     assert Caller().headers() == {"Accept-Language": "vi"}
+
+
+def test_the_providers_groups_map_to_roles_and_units_together():
+    groups = {
+        "snv": {"roles": ["supervisor"], "units": ["ht"]},
+        "ubnd-co-dam": {"roles": ["handler"], "units": ["ht-nx-co-dam"]},
+    }
+
+    both = map_claims({"groups": ["snv", "ubnd-co-dam", "x"]}, groups_claim="groups", groups=groups)
+    one = map_claims({"roles": "ubnd-co-dam"}, groups_claim="roles", groups=groups)
+    none = map_claims({"groups": ["x"], "other": ["snv"]}, groups_claim="groups", groups=groups)
+
+    assert both == Grant(("handler", "supervisor"), ("ht", "ht-nx-co-dam"))
+    assert one == Grant(("handler",), ("ht-nx-co-dam",))
+    assert none == Grant((), ())

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from openpyxl import load_workbook
 
+from sipas_runtime.audit import verify
 from sipas_scoring.domain.publication import digest
 from sipas_scoring.testing import C2640, answers_for, resp
 
@@ -134,6 +135,13 @@ async def test_routes_follow_roles_and_the_history_names_the_people(harness, wai
     assert operator_approves.status_code == 403  # approving is not an operator's role
     approved = await http.post(f"/v1/publications/{publication}/approve", json={}, headers=approver)
     assert approved.json()["history"][-1]["actor"] == "lan"
+    log = harness.scoring.runtime.audit
+    decisions = [(e.action, e.actor, e.target) for e in await log.entries()]
+    assert decisions == [
+        ("publication_drafted", "minh", publication),
+        ("publication_approved", "lan", publication),
+    ]
+    assert verify(await log.entries(), await log.head()) == []
     assert (
         await http.get("/v1/public/publications", headers={"Authorization": ""})
     ).status_code == 200

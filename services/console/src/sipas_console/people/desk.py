@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
-from sipas_console.people.accounts import AccountStore, Person
+from sipas_console.people.accounts import USERNAME, AccountError, AccountStore, Person
 from sipas_console.people.sessions import COOKIE, LIFETIME, SessionStore, Stage
 from sipas_console.people.signing import SigningKeys
+from sipas_console.people.sso import Grant
 from sipas_runtime.audit import AuditLog
 from sipas_runtime.identity import Principal
 from sipas_runtime.identity.tokens import issue
@@ -89,3 +90,67 @@ class Desk:
         # An unknown name may be a password typed in the wrong field: keep only its hash.
         digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:16]
         await self.audit.record("sign_in_failed", actor="unknown", stage=stage, name_sha256=digest)
+
+    async def signed_on(self, issuer: str, claims: dict[str, object], grant: Grant) -> Person:
+        """The person a provider vouched for (found by issuer and subject, or made).
+
+        Their roles and units follow the provider's groups at every sign-in (audited).
+        """
+        subject = str(claims["sub"])
+        now = datetime.now(UTC)
+        person = await self.accounts.by_identity_provider(issuer, subject)
+        name = str(claims.get("name") or claims.get("preferred_username") or subject)
+        if person is None:
+            person = await self._add_signed_on(issuer, subject, claims, grant, name=name, now=now)
+            await self.audit.record(
+                "person_created", actor="sso", target=person.id, roles=",".join(grant.roles),
+                units=",".join(grant.units),
+            )  # fmt: skip
+            return person
+        if (person.roles, person.units) != (grant.roles, grant.units):
+            await self.audit.record(
+                "roles_changed", actor="sso", target=person.id, roles=",".join(grant.roles),
+                units=",".join(grant.units),
+            )  # fmt: skip
+            changed = await self.accounts.change(
+                person.id, roles=list(grant.roles), units=list(grant.units), name=name[:120]
+            )
+            person = changed or person
+        return person
+
+    async def _add_signed_on(
+        self,
+        issuer: str,
+        subject: str,
+        claims: dict[str, object],
+        grant: Grant,
+        *,
+        name: str,
+        now: datetime,
+    ) -> Person:
+        """Make the account of a first sign-on (a taken sign-in name falls back to an id)."""
+        person = Person(
+            id="sso-" + hashlib.sha256(f"{issuer}|{subject}".encode()).hexdigest()[:16],
+            username=_username(claims, subject),
+            name=name[:120],
+            email=str(claims["email"])[:200] if claims.get("email") else None,
+            roles=grant.roles,
+            units=grant.units,
+            oidc_issuer=issuer,
+            oidc_subject=subject,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            return await self.accounts.add(person)
+        except AccountError:
+            return await self.accounts.add(person.model_copy(update={"username": person.id}))
+
+
+def _username(claims: dict[str, object], subject: str) -> str:
+    """A sign-in name from the provider's claims (readable when it has one)."""
+    for key in ("preferred_username", "email"):
+        value = str(claims.get(key) or "").strip().lower()
+        if value and USERNAME.match(value):
+            return value
+    return "sso-" + hashlib.sha256(subject.encode()).hexdigest()[:12]

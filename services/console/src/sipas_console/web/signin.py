@@ -53,6 +53,7 @@ def _form(
         error=error,
         next=next_path(fields.get("next") or request.query_params.get("next")),
         username=fields.get("username", ""),
+        single_sign_on=console_of(request).sso is not None,
     )
 
 
