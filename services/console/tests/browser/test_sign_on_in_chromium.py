@@ -51,7 +51,7 @@ def test_a_commune_official_signs_in_with_the_provinces_account(
         expect(page.get_by_role("heading", level=1)).to_have_text("Tài khoản của bạn")
         expect(page.locator("main")).to_contain_text("Nguyễn Văn An")
         expect(page.locator("main")).to_contain_text("Cán bộ xử lý của đơn vị")
-        expect(page.locator("main")).to_contain_text("ht-nx-co-dam")
+        expect(page.locator("main")).to_contain_text("Xã Cổ Đạm")
         check_page(page, "sso-account-phone")
         page.get_by_role("button", name="Đăng xuất").click()
         expect(page.get_by_role("link", name="Đăng nhập")).to_be_visible()

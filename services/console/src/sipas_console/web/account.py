@@ -43,8 +43,16 @@ def _page(
     person, lang = person_of(request), language(request)
     say = console_of(request).catalogue.gettext
     roles = [say(lang, ROLES[r].label) for r in person.roles if r in ROLES]
+    hierarchy = console_of(request).hierarchy
+    units = [hierarchy.units[u].name_vi if u in hierarchy.units else u for u in person.units]
     return render(
-        request, "account/page.html", status=status, roles=roles, enrolling=enrolling, error=error
+        request,
+        "account/page.html",
+        status=status,
+        roles=roles,
+        units=units,
+        enrolling=enrolling,
+        error=error,
     )
 
 
