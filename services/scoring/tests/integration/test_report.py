@@ -42,17 +42,19 @@ async def publication(harness, wait):
     draft = await harness.http.post(
         "/v1/publications",
         json={"campaign_id": "ht2026", "name": "Lê Văn Bình", "title": "Chuyên viên"},
-        headers={"X-Sipas-Actor": "lvbinh"},
+        headers=harness.ids.headers("supervisor", subject="lvbinh"),
     )
     pid = draft.json()["id"]
     approved = await harness.http.post(
         f"/v1/publications/{pid}/approve",
         json={"name": "Nguyễn Thị Hoa", "title": "Phó Giám đốc", "authority": "KT. Giám đốc"},
-        headers={"X-Sipas-Actor": "nthoa"},
+        headers=harness.ids.headers("supervisor", subject="nthoa"),
     )
     assert approved.status_code == 200, approved.text
     published = await harness.http.post(
-        f"/v1/publications/{pid}/publish", json={"number": "45"}, headers={"X-Sipas-Actor": "vt"}
+        f"/v1/publications/{pid}/publish",
+        json={"number": "45"},
+        headers=harness.ids.headers("supervisor", subject="vt"),
     )
     assert published.status_code == 200, published.text
     return (await harness.http.get(f"/v1/publications/{pid}")).json()

@@ -28,7 +28,7 @@ async def published(harness, pid: str) -> None:
     approved = await harness.http.post(
         f"/v1/publications/{pid}/approve",
         json={"name": "Nguyễn Thị Hoa", "title": "Phó Giám đốc"},
-        headers={"X-Sipas-Actor": "approver"},
+        headers=harness.ids.headers("supervisor", subject="approver"),
     )
     assert approved.status_code == 200, approved.text
     done = await harness.http.post(f"/v1/publications/{pid}/publish", json={"number": "7"})
