@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import segno
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
@@ -23,7 +23,9 @@ from sipas_runtime.identity import allow
 from sipas_runtime.identity.roles import ROLES
 
 router = APIRouter(include_in_schema=False)
-SIGNED_IN = allow(*{p for role in ROLES.values() if not role.machine for p in role.permissions})
+SIGNED_IN = allow(
+    *{p for role in ROLES.values() if not role.machine for p in role.permissions}, people_only=True
+)
 PERMISSIONS = {
     ("GET", "/account"): SIGNED_IN,
     ("POST", "/account/second-factor"): SIGNED_IN,
@@ -68,7 +70,8 @@ async def start_second_factor(request: Request) -> Response:
     await posted(request)
     person = person_of(request)
     secret = new_totp_secret()
-    await console_of(request).desk.accounts.change(person.id, totp_pending=secret)
+    if await console_of(request).desk.accounts.change(person.id, totp_pending=secret) is None:
+        raise HTTPException(404)  # a person known to the token's issuer, without an account here
     return _page(request, enrolling=_enrolment(secret, person.username), error=None)
 
 

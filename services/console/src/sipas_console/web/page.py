@@ -10,6 +10,7 @@ Templates extend ``console.html`` and import the kit's ``components.html`` macro
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -17,12 +18,13 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from sipas_console.clients import Caller
+from sipas_console.people.accounts import Person
 from sipas_console.web.forms import csrf_token, keep_csrf_cookie
 from sipas_runtime.i18n import LANGUAGES, Lang, choose_language
+from sipas_runtime.identity import Principal
 
 if TYPE_CHECKING:
     from sipas_console.app import ConsoleService
-    from sipas_console.people.accounts import Person
 
 LANG_COOKIE = "sipas_lang"
 ONE_YEAR = 365 * 24 * 3600
@@ -57,16 +59,28 @@ def viewer_permissions(request: Request) -> frozenset[str]:
 
 
 def person_of(request: Request) -> Person:
-    """The signed-in person (403 for machines, which have no pages of their own)."""
+    """The signed-in person (or the person a bearer token speaks for; 403 for machines)."""
     person: Person | None = getattr(request.state, "person", None)
-    if person is None:
+    if person is not None:
+        return person
+    caller: Principal | None = getattr(request.state, "principal", None)
+    if caller is None or caller.kind != "person":
         raise HTTPException(403)
-    return person
+    now = datetime.now(UTC)
+    return Person(
+        id=caller.subject, username=caller.subject, name=caller.name, roles=tuple(caller.roles),
+        units=tuple(caller.units), created_at=now, updated_at=now,
+    )  # fmt: skip
 
 
 def caller_of(request: Request) -> Caller:
-    """Who calls the services for this request: the signed-in person, in their language."""
-    token: str | None = getattr(request.state, "token", None)
+    """Who calls the services for this request, in their language.
+
+    The signed-in person's token, or the bearer credential a script gave the console itself.
+    """
+    token: str | None = getattr(request.state, "token", None) or getattr(
+        request.state, "credential", None
+    )
     return Caller(token=token, lang=language(request))
 
 

@@ -42,6 +42,8 @@ class Rule:
     permissions: frozenset[str]
     unit: str | None = None
     """Path or query parameter naming a unit the caller's scope must cover."""
+    people_only: bool = False
+    """Only people (a person's own pages), never a machine key."""
 
     @property
     def public(self) -> bool:
@@ -49,16 +51,20 @@ class Rule:
         return not self.permissions
 
     def admits(self, caller: Principal) -> bool:
-        """Whether ``caller`` holds one of the permissions."""
+        """Whether ``caller`` is of the right kind and holds one of the permissions."""
+        if self.people_only and caller.kind != "person":
+            return False
         return not self.permissions.isdisjoint(caller.permissions)
 
 
 PUBLIC = Rule(frozenset())
 
 
-def allow(permission: str, *alternatives: str, unit: str | None = None) -> Rule:
+def allow(
+    permission: str, *alternatives: str, unit: str | None = None, people_only: bool = False
+) -> Rule:
     """Holders of ``permission`` or an alternative; with ``unit``, for units in their scope."""
-    return Rule(frozenset({permission, *alternatives}), unit)
+    return Rule(frozenset({permission, *alternatives}), unit, people_only)
 
 
 class RouteTable:
@@ -244,8 +250,11 @@ async def authorize(
 ) -> Principal | None:
     """The app-wide dependency: the route's rule applied to the request (see module doc)."""
     gate: Gate = request.app.state.gate
-    caller = await gate.authorize(request, credentials.credentials if credentials else None)
+    credential = credentials.credentials if credentials else None
+    caller = await gate.authorize(request, credential)
     request.state.principal = caller
+    if caller is not None and credential:
+        request.state.credential = credential  # what a backend-for-frontend passes on
     return caller
 
 

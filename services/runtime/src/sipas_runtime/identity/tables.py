@@ -49,6 +49,7 @@ def _route_table(table: RouteTable) -> list[str]:
     lines = [f"### {table.service}", "", "| route | who | unit checked |", "|---|---|---|"]
     for (method, path), rule in table:
         who = "anyone" if rule.public else " or ".join(f"`{p}`" for p in sorted(rule.permissions))
+        who += " (people only)" if rule.people_only else ""
         unit = f"`{rule.unit}`" if rule.unit else ""
         lines.append(f"| `{method} {path}` | {who} | {unit} |")
     return [*lines, ""]
