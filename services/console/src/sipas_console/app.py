@@ -92,7 +92,8 @@ class ConsoleService:
     async def identify(self, request: Request) -> Principal | None:
         """The identity gate's fallback: the person of the session cookie (CSRF-checked)."""
         principal = await self.desk.identify(request)
-        await check_csrf(request)
+        if principal is not None or getattr(request.state, "pending", None) is not None:
+            await check_csrf(request)  # a session's forms; the sign-in form checks its own
         return principal
 
     async def _start(self, runtime: ServiceRuntime) -> None:

@@ -51,6 +51,7 @@ def _page(
         request,
         "account/page.html",
         status=status,
+        person=person,
         roles=roles,
         units=units,
         enrolling=enrolling,

@@ -19,10 +19,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from sipas_console.clients import ServiceCallError
 from sipas_console.web.menu import MenuItem
-from sipas_console.web.page import caller_of, console_of, render
+from sipas_console.web.page import caller_of, console_of, render, viewer_permissions
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import allow
-from sipas_runtime.identity.roles import CAMPAIGNS_MANAGE, CAMPAIGNS_READ
+from sipas_runtime.identity.roles import CAMPAIGNS_MANAGE, CAMPAIGNS_READ, INDICES_READ
 
 router = APIRouter(include_in_schema=False)
 PERMISSIONS = {
@@ -139,7 +139,12 @@ async def campaign_page(request: Request, campaign_id: str) -> HTMLResponse:
 
 
 async def _indices(request: Request, campaign_id: str) -> dict[str, Any]:
-    """Scoring's table of the campaign (empty before the first response)."""
+    """Scoring's table of the campaign (empty before the first response).
+
+    Empty too for a viewer whose roles do not include live indices (an enumerator).
+    """
+    if INDICES_READ not in viewer_permissions(request):
+        return {}
     scoring = console_of(request).clients.scoring
     try:
         table: dict[str, Any] = await scoring.get_json(

@@ -48,8 +48,8 @@ async def check_csrf(request: Request) -> None:
     Run for every request the console authenticates by cookie (not for bearer callers), so
     no screen can forget it; Starlette keeps the parsed form for the route's own fields.
     """
-    if request.method in SAFE_METHODS:
-        return
+    if request.method in SAFE_METHODS or getattr(request.state, "credential", None):
+        return  # a bearer credential is not sent by a browser on its own: no forgery
     form = await request.form(max_fields=MAX_FIELDS, max_files=0)
     presented = form.get(CSRF_FIELD)
     expected = csrf_token(request)

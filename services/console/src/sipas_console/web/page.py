@@ -104,9 +104,8 @@ def render(
         menu=menu,
         current_path=request.url.path,
         switch_url=switch_url(request, lang),
-        person=getattr(request.state, "person", None),
         csrf_token=csrf_token(request),
-        **context,
+        **{"person": getattr(request.state, "person", None), **context},
     )
     keep_csrf_cookie(request, response, secure=console.settings.https)
     chosen = request.query_params.get("lang")
