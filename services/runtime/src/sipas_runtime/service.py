@@ -41,7 +41,7 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from sipas_contracts.streams import DEAD_LETTERS, ConsumerSpec
 from sipas_contracts.subjects import dead_letter as dead_letter_subject
-from sipas_runtime.audit import AUDIT, AUDIT_HEAD, AuditLog
+from sipas_runtime.audit import AUDIT, AUDIT_HEAD, AuditLog, verify
 from sipas_runtime.consumer import (
     Decoder,
     DedupMode,
@@ -55,8 +55,9 @@ from sipas_runtime.http import BodyLimitMiddleware, MetricsMiddleware
 from sipas_runtime.identity.bucket import STREAM as IDENTITY_STREAM
 from sipas_runtime.identity.bucket import IdentityWatch, open_bucket
 from sipas_runtime.identity.directory import Directory
-from sipas_runtime.identity.gate import PUBLIC, Gate, RouteTable, authorize
+from sipas_runtime.identity.gate import PUBLIC, Gate, RouteTable, Rule, allow, authorize
 from sipas_runtime.identity.principal import Principal
+from sipas_runtime.identity.roles import AUDIT_READ
 from sipas_runtime.logs import configure_logging
 from sipas_runtime.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, new_registry, render
 from sipas_runtime.mongo import Document, create_mongo_client
@@ -74,6 +75,12 @@ E = TypeVar("E")
 Hook = Callable[["ServiceRuntime"], Awaitable[None]]
 log = structlog.get_logger(__name__)
 
+AUDIT_SUMMARY = "This service's audit log: entries, and whether its hash chain holds"
+RUNTIME_RULES: dict[tuple[str, str], Rule] = {
+    **{("GET", path): PUBLIC for path in ("/healthz", "/readyz", "/metrics")},
+    ("GET", "/v1/audit"): allow(AUDIT_READ),
+}
+"""The routes every service's app has besides its own (merged into its table)."""
 PROCESSED_MARKER_TTL_SECONDS = 35 * 24 * 3600
 LAG_POLL_SECONDS = 5.0
 SETTLE_SECONDS = 10.0  # on stop, for committed batches to be published and acked
@@ -404,9 +411,10 @@ class ServiceRuntime:
         app.add_api_route("/healthz", self._healthz, methods=["GET"], include_in_schema=False)
         app.add_api_route("/readyz", self._readyz, methods=["GET"], include_in_schema=False)
         app.add_api_route("/metrics", self._metrics, methods=["GET"], include_in_schema=False)
-        table = permissions.merged(
-            {("GET", p): PUBLIC for p in ("/healthz", "/readyz", "/metrics")}
+        app.add_api_route(
+            "/v1/audit", self._audit, methods=["GET"], tags=["audit"], summary=AUDIT_SUMMARY
         )
+        table = permissions.merged(RUNTIME_RULES)
         self._identity = IdentityWatch(self.directory)
         gate = Gate(
             table,
@@ -439,6 +447,32 @@ class ServiceRuntime:
 
     async def _metrics(self) -> Response:
         return Response(render(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def _audit(self, after: int = 0, limit: int = 200, last: int = 0) -> dict[str, object]:
+        return await self.audit_page(after=after, limit=limit, last=last)
+
+    async def audit_page(
+        self, *, after: int = 0, limit: int = 200, last: int = 0
+    ) -> dict[str, object]:
+        """The service's audit entries and whether its whole chain holds.
+
+        Oldest first: those after number ``after`` (``limit`` at most), or the ``last`` ones.
+        """
+        entries = await self.audit.entries()
+        breaches = verify(entries, await self.audit.head())
+        limit = max(1, min(limit, 1000))
+        page = (
+            entries[-min(last, 1000) :]
+            if last > 0
+            else [e for e in entries if e.seq > after][:limit]
+        )
+        return {
+            "service": self.name,
+            "entries": [e.model_dump(mode="json") for e in page],
+            "total": len(entries),
+            "intact": not breaches,
+            "breaches": [{"seq": b.seq, "reason": b.reason} for b in breaches],
+        }
 
 
 async def ensure_collections(db: AsyncDatabase[Document], names: Sequence[str]) -> None:

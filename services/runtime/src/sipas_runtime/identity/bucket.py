@@ -119,6 +119,19 @@ async def retire_signing_key(kv: KeyValue, kid: str) -> None:
     await kv.delete(f"{SIGNING}{kid}")
 
 
+async def list_records(kv: KeyValue) -> list[KeyRecord]:
+    """Every key record as stored now (revoked and expired ones too), oldest first."""
+    records = []
+    watcher = await kv.watch(f"{KEY}>")
+    async for entry in watcher:
+        if entry is None:  # the end of what is stored
+            break
+        if entry.value and entry.operation is None:
+            records.append(KeyRecord.model_validate_json(entry.value))
+    await watcher.stop()  # type: ignore[no-untyped-call]
+    return sorted(records, key=lambda r: r.created_at)
+
+
 async def read_record(kv: KeyValue, key_id: str) -> KeyRecord | None:
     """A key record as stored now (None when there is none)."""
     try:

@@ -23,8 +23,7 @@ from rich.table import Table
 
 from sipas_runtime.audit import AuditEntry, AuditLog, verify
 from sipas_runtime.generated import write_or_check
-from sipas_runtime.identity.bucket import create_key, ensure_bucket, revoke_key
-from sipas_runtime.identity.directory import KEY
+from sipas_runtime.identity.bucket import create_key, ensure_bucket, list_records, revoke_key
 from sipas_runtime.identity.keys import KeyRecord
 from sipas_runtime.identity.roles import ROLES
 from sipas_runtime.identity.tables import route_tables, updated
@@ -105,25 +104,13 @@ def keys_list(
     password: NatsPassword = None,
 ) -> None:
     """Every machine key's record: id, name, roles, units, status, dates."""
-    records = _on_bucket(url, user, password, _records)
+    records = _on_bucket(url, user, password, list_records)
     now = datetime.now(UTC)
     table = Table("id", "name", "roles", "units", "status", "created", "expires")
     for r in sorted(records, key=lambda r: r.created_at):
         table.add_row(r.id, r.name, ", ".join(r.roles), ", ".join(r.units), r.status(now),
                       f"{r.created_at:%Y-%m-%d}", f"{r.expires_at:%Y-%m-%d}")  # fmt: skip
     console.print(table)
-
-
-async def _records(kv: KeyValue) -> list[KeyRecord]:
-    records = []
-    watcher = await kv.watch(f"{KEY}>")
-    async for entry in watcher:
-        if entry is None:
-            break
-        if entry.value and entry.operation is None:
-            records.append(KeyRecord.model_validate_json(entry.value))
-    await watcher.stop()  # type: ignore[no-untyped-call]
-    return records
 
 
 @keys_app.command("revoke")
