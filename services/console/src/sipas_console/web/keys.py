@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from sipas_console.web.forms import posted
 from sipas_console.web.menu import MenuItem
-from sipas_console.web.page import console_of, render
+from sipas_console.web.page import console_of, field_errors, render
 from sipas_console.web.people import unit_choices
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import Principal, allow
@@ -123,9 +123,10 @@ async def new_key(request: Request) -> Response:
 
 def _form(request: Request, *, values: dict[str, object], errors: list[tuple[str, str]],
           status: int = 200) -> Response:  # fmt: skip
+    said = field_errors(request, errors)
     return render(
-        request, "keys/form.html", status=status, values=values, errors=errors,
-        roles=role_choices(), units=unit_choices(request),
+        request, "keys/form.html", status=status, values=values, errors=said,
+        roles=role_choices(), units=unit_choices(request), field_error=dict(said),
     )  # fmt: skip
 
 

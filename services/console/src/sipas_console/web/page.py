@@ -84,6 +84,12 @@ def caller_of(request: Request) -> Caller:
     return Caller(token=token, lang=language(request))
 
 
+def field_errors(request: Request, errors: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(field, message) pairs with each message (a msgid) in the viewer's language."""
+    lang, catalogue = language(request), console_of(request).catalogue
+    return [(name, catalogue.gettext(lang, message)) for name, message in errors]
+
+
 def render(
     request: Request,
     template: str,

@@ -20,7 +20,7 @@ from sipas_console.people.accounts import AccountError, Person
 from sipas_console.people.signin import hash_password
 from sipas_console.web.forms import posted
 from sipas_console.web.menu import MenuItem
-from sipas_console.web.page import console_of, person_of, render
+from sipas_console.web.page import console_of, field_errors, person_of, render
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import allow
 from sipas_runtime.identity.principal import province_day
@@ -77,9 +77,10 @@ def _form(
     errors: list[tuple[str, str]],
     status: int = 200,
 ) -> Response:
+    said = field_errors(request, errors)
     return render(
-        request, "people/form.html", status=status, person=person, values=values, errors=errors,
-        roles=role_choices(), units=unit_choices(request),
+        request, "people/form.html", status=status, person=person, values=values, errors=said,
+        roles=role_choices(), units=unit_choices(request), field_error=dict(said),
     )  # fmt: skip
 
 
