@@ -79,7 +79,7 @@ def _form(
 ) -> Response:
     said = field_errors(request, errors)
     return render(
-        request, "people/form.html", status=status, person=person, values=values, errors=said,
+        request, "people/form.html", status=status, who=person, values=values, errors=said,
         roles=role_choices(), units=unit_choices(request), field_error=dict(said),
     )  # fmt: skip
 
