@@ -15,7 +15,14 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.nats, pytest.mark.mongo]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.e2e,
+    pytest.mark.nats,
+    pytest.mark.mongo,
+    pytest.mark.slow,
+    pytest.mark.timeout(300),  # a long walk: nine pages, two sign-ins, a key made and revoked
+]
 PHONE = {"width": 360, "height": 740}
 DOSSIER = {
     "dossier_id": "000.00.00.H42-261207-0001",
