@@ -48,10 +48,15 @@ class ReplayError(RuntimeError):
 
 @dataclass(frozen=True)
 class FieldTeam:
-    """Machine keys of the operator and of the enumerators (the stack's development keys)."""
+    """Machine keys of the operator, the enumerators and the approver (the stack's development keys).
+
+    The operator drafts the period's publication; the approver (the development supervisor
+    key, another identity) approves and publishes it.
+    """
 
     operator_key: str
     enumerator_key: str
+    approver_key: str
 
     @property
     def interviewer_key(self) -> str:
@@ -61,7 +66,11 @@ class FieldTeam:
     @classmethod
     def of(cls, dev_keys: dict[str, str]) -> FieldTeam:
         """The team of a development stack (``Stack.dev_keys``)."""
-        return cls(operator_key=dev_keys["operator"], enumerator_key=dev_keys["enumerator"])
+        return cls(
+            operator_key=dev_keys["operator"],
+            enumerator_key=dev_keys["enumerator"],
+            approver_key=dev_keys["supervisor"],
+        )
 
 
 @dataclass
@@ -239,14 +248,16 @@ class PeriodReplay:
                 break
             await asyncio.sleep(0.2)
         steps = [
-            ("/v1/publications", {"campaign_id": campaign, **DRAFTER}, "cv-cchc"),
-            ("/v1/publications/{id}/approve", APPROVER, "pgd-snv"),
-            ("/v1/publications/{id}/publish", {"number": "01"}, "van-thu"),
+            ("/v1/publications", {"campaign_id": campaign, **DRAFTER}, self._team.operator_key),
+            ("/v1/publications/{id}/approve", APPROVER, self._team.approver_key),
+            ("/v1/publications/{id}/publish", {"number": "01"}, self._team.approver_key),
         ]
         publication = ""
-        for path, body, actor in steps:
+        for path, body, key in steps:
             answer = await self._http.post(
-                scoring + path.format(id=publication), json=body, headers={"X-Sipas-Actor": actor}
+                scoring + path.format(id=publication),
+                json=body,
+                headers={"Authorization": f"Bearer {key}"},
             )
             if answer.status_code not in {200, 201}:
                 raise ReplayError(f"publication: {answer.status_code} {answer.text[:300]}")
