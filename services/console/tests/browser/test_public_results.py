@@ -12,7 +12,7 @@ import asyncio
 import random
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import nats
@@ -24,6 +24,9 @@ from sipas_contracts.instrument import load_catalogue
 from sipas_contracts.testing import response
 from sipas_runtime.publishing import encode, event_headers
 from sipas_runtime.testing import eventually
+
+if TYPE_CHECKING:
+    from sipas_runtime.stack import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.nats, pytest.mark.mongo]
 SIZES = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1366, "height": 768}}
@@ -68,15 +71,18 @@ async def counted(scoring: str, total: int) -> None:
         await eventually(reached, 90)
 
 
-def publish(scoring: str, *, approve: bool = True) -> dict[str, Any]:
-    with httpx.Client(base_url=scoring, timeout=30) as http:
-        draft = http.post(
-            "/v1/publications", json={"campaign_id": "c2026"}, headers={"X-Sipas-Actor": "cv"}
-        ).json()
+def publish(stack: Stack, *, approve: bool = True) -> dict[str, Any]:
+    drafter = {"Authorization": f"Bearer {stack.dev_keys['operator']}"}
+    approver = {"Authorization": f"Bearer {stack.dev_keys['supervisor']}"}
+    with httpx.Client(base_url=stack.url("scoring"), timeout=30) as http:
+        draft = http.post("/v1/publications", json={"campaign_id": "c2026"}, headers=drafter)
+        draft = draft.json()
         if approve:
-            step = {"X-Sipas-Actor": "pgd"}
-            assert http.post(f"/v1/publications/{draft['id']}/approve", json={}, headers=step)
-            done = http.post(f"/v1/publications/{draft['id']}/publish", json={"number": "12"})
+            step = http.post(f"/v1/publications/{draft['id']}/approve", json={}, headers=approver)
+            assert step.status_code == 200, step.text
+            done = http.post(
+                f"/v1/publications/{draft['id']}/publish", json={"number": "12"}, headers=approver
+            )
             assert done.status_code == 200, done.text
         return dict(http.get(f"/v1/publications/{draft['id']}").json())
 
@@ -93,10 +99,10 @@ def results(console_stack):
     scoring = stack.url("scoring")
     run(send(stack.nats_url, {**dict.fromkeys(QUALITY, 8), SHORT: 2}, seed=1))
     run(counted(scoring, 26))
-    published = publish(scoring)
+    published = publish(stack)
     run(send(stack.nats_url, {"ht-nx-co-dam": 12}, seed=2))  # the draft's figure differs
     run(counted(scoring, 38))
-    draft = publish(scoring, approve=False)
+    draft = publish(stack, approve=False)
     return stack, published, draft
 
 

@@ -48,7 +48,7 @@ class ReplayError(RuntimeError):
 
 @dataclass(frozen=True)
 class FieldTeam:
-    """Machine keys of the operator, the enumerators and the approver (the stack's development keys).
+    """Machine keys of the operator, the enumerators and the approver (development keys).
 
     The operator drafts the period's publication; the approver (the development supervisor
     key, another identity) approves and publishes it.
