@@ -28,6 +28,7 @@ from sipas_console.web.menu import MenuItem
 from sipas_console.web.page import console_of, language, render
 from sipas_contracts.ids import CODE_PATTERN
 from sipas_runtime.i18n import _
+from sipas_runtime.identity import PUBLIC
 
 router = APIRouter(include_in_schema=False)
 MENU = [
@@ -39,6 +40,17 @@ MENU = [
     )
 ]
 PREFIX = "/ket-qua"
+PERMISSIONS = {  # the public site: anyone, signed in or not
+    ("GET", PREFIX + path): PUBLIC
+    for path in (
+        "",
+        "/du-lieu",
+        "/phuong-phap",
+        "/tai-ve/{campaign}/{name}",
+        "/{campaign}",
+        "/{campaign}/don-vi/{unit}",
+    )
+}
 CACHE = "public, max-age=60"
 CODE = re.compile(CODE_PATTERN)
 Code = Annotated[str, Query(pattern=CODE_PATTERN, max_length=64)]
