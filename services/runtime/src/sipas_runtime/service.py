@@ -28,6 +28,7 @@ import structlog
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from faststream.nats import NatsBroker
 from faststream.nats.prometheus import NatsPrometheusMiddleware
 from faststream.nats.security import NatsUserPassword
@@ -79,6 +80,7 @@ AUDIT_SUMMARY = "This service's audit log: entries, and whether its hash chain h
 RUNTIME_RULES: dict[tuple[str, str], Rule] = {
     **{("GET", path): PUBLIC for path in ("/healthz", "/readyz", "/metrics")},
     ("GET", "/v1/audit"): allow(AUDIT_READ),
+    **{("GET", path): PUBLIC for path in ("/docs", "/docs/oauth2-redirect", "/redoc")},
 }
 """The routes every service's app has besides its own (merged into its table)."""
 PROCESSED_MARKER_TTL_SECONDS = 35 * 24 * 3600
@@ -398,7 +400,7 @@ class ServiceRuntime:
             finally:
                 await self.stop()
 
-        app = FastAPI(
+        app = FastAPIOffline(  # Swagger UI and ReDoc served from the package: no CDN
             title=self.title,
             description=description,
             version="0.1.0",
