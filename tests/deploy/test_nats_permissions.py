@@ -17,13 +17,22 @@ import pytest
 from nats.aio.client import Client
 from nats.js import api
 
+from sipas_contracts.streams import ALL_CONSUMERS, DEAD_LETTERS
 from sipas_runtime.embedded import EmbeddedNats
-from sipas_runtime.nats_access import USERS, inbox_prefix, password_variable
-from sipas_runtime.streams import consumer_config, ensure_streams
+from sipas_runtime.nats_access import (
+    SHARED_STREAMS,
+    USERS,
+    inbox_prefix,
+    owned_streams,
+    password_variable,
+)
+from sipas_runtime.streams import consumer_config, ensure_streams, stream_config
 
 pytestmark = [pytest.mark.deploy, pytest.mark.nats]
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORDS = {user: f"pw-{user}-{os.getpid()}" for user in (*USERS, "system")}
+PULL = "$JS.API.CONSUMER.MSG.NEXT.SIPAS_INDEXES"
+CREATE = "$JS.API.CONSUMER.CREATE.SIPAS_INDEXES"
 
 # (user, subject) publishes that must be stored (JetStream PubAck).
 ALLOWED_PUBLISH = [
@@ -70,6 +79,25 @@ FORBIDDEN_PUBLISH = [
     ("sampling", "$JS.ACK.SIPAS_RESPONSES.scoring-responses.1.1.1.1.1"),
     ("alerts", "$JS.API.CONSUMER.CREATE.SIPAS_RAW_DOSSIERS.intake-raw-dossiers"),
     ("downstream", "$JS.API.CONSUMER.MSG.NEXT.SIPAS_RESPONSES.scoring-responses"),
+    ("scoring", "$JS.API.CONSUMER.CREATE.SIPAS_INDEXES.alerts-indexes"),
+    ("sampling", "$JS.API.CONSUMER.DURABLE.CREATE.SIPAS_RESPONSES.scoring-responses"),
+    ("intake", "$JS.API.CONSUMER.DELETE.SIPAS_RAW_DOSSIERS.intake-raw-dossiers"),
+    # downstream's own consumers on SIPAS_INDEXES, never alerts' (it took 16 of 16 updates)
+    ("downstream", "$JS.API.CONSUMER.MSG.NEXT.SIPAS_INDEXES.alerts-indexes"),
+    ("downstream", "$JS.ACK.SIPAS_INDEXES.alerts-indexes.1.1.1.1.1"),
+    ("downstream", "$JS.API.CONSUMER.CREATE.SIPAS_INDEXES.alerts-indexes"),
+    ("downstream", "$JS.API.CONSUMER.CREATE.SIPAS_INDEXES.alerts-indexes.sipas.index.>"),
+    ("downstream", "$JS.API.CONSUMER.DURABLE.CREATE.SIPAS_INDEXES.alerts-indexes"),
+    ("downstream", "$JS.API.CONSUMER.DELETE.SIPAS_INDEXES.alerts-indexes"),
+    # the shared streams' settings (retention) are the operators': created, never updated
+    ("intake", "$JS.API.STREAM.UPDATE.SIPAS_DLQ"),
+    ("sampling", "$JS.API.STREAM.UPDATE.SIPAS_DLQ"),
+    ("scoring", "$JS.API.STREAM.UPDATE.SIPAS_DLQ"),
+    ("alerts", "$JS.API.STREAM.UPDATE.SIPAS_DLQ"),
+    ("console", "$JS.API.STREAM.UPDATE.SIPAS_DLQ"),
+    ("scoring", "$JS.API.STREAM.UPDATE.SIPAS_OVERRIDES"),
+    ("alerts", "$JS.API.STREAM.UPDATE.SIPAS_OVERRIDES"),
+    ("alerts", "$JS.API.STREAM.DELETE.SIPAS_DLQ"),
     # asking for a dead-letter replay, or recording an override: operators (admin) only
     ("scoring", "sipas.replay.alerts"),
     ("alerts", "sipas.replay.alerts"),
@@ -224,8 +252,6 @@ async def test_reading_outside_a_users_remit_is_refused(connect, user, subject):
 async def test_each_service_can_create_pull_and_ack_its_own_consumer(
     connect, user, stream, durable
 ):
-    from sipas_contracts.streams import ALL_CONSUMERS
-
     spec = next(c for c in ALL_CONSUMERS if c.durable == durable)
     admin = await connect("admin")
     await admin.nc.jetstream().publish(spec.filter_subjects[0].replace(">", "probe.x"), b"{}")
@@ -297,3 +323,79 @@ async def test_downstream_reads_index_updates_and_nothing_else(connect):
     assert json.loads(latest.data) == {"v": 1}
     assert messages
     assert reader.errors == []
+
+
+async def test_downstream_cannot_take_or_reconfigure_alerts_consumer(connect):
+    alerts = await connect("alerts")
+    spec = next(c for c in ALL_CONSUMERS if c.durable == "alerts-indexes")
+    await alerts.nc.jetstream().add_consumer("SIPAS_INDEXES", consumer_config(spec))
+    admin = await connect("admin")
+    await admin.nc.jetstream().purge_stream("SIPAS_INDEXES")  # this test's updates only
+    for unit in ("u1", "u2", "u3"):
+        await admin.nc.jetstream().publish(f"sipas.index.updated.c2026.{unit}", b"{}")
+    thief = await connect("downstream")
+    before = (await admin.nc.jetstream().consumer_info("SIPAS_INDEXES", "alerts-indexes")).config
+    # Only settings an update may change: the server would apply them to alerts' consumer.
+    rewrite = consumer_config(spec).evolve(
+        durable_name=None, name="alerts-indexes", max_ack_pending=1, filter_subject="sipas.x.>"
+    )
+
+    request = {"stream_name": "SIPAS_INDEXES", "config": rewrite.as_dict()}
+
+    answers = [  # pulling alerts' consumer; rewriting it through the API subjects
+        await answer(thief, f"{PULL}.alerts-indexes", {"batch": 16}),
+        # the ephemeral-create subject names no consumer: a name in the body would update it
+        await answer(thief, CREATE, request),
+        await answer(thief, f"{CREATE}.mine", request),
+        await answer(thief, f"{CREATE}.mine.sipas.x.>", request),
+    ]
+    after = (await admin.nc.jetstream().consumer_info("SIPAS_INDEXES", "alerts-indexes")).config
+    names = {c.name for c in await admin.nc.jetstream().consumers_info("SIPAS_INDEXES")}
+    taken = await alerts.nc.jetstream().pull_subscribe_bind(
+        "alerts-indexes", stream="SIPAS_INDEXES", inbox_prefix=b"_INBOX_alerts."
+    )
+    messages = await taken.fetch(3, timeout=5)
+
+    assert answers == ["refused", "refused", "ok", "ok"]  # ok: the subject's name wins ...
+    assert "mine" in names  # ... downstream made its own "mine"
+    assert after == before
+    assert len(messages) == 3  # none taken by downstream
+
+
+async def answer(session: Session, subject: str, body: dict[str, object]) -> str:
+    """What the server answers ``session``'s request: refused, an error, or ok."""
+    try:
+        reply = await session.nc.request(subject, json.dumps(body).encode(), timeout=1)
+    except nats.errors.TimeoutError:
+        return "refused" if await session.refused(subject) else "no answer"
+    error = json.loads(reply.data).get("error")
+    return f"error {error['description']}" if error else "ok"
+
+
+@pytest.mark.parametrize("user", ["scoring", "alerts"])
+async def test_a_service_cannot_change_the_dead_letter_streams_retention(connect, user):
+    admin = await connect("admin")
+    kept = (await admin.nc.jetstream().stream_info("SIPAS_DLQ")).config.max_age
+    service = await connect(user)
+    js = service.nc.jetstream(timeout=1)
+    shorter = stream_config(DEAD_LETTERS, replicas=1).evolve(max_age=3600.0)
+
+    with pytest.raises(nats.errors.TimeoutError):
+        await js.update_stream(shorter)
+    with pytest.raises(nats.js.errors.BadRequestError):  # exists with other settings
+        await js.add_stream(shorter)
+
+    assert await service.refused("$JS.API.STREAM.UPDATE.SIPAS_DLQ")
+    assert (await admin.nc.jetstream().stream_info("SIPAS_DLQ")).config.max_age == kept
+
+
+@pytest.mark.parametrize("user", ["intake", "sampling", "scoring", "alerts", "console"])
+async def test_a_service_starts_with_its_own_rights_only(connect, user):
+    """What a service does at start: update its streams, create the shared ones if missing."""
+    session = await connect(user)
+
+    await ensure_streams(
+        session.nc.jetstream(), replicas=1, manage=owned_streams(user), create=SHARED_STREAMS
+    )
+
+    assert session.errors == []

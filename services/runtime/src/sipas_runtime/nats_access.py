@@ -5,15 +5,19 @@ follows from the durable consumers declared in ``sipas_contracts.streams``. Rend
 server's ``accounts`` block from those declarations keeps the permissions true when a
 consumer is added (``sipas nats config --check`` fails when the committed file is stale).
 
-Each service user may: publish its own events and its own dead letters; pull from and ack
-only its own durable consumers, and read back by sequence the streams they consume;
-create/update only the streams it owns; read stream info;
+Each service user may: publish its own events and its own dead letters; create, pull from
+and ack only its own durable consumers (consumer-level API subjects, never another user's
+durable), and read back by sequence the streams they consume; create/update only the
+streams it owns, and only create (never update) the shared dead-letter and override
+streams, whose settings the operators' ``sipas nats provision`` keeps; read stream info;
 receive replies only on its private inbox prefix (``_INBOX_<service>``), so no service can
 read another's pulled messages; answer operators' requests to replay its dead letters
 (``sipas.replay.<service>``, and only those: ``allow_responses``). ``tthc`` (the TTHC
 information system) may only publish raw
 dossier records (not on intake's own ``http``/``import`` sources); ``downstream`` may only
-read index updates; ``admin`` provisions streams.
+read index updates, with consumers of its own on ``SIPAS_INDEXES`` (any name but a service's
+durable: it can neither pull, ack nor reconfigure ``alerts-indexes``); ``admin`` provisions
+streams.
 Passwords are never in the file: NATS resolves ``$SIPAS_NATS_<USER>_PASSWORD`` from the
 server's environment.
 """
@@ -68,18 +72,19 @@ def password_variable(user: str) -> str:
 
 
 def owned_streams(service: str) -> tuple[str, ...]:
-    """Streams ``service`` creates and updates (plus the shared dead-letter stream)."""
-    return (*(name for name, owner in STREAM_OWNERS.items() if owner == service), *SHARED_STREAMS)
+    """Streams ``service`` creates and updates (the shared ones it may only create)."""
+    return tuple(name for name, owner in STREAM_OWNERS.items() if owner == service)
 
 
-def _consumer_api(stream: str, durable: str) -> list[str]:
+def _consumer_api(stream: str, consumer: str) -> list[str]:
+    """Every API subject that names one consumer: create/update, info, pull, ack."""
     return [
-        f"{JS}.CONSUMER.CREATE.{stream}.{durable}",
-        f"{JS}.CONSUMER.CREATE.{stream}.{durable}.>",
-        f"{JS}.CONSUMER.DURABLE.CREATE.{stream}.{durable}",
-        f"{JS}.CONSUMER.INFO.{stream}.{durable}",
-        f"{JS}.CONSUMER.MSG.NEXT.{stream}.{durable}",
-        f"$JS.ACK.{stream}.{durable}.>",
+        f"{JS}.CONSUMER.CREATE.{stream}.{consumer}",
+        f"{JS}.CONSUMER.CREATE.{stream}.{consumer}.>",
+        f"{JS}.CONSUMER.DURABLE.CREATE.{stream}.{consumer}",
+        f"{JS}.CONSUMER.INFO.{stream}.{consumer}",
+        f"{JS}.CONSUMER.MSG.NEXT.{stream}.{consumer}",
+        f"$JS.ACK.{stream}.{consumer}.>",
     ]
 
 
@@ -114,6 +119,9 @@ def service_permissions(service: str) -> dict[str, Any]:
         publish += identity_writer()
     for stream in owned_streams(service):
         publish += [f"{JS}.STREAM.CREATE.{stream}", f"{JS}.STREAM.UPDATE.{stream}"]
+    # Creating an existing stream with other settings fails: the shared streams' settings
+    # (retention, limits) stay as the operators provisioned them.
+    publish += [f"{JS}.STREAM.CREATE.{stream}" for stream in SHARED_STREAMS]
     for spec in streams.ALL_CONSUMERS:
         if spec.owner == service:
             publish += _consumer_api(spec.stream, spec.durable)
@@ -143,26 +151,43 @@ def user_permissions(user: str) -> dict[str, Any]:
             "subscribe": {"allow": [f"{inbox_prefix(user)}.>"]},
         }
     if user == "downstream":
-        stream = streams.INDEXES.name
-        return {
-            "publish": {
-                "allow": [
-                    f"{JS}.INFO",
-                    f"{JS}.STREAM.INFO.{stream}",
-                    f"{JS}.CONSUMER.CREATE.{stream}",
-                    f"{JS}.CONSUMER.CREATE.{stream}.>",
-                    f"{JS}.CONSUMER.MSG.NEXT.{stream}.>",
-                    f"{JS}.DIRECT.GET.{stream}",
-                    f"{JS}.DIRECT.GET.{stream}.>",
-                    f"$JS.ACK.{stream}.>",
-                ]
-            },
-            "subscribe": {"allow": [subjects.INDEXES_UPDATED, f"{inbox_prefix(user)}.>"]},
-        }
+        return downstream_permissions()
     if user == "admin":
         return {"publish": {"allow": [">"]}, "subscribe": {"allow": [">"]}}
     msg = f"unknown NATS user {user!r}"
     raise ValueError(msg)
+
+
+def downstream_permissions() -> dict[str, Any]:
+    """Index updates only: its own consumers on SIPAS_INDEXES, never a service's durable.
+
+    NATS wildcards match whole tokens, so "any consumer but the services'" is an allow of
+    ``*`` and a deny of each service durable on the stream (deny wins; generated from the
+    contracts, so a new durable is denied as soon as it is declared).
+    """
+    stream = streams.INDEXES.name
+    own = "*"  # any name: ephemeral (server-named) or an integrator's durable
+    services_consumers = [c.durable for c in streams.ALL_CONSUMERS if c.stream == stream]
+    return {
+        "publish": {
+            "allow": [
+                f"{JS}.INFO",
+                f"{JS}.STREAM.INFO.{stream}",
+                # Not the ephemeral-create subject (CONSUMER.CREATE.<stream>): it names no
+                # consumer, and a name in its body updates that consumer (alerts-indexes).
+                # Clients name their ephemeral consumers (nats-py pull_subscribe does).
+                *_consumer_api(stream, own),
+                f"{JS}.DIRECT.GET.{stream}",
+                f"{JS}.DIRECT.GET.{stream}.>",
+            ],
+            "deny": sorted(
+                subject
+                for durable in services_consumers
+                for subject in _consumer_api(stream, durable)
+            ),
+        },
+        "subscribe": {"allow": [subjects.INDEXES_UPDATED, f"{inbox_prefix('downstream')}.>"]},
+    }
 
 
 def _users(users: Iterable[str]) -> str:

@@ -62,7 +62,7 @@ from sipas_runtime.identity.roles import AUDIT_READ
 from sipas_runtime.logs import configure_logging
 from sipas_runtime.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, new_registry, render
 from sipas_runtime.mongo import Document, create_mongo_client
-from sipas_runtime.nats_access import inbox_prefix, owned_streams
+from sipas_runtime.nats_access import SHARED_STREAMS, inbox_prefix, owned_streams
 from sipas_runtime.positions import PROCESSED, WATERMARKS
 from sipas_runtime.problems import install_problem_handlers, problem
 from sipas_runtime.publishing import EventPublisher
@@ -291,8 +291,11 @@ class ServiceRuntime:
         self._js = self.broker.connection.jetstream()
         # With per-service NATS users a service manages only the streams it owns and waits for
         # the others (created by their owner or by `sipas nats provision`).
+        # The shared dead-letter and override streams are only created when missing.
         managed = owned_streams(self.name) if self.settings.nats_user else None
-        await ensure_streams(self._js, replicas=self.settings.stream_replicas, manage=managed)
+        await ensure_streams(
+            self._js, replicas=self.settings.stream_replicas, manage=managed, create=SHARED_STREAMS
+        )
         if self._identity is not None:
             creates = managed is None or IDENTITY_STREAM in managed
             kv = await open_bucket(self._js, create=creates, replicas=self.settings.stream_replicas)

@@ -57,15 +57,18 @@ def consumer_config(spec: ConsumerSpec, *, max_deliver: int | None = None) -> ap
     )
 
 
-async def ensure_stream(js: JetStreamContext, spec: StreamSpec, *, replicas: int) -> None:
-    """Create ``spec``'s stream, or update it in place when it already exists."""
+async def ensure_stream(
+    js: JetStreamContext, spec: StreamSpec, *, replicas: int, update: bool = True
+) -> None:
+    """Create ``spec``'s stream, or update it in place when it exists (unless ``update=False``)."""
     config = stream_config(spec, replicas=replicas)
     try:
         await js.stream_info(spec.name)
     except NotFoundError:
         await js.add_stream(config)
     else:
-        await js.update_stream(config)
+        if update:
+            await js.update_stream(config)
 
 
 async def wait_for_stream(js: JetStreamContext, name: str, *, patience: float = 120.0) -> None:
@@ -88,10 +91,17 @@ async def ensure_streams(
     replicas: int,
     specs: tuple[StreamSpec, ...] = ALL_STREAMS,
     manage: Collection[str] | None = None,
+    create: Collection[str] = (),
 ) -> None:
-    """Create/update the streams in ``manage`` (all when None); wait for the others to exist."""
+    """Create/update the streams in ``manage`` (all when None); wait for the others to exist.
+
+    Streams in ``create`` are created when missing but never updated (shared streams whose
+    settings the operators provision).
+    """
     for spec in specs:
         if manage is None or spec.name in manage:
             await ensure_stream(js, spec, replicas=replicas)
+        elif spec.name in create:
+            await ensure_stream(js, spec, replicas=replicas, update=False)
         else:
             await wait_for_stream(js, spec.name)
