@@ -30,6 +30,7 @@ PERMISSIONS = RouteTable(
         ("POST", "/v1/publications/{publication_id}/publish"): allow(PUBLICATIONS_APPROVE),
         ("POST", "/v1/publications/{publication_id}/withdraw"): allow(PUBLICATIONS_DRAFT),
         ("GET", "/v1/public/indices"): PUBLIC,
+        ("GET", "/v1/public/open-data/dictionary"): PUBLIC,
         ("GET", "/v1/public/open-data/{campaign}.{fmt}"): PUBLIC,
         ("GET", "/v1/public/publications"): PUBLIC,
         ("GET", "/v1/public/reports/{campaign}.{fmt}"): PUBLIC,
