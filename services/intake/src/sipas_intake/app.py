@@ -13,7 +13,7 @@ from sipas_contracts.events import ResponseRecorded
 from sipas_contracts.instrument import Catalogue, load_catalogue
 from sipas_contracts.streams import INTAKE_INVITATIONS, INTAKE_RAW_DOSSIERS
 from sipas_intake import handlers
-from sipas_intake.api import dossiers, forms, kiosks, paper, responses
+from sipas_intake.api import dossiers, fieldwork, forms, kiosks, paper, responses
 from sipas_intake.api.permissions import PERMISSIONS
 from sipas_intake.domain.dossiers import Crypto, PreparedDossier
 from sipas_intake.domain.formats import PREPARED, Formats
@@ -24,6 +24,7 @@ from sipas_intake.security import CsrfTokens, DraftCipher, derive_key
 from sipas_intake.settings import Settings
 from sipas_intake.store import prepare_database
 from sipas_intake.store.drafts import DraftStore
+from sipas_intake.store.fieldwork import FieldworkLedger
 from sipas_intake.store.kiosks import KioskStore
 from sipas_intake.store.ledger import DossierLedger
 from sipas_intake.store.outbox import Outbox
@@ -93,6 +94,10 @@ class IntakeService:
     def drafts(self) -> DraftStore:
         """Survey answers entered so far (sealed for the token's holder)."""
         return DraftStore(self.runtime.db)
+
+    def fieldwork(self) -> FieldworkLedger:
+        """Counts of answers per unit and mode (interviews, online, paper)."""
+        return FieldworkLedger(self.runtime.db)
 
     def kiosks(self) -> KioskStore:
         """Counter tablets."""
@@ -213,6 +218,7 @@ def create_app(settings: Settings) -> FastAPI:
             dossiers.router,
             responses.router,
             forms.router,
+            fieldwork.router,
             paper.router,
             kiosks.router,
             survey.router,

@@ -6,6 +6,7 @@ The survey form, the kiosk and respondents' answers are public: a single-use sur
 
 from sipas_runtime.identity import PUBLIC, RouteTable, allow
 from sipas_runtime.identity.roles import (
+    CAMPAIGNS_READ,
     DOSSIERS_READ,
     DOSSIERS_SUBMIT,
     IMPORTS_RUN,
@@ -21,6 +22,8 @@ PERMISSIONS = RouteTable(
         ("GET", "/v1/dossiers/{dossier_id}"): allow(DOSSIERS_READ),
         ("POST", "/v1/responses"): PUBLIC,
         ("POST", "/v1/interviews"): allow(INTERVIEWS_RECORD),
+        # Counts per unit and mode only (no answer, no identity) beside the enumerators' lists.
+        ("GET", "/v1/fieldwork/{campaign_id}"): allow(CAMPAIGNS_READ),
         ("GET", "/v1/forms"): PUBLIC,
         ("GET", "/v1/forms/{instrument_id}"): PUBLIC,
         ("GET", "/v1/paper/template"): allow(IMPORTS_RUN),

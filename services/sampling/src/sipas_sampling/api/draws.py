@@ -1,4 +1,4 @@
-"""Batch draws, the observer's export, substitutions, XLSX lists and counter slips."""
+"""Batch draws, the observer's export, substitutions, lists (XLSX, JSON) and counter slips."""
 
 from __future__ import annotations
 
@@ -144,6 +144,25 @@ async def lists_xlsx(
             "Cache-Control": "no-store",
         },
     )
+
+
+@router.get("/assignments", summary="The caller's lists as JSON: official, then reserves in order")
+async def assignments(
+    request: Request,
+    campaign_id: str,
+    caller: Caller,
+    unit: Annotated[str | None, Query(description="Only this unit")] = None,
+) -> dict[str, Any]:
+    """The rows of ``lists.xlsx`` for the caller's units (the enumerator app's day list).
+
+    Contacts (name, address, phone, e-mail) only for callers who may read lists with
+    contacts; never the survey link (its token is the respondent's, not the enumerator's).
+    """
+    rows = await _rows(request, campaign_id, unit, caller=caller, with_contacts=True)
+    return {
+        "campaign_id": campaign_id,
+        "rows": [{k: v for k, v in row.items() if k != "link"} for row in rows],
+    }
 
 
 @router.get(

@@ -23,6 +23,7 @@ PERMISSIONS = RouteTable(
         ("GET", f"{CAMPAIGN}/draw"): allow(DRAWS_VERIFY),
         # Lists: with contacts for field roles (lists.read), without for observers.
         ("GET", f"{CAMPAIGN}/lists.xlsx"): allow(LISTS_READ, DRAWS_VERIFY, unit="unit"),
+        ("GET", f"{CAMPAIGN}/assignments"): allow(LISTS_READ, unit="unit"),
         ("GET", f"{CAMPAIGN}/counter-slips"): allow(LISTS_READ, unit="unit"),
         ("POST", f"{CAMPAIGN}/substitutions"): allow(SUBSTITUTIONS_RECORD),
         ("POST", "/v1/optouts"): allow(OPTOUTS_RECORD),

@@ -1,0 +1,42 @@
+"""How fieldwork stands per unit: answers recorded through invitations, by mode, and paper forms.
+
+Read from what intake already keeps (used tokens carry the mode they were answered in;
+imported paper forms carry campaign, unit and mode), so interviews, online answers and
+paper forms show side by side without another copy. Counts only: no answer, no identity.
+"""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from sipas_intake.store import PAPER_FORMS, TOKENS
+from sipas_runtime.mongo import Document
+
+Counts = dict[str, dict[str, int]]
+"""unit → collection mode → responses."""
+
+
+class FieldworkLedger:
+    """Counts per unit and mode over the ``tokens`` and ``paper_forms`` collections."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+
+    async def _grouped(self, collection: str, match: Document) -> Counts:
+        pipeline: list[Document] = [
+            {"$match": match},
+            {"$group": {"_id": {"unit": "$unit", "mode": "$mode"}, "n": {"$sum": 1}}},
+        ]
+        counts: Counts = {}
+        async for row in await self._db[collection].aggregate(pipeline):
+            unit, mode = row["_id"]["unit"], row["_id"].get("mode") or "online"
+            counts.setdefault(unit, {})[mode] = counts.get(unit, {}).get(mode, 0) + row["n"]
+        return counts
+
+    async def summary(self, campaign_id: str) -> tuple[Counts, Counts]:
+        """(answers through invitations, paper forms imported), per unit and mode."""
+        invited = await self._grouped(
+            TOKENS, {"campaign_id": campaign_id, "used_at": {"$ne": None}}
+        )
+        paper = await self._grouped(PAPER_FORMS, {"campaign": campaign_id})
+        return invited, paper
