@@ -1,0 +1,106 @@
+"""Sending what an enumerator's device queued: each item recorded exactly once, or said why not.
+
+A queued item is ``{"id", "kind": "interview" | "outcome", "campaign", "invitation",
+"fields": {...}}``. Outcomes go first (a refusal brings in the reserve the next interview
+may be about), then interviews, each in the order recorded. The item's id, made once on
+the device, is the interview's ``submission_id``: intake answers a repeat with the response
+recorded the first time. An outcome is idempotent by itself (sampling answers a repeated
+refusal with the logged substitution).
+
+Each result is ``done`` (recorded now or before: remove it), ``retry`` (keep it: the
+network, a service, or an invitation intake has not heard of yet, as after a substitution
+made a moment ago) or ``conflict`` (recorded otherwise, or refused: show it to the
+enumerator, never drop it silently).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeGuard
+
+from sipas_console.clients import Caller, ServiceCallError, ServiceClients, ServiceUnavailableError
+from sipas_console.web.field_views import interview_body
+
+MAX_ITEMS = 200
+UUID_SHAPE = re.compile(r"^[0-9a-fA-F]{8}(-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}$")
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+SIGNED_OUT = 401
+NOT_YET = 404
+SERVER_ERROR = 500
+OUTCOMES = frozenset({"refused", "unreachable"})
+
+
+def problems(exc: ServiceCallError) -> list[tuple[str, str]]:
+    """A service's refusal as (field, message) pairs for a form's error summary."""
+    found = [
+        (str(e.get("field") or "main"), str(e.get("reason") or exc.detail))
+        for e in exc.problem.get("errors") or []
+    ]
+    return found or [("main", exc.detail)]
+
+
+def _valid(item: object) -> TypeGuard[Mapping[str, Any]]:
+    return (
+        isinstance(item, Mapping)
+        and item.get("kind") in {"interview", "outcome"}
+        and isinstance(item.get("id"), str)
+        and bool(UUID_SHAPE.match(item["id"]))
+        and isinstance(item.get("campaign"), str)
+        and bool(CODE.match(item["campaign"]))
+        and isinstance(item.get("invitation"), str)
+        and bool(UUID_SHAPE.match(item["invitation"]))
+        and isinstance(item.get("fields"), Mapping)
+    )
+
+
+def _result(item: Mapping[str, Any], status: str, message: str = "") -> dict[str, str]:
+    return {"id": str(item.get("id", "")), "status": status, "message": message}
+
+
+async def _send_one(
+    clients: ServiceClients, caller: Caller, item: Mapping[str, Any]
+) -> dict[str, str]:
+    fields = {str(k): str(v) for k, v in item["fields"].items()}
+    if item["kind"] == "outcome":
+        reason = fields.get("reason", "")
+        if reason not in OUTCOMES:
+            return _result(item, "conflict", f"unknown outcome {reason!r}")
+        await clients.sampling.post_json(
+            f"/v1/campaigns/{item['campaign']}/substitutions",
+            {"invitation_id": item["invitation"], "reason": reason},
+            as_=caller,
+        )
+        return _result(item, "done")
+    answers = [k.removeprefix("a.") for k in fields if k.startswith("a.")]
+    body = interview_body({**fields, "submission_id": item["id"]}, item["invitation"], answers)
+    await clients.intake.post_json("/v1/interviews", body, as_=caller)
+    return _result(item, "done")
+
+
+async def send(
+    clients: ServiceClients, caller: Caller, items: Sequence[object]
+) -> list[dict[str, str]]:
+    """Send ``items`` (outcomes first); one result per item, in the order sent.
+
+    Raises the service's 401 (the person's session ended): nothing more can be sent.
+    """
+    taken = list(items[:MAX_ITEMS])
+    results = [
+        _result(i if isinstance(i, Mapping) else {}, "conflict", "malformed item")
+        for i in taken
+        if not _valid(i)
+    ]
+    valid = [i for i in taken if _valid(i)]
+    for item in sorted(valid, key=lambda i: 0 if i["kind"] == "outcome" else 1):
+        try:
+            results.append(await _send_one(clients, caller, item))
+        except ServiceUnavailableError as exc:
+            results.append(_result(item, "retry", exc.detail))
+        except ServiceCallError as exc:
+            if exc.status == SIGNED_OUT:
+                raise
+            not_yet = exc.status == NOT_YET and item["kind"] == "interview"
+            later = exc.status >= SERVER_ERROR or not_yet
+            results.append(_result(item, "retry" if later else "conflict", exc.detail))
+    return results

@@ -1,0 +1,216 @@
+"""The enumerator app in real Chromium at 360×740: lists, interviews offline, sync exactly once.
+
+One stack (intake, sampling, console as processes), one browser. A small batch campaign of
+one commune is drawn through sampling's API; an enumerator of that commune signs in to the
+console, opens the day's list (kept on the device by the service worker), loses the network
+(Playwright's offline mode), records two interviews, gets the network back, and the queued
+interviews are sent: each recorded once, whatever the device sends again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+from pymongo import AsyncMongoClient
+
+from sipas_console.people.accounts import AccountStore, Person
+from sipas_console.people.signin import hash_password
+from sipas_contracts.units import load_sample_hierarchy
+from sipas_runtime.testing import eventually
+
+if TYPE_CHECKING:
+    from sipas_runtime.stack import Stack
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.nats, pytest.mark.mongo]
+PHONE = {"width": 360, "height": 740}
+T = TypeVar("T")
+UNIT = "ht-nx-xuan-hoi"
+CAMPAIGN = "field-2026"
+USED = {"campaign_id": CAMPAIGN, "used_at": {"$ne": None}}  # invitations answered
+PASSWORD = "dieu-tra-vien-2026!"
+PLAN = {
+    "id": CAMPAIGN,
+    "name_vi": "Khảo sát hộ gia đình xã Xuân Hội 2026",
+    "name_en": "Household survey, Xuan Hoi commune, 2026",
+    "instrument_id": "sipas-2640-2017",
+    "mode": "batch",
+    "seed": "field-2026/boc-tham",
+    "window": {"start": "2026-05-01", "end": "2026-11-30"},
+    "fieldwork_end": "2027-01-31",  # before it, contacts are kept (then shredded)
+    "scope": {"units": [UNIT]},
+    "allocation": {"fixed_per_unit": {"individual": 3, "organisation": 1, "transfer": True}},
+    "reserve": {"ratio": 0.5},
+    "channels": ["enumerator"],
+    "token_ttl_days": 60,
+}
+
+
+KEPT = """async (urls) => {
+  for (let i = 0; i < 200; i++) {
+    const cache = await caches.open('sipas-field-pages-1');
+    const hits = await Promise.all(urls.map((url) => cache.match(url)));
+    if (hits.every(Boolean)) { return true; }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}"""
+
+
+def dossiers(unit_name: str) -> list[dict[str, Any]]:
+    """Six households and two firms, each with an address to visit."""
+    delivered = datetime(2026, 11, 4, 3, tzinfo=UTC)
+    kinds = ["individual"] * 6 + ["organisation"] * 2
+    return [
+        {
+            "dossier_id": f"000.00.31.H42-261104-{i:04d}",
+            "unit": unit_name,
+            "procedure_code": "1.001193",
+            "procedure_field": "Tư pháp - Hộ tịch",
+            "applicant_kind": kind,
+            "applicant_id": f"0420{i:08d}",
+            "submission_channel": "direct",
+            "result_delivery": "counter",
+            "received_at": (delivered - timedelta(days=4)).isoformat(),
+            "delivered_at": (delivered + timedelta(hours=i)).isoformat(),
+            "contact": {
+                "phone": f"09120000{i:02d}",
+                "name": f"Nguyễn Văn {chr(65 + i)}",
+                "address": f"Xóm {i + 1}, xã Xuân Hội",
+            },
+        }
+        for i, kind in enumerate(kinds)
+    ]
+
+
+def drawn_campaign(stack: Stack) -> int:
+    """Create, fill and draw the campaign; the number of official invitations."""
+    tthc = {"Authorization": f"Bearer {stack.dev_keys['tthc']}"}
+    operator = {"Authorization": f"Bearer {stack.dev_keys['operator']}"}
+    name = load_sample_hierarchy().units[UNIT].name_vi
+    with httpx.Client(timeout=30) as http:
+        made = http.post(stack.url("sampling") + "/v1/campaigns", json=PLAN, headers=operator)
+        assert made.status_code in {200, 201}, made.text
+        sent = http.post(
+            stack.url("intake") + "/v1/dossiers/batch", json=dossiers(name), headers=tthc
+        )
+        assert sent.status_code == 200, sent.text
+        assert not sent.json()["rejected"], sent.text
+
+        def population() -> bool:
+            page = http.get(f"{stack.url('sampling')}/v1/campaigns/{CAMPAIGN}", headers=operator)
+            return sum((page.json().get("population") or {}).values()) >= len(dossiers(name))
+
+        off_loop(lambda: eventually(population, 30))
+        draw = http.post(f"{stack.url('sampling')}/v1/campaigns/{CAMPAIGN}/draw", headers=operator)
+        assert draw.status_code == 201, draw.text
+        return int(draw.json()["official"])
+
+
+async def _add_enumerator(stack: Stack) -> None:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url)
+    try:
+        now = datetime.now(UTC)
+        await AccountStore(client[stack.env["SIPAS_CONSOLE_DATABASE"]]).add(
+            Person(
+                id="dtv.xuanhoi",
+                username="dtv.xuanhoi",
+                name="Trần Thị Điều Tra",
+                roles=("enumerator",),
+                units=(UNIT,),
+                password=hash_password(PASSWORD),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    finally:
+        await client.close()
+
+
+async def _intake_count(stack: Stack, collection: str, query: dict[str, Any]) -> int:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url)
+    try:
+        return await client[stack.env["SIPAS_INTAKE_DATABASE"]][collection].count_documents(query)
+    finally:
+        await client.close()
+
+
+def off_loop(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``work`` on its own loop (Playwright's sync API keeps one in this thread)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(work())).result()
+
+
+def intake_count(stack: Stack, collection: str, query: dict[str, Any]) -> int:
+    return off_loop(lambda: _intake_count(stack, collection, query))
+
+
+def interview(page: Page, link_index: int) -> None:
+    """Open the n-th interview of the list, answer every question, record it."""
+    page.locator("a[data-interview]:visible").nth(link_index).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Phỏng vấn")
+    for group in page.locator("fieldset:has(input[type=radio][name^='a.'])").all():
+        group.locator("input[type=radio]").last.check()
+    page.get_by_role("button", name="Ghi nhận phỏng vấn").click()
+    page.wait_for_url(f"**/field/{CAMPAIGN}")
+
+
+def test_an_enumerator_records_interviews_offline_and_they_are_recorded_once(
+    console_stack: Callable[..., Stack], browser: Any, check_page: Any, sign_in: Any
+) -> None:
+    stack = console_stack("intake", "sampling")
+    official = drawn_campaign(stack)
+    off_loop(lambda: _add_enumerator(stack))
+
+    async def invited() -> bool:  # intake hears of the invitations from sampling's events
+        return await _intake_count(stack, "tokens", {"campaign_id": CAMPAIGN}) >= official
+
+    off_loop(lambda: eventually(invited, 30))
+    context = browser.new_context(viewport=PHONE, locale="vi-VN")
+    page = context.new_page()
+    try:
+        sign_in(page, stack, "dtv.xuanhoi", PASSWORD)
+        page.goto(f"{stack.url('console')}/field/{CAMPAIGN}")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Danh sách khảo sát thực địa")
+        expect(page.locator(".person")).to_have_count(7)  # 3 + 1 official, then 2 + 1 reserves
+        expect(page.get_by_text("Xóm 1, xã Xuân Hội")).to_be_visible()
+        check_page(page, "field-list-360")
+        links = page.locator("a[data-interview]:visible")
+        hrefs = [links.nth(i).get_attribute("href") for i in range(2)]
+        page.evaluate("navigator.serviceWorker.ready")
+        assert page.evaluate(KEPT, hrefs), "the interview pages were not kept on the device"
+
+        context.set_offline(True)
+        interview(page, 0)
+        interview(page, 1)
+        status = page.locator("#sync-status")
+        expect(status).to_contain_text("2")
+        expect(status).to_contain_text("Không có mạng")
+        queued = page.evaluate("localStorage.getItem('sipas-field-queue')")
+        assert len(json.loads(queued)) == 2
+        assert intake_count(stack, "tokens", USED) == 0  # nothing left the device
+
+        context.set_offline(False)
+        expect(status).to_be_hidden(timeout=20_000)  # sent: the queue is empty
+        page.reload()
+        expect(page.locator(".counts")).to_contain_text("2 trực tiếp")
+        check_page(page, "field-list-synced-360")
+
+        again = page.evaluate(
+            """(items) => fetch('/field/sync', {method: 'POST', credentials: 'same-origin',
+                 headers: {'Content-Type': 'application/x-www-form-urlencoded'},
+                 body: new URLSearchParams({csrf: document.getElementById('field').dataset.csrf,
+                                            items: items}).toString()}).then(r => r.json())""",
+            queued,
+        )
+        assert [r["status"] for r in again["results"]] == ["done", "done"]
+        assert intake_count(stack, "tokens", USED) == 2
+    finally:
+        context.close()
