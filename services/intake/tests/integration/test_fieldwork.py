@@ -7,9 +7,10 @@ import asyncio
 import pytest
 
 from sipas_contracts.ids import uuid7
+from sipas_runtime.testing import bearer
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
-ENUMERATOR = {"Authorization": "Bearer interviewer-key-0123456789"}
+ENUMERATOR = bearer("enumerator", subject="dtv-07")
 ANSWERS = {"HL.DV.E1.1": 5, "ND.5": 1}
 
 
@@ -54,3 +55,8 @@ async def test_an_interview_sent_again_by_the_same_device_is_recorded_once(intak
     assert someone_else.status_code == 409
     await eventually_fn(lambda: len(intake.collected("response.recorded")) == 1)
     assert await intake.db["outbox"].count_documents({}) == 1
+    counts = await intake.http.get(f"/v1/fieldwork/{invitation.campaign_id}", headers=ENUMERATOR)
+    assert counts.status_code == 200
+    mine = next(u for u in counts.json()["units"] if u["unit"] == invitation.unit)
+    assert mine["invited"]["face_to_face"] == 1  # the one interview, counted once
+    assert (await intake.http.get("/v1/fieldwork/ht-2026")).status_code == 401
