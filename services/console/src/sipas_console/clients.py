@@ -80,8 +80,12 @@ class ServiceClient:
         json: object = None,
         content: bytes | None = None,
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
-        """The service's answer to ``method path`` (raises on an error status)."""
+        """The service's answer to ``method path`` (raises on an error status).
+
+        ``timeout`` replaces the console's call timeout for a call known to be slow (a PDF).
+        """
         try:
             answer = await self.http.request(
                 method,
@@ -91,6 +95,7 @@ class ServiceClient:
                 json=json,
                 content=content,
                 files=files,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
             )
         except httpx.TransportError as exc:
             log.warning("service_unreachable", service=self.name, error=type(exc).__name__)
