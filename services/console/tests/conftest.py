@@ -8,16 +8,25 @@ serious or critical violations, no horizontal scroll) and keeps a screenshot.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 import shutil
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, sync_playwright
+from pymongo import AsyncMongoClient
 
+from sipas_console.people.accounts import AccountStore, Person
+from sipas_console.people.signin import hash_password
+from sipas_runtime.embedded import EmbeddedNats
 from sipas_runtime.processes import free_port
 from sipas_runtime.stack import API_SERVICES, Stack
 
@@ -107,3 +116,70 @@ def sign_in() -> Callable[..., None]:
         page.wait_for_url(lambda url: "/sign-in" not in url)
 
     return act
+
+
+def run_apart(work: Coroutine[Any, Any, Any]) -> Any:
+    """Run async set-up apart from Playwright's event loop (which owns the test's thread)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, work).result()
+
+
+async def _add_person(stack: Stack, person: Person) -> None:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url, tz_aware=True)
+    try:
+        await AccountStore(client[stack.env["SIPAS_CONSOLE_DATABASE"]]).add(person)
+    finally:
+        await client.close()
+
+
+def _added(stack: Stack, username: str, roles: tuple[str, ...], units: tuple[str, ...]) -> str:
+    password = secrets.token_urlsafe(18)
+    now = datetime.now(UTC)
+    person = Person(
+        id=username, username=username, name=f"Cán bộ {username}", roles=roles, units=units,
+        password=hash_password(password), created_at=now, updated_at=now,
+    )  # fmt: skip
+    run_apart(_add_person(stack, person))
+    return password
+
+
+@pytest.fixture
+def add_person() -> Callable[[Stack, str, tuple[str, ...], tuple[str, ...]], str]:
+    """Add a person to a running console (as the people screen would); their password."""
+    return _added
+
+
+@pytest.fixture
+def apart() -> Callable[[Coroutine[Any, Any, Any]], Any]:
+    """Run a coroutine apart from Playwright's event loop; its result."""
+    return run_apart
+
+
+SMALL_SAMPLES = {"SIPAS_SCORING_N_MIN": "2", "SIPAS_SCORING_N_MIN_UNIT": "3"}
+
+
+@pytest.fixture(scope="module")
+def staff_stack(mongo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One stack for a module's staff screens: scoring, alerts and the console, own NATS.
+
+    Browser tests of the staff screens share it (starting five processes costs seconds on
+    the shared machine); each test works on its own campaign or unit.
+    """
+    workdir = tmp_path_factory.mktemp("staff")
+    nats_server = EmbeddedNats(workdir / "nats")
+    prefix = f"s{uuid.uuid4().hex[:8]}"
+    databases = {f"SIPAS_{s.upper()}_DATABASE": f"{prefix}_{s}" for s in (*API_SERVICES, "console")}
+    closed = {
+        f"SIPAS_CONSOLE_{s.upper()}_URL": f"http://127.0.0.1:{free_port()}"
+        for s in ("intake", "sampling")
+    }
+    stack = Stack(
+        workdir / "stack", services=("scoring", "alerts", "console"), ports={},
+        nats_url=nats_server.start(), mongo_url=mongo_url,
+        extra_env={**databases, **closed, **SMALL_SAMPLES},
+    )  # fmt: skip
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()
+        nats_server.stop()

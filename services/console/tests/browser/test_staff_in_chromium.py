@@ -1,0 +1,247 @@
+"""The staff screens in real Chromium, per role, on one shared stack (scoring, alerts, console).
+
+- A commune's handler has the case inbox open; a response rated 1 arrives on NATS and the
+  case appears within 5 s without a reload; the handler works it to resolution with the
+  keyboard only. A handler of another commune cannot see it, neither the page nor the API.
+- Publication, four eyes: a person who may draft and approve freezes the figures (compared
+  with the previously published ones) and is offered no approval (scoring refuses it too);
+  a second person approves and publishes; the earlier publication is superseded.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+
+import httpx
+import nats
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from sipas_contracts import subjects
+from sipas_contracts.instrument import load_catalogue
+from sipas_contracts.testing import response
+from sipas_runtime.publishing import encode, event_headers
+from sipas_runtime.stack import Stack
+from sipas_runtime.testing import Identities
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.e2e,
+    pytest.mark.nats,
+    pytest.mark.mongo,
+    pytest.mark.timeout(240),
+]
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1366, "height": 768}
+CO_DAM, XUAN_HOI = "ht-nx-co-dam", "ht-nx-xuan-hoi"
+LIVE_WITHIN_MS = 5000
+MAX_TABS = 80
+
+
+def tab_to(page: Page, target: Locator) -> int:
+    """Press Tab until ``target`` has the focus (as a keyboard user would); the presses."""
+    for presses in range(1, MAX_TABS + 1):
+        page.keyboard.press("Tab")
+        if target.evaluate("node => node === document.activeElement"):
+            return presses
+    pytest.fail(f"{target} not reached with {MAX_TABS} presses of Tab")
+
+
+async def rate_one(nats_url: str, unit: str) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        event = response(unit=unit, answers={"HL.DV.E1.1": 1}, occurred_at=datetime.now(UTC))
+        await nc.jetstream().publish(
+            subjects.response_recorded(unit), encode(event), headers=event_headers(event)
+        )
+    finally:
+        await nc.close()
+
+
+async def case_as(nats_url: str, alerts: str, case_id: str, unit: str) -> int:
+    """Status of alerts' ``GET /v1/cases/{id}`` for a handler of ``unit`` (a real token)."""
+    async with await Identities.open(nats_url) as ids, httpx.AsyncClient() as http:
+        headers = ids.headers("handler", units=[unit], subject=f"api-{unit}")
+        answer = await http.get(f"{alerts}/v1/cases/{case_id}", headers=headers, timeout=10)
+        return answer.status_code
+
+
+def test_a_rating_of_one_reaches_the_handler_live_and_is_resolved_with_the_keyboard(
+    staff_stack: Stack, browser: Browser, *, check_page, sign_in, add_person, apart
+) -> None:
+    stack, console = staff_stack, staff_stack.url("console")
+    codam = add_person(stack, "cb.codam", ("handler",), (CO_DAM,))
+    xuanhoi = add_person(stack, "cb.xuanhoi", ("handler",), (XUAN_HOI,))
+    page = browser.new_page(viewport=DESKTOP, locale="vi-VN")
+    try:
+        sign_in(page, stack, "cb.codam", codam)
+        page.goto(console + "/cases")
+        expect(page.get_by_role("heading", name="Vụ việc đang mở (0)")).to_be_visible()
+        expect(page.locator("html[data-live-connected]")).to_have_count(1)
+
+        apart(rate_one(stack.nats_url, CO_DAM))
+        sent = time.monotonic()
+        link = page.get_by_role("link", name=re.compile("Xã Cổ Đạm"))
+        expect(link).to_be_visible(timeout=LIVE_WITHIN_MS)
+        print(f"case in the inbox {time.monotonic() - sent:.2f} s after the response")
+        check_page(page, "cases-inbox-desktop")
+
+        tab_to(page, link)
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Xã Cổ Đạm")
+        case_id = page.url.rsplit("/", 1)[1]
+        check_page(page, "case-open-desktop")
+        for button, state in (("Tiếp nhận", "Đã tiếp nhận"), ("Bắt đầu xử lý", "Đang xử lý")):
+            tab_to(page, page.get_by_role("button", name=button, exact=True))
+            page.keyboard.press("Enter")
+            expect(page.locator("#case-view .tags")).to_contain_text(state)
+        tab_to(page, page.get_by_label("Kết quả xử lý"))
+        page.keyboard.type("Đã gọi lại người dân, xin lỗi và hẹn trả kết quả trong ngày.")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Enter")
+        expect(page.locator("#case-view .tags")).to_contain_text("Đã xử lý")
+        expect(page.locator("#case-history")).to_contain_text("Đã gọi lại người dân")
+        page.set_viewport_size(PHONE)
+        check_page(page, "case-resolved-phone")
+    finally:
+        page.close()
+
+    other = browser.new_context(viewport=PHONE, locale="vi-VN")
+    try:
+        page = other.new_page()
+        sign_in(page, stack, "cb.xuanhoi", xuanhoi)
+        page.goto(console + "/cases?show=all")
+        expect(page.get_by_role("heading", name="Tất cả vụ việc (0)")).to_be_visible()
+        refused = page.goto(f"{console}/cases/{case_id}")
+        assert refused is not None
+        assert refused.status == 403
+        expect(page.get_by_role("heading", level=1)).to_have_text("Không có quyền mở trang này")
+        check_page(page, "case-refused-phone")
+    finally:
+        other.close()
+    alerts = stack.url("alerts")
+    assert apart(case_as(stack.nats_url, alerts, case_id, XUAN_HOI)) == 403
+    assert apart(case_as(stack.nats_url, alerts, case_id, CO_DAM)) == 200
+
+
+C2640 = load_catalogue("sipas-2640-2017")
+CAMPAIGN = "c2026-cong-bo"
+PUBLISHED_UNITS = ("ht-nx-xuan-an", "ht-nx-cuong-gian")  # no case: no rating of 1 or 2
+
+
+async def answer(nats_url: str, count: int, rating: int) -> None:
+    """``count`` responses of campaign c2026 to each published unit, every item ``rating``."""
+    items = dict.fromkeys(C2640.satisfaction_items(), rating)
+    nc = await nats.connect(nats_url)
+    try:
+        for unit in PUBLISHED_UNITS:
+            for _ in range(count):
+                event = response(
+                    campaign_id=CAMPAIGN, unit=unit, instrument_id=C2640.id, answers=items
+                )
+                await nc.jetstream().publish(
+                    subjects.for_event(event), encode(event), headers=event_headers(event)
+                )
+    finally:
+        await nc.close()
+
+
+def counted(stack: Stack, total: int) -> None:
+    """Wait until scoring counts ``total`` responses of c2026 in the province."""
+    headers = {"Authorization": f"Bearer {stack.dev_keys['supervisor']}"}
+
+    def reached() -> httpx.Response | None:
+        answer = httpx.get(
+            stack.url("scoring") + "/v1/indices", params={"campaign": CAMPAIGN}, headers=headers
+        )
+        rows = answer.json().get("rows", []) if answer.status_code == 200 else []
+        done = any(r["tier"] == "province" and r["responses"] == total for r in rows)
+        return None if done else answer
+
+    started = time.monotonic()
+    while (answer := reached()) is not None:
+        assert time.monotonic() - started < 60, answer.text[:2000]
+        time.sleep(0.2)
+
+
+def published_by_api(stack: Stack) -> str:
+    """The first publication of c2026: drafted by the operator's key, published by another."""
+    drafter = {"Authorization": f"Bearer {stack.dev_keys['operator']}"}
+    approver = {"Authorization": f"Bearer {stack.dev_keys['supervisor']}"}
+    with httpx.Client(base_url=stack.url("scoring"), timeout=30) as http:
+        draft = http.post("/v1/publications", json={"campaign_id": CAMPAIGN}, headers=drafter)
+        record = draft.json()["id"]
+        for step, body in (("approve", {}), ("publish", {"number": "12/BC-SNV"})):
+            done = http.post(f"/v1/publications/{record}/{step}", json=body, headers=approver)
+            assert done.status_code == 200, done.text
+    return str(record)
+
+
+async def approve_as(nats_url: str, scoring: str, record: str, subject: str) -> int:
+    """Status of an approval by ``subject`` (an approver) through scoring's API."""
+    async with await Identities.open(nats_url) as ids, httpx.AsyncClient() as http:
+        headers = ids.headers("approver", units=["ht"], subject=subject)
+        answer = await http.post(
+            f"{scoring}/v1/publications/{record}/approve", json={}, headers=headers, timeout=10
+        )
+        return answer.status_code
+
+
+def test_a_draft_is_approved_by_a_second_person_and_published(
+    staff_stack: Stack, browser: Browser, *, check_page, sign_in, add_person, apart
+) -> None:
+    stack, console = staff_stack, staff_stack.url("console")
+    drafter = add_person(stack, "vh.lan", ("operator", "approver"), ("ht",))
+    approver = add_person(stack, "pgd.hoa", ("approver",), ("ht",))
+    apart(answer(stack.nats_url, 4, 4))
+    counted(stack, 8)
+    first = published_by_api(stack)
+    apart(answer(stack.nats_url, 4, 2))  # the figures fall: the draft differs from the first
+    counted(stack, 16)
+
+    page = browser.new_page(viewport=DESKTOP, locale="vi-VN")
+    try:
+        sign_in(page, stack, "vh.lan", drafter)
+        page.goto(console + "/publications")
+        page.get_by_label("Đợt khảo sát").select_option(CAMPAIGN)
+        page.get_by_role("button", name="Chốt số liệu thành dự thảo").click()
+
+        expect(page.locator("main .tags")).to_contain_text("Dự thảo")
+        record = page.url.rsplit("/", 1)[1]
+        expect(page.get_by_role("note")).to_contain_text("một người khác")
+        expect(page.get_by_role("button", name="Phê duyệt")).to_have_count(0)
+        # First published: every answer 4 of 5 (100); now half the answers are 2 (50).
+        expect(page.get_by_role("row", name="Thị trấn Xuân An")).to_have_text(
+            re.compile(r"Thị trấn Xuân An\s*50,00\s*21,52–78,48\s*100,00\s*−50,00")
+        )
+        check_page(page, "publication-draft-desktop")
+        report = page.request.get(f"{console}/publications/{record}/report.pdf")
+        assert report.status == 200
+        assert report.body().startswith(b"%PDF")
+    finally:
+        page.close()
+    assert apart(approve_as(stack.nats_url, stack.url("scoring"), record, "vh.lan")) == 409
+
+    other = browser.new_context(viewport=PHONE, locale="vi-VN")
+    try:
+        page = other.new_page()
+        sign_in(page, stack, "pgd.hoa", approver)
+        page.goto(f"{console}/publications/{record}")
+        page.get_by_label("Chức vụ của bạn, như in trên báo cáo").fill("Phó Giám đốc")
+        page.get_by_role("button", name="Phê duyệt").click()
+        expect(page.locator("main .tags")).to_contain_text("Đã phê duyệt")
+        page.get_by_label("Số văn bản").fill("45/BC-SNV")
+        page.get_by_role("button", name="Công bố", exact=True).click()
+        expect(page.locator("main .tags")).to_contain_text("Đã công bố")
+        expect(page.locator(".history")).to_contain_text("Cán bộ vh.lan")
+        expect(page.locator(".history")).to_contain_text("Cán bộ pgd.hoa, Phó Giám đốc")
+        check_page(page, "publication-published-phone")
+        page.goto(console + "/publications")
+        superseded = page.get_by_role("row", name=re.compile("Đã được thay thế"))
+        expect(superseded).to_have_count(1)
+        expect(superseded.get_by_role("link")).to_have_attribute("href", f"/publications/{first}")
+        check_page(page, "publications-phone")
+    finally:
+        other.close()
