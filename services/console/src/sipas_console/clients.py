@@ -80,7 +80,7 @@ class ServiceClient:
         json: object = None,
         content: bytes | None = None,
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - one slow call's own limit
     ) -> httpx.Response:
         """The service's answer to ``method path`` (raises on an error status).
 

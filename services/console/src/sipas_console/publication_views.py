@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sipas_console.results import decimal, shown
@@ -85,11 +86,12 @@ class Compared:
 
 
 def _change(now: Json | None, before: Json | None, lang: Lang) -> str:
+    """The change in points between the two figures as published (their 2-decimal displays)."""
     if not now or not before or not now.get("sufficient") or not before.get("sufficient"):
         return "—"
-    if now.get("value") is None or before.get("value") is None:
+    if now.get("display") is None or before.get("display") is None:
         return "—"
-    delta = round(float(now["value"]) - float(before["value"]), 2)
+    delta = Decimal(now["display"]) - Decimal(before["display"])
     if delta == 0:
         return "="
     sign = "+" if delta > 0 else "−"
