@@ -129,11 +129,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def local_nats_config(source: Path, workdir: Path, routes: dict[str, int] | None = None) -> Path:
-    """Copy ``source`` into ``workdir``, moving its store there and its routes to 127.0.0.1."""
+def local_nats_config(
+    source: Path, workdir: Path, routes: dict[str, int] | None = None, *, cluster: bool = True
+) -> Path:
+    """Copy ``source`` into ``workdir``, moving its store there and its routes to 127.0.0.1.
+
+    ``cluster=False`` drops a cluster node's ``cluster`` block: it then runs alone.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     text = source.read_text(encoding="utf-8")
     text = re.sub(r"store_dir:\s*\S+", f'store_dir: "{workdir / "store"}"', text)
+    if not cluster:
+        text = re.sub(r"^cluster\s*\{.*?^\}", "", text, flags=re.MULTILINE | re.DOTALL)
     for node, port in (routes or {}).items():
         text = text.replace(f"{node}:6222", f"127.0.0.1:{port}")
     copy = workdir / source.name
@@ -144,9 +151,10 @@ def local_nats_config(source: Path, workdir: Path, routes: dict[str, int] | None
 
 @pytest.fixture(autouse=True)
 def nats_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The NATS configs read user passwords from the environment (as in compose)."""
+    """The NATS configs read passwords and the JetStream key from the environment (compose)."""
     for user in (*USERS, "system"):
         monkeypatch.setenv(password_variable(user), f"test-{user}")
+    monkeypatch.setenv("SIPAS_NATS_JS_KEY", "test-jetstream-key-0123456789abcdef")
 
 
 def get_json(url: str) -> dict[str, Any]:
@@ -366,6 +374,47 @@ def test_nats_config_passes_nats_server_test_mode(config: Path, tmp_path: Path) 
     assert re.search(r"^http_port:\s*8222$", text, flags=re.MULTILINE)
     assert re.search(r"sync_interval:\s*always", text)
     assert "is valid" in run_tool(nats_server(), "-c", local_nats_config(config, tmp_path), "-t")
+
+
+async def _store_a_record(config: Path, marker: str) -> Path:
+    """Start a server from ``config``, store ``marker`` in a stream, stop it; its store dir."""
+    import nats as nats_client
+
+    port, http = free_port(), free_port()
+    process = subprocess.Popen(
+        [nats_server(), "-c", str(config), "-a", "127.0.0.1", "-p", str(port), "-m", str(http)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        poll(lambda: get_json(f"http://127.0.0.1:{http}/healthz?js-enabled-only=true"), process)
+        nc = await nats_client.connect(f"nats://127.0.0.1:{port}", user="admin",
+                                       password="test-admin")  # fmt: skip
+        js = nc.jetstream()
+        await js.add_stream(name="PII", subjects=["pii.>"])
+        await js.publish("pii.raw", json.dumps({"SoDienThoai": marker}).encode())
+        await nc.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    return config.parent / "store"
+
+
+def _found_on_disk(store: Path, marker: str) -> bool:
+    return any(marker.encode() in f.read_bytes() for f in store.rglob("*") if f.is_file())
+
+
+@pytest.mark.parametrize("config", NATS_CONFIGS, ids=lambda p: p.stem)
+async def test_shipped_nats_configs_encrypt_jetstream_at_rest(config: Path, tmp_path: Path) -> None:
+    marker = "0912345678-nguyen-van-an"
+    local = local_nats_config(config, tmp_path / "encrypted", cluster=False)
+    plain = local_nats_config(config, tmp_path / "plain", cluster=False)
+    plain.write_text(re.sub(r"^\s*(cipher|key):.*$", "", plain.read_text(), flags=re.MULTILINE))
+
+    encrypted_store = await _store_a_record(local, marker)
+    plain_store = await _store_a_record(plain, marker)
+
+    assert not _found_on_disk(encrypted_store, marker)
+    assert _found_on_disk(plain_store, marker)  # the search would see it unencrypted
 
 
 def healthcheck_url(service: dict[str, Any], http_port: int) -> str:

@@ -30,6 +30,8 @@ class StreamSpec:
     deny_delete: bool = True
     deny_purge: bool = True
     allow_direct: bool = False
+    personal_data: bool = False
+    """Messages hold personal data in clear: kept briefly, never copied into a dead letter."""
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,14 @@ class ConsumerSpec:
 RAW_DOSSIERS = StreamSpec(
     name="SIPAS_RAW_DOSSIERS",
     subjects=(subjects.RAW_DOSSIERS,),
-    description="Raw dossier records from TTHC information systems, before validation",
-    max_age=timedelta(days=30),
+    description="Raw dossier records from TTHC information systems, before validation "
+    "(contacts, names and ID numbers in clear as the TTHC system sends them)",
+    # As short as the purpose: intake validates a record within seconds; a week leaves time
+    # to replay a dead letter from its source and to resume after a store loses its last
+    # commits. Work-queue retention (gone once acked) would make both impossible.
+    max_age=timedelta(days=7),
     deny_purge=False,
+    personal_data=True,
 )
 DOSSIERS = StreamSpec(
     name="SIPAS_DOSSIERS",
@@ -117,6 +124,7 @@ ALL_STREAMS: tuple[StreamSpec, ...] = (
     DEAD_LETTERS,
     OVERRIDES,
 )
+PERSONAL_DATA_STREAMS = frozenset(s.name for s in ALL_STREAMS if s.personal_data)
 
 INTAKE_RAW_DOSSIERS = ConsumerSpec(
     durable="intake-raw-dossiers",

@@ -88,8 +88,12 @@ async def test_personal_data_leaves_no_trace_outside_the_sealed_contact(intake, 
     assert leaks(json.dumps(logs, default=str, ensure_ascii=False)) == []
     assert token not in json.dumps(logs, default=str)
     assert drafting not in json.dumps(logs, default=str)
-    for letter in await intake.stream("SIPAS_DLQ"):
+    letters = await intake.stream("SIPAS_DLQ")
+    assert letters
+    for letter in letters:
         assert leaks(json.dumps(dict(letter.headers), ensure_ascii=False)) == []
+        assert letter.headers["Sipas-Dlq-Body"] == "withheld"  # a raw TTHC record
+        assert not letter.data
     for event in intake.collected("dossier.completed") + intake.collected("response.recorded"):
         assert leaks(json.dumps(event, ensure_ascii=False)) == []
     for message in await intake.stream("SIPAS_RAW_DOSSIERS"):

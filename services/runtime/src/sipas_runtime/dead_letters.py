@@ -7,6 +7,9 @@ replay trusts (``sipas dlq replay``): a letter is applied again only to the cons
 recorded it, from the source stream by sequence, and taking the record is part of the
 transaction that applies it — so a letter is replayed at most once, and a forged letter
 (whose body or headers anyone with the DLQ subject could write) names no record.
+A message of a stream that holds personal data in clear (the raw TTHC records) is never
+copied: its letter has an empty body and ``Sipas-Dlq-Body: withheld``, and is read or
+replayed from its source while the stream keeps it.
 Resuming (``sipas_runtime.resume``) skips recorded sequences: a poison message is not
 replayed into the DLQ again at every start.
 """
@@ -24,6 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from sipas_contracts import subjects
+from sipas_contracts.streams import PERSONAL_DATA_STREAMS
 from sipas_runtime.logs import mask_text
 from sipas_runtime.messages import StreamMessage
 from sipas_runtime.metrics import RuntimeMetrics
@@ -92,9 +96,10 @@ class DeadLetters:
             "Sipas-Dlq-Subject": msg.subject,
             "Sipas-Dlq-At": datetime.now(UTC).isoformat(),
         }
-        await self._js.publish(
-            subjects.dead_letter(self._metrics.service), msg.data, headers=headers
-        )
+        body = msg.data
+        if msg.stream in PERSONAL_DATA_STREAMS:
+            body, headers["Sipas-Dlq-Body"] = b"", "withheld"
+        await self._js.publish(subjects.dead_letter(self._metrics.service), body, headers=headers)
         await self._database()[DEAD].update_one(
             {"_id": record_id(consumer, msg.seq)},
             {

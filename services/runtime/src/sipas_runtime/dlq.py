@@ -59,6 +59,9 @@ SAID = {
     "failed": "vẫn lỗi / failed again",
     "service_not_running": "dịch vụ không chạy / the service is not running",
     "no_such_letter": "không có thư lỗi này / no such dead letter",
+    "body_withheld": "bản gốc không còn, thư lỗi không giữ dữ liệu cá nhân: đề nghị hệ thống "
+    "TTHC gửi lại / the source is gone and the letter keeps no personal data: ask the TTHC "
+    "system to send the record again",
 }
 
 
@@ -80,6 +83,8 @@ class DeadLetter:
     source_seq: str
     at: str
     data: bytes
+    withheld: bool = False
+    """The body was not copied (personal data in clear): it lives only in the source."""
 
 
 async def read_letter(js: JetStreamContext, seq: int) -> DeadLetter | None:
@@ -100,6 +105,7 @@ async def read_letter(js: JetStreamContext, seq: int) -> DeadLetter | None:
         source_seq=headers.get("Sipas-Dlq-Stream-Seq", ""),
         at=headers.get("Sipas-Dlq-At", ""),
         data=raw.data or b"",
+        withheld=headers.get("Sipas-Dlq-Body") == "withheld",
     )
 
 
@@ -288,6 +294,8 @@ async def _replay_one(
     if letter is None:
         return ReplayAnswer(letter=seq, consumer="", outcome="no_such_letter")
     answer = await replay(nc, letter)
+    if answer.outcome == "source_gone" and letter.withheld:
+        return answer.model_copy(update={"outcome": "body_withheld"})
     if answer.outcome == "source_gone" and override is not None:
         answer = await replay(nc, letter, await record_override(js, letter, *override))
     if delete and answer.outcome in DONE:

@@ -42,6 +42,7 @@ Outcome = Literal[
     "failed",
     "service_not_running",  # said by the CLI: nobody answered
     "no_such_letter",  # said by the CLI: no letter at that sequence
+    "body_withheld",  # said by the CLI: source gone, and the letter kept no personal data
 ]
 
 

@@ -77,8 +77,11 @@ def deployment_secrets() -> dict[str, str]:
 
 
 def nats_passwords() -> dict[str, str]:
-    """Passwords of the NATS users, as the server reads them and as each service reads its own."""
-    values: dict[str, str] = {}
+    """What the NATS server reads: users' passwords and the JetStream encryption key.
+
+    Each service also reads its own password; the key encrypts streams at rest (deploy/nats).
+    """
+    values: dict[str, str] = {"SIPAS_NATS_JS_KEY": secrets.token_urlsafe(32)}
     for user in (*SERVICES, "admin", "tthc", "downstream", "system"):
         password = secrets.token_urlsafe(24)
         values[f"SIPAS_NATS_{user.upper()}_PASSWORD"] = password

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sipas_sampling.store import prepare
 from sipas_sampling.store.invitations import NO_LEASE, InvitationStore
 
 pytestmark = [pytest.mark.mongo]
@@ -66,3 +67,19 @@ async def test_a_renewed_lease_keeps_a_long_round_and_a_released_one_stays_free(
 
     assert kept == []
     assert [d["_id"] for d in freed] == [taken["_id"]]
+
+
+async def test_the_development_outbox_forgets_a_message_after_a_day(mongo, db_name):
+    db = mongo[db_name]
+    await prepare(db)
+    store = InvitationStore(db)
+
+    await store.outbox_add([{"_id": "m1", "recipient": "0912345678", "link": "L"}], NOW)
+
+    [kept] = await store.outbox(None, 10)
+    ttl = [
+        i for i in (await db["outbox"].index_information()).values() if "expireAfterSeconds" in i
+    ]
+    assert [(i["key"], i["expireAfterSeconds"]) for i in ttl] == [([("expires_at", 1)], 0)]
+    left = kept["expires_at"] - datetime.now(UTC)
+    assert timedelta(hours=23) < left <= timedelta(days=1)

@@ -42,6 +42,8 @@ async def prepare(db: AsyncDatabase[Document]) -> None:
     """Create collections and indexes (idempotent; safe with several instances)."""
     await ensure_collections(db, COLLECTIONS)
     await db[OUTBOX].create_index("created_at")
+    # The development outbox holds recipients and live survey links: gone after a day.
+    await db[OUTBOX].create_index("expires_at", expireAfterSeconds=0)
     await db[INVITATIONS].create_index([("state", ASCENDING), ("next_attempt_at", ASCENDING)])
     await db[INVITATIONS].create_index([("campaign", ASCENDING), ("dossier_id", ASCENDING)])
     await db[INVITATIONS].create_index([("campaign", ASCENDING), ("expires_at", ASCENDING)])

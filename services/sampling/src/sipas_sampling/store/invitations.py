@@ -18,6 +18,8 @@ from sipas_runtime.writes import Writes
 from sipas_sampling.store import INVITATIONS, OUTBOX, POPULATION, ZALO_TOKENS
 
 NO_LEASE = datetime(1970, 1, 1, tzinfo=UTC)
+OUTBOX_KEEP = timedelta(days=1)
+"""How long the development outbox keeps a message (recipient and live link) once "sent"."""
 SENDABLE = ("queued", "retry", "await_report")
 OPEN = ("queued", "retry", "await_report", "sent", "listed")
 
@@ -211,7 +213,8 @@ class InvitationStore:
 
     # -- development outbox ------------------------------------------------------------------------
     async def outbox_add(self, documents: Sequence[Document], now: datetime) -> None:
-        """Keep messages the dev outbox 'sent' (timestamps strictly increase per process)."""
+        """Keep messages the dev outbox 'sent' for a day (timestamps increase per process)."""
+        expires = datetime.now(UTC) + OUTBOX_KEEP  # wall time: the TTL index reads it
         operations = []
         for document in documents:
             if self._last_outbox is not None and now <= self._last_outbox:
@@ -220,7 +223,7 @@ class InvitationStore:
             operations.append(
                 UpdateOne(
                     {"_id": document["_id"]},
-                    {"$setOnInsert": {**document, "created_at": now}},
+                    {"$setOnInsert": {**document, "created_at": now, "expires_at": expires}},
                     upsert=True,
                 )
             )
