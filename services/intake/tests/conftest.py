@@ -30,6 +30,7 @@ from sipas_intake.settings import Settings
 from sipas_runtime.privacy import KeyPair, keyed_hash, new_token, seal, unseal
 from sipas_runtime.processes import free_port
 from sipas_runtime.publishing import encode, event_headers
+from sipas_runtime.service import server_config
 from sipas_runtime.testing import eventually, trust_session_tokens
 
 NOW = datetime(2026, 11, 20, 10, tzinfo=UTC)
@@ -287,9 +288,7 @@ def served_intake(
     )
     app = create_app(settings)
     asyncio.run(_trust(nats_url))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
+    server = uvicorn.Server(server_config(app, settings.model_copy(update={"http_port": port})))
     thread = threading.Thread(target=server.run, name="intake-under-test", daemon=True)
     thread.start()
     for attempt in Retrying(stop=stop_after_delay(30), wait=wait_fixed(0.05), reraise=True):

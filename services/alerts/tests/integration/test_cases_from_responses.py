@@ -260,6 +260,8 @@ async def test_no_personal_data_reaches_events_or_notifications(harness):
     stored = await harness.service.stores.cases.alerts.find_one({"_id": alert["alert_id"]})
     assert "0912" not in str({k: v for k, v in stored.items() if k != "sealed_comment"})
     shown = await harness.get(f"/v1/cases/{alert['case_id']}/alerts", "snv")
+    assert shown.headers["X-Content-Type-Options"] == "nosniff"  # a comment is never a page
+    assert shown.headers["Content-Security-Policy"].startswith("default-src 'none'")
     [reader_view] = shown.json()
     assert reader_view["details"]["comment"].startswith("Cán bộ hách dịch, liên hệ tôi [phone]")
     assert "dan@example.vn" not in reader_view["details"]["comment"]

@@ -73,7 +73,12 @@ class IntakeService:
         self.kiosk_key = derive_key(self.token_key, "kiosk")
         self.draft_cipher = DraftCipher(derive_key(self.token_key, "draft"))
         self.limits = RateLimits(
-            {"form": settings.form_rate, "submit": settings.submit_rate, "kiosk": "600/minute"}
+            {
+                "form": settings.form_rate,
+                "submit": settings.submit_rate,
+                "api": settings.submit_rate,
+                "kiosk": "600/minute",
+            }
         )
         self.renderer = Renderer(self.hierarchy, Messages.of("sipas_intake"))
         self._alerts_sealer = Sealer(settings.alerts_public_key)

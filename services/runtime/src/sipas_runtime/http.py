@@ -1,4 +1,4 @@
-"""ASGI middleware shared by every service: request metrics and a request body limit.
+"""ASGI middleware shared by every service: request metrics, a body limit, security headers.
 
 Both are plain ASGI (no ``BaseHTTPMiddleware``) so they cost little on hot endpoints.
 Metrics are labelled by *route template* (``/s/{token}``), never by the raw path, so a
@@ -11,6 +11,7 @@ import json
 import time
 
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -119,3 +120,42 @@ class BodyLimitMiddleware:
 
 class _TooLargeError(Exception):
     """Internal: raised from ``receive`` to abort reading an oversized body."""
+
+
+API_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+"""On every answer of every service (a page may set stricter ones of its own)."""
+API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+"""The content security policy of every answer that is not an HTML page: run nothing."""
+
+
+class SecurityHeadersMiddleware:
+    """Adds the API security headers to every response that does not set them itself.
+
+    JSON, CSV, XLSX and PDF answers also get a policy that runs nothing, so a stored text
+    (a comment, a unit name) can never be sniffed into a page; HTML pages bring their own.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in API_HEADERS.items():
+                    headers.setdefault(name, value)
+                if not headers.get("content-type", "").startswith("text/html"):
+                    headers.setdefault("Content-Security-Policy", API_POLICY)
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)

@@ -52,7 +52,7 @@ from sipas_runtime.consumer import (
     MessageDecoder,
 )
 from sipas_runtime.dead_letters import DEAD, DeadLetters
-from sipas_runtime.http import BodyLimitMiddleware, MetricsMiddleware
+from sipas_runtime.http import BodyLimitMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
 from sipas_runtime.identity.bucket import STREAM as IDENTITY_STREAM
 from sipas_runtime.identity.bucket import IdentityWatch, open_bucket
 from sipas_runtime.identity.directory import Directory
@@ -432,6 +432,7 @@ class ServiceRuntime:
         app.state.gate = gate
         app.state.runtime = self
         app.add_middleware(BodyLimitMiddleware, max_bytes=self.max_body_bytes)
+        app.add_middleware(SecurityHeadersMiddleware)
         app.add_middleware(MetricsMiddleware, metrics=self.metrics, router_app=app)
         return app
 
@@ -504,17 +505,27 @@ def freeze_startup_objects() -> int:
     return gc.get_freeze_count()
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run a service's app with uvicorn on the configured host/port (blocks)."""
-    configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
-    frozen = freeze_startup_objects()
-    log.info("startup_objects_frozen", objects=frozen)
-    uvicorn.run(
+def server_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
+    """How uvicorn serves a service's app (``serve``, and the tests that serve over HTTP)."""
+    trusted = settings.trusted_proxies.strip()
+    return uvicorn.Config(
         app,
         host=settings.http_host,
         port=settings.http_port,
+        # X-Forwarded-For is believed only from the proxies named (none by default: uvicorn
+        # would otherwise trust 127.0.0.1, and a local caller could pick its own address).
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
         log_config=None,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run a service's app with uvicorn on the configured host/port (blocks)."""
+    configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
+    frozen = freeze_startup_objects()
+    log.info("startup_objects_frozen", objects=frozen)
+    uvicorn.Server(server_config(app, settings)).run()

@@ -65,6 +65,12 @@ class ServiceSettings(BaseSettings):
         default="json", validation_alias=_global("log_format")
     )
     http_host: str = Field(default="127.0.0.1", validation_alias=_global("http_host"))
+    trusted_proxies: str = Field(
+        default="",
+        validation_alias=_global("trusted_proxies"),
+        description="Comma-separated addresses (or CIDRs) of the reverse proxies whose "
+        "X-Forwarded-For/-Proto is believed; empty: none, the peer's address is the client's",
+    )
     http_port: int = Field(default=8000, ge=0, le=65535)
     database: str = Field(default="", description="Mongo database; default sipas_<service>")
     batch_size: int = Field(default=500, ge=1, le=10_000)

@@ -10,10 +10,10 @@ message goes to the development outbox instead (``GET /dev/outbox``).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from sipas_runtime.settings import ServiceSettings
@@ -100,6 +100,21 @@ class Settings(ServiceSettings):
     zalo_oa_secret: str = Field(default="", description="OA secret that signs Zalo webhooks")
     zalo_access_token: str = Field(default="", description="First token pair (bootstrap only)")
     zalo_refresh_token: str = ""
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> Self:
+        if self.env != "production":
+            return self
+        if self.dev_outbox:
+            msg = (
+                "dev_outbox: the development outbox serves recipients and live survey links "
+                "without authentication; it cannot be on in production"
+            )
+            raise ValueError(msg)
+        if self.zalo_app_id and not self.zalo_oa_secret:
+            msg = "zalo_oa_secret: Zalo is configured but its webhooks could not be verified"
+            raise ValueError(msg)
+        return self
 
     def campaign_entries(self) -> list[str]:
         """Campaign files (paths or shipped names) to load at start-up."""

@@ -123,3 +123,20 @@ async def test_a_dossier_event_published_again_after_the_window_is_not_decided_a
     await h.eventually(lambda: len(h.sent) == 2)  # the marker's: the copy went through first
     decided = [row[0] for row in await h.sampling.decisions.decisions("demo")]
     assert decided.count(first.dossier_id) == 1
+
+
+async def test_a_zalo_webhook_signed_with_an_empty_secret_is_refused(harness):
+    from sipas_runtime.channels.zalo import zalo_signature
+
+    h = await harness(zalo_app_id="app-1", zalo_oa_secret="", zalo_app_secret="s")
+    body = (
+        b'{"event_name":"user_received_message","timestamp":"1",'
+        b'"message":{"msg_id":"m","delivery_time":"1","tracking_id":"x-1"}}'
+    )
+    mac = zalo_signature("app-1", body, "1", "")  # anyone can compute this one
+
+    answer = await h.http.post(
+        "/v1/callbacks/zalo", content=body, headers={"X-ZEvent-Signature": f"mac={mac}"}
+    )
+
+    assert answer.status_code == 401, answer.text

@@ -11,7 +11,7 @@ from typing import Literal
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel
 
 from sipas_contracts.events import Answer, ResponseRecorded
@@ -27,6 +27,7 @@ from sipas_intake.domain.responses import (
     callback_contact,
 )
 from sipas_intake.store.tokens import TokenProblem
+from sipas_runtime.guards import client_address
 from sipas_runtime.identity import Caller
 from sipas_runtime.identity.gate import out_of_scope
 from sipas_runtime.problems import ProblemError
@@ -79,6 +80,17 @@ def rejected(exc: ResponseRejectedError) -> ProblemError:
     return ProblemError(
         422, str(exc), code="urn:sipas:problem:answers-rejected", errors=exc.public_errors()
     )
+
+
+async def limited(request: Request) -> None:
+    """Refuse a client over the submit rate (before the body is even read)."""
+    intake = intake_of(request)
+    if await intake.limits.allow("api", client_address(request)):
+        return
+    intake.metrics.rate_limited.labels("api").inc()
+    retry = str(intake.limits.retry_after("api"))
+    detail = "Too many submissions from this address; wait and try again."
+    raise ProblemError(429, detail, headers={"Retry-After": retry})
 
 
 def _sealed_callback(request: Request, phone: str | None, email: str | None) -> str | None:
@@ -139,6 +151,7 @@ async def record_invited(
     "/responses",
     status_code=status.HTTP_201_CREATED,
     summary="Submit the answers of one invited respondent (single-use token)",
+    dependencies=[Depends(limited)],
 )
 async def post_response(submission: ResponseSubmission, request: Request) -> Recorded:
     """Check the token and answers, consume the token atomically, publish the response."""

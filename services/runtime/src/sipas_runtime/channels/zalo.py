@@ -295,6 +295,9 @@ def parse_zalo_event(
     app_id: str, oa_secret: str, body: bytes, signature: str
 ) -> DeliveryReport | None:
     """A delivery report from a signed ``user_received_message`` ZNS event (None if not one)."""
+    if not oa_secret:  # an empty secret would accept a signature anyone can compute
+        msg = "Zalo webhooks are refused: the OA secret is not configured"
+        raise ChannelError(msg)
     try:
         event = json.loads(body)
     except ValueError:
