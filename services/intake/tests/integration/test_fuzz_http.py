@@ -20,7 +20,14 @@ from openpyxl import Workbook
 
 from sipas_runtime.testing import bearer
 
-pytestmark = [pytest.mark.nats, pytest.mark.mongo, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.nats,
+    pytest.mark.mongo,
+    pytest.mark.slow,
+    # The intake under test runs in a thread of this process, and its NATS client draws on
+    # the global `random` while hypothesis generates data: not a strategy using `random`.
+    pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning"),
+]
 JSON = {"content-type": "application/json"}
 FEED = {**bearer("tthc-feed"), **JSON}
 OPERATOR = bearer("operator")
@@ -77,6 +84,12 @@ def mutated(base: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
 
 
 records = st.one_of(mutated(GENERIC), mutated(HOSO), json_values)
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Hundreds of submits from the test's one address: above the per-address limit."""
+    return {"submit_rate": "100000/minute"}
 
 
 @pytest.fixture

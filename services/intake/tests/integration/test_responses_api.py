@@ -191,7 +191,11 @@ async def test_a_reminder_re_sending_the_same_token_extends_its_expiry(intake, e
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    return {"form_profiles": "ht-2026=tthc_user,kiosk-only=kiosk,typo=nope"}
+    # Fifty submits from the test's one address: above the default per-address limit.
+    return {
+        "form_profiles": "ht-2026=tthc_user,kiosk-only=kiosk,typo=nope",
+        "submit_rate": "1000/minute",
+    }
 
 
 async def test_each_campaign_answers_its_own_form_profile(intake):
