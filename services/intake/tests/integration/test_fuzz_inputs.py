@@ -30,7 +30,7 @@ from sipas_contracts import subjects
 from sipas_contracts.events import DossierCompleted
 from sipas_contracts.streams import DEAD_LETTERS, DOSSIERS, INTAKE_RAW_DOSSIERS
 from sipas_intake.cli import import_app
-from sipas_runtime.testing import eventually
+from sipas_runtime.testing import bearer, eventually
 
 pytestmark = [
     pytest.mark.nats,
@@ -41,7 +41,8 @@ pytestmark = [
     # strategy using `random` and report the examples as flaky.
     pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning"),
 ]
-FEED = {"Authorization": "Bearer feed-key-0123456789", "content-type": "application/json"}
+FEED = {**bearer("tthc-feed"), "content-type": "application/json"}
+OPERATOR_KEY = bearer("operator")["Authorization"].removeprefix("Bearer ")
 NOW = datetime.now(UTC)
 FUZZ = settings(
     max_examples=60,
@@ -294,7 +295,7 @@ def test_whatever_an_xlsx_import_accepts_every_consumer_can_read(
         result = runner.invoke(
             import_app,
             ["dossiers", str(path), "--format", "motcua-excel", "--url", served_intake.url,
-             "--api-key", "operator-key-0123456789"],
+             "--api-key", OPERATOR_KEY],
         )  # fmt: skip
 
         assert result.exit_code in {0, 1}, result.output
