@@ -98,7 +98,7 @@ def test_a_supervisor_adds_a_handler_makes_and_revokes_a_key_and_reads_the_audit
         page.goto(console + "/audit")
         expect(page.locator("main")).to_contain_text("chuỗi nguyên vẹn")
         for action in ("person_created", "key_created", "key_revoked", "signed_in"):
-            expect(page.locator("table")).to_contain_text(action)
+            expect(page.locator("ol.audit")).to_contain_text(action)
         check_page(page, "audit-log")
         assert key not in page.content()
         print(f"key worked after {works:.3f} s, stopped after {stops:.3f} s")

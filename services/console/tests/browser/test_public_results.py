@@ -60,8 +60,10 @@ async def send(nats_url: str, units: dict[str, int], seed: int) -> None:
         await nc.close()
 
 
-async def counted(scoring: str, total: int) -> None:
-    async with httpx.AsyncClient(timeout=10) as http:
+async def counted(stack: Stack, total: int) -> None:
+    scoring = stack.url("scoring")
+    reader = {"Authorization": f"Bearer {stack.dev_keys['operator']}"}
+    async with httpx.AsyncClient(timeout=10, headers=reader) as http:
 
         async def reached() -> bool:
             table = (await http.get(f"{scoring}/v1/indices", params={"campaign": "c2026"})).json()
@@ -84,7 +86,7 @@ def publish(stack: Stack, *, approve: bool = True) -> dict[str, Any]:
                 f"/v1/publications/{draft['id']}/publish", json={"number": "12"}, headers=approver
             )
             assert done.status_code == 200, done.text
-        return dict(http.get(f"/v1/publications/{draft['id']}").json())
+        return dict(http.get(f"/v1/publications/{draft['id']}", headers=drafter).json())
 
 
 def commune(snapshot: dict[str, Any], unit: str) -> dict[str, Any]:
@@ -96,12 +98,11 @@ def results(console_stack):
     stack = console_stack(
         "scoring", extra_env={"SIPAS_SCORING_N_MIN": "2", "SIPAS_SCORING_N_MIN_UNIT": "5"}
     )
-    scoring = stack.url("scoring")
     run(send(stack.nats_url, {**dict.fromkeys(QUALITY, 8), SHORT: 2}, seed=1))
-    run(counted(scoring, 26))
+    run(counted(stack, 26))
     published = publish(stack)
     run(send(stack.nats_url, {"ht-nx-co-dam": 12}, seed=2))  # the draft's figure differs
-    run(counted(scoring, 38))
+    run(counted(stack, 38))
     draft = publish(stack, approve=False)
     return stack, published, draft
 
