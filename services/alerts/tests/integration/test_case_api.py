@@ -169,7 +169,7 @@ async def test_bad_requests_name_the_field(harness):
     assert unknown_action.json()["errors"][0]["field"] == "action"
     assert extra_field.json()["errors"][0] == {
         "field": "state",
-        "reason": "Extra inputs are not permitted",
+        "reason": "Không phải trường được hỗ trợ.",
     }
     assert bad_id.status_code == 422
     assert no_case.status_code == 404

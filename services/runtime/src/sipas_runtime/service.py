@@ -64,7 +64,7 @@ from sipas_runtime.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, new_regis
 from sipas_runtime.mongo import Document, create_mongo_client
 from sipas_runtime.nats_access import SHARED_STREAMS, inbox_prefix, owned_streams
 from sipas_runtime.positions import PROCESSED, WATERMARKS
-from sipas_runtime.problems import install_problem_handlers, problem
+from sipas_runtime.problems import install_problem_handlers, problem, service_catalogue
 from sipas_runtime.publishing import EventPublisher
 from sipas_runtime.pull import PullLoop
 from sipas_runtime.recovery import POSITION_CHECK_SECONDS, STORE_WATCH_SECONDS, Recovery
@@ -410,7 +410,7 @@ class ServiceRuntime:
             lifespan=lifespan,
             dependencies=[Depends(authorize)],
         )
-        install_problem_handlers(app)
+        install_problem_handlers(app, service_catalogue(self.name))
         for router in routers:
             app.include_router(router)
         app.add_api_route("/healthz", self._healthz, methods=["GET"], include_in_schema=False)
