@@ -20,9 +20,16 @@ async def test_a_callback_token_outside_ascii_is_an_unknown_callback(harness):
     h = await harness()
 
     answer = await h.http.get("/v1/callbacks/esms/%C3%A9", params={"RequestId": "x"})
+    english = await h.http.get(
+        "/v1/callbacks/esms/%C3%A9", headers={"Accept-Language": "en-GB,en;q=0.9,vi;q=0.5"}
+    )
 
     assert answer.status_code == 404, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
+    # in the caller's language: Vietnamese unless asked otherwise
+    assert answer.json()["title"] == "Không tìm thấy"
+    assert answer.json()["detail"] == "Không có địa chỉ nhận báo cáo này."
+    assert (english.json()["title"], english.json()["detail"]) == ("Not found", "Unknown callback.")
 
 
 @pytest.mark.parametrize("field", ["SendSuccess", "SendFailed"])

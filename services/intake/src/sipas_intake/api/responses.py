@@ -28,6 +28,7 @@ from sipas_intake.domain.responses import (
 )
 from sipas_intake.store.tokens import TokenProblem
 from sipas_runtime.guards import client_address
+from sipas_runtime.i18n import _
 from sipas_runtime.identity import Caller
 from sipas_runtime.identity.gate import out_of_scope
 from sipas_runtime.problems import ProblemError
@@ -89,7 +90,7 @@ async def limited(request: Request) -> None:
         return
     intake.metrics.rate_limited.labels("api").inc()
     retry = str(intake.limits.retry_after("api"))
-    detail = "Too many submissions from this address; wait and try again."
+    detail = _("Too many submissions from this address; wait and try again.")
     raise ProblemError(429, detail, headers={"Retry-After": retry})
 
 

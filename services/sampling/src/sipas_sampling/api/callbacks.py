@@ -17,6 +17,7 @@ from sipas_runtime.channels import (
     parse_esms_report,
     parse_zalo_event,
 )
+from sipas_runtime.i18n import _
 from sipas_runtime.problems import ProblemError
 from sipas_sampling.api import service
 
@@ -28,7 +29,7 @@ async def esms(request: Request, token: str) -> dict[str, Any]:
     """Record delivered / failed for the invitation named by ``RequestId``."""
     sampling = service(request)
     if not hmac.compare_digest(token.encode(), sampling.callback_token.encode()):
-        raise ProblemError(404, "Unknown callback.")
+        raise ProblemError(404, _("Unknown callback."))
     try:
         report = parse_esms_report(dict(request.query_params))
     except ReportError as exc:

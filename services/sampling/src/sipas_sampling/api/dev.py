@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from sipas_runtime.i18n import _
 from sipas_runtime.problems import ProblemError
 from sipas_sampling.api import service
 
@@ -22,7 +23,7 @@ async def dev_outbox(
     """Outbox messages in creation order; 404 unless ``SIPAS_SAMPLING_DEV_OUTBOX`` is on."""
     sampling = service(request)
     if not sampling.settings.dev_outbox:
-        raise ProblemError(404, "The development outbox is disabled.")
+        raise ProblemError(404, _("The development outbox is disabled."))
     fields = ("invitation_id", "channel", "recipient", "text", "link", "unit")
     return [
         {**{f: doc[f] for f in fields}, "created_at": doc["created_at"].isoformat()}

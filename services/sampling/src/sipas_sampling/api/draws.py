@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
+from sipas_runtime.i18n import _
 from sipas_runtime.identity import Caller, Principal
 from sipas_runtime.identity.gate import out_of_scope
 from sipas_runtime.identity.roles import LISTS_READ
@@ -106,7 +107,7 @@ async def _rows(
 ) -> list[dict[str, Any]]:
     sampling = service(request)
     if sampling.registry.get(campaign_id) is None:
-        raise ProblemError(404, f"No campaign {campaign_id!r}.")
+        raise ProblemError(404, _("No campaign %(campaign)s."), params={"campaign": campaign_id})
     source = FieldListSource(
         sampling.campaigns,
         sampling.invitations,
