@@ -11,9 +11,11 @@ Content-Security-Policy (no inline script or style, nothing from elsewhere).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib import resources
 from typing import Any
 
-from fastapi.responses import HTMLResponse
+from fastapi import Response
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -94,3 +96,46 @@ class Pages:
 def static_files(package: str) -> StaticFiles:
     """The static files of ``package`` (its ``static/`` folder) over the kit's (``sipas.css``)."""
     return StaticFiles(packages=[(package, "static"), ("sipas_runtime", "static")])
+
+
+APP_HEADERS = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
+
+
+def app_manifest(
+    *, name: str, short_name: str, scope: str, display: str, icons: str, **extra: str
+) -> JSONResponse:
+    """An installable web app's manifest: ``scope`` in its own window, Vietnamese first.
+
+    ``icons`` is the path prefix of its 192 and 512 px PNG icons (``/static/kiosk-icon``).
+    """
+    body = {
+        "name": name,
+        "short_name": short_name,
+        "lang": "vi",
+        "start_url": scope,
+        "scope": scope,
+        "display": display,
+        **extra,
+        "background_color": "#ffffff",
+        "theme_color": "#8b0000",
+        "icons": [
+            {"src": f"{icons}-{n}.png", "sizes": f"{n}x{n}", "type": "image/png"}
+            for n in (192, 512)
+        ],
+    }
+    return JSONResponse(body, media_type="application/manifest+json", headers=APP_HEADERS)
+
+
+def service_worker(package: str, script: str, scope: str) -> Response:
+    """A service worker from ``package``'s ``static/`` folder, allowed to control ``scope``.
+
+    Served from ``<scope>/sw.js`` (its own folder would be ``<scope>/``), never cached
+    stale: browsers check it for updates on every visit.
+    """
+    body = (resources.files(package) / "static" / script).read_bytes()
+    headers = {
+        "Service-Worker-Allowed": scope,
+        "Cache-Control": "no-cache",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from importlib import resources
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -47,6 +46,7 @@ from sipas_runtime.identity.roles import (
     LISTS_READ,
     SUBSTITUTIONS_RECORD,
 )
+from sipas_runtime.pages import app_manifest, service_worker
 
 router = APIRouter(include_in_schema=False)
 CAMPAIGN = "/field/{campaign_id}"
@@ -89,39 +89,21 @@ async def offline(request: Request) -> HTMLResponse:
 
 
 @router.get("/field/manifest.webmanifest")
-async def manifest() -> JSONResponse:
+async def manifest() -> Response:
     """The installable enumerator app: ``/field`` in its own window."""
-    body = {
-        "name": "SIPAS — Khảo sát tại hộ gia đình",
-        "short_name": "Điều tra viên",
-        "lang": "vi",
-        "start_url": "/field",
-        "scope": "/field",
-        "display": "standalone",
-        "background_color": "#ffffff",
-        "theme_color": "#8b0000",
-        "icons": [
-            {"src": f"/static/field-icon-{n}.png", "sizes": f"{n}x{n}", "type": "image/png"}
-            for n in (192, 512)
-        ],
-    }
-    return JSONResponse(
-        body,
-        media_type="application/manifest+json",
-        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    return app_manifest(
+        name="SIPAS — Khảo sát tại hộ gia đình",
+        short_name="Điều tra viên",
+        scope="/field",
+        display="standalone",
+        icons="/static/field-icon",
     )
 
 
 @router.get("/field/sw.js")
-async def service_worker() -> Response:
+async def sw() -> Response:
     """The service worker, allowed to control ``/field`` (its folder would be /field/)."""
-    body = (resources.files("sipas_console") / "static" / "field-sw.js").read_bytes()
-    headers = {
-        "Service-Worker-Allowed": "/field",
-        "Cache-Control": "no-cache",
-        "X-Content-Type-Options": "nosniff",
-    }
-    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
+    return service_worker("sipas_console", "field-sw.js", "/field")
 
 
 @router.get("/field", response_class=HTMLResponse, response_model=None)

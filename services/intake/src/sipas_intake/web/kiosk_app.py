@@ -9,14 +9,13 @@ routes are registered before ``/k/{key}`` (pairing), which would otherwise take 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import resources
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 
 from sipas_intake.api import intake_of
 from sipas_intake.web.render import MESSAGES
 from sipas_runtime.i18n import Lang, _, choose_language
+from sipas_runtime.pages import app_manifest, service_worker
 
 router = APIRouter(include_in_schema=False)
 AGAIN = _("New rating")
@@ -74,39 +73,17 @@ async def kiosk_offline(request: Request) -> Response:
 async def manifest(request: Request) -> Response:
     """The web app manifest: ``/k`` full screen, the app's name in Vietnamese."""
     text = intake_of(request).renderer.text
-    body = {
-        "name": f"SIPAS — {text('vi', APP_NAME)}",
-        "short_name": text("vi", APP_NAME),
-        "lang": "vi",
-        "start_url": "/k",
-        "scope": "/k",
-        "display": "fullscreen",
-        "orientation": "any",
-        "background_color": "#ffffff",
-        "theme_color": "#8b0000",
-        "icons": [
-            {
-                "src": f"/static/kiosk-icon-{size}.png",
-                "sizes": f"{size}x{size}",
-                "type": "image/png",
-            }
-            for size in (192, 512)
-        ],
-    }
-    return JSONResponse(
-        body,
-        media_type="application/manifest+json",
-        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    return app_manifest(
+        name=f"SIPAS — {text('vi', APP_NAME)}",
+        short_name=text("vi", APP_NAME),
+        scope="/k",
+        display="fullscreen",
+        icons="/static/kiosk-icon",
+        orientation="any",
     )
 
 
 @router.get("/k/sw.js")
-async def service_worker() -> Response:
+async def sw() -> Response:
     """The kiosk's service worker, allowed to control ``/k`` (its own folder would be /k/)."""
-    body = (resources.files("sipas_intake.web") / "static" / "kiosk-sw.js").read_bytes()
-    headers = {
-        "Service-Worker-Allowed": "/k",
-        "Cache-Control": "no-cache",
-        "X-Content-Type-Options": "nosniff",
-    }
-    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
+    return service_worker("sipas_intake.web", "kiosk-sw.js", "/k")
