@@ -3,8 +3,9 @@
 One stack (intake, sampling, console as processes), one browser. A small batch campaign of
 one commune is drawn through sampling's API; an enumerator of that commune signs in to the
 console, opens the day's list (kept on the device by the service worker), loses the network
-(Playwright's offline mode), records two interviews, gets the network back, and the queued
-interviews are sent: each recorded once, whatever the device sends again.
+(Playwright's offline mode), records two interviews and a refusal, gets the network back, and
+the queue is sent: each interview recorded once whatever the device sends again, the refusal
+bringing in the next reserve, logged once in the draw's chain that `sipas sampling verify` checks.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from pymongo import AsyncMongoClient
+from typer.testing import CliRunner
 
 from sipas_console.people.accounts import AccountStore, Person
 from sipas_console.people.signin import hash_password
 from sipas_contracts.units import load_sample_hierarchy
 from sipas_runtime.testing import eventually
+from sipas_sampling.cli import app as sampling_cli
 
 if TYPE_CHECKING:
     from sipas_runtime.stack import Stack
@@ -53,6 +56,11 @@ PLAN = {
 }
 
 
+SEND_AGAIN = """(items) => fetch('/field/sync', {
+  method: 'POST', credentials: 'same-origin',
+  headers: {'Content-Type': 'application/x-www-form-urlencoded'},
+  body: new URLSearchParams({csrf: document.getElementById('field').dataset.csrf, items: items})
+}).then((response) => response.json())"""
 KEPT = """async (urls) => {
   for (let i = 0; i < 200; i++) {
     const cache = await caches.open('sipas-field-pages-1');
@@ -152,6 +160,23 @@ def intake_count(stack: Stack, collection: str, query: dict[str, Any]) -> int:
     return off_loop(lambda: _intake_count(stack, collection, query))
 
 
+def person(page: Page, invitation_id: str | None) -> Locator:
+    return page.locator(f'.person[data-invitation="{invitation_id}"]')
+
+
+def verified_substitutions(stack: Stack) -> int:
+    """``sipas sampling verify`` on the draw's export; the substitutions it checked."""
+    operator = {"Authorization": f"Bearer {stack.dev_keys['operator']}"}
+    url = f"{stack.url('sampling')}/v1/campaigns/{CAMPAIGN}/draw"
+    export = httpx.get(url, headers=operator, timeout=30).json()
+    path = stack.workdir / "draw.json"
+    path.write_text(json.dumps(export), encoding="utf-8")
+    result = CliRunner().invoke(sampling_cli, ["verify", str(path)])
+    assert result.exit_code == 0, result.output
+    assert [s["reason"] for s in export["substitutions"]] == ["refused"]
+    return len(export["substitutions"])
+
+
 def interview(page: Page, link_index: int) -> None:
     """Open the n-th interview of the list, answer every question, record it."""
     page.locator("a[data-interview]:visible").nth(link_index).click()
@@ -190,27 +215,36 @@ def test_an_enumerator_records_interviews_offline_and_they_are_recorded_once(
         context.set_offline(True)
         interview(page, 0)
         interview(page, 1)
+        refused = page.locator(".person", has=page.locator("button[value=refused]")).nth(2)
+        refused_id = refused.get_attribute("data-invitation")
+        reserve = page.locator('.person[data-state="standby"][data-stratum="individual"]').first
+        reserve_id = reserve.get_attribute("data-invitation")
+        refused.locator("button[value=refused]").click()  # the third household says no
+        page.wait_for_url(f"**/field/{CAMPAIGN}")
+        expect(person(page, refused_id)).to_contain_text("Kết quả đã lưu trên máy, chờ gửi")
+        expect(person(page, reserve_id)).to_contain_text("Người dự phòng tiếp theo")
         status = page.locator("#sync-status")
-        expect(status).to_contain_text("2")
-        expect(status).to_contain_text("Không có mạng")
+        expect(status).to_contain_text("Không có mạng: 3 mục")
         queued = page.evaluate("localStorage.getItem('sipas-field-queue')")
-        assert len(json.loads(queued)) == 2
+        assert len(json.loads(queued)) == 3
         assert intake_count(stack, "tokens", USED) == 0  # nothing left the device
 
         context.set_offline(False)
         expect(status).to_be_hidden(timeout=20_000)  # sent: the queue is empty
         page.reload()
         expect(page.locator(".counts")).to_contain_text("2 trực tiếp")
+        expect(person(page, refused_id)).to_contain_text("Đã thay bằng người dự phòng")
+        expect(person(page, reserve_id).locator("a[data-interview]")).to_be_visible()
         check_page(page, "field-list-synced-360")
 
-        again = page.evaluate(
-            """(items) => fetch('/field/sync', {method: 'POST', credentials: 'same-origin',
-                 headers: {'Content-Type': 'application/x-www-form-urlencoded'},
-                 body: new URLSearchParams({csrf: document.getElementById('field').dataset.csrf,
-                                            items: items}).toString()}).then(r => r.json())""",
-            queued,
-        )
-        assert [r["status"] for r in again["results"]] == ["done", "done"]
+        again = page.evaluate(SEND_AGAIN, queued)  # the device sends its queue a second time
+        assert [r["status"] for r in again["results"]] == ["done"] * 3
         assert intake_count(stack, "tokens", USED) == 2
+        assert verified_substitutions(stack) == 1  # logged once, in the draw's hash chain
+        cdp = context.new_cdp_session(page)
+        manifest = cdp.send("Page.getAppManifest")
+        cdp.detach()
+        assert manifest["errors"] == []  # installable: its own window, from /field
+        assert json.loads(manifest["data"])["display"] == "standalone"
     finally:
         context.close()

@@ -73,6 +73,7 @@
 
   // -- sending ----------------------------------------------------------------------------
   var sending = null;
+  var noNetwork = false;  // the last try failed: no network, whatever navigator.onLine says
   function sync() {
     if (sending) { return sending; }
     var queue = load(QUEUE);
@@ -87,6 +88,7 @@
       headers: { "Content-Type": "application/x-www-form-urlencoded" },
       body: body.toString()
     }).then(function (response) {
+      noNetwork = false;
       if (response.type === "opaqueredirect" || response.status === 401 ||
           response.status === 403) {
         setStatus(text("signin"), true);
@@ -97,7 +99,7 @@
     }).then(function (answer) {
       if (answer) { settle(answer.results || []); }
     }).catch(function () {
-      // no network: everything stays queued
+      noNetwork = true;  // no network: everything stays queued
     }).then(function () {
       sending = null;
       show();
@@ -169,7 +171,8 @@
     activateReserves(queue);
     var message = "";
     if (queue.length) {
-      message = (navigator.onLine ? text("sending") : text("offline")).replace(
+      var online = navigator.onLine && !noNetwork;
+      message = (online ? text("sending") : text("offline")).replace(
         "{n}", String(queue.length));
     }
     setStatus(message, false);
