@@ -98,6 +98,8 @@ def static_files(package: str) -> StaticFiles:
     return StaticFiles(packages=[(package, "static"), ("sipas_runtime", "static")])
 
 
+WORKER_POLICY = "default-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+"""A service worker's policy: it fetches and caches this origin's pages and files, nothing else."""
 APP_HEADERS = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
 
 
@@ -130,10 +132,12 @@ def service_worker(package: str, script: str, scope: str) -> Response:
     """A service worker from ``package``'s ``static/`` folder, allowed to control ``scope``.
 
     Served from ``<scope>/sw.js`` (its own folder would be ``<scope>/``), never cached
-    stale: browsers check it for updates on every visit.
+    stale: browsers check it for updates on every visit. Its policy lets it fetch from this
+    origin only (the policy of a non-HTML answer, which runs nothing, would stop it caching).
     """
     body = (resources.files(package) / "static" / script).read_bytes()
     headers = {
+        "Content-Security-Policy": WORKER_POLICY,
         "Service-Worker-Allowed": scope,
         "Cache-Control": "no-cache",
         "X-Content-Type-Options": "nosniff",
