@@ -29,14 +29,18 @@ import nats
 import pytest
 import yaml
 from nats.aio.client import Client
+from pymongo import AsyncMongoClient
 
 from sipas_contracts import subjects
 from sipas_contracts.events import InvitationSent, ResponseRecorded
 from sipas_contracts.ids import uuid7
-from sipas_contracts.streams import ALL_CONSUMERS
+from sipas_contracts.streams import ALL_CONSUMERS, SCORING_RESPONSES
 from sipas_contracts.units import load_sample_hierarchy
+from sipas_runtime import checkpoints, dead_letters
 from sipas_runtime.embedded import EmbeddedMongo, EmbeddedNats
+from sipas_runtime.mongo import Document
 from sipas_runtime.publishing import encode, event_headers
+from sipas_runtime.resume import delivered, gaps
 from sipas_runtime.stack import Stack
 
 CAMPAIGN = "chaos-2026"
@@ -295,7 +299,9 @@ async def read_stream(nc: Client, stream: str, *, after: int = 0) -> list[tuple[
 
 
 async def settled(chaos: Chaos) -> bool:
-    """Every durable consumer has nothing pending and nothing unacknowledged."""
+    """Every durable consumer has nothing pending and nothing unacknowledged, and scoring's
+    last checkpoint holds every response its durable delivered (its counts live in memory
+    and are acked before they are checkpointed)."""
     nc = await nats.connect(chaos.nats.url)
     try:
         js = nc.jetstream()
@@ -303,9 +309,21 @@ async def settled(chaos: Chaos) -> bool:
             info = await js.consumer_info(spec.stream, spec.durable)
             if info.num_pending or info.num_ack_pending:
                 return False
-        return True
+        return await checkpointed(chaos, await delivered(js, SCORING_RESPONSES))
     finally:
         await nc.close()
+
+
+async def checkpointed(chaos: Chaos, upto: int) -> bool:
+    """Scoring's last checkpoint holds every sequence up to ``upto``."""
+    mongo: AsyncMongoClient[Document] = AsyncMongoClient(chaos.mongo.url)
+    db, durable = mongo["sipas_scoring"], SCORING_RESPONSES.durable
+    try:
+        stored = await checkpoints.read(db, durable)
+        dead = await dead_letters.dead_sequences(db, durable)
+    finally:
+        await mongo.close()
+    return not gaps(stored.applied, upto, dead)
 
 
 @pytest.fixture

@@ -46,6 +46,8 @@ class ConsumerSpec:
     ack_wait: timedelta = timedelta(seconds=30)
     max_ack_pending: int = 5000
     description: str = ""
+    pinned: bool = False
+    """One instance at a time receives its messages (state kept in memory, issue #22)."""
 
 
 RAW_DOSSIERS = StreamSpec(
@@ -161,6 +163,7 @@ SCORING_RESPONSES = ConsumerSpec(
     owner="scoring",
     max_ack_pending=20000,
     description="Fold responses into per-unit aggregates",
+    pinned=True,
 )
 SCORING_FUNNEL_RESPONSES = ConsumerSpec(
     durable="scoring-funnel-responses",

@@ -80,6 +80,8 @@ def settings(nats_url: str, mongo_url: str, db_name: str) -> Settings:
         rollup_interval=0.2,
         n_min=2,
         n_min_unit=3,
+        checkpoint_interval=0.05,
+        owner_timeout=3,
         env="test",
     )
 

@@ -34,11 +34,11 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from typing import Generic, Literal, TypeVar
 
 import structlog
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from tenacity import AsyncRetrying, retry_if_exception, wait_exponential
@@ -46,16 +46,15 @@ from tenacity import AsyncRetrying, retry_if_exception, wait_exponential
 from sipas_contracts.events import Event
 from sipas_contracts.streams import ConsumerSpec
 from sipas_runtime import dead_letters
+from sipas_runtime.admission import Admission
 from sipas_runtime.batches import Batch, Delivery
 from sipas_runtime.dead_letters import DeadLetters, failure_reason
 from sipas_runtime.decoding import (
     Decoder,
     MessageDecoder,
     RejectedError,
-    Unreadable,
     describe_validation_error,
     message_decoder,
-    read,
 )
 from sipas_runtime.dedup import Dedup, DedupMode, event_key, for_mode
 from sipas_runtime.messages import StreamMessage
@@ -63,6 +62,7 @@ from sipas_runtime.metrics import RuntimeMetrics
 from sipas_runtime.mongo import Document, in_transaction, is_transient
 from sipas_runtime.publishing import EventPublisher
 from sipas_runtime.republished import RepublishedGuard
+from sipas_runtime.resume import resume
 from sipas_runtime.sequences import AppliedSequences
 from sipas_runtime.writes import Writes
 
@@ -117,14 +117,13 @@ class IdempotentConsumer(Generic[E]):
             dedup, spec.durable, client, database, metrics, key=key, republished=republished
         )
         self._atomic_publish = atomic_publish
-        self._decode = message_decoder(decode, decode_message)
+        decoder = message_decoder(decode, decode_message)
+        self._admission = Admission(spec.durable, decoder, dead_letters, metrics, max_deliveries)
         self._handler = handler
         self._client = client
         self._database = database
         self._publisher = publisher
-        self._dead_letters = dead_letters
         self._metrics = metrics
-        self._max_deliveries = max_deliveries
         self._labels = (metrics.service, spec.durable)
         self._settling: list[asyncio.Task[None]] = []  # committed, being published and acked
         self.applied_fresh = 0
@@ -148,7 +147,7 @@ class IdempotentConsumer(Generic[E]):
         deliveries: list[Delivery[E]] = []
         raw_by_seq: dict[int, StreamMessage] = {}
         for msg in messages:
-            delivery = await self._admit(msg)
+            delivery = await self._admission.admit(msg)
             if delivery is not None:
                 deliveries.append(delivery)
                 raw_by_seq[delivery.seq] = msg
@@ -170,7 +169,7 @@ class IdempotentConsumer(Generic[E]):
         dead-lettered here, or replayed already). A handler error is raised as is (the
         letter stays recorded).
         """
-        delivery = self._delivery(msg, self._decode(msg))
+        delivery = self._admission.delivery(msg, self._admission.decode(msg))
 
         async def work(session: AsyncClientSession) -> tuple[list[Event], Batch[E]]:
             database = self._client()[self._database]
@@ -182,6 +181,15 @@ class IdempotentConsumer(Generic[E]):
         if outputs:
             await self._publisher().publish_many(outputs, atomic=self._atomic_publish)
         return "applied" if batch.fresh else "already_applied"
+
+    async def recover(self, js: JetStreamContext) -> None:
+        """Fold position entries; replay what the durable acked and the store lost."""
+        await self.dedup.fold()
+        await resume(js, self)
+
+    def forget(self) -> None:
+        """The store's server changed: read the applied set again before trusting it."""
+        self.dedup.forget()
 
     async def position(self) -> AppliedSequences:
         """The sequences this consumer's store says it has applied."""
@@ -236,26 +244,6 @@ class IdempotentConsumer(Generic[E]):
             await msg.ack()
         self._metrics.handler_duration.labels(*self._labels).observe(time.monotonic() - started)
 
-    def _delivery(self, msg: StreamMessage, event: E) -> Delivery[E]:
-        return Delivery(event, msg.seq, msg.subject, msg.deliveries, msg.stored_at)
-
-    async def _admit(self, msg: StreamMessage) -> Delivery[E] | None:
-        if msg.deliveries > 1:
-            self._metrics.redeliveries.labels(*self._labels).inc()
-        if msg.deliveries > self._max_deliveries:
-            reason = f"delivered {msg.deliveries} times without success"
-            await self._dead_letter(msg, "max_deliveries", reason)
-            return None
-        event = read(self._decode, msg)
-        if isinstance(event, Unreadable):
-            await self._dead_letter(msg, event.kind, event.reason)
-            return None
-        return self._delivery(msg, event)
-
-    async def _dead_letter(self, msg: StreamMessage, kind: str, reason: str) -> None:
-        await self._dead_letters().send(msg, consumer=self.spec.durable, kind=kind, reason=reason)
-        self._metrics.consumed.labels(*self._labels, "dead_lettered").inc()  # once stored
-
     async def _apply_with_retry(
         self, deliveries: list[Delivery[E]], raw_by_seq: dict[int, StreamMessage]
     ) -> list[Event]:
@@ -267,7 +255,9 @@ class IdempotentConsumer(Generic[E]):
             if len(deliveries) == 1:
                 reason = failure_reason(exc)
                 log.exception("handler_failed", consumer=self.spec.durable, seq=deliveries[0].seq)
-                await self._dead_letter(raw_by_seq[deliveries[0].seq], "handler_error", reason)
+                await self._admission.dead_letter(
+                    raw_by_seq[deliveries[0].seq], "handler_error", reason
+                )
                 return []
         # Find the culprit: apply one at a time; each failure is dead-lettered on its own.
         outputs: list[Event] = []
@@ -316,10 +306,5 @@ class IdempotentConsumer(Generic[E]):
         await batch.writes.flush(self._client(), session)
         self._metrics.consumed.labels(*self._labels, "applied").inc(len(batch.fresh))
         self._metrics.consumed.labels(*self._labels, "duplicate").inc(len(batch.replayed))
-        now = datetime.now(UTC)
-        for delivery in batch.fresh:
-            occurred = getattr(delivery.event, "occurred_at", None)
-            if isinstance(occurred, datetime):
-                age = max(0.0, (now - occurred).total_seconds())
-                self._metrics.event_age.labels(*self._labels).observe(age)
+        self._metrics.observe_ages(self.spec.durable, (d.event for d in batch.fresh))
         return list(outputs or []), batch

@@ -22,14 +22,15 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal, Protocol
 
 import structlog
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from sipas_runtime.consumer import IdempotentConsumer, NotDeadError
+from sipas_contracts.streams import ConsumerSpec
+from sipas_runtime.consumer import NotDeadError
 from sipas_runtime.messages import StreamMessage, subject_matches
 
 log = structlog.get_logger(__name__)
@@ -89,12 +90,19 @@ class _RefusedError(Exception):
         self.detail = detail
 
 
+class Replayable(Protocol):
+    """A consumer that can apply one of its dead letters again."""
+
+    spec: ConsumerSpec
+
+    async def replay_dead_letter(self, msg: StreamMessage) -> Literal["applied", "already_applied"]:
+        """Apply the message again, once; ``NotDeadError`` when it is not a dead letter."""
+
+
 class ReplayDesk:
     """Answers replay requests for the consumers of one service."""
 
-    def __init__(
-        self, js: JetStreamContext, consumers: Mapping[str, IdempotentConsumer[Any]]
-    ) -> None:
+    def __init__(self, js: JetStreamContext, consumers: Mapping[str, Replayable]) -> None:
         self._js = js
         self._consumers = consumers
 

@@ -9,6 +9,9 @@ dossier ids, tokens or people.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -137,6 +140,15 @@ class RuntimeMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+
+    def observe_ages(self, consumer: str, events: Iterable[object]) -> None:
+        """How old each event (its ``occurred_at``) is now that its effect is applied."""
+        now = datetime.now(UTC)
+        histogram = self.event_age.labels(self.service, consumer)
+        for event in events:
+            occurred = getattr(event, "occurred_at", None)
+            if isinstance(occurred, datetime):
+                histogram.observe(max(0.0, (now - occurred).total_seconds()))
 
     def declare_consumer(self, consumer: str) -> None:
         """Create a consumer's series at 0, so the first redelivery or dead letter shows."""

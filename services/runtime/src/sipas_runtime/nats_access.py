@@ -125,6 +125,9 @@ def service_permissions(service: str) -> dict[str, Any]:
     for spec in streams.ALL_CONSUMERS:
         if spec.owner == service:
             publish += _consumer_api(spec.stream, spec.durable)
+            if spec.pinned:  # sipas_runtime.pinning: hand over on stop; recreate an old durable
+                where = f"{spec.stream}.{spec.durable}"
+                publish += [f"{JS}.CONSUMER.UNPIN.{where}", f"{JS}.CONSUMER.DELETE.{where}"]
             # Read back by sequence what its consumers consume (resuming a lost commit).
             publish.append(f"{JS}.STREAM.MSG.GET.{spec.stream}")
     return {

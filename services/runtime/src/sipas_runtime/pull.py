@@ -20,6 +20,11 @@ seconds, so what arrives meanwhile waits for one larger batch. Each batch costs 
 transaction whatever its size, so a paced consumer takes its share of the database and
 of the event loop in a few large batches instead of many small ones, and leaves them to
 the consumers a user is waiting on.
+
+A loop on a *pinned* durable (``sipas_runtime.pinning``) names the priority group in its
+requests, keeps the pin id the server gives with the first message it delivers and sends
+it back; when the server answers 423 (another instance is pinned now), it forgets the
+pin and tells ``on_pin_lost``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 from nats.aio.client import Client
@@ -69,6 +75,9 @@ class PullLoop:
         linger: float,
         max_wait: float = 2.0,
         pace: float = 0.0,
+        group: str | None = None,
+        ensure: Callable[[], Awaitable[None]] | None = None,
+        on_pin_lost: Callable[[], None] | None = None,
     ) -> None:
         self._nc = nc
         self._js = js
@@ -84,6 +93,11 @@ class PullLoop:
         self._task: asyncio.Task[None] | None = None
         self._requested = 0  # messages still owed by the open pull request
         self._expires_at = 0.0
+        self._group = group
+        self._ensure = ensure
+        self._on_pin_lost = on_pin_lost
+        self.pin: str | None = None
+        """The pin id the server gave this loop (a pinned durable), None when not pinned."""
 
     @property
     def durable(self) -> str:
@@ -92,14 +106,25 @@ class PullLoop:
 
     async def start(self) -> None:
         """Create/update the durable consumer, open the inbox, start pulling."""
-        await self._js.add_consumer(self._stream, self._config)
+        if self._ensure is not None:
+            await self._ensure()
+        else:
+            await self._js.add_consumer(self._stream, self._config)
         inbox = self._nc.new_inbox()
 
         async def on_message(msg: Msg) -> None:
             if _is_status(msg):
-                if (msg.headers or {}).get("Status") != "100":  # 100 = heartbeat
+                status = (msg.headers or {}).get("Status")
+                if status != "100":  # 100 = heartbeat
                     self._requested = 0  # 404/408/409: the request is over
+                if status == "423" and self.pin is not None:  # another client is pinned
+                    self.pin = None
+                    if self._on_pin_lost is not None:
+                        self._on_pin_lost()
                 return
+            pin = (msg.headers or {}).get("Nats-Pin-Id")
+            if pin:
+                self.pin = pin
             self._requested -= 1
             self._queue.put_nowait(msg)
 
@@ -121,7 +146,11 @@ class PullLoop:
 
     async def _request(self, count: int) -> None:
         subject = f"$JS.API.CONSUMER.MSG.NEXT.{self._stream}.{self.durable}"
-        body = {"batch": count, "expires": int(self._max_wait * _NANOS)}
+        body: dict[str, Any] = {"batch": count, "expires": int(self._max_wait * _NANOS)}
+        if self._group is not None:
+            body["group"] = self._group
+            if self.pin is not None:
+                body["id"] = self.pin
         self._requested = count
         self._expires_at = time.monotonic() + self._max_wait
         await self._nc.publish(subject, json.dumps(body).encode(), reply=self._inbox)

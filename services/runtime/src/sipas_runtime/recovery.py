@@ -14,7 +14,7 @@ One :class:`Recovery` per service process, wired by ``ServiceRuntime``:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Literal, Protocol
 
 import structlog
 from nats.aio.client import Client
@@ -25,15 +25,33 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
 from sipas_contracts import subjects
-from sipas_runtime.consumer import IdempotentConsumer
+from sipas_contracts.streams import ConsumerSpec
 from sipas_runtime.dlq_replay import ReplayDesk
 from sipas_runtime.durability import StoreDurability, describe_store, process_id
+from sipas_runtime.messages import StreamMessage
 from sipas_runtime.mongo import Document
-from sipas_runtime.resume import resume
 
 log = structlog.get_logger(__name__)
 STORE_WATCH_SECONDS = 1.0  # how soon a restarted store is noticed (one hello a second)
 POSITION_CHECK_SECONDS = 60.0  # fold position entries, replay what the floor passed and is lost
+
+
+class Recoverable(Protocol):
+    """A consumer as recovery sees it (``IdempotentConsumer``, ``MemoryConsumer``)."""
+
+    spec: ConsumerSpec
+
+    async def recover(self, js: JetStreamContext) -> None:
+        """Replay what the durable acked and the consumer's state lacks (``resume``)."""
+
+    def forget(self) -> None:
+        """The store's server changed: what is kept in memory may be what it lost."""
+
+    async def replay_dead_letter(self, msg: StreamMessage) -> Literal["applied", "already_applied"]:
+        """Apply a dead letter again, exactly once (``dlq_replay``)."""
+
+    async def settled(self) -> None:
+        """On stop: wait until what is applied is acknowledged (or checkpointed)."""
 
 
 class Recovery:
@@ -42,7 +60,7 @@ class Recovery:
     def __init__(
         self,
         service: str,
-        consumers: Sequence[IdempotentConsumer[Any]],
+        consumers: Sequence[Recoverable],
         mongo: Callable[[], AsyncMongoClient[Document]],
     ) -> None:
         self._service = service
@@ -63,8 +81,7 @@ class Recovery:
         """Replay what each consumer's durable acked and its store lost."""
         for consumer in self._consumers:
             try:
-                await consumer.dedup.fold()
-                await resume(js, consumer)
+                await consumer.recover(js)
             except Exception:  # the next check (or the next restart) tries again
                 log.exception("resume_failed", consumer=consumer.spec.durable)
 
@@ -78,7 +95,7 @@ class Recovery:
             return
         log.warning("store_restarted", was=self.store.process_id, now=process_id(hello))
         for consumer in self._consumers:
-            consumer.dedup.forget()  # what was kept in memory may be what the store lost
+            consumer.forget()
         await self.state_durability()
         await self.resume(js)
 

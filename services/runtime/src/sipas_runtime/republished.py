@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -73,23 +73,37 @@ class RepublishedGuard:
 
     async def check(self, batch: Batch[Any], session: AsyncClientSession) -> None:
         """Refuse repeats among ``batch.fresh``; mark the late events it keeps."""
-        late = [d for d in batch.fresh if self._late(d)]
+        repeats, markers = await self.screen(batch.fresh, session)
+        batch.replayed.extend(d for d in batch.fresh if id(d) in repeats)
+        batch.fresh[:] = [d for d in batch.fresh if id(d) not in repeats]
+        for marker in markers:
+            batch.writes.insert(PROCESSED, marker)
+
+    async def screen(
+        self,
+        deliveries: Sequence[Delivery[Any]],
+        session: AsyncClientSession | None,
+        pending: Collection[str] = (),
+    ) -> tuple[set[int], list[Document]]:
+        """The repeats among ``deliveries`` (by ``id()``) and the markers of the late kept.
+
+        ``pending``: markers written by nobody yet but already applied (a consumer that
+        keeps its state in memory writes them with its next checkpoint).
+        """
+        late = [d for d in deliveries if self._late(d)]
         if not late:
-            return
-        markers = {self._marker(d): d for d in late}
+            return set(), []
+        markers = {self.marker(d): d for d in late}
         collection = self._client()[self._database][PROCESSED]
-        query = {"_id": {"$in": list(markers)}}
+        query = {"_id": {"$in": [m for m in markers if m not in pending]}}
         seen = {doc["_id"] async for doc in collection.find(query, {"_id": 1}, session=session)}
+        seen |= set(pending) & set(markers)
         unknown = [d for m, d in markers.items() if m not in seen]
         found = await asyncio.gather(*(self._first_copy_exists(d) for d in unknown))
         kept = {id(d) for d, copied in zip(unknown, found, strict=True) if not copied}
-        repeats = {id(d) for d in late} - kept  # marked before, or a first copy exists
-        batch.replayed.extend(d for d in batch.fresh if id(d) in repeats)
-        batch.fresh[:] = [d for d in batch.fresh if id(d) not in repeats]
         now = datetime.now(UTC)
-        for delivery in late:
-            if id(delivery) in kept:
-                batch.writes.insert(PROCESSED, {"_id": self._marker(delivery), "at": now})
+        marks = [{"_id": self.marker(d), "at": now} for d in late if id(d) in kept]
+        return {id(d) for d in late} - kept, marks
 
     def _late(self, delivery: Delivery[Any]) -> bool:
         made = made_at(getattr(delivery.event, "event_id", None))
@@ -97,7 +111,8 @@ class RepublishedGuard:
             return True  # cannot tell: check
         return delivery.stored_at - made >= self._late_after
 
-    def _marker(self, delivery: Delivery[Any]) -> str:
+    def marker(self, delivery: Delivery[Any]) -> str:
+        """The id of the marker recording that this consumer applied the delivery's event."""
         return f"{self._durable}:{getattr(delivery.event, 'event_id', f'seq:{delivery.seq}')}"
 
     async def _first_copy_exists(self, delivery: Delivery[Any]) -> bool:

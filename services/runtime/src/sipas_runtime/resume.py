@@ -28,12 +28,12 @@ its own state). A store that loses its last commits therefore costs a replay, ne
 event.
 
 The same two calls resume a consumer whose state lives in memory with checkpoints
-(issue #22): load the checkpoint (state and its ``AppliedSequences``), then
-``for first, last in gaps(checkpoint.applied, await ack_floor(js, spec)):
-await replay(js, spec, first, last, apply)`` before consuming, where ``apply`` folds the
-messages into the in-memory state and skips sequences the checkpoint already holds. (If
-such a consumer acks before its checkpoint commits, the floor may be past the
-checkpoint: the gaps are exactly what it must fold again.)
+(issue #22, ``sipas_runtime.memory``): it loads its checkpoint (state and its
+``AppliedSequences``), then replays ``gaps(checkpoint.applied, await delivered(js,
+spec))`` before consuming — up to what the durable *handed out*, not only what it
+acked: such a consumer acks as soon as a message is folded in memory, so a message the
+previous owner received and never acked must be folded too, now rather than after
+``ack_wait``; it comes again later, and is skipped as applied.
 """
 
 from __future__ import annotations
@@ -97,6 +97,20 @@ async def ack_floor(js: JetStreamContext, spec: ConsumerSpec) -> int:
     except NotFoundError:  # a durable not created yet has acked nothing
         return 0
     return int(info.ack_floor.stream_seq or 0) if info.ack_floor else 0
+
+
+async def delivered(js: JetStreamContext, spec: ConsumerSpec) -> int:
+    """The last stream sequence ``spec``'s durable has handed out, acked or not.
+
+    A consumer that keeps its state in memory replays up to here when it takes the durable
+    over: besides what was acked after its checkpoint, what was delivered to the previous
+    owner and never acked would otherwise come back only after ``ack_wait``.
+    """
+    try:
+        info = await js.consumer_info(spec.stream, spec.durable)
+    except NotFoundError:
+        return 0
+    return int(info.delivered.stream_seq or 0) if info.delivered else 0
 
 
 def gaps(applied: AppliedSequences, upto: int, skip: Collection[int] = ()) -> list[Span]:

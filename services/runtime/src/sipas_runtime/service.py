@@ -20,9 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 import uvicorn
@@ -43,6 +46,7 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 from sipas_contracts.streams import DEAD_LETTERS, ConsumerSpec
 from sipas_contracts.subjects import dead_letter as dead_letter_subject
 from sipas_runtime.audit import AUDIT, AUDIT_HEAD, AuditLog, verify
+from sipas_runtime.checkpoints import CheckpointPolicy, MemoryState
 from sipas_runtime.consumer import (
     Decoder,
     DedupMode,
@@ -60,6 +64,7 @@ from sipas_runtime.identity.gate import PUBLIC, Gate, RouteTable, Rule, allow, a
 from sipas_runtime.identity.principal import Principal
 from sipas_runtime.identity.roles import AUDIT_READ
 from sipas_runtime.logs import configure_logging
+from sipas_runtime.memory import MemoryConsumer
 from sipas_runtime.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, new_registry, render
 from sipas_runtime.mongo import Document, create_mongo_client
 from sipas_runtime.nats_access import SHARED_STREAMS, inbox_prefix, owned_streams
@@ -67,7 +72,12 @@ from sipas_runtime.positions import PROCESSED, WATERMARKS
 from sipas_runtime.problems import install_problem_handlers, problem, service_catalogue
 from sipas_runtime.publishing import EventPublisher
 from sipas_runtime.pull import PullLoop
-from sipas_runtime.recovery import POSITION_CHECK_SECONDS, STORE_WATCH_SECONDS, Recovery
+from sipas_runtime.recovery import (
+    POSITION_CHECK_SECONDS,
+    STORE_WATCH_SECONDS,
+    Recoverable,
+    Recovery,
+)
 from sipas_runtime.republished import RepublishedGuard
 from sipas_runtime.settings import ServiceSettings
 from sipas_runtime.streams import consumer_config, ensure_streams
@@ -127,7 +137,7 @@ class ServiceRuntime:
         self._shutdown: list[Hook] = []
         self._periodic: list[tuple[float, Callable[[], Awaitable[None]]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._consumers: list[IdempotentConsumer[Any]] = []
+        self._consumers: list[Recoverable] = []
         self._loops: list[Callable[[Client, JetStreamContext], PullLoop]] = []
         self._running_loops: list[PullLoop] = []
         self.recovery = Recovery(self.name, self._consumers, lambda: self.mongo)
@@ -135,6 +145,8 @@ class ServiceRuntime:
         self.audit = AuditLog(lambda: self.mongo, settings.database_name, self.name)
         self._identity: IdentityWatch | None = None  # watched once the service serves HTTP
         self.identity_bucket: KeyValue | None = None
+        self.instance = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        """This process among the service's instances (owner of in-memory state)."""
         self.ready = False
 
     # -- collaborators available after start -------------------------------------------------
@@ -257,6 +269,48 @@ class ServiceRuntime:
                 batch=size,
                 linger=self.settings.batch_timeout,
                 pace=pace,
+            )
+        )
+        self._consumers.append(consumer)
+        self.metrics.declare_consumer(spec.durable)
+        return consumer
+
+    def consume_in_memory(
+        self,
+        spec: ConsumerSpec,
+        *,
+        decode: Decoder[E],
+        state: MemoryState[E],
+        on_applied: Callable[[], None] | None = None,
+    ) -> MemoryConsumer[E]:
+        """Fold ``spec``'s pinned durable into ``state`` in memory, with checkpoints.
+
+        One instance at a time owns it (``sipas_runtime.memory``); ``on_applied`` is
+        called after each batch is folded (e.g. to wake a loop that acts on the state).
+        """
+        if not spec.pinned:  # its permissions and the server's priority group depend on it
+            msg = f"{spec.durable}: a consumer whose state is in memory must be pinned"
+            raise ValueError(msg)
+        settings = self.settings
+        consumer: MemoryConsumer[E] = MemoryConsumer(
+            spec=spec,
+            decode=decode,
+            state=state,
+            client=lambda: self.mongo,
+            database=settings.database_name,
+            dead_letters=lambda: self.dead_letters,
+            metrics=self.metrics,
+            instance=self.instance,
+            policy=CheckpointPolicy(
+                settings.checkpoint_interval, settings.checkpoint_events, settings.owner_timeout
+            ),
+            max_deliveries=settings.max_deliveries,
+            republished=self._republished_guard(spec),
+            on_applied=on_applied,
+        )
+        self._loops.append(
+            lambda nc, js: consumer.pull_loop(
+                nc, js, batch=settings.batch_size, linger=settings.batch_timeout
             )
         )
         self._consumers.append(consumer)

@@ -78,6 +78,27 @@ class ServiceSettings(BaseSettings):
     max_deliveries: int = Field(
         default=10, ge=2, le=100, description="Redeliveries before a message goes to the DLQ"
     )
+    checkpoint_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=300,
+        description="State kept in memory (sipas_runtime.memory): seconds between checkpoints "
+        "at most (what a crash makes the next owner replay)",
+    )
+    checkpoint_events: int = Field(
+        default=5000,
+        ge=1,
+        le=1_000_000,
+        description="State kept in memory: a checkpoint as soon as this many messages were "
+        "folded since the last one",
+    )
+    owner_timeout: float = Field(
+        default=10.0,
+        ge=1,
+        le=600,
+        description="State kept in memory: seconds without a pull after which another "
+        "instance takes a dead owner's durable (its pinned-client timeout)",
+    )
     hierarchy_file: Path | None = Field(
         default=None,
         validation_alias=_global("hierarchy_file"),

@@ -27,6 +27,8 @@ from sipas_runtime.identity.bucket import (
 from sipas_runtime.identity.keys import key_id_of
 from sipas_runtime.identity.principal import Principal
 from sipas_runtime.identity.tokens import TOKEN_TTL, SigningKey, issue
+from sipas_runtime.memory import MemoryConsumer
+from sipas_runtime.service import ServiceRuntime
 
 SERVICE_UNAVAILABLE = 503
 
@@ -196,3 +198,19 @@ class Identities:
     async def revoke(self, key: str) -> None:
         """Revoke a machine key made with :meth:`key`."""
         await revoke_key(self.kv, key_id_of(key), by="tests")
+
+
+async def stop_as_if_killed(runtime: ServiceRuntime) -> None:
+    """Stop a service's pull loops the way kill -9 would, and forget what it held in memory.
+
+    Nothing more is acked, checkpointed or handed over (no unpin): another instance takes
+    a pinned durable only once the server's owner timeout has passed.
+    """
+    for loop in runtime._running_loops:  # noqa: SLF001 - a test reaching into the runtime
+        loop._on_pin_lost = None  # noqa: SLF001 - a dead process notices nothing
+        await loop.stop()
+    runtime._running_loops.clear()  # noqa: SLF001
+    for consumer in runtime._consumers:  # noqa: SLF001
+        if isinstance(consumer, MemoryConsumer):
+            consumer.owner = False  # its memory is gone with it
+            consumer.state.clear()

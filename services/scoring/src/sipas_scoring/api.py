@@ -67,7 +67,7 @@ async def campaign_or_only(request: Request, campaign: str | None) -> str:
     """The requested campaign, or the only one there is."""
     if campaign is not None:
         return campaign
-    known = [c["campaign_id"] for c in await scoring_of(request).aggregates().campaigns()]
+    known = [c["campaign_id"] for c in await scoring_of(request).reader.campaigns()]
     if len(known) == 1:
         return str(known[0])
     reason = f"required when there are several campaigns ({', '.join(known) or 'none yet'})"
@@ -87,7 +87,7 @@ async def campaign_or_only(request: Request, campaign: str | None) -> str:
 async def campaigns(request: Request) -> list[Json]:
     """Responses, units, months and instruments of each campaign in the counts."""
     scoring = scoring_of(request)
-    listed = await scoring.aggregates().campaigns()
+    listed = await scoring.reader.campaigns()
     for entry in listed:
         profile = await scoring.views.profile(entry["campaign_id"])
         entry["profile_revision"] = profile.revision
@@ -205,7 +205,7 @@ async def put_profile(
     explicit = settings.model_dump(mode="json", exclude_unset=True)
     plan = await scoring.profiles().plan(campaign)
     merged = effective_profile(campaign, scoring.settings.profile_defaults(), plan, explicit)
-    tallies = await scoring.aggregates().tallies(campaign)
+    tallies = await scoring.reader.tallies(campaign)
     try:
         check_plan(merged, plan)
         if tallies or merged.instrument_id is not None:

@@ -16,25 +16,29 @@ from sipas_contracts.streams import (
 )
 from sipas_runtime.service import ServiceRuntime, ensure_collections
 from sipas_scoring import api, handlers, public_api, publication_api
+from sipas_scoring.counts import Counts, CountsReader
 from sipas_scoring.funnel_store import DOSSIERS, INVITATIONS, FunnelStore
 from sipas_scoring.metrics import ScoringMetrics
 from sipas_scoring.permissions import PERMISSIONS
 from sipas_scoring.profiles import PLANS, PROFILES, ProfileStore
 from sipas_scoring.publication_store import PUBLICATIONS, PublicationStore
 from sipas_scoring.settings import Settings
-from sipas_scoring.store import AGGREGATES, PUBLISHER_STATE, AggregateStore, SliceCache
+from sipas_scoring.store import AGGREGATES, AggregateStore
 from sipas_scoring.updates import IndexPublisher
 from sipas_scoring.views import Views
 
 COLLECTIONS = (
     AGGREGATES,
-    PUBLISHER_STATE,
     DOSSIERS,
     INVITATIONS,
     PROFILES,
     PLANS,
     PUBLICATIONS,
 )
+
+
+class LegacyCountsError(RuntimeError):
+    """Raised at start when the counts are stored in an earlier version's form."""
 
 
 class ScoringService:
@@ -45,12 +49,15 @@ class ScoringService:
         self.runtime = ServiceRuntime(settings, title="SIPAS Live — scoring")
         self.metrics = ScoringMetrics(self.runtime.registry)
         self.hierarchy = settings.load_hierarchy()
-        # What this process wrote: spares the consumer's reads and the index loop's decoding.
-        # A publish-only process writes nothing, so every change it scans is news to it.
-        self.slice_cache = SliceCache() if settings.role != "publish" else None
+        self.counts = Counts(settings.utc_offset)
+        self.reader = CountsReader(
+            self.counts,
+            lambda: self.responses.applied if self.responses.owner else None,
+            self.aggregates,
+            lambda: self.runtime.mongo,
+        )
         self.views = Views(
-            client=lambda: self.runtime.mongo,
-            aggregates=self.aggregates,
+            reader=self.reader,
             funnel=self.funnel,
             profiles=self.profiles,
             hierarchy=self.hierarchy,
@@ -59,17 +66,25 @@ class ScoringService:
         self.metrics.name_units(self.hierarchy, self.views.today())
         self.index_task: asyncio.Task[None] | None = None
         self.index_publisher = IndexPublisher(
-            aggregates=self.aggregates,
+            counts=self.counts,
+            owner=lambda: self.responses.owner,
+            position=lambda: self.responses.applied.floor,
             profiles=self.profiles,
             publisher=lambda: self.runtime.publisher,
             hierarchy=self.hierarchy,
             settings=settings,
             metrics=self.metrics,
         )
+        self.responses = self.runtime.consume_in_memory(
+            SCORING_RESPONSES,
+            decode=handlers.decode_response,
+            state=self.counts,
+            on_applied=self.index_publisher.nudge,
+        )
 
     def aggregates(self) -> AggregateStore:
-        """The live slice counts."""
-        return AggregateStore(self.runtime.db, cache=self.slice_cache)
+        """The slice counts as last checkpointed."""
+        return AggregateStore(self.runtime.db)
 
     def funnel(self) -> FunnelStore:
         """Funnel counts."""
@@ -85,21 +100,9 @@ class ScoringService:
 
 
 def register_consumers(scoring: ScoringService) -> None:
-    """The index hot path (stream-sequence mode), the three funnel consumers and the plans."""
+    """The three funnel consumers and the plans (the responses are folded in memory)."""
     runtime, offset = scoring.runtime, scoring.settings.utc_offset
     pace = scoring.settings.funnel_interval  # the funnel: nobody waits on it
-    runtime.consume(
-        SCORING_RESPONSES,
-        decode=handlers.decode_response,
-        handler=handlers.on_responses(
-            scoring.aggregates,
-            offset=offset,
-            # The index loop of this process takes its own batches' slices from memory.
-            written=scoring.index_publisher.written if scoring.settings.role == "all" else None,
-        ),
-        dedup="sequence",
-        after_batch=scoring.index_publisher.nudge,
-    )
     runtime.consume(
         SCORING_FUNNEL_RESPONSES,
         decode=handlers.decode_answered,
@@ -133,15 +136,19 @@ def register_lifecycle(scoring: ScoringService) -> None:
 
     async def setup(rt: ServiceRuntime) -> None:
         await ensure_collections(rt.db, COLLECTIONS)
+        legacy = await scoring.aggregates().legacy_documents()
+        if legacy:
+            msg = (
+                f"{legacy} count documents are in the form of an earlier version: "
+                "run `sipas scoring migrate` once, then start scoring again"
+            )
+            raise LegacyCountsError(msg)
         await scoring.aggregates().create_indexes()
-        await scoring.aggregates().adopt_legacy_counter()
         await scoring.funnel().create_indexes()
         await scoring.publications().create_indexes()
 
     async def start_index_loop(_: ServiceRuntime) -> None:
-        polling = scoring.settings.role == "publish"
-        loop = scoring.index_publisher.run(polling=polling)
-        scoring.index_task = asyncio.create_task(loop, name="index")
+        scoring.index_task = asyncio.create_task(scoring.index_publisher.run(), name="index")
 
     async def stop_index_loop(_: ServiceRuntime) -> None:
         if scoring.index_task is not None:
@@ -150,16 +157,14 @@ def register_lifecycle(scoring: ScoringService) -> None:
                 await scoring.index_task
 
     runtime.on_startup(setup)
-    if scoring.settings.role != "consume":
-        runtime.on_startup(start_index_loop)
-        runtime.on_shutdown(stop_index_loop)
+    runtime.on_startup(start_index_loop)
+    runtime.on_shutdown(stop_index_loop)
 
 
 def create_app(settings: Settings) -> FastAPI:
     """The scoring ASGI app with its consumers and index loop registered."""
     scoring = ScoringService(settings)
-    if settings.role != "publish":
-        register_consumers(scoring)
+    register_consumers(scoring)
     register_lifecycle(scoring)
     app = scoring.runtime.create_app(
         routers=[

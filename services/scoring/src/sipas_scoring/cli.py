@@ -1,5 +1,7 @@
-"""Scoring's commands: ``sipas scoring rebuild`` and ``sipas report``.
+"""Scoring's commands: ``sipas scoring rebuild``, ``sipas scoring migrate``, ``sipas report``.
 
+``migrate`` converts the counts an earlier version stored (JSON text slices inside one
+document per unit and month) into slice documents, once, before scoring starts again.
 The rebuild reads the scoring database (``SIPAS_MONGO_URL``, ``SIPAS_SCORING_DATABASE``)
 and the RESPONSES stream (``SIPAS_NATS_URL``) and never writes the live counts. The
 report asks the scoring API (``--url`` / ``SIPAS_SCORING_URL``, an operator ``--key`` /
@@ -24,6 +26,7 @@ from rich.table import Table
 from sipas_runtime.mongo import create_mongo_client
 from sipas_scoring.rebuild import RebuildResult, rebuild
 from sipas_scoring.settings import Settings
+from sipas_scoring.store import migrate
 
 T = TypeVar("T")
 app = typer.Typer(help="Scoring: counts, indices and their audit.", no_args_is_help=True)
@@ -80,6 +83,25 @@ def rebuild_command(
         console.print(_result_table(result))
     if not result.equal:
         raise typer.Exit(1)
+
+
+@app.command("migrate")
+def migrate_command() -> None:
+    """Convert counts stored by earlier versions (JSON text slices) into slice documents."""
+    settings = Settings()
+
+    async def work() -> dict[str, int]:
+        client = create_mongo_client(settings.mongo_url, app_name="sipas-scoring-migrate")
+        try:
+            return await migrate(client[settings.database_name])
+        finally:
+            await client.close()
+
+    done = _run(work)
+    table = Table(title="sipas scoring migrate", show_header=False)
+    for key, value in done.items():
+        table.add_row(key, str(value))
+    console.print(table)
 
 
 class ReportError(RuntimeError):

@@ -1,8 +1,8 @@
 """Scoring's JetStream handlers: decode, fold, write; nothing else on the hot path.
 
-- responses (hot path, stream-sequence watermark): fold the batch into per-slice tallies
-  and apply them with one read and one bulk write; index-updated events are published
-  by the debounced :mod:`sipas_scoring.updates` loop, not here;
+- responses (hot path): decoded here, folded into the in-memory counts
+  (:mod:`sipas_scoring.counts`) and published from them by the debounced
+  :mod:`sipas_scoring.updates` loop;
 - funnel: dossiers per unit and day (de-duplicated by dossier number, so a corrected
   dossier is not counted twice), one document per invitation, invitations answered.
 
@@ -29,10 +29,8 @@ from sipas_contracts.instrument import CatalogueError, load_catalogue
 from sipas_runtime.consumer import Batch, Delivery, Handler, RejectedError
 from sipas_scoring.domain.funnel import Answered
 from sipas_scoring.domain.periods import local_date
-from sipas_scoring.domain.tally import SliceKey, Tally, fold
 from sipas_scoring.funnel_store import DayKey, FunnelStore
 from sipas_scoring.profiles import ProfileStore
-from sipas_scoring.store import AggregateStore
 
 
 def decode_response(data: bytes) -> ResponseRecorded:
@@ -71,35 +69,6 @@ def decode_plan(data: bytes) -> CampaignPlanned:
 def dossier_key(delivery: Delivery[DossierCompleted]) -> str:
     """Dossiers are counted once per dossier number, whatever revision arrives."""
     return delivery.event.dossier_id
-
-
-Written = Callable[[int, dict[SliceKey, Tally]], None]
-"""Told, once a batch has committed, its change number and the slices it wrote."""
-
-
-def on_responses(
-    store: Callable[[], AggregateStore], *, offset: timedelta, written: Written | None = None
-) -> Handler[ResponseRecorded]:
-    """Fold the fresh responses of a batch into the stored slices (sequence mode).
-
-    The batch's change number is the consumer's version of its applied sequences.
-    """
-
-    async def handle(
-        batch: Batch[ResponseRecorded], session: AsyncClientSession
-    ) -> Sequence[Event]:
-        increments = fold(((d.seq, d.event) for d in batch.fresh), offset)
-        if increments:
-            if batch.version is None:
-                msg = "the responses consumer must run in sequence mode (it numbers changes)"
-                raise TypeError(msg)
-            commit = batch.version
-            slices = await store().apply(increments, session, commit, writes=batch.writes)
-            if written is not None:
-                batch.on_commit(lambda: written(commit, slices))
-        return ()
-
-    return handle
 
 
 def on_funnel_responses(store: Callable[[], FunnelStore]) -> Handler[Answered]:

@@ -62,11 +62,6 @@ class Settings(ServiceSettings):
         description="Seconds between batches of the funnel consumers (responses, dossiers, "
         "invitations): few large batches leave the database to the index's path",
     )
-    role: Literal["all", "consume", "publish"] = Field(
-        default="all",
-        description="all: consume and publish index updates in one process; consume / "
-        "publish: split them over two processes (each can then use its own core)",
-    )
 
     @property
     def utc_offset(self) -> timedelta:

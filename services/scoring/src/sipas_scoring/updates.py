@@ -1,13 +1,9 @@
 """Debounced index-updated events: at most one per (campaign, unit, period) per interval.
 
-The loop wakes when a batch of responses has committed (or every ``rollup_interval``),
-at most once per ``index_interval``; it reads the change counter ``C`` (incremented by
-each committed batch); if it moved past what it has seen (``W``), it reads the slices
-changed by batches (W, C] and publishes, in two speeds (below). When the changes right
-after ``W`` were all committed by this process's own consumer, which hands each
-committed batch's slices over, the round takes them from memory and reads nothing; it
-still reads ``C`` at least every ``rollup_interval`` to find other instances' batches,
-and at once when one of them leaves a gap in the numbers.
+The loop wakes when the responses consumer has folded a batch into the in-memory counts
+(``sipas_scoring.counts``), at most once per ``index_interval``, takes what the batches
+changed, and publishes from memory — no store read between a response and its index
+update — in two speeds:
 
 - *fast* (every round): the whole-campaign figure of each touched unit without children
   (commune, department) — the figure a dashboard or an alert rule watches, so a response
@@ -16,12 +12,13 @@ and at once when one of them leaves a gap in the numbers.
   children) and the calendar-period figures (month/quarter/year of the profile) of
   everything touched meanwhile, each with its previous period.
 
-Bounded: a burst of any size yields at most one event per subject per round. Crash-safe:
-``W`` is stored once both speeds have published it; a restart recomputes from the
-stored ``W`` and re-publishes the same events with the same deterministic ids, which
-JetStream de-duplicates. Slices are cached per campaign after the first read and
-refreshed from every change scan; previous-period figures are cached until their
-slices change.
+Bounded: a burst of any size yields at most one event per subject per round. Only the
+instance that owns the counts publishes. Crash-safe: once both speeds have published
+everything counted up to the consumer's floor ``F`` at the start of a round, ``F``
+becomes the counts' ``published`` mark, stored by the next checkpoint; the next owner
+publishes again every slice counted after it, with the same deterministic event ids,
+which JetStream de-duplicates. Previous-period figures are cached until their slices
+change.
 """
 
 from __future__ import annotations
@@ -37,6 +34,7 @@ import structlog
 from sipas_contracts.events import IndexUpdated
 from sipas_contracts.units import UnitHierarchy
 from sipas_runtime.publishing import EventPublisher
+from sipas_scoring.counts import Counts
 from sipas_scoring.domain import ScoringError
 from sipas_scoring.domain.indices import Figure
 from sipas_scoring.domain.periods import CAMPAIGN, Period, period_of
@@ -49,12 +47,10 @@ from sipas_scoring.index_events import Scope, index_event, period_kind
 from sipas_scoring.metrics import ScoringMetrics
 from sipas_scoring.profiles import ProfileStore
 from sipas_scoring.settings import Settings
-from sipas_scoring.store import AggregateStore
 
 log = structlog.get_logger(__name__)
 Touched = set[tuple[str, str]]  # (unit, month bucket)
 Slices = dict[SliceKey, Tally]
-_OWN_LIMIT = 10_000
 
 
 class IndexPublisher:
@@ -63,7 +59,9 @@ class IndexPublisher:
     def __init__(
         self,
         *,
-        aggregates: Callable[[], AggregateStore],
+        counts: Counts,
+        owner: Callable[[], bool],
+        position: Callable[[], int],
         profiles: Callable[[], ProfileStore],
         publisher: Callable[[], EventPublisher],
         hierarchy: UnitHierarchy,
@@ -71,56 +69,34 @@ class IndexPublisher:
         metrics: ScoringMetrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._aggregates = aggregates
+        self._counts = counts
+        self._owner = owner
+        self._position = position
         self._profiles = profiles
         self._publisher = publisher
         self._hierarchy = hierarchy
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
-        self._through: int | None = None
-        self._cache: dict[str, dict[str, tuple[SliceKey, Tally]]] = {}
         self._baselines: dict[tuple[str, str], tuple[frozenset[object], dict[str, Figure]]] = {}
         self._fast: dict[str, Touched] = {}
         self._slow: dict[str, Touched] = {}
         self._next_slow = 0.0
-        self._stale: set[str] = set()
         self._profile_cache: dict[str, tuple[float, CampaignProfile]] = {}
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
-        self._own: dict[int, Slices] = {}
-        self._next_check = 0.0
-
-    def _due_check(self) -> bool:
-        """Whether a round must read the change counter (at least every rollup_interval)."""
-        return time.monotonic() >= self._next_check
 
     def nudge(self) -> None:
-        """A batch has committed: run a round soon (called by the consumer)."""
+        """The consumer has folded a batch: run a round soon."""
         self._wake.set()
 
-    def written(self, commit: int, slices: Slices) -> None:
-        """A batch of this process has committed change ``commit`` with these slices.
-
-        A round that finds the changes after its mark all written here takes them from
-        memory and reads nothing; any gap (another instance's batch, a restart) sends it
-        to the database, so what is kept here only saves reads.
-        """
-        if len(self._own) >= _OWN_LIMIT:  # rounds are not keeping up: read instead
-            self._own.clear()
-        self._own[commit] = slices
-
-    async def run(self, *, polling: bool = False) -> None:
-        """Rounds until cancelled: on a nudge or every ``rollup_interval``, spaced apart.
-
-        ``polling``: no consumer in this process nudges, so look every ``index_interval``.
-        """
+    async def run(self) -> None:
+        """Rounds until cancelled: on a nudge or every ``rollup_interval``, spaced apart."""
         interval = self._settings.index_interval
-        idle = interval if polling else self._settings.rollup_interval
         last = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(idle):
+                async with asyncio.timeout(self._settings.rollup_interval):
                     await self._wake.wait()
             self._wake.clear()
             await asyncio.sleep(max(0.0, last + interval - time.monotonic()))
@@ -134,7 +110,7 @@ class IndexPublisher:
 
     def invalidate(self, campaign_id: str) -> None:
         """Recompute and re-publish every figure of a campaign (its profile changed)."""
-        self._stale.add(campaign_id)
+        self._counts.touch_campaign(campaign_id)
         self._profile_cache.pop(campaign_id, None)
 
     async def _profile(self, campaign_id: str) -> CampaignProfile:
@@ -156,8 +132,14 @@ class IndexPublisher:
         never delays the figure a response is waiting for.
         """
         async with self._lock:
+            if not self._owner():
+                self._fast, self._slow = {}, {}
+                return 0
             started = time.monotonic()
-            await self._scan()
+            floor = self._position()  # read with the changes: everything up to it is in them
+            for campaign, touched in self._counts.take_touched().items():
+                self._fast.setdefault(campaign, set()).update(touched)
+                self._slow.setdefault(campaign, set()).update(touched)
             flush_slow = started >= self._next_slow
             fast, self._fast = self._fast, {}
             published = await self._publish(fast, slow=False)
@@ -165,10 +147,9 @@ class IndexPublisher:
                 slow, self._slow = self._slow, {}
                 published += await self._publish(slow, slow=True)
                 self._next_slow = started + self._settings.rollup_interval
+                self._counts.published = max(self._counts.published, floor)
             if published:
                 self._metrics.tick_duration.observe(time.monotonic() - started)
-            if flush_slow and self._through:
-                await self._aggregates().save_publisher_mark(self._through)
             return published
 
     async def _publish(self, touched: dict[str, Touched], *, slow: bool) -> int:
@@ -187,59 +168,11 @@ class IndexPublisher:
         self._observe(events)
         return len(events)
 
-    async def _scan(self) -> None:
-        if self._through is None:
-            self._through = await self._aggregates().publisher_mark()
-        through = self._through
-        own = []
-        while through + 1 in self._own:  # this process's batches, in commit order
-            through += 1
-            own.append(self._own.pop(through))
-        if own and not self._due_check():
-            changes: Slices = {}
-            for batch in own:
-                changes.update(batch)
-        else:  # nothing of ours next in line, or time to look for other writers
-            committed = await self._aggregates().last_commit()
-            changes = {}
-            if committed > self._through:
-                changes = await self._aggregates().changed(self._through, committed)
-            through = max(through, committed)
-            self._next_check = time.monotonic() + self._settings.rollup_interval
-        for key, tally in changes.items():
-            await self._load(key.campaign_id)
-            held = self._cache[key.campaign_id]
-            known = held.get(key.slice_id)
-            # Counts only grow: a copy kept in memory may be older than one read meanwhile.
-            if known is None or tally.responses >= known[1].responses:
-                held[key.slice_id] = (key, tally)
-            self._touch(key.campaign_id, {(key.unit, key.bucket)})
-        self._through = through
-        for stale in [c for c in self._own if c <= through]:
-            del self._own[stale]
-        for campaign in sorted(self._stale):
-            self._cache.pop(campaign, None)
-            await self._load(campaign)
-            self._touch(campaign, {(k.unit, k.bucket) for k, _ in self._cache[campaign].values()})
-        self._stale.clear()
-
-    def _touch(self, campaign: str, touched: Touched) -> None:
-        self._fast.setdefault(campaign, set()).update(touched)
-        self._slow.setdefault(campaign, set()).update(touched)
-
-    async def _load(self, campaign_id: str) -> None:
-        if campaign_id not in self._cache:
-            tallies = await self._aggregates().tallies(campaign_id)
-            self._cache[campaign_id] = {k.slice_id: (k, t) for k, t in tallies.items()}
-
-    def _tallies(self, campaign_id: str) -> Slices:
-        return dict(self._cache.get(campaign_id, {}).values())
-
     async def _campaign_events(
         self, campaign_id: str, touched: Touched, *, slow: bool
     ) -> list[IndexUpdated]:
         profile = await self._profile(campaign_id)
-        tallies = self._tallies(campaign_id)
+        tallies = self._counts.tallies(campaign_id)
         try:
             catalogue = instrument_of(tallies, profile)
         except ScoringError as exc:
@@ -306,8 +239,7 @@ class IndexPublisher:
             earlier_id = profile.previous_campaign
             if earlier_id is None or earlier_id == scope.campaign_id:
                 return {}, None
-            await self._load(earlier_id)
-            source = self._tallies(earlier_id)
+            source = self._counts.tallies(earlier_id)
             earlier_profile = await self._profile(earlier_id)
             try:
                 catalogue = instrument_of(source, earlier_profile)

@@ -1,8 +1,9 @@
 """Read models for the API, exports, publication snapshots and reports.
 
-A table is computed on request from the stored counts, read together with the stream
-watermark in one snapshot transaction, so every table says exactly which responses it
-counts (``through_seq``: every response up to that RESPONSES sequence, nothing after).
+A table is computed on request from the counts (in memory on the instance that owns
+them, else the last checkpoint: ``sipas_scoring.counts.CountsReader``), read together
+with the sequences they hold, so every table says exactly which responses it counts
+(``through_seq``: every response up to that RESPONSES sequence, nothing after).
 """
 
 from __future__ import annotations
@@ -10,17 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timezone
-from typing import Any
-
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_contracts.instrument import Catalogue
-from sipas_contracts.streams import SCORING_RESPONSES
 from sipas_contracts.units import UnitHierarchy
 from sipas_runtime.i18n import _
-from sipas_runtime.mongo import in_transaction
-from sipas_runtime.sequences import AppliedSequences
+from sipas_scoring.counts import CountsReader
 from sipas_scoring.domain.funnel import FunnelCounts, funnel_rows
 from sipas_scoring.domain.periods import Period, parse_period, period_of
 from sipas_scoring.domain.profile import CampaignProfile
@@ -32,7 +27,6 @@ from sipas_scoring.labels import label, note, text
 from sipas_scoring.profiles import ProfileStore
 from sipas_scoring.rendering import Json, funnel_json, row_json
 from sipas_scoring.settings import Settings
-from sipas_scoring.store import AggregateStore
 
 
 class NotFoundError(LookupError):
@@ -70,16 +64,14 @@ class Views:
     def __init__(
         self,
         *,
-        client: Callable[[], AsyncMongoClient[dict[str, Any]]],
-        aggregates: Callable[[], AggregateStore],
+        reader: CountsReader,
         funnel: Callable[[], FunnelStore],
         profiles: Callable[[], ProfileStore],
         hierarchy: UnitHierarchy,
         settings: Settings,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._client = client
-        self._aggregates = aggregates
+        self._reader = reader
         self._funnel = funnel
         self._profiles = profiles
         self.hierarchy = hierarchy
@@ -94,15 +86,6 @@ class Views:
         """The campaign's stored profile, else the defaults from settings."""
         return await self._profiles().get_or_default(campaign_id)
 
-    async def _snapshot(self, campaign_id: str) -> tuple[AppliedSequences, dict[SliceKey, Tally]]:
-        async def read(
-            session: AsyncClientSession,
-        ) -> tuple[AppliedSequences, dict[SliceKey, Tally]]:
-            applied = await self._aggregates().applied(SCORING_RESPONSES.durable, session)
-            return applied, await self._aggregates().tallies(campaign_id, session)
-
-        return await in_transaction(self._client(), read)
-
     async def compute(
         self,
         campaign_id: str,
@@ -114,7 +97,7 @@ class Views:
         """The league table of a campaign period (all tiers), with its explanation."""
         period = parse_period(period_label)
         profile = await self.profile(campaign_id)
-        applied, tallies = await self._snapshot(campaign_id)
+        applied, tallies = await self._reader.snapshot(campaign_id)
         if not tallies:
             msg = f"campaign {campaign_id!r} has no responses"
             raise NotFoundError(msg)
@@ -175,7 +158,7 @@ class Views:
             return Baseline(catalogue, leaves, profile.rules()), {"period": before.label}
         if profile.previous_campaign is None:
             return None, None
-        earlier = await self._aggregates().tallies(profile.previous_campaign)
+        earlier = await self._reader.tallies(profile.previous_campaign)
         if not earlier:
             return None, None
         earlier_profile = await self.profile(profile.previous_campaign)
@@ -197,7 +180,7 @@ class Views:
         if start is not None and end is not None:
             for unit, eligible in (await self._funnel().eligible(start, end)).items():
                 counts.setdefault(unit, FunnelCounts()).eligible.update(eligible)
-        for key, tally in (await self._aggregates().tallies(campaign_id)).items():
+        for key, tally in (await self._reader.tallies(campaign_id)).items():
             responses = counts.setdefault(key.unit, FunnelCounts()).responses
             responses[key.collection_mode] = responses.get(key.collection_mode, 0) + int(
                 tally.responses

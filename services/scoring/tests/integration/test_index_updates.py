@@ -132,15 +132,23 @@ async def test_a_response_naming_an_unknown_item_is_dead_lettered_with_the_field
     assert harness.latest("c2026", "ht-nx-co-dam")["responses"] == 1
 
 
-async def test_consuming_and_publishing_can_run_in_separate_processes(settings, make_harness, wait):
-    consumer = await make_harness(settings.model_copy(update={"role": "consume"}))
-    publisher = await make_harness(settings.model_copy(update={"role": "publish"}))
+async def test_of_two_instances_one_owns_the_counts_and_the_other_takes_over_when_it_stops(
+    settings, make_harness, wait
+):
+    first = await make_harness(settings)
+    second = await make_harness(settings)
+    unit = "ht-nx-co-dam"
 
-    seqs = await consumer.publish(good("ht-nx-co-dam"), good("ht-nx-co-dam"))
+    seqs = await first.publish(good(unit), good(unit))
+    await wait(lambda: (first.latest("c2026", unit) or {}).get("version") == seqs[-1])
+    owner, standby = (first, second) if first.scoring.responses.owner else (second, first)
+    assert not standby.scoring.responses.owner  # it waits: its pulls get nothing
+    await owner.scoring.runtime.stop()  # a last checkpoint, then the durable is let go
 
-    await wait(lambda: (publisher.latest("c2026", "ht-nx-co-dam") or {}).get("version") == seqs[-1])
-    assert publisher.latest("c2026", "ht-nx-co-dam")["responses"] == 2
-    assert consumer.scoring.index_task is None  # the consume role publishes nothing itself
+    seqs = await standby.publish(good(unit))
+    await wait(lambda: (standby.latest("c2026", unit) or {}).get("version") == seqs[-1], 30)
+    assert standby.latest("c2026", unit)["responses"] == 3
+    assert standby.scoring.responses.owner
 
 
 async def test_metrics_give_every_unit_its_sipas_sufficiency_and_name(harness, wait):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any, Protocol
 from uuid import UUID
@@ -127,6 +127,7 @@ class Accumulator:
         self, answers: Mapping[str, int | str], groups: GroupSets, at: datetime, seq: int = 0
     ) -> None:
         """Count one response's answers (blank items are simply absent)."""
+        at = stored_instant(at)
         self.responses += 1
         self.pairs.update(answers.items())
         valid = (
@@ -153,6 +154,11 @@ class Accumulator:
         return Tally(
             self.responses, counts, dict(self.coverage), self.first_at, self.last_at, self.last_seq
         )
+
+
+def stored_instant(at: datetime) -> datetime:
+    """``at`` in UTC to the millisecond: what a stored date holds (BSON dates are ms)."""
+    return at.astimezone(UTC).replace(microsecond=at.microsecond // 1000 * 1000)
 
 
 def _text(code: int) -> str:

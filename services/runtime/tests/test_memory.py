@@ -1,0 +1,232 @@
+"""State kept in memory, checkpointed, taken over (sipas_runtime.memory / checkpoints).
+
+The probe state counts responses per unit, the simplest fold there is; every test
+compares what it holds and what its checkpoints stored with a recount of the stream.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
+from typing import Any, ClassVar
+
+import pytest
+from nats.aio.client import Client
+
+from sipas_contracts import subjects
+from sipas_contracts.events import ResponseRecorded
+from sipas_contracts.streams import RESPONSES, ConsumerSpec
+from sipas_contracts.testing import response
+from sipas_runtime import checkpoints
+from sipas_runtime.batches import Delivery
+from sipas_runtime.memory import MemoryConsumer
+from sipas_runtime.mongo import Document
+from sipas_runtime.publishing import encode, event_headers
+from sipas_runtime.sequences import AppliedSequences
+from sipas_runtime.service import ServiceRuntime
+from sipas_runtime.settings import ServiceSettings
+from sipas_runtime.testing import eventually, stop_as_if_killed
+from sipas_runtime.writes import Writes
+
+pytestmark = [pytest.mark.nats, pytest.mark.mongo]
+DURABLE = "probe-memory"
+SPEC = ConsumerSpec(
+    durable=DURABLE,
+    stream=RESPONSES.name,
+    filter_subjects=(subjects.RESPONSES_RECORDED,),
+    owner="probe",
+    ack_wait=timedelta(seconds=2),
+    pinned=True,
+)
+UNITS = ("ht-nx-co-dam", "ht-nx-xuan-an", "ht-nx-xuan-hoi")
+
+
+class ProbeSettings(ServiceSettings):
+    service_name: ClassVar[str] = "probe"
+
+
+class PerUnit:
+    """Responses per unit, in memory; one ``{_id: unit, n}`` document each."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.dirty: dict[str, int] = {}  # unit -> its count when it changed
+        self.writing: dict[str, int] = {}
+        self.restores = 0
+
+    def fold(self, deliveries: Sequence[Delivery[ResponseRecorded]], /) -> None:
+        if any(d.event.unit == "ht-poison" for d in deliveries):
+            msg = "this unit cannot be counted"
+            raise ValueError(msg)
+        for delivery in deliveries:
+            self.counts[delivery.event.unit] += 1
+            self.dirty[delivery.event.unit] = self.counts[delivery.event.unit]
+
+    async def load(self, db: Any, session: Any) -> None:
+        self.counts = Counter({d["_id"]: d["n"] async for d in db["units"].find(session=session)})
+
+    def restored(self, applied: AppliedSequences, extra: Document) -> None:
+        self.restores += 1
+
+    def clear(self) -> None:
+        self.counts, self.dirty = Counter(), {}
+
+    def contents(self, writes: Writes) -> Document:
+        self.writing = dict(self.dirty)
+        for unit, n in self.writing.items():
+            writes.replace("units", {"_id": unit}, {"_id": unit, "n": n}, upsert=True)
+        return {}
+
+    def saved(self) -> None:  # a unit counted again meanwhile is written next time
+        for unit, n in self.writing.items():
+            if self.dirty.get(unit) == n:
+                del self.dirty[unit]
+
+    def touch_all(self) -> None:
+        self.dirty = dict(self.counts)
+
+
+@pytest.fixture
+def settings(nats_url: str, mongo_url: str, db_name: str) -> ProbeSettings:
+    return ProbeSettings(nats_url=nats_url, mongo_url=mongo_url, database=db_name,
+                         batch_timeout=0.01, checkpoint_interval=0.1, owner_timeout=3)  # fmt: skip
+
+
+@pytest.fixture
+async def started() -> AsyncIterator[list[ServiceRuntime]]:
+    runtimes: list[ServiceRuntime] = []
+    yield runtimes
+    for runtime in runtimes:
+        if runtime.ready:
+            await runtime.stop()
+
+
+async def start(settings: ServiceSettings, started: list[ServiceRuntime]) -> MemoryConsumer[Any]:
+    runtime = ServiceRuntime(settings, title="probe")
+    consumer = runtime.consume_in_memory(
+        SPEC, decode=ResponseRecorded.model_validate_json, state=PerUnit()
+    )
+    started.append(runtime)
+    await runtime.start()
+    return consumer
+
+
+async def publish(nc: Client, count: int, unit: str | None = None) -> list[ResponseRecorded]:
+    events = [response(unit=unit or UNITS[i % len(UNITS)]) for i in range(count)]
+    for event in events:
+        await nc.jetstream().publish(
+            subjects.response_recorded(event.unit), encode(event), headers=event_headers(event)
+        )
+    return events
+
+
+async def stored(mongo: Any, db_name: str) -> tuple[Counter[str], checkpoints.Checkpoint]:
+    db = mongo[db_name]
+    units = Counter({d["_id"]: d["n"] async for d in db["units"].find()})
+    return units, await checkpoints.read(db, DURABLE)
+
+
+async def checkpointed(mongo: Any, db_name: str, seq: int) -> bool:
+    """The last checkpoint holds sequence ``seq`` or later."""
+    return (await stored(mongo, db_name))[1].applied.highest >= seq
+
+
+def recount(events: list[ResponseRecorded]) -> Counter[str]:
+    return Counter(e.unit for e in events)
+
+
+async def test_the_state_and_the_position_it_describes_are_checkpointed_together(
+    settings, started, nc, mongo, db_name
+):
+    consumer = await start(settings, started)
+    events = await publish(nc, 30)
+
+    await eventually(lambda: checkpointed(mongo, db_name, 30))
+    units, position = await stored(mongo, db_name)
+    assert consumer.owner
+    assert consumer.state.counts == recount(events)
+    assert units == recount(events)
+    assert position.applied.floor == 30
+    assert position.owner != ""
+
+
+async def test_enough_folded_messages_write_a_checkpoint_before_the_interval(
+    settings, started, nc, mongo, db_name
+):
+    settings = settings.model_copy(update={"checkpoint_interval": 300, "checkpoint_events": 10})
+    await start(settings, started)
+    await publish(nc, 25)
+
+    # the interval alone would take 5 minutes
+    await eventually(lambda: checkpointed(mongo, db_name, 10), seconds=20)
+
+
+async def test_a_dead_owner_is_replaced_and_nothing_is_lost_or_counted_twice(
+    settings, started, nc, mongo, db_name
+):
+    settings = settings.model_copy(update={"checkpoint_interval": 300, "checkpoint_events": 25})
+    first, second = await start(settings, started), await start(settings, started)
+    events = await publish(nc, 40)  # one checkpoint at 25 or more, the rest only in memory
+    await eventually(lambda: first.owner or second.owner)
+    owner, standby = (first, second) if first.owner else (second, first)
+    await eventually(lambda: owner.applied.highest == 40)
+    await stop_as_if_killed(started[[first, second].index(owner)])
+
+    events += await publish(nc, 20)
+
+    await eventually(lambda: standby.owner and standby.applied.highest == 60, seconds=30)
+    assert standby.state.counts == recount(events)
+    assert standby.state.restores == 1  # it loaded the checkpoint, then replayed the rest
+    await standby.checkpoint()
+    assert (await stored(mongo, db_name))[0] == recount(events)
+
+
+async def test_a_checkpoint_of_an_owner_that_was_replaced_is_refused(
+    settings, started, nc, mongo, db_name
+):
+    consumer = await start(settings.model_copy(update={"checkpoint_interval": 300}), started)
+    await publish(nc, 5)
+    await eventually(lambda: consumer.owner and consumer.applied.highest == 5)
+
+    await checkpoints.claim(mongo, db_name, DURABLE, "another-instance")
+    await publish(nc, 5)
+    await eventually(lambda: consumer.applied.highest == 10)
+    written = await consumer.checkpoint()
+
+    assert not written
+    assert not consumer.owner  # it stepped down at once, its memory dropped
+    assert consumer.state.counts == Counter()
+    assert (await stored(mongo, db_name))[1].owner == "another-instance"
+
+
+async def test_a_message_that_cannot_be_counted_is_dead_lettered_and_the_others_are_counted(
+    settings, started, nc
+):
+    consumer = await start(settings, started)
+    events = await publish(nc, 4)
+    await publish(nc, 1, unit="ht-poison")
+    await nc.jetstream().publish(subjects.response_recorded("ht-nx-co-dam"), b'{"not json')
+    events += await publish(nc, 4)
+
+    await eventually(lambda: consumer.applied.highest == 10 and consumer.applied.floor == 4)
+    assert consumer.state.counts == recount(events)
+    assert sorted(await consumer.dead_sequences()) == [5, 6]
+    assert (await nc.jetstream().stream_info("SIPAS_DLQ")).state.messages == 2
+
+
+async def test_after_a_store_lost_checkpoints_every_document_is_written_again(
+    settings, started, nc, mongo, db_name
+):
+    consumer = await start(settings, started)
+    events = await publish(nc, 12)
+
+    await eventually(lambda: checkpointed(mongo, db_name, 12))
+    await mongo[db_name]["units"].delete_many({})  # what a store losing commits leaves
+    consumer.forget()
+
+    async def rewritten() -> bool:
+        return (await stored(mongo, db_name))[0] == recount(events)
+
+    await eventually(rewritten)
+    assert consumer.owner
