@@ -24,7 +24,8 @@ the consumers a user is waiting on.
 A loop on a *pinned* durable (``sipas_runtime.pinning``) names the priority group in its
 requests, keeps the pin id the server gives with the first message it delivers and sends
 it back; when the server answers 423 (another instance is pinned now), it forgets the
-pin and tells ``on_pin_lost``.
+pin and tells ``on_pin_lost``. While it handles a batch it keeps renewing its pull request
+(a long take-over must not look like a dead owner).
 """
 
 from __future__ import annotations
@@ -181,6 +182,30 @@ class PullLoop:
             taken.append(self._queue.get_nowait())
         return taken
 
+    async def _handle(self, messages: list[Msg]) -> None:
+        """Run the handler; a pinned loop keeps asking meanwhile, so it keeps its pin."""
+        if self._group is None:
+            await self._handler(messages)
+            return
+        keeper = asyncio.create_task(self._keep_pin(), name=f"pin:{self.durable}")
+        try:
+            await self._handler(messages)
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+
+    async def _keep_pin(self) -> None:
+        """While a long batch is handled (a take-over's replay), renew the pull request.
+
+        The server unpins a client that has sent no pull request for its priority timeout;
+        what the renewed request delivers waits in the queue for the next batch.
+        """
+        while True:
+            await asyncio.sleep(max(0.05, self._expires_at - time.monotonic()))
+            if self._requested <= 0 or time.monotonic() >= self._expires_at:
+                await self._request(self._batch)
+
     async def _run(self) -> None:
         started = -self._pace
         while True:
@@ -195,7 +220,7 @@ class PullLoop:
                     await asyncio.sleep(max(0.0, started + self._pace - time.monotonic()))
                     messages.extend(self._drain(self._batch - len(messages)))
                     started = time.monotonic()
-                    await self._handler(messages)
+                    await self._handle(messages)
             except asyncio.CancelledError:
                 raise
             except Exception:
