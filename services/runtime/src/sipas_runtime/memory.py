@@ -209,9 +209,11 @@ class MemoryConsumer(Generic[E]):
         async with self._lock:
             if not self.owner:
                 return
-            await self._fold(
-                [m for m in messages if m.seq not in self.applied and m.seq not in self._dead]
-            )
+            todo: dict[int, StreamMessage] = {}  # one copy of each (a redelivery may join it)
+            for m in messages:
+                if m.seq not in self.applied and m.seq not in self._dead:
+                    todo.setdefault(m.seq, m)
+            await self._fold(list(todo.values()))
         for msg in messages:
             await msg.ack()
         self._metrics.batch_messages.labels(*self._labels).observe(len(messages))
