@@ -11,10 +11,11 @@ from pathlib import Path
 import httpx
 import nats
 import pytest
+from pymongo import AsyncMongoClient
 from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from sipas_runtime.embedded import EmbeddedNats
-from sipas_runtime.nats_access import SERVICES, inbox_prefix, password_variable
+from sipas_runtime.nats_access import INTAKE_RAW_SOURCES, SERVICES, inbox_prefix, password_variable
 from sipas_runtime.stack import Stack
 from sipas_runtime.testing import post_dossier
 
@@ -22,6 +23,68 @@ pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.mongo]
 ROOT = Path(__file__).resolve().parents[2]
 USERS = (*SERVICES, "tthc", "downstream", "admin", "system")
 PASSWORDS = {user: f"secret-{user}-{os.getpid()}" for user in USERS}
+PHONE, EMAIL, NAME, ID_NUMBER = (
+    "0912345678",
+    "canary.e2e@example.vn",
+    "Lê Văn Canary",
+    "042088776655",
+)
+SECOND_PHONE = "0987 654 321"
+COMMENT = f"Cán bộ {NAME} hẹn gọi lại {SECOND_PHONE}, thư {EMAIL}"
+CANARIES = (PHONE, "912345678", EMAIL, NAME, "canary", ID_NUMBER, SECOND_PHONE, "987654321")
+# The development outbox keeps recipients in clear by design (refused in production).
+CLEAR_BY_DESIGN = {("sampling", "outbox")}
+
+
+def readable(data: bytes) -> str:
+    """A message body as text, JSON's escaped Vietnamese letters included."""
+    try:
+        return json.dumps(json.loads(data), ensure_ascii=False)
+    except ValueError:
+        return data.decode(errors="replace")
+
+
+def leaks(text: str) -> list[str]:
+    return [c for c in CANARIES if c.casefold() in text.casefold()]
+
+
+async def stream_leaks(nc: nats.aio.client.Client) -> dict[str, list[str]]:
+    """Canaries found in any message (body or headers) of any stream."""
+    js = nc.jetstream()
+    found: dict[str, list[str]] = {}
+    for info in await js.streams_info():
+        for seq in range(max(info.state.first_seq, 1), info.state.last_seq + 1):
+            try:
+                message = await js.get_msg(info.config.name, seq)
+            except nats.js.errors.NotFoundError:
+                continue
+            if (
+                info.config.name == "SIPAS_RAW_DOSSIERS"
+                and message.subject not in INTAKE_RAW_SOURCES
+            ):
+                continue  # as the TTHC system sent it: kept 7 days, encrypted at rest
+            text = readable(message.data or b"") + str(message.headers)
+            if hits := leaks(text):
+                found[f"{info.config.name}#{seq}"] = hits
+    return found
+
+
+async def database_leaks(mongo_url: str, credentials: dict[str, str]) -> dict[str, list[str]]:
+    """Canaries found in any document of any service's database."""
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo_url)
+    found: dict[str, list[str]] = {}
+    try:
+        for service in SERVICES:
+            db = client[credentials[f"SIPAS_{service.upper()}_DATABASE"]]
+            for name in await db.list_collection_names():
+                if (service, name) in CLEAR_BY_DESIGN:
+                    continue
+                documents = [d async for d in db[name].find()]
+                if hits := leaks(json.dumps(documents, default=str, ensure_ascii=False)):
+                    found[f"{service}.{name}"] = hits
+    finally:
+        await client.close()
+    return found
 
 
 async def test_services_work_end_to_end_with_least_privilege_users(mongo_url, tmp_path):
@@ -81,7 +144,8 @@ async def test_services_work_end_to_end_with_least_privilege_users(mongo_url, tm
             "submission_channel": "direct",
             "received_at": (now - timedelta(days=1)).isoformat(),
             "delivered_at": (now - timedelta(minutes=1)).isoformat(),
-            "contact": {"phone": "0912345678"},
+            "applicant_id": ID_NUMBER,
+            "contact": {"phone": PHONE, "email": EMAIL, "name": NAME},
         }
         await tthc.jetstream().publish("sipas.raw.dossier.one-stop", json.dumps(record).encode())
 
@@ -99,7 +163,7 @@ async def test_services_work_end_to_end_with_least_privilege_users(mongo_url, tm
                 with attempt:
                     answer = await http.post(
                         f"{stack.url('intake')}/v1/responses",
-                        json={"token": token, "answers": {"HL.DV.E1.1": 5}},
+                        json={"token": token, "answers": {"HL.DV.E1.1": 5}, "comment": COMMENT},
                     )
                     assert answer.status_code == 201, answer.text
 
@@ -128,6 +192,14 @@ async def test_services_work_end_to_end_with_least_privilege_users(mongo_url, tm
         for service in SERVICES:
             log = stack.log_path(service).read_text()
             assert "permissions violation" not in log.lower(), f"{service}: {log[-1500:]}"
+            assert leaks(log) == [], f"{service}'s log"
+        # Personal data only sealed: in no stream (dead letters included) and no database.
+        admin = await nats.connect(url, user="admin", password=PASSWORDS["admin"])
+        try:
+            assert await stream_leaks(admin) == {}
+        finally:
+            await admin.close()
+        assert await database_leaks(mongo_url, credentials) == {}
     finally:
         for client in (tthc, downstream):
             if client is not None:
