@@ -181,6 +181,7 @@ def interview(page: Page, link_index: int) -> None:
     """Open the n-th interview of the list, answer every question, record it."""
     page.locator("a[data-interview]:visible").nth(link_index).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Phỏng vấn")
+    expect(page.get_by_label("Trực tiếp", exact=True)).to_be_checked()  # the usual mode
     for group in page.locator("fieldset:has(input[type=radio][name^='a.'])").all():
         group.locator("input[type=radio]").last.check()
     page.get_by_role("button", name="Ghi nhận phỏng vấn").click()

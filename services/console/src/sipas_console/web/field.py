@@ -27,7 +27,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sipas_console.clients import ServiceCallError
 from sipas_console.web import field_sync
 from sipas_console.web.field_views import (
-    MODE_LABELS,
     STATE_LABELS,
     interview_body,
     item_ids,
@@ -174,7 +173,6 @@ async def _interview_page(
         campaign_id=campaign_id,
         row=row,
         form=with_choices(form),
-        modes=[(m, _(label)) for m, label in MODE_LABELS.items()],
         values=values or {"mode": "face_to_face"},
         errors=errors or [],
         submission_id=str(uuid7()),

@@ -33,7 +33,6 @@ STATE_LABELS = {
 }
 OPEN_STATES = frozenset({"listed", "queued", "sent", "retry", "await_report", "undeliverable"})
 MODES = ("face_to_face", "phone")
-MODE_LABELS = {"face_to_face": _("Face to face"), "phone": _("By phone")}
 
 
 @dataclass
