@@ -206,6 +206,7 @@ async def test_every_dashboard_query_and_alert_rule_reads_real_series(stack_fact
             "SIPAS_ALERTS_POLICY_FILE": str(tmp_path / "policy.yaml"),
             "SIPAS_ALERTS_WEBHOOK_SECRET": base64.b64encode(b"w" * 32).decode(),
             "SIPAS_ALERTS_SLA_INTERVAL": "1",
+            "SIPAS_INTAKE_SUBMIT_RATE": "100000/minute",  # thirty respondents, one address
         }
     )
     key = stack.dev_keys["supervisor"]

@@ -16,6 +16,7 @@ from structlog.testing import capture_logs
 
 from sipas_runtime.durability import describe_store
 from sipas_runtime.embedded import EmbeddedMongo
+from sipas_runtime.identity import RouteTable
 from sipas_runtime.mongo import create_mongo_client
 from sipas_runtime.processes import kill, spawn
 from sipas_runtime.service import ServiceRuntime
@@ -135,7 +136,7 @@ async def test_a_service_states_its_store_durability_at_start_and_when_ready(
 ):
     settings = ProbeSettings(nats_url=nats_url, mongo_url=store.url, database=db_name)
     runtime = ServiceRuntime(settings, title="probe")
-    app = runtime.create_app()
+    app = runtime.create_app(permissions=RouteTable("probe", {}))
     with capture_logs() as logs:
         await runtime.start()
     try:

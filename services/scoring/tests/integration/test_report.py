@@ -152,9 +152,10 @@ def run_sipas(args: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 async def test_sipas_report_fetches_the_publication_and_a_marked_preview(
-    publication, served, tmp_path
+    harness, publication, served, tmp_path
 ):
-    url = ["--url", served, "--out", str(tmp_path)]
+    operator = ["--key", harness.ids.token("operator", subject="lvbinh")]  # a session token
+    url = ["--url", served, "--out", str(tmp_path), *operator]
 
     published = await asyncio.to_thread(run_sipas, ["report", "--campaign", "ht2026", *url])
     preview = await asyncio.to_thread(
@@ -162,7 +163,8 @@ async def test_sipas_report_fetches_the_publication_and_a_marked_preview(
     )
     missing = await asyncio.to_thread(run_sipas, ["report", "--campaign", "nope", *url])
     unreachable = await asyncio.to_thread(
-        run_sipas, ["report", "--campaign", "ht2026", "--url", f"http://127.0.0.1:{free_port()}"]
+        run_sipas,
+        ["report", "--campaign", "ht2026", "--url", f"http://127.0.0.1:{free_port()}", *operator],
     )
 
     assert published.returncode == 0, published.stdout + published.stderr
