@@ -420,9 +420,7 @@ async def test_pull_loop_delivers_every_message_promptly(runtime, nc):
         sent[str(event.response_id)] = loop.time()
         await publish(nc, event)
         if i % 10 == 0:
-            await asyncio.sleep(
-                0.03
-            )  # idle gaps: the moments where a fetch timeout used to lose one
+            await asyncio.sleep(0.03)  # idle gaps: where a fetch timeout could lose one
 
     await eventually(lambda: len(seen) == 200, seconds=10)
     slowest = max(seen[k] - sent[k] for k in sent)

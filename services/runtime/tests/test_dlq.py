@@ -208,6 +208,6 @@ async def test_wrong_credentials_fail_at_once(tmp_path):
     finally:
         server.stop()
 
-    assert took < 10  # one attempt; it used to retry for more than 25 s
+    assert took < 10  # one attempt, not a retry loop of 25 s or more
     assert listed.returncode == 2
     assert "Authorization Violation" in listed.stdout

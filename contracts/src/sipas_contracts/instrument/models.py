@@ -152,10 +152,6 @@ class Catalogue(_Frozen):
             msg = f"instrument {self.id} has no form profile {profile!r}; known: {known}"
             raise KeyError(msg) from None
 
-    def questions_in(self, section: Section) -> tuple[Question, ...]:
-        """The questions of one section, in questionnaire order."""
-        return tuple(q for q in self.questions if q.section == section)
-
     def satisfaction_items(self) -> tuple[str, ...]:
         """Ids of every satisfaction item, in questionnaire order."""
         return tuple(i.id for i in self.items.values() if i.section == "satisfaction")

@@ -22,11 +22,8 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from fastapi import Response
 from nacl.exceptions import CryptoError
 from nacl.secret import SecretBox
-
-from sipas_runtime.pages import SECURITY_HEADERS
 
 
 def derive_key(master: bytes, purpose: str) -> bytes:
@@ -78,9 +75,3 @@ class DraftCipher:
 def new_nonce() -> str:
     """A one-time form nonce (96 bits)."""
     return secrets.token_urlsafe(12)
-
-
-def secure_headers(response: Response) -> Response:
-    """Apply the page security headers."""
-    response.headers.update(SECURITY_HEADERS)
-    return response

@@ -135,7 +135,7 @@ class IdempotentConsumer(Generic[E]):
         ``wait=False`` returns once the effects are committed: the batch's events are
         published and its messages acked by a background stage, in batch order, while
         the next batch is applied (a slow store acknowledgement, e.g. a disk flush on the
-        event server, no longer holds up the batches behind it). At most
+        event server, does not hold up the batches behind it). At most
         ``_MAX_SETTLING`` batches wait there; ``settled()`` waits for all of them.
         """
         await self.apply([StreamMessage.received(m) for m in messages], wait=wait)

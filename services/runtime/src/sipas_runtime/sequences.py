@@ -5,8 +5,8 @@ message that failed before its effect committed only after ``ack_wait``, and mea
 hands out later messages. If a later one commits first, the max moves past the failed
 one, which would then be skipped as a replay and lost. So the consumer keeps
 
-- ``seq`` (the *floor*): every sequence up to it is applied (as before, so in-order
-  processing stores exactly the old document ``{seq: N}``), and
+- ``seq`` (the *floor*): every sequence up to it is applied (so in-order processing
+  stores just ``{seq: N}``), and
 - ``ranges``: the applied ``[first, last]`` ranges above the floor, usually none; one
   appears only while a redelivery is pending or when a message was dead-lettered.
 """

@@ -1,7 +1,8 @@
 """A batch's writes to several collections, sent as one client-level ``bulkWrite``.
 
-A consumer's transaction used to cost one round trip per collection it wrote (applied
-sequences, counters, invitations, audit log...). MongoDB 8.0's ``bulkWrite`` command
+A consumer's transaction writes to several collections (applied sequences, counters,
+invitations, audit log...), and one round trip per collection would dominate its cost.
+MongoDB 8.0's ``bulkWrite`` command
 (``AsyncMongoClient.bulk_write``) takes writes to any number of collections in one
 command, inside the transaction: a handler adds its writes to the batch's :class:`Writes`
 and the consumer sends them all, with its own, once the handler is done.

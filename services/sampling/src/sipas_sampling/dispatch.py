@@ -99,7 +99,7 @@ class Dispatcher:
 
         The round's state changes and outbox messages are written in two bulk writes at the
         end rather than two writes per invitation: a crash before the flush leaves the
-        leases to expire and the round is sent again (at least once, as before).
+        leases to expire and the round is sent again (at least once).
         """
         now = self.clock()
         due = await self._invitations.claim_due(now, owner=self._owner, limit=limit, lease=LEASE)

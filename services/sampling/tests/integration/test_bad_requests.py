@@ -1,4 +1,4 @@
-"""Requests and events that used to give 500s or poison a list: now refused clearly."""
+"""Requests and events that could give 500s or poison a list are refused clearly."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Requests that used to answer 500: each now gets a clear 4xx problem document."""
+"""Requests that could answer 500 each get a clear 4xx problem document."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -18,7 +18,6 @@ from sipas_runtime.writes import Writes
 from sipas_sampling.domain.continuous import UnitProgress
 from sipas_sampling.store import APPLICANTS, CONTACTS, DECISIONS, OPTOUTS, QUOTA_COUNTS, QUOTAS
 
-CONTACT_HISTORY_DAYS = 3650
 WRITE_CONFLICT = 112
 _COUNTERS = ("eligible", "reachable", "invited")
 _ZERO_SLOTS = {"reserved": 0, "answered": 0, "lapsed": 0}
@@ -273,8 +272,3 @@ def _reserved_concurrently() -> OperationFailure:
         code=WRITE_CONFLICT,
         details={"errorLabels": ["TransientTransactionError"]},
     )
-
-
-def history_cutoff(now: datetime) -> datetime:
-    """Contact history older than this is irrelevant to any cap."""
-    return now - timedelta(days=CONTACT_HISTORY_DAYS)
