@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sipas_alerts.api.views import due
 from sipas_alerts.domain.alerts import Hit
 from sipas_alerts.domain.calendar import WorkingCalendar
 from sipas_alerts.domain.cases import MOVES, SYSTEM, Actor, Case, attach, open_case
@@ -354,3 +355,28 @@ def test_a_group_whose_case_was_resolved_gets_a_follow_up_case():
     assert follow_up.seq == 2
     assert follow_up.follows == resolved.case_id
     assert follow_up.case_id != resolved.case_id
+
+
+def test_the_countdown_is_working_time_to_the_deadline_that_matters_now():
+    friday_16 = datetime(2026, 11, 20, 16, 0, tzinfo=VN)
+    case = new_case(hit(at=friday_16), now=friday_16)  # acknowledge by Monday 16:00
+
+    on_saturday = due(case, datetime(2026, 11, 21, 10, 0, tzinfo=VN), CALENDAR)
+    started = due(do(case, "acknowledge"), friday_16, CALENDAR)
+    late = due(case, datetime(2026, 11, 24, 8, 0, tzinfo=VN), CALENDAR)
+
+    assert on_saturday is not None
+    assert on_saturday.kind == "acknowledge"
+    # Friday 16:00 → Monday 16:00: the weekend does not count, Monday morning does.
+    assert on_saturday.working_seconds_left == CALENDAR.between(
+        datetime(2026, 11, 23, 7, 0, tzinfo=VN), case.acknowledge_due_at
+    )
+    assert on_saturday.working_seconds_left < on_saturday.working_day_seconds
+    assert started is not None
+    assert (started.kind, started.at) == ("resolve", case.resolve_due_at)
+    assert late is not None
+    assert (late.overdue, late.working_seconds_left) == (True, 0.0)
+    assert (
+        due(do(do(do(case, "acknowledge"), "start"), "resolve", note="ok"), friday_16, CALENDAR)
+        is None
+    )

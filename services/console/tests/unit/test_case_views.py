@@ -53,3 +53,19 @@ def test_times_are_shown_in_vietnam_time_and_texts_in_the_viewers_language():
     assert local(None) == ""
     assert text_in({"vi": "Không hài lòng", "en": "Dissatisfied"}, "en") == "Dissatisfied"
     assert text_in({"vi": "Không hài lòng", "en": ""}, "en") == "Không hài lòng"
+
+
+def test_the_time_left_is_alerts_working_time_when_alerts_gives_it():
+    weekend = case("open", ack=timedelta(days=2, hours=5), resolve=timedelta(days=7))
+    day = 8 * 3600.0
+
+    hours = deadline({**weekend, "due": {"working_seconds_left": 5 * 3600 + 1,
+                                         "working_day_seconds": day}}, NOW)  # fmt: skip
+    days = deadline({**weekend, "due": {"working_seconds_left": 1.57 * day,
+                                        "working_day_seconds": day}}, NOW)  # fmt: skip
+
+    assert hours is not None
+    assert (hours.working_days, hours.working_hours) == (None, 6)  # not 2 days of clock time
+    assert days is not None
+    assert days.working_days == "1.5"
+    assert deadline(weekend, NOW).working_seconds is None  # an older alerts: clock time

@@ -88,6 +88,7 @@ async def list_cases(
             now=now,
             unit_name=alerts.notices.unit_name(c.unit),
             unit_has_contact=alerts.notices.has_contact(c),
+            calendar=alerts.desk.policy.calendar,
         )
         for c in cases
     ]
@@ -103,6 +104,7 @@ async def _detail(request: Request, scope: CurrentScope, case: Case) -> CaseDeta
         unit_name=alerts.notices.unit_name(case.unit),
         notifications=await alerts.stores.notifications.of_case(str(case.case_id)),
         unit_has_contact=alerts.notices.has_contact(case),
+        calendar=alerts.desk.policy.calendar,
     )
 
 

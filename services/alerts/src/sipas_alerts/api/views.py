@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from sipas_alerts.domain.alerts import rule_label
+from sipas_alerts.domain.calendar import WorkingCalendar
 from sipas_alerts.domain.cases import AuditEntry, Breach, Case
 from sipas_contracts.events import CaseState, Severity
 
@@ -17,6 +18,21 @@ class Text(BaseModel):
 
     vi: str
     en: str
+
+
+class Due(BaseModel):
+    """The deadline that matters now, in the province's working time.
+
+    To acknowledge while new, then to resolve: what a countdown shows without a calendar.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["acknowledge", "resolve"]
+    at: datetime
+    overdue: bool
+    working_seconds_left: float = Field(description="Office time until the deadline (0 once past)")
+    working_day_seconds: float = Field(description="Office time in one working day")
 
 
 class CaseSummary(BaseModel):
@@ -49,6 +65,8 @@ class CaseSummary(BaseModel):
     allowed_actions: list[str]
     unit_has_contact: bool = True
     """False when nobody is notified of the unit's cases (no contact for it or above it)."""
+    due: Due | None = None
+    """None once the case is resolved, closed or dismissed."""
 
 
 class CaseDetail(CaseSummary):
@@ -76,10 +94,31 @@ def is_overdue(case: Case, now: datetime) -> bool:
     return (case.state == "open" and now >= case.acknowledge_due_at) or now >= case.resolve_due_at
 
 
+def due(case: Case, now: datetime, calendar: WorkingCalendar) -> Due | None:
+    """The deadline of an active case and the working time left until it."""
+    if not case.active:
+        return None
+    kind: Literal["acknowledge", "resolve"] = "acknowledge" if case.state == "open" else "resolve"
+    at = case.acknowledge_due_at if kind == "acknowledge" else case.resolve_due_at
+    return Due(
+        kind=kind,
+        at=at,
+        overdue=now >= at,
+        working_seconds_left=calendar.between(now, at),
+        working_day_seconds=calendar.day_seconds,
+    )
+
+
 def summary(
-    case: Case, *, role: str, now: datetime, unit_name: str, unit_has_contact: bool = True
+    case: Case,
+    *,
+    role: str,
+    now: datetime,
+    unit_name: str,
+    unit_has_contact: bool = True,
+    calendar: WorkingCalendar | None = None,
 ) -> CaseSummary:
-    """The listing view of ``case`` for a caller with ``role``."""
+    """The listing view of ``case`` for a caller with ``role`` (its countdown with a calendar)."""
     return CaseSummary(
         case_id=str(case.case_id),
         unit=case.unit,
@@ -105,6 +144,7 @@ def summary(
         version=case.version,
         allowed_actions=case.allowed_actions(role),
         unit_has_contact=unit_has_contact,
+        due=due(case, now, calendar) if calendar is not None else None,
     )
 
 
@@ -116,10 +156,16 @@ def detail(
     unit_name: str,
     notifications: list[dict[str, Any]],
     unit_has_contact: bool = True,
+    calendar: WorkingCalendar | None = None,
 ) -> CaseDetail:
     """The full view of ``case``."""
     listed = summary(
-        case, role=role, now=now, unit_name=unit_name, unit_has_contact=unit_has_contact
+        case,
+        role=role,
+        now=now,
+        unit_name=unit_name,
+        unit_has_contact=unit_has_contact,
+        calendar=calendar,
     )
     return CaseDetail(
         **listed.model_dump(),

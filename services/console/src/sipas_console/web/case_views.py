@@ -6,6 +6,7 @@ province board show a case the same way.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -70,15 +71,34 @@ class Deadline:
     at: datetime
     overdue: bool
     hours: int  # whole hours left (or past), rounded towards zero
+    working_seconds: float | None = None
+    """Office time left (alerts' working calendar); None when alerts did not say."""
+    working_day_seconds: float = 8 * 3600.0
 
     @property
     def days(self) -> int:
         """Whole days left (or past)."""
         return self.hours // 24
 
+    @property
+    def working_days(self) -> str | None:
+        """Working days left, to one decimal, when at least one is left (``1.5``)."""
+        if self.working_seconds is None or self.working_seconds < self.working_day_seconds:
+            return None
+        return f"{int(self.working_seconds / self.working_day_seconds * 10) / 10:g}"
+
+    @property
+    def working_hours(self) -> int:
+        """Working hours left, rounded up (a started hour counts)."""
+        return math.ceil((self.working_seconds or 0) / 3600)
+
 
 def deadline(case: Mapping[str, Any], now: datetime) -> Deadline | None:
-    """The open case's deadline: to acknowledge while new, then to resolve."""
+    """The open case's deadline: to acknowledge while new, then to resolve.
+
+    The time left is alerts' working time (``due``: office hours, holidays and make-up days
+    of the province's calendar); the console keeps no calendar of its own.
+    """
     if case["state"] not in ACTIVE:
         return None
     kind = "acknowledge" if case["state"] == "open" else "resolve"
@@ -86,7 +106,15 @@ def deadline(case: Mapping[str, Any], now: datetime) -> Deadline | None:
     if at is None:
         return None
     seconds = (at - now).total_seconds()
-    return Deadline(kind, at, seconds <= 0, int(abs(seconds) // 3600))
+    due = case.get("due") or {}
+    return Deadline(
+        kind,
+        at,
+        seconds <= 0,
+        int(abs(seconds) // 3600),
+        working_seconds=due.get("working_seconds_left"),
+        working_day_seconds=due.get("working_day_seconds") or 8 * 3600.0,
+    )
 
 
 def by_deadline(cases: Iterable[Mapping[str, Any]], now: datetime) -> list[Mapping[str, Any]]:
