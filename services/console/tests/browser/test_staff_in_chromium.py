@@ -3,6 +3,7 @@
 - A commune's handler has the case inbox open; a response rated 1 arrives on NATS and the
   case appears within 5 s without a reload; the handler works it to resolution with the
   keyboard only. A handler of another commune cannot see it, neither the page nor the API.
+  The province's board then shows the commune's cases handled on time.
 - Publication, four eyes: a person who may draft and approve freezes the figures (compared
   with the previously published ones) and is offered no approval (scoring refuses it too);
   a second person approves and publishes; the earlier publication is superseded.
@@ -86,6 +87,8 @@ def test_a_rating_of_one_reaches_the_handler_live_and_is_resolved_with_the_keybo
         link = page.get_by_role("link", name=re.compile("Xã Cổ Đạm"))
         expect(link).to_be_visible(timeout=LIVE_WITHIN_MS)
         print(f"case in the inbox {time.monotonic() - sent:.2f} s after the response")
+        # The countdown is alerts' working time (office hours, holidays), not clock time.
+        expect(page.locator(".due")).to_have_text(re.compile(r"còn [0-9,]+ (ngày|giờ) làm việc"))
         check_page(page, "cases-inbox-desktop")
 
         tab_to(page, link)
@@ -124,6 +127,21 @@ def test_a_rating_of_one_reaches_the_handler_live_and_is_resolved_with_the_keybo
     alerts = stack.url("alerts")
     assert apart(case_as(stack.nats_url, alerts, case_id, XUAN_HOI)) == 403
     assert apart(case_as(stack.nats_url, alerts, case_id, CO_DAM)) == 200
+
+    province = browser.new_page(viewport=DESKTOP, locale="vi-VN")
+    try:
+        sign_in(province, stack)  # Sở Nội vụ's supervisor: the province case board
+        province.goto(console + "/board")
+        expect(province.get_by_role("heading", name="Vụ việc quá hạn (0)")).to_be_visible()
+        # Opened 1, acknowledged and resolved within their deadlines: 100 % on time.
+        expect(province.get_by_role("row", name=re.compile("Xã Cổ Đạm"))).to_have_text(
+            re.compile(r"Xã Cổ Đạm\s*0\s*0\s*1\s*100,0 %\s*100,0 %")
+        )
+        check_page(province, "board-desktop")
+        province.set_viewport_size(PHONE)
+        check_page(province, "board-phone")
+    finally:
+        province.close()
 
 
 C2640 = load_catalogue("sipas-2640-2017")
