@@ -160,7 +160,7 @@ SMALL_SAMPLES = {"SIPAS_SCORING_N_MIN": "2", "SIPAS_SCORING_N_MIN_UNIT": "3"}
 
 @pytest.fixture(scope="module")
 def staff_stack(mongo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One stack for a module's staff screens: scoring, alerts and the console, own NATS.
+    """One stack for a module's staff screens: the four services and the console, own NATS.
 
     Browser tests of the staff screens share it (starting five processes costs seconds on
     the shared machine); each test works on its own campaign or unit.
@@ -169,14 +169,10 @@ def staff_stack(mongo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     nats_server = EmbeddedNats(workdir / "nats")
     prefix = f"s{uuid.uuid4().hex[:8]}"
     databases = {f"SIPAS_{s.upper()}_DATABASE": f"{prefix}_{s}" for s in (*API_SERVICES, "console")}
-    closed = {
-        f"SIPAS_CONSOLE_{s.upper()}_URL": f"http://127.0.0.1:{free_port()}"
-        for s in ("intake", "sampling")
-    }
     stack = Stack(
-        workdir / "stack", services=("scoring", "alerts", "console"), ports={},
+        workdir / "stack", services=(*API_SERVICES, "console"), ports={},
         nats_url=nats_server.start(), mongo_url=mongo_url,
-        extra_env={**databases, **closed, **SMALL_SAMPLES},
+        extra_env={**databases, **SMALL_SAMPLES},
     )  # fmt: skip
     try:
         yield stack.start()

@@ -7,22 +7,27 @@
 - Publication, four eyes: a person who may draft and approve freezes the figures (compared
   with the previously published ones) and is offered no approval (scoring refuses it too);
   a second person approves and publishes; the earlier publication is superseded.
+- Draws: an operator runs a commune's draw in the browser; after a substitution, an observer
+  sees the log, verifies the draw (MATCH) and downloads the lists without contacts.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import nats
 import pytest
+from openpyxl import load_workbook
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from sipas_contracts import subjects
 from sipas_contracts.instrument import load_catalogue
 from sipas_contracts.testing import response
+from sipas_contracts.units import load_sample_hierarchy
 from sipas_runtime.publishing import encode, event_headers
 from sipas_runtime.stack import Stack
 from sipas_runtime.testing import Identities
@@ -263,3 +268,121 @@ def test_a_draft_is_approved_by_a_second_person_and_published(
         check_page(page, "publications-phone")
     finally:
         other.close()
+
+
+DRAWN = "boc-tham-2026"
+DRAWN_UNIT = "ht-nx-xuan-giang"
+DRAW_PLAN = {
+    "id": DRAWN,
+    "name_vi": "Khảo sát hộ gia đình xã Xuân Giang 2026",
+    "name_en": "Household survey, Xuan Giang commune, 2026",
+    "instrument_id": "sipas-2640-2017",
+    "mode": "batch",
+    "seed": "boc-tham-2026/xuan-giang",
+    "window": {"start": "2026-05-01", "end": "2026-11-30"},
+    "fieldwork_end": "2027-01-31",
+    "scope": {"units": [DRAWN_UNIT]},
+    "allocation": {"fixed_per_unit": {"individual": 3, "organisation": 1, "transfer": True}},
+    "reserve": {"ratio": 0.5},
+    "channels": ["enumerator"],
+    "token_ttl_days": 60,
+}
+
+
+def households(unit_name: str) -> list[dict[str, object]]:
+    """Six households and two firms of the commune, each with a phone to call."""
+    delivered = datetime(2026, 11, 4, 3, tzinfo=UTC)
+    kinds = ["individual"] * 6 + ["organisation"] * 2
+    return [
+        {
+            "dossier_id": f"000.00.32.H42-261104-{i:04d}",
+            "unit": unit_name,
+            "procedure_code": "1.001193",
+            "procedure_field": "Tư pháp - Hộ tịch",
+            "applicant_kind": kind,
+            "applicant_id": f"0421{i:08d}",
+            "submission_channel": "direct",
+            "result_delivery": "counter",
+            "received_at": (delivered - timedelta(days=4)).isoformat(),
+            "delivered_at": (delivered + timedelta(hours=i)).isoformat(),
+            "contact": {"phone": f"09130000{i:02d}", "name": f"Lê Văn {chr(65 + i)}"},
+        }
+        for i, kind in enumerate(kinds)
+    ]
+
+
+def campaign_with_population(stack: Stack) -> None:
+    """The campaign, and its eight dossiers in sampling's population (not drawn yet)."""
+    tthc = {"Authorization": f"Bearer {stack.dev_keys['tthc']}"}
+    operator = {"Authorization": f"Bearer {stack.dev_keys['operator']}"}
+    dossiers = households(load_sample_hierarchy().units[DRAWN_UNIT].name_vi)
+    sampling = stack.url("sampling")
+    with httpx.Client(timeout=30) as http:
+        made = http.post(sampling + "/v1/campaigns", json=DRAW_PLAN, headers=operator)
+        assert made.status_code in {200, 201}, made.text
+        sent = http.post(stack.url("intake") + "/v1/dossiers/batch", json=dossiers, headers=tthc)
+        assert sent.status_code == 200, sent.text
+        started = time.monotonic()
+        while True:
+            page = http.get(f"{sampling}/v1/campaigns/{DRAWN}", headers=operator).json()
+            if sum((page.get("population") or {}).values()) >= len(dossiers):
+                return
+            assert time.monotonic() - started < 60, page
+            time.sleep(0.2)
+
+
+def substitute_first(stack: Stack, dossier: str) -> None:
+    operator = {"Authorization": f"Bearer {stack.dev_keys['operator']}"}
+    answer = httpx.post(
+        f"{stack.url('sampling')}/v1/campaigns/{DRAWN}/substitutions",
+        json={"dossier_id": dossier, "reason": "refused"},
+        headers=operator,
+        timeout=30,
+    )
+    assert answer.status_code == 201, answer.text
+
+
+def test_an_operator_draws_and_an_observer_verifies_the_draw_in_the_browser(
+    staff_stack: Stack, browser: Browser, *, check_page, sign_in, add_person
+) -> None:
+    stack, console = staff_stack, staff_stack.url("console")
+    operator = add_person(stack, "dh.vanhanh", ("operator",), ("ht",))
+    observer = add_person(stack, "mttq.giamsat", ("observer",), ("ht",))
+    campaign_with_population(stack)
+
+    page = browser.new_page(viewport=DESKTOP, locale="vi-VN")
+    try:
+        sign_in(page, stack, "dh.vanhanh", operator)
+        page.goto(f"{console}/campaigns/{DRAWN}")
+        page.get_by_role("link", name=re.compile("Bốc thăm: danh sách")).click()
+        expect(page.locator("main")).to_contain_text("chưa bốc thăm")
+        page.get_by_role("button", name="Tiến hành bốc thăm").click()
+        individuals = page.locator("details.stratum").filter(has_text="Cá nhân")
+        expect(individuals).to_contain_text("3 chính thức, 2 dự phòng")
+        individuals.locator("summary").click()
+        first = individuals.locator("ol.draw-list").first.locator("li").first.inner_text()
+        check_page(page, "draw-desktop")
+    finally:
+        page.close()
+    substitute_first(stack, first)
+
+    watcher = browser.new_context(viewport=PHONE, locale="vi-VN")
+    try:
+        page = watcher.new_page()
+        sign_in(page, stack, "mttq.giamsat", observer)
+        page.goto(f"{console}/campaigns/{DRAWN}/draw")
+        expect(page.get_by_role("row", name=re.compile("từ chối"))).to_contain_text(first)
+        page.get_by_role("button", name="Kiểm tra kết quả bốc thăm").click()
+        expect(page.get_by_role("status")).to_contain_text("KHỚP")
+        check_page(page, "draw-verified-phone")
+        lists = page.request.get(f"{console}/campaigns/{DRAWN}/draw/lists.xlsx")
+        assert lists.status == 200
+        cells = [
+            str(value)
+            for row in load_workbook(io.BytesIO(lists.body())).active.iter_rows(values_only=True)
+            for value in row
+        ]
+        assert first in cells
+        assert not [c for c in cells if c.startswith("091300")]  # an observer sees no phone
+    finally:
+        watcher.close()
