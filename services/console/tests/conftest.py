@@ -155,6 +155,8 @@ def apart() -> Callable[[Coroutine[Any, Any, Any]], Any]:
     return run_apart
 
 
+STARTUP_SECONDS = 240.0
+"""Five processes starting at once took 90 s on the shared 2-core machine under load 15."""
 SMALL_SAMPLES = {"SIPAS_SCORING_N_MIN": "2", "SIPAS_SCORING_N_MIN_UNIT": "3"}
 
 
@@ -175,7 +177,7 @@ def staff_stack(mongo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         extra_env={**databases, **SMALL_SAMPLES},
     )  # fmt: skip
     try:
-        yield stack.start()
+        yield stack.start(timeout=STARTUP_SECONDS)
     finally:
         stack.stop()
         nats_server.stop()
