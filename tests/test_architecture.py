@@ -41,11 +41,34 @@ def test_domain_code_imports_only_stdlib_pydantic_and_contracts(service):
         assert not forbidden, f"{path.relative_to(ROOT)} imports {sorted(forbidden)}"
 
 
+def modules_imported(path: Path) -> set[str]:
+    """Full dotted names of the absolute imports of ``path``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+# The one crossing, and why: an observer re-runs a draw in the console with the very function
+# `sipas sampling verify` runs, so the browser and the CLI can never disagree. It is pure domain
+# code (the domain test above holds it to no I/O); the console still reaches sampling's data
+# only through its API.
+PURE_CROSSINGS = {"console": {"sipas_sampling.domain.audit"}}
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_services_never_import_each_other(service):
     others = {f"sipas_{s}" for s in SERVICES if s != service}
     for path in (ROOT / "services" / service).rglob("*.py"):
-        crossing = imports(path) & others
+        crossing = {
+            module
+            for module in modules_imported(path) - PURE_CROSSINGS.get(service, set())
+            if module.split(".")[0] in others
+        }
         assert not crossing, f"{path.relative_to(ROOT)} imports {sorted(crossing)}"
 
 
