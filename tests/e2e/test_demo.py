@@ -44,26 +44,13 @@ def run_demo(workdir: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-@pytest.mark.timeout(300)
-def test_demo_with_a_duration_exits_zero_with_a_summary(tmp_path):
-    demo = run_demo(tmp_path, "--duration", "8", "--rate", "20")
-
-    output, _ = demo.communicate(timeout=280)  # the previous period's replay finishes first
-
-    assert demo.returncode == 0, output
-    assert "Tỉnh Hà Tĩnh (tổng / total)" in output
-    assert "/metrics" in output
-    assert "Xã Cổ Đạm" in output
-    assert sipas_processes(tmp_path) == []
-
-
 RANKED = re.compile(r"│\s+25 │\s+\d+\.\d\d │\s+\d+\.\d\d–\d+\.\d\d │\s+\d+ │")
 TOTAL = re.compile(r"\(tổng / total\).*│\s+\d+ │\s+\d+\.\d\d │\s+\d+\.\d\d–\d+\.\d\d │\s+— │")
 SHOWN_WITHOUT_INTERVAL = re.compile(r"│\s+\d+\.\d\d │\s+— │")
 
 
 @pytest.mark.timeout(400)
-def test_the_default_demo_ranks_communes_with_sipas_and_interval(tmp_path):
+def test_the_default_demo_ranks_communes_with_sipas_and_interval_and_exits_clean(tmp_path):
     demo = run_demo(tmp_path)
 
     output, _ = demo.communicate(timeout=380)
@@ -79,6 +66,8 @@ def test_the_default_demo_ranks_communes_with_sipas_and_interval(tmp_path):
         r"Kết quả công khai / public results\s+http://127\.0\.0\.1:\d+/ket-qua", output
     )
     assert "đã công bố / published: 425 phiếu" in board  # the replayed period is published
+    assert "/metrics" in output
+    assert sipas_processes(tmp_path) == []
 
 
 def test_demo_stops_cleanly_on_ctrl_c(tmp_path):
