@@ -160,24 +160,41 @@ STARTUP_SECONDS = 240.0
 SMALL_SAMPLES = {"SIPAS_SCORING_N_MIN": "2", "SIPAS_SCORING_N_MIN_UNIT": "3"}
 
 
-@pytest.fixture(scope="module")
-def staff_stack(mongo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One stack for a module's staff screens: the four services and the console, own NATS.
+def module_stack(
+    mongo_url: str, workdir: Path, services: tuple[str, ...], env: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    """A stack of ``services`` and the console with its own NATS, for a whole module.
 
-    Browser tests of the staff screens share it (starting five processes costs seconds on
-    the shared machine); each test works on its own campaign or unit.
+    Services left out point at a closed port. Starting processes costs seconds on the shared
+    machine, so the browser tests of one module share a stack; each test works on its own
+    campaign, unit or person.
     """
-    workdir = tmp_path_factory.mktemp("staff")
     nats_server = EmbeddedNats(workdir / "nats")
     prefix = f"s{uuid.uuid4().hex[:8]}"
     databases = {f"SIPAS_{s.upper()}_DATABASE": f"{prefix}_{s}" for s in (*API_SERVICES, "console")}
+    closed = f"http://127.0.0.1:{free_port()}"
+    absent = {f"SIPAS_CONSOLE_{s.upper()}_URL": closed for s in API_SERVICES if s not in services}
     stack = Stack(
-        workdir / "stack", services=(*API_SERVICES, "console"), ports={},
+        workdir / "stack", services=(*services, "console"), ports={},
         nats_url=nats_server.start(), mongo_url=mongo_url,
-        extra_env={**databases, **SMALL_SAMPLES},
+        extra_env={**databases, **absent, **(env or {})},
     )  # fmt: skip
     try:
         yield stack.start(timeout=STARTUP_SECONDS)
     finally:
         stack.stop()
         nats_server.stop()
+
+
+@pytest.fixture(scope="module")
+def staff_stack(mongo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One stack for a module's staff screens: the four services and the console."""
+    yield from module_stack(
+        mongo_url, tmp_path_factory.mktemp("staff"), API_SERVICES, SMALL_SAMPLES
+    )
+
+
+@pytest.fixture(scope="module")
+def pages_stack(mongo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One stack for a module's general pages: intake and the console."""
+    yield from module_stack(mongo_url, tmp_path_factory.mktemp("pages"), ("intake",))

@@ -11,9 +11,9 @@ SIZES = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1366, "hei
 
 @pytest.mark.parametrize("size", SIZES)
 def test_home_and_error_pages_are_accessible_and_fit_the_screen(
-    console_stack, browser, check_page, size
+    pages_stack, browser, check_page, size
 ):
-    stack = console_stack("intake")
+    stack = pages_stack
     page = browser.new_page(viewport=SIZES[size], locale="vi-VN")
     try:
         page.goto(stack.url("console"))
@@ -31,8 +31,8 @@ def test_home_and_error_pages_are_accessible_and_fit_the_screen(
         page.close()
 
 
-def test_the_skip_link_is_the_first_stop_of_the_keyboard(console_stack, browser):
-    stack = console_stack()
+def test_the_skip_link_is_the_first_stop_of_the_keyboard(pages_stack, browser):
+    stack = pages_stack
     page = browser.new_page(viewport=SIZES["phone"], locale="vi-VN")
     try:
         page.goto(stack.url("console"))
@@ -47,9 +47,9 @@ def test_the_skip_link_is_the_first_stop_of_the_keyboard(console_stack, browser)
 
 @pytest.mark.parametrize("size", SIZES)
 def test_sign_in_and_account_pages_are_accessible_and_fit_the_screen(
-    console_stack, browser, check_page, sign_in, size
+    pages_stack, browser, check_page, sign_in, size
 ):
-    stack = console_stack()
+    stack = pages_stack
     page = browser.new_page(viewport=SIZES[size], locale="vi-VN")
     try:
         page.goto(stack.url("console") + "/account")
