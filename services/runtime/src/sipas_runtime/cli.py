@@ -65,10 +65,17 @@ ACCOUNTS_FILE = (
 
 
 def _terminate_on_sigterm() -> None:
+    """SIGTERM stops the stack as Ctrl-C does, and Ctrl-C always does.
+
+    A shell without job control starts background commands with SIGINT ignored, and the
+    ignoring is inherited: ``sipas up &`` from a script could then not be stopped with SIGINT.
+    """
+
     def handler(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _service_entry_points() -> dict[str, object]:
