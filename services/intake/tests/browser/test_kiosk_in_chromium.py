@@ -111,6 +111,7 @@ def test_twenty_people_rate_in_a_row_and_each_rating_is_one_anonymous_response(
         expect(tablet.locator("h1")).to_have_text(THANKS)
         if person == 0:
             tablet.screenshot(path=str(shots / "kiosk-thanks.png"))
+            assert serious_violations(tablet) == []  # the thank-you screen too
         expect(overall(tablet)).to_be_visible(timeout=5000)  # back by itself, blank
 
     for attempt in Retrying(stop=stop_after_delay(15), wait=wait_fixed(0.2), reraise=True):

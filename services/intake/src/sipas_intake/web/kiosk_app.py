@@ -57,7 +57,7 @@ def kiosk_message(
 
 @router.get("/k/done")
 async def kiosk_thanks(request: Request) -> Response:
-    """Thanks, then back to a blank form (meta refresh: works without JavaScript)."""
+    """Thanks, then back to a blank form by itself (kiosk.js), or by its button."""
     lang = choose_language(request.query_params.get("lang"))
     return kiosk_message(request, "kiosk_thanks", lang)
 
