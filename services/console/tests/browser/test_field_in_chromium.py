@@ -3,14 +3,17 @@
 One stack (intake, sampling, console as processes), one browser. A small batch campaign of
 one commune is drawn through sampling's API; an enumerator of that commune signs in to the
 console, opens the day's list (kept on the device by the service worker), loses the network
-(Playwright's offline mode), records two interviews and a refusal, gets the network back, and
+(Playwright's offline mode), records five interviews and a refusal, gets the network back, and
 the queue is sent: each interview recorded once whatever the device sends again, the refusal
 bringing in the next reserve, logged once in the draw's chain that `sipas sampling verify` checks.
+A second device that interviewed the same person is told so, in Vietnamese; paper forms
+imported through intake's XLSX show in the same counts as the interviews.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import shutil
 import subprocess
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 from playwright.sync_api import Locator, Page, expect
 from pymongo import AsyncMongoClient
 
@@ -50,7 +54,7 @@ PLAN = {
     "window": {"start": "2026-05-01", "end": "2026-11-30"},
     "fieldwork_end": "2027-01-31",  # before it, contacts are kept (then shredded)
     "scope": {"units": [UNIT]},
-    "allocation": {"fixed_per_unit": {"individual": 3, "organisation": 1, "transfer": True}},
+    "allocation": {"fixed_per_unit": {"individual": 5, "organisation": 1, "transfer": True}},
     "reserve": {"ratio": 0.5},
     "channels": ["enumerator"],
     "token_ttl_days": 60,
@@ -74,9 +78,9 @@ KEPT = """async (urls) => {
 
 
 def dossiers(unit_name: str) -> list[dict[str, Any]]:
-    """Six households and two firms, each with an address to visit."""
+    """Eight households and two firms, each with an address to visit."""
     delivered = datetime(2026, 11, 4, 3, tzinfo=UTC)
-    kinds = ["individual"] * 6 + ["organisation"] * 2
+    kinds = ["individual"] * 8 + ["organisation"] * 2
     return [
         {
             "dossier_id": f"000.00.31.H42-261104-{i:04d}",
@@ -182,15 +186,46 @@ def verified_substitutions(stack: Stack) -> int:
     return len(export["substitutions"])
 
 
-def interview(page: Page, link_index: int) -> None:
-    """Open the n-th interview of the list, answer every question, record it."""
-    page.locator("a[data-interview]:visible").nth(link_index).click()
+def import_paper_forms(stack: Stack, numbers: list[str]) -> None:
+    """Paper forms of the commune, entered in intake's XLSX template and imported."""
+    operator = {"Authorization": f"Bearer {stack.dev_keys['operator']}"}
+    params = {"instrument": "sipas-2640-2017", "campaign_id": CAMPAIGN, "unit": UNIT}
+    with httpx.Client(base_url=stack.url("intake"), headers=operator, timeout=30) as http:
+        blank = http.get("/v1/paper/template", params=params)
+        assert blank.status_code == 200, blank.text
+        book = load_workbook(io.BytesIO(blank.content))
+        sheet = book["Phieu"]
+        header = [c.value for c in sheet[1]]
+        for offset, number in enumerate(numbers):
+            for key, value in {"so_phieu": number, "applicant_kind": 1, "C01": 4}.items():
+                sheet.cell(row=3 + offset, column=header.index(key) + 1, value=value)
+        filled = io.BytesIO()
+        book.save(filled)
+        xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        report = http.post(
+            "/v1/paper/import", content=filled.getvalue(), headers={"content-type": xlsx}
+        )
+    assert report.status_code == 200, report.text
+    assert report.json()["recorded"] == len(numbers), report.text
+
+
+def answer_and_record(page: Page) -> None:
+    """On an interview page: answer every question, record the interview, back to the list."""
     expect(page.get_by_role("heading", level=1)).to_contain_text("Phỏng vấn")
     expect(page.get_by_label("Trực tiếp", exact=True)).to_be_checked()  # the usual mode
     for group in page.locator("fieldset:has(input[type=radio][name^='a.'])").all():
         group.locator("input[type=radio]").last.check()
     page.get_by_role("button", name="Ghi nhận phỏng vấn").click()
     page.wait_for_url(f"**/field/{CAMPAIGN}")
+
+
+def interview(page: Page, link_index: int, check: Callable[[Page], Any] | None = None) -> None:
+    """Open the n-th interview of the list, answer every question, record it."""
+    page.locator("a[data-interview]:visible").nth(link_index).click()
+    if check is not None:
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Phỏng vấn")
+        check(page)
+    answer_and_record(page)
 
 
 def test_an_enumerator_records_interviews_offline_and_they_are_recorded_once(
@@ -205,47 +240,58 @@ def test_an_enumerator_records_interviews_offline_and_they_are_recorded_once(
 
     off_loop(lambda: eventually(invited, 30))
     context = browser.new_context(viewport=PHONE, locale="vi-VN")
-    page = context.new_page()
+    other = browser.new_context(viewport=PHONE, locale="vi-VN")  # a colleague's phone
+    page, colleague = context.new_page(), other.new_page()
     try:
         sign_in(page, stack, "dtv.xuanhoi", PASSWORD)
         page.goto(f"{stack.url('console')}/field/{CAMPAIGN}")
         expect(page.get_by_role("heading", level=1)).to_have_text("Danh sách khảo sát thực địa")
-        expect(page.locator(".person")).to_have_count(7)  # 3 + 1 official, then 2 + 1 reserves
+        expect(page.locator(".person")).to_have_count(10)  # 5 + 1 official, then 3 + 1 reserves
         expect(page.get_by_text("Xóm 1, xã Xuân Hội")).to_be_visible()
         check_page(page, "field-list-360")
         links = page.locator("a[data-interview]:visible")
-        hrefs = [links.nth(i).get_attribute("href") for i in range(2)]
+        hrefs = [links.nth(i).get_attribute("href") for i in range(6)]
         page.evaluate("navigator.serviceWorker.ready")
         assert page.evaluate(KEPT, hrefs), "the interview pages were not kept on the device"
+        sign_in(colleague, stack, "dtv.xuanhoi", PASSWORD)
+        colleague.goto(f"{stack.url('console')}{hrefs[0]}")  # the same person, on another phone
 
         context.set_offline(True)
-        interview(page, 0)
-        interview(page, 1)
-        refused = page.locator(".person", has=page.locator("button[value=refused]")).nth(2)
+        interview(page, 0, check=lambda p: check_page(p, "field-interview-offline-360"))
+        for link_index in (1, 2, 3, 5):  # four more: three households and the firm
+            interview(page, link_index)
+        refused = page.locator(".person", has=page.locator("button[value=refused]")).nth(4)
         refused_id = refused.get_attribute("data-invitation")
         reserve = page.locator('.person[data-state="standby"][data-stratum="individual"]').first
         reserve_id = reserve.get_attribute("data-invitation")
-        refused.locator("button[value=refused]").click()  # the third household says no
+        refused.locator("button[value=refused]").click()  # the fifth household says no
         page.wait_for_url(f"**/field/{CAMPAIGN}")
         expect(person(page, refused_id)).to_contain_text("Kết quả đã lưu trên máy, chờ gửi")
         expect(person(page, reserve_id)).to_contain_text("Người dự phòng tiếp theo")
         status = page.locator("#sync-status")
-        expect(status).to_contain_text("Không có mạng: 3 mục")
+        expect(status).to_contain_text("Không có mạng: 6 mục")
+        check_page(page, "field-list-offline-360")
         queued = page.evaluate("localStorage.getItem('sipas-field-queue')")
-        assert len(json.loads(queued)) == 3
+        assert len(json.loads(queued)) == 6
         assert intake_count(stack, "tokens", USED) == 0  # nothing left the device
 
         context.set_offline(False)
         expect(status).to_be_hidden(timeout=20_000)  # sent: the queue is empty
+        answer_and_record(colleague)  # too late: the first phone's interview is recorded
+        conflicts = colleague.locator("#conflicts")
+        expect(conflicts).to_contain_text("đã được ghi nhận trước đó")
+        check_page(colleague, "field-conflict-360")
+        import_paper_forms(stack, ["XH-001", "XH-002"])
         page.reload()
-        expect(page.locator(".counts")).to_contain_text("2 trực tiếp")
+        expect(page.locator(".counts")).to_contain_text("5 trực tiếp")
+        expect(page.locator(".counts")).to_contain_text("phiếu giấy đã nhập: 2")
         expect(person(page, refused_id)).to_contain_text("Đã thay bằng người dự phòng")
         expect(person(page, reserve_id).locator("a[data-interview]")).to_be_visible()
         check_page(page, "field-list-synced-360")
 
         again = page.evaluate(SEND_AGAIN, queued)  # the device sends its queue a second time
-        assert [r["status"] for r in again["results"]] == ["done"] * 3
-        assert intake_count(stack, "tokens", USED) == 2
+        assert [r["status"] for r in again["results"]] == ["done"] * 6
+        assert intake_count(stack, "tokens", USED) == 5
         assert verified_substitutions(stack) == 1  # logged once, in the draw's hash chain
         cdp = context.new_cdp_session(page)
         manifest = cdp.send("Page.getAppManifest")
@@ -254,3 +300,4 @@ def test_an_enumerator_records_interviews_offline_and_they_are_recorded_once(
         assert json.loads(manifest["data"])["display"] == "standalone"
     finally:
         context.close()
+        other.close()

@@ -249,4 +249,9 @@ async def sync(request: Request) -> JSONResponse:
         items = []
     clients, caller = console_of(request).clients, caller_of(request)
     results = await field_sync.send(clients, caller, items if isinstance(items, list) else [])
-    return JSONResponse({"results": results}, headers={"Cache-Control": "no-store"})
+    lang, catalogue = language(request), console_of(request).catalogue
+    said = [  # gettext("") would be the catalogue's header
+        {**r, "message": catalogue.gettext(lang, r["message"]) if r["message"] else ""}
+        for r in results
+    ]
+    return JSONResponse({"results": said}, headers={"Cache-Control": "no-store"})

@@ -10,7 +10,9 @@ refusal with the logged substitution).
 Each result is ``done`` (recorded now or before: remove it), ``retry`` (keep it: the
 network, a service, or an invitation intake has not heard of yet, as after a substitution
 made a moment ago) or ``conflict`` (recorded otherwise, or refused: show it to the
-enumerator, never drop it silently).
+enumerator, never drop it silently). A result's message is an English msgid the console
+translates into the enumerator's language (the services' own details are for developers):
+the page shows it as is.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeGuard
 
-from sipas_console.clients import Caller, ServiceCallError, ServiceClients, ServiceUnavailableError
+from sipas_console.clients import Caller, ServiceCallError, ServiceClients
 from sipas_console.web.field_views import interview_body
+from sipas_runtime.i18n import _
 
 MAX_ITEMS = 200
 UUID_SHAPE = re.compile(r"^[0-9a-fA-F]{8}(-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}$")
@@ -29,6 +32,28 @@ SIGNED_OUT = 401
 NOT_YET = 404
 SERVER_ERROR = 500
 OUTCOMES = frozenset({"refused", "unreachable"})
+MALFORMED = _("This entry could not be read on the server; record it again.")
+UNAVAILABLE = _("The service could not be reached; it will be sent again.")
+NOT_OPEN_YET = _("This person's invitation is not open for interviews yet; it will be sent again.")
+CONFLICTS = {
+    ("interview", 403): _("This person is not on your lists; the interview was not recorded."),
+    ("interview", 404): _("No open invitation for this person; the interview was not recorded."),
+    ("interview", 409): _(
+        "Answers were already recorded for this person (on another device or online); "
+        "this interview was not recorded again."
+    ),
+    ("interview", 410): _("This person's invitation has expired; the interview was not recorded."),
+    ("interview", 422): _(
+        "The answers were refused; open the interview again with a network to see why."
+    ),
+    ("outcome", 403): _("This person is not on your lists; the outcome was not recorded."),
+    ("outcome", 404): _("This person is not on the lists of this campaign."),
+    ("outcome", 409): _(
+        "This person could not be replaced: they have answered already, "
+        "or the reserve list is used up."
+    ),
+}
+OTHER_CONFLICT = _("This entry was refused; ask your supervisor.")
 
 
 def problems(exc: ServiceCallError) -> list[tuple[str, str]]:
@@ -58,6 +83,15 @@ def _result(item: Mapping[str, Any], status: str, message: str = "") -> dict[str
     return {"id": str(item.get("id", "")), "status": status, "message": message}
 
 
+def result_of_refusal(item: Mapping[str, Any], exc: ServiceCallError) -> dict[str, str]:
+    """The result of a service's error answer: sent again later, or a conflict to show."""
+    if exc.status >= SERVER_ERROR:  # a service down or unreachable (503) included
+        return _result(item, "retry", UNAVAILABLE)
+    if exc.status == NOT_YET and item["kind"] == "interview":  # a reserve brought in just now
+        return _result(item, "retry", NOT_OPEN_YET)
+    return _result(item, "conflict", CONFLICTS.get((item["kind"], exc.status), OTHER_CONFLICT))
+
+
 async def _send_one(
     clients: ServiceClients, caller: Caller, item: Mapping[str, Any]
 ) -> dict[str, str]:
@@ -65,7 +99,7 @@ async def _send_one(
     if item["kind"] == "outcome":
         reason = fields.get("reason", "")
         if reason not in OUTCOMES:
-            return _result(item, "conflict", f"unknown outcome {reason!r}")
+            return _result(item, "conflict", MALFORMED)
         await clients.sampling.post_json(
             f"/v1/campaigns/{item['campaign']}/substitutions",
             {"invitation_id": item["invitation"], "reason": reason},
@@ -87,7 +121,7 @@ async def send(
     """
     taken = list(items[:MAX_ITEMS])
     results = [
-        _result(i if isinstance(i, Mapping) else {}, "conflict", "malformed item")
+        _result(i if isinstance(i, Mapping) else {}, "conflict", MALFORMED)
         for i in taken
         if not _valid(i)
     ]
@@ -95,12 +129,8 @@ async def send(
     for item in sorted(valid, key=lambda i: 0 if i["kind"] == "outcome" else 1):
         try:
             results.append(await _send_one(clients, caller, item))
-        except ServiceUnavailableError as exc:
-            results.append(_result(item, "retry", exc.detail))
         except ServiceCallError as exc:
             if exc.status == SIGNED_OUT:
                 raise
-            not_yet = exc.status == NOT_YET and item["kind"] == "interview"
-            later = exc.status >= SERVER_ERROR or not_yet
-            results.append(_result(item, "retry" if later else "conflict", exc.detail))
+            results.append(result_of_refusal(item, exc))
     return results
