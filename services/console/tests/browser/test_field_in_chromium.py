@@ -241,6 +241,7 @@ def test_an_enumerator_records_interviews_offline_and_they_are_recorded_once(
     off_loop(lambda: eventually(invited, 30))
     context = browser.new_context(viewport=PHONE, locale="vi-VN")
     other = browser.new_context(viewport=PHONE, locale="vi-VN")  # a colleague's phone
+    plain = browser.new_context(viewport=PHONE, locale="vi-VN", java_script_enabled=False)
     page, colleague = context.new_page(), other.new_page()
     try:
         sign_in(page, stack, "dtv.xuanhoi", PASSWORD)
@@ -255,6 +256,8 @@ def test_an_enumerator_records_interviews_offline_and_they_are_recorded_once(
         assert page.evaluate(KEPT, hrefs), "the interview pages were not kept on the device"
         sign_in(colleague, stack, "dtv.xuanhoi", PASSWORD)
         colleague.goto(f"{stack.url('console')}{hrefs[0]}")  # the same person, on another phone
+        late = other.new_page()  # and, in another tab, the household that will refuse
+        late.goto(f"{stack.url('console')}{hrefs[4]}")
 
         context.set_offline(True)
         interview(page, 0, check=lambda p: check_page(p, "field-interview-offline-360"))
@@ -262,6 +265,8 @@ def test_an_enumerator_records_interviews_offline_and_they_are_recorded_once(
             interview(page, link_index)
         refused = page.locator(".person", has=page.locator("button[value=refused]")).nth(4)
         refused_id = refused.get_attribute("data-invitation")
+        assert refused_id is not None
+        assert refused_id in str(hrefs[4])
         reserve = page.locator('.person[data-state="standby"][data-stratum="individual"]').first
         reserve_id = reserve.get_attribute("data-invitation")
         refused.locator("button[value=refused]").click()  # the fifth household says no
@@ -277,10 +282,20 @@ def test_an_enumerator_records_interviews_offline_and_they_are_recorded_once(
 
         context.set_offline(False)
         expect(status).to_be_hidden(timeout=20_000)  # sent: the queue is empty
+        colleague.bring_to_front()  # a tab behind gets no animation frames: Playwright waits
         answer_and_record(colleague)  # too late: the first phone's interview is recorded
-        conflicts = colleague.locator("#conflicts")
-        expect(conflicts).to_contain_text("đã được ghi nhận trước đó")
-        check_page(colleague, "field-conflict-360")
+        late.bring_to_front()
+        answer_and_record(late)  # too late: the household was replaced from the reserve
+        conflicts = late.locator("#conflicts li")
+        expect(conflicts).to_have_count(2)
+        expect(conflicts.first).to_contain_text("đã được ghi nhận trước đó")
+        expect(conflicts.last).to_contain_text("đã được thay bằng người dự phòng")
+        check_page(late, "field-conflict-360")
+        form = plain.new_page()  # without JavaScript, the plain form says the same
+        sign_in(form, stack, "dtv.xuanhoi", PASSWORD)
+        form.goto(f"{stack.url('console')}{hrefs[4]}")
+        form.get_by_role("button", name="Ghi nhận phỏng vấn").click()
+        expect(form.locator(".error-summary")).to_contain_text("đã được thay bằng người dự phòng")
         import_paper_forms(stack, ["XH-001", "XH-002"])
         page.reload()
         expect(page.locator(".counts")).to_contain_text("5 trực tiếp")
@@ -301,3 +316,4 @@ def test_an_enumerator_records_interviews_offline_and_they_are_recorded_once(
     finally:
         context.close()
         other.close()
+        plain.close()

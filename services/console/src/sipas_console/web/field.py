@@ -35,7 +35,7 @@ from sipas_console.web.field_views import (
 from sipas_console.web.field_views import unit_lists as group_units
 from sipas_console.web.forms import posted
 from sipas_console.web.menu import MenuItem
-from sipas_console.web.page import caller_of, console_of, language, render
+from sipas_console.web.page import caller_of, console_of, field_errors, language, render
 from sipas_contracts.ids import uuid7
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import PUBLIC, allow
@@ -203,10 +203,14 @@ async def record_interview(
         f"/v1/forms/{instrument}", params={"profile": PROFILE}
     )
     body = interview_body(fields, invitation_id, item_ids(form))
-    try:
-        await console_of(request).clients.intake.post_json(
-            "/v1/interviews", body, as_=caller_of(request)
+    clients, caller = console_of(request).clients, caller_of(request)
+    if invitation_id in await field_sync.replaced(clients, caller, campaign_id):
+        errors = field_errors(request, [("main", field_sync.REPLACED)])
+        return await _interview_page(
+            request, campaign_id, invitation_id, status=409, values=fields, errors=errors
         )
+    try:
+        await clients.intake.post_json("/v1/interviews", body, as_=caller)
     except ServiceCallError as exc:
         if exc.status not in {404, 409, 422}:
             raise

@@ -10,9 +10,11 @@ refusal with the logged substitution).
 Each result is ``done`` (recorded now or before: remove it), ``retry`` (keep it: the
 network, a service, or an invitation intake has not heard of yet, as after a substitution
 made a moment ago) or ``conflict`` (recorded otherwise, or refused: show it to the
-enumerator, never drop it silently). A result's message is an English msgid the console
-translates into the enumerator's language (the services' own details are for developers):
-the page shows it as is.
+enumerator, never drop it silently). An interview for a person sampling has replaced from
+the reserve list (refused or not reachable, recorded on another device) is such a conflict:
+it is not sent, for intake does not hear of substitutions. A result's message is an English
+msgid the console translates into the enumerator's language (the services' own details are
+for developers): the page shows it as is.
 """
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ CONFLICTS = {
     ),
 }
 OTHER_CONFLICT = _("This entry was refused; ask your supervisor.")
+REPLACED = _(
+    "This person has been replaced from the reserve list (refused or not reachable, recorded "
+    "meanwhile); this interview was not sent."
+)
+SUBSTITUTED = "substituted"
 
 
 def problems(exc: ServiceCallError) -> list[tuple[str, str]]:
@@ -112,12 +119,37 @@ async def _send_one(
     return _result(item, "done")
 
 
+async def replaced(clients: ServiceClients, caller: Caller, campaign_id: str) -> frozenset[str]:
+    """The invitations of ``campaign_id`` a substitution replaced (none known if unreadable)."""
+    try:
+        rows = await clients.sampling.get_json(
+            f"/v1/campaigns/{campaign_id}/assignments", as_=caller
+        )
+    except ServiceCallError as exc:
+        if exc.status == SIGNED_OUT:
+            raise
+        return frozenset()  # intake, which records the interview, still decides
+    return frozenset(str(r["invitation_id"]) for r in rows["rows"] if r["state"] == SUBSTITUTED)
+
+
+async def _attempt(
+    clients: ServiceClients, caller: Caller, item: Mapping[str, Any]
+) -> dict[str, str]:
+    try:
+        return await _send_one(clients, caller, item)
+    except ServiceCallError as exc:
+        if exc.status == SIGNED_OUT:
+            raise
+        return result_of_refusal(item, exc)
+
+
 async def send(
     clients: ServiceClients, caller: Caller, items: Sequence[object]
 ) -> list[dict[str, str]]:
-    """Send ``items`` (outcomes first); one result per item, in the order sent.
+    """Send ``items``: outcomes first, then interviews of persons not replaced meanwhile.
 
-    Raises the service's 401 (the person's session ended): nothing more can be sent.
+    One result per item. Raises the service's 401 (the person's session ended): nothing
+    more can be sent.
     """
     taken = list(items[:MAX_ITEMS])
     results = [
@@ -126,11 +158,14 @@ async def send(
         if not _valid(i)
     ]
     valid = [i for i in taken if _valid(i)]
-    for item in sorted(valid, key=lambda i: 0 if i["kind"] == "outcome" else 1):
-        try:
-            results.append(await _send_one(clients, caller, item))
-        except ServiceCallError as exc:
-            if exc.status == SIGNED_OUT:
-                raise
-            results.append(result_of_refusal(item, exc))
+    interviews = [i for i in valid if i["kind"] == "interview"]
+    results += [await _attempt(clients, caller, i) for i in valid if i["kind"] == "outcome"]
+    gone: set[str] = set()
+    for campaign_id in sorted({i["campaign"] for i in interviews}):
+        gone |= await replaced(clients, caller, campaign_id)
+    for item in interviews:
+        if item["invitation"] in gone:
+            results.append(_result(item, "conflict", REPLACED))
+        else:
+            results.append(await _attempt(clients, caller, item))
     return results
