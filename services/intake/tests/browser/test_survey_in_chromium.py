@@ -61,6 +61,7 @@ def test_a_citizen_answers_in_steps_leaves_at_step_3_resumes_and_sends_once_from
     invite: Callable[..., str],
     recorded: Callable[[str], list[Any]],
     check_screen: Callable[[Page, int], None],
+    serious_violations: Callable[[Page], list[str]],
 ) -> None:
     url = running_intake.url
     token = invite(running_intake)
@@ -116,6 +117,7 @@ def test_a_citizen_answers_in_steps_leaves_at_step_3_resumes_and_sends_once_from
         expect(tab.locator("h1")).to_have_text(re.compile(f"^({THANKS}|{USED})$"))
     shown = sorted(tab.locator("h1").inner_text() for tab in (page, other_tab))
     assert shown == sorted([THANKS, USED])
+    assert [serious_violations(tab) for tab in (page, other_tab)] == [[], []]  # thanks, used
     again.close()
     for attempt in Retrying(stop=stop_after_delay(10), wait=wait_fixed(0.2), reraise=True):
         with attempt:
