@@ -12,6 +12,7 @@ from sipas_console.live import LiveFeed
 from sipas_console.people.accounts import AccountStore, Person
 from sipas_console.people.attempts import AttemptStore
 from sipas_console.people.desk import Desk
+from sipas_console.people.screens import identify_screen
 from sipas_console.people.sessions import SessionStore
 from sipas_console.people.signin import hash_password
 from sipas_console.people.signing import SigningKeys
@@ -90,11 +91,12 @@ class ConsoleService:
         return self._attempts
 
     async def identify(self, request: Request) -> Principal | None:
-        """The identity gate's fallback: the person of the session cookie (CSRF-checked)."""
+        """The identity gate's fallback: the session's person (CSRF-checked), else a screen."""
         principal = await self.desk.identify(request)
         if principal is not None or getattr(request.state, "pending", None) is not None:
             await check_csrf(request)  # a session's forms; the sign-in form checks its own
-        return principal
+            return principal
+        return identify_screen(request, self.runtime.directory)  # a hall's screen, GET only
 
     async def _start(self, runtime: ServiceRuntime) -> None:
         await ensure_collections(runtime.db, ["people", "sessions", "signing_keys", "sso_attempts"])

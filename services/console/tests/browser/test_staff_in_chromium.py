@@ -9,6 +9,8 @@
   a second person approves and publishes; the earlier publication is superseded.
 - Draws: an operator runs a commune's draw in the browser; after a substitution, an observer
   sees the log, verifies the draw (MATCH) and downloads the lists without contacts.
+- A hall screen: nobody signed in, the commune's screen key pasted once; a counter rating
+  changes the board within 5 s without a reload; a revoked key blanks it.
 """
 
 from __future__ import annotations
@@ -386,3 +388,83 @@ def test_an_operator_draws_and_an_observer_verifies_the_draw_in_the_browser(
         assert not [c for c in cells if c.startswith("091300")]  # an observer sees no phone
     finally:
         watcher.close()
+
+
+SCREEN_UNIT, SCREEN_CAMPAIGN = "ht-nx-xuan-lien", "c2026-man-hinh"
+
+
+async def rate_at_counter(nats_url: str, ratings: list[int], mode: str = "kiosk") -> None:
+    """Ratings of the screen's commune (counter tablet by default), one per rating, today."""
+    items = C2640.satisfaction_items()
+    nc = await nats.connect(nats_url)
+    try:
+        for rating in ratings:
+            event = response(
+                campaign_id=SCREEN_CAMPAIGN, unit=SCREEN_UNIT, instrument_id=C2640.id,
+                answers=dict.fromkeys(items, rating), collection_mode=mode,
+                occurred_at=datetime.now(UTC),
+            )  # fmt: skip
+            await nc.jetstream().publish(
+                subjects.for_event(event), encode(event), headers=event_headers(event)
+            )
+    finally:
+        await nc.close()
+
+
+def screen_key_of(stack: Stack, *, revoke: str | None = None) -> dict[str, str]:
+    """A machine key for the commune's hall screen, made (or revoked) through the console."""
+    supervisor = {"Authorization": f"Bearer {stack.dev_keys['supervisor']}"}
+    with httpx.Client(base_url=stack.url("console"), headers=supervisor, timeout=30) as http:
+        if revoke:
+            answer = http.post(f"/v1/keys/{revoke}/revoke")
+        else:
+            wanted = {"name": "Màn hình một cửa", "roles": ["reader"], "units": [SCREEN_UNIT]}
+            answer = http.post("/v1/keys", json=wanted)
+        assert answer.status_code in (200, 201), answer.text
+        made: dict[str, str] = answer.json()
+        return made
+
+
+def test_a_hall_screen_shows_its_communes_index_and_each_new_rating_live(
+    staff_stack: Stack, browser: Browser, *, check_page, apart
+) -> None:
+    stack, console = staff_stack, staff_stack.url("console")
+    made = screen_key_of(stack)
+    apart(rate_at_counter(stack.nats_url, [5, 4, 4], mode="online"))  # the sampled survey
+    apart(rate_at_counter(stack.nats_url, [5]))
+    screen = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="vi-VN")
+    try:
+        page = screen.new_page()
+        page.goto(f"{console}/live/board/{SCREEN_UNIT}")  # nobody signed in, no key yet
+        assert "/sign-in" in page.url
+        page.goto(console + "/live/screen")
+        page.get_by_label("Khóa màn hình").fill("sipas_000000000000_" + "x" * 43)
+        page.get_by_role("button", name="Hiển thị bảng kết quả").click()
+        expect(page.locator(".error-summary")).to_contain_text("Khóa màn hình không hợp lệ")
+        page.get_by_label("Khóa màn hình").fill(made["key"])
+        page.get_by_role("button", name="Hiển thị bảng kết quả").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Xã Xuân Liên")
+        shown = page.reload()  # without JavaScript, the screen reloads itself every minute
+        assert shown is not None
+        assert shown.headers.get("refresh") == "60"
+        ratings = page.locator(".board-figure .count")
+        started = time.monotonic()
+        while ratings.count() == 0 or ratings.first.inner_text() != "1":
+            assert time.monotonic() - started < 60, page.locator("main").inner_text()
+            page.reload()  # until scoring has counted the first four (as the screen would)
+        expect(page.locator("html[data-live-connected]")).to_have_count(1)
+
+        apart(rate_at_counter(stack.nats_url, [2]))
+        sent = time.monotonic()
+        expect(ratings.first).to_have_text("2", timeout=LIVE_WITHIN_MS)
+        print(f"rating on the hall screen {time.monotonic() - sent:.2f} s after the response")
+        expect(page.locator(".board-figure.main .value")).to_contain_text(",")
+        check_page(page, "live-board-1920")
+        page.set_viewport_size(PHONE)
+        check_page(page, "live-board-phone")
+
+        screen_key_of(stack, revoke=made["record"]["id"])  # type: ignore[index]
+        page.goto(f"{console}/live/board/{SCREEN_UNIT}")
+        assert "/sign-in" in page.url
+    finally:
+        screen.close()
