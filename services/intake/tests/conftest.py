@@ -168,7 +168,7 @@ class Intake:
 
     @property
     def service(self) -> Any:
-        return self.app.state.intake
+        return self.app.state.service
 
     def collected(self, kind: str) -> list[dict[str, Any]]:
         return self.events.setdefault(kind, [])

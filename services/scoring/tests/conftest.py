@@ -23,7 +23,7 @@ class Harness:
 
     def __init__(self, app: Any, nc: Client) -> None:
         self.app = app
-        self.scoring: ScoringService = app.state.scoring
+        self.scoring: ScoringService = app.state.service
         self.nc = nc
         self.http = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://scoring"

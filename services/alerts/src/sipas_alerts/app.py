@@ -14,7 +14,7 @@ from sipas_alerts import handlers
 from sipas_alerts.api import ROUTERS
 from sipas_alerts.api.errors import domain_error
 from sipas_alerts.api.permissions import PERMISSIONS
-from sipas_alerts.api.scope import CaseScope
+from sipas_alerts.api.scope import CaseScope, service_of
 from sipas_alerts.casework import CaseDesk, Clock, system_clock
 from sipas_alerts.comment_vault import CommentVault
 from sipas_alerts.config import load_policy
@@ -28,7 +28,7 @@ from sipas_alerts.settings import Settings
 from sipas_alerts.store import COLLECTIONS, Stores, create_indexes
 from sipas_alerts.sweeps import Sweeper
 from sipas_contracts.streams import ALERTS_INDEXES, ALERTS_INVITATIONS, ALERTS_RESPONSES
-from sipas_runtime.channels import Channel, SmtpChannel, SmtpSettings, WebhookChannel
+from sipas_runtime.channels import Channel, WebhookChannel, smtp_channel
 from sipas_runtime.identity.roles import CONTACTS_REVEAL
 from sipas_runtime.privacy import PrivacyError, unseal
 from sipas_runtime.problems import ProblemError
@@ -40,21 +40,8 @@ log = structlog.get_logger(__name__)
 def build_channels(settings: Settings) -> dict[str, Channel]:
     """The notification channels the settings configure."""
     channels: dict[str, Channel] = {}
-    if settings.smtp_host:
-        channels["email"] = SmtpChannel(
-            SmtpSettings(
-                host=settings.smtp_host,
-                port=settings.smtp_port,
-                sender=settings.smtp_sender,
-                sender_name=settings.smtp_sender_name,
-                username=settings.smtp_username,
-                password=settings.smtp_password.get_secret_value()
-                if settings.smtp_password
-                else None,
-                starttls=settings.smtp_starttls,
-                use_tls=settings.smtp_tls,
-            )
-        )
+    if email := smtp_channel(settings):
+        channels["email"] = email
     if settings.webhook_secret is not None:
         secret = base64.b64decode(settings.webhook_secret.get_secret_value())
         channels["webhook"] = WebhookChannel(secret=secret)
@@ -204,5 +191,5 @@ def create_app(
         description="Alert rules, cases with SLAs and escalation, notifications and KPIs.",
     )
     app.add_exception_handler(AlertsError, domain_error)
-    app.state.alerts = alerts
+    service_of.attach(app, alerts)
     return app

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
 
-import structlog
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -34,7 +33,6 @@ from sipas_runtime.publishing import EventPublisher
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
-log = structlog.get_logger(__name__)
 
 
 def system_clock() -> datetime:
@@ -253,14 +251,9 @@ class CaseDesk:
 
     async def publish(self, events: Sequence[Event]) -> None:
         """Publish events recorded as pending and mark them sent (the relay retries failures)."""
-        if not events:
-            return
-        try:
-            await self._publisher().publish_many(events)
-        except Exception:  # noqa: BLE001 - committed already; the outbox relay publishes later
-            log.warning("publish_deferred", events=len(events))
-            return
-        await self._stores().outbox.mark_published(events)
+        if events:
+            outbox = self._stores().outbox
+            await self._publisher().publish_from_outbox(events, outbox.mark_published)
 
     def _count_transition(self, before: Case, after: Case) -> None:
         if (

@@ -208,7 +208,7 @@ async def harness(settings, smtp, nc) -> AsyncIterator[Harness]:
         "webhook": WebhookChannel(secret=WEBHOOK_SECRET),
     }
     app = create_app(settings, clock=clock, channels=channels)
-    service: AlertsService = app.state.alerts
+    service: AlertsService = app.state.service
     await Identities.on(nc, SIGNING)  # the people of PEOPLE can sign in
     await service.runtime.start()
     transport = httpx.ASGITransport(app=app)

@@ -14,6 +14,7 @@ from sipas_contracts.events import IndexFigure, IndexUpdated, InvitationSent
 from sipas_contracts.ids import uuid7
 from sipas_contracts.testing import NOW, response
 from sipas_runtime.dead_letters import decode_reason
+from sipas_runtime.publishing import EventPublisher
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
 
@@ -117,8 +118,11 @@ async def test_a_unit_with_invitations_but_no_responses_is_flagged(harness):
     await harness.eventually(lambda: harness.events("alert.raised"))
 
 
-class BrokenPublisher:
-    async def publish_many(self, events):
+class BrokenPublisher(EventPublisher):
+    def __init__(self) -> None:
+        pass  # never reaches a server: every publish fails as if NATS were down
+
+    async def publish_many(self, events, *, atomic=False):
         raise ConnectionError("nats is down")
 
 

@@ -13,7 +13,7 @@ from sipas_contracts.events import ResponseRecorded
 from sipas_contracts.instrument import Catalogue, load_catalogue
 from sipas_contracts.streams import INTAKE_INVITATIONS, INTAKE_RAW_DOSSIERS
 from sipas_intake import handlers
-from sipas_intake.api import dossiers, fieldwork, forms, kiosks, paper, responses
+from sipas_intake.api import dossiers, fieldwork, forms, kiosks, paper, responses, service_of
 from sipas_intake.api.permissions import PERMISSIONS
 from sipas_intake.domain.dossiers import Crypto, PreparedDossier
 from sipas_intake.domain.formats import PREPARED, Formats
@@ -151,12 +151,12 @@ class IntakeService:
 
     async def publish_responses(self, events: Sequence[ResponseRecorded]) -> None:
         """Publish committed responses; a failure is retried later from the outbox."""
-        try:
-            await self.runtime.publisher.publish_many(events)
-        except Exception:  # noqa: BLE001 - the outbox holds them; the periodic job retries
-            log.warning("response_publish_deferred", count=len(events))
-            return
-        await self.outbox().mark_published([e.event_id for e in events])
+        outbox = self.outbox()
+
+        async def mark(published: Sequence[ResponseRecorded]) -> None:
+            await outbox.mark_published([e.event_id for e in published])
+
+        await self.runtime.publisher.publish_from_outbox(events, mark)
 
     async def publish_raw(self, records: Sequence[PreparedDossier], source: str) -> None:
         """Queue validated records on the raw stream (contacts already sealed)."""
@@ -242,5 +242,5 @@ def create_app(settings: Settings) -> FastAPI:
         limits={"/s": settings.form_max_bytes, "/k": settings.form_max_bytes},
     )
     app.mount("/static", static_files("sipas_intake.web"), name="static")
-    app.state.intake = intake
+    service_of.attach(app, intake)
     return app

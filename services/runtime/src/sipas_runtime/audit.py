@@ -27,10 +27,11 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
 
+from sipas_runtime.mongo import Document
+
 AUDIT = "audit"
 AUDIT_HEAD = "audit_head"
 GENESIS = "0" * 64
-Document = dict[str, Any]
 
 
 class AuditEntry(BaseModel):

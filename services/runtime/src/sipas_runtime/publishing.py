@@ -20,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import structlog
 from nats.aio.client import Client
@@ -34,6 +35,7 @@ from sipas_runtime.metrics import RuntimeMetrics
 _CE_SPEC = "1.0"
 ATOMIC_BATCH_LIMIT = 1000  # nats-server refuses larger atomic batches
 log = structlog.get_logger(__name__)
+E = TypeVar("E", bound=Event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +195,19 @@ class EventPublisher:
                 self._count(event)
             start = end
         return len(events)
+
+    async def publish_from_outbox(
+        self, events: Sequence[E], mark_published: Callable[[Sequence[E]], Awaitable[None]]
+    ) -> None:
+        """Publish events an outbox holds, then mark them; on failure leave them to its relay."""
+        if not events:
+            return
+        try:
+            await self.publish_many(events)
+        except Exception:  # noqa: BLE001 - committed already; the outbox relay publishes later
+            log.warning("publish_deferred", events=len(events))
+            return
+        await mark_published(events)
 
     def _count(self, event: Event) -> None:
         self._metrics.published.labels(self._metrics.service, event.event_type).inc()

@@ -19,18 +19,17 @@ from sipas_runtime.channels import (
     Channel,
     EsmsChannel,
     EsmsSettings,
-    SmtpChannel,
-    SmtpSettings,
     TokenPair,
     ZaloSettings,
     ZaloZnsChannel,
+    smtp_channel,
 )
 from sipas_runtime.consumer import Batch
 from sipas_runtime.mongo import in_transaction
 from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.settings import decode_key
 from sipas_sampling import handlers, store
-from sipas_sampling.api import callbacks, campaigns, dev, draws
+from sipas_sampling.api import callbacks, campaigns, dev, draws, service_of
 from sipas_sampling.api.permissions import PERMISSIONS
 from sipas_sampling.campaigns import campaign_file, load_campaign_file
 from sipas_sampling.dispatch import Dispatcher
@@ -144,17 +143,8 @@ class SamplingService:
     def _channels(self) -> dict[str, Channel]:
         s = self.settings
         channels: dict[str, Channel] = {}
-        if s.smtp_host:
-            channels["email"] = SmtpChannel(
-                SmtpSettings(
-                    host=s.smtp_host,
-                    port=s.smtp_port,
-                    sender=s.smtp_sender,
-                    username=s.smtp_username,
-                    password=s.smtp_password,
-                    starttls=s.smtp_starttls,
-                )
-            )
+        if email := smtp_channel(s):
+            channels["email"] = email
         if s.esms_api_key:
             callback = (
                 f"{s.esms_callback_url.rstrip('/')}/v1/callbacks/esms/{self.callback_token}"
@@ -256,5 +246,5 @@ def create_app(settings: Settings) -> FastAPI:
         permissions=PERMISSIONS,
         description="Campaigns, eligibility, allocation, reproducible draws and invitations.",
     )
-    app.state.sampling = sampling
+    service_of.attach(app, sampling)
     return app

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from typing import ClassVar, Literal, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from sipas_runtime.settings import ServiceSettings
@@ -83,9 +83,11 @@ class Settings(ServiceSettings):
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_sender: str = "khaosat@example.gov.vn"
+    smtp_sender_name: str = "Khảo sát sự hài lòng"
     smtp_username: str | None = None
-    smtp_password: str | None = None
+    smtp_password: SecretStr | None = None
     smtp_starttls: bool = True
+    smtp_tls: bool = False
     # SMS brandname through eSMS
     esms_url: str = "https://rest.esms.vn"
     esms_api_key: str = ""

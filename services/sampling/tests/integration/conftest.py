@@ -85,7 +85,7 @@ def completed(
 class Harness:
     def __init__(self, app: Any, nc: Client) -> None:
         self.app = app
-        self.sampling: SamplingService = app.state.sampling
+        self.sampling: SamplingService = app.state.service
         self.nc = nc
         self.js = nc.jetstream()
         self.http = httpx.AsyncClient(

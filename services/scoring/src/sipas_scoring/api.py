@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from sipas_contracts.events import ApplicantKind, CollectionMode
+from sipas_runtime.app_service import ServiceOf
 from sipas_runtime.identity import Caller
 from sipas_runtime.params import CampaignPath, CampaignQuery, UnitPath, UnitQuery
 from sipas_runtime.problems import ProblemError
@@ -41,10 +42,7 @@ ModesQuery = Annotated[
 ]
 
 
-def scoring_of(request: Request) -> ScoringService:
-    """The scoring service behind a request."""
-    scoring: ScoringService = request.app.state.scoring
-    return scoring
+service_of: ServiceOf[ScoringService] = ServiceOf()
 
 
 def problem_of(exc: Exception) -> ProblemError:
@@ -67,7 +65,7 @@ async def campaign_or_only(request: Request, campaign: str | None) -> str:
     """The requested campaign, or the only one there is."""
     if campaign is not None:
         return campaign
-    known = [c["campaign_id"] for c in await scoring_of(request).reader.campaigns()]
+    known = [c["campaign_id"] for c in await service_of(request).reader.campaigns()]
     if len(known) == 1:
         return str(known[0])
     reason = f"required when there are several campaigns ({', '.join(known) or 'none yet'})"
@@ -86,7 +84,7 @@ async def campaign_or_only(request: Request, campaign: str | None) -> str:
 )
 async def campaigns(request: Request) -> list[Json]:
     """Responses, units, months and instruments of each campaign in the counts."""
-    scoring = scoring_of(request)
+    scoring = service_of(request)
     listed = await scoring.reader.campaigns()
     for entry in listed:
         profile = await scoring.views.profile(entry["campaign_id"])
@@ -112,7 +110,7 @@ async def indices(
     """Every unit with data and every roll-up, ranked within its tier on exact values."""
     chosen = await campaign_or_only(request, campaign)
     try:
-        table = await scoring_of(request).views.table(
+        table = await service_of(request).views.table(
             chosen, period, modes=tuple(modes) if modes else None, kind=kind
         )
     except (ScoringError, NotFoundError) as exc:
@@ -141,7 +139,7 @@ async def unit_detail(
 ) -> Json:
     """Item, element, aspect, perception and expectation figures of one unit."""
     try:
-        computed = await scoring_of(request).views.compute(
+        computed = await service_of(request).views.compute(
             campaign, period, modes=tuple(modes) if modes else None, kind=kind
         )
     except (ScoringError, NotFoundError) as exc:
@@ -164,7 +162,7 @@ async def funnel(request: Request, campaign: CampaignQuery = None) -> Json:
     Eligible dossiers are counted over the profile's window, else over the days the
     invited dossiers were completed.
     """
-    return await scoring_of(request).views.funnel(await campaign_or_only(request, campaign))
+    return await service_of(request).views.funnel(await campaign_or_only(request, campaign))
 
 
 @router.get("/exports/indices.{fmt}", summary="The league table as CSV, XLSX or JSON (live)")
@@ -190,7 +188,7 @@ async def export(
 @router.get("/campaigns/{campaign}/profile", summary="A campaign's scoring profile")
 async def get_profile(request: Request, campaign: CampaignPath) -> CampaignProfile:
     """The stored profile, or the defaults (revision 0)."""
-    return await scoring_of(request).views.profile(campaign)
+    return await service_of(request).views.profile(campaign)
 
 
 @router.put("/campaigns/{campaign}/profile", summary="Set a campaign's scoring profile")
@@ -201,7 +199,7 @@ async def put_profile(
 
     Figures are recomputed and re-published with the new revision.
     """
-    scoring = scoring_of(request)
+    scoring = service_of(request)
     explicit = settings.model_dump(mode="json", exclude_unset=True)
     plan = await scoring.profiles().plan(campaign)
     merged = effective_profile(campaign, scoring.settings.profile_defaults(), plan, explicit)

@@ -180,5 +180,5 @@ def create_app(settings: Settings) -> FastAPI:
             "the survey funnel and publication. Errors are RFC 9457 problem details."
         ),
     )
-    app.state.scoring = scoring
+    api.service_of.attach(app, scoring)
     return app

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from sipas_contracts.events import InvitationSent
+from sipas_runtime.mongo import Document
 from sipas_scoring.domain.funnel import Answered, FunnelCounts
 
 DOSSIERS = "funnel_dossiers"
 INVITATIONS = "funnel_invitations"
-Document = dict[str, Any]
 DayKey = tuple[str, date]
 
 

@@ -16,11 +16,11 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from sipas_contracts.events import CampaignPlanned
+from sipas_runtime.mongo import Document
 from sipas_scoring.domain.profile import CampaignProfile, ProfileSettings, effective_profile
 
 PROFILES = "profiles"
 PLANS = "plans"
-Document = dict[str, Any]
 
 
 class ProfileStore:

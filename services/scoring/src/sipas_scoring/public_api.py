@@ -14,7 +14,7 @@ from sipas_contracts.ids import CODE_PATTERN
 from sipas_runtime.i18n import Lang
 from sipas_runtime.params import CampaignPath
 from sipas_runtime.problems import ProblemError
-from sipas_scoring.api import PeriodQuery, scoring_of
+from sipas_scoring.api import PeriodQuery, service_of
 from sipas_scoring.exports import LICENCE, MEDIA_TYPES, Format, dictionary, render
 from sipas_scoring.publication_api import (
     PublishedTableOut,
@@ -32,7 +32,7 @@ public_router = APIRouter(prefix="/v1/public", tags=["public"])
 async def _published(
     request: Request, campaign: str, period: str
 ) -> tuple[PublicationRecord, Json]:
-    store = scoring_of(request).publications()
+    store = service_of(request).publications()
     record = await store.latest_published(campaign, period)
     if record is None:
         raise ProblemError(404, f"nothing is published for {campaign} {period}")
@@ -42,7 +42,7 @@ async def _published(
 @public_router.get("/publications", summary="What is published")
 async def public_publications(request: Request) -> list[PublicationRecord]:
     """Currently published publications (campaign, period, digest, approvals)."""
-    return await scoring_of(request).publications().published()
+    return await service_of(request).publications().published()
 
 
 @public_router.get(

@@ -19,7 +19,7 @@ from sipas_runtime.i18n import Lang
 from sipas_runtime.identity import Caller, Principal
 from sipas_runtime.params import CampaignQuery
 from sipas_runtime.problems import ProblemError
-from sipas_scoring.api import PeriodQuery, problem_of, scoring_of
+from sipas_scoring.api import PeriodQuery, problem_of, service_of
 from sipas_scoring.api_models import TableOut
 from sipas_scoring.domain import PublicationError, ScoringError
 from sipas_scoring.domain.publication import Action, digest, transition
@@ -76,7 +76,7 @@ class StepRequest(BaseModel):
 
 async def build_snapshot(request: Request, campaign_id: str, period: str) -> Json:
     """The frozen document: the full table (every tier) and the funnel."""
-    views = scoring_of(request).views
+    views = service_of(request).views
     try:
         table = await views.table(campaign_id, period)
     except (ScoringError, NotFoundError) as exc:
@@ -87,7 +87,7 @@ async def build_snapshot(request: Request, campaign_id: str, period: str) -> Jso
 @router.post("", status_code=201, summary="Draft a publication: freeze the current figures")
 async def draft(request: Request, body: DraftRequest, caller: Caller) -> PublicationRecord:
     """Snapshot the table of a campaign period; state ``draft``."""
-    scoring = scoring_of(request)
+    scoring = service_of(request)
     snapshot = await build_snapshot(request, body.campaign_id, body.period)
     now = datetime.now(UTC)
     record = PublicationRecord(
@@ -125,7 +125,7 @@ async def draft(request: Request, body: DraftRequest, caller: Caller) -> Publica
 
 
 async def _record(request: Request, publication_id: str) -> PublicationRecord:
-    record = await scoring_of(request).publications().get(publication_id)
+    record = await service_of(request).publications().get(publication_id)
     if record is None:
         raise ProblemError(404, f"no publication {publication_id!r}")
     return record
@@ -136,21 +136,21 @@ async def list_publications(
     request: Request, campaign: CampaignQuery = None
 ) -> list[PublicationRecord]:
     """Every publication (without snapshots)."""
-    return await scoring_of(request).publications().listing(campaign)
+    return await service_of(request).publications().listing(campaign)
 
 
 @router.get("/{publication_id}", summary="A publication with its frozen snapshot")
 async def get_publication(request: Request, publication_id: str) -> Json:
     """The record and the snapshot it froze."""
     record = await _record(request, publication_id)
-    snapshot = await scoring_of(request).publications().snapshot(publication_id)
+    snapshot = await service_of(request).publications().snapshot(publication_id)
     return {**record.model_dump(mode="json"), "snapshot": snapshot}
 
 
 async def _step(
     request: Request, publication_id: str, action: Action, caller: Principal, body: StepRequest
 ) -> PublicationRecord:
-    scoring = scoring_of(request)
+    scoring = service_of(request)
     record = await _record(request, publication_id)
     printed = {"name": caller.name, **body.model_dump(exclude_none=True)}
     try:
@@ -214,7 +214,7 @@ async def publication_report(
 ) -> Response:
     """Drafts and approved publications are watermarked with their state."""
     record = await _record(request, publication_id)
-    snapshot = await scoring_of(request).publications().snapshot(publication_id) or {}
+    snapshot = await service_of(request).publications().snapshot(publication_id) or {}
     html = render_html(snapshot, state=record.state, record=record, lang=lang)
     return report_response(html, fmt, f"sipas-{record.campaign_id}-{record.period}")
 
@@ -250,7 +250,7 @@ async def publication_workbook(
             f"the official workbook comes from a published snapshot; this one is {record.state}",
             code="urn:sipas:problem:publication-state",
         )
-    snapshot = await scoring_of(request).publications().snapshot(publication_id) or {}
+    snapshot = await service_of(request).publications().snapshot(publication_id) or {}
     return workbook_response(snapshot, record, lang)
 
 

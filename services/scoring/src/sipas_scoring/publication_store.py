@@ -10,18 +10,16 @@ same transaction.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from sipas_runtime.mongo import in_transaction
+from sipas_runtime.mongo import Document, in_transaction
 from sipas_scoring.domain.publication import State
 
 PUBLICATIONS = "publications"
-Document = dict[str, Any]
 
 
 class HistoryEntry(BaseModel):

@@ -38,13 +38,13 @@ from pymongo import ASCENDING, DeleteOne, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from sipas_runtime.mongo import Document
 from sipas_runtime.positions import WATERMARKS
 from sipas_runtime.sequences import AppliedSequences
 from sipas_scoring.domain.tally import SliceKey, Tally
 
 AGGREGATES = "aggregates"
 LEGACY_PUBLISHER_STATE = "publisher_state"
-Document = dict[str, Any]
 _LEGACY = {"slices": {"$exists": True}}
 
 

@@ -60,7 +60,7 @@ async def test_scoring_refuses_old_counts_until_the_migrate_command_converts_the
     db = mongo[settings.database_name]
     await db[AGGREGATES].insert_many([legacy_document(s) for s in by_document(expected)])
     await db["publisher_state"].insert_one({"_id": "commits", "n": 7})
-    runtime = create_app(settings).state.scoring.runtime
+    runtime = create_app(settings).state.service.runtime
     try:
         with pytest.raises(LegacyCountsError, match="sipas scoring migrate"):
             await runtime.start()

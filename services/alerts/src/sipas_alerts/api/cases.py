@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from sipas_alerts.api.scope import CurrentScope, service
+from sipas_alerts.api.scope import CurrentScope, service_of
 from sipas_alerts.api.views import CaseDetail, CasePage, detail, summary
 from sipas_alerts.comment_vault import CommentVault
 from sipas_alerts.domain.cases import NOTE_MAX, Case
@@ -65,7 +65,7 @@ async def list_cases(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
     """Filter by unit (with its subtree), state, rule, severity, campaign and deadlines."""
-    alerts = service(request)
+    alerts = service_of(request)
     now = alerts.desk.clock()
     query = CaseQuery(
         units=scope.narrow(unit, include_subtree=subtree),
@@ -96,7 +96,7 @@ async def list_cases(
 
 
 async def _detail(request: Request, scope: CurrentScope, case: Case) -> CaseDetail:
-    alerts = service(request)
+    alerts = service_of(request)
     return detail(
         case,
         role=scope.role,
@@ -111,7 +111,7 @@ async def _detail(request: Request, scope: CurrentScope, case: Case) -> CaseDeta
 @router.get("/cases/{case_id}", summary="One case with its audit trail")
 async def get_case(request: Request, scope: CurrentScope, case_id: CaseId) -> CaseDetail:
     """The case, if its unit is yours (403 otherwise)."""
-    case = await service(request).case(case_id, scope)
+    case = await service_of(request).case(case_id, scope)
     return await _detail(request, scope, case)
 
 
@@ -120,7 +120,7 @@ async def transition(
     request: Request, scope: CurrentScope, case_id: CaseId, body: TransitionRequest
 ) -> CaseDetail:
     """Move the case along its lifecycle (409 when the state does not allow the action)."""
-    case = await service(request).desk.act(
+    case = await service_of(request).desk.act(
         scope.actor,
         case_id,
         body.action,
@@ -136,7 +136,7 @@ async def add_note(
     request: Request, scope: CurrentScope, case_id: CaseId, body: NoteRequest
 ) -> CaseDetail:
     """Record a note (workers of the case's unit only)."""
-    alerts = service(request)
+    alerts = service_of(request)
     case = await alerts.desk.annotate(
         scope.actor,
         case_id,
@@ -156,7 +156,7 @@ async def case_alerts(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
     """Newest first; never the respondent's contact."""
-    alerts = service(request)
+    alerts = service_of(request)
     await alerts.case(case_id, scope)
     docs = await alerts.stores.reads.alerts_of(case_id, limit=limit, before=before)
     return [_alert(doc, alerts.comments) for doc in docs]
@@ -165,7 +165,7 @@ async def case_alerts(
 @router.get("/cases/{case_id}/callbacks", summary="Call-back contacts (the unit's handler only)")
 async def callbacks(request: Request, scope: CurrentScope, case_id: CaseId) -> dict[str, Any]:
     """Contacts of respondents who asked to be called back; every viewing is audited."""
-    alerts = service(request)
+    alerts = service_of(request)
     return {"case_id": case_id, "callbacks": await alerts.open_callbacks(case_id, scope)}
 
 
@@ -178,7 +178,7 @@ async def list_alerts(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
     """Alerts, newest first, optionally for one unit (with its subtree) and rules."""
-    alerts = service(request)
+    alerts = service_of(request)
     docs = await alerts.stores.reads.recent_alerts(
         scope.narrow(unit), tuple(rule or ()), limit=limit
     )

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.errors import BulkWriteError
 
-from sipas_alerts.api.scope import service
+from sipas_alerts.api.scope import service_of
 from sipas_alerts.store import Notification
 
 router = APIRouter(prefix="/v1/hooks", tags=["hooks"])
@@ -66,7 +66,7 @@ def _text(payload: AlertmanagerPayload) -> tuple[str, str]:
 @router.post("/alertmanager", summary="Alertmanager webhook (operator notifications)")
 async def alertmanager(request: Request, payload: AlertmanagerPayload) -> dict[str, Any]:
     """Queue a notification of the alert group for each operator contact."""
-    alerts = service(request)
+    alerts = service_of(request)
     subject, text = _text(payload)
     identity = "|".join(
         [

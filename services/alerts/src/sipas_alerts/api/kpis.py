@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel
 
-from sipas_alerts.api.scope import CurrentScope, service
+from sipas_alerts.api.scope import CurrentScope, service_of
 from sipas_alerts.domain.alerts import rule_label
 from sipas_alerts.domain.cases import Case
 from sipas_alerts.domain.kpis import UnitKpis, kpis
@@ -50,7 +50,7 @@ async def case_kpis(
     group_by: Literal["unit", "rule", "total"] = "unit",
 ) -> KpiReport:
     """Working-hour KPIs of cases in your units, per unit (default), per rule or in total."""
-    alerts = service(request)
+    alerts = service_of(request)
     now = alerts.desk.clock()
     query = CaseQuery(
         units=scope.narrow(unit, include_subtree=subtree),

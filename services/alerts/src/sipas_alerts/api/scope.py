@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 
 from sipas_alerts.domain.cases import Actor
 from sipas_alerts.domain.errors import OutOfScopeError
+from sipas_runtime.app_service import ServiceOf
 from sipas_runtime.identity import Caller, Principal, UnitScope
 from sipas_runtime.identity.roles import CASES_SUPERVISE, CASES_WORK
 
@@ -21,9 +22,7 @@ if TYPE_CHECKING:
     from sipas_alerts.app import AlertsService
 
 
-def service(request: Request) -> AlertsService:
-    """The alerts service behind this app."""
-    return request.app.state.alerts  # type: ignore[no-any-return]
+service_of: ServiceOf[AlertsService] = ServiceOf()
 
 
 def case_role(caller: Principal) -> str:
@@ -63,7 +62,7 @@ class CaseScope:
 
 def current_scope(caller: Caller, request: Request) -> CaseScope:
     """The caller's units today (in the province's calendar)."""
-    alerts = service(request)
+    alerts = service_of(request)
     today = alerts.desk.clock().astimezone(alerts.policy.calendar.tz).date()
     units = caller.scope(alerts.hierarchy, today)
     return CaseScope(caller, units, province=alerts.hierarchy.province)

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import Request
+from sipas_runtime.app_service import ServiceOf
 
 if TYPE_CHECKING:
     from sipas_intake.app import IntakeService
 
-
-def intake_of(request: Request) -> IntakeService:
-    """The service object behind the app."""
-    intake: IntakeService = request.app.state.intake
-    return intake
+service_of: ServiceOf[IntakeService] = ServiceOf()

@@ -17,7 +17,7 @@ import structlog
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, Field
 
-from sipas_intake.api import intake_of
+from sipas_intake.api import service_of
 from sipas_intake.domain.dossiers import NotCompleted, Unsealed
 from sipas_intake.domain.errors import IntakeError
 from sipas_runtime.problems import ProblemError
@@ -89,7 +89,7 @@ def _json(body: bytes) -> object:
 def _read_one(
     request: Request, index: int, document: object, fmt: str, entry: str
 ) -> tuple[RecordResult, Unsealed | None]:
-    intake = intake_of(request)
+    intake = service_of(request)
     guess = (
         document.get("MaHoSo") or document.get("dossier_id") if isinstance(document, dict) else None
     )
@@ -141,7 +141,7 @@ async def post_dossier(
 
 async def _queue(request: Request, records: list[Unsealed], source: str) -> None:
     """Seal and queue validated records; an unavailable broker is a 503 to retry, not a 500."""
-    intake = intake_of(request)
+    intake = service_of(request)
     try:
         await intake.publish_raw(intake.reader.seal(records), source)
     except (TimeoutError, nats.errors.Error, OSError) as exc:
@@ -184,7 +184,7 @@ async def post_batch(
     source: Source = "http",
 ) -> BatchResult:
     """Validate each record (errors by index and field) and queue the valid ones."""
-    intake = intake_of(request)
+    intake = service_of(request)
     records = _records(_json(await request.body()), intake.settings.max_batch_records)
     results: list[RecordResult] = []
     ready: list[Unsealed] = []
@@ -202,7 +202,7 @@ async def post_batch(
 @router.get("/{dossier_id}", summary="What intake knows of one dossier")
 async def get_dossier(dossier_id: str, request: Request) -> DossierStatus:
     """Latest revision and unit of a dossier (404 when it never completed)."""
-    doc = await intake_of(request).ledger().status(dossier_id)
+    doc = await service_of(request).ledger().status(dossier_id)
     if doc is None:
         raise ProblemError(
             404, "No completed dossier with this id.", code="urn:sipas:problem:dossier-unknown"

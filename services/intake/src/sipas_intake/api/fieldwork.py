@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
 from sipas_contracts.ids import CODE_PATTERN
-from sipas_intake.api import intake_of
+from sipas_intake.api import service_of
 
 router = APIRouter(prefix="/v1/fieldwork", tags=["fieldwork"])
 
@@ -39,7 +39,7 @@ async def fieldwork(
     campaign_id: Annotated[str, Path(pattern=CODE_PATTERN)], request: Request
 ) -> Fieldwork:
     """Counts per unit and collection mode of the answers intake recorded for a campaign."""
-    invited, paper = await intake_of(request).fieldwork().summary(campaign_id)
+    invited, paper = await service_of(request).fieldwork().summary(campaign_id)
     units = sorted(set(invited) | set(paper))
     return Fieldwork(
         campaign_id=campaign_id,

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sipas_contracts.ids import CODE_PATTERN
 from sipas_contracts.instrument import CatalogueError, load_catalogue
 from sipas_contracts.units import UnitHierarchyError
-from sipas_intake.api import intake_of
+from sipas_intake.api import service_of
 from sipas_intake.store.kiosks import KioskExistsError
 from sipas_runtime.privacy import keyed_hash
 from sipas_runtime.problems import ProblemError
@@ -62,7 +62,7 @@ class KioskRegistered(KioskDevice):
 
 
 def _checked(request: Request, body: KioskRequest, now: datetime) -> dict[str, str]:
-    intake = intake_of(request)
+    intake = service_of(request)
     try:
         unit = intake.hierarchy.resolve(body.unit, now.date())
         catalogue = load_catalogue(body.instrument_id)
@@ -79,7 +79,7 @@ def _checked(request: Request, body: KioskRequest, now: datetime) -> dict[str, s
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Register a counter tablet")
 async def register(body: KioskRequest, request: Request) -> KioskRegistered:
     """Register a device and return its pairing URL (the key is stored only as a hash)."""
-    intake = intake_of(request)
+    intake = service_of(request)
     now = datetime.now(UTC)
     device = _checked(request, body, now)
     key = secrets.token_urlsafe(32)
@@ -96,7 +96,7 @@ async def register(body: KioskRequest, request: Request) -> KioskRegistered:
 @router.get("", summary="Registered tablets")
 async def devices(request: Request) -> list[KioskDevice]:
     """Every device, newest first (no keys)."""
-    return [KioskDevice(**d) for d in await intake_of(request).kiosks().devices()]
+    return [KioskDevice(**d) for d in await service_of(request).kiosks().devices()]
 
 
 @router.delete("/{device_id}", status_code=204, summary="Revoke a tablet")
@@ -104,6 +104,6 @@ async def revoke(
     device_id: Annotated[str, Path(pattern=CODE_PATTERN)], request: Request
 ) -> Response:
     """The device's key stops working at once."""
-    if not await intake_of(request).kiosks().revoke(device_id, datetime.now(UTC)):
+    if not await service_of(request).kiosks().revoke(device_id, datetime.now(UTC)):
         raise ProblemError(404, f"no active device {device_id!r}")
     return Response(status_code=204)

@@ -20,7 +20,7 @@ from sipas_contracts.events import ResponseRecorded
 from sipas_contracts.ids import uuid7
 from sipas_contracts.instrument import Catalogue, CatalogueError, load_catalogue
 from sipas_intake import paper_workbook
-from sipas_intake.api import intake_of
+from sipas_intake.api import service_of
 from sipas_intake.domain.errors import IntakeError
 from sipas_intake.domain.paper import PaperForm, is_blank, parse_row
 from sipas_intake.domain.responses import build_response
@@ -89,7 +89,7 @@ async def template(
 def _parse_rows(
     request: Request, data: bytes, catalogue: Catalogue, items: tuple[str, ...]
 ) -> tuple[list[tuple[int, PaperForm]], list[RowProblem], int]:
-    hierarchy = intake_of(request).hierarchy
+    hierarchy = service_of(request).hierarchy
     today = datetime.now(UTC).date()
     forms: list[tuple[int, PaperForm]] = []
     problems: list[RowProblem] = []
@@ -159,7 +159,7 @@ async def _record(
     items: tuple[str, ...],
     forms: list[tuple[int, PaperForm]],
 ) -> tuple[int, int, list[RowProblem]]:
-    intake = intake_of(request)
+    intake = service_of(request)
     now = datetime.now(UTC)
     known = await intake.paper().known([f.key for _, f in forms])
     fresh: dict[str, tuple[str, ResponseRecorded]] = {}

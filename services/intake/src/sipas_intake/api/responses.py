@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from sipas_contracts.events import Answer, ResponseRecorded
 from sipas_contracts.ids import uuid7
-from sipas_intake.api import intake_of
+from sipas_intake.api import service_of
 from sipas_intake.domain.errors import ResponseRejectedError
 from sipas_intake.domain.responses import (
     InterviewSubmission,
@@ -64,7 +64,7 @@ async def _sent_before(
     """The response this very submission recorded earlier (a device sending twice), if so."""
     if submission is None or invitation_id is None:
         return None
-    claim = await intake_of(request).tokens().claim(invitation_id)
+    claim = await service_of(request).tokens().claim(invitation_id)
     if claim is None or claim.get("submission") != submission:
         return None
     return Recorded(response_id=str(claim["response_id"]), status="already_recorded")
@@ -85,7 +85,7 @@ def rejected(exc: ResponseRejectedError) -> ProblemError:
 
 async def limited(request: Request) -> None:
     """Refuse a client over the submit rate (before the body is even read)."""
-    intake = intake_of(request)
+    intake = service_of(request)
     if await intake.limits.allow("api", client_address(request)):
         return
     intake.metrics.rate_limited.labels("api").inc()
@@ -97,7 +97,7 @@ async def limited(request: Request) -> None:
 def _sealed_callback(request: Request, phone: str | None, email: str | None) -> str | None:
     if not phone and not email:
         return None
-    return intake_of(request).seal_callback(callback_contact(phone, email))
+    return service_of(request).seal_callback(callback_contact(phone, email))
 
 
 def _build(
@@ -109,7 +109,7 @@ def _build(
     sealed: str | None,
     now: datetime,
 ) -> ResponseRecorded:
-    intake = intake_of(request)
+    intake = service_of(request)
     catalogue = intake.catalogue(context.instrument_id)
     return build_response(
         context,
@@ -132,7 +132,7 @@ async def record_invited(
     submission: UUID | None = None,
 ) -> Recorded:
     """Consume the invitation and publish; raises the token problem when it was used."""
-    intake = intake_of(request)
+    intake = service_of(request)
     problem = await intake.tokens().consume(
         token_hash, event, intake.outbox(), event.occurred_at, submission=submission
     )
@@ -156,7 +156,7 @@ async def record_invited(
 )
 async def post_response(submission: ResponseSubmission, request: Request) -> Recorded:
     """Check the token and answers, consume the token atomically, publish the response."""
-    intake = intake_of(request)
+    intake = service_of(request)
     now = datetime.now(UTC)
     token_hash = intake.token_hash(submission.token)
     grant = await intake.tokens().grant(token_hash, now)
@@ -192,7 +192,7 @@ async def post_interview(
     With a ``submission_id``, sending the same interview again answers 200 with the response
     recorded the first time; an invitation answered otherwise is a 409 conflict.
     """
-    intake = intake_of(request)
+    intake = service_of(request)
     now = datetime.now(UTC)
     again = await _sent_before(request, submission.invitation_id, submission.submission_id)
     if again is not None:

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from sipas_contracts.events import ResponseRecorded
-from sipas_intake.api import intake_of
+from sipas_intake.api import service_of
 from sipas_intake.domain.responses import (
     ResponseContext,
     applicant_kind,
@@ -49,7 +49,7 @@ DEVICE_COOKIE_SECONDS = 400 * 24 * 3600
 
 
 def _key_hash(request: Request, key: str) -> str:
-    return keyed_hash(intake_of(request).kiosk_key, key)
+    return keyed_hash(service_of(request).kiosk_key, key)
 
 
 async def _device(request: Request) -> tuple[str, Document] | None:
@@ -57,18 +57,18 @@ async def _device(request: Request) -> tuple[str, Document] | None:
     if not KEY_SHAPE.match(key):
         return None
     key_hash = _key_hash(request, key)
-    device = await intake_of(request).kiosks().get(key_hash)
+    device = await service_of(request).kiosks().get(key_hash)
     return (key_hash, device) if device is not None else None
 
 
 def _unknown(request: Request, lang: Lang) -> Response:
-    return intake_of(request).renderer.message("kiosk_unknown", lang=lang, status=403)
+    return service_of(request).renderer.message("kiosk_unknown", lang=lang, status=403)
 
 
 @router.get("/k/{key}")
 async def pair_device(key: str, request: Request) -> Response:
     """Keep the device key in a cookie and continue at ``/k``."""
-    intake = intake_of(request)
+    intake = service_of(request)
     lang = choose_language(request.query_params.get("lang"))
     if not await intake.limits.allow("kiosk", client_address(request)):
         return intake.renderer.message("slow", lang=lang, status=429)
@@ -93,7 +93,7 @@ def _page(
     fields: dict[str, str] | None = None,
     errors: PageErrors | None = None,
 ) -> Response:
-    intake = intake_of(request)
+    intake = service_of(request)
     questionnaire = for_instrument(device["instrument_id"], device["profile"], lang)
     fields = fields or {}
     errors = errors or PageErrors()
@@ -128,8 +128,8 @@ async def kiosk_form(request: Request) -> Response:
 def _kiosk_event(
     request: Request, device: Document, fields: dict[str, str], lang: Lang
 ) -> ResponseRecorded | PageErrors:
-    renderer = intake_of(request).renderer
-    catalogue = intake_of(request).catalogue(device["instrument_id"])
+    renderer = service_of(request).renderer
+    catalogue = service_of(request).catalogue(device["instrument_id"])
 
     def context() -> ResponseContext:
         kind = applicant_kind(fields.get("applicant_kind"))
@@ -142,7 +142,7 @@ def _kiosk_event(
         text=lambda m: renderer.text(lang, m),
         lang=lang,
         context=context,
-        seal_comment=intake_of(request).seal_comment,
+        seal_comment=service_of(request).seal_comment,
     )
 
 
@@ -151,7 +151,7 @@ async def kiosk_submit(request: Request) -> Response:
     """Record one kiosk answer (nonce spent once, device paced) or re-show the form."""
     fields = await posted_fields(request)
     lang = choose_language(fields.get("lang"))
-    intake = intake_of(request)
+    intake = service_of(request)
     found = await _device(request)
     if found is None:
         return _unknown(request, lang)
@@ -169,7 +169,7 @@ async def kiosk_submit(request: Request) -> Response:
 async def _record(
     request: Request, key_hash: str, nonce: str, event: ResponseRecorded, lang: Lang
 ) -> Response:
-    intake = intake_of(request)
+    intake = service_of(request)
     interval = timedelta(seconds=intake.settings.kiosk_interval_seconds)
     refused = await intake.kiosks().record(
         key_hash, nonce, event, intake.outbox(), now=event.occurred_at, interval=interval

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from fastapi import APIRouter, Request, Response
 
-from sipas_intake.api import intake_of
+from sipas_intake.api import service_of
 from sipas_intake.web.render import MESSAGES
 from sipas_runtime.i18n import Lang, _, choose_language
 from sipas_runtime.pages import app_manifest, service_worker
@@ -36,7 +36,7 @@ def kiosk_message(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """A large kiosk page with one message that returns to a blank form by itself."""
-    intake = intake_of(request)
+    intake = service_of(request)
     title, body = OFFLINE if key == "offline" else MESSAGES[key]
     seconds = {
         "kiosk_thanks": intake.settings.kiosk_thanks_seconds,
@@ -72,7 +72,7 @@ async def kiosk_offline(request: Request) -> Response:
 @router.get("/k/manifest.webmanifest")
 async def manifest(request: Request) -> Response:
     """The web app manifest: ``/k`` full screen, the app's name in Vietnamese."""
-    text = intake_of(request).renderer.text
+    text = service_of(request).renderer.text
     return app_manifest(
         name=f"SIPAS — {text('vi', APP_NAME)}",
         short_name=text("vi", APP_NAME),

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from sipas_contracts.events import ResponseRecorded
-from sipas_intake.api import intake_of
+from sipas_intake.api import service_of
 from sipas_intake.domain.responses import ResponseContext, TokenGrant, callback_contact
 from sipas_intake.steps import Draft, Step, check, merge, step_at
 from sipas_intake.store.tokens import TokenProblem
@@ -55,13 +55,13 @@ def _lang(request: Request, explicit: str | None) -> Lang:
 
 
 def _problem_page(request: Request, problem: TokenProblem, lang: Lang) -> Response:
-    intake = intake_of(request)
+    intake = service_of(request)
     intake.metrics.responses.labels("online", f"token_{problem.value}").inc()
     return intake.renderer.message(problem.value, lang=lang, status=PROBLEM_PAGES[problem])
 
 
 async def _limited(request: Request, page: str, lang: Lang) -> Response | None:
-    intake = intake_of(request)
+    intake = service_of(request)
     if await intake.limits.allow(page, client_address(request)):
         return None
     intake.metrics.rate_limited.labels(page).inc()
@@ -73,14 +73,14 @@ async def _limited(request: Request, page: str, lang: Lang) -> Response | None:
 async def thanks(request: Request) -> Response:
     """The thank-you page."""
     lang = _lang(request, request.query_params.get("lang"))
-    return intake_of(request).renderer.message("thanks", lang=lang, status=200)
+    return service_of(request).renderer.message("thanks", lang=lang, status=200)
 
 
 @router.get("/s/{token}")
 async def open_link(token: str, request: Request) -> Response:
     """Check the link, keep the token in a cookie, continue at the token-free ``/s``."""
     lang = _lang(request, request.query_params.get("lang"))
-    intake = intake_of(request)
+    intake = service_of(request)
     if (limited := await _limited(request, "form", lang)) is not None:
         return limited
     if not TOKEN_SHAPE.match(token):
@@ -103,7 +103,7 @@ async def open_link(token: str, request: Request) -> Response:
 
 
 async def _session(request: Request, lang: Lang) -> Session | Response:
-    intake = intake_of(request)
+    intake = service_of(request)
     token = request.cookies.get(COOKIE, "")
     if not TOKEN_SHAPE.match(token):
         return intake.renderer.message("nocookie", lang=lang, status=400)
@@ -116,7 +116,7 @@ async def _session(request: Request, lang: Lang) -> Session | Response:
 
 async def _load(request: Request, session: Session) -> tuple[Draft, int]:
     """The respondent's draft and the version it was read at."""
-    intake = intake_of(request)
+    intake = service_of(request)
     stored = await intake.drafts().get(session.token_hash)
     plain = intake.draft_cipher.open(session.token, stored.sealed) if stored.sealed else None
     if plain is None:
@@ -126,7 +126,7 @@ async def _load(request: Request, session: Session) -> tuple[Draft, int]:
 
 async def _save(request: Request, session: Session, change: Callable[[Draft], Draft]) -> bool:
     """Apply ``change`` to the stored draft; re-read and re-apply if another tab saved first."""
-    intake = intake_of(request)
+    intake = service_of(request)
     for _attempt in range(SAVE_ATTEMPTS):
         draft, version = await _load(request, session)
         sealed = intake.draft_cipher.seal(session.token, change(draft).model_dump_json().encode())
@@ -151,7 +151,7 @@ def _screen(
     errors: PageErrors | None = None,
 ) -> Response:
     """One screen of the form, with the draft's answers (and errors, when a post failed)."""
-    intake = intake_of(request)
+    intake = service_of(request)
     questionnaire, steps = screens.form_of(*_profile_key(request, session, lang))
     errors = errors or PageErrors()
 
@@ -172,7 +172,7 @@ def _screen(
 
 
 def _profile_key(request: Request, session: Session, lang: Lang) -> tuple[str, str, Lang]:
-    intake = intake_of(request)
+    intake = service_of(request)
     grant = session.grant
     profile = intake.profile(intake.catalogue(grant.instrument_id), grant.campaign_id)
     return grant.instrument_id, profile, lang
@@ -195,7 +195,7 @@ async def show_step(request: Request) -> Response:
 
 async def _refused(request: Request, fields: dict[str, str], lang: Lang) -> Session | Response:
     """The session a post belongs to, or why the post is refused (rate, origin, CSRF)."""
-    intake = intake_of(request)
+    intake = service_of(request)
     page = "submit" if fields.get("go") == "submit" else "form"
     if (limited := await _limited(request, page, lang)) is not None:
         return limited
@@ -218,7 +218,7 @@ async def post_step(request: Request) -> Response:
     session = await _refused(request, fields, lang)
     if isinstance(session, Response):
         return session
-    intake = intake_of(request)
+    intake = service_of(request)
     _questionnaire, steps = screens.form_of(*_profile_key(request, session, lang))
     step = step_at(steps, fields.get("step"))
     if fields.get("go") == "submit":
@@ -245,7 +245,7 @@ def _answers_event(
     request: Request, grant: TokenGrant, fields: dict[str, str], lang: Lang
 ) -> ResponseRecorded | PageErrors:
     """The response the draft describes, or the errors to show on the review."""
-    intake = intake_of(request)
+    intake = service_of(request)
     catalogue = intake.catalogue(grant.instrument_id)
 
     def sealed_callback() -> str | None:
@@ -267,7 +267,7 @@ def _answers_event(
 
 
 async def _submit(request: Request, session: Session, steps: list[Step], lang: Lang) -> Response:
-    intake = intake_of(request)
+    intake = service_of(request)
     draft, _version = await _load(request, session)
     event = _answers_event(request, session.grant, draft.fields(), lang)
     if isinstance(event, PageErrors):

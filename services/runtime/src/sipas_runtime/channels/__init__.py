@@ -19,7 +19,7 @@ from sipas_runtime.channels.base import (
     ReportError,
     send_with_retry,
 )
-from sipas_runtime.channels.email import SmtpChannel, SmtpSettings
+from sipas_runtime.channels.email import SmtpChannel, SmtpConfig, SmtpSettings, smtp_channel
 from sipas_runtime.channels.phone import PhoneError, msisdn, national
 from sipas_runtime.channels.sms import (
     DeliveryReport,
@@ -53,6 +53,7 @@ __all__ = [
     "PhoneError",
     "ReportError",
     "SmtpChannel",
+    "SmtpConfig",
     "SmtpSettings",
     "SpeedSmsChannel",
     "SpeedSmsSettings",
@@ -67,6 +68,7 @@ __all__ = [
     "parse_zalo_event",
     "send_with_retry",
     "sign_body",
+    "smtp_channel",
     "to_gsm7",
     "verify_signature",
 ]

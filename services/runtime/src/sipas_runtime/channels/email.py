@@ -7,8 +7,10 @@ from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Protocol
 
 import aiosmtplib
+from pydantic import SecretStr
 
 from sipas_runtime.channels.base import ChannelError, Delivery, DeliveryStatus, OutboundMessage
 
@@ -91,3 +93,43 @@ class SmtpChannel:
             code = ",".join(str(c) for c, _ in errors.values())
             return Delivery(DeliveryStatus.PERMANENT, code=code, detail="recipient refused")
         return Delivery(DeliveryStatus.SENT, provider_id=mail["Message-ID"], detail=response[:200])
+
+
+class SmtpConfig(Protocol):
+    """The ``SMTP_*`` fields of a service's settings."""
+
+    @property
+    def smtp_host(self) -> str | None: ...  # noqa: D102
+    @property
+    def smtp_port(self) -> int: ...  # noqa: D102
+    @property
+    def smtp_sender(self) -> str: ...  # noqa: D102
+    @property
+    def smtp_sender_name(self) -> str: ...  # noqa: D102
+    @property
+    def smtp_username(self) -> str | None: ...  # noqa: D102
+    @property
+    def smtp_password(self) -> SecretStr | None: ...  # noqa: D102
+    @property
+    def smtp_starttls(self) -> bool: ...  # noqa: D102
+    @property
+    def smtp_tls(self) -> bool: ...  # noqa: D102
+
+
+def smtp_channel(config: SmtpConfig) -> SmtpChannel | None:
+    """The e-mail channel a service's settings configure (None without an SMTP host)."""
+    if not config.smtp_host:
+        return None
+    password = config.smtp_password
+    return SmtpChannel(
+        SmtpSettings(
+            host=config.smtp_host,
+            port=config.smtp_port,
+            sender=config.smtp_sender,
+            sender_name=config.smtp_sender_name,
+            username=config.smtp_username,
+            password=password.get_secret_value() if password else None,
+            starttls=config.smtp_starttls,
+            use_tls=config.smtp_tls,
+        )
+    )

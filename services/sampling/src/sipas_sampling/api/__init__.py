@@ -11,12 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import Request
+from sipas_runtime.app_service import ServiceOf
 
 if TYPE_CHECKING:
     from sipas_sampling.app import SamplingService
 
-
-def service(request: Request) -> SamplingService:
-    """The sampling service behind the app."""
-    return request.app.state.sampling  # type: ignore[no-any-return]
+service_of: ServiceOf[SamplingService] = ServiceOf()

@@ -19,7 +19,7 @@ from sipas_runtime.channels import (
 )
 from sipas_runtime.i18n import _
 from sipas_runtime.problems import ProblemError
-from sipas_sampling.api import service
+from sipas_sampling.api import service_of
 
 router = APIRouter(prefix="/v1/callbacks", tags=["delivery reports"])
 
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/v1/callbacks", tags=["delivery reports"])
 @router.get("/esms/{token}", summary="eSMS delivery report (GET, as eSMS calls it)")
 async def esms(request: Request, token: str) -> dict[str, Any]:
     """Record delivered / failed for the invitation named by ``RequestId``."""
-    sampling = service(request)
+    sampling = service_of(request)
     if not hmac.compare_digest(token.encode(), sampling.callback_token.encode()):
         raise ProblemError(404, _("Unknown callback."))
     try:
@@ -43,7 +43,7 @@ async def zalo(
     request: Request, x_zevent_signature: Annotated[str, Header()] = ""
 ) -> dict[str, Any]:
     """Verify the signature, then record the delivery."""
-    sampling = service(request)
+    sampling = service_of(request)
     body = await request.body()
     try:
         report = parse_zalo_event(

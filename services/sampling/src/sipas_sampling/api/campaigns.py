@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
 from sipas_runtime.problems import ProblemError
-from sipas_sampling.api import service
+from sipas_sampling.api import service_of
 from sipas_sampling.campaigns import SHIPPED, CampaignFileError, parse_campaign, shipped_path
 from sipas_sampling.domain.campaign import design_digest
 from sipas_sampling.domain.progress import batch_units, delivery, total_quota
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/v1", tags=["campaigns"])
 
 
 def _active(request: Request, campaign_id: str) -> ActiveCampaign:
-    active = service(request).registry.get(campaign_id)
+    active = service_of(request).registry.get(campaign_id)
     if active is None:
         raise ProblemError(
             404,
@@ -46,7 +46,7 @@ async def put_campaign(
     ] = None,
 ) -> dict[str, Any]:
     """Validate and store a campaign; its design is frozen once it has decided."""
-    sampling = service(request)
+    sampling = service_of(request)
     day = as_of or sampling.settings.templates_day()
     raw = await request.body()
     try:
@@ -89,7 +89,7 @@ async def list_campaigns(request: Request) -> list[dict[str, Any]]:
             "units": len(a.units),
             "design_digest": design_digest(a.campaign),
         }
-        for a in service(request).registry.all()
+        for a in service_of(request).registry.all()
     ]
 
 
@@ -103,7 +103,7 @@ async def get_campaign(request: Request, campaign_id: str) -> dict[str, Any]:
     its population and, once drawn, the draw (quota, reserve list) and its invitations.
     """
     active = _active(request, campaign_id)
-    sampling = service(request)
+    sampling = service_of(request)
     counts = await sampling.progress.invitations(campaign_id)
     drawn = None
     if active.campaign.mode == "batch":
@@ -145,7 +145,7 @@ def _draw_summary(drawn: dict[str, Any] | None) -> dict[str, Any] | None:
 async def decisions(request: Request, campaign_id: str) -> dict[str, Any]:
     """Every decision ``[dossier, unit, draw, rate, outcome]`` with the campaign seed."""
     active = _active(request, campaign_id)
-    rows = await service(request).decisions.decisions(campaign_id)
+    rows = await service_of(request).decisions.decisions(campaign_id)
     return {"campaign_id": campaign_id, "seed": active.campaign.seed, "decisions": rows}
 
 
@@ -153,7 +153,7 @@ async def decisions(request: Request, campaign_id: str) -> dict[str, Any]:
 async def close(request: Request, campaign_id: str) -> dict[str, Any]:
     """Crypto-shred the campaign's contacts and tokens; decisions and lists remain."""
     _active(request, campaign_id)
-    erased = await service(request).maintenance.close(campaign_id)
+    erased = await service_of(request).maintenance.close(campaign_id)
     return {"id": campaign_id, "status": "closed", "invitations_shredded": erased}
 
 
@@ -182,7 +182,7 @@ class OptOut(BaseModel):
 @router.post("/optouts", summary="Register an opt-out (kept as keyed hashes only)", status_code=201)
 async def opt_out(request: Request, body: OptOut) -> dict[str, Any]:
     """Nobody reachable by these contacts is invited again through the given channels."""
-    sampling = service(request)
+    sampling = service_of(request)
     contact = {k: v for k, v in body.model_dump(include={"phone", "email", "zalo_id"}).items() if v}
     hashes = contact_hashes(sampling.optout_key, contact)
     if not hashes:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from sipas_runtime.i18n import _
 from sipas_runtime.problems import ProblemError
-from sipas_sampling.api import service
+from sipas_sampling.api import service_of
 
 router = APIRouter(tags=["development"])
 
@@ -21,7 +21,7 @@ async def dev_outbox(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
     """Outbox messages in creation order; 404 unless ``SIPAS_SAMPLING_DEV_OUTBOX`` is on."""
-    sampling = service(request)
+    sampling = service_of(request)
     if not sampling.settings.dev_outbox:
         raise ProblemError(404, _("The development outbox is disabled."))
     fields = ("invitation_id", "channel", "recipient", "text", "link", "unit")

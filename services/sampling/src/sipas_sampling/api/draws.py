@@ -15,7 +15,7 @@ from sipas_runtime.identity import Caller, Principal
 from sipas_runtime.identity.gate import out_of_scope
 from sipas_runtime.identity.roles import LISTS_READ
 from sipas_runtime.problems import ProblemError
-from sipas_sampling.api import service
+from sipas_sampling.api import service_of
 from sipas_sampling.draws import DrawError
 from sipas_sampling.exports import counter_slips, lists_workbook
 from sipas_sampling.fieldlists import FieldListSource, field_rows
@@ -35,7 +35,7 @@ def _conflict(exc: DrawError) -> ProblemError:
 async def draw(request: Request, campaign_id: str) -> dict[str, Any]:
     """Once per batch campaign; afterwards only substitutions change who is surveyed."""
     try:
-        return await service(request).draws.draw(campaign_id)
+        return await service_of(request).draws.draw(campaign_id)
     except DrawError as exc:
         raise _conflict(exc) from exc
 
@@ -44,7 +44,7 @@ async def draw(request: Request, campaign_id: str) -> dict[str, Any]:
 async def export(request: Request, campaign_id: str) -> dict[str, Any]:
     """Campaign, population snapshot (dossier numbers), lists and the substitution log."""
     try:
-        return await service(request).draws.export(campaign_id)
+        return await service_of(request).draws.export(campaign_id)
     except DrawError as exc:
         raise _conflict(exc) from exc
 
@@ -74,7 +74,7 @@ async def substitute(
     request: Request, campaign_id: str, body: SubstitutionRequest, caller: Caller
 ) -> JSONResponse:
     """The next unused reserve of the same stratum (then the other kind) takes the place."""
-    sampling = service(request)
+    sampling = service_of(request)
     dossier_id = body.dossier_id
     if body.invitation_id is not None:
         invitation = await sampling.invitations.get(body.invitation_id)
@@ -105,7 +105,7 @@ async def _rows(
     caller: Principal,
     with_contacts: bool,
 ) -> list[dict[str, Any]]:
-    sampling = service(request)
+    sampling = service_of(request)
     if sampling.registry.get(campaign_id) is None:
         raise ProblemError(404, _("No campaign %(campaign)s."), params={"campaign": campaign_id})
     source = FieldListSource(
@@ -134,7 +134,7 @@ async def lists_xlsx(
     """Per unit and kind: the official list, then the reserves in order, with invitation ids."""
     with_contacts = caller.may(LISTS_READ)
     rows = await _rows(request, campaign_id, unit, caller=caller, with_contacts=with_contacts)
-    name = service(request).registry.get(campaign_id).campaign.name_vi  # type: ignore[union-attr]
+    name = service_of(request).registry.get(campaign_id).campaign.name_vi  # type: ignore[union-attr]
     content = lists_workbook(rows, title=name, with_contacts=with_contacts)
     filename = f"danh-sach-{campaign_id}{'-' + unit if unit else ''}.xlsx"
     return Response(
@@ -176,7 +176,7 @@ async def slips(
     unit: Annotated[str | None, Query()] = None,
 ) -> Response:
     """Slips for invitations whose channel is ``counter``; printing marks them handed over."""
-    sampling = service(request)
+    sampling = service_of(request)
     rows = [
         r
         for r in await _rows(request, campaign_id, unit, caller=caller, with_contacts=True)
