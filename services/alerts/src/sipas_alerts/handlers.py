@@ -25,7 +25,9 @@ from sipas_alerts.store import Stores
 from sipas_alerts.store.signals import ActivityKey
 from sipas_contracts.events import Event, IndexUpdated, InvitationSent, ResponseRecorded
 from sipas_contracts.instrument import available_catalogues
-from sipas_runtime.consumer import Batch, Delivery, Handler, RejectedError
+from sipas_runtime.batches import Batch, Delivery
+from sipas_runtime.consumer import Handler
+from sipas_runtime.decoding import RejectedError
 
 
 @cache

@@ -32,7 +32,9 @@ from sipas_intake.domain.revisions import LedgerEntry, Outcome, decide
 from sipas_intake.metrics import IntakeMetrics
 from sipas_intake.store.ledger import DossierLedger
 from sipas_intake.store.tokens import TokenStore
-from sipas_runtime.consumer import Batch, Delivery, Handler, MessageDecoder, RejectedError
+from sipas_runtime.batches import Batch, Delivery
+from sipas_runtime.consumer import Handler
+from sipas_runtime.decoding import MessageDecoder, RejectedError
 from sipas_runtime.messages import Message
 
 log = structlog.get_logger(__name__)

@@ -14,7 +14,8 @@ A consumer takes whole batches from a JetStream pull consumer and, for each batc
    (``sipas_runtime.writes``), so a batch costs few round trips whatever it touches;
 3. publishes the events the handler returned (deterministic ids, so re-publishing after a
    crash is de-duplicated by JetStream), then acks the batch. The service lets this step
-   run in the background, in batch order, while the next batch is applied.
+   run in the background, in batch order, while the next batch is applied
+   (``sipas_runtime.settling``).
 
 Its position — which stream sequences its store holds the effects of — is written by the
 same transaction (``sipas_runtime.positions``), so ``sipas_runtime.resume`` can replay
@@ -30,8 +31,6 @@ message goes to the DLQ.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, Literal, TypeVar
@@ -49,13 +48,7 @@ from sipas_runtime import dead_letters
 from sipas_runtime.admission import Admission
 from sipas_runtime.batches import Batch, Delivery
 from sipas_runtime.dead_letters import DeadLetters, failure_reason
-from sipas_runtime.decoding import (
-    Decoder,
-    MessageDecoder,
-    RejectedError,
-    describe_validation_error,
-    message_decoder,
-)
+from sipas_runtime.decoding import Decoder, MessageDecoder, message_decoder
 from sipas_runtime.dedup import Dedup, DedupMode, event_key, for_mode
 from sipas_runtime.messages import StreamMessage
 from sipas_runtime.metrics import RuntimeMetrics
@@ -64,25 +57,13 @@ from sipas_runtime.publishing import EventPublisher
 from sipas_runtime.republished import RepublishedGuard
 from sipas_runtime.resume import resume
 from sipas_runtime.sequences import AppliedSequences
+from sipas_runtime.settling import Settling
 from sipas_runtime.writes import Writes
 
-__all__ = [
-    "Batch",
-    "Decoder",
-    "DedupMode",
-    "Delivery",
-    "Handler",
-    "IdempotentConsumer",
-    "MessageDecoder",
-    "NotDeadError",
-    "RejectedError",
-    "describe_validation_error",
-    "failure_reason",
-]
+__all__ = ["Handler", "IdempotentConsumer", "NotDeadError"]
 
 E = TypeVar("E")
 log = structlog.get_logger(__name__)
-_MAX_SETTLING = 4  # committed batches whose events may still be on their way to the stream
 
 Handler = Callable[[Batch[E], AsyncClientSession], Awaitable[Sequence[Event] | None]]
 
@@ -125,7 +106,9 @@ class IdempotentConsumer(Generic[E]):
         self._publisher = publisher
         self._metrics = metrics
         self._labels = (metrics.service, spec.durable)
-        self._settling: list[asyncio.Task[None]] = []  # committed, being published and acked
+        self._settling = Settling(
+            spec.durable, publisher, metrics, atomic_publish=atomic_publish
+        )  # committed, being published and acked
         self.applied_fresh = 0
         """Deliveries applied (not recognised as replays) since this process started."""
 
@@ -135,8 +118,8 @@ class IdempotentConsumer(Generic[E]):
         ``wait=False`` returns once the effects are committed: the batch's events are
         published and its messages acked by a background stage, in batch order, while
         the next batch is applied (a slow store acknowledgement, e.g. a disk flush on the
-        event server, does not hold up the batches behind it). At most
-        ``_MAX_SETTLING`` batches wait there; ``settled()`` waits for all of them.
+        event server, does not hold up the batches behind it; ``sipas_runtime.settling``).
+        ``settled()`` waits for all of them.
         """
         await self.apply([StreamMessage.received(m) for m in messages], wait=wait)
 
@@ -152,12 +135,7 @@ class IdempotentConsumer(Generic[E]):
                 deliveries.append(delivery)
                 raw_by_seq[delivery.seq] = msg
         outputs = await self._apply_with_retry(deliveries, raw_by_seq) if deliveries else []
-        if len(self._settling) >= _MAX_SETTLING:
-            await asyncio.wait({self._settling[0]})
-        previous = self._settling[-1] if self._settling else None
-        task = asyncio.create_task(self._settle(previous, outputs, messages, started))
-        self._settling.append(task)
-        task.add_done_callback(self._settled_one)
+        task = await self._settling.add(outputs, messages, started)
         if wait:
             await task
 
@@ -204,45 +182,9 @@ class IdempotentConsumer(Generic[E]):
         """Record sequences that hold no message for this consumer (after a resume)."""
         await self.dedup.cover(spans)
 
-    def _settled_one(self, task: asyncio.Task[None]) -> None:
-        self._settling.remove(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: the failure was logged and the batch handed back
-
     async def settled(self) -> None:
         """Wait until every committed batch is published and acked (or handed back)."""
-        while self._settling:
-            await asyncio.wait({self._settling[-1]})
-
-    async def _settle(
-        self,
-        previous: asyncio.Task[None] | None,
-        outputs: list[Event],
-        messages: Sequence[StreamMessage],
-        started: float,
-    ) -> None:
-        """Publish a committed batch's events, then ack its messages (after ``previous``).
-
-        Order holds while publishing works: a batch whose events cannot be stored is handed
-        back and comes again as a replay, after the batches behind it (as it did before
-        this stage ran in the background).
-        """
-        if previous is not None:
-            await asyncio.wait({previous})  # events in batch order
-        try:
-            if outputs:
-                await self._publisher().publish_many(outputs, atomic=self._atomic_publish)
-        except Exception:
-            # Committed but not published: redelivered, the batch is a replay whose
-            # events are rebuilt from the stored effects and published again.
-            log.exception("publish_failed", consumer=self.spec.durable, size=len(messages))
-            for msg in messages:
-                with contextlib.suppress(Exception):
-                    await msg.nak(delay=1.0)
-            raise
-        for msg in messages:
-            await msg.ack()
-        self._metrics.handler_duration.labels(*self._labels).observe(time.monotonic() - started)
+        await self._settling.settled()
 
     async def _apply_with_retry(
         self, deliveries: list[Delivery[E]], raw_by_seq: dict[int, StreamMessage]

@@ -46,16 +46,12 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 from sipas_contracts.streams import DEAD_LETTERS, ConsumerSpec
 from sipas_contracts.subjects import dead_letter as dead_letter_subject
 from sipas_runtime.audit import AUDIT, AUDIT_HEAD, AuditLog, verify
+from sipas_runtime.batches import Delivery
 from sipas_runtime.checkpoints import CheckpointPolicy, MemoryState
-from sipas_runtime.consumer import (
-    Decoder,
-    DedupMode,
-    Delivery,
-    Handler,
-    IdempotentConsumer,
-    MessageDecoder,
-)
+from sipas_runtime.consumer import Handler, IdempotentConsumer
 from sipas_runtime.dead_letters import DEAD, DeadLetters
+from sipas_runtime.decoding import Decoder, MessageDecoder
+from sipas_runtime.dedup import DedupMode
 from sipas_runtime.http import BodyLimitMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
 from sipas_runtime.identity.bucket import STREAM as IDENTITY_STREAM
 from sipas_runtime.identity.bucket import IdentityWatch, open_bucket

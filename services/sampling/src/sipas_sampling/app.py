@@ -15,6 +15,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_contracts.events import DossierCompleted, Event, ResponseRecorded
 from sipas_contracts.streams import SAMPLING_DOSSIERS, SAMPLING_RESPONSES
+from sipas_runtime.batches import Batch
 from sipas_runtime.channels import (
     Channel,
     EsmsChannel,
@@ -24,7 +25,6 @@ from sipas_runtime.channels import (
     ZaloZnsChannel,
     smtp_channel,
 )
-from sipas_runtime.consumer import Batch
 from sipas_runtime.mongo import in_transaction
 from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.settings import decode_key

@@ -9,7 +9,8 @@ import structlog
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_contracts.events import DossierCompleted, Event, ResponseRecorded
-from sipas_runtime.consumer import Batch, Handler
+from sipas_runtime.batches import Batch
+from sipas_runtime.consumer import Handler
 from sipas_sampling.metrics import SamplingMetrics
 from sipas_sampling.selection import Selector
 from sipas_sampling.store.decisions import DecisionStore

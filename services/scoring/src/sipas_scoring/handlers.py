@@ -26,7 +26,9 @@ from sipas_contracts.events import (
     ResponseRecorded,
 )
 from sipas_contracts.instrument import CatalogueError, load_catalogue
-from sipas_runtime.consumer import Batch, Delivery, Handler, RejectedError
+from sipas_runtime.batches import Batch, Delivery
+from sipas_runtime.consumer import Handler
+from sipas_runtime.decoding import RejectedError
 from sipas_scoring.domain.funnel import Answered
 from sipas_scoring.domain.periods import local_date
 from sipas_scoring.funnel_store import DayKey, FunnelStore

@@ -38,7 +38,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from sipas_contracts import subjects
 from sipas_contracts.instrument import load_catalogue
 from sipas_contracts.streams import RESPONSES, SCORING_RESPONSES
-from sipas_runtime.consumer import RejectedError, describe_validation_error
+from sipas_runtime.decoding import RejectedError, describe_validation_error
 from sipas_runtime.mongo import in_transaction
 from sipas_runtime.sequences import AppliedSequences
 from sipas_scoring.domain.publication import canonical_json, digest
