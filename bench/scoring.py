@@ -64,7 +64,7 @@ from sipas_runtime.stack import Stack
 from sipas_runtime.streams import ensure_streams
 from sipas_scoring.domain.tally import fold, merge
 from sipas_scoring.settings import Settings
-from sipas_scoring.store import AGGREGATES, AggregateStore
+from sipas_scoring.store.aggregates import AGGREGATES, AggregateStore
 from sipas_scoring.testing import synthetic_responses
 
 RESULTS = Path(__file__).resolve().parent / "results"

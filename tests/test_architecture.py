@@ -88,3 +88,75 @@ def test_contracts_stay_pure():
 def test_no_module_is_a_dumping_ground():
     names = {p.stem for p in ROOT.glob("**/src/**/*.py")}
     assert not names & {"utils", "helpers", "common", "misc"}
+
+
+# One shape for every service (STYLE.md): a reader who knows one service knows them all.
+SHARED_PACKAGES = {"api", "domain", "store"}
+SHARED_MODULES = {"__main__", "app", "cli", "handlers", "metrics", "settings"}
+# Packages a service has beyond the shared ones, each for a reason of its own.
+EXTRA_PACKAGES = {
+    "intake": {"web", "fieldmaps"},  # respondents' pages (survey, kiosk); shipped field maps
+    "sampling": {"campaigns"},  # the shipped campaign files and their loader
+    "scoring": set(),
+    "alerts": set(),
+}
+# The console is a web app over the other services' APIs: routes and templates in ``web``,
+# the staff's own accounts in ``people``, no ``api``, ``domain`` or ``store`` of domain data
+# and no consumers (so no ``handlers``).
+CONSOLE_PACKAGES = {"web", "people"}
+CONSOLE_MODULES = {"__main__", "app", "cli", "settings"}
+
+
+def packages(service: str) -> set[str]:
+    src = ROOT / "services" / service / "src" / f"sipas_{service}"
+    return {p.parent.name for p in src.glob("*/__init__.py")}
+
+
+def modules(service: str) -> set[str]:
+    src = ROOT / "services" / service / "src" / f"sipas_{service}"
+    return {p.stem for p in src.glob("*.py")}
+
+
+@pytest.mark.parametrize("service", sorted(EXTRA_PACKAGES))
+def test_every_service_has_the_same_top_level_packages(service):
+    assert packages(service) == SHARED_PACKAGES | EXTRA_PACKAGES[service]
+    assert modules(service) >= SHARED_MODULES, SHARED_MODULES - modules(service)
+
+
+def test_the_console_has_the_packages_of_a_web_app():
+    assert packages("console") == CONSOLE_PACKAGES
+    assert modules("console") >= CONSOLE_MODULES, CONSOLE_MODULES - modules("console")
+
+
+MAX_MODULE_LINES = 300
+# Source modules allowed over MAX_MODULE_LINES, each with why (paths from the repository root).
+LONG_MODULES = {
+    "contracts/src/sipas_contracts/events.py": "every event of the contract in one place",
+    "services/runtime/src/sipas_runtime/service.py": "the services' whole lifecycle; split due",
+    "services/runtime/src/sipas_runtime/memory.py": "one class: fold, checkpoint, resume",
+    "services/runtime/src/sipas_runtime/checkpoints.py": "fenced writer and its reader together",
+    "services/runtime/src/sipas_runtime/dlq.py": "the whole `sipas dlq` command line",
+    "services/runtime/src/sipas_runtime/channels/zalo.py": "ZNS sending with its OAuth refresh",
+    "services/intake/src/sipas_intake/domain/dossiers.py": "each rule of a dossier, one place",
+    "services/sampling/src/sipas_sampling/dispatch.py": "leases, quiet hours, retries: one loop",
+    "services/sampling/src/sipas_sampling/selection.py": "one transaction's decision steps",
+    "services/scoring/src/sipas_scoring/rebuild.py": "the whole `sipas scoring rebuild` proof",
+}
+
+
+def source_modules() -> list[Path]:
+    roots = [ROOT / "contracts" / "src", *(ROOT / "services").glob("*/src")]
+    return sorted(p for root in roots for p in root.rglob("*.py"))
+
+
+def test_no_source_module_exceeds_300_lines_unless_listed_with_a_reason():
+    lengths = {
+        str(p.relative_to(ROOT)): len(p.read_text(encoding="utf-8").splitlines())
+        for p in source_modules()
+    }
+    too_long = {p for p, n in lengths.items() if n > MAX_MODULE_LINES}
+
+    assert too_long <= LONG_MODULES.keys(), sorted(too_long - LONG_MODULES.keys())
+    assert LONG_MODULES.keys() <= too_long, (
+        f"listed but short now: {LONG_MODULES.keys() - too_long}"
+    )

@@ -15,15 +15,16 @@ from sipas_contracts.streams import (
     SCORING_RESPONSES,
 )
 from sipas_runtime.service import ServiceRuntime, ensure_collections
-from sipas_scoring import api, handlers, public_api, publication_api
+from sipas_scoring import handlers
+from sipas_scoring.api import indices, public, publications, service_of
+from sipas_scoring.api.permissions import PERMISSIONS
 from sipas_scoring.counts import Counts, CountsReader
-from sipas_scoring.funnel_store import DOSSIERS, INVITATIONS, FunnelStore
 from sipas_scoring.metrics import ScoringMetrics
-from sipas_scoring.permissions import PERMISSIONS
-from sipas_scoring.profiles import PLANS, PROFILES, ProfileStore
-from sipas_scoring.publication_store import PUBLICATIONS, PublicationStore
 from sipas_scoring.settings import Settings
-from sipas_scoring.store import AGGREGATES, AggregateStore
+from sipas_scoring.store.aggregates import AGGREGATES, AggregateStore
+from sipas_scoring.store.funnel import DOSSIERS, INVITATIONS, FunnelStore
+from sipas_scoring.store.profiles import PLANS, PROFILES, ProfileStore
+from sipas_scoring.store.publications import PUBLICATIONS, PublicationStore
 from sipas_scoring.updates import IndexPublisher
 from sipas_scoring.views import Views
 
@@ -168,10 +169,10 @@ def create_app(settings: Settings) -> FastAPI:
     register_lifecycle(scoring)
     app = scoring.runtime.create_app(
         routers=[
-            api.router,
-            publication_api.router,
-            publication_api.reports_router,
-            public_api.public_router,
+            indices.router,
+            publications.router,
+            publications.reports_router,
+            public.public_router,
         ],
         permissions=PERMISSIONS,
         description=(
@@ -180,5 +181,5 @@ def create_app(settings: Settings) -> FastAPI:
             "the survey funnel and publication. Errors are RFC 9457 problem details."
         ),
     )
-    api.service_of.attach(app, scoring)
+    service_of.attach(app, scoring)
     return app

@@ -26,7 +26,7 @@ from rich.table import Table
 from sipas_runtime.mongo import create_mongo_client
 from sipas_scoring.rebuild import RebuildResult, rebuild
 from sipas_scoring.settings import Settings
-from sipas_scoring.store import migrate
+from sipas_scoring.store.aggregates import migrate
 
 T = TypeVar("T")
 app = typer.Typer(help="Scoring: counts, indices and their audit.", no_args_is_help=True)

@@ -2,7 +2,7 @@
 
 The responses consumer (``sipas_runtime.memory``) folds each batch of responses into
 these tallies as it arrives; the index loop (``sipas_scoring.updates``) publishes from
-them; checkpoints write the slices that changed (``sipas_scoring.store``) with the
+them; checkpoints write the slices that changed (``sipas_scoring.store.aggregates``) with the
 consumer's position, and ``published``: the position through which every change has
 been published as index updates. An instance that takes the counts over re-publishes
 the slices counted after that mark (same deterministic event ids, so JetStream drops
@@ -25,7 +25,7 @@ from sipas_runtime.mongo import Document, in_transaction
 from sipas_runtime.sequences import AppliedSequences
 from sipas_runtime.writes import Writes
 from sipas_scoring.domain.tally import SliceKey, Tally, fold
-from sipas_scoring.store import AGGREGATES, AggregateStore, to_document
+from sipas_scoring.store.aggregates import AGGREGATES, AggregateStore, to_document
 
 Touched = dict[str, set[tuple[str, str]]]
 """Per campaign: the (unit, month) pairs whose counts changed."""

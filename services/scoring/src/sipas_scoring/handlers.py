@@ -31,8 +31,8 @@ from sipas_runtime.consumer import Handler
 from sipas_runtime.decoding import RejectedError
 from sipas_scoring.domain.funnel import Answered
 from sipas_scoring.domain.periods import local_date
-from sipas_scoring.funnel_store import DayKey, FunnelStore
-from sipas_scoring.profiles import ProfileStore
+from sipas_scoring.store.funnel import DayKey, FunnelStore
+from sipas_scoring.store.profiles import ProfileStore
 
 
 def decode_response(data: bytes) -> ResponseRecorded:

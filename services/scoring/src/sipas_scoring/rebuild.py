@@ -51,7 +51,7 @@ from sipas_scoring.domain.tally import (
     slice_key,
 )
 from sipas_scoring.handlers import decode_response
-from sipas_scoring.store import AggregateStore
+from sipas_scoring.store.aggregates import AggregateStore
 
 REBUILT = "aggregates_rebuild"
 REBUILDS = "rebuilds"

@@ -20,10 +20,10 @@ from typing import Any
 from sipas_runtime.i18n import Lang, _
 from sipas_runtime.pages import Pages
 from sipas_scoring.labels import CATALOGUE, label, period_label, text
-from sipas_scoring.publication_store import PublicationRecord
 from sipas_scoring.rendering import Json
 from sipas_scoring.report_heading import clock, day_month_year, heading
 from sipas_scoring.report_tables import counts, elements, summary, tiers
+from sipas_scoring.store.publications import PublicationRecord
 
 PAGES = Pages("sipas_scoring", CATALOGUE)
 

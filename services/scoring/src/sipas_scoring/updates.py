@@ -45,8 +45,8 @@ from sipas_scoring.domain.tables import rollup_by_kind as roll
 from sipas_scoring.domain.tally import SliceKey, Tally
 from sipas_scoring.index_events import Scope, index_event, period_kind
 from sipas_scoring.metrics import ScoringMetrics
-from sipas_scoring.profiles import ProfileStore
 from sipas_scoring.settings import Settings
+from sipas_scoring.store.profiles import ProfileStore
 
 log = structlog.get_logger(__name__)
 Touched = set[tuple[str, str]]  # (unit, month bucket)

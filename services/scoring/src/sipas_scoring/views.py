@@ -22,11 +22,11 @@ from sipas_scoring.domain.profile import CampaignProfile
 from sipas_scoring.domain.selection import by_unit_and_kind, instrument_of, reference_date
 from sipas_scoring.domain.tables import Baseline, Row, build_table
 from sipas_scoring.domain.tally import SliceKey, Tally
-from sipas_scoring.funnel_store import FunnelStore
 from sipas_scoring.labels import label, note, text
-from sipas_scoring.profiles import ProfileStore
 from sipas_scoring.rendering import Json, funnel_json, row_json
 from sipas_scoring.settings import Settings
+from sipas_scoring.store.funnel import FunnelStore
+from sipas_scoring.store.profiles import ProfileStore
 
 
 class NotFoundError(LookupError):

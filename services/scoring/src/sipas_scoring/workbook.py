@@ -27,11 +27,11 @@ from sipas_contracts.instrument import load_catalogue
 from sipas_runtime.i18n import Lang, _
 from sipas_scoring.domain.stats import round_half_up
 from sipas_scoring.labels import label, text
-from sipas_scoring.publication_store import PublicationRecord
 from sipas_scoring.rendering import Json
 from sipas_scoring.report import method_lines, period_text
 from sipas_scoring.report_heading import clock, heading
 from sipas_scoring.report_tables import TIER_ORDER, change
+from sipas_scoring.store.publications import PublicationRecord
 
 BOLD = Font(bold=True)
 WRAP = Alignment(wrap_text=True, vertical="top")

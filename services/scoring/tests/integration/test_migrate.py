@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from sipas_scoring import cli
 from sipas_scoring.app import LegacyCountsError, create_app
 from sipas_scoring.domain.tally import SliceKey, Tally, fold
-from sipas_scoring.store import AGGREGATES, AggregateStore, to_document
+from sipas_scoring.store.aggregates import AGGREGATES, AggregateStore, to_document
 from sipas_scoring.testing import synthetic_responses
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]

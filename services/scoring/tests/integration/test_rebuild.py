@@ -18,7 +18,7 @@ from sipas_runtime.publishing import encode, event_headers
 from sipas_runtime.testing import stop_as_if_killed
 from sipas_scoring.domain.tally import fold
 from sipas_scoring.rebuild import REBUILT, rebuild, slices_digest
-from sipas_scoring.store import AGGREGATES, AggregateStore
+from sipas_scoring.store.aggregates import AGGREGATES, AggregateStore
 from sipas_scoring.testing import resp, synthetic_responses
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]

@@ -18,8 +18,8 @@ import uvicorn
 
 from sipas_contracts.units import load_sample_hierarchy
 from sipas_runtime.processes import free_port
-from sipas_scoring.publication_store import PublicationRecord
 from sipas_scoring.report import render_html, render_pdf
+from sipas_scoring.store.publications import PublicationRecord
 from sipas_scoring.testing import synthetic_responses
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo, pytest.mark.slow]

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from sipas_scoring.publication_store import HistoryEntry
 from sipas_scoring.report_heading import clock, dated, heading, number_line, place_of
+from sipas_scoring.store.publications import HistoryEntry
 
 
 @pytest.mark.parametrize(

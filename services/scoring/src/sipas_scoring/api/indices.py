@@ -1,21 +1,21 @@
 """Scoring's staff API: live indices, unit detail, funnel, exports, campaign profiles.
 
-Live figures are for staff and downstream readers (see :mod:`sipas_scoring.permissions`),
-not public until published (see :mod:`sipas_scoring.publication_api`).
+Live figures are for staff and downstream readers (see :mod:`sipas_scoring.api.permissions`),
+not public until published (see :mod:`sipas_scoring.api.publications`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
 from sipas_contracts.events import ApplicantKind, CollectionMode
-from sipas_runtime.app_service import ServiceOf
 from sipas_runtime.identity import Caller
 from sipas_runtime.params import CampaignPath, CampaignQuery, UnitPath, UnitQuery
 from sipas_runtime.problems import ProblemError
-from sipas_scoring.api_models import CampaignOut, FunnelOut, TableOut, UnitDetailOut
+from sipas_scoring.api import service_of
+from sipas_scoring.api.models import CampaignOut, FunnelOut, TableOut, UnitDetailOut
 from sipas_scoring.domain import ScoringError
 from sipas_scoring.domain.profile import (
     CampaignProfile,
@@ -28,9 +28,6 @@ from sipas_scoring.exports import MEDIA_TYPES, Format, render
 from sipas_scoring.rendering import Json, detail_json
 from sipas_scoring.views import NotFoundError
 
-if TYPE_CHECKING:
-    from sipas_scoring.app import ScoringService
-
 router = APIRouter(prefix="/v1", tags=["indices"])
 Tier = Literal["province", "district", "commune", "department", "unknown"]
 PeriodQuery = Annotated[
@@ -40,9 +37,6 @@ ModesQuery = Annotated[
     list[CollectionMode] | None,
     Query(description="Collection modes to count (default: the profile's, kiosk apart)"),
 ]
-
-
-service_of: ServiceOf[ScoringService] = ServiceOf()
 
 
 def problem_of(exc: Exception) -> ProblemError:

@@ -14,17 +14,18 @@ from sipas_contracts.ids import CODE_PATTERN
 from sipas_runtime.i18n import Lang
 from sipas_runtime.params import CampaignPath
 from sipas_runtime.problems import ProblemError
-from sipas_scoring.api import PeriodQuery, service_of
-from sipas_scoring.exports import LICENCE, MEDIA_TYPES, Format, dictionary, render
-from sipas_scoring.publication_api import (
+from sipas_scoring.api import service_of
+from sipas_scoring.api.indices import PeriodQuery
+from sipas_scoring.api.publications import (
     PublishedTableOut,
     ReportFormat,
     report_response,
     workbook_response,
 )
-from sipas_scoring.publication_store import PublicationRecord
+from sipas_scoring.exports import LICENCE, MEDIA_TYPES, Format, dictionary, render
 from sipas_scoring.rendering import Json
 from sipas_scoring.report import render_html
+from sipas_scoring.store.publications import PublicationRecord
 
 public_router = APIRouter(prefix="/v1/public", tags=["public"])
 

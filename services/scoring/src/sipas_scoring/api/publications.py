@@ -2,7 +2,7 @@
 
 An operator drafts a publication (a frozen snapshot of the table and the funnel, with its
 SHA-256), an approver who did not draft it approves it, then it is published. The public routes
-(:mod:`sipas_scoring.public_api`) serve only the published snapshot, never live counts.
+(:mod:`sipas_scoring.api.public`) serve only the published snapshot, never live counts.
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ from sipas_runtime.i18n import Lang
 from sipas_runtime.identity import Caller, Principal
 from sipas_runtime.params import CampaignQuery
 from sipas_runtime.problems import ProblemError
-from sipas_scoring.api import PeriodQuery, problem_of, service_of
-from sipas_scoring.api_models import TableOut
+from sipas_scoring.api import service_of
+from sipas_scoring.api.indices import PeriodQuery, problem_of
+from sipas_scoring.api.models import TableOut
 from sipas_scoring.domain import PublicationError, ScoringError
 from sipas_scoring.domain.publication import Action, digest, transition
 from sipas_scoring.exports import MEDIA_TYPES
-from sipas_scoring.publication_store import ConflictError, HistoryEntry, PublicationRecord
 from sipas_scoring.rendering import Json
 from sipas_scoring.report import render_html, render_pdf
+from sipas_scoring.store.publications import ConflictError, HistoryEntry, PublicationRecord
 from sipas_scoring.views import NotFoundError
 from sipas_scoring.workbook import official_workbook
 
