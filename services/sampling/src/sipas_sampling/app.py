@@ -88,7 +88,25 @@ class SamplingService:
             metrics=self.metrics,
             keys=Keys(self.settings.secret_key, self.token_key, self.optout_key),
         )
-        self.dispatcher = Dispatcher(
+        self.dispatcher = self._dispatcher()
+        self.maintenance = Maintenance(
+            registry=self.registry,
+            campaigns=self.campaigns,
+            invitations=self.invitations,
+            decisions=self.decisions,
+            transact=self.transact,
+            metrics=self.metrics,
+            grace=timedelta(hours=self.settings.lapse_grace_hours),
+        )
+        self.draws = self._draws()
+        self.dispatcher.substitute = self._substitute
+        self.dossier_handler = handlers.on_dossiers(self.selector, self.invitations)
+        self.response_handler = handlers.on_responses(
+            self.invitations, self.decisions, self.metrics
+        )
+
+    def _dispatcher(self) -> Dispatcher:
+        return Dispatcher(
             registry=self.registry,
             hierarchy=self.hierarchy,
             campaigns=self.campaigns,
@@ -101,16 +119,9 @@ class SamplingService:
             metrics=self.metrics,
             concurrency=self.settings.send_concurrency,
         )
-        self.maintenance = Maintenance(
-            registry=self.registry,
-            campaigns=self.campaigns,
-            invitations=self.invitations,
-            decisions=self.decisions,
-            transact=self.transact,
-            metrics=self.metrics,
-            grace=timedelta(hours=self.settings.lapse_grace_hours),
-        )
-        self.draws = Draws(
+
+    def _draws(self) -> Draws:
+        return Draws(
             registry=self.registry,
             campaigns=self.campaigns,
             invitations=self.invitations,
@@ -122,19 +133,14 @@ class SamplingService:
             metrics=self.metrics,
         )
 
-        async def substitute(doc: dict[str, Any], reason: str) -> None:
-            try:
-                await self.draws.substitute(doc["campaign"], doc["dossier_id"], reason)
-            except ValueError as exc:
-                log.warning(
-                    "no_substitute", campaign=doc["campaign"], unit=doc["unit"], reason=str(exc)
-                )
-
-        self.dispatcher.substitute = substitute
-        self.dossier_handler = handlers.on_dossiers(self.selector, self.invitations)
-        self.response_handler = handlers.on_responses(
-            self.invitations, self.decisions, self.metrics
-        )
+    async def _substitute(self, doc: dict[str, Any], reason: str) -> None:
+        """Replace a member the dispatcher could not reach (a reserve, when one is left)."""
+        try:
+            await self.draws.substitute(doc["campaign"], doc["dossier_id"], reason)
+        except ValueError as exc:
+            log.warning(
+                "no_substitute", campaign=doc["campaign"], unit=doc["unit"], reason=str(exc)
+            )
 
     async def transact(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
         """Run ``work`` in a majority transaction on the service's client."""

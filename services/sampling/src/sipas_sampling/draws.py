@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from sipas_contracts.events import DrawList, Event, InvitationSent
+from sipas_contracts.events import Event, InvitationSent
 from sipas_runtime.mongo import Document
 from sipas_sampling.domain.allocation import AllocationError
 from sipas_sampling.domain.audit import next_entry, next_substitute
@@ -18,15 +17,14 @@ from sipas_sampling.domain.batch import (
     FORMAT,
     DrawResult,
     Population,
-    digest,
-    lists_bytes,
     lists_document,
     normalise,
     run_draw,
 )
 from sipas_sampling.domain.campaign import KINDS, Campaign
 from sipas_sampling.domain.eligibility import usable_channels
-from sipas_sampling.inviting import Invitee, build
+from sipas_sampling.drawn import DrawnCampaign, FrozenPopulation, draw_summary, invitee
+from sipas_sampling.inviting import build
 from sipas_sampling.maintenance import Transact
 from sipas_sampling.metrics import SamplingMetrics
 from sipas_sampling.registry import ActiveCampaign, Registry
@@ -90,6 +88,37 @@ class Draws:
         if await self._campaigns.draw(campaign_id) is not None:
             raise DrawError(f"campaign {campaign_id!r} has already been drawn; substitutions only")
         key = await self._campaigns.key(campaign_id)
+        frozen = await self._freeze(active, campaign_id, key)
+        result = _run(campaign, frozen.population)
+        lists = lists_document(campaign.id, campaign.seed, frozen.population, result)
+        now = datetime.now(UTC)
+        built = [
+            build(
+                campaign,
+                frozen.invitee(d, "official"),
+                vault_key=key or "",
+                token_key=self._token_key,
+                now=now,
+            )
+            for unit in result.lists.values()
+            for strata in unit.values()
+            for d in strata["official"]
+        ]
+        summary = draw_summary(frozen, result, lists, now)
+        await self._store_draw(
+            campaign, summary, {"population": frozen.population, "lists": lists}, built
+        )
+        await self._publish([event for _, event in built])
+        for _, event in built:
+            self._metrics.invitations.labels(
+                campaign_id, event.unit, event.channel, "official"
+            ).inc()
+        return summary
+
+    async def _freeze(
+        self, active: ActiveCampaign, campaign_id: str, key: str | None
+    ) -> FrozenPopulation:
+        """The members of a batch campaign and, by unit and kind, those a channel reaches."""
         members = {d["dossier_id"]: d for d in await self._invitations.population(campaign_id)}
         contacts = {
             i: unlock(key, d["contact"]) if d.get("contact") else {} for i, d in members.items()
@@ -100,45 +129,29 @@ class Draws:
         channels: dict[str, list[Any]] = {}
         for dossier, doc in members.items():
             scopes = {s for h in hashes[dossier] for s in optouts.get(h, [])}
-            channels[dossier] = usable_channels(campaign.channels, doc["channels"], scopes)
+            channels[dossier] = usable_channels(active.campaign.channels, doc["channels"], scopes)
             if channels[dossier]:
                 raw[doc["unit"]][doc["kind"]].append(dossier)
-        population = normalise(raw)
-        result = _run(campaign, population)
-        lists = lists_document(campaign.id, campaign.seed, population, result)
-        now = datetime.now(UTC)
-        built = [
-            build(
-                campaign,
-                self._invitee(members[d], channels[d], contacts[d], "official"),
-                vault_key=key or "",
-                token_key=self._token_key,
-                now=now,
-            )
-            for unit in result.lists.values()
-            for strata in unit.values()
-            for d in strata["official"]
-        ]
-        summary = {
-            "at": now,
-            "population_digest": digest(population),
-            "lists_digest": hashlib.sha256(lists_bytes(lists)).hexdigest(),
-            "official": result.official_count(),
-            "shortfall": result.shortfall,
-            "opted_out": len(members)
-            - sum(map(len, (s for u in population.values() for s in u.values()))),
-        }
+        return FrozenPopulation(members, contacts, channels, normalise(raw))
+
+    async def _store_draw(
+        self,
+        campaign: Campaign,
+        summary: Document,
+        export: Document,
+        built: list[tuple[Document, InvitationSent]],
+    ) -> None:
+        """The draw (its summary and what an observer re-runs) with its official invitations."""
 
         async def work(session: AsyncClientSession) -> None:
             await self._campaigns.add_draw(
-                campaign_id,
+                campaign.id,
                 {
                     **summary,
                     "export": {
                         "format": FORMAT,
                         "campaign": campaign.model_dump(mode="json"),
-                        "population": population,
-                        "lists": lists,
+                        **export,
                     },
                 },
                 session,
@@ -148,28 +161,7 @@ class Draws:
         try:
             await self._transact(work)
         except DuplicateKeyError as exc:
-            raise DrawError(f"campaign {campaign_id!r} has already been drawn") from exc
-        await self._publish([event for _, event in built])
-        for _, event in built:
-            self._metrics.invitations.labels(
-                campaign_id, event.unit, event.channel, "official"
-            ).inc()
-        return summary
-
-    @staticmethod
-    def _invitee(
-        doc: Document, channels: list[Any], contact: dict[str, str], draw_list: DrawList
-    ) -> Invitee:
-        return Invitee(
-            doc["dossier_id"],
-            doc["unit"],
-            doc["kind"],
-            channels,
-            contact,
-            doc.get("officer"),
-            doc["delivered_at"],
-            draw_list,
-        )
+            raise DrawError(f"campaign {campaign.id!r} has already been drawn") from exc
 
     async def substitute(self, campaign_id: str, dossier_id: str, reason: str) -> Document:
         """Replace a listed member by the next reserve of the stratum; log it.
@@ -182,37 +174,10 @@ class Draws:
         drawn = await self._campaigns.draw(campaign_id)
         if drawn is None:
             raise DrawError(f"campaign {campaign_id!r} has not been drawn yet")
-        lists = drawn["export"]["lists"]["lists"]
-        key = await self._campaigns.key(campaign_id)
-        transfer = bool(
-            active.campaign.allocation
-            and active.campaign.allocation.fixed_per_unit
-            and active.campaign.allocation.fixed_per_unit.transfer
-        )
+        drawing = DrawnCampaign(active, campaign_id, await self._campaigns.key(campaign_id), drawn)
 
-        async def work(session: AsyncClientSession) -> tuple[Document, Any]:
-            log = await self._campaigns.substitutions(campaign_id, session)
-            earlier = next((e for e in log if e["replaced"] == dossier_id), None)
-            if earlier is not None:
-                if earlier["reason"] != reason:
-                    raise DrawError(f"{dossier_id!r} was already replaced ({earlier['reason']})")
-                return earlier, None
-            invitation = await self._listed(campaign_id, dossier_id)
-            strata = lists[invitation["unit"]]
-            used = {d for s in strata.values() for d in s["official"]} | {
-                e["substitute"] for e in log
-            }
-            found = next_substitute(strata, invitation["kind"], used, transfer=transfer)
-            if found is None:
-                raise DrawError(f"the reserve list of {invitation['unit']} is exhausted")
-            entry = next_entry(log, invitation, found, reason, datetime.now(UTC))
-            await self._campaigns.add_substitution(campaign_id, entry, session)
-            await self._invitations.update(
-                invitation["_id"],
-                {"state": "substituted", "updated_at": datetime.now(UTC)},
-                session=session,
-            )
-            return entry, await self._invite_reserve(active, key, found[0], session)
+        async def work(session: AsyncClientSession) -> tuple[Document, InvitationSent | None]:
+            return await self._replace(drawing, dossier_id, reason, session)
 
         entry, event = await self._transact(work)
         repeated = event is None
@@ -228,6 +193,31 @@ class Draws:
             "substitute_invitation_id": str(substitute["_id"]) if substitute else None,
             "repeated": repeated,
         }
+
+    async def _replace(
+        self, drawn: DrawnCampaign, dossier_id: str, reason: str, session: AsyncClientSession
+    ) -> tuple[Document, InvitationSent | None]:
+        """Log the substitution and invite the reserve (no invitation: it was logged before)."""
+        log = await self._campaigns.substitutions(drawn.campaign_id, session)
+        earlier = next((e for e in log if e["replaced"] == dossier_id), None)
+        if earlier is not None:
+            if earlier["reason"] != reason:
+                raise DrawError(f"{dossier_id!r} was already replaced ({earlier['reason']})")
+            return earlier, None
+        invitation = await self._listed(drawn.campaign_id, dossier_id)
+        strata = drawn.lists[invitation["unit"]]
+        used = {d for s in strata.values() for d in s["official"]} | {e["substitute"] for e in log}
+        found = next_substitute(strata, invitation["kind"], used, transfer=drawn.transfers())
+        if found is None:
+            raise DrawError(f"the reserve list of {invitation['unit']} is exhausted")
+        entry = next_entry(log, invitation, found, reason, datetime.now(UTC))
+        await self._campaigns.add_substitution(drawn.campaign_id, entry, session)
+        await self._invitations.update(
+            invitation["_id"],
+            {"state": "substituted", "updated_at": datetime.now(UTC)},
+            session=session,
+        )
+        return entry, await self._invite_reserve(drawn.active, drawn.key, found[0], session)
 
     async def _listed(self, campaign_id: str, dossier_id: str) -> Document:
         """The invitation of a member who may be replaced (listed, not answered)."""
@@ -249,7 +239,7 @@ class Draws:
         member = await self._member(active.campaign.id, dossier_id, session)
         doc, event = build(
             active.campaign,
-            self._invitee(
+            invitee(
                 member,
                 usable_channels(active.campaign.channels, member["channels"]),
                 unlock(key, member["contact"]) if member.get("contact") else {},

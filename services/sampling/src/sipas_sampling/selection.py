@@ -20,7 +20,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from sipas_contracts.events import DossierCompleted, InvitationChannel, InvitationSent
 from sipas_runtime.privacy import PrivacyError, unseal
 from sipas_runtime.writes import Writes
-from sipas_sampling.domain.campaign import Campaign
+from sipas_sampling.domain.campaign import Campaign, ContactCap
 from sipas_sampling.domain.continuous import Decision, UnitProgress, adaptive_rate, decide
 from sipas_sampling.domain.eligibility import (
     claim_key,
@@ -239,53 +239,36 @@ class Selector:
         session: AsyncClientSession,
         now: datetime,
     ) -> dict[str, list[tuple[Invitee, Decision]]]:
+        """The drawn who may be invited, by unit; the others go to ``log`` with the reason."""
         contacts = {e.dossier_id: self._contact(e) for e, _ in drawn}
-        hashes = {d: contact_hashes(self._keys.optout_key, c) for d, c in contacts.items() if c}
-        optouts = await self._decisions.opted_out(
-            [h for hs in hashes.values() for h in hs], session
-        )
+        scopes = await self._opted_out_scopes(contacts, session)
         cap = campaign.population.contact_cap
-        history = (
-            await self._decisions.contact_history(
-                [e.applicant_pseudonym for e, _ in drawn], session
-            )
-            if cap
-            else {}
-        )
+        pseudonyms = [e.applicant_pseudonym for e, _ in drawn]
+        history = await self._decisions.contact_history(pseudonyms, session) if cap else {}
         accepted: dict[str, list[tuple[Invitee, Decision]]] = defaultdict(list)
         for e, decision in drawn:
             contact = contacts[e.dossier_id]
-            scopes = {s for h in hashes.get(e.dossier_id, []) for s in optouts.get(h, [])}
             channels: list[InvitationChannel] = usable_channels(
-                campaign.channels, e.contact_channels, scopes
+                campaign.channels, e.contact_channels, scopes.get(e.dossier_id, set())
             )
-            reason = (
-                "contact_unreadable" if contact is None else "opted_out" if not channels else None
-            )
-            if reason is None and not within_contact_cap(
-                history.get(e.applicant_pseudonym, []), cap, now
-            ):
-                reason = "contact_cap"
+            earlier = history.get(e.applicant_pseudonym, [])
+            reason = _refusal(contact, channels, earlier, cap, now)
             if reason is not None:
                 log.append([e.dossier_id, e.unit, decision.draw, decision.rate, reason])
                 continue
             history.setdefault(e.applicant_pseudonym, []).append(now)
-            accepted[e.unit].append(
-                (
-                    Invitee(
-                        e.dossier_id,
-                        e.unit,
-                        e.applicant_kind,
-                        channels,
-                        contact or {},
-                        e.handling_officer,
-                        e.delivered_at,
-                        "continuous",
-                    ),
-                    decision,
-                )
-            )
+            accepted[e.unit].append((_invitee(e, channels, contact or {}), decision))
         return accepted
+
+    async def _opted_out_scopes(
+        self, contacts: dict[str, dict[str, str] | None], session: AsyncClientSession
+    ) -> dict[str, set[str]]:
+        """Per dossier, the channels (or ``all``) its contacts opted out of."""
+        hashes = {d: contact_hashes(self._keys.optout_key, c) for d, c in contacts.items() if c}
+        optouts = await self._decisions.opted_out(
+            [h for hs in hashes.values() for h in hs], session
+        )
+        return {d: {s for h in hs for s in optouts.get(h, [])} for d, hs in hashes.items()}
 
     async def _invite(
         self,
@@ -340,3 +323,36 @@ class Selector:
                 for d in documents
             ],
         )
+
+
+def _refusal(
+    contact: dict[str, str] | None,
+    channels: list[InvitationChannel],
+    history: list[datetime],
+    cap: ContactCap | None,
+    now: datetime,
+) -> str | None:
+    """Why a drawn dossier is not invited (None when it is)."""
+    if contact is None:
+        return "contact_unreadable"
+    if not channels:
+        return "opted_out"
+    if not within_contact_cap(history, cap, now):
+        return "contact_cap"
+    return None
+
+
+def _invitee(
+    event: DossierCompleted, channels: list[InvitationChannel], contact: dict[str, str]
+) -> Invitee:
+    """The invitee of a continuous campaign's draw."""
+    return Invitee(
+        event.dossier_id,
+        event.unit,
+        event.applicant_kind,
+        channels,
+        contact,
+        event.handling_officer,
+        event.delivered_at,
+        "continuous",
+    )
