@@ -35,6 +35,10 @@ async def test_home_page_is_vietnamese_first_and_reports_which_services_answer(c
     assert "sipas_lang=en" in english.headers["set-cookie"]
     assert "httponly" in english.headers["set-cookie"].lower()
     assert remembered.headers["content-language"] == "en"
+    async with httpx.AsyncClient(base_url=stack.url("console"), timeout=10) as http:
+        metrics = (await http.get("/metrics")).text
+    # Pages of the screen areas' routers are labelled by their route, not 'unmatched'.
+    assert 'method="GET",route="/",service="console"' in metrics.replace(" ", "")
 
 
 async def test_unknown_page_is_an_html_page_in_the_viewers_language(console_stack):

@@ -20,6 +20,13 @@ from sipas_runtime.problems import PROBLEM_JSON
 
 
 def _route_template(app: Starlette, scope: Scope) -> str:
+    # The route the router picked: routes of included routers sit below a wrapper route
+    # without a ``path`` (FastAPI 0.165), so matching the top-level routes again finds no
+    # template for them; the identity gate knows every route's full template.
+    gate = getattr(app.state, "gate", None)
+    picked = scope.get("route")
+    if gate is not None and picked is not None and id(picked) in gate.paths:
+        return str(gate.paths[id(picked)])
     for route in app.router.routes:
         match, _ = route.matches(scope)
         if match == Match.FULL:
