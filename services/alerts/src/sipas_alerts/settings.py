@@ -10,6 +10,7 @@ from typing import ClassVar
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from sipas_runtime.channels import SmtpFields
 from sipas_runtime.settings import ServiceSettings, decode_key
 
 _CURVE_KEY_BYTES = 32
@@ -19,7 +20,7 @@ def _instance() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, SmtpFields):
     """Configuration of the alerts service."""
 
     service_name: ClassVar[str] = "alerts"
@@ -42,14 +43,8 @@ class Settings(ServiceSettings):
         description="The console's address: notifications link to the case page there",
     )
     comment_classifier: str = Field(default="lexicon", description="lexicon or a plug-in name")
-    smtp_host: str | None = None
-    smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_sender: str = "canhbao@example.gov.vn"
     smtp_sender_name: str = "SIPAS — Cảnh báo hài lòng"
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = True
-    smtp_tls: bool = False
     webhook_secret: SecretStr | None = Field(
         default=None, description="Base64 key (32+ bytes) signing notification webhooks"
     )

@@ -13,15 +13,16 @@ from datetime import UTC, date, datetime
 from typing import ClassVar, Literal, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from sipas_runtime.channels import SmtpFields
 from sipas_runtime.settings import ServiceSettings
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, SmtpFields):
     """Configuration of the sampling service."""
 
     service_name: ClassVar[str] = "sampling"
@@ -79,15 +80,7 @@ class Settings(ServiceSettings):
     maintenance_interval: float = Field(default=60, gt=0, le=3600)
     send_concurrency: int = Field(default=16, ge=1, le=256)
     lapse_grace_hours: float = Field(default=1.0, ge=0, le=240)
-    # e-mail over SMTP
-    smtp_host: str = ""
-    smtp_port: int = 587
-    smtp_sender: str = "khaosat@example.gov.vn"
-    smtp_sender_name: str = "Khảo sát sự hài lòng"
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = True
-    smtp_tls: bool = False
+    # e-mail over SMTP: the SMTP_* settings of SmtpFields
     # SMS brandname through eSMS
     esms_url: str = "https://rest.esms.vn"
     esms_api_key: str = ""

@@ -19,7 +19,7 @@ from sipas_runtime.channels.base import (
     ReportError,
     send_with_retry,
 )
-from sipas_runtime.channels.email import SmtpChannel, SmtpConfig, SmtpSettings, smtp_channel
+from sipas_runtime.channels.email import SmtpChannel, SmtpFields, SmtpSettings, smtp_channel
 from sipas_runtime.channels.phone import PhoneError, msisdn, national
 from sipas_runtime.channels.sms import (
     DeliveryReport,
@@ -53,7 +53,7 @@ __all__ = [
     "PhoneError",
     "ReportError",
     "SmtpChannel",
-    "SmtpConfig",
+    "SmtpFields",
     "SmtpSettings",
     "SpeedSmsChannel",
     "SpeedSmsSettings",

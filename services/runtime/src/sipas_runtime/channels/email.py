@@ -7,10 +7,9 @@ from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Protocol
 
 import aiosmtplib
-from pydantic import SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from sipas_runtime.channels.base import ChannelError, Delivery, DeliveryStatus, OutboundMessage
 
@@ -95,28 +94,20 @@ class SmtpChannel:
         return Delivery(DeliveryStatus.SENT, provider_id=mail["Message-ID"], detail=response[:200])
 
 
-class SmtpConfig(Protocol):
-    """The ``SMTP_*`` fields of a service's settings."""
+class SmtpFields(BaseModel):
+    """The ``SMTP_*`` settings of a service that sends e-mail (its settings inherit them)."""
 
-    @property
-    def smtp_host(self) -> str | None: ...  # noqa: D102
-    @property
-    def smtp_port(self) -> int: ...  # noqa: D102
-    @property
-    def smtp_sender(self) -> str: ...  # noqa: D102
-    @property
-    def smtp_sender_name(self) -> str: ...  # noqa: D102
-    @property
-    def smtp_username(self) -> str | None: ...  # noqa: D102
-    @property
-    def smtp_password(self) -> SecretStr | None: ...  # noqa: D102
-    @property
-    def smtp_starttls(self) -> bool: ...  # noqa: D102
-    @property
-    def smtp_tls(self) -> bool: ...  # noqa: D102
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_sender: str = "khaosat@example.gov.vn"
+    smtp_sender_name: str = "Khảo sát sự hài lòng"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_tls: bool = False
 
 
-def smtp_channel(config: SmtpConfig) -> SmtpChannel | None:
+def smtp_channel(config: SmtpFields) -> SmtpChannel | None:
     """The e-mail channel a service's settings configure (None without an SMTP host)."""
     if not config.smtp_host:
         return None
