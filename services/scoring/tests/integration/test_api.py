@@ -75,7 +75,7 @@ async def test_unit_detail_shows_every_item_and_the_raw_counts(harness, wait):
     assert (await harness.http.get("/v1/indices/c2026/units/nowhere")).status_code == 404
 
 
-async def test_bad_query_parameters_get_a_problem_naming_the_field(harness, wait):
+async def test_a_malformed_period_gets_a_problem_naming_the_formats(harness, wait):
     await seed(harness, wait, {"ht-nx-co-dam": [5, 5, 5]})
 
     answer = await harness.http.get(
@@ -85,9 +85,21 @@ async def test_bad_query_parameters_get_a_problem_naming_the_field(harness, wait
     assert answer.status_code == 422
     assert answer.headers["content-type"] == "application/problem+json"
     assert "YYYY-Qn" in answer.json()["detail"]
+
+
+async def test_an_unknown_campaign_is_not_found(harness, wait):
+    await seed(harness, wait, {"ht-nx-co-dam": [5, 5, 5]})
+
     unknown = await harness.http.get("/v1/indices", params={"campaign": "nope"})
+
     assert unknown.status_code == 404
+
+
+async def test_an_unknown_collection_mode_gets_a_problem_naming_the_field(harness, wait):
+    await seed(harness, wait, {"ht-nx-co-dam": [5, 5, 5]})
+
     modes = await harness.http.get("/v1/indices", params={"modes": "fax"})
+
     assert modes.status_code == 422
     assert modes.json()["errors"][0]["field"].startswith("modes")
 
