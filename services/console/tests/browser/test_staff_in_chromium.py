@@ -426,7 +426,7 @@ def screen_key_of(stack: Stack, *, revoke: str | None = None) -> dict[str, str]:
 
 
 def test_a_hall_screen_shows_its_communes_index_and_each_new_rating_live(
-    staff_stack: Stack, browser: Browser, *, check_page, apart
+    staff_stack: Stack, browser: Browser, *, check_page, sign_in, apart
 ) -> None:
     stack, console = staff_stack, staff_stack.url("console")
     made = screen_key_of(stack)
@@ -468,3 +468,14 @@ def test_a_hall_screen_shows_its_communes_index_and_each_new_rating_live(
         assert "/sign-in" in page.url
     finally:
         screen.close()
+    person = browser.new_page(viewport=PHONE, locale="vi-VN")
+    try:
+        sign_in(person, stack)  # Sở Nội vụ's supervisor opens the same board, in English
+        shown = person.goto(f"{console}/live/board/{SCREEN_UNIT}?lang=en")
+        assert shown is not None
+        assert "refresh" not in shown.headers  # a page never reloads under a person
+        expect(person.get_by_text("SIPAS index so far")).to_be_visible()
+        expect(person.locator(".board-figure .count")).to_have_text("2")
+        check_page(person, "live-board-signed-in-english-phone")
+    finally:
+        person.close()
