@@ -135,7 +135,7 @@ LONG_MODULES = {
     "services/runtime/src/sipas_runtime/service.py": "the services' whole lifecycle; split due",
     "services/runtime/src/sipas_runtime/memory.py": "one class: fold, checkpoint, resume",
     "services/runtime/src/sipas_runtime/checkpoints.py": "fenced writer and its reader together",
-    "services/runtime/src/sipas_runtime/dlq.py": "the whole `sipas dlq` command line",
+    "services/runtime/src/sipas_runtime/dlq/command.py": "the whole `sipas dlq` command line",
     "services/runtime/src/sipas_runtime/channels/zalo.py": "ZNS sending with its OAuth refresh",
     "services/intake/src/sipas_intake/domain/dossiers.py": "each rule of a dossier, one place",
     "services/sampling/src/sipas_sampling/dispatch.py": "leases, quiet hours, retries: one loop",

@@ -36,7 +36,8 @@ from sipas_contracts.events import InvitationSent, ResponseRecorded
 from sipas_contracts.ids import uuid7
 from sipas_contracts.streams import ALL_CONSUMERS, SCORING_RESPONSES
 from sipas_contracts.units import load_sample_hierarchy
-from sipas_runtime import checkpoints, dead_letters
+from sipas_runtime import checkpoints
+from sipas_runtime.dlq import letters
 from sipas_runtime.embedded import EmbeddedMongo, EmbeddedNats
 from sipas_runtime.mongo import Document
 from sipas_runtime.publishing import encode, event_headers
@@ -320,7 +321,7 @@ async def checkpointed(chaos: Chaos, upto: int) -> bool:
     db, durable = mongo["sipas_scoring"], SCORING_RESPONSES.durable
     try:
         stored = await checkpoints.read(db, durable)
-        dead = await dead_letters.dead_sequences(db, durable)
+        dead = await letters.dead_sequences(db, durable)
     finally:
         await mongo.close()
     return not gaps(stored.applied, upto, dead)

@@ -23,7 +23,7 @@ from nats.aio.client import Client
 from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from sipas_contracts.instrument import load_catalogue
-from sipas_runtime.dead_letters import decode_reason
+from sipas_runtime.dlq.letters import decode_reason
 from sipas_runtime.testing import eventually, post_dossier
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.mongo]

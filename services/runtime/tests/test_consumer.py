@@ -23,8 +23,8 @@ from sipas_contracts.streams import DOSSIERS, RESPONSES, ConsumerSpec
 from sipas_contracts.testing import dossier, response
 from sipas_runtime.batches import Batch
 from sipas_runtime.consumer import IdempotentConsumer
-from sipas_runtime.dead_letters import decode_reason
 from sipas_runtime.decoding import RejectedError
+from sipas_runtime.dlq.letters import decode_reason
 from sipas_runtime.publishing import encode, event_headers
 from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.settings import ServiceSettings

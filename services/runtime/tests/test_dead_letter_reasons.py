@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from sipas_runtime.dead_letters import failure_reason
+from sipas_runtime.dlq.letters import failure_reason
 
 DOCUMENT = "{ _id: 'c1|H42-1', contact: 'Nguyễn Văn An 0912345678', email: 'an@example.vn' }"
 

@@ -12,7 +12,7 @@ import pytest
 from sipas_contracts import subjects
 from sipas_contracts.streams import RAW_DOSSIERS, ConsumerSpec
 from sipas_runtime.batches import Batch
-from sipas_runtime.dlq import _replay_all, read_dead_letters
+from sipas_runtime.dlq.command import _replay_all, read_dead_letters
 from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.settings import ServiceSettings
 from sipas_runtime.testing import eventually

@@ -21,7 +21,7 @@ from sipas_contracts.events import ResponseRecorded
 from sipas_contracts.streams import INDEXES, RESPONSES, ConsumerSpec
 from sipas_contracts.testing import response
 from sipas_runtime.batches import Batch
-from sipas_runtime.dlq import DlqError, _connect, _replay_all, read_dead_letters
+from sipas_runtime.dlq.command import DlqError, _connect, _replay_all, read_dead_letters
 from sipas_runtime.embedded import EmbeddedNats
 from sipas_runtime.nats_access import USERS, password_variable
 from sipas_runtime.publishing import encode, event_headers

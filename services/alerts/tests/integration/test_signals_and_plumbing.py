@@ -13,7 +13,7 @@ import pytest
 from sipas_contracts.events import IndexFigure, IndexUpdated, InvitationSent
 from sipas_contracts.ids import uuid7
 from sipas_contracts.testing import NOW, response
-from sipas_runtime.dead_letters import decode_reason
+from sipas_runtime.dlq.letters import decode_reason
 from sipas_runtime.publishing import EventPublisher
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]

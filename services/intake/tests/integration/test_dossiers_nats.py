@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sipas_contracts import subjects
-from sipas_runtime.dead_letters import decode_reason
+from sipas_runtime.dlq.letters import decode_reason
 from sipas_runtime.privacy import unseal
 from sipas_runtime.testing import bearer
 

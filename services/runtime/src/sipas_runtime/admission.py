@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from sipas_runtime.batches import Delivery
-from sipas_runtime.dead_letters import DeadLetters
 from sipas_runtime.decoding import MessageDecoder, Unreadable, read
+from sipas_runtime.dlq.letters import DeadLetters
 from sipas_runtime.messages import StreamMessage
 from sipas_runtime.metrics import RuntimeMetrics
 

@@ -24,7 +24,7 @@ from rich.table import Table
 import sipas_contracts
 from sipas_contracts.schemas import stale_schema_files, write_schema_files
 from sipas_runtime import i18n
-from sipas_runtime.dlq import app as dlq_app
+from sipas_runtime.dlq.command import app as dlq_app
 from sipas_runtime.generated import write_or_check
 from sipas_runtime.identity.bucket import ensure_bucket, register_key
 from sipas_runtime.identity.commands import audit_app, identity_app, keys_app

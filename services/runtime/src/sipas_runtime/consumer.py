@@ -44,12 +44,12 @@ from tenacity import AsyncRetrying, retry_if_exception, wait_exponential
 
 from sipas_contracts.events import Event
 from sipas_contracts.streams import ConsumerSpec
-from sipas_runtime import dead_letters
 from sipas_runtime.admission import Admission
 from sipas_runtime.batches import Batch, Delivery
-from sipas_runtime.dead_letters import DeadLetters, failure_reason
 from sipas_runtime.decoding import Decoder, MessageDecoder, message_decoder
 from sipas_runtime.dedup import Dedup, DedupMode, event_key, for_mode
+from sipas_runtime.dlq import letters
+from sipas_runtime.dlq.letters import DeadLetters, failure_reason
 from sipas_runtime.messages import StreamMessage
 from sipas_runtime.metrics import RuntimeMetrics
 from sipas_runtime.mongo import Document, in_transaction, is_transient
@@ -151,7 +151,7 @@ class IdempotentConsumer(Generic[E]):
 
         async def work(session: AsyncClientSession) -> tuple[list[Event], Batch[E]]:
             database = self._client()[self._database]
-            if not await dead_letters.take(database, self.spec.durable, msg.seq, session):
+            if not await letters.take(database, self.spec.durable, msg.seq, session):
                 raise NotDeadError(f"{self.spec.durable} has no dead letter of seq {msg.seq}")
             return await self._apply([delivery], session)
 
@@ -176,7 +176,7 @@ class IdempotentConsumer(Generic[E]):
     async def dead_sequences(self) -> set[int]:
         """The sequences this consumer dead-lettered and nobody replayed since."""
         database = self._client()[self._database]
-        return await dead_letters.dead_sequences(database, self.spec.durable)
+        return await letters.dead_sequences(database, self.spec.durable)
 
     async def cover(self, spans: list[tuple[int, int]]) -> None:
         """Record sequences that hold no message for this consumer (after a resume)."""

@@ -37,13 +37,14 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from sipas_contracts.streams import ConsumerSpec
-from sipas_runtime import checkpoints, dead_letters
+from sipas_runtime import checkpoints
 from sipas_runtime.admission import Admission
 from sipas_runtime.batches import Delivery
 from sipas_runtime.checkpoints import Checkpointer, CheckpointPolicy, MemoryState
 from sipas_runtime.consumer import NotDeadError
-from sipas_runtime.dead_letters import DeadLetters, failure_reason
 from sipas_runtime.decoding import Decoder, MessageDecoder, message_decoder
+from sipas_runtime.dlq import letters
+from sipas_runtime.dlq.letters import DeadLetters, failure_reason
 from sipas_runtime.messages import StreamMessage
 from sipas_runtime.metrics import RuntimeMetrics
 from sipas_runtime.mongo import Document, in_transaction
@@ -290,7 +291,7 @@ class MemoryConsumer(Generic[E]):
 
     async def dead_sequences(self) -> set[int]:
         """The sequences this consumer dead-lettered and nobody replayed since."""
-        return await dead_letters.dead_sequences(self._db, self.spec.durable)
+        return await letters.dead_sequences(self._db, self.spec.durable)
 
     async def replay_dead_letter(self, msg: StreamMessage) -> Literal["applied", "already_applied"]:
         """Take the dead letter's record; the owner folds the message (now, or at its check).
@@ -303,7 +304,7 @@ class MemoryConsumer(Generic[E]):
             return "already_applied"
 
         async def work(session: AsyncClientSession) -> None:
-            if not await dead_letters.take(self._db, self.spec.durable, msg.seq, session):
+            if not await letters.take(self._db, self.spec.durable, msg.seq, session):
                 raise NotDeadError(f"{self.spec.durable} has no dead letter of seq {msg.seq}")
 
         await in_transaction(self._client(), work)

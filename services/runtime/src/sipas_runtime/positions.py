@@ -24,7 +24,7 @@ written by the same transaction as the effects, and resumes from it
   ``AppliedSequences`` next to the state it describes; resuming replays its gaps.
 
 Dead-lettered sequences are not applied: they stay out of the position and are skipped by
-the record each consumer keeps of them (``sipas_runtime.dead_letters``).
+the record each consumer keeps of them (``sipas_runtime.dlq.letters``).
 """
 
 from __future__ import annotations

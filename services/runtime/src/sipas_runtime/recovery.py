@@ -8,7 +8,7 @@ One :class:`Recovery` per service process, wired by ``ServiceRuntime``:
   when the store's server process changes (restart, failover: its
   ``topologyVersion.processId``, looked at every ``STORE_WATCH_SECONDS``) and every
   ``POSITION_CHECK_SECONDS`` (which also folds position entries);
-- it answers operators' requests to replay dead letters (``sipas_runtime.dlq_replay``).
+- it answers operators' requests to replay dead letters (``sipas_runtime.dlq.replay``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pymongo.errors import PyMongoError
 
 from sipas_contracts import subjects
 from sipas_contracts.streams import ConsumerSpec
-from sipas_runtime.dlq_replay import ReplayDesk
+from sipas_runtime.dlq.replay import ReplayDesk
 from sipas_runtime.durability import StoreDurability, describe_store, process_id
 from sipas_runtime.messages import StreamMessage
 from sipas_runtime.mongo import Document
@@ -48,7 +48,7 @@ class Recoverable(Protocol):
         """The store's server changed: what is kept in memory may be what it lost."""
 
     async def replay_dead_letter(self, msg: StreamMessage) -> Literal["applied", "already_applied"]:
-        """Apply a dead letter again, exactly once (``dlq_replay``)."""
+        """Apply a dead letter again, exactly once (``sipas_runtime.dlq.replay``)."""
 
     async def settled(self) -> None:
         """On stop: wait until what is applied is acknowledged (or checkpointed)."""

@@ -49,9 +49,9 @@ from sipas_runtime.audit import AUDIT, AUDIT_HEAD, AuditLog, verify
 from sipas_runtime.batches import Delivery
 from sipas_runtime.checkpoints import CheckpointPolicy, MemoryState
 from sipas_runtime.consumer import Handler, IdempotentConsumer
-from sipas_runtime.dead_letters import DEAD, DeadLetters
 from sipas_runtime.decoding import Decoder, MessageDecoder
 from sipas_runtime.dedup import DedupMode
+from sipas_runtime.dlq.letters import DEAD, DeadLetters
 from sipas_runtime.http import BodyLimitMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
 from sipas_runtime.identity.bucket import STREAM as IDENTITY_STREAM
 from sipas_runtime.identity.bucket import IdentityWatch, open_bucket

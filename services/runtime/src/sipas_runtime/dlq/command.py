@@ -7,7 +7,7 @@ Replaying never re-publishes anything. For each letter the CLI asks the service 
 owns it (``sipas.replay.<service>``) to apply the source message again to the consumer
 that failed it; the service reads the message back from its stream by sequence and
 applies it only if that consumer recorded the letter, taking the record in the same
-transaction (``sipas_runtime.dlq_replay``): exactly once, to that consumer alone, and a
+transaction (``sipas_runtime.dlq.replay``): exactly once, to that consumer alone, and a
 forged letter names no record. The report says, per letter and consumer, what happened.
 A letter whose source message is gone is replayed from its own body only with
 ``--from-letter-body --by NAME --reason TEXT``, recorded first on ``SIPAS_OVERRIDES``
@@ -37,8 +37,8 @@ from rich.table import Table
 
 from sipas_contracts import subjects
 from sipas_contracts.streams import DEAD_LETTERS, OVERRIDES
-from sipas_runtime.dead_letters import decode_reason
-from sipas_runtime.dlq_replay import Override, ReplayAnswer, ReplayRequest
+from sipas_runtime.dlq.letters import decode_reason
+from sipas_runtime.dlq.replay import Override, ReplayAnswer, ReplayRequest
 
 app = typer.Typer(
     help="Dead letters: list them with their reasons, replay them.", no_args_is_help=True
