@@ -22,7 +22,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import structlog
 from nats.aio.client import Client
@@ -142,6 +142,14 @@ async def publish_batched(
             log.debug("atomic_batch_refused", err_code=exc.err_code, size=len(chunk))
             await publish_window(js, chunk, window=window, ack_timeout=ack_timeout)
     return len(messages)
+
+
+class Publisher(Protocol):
+    """What stores events on the stream (:class:`EventPublisher`, a stand-in in tests)."""
+
+    async def publish_many(self, events: Sequence[Event]) -> object:
+        """Store ``events`` in order; raise when they could not all be stored."""
+        ...
 
 
 class EventPublisher:

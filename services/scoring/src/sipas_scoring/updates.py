@@ -33,7 +33,7 @@ import structlog
 
 from sipas_contracts.events import IndexUpdated
 from sipas_contracts.units import UnitHierarchy
-from sipas_runtime.publishing import EventPublisher
+from sipas_runtime.publishing import Publisher
 from sipas_scoring.counts import Counts
 from sipas_scoring.domain import ScoringError
 from sipas_scoring.domain.indices import Figure
@@ -46,7 +46,7 @@ from sipas_scoring.domain.tally import SliceKey, Tally
 from sipas_scoring.index_events import Scope, index_event, period_kind
 from sipas_scoring.metrics import ScoringMetrics
 from sipas_scoring.settings import Settings
-from sipas_scoring.store.profiles import ProfileStore
+from sipas_scoring.store.profiles import ProfileSource
 
 log = structlog.get_logger(__name__)
 Touched = set[tuple[str, str]]  # (unit, month bucket)
@@ -62,8 +62,8 @@ class IndexPublisher:
         counts: Counts,
         owner: Callable[[], bool],
         position: Callable[[], int],
-        profiles: Callable[[], ProfileStore],
-        publisher: Callable[[], EventPublisher],
+        profiles: Callable[[], ProfileSource],
+        publisher: Callable[[], Publisher],
         hierarchy: UnitHierarchy,
         settings: Settings,
         metrics: ScoringMetrics,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -46,7 +47,7 @@ class FlakyPublisher:
         self.calls: list[list[Any]] = []
         self.published: list[Any] = []
 
-    async def publish_many(self, events: list[Any]) -> None:
+    async def publish_many(self, events: Sequence[Any]) -> None:
         self.calls.append(list(events))
         if self.failures and len(self.calls) >= self.fail_from_call:
             self.failures -= 1
@@ -62,8 +63,8 @@ def publisher_for(
         counts=consumer.counts,
         owner=lambda: consumer.owner,
         position=lambda: consumer.applied.floor,
-        profiles=Profiles,  # type: ignore[arg-type]
-        publisher=lambda: sink,  # type: ignore[arg-type,return-value]
+        profiles=Profiles,
+        publisher=lambda: sink,
         hierarchy=load_sample_hierarchy(),
         settings=Settings(rollup_interval=rollup_interval),
         metrics=ScoringMetrics(CollectorRegistry()),

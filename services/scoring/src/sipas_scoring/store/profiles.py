@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -21,6 +21,14 @@ from sipas_scoring.domain.profile import CampaignProfile, ProfileSettings, effec
 
 PROFILES = "profiles"
 PLANS = "plans"
+
+
+class ProfileSource(Protocol):
+    """Where the profile in force comes from (:class:`ProfileStore`, a fake in tests)."""
+
+    async def get_or_default(self, campaign_id: str) -> CampaignProfile:
+        """The profile in force for ``campaign_id`` (the defaults when nothing is stored)."""
+        ...
 
 
 class ProfileStore:
