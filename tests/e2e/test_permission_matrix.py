@@ -15,11 +15,10 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import nats
@@ -27,7 +26,6 @@ import pytest
 
 from sipas_contracts import subjects
 from sipas_contracts.testing import response
-from sipas_runtime.embedded import EmbeddedNats
 from sipas_runtime.identity.gate import RouteTable, Rule
 from sipas_runtime.identity.roles import ROLES
 from sipas_runtime.identity.tables import route_tables
@@ -71,28 +69,6 @@ class Run:
     ids: Identities
     case_id: str
     callers: dict[str, dict[str, str]] = field(default_factory=dict)
-
-
-@pytest.fixture(scope="module")
-def stack(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    workdir = tmp_path_factory.mktemp("matrix")
-    server = EmbeddedNats(workdir / "nats")
-    prefix = f"m{uuid.uuid4().hex[:8]}"
-    running = Stack(
-        workdir / "stack",
-        ports={},
-        nats_url=server.start(),
-        mongo_url=infra.mongo_url,
-        extra_env={
-            f"SIPAS_{s.upper()}_DATABASE": f"{prefix}_{s}"
-            for s in ("intake", "sampling", "scoring", "alerts", "console")
-        },
-    )
-    try:
-        yield running.start()
-    finally:
-        running.stop()
-        server.stop()
 
 
 @pytest.fixture

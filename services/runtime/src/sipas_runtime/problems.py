@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from sipas_runtime.i18n import DEFAULT_LANG, Catalogue, Lang, _, choose_language
 from sipas_runtime.reasons import WHOLE_BODY, field_name, reason
@@ -123,6 +124,15 @@ def request_language(request: Request) -> Lang:
     )
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods some route of ``app`` serves at ``path`` (a path may have several routes)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.fullmatch(path):
+            methods |= route.methods
+    return sorted(methods)
+
+
 def install_problem_handlers(app: FastAPI, catalogue: Catalogue | None = None) -> None:
     """Make every error of ``app`` a problem document in the caller's language."""
     said = catalogue or Catalogue.of()
@@ -165,6 +175,8 @@ def install_problem_handlers(app: FastAPI, catalogue: Catalogue | None = None) -
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # noqa: PLR2004 - every method of the path, not one route's
+            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
         return answer(request, ProblemError(exc.status_code, str(exc.detail), headers=headers))
 
     @app.exception_handler(Exception)

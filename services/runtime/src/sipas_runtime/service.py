@@ -64,6 +64,7 @@ from sipas_runtime.memory import MemoryConsumer
 from sipas_runtime.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, new_registry, render
 from sipas_runtime.mongo import Document, create_mongo_client
 from sipas_runtime.nats_access import SHARED_STREAMS, inbox_prefix, owned_streams
+from sipas_runtime.openapi import document
 from sipas_runtime.positions import PROCESSED, WATERMARKS
 from sipas_runtime.problems import install_problem_handlers, problem, service_catalogue
 from sipas_runtime.publishing import EventPublisher
@@ -470,6 +471,7 @@ class ServiceRuntime:
             "/v1/audit", self._audit, methods=["GET"], tags=["audit"], summary=AUDIT_SUMMARY
         )
         table = permissions.merged(RUNTIME_RULES)
+        document(app, table)
         self._identity = IdentityWatch(self.directory)
         gate = Gate(
             table,

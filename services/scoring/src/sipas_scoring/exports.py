@@ -26,6 +26,13 @@ MEDIA_TYPES: dict[Format, str] = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "json": "application/json",
 }
+TABLE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The table in the format of the path",
+        "content": {media.split(";")[0]: {} for media in MEDIA_TYPES.values()},
+    }
+}
+"""``responses=`` of a route that answers the table as CSV, XLSX or JSON."""
 Getter = Callable[[Json], Any]
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from sipas_alerts.api.scope import CurrentScope, service_of
 from sipas_alerts.api.views import CaseDetail, CasePage, detail, summary
@@ -19,6 +19,9 @@ from sipas_alerts.comment_vault import CommentVault
 from sipas_alerts.domain.cases import NOTE_MAX, Case
 from sipas_alerts.store import CaseQuery
 from sipas_contracts.events import CaseState, Severity
+from sipas_contracts.ids import CODE_PATTERN
+from sipas_runtime.openapi import problem_responses
+from sipas_runtime.params import CampaignQuery, IsoDateTime, UnitQuery
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 CASE_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -46,21 +49,24 @@ class NoteRequest(BaseModel):
     note: str = Field(min_length=1, max_length=NOTE_MAX)
 
 
+RuleName = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
+
+
 @router.get("/cases", summary="Cases in your units, newest first")
 async def list_cases(
     request: Request,
     scope: CurrentScope,
     *,
-    unit: Annotated[str | None, Query(max_length=64)] = None,
+    unit: UnitQuery = None,
     subtree: bool = True,
     state: Annotated[list[CaseState] | None, Query()] = None,
-    rule: Annotated[list[str] | None, Query(max_length=64)] = None,
+    rule: Annotated[list[RuleName] | None, Query(max_length=20, description="Rule names")] = None,
     severity: Annotated[list[Severity] | None, Query()] = None,
-    campaign: Annotated[str | None, Query(max_length=64)] = None,
+    campaign: CampaignQuery = None,
     escalated: bool | None = None,
     overdue: bool = False,
-    opened_from: AwareDatetime | None = None,
-    opened_to: AwareDatetime | None = None,
+    opened_from: IsoDateTime | None = None,
+    opened_to: IsoDateTime | None = None,
     before: Annotated[str | None, Query(pattern=CASE_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
@@ -115,7 +121,11 @@ async def get_case(request: Request, scope: CurrentScope, case_id: CaseId) -> Ca
     return await _detail(request, scope, case)
 
 
-@router.post("/cases/{case_id}/transitions", summary="Acknowledge, start, resolve, close...")
+@router.post(
+    "/cases/{case_id}/transitions",
+    summary="Acknowledge, start, resolve, close...",
+    responses=problem_responses(409),
+)
 async def transition(
     request: Request, scope: CurrentScope, case_id: CaseId, body: TransitionRequest
 ) -> CaseDetail:
@@ -131,7 +141,11 @@ async def transition(
     return await _detail(request, scope, case)
 
 
-@router.post("/cases/{case_id}/notes", summary="Add a note to the audit trail")
+@router.post(
+    "/cases/{case_id}/notes",
+    summary="Add a note to the audit trail",
+    responses=problem_responses(409),
+)
 async def add_note(
     request: Request, scope: CurrentScope, case_id: CaseId, body: NoteRequest
 ) -> CaseDetail:
@@ -173,8 +187,8 @@ async def callbacks(request: Request, scope: CurrentScope, case_id: CaseId) -> d
 async def list_alerts(
     request: Request,
     scope: CurrentScope,
-    unit: Annotated[str | None, Query(max_length=64)] = None,
-    rule: Annotated[list[str] | None, Query(max_length=64)] = None,
+    unit: UnitQuery = None,
+    rule: Annotated[list[RuleName] | None, Query(max_length=20, description="Rule names")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
     """Alerts, newest first, optionally for one unit (with its subtree) and rules."""

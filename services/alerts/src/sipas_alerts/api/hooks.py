@@ -11,7 +11,6 @@ token (``http_config.authorization.credentials_file`` in its receiver).
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,6 +19,7 @@ from pymongo.errors import BulkWriteError
 
 from sipas_alerts.api.scope import service_of
 from sipas_alerts.store import Notification
+from sipas_runtime.params import IsoDateTime
 
 router = APIRouter(prefix="/v1/hooks", tags=["hooks"])
 _DUPLICATE_KEY = 11000
@@ -33,7 +33,7 @@ class AlertmanagerAlert(BaseModel):
     status: str = Field(max_length=16)
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime  # noqa: N815 - Alertmanager's field name
+    startsAt: IsoDateTime  # noqa: N815 - Alertmanager's field name
     fingerprint: str = Field(default="", max_length=64)
 
 

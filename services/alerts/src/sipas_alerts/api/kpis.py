@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from sipas_alerts.api.scope import CurrentScope, service_of
 from sipas_alerts.domain.alerts import rule_label
 from sipas_alerts.domain.cases import Case
 from sipas_alerts.domain.kpis import UnitKpis, kpis
 from sipas_alerts.store import CaseQuery
+from sipas_runtime.params import IsoDateTime
 
 if TYPE_CHECKING:
     from sipas_alerts.app import AlertsService
@@ -45,8 +46,8 @@ async def case_kpis(
     *,
     unit: Annotated[str | None, Query(max_length=64)] = None,
     subtree: bool = True,
-    opened_from: AwareDatetime | None = None,
-    opened_to: AwareDatetime | None = None,
+    opened_from: IsoDateTime | None = None,
+    opened_to: IsoDateTime | None = None,
     group_by: Literal["unit", "rule", "total"] = "unit",
 ) -> KpiReport:
     """Working-hour KPIs of cases in your units, per unit (default), per rule or in total."""

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from sipas_intake.api import service_of
 from sipas_intake.domain.dossiers import NotCompleted, Unsealed
 from sipas_intake.domain.errors import IntakeError
+from sipas_runtime.openapi import problem_responses
 from sipas_runtime.problems import ProblemError
 
 log = structlog.get_logger(__name__)
@@ -114,11 +115,38 @@ def _read_one(
     ), result
 
 
+RECORD: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "One record as the TTHC system sends it: generic JSON (the dossier-completed fields), "
+        "DVCQG HoSo, iGate NoiHoSo, or an object mapped with the source's field mapping. "
+        "Which fields are required depends on the format (?fmt=, or recognised with auto); "
+        "a record without them is a 422 naming each missing field."
+    ),
+}
+
+ITEM: dict[str, Any] = {
+    "description": (
+        "A record as POST /v1/dossiers reads it; anything else is reported rejected at its "
+        "index, the other records going on"
+    )
+}
+
+
+def body_of(schema: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` of a route that reads its JSON body itself (several formats)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Submit one dossier record (generic JSON, HoSo, or a field-mapped object)",
-    responses={422: {"description": "The record was rejected; errors name the fields"}},
+    responses={
+        422: {"description": "The record was rejected; errors name the fields"},
+        **problem_responses(503),
+    },
+    openapi_extra=body_of(RECORD),
 )
 async def post_dossier(
     request: Request, fmt: FormatParam = "auto", dry_run: DryRun = False
@@ -176,6 +204,24 @@ def _records(document: object, limit: int) -> list[Any]:
 @router.post(
     "/batch",
     summary="Submit many dossier records; each is accepted, ignored or rejected on its own",
+    responses=problem_responses(503),
+    openapi_extra=body_of(
+        {
+            "anyOf": [
+                {"type": "array", "items": ITEM},
+                {
+                    "type": "object",
+                    "properties": {"data": {"type": "array", "items": ITEM}},
+                    "required": ["data"],
+                },
+                {
+                    "type": "object",
+                    "properties": {"records": {"type": "array", "items": ITEM}},
+                    "required": ["records"],
+                },
+            ]
+        }
+    ),
 )
 async def post_batch(
     request: Request,

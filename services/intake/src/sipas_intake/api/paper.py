@@ -25,6 +25,8 @@ from sipas_intake.domain.errors import IntakeError
 from sipas_intake.domain.paper import PaperForm, is_blank, parse_row
 from sipas_intake.domain.responses import build_response
 from sipas_intake.spreadsheets import XLSX_MEDIA_TYPE, SpreadsheetError
+from sipas_runtime.openapi import problem_responses
+from sipas_runtime.params import PRINTABLE, CampaignQuery
 from sipas_runtime.problems import ProblemError
 
 router = APIRouter(prefix="/v1/paper", tags=["paper"])
@@ -72,12 +74,12 @@ def _catalogue(instrument: str, profile: str) -> Catalogue:
 async def template(
     instrument: Annotated[str, Query(max_length=64)] = "sipas-1001-2023",
     profile: Annotated[str, Query(max_length=64)] = "tthc_user",
-    campaign_id: Annotated[str, Query(max_length=64)] = "",
-    unit: Annotated[str, Query(max_length=200)] = "",
+    campaign_id: CampaignQuery = None,
+    unit: Annotated[str, Query(max_length=200, pattern=PRINTABLE)] = "",
 ) -> Response:
     """One row per paper form; codes per item; instrument and profile remembered inside."""
     catalogue = _catalogue(instrument, profile)
-    data = paper_workbook.template(catalogue, profile, campaign_id=campaign_id, unit=unit)
+    data = paper_workbook.template(catalogue, profile, campaign_id=campaign_id or "", unit=unit)
     filename = f"phieu-giay-{instrument}-{profile}.xlsx"
     return Response(
         data,
@@ -115,6 +117,7 @@ def _parse_rows(
 @router.post(
     "/import",
     summary="Import a filled paper-form template (XLSX body); row-level report",
+    responses=problem_responses(409),
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -31,6 +31,7 @@ from sipas_runtime.guards import client_address
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import Caller
 from sipas_runtime.identity.gate import out_of_scope
+from sipas_runtime.openapi import problem_responses
 from sipas_runtime.problems import ProblemError
 
 log = structlog.get_logger(__name__)
@@ -153,6 +154,7 @@ async def record_invited(
     status_code=status.HTTP_201_CREATED,
     summary="Submit the answers of one invited respondent (single-use token)",
     dependencies=[Depends(limited)],
+    responses=problem_responses(409, 429),
 )
 async def post_response(submission: ResponseSubmission, request: Request) -> Recorded:
     """Check the token and answers, consume the token atomically, publish the response."""

@@ -18,13 +18,18 @@ from sipas_runtime.channels import (
     parse_zalo_event,
 )
 from sipas_runtime.i18n import _
+from sipas_runtime.openapi import problem_responses
 from sipas_runtime.problems import ProblemError
 from sipas_sampling.api import service_of
 
 router = APIRouter(prefix="/v1/callbacks", tags=["delivery reports"])
 
 
-@router.get("/esms/{token}", summary="eSMS delivery report (GET, as eSMS calls it)")
+@router.get(
+    "/esms/{token}",
+    summary="eSMS delivery report (GET, as eSMS calls it)",
+    responses=problem_responses(400),
+)
 async def esms(request: Request, token: str) -> dict[str, Any]:
     """Record delivered / failed for the invitation named by ``RequestId``."""
     sampling = service_of(request)
@@ -38,7 +43,9 @@ async def esms(request: Request, token: str) -> dict[str, Any]:
     return {"known": await sampling.dispatcher.report(report)}
 
 
-@router.post("/zalo", summary="Zalo ZNS webhook (user_received_message)")
+@router.post(
+    "/zalo", summary="Zalo ZNS webhook (user_received_message)", responses=problem_responses(401)
+)
 async def zalo(
     request: Request, x_zevent_signature: Annotated[str, Header()] = ""
 ) -> dict[str, Any]:

@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sipas_runtime.openapi import problem_responses
 from sipas_runtime.problems import ProblemError
 from sipas_sampling.api import service_of
 from sipas_sampling.campaigns import SHIPPED, CampaignFileError, parse_campaign, shipped_path
@@ -33,8 +34,29 @@ def _active(request: Request, campaign_id: str) -> ActiveCampaign:
     return active
 
 
+CAMPAIGN_BODY = {
+    "type": "object",
+    "description": (
+        "A campaign file (docs/campaigns.md), as JSON or YAML: checked against the unit "
+        "hierarchy, its dates and its plan, each problem naming its field"
+    ),
+}
+
+
 @router.post(
-    "/campaigns", summary="Create or update a campaign (JSON or YAML body)", status_code=200
+    "/campaigns",
+    summary="Create or update a campaign (JSON or YAML body)",
+    status_code=200,
+    responses=problem_responses(409),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": CAMPAIGN_BODY},
+                "application/yaml": {"schema": CAMPAIGN_BODY},
+            },
+        }
+    },
 )
 async def put_campaign(
     request: Request,
@@ -171,6 +193,15 @@ class OptOut(BaseModel):
     email: str | None = Field(default=None, max_length=254)
     zalo_id: str | None = Field(default=None, max_length=64)
     channels: list[OptOutScope] = Field(default_factory=_everything, min_length=1)
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string", "minLength": 1}}}
+                for name in ("phone", "email", "zalo_id")
+            ]
+        }
+    )
 
     @model_validator(mode="after")
     def _some_contact(self) -> OptOut:

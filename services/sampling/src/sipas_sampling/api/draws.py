@@ -8,12 +8,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import Caller, Principal
 from sipas_runtime.identity.gate import out_of_scope
 from sipas_runtime.identity.roles import LISTS_READ
+from sipas_runtime.openapi import problem_responses
 from sipas_runtime.problems import ProblemError
 from sipas_sampling.api import service_of
 from sipas_sampling.draws import DrawError
@@ -30,7 +31,10 @@ def _conflict(exc: DrawError) -> ProblemError:
 
 
 @router.post(
-    "/draw", summary="Freeze the population and draw official + reserve lists", status_code=201
+    "/draw",
+    summary="Freeze the population and draw official + reserve lists",
+    status_code=201,
+    responses=problem_responses(409),
 )
 async def draw(request: Request, campaign_id: str) -> dict[str, Any]:
     """Once per batch campaign; afterwards only substitutions change who is surveyed."""
@@ -40,7 +44,11 @@ async def draw(request: Request, campaign_id: str) -> dict[str, Any]:
         raise _conflict(exc) from exc
 
 
-@router.get("/draw", summary="Everything an observer needs to re-run the draw (no personal data)")
+@router.get(
+    "/draw",
+    summary="Everything an observer needs to re-run the draw (no personal data)",
+    responses=problem_responses(409),
+)
 async def export(request: Request, campaign_id: str) -> dict[str, Any]:
     """Campaign, population snapshot (dossier numbers), lists and the substitution log."""
     try:
@@ -55,6 +63,15 @@ class SubstitutionRequest(BaseModel):
     dossier_id: str | None = Field(default=None, min_length=1, max_length=64)
     invitation_id: UUID | None = Field(default=None, description="As printed on the lists")
     reason: Literal["refused", "unreachable", "ineligible"]
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("dossier_id", "invitation_id")
+            ]
+        }
+    )
 
     @model_validator(mode="after")
     def _one_person(self) -> SubstitutionRequest:

@@ -17,6 +17,7 @@ from sipas_runtime.problems import ProblemError
 from sipas_scoring.api import service_of
 from sipas_scoring.api.models import CampaignOut, FunnelOut, TableOut, UnitDetailOut
 from sipas_scoring.domain import ScoringError
+from sipas_scoring.domain.periods import PERIOD_PATTERN
 from sipas_scoring.domain.profile import (
     CampaignProfile,
     ProfileSettings,
@@ -24,14 +25,19 @@ from sipas_scoring.domain.profile import (
     effective_profile,
 )
 from sipas_scoring.domain.selection import instrument_of
-from sipas_scoring.exports import MEDIA_TYPES, Format, render
+from sipas_scoring.exports import MEDIA_TYPES, TABLE_RESPONSES, Format, render
 from sipas_scoring.rendering import Json, detail_json
 from sipas_scoring.views import NotFoundError
 
 router = APIRouter(prefix="/v1", tags=["indices"])
 Tier = Literal["province", "district", "commune", "department", "unknown"]
 PeriodQuery = Annotated[
-    str, Query(description="'campaign' (default), YYYY, YYYY-Qn or YYYY-MM", max_length=16)
+    str,
+    Query(
+        description="'campaign' (default), YYYY, YYYY-Qn or YYYY-MM",
+        max_length=16,
+        json_schema_extra={"pattern": PERIOD_PATTERN},
+    ),
 ]
 ModesQuery = Annotated[
     list[CollectionMode] | None,
@@ -62,7 +68,9 @@ async def campaign_or_only(request: Request, campaign: str | None) -> str:
     known = [c["campaign_id"] for c in await service_of(request).reader.campaigns()]
     if len(known) == 1:
         return str(known[0])
-    reason = f"required when there are several campaigns ({', '.join(known) or 'none yet'})"
+    if not known:
+        raise ProblemError(404, "no campaign has responses yet", code="urn:sipas:problem:not-found")
+    reason = f"required when there are several campaigns ({', '.join(known)})"
     raise ProblemError(
         422,
         f"campaign: {reason}",
@@ -159,7 +167,11 @@ async def funnel(request: Request, campaign: CampaignQuery = None) -> Json:
     return await service_of(request).views.funnel(await campaign_or_only(request, campaign))
 
 
-@router.get("/exports/indices.{fmt}", summary="The league table as CSV, XLSX or JSON (live)")
+@router.get(
+    "/exports/indices.{fmt}",
+    summary="The league table as CSV, XLSX or JSON (live)",
+    responses=TABLE_RESPONSES,
+)
 async def export(
     request: Request,
     fmt: Format,

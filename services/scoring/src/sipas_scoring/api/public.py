@@ -22,7 +22,7 @@ from sipas_scoring.api.publications import (
     report_response,
     workbook_response,
 )
-from sipas_scoring.exports import LICENCE, MEDIA_TYPES, Format, dictionary, render
+from sipas_scoring.exports import LICENCE, MEDIA_TYPES, TABLE_RESPONSES, Format, dictionary, render
 from sipas_scoring.rendering import Json
 from sipas_scoring.report import render_html
 from sipas_scoring.store.publications import PublicationRecord
@@ -67,7 +67,11 @@ async def open_data_dictionary() -> Json:
     return {"licence": LICENCE, "columns": dictionary()}
 
 
-@public_router.get("/open-data/{campaign}.{fmt}", summary="Open data: published figures")
+@public_router.get(
+    "/open-data/{campaign}.{fmt}",
+    summary="Open data: published figures",
+    responses=TABLE_RESPONSES,
+)
 async def open_data(
     request: Request, campaign: CampaignPath, fmt: Format, period: PeriodQuery = "campaign"
 ) -> Response:

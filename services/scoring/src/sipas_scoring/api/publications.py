@@ -17,12 +17,14 @@ from pydantic import BaseModel, Field
 from sipas_contracts.ids import CODE_PATTERN, CampaignId
 from sipas_runtime.i18n import Lang
 from sipas_runtime.identity import Caller, Principal
+from sipas_runtime.openapi import problem_responses
 from sipas_runtime.params import CampaignQuery
 from sipas_runtime.problems import ProblemError
 from sipas_scoring.api import service_of
 from sipas_scoring.api.indices import PeriodQuery, problem_of
 from sipas_scoring.api.models import TableOut
 from sipas_scoring.domain import PublicationError, ScoringError
+from sipas_scoring.domain.periods import PERIOD_PATTERN
 from sipas_scoring.domain.publication import Action, digest, transition
 from sipas_scoring.exports import MEDIA_TYPES
 from sipas_scoring.rendering import Json
@@ -46,7 +48,9 @@ class DraftRequest(BaseModel):
     """What to freeze, and who drafts it as the report prints it."""
 
     campaign_id: CampaignId
-    period: str = Field(default="campaign", max_length=16)
+    period: str = Field(
+        default="campaign", max_length=16, json_schema_extra={"pattern": PERIOD_PATTERN}
+    )
     note: str | None = Field(default=None, max_length=500)
     name: str | None = Field(default=None, max_length=120, description="Full name, as printed")
     title: str | None = Field(default=None, max_length=120, description="Title (chức vụ)")
@@ -174,7 +178,11 @@ async def _step(
     return moved
 
 
-@router.post("/{publication_id}/approve", summary="Approve a draft (not by its drafter)")
+@router.post(
+    "/{publication_id}/approve",
+    summary="Approve a draft (not by its drafter)",
+    responses=problem_responses(409),
+)
 async def approve(
     request: Request, publication_id: str, body: StepRequest, caller: Caller
 ) -> PublicationRecord:
@@ -182,7 +190,11 @@ async def approve(
     return await _step(request, publication_id, "approve", caller, body)
 
 
-@router.post("/{publication_id}/publish", summary="Publish an approved publication")
+@router.post(
+    "/{publication_id}/publish",
+    summary="Publish an approved publication",
+    responses=problem_responses(409),
+)
 async def publish(
     request: Request, publication_id: str, body: StepRequest, caller: Caller
 ) -> PublicationRecord:
@@ -190,7 +202,11 @@ async def publish(
     return await _step(request, publication_id, "publish", caller, body)
 
 
-@router.post("/{publication_id}/withdraw", summary="Withdraw a draft or approved publication")
+@router.post(
+    "/{publication_id}/withdraw",
+    summary="Withdraw a draft or approved publication",
+    responses=problem_responses(409),
+)
 async def withdraw(
     request: Request, publication_id: str, body: StepRequest, caller: Caller
 ) -> PublicationRecord:
@@ -238,7 +254,7 @@ async def preview_report(
     "/{publication_id}/workbook.xlsx",
     summary="The official workbook of a published publication",
     response_class=Response,
-    responses={200: {"content": {MEDIA_TYPES["xlsx"]: {}}}},
+    responses={200: {"content": {MEDIA_TYPES["xlsx"]: {}}}, **problem_responses(409)},
 )
 async def publication_workbook(
     request: Request, publication_id: str, lang: Lang = "vi"

@@ -26,6 +26,8 @@ Granularity = Literal["campaign", "year", "quarter", "month"]
 CAMPAIGN: Final = "campaign"
 VIETNAM_OFFSET = timedelta(hours=7)
 _MONTHS_PER_QUARTER = 3
+PERIOD_PATTERN = r"^(campaign|\d{4}|\d{4}-Q[1-4]|\d{4}-(0[1-9]|1[0-2]))$"
+"""Every label :func:`parse_period` reads, for the API's schema."""
 _PATTERNS: dict[Granularity, re.Pattern[str]] = {
     "year": re.compile(r"^(\d{4})$"),
     "quarter": re.compile(r"^(\d{4})-Q([1-4])$"),

@@ -14,9 +14,9 @@ and what an operator set explicitly.
 from __future__ import annotations
 
 from datetime import date
-from typing import get_args
+from typing import Annotated, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from sipas_contracts.events import CampaignPlanned, CollectionMode
 from sipas_contracts.ids import CampaignId
@@ -28,6 +28,17 @@ from sipas_scoring.domain.stats import z_for
 
 ALL_MODES: tuple[CollectionMode, ...] = get_args(CollectionMode)
 SAMPLED_MODES: tuple[CollectionMode, ...] = tuple(m for m in ALL_MODES if m != "kiosk")
+
+
+def _written_date(value: object) -> object:
+    """A date is written YYYY-MM-DD (pydantic alone reads a number as a Unix time)."""
+    if isinstance(value, int | float):
+        msg = "expected a date written YYYY-MM-DD"
+        raise ValueError(msg)  # noqa: TRY004 - pydantic reports a ValueError as the field's error
+    return value
+
+
+DateText = Annotated[date, BeforeValidator(_written_date)]
 
 
 class ProfileSettings(BaseModel):
@@ -45,19 +56,23 @@ class ProfileSettings(BaseModel):
     n_min_unit: int = Field(default=30, ge=1, le=100_000, description="Respondents to rank")
     confidence: float = Field(default=0.95, gt=0.5, lt=1, description="Interval level")
     modes: tuple[CollectionMode, ...] = Field(
-        default=SAMPLED_MODES, min_length=1, description="Collection modes in the index"
+        default=SAMPLED_MODES,
+        min_length=1,
+        description="Collection modes in the index",
+        json_schema_extra={"uniqueItems": True},
     )
     sipas_components: tuple[str, ...] | None = Field(
         default=None,
         description="Aspects (1001) or elements (2640) the campaign asks; None = all",
+        json_schema_extra={"minItems": 1},  # an empty list is refused (below), null is all
     )
     granularity: Granularity = Field(default="month", description="Reporting period")
     previous_campaign: CampaignId | None = Field(
         default=None, description="Campaign compared with for year-on-year rank change"
     )
-    window_start: date | None = Field(default=None, description="Funnel population window")
-    window_end: date | None = Field(default=None, description="Inclusive")
-    hierarchy_date: date | None = Field(
+    window_start: DateText | None = Field(default=None, description="Funnel population window")
+    window_end: DateText | None = Field(default=None, description="Inclusive")
+    hierarchy_date: DateText | None = Field(
         default=None, description="Date of the unit hierarchy for roll-ups; None = period end"
     )
     issuer_parent: str | None = Field(
