@@ -28,7 +28,7 @@ from sipas_runtime.testing import Identities, eventually
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.mongo]
 HERE = Path(__file__).parent
 SERVICES = (*API_SERVICES, "console")
-EXAMPLES = 15
+EXAMPLES = 8
 SEED = 20261207
 
 
