@@ -78,6 +78,7 @@
     if (sending) { return sending; }
     var queue = load(QUEUE);
     if (!queue.length || !root) { show(); return Promise.resolve(); }
+    if (!navigator.onLine) { noNetwork = true; show(); return Promise.resolve(); }  // sure: no try
     var body = new URLSearchParams();
     body.set("csrf", root.getAttribute("data-csrf") || "");
     body.set("items", JSON.stringify(queue));
