@@ -42,6 +42,7 @@ ALLOWED_PUBLISH = [
     ("intake", "sipas.raw.dossier.http"),
     ("intake", "sipas.raw.dossier.import"),
     ("sampling", "sipas.invitation.sent.ht-nx-co-dam"),
+    ("sampling", "sipas.invitation.closed.ht-nx-co-dam"),
     ("sampling", "sipas.dlq.sampling"),
     ("scoring", "sipas.index.updated.c2026.ht-nx-co-dam"),
     ("alerts", "sipas.alert.raised.ht-nx-co-dam"),
@@ -51,6 +52,7 @@ ALLOWED_PUBLISH = [
 # (user, subject) publishes the server must refuse.
 FORBIDDEN_PUBLISH = [
     ("intake", "sipas.invitation.sent.ht-nx-co-dam"),
+    ("intake", "sipas.invitation.closed.ht-nx-co-dam"),  # only sampling closes a token
     ("intake", "sipas.index.updated.c2026.ht"),
     ("intake", "sipas.dlq.scoring"),
     ("sampling", "sipas.response.recorded.ht-nx-co-dam"),

@@ -40,6 +40,7 @@ CaseChange = Literal[
     "opened", "acknowledged", "started", "resolved", "closed", "dismissed", "reopened", "escalated"
 ]
 SlaKind = Literal["acknowledge", "resolve"]
+SubstitutionReason = Literal["refused", "unreachable", "ineligible"]
 
 Answer = Annotated[StrictInt, Field(ge=1, le=99)] | Literal["na"]
 """A coded answer on the item's scale, or ``"na"`` (không áp dụng / không trả lời)."""
@@ -172,6 +173,28 @@ class InvitationSent(Event):
     dossier_completed_at: AwareDatetime | None = Field(
         default=None,
         description="When the invited dossier's result was delivered (NgayTra); None before v2",
+    )
+
+
+class InvitationClosed(Event):
+    """A listed member was replaced from the reserve list: their survey token takes no answer.
+
+    Sampling publishes it with the substitution it follows from (refused, unreachable);
+    intake closes the invitation's token, so neither the survey link nor an enumerator's
+    interview records an answer for the replaced member any more. An answer intake recorded
+    before the event arrived stands (the first recorded wins).
+    """
+
+    event_type: Literal["invitation.closed"] = "invitation.closed"
+    invitation_id: UUID = Field(description="The replaced member's invitation")
+    campaign_id: CampaignId
+    unit: UnitCode
+    token_hash: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="HMAC-SHA256 of the survey token now closed"
+    )
+    reason: SubstitutionReason = Field(description="Why the member was replaced")
+    replaced_by: UUID | None = Field(
+        default=None, description="Invitation of the reserve brought in instead"
     )
 
 
@@ -351,6 +374,7 @@ AnyEvent = Annotated[
     DossierCompleted
     | CampaignPlanned
     | InvitationSent
+    | InvitationClosed
     | ResponseRecorded
     | IndexUpdated
     | AlertRaised
@@ -361,6 +385,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     DossierCompleted,
     CampaignPlanned,
     InvitationSent,
+    InvitationClosed,
     ResponseRecorded,
     IndexUpdated,
     AlertRaised,

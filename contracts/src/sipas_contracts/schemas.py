@@ -17,6 +17,7 @@ _CHANNELS: dict[str, tuple[str, str]] = {
     "dossier.completed": ("sipas.dossier.completed.{unit}", subjects.DOSSIERS_COMPLETED),
     "campaign.planned": ("sipas.campaign.planned.{campaign}", subjects.CAMPAIGNS_PLANNED),
     "invitation.sent": ("sipas.invitation.sent.{unit}", subjects.INVITATIONS_SENT),
+    "invitation.closed": ("sipas.invitation.closed.{unit}", subjects.INVITATIONS_CLOSED),
     "response.recorded": ("sipas.response.recorded.{unit}", subjects.RESPONSES_RECORDED),
     "index.updated": ("sipas.index.updated.{campaign}.{unit}", subjects.INDEXES_UPDATED),
     "alert.raised": ("sipas.alert.raised.{unit}", subjects.ALERTS_RAISED),

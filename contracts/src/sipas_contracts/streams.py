@@ -76,8 +76,8 @@ CAMPAIGNS = StreamSpec(
 )
 INVITATIONS = StreamSpec(
     name="SIPAS_INVITATIONS",
-    subjects=(subjects.INVITATIONS_SENT,),
-    description="Invitations sent (token hashes, never contacts)",
+    subjects=(subjects.INVITATIONS_SENT, subjects.INVITATIONS_CLOSED),
+    description="Invitations sent and closed (token hashes, never contacts)",
     max_age=timedelta(days=400),
 )
 RESPONSES = StreamSpec(
@@ -138,9 +138,11 @@ INTAKE_RAW_DOSSIERS = ConsumerSpec(
 INTAKE_INVITATIONS = ConsumerSpec(
     durable="intake-invitations",
     stream=INVITATIONS.name,
-    filter_subjects=(subjects.INVITATIONS_SENT,),
+    # One consumer for both: a closure is always behind its invitation in the stream.
+    filter_subjects=(subjects.INVITATIONS_SENT, subjects.INVITATIONS_CLOSED),
     owner="intake",
-    description="Register token hashes so the survey form can accept the response",
+    description="Register token hashes so the survey form can accept the response; close "
+    "the token of an invitation replaced from the reserve list",
 )
 SAMPLING_DOSSIERS = ConsumerSpec(
     durable="sampling-dossiers",

@@ -13,6 +13,7 @@ PREFIX = "sipas"
 RAW_DOSSIERS = f"{PREFIX}.raw.dossier.>"
 DOSSIERS_COMPLETED = f"{PREFIX}.dossier.completed.>"
 INVITATIONS_SENT = f"{PREFIX}.invitation.sent.>"
+INVITATIONS_CLOSED = f"{PREFIX}.invitation.closed.>"
 RESPONSES_RECORDED = f"{PREFIX}.response.recorded.>"
 INDEXES_UPDATED = f"{PREFIX}.index.updated.>"
 ALERTS_RAISED = f"{PREFIX}.alert.raised.>"
@@ -50,6 +51,11 @@ def dossier_completed(unit: str) -> str:
 def invitation_sent(unit: str) -> str:
     """Subject of InvitationSent events for ``unit``."""
     return f"{PREFIX}.invitation.sent.{_token(unit, 'unit')}"
+
+
+def invitation_closed(unit: str) -> str:
+    """Subject of InvitationClosed events for ``unit``."""
+    return f"{PREFIX}.invitation.closed.{_token(unit, 'unit')}"
 
 
 def response_recorded(unit: str) -> str:
@@ -102,6 +108,7 @@ def for_event(event: object) -> str:
     builders = {
         "dossier.completed": dossier_completed,
         "invitation.sent": invitation_sent,
+        "invitation.closed": invitation_closed,
         "response.recorded": response_recorded,
         "alert.raised": alert_raised,
         "case.updated": case_updated,

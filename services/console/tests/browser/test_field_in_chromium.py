@@ -37,7 +37,13 @@ from sipas_runtime.testing import eventually
 if TYPE_CHECKING:
     from sipas_runtime.stack import Stack
 
-pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.nats, pytest.mark.mongo]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.e2e,
+    pytest.mark.nats,
+    pytest.mark.mongo,
+    pytest.mark.timeout(240),  # one long walk: a stack, three phones, eleven pages checked by axe
+]
 PHONE = {"width": 360, "height": 740}
 T = TypeVar("T")
 UNIT = "ht-nx-xuan-hoi"
@@ -186,6 +192,17 @@ def verified_substitutions(stack: Stack) -> int:
     return len(export["substitutions"])
 
 
+def interviewed_directly(stack: Stack, invitation_id: str) -> httpx.Response:
+    """An interview for a replaced person sent to intake's API, past the console's check."""
+    closed = {"campaign_id": CAMPAIGN, "closed_at": {"$ne": None}}
+    off_loop(lambda: eventually(lambda: intake_count(stack, "tokens", closed) == 1, 15))
+    enumerator = {"Authorization": f"Bearer {stack.dev_keys['enumerator']}"}
+    body = {"invitation_id": invitation_id, "mode": "face_to_face", "answers": {"C01": 4}}
+    return httpx.post(
+        stack.url("intake") + "/v1/interviews", json=body, headers=enumerator, timeout=30
+    )
+
+
 def import_paper_forms(stack: Stack, numbers: list[str]) -> None:
     """Paper forms of the commune, entered in intake's XLSX template and imported."""
     operator = {"Authorization": f"Bearer {stack.dev_keys['operator']}"}
@@ -291,6 +308,9 @@ def test_an_enumerator_records_interviews_offline_and_they_are_recorded_once(
         expect(conflicts.first).to_contain_text("đã được ghi nhận trước đó")
         expect(conflicts.last).to_contain_text("đã được thay bằng người dự phòng")
         check_page(late, "field-conflict-360")
+        late.goto(f"{stack.url('console')}/field/offline")  # what the worker shows for the rest
+        expect(late.get_by_role("heading", level=1)).to_have_text("Không có mạng")
+        check_page(late, "field-offline-360")
         form = plain.new_page()  # without JavaScript, the plain form says the same
         sign_in(form, stack, "dtv.xuanhoi", PASSWORD)
         form.goto(f"{stack.url('console')}{hrefs[4]}")
@@ -308,6 +328,11 @@ def test_an_enumerator_records_interviews_offline_and_they_are_recorded_once(
         assert [r["status"] for r in again["results"]] == ["done"] * 6
         assert intake_count(stack, "tokens", USED) == 5
         assert verified_substitutions(stack) == 1  # logged once, in the draw's hash chain
+        direct = interviewed_directly(stack, refused_id)  # sampling told intake: token closed
+        assert direct.status_code == 409, direct.text
+        assert direct.json()["type"] == "urn:sipas:problem:invitation-replaced"
+        assert [e["field"] for e in direct.json()["errors"]] == ["invitation_id"]
+        assert intake_count(stack, "tokens", USED) == 5
         cdp = context.new_cdp_session(page)
         manifest = cdp.send("Page.getAppManifest")
         cdp.detach()

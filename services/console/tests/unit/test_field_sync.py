@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sipas_console.clients import ServiceCallError, ServiceUnavailableError
-from sipas_console.web.field_sync import CONFLICTS, result_of_refusal
+from sipas_console.web.field_sync import CONFLICTS, REPLACED, REPLACED_PROBLEM, result_of_refusal
 
 INTERVIEW = {"id": "0190a1b2-0000-7000-8000-00000000a001", "kind": "interview"}
 OUTCOME = {"id": "0190a1b2-0000-7000-8000-00000000b002", "kind": "outcome"}
@@ -20,6 +20,16 @@ def test_an_interview_someone_else_recorded_is_a_conflict_said_by_the_console():
         "id": INTERVIEW["id"],
         "status": "conflict",
         "message": CONFLICTS[("interview", 409)],
+    }
+
+
+def test_an_interview_intake_refuses_for_a_replaced_person_says_so():
+    replaced = ServiceCallError("intake", 409, {"type": REPLACED_PROBLEM, "detail": "closed"})
+
+    assert result_of_refusal(INTERVIEW, replaced) == {
+        "id": INTERVIEW["id"],
+        "status": "conflict",
+        "message": REPLACED,
     }
 
 

@@ -3,7 +3,8 @@
 Raw dossier records (``sipas.raw.dossier.<source>``) are decoded by the adapter their
 source or ``Sipas-Format`` header names, validated once, and turned into dossier-completed
 events; the ledger decides revisions (see ``domain.revisions``). Invitation-sent events
-register the token hashes the survey form will accept.
+register the token hashes the survey form will accept; invitation-closed events (a member
+replaced from the reserve list) close them (see ``store.tokens``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Annotated
 
 import structlog
+from pydantic import Field, TypeAdapter
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from sipas_contracts.events import DossierCompleted, Event, InvitationSent
+from sipas_contracts.events import DossierCompleted, Event, InvitationClosed, InvitationSent
 from sipas_intake.domain.dossiers import (
     Crypto,
     NotCompleted,
@@ -41,6 +44,8 @@ log = structlog.get_logger(__name__)
 FORMAT_HEADER = "Sipas-Format"
 OWN_SOURCES = frozenset({"http", "import"})  # raw sources only intake publishes on
 _SCHEMA_CODES = frozenset({"missing", "invalid", "unexpected"})
+InvitationEvent = Annotated[InvitationSent | InvitationClosed, Field(discriminator="event_type")]
+_invitation_events: TypeAdapter[InvitationSent | InvitationClosed] = TypeAdapter(InvitationEvent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,16 +222,27 @@ async def _decide_all(
     return [raw.event(revision, reader.crypto.seal) for raw, revision in emit]
 
 
-def on_invitations(tokens: Callable[[], TokenStore]) -> Handler[InvitationSent]:
-    """Handler: register token hashes so the respondent's answers can be accepted."""
+def on_invitations(
+    tokens: Callable[[], TokenStore],
+) -> Handler[InvitationSent | InvitationClosed]:
+    """Handler: register token hashes so answers can be accepted; close replaced ones.
 
-    async def handle(batch: Batch[InvitationSent], session: AsyncClientSession) -> Sequence[Event]:
-        await tokens().register([d.event for d in batch.fresh], session)
+    A closure is always behind its invitation in the stream, so registering a batch's
+    invitations before closing its closures keeps the stream's order.
+    """
+
+    async def handle(
+        batch: Batch[InvitationSent | InvitationClosed], session: AsyncClientSession
+    ) -> Sequence[Event]:
+        events = [d.event for d in batch.fresh]
+        store = tokens()
+        await store.register([e for e in events if isinstance(e, InvitationSent)], session)
+        await store.close([e for e in events if isinstance(e, InvitationClosed)], session)
         return []
 
     return handle
 
 
-def decode_invitation(data: bytes) -> InvitationSent:
-    """Decode an invitation-sent event (ValidationError goes to the DLQ)."""
-    return InvitationSent.model_validate_json(data)
+def decode_invitation(data: bytes) -> InvitationSent | InvitationClosed:
+    """Decode an invitation-sent or -closed event (ValidationError goes to the DLQ)."""
+    return _invitation_events.validate_json(data)

@@ -3,15 +3,49 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
+from sipas_contracts import subjects
+from sipas_contracts.events import InvitationClosed, InvitationSent
 from sipas_contracts.ids import uuid7
-from sipas_runtime.testing import bearer
+from sipas_runtime.publishing import encode, event_headers
+from sipas_runtime.testing import bearer, eventually
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
 ENUMERATOR = bearer("enumerator", subject="dtv-07")
 ANSWERS = {"HL.DV.E1.1": 5, "ND.5": 1}
+
+
+def closure(invitation: InvitationSent) -> InvitationClosed:
+    """What sampling publishes when it replaces ``invitation``'s member from the reserve."""
+    return InvitationClosed(
+        event_id=uuid7(),
+        occurred_at=datetime.now(UTC),
+        producer="sampling",
+        invitation_id=invitation.invitation_id,
+        campaign_id=invitation.campaign_id,
+        unit=invitation.unit,
+        token_hash=invitation.token_hash,
+        reason="refused",
+        replaced_by=uuid7(),
+    )
+
+
+async def close(intake, *invitations: InvitationSent) -> None:
+    """Publish closures as sampling does; wait until intake took the last (stream order)."""
+    for invitation in invitations:
+        event = closure(invitation)
+        await intake.nc.jetstream().publish(
+            subjects.for_event(event), encode(event), headers=event_headers(event)
+        )
+
+    async def claimed() -> bool:
+        last = invitations[-1].invitation_id
+        return await intake.db["claims"].find_one({"_id": last}) is not None
+
+    await eventually(claimed)
 
 
 def interview(invitation, submission, **extra) -> dict:
@@ -60,3 +94,33 @@ async def test_an_interview_sent_again_by_the_same_device_is_recorded_once(intak
     mine = next(u for u in counts.json()["units"] if u["unit"] == invitation.unit)
     assert mine["invited"]["face_to_face"] == 1  # the one interview, counted once
     assert (await intake.http.get("/v1/fieldwork/ht-2026")).status_code == 401
+
+
+async def test_a_replaced_invitation_takes_no_answer_unless_one_was_recorded_first(intake):
+    token, replaced = await intake.invite(channel="enumerator", draw_list="official")
+    _, answered = await intake.invite(channel="enumerator", draw_list="official")
+    first = await intake.http.post(
+        "/v1/interviews", json=interview(answered, uuid7()), headers=ENUMERATOR
+    )
+
+    # Both replaced from the reserve meanwhile: too late for the one interviewed already.
+    await close(intake, answered, replaced)
+    refused = await intake.http.post(
+        "/v1/interviews", json=interview(replaced, uuid7()), headers=ENUMERATOR
+    )
+    link = await intake.http.get(f"/s/{token}")
+    by_app = await intake.http.post("/v1/responses", json={"token": token, "answers": ANSWERS})
+
+    assert first.status_code == 201
+    assert refused.status_code == 409
+    problem = refused.json()
+    assert problem["type"] == "urn:sipas:problem:invitation-replaced"
+    assert problem["detail"].startswith("Lời mời này đã được thay bằng người dự phòng")
+    assert [e["field"] for e in problem["errors"]] == ["invitation_id"]
+    assert link.status_code == 409
+    assert "Khảo sát này đã đóng" in link.text
+    assert by_app.status_code == 409
+    assert [e["field"] for e in by_app.json()["errors"]] == ["token"]
+    claim = await intake.db["claims"].find_one({"_id": answered.invitation_id})
+    assert str(claim["response_id"]) == first.json()["response_id"]  # the first recorded wins
+    assert await intake.db["outbox"].count_documents({}) == 1

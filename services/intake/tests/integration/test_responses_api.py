@@ -136,7 +136,7 @@ async def test_an_enumerator_enters_answers_against_the_list_with_mode_and_id(
     assert recorded.status_code == 201
     assert (again.status_code, off_list.status_code) == (409, 404)
     assert off_list.json()["errors"][0]["field"] == "invitation_id"
-    assert "reserve" in off_list.json()["detail"]
+    assert "người dự phòng" in off_list.json()["detail"]  # Vietnamese first
     await eventually_fn(lambda: len(intake.collected("response.recorded")) == 1)
     event = intake.collected("response.recorded")[0]
     assert (event["collection_mode"], event["interviewer_id"]) == ("face_to_face", "dtv-07")

@@ -37,7 +37,11 @@ SERVICES = ("intake", "sampling", "scoring", "alerts", "console")
 INTAKE_RAW_SOURCES = (subjects.raw_dossier("http"), subjects.raw_dossier("import"))
 SERVICE_PUBLISHES: dict[str, tuple[str, ...]] = {
     "intake": (subjects.DOSSIERS_COMPLETED, subjects.RESPONSES_RECORDED, *INTAKE_RAW_SOURCES),
-    "sampling": (subjects.INVITATIONS_SENT, subjects.CAMPAIGNS_PLANNED),
+    "sampling": (
+        subjects.INVITATIONS_SENT,
+        subjects.INVITATIONS_CLOSED,
+        subjects.CAMPAIGNS_PLANNED,
+    ),
     "scoring": (subjects.INDEXES_UPDATED,),
     "alerts": (subjects.ALERTS_RAISED, subjects.CASES_UPDATED),
     "console": (),

@@ -13,7 +13,7 @@ import structlog
 from fastapi import FastAPI
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from sipas_contracts.events import DossierCompleted, Event, ResponseRecorded
+from sipas_contracts.events import DossierCompleted, Event, ResponseRecorded, SubstitutionReason
 from sipas_contracts.streams import SAMPLING_DOSSIERS, SAMPLING_RESPONSES
 from sipas_runtime.batches import Batch
 from sipas_runtime.channels import (
@@ -133,7 +133,7 @@ class SamplingService:
             metrics=self.metrics,
         )
 
-    async def _substitute(self, doc: dict[str, Any], reason: str) -> None:
+    async def _substitute(self, doc: dict[str, Any], reason: SubstitutionReason) -> None:
         """Replace a member the dispatcher could not reach (a reserve, when one is left)."""
         try:
             await self.draws.substitute(doc["campaign"], doc["dossier_id"], reason)

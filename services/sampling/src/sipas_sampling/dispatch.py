@@ -22,7 +22,7 @@ from uuid import UUID
 
 import structlog
 
-from sipas_contracts.events import Event, InvitationSent
+from sipas_contracts.events import Event, InvitationSent, SubstitutionReason
 from sipas_contracts.units import UnitHierarchy
 from sipas_runtime.channels import (
     Channel,
@@ -49,7 +49,7 @@ log = structlog.get_logger(__name__)
 NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 LEASE = timedelta(seconds=10)
 RENEW_EVERY = LEASE.total_seconds() / 3  # two renewals may be late before a lease lapses
-Substitute = Callable[[Document, str], Awaitable[None]]
+Substitute = Callable[[Document, SubstitutionReason], Awaitable[None]]
 
 
 @dataclass

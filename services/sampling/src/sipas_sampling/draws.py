@@ -9,7 +9,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from sipas_contracts.events import Event, InvitationSent
+from sipas_contracts.events import Event, InvitationClosed, InvitationSent, SubstitutionReason
 from sipas_runtime.mongo import Document
 from sipas_sampling.domain.allocation import AllocationError
 from sipas_sampling.domain.audit import next_entry, next_substitute
@@ -24,7 +24,7 @@ from sipas_sampling.domain.batch import (
 from sipas_sampling.domain.campaign import KINDS, Campaign
 from sipas_sampling.domain.eligibility import usable_channels
 from sipas_sampling.drawn import DrawnCampaign, FrozenPopulation, draw_summary, invitee
-from sipas_sampling.inviting import build
+from sipas_sampling.inviting import build, closed
 from sipas_sampling.maintenance import Transact
 from sipas_sampling.metrics import SamplingMetrics
 from sipas_sampling.registry import ActiveCampaign, Registry
@@ -163,12 +163,17 @@ class Draws:
         except DuplicateKeyError as exc:
             raise DrawError(f"campaign {campaign.id!r} has already been drawn") from exc
 
-    async def substitute(self, campaign_id: str, dossier_id: str, reason: str) -> Document:
+    async def substitute(
+        self, campaign_id: str, dossier_id: str, reason: SubstitutionReason
+    ) -> Document:
         """Replace a listed member by the next reserve of the stratum; log it.
 
-        Reporting the same member again with the same reason (an enumerator's app syncing
-        twice) answers the logged entry again, with ``repeated`` true, and re-publishes the
-        substitute's invitation (de-duplicated by its event id); another reason is refused.
+        In the same transaction the replaced invitation keeps the event closing its token
+        (invitation-closed) and the reserve's invitation its invitation-sent event; both are
+        published once it committed, under ids fixed then. Reporting the same member again
+        with the same reason (an enumerator's app syncing twice) answers the logged entry
+        again, with ``repeated`` true, and re-publishes both stored events (de-duplicated by
+        their ids: a first publish that failed is made good); another reason is refused.
         """
         active = self._batch(campaign_id)
         drawn = await self._campaigns.draw(campaign_id)
@@ -176,48 +181,67 @@ class Draws:
             raise DrawError(f"campaign {campaign_id!r} has not been drawn yet")
         drawing = DrawnCampaign(active, campaign_id, await self._campaigns.key(campaign_id), drawn)
 
-        async def work(session: AsyncClientSession) -> tuple[Document, InvitationSent | None]:
+        async def work(session: AsyncClientSession) -> tuple[Document, bool]:
             return await self._replace(drawing, dossier_id, reason, session)
 
-        entry, event = await self._transact(work)
-        repeated = event is None
+        entry, fresh = await self._transact(work)
         substitute = await self._invitation_of(campaign_id, entry["substitute"])
-        if repeated and substitute is not None:  # the first answer's publish may have failed
-            event = InvitationSent.model_validate(substitute["event"])
-        if event is not None:
-            await self._publish([event])
-        if not repeated:
+        await self._publish(await self._stored_events(campaign_id, entry, substitute))
+        if fresh:
             self._metrics.substitutions.labels(campaign_id, reason).inc()
         return {
             **{k: v for k, v in entry.items() if k not in {"_id", "campaign"}},
             "substitute_invitation_id": str(substitute["_id"]) if substitute else None,
-            "repeated": repeated,
+            "repeated": not fresh,
         }
 
+    async def _stored_events(
+        self, campaign_id: str, entry: Document, substitute: Document | None
+    ) -> list[Event]:
+        """The events a substitution committed: the replaced token closed, the reserve invited."""
+        replaced = await self._invitation_of(campaign_id, entry["replaced"])
+        events: list[Event] = []
+        if replaced is not None and replaced.get("closed_event"):
+            events.append(InvitationClosed.model_validate(replaced["closed_event"]))
+        if substitute is not None:
+            events.append(InvitationSent.model_validate(substitute["event"]))
+        return events
+
     async def _replace(
-        self, drawn: DrawnCampaign, dossier_id: str, reason: str, session: AsyncClientSession
-    ) -> tuple[Document, InvitationSent | None]:
-        """Log the substitution and invite the reserve (no invitation: it was logged before)."""
+        self,
+        drawn: DrawnCampaign,
+        dossier_id: str,
+        reason: SubstitutionReason,
+        session: AsyncClientSession,
+    ) -> tuple[Document, bool]:
+        """Log the substitution, close the replaced token, invite the reserve (fresh: True)."""
         log = await self._campaigns.substitutions(drawn.campaign_id, session)
         earlier = next((e for e in log if e["replaced"] == dossier_id), None)
         if earlier is not None:
             if earlier["reason"] != reason:
                 raise DrawError(f"{dossier_id!r} was already replaced ({earlier['reason']})")
-            return earlier, None
+            return earlier, False
         invitation = await self._listed(drawn.campaign_id, dossier_id)
         strata = drawn.lists[invitation["unit"]]
         used = {d for s in strata.values() for d in s["official"]} | {e["substitute"] for e in log}
         found = next_substitute(strata, invitation["kind"], used, transfer=drawn.transfers())
         if found is None:
             raise DrawError(f"the reserve list of {invitation['unit']} is exhausted")
-        entry = next_entry(log, invitation, found, reason, datetime.now(UTC))
+        now = datetime.now(UTC)
+        entry = next_entry(log, invitation, found, reason, now)
         await self._campaigns.add_substitution(drawn.campaign_id, entry, session)
+        sent = await self._invite_reserve(drawn.active, drawn.key, found[0], session)
+        closing = closed(invitation, reason, sent.invitation_id, now)
         await self._invitations.update(
             invitation["_id"],
-            {"state": "substituted", "updated_at": datetime.now(UTC)},
+            {
+                "state": "substituted",
+                "updated_at": now,
+                "closed_event": closing.model_dump(mode="json"),
+            },
             session=session,
         )
-        return entry, await self._invite_reserve(drawn.active, drawn.key, found[0], session)
+        return entry, True
 
     async def _listed(self, campaign_id: str, dossier_id: str) -> Document:
         """The invitation of a member who may be replaced (listed, not answered)."""

@@ -1,4 +1,4 @@
-"""Creating an invitation: its token, its invitation-sent event and its stored document.
+"""Creating an invitation (its token, invitation-sent event and document); closing one.
 
 The token is 128 random bits; only its keyed hash leaves (in the event, for intake). The
 token itself and the contact are kept encrypted under the campaign's vault key, for the
@@ -12,7 +12,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sipas_contracts.events import ApplicantKind, DrawList, InvitationChannel, InvitationSent
+from sipas_contracts.events import (
+    ApplicantKind,
+    DrawList,
+    InvitationChannel,
+    InvitationClosed,
+    InvitationSent,
+    SubstitutionReason,
+)
 from sipas_contracts.ids import uuid7_for
 from sipas_runtime.mongo import Document
 from sipas_runtime.privacy import keyed_hash, new_token
@@ -32,6 +39,28 @@ def invitation_id_for(campaign_id: str, dossier_id: str, at: datetime) -> UUID:
 def sent_event_id(campaign_id: str, dossier_id: str, attempt: int, at: datetime) -> UUID:
     """Deterministic id of the n-th invitation-sent event of a dossier (1 = first)."""
     return uuid7_for(f"invitation-sent:{campaign_id}:{dossier_id}:{attempt}", at)
+
+
+def closed_event_id(campaign_id: str, dossier_id: str, at: datetime) -> UUID:
+    """Deterministic id of the invitation-closed event of a replaced member (one at most)."""
+    return uuid7_for(f"invitation-closed:{campaign_id}:{dossier_id}", at)
+
+
+def closed(
+    invitation: Document, reason: SubstitutionReason, replaced_by: UUID, at: datetime
+) -> InvitationClosed:
+    """The event closing a replaced member's survey token (published with the substitution)."""
+    return InvitationClosed(
+        event_id=closed_event_id(invitation["campaign"], invitation["dossier_id"], at),
+        occurred_at=at,
+        producer=PRODUCER,
+        invitation_id=invitation["_id"],
+        campaign_id=invitation["campaign"],
+        unit=invitation["unit"],
+        token_hash=invitation["event"]["token_hash"],
+        reason=reason,
+        replaced_by=replaced_by,
+    )
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,14 @@ import pytest
 from aiosmtpd.controller import Controller
 from nats.aio.client import Client
 
-from sipas_contracts import subjects
-from sipas_contracts.events import CampaignPlanned, DossierCompleted, Event, InvitationSent
+from sipas_contracts import streams, subjects
+from sipas_contracts.events import (
+    CampaignPlanned,
+    DossierCompleted,
+    Event,
+    InvitationSent,
+    any_event_adapter,
+)
 from sipas_contracts.ids import uuid7
 from sipas_runtime.identity.tokens import SigningKey
 from sipas_runtime.privacy import KeyPair, seal
@@ -93,6 +99,19 @@ class Harness:
         )
         self.sent: list[InvitationSent] = []
         self.planned: list[CampaignPlanned] = []
+
+    async def stream_events(self, subject: str) -> list[Any]:
+        """The events the invitations stream stored on ``subject`` (each once), in order."""
+        sub = await self.js.subscribe(subject, ordered_consumer=True)
+        try:
+            info = await self.js.stream_info(streams.INVITATIONS.name, subjects_filter=subject)
+            count = sum((info.state.subjects or {}).values())
+            return [
+                any_event_adapter.validate_json((await sub.next_msg(timeout=5)).data)
+                for _ in range(count)
+            ]
+        finally:
+            await sub.unsubscribe()
 
     async def start(self) -> Harness:
         async def collect(msg: Any) -> None:

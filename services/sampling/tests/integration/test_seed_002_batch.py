@@ -13,6 +13,7 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
+from sipas_contracts import subjects
 from sipas_contracts.units import load_sample_hierarchy
 from sipas_sampling.campaigns import shipped_path
 from sipas_sampling.cli import app as cli
@@ -136,8 +137,14 @@ async def test_seed_002_yields_425_official_invitations_with_transfers_and_a_ver
         json={"dossier_id": refused, "reason": "unreachable"},
     )
     assert other_reason.status_code == 409
-    # A repeat re-publishes the same event (its id: JetStream keeps one), nothing new.
+    # A repeat re-publishes the same events (their ids: JetStream keeps one), nothing new.
     assert len({e.event_id for e in h.sent}) == 426
+    # Intake is told the refused member's token is closed: once, in the invitations stream.
+    closures = await h.stream_events(subjects.INVITATIONS_CLOSED)
+    assert [(c.reason, str(c.replaced_by)) for c in closures] == [
+        ("refused", sub.json()["substitute_invitation_id"])
+    ]
+    assert closures[0].unit == FEW_ORGS
 
     after = await campaign_page(h, tools)
     assert after["total_quota"] == 425

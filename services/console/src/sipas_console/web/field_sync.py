@@ -12,7 +12,8 @@ network, a service, or an invitation intake has not heard of yet, as after a sub
 made a moment ago) or ``conflict`` (recorded otherwise, or refused: show it to the
 enumerator, never drop it silently). An interview for a person sampling has replaced from
 the reserve list (refused or not reachable, recorded on another device) is such a conflict:
-it is not sent, for intake does not hear of substitutions. A result's message is an English
+it is not sent when sampling's list says so already, and intake, which sampling tells of the
+substitution, refuses it otherwise (``invitation-replaced``). A result's message is an English
 msgid the console translates into the enumerator's language (the services' own details are
 for developers): the page shows it as is.
 """
@@ -61,6 +62,7 @@ REPLACED = _(
     "meanwhile); this interview was not sent."
 )
 SUBSTITUTED = "substituted"
+REPLACED_PROBLEM = "urn:sipas:problem:invitation-replaced"
 
 
 def problems(exc: ServiceCallError) -> list[tuple[str, str]]:
@@ -96,6 +98,8 @@ def result_of_refusal(item: Mapping[str, Any], exc: ServiceCallError) -> dict[st
         return _result(item, "retry", UNAVAILABLE)
     if exc.status == NOT_YET and item["kind"] == "interview":  # a reserve brought in just now
         return _result(item, "retry", NOT_OPEN_YET)
+    if exc.problem.get("type") == REPLACED_PROBLEM:
+        return _result(item, "conflict", REPLACED)
     return _result(item, "conflict", CONFLICTS.get((item["kind"], exc.status), OTHER_CONFLICT))
 
 

@@ -41,15 +41,28 @@ TOKEN_PROBLEMS = {
     TokenProblem.UNKNOWN: (
         404,
         "urn:sipas:problem:token-unknown",
-        "This survey link is not valid.",
+        _("This survey link is not valid."),
     ),
     TokenProblem.USED: (
         409,
         "urn:sipas:problem:token-used",
-        "A response has already been recorded for this invitation.",
+        _("A response has already been recorded for this invitation."),
     ),
-    TokenProblem.EXPIRED: (410, "urn:sipas:problem:token-expired", "This survey link has expired."),
+    TokenProblem.EXPIRED: (
+        410,
+        "urn:sipas:problem:token-expired",
+        _("This survey link has expired."),
+    ),
+    TokenProblem.CLOSED: (
+        409,
+        "urn:sipas:problem:invitation-replaced",
+        _(
+            "This invitation was replaced from the reserve list (refused or not reachable); "
+            "it takes no answers any more."
+        ),
+    ),
 }
+CLOSED_REASON = _("replaced from the reserve list; it takes no answers")
 
 
 class Recorded(BaseModel):
@@ -71,10 +84,11 @@ async def _sent_before(
     return Recorded(response_id=str(claim["response_id"]), status="already_recorded")
 
 
-def token_problem(problem: TokenProblem) -> ProblemError:
-    """The problem document of a token that cannot take a response."""
+def token_problem(problem: TokenProblem, field: str = "token") -> ProblemError:
+    """The problem document of a token that cannot take a response (``field``: what named it)."""
     code, urn, detail = TOKEN_PROBLEMS[problem]
-    return ProblemError(code, detail, code=urn)
+    errors = [{"field": field, "reason": CLOSED_REASON}] if problem is TokenProblem.CLOSED else []
+    return ProblemError(code, detail, code=urn, errors=errors)
 
 
 def rejected(exc: ResponseRejectedError) -> ProblemError:
@@ -130,7 +144,9 @@ async def record_invited(
     token_hash: str,
     grant: TokenGrant,
     event: ResponseRecorded,
+    *,
     submission: UUID | None = None,
+    field: str = "token",
 ) -> Recorded:
     """Consume the invitation and publish; raises the token problem when it was used."""
     intake = service_of(request)
@@ -142,7 +158,7 @@ async def record_invited(
         if (again := await _sent_before(request, event.invitation_id, submission)) is not None:
             return again
         intake.metrics.responses.labels(mode, f"token_{problem.value}").inc()
-        raise token_problem(problem)
+        raise token_problem(problem, field)
     await intake.publish_responses([event])
     intake.metrics.responses.labels(mode, "recorded").inc()
     log.info("response_recorded", unit=grant.unit, campaign=grant.campaign_id, mode=mode)
@@ -185,6 +201,7 @@ async def post_response(submission: ResponseSubmission, request: Request) -> Rec
     "/interviews",
     status_code=status.HTTP_201_CREATED,
     summary="Enter the answers an enumerator took face to face or by phone",
+    responses=problem_responses(409),
 )
 async def post_interview(
     submission: InterviewSubmission, request: Request, response: Response, caller: Caller
@@ -192,7 +209,8 @@ async def post_interview(
     """Answers for one invitation of the official or reserve list, marked with mode and id.
 
     With a ``submission_id``, sending the same interview again answers 200 with the response
-    recorded the first time; an invitation answered otherwise is a 409 conflict.
+    recorded the first time; an invitation answered otherwise is a 409 conflict, and so is
+    one sampling replaced from the reserve list (``urn:sipas:problem:invitation-replaced``).
     """
     intake = service_of(request)
     now = datetime.now(UTC)
@@ -206,12 +224,15 @@ async def post_interview(
         if found is TokenProblem.UNKNOWN:
             raise ProblemError(
                 404,
-                f"No invitation {submission.invitation_id} is open for interviews: check the id "
-                "on the list; a reserve can be interviewed once a substitution brought it in.",
+                _(
+                    "No invitation %(id)s is open for interviews: check the id on the list; a "
+                    "reserve can be interviewed once a substitution brought it in."
+                ),
                 code="urn:sipas:problem:invitation-unknown",
-                errors=[{"field": "invitation_id", "reason": "no open invitation with this id"}],
+                errors=[{"field": "invitation_id", "reason": _("no open invitation with this id")}],
+                params={"id": str(submission.invitation_id)},
             )
-        raise token_problem(found)
+        raise token_problem(found, "invitation_id")
     token_hash, grant = found
     if not caller.scope(intake.hierarchy).covers(grant.unit):
         raise out_of_scope(request)
@@ -228,7 +249,14 @@ async def post_interview(
     except ResponseRejectedError as exc:
         intake.metrics.responses.labels(submission.mode, "invalid").inc()
         raise rejected(exc) from exc
-    recorded = await record_invited(request, token_hash, grant, event, submission.submission_id)
+    recorded = await record_invited(
+        request,
+        token_hash,
+        grant,
+        event,
+        submission=submission.submission_id,
+        field="invitation_id",
+    )
     if recorded.status == "already_recorded":
         response.status_code = status.HTTP_200_OK
     return recorded

@@ -5,6 +5,12 @@ still unused and unexpired, (2) claims the invitation (unique id: one response p
 invitation even when reminders carried new tokens) and (3) stores the response event in
 the outbox. Two concurrent submits conflict on the token document: one commits, the
 other is retried by the driver, finds the token used and is refused.
+
+An invitation sampling replaced from the reserve list (invitation-closed) is claimed for no
+response and its tokens are closed, in one transaction with the consumer's position. The
+claim decides the order: whichever of a response and the closure claims the invitation
+first wins. A response recorded before the closure arrived stands (the closure changes
+nothing); once the closure is in, the survey link and enumerators' interviews are refused.
 """
 
 from __future__ import annotations
@@ -14,12 +20,12 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
-from pymongo import DESCENDING, UpdateOne
+from pymongo import DESCENDING, UpdateMany, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from sipas_contracts.events import InvitationSent, ResponseRecorded
+from sipas_contracts.events import InvitationClosed, InvitationSent, ResponseRecorded
 from sipas_intake.domain.responses import TokenGrant
 from sipas_intake.store import CLAIMS, TOKENS
 from sipas_intake.store.outbox import Outbox
@@ -32,6 +38,7 @@ class TokenProblem(Enum):
     UNKNOWN = "unknown"
     USED = "used"
     EXPIRED = "expired"
+    CLOSED = "closed"
 
 
 class _AlreadyAnsweredError(Exception):
@@ -63,9 +70,31 @@ class TokenStore:
         ]
         await self._tokens.bulk_write(operations, ordered=False, session=session)
 
+    async def close(self, closures: list[InvitationClosed], session: AsyncClientSession) -> None:
+        """Claim each replaced invitation for no response (unless answered) and close its tokens."""
+        if not closures:
+            return
+        claims = [
+            UpdateOne(
+                {"_id": c.invitation_id},
+                {"$setOnInsert": {"closed": c.reason, "at": c.occurred_at, "response_id": None}},
+                upsert=True,
+            )
+            for c in closures
+        ]
+        await self._claims.bulk_write(claims, ordered=False, session=session)
+        closing = [
+            UpdateMany(
+                {"invitation_id": c.invitation_id, "used_at": None},
+                {"$set": {"closed_at": c.occurred_at}},
+            )
+            for c in closures
+        ]
+        await self._tokens.bulk_write(closing, ordered=False, session=session)
+
     async def grant(self, token_hash: str, now: datetime) -> TokenGrant | TokenProblem:
         """What the token allows, or why it cannot be used."""
-        return _grant_or_problem(await self._tokens.find_one({"_id": token_hash}), now)
+        return grant_or_problem(await self._tokens.find_one({"_id": token_hash}), now)
 
     async def grant_for_invitation(
         self, invitation_id: UUID, now: datetime
@@ -74,7 +103,7 @@ class TokenStore:
         doc = await self._tokens.find_one(
             {"invitation_id": invitation_id}, sort=[("expires_at", DESCENDING)]
         )
-        grant = _grant_or_problem(doc, now)
+        grant = grant_or_problem(doc, now)
         if isinstance(grant, TokenProblem) or doc is None:
             return grant if isinstance(grant, TokenProblem) else TokenProblem.UNKNOWN
         return str(doc["_id"]), grant
@@ -116,9 +145,18 @@ class TokenStore:
         try:
             await in_transaction(self._db.client, work)
         except (_AlreadyAnsweredError, DuplicateKeyError):
-            problem = await self.grant(token_hash, now)
-            return problem if isinstance(problem, TokenProblem) else TokenProblem.USED
+            return await self._refusal(token_hash, event, now)
         return None
+
+    async def _refusal(
+        self, token_hash: str, event: ResponseRecorded, now: datetime
+    ) -> TokenProblem:
+        """Why a response was not recorded: its token, or the claim that came first."""
+        claim = await self.claim(event.invitation_id) if event.invitation_id else None
+        if claim is not None and claim.get("closed"):
+            return TokenProblem.CLOSED
+        problem = await self.grant(token_hash, now)
+        return problem if isinstance(problem, TokenProblem) else TokenProblem.USED
 
     async def claim(self, invitation_id: UUID) -> Document | None:
         """The recorded answer of an invitation: response id, when, the sender's submission id."""
@@ -138,11 +176,14 @@ def _token_document(inv: InvitationSent) -> dict[str, Any]:
     }
 
 
-def _grant_or_problem(doc: Document | None, now: datetime) -> TokenGrant | TokenProblem:
+def grant_or_problem(doc: Document | None, now: datetime) -> TokenGrant | TokenProblem:
+    """What a stored token allows: a used token says so first, then a closed, an expired one."""
     if doc is None:
         return TokenProblem.UNKNOWN
     if doc.get("used_at") is not None:
         return TokenProblem.USED
+    if doc.get("closed_at") is not None:
+        return TokenProblem.CLOSED
     if doc["expires_at"] <= now:
         return TokenProblem.EXPIRED
     return TokenGrant.model_validate(doc)

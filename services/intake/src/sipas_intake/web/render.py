@@ -34,6 +34,13 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
         _("This link has expired"),
         _("The time to answer this survey has ended. Thank you for your interest."),
     ),
+    "closed": (
+        _("This survey is closed for you"),
+        _(
+            "Another person was invited in your place, so this link no longer takes "
+            "answers. Thank you for your time."
+        ),
+    ),
     "unknown": (
         _("This link is not valid"),
         _("Please check the link in your message and copy it in full."),

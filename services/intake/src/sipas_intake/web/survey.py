@@ -1,6 +1,7 @@
 """The survey form at ``/s/<token>``, one screen at a time, kept against the token until sent.
 
-GET ``/s/<token>`` checks the token (clear pages for unknown, used and expired links),
+GET ``/s/<token>`` checks the token (clear pages for unknown, used, expired and closed
+links: a member replaced from the reserve list),
 sets an HttpOnly SameSite=Strict cookie holding it and redirects to the token-free ``/s``.
 ``GET /s?step=N`` shows a screen (without ``step``: the one the respondent stopped at).
 Each screen posts to ``/s`` with a CSRF token bound to the token's hash and ``go`` =
@@ -37,7 +38,12 @@ from sipas_runtime.pages import SECURITY_HEADERS
 router = APIRouter(include_in_schema=False)
 COOKIE = "sipas_survey"
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-PROBLEM_PAGES = {TokenProblem.UNKNOWN: 404, TokenProblem.USED: 409, TokenProblem.EXPIRED: 410}
+PROBLEM_PAGES = {
+    TokenProblem.UNKNOWN: 404,
+    TokenProblem.USED: 409,
+    TokenProblem.EXPIRED: 410,
+    TokenProblem.CLOSED: 409,
+}
 SAVE_ATTEMPTS = 5
 
 
