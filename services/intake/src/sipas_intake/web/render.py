@@ -126,10 +126,8 @@ class Renderer:
         lang: Lang,
         status: int,
         headers: Mapping[str, str] | None = None,
-        refresh: str | None = None,
-        link: tuple[str, str] | None = None,
     ) -> HTMLResponse:
-        """A page with one message of :data:`MESSAGES` (``link``: URL and its label)."""
+        """A page with one message of :data:`MESSAGES`."""
         title, body = MESSAGES[key]
         return self.page(
             "message.html",
@@ -139,6 +137,4 @@ class Renderer:
             key=key,
             title=self.text(lang, title),
             body=self.text(lang, body),
-            refresh=refresh,
-            link=(link[0], self.text(lang, link[1])) if link else None,
         )
