@@ -1,11 +1,11 @@
-"""What a one-stop centre's live board shows: its unit's index and its counter's ratings.
+"""What a one-stop centre's live board shows: its unit's index and today's ratings.
 
-Pure: it reads scoring's league-table rows (``GET /v1/indices``) and returns the few
-figures a screen in a hall can show from a distance, campaign by campaign: the official
-SIPAS index so far (the sampled modes, with its 95% interval and n) and the ratings given
-at the counter this month (kiosk, which scoring keeps apart from the index). Only figures:
-never a comment, a name or a contact. Scoring counts by calendar month, so "this month" is
-the finest period a board can show (no service counts responses by day).
+Pure: it reads scoring's campaigns (``GET /v1/campaigns``: ids, titles, months) and
+league-table rows (``GET /v1/indices``) and returns the few figures a screen in a hall can
+show from a distance, campaign by campaign under its name: the official SIPAS index so far
+(the sampled modes, with its 95% interval and n) and the ratings given at the counter
+today (kiosk, which scoring keeps apart from the index; ``period=today``, the province's
+day). Only figures: never a comment, a person's name or a contact.
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ class Figure:
 
 @dataclass(frozen=True)
 class CampaignFigures:
-    """One campaign on the board: the index so far and this month's counter ratings."""
+    """One campaign on the board: its name, the index so far and today's counter ratings."""
 
     campaign_id: str
+    title: str
     overall: Figure | None
     responses: int
     counter: Figure | None
@@ -66,14 +67,26 @@ def figure_of(sipas: Row | None, lang: str) -> Figure | None:
     )
 
 
+def title_of(campaign: Row, lang: str) -> str | None:
+    """A campaign's name in the reader's language (Vietnamese when it has no other)."""
+    english = campaign.get("title_en") if lang == "en" else None
+    title = english or campaign.get("title_vi")
+    return str(title) if title else None
+
+
 def campaign_figures(
-    campaign_id: str, overall: Row | None, counter: Row | None, lang: str
+    campaign_id: str,
+    overall: Row | None,
+    counter: Row | None,
+    lang: str,
+    title: str | None = None,
 ) -> CampaignFigures | None:
-    """One campaign's figures from the unit's rows (index so far, counter this month)."""
+    """One campaign's figures from the unit's rows (index so far, counter today)."""
     if overall is None and counter is None:
         return None
     return CampaignFigures(
         campaign_id=campaign_id,
+        title=title or campaign_id,
         overall=figure_of(overall.get("sipas"), lang) if overall else None,
         responses=int(overall.get("responses") or 0) if overall else 0,
         counter=figure_of(counter.get("sipas"), lang) if counter else None,

@@ -10,7 +10,8 @@
 - Draws: an operator runs a commune's draw in the browser; after a substitution, an observer
   sees the log, verifies the draw (MATCH) and downloads the lists without contacts.
 - A hall screen: nobody signed in, the commune's screen key pasted once; a counter rating
-  changes the board within 5 s without a reload; a revoked key blanks it.
+  today changes the board within 5 s without a reload; a revoked key blanks it; the
+  campaign is shown by its name.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from openpyxl import load_workbook
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from sipas_contracts import subjects
+from sipas_contracts.events import CampaignPlanned
+from sipas_contracts.ids import uuid7
 from sipas_contracts.instrument import load_catalogue
 from sipas_contracts.testing import response
 from sipas_contracts.units import load_sample_hierarchy
@@ -411,6 +414,24 @@ async def rate_at_counter(nats_url: str, ratings: list[int], mode: str = "kiosk"
         await nc.close()
 
 
+async def plan_screen_campaign(nats_url: str) -> None:
+    """Sampling's plan of the screen's campaign, which gives scoring its name."""
+    today = datetime.now(UTC).date()
+    plan = CampaignPlanned(
+        event_id=uuid7(), occurred_at=datetime.now(UTC), producer="sampling",
+        campaign_id=SCREEN_CAMPAIGN, name_vi="Đánh giá tại quầy Xuân Liên",
+        name_en="Counter ratings in Xuân Liên", instrument_id=C2640.id, mode="continuous",
+        window_start=today, window_end=today, units=[SCREEN_UNIT], design_digest="0" * 64,
+    )  # fmt: skip
+    nc = await nats.connect(nats_url)
+    try:
+        await nc.jetstream().publish(
+            subjects.for_event(plan), encode(plan), headers=event_headers(plan)
+        )
+    finally:
+        await nc.close()
+
+
 def screen_key_of(stack: Stack, *, revoke: str | None = None) -> dict[str, str]:
     """A machine key for the commune's hall screen, made (or revoked) through the console."""
     supervisor = {"Authorization": f"Bearer {stack.dev_keys['supervisor']}"}
@@ -430,6 +451,7 @@ def test_a_hall_screen_shows_its_communes_index_and_each_new_rating_live(
 ) -> None:
     stack, console = staff_stack, staff_stack.url("console")
     made = screen_key_of(stack)
+    apart(plan_screen_campaign(stack.nats_url))
     apart(rate_at_counter(stack.nats_url, [5, 4, 4], mode="online"))  # the sampled survey
     apart(rate_at_counter(stack.nats_url, [5]))
     screen = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="vi-VN")
@@ -476,6 +498,7 @@ def test_a_hall_screen_shows_its_communes_index_and_each_new_rating_live(
         assert "refresh" not in shown.headers  # a page never reloads under a person
         expect(person.get_by_text("SIPAS index so far")).to_be_visible()
         expect(person.locator(".board-figure .count")).to_have_text("2")
+        expect(person.get_by_role("heading", level=2)).to_have_text("Counter ratings in Xuân Liên")
         check_page(person, "live-board-signed-in-english-phone")
     finally:
         person.close()

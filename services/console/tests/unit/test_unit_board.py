@@ -67,3 +67,21 @@ def test_finds_the_units_own_row_not_a_roll_up() -> None:
 
     assert unit_board.row_of(table, "ht-nx-xuan-lien") == own
     assert unit_board.row_of({}, "ht-nx-xuan-lien") is None
+
+
+def test_names_a_campaign_in_the_readers_language_and_else_by_its_id() -> None:
+    named = {"campaign_id": "c2026", "title_vi": "Khảo sát 2026", "title_en": "Survey 2026"}
+    vietnamese_only = {"campaign_id": "c2026", "title_vi": "Khảo sát 2026", "title_en": None}
+    row = {"unit": "ht-nx-xuan-lien", "responses": 3, "sipas": sipas("84.45")}
+
+    titles = [
+        unit_board.title_of(named, "vi"),
+        unit_board.title_of(named, "en"),
+        unit_board.title_of(vietnamese_only, "en"),
+        unit_board.title_of({"campaign_id": "c2026"}, "vi"),
+    ]
+    unnamed = unit_board.campaign_figures("c2026", row, None, "vi", None)
+
+    assert titles == ["Khảo sát 2026", "Survey 2026", "Khảo sát 2026", None]
+    assert unnamed is not None
+    assert unnamed.title == "c2026"

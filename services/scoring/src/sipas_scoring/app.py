@@ -21,7 +21,7 @@ from sipas_scoring.api.permissions import PERMISSIONS
 from sipas_scoring.counts import Counts, CountsReader
 from sipas_scoring.metrics import ScoringMetrics
 from sipas_scoring.settings import Settings
-from sipas_scoring.store.aggregates import AGGREGATES, AggregateStore
+from sipas_scoring.store.aggregates import AGGREGATES, DAY_AGGREGATES, AggregateStore
 from sipas_scoring.store.funnel import DOSSIERS, INVITATIONS, FunnelStore
 from sipas_scoring.store.profiles import PLANS, PROFILES, ProfileStore
 from sipas_scoring.store.publications import PUBLICATIONS, PublicationStore
@@ -30,6 +30,7 @@ from sipas_scoring.views import Views
 
 COLLECTIONS = (
     AGGREGATES,
+    DAY_AGGREGATES,
     DOSSIERS,
     INVITATIONS,
     PROFILES,
@@ -145,6 +146,7 @@ def register_lifecycle(scoring: ScoringService) -> None:
             )
             raise LegacyCountsError(msg)
         await scoring.aggregates().create_indexes()
+        await scoring.aggregates().of_days().create_indexes()
         await scoring.funnel().create_indexes()
         await scoring.publications().create_indexes()
 

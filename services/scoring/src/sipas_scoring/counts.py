@@ -7,12 +7,17 @@ consumer's position, and ``published``: the position through which every change 
 been published as index updates. An instance that takes the counts over re-publishes
 the slices counted after that mark (same deterministic event ids, so JetStream drops
 what was published already) and everything it replays.
+
+Beside the months, the responses of the latest local days (today and yesterday, by the
+clock) are also counted per **day** (``YYYY-MM-DD`` buckets), for live screens' "today"
+(``period=today``); their slices are checkpointed in ``day_aggregates`` with the same
+position, and older days are dropped from memory (their documents stay as a record).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -24,19 +29,33 @@ from sipas_runtime.batches import Delivery
 from sipas_runtime.mongo import Document, in_transaction
 from sipas_runtime.sequences import AppliedSequences
 from sipas_runtime.writes import Writes
+from sipas_scoring.domain.periods import day_bucket, local_date
 from sipas_scoring.domain.tally import SliceKey, Tally, fold
-from sipas_scoring.store.aggregates import AGGREGATES, AggregateStore, to_document
+from sipas_scoring.store.aggregates import (
+    AGGREGATES,
+    DAY_AGGREGATES,
+    AggregateStore,
+    to_document,
+)
 
 Touched = dict[str, set[tuple[str, str]]]
 """Per campaign: the (unit, month) pairs whose counts changed."""
+Slices = dict[str, dict[SliceKey, Tally]]
+"""Per campaign: its slices."""
+DAYS_KEPT = 2
+"""Days counted per day: today and yesterday (a response may arrive a little late)."""
 
 
 class Counts:
     """Every slice's tally, what changed since the last checkpoint, and what to publish."""
 
-    def __init__(self, offset: timedelta) -> None:
+    def __init__(
+        self, offset: timedelta, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self._offset = offset
-        self._campaigns: dict[str, dict[SliceKey, Tally]] = {}
+        self._clock = clock
+        self._campaigns: Slices = {}
+        self._days: Slices = {}
         self._dirty: dict[SliceKey, int] = {}  # slice -> change number, until checkpointed
         self._writing: dict[SliceKey, int] = {}
         self._change = 0
@@ -49,20 +68,46 @@ class Counts:
         """Count the responses (all of them, or none if one cannot be counted)."""
         increments = fold(((d.seq, d.event) for d in deliveries), self._offset)
         self._change += 1
+        for key in self._add(self._campaigns, increments):
+            self._touched.setdefault(key.campaign_id, set()).add((key.unit, key.bucket))
+        first = self.first_day()
+        recent = [(d.seq, d.event) for d in deliveries if self._day_of(d.event) >= first]
+        if recent:
+            self._add(self._days, fold(recent, self._offset, day_bucket))
+            self._forget_days_before(first.isoformat())
+
+    def _add(self, into: Slices, increments: dict[SliceKey, Tally]) -> list[SliceKey]:
         for key, tally in increments.items():
-            held = self._campaigns.setdefault(key.campaign_id, {})
+            held = into.setdefault(key.campaign_id, {})
             if key in held:
                 held[key].add(tally)
             else:
                 held[key] = tally
             self._dirty[key] = self._change
-            self._touched.setdefault(key.campaign_id, set()).add((key.unit, key.bucket))
+        return list(increments)
+
+    def _day_of(self, event: ResponseRecorded) -> date:
+        return local_date(event.occurred_at, self._offset)
+
+    def first_day(self) -> date:
+        """The earliest local day counted per day."""
+        return local_date(self._clock(), self._offset) - timedelta(days=DAYS_KEPT - 1)
+
+    def _forget_days_before(self, first: str) -> None:
+        for tallies in self._days.values():
+            for key in [k for k in tallies if k.bucket < first]:
+                del tallies[key]
+                self._dirty.pop(key, None)
 
     async def load(self, db: AsyncDatabase[Document], session: AsyncClientSession) -> None:
         """Replace the tallies in memory by the stored slices."""
         self.clear()
         for key, tally in (await AggregateStore(db).tallies(session=session)).items():
             self._campaigns.setdefault(key.campaign_id, {})[key] = tally
+        days = AggregateStore(db, DAY_AGGREGATES)
+        since = self.first_day().isoformat()
+        for key, tally in (await days.tallies(session=session, since=since)).items():
+            self._days.setdefault(key.campaign_id, {})[key] = tally
 
     def restored(self, applied: AppliedSequences, extra: Document) -> None:  # noqa: ARG002 - the protocol's
         """Slices counted after the published mark are published again."""
@@ -74,19 +119,18 @@ class Counts:
 
     def clear(self) -> None:
         """Forget everything."""
-        self._campaigns, self._dirty, self._writing, self._touched = {}, {}, {}, {}
+        self._campaigns, self._days, self._dirty, self._writing = {}, {}, {}, {}
+        self._touched = {}
         self.published = 0
 
     def contents(self, writes: Writes) -> Document:
         """Replace the slices changed since the last checkpoint; the published mark."""
         self._writing = dict(self._dirty)
         for key in self._writing:
-            writes.replace(
-                AGGREGATES,
-                {"_id": key.slice_id},
-                to_document(key, self._campaigns[key.campaign_id][key]),
-                upsert=True,
-            )
+            month = self._campaigns.get(key.campaign_id, {}).get(key)
+            held = month or self._days[key.campaign_id][key]
+            collection = AGGREGATES if month is not None else DAY_AGGREGATES
+            writes.replace(collection, {"_id": key.slice_id}, to_document(key, held), upsert=True)
         return {"published": self.published}
 
     def saved(self) -> None:
@@ -99,13 +143,17 @@ class Counts:
     def touch_all(self) -> None:
         """Every slice is written again at the next checkpoint."""
         self._change += 1
-        for tallies in self._campaigns.values():
+        for tallies in [*self._campaigns.values(), *self._days.values()]:
             self._dirty.update(dict.fromkeys(tallies, self._change))
 
     # -- the index loop's side -----------------------------------------------------------------
     def tallies(self, campaign_id: str) -> dict[SliceKey, Tally]:
         """The slices of one campaign (live objects: read them, never change them)."""
         return self._campaigns.get(campaign_id, {})
+
+    def day_tallies(self, campaign_id: str) -> dict[SliceKey, Tally]:
+        """The day slices of one campaign (live objects: read them, never change them)."""
+        return self._days.get(campaign_id, {})
 
     def take_touched(self) -> Touched:
         """What changed since the last call (the index loop publishes it)."""
@@ -150,19 +198,27 @@ class CountsReader:
         self._store = store
         self._client = client
 
-    async def snapshot(self, campaign_id: str) -> tuple[AppliedSequences, dict[SliceKey, Tally]]:
-        """The sequences counted and a copy of the campaign's slices, read together."""
+    async def snapshot(
+        self, campaign_id: str, *, days: bool = False
+    ) -> tuple[AppliedSequences, dict[SliceKey, Tally]]:
+        """The sequences counted and a copy of the campaign's slices, read together.
+
+        ``days``: the slices of the latest days (day buckets) instead of the months.
+        """
         applied = self._owned()
         if applied is not None:
-            copy = {k: Tally().add(t) for k, t in self._counts.tallies(campaign_id).items()}
+            held = (self._counts.day_tallies if days else self._counts.tallies)(campaign_id)
+            copy = {k: Tally().add(t) for k, t in held.items()}
             return AppliedSequences(applied.floor, list(applied.ranges)), copy
+        since = self._counts.first_day().isoformat() if days else None
 
         async def read(
             session: AsyncClientSession,
         ) -> tuple[AppliedSequences, dict[SliceKey, Tally]]:
             store = self._store()
             applied = await store.applied(SCORING_RESPONSES.durable, session)
-            return applied, await store.tallies(campaign_id, session)
+            slices = store.of_days() if days else store
+            return applied, await slices.tallies(campaign_id, session, since=since)
 
         return await in_transaction(self._client(), read)
 

@@ -17,7 +17,7 @@ from sipas_contracts.units import UnitHierarchy
 from sipas_runtime.i18n import _
 from sipas_scoring.counts import CountsReader
 from sipas_scoring.domain.funnel import FunnelCounts, funnel_rows
-from sipas_scoring.domain.periods import Period, parse_period, period_of
+from sipas_scoring.domain.periods import TODAY, Period, parse_period, period_of
 from sipas_scoring.domain.profile import CampaignProfile
 from sipas_scoring.domain.selection import by_unit_and_kind, instrument_of, reference_date
 from sipas_scoring.domain.tables import Baseline, Row, build_table
@@ -94,12 +94,17 @@ class Views:
         modes: tuple[str, ...] | None = None,
         kind: str | None = None,
     ) -> Computed:
-        """The league table of a campaign period (all tiers), with its explanation."""
-        period = parse_period(period_label)
+        """The league table of a campaign period (all tiers), with its explanation.
+
+        ``today``: the province's current day, from the day counts.
+        """
+        today = period_label == TODAY
+        period = Period.of_day(self.today()) if today else parse_period(period_label)
         profile = await self.profile(campaign_id)
-        applied, tallies = await self._reader.snapshot(campaign_id)
+        applied, tallies = await self._reader.snapshot(campaign_id, days=today)
         if not tallies:
-            msg = f"campaign {campaign_id!r} has no responses"
+            when = " today" if today else ""
+            msg = f"campaign {campaign_id!r} has no responses{when}"
             raise NotFoundError(msg)
         catalogue = instrument_of(tallies, profile)
         chosen = modes or profile.modes
@@ -149,6 +154,8 @@ class Views:
         modes: tuple[str, ...],
         kind: str | None,
     ) -> tuple[Baseline | None, Json | None]:
+        if period.granularity == "day":
+            return None, None
         before = period.previous()
         if before is not None:
             if not any(before.contains(k.bucket) for k in tallies):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -85,6 +85,30 @@ async def test_a_malformed_period_gets_a_problem_naming_the_formats(harness, wai
     assert answer.status_code == 422
     assert answer.headers["content-type"] == "application/problem+json"
     assert "YYYY-Qn" in answer.json()["detail"]
+
+
+async def test_today_counts_only_the_responses_of_the_provinces_current_day(harness, wait):
+    now = datetime(2026, 12, 7, 16, 30, tzinfo=UTC)  # 23:30 in Hà Nội
+    harness.scoring.counts._clock = harness.scoring.views._clock = lambda: now
+    at_counter = {"unit": "ht-nx-co-dam", "collection_mode": "kiosk"}
+    events = [
+        resp(answers_for(C2640, level), occurred_at=at, **at_counter)
+        for level, at in ((5, now), (1, now - timedelta(hours=1)), (1, now + timedelta(hours=1)))
+    ]
+    seqs = await harness.publish(*events, answered("ht-nx-co-dam", 1))
+    await wait(lambda: harness.scoring.responses.applied.highest == seqs[-1])
+
+    answer = await harness.http.get(
+        "/v1/indices", params={"campaign": "c2026", "period": "today", "modes": "kiosk"}
+    )
+
+    assert answer.status_code == 200, answer.text
+    table = answer.json()
+    assert table["period"] == "2026-12-07"
+    assert table["compared_with"] is None
+    co_dam = next(r for r in table["rows"] if r["unit"] == "ht-nx-co-dam")
+    assert co_dam["responses"] == 2  # 00:30 on 8 December and 20 November are other days
+    assert co_dam["sipas"]["n"] == 2
 
 
 async def test_an_unknown_campaign_is_not_found(harness, wait):

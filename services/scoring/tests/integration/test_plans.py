@@ -56,6 +56,8 @@ async def test_a_unit_that_answered_every_form_of_its_plan_is_ranked(harness, wa
     assert rows["ht-nx-co-dam"]["rank"] == 1
     assert rows["ht-nx-xuan-an"]["rank"] == 1
     assert harness.latest("c2026", "ht-nx-co-dam")["sipas"]["sufficient"]
+    listed = (await harness.http.get("/v1/campaigns")).json()
+    assert [(c["title_vi"], c["title_en"]) for c in listed] == [("Khảo sát 2026", "Survey 2026")]
 
 
 async def test_an_operator_cannot_ask_for_more_respondents_than_the_plan_samples(harness, wait):

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sipas_scoring.domain import PeriodError
-from sipas_scoring.domain.periods import month_bucket, parse_period, period_of
+from sipas_scoring.domain.periods import Period, day_bucket, month_bucket, parse_period, period_of
 from sipas_scoring.domain.stats import competition_ranks, wilson, z_for
 
 
@@ -76,3 +76,20 @@ def test_ranking_uses_unrounded_values():
     values = {"x": Fraction(844501, 10000), "y": Fraction(844549, 10000)}  # both show 84.45
 
     assert competition_ranks(values) == {"y": 1, "x": 2}
+
+
+def test_a_day_contains_only_its_own_day_bucket_and_has_no_previous_period():
+    day = Period.of_day(date(2026, 12, 7))
+
+    assert day.label == "2026-12-07"
+    buckets = ("2026-12-07", "2026-12-06", "2026-12")
+    assert [day.contains(b) for b in buckets] == [True, False, False]
+    assert day.previous() is None
+    assert day.last_day() == date(2026, 12, 7)
+    assert period_of(day.label, "month").label == "2026-12"
+
+
+def test_days_are_bucketed_in_vietnam_local_time():
+    late_evening_utc = datetime(2026, 12, 6, 17, 30, tzinfo=UTC)  # 00:30 on 7 Dec in Hà Nội
+
+    assert day_bucket(late_evening_utc) == "2026-12-07"

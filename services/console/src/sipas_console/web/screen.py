@@ -1,13 +1,13 @@
 """The live board of a one-stop centre: a screen in the hall showing its unit's index.
 
-``GET /live/board/{unit}`` shows, for each campaign with the unit's data, the SIPAS index
-with its 95% interval and n and this month's ratings at the counter (``unit_board``), large
-enough to read across a hall. ``static/live.js`` refreshes it as soon as scoring publishes a
-new index for the unit (``index-updated``, server-sent events). Without JavaScript a
-reload shows the current figures, and a screen's page (not a person's) reloads itself every
-minute with a ``Refresh`` header: nobody reads a hall screen at the keyboard, whereas a page
-that reloads under a person breaks WCAG 2.2.1, which is why it is not a ``<meta>`` refresh
-for everybody.
+``GET /live/board/{unit}`` shows, for each campaign with the unit's data, under its name,
+the SIPAS index with its 95% interval and n and today's ratings at the counter
+(``unit_board``; scoring's ``period=today``), large enough to read across a hall.
+``static/live.js`` refreshes it as soon as scoring publishes a new index for the unit
+(``index-updated``, server-sent events). Without JavaScript a reload shows the current
+figures, and a screen's page (not a person's) reloads itself every minute with a
+``Refresh`` header: nobody reads a hall screen at the keyboard, whereas a page that reloads
+under a person breaks WCAG 2.2.1, which is why it is not a ``<meta>`` refresh for everybody.
 
 Who may open it: anybody whose roles read indices for that unit — a signed-in person, or
 a screen holding a machine key of the unit (``people.screens``), set up once at
@@ -43,6 +43,7 @@ PERMISSIONS = {
 RELOAD_SECONDS = 60
 NOT_FOUND = 404
 KIOSK = "kiosk"  # the counter tablets' ratings, which scoring keeps apart from the index
+TODAY = "today"  # scoring's period of the province's current day
 MAX_KEY = 200
 NOT_A_SCREEN_KEY = _(
     "This is not a valid screen key: make one on the keys screen with the role "
@@ -89,7 +90,6 @@ async def board(request: Request, unit: Unit) -> Response:
         unit=unit,
         name=known.name_vi,
         campaigns=campaigns,
-        month=unit_board.month_of(province_day(now)),
         updated=(now + PROVINCE_OFFSET).strftime("%H:%M"),
     )
 
@@ -113,13 +113,14 @@ async def _figures(request: Request, unit: str, lang: str) -> list[unit_board.Ca
 
     chosen = unit_board.busiest(listed, month, unit_board.CANDIDATES)
     tables = await asyncio.gather(
-        *(table(c, p, m) for c in chosen for p, m in (("campaign", None), (month, KIOSK)))
+        *(table(c, p, m) for c in chosen for p, m in (("campaign", None), (TODAY, KIOSK)))
     )
+    titles = {str(c["campaign_id"]): unit_board.title_of(c, lang) for c in listed}
     shown = []
     for index, campaign in enumerate(chosen):
         overall = unit_board.row_of(tables[2 * index], unit)
         counter = unit_board.row_of(tables[2 * index + 1], unit)
-        figures = unit_board.campaign_figures(campaign, overall, counter, lang)
+        figures = unit_board.campaign_figures(campaign, overall, counter, lang, titles[campaign])
         if figures:
             shown.append(figures)
     return shown[: unit_board.MOST_CAMPAIGNS]

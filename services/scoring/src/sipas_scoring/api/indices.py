@@ -17,7 +17,7 @@ from sipas_runtime.problems import ProblemError
 from sipas_scoring.api import service_of
 from sipas_scoring.api.models import CampaignOut, FunnelOut, TableOut, UnitDetailOut
 from sipas_scoring.domain import ScoringError
-from sipas_scoring.domain.periods import PERIOD_PATTERN
+from sipas_scoring.domain.periods import LIVE_PERIOD_PATTERN, PERIOD_PATTERN
 from sipas_scoring.domain.profile import (
     CampaignProfile,
     ProfileSettings,
@@ -37,6 +37,15 @@ PeriodQuery = Annotated[
         description="'campaign' (default), YYYY, YYYY-Qn or YYYY-MM",
         max_length=16,
         json_schema_extra={"pattern": PERIOD_PATTERN},
+    ),
+]
+LivePeriodQuery = Annotated[
+    str,
+    Query(
+        description="'campaign' (default), YYYY, YYYY-Qn, YYYY-MM, or 'today': the "
+        "province's current day (Asia/Ho_Chi_Minh), counted per day",
+        max_length=16,
+        json_schema_extra={"pattern": LIVE_PERIOD_PATTERN},
     ),
 ]
 ModesQuery = Annotated[
@@ -81,16 +90,21 @@ async def campaign_or_only(request: Request, campaign: str | None) -> str:
 
 @router.get(
     "/campaigns",
-    summary="Campaigns with counts, their profile revision",
+    summary="Campaigns with counts, their title and profile revision",
     response_model=list[CampaignOut],
 )
 async def campaigns(request: Request) -> list[Json]:
-    """Responses, units, months and instruments of each campaign in the counts."""
+    """Responses, units, months and instruments of each campaign in the counts.
+
+    The title is the report title of the profile in force (the campaign's name from its
+    plan unless an operator set another), so a reader of indices can name a campaign.
+    """
     scoring = service_of(request)
     listed = await scoring.reader.campaigns()
     for entry in listed:
         profile = await scoring.views.profile(entry["campaign_id"])
         entry["profile_revision"] = profile.revision
+        entry["title_vi"], entry["title_en"] = profile.title_vi, profile.title_en
     return listed
 
 
@@ -103,13 +117,17 @@ async def indices(
     request: Request,
     *,
     campaign: CampaignQuery = None,
-    period: PeriodQuery = "campaign",
+    period: LivePeriodQuery = "campaign",
     level: Tier | None = None,
     unit: UnitQuery = None,
     kind: ApplicantKind | None = None,
     modes: ModesQuery = None,
 ) -> Json:
-    """Every unit with data and every roll-up, ranked within its tier on exact values."""
+    """Every unit with data and every roll-up, ranked within its tier on exact values.
+
+    ``period=today`` counts the responses given today in the province's time zone
+    (``period`` in the answer is that day, ``YYYY-MM-DD``); 404 when none was given yet.
+    """
     chosen = await campaign_or_only(request, campaign)
     try:
         table = await service_of(request).views.table(
@@ -135,7 +153,7 @@ async def unit_detail(
     campaign: CampaignPath,
     unit: UnitPath,
     *,
-    period: PeriodQuery = "campaign",
+    period: LivePeriodQuery = "campaign",
     kind: ApplicantKind | None = None,
     modes: ModesQuery = None,
 ) -> Json:
@@ -177,7 +195,7 @@ async def export(
     fmt: Format,
     *,
     campaign: CampaignQuery = None,
-    period: PeriodQuery = "campaign",
+    period: LivePeriodQuery = "campaign",
     kind: ApplicantKind | None = None,
     modes: ModesQuery = None,
 ) -> Response:

@@ -129,3 +129,5 @@ class CampaignOut(_Open):
     months: list[str]
     instruments: list[str]
     profile_revision: int
+    title_vi: str | None = Field(description="Report title (the campaign's name) in Vietnamese")
+    title_en: str | None = Field(description="Report title in English, if any")

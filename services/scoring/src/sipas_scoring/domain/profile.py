@@ -23,7 +23,7 @@ from sipas_contracts.ids import CampaignId
 from sipas_contracts.instrument import Catalogue
 from sipas_scoring.domain import ProfileError
 from sipas_scoring.domain.indices import Method, Rules
-from sipas_scoring.domain.periods import Granularity
+from sipas_scoring.domain.periods import Reporting
 from sipas_scoring.domain.stats import z_for
 
 ALL_MODES: tuple[CollectionMode, ...] = get_args(CollectionMode)
@@ -66,7 +66,7 @@ class ProfileSettings(BaseModel):
         description="Aspects (1001) or elements (2640) the campaign asks; None = all",
         json_schema_extra={"minItems": 1},  # an empty list is refused (below), null is all
     )
-    granularity: Granularity = Field(default="month", description="Reporting period")
+    granularity: Reporting = Field(default="month", description="Reporting period")
     previous_campaign: CampaignId | None = Field(
         default=None, description="Campaign compared with for year-on-year rank change"
     )

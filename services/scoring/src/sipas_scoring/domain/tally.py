@@ -13,7 +13,7 @@ the same result, and every index is a pure function of tallies.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -239,11 +239,17 @@ def total(tallies: Iterable[Tally]) -> Tally:
     return out
 
 
-def slice_key(event: Countable, offset: timedelta = VIETNAM_OFFSET) -> SliceKey:
-    """The slice a response is counted in."""
+Bucketing = Callable[[datetime, timedelta], str]
+"""The bucket of an instant at an offset from UTC: its month (the counts) or its day."""
+
+
+def slice_key(
+    event: Countable, offset: timedelta = VIETNAM_OFFSET, bucket: Bucketing = month_bucket
+) -> SliceKey:
+    """The slice a response is counted in (its month's, or with ``day_bucket`` its day's)."""
     return SliceKey(
         campaign_id=event.campaign_id,
-        bucket=month_bucket(event.occurred_at, offset),
+        bucket=bucket(event.occurred_at, offset),
         unit=event.unit,
         applicant_kind=event.applicant_kind,
         collection_mode=event.collection_mode,
@@ -252,12 +258,14 @@ def slice_key(event: Countable, offset: timedelta = VIETNAM_OFFSET) -> SliceKey:
 
 
 def fold(
-    sequenced: Iterable[tuple[int, Countable]], offset: timedelta = VIETNAM_OFFSET
+    sequenced: Iterable[tuple[int, Countable]],
+    offset: timedelta = VIETNAM_OFFSET,
+    bucket: Bucketing = month_bucket,
 ) -> dict[SliceKey, Tally]:
     """Count ``(stream sequence, response)`` pairs into one tally per slice."""
     accumulators: dict[SliceKey, Accumulator] = {}
     for seq, event in sequenced:
-        key = slice_key(event, offset)
+        key = slice_key(event, offset, bucket)
         accumulator = accumulators.get(key)
         if accumulator is None:
             accumulator = accumulators[key] = Accumulator()

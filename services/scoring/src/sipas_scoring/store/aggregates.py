@@ -44,6 +44,8 @@ from sipas_runtime.sequences import AppliedSequences
 from sipas_scoring.domain.tally import SliceKey, Tally
 
 AGGREGATES = "aggregates"
+DAY_AGGREGATES = "day_aggregates"
+"""The latest days' slices, in the same form with a ``YYYY-MM-DD`` bucket."""
 LEGACY_PUBLISHER_STATE = "publisher_state"
 _LEGACY = {"slices": {"$exists": True}}
 
@@ -111,11 +113,21 @@ class AggregateStore:
         await self._slices.create_index([("campaign_id", ASCENDING), ("bucket", ASCENDING)])
         await self._slices.create_index([("unit", ASCENDING)])
 
+    def of_days(self) -> AggregateStore:
+        """The store of the day slices beside this one's months."""
+        return AggregateStore(self._db, DAY_AGGREGATES)
+
     async def tallies(
-        self, campaign_id: str | None = None, session: AsyncClientSession | None = None
+        self,
+        campaign_id: str | None = None,
+        session: AsyncClientSession | None = None,
+        *,
+        since: str | None = None,
     ) -> dict[SliceKey, Tally]:
-        """Every slice (of one campaign)."""
-        query = {} if campaign_id is None else {"campaign_id": campaign_id}
+        """Every slice (of one campaign; from the bucket ``since`` on)."""
+        query: Document = {} if campaign_id is None else {"campaign_id": campaign_id}
+        if since is not None:
+            query["bucket"] = {"$gte": since}
         return dict([from_document(doc) async for doc in self._slices.find(query, session=session)])
 
     async def campaigns(self) -> list[Document]:
