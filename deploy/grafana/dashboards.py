@@ -6,6 +6,13 @@
 Each panel is (title, description, unit, kind, [(PromQL, legend)]). Panels are laid out two
 per row. The datasource is the provisioned Prometheus (uid ``prometheus``). Titles are
 Vietnamese first with the English after a slash, as the operators read them.
+
+Links open the console where an operator acts on what a panel shows: each dashboard links
+its console screens (top right), and panels by unit or campaign carry data links to that
+unit's cases or live board, or that campaign's page. They start with ``${console}``, a
+hidden constant variable holding the console's address as the operators' browsers reach
+it (``CONSOLE``, docker-compose's ``SIPAS_CONSOLE_PUBLIC_URL`` default; set it in the
+dashboard's variables, or generate with ``--console-url https://...`` for another one).
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ from pathlib import Path
 
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 OUT = Path(__file__).resolve().parent / "dashboards"
+CONSOLE = "http://localhost:8080"
+Link = tuple[str, str]
+"""(title, URL): a link to a console page; the URL starts with ``${console}``."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,7 @@ class Panel:
     queries: list[tuple[str, str]]
     kind: str = "timeseries"  # timeseries | bargauge | table | stat
     decimals: int | None = None
+    links: tuple[Link, ...] = ()  # data links; ${__field.labels.<label>} names a series' label
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,7 @@ class Dashboard:
     description: str
     panels: list[Panel]
     variables: dict[str, str] = field(default_factory=dict)
+    links: tuple[Link, ...] = ()  # the console screens this dashboard is about
 
 
 def _target(i: int, expr: str, legend: str, kind: str) -> dict[str, object]:
@@ -62,6 +74,8 @@ def _panel(index: int, panel: Panel) -> dict[str, object]:
     defaults: dict[str, object] = {"unit": panel.unit, "min": 0}
     if panel.decimals is not None:
         defaults["decimals"] = panel.decimals
+    if panel.links:
+        defaults["links"] = [{"title": t, "url": u, "targetBlank": True} for t, u in panel.links]
     if panel.kind == "timeseries":
         defaults["custom"] = {
             "drawStyle": "line",
@@ -121,8 +135,36 @@ def _variable(name: str, query: str) -> dict[str, object]:
     }
 
 
-def render(dashboard: Dashboard) -> dict[str, object]:
-    """The Grafana JSON model of a dashboard."""
+def _console_variable(url: str) -> dict[str, object]:
+    return {
+        "name": "console",
+        "label": "console",
+        "type": "constant",
+        "hide": 2,
+        "query": url,
+        "current": {"selected": False, "text": url, "value": url},
+        "description": "The console's address as the operators' browsers reach it.",
+    }
+
+
+def _dashboard_link(title: str, url: str) -> dict[str, object]:
+    return {
+        "title": title,
+        "type": "link",
+        "url": url,
+        "icon": "external link",
+        "targetBlank": True,
+        "tooltip": title,
+        "asDropdown": False,
+        "includeVars": False,
+        "keepTime": False,
+        "tags": [],
+    }
+
+
+def render(dashboard: Dashboard, console: str = CONSOLE) -> dict[str, object]:
+    """The Grafana JSON model of a dashboard (``console``: the console's address)."""
+    variables = [_variable(n, q) for n, q in dashboard.variables.items()]
     return {
         "uid": dashboard.uid,
         "title": dashboard.title,
@@ -136,15 +178,30 @@ def render(dashboard: Dashboard) -> dict[str, object]:
         "version": 1,
         "time": {"from": "now-24h", "to": "now"},
         "timepicker": {},
-        "templating": {"list": [_variable(n, q) for n, q in dashboard.variables.items()]},
+        "templating": {"list": [_console_variable(console), *variables]},
         "annotations": {"list": []},
-        "links": [],
+        "links": [_dashboard_link(title, url) for title, url in dashboard.links],
         "panels": [_panel(i, p) for i, p in enumerate(dashboard.panels)],
     }
 
 
 UNIT = 'unit=~"$unit"'
 CAMPAIGN = 'campaign=~"$campaign"'
+SERIES_UNIT, SERIES_CAMPAIGN = "${__field.labels.unit}", "${__field.labels.campaign}"
+CONSOLE_HOME = ("Bảng điều khiển / SIPAS console", "${console}/")
+CAMPAIGNS = ("Đợt khảo sát / campaigns", "${console}/campaigns")
+PUBLICATIONS = ("Công bố kết quả / publications", "${console}/publications")
+CASE_INBOX = ("Hộp vụ việc / case inbox", "${console}/cases")
+CASE_BOARD = ("Bảng vụ việc của tỉnh / province case board", "${console}/board")
+UNIT_CASES = ("Vụ việc của đơn vị / the unit's cases", f"${{console}}/cases?unit={SERIES_UNIT}")
+UNIT_BOARD = (
+    "Bảng kết quả trực tiếp của đơn vị / the unit's live board",
+    f"${{console}}/live/board/{SERIES_UNIT}",
+)
+CAMPAIGN_PAGE = (
+    "Trang đợt khảo sát / the campaign's page",
+    f"${{console}}/campaigns/{SERIES_CAMPAIGN}",
+)
 NAMES = "max by (unit, name) (sipas_scoring_unit_info)"
 LEAVES = 'max by (unit, name) (sipas_scoring_unit_info{tier=~"commune|department"})'
 
@@ -163,6 +220,7 @@ FUNNEL = Dashboard(
     title="SIPAS Live — phễu khảo sát / survey funnel",
     description="From completed dossiers to recorded responses, by unit and channel.",
     variables={"unit": "label_values(sipas_intake_accepted_dossiers_total, unit)"},
+    links=(CONSOLE_HOME, CAMPAIGNS),
     panels=[
         Panel(
             "Hồ sơ đã nhận theo đơn vị / dossiers accepted by unit (24h)",
@@ -178,6 +236,7 @@ FUNNEL = Dashboard(
             ],
             kind="bargauge",
             decimals=0,
+            links=(UNIT_BOARD,),
         ),
         Panel(
             "Bản ghi hồ sơ theo kết quả / dossier records by outcome",
@@ -272,6 +331,7 @@ INDEX = Dashboard(
     title="SIPAS Live — chỉ số hài lòng / live index",
     description="Latest whole-campaign SIPAS per unit with its 95% interval, and response counts.",
     variables={"campaign": "label_values(sipas_scoring_responses, campaign)"},
+    links=(CONSOLE_HOME, CAMPAIGNS, PUBLICATIONS),
     panels=[
         Panel(
             "Chỉ số SIPAS theo đơn vị / SIPAS by unit",
@@ -289,6 +349,7 @@ INDEX = Dashboard(
             ],
             kind="bargauge",
             decimals=2,
+            links=(CAMPAIGN_PAGE, UNIT_BOARD, UNIT_CASES),
         ),
         Panel(
             "Khoảng tin cậy 95% / 95% interval",
@@ -324,6 +385,7 @@ INDEX = Dashboard(
             [(named(f"sipas_scoring_responses{{{CAMPAIGN}}}"), "{{name}}")],
             kind="bargauge",
             decimals=0,
+            links=(CAMPAIGN_PAGE, UNIT_BOARD),
         ),
         Panel(
             "Cập nhật chỉ số / index updates per second",
@@ -365,6 +427,7 @@ CASES = Dashboard(
     uid="sipas-cases",
     title="SIPAS Live — cảnh báo và vụ việc / alerts and cases",
     description="Negative feedback routed to units as cases, with SLA status and escalation.",
+    links=(CONSOLE_HOME, CASE_INBOX, CASE_BOARD),
     panels=[
         Panel(
             "Cảnh báo theo quy tắc / alerts by rule (24h)",
@@ -381,6 +444,7 @@ CASES = Dashboard(
             [("sum by (unit) (increase(sipas_alerts_cases_opened_total[7d]))", "{{unit}}")],
             kind="bargauge",
             decimals=0,
+            links=(UNIT_CASES,),
         ),
         Panel(
             "Vụ việc đang xử lý theo trạng thái / open cases by state",
@@ -389,6 +453,7 @@ CASES = Dashboard(
             [("sum by (state) (sipas_alerts_active_cases)", "{{state}}")],
             kind="stat",
             decimals=0,
+            links=(CASE_BOARD,),
         ),
         Panel(
             "Vụ việc quá hạn / overdue cases",
@@ -397,6 +462,7 @@ CASES = Dashboard(
             [("sum(sipas_alerts_overdue_cases)", "quá hạn / overdue")],
             kind="stat",
             decimals=0,
+            links=(CASE_BOARD,),
         ),
         Panel(
             "Vi phạm thời hạn / SLA breaches (7 days)",
@@ -413,6 +479,7 @@ CASES = Dashboard(
             [("sum by (agency) (increase(sipas_alerts_escalations_total[7d]))", "{{agency}}")],
             kind="bargauge",
             decimals=0,
+            links=(CASE_BOARD,),
         ),
         Panel(
             "Thời gian tiếp nhận p90 / time to acknowledge p90",
@@ -466,6 +533,7 @@ HEALTH = Dashboard(
     uid="sipas-system-health",
     title="SIPAS Live — system health",
     description="Liveness, throughput, lag, dead letters, latency and resources of the four SIPAS services.",
+    links=(CONSOLE_HOME,),
     panels=[
         Panel(
             "Targets up",
@@ -576,17 +644,19 @@ FILES = {
 }
 
 
-def rendered() -> dict[Path, str]:
+def rendered(console: str = CONSOLE) -> dict[Path, str]:
     """File path -> JSON text of every dashboard."""
     return {
-        OUT / FILES[d.uid]: json.dumps(render(d), indent=2, ensure_ascii=False) + "\n"
+        OUT / FILES[d.uid]: json.dumps(render(d, console), indent=2, ensure_ascii=False) + "\n"
         for d in DASHBOARDS
     }
 
 
 def main() -> int:
     """Write the files, or with --check report stale ones (exit 1)."""
-    files = rendered()
+    args = sys.argv[1:]
+    console = args[args.index("--console-url") + 1] if "--console-url" in args else CONSOLE
+    files = rendered(console.rstrip("/"))
     if "--check" in sys.argv:
         stale = [p.name for p, text in files.items() if not p.is_file() or p.read_text() != text]
         if stale:

@@ -581,6 +581,35 @@ def test_grafana_dashboards_use_the_provisioned_datasource(services: dict[str, A
             assert all(target["expr"] for target in panel["targets"]), panel["title"]
 
 
+def test_dashboard_links_open_console_pages_at_the_consoles_compose_address(
+    services: dict[str, Any],
+) -> None:
+    from sipas_console.web import route_table
+
+    pages = [
+        re.compile(re.sub(r"\{[^}]+\}", "[^/?]+", path) + r"(\?.*)?")
+        for (method, path), _ in route_table()
+        if method == "GET"
+    ]
+    dashboards = [json.loads(p.read_text()) for p in (DEPLOY / "grafana/dashboards").glob("*.json")]
+    links = [link["url"] for d in dashboards for link in d["links"]] + [
+        link["url"]
+        for d in dashboards
+        for panel in d["panels"]
+        for link in panel["fieldConfig"]["defaults"].get("links", [])
+    ]
+    consoles = {v["query"] for d in dashboards for v in d["templating"]["list"]
+                if v["name"] == "console"}  # fmt: skip
+    compose_default = services["console"]["environment"]["SIPAS_CONSOLE_PUBLIC_URL"]
+
+    assert {"${console}/cases?unit=${__field.labels.unit}", "${console}/board"} <= set(links)
+    for url in links:
+        path = url.removeprefix("${console}").replace("${__field.labels.unit}", "ht-nx-co-dam")
+        path = path.replace("${__field.labels.campaign}", "c2026")
+        assert any(page.fullmatch(path) for page in pages), url
+    assert consoles == {compose_default.removeprefix("${SIPAS_CONSOLE_PUBLIC_URL:-").rstrip("}")}
+
+
 def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
     promtool = require_tool("promtool")
     exprs = [
