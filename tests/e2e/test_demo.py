@@ -65,6 +65,7 @@ def test_the_default_demo_ranks_communes_with_sipas_and_interval_and_exits_clean
     assert re.search(
         r"Kết quả công khai / public results\s+http://127\.0\.0\.1:\d+/ket-qua", output
     )
+    assert re.search(r"dev sign-in\s+dev-supervisor, .* in \S+dev-supervisor\.txt", output)
     assert "đã công bố / published: 425 phiếu" in board  # the replayed period is published
     assert "/metrics" in output
     assert sipas_processes(tmp_path) == []

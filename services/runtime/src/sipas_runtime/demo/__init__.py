@@ -244,6 +244,11 @@ def _urls(stack: Stack, workdir: Path, console: Console) -> None:
     if "console" in stack.services:
         console.print(f"  Bảng điều khiển / console   {stack.url('console')}/")
         console.print(f"  Kết quả công khai / public results   {stack.url('console')}/ket-qua")
+        console.print(
+            "  Đăng nhập thử / dev sign-in   dev-supervisor, mật khẩu / password in "
+            f"{stack.workdir / 'dev-supervisor.txt'}",
+            soft_wrap=True,
+        )
     for name in API_SERVICES:
         console.print(f"  {name:<9} {stack.url(name)}/docs   {stack.url(name)}/metrics")
     console.print(f"  sampling  {stack.url('sampling')}/dev/outbox")
