@@ -4,21 +4,24 @@ Sheet ``Phieu``: row 1 the column keys (the importer reads these), row 2 the que
 Vietnamese (ignored on import), data from row 3; code columns carry drop-down lists.
 Sheet ``Huong_dan``: every item with its codes and their meanings. Hidden sheet
 ``_sipas``: which instrument and profile the template was made for.
+
+openpyxl (with numpy, which it imports) is loaded when a workbook is made, not at start-up:
+it is about a second of every intake start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.worksheet import Worksheet
+from typing import TYPE_CHECKING
 
 from sipas_contracts.instrument import Catalogue
 from sipas_intake.domain.paper import FIXED_COLUMNS, columns
 from sipas_intake.spreadsheets import Row, SpreadsheetError, open_xlsx, read_xlsx, workbook_bytes
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+    from openpyxl.worksheet.datavalidation import DataValidation
+    from openpyxl.worksheet.worksheet import Worksheet
 
 DATA_SHEET = "Phieu"
 GUIDE_SHEET = "Huong_dan"
@@ -37,6 +40,10 @@ FIXED_LABELS = {
 
 def template(catalogue: Catalogue, profile: str, *, campaign_id: str = "", unit: str = "") -> bytes:
     """The XLSX template for ``profile`` (campaign and unit pre-filled when given)."""
+    from openpyxl import Workbook  # noqa: PLC0415 - loaded on first use
+    from openpyxl.styles import Alignment, Font, PatternFill  # noqa: PLC0415 - loaded on first use
+    from openpyxl.utils import get_column_letter  # noqa: PLC0415 - loaded on first use
+
     items = catalogue.form(profile).items
     book = Workbook()
     sheet = book.worksheets[0]
@@ -80,6 +87,9 @@ def _prefill(sheet: Worksheet, header: tuple[str, ...], campaign_id: str, unit: 
 def _validations(
     sheet: Worksheet, catalogue: Catalogue, header: tuple[str, ...], items: tuple[str, ...]
 ) -> None:
+    from openpyxl.utils import get_column_letter  # noqa: PLC0415 - loaded on first use
+    from openpyxl.worksheet.datavalidation import DataValidation  # noqa: PLC0415 - loaded on first use
+
     last = FIRST_DATA_ROW + TEMPLATE_ROWS - 1
     by_scale: dict[str, DataValidation] = {}
     for index, name in enumerate(header, start=1):

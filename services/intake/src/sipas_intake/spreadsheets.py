@@ -16,9 +16,10 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook, load_workbook
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 XLSX_MAGIC = b"PK\x03\x04"
 MAX_COLUMNS = 400
@@ -75,6 +76,8 @@ def _header(values: Sequence[object]) -> list[str | None]:
 
 def open_xlsx(data: bytes) -> Workbook:
     """An openpyxl read-only workbook (raises :class:`SpreadsheetError`)."""
+    from openpyxl import load_workbook  # noqa: PLC0415 - openpyxl and numpy: ~1 s of start-up, loaded on first use
+
     try:
         return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:

@@ -6,7 +6,8 @@ then the reserves in order, each with the invitation id an interview is recorded
 enumerator), name, address, phone, e-mail and survey link; an observer's copy shows the
 same rows with those cells masked. Cells that start like a formula are neutralised
 (CSV/XLSX injection); characters a spreadsheet cannot hold (controls) show as U+FFFD
-instead of breaking the whole file.
+instead of breaking the whole file. openpyxl (with numpy, which it imports) is loaded when a
+list is made, not at start-up: it is about a second of every sampling start.
 """
 
 from __future__ import annotations
@@ -14,13 +15,10 @@ from __future__ import annotations
 import html
 import io
 from collections.abc import Iterable
+from re import Pattern
 from typing import Any
 
 import segno
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from sipas_runtime.mongo import Document
 
@@ -61,10 +59,10 @@ WIDTHS = (5, 24, 16, 10, 11, 7, 38, 26, 22, 32, 13, 24, 44, 11, 18)
 MASK = "—"
 
 
-def _safe(value: object) -> object:
+def _safe(value: object, illegal: Pattern[str]) -> object:
     if not isinstance(value, str):
         return value
-    value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    value = illegal.sub("\ufffd", value)
     if value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
         return "'" + value
     return value
@@ -97,6 +95,11 @@ def _cells(number: int, row: dict[str, Any], *, with_contacts: bool) -> list[obj
 
 def lists_workbook(rows: Iterable[dict[str, Any]], *, title: str, with_contacts: bool) -> bytes:
     """The official/reserve list as an XLSX file (rows: unit, kind, list, dossier, contact...)."""
+    from openpyxl import Workbook  # noqa: PLC0415 - loaded on first use
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # noqa: PLC0415 - loaded on first use
+    from openpyxl.styles import Font  # noqa: PLC0415 - loaded on first use
+    from openpyxl.utils import get_column_letter  # noqa: PLC0415 - loaded on first use
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None  # a new workbook always has one sheet
@@ -108,7 +111,8 @@ def lists_workbook(rows: Iterable[dict[str, Any]], *, title: str, with_contacts:
     for cell in sheet[3]:
         cell.font = Font(bold=True)
     for number, row in enumerate(rows, start=1):
-        sheet.append([_safe(v) for v in _cells(number, row, with_contacts=with_contacts)])
+        cells = _cells(number, row, with_contacts=with_contacts)
+        sheet.append([_safe(v, ILLEGAL_CHARACTERS_RE) for v in cells])
     for index, width in enumerate(WIDTHS, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A4"

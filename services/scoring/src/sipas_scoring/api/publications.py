@@ -31,7 +31,6 @@ from sipas_scoring.rendering import Json
 from sipas_scoring.report import render_html, render_pdf
 from sipas_scoring.store.publications import ConflictError, HistoryEntry, PublicationRecord
 from sipas_scoring.views import NotFoundError
-from sipas_scoring.workbook import official_workbook
 
 router = APIRouter(prefix="/v1/publications", tags=["publication"])
 reports_router = APIRouter(prefix="/v1/reports", tags=["publication"])
@@ -273,6 +272,9 @@ async def publication_workbook(
 
 def workbook_response(snapshot: Json, record: PublicationRecord, lang: Lang) -> Response:
     """The workbook as a download named after the campaign and period."""
+    # openpyxl (and numpy, which it imports) is about a second of start-up: load on first use
+    from sipas_scoring.workbook import official_workbook  # noqa: PLC0415
+
     name = f"sipas-{record.campaign_id}-{record.period}-bieu-tong-hop.xlsx"
     return Response(
         official_workbook(snapshot, record, lang),
