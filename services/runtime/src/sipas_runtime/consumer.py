@@ -235,6 +235,10 @@ class IdempotentConsumer(Generic[E]):
             self.dedup.forget()  # the outcome is unknown: read the applied set again
             raise
         self.applied_fresh += len(batch.fresh)
+        # counted once committed: an attempt that aborts (and is retried) applied nothing
+        self._metrics.consumed.labels(*self._labels, "applied").inc(len(batch.fresh))
+        self._metrics.consumed.labels(*self._labels, "duplicate").inc(len(batch.replayed))
+        self._metrics.observe_ages(self.spec.durable, (d.event for d in batch.fresh))
         for callback in batch.committed:
             callback()
         return outputs, batch
@@ -246,7 +250,4 @@ class IdempotentConsumer(Generic[E]):
         await self.dedup.split(deliveries, batch, session)
         outputs = await self._handler(batch, session)
         await batch.writes.flush(self._client(), session)
-        self._metrics.consumed.labels(*self._labels, "applied").inc(len(batch.fresh))
-        self._metrics.consumed.labels(*self._labels, "duplicate").inc(len(batch.replayed))
-        self._metrics.observe_ages(self.spec.durable, (d.event for d in batch.fresh))
         return list(outputs or []), batch
