@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import time
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -275,17 +276,39 @@ def i18n_check() -> None:
     console.print("catalogue complete")
 
 
-def _install_plugins() -> None:
-    for ep in entry_points(group="sipas.cli"):
+def _core_commands() -> set[str]:
+    groups = {group.name for group in app.registered_groups}
+    commands = {
+        command.name or command.callback.__name__.replace("_", "-")
+        for command in app.registered_commands
+        if command.callback is not None
+    }
+    return {name for name in groups | commands if name}
+
+
+def _install_plugins(argv: list[str]) -> None:
+    """Add the services' sub-commands: only the one asked for when there is one.
+
+    Loading a plugin imports its service (about a second each: ``sipas alerts`` loads the
+    holiday calendars), so ``sipas sampling verify`` loads sampling's alone, a core command
+    none, and help or an unknown command all of them (to list them).
+    """
+    plugins = {ep.name: ep for ep in entry_points(group="sipas.cli")}
+    asked = argv[1] if len(argv) > 1 else ""
+    if asked in plugins:
+        plugins = {asked: plugins[asked]}
+    elif asked in _core_commands():
+        plugins = {}
+    for name, ep in plugins.items():
         try:
-            app.add_typer(ep.load(), name=ep.name)
+            app.add_typer(ep.load(), name=name)
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
-            console.print(f"[yellow]warning: cannot load sipas {ep.name}: {exc}[/]")
+            console.print(f"[yellow]warning: cannot load sipas {name}: {exc}[/]")
 
 
 def main() -> None:
     """Entry point of the ``sipas`` script."""
-    _install_plugins()
+    _install_plugins(sys.argv)
     app()
 
 

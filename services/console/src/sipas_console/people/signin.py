@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 import pyotp
 from argon2 import PasswordHasher
@@ -20,8 +21,15 @@ MAX_LOCK = timedelta(days=1)
 MIN_PASSWORD = 12
 TOTP_STEP = 30
 _hasher = PasswordHasher()
-# Verifying against this keeps an unknown name as slow as a wrong password (no timing oracle).
-_DUMMY = _hasher.hash("sipas: no such person")
+
+
+@cache
+def _dummy() -> str:
+    """A hash to verify against for an unknown name, as slow as a wrong password.
+
+    Made on first use, not at import: an argon2 hash is most of a second of every start.
+    """
+    return _hasher.hash("sipas: no such person")
 
 
 class PasswordRejectedError(ValueError):
@@ -38,7 +46,7 @@ def hash_password(password: str) -> str:
 def password_matches(stored: str | None, password: str) -> bool:
     """Whether ``password`` matches ``stored`` (always takes an argon2 verification)."""
     try:
-        return _hasher.verify(stored or _DUMMY, password) and stored is not None
+        return _hasher.verify(stored or _dummy(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 
