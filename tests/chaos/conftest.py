@@ -121,6 +121,10 @@ class Chaos:
             extra_env={
                 "SIPAS_SAMPLING_DEV_OUTBOX": "true",
                 "SIPAS_SAMPLING_CAMPAIGN_FILES": str(campaign_file(self.workdir / "c.yaml")),
+                # the campaign's day is long past: sampling's upkeep (first run one interval
+                # after start) would close it mid-scenario on a slow machine, and every later
+                # dossier would go undecided
+                "SIPAS_SAMPLING_MAINTENANCE_INTERVAL": "3600",
                 "SIPAS_LOG_LEVEL": "INFO",
             },
         ).start(timeout=STARTUP_SECONDS)
