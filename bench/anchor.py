@@ -89,11 +89,21 @@ class CpuMeter:
 
     def __init__(self, roles: Mapping[str, str] = SERVERS) -> None:
         self.pids = processes(roles)
+        self._seen: dict[int, float] = {}
         self._before = self._now()
         self._started = time.monotonic()
 
     def _now(self) -> dict[str, float]:
-        return {role: sum(map(cpu_seconds, pids)) for role, pids in self.pids.items()}
+        return {role: sum(map(self._cpu, pids)) for role, pids in self.pids.items()}
+
+    def _cpu(self, pid: int) -> float:
+        """A process's CPU, or the last reading of it once it is gone (killed mid-run)."""
+        self._seen[pid] = max(self._seen.get(pid, 0.0), cpu_seconds(pid))
+        return self._seen[pid]
+
+    def sample(self) -> None:
+        """Read every process now (call it just before killing one)."""
+        self._now()
 
     def per_event(self, events: int) -> dict[str, float]:
         """µs of CPU per event by role, plus ``total`` and each role's share of the wall time."""

@@ -10,8 +10,10 @@ then runs two scenarios against real ``python -m sipas_sampling`` processes:
    latency = invitation-sent received on NATS − dossier published (decision, commit and
    publish included), p50/p95/p99/max;
 2. concurrency: four sampling processes sharing the durable consumer decide on
-   ``--events`` dossiers for 17 units with a quota of 20 each; overshoot is counted from
-   Mongo (reserved and invitations per unit) and must be 0.
+   ``--events`` dossiers for 17 units with a quota of 20 each, and one of them is killed
+   (kill -9) once ``--kill-at`` of them are decided; overshoot is counted from Mongo
+   (reserved and invitations per unit) and must be 0, and so must the dossiers decided
+   twice (decision-log entries beyond one per dossier).
 
 Each run first measures the raw anchors on the same servers (``anchor.py``: the raw
 publish → pull-consume hop at ``--rate`` with the dossiers' size, the raw atomic-batch
@@ -52,7 +54,7 @@ from sipas_contracts.ids import uuid7
 from sipas_contracts.units import load_sample_hierarchy
 from sipas_runtime.embedded import EmbeddedMongo, EmbeddedNats
 from sipas_runtime.privacy import KeyPair, seal
-from sipas_runtime.processes import free_port, spawn, stop
+from sipas_runtime.processes import free_port, kill, spawn, stop
 from sipas_runtime.publishing import encode, event_headers
 
 UNITS = load_sample_hierarchy().leaves("ht-nx", date(2024, 6, 1))
@@ -116,7 +118,7 @@ async def wait_ready(port: int) -> None:
     import httpx  # noqa: PLC0415
 
     async with httpx.AsyncClient() as http:
-        for _ in range(300):
+        for _ in range(600):  # 2 minutes: four instances starting at once on a busy machine
             try:
                 if (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
                     return
@@ -258,7 +260,7 @@ async def latency(
 
 
 async def concurrency(
-    nats_url: str, mongo_url: str, work: Path, events: int, instances: int
+    nats_url: str, mongo_url: str, work: Path, events: int, instances: int, *, kill_at: float
 ) -> dict:
     pair = KeyPair.generate()
     today = datetime.now(VN).date()  # the window ends tonight: every reachable dossier is drawn
@@ -293,9 +295,13 @@ async def concurrency(
             mongo_url, uuidRepresentation="standard", tz_aware=True
         )
         db = client["bench_race"]
-        decided = 0
+        decided, killed = 0, None
         while decided < events and time.monotonic() - started < 1200:
             decided = sum([len(d["items"]) async for d in db["decisions"].find({}, {"items": 1})])
+            if killed is None and kill_at and decided >= kill_at * events:
+                meter.sample()  # its CPU so far still counts
+                kill(procs[0])  # kill -9 mid-run: its batch in flight is redelivered to the others
+                killed = {"decided": decided, "at_s": round(time.monotonic() - started, 1)}
             await asyncio.sleep(0.5)
         elapsed = time.monotonic() - started
         cpu = meter.per_event(events)
@@ -317,6 +323,7 @@ async def concurrency(
     )
     return {
         "instances": instances,
+        "killed": killed,
         "events": events,
         "decided": decided,
         "unique_dossiers": len({d[0] for d in decisions}),
@@ -370,7 +377,7 @@ async def one_run(args: argparse.Namespace, work: Path) -> dict:
             )
         if args.skip != "concurrency":
             results["concurrency"] = await concurrency(
-                nats_url, mongo_url, work, args.events, args.instances
+                nats_url, mongo_url, work, args.events, args.instances, kill_at=args.kill_at
             )
     finally:
         for server in (mongo, nats_server):
@@ -417,7 +424,11 @@ def report(results: dict) -> None:
             anchor_["atomic_batch_500_per_s"],
             unit="/s",
         )
+        if race.get("killed"):
+            out.add("killed (kill -9) after decided", race["killed"]["decided"], unit="")
         out.add("quota overshoot", race["overshoot"], target="0", met=race["overshoot"] == 0)
+        twice = race["decided"] - race["unique_dossiers"]
+        out.add("dossiers decided twice", twice, target="0", met=twice == 0)
     out.show()
 
 
@@ -460,6 +471,12 @@ async def main() -> None:
     )
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--instances", type=int, default=4)
+    parser.add_argument(
+        "--kill-at",
+        type=float,
+        default=0.3,
+        help="kill -9 one instance once this share of the dossiers is decided (0: none)",
+    )
     parser.add_argument("--skip", choices=["latency", "concurrency"], default=None)
     parser.add_argument("--runs", type=int, default=1, help="repeat, each with its own anchors")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, stores)")
