@@ -56,6 +56,7 @@ def test_partition_count_and_mapping_are_checked():
         held_from(0, 1, sent_at=0.0, ttl=1.0, margin=1.0)
 
 
+@settings(max_examples=40)
 @given(
     st.sets(st.text("abcdefgh", min_size=1, max_size=3), min_size=2, max_size=6),
     st.integers(1, 32),
