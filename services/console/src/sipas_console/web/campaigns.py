@@ -40,6 +40,28 @@ MENU = [
         permission="campaigns.read",
     )
 ]
+CHANNELS = {
+    "sms": _("SMS"),
+    "zalo": _("Zalo"),
+    "email": _("E-mail"),
+    "counter": _("At the counter"),
+    "enumerator": _("Enumerators"),
+}
+DELIVERY_STATES = {
+    "listed": _("listed for an interview"),
+    "queued": _("waiting to be sent"),
+    "retry": _("to be sent again"),
+    "await_report": _("awaiting the delivery report"),
+    "sent": _("sent"),
+    "answered": _("answered"),
+    "substituted": _("replaced"),
+    "lapsed": _("lapsed"),
+    "undeliverable": _("unreachable"),
+    "shredded": _("contact destroyed"),
+    "closed": _("closed"),
+    "standby": _("reserve, not used"),
+}
+"""Sampling's invitation channels and states as the campaign page names them."""
 CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 FORM_FIELDS = {"as_of": "as_of", "name_vi": "name_vi", "id": "plan"}
 FORM_ERRORS = (409, 422)
@@ -135,6 +157,8 @@ async def campaign_page(request: Request, campaign_id: str) -> HTMLResponse:
         campaign=campaign,
         rows=progress_rows(campaign["units"], table, _names(request, campaign["units"])),
         definition=campaign["campaign"],
+        channels=CHANNELS,
+        delivery_states=DELIVERY_STATES,
     )
 
 

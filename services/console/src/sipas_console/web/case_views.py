@@ -40,8 +40,18 @@ NOTE_LABELS = {
     "dismiss": _("Why the case is dismissed"),
     "reopen": _("Why the case is reopened"),
 }
+CHANGES = {
+    "acknowledged": _("Acknowledged"),
+    "started": _("Handling started"),
+    "resolved": _("Resolved"),
+    "closed": _("Closed"),
+    "dismissed": _("Dismissed"),
+    "reopened": _("Reopened"),
+}
+"""A case's state changes as its history names them (the new state goes without saying)."""
 AUDIT_ACTIONS = {
-    "opened": _("Opened"),
+    **CHANGES,
+    "opened": _("Case opened"),
     "alert_added": _("Another alert"),
     "noted": _("Note"),
     "callbacks_viewed": _("Call-back contacts viewed"),

@@ -112,7 +112,10 @@ async def keys(request: Request) -> Response:
     records = await list_records(_bucket(request))
     now = datetime.now(UTC)
     rows = [(r, r.status(now)) for r in reversed(records)]
-    return render(request, "keys/list.html", rows=rows, units=dict(unit_choices(request)))
+    roles = {name: role.label for name, role in ROLES.items()}
+    return render(
+        request, "keys/list.html", rows=rows, units=dict(unit_choices(request)), roles=roles
+    )
 
 
 @router.get("/keys/new", response_class=HTMLResponse)
