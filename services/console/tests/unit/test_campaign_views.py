@@ -18,7 +18,7 @@ def test_a_unit_row_joins_sampling_counts_with_the_index_of_scoring():
     rows = progress_rows(units, table, {"ht-nx-co-dam": "Xã Cổ Đạm"})
 
     assert rows[0]["name"] == "Xã Cổ Đạm"
-    assert (rows[0]["rate"], rows[0]["fill"]) == ("76.9", "80")
+    assert (rows[0]["rate"], rows[0]["fill"]) == ("76,9", "80")  # a decimal comma, as on the board
     assert rows[0]["sipas"]["label"] == "85.00"
     assert (rows[1]["name"], rows[1]["rate"], rows[1]["fill"], rows[1]["sipas"]) == (
         "ht-nx-xuan-an",

@@ -200,7 +200,7 @@ def progress_rows(
             {
                 **unit,
                 "name": names.get(unit["unit"]) or index.get("name") or unit["unit"],
-                "rate": f"{100 * answered / invited:.1f}" if invited else "—",
+                "rate": f"{100 * answered / invited:.1f}".replace(".", ",") if invited else "—",
                 "fill": f"{100 * answered / quota:.0f}" if quota else "—",
                 "sipas": (index.get("sipas") or {}),
             }
