@@ -157,15 +157,19 @@ async def test_sipas_report_fetches_the_publication_and_a_marked_preview(
     operator = ["--key", harness.ids.token("operator", subject="lvbinh")]  # a session token
     url = ["--url", served, "--out", str(tmp_path), *operator]
 
-    published = await asyncio.to_thread(run_sipas, ["report", "--campaign", "ht2026", *url])
-    preview = await asyncio.to_thread(
-        run_sipas, ["report", "--campaign", "ht2026", "--preview", "--no-pdf", "--lang", "en", *url]
-    )
-    missing = await asyncio.to_thread(run_sipas, ["report", "--campaign", "nope", *url])
-    unreachable = await asyncio.to_thread(
-        run_sipas,
-        ["report", "--campaign", "ht2026", "--url", f"http://127.0.0.1:{free_port()}", *operator],
-    )
+    published, preview, missing, unreachable = await asyncio.gather(  # four people at once
+        asyncio.to_thread(run_sipas, ["report", "--campaign", "ht2026", *url]),
+        asyncio.to_thread(
+            run_sipas,
+            ["report", "--campaign", "ht2026", "--preview", "--no-pdf", "--lang", "en", *url],
+        ),
+        asyncio.to_thread(run_sipas, ["report", "--campaign", "nope", *url]),
+        asyncio.to_thread(
+            run_sipas,
+            ["report", "--campaign", "ht2026", "--url", f"http://127.0.0.1:{free_port()}",
+             *operator],
+        ),
+    )  # fmt: skip
 
     assert published.returncode == 0, published.stdout + published.stderr
     assert (tmp_path / "sipas-ht2026-campaign-published.pdf").read_bytes().startswith(b"%PDF")
