@@ -1,15 +1,35 @@
-"""Waiting for a child to be ready: polling, giving up, and a health endpoint's answer."""
+"""Children: waiting for one to be ready (polling, giving up, a health endpoint's answer) and
+stopping several at once."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
-from sipas_runtime.processes import answers_ok, free_port, wait_until
+from sipas_runtime.processes import answers_ok, free_port, spawn, stop_all, wait_until
+
+# Asked to stop, a child says so, then exits only once all three have been asked: stopped one
+# after the other, the first would never exit (and be killed after the timeout).
+SIBLING = """
+import pathlib, signal, sys, time
+folder, me = pathlib.Path(sys.argv[1]), sys.argv[2]
+def on_term(*_):
+    (folder / me).touch()
+    deadline = time.monotonic() + 30
+    while len(list(folder.iterdir())) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sys.exit(0 if len(list(folder.iterdir())) == 3 else 3)
+signal.signal(signal.SIGTERM, on_term)
+print("ready", flush=True)
+while True:
+    time.sleep(1)
+"""
 
 
 def test_wait_until_polls_until_ready() -> None:
@@ -64,3 +84,21 @@ def test_answers_ok_only_on_200(health_url: str) -> None:
     assert answers_ok(f"{health_url}/healthz")
     assert not answers_ok(f"{health_url}/readyz")  # 503: not ready yet
     assert not answers_ok(f"http://127.0.0.1:{free_port()}/healthz")  # nothing listening
+
+
+def test_stop_all_asks_every_child_before_waiting_for_any(tmp_path: Path) -> None:
+    asked = tmp_path / "asked"
+    asked.mkdir()
+    children = [
+        spawn([sys.executable, "-c", SIBLING, str(asked), f"child{n}"], log_file=tmp_path / f"{n}")
+        for n in range(3)
+    ]
+    assert wait_until(
+        lambda: all((tmp_path / f"{n}").read_text().strip() == "ready" for n in range(3)),
+        timeout=60,
+        interval=0.05,
+    )
+
+    stop_all(children, timeout=20)
+
+    assert [child.returncode for child in children] == [0, 0, 0]  # none killed, none timed out

@@ -30,7 +30,7 @@ from sipas_runtime.embedded import EmbeddedMongo, EmbeddedNats, InfrastructureEr
 from sipas_runtime.identity.development import dev_keys, dev_supervisor_password
 from sipas_runtime.identity.keys import new_key
 from sipas_runtime.privacy import KeyPair
-from sipas_runtime.processes import answers_ok, free_port, kill, spawn, stop, wait_until
+from sipas_runtime.processes import answers_ok, free_port, kill, spawn, stop, stop_all, wait_until
 
 SERVICES = ("intake", "sampling", "scoring", "alerts", "console")
 DEFAULT_PORTS = {"intake": 8081, "sampling": 8082, "scoring": 8083, "alerts": 8084, "console": 8080}
@@ -243,9 +243,8 @@ class Stack:
                 raise StackError(msg)
 
     def stop(self) -> None:
-        """Stop services (reverse order), then embedded infrastructure."""
-        for name in reversed(list(self._processes)):
-            stop(self._processes.pop(name))
+        """Stop the services (all at once), then embedded infrastructure."""
+        stop_all([self._processes.pop(name) for name in reversed(list(self._processes))])
         for server in (self._mongo, self._nats):
             if server is not None:
                 with contextlib.suppress(InfrastructureError):  # best effort at shutdown
