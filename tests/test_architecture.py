@@ -140,6 +140,8 @@ LONG_MODULES = {
     "services/intake/src/sipas_intake/domain/dossiers.py": "each rule of a dossier, one place",
     "services/sampling/src/sipas_sampling/dispatch.py": "leases, quiet hours, retries: one loop",
     "services/sampling/src/sipas_sampling/selection.py": "one transaction's decision steps",
+    "services/sampling/src/sipas_sampling/store/decisions.py": "protocol beside it; split due",
+    "services/sampling/src/sipas_sampling/store/invitations.py": "protocol beside it; split due",
     "services/scoring/src/sipas_scoring/rebuild.py": "the whole `sipas scoring rebuild` proof",
 }
 

@@ -67,9 +67,9 @@ class AlertsService:
         self.rules = RuleBook(self.policy, classifier_factory(settings.comment_classifier))
         secret = settings.secret_key.get_secret_value() if settings.secret_key else None
         self.comments = CommentVault(secret)
-        self._stores: Stores | None = None
+        self.stores = Stores(self.runtime.database)
         self.desk = CaseDesk(
-            stores=lambda: self.stores,
+            stores=self.stores,
             mongo=lambda: self.runtime.mongo,
             publisher=lambda: self.runtime.publisher,
             policy=self.policy,
@@ -79,7 +79,7 @@ class AlertsService:
         )
         self.sweeper = Sweeper(
             desk=self.desk,
-            stores=lambda: self.stores,
+            stores=self.stores,
             mongo=lambda: self.runtime.mongo,
             owner=settings.instance_id,
             lease=timedelta(seconds=settings.lease_seconds),
@@ -87,19 +87,12 @@ class AlertsService:
         )
         self.channels = build_channels(settings) if channels is None else channels
         self.dispatcher = Dispatcher(
-            queue=lambda: self.stores.notifications,
+            queue=self.stores.notifications,
             channels=self.channels,
             clock=clock,
             metrics=self.metrics,
             owner=settings.instance_id,
         )
-
-    @property
-    def stores(self) -> Stores:
-        """The Mongo adapters (available once started)."""
-        if self._stores is None:
-            self._stores = Stores(self.runtime.db)
-        return self._stores
 
     async def case(self, case_id: str, scope: CaseScope) -> Case:
         """A case the caller may see (404 unknown, 403 outside the caller's units)."""
@@ -139,19 +132,17 @@ class AlertsService:
         runtime.consume(
             ALERTS_RESPONSES,
             decode=handlers.decode_response,
-            handler=handlers.on_responses(
-                self.desk, self.rules, lambda: self.stores, self.comments
-            ),
+            handler=handlers.on_responses(self.desk, self.rules, self.stores, self.comments),
         )
         runtime.consume(
             ALERTS_INDEXES,
             decode=handlers.decode_index,
-            handler=handlers.on_indexes(self.desk, self.rules, lambda: self.stores),
+            handler=handlers.on_indexes(self.desk, self.rules, self.stores),
         )
         runtime.consume(
             ALERTS_INVITATIONS,
             decode=handlers.decode_invitation,
-            handler=handlers.on_invitations(self.rules, lambda: self.stores),
+            handler=handlers.on_invitations(self.rules, self.stores),
         )
         runtime.on_startup(self._setup)
         runtime.on_shutdown(self._teardown)

@@ -47,7 +47,7 @@ class CaseDesk:
     def __init__(
         self,
         *,
-        stores: Callable[[], Stores],
+        stores: Stores,
         mongo: Callable[[], AsyncMongoClient[Document]],
         publisher: Callable[[], EventPublisher],
         policy: Policy,
@@ -74,7 +74,7 @@ class CaseDesk:
         go through the outbox. A JetStream handler's hits are new by construction (the
         consumer's processed-event markers), which spares the hot path that query.
         """
-        stores = self._stores()
+        stores = self._stores
         fresh = await stores.cases.unseen(hits, session) if pending else list(hits)
         if not fresh:
             return []
@@ -117,7 +117,7 @@ class CaseDesk:
         # on the hot path only case events go to the outbox: half the writes per alert.
         # Events born outside a consumer (``pending``) have no redelivery: all are recorded.
         recorded = [*opened_events, *alert_events] if pending else opened_events
-        stores = self._stores()
+        stores = self._stores
         await stores.outbox.record(recorded, session, now=now, pending=pending)
         notes = [note for case in opened for note in self.notices.for_change(case, "opened")]
         await stores.notifications.enqueue(notes, session, now=now)
@@ -132,7 +132,7 @@ class CaseDesk:
     async def replay(self, sources: Iterable[str], session: AsyncClientSession) -> list[Event]:
         """The events emitted for ``sources`` before (a redelivered event re-publishes them)."""
         sources = list(sources)
-        stores = self._stores()
+        stores = self._stores
         cases = await stores.outbox.of_sources(sources, session)
         return [*cases, *await stores.cases.alerts_of_sources(sources, session)]
 
@@ -179,7 +179,7 @@ class CaseDesk:
         async def work(session: AsyncClientSession) -> Case:
             case = await self._load(case_id, session, guard)
             new = note_on(case, actor, now=self.clock(), action=action, note=note)
-            if not await self._stores().cases.save(new, case.version, session):
+            if not await self._stores.cases.save(new, case.version, session):
                 raise StaleCaseError(case.version, case.version + 1)
             return new
 
@@ -188,7 +188,7 @@ class CaseDesk:
     async def _load(
         self, case_id: str, session: AsyncClientSession, guard: Callable[[Case], None]
     ) -> Case:
-        case = await self._stores().cases.get(case_id, session)
+        case = await self._stores.cases.get(case_id, session)
         if case is None:
             raise CaseNotFoundError(case_id)
         guard(case)
@@ -224,7 +224,7 @@ class CaseDesk:
         now: datetime,
     ) -> list[Event]:
         final = steps[-1].case
-        stores = self._stores()
+        stores = self._stores
         if not await stores.cases.save(final, case.version, session):
             raise StaleCaseError(case.version, case.version + 1)
         events: list[Event] = [
@@ -252,7 +252,7 @@ class CaseDesk:
     async def publish(self, events: Sequence[Event]) -> None:
         """Publish events recorded as pending and mark them sent (the relay retries failures)."""
         if events:
-            outbox = self._stores().outbox
+            outbox = self._stores.outbox
             await self._publisher().publish_from_outbox(events, outbox.mark_published)
 
     def _count_transition(self, before: Case, after: Case) -> None:

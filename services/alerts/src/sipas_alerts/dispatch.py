@@ -31,7 +31,7 @@ class Dispatcher:
     def __init__(
         self,
         *,
-        queue: Callable[[], NotificationQueue],
+        queue: NotificationQueue,
         channels: Mapping[str, Channel],
         clock: Callable[[], datetime],
         metrics: AlertsMetrics,
@@ -49,7 +49,7 @@ class Dispatcher:
 
     async def run_once(self, limit: int = 50) -> int:
         """Send what is due now; the number of notifications handled."""
-        notes = await self._queue().claim(
+        notes = await self._queue.claim(
             now=self._clock(), owner=self._owner, lease=LEASE, limit=limit
         )
         for note in notes:
@@ -57,7 +57,7 @@ class Dispatcher:
         return len(notes)
 
     async def _send(self, note: Notification) -> None:
-        queue = self._queue()
+        queue = self._queue
         channel = self._channels.get(note.channel)
         if channel is None:
             log.warning("notification_skipped", channel=note.channel, reason="not configured")

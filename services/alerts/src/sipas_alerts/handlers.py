@@ -8,7 +8,7 @@ deliveries re-publish what they produced the first time, read back from the outb
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -59,7 +59,7 @@ def _sources(deliveries: Sequence[Delivery[Any]]) -> list[str]:
 
 
 def on_responses(
-    desk: CaseDesk, rules: RuleBook, stores: Callable[[], Stores], comments: CommentVault
+    desk: CaseDesk, rules: RuleBook, stores: Stores, comments: CommentVault
 ) -> Handler[ResponseRecorded]:
     """Count responses per unit and day; evaluate the response rules; open or attach cases."""
     tz = rules.policy.calendar.tz
@@ -75,7 +75,7 @@ def on_responses(
             (d.event.campaign_id, d.event.unit, local_date(d.event.occurred_at, tz))
             for d in batch.fresh
         )
-        await stores().activity.add("responses", counts, session)
+        await stores.activity.add("responses", counts, session)
         hits = [hit for d in batch.fresh for hit in rules.on_response(d.event, comment_of(d.event))]
         events = await desk.receive(hits, session)
         replayed = await desk.replay(_sources(batch.replayed), session) if batch.replayed else []
@@ -84,13 +84,11 @@ def on_responses(
     return handle
 
 
-def on_indexes(
-    desk: CaseDesk, rules: RuleBook, stores: Callable[[], Stores]
-) -> Handler[IndexUpdated]:
+def on_indexes(desk: CaseDesk, rules: RuleBook, stores: Stores) -> Handler[IndexUpdated]:
     """Remember each figure; evaluate the index rules against the unit's earlier figures."""
 
     async def handle(batch: Batch[IndexUpdated], session: AsyncClientSession) -> Sequence[Event]:
-        figures = stores().figures
+        figures = stores.figures
         hits: list[Hit] = []
         for delivery in batch.fresh:
             event = delivery.event
@@ -115,7 +113,7 @@ def on_indexes(
     return handle
 
 
-def on_invitations(rules: RuleBook, stores: Callable[[], Stores]) -> Handler[InvitationSent]:
+def on_invitations(rules: RuleBook, stores: Stores) -> Handler[InvitationSent]:
     """Count first invitations (not reminders) per unit and local day."""
     tz = rules.policy.calendar.tz
 
@@ -125,7 +123,7 @@ def on_invitations(rules: RuleBook, stores: Callable[[], Stores]) -> Handler[Inv
             for d in batch.fresh
             if d.event.attempt == 1
         )
-        await stores().activity.add("invitations", counts, session)
+        await stores.activity.add("invitations", counts, session)
         return []
 
     return handle

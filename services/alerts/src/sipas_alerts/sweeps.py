@@ -36,7 +36,7 @@ class Sweeper:
         self,
         *,
         desk: CaseDesk,
-        stores: Callable[[], Stores],
+        stores: Stores,
         mongo: Callable[[], AsyncMongoClient[Document]],
         owner: str,
         lease: timedelta = timedelta(minutes=2),
@@ -50,7 +50,7 @@ class Sweeper:
         self._callback_retention = callback_retention
 
     async def _leased(self, name: str, job: Callable[[datetime], Awaitable[int]]) -> int:
-        leases, now = self._stores().leases, self._desk.clock()
+        leases, now = self._stores.leases, self._desk.clock()
         if not await leases.acquire(name, self._owner, now=now, ttl=self._lease):
             return 0
         try:
@@ -64,13 +64,13 @@ class Sweeper:
 
     async def _deadlines(self, now: datetime) -> int:
         changed = 0
-        for case in await self._stores().cases.due(now, SWEEP_LIMIT):
+        for case in await self._stores.cases.due(now, SWEEP_LIMIT):
             changed += bool(await self._desk.advance(case))
         await self._refresh_gauges(now)
         return changed
 
     async def _refresh_gauges(self, now: datetime) -> None:
-        by_state, overdue = await self._stores().cases.census(now)
+        by_state, overdue = await self._stores.cases.census(now)
         metrics = self._desk.metrics
         for state in ACTIVE:
             metrics.active_cases.labels(state).set(by_state.get(state, 0))
@@ -87,7 +87,7 @@ class Sweeper:
             days=max(lookback_days(r) for r in (policy.rules, *policy.campaigns.values()))
         )
         hits: list[Hit] = []
-        for (campaign, unit), counts in (await self._stores().activity.since(first)).items():
+        for (campaign, unit), counts in (await self._stores.activity.since(first)).items():
             hits += evaluate_activity(
                 campaign, unit, counts, today=today, tz=policy.calendar.tz,
                 rules=policy.rules_for(campaign),
@@ -107,7 +107,7 @@ class Sweeper:
         return await self._leased("outbox-relay", self._relay)
 
     async def _relay(self, now: datetime) -> int:
-        events = await self._stores().outbox.pending(now - RELAY_DELAY)
+        events = await self._stores.outbox.pending(now - RELAY_DELAY)
         if events:
             log.info("outbox_relay", events=len(events))
             await self._desk.publish(events)
@@ -118,7 +118,7 @@ class Sweeper:
         return await self._leased("housekeeping", self._housekeeping)
 
     async def _housekeeping(self, now: datetime) -> int:
-        stores = self._stores()
+        stores = self._stores
         purged = await stores.outbox.purge(now - RETENTION)
         shredded = await stores.cases.shred_callbacks(ended_before=now - self._callback_retention)
         if shredded:

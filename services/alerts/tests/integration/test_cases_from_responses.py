@@ -10,6 +10,7 @@ from email import policy
 
 import pytest
 
+from sipas_alerts.store.cases import ALERTS
 from sipas_contracts.testing import NOW, response
 from sipas_runtime.channels import verify_signature
 from sipas_runtime.privacy import seal
@@ -257,7 +258,7 @@ async def test_no_personal_data_reaches_events_or_notifications(harness):
         assert "dan@example.vn" not in text
         assert "hách dịch, liên" not in text
         assert sealed not in text
-    stored = await harness.service.stores.cases.alerts.find_one({"_id": alert["alert_id"]})
+    stored = await harness.service.runtime.db[ALERTS].find_one({"_id": alert["alert_id"]})
     assert "0912" not in str({k: v for k, v in stored.items() if k != "sealed_comment"})
     shown = await harness.get(f"/v1/cases/{alert['case_id']}/alerts", "snv")
     assert shown.headers["X-Content-Type-Options"] == "nosniff"  # a comment is never a page
@@ -276,6 +277,6 @@ async def test_a_version_1_comment_in_clear_is_stored_sealed(harness):
     await harness.publish(event)
 
     [alert] = await harness.eventually(lambda: harness.events("alert.raised"))
-    stored = await harness.service.stores.cases.alerts.find_one({"_id": alert["alert_id"]})
+    stored = await harness.service.runtime.db[ALERTS].find_one({"_id": alert["alert_id"]})
     assert "chị Lan" not in str({k: v for k, v in stored.items() if k != "sealed_comment"})
     assert harness.service.comments.open(stored["sealed_comment"]) == event.comment

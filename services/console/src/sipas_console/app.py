@@ -21,6 +21,7 @@ from sipas_console.settings import Settings
 from sipas_console.web import areas, menu_of, permissions_of
 from sipas_console.web.errors import install_error_pages
 from sipas_console.web.forms import check_csrf
+from sipas_console.web.page import service_of
 from sipas_runtime.guards import RateLimits
 from sipas_runtime.i18n import Catalogue
 from sipas_runtime.identity import Principal
@@ -157,5 +158,5 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.mount("/static", static_files(PACKAGE), name="static")
     install_error_pages(app)
-    app.state.console = console
+    service_of.attach(app, console)
     return app

@@ -22,14 +22,7 @@ from sipas_intake.fieldmaps import load_field_maps
 from sipas_intake.metrics import IntakeMetrics
 from sipas_intake.security import CsrfTokens, DraftCipher, derive_key
 from sipas_intake.settings import Settings
-from sipas_intake.store import prepare_database
-from sipas_intake.store.drafts import DraftStore
-from sipas_intake.store.fieldwork import FieldworkLedger
-from sipas_intake.store.kiosks import KioskStore
-from sipas_intake.store.ledger import DossierLedger
-from sipas_intake.store.outbox import Outbox
-from sipas_intake.store.paper import PaperLedger
-from sipas_intake.store.tokens import TokenStore
+from sipas_intake.store import Stores, prepare_database
 from sipas_intake.web import kiosk, kiosk_app, survey
 from sipas_intake.web.limits import PathBodyLimits
 from sipas_intake.web.render import Renderer
@@ -82,35 +75,7 @@ class IntakeService:
         )
         self.renderer = Renderer(self.hierarchy, Messages.of("sipas_intake"))
         self._alerts_sealer = Sealer(settings.alerts_public_key)
-
-    # -- stores (available once started) --------------------------------------------------
-    def tokens(self) -> TokenStore:
-        """Survey tokens and invitation claims."""
-        return TokenStore(self.runtime.db)
-
-    def ledger(self) -> DossierLedger:
-        """The dossier ledger."""
-        return DossierLedger(self.runtime.db)
-
-    def outbox(self) -> Outbox:
-        """Response events waiting for JetStream."""
-        return Outbox(self.runtime.db)
-
-    def drafts(self) -> DraftStore:
-        """Survey answers entered so far (sealed for the token's holder)."""
-        return DraftStore(self.runtime.db)
-
-    def fieldwork(self) -> FieldworkLedger:
-        """Counts of answers per unit and mode (interviews, online, paper)."""
-        return FieldworkLedger(self.runtime.db)
-
-    def kiosks(self) -> KioskStore:
-        """Counter tablets."""
-        return KioskStore(self.runtime.db)
-
-    def paper(self) -> PaperLedger:
-        """Imported paper forms."""
-        return PaperLedger(self.runtime.db)
+        self.stores = Stores(self.runtime.database)
 
     # -- helpers used by routes -----------------------------------------------------------
     def token_hash(self, token: str) -> str:
@@ -151,7 +116,7 @@ class IntakeService:
 
     async def publish_responses(self, events: Sequence[ResponseRecorded]) -> None:
         """Publish committed responses; a failure is retried later from the outbox."""
-        outbox = self.outbox()
+        outbox = self.stores.outbox
 
         async def mark(published: Sequence[ResponseRecorded]) -> None:
             await outbox.mark_published([e.event_id for e in published])
@@ -175,7 +140,7 @@ class IntakeService:
 
     async def republish_pending(self) -> None:
         """Publish responses a crash left in the outbox (same ids: de-duplicated)."""
-        outbox = self.outbox()
+        outbox = self.stores.outbox
         cutoff = datetime.now(UTC) - timedelta(seconds=self.settings.republish_after_seconds)
         pending = await outbox.pending(cutoff)
         if pending:
@@ -201,7 +166,7 @@ def create_app(settings: Settings) -> FastAPI:
     runtime.consume(
         INTAKE_RAW_DOSSIERS,
         decode_message=handlers.dossier_decoder(intake.reader),
-        handler=handlers.on_raw_dossiers(intake.ledger, intake.reader),
+        handler=handlers.on_raw_dossiers(intake.stores.ledger, intake.reader),
         # The ledger recognises replays per dossier and raw sequence (domain.revisions), so
         # no watermark document is needed, and instances sharing the consumer never contend.
         dedup="handler",
@@ -210,7 +175,7 @@ def create_app(settings: Settings) -> FastAPI:
     runtime.consume(
         INTAKE_INVITATIONS,
         decode=handlers.decode_invitation,
-        handler=handlers.on_invitations(intake.tokens),
+        handler=handlers.on_invitations(intake.stores.tokens),
     )
 
     async def setup(rt: ServiceRuntime) -> None:

@@ -165,9 +165,7 @@ def dossier_decoder(reader: DossierReader) -> MessageDecoder[RawDossier]:
     return reader.decode
 
 
-def on_raw_dossiers(
-    ledger: Callable[[], DossierLedger], reader: DossierReader
-) -> Handler[RawDossier]:
+def on_raw_dossiers(ledger: DossierLedger, reader: DossierReader) -> Handler[RawDossier]:
     """Decide each record's revision in stream order; emit new revisions (and replays)."""
 
     async def handle(batch: Batch[RawDossier], session: AsyncClientSession) -> Sequence[Event]:
@@ -181,8 +179,8 @@ def on_raw_dossiers(
             else:
                 completed.append(delivery)
         ids = [_unsealed(d).prepared.candidate.dossier_id for d in completed]
-        known = await ledger().entries(ids, session)
-        return await _decide_all(completed, known, ledger(), reader, session)
+        known = await ledger.entries(ids, session)
+        return await _decide_all(completed, known, ledger, reader, session)
 
     return handle
 
@@ -223,7 +221,7 @@ async def _decide_all(
 
 
 def on_invitations(
-    tokens: Callable[[], TokenStore],
+    tokens: TokenStore,
 ) -> Handler[InvitationSent | InvitationClosed]:
     """Handler: register token hashes so answers can be accepted; close replaced ones.
 
@@ -235,7 +233,7 @@ def on_invitations(
         batch: Batch[InvitationSent | InvitationClosed], session: AsyncClientSession
     ) -> Sequence[Event]:
         events = [d.event for d in batch.fresh]
-        store = tokens()
+        store = tokens
         await store.register([e for e in events if isinstance(e, InvitationSent)], session)
         await store.close([e for e in events if isinstance(e, InvitationClosed)], session)
         return []

@@ -9,10 +9,11 @@ one client per event loop (it must not cross loops).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import (
     AutoReconnect,
     ConnectionFailure,
@@ -28,6 +29,48 @@ from pymongo.write_concern import WriteConcern
 
 T = TypeVar("T")
 Document = dict[str, Any]
+
+
+class Database(Protocol):
+    """Where a store finds its collections and its client (an ``AsyncDatabase`` is one)."""
+
+    @property
+    def client(self) -> AsyncMongoClient[Document]:
+        """The client, for transactions."""
+        ...
+
+    def __getitem__(self, name: str) -> AsyncCollection[Document]:
+        """The collection called ``name``."""
+        ...
+
+
+class ConnectedDatabase:
+    """A service's database as its stores see it: built once, resolved on each use.
+
+    The client exists only while the service runs (it is bound to the event loop that
+    started it), so the stores a service's wiring builds once look their collections up
+    here; a collection is made again only when the service has connected anew.
+    """
+
+    def __init__(self, client: Callable[[], AsyncMongoClient[Document]], name: str) -> None:
+        self._client = client
+        self.name = name
+        self._connected: AsyncMongoClient[Document] | None = None
+        self._collections: dict[str, AsyncCollection[Document]] = {}
+
+    @property
+    def client(self) -> AsyncMongoClient[Document]:
+        """The running service's client (``NotStartedError`` before it connects)."""
+        return self._client()
+
+    def __getitem__(self, name: str) -> AsyncCollection[Document]:
+        client = self._client()
+        if client is not self._connected:
+            self._connected, self._collections = client, {}
+        if name not in self._collections:
+            self._collections[name] = client[self.name][name]
+        return self._collections[name]
+
 
 _TRANSIENT = (
     AutoReconnect,

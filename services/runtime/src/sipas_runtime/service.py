@@ -62,7 +62,7 @@ from sipas_runtime.identity.roles import AUDIT_READ
 from sipas_runtime.logs import configure_logging
 from sipas_runtime.memory import MemoryConsumer
 from sipas_runtime.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, new_registry, render
-from sipas_runtime.mongo import Document, create_mongo_client
+from sipas_runtime.mongo import ConnectedDatabase, Document, create_mongo_client
 from sipas_runtime.nats_access import SHARED_STREAMS, inbox_prefix, owned_streams
 from sipas_runtime.openapi import document
 from sipas_runtime.positions import PROCESSED, WATERMARKS
@@ -127,6 +127,8 @@ class ServiceRuntime:
             ],
         )
         self._client: AsyncMongoClient[Document] | None = None
+        self.database = ConnectedDatabase(lambda: self.mongo, settings.database_name)
+        """The service's database for stores built before it connects."""
         self._js: JetStreamContext | None = None
         self._publisher: EventPublisher | None = None
         self._dead_letters: DeadLetters | None = None

@@ -13,9 +13,8 @@ import structlog
 from fastapi import FastAPI
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from sipas_contracts.events import DossierCompleted, Event, ResponseRecorded, SubstitutionReason
+from sipas_contracts.events import Event, SubstitutionReason
 from sipas_contracts.streams import SAMPLING_DOSSIERS, SAMPLING_RESPONSES
-from sipas_runtime.batches import Batch
 from sipas_runtime.channels import (
     Channel,
     EsmsChannel,
@@ -28,7 +27,7 @@ from sipas_runtime.channels import (
 from sipas_runtime.mongo import in_transaction
 from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.settings import decode_key
-from sipas_sampling import handlers, store
+from sipas_sampling import handlers
 from sipas_sampling.api import callbacks, campaigns, dev, draws, service_of
 from sipas_sampling.api.permissions import PERMISSIONS
 from sipas_sampling.campaigns import campaign_file, load_campaign_file
@@ -39,10 +38,7 @@ from sipas_sampling.metrics import SamplingMetrics
 from sipas_sampling.registry import Registry, env_campaign
 from sipas_sampling.selection import Keys, Selector
 from sipas_sampling.settings import Settings
-from sipas_sampling.store.campaigns import CampaignStore
-from sipas_sampling.store.decisions import DecisionStore
-from sipas_sampling.store.invitations import InvitationStore, MongoTokenStore
-from sipas_sampling.store.progress import ProgressStore
+from sipas_sampling.store import Stores, prepare
 from sipas_sampling.vault import optout_key
 
 T = TypeVar("T")
@@ -68,66 +64,63 @@ class SamplingService:
             load_campaign_file(campaign_file(entry), self.hierarchy, as_of=day)
             for entry in settings.campaign_entries()
         ]
-
-    def start(self) -> None:
-        """Build the database-backed collaborators (the runtime is connected)."""
-        db = self.runtime.db
-        self.campaigns = CampaignStore(db)
-        self.decisions = DecisionStore(db)
-        self.invitations = InvitationStore(db)
-        self.progress = ProgressStore(db)
-        self.tokens = MongoTokenStore(db)
+        self.stores = Stores(self.runtime.database)
         self.registry = Registry(
-            self.hierarchy, self.campaigns, self.decisions, self.runtime.publisher.publish_many
+            self.hierarchy, self.stores.campaigns, self.stores.decisions, self.publish
         )
         self.selector = Selector(
             registry=self.registry,
-            campaigns=self.campaigns,
-            decisions=self.decisions,
-            invitations=self.invitations,
+            campaigns=self.stores.campaigns,
+            decisions=self.stores.decisions,
+            invitations=self.stores.invitations,
             metrics=self.metrics,
-            keys=Keys(self.settings.secret_key, self.token_key, self.optout_key),
+            keys=Keys(settings.secret_key, self.token_key, self.optout_key),
         )
-        self.dispatcher = self._dispatcher()
         self.maintenance = Maintenance(
             registry=self.registry,
-            campaigns=self.campaigns,
-            invitations=self.invitations,
-            decisions=self.decisions,
+            campaigns=self.stores.campaigns,
+            invitations=self.stores.invitations,
+            decisions=self.stores.decisions,
             transact=self.transact,
             metrics=self.metrics,
-            grace=timedelta(hours=self.settings.lapse_grace_hours),
+            grace=timedelta(hours=settings.lapse_grace_hours),
         )
         self.draws = self._draws()
-        self.dispatcher.substitute = self._substitute
-        self.dossier_handler = handlers.on_dossiers(self.selector, self.invitations)
+        self.dispatcher = self._dispatcher()
+        self.dossier_handler = handlers.on_dossiers(self.selector, self.stores.invitations)
         self.response_handler = handlers.on_responses(
-            self.invitations, self.decisions, self.metrics
+            self.stores.invitations, self.stores.decisions, self.metrics
         )
 
+    async def publish(self, events: Sequence[Event]) -> None:
+        """Publish contract events with dedup ids (once the service has connected)."""
+        await self.runtime.publisher.publish_many(events)
+
     def _dispatcher(self) -> Dispatcher:
-        return Dispatcher(
+        dispatcher = Dispatcher(
             registry=self.registry,
             hierarchy=self.hierarchy,
-            campaigns=self.campaigns,
-            invitations=self.invitations,
-            decisions=self.decisions,
+            campaigns=self.stores.campaigns,
+            invitations=self.stores.invitations,
+            decisions=self.stores.decisions,
             channels=self._channels(),
             dev_outbox=self.settings.dev_outbox,
             survey_base_url=self.settings.survey_base_url,
-            publish=self.runtime.publisher.publish_many,
+            publish=self.publish,
             metrics=self.metrics,
             concurrency=self.settings.send_concurrency,
         )
+        dispatcher.substitute = self._substitute
+        return dispatcher
 
     def _draws(self) -> Draws:
         return Draws(
             registry=self.registry,
-            campaigns=self.campaigns,
-            invitations=self.invitations,
-            decisions=self.decisions,
+            campaigns=self.stores.campaigns,
+            invitations=self.stores.invitations,
+            decisions=self.stores.decisions,
             transact=self.transact,
-            publish=self.runtime.publisher.publish_many,
+            publish=self.publish,
             token_key=self.token_key,
             optout_key=self.optout_key,
             metrics=self.metrics,
@@ -174,14 +167,14 @@ class SamplingService:
                     base_url=s.zalo_url,
                     oauth_url=s.zalo_oauth_url,
                 ),
-                self.tokens,
+                self.stores.zalo_tokens,
             )
         return channels
 
     async def load_campaigns(self) -> None:
         """Campaign files (or the development campaign) into Mongo and the registry."""
         for campaign in self.campaign_files:
-            if campaign.as_of is not None and await self.campaigns.get(campaign.id):
+            if campaign.as_of is not None and await self.stores.campaigns.get(campaign.id):
                 # a template instantiated on an earlier start keeps its dates (and its draw)
                 log.info("campaign_template_kept", campaign=campaign.id)
                 continue
@@ -195,7 +188,7 @@ class SamplingService:
         await self.registry.announce_all()
         s = self.settings
         if s.zalo_access_token and s.zalo_refresh_token:
-            await self.tokens.bootstrap(
+            await self.stores.zalo_tokens.bootstrap(
                 TokenPair(s.zalo_access_token, s.zalo_refresh_token, time.time() + 3600)
             )
 
@@ -205,33 +198,24 @@ def create_app(settings: Settings) -> FastAPI:
     sampling = SamplingService(settings)
     runtime = sampling.runtime
 
-    async def on_dossiers(
-        batch: Batch[DossierCompleted], session: AsyncClientSession
-    ) -> Sequence[Event] | None:
-        return await sampling.dossier_handler(batch, session)
-
-    async def on_responses(
-        batch: Batch[ResponseRecorded], session: AsyncClientSession
-    ) -> Sequence[Event] | None:
-        return await sampling.response_handler(batch, session)
-
     if settings.role != "dispatch":
         # Sequence mode: one applied-set document per batch instead of a marker per dossier.
         runtime.consume(
             SAMPLING_DOSSIERS,
             decode=handlers.decode_dossier,
-            handler=on_dossiers,
+            handler=sampling.dossier_handler,
             dedup="sequence",
             # A dossier event published again late (its id carries the delivery time, so
             # every one would be checked) is a "repeat" of the claim each campaign holds on
             # the dossier (selection.py): the domain refuses it, no marker needed.
             refuse_republished=False,
         )
-        runtime.consume(SAMPLING_RESPONSES, decode=handlers.decode_response, handler=on_responses)
+        runtime.consume(
+            SAMPLING_RESPONSES, decode=handlers.decode_response, handler=sampling.response_handler
+        )
 
     async def setup(rt: ServiceRuntime) -> None:
-        await store.prepare(rt.db)
-        sampling.start()
+        await prepare(rt.db)
         await sampling.load_campaigns()
 
     async def dispatch() -> None:

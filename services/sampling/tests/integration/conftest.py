@@ -144,7 +144,7 @@ class Harness:
         await eventually(check, seconds, interval=0.1)
 
     async def decided(self, campaign: str) -> int:
-        return len(await self.sampling.decisions.decisions(campaign))
+        return len(await self.sampling.stores.decisions.decisions(campaign))
 
 
 @pytest.fixture

@@ -78,7 +78,7 @@ async def test_a_dossier_id_with_a_control_character_is_dead_lettered_not_listed
     await h.eventually(lambda: letters)
     assert "dossier_id" in letters[0].headers["Sipas-Dlq-Reason"]
     assert "U+0000" in letters[0].headers["Sipas-Dlq-Reason"]
-    assert await h.sampling.invitations.by_campaign("demo") == []
+    assert await h.sampling.stores.invitations.by_campaign("demo") == []
 
 
 async def test_a_correction_of_an_invited_dossier_is_not_decided_again_nor_dead_lettered(
@@ -109,7 +109,7 @@ async def test_a_correction_of_an_invited_dossier_is_not_decided_again_nor_dead_
 
     await h.eventually(lambda: len(h.sent) == 2)  # the marker's: the batch went through
     assert h.sent[0].invitation_id != h.sent[1].invitation_id
-    assert len(await h.sampling.invitations.by_campaign("demo")) == 2
+    assert len(await h.sampling.stores.invitations.by_campaign("demo")) == 2
     assert letters == []
 
 
@@ -128,7 +128,7 @@ async def test_a_dossier_event_published_again_after_the_window_is_not_decided_a
     await h.publish([marker])
 
     await h.eventually(lambda: len(h.sent) == 2)  # the marker's: the copy went through first
-    decided = [row[0] for row in await h.sampling.decisions.decisions("demo")]
+    decided = [row[0] for row in await h.sampling.stores.decisions.decisions("demo")]
     assert decided.count(first.dossier_id) == 1
 
 

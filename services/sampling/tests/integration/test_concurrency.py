@@ -55,16 +55,16 @@ async def test_four_concurrent_instances_never_overshoot_a_quota(tools, harness,
         return await instances[0].decided("race-2026") == EVENTS
 
     await instances[0].eventually(all_decided, seconds=240)
-    decisions = await instances[0].sampling.decisions.decisions("race-2026")
+    decisions = await instances[0].sampling.stores.decisions.decisions("race-2026")
     assert len({d[0] for d in decisions}) == EVENTS  # each dossier decided exactly once
     outcomes = Counter(d[4] for d in decisions)
     assert outcomes["invited"] == QUOTA * len(UNITS)
     # once a unit is full its rate drops to 0 ("not_drawn"); drawn-but-refused are "quota_full"
     assert outcomes["quota_full"] > 0
     assert outcomes["quota_full"] + outcomes["not_drawn"] == EVENTS - QUOTA * len(UNITS)
-    table = await instances[0].sampling.decisions.quota_table("race-2026")
+    table = await instances[0].sampling.stores.decisions.quota_table("race-2026")
     assert all(row["reserved"] == row["invited"] == QUOTA for row in table)
-    invitations = await instances[0].sampling.invitations.by_campaign("race-2026")
+    invitations = await instances[0].sampling.stores.invitations.by_campaign("race-2026")
     assert Counter(d["unit"] for d in invitations) == dict.fromkeys(UNITS, QUOTA)
     await instances[0].eventually(
         lambda: len({e.invitation_id for e in instances[0].sent}) == QUOTA * len(UNITS)

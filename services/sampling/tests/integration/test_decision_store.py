@@ -10,7 +10,7 @@ from sipas_runtime.mongo import in_transaction
 from sipas_runtime.writes import Writes
 from sipas_sampling.domain.continuous import UnitProgress
 from sipas_sampling.store import QUOTA_COUNTS, prepare
-from sipas_sampling.store.decisions import DecisionStore
+from sipas_sampling.store.decisions import MongoDecisionStore
 
 pytestmark = [pytest.mark.mongo]
 
@@ -20,13 +20,15 @@ async def test_one_counts_document_per_instance_sums_with_the_others_and_the_old
 ):
     db = mongo[db_name]
     await prepare(db)
-    first, second = DecisionStore(db, shard="a"), DecisionStore(db, shard="b")
+    first, second = MongoDecisionStore(db, shard="a"), MongoDecisionStore(db, shard="b")
     await first.set_quotas("c1", {"U1": 5, "U2": None}, {})
     # counted by an earlier version: one document per unit and instance
     old = {"campaign": "c1", "unit": "U1", "eligible": 7, "reachable": 6, "invited": 1}
     await db[QUOTA_COUNTS].insert_one({"_id": "c1|U1|old", **old})
 
-    async def batch(store: DecisionStore, seen: dict[str, tuple[int, int]], wanted: Any) -> Any:
+    async def batch(
+        store: MongoDecisionStore, seen: dict[str, tuple[int, int]], wanted: Any
+    ) -> Any:
         async def work(session: Any) -> dict[str, int]:
             writes = Writes(db_name)
             progress = await store.progress("c1", seen, session)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sipas_sampling.store import prepare
-from sipas_sampling.store.invitations import NO_LEASE, InvitationStore
+from sipas_sampling.store.invitations import NO_LEASE, MongoInvitationStore
 
 pytestmark = [pytest.mark.mongo]
 NOW = datetime(2026, 3, 2, 8, tzinfo=UTC)
@@ -27,7 +27,7 @@ def invitation(**fields) -> dict:
 
 
 async def test_a_sender_that_found_an_invitation_late_does_not_claim_it_once_sent(mongo, db_name):
-    store = InvitationStore(mongo[db_name])
+    store = MongoInvitationStore(mongo[db_name])
     doc = invitation()
     await store.add([doc])
     found_by_slow = await store.due(NOW, 10)
@@ -43,7 +43,7 @@ async def test_a_sender_that_found_an_invitation_late_does_not_claim_it_once_sen
 
 
 async def test_a_deferred_invitation_is_not_claimed_by_a_sender_that_found_it_due(mongo, db_name):
-    store = InvitationStore(mongo[db_name])
+    store = MongoInvitationStore(mongo[db_name])
     await store.add([invitation()])
     found_by_slow = await store.due(NOW, 10)
 
@@ -54,7 +54,7 @@ async def test_a_deferred_invitation_is_not_claimed_by_a_sender_that_found_it_du
 
 
 async def test_a_renewed_lease_keeps_a_long_round_and_a_released_one_stays_free(mongo, db_name):
-    store = InvitationStore(mongo[db_name])
+    store = MongoInvitationStore(mongo[db_name])
     await store.add([invitation()])
     [taken] = await store.claim_due(NOW, owner="long", limit=10, lease=LEASE)
     later = NOW + 2 * LEASE
@@ -72,7 +72,7 @@ async def test_a_renewed_lease_keeps_a_long_round_and_a_released_one_stays_free(
 async def test_the_development_outbox_forgets_a_message_after_a_day(mongo, db_name):
     db = mongo[db_name]
     await prepare(db)
-    store = InvitationStore(db)
+    store = MongoInvitationStore(db)
 
     await store.outbox_add([{"_id": "m1", "recipient": "0912345678", "link": "L"}], NOW)
 

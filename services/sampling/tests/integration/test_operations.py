@@ -117,14 +117,16 @@ async def test_opted_out_people_are_not_invited_and_say_why(tools, harness):
     )
 
     await h.eventually(lambda: _outcomes(h, "optout-2026", 2))
-    outcomes = {row[0][-1]: row[4] for row in await h.sampling.decisions.decisions("optout-2026")}
+    outcomes = {
+        row[0][-1]: row[4] for row in await h.sampling.stores.decisions.decisions("optout-2026")
+    }
     assert outcomes == {"1": "opted_out", "2": "invited"}
     bad = await h.http.post("/v1/optouts", json={"channels": ["all"]}, headers=operator)
     assert bad.status_code == 422
 
 
 async def _outcomes(h, campaign: str, n: int) -> bool:
-    return len(await h.sampling.decisions.decisions(campaign)) == n
+    return len(await h.sampling.stores.decisions.decisions(campaign)) == n
 
 
 async def test_nothing_is_sent_in_quiet_hours_and_it_goes_out_in_the_morning(tools, harness):
@@ -134,23 +136,23 @@ async def test_nothing_is_sent_in_quiet_hours_and_it_goes_out_in_the_morning(too
     h.sampling.dispatcher.clock = lambda: late.astimezone(UTC)
 
     await h.publish([tools.completed(7, UNIT, delivered_at=datetime(2026, 3, 2, 3, tzinfo=UTC))])
-    await h.eventually(lambda: h.sampling.invitations.by_campaign("night-2026"))
+    await h.eventually(lambda: h.sampling.stores.invitations.by_campaign("night-2026"))
     await h.sampling.dispatcher.run_once()  # or the periodic dispatcher: one of them claims it
 
     async def deferred_to_morning() -> bool:
-        [doc] = await h.sampling.invitations.by_campaign("night-2026")
+        [doc] = await h.sampling.stores.invitations.by_campaign("night-2026")
         return doc["state"] == "queued" and doc["next_attempt_at"].astimezone(VN).hour == 7
 
     await h.eventually(deferred_to_morning)
-    [doc] = await h.sampling.invitations.by_campaign("night-2026")
-    outbox = await h.sampling.invitations.outbox(None, 100)
+    [doc] = await h.sampling.stores.invitations.by_campaign("night-2026")
+    outbox = await h.sampling.stores.invitations.outbox(None, 100)
     assert not [m for m in outbox if m["invitation_id"] == str(doc["_id"])]
 
     h.sampling.dispatcher.clock = lambda: doc["next_attempt_at"] + timedelta(seconds=1)
     await h.sampling.dispatcher.run_once()
 
     async def sent() -> list:
-        outbox = await h.sampling.invitations.outbox(None, 100)
+        outbox = await h.sampling.stores.invitations.outbox(None, 100)
         return [m for m in outbox if m["invitation_id"] == str(doc["_id"])]
 
     await h.eventually(sent)
@@ -170,7 +172,7 @@ async def test_the_development_campaign_invites_what_its_seed_draws(tools, harne
 
     expected = sorted(e.dossier_id for e in events if draw("dev-seed", e.dossier_id) < 0.5)
     await h.eventually(lambda: len(h.sent) == len(expected))
-    invited = await h.sampling.invitations.by_campaign("demo")
+    invited = await h.sampling.stores.invitations.by_campaign("demo")
     assert sorted(d["dossier_id"] for d in invited) == expected
     assert all(isinstance(e, InvitationSent) and e.channel == "zalo" for e in h.sent)
 
@@ -183,7 +185,7 @@ async def test_counter_slips_print_each_persons_qr_link_for_field_roles(tools, h
         headers=tools.auth("operator"),
     )
     await h.publish([tools.completed(3, UNIT, delivered_at=datetime(2026, 3, 2, 3, tzinfo=UTC))])
-    await h.eventually(lambda: h.sampling.invitations.by_campaign("counter-2026"))
+    await h.eventually(lambda: h.sampling.stores.invitations.by_campaign("counter-2026"))
 
     assert (
         await h.http.get("/v1/campaigns/counter-2026/counter-slips", headers=tools.auth("observer"))
@@ -196,7 +198,7 @@ async def test_counter_slips_print_each_persons_qr_link_for_field_roles(tools, h
     assert page.text.count("<svg") == 1
     assert "https://ks.example.gov.vn/s/" in page.text
     assert "Xã Xuân Hội" in page.text
-    [doc] = await h.sampling.invitations.by_campaign("counter-2026")
+    [doc] = await h.sampling.stores.invitations.by_campaign("counter-2026")
     assert doc["state"] == "sent"
 
 
@@ -212,11 +214,11 @@ async def test_gateway_delivery_reports_are_recorded_and_forgeries_refused(tools
     )
 
     async def sent() -> bool:
-        states = [d["state"] for d in await h.sampling.invitations.by_campaign("dlr-2026")]
+        states = [d["state"] for d in await h.sampling.stores.invitations.by_campaign("dlr-2026")]
         return states == ["sent", "sent"]
 
     await h.eventually(sent)
-    first, second = await h.sampling.invitations.by_campaign("dlr-2026")
+    first, second = await h.sampling.stores.invitations.by_campaign("dlr-2026")
     token = h.sampling.callback_token
     query = {"RequestId": f"{first['_id']}-1", "SendStatus": "5", "SendSuccess": "1", "SMSID": "x"}
     assert (await h.http.get(f"/v1/callbacks/esms/{token}", params=query)).json() == {"known": True}
@@ -237,7 +239,7 @@ async def test_gateway_delivery_reports_are_recorded_and_forgeries_refused(tools
     assert forged.status_code == 401
     reports = {
         str(d["_id"]): d.get("last_report")
-        for d in await h.sampling.invitations.by_campaign("dlr-2026")
+        for d in await h.sampling.stores.invitations.by_campaign("dlr-2026")
     }
     assert reports[str(first["_id"])]["delivered"] is True
     assert reports[str(second["_id"])]["provider_id"] == "m1"
@@ -251,20 +253,20 @@ async def test_a_deciding_instance_only_decides_and_a_dispatching_one_sends(tool
     await deciding.publish(events)
     await deciding.eventually(lambda: len(deciding.sent) == len(events))
     await asyncio.sleep(0.5)  # ten dispatch intervals: an "all" instance would have sent
-    invited = await deciding.sampling.invitations.by_campaign("demo")
+    invited = await deciding.sampling.stores.invitations.by_campaign("demo")
     assert {d["state"] for d in invited} == {"queued"}
-    assert await deciding.sampling.invitations.outbox(None, 100) == []
+    assert await deciding.sampling.stores.invitations.outbox(None, 100) == []
 
     sending = await harness(role="dispatch", sampling_rate=1.0, seed="split-seed")
 
     async def all_sent() -> bool:
-        return len(await sending.sampling.invitations.outbox(None, 100)) == len(events)
+        return len(await sending.sampling.stores.invitations.outbox(None, 100)) == len(events)
 
     await sending.eventually(all_sent)
-    outbox = await sending.sampling.invitations.outbox(None, 100)
+    outbox = await sending.sampling.stores.invitations.outbox(None, 100)
     assert {m["invitation_id"] for m in outbox} == {str(e.invitation_id) for e in deciding.sent}
 
     await deciding.sampling.runtime.stop()
     await sending.publish([tools.completed(99, UNIT, delivered_at=when)])
     await asyncio.sleep(0.5)
-    assert len(await sending.sampling.invitations.by_campaign("demo")) == len(events)
+    assert len(await sending.sampling.stores.invitations.by_campaign("demo")) == len(events)

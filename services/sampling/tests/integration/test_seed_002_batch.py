@@ -67,11 +67,11 @@ async def test_seed_002_yields_425_official_invitations_with_transfers_and_a_ver
     await h.publish(events)
 
     async def all_seen() -> bool:
-        counts = await h.sampling.invitations.population_counts(CAMPAIGN)
+        counts = await h.sampling.stores.invitations.population_counts(CAMPAIGN)
         return sum(counts.values()) == len(events)
 
     await h.eventually(all_seen)
-    counts = await h.sampling.invitations.population_counts(CAMPAIGN)
+    counts = await h.sampling.stores.invitations.population_counts(CAMPAIGN)
     assert counts["eligible"] == eligible
     for reason in (
         "online",
@@ -167,7 +167,7 @@ async def test_seed_002_yields_425_official_invitations_with_transfers_and_a_ver
     assert after["delivery"] == {"enumerator": {"listed": 425, "substituted": 1}}
 
     unreachable = export["lists"]["lists"][COMMUNES[5]]["organisation"]["official"][2]
-    [listed] = await h.sampling.invitations.by_campaign(CAMPAIGN, dossier_id=unreachable)
+    [listed] = await h.sampling.stores.invitations.by_campaign(CAMPAIGN, dossier_id=unreachable)
     by_list_id = await h.http.post(
         f"/v1/campaigns/{CAMPAIGN}/substitutions",
         headers=tools.auth("enumerator"),
@@ -300,7 +300,9 @@ async def campaign_page(h, tools) -> dict:
 
 def async_eq(h, n):
     async def check() -> bool:
-        return (await h.sampling.invitations.population_counts(CAMPAIGN)).get("eligible") == n
+        return (await h.sampling.stores.invitations.population_counts(CAMPAIGN)).get(
+            "eligible"
+        ) == n
 
     return check
 
@@ -313,12 +315,12 @@ async def test_the_plan_for_today_is_announced_and_kept_when_restarted_another_d
     assert (announced.window_start, announced.window_end) == (date(2026, 4, 8), date(2026, 12, 6))
     assert len(announced.units) == 17
     assert (announced.planned_per_unit, announced.n_min_unit) == (25, 25)
-    assert (await first.sampling.campaigns.get("ht-nx-2026"))[1] == "active"
+    assert (await first.sampling.stores.campaigns.get("ht-nx-2026"))[1] == "active"
     await first.sampling.runtime.stop()
 
     second = await harness(campaign_files=plan_file, campaign_as_of="2026-12-08")
 
-    campaign, status = await second.sampling.campaigns.get("ht-nx-2026")
+    campaign, status = await second.sampling.stores.campaigns.get("ht-nx-2026")
     assert campaign.window.end == date(2026, 12, 6)  # the first instance, not re-dated
     assert status == "active"
     await second.eventually(lambda: len(second.planned) == 1)  # announced again at start

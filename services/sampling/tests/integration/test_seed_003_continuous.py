@@ -103,11 +103,13 @@ async def test_seed_003_allocates_10000_in_proportion_and_invites_through_every_
         assert {e.channel for e in h.sent} == {"zalo", "email"}
 
         async def settled() -> bool:
-            states = [d["state"] for d in await h.sampling.invitations.by_campaign(CAMPAIGN)]
+            states = [d["state"] for d in await h.sampling.stores.invitations.by_campaign(CAMPAIGN)]
             return all(s in {"sent", "undeliverable"} for s in states)
 
         await h.eventually(settled)
-        docs = {d["dossier_id"]: d for d in await h.sampling.invitations.by_campaign(CAMPAIGN)}
+        docs = {
+            d["dossier_id"]: d for d in await h.sampling.stores.invitations.by_campaign(CAMPAIGN)
+        }
         for i, event in enumerate(events):
             doc = docs[event.dossier_id]
             used = [a["channel"] for a in doc["attempts"]]
@@ -166,11 +168,11 @@ async def test_seed_003_allocates_10000_in_proportion_and_invites_through_every_
             f"/v1/campaigns/{CAMPAIGN}/close", headers=tools.auth("operator")
         )
         assert closed.status_code == 200
-        remaining = await h.sampling.invitations.by_campaign(CAMPAIGN)
+        remaining = await h.sampling.stores.invitations.by_campaign(CAMPAIGN)
         assert not any("contact" in d or "token" in d for d in remaining)
-        assert await h.sampling.campaigns.key(CAMPAIGN) is None
+        assert await h.sampling.stores.campaigns.key(CAMPAIGN) is None
 
 
 async def _unit(h, field: str, value: int) -> bool:
-    table = await h.sampling.decisions.quota_table(CAMPAIGN)
+    table = await h.sampling.stores.decisions.quota_table(CAMPAIGN)
     return next(d for d in table if d["unit"] == UNIT)[field] == value

@@ -21,22 +21,9 @@ from sipas_scoring.api.permissions import PERMISSIONS
 from sipas_scoring.counts import Counts, CountsReader
 from sipas_scoring.metrics import ScoringMetrics
 from sipas_scoring.settings import Settings
-from sipas_scoring.store.aggregates import AGGREGATES, DAY_AGGREGATES, AggregateStore
-from sipas_scoring.store.funnel import DOSSIERS, INVITATIONS, FunnelStore
-from sipas_scoring.store.profiles import PLANS, PROFILES, ProfileStore
-from sipas_scoring.store.publications import PUBLICATIONS, PublicationStore
+from sipas_scoring.store import COLLECTIONS, Stores
 from sipas_scoring.updates import IndexPublisher
 from sipas_scoring.views import Views
-
-COLLECTIONS = (
-    AGGREGATES,
-    DAY_AGGREGATES,
-    DOSSIERS,
-    INVITATIONS,
-    PROFILES,
-    PLANS,
-    PUBLICATIONS,
-)
 
 
 class LegacyCountsError(RuntimeError):
@@ -52,16 +39,17 @@ class ScoringService:
         self.metrics = ScoringMetrics(self.runtime.registry)
         self.hierarchy = settings.load_hierarchy()
         self.counts = Counts(settings.utc_offset)
+        self.stores = Stores(self.runtime.database, settings.profile_defaults())
         self.reader = CountsReader(
             self.counts,
             lambda: self.responses.applied if self.responses.owner else None,
-            self.aggregates,
+            self.stores.aggregates,
             lambda: self.runtime.mongo,
         )
         self.views = Views(
             reader=self.reader,
-            funnel=self.funnel,
-            profiles=self.profiles,
+            funnel=self.stores.funnel,
+            profiles=self.stores.profiles,
             hierarchy=self.hierarchy,
             settings=settings,
         )
@@ -71,7 +59,7 @@ class ScoringService:
             counts=self.counts,
             owner=lambda: self.responses.owner,
             position=lambda: self.responses.applied.floor,
-            profiles=self.profiles,
+            profiles=self.stores.profiles,
             publisher=lambda: self.runtime.publisher,
             hierarchy=self.hierarchy,
             settings=settings,
@@ -84,22 +72,6 @@ class ScoringService:
             on_applied=self.index_publisher.nudge,
         )
 
-    def aggregates(self) -> AggregateStore:
-        """The slice counts as last checkpointed."""
-        return AggregateStore(self.runtime.db)
-
-    def funnel(self) -> FunnelStore:
-        """Funnel counts."""
-        return FunnelStore(self.runtime.db)
-
-    def profiles(self) -> ProfileStore:
-        """Campaign profiles."""
-        return ProfileStore(self.runtime.db, self.settings.profile_defaults())
-
-    def publications(self) -> PublicationStore:
-        """Publication snapshots and their history."""
-        return PublicationStore(self.runtime.db)
-
 
 def register_consumers(scoring: ScoringService) -> None:
     """The three funnel consumers and the plans (the responses are folded in memory)."""
@@ -108,27 +80,27 @@ def register_consumers(scoring: ScoringService) -> None:
     runtime.consume(
         SCORING_FUNNEL_RESPONSES,
         decode=handlers.decode_answered,
-        handler=handlers.on_funnel_responses(scoring.funnel),
+        handler=handlers.on_funnel_responses(scoring.stores.funnel),
         dedup="sequence",
         pace=pace,
     )
     runtime.consume(
         SCORING_DOSSIERS,
         decode=handlers.decode_dossier,
-        handler=handlers.on_dossiers(scoring.funnel, offset=offset),
+        handler=handlers.on_dossiers(scoring.stores.funnel, offset=offset),
         key=handlers.dossier_key,
         pace=pace,
     )
     runtime.consume(
         SCORING_INVITATIONS,
         decode=handlers.decode_invitation,
-        handler=handlers.on_invitations(scoring.funnel),
+        handler=handlers.on_invitations(scoring.stores.funnel),
         pace=pace,
     )
     runtime.consume(
         SCORING_CAMPAIGNS,
         decode=handlers.decode_plan,
-        handler=handlers.on_plans(scoring.profiles, scoring.index_publisher.invalidate),
+        handler=handlers.on_plans(scoring.stores.profiles, scoring.index_publisher.invalidate),
     )
 
 
@@ -138,17 +110,17 @@ def register_lifecycle(scoring: ScoringService) -> None:
 
     async def setup(rt: ServiceRuntime) -> None:
         await ensure_collections(rt.db, COLLECTIONS)
-        legacy = await scoring.aggregates().legacy_documents()
+        legacy = await scoring.stores.aggregates.legacy_documents()
         if legacy:
             msg = (
                 f"{legacy} count documents are in the form of an earlier version: "
                 "run `sipas scoring migrate` once, then start scoring again"
             )
             raise LegacyCountsError(msg)
-        await scoring.aggregates().create_indexes()
-        await scoring.aggregates().of_days().create_indexes()
-        await scoring.funnel().create_indexes()
-        await scoring.publications().create_indexes()
+        await scoring.stores.aggregates.create_indexes()
+        await scoring.stores.aggregates.of_days().create_indexes()
+        await scoring.stores.funnel.create_indexes()
+        await scoring.stores.publications.create_indexes()
 
     async def start_index_loop(_: ServiceRuntime) -> None:
         scoring.index_task = asyncio.create_task(scoring.index_publisher.run(), name="index")

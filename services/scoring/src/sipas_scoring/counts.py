@@ -35,6 +35,7 @@ from sipas_scoring.store.aggregates import (
     AGGREGATES,
     DAY_AGGREGATES,
     AggregateStore,
+    MongoAggregateStore,
     to_document,
 )
 
@@ -102,9 +103,9 @@ class Counts:
     async def load(self, db: AsyncDatabase[Document], session: AsyncClientSession) -> None:
         """Replace the tallies in memory by the stored slices."""
         self.clear()
-        for key, tally in (await AggregateStore(db).tallies(session=session)).items():
+        for key, tally in (await MongoAggregateStore(db).tallies(session=session)).items():
             self._campaigns.setdefault(key.campaign_id, {})[key] = tally
-        days = AggregateStore(db, DAY_AGGREGATES)
+        days = MongoAggregateStore(db, DAY_AGGREGATES)
         since = self.first_day().isoformat()
         for key, tally in (await days.tallies(session=session, since=since)).items():
             self._days.setdefault(key.campaign_id, {})[key] = tally
@@ -190,7 +191,7 @@ class CountsReader:
         self,
         counts: Counts,
         owned: Callable[[], AppliedSequences | None],
-        store: Callable[[], AggregateStore],
+        store: AggregateStore,
         client: Callable[[], AsyncMongoClient[Document]],
     ) -> None:
         self._counts = counts
@@ -215,7 +216,7 @@ class CountsReader:
         async def read(
             session: AsyncClientSession,
         ) -> tuple[AppliedSequences, dict[SliceKey, Tally]]:
-            store = self._store()
+            store = self._store
             applied = await store.applied(SCORING_RESPONSES.durable, session)
             slices = store.of_days() if days else store
             return applied, await slices.tallies(campaign_id, session, since=since)
@@ -230,4 +231,4 @@ class CountsReader:
         """Per campaign: responses, units, months and instruments in the counts."""
         if self._owned() is not None:
             return self._counts.summary()
-        return await self._store().campaigns()
+        return await self._store.campaigns()

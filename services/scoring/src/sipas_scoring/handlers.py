@@ -73,19 +73,17 @@ def dossier_key(delivery: Delivery[DossierCompleted]) -> str:
     return delivery.event.dossier_id
 
 
-def on_funnel_responses(store: Callable[[], FunnelStore]) -> Handler[Answered]:
+def on_funnel_responses(store: FunnelStore) -> Handler[Answered]:
     """Mark the invitations the fresh responses answer."""
 
     async def handle(batch: Batch[Answered], session: AsyncClientSession) -> Sequence[Event]:
-        await store().mark_responded((d.event for d in batch.fresh), session)
+        await store.mark_responded((d.event for d in batch.fresh), session)
         return ()
 
     return handle
 
 
-def on_dossiers(
-    store: Callable[[], FunnelStore], *, offset: timedelta
-) -> Handler[DossierCompleted]:
+def on_dossiers(store: FunnelStore, *, offset: timedelta) -> Handler[DossierCompleted]:
     """Count completed dossiers per unit, delivery day, channel and applicant kind."""
 
     async def handle(
@@ -98,30 +96,28 @@ def on_dossiers(
             counts = increments.setdefault((event.unit, day), {})
             key = f"{event.submission_channel}|{event.applicant_kind}"
             counts[key] = counts.get(key, 0) + 1
-        await store().count_dossiers(increments, session)
+        await store.count_dossiers(increments, session)
         return ()
 
     return handle
 
 
-def on_invitations(store: Callable[[], FunnelStore]) -> Handler[InvitationSent]:
+def on_invitations(store: FunnelStore) -> Handler[InvitationSent]:
     """Record each invitation (and reminder) once."""
 
     async def handle(batch: Batch[InvitationSent], session: AsyncClientSession) -> Sequence[Event]:
-        await store().record_invitations((d.event for d in batch.fresh), session)
+        await store.record_invitations((d.event for d in batch.fresh), session)
         return ()
 
     return handle
 
 
-def on_plans(
-    store: Callable[[], ProfileStore], changed: Callable[[str], None]
-) -> Handler[CampaignPlanned]:
+def on_plans(store: ProfileStore, changed: Callable[[str], None]) -> Handler[CampaignPlanned]:
     """Keep each campaign's latest plan; its figures are recomputed with the new profile."""
 
     async def handle(batch: Batch[CampaignPlanned], session: AsyncClientSession) -> Sequence[Event]:
         events = [d.event for d in batch.fresh]
-        await store().save_plans(events, session)
+        await store.save_plans(events, session)
         campaigns = sorted({e.campaign_id for e in events})
 
         def recompute() -> None:

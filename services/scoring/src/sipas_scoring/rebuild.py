@@ -51,7 +51,7 @@ from sipas_scoring.domain.tally import (
     slice_key,
 )
 from sipas_scoring.handlers import decode_response
-from sipas_scoring.store.aggregates import AggregateStore
+from sipas_scoring.store.aggregates import MongoAggregateStore
 
 REBUILT = "aggregates_rebuild"
 REBUILDS = "rebuilds"
@@ -268,7 +268,7 @@ async def rebuild(
     """Replay the log into fresh tallies and compare them with the live ones."""
     started, clock = datetime.now(UTC), time.monotonic()
     db = client[database]
-    live_store = AggregateStore(db)
+    live_store = MongoAggregateStore(db)
 
     async def read(session: AsyncClientSession) -> tuple[AppliedSequences, dict[SliceKey, Tally]]:
         applied = await live_store.applied(SCORING_RESPONSES.durable, session)
@@ -297,7 +297,7 @@ async def rebuild(
         started_at=started,
     )
     if write:
-        await AggregateStore(db, REBUILT).replace_all(rebuilt)
+        await MongoAggregateStore(db, REBUILT).replace_all(rebuilt)
         summary = result.summary()
         await db[REBUILDS].insert_one(
             {"_id": summary["started_at"], **json.loads(canonical_json(summary))}

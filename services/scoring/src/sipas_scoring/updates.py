@@ -62,7 +62,7 @@ class IndexPublisher:
         counts: Counts,
         owner: Callable[[], bool],
         position: Callable[[], int],
-        profiles: Callable[[], ProfileSource],
+        profiles: ProfileSource,
         publisher: Callable[[], Publisher],
         hierarchy: UnitHierarchy,
         settings: Settings,
@@ -118,7 +118,7 @@ class IndexPublisher:
         now = time.monotonic()
         cached = self._profile_cache.get(campaign_id)
         if cached is None or cached[0] < now:
-            profile = await self._profiles().get_or_default(campaign_id)
+            profile = await self._profiles.get_or_default(campaign_id)
             cached = self._profile_cache[campaign_id] = (
                 now + self._settings.rollup_interval,
                 profile,

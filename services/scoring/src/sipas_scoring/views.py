@@ -65,8 +65,8 @@ class Views:
         self,
         *,
         reader: CountsReader,
-        funnel: Callable[[], FunnelStore],
-        profiles: Callable[[], ProfileStore],
+        funnel: FunnelStore,
+        profiles: ProfileStore,
         hierarchy: UnitHierarchy,
         settings: Settings,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -84,7 +84,7 @@ class Views:
 
     async def profile(self, campaign_id: str) -> CampaignProfile:
         """The campaign's stored profile, else the defaults from settings."""
-        return await self._profiles().get_or_default(campaign_id)
+        return await self._profiles.get_or_default(campaign_id)
 
     async def compute(
         self,
@@ -180,12 +180,12 @@ class Views:
         """Eligible, invited, responded and response rate per unit and channel."""
         profile = await self.profile(campaign_id)
         offset = timezone(self.settings.utc_offset)
-        span = await self._funnel().window(campaign_id)
+        span = await self._funnel.window(campaign_id)
         start = profile.window_start or (span[0].astimezone(offset).date() if span else None)
         end = profile.window_end or (span[1].astimezone(offset).date() if span else None)
-        counts: dict[str, FunnelCounts] = await self._funnel().invitation_counts(campaign_id)
+        counts: dict[str, FunnelCounts] = await self._funnel.invitation_counts(campaign_id)
         if start is not None and end is not None:
-            for unit, eligible in (await self._funnel().eligible(start, end)).items():
+            for unit, eligible in (await self._funnel.eligible(start, end)).items():
                 counts.setdefault(unit, FunnelCounts()).eligible.update(eligible)
         for key, tally in (await self._reader.tallies(campaign_id)).items():
             responses = counts.setdefault(key.unit, FunnelCounts()).responses

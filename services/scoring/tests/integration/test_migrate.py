@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from sipas_scoring import cli
 from sipas_scoring.app import LegacyCountsError, create_app
 from sipas_scoring.domain.tally import SliceKey, Tally, fold
-from sipas_scoring.store.aggregates import AGGREGATES, AggregateStore, to_document
+from sipas_scoring.store.aggregates import AGGREGATES, MongoAggregateStore, to_document
 from sipas_scoring.testing import synthetic_responses
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
@@ -79,7 +79,7 @@ async def test_scoring_refuses_old_counts_until_the_migrate_command_converts_the
         "slices_written": len(expected),
         "marks_dropped": 1,
     }
-    store = AggregateStore(db)
+    store = MongoAggregateStore(db)
     assert await store.legacy_documents() == 0
     stored = await store.tallies()
     assert [to_document(k, stored[k]) for k in sorted(stored)] == [

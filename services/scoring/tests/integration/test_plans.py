@@ -42,7 +42,7 @@ def settings(settings):
 
 async def test_a_unit_that_answered_every_form_of_its_plan_is_ranked(harness, wait):
     await harness.publish(plan())
-    await wait(lambda: harness.scoring.profiles().plan("c2026"))
+    await wait(lambda: harness.scoring.stores.profiles.plan("c2026"))
     events = [resp(answers_for(C2640, 5), unit=u, occurred_at=AT) for u in COMMUNES * 5]
     seqs = await harness.publish(*events)
     await wait(lambda: (harness.latest("c2026", "ht") or {}).get("version") == seqs[-1])
@@ -62,7 +62,7 @@ async def test_a_unit_that_answered_every_form_of_its_plan_is_ranked(harness, wa
 
 async def test_an_operator_cannot_ask_for_more_respondents_than_the_plan_samples(harness, wait):
     await harness.publish(plan())
-    await wait(lambda: harness.scoring.profiles().plan("c2026"))
+    await wait(lambda: harness.scoring.stores.profiles.plan("c2026"))
 
     refused = await harness.http.put("/v1/campaigns/c2026/profile", json={"n_min_unit": 30})
     lowered = await harness.http.put("/v1/campaigns/c2026/profile", json={"n_min_unit": 4})
@@ -83,7 +83,7 @@ async def test_a_later_plan_replaces_an_earlier_one_and_an_older_one_is_ignored(
     await harness.publish(plan(name="Bản cũ", at=datetime(2026, 11, 19, tzinfo=UTC)))
 
     async def named() -> str | None:
-        found = await harness.scoring.profiles().plan("c2026")
+        found = await harness.scoring.stores.profiles.plan("c2026")
         return found.name_vi if found else None
 
     await wait(lambda: _is(named, "Bản sửa"))

@@ -18,7 +18,7 @@ from sipas_runtime.publishing import encode, event_headers
 from sipas_runtime.testing import stop_as_if_killed
 from sipas_scoring.domain.tally import fold
 from sipas_scoring.rebuild import REBUILT, rebuild, slices_digest
-from sipas_scoring.store.aggregates import AGGREGATES, AggregateStore
+from sipas_scoring.store.aggregates import AGGREGATES, MongoAggregateStore
 from sipas_scoring.testing import resp, synthetic_responses
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
@@ -26,7 +26,7 @@ UNITS = ["ht-nx-co-dam", "ht-nx-xuan-an", "ht-nx-xuan-hoi", "ht-nx-tien-dien"]
 
 
 async def live_through(harness, seq: int, wait) -> None:
-    store = harness.scoring.aggregates()
+    store = harness.scoring.stores.aggregates
 
     async def caught_up() -> bool:
         return (await store.applied(SCORING_RESPONSES.durable)).highest >= seq
@@ -56,7 +56,7 @@ async def test_replaying_the_log_reproduces_the_live_counts(harness, wait, mongo
     assert "answers.C99" in summary["not_counted_examples"][0]["reason"]
     assert summary["duplicate_event_ids"] == 1
     assert result.live_digest == result.rebuilt_digest
-    fresh = await AggregateStore(mongo[database], REBUILT).tallies()
+    fresh = await MongoAggregateStore(mongo[database], REBUILT).tallies()
     assert slices_digest(fresh) == result.live_digest
     assert await mongo[database]["rebuilds"].count_documents({"equal": True}) == 1
 
@@ -152,7 +152,7 @@ async def test_an_instance_that_dies_is_replaced_and_the_counts_stay_exact(
     await live_through(standby, seqs[-1], wait)
 
     assert standby.scoring.responses.owner
-    stored = await standby.scoring.aggregates().tallies("c-crash")
+    stored = await standby.scoring.stores.aggregates.tallies("c-crash")
     recount = fold(zip(seqs, events, strict=True))
     assert {k.slice_id: t.canonical() for k, t in stored.items()} == {
         k.slice_id: t.canonical() for k, t in recount.items()

@@ -1,4 +1,5 @@
-"""The index loop publishing from the in-memory counts, with stand-ins for its publisher."""
+"""The index loop publishing from the in-memory counts, with stand-ins for its publisher
+and the in-memory profile store."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry
+from services.scoring.tests.fakes import InMemoryProfileStore
 
 from sipas_contracts.units import load_sample_hierarchy
 from sipas_runtime.batches import Delivery
 from sipas_runtime.sequences import AppliedSequences
 from sipas_scoring.counts import Counts
 from sipas_scoring.domain.periods import VIETNAM_OFFSET
-from sipas_scoring.domain.profile import CampaignProfile
+from sipas_scoring.domain.profile import ProfileSettings
 from sipas_scoring.metrics import ScoringMetrics
 from sipas_scoring.settings import Settings
 from sipas_scoring.testing import C2640, answers_for, resp
@@ -33,11 +35,6 @@ class Consumer:
         seqs = range(first, first + len(events))
         self.counts.fold([Delivery(e, seq, "s", 1) for seq, e in zip(seqs, events, strict=True)])
         self.applied.add(seqs)
-
-
-class Profiles:
-    async def get_or_default(self, campaign_id: str) -> CampaignProfile:
-        return CampaignProfile(campaign_id=campaign_id, n_min_item=1, n_min_unit=1)
 
 
 class FlakyPublisher:
@@ -63,7 +60,7 @@ def publisher_for(
         counts=consumer.counts,
         owner=lambda: consumer.owner,
         position=lambda: consumer.applied.floor,
-        profiles=Profiles,
+        profiles=InMemoryProfileStore(ProfileSettings(n_min_item=1, n_min_unit=1)),
         publisher=lambda: sink,
         hierarchy=load_sample_hierarchy(),
         settings=Settings(rollup_interval=rollup_interval),

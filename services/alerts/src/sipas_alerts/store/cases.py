@@ -17,17 +17,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from sipas_alerts.domain.alerts import Hit
 from sipas_alerts.domain.cases import ACTIVE, Case
 from sipas_contracts.events import AlertRaised
+from sipas_runtime.mongo import Database, Document
 
 CASES = "cases"
 GROUPS = "case_groups"
@@ -80,27 +81,97 @@ def _alert_event(doc: Doc) -> AlertRaised:
     return event.model_copy(update={"event_id": alert_id, "alert_id": alert_id})
 
 
-class CaseStore:
-    """Cases, groups and alerts in the alerts service's database."""
-
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
-        self.cases = db[CASES]
-        self.groups = db[GROUPS]
-        self.alerts = db[ALERTS]
+class CaseStore(Protocol):
+    """Cases, their groups and their alerts."""
 
     async def get(self, case_id: str, session: AsyncClientSession | None = None) -> Case | None:
         """One case by id."""
-        doc = await self.cases.find_one({"_id": case_id}, session=session)
+        ...
+
+    async def get_many(self, ids: Iterable[str], session: AsyncClientSession) -> dict[str, Case]:
+        """Cases by id, without their audit trails (for attaching alerts)."""
+        ...
+
+    async def groups_of(self, keys: Iterable[str], session: AsyncClientSession) -> dict[str, Group]:
+        """The groups of ``keys`` that exist."""
+        ...
+
+    async def unseen(self, hits: Sequence[Hit], session: AsyncClientSession) -> list[Hit]:
+        """The hits whose alert is not stored yet (a rule on an event fires once)."""
+        ...
+
+    async def open(self, cases: Sequence[Case], session: AsyncClientSession) -> None:
+        """Store new cases and make each its group's current case."""
+        ...
+
+    async def attach(
+        self, changes: Sequence[tuple[Case, Case]], session: AsyncClientSession
+    ) -> None:
+        """Apply counter changes (before, after) of attaching alerts to existing cases."""
+        ...
+
+    async def add_alerts(
+        self, placed: Sequence[tuple[Hit, str]], session: AsyncClientSession
+    ) -> None:
+        """Store alerts with the case each joined."""
+        ...
+
+    async def alerts_of_sources(
+        self, sources: Sequence[str], session: AsyncClientSession
+    ) -> list[AlertRaised]:
+        """The alert-raised events of ``sources``, rebuilt from the stored alerts."""
+        ...
+
+    async def save(
+        self, case: Case, expected_version: int, session: AsyncClientSession | None = None
+    ) -> bool:
+        """Write a lifecycle change if nobody else changed the case meanwhile."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> list[Case]:
+        """Cases whose next deadline has passed, earliest first."""
+        ...
+
+    async def census(self, now: datetime) -> tuple[dict[str, int], int]:
+        """Active cases by state, and how many of them are past a deadline."""
+        ...
+
+    async def shred_callbacks(self, *, ended_before: datetime) -> int:
+        """Delete the sealed call-back contacts of cases that ended before ``ended_before``."""
+        ...
+
+
+class MongoCaseStore:
+    """Cases, groups and alerts in the alerts service's database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @property
+    def _cases(self) -> AsyncCollection[Document]:
+        return self._db[CASES]
+
+    @property
+    def _groups(self) -> AsyncCollection[Document]:
+        return self._db[GROUPS]
+
+    @property
+    def _alerts(self) -> AsyncCollection[Document]:
+        return self._db[ALERTS]
+
+    async def get(self, case_id: str, session: AsyncClientSession | None = None) -> Case | None:
+        """One case by id."""
+        doc = await self._cases.find_one({"_id": case_id}, session=session)
         return from_doc(doc) if doc else None
 
     async def get_many(self, ids: Iterable[str], session: AsyncClientSession) -> dict[str, Case]:
         """Cases by id, without their audit trails (for attaching alerts)."""
-        docs = self.cases.find({"_id": {"$in": list(ids)}}, {"audit": 0}, session=session)
+        docs = self._cases.find({"_id": {"$in": list(ids)}}, {"audit": 0}, session=session)
         return {doc["_id"]: from_doc(doc) async for doc in docs}
 
     async def groups_of(self, keys: Iterable[str], session: AsyncClientSession) -> dict[str, Group]:
         """The groups of ``keys`` that exist."""
-        docs = self.groups.find({"_id": {"$in": list(keys)}}, session=session)
+        docs = self._groups.find({"_id": {"$in": list(keys)}}, session=session)
         return {d["_id"]: Group(d["_id"], d["current"], d["seq"]) async for d in docs}
 
     async def unseen(self, hits: Sequence[Hit], session: AsyncClientSession) -> list[Hit]:
@@ -108,7 +179,7 @@ class CaseStore:
         ids = [str(h.alert_id) for h in hits]
         seen = {
             d["_id"]
-            async for d in self.alerts.find({"_id": {"$in": ids}}, {"_id": 1}, session=session)
+            async for d in self._alerts.find({"_id": {"$in": ids}}, {"_id": 1}, session=session)
         }
         fresh: dict[str, Hit] = {}
         for hit, alert_id in zip(hits, ids, strict=True):
@@ -122,13 +193,13 @@ class CaseStore:
             return
         try:
             for case in cases:
-                await self.groups.update_one(
+                await self._groups.update_one(
                     {"_id": case.group_key, "seq": {"$lt": case.seq}},
                     {"$set": {"current": str(case.case_id), "seq": case.seq}},
                     upsert=True,
                     session=session,
                 )
-            await self.cases.insert_many([to_doc(c) for c in cases], session=session)
+            await self._cases.insert_many([to_doc(c) for c in cases], session=session)
         except DuplicateKeyError as exc:
             raise GroupRaceError(cases[0].group_key) from exc
 
@@ -151,7 +222,7 @@ class CaseStore:
             for before, after in changes
         ]
         if ops:
-            await self.cases.bulk_write(ops, ordered=False, session=session)
+            await self._cases.bulk_write(ops, ordered=False, session=session)
 
     async def add_alerts(
         self, placed: Sequence[tuple[Hit, str]], session: AsyncClientSession
@@ -169,13 +240,13 @@ class CaseStore:
             for hit, case_id in placed
         ]
         if docs:
-            await self.alerts.insert_many(docs, ordered=False, session=session)
+            await self._alerts.insert_many(docs, ordered=False, session=session)
 
     async def alerts_of_sources(
         self, sources: Sequence[str], session: AsyncClientSession
     ) -> list[AlertRaised]:
         """The alert-raised events of ``sources``, rebuilt from the stored alerts."""
-        cursor = self.alerts.find({"source_event_id": {"$in": list(sources)}}, session=session)
+        cursor = self._alerts.find({"source_event_id": {"$in": list(sources)}}, session=session)
         return [_alert_event(doc) async for doc in cursor.sort("_id", 1)]
 
     async def save(
@@ -183,22 +254,24 @@ class CaseStore:
     ) -> bool:
         """Write a lifecycle change if nobody else changed the case meanwhile."""
         doc = {k: v for k, v in to_doc(case).items() if k not in _COUNTERS and k != "_id"}
-        result = await self.cases.update_one(
+        result = await self._cases.update_one(
             {"_id": str(case.case_id), "version": expected_version}, {"$set": doc}, session=session
         )
         return result.modified_count == 1
 
     async def due(self, now: datetime, limit: int) -> list[Case]:
         """Cases whose next deadline has passed, earliest first."""
-        cursor = self.cases.find({"next_due_at": {"$lte": now}}).sort("next_due_at", 1).limit(limit)
+        cursor = (
+            self._cases.find({"next_due_at": {"$lte": now}}).sort("next_due_at", 1).limit(limit)
+        )
         return [from_doc(doc) async for doc in cursor]
 
     async def census(self, now: datetime) -> tuple[dict[str, int], int]:
         """Active cases by state, and how many of them are past a deadline."""
         by_state: dict[str, int] = {
-            state: await self.cases.count_documents({"state": state}) for state in sorted(ACTIVE)
+            state: await self._cases.count_documents({"state": state}) for state in sorted(ACTIVE)
         }
-        overdue = await self.cases.count_documents(
+        overdue = await self._cases.count_documents(
             {
                 "state": {"$in": sorted(ACTIVE)},
                 "$or": [
@@ -213,13 +286,13 @@ class CaseStore:
         """Delete the sealed call-back contacts of cases that ended before ``ended_before``."""
         ended = [
             doc["_id"]
-            async for doc in self.cases.find(
+            async for doc in self._cases.find(
                 {"ended_at": {"$lt": ended_before}, "callbacks": {"$gt": 0}}, {"_id": 1}
             )
         ]
         if ended:
-            await self.alerts.update_many(
+            await self._alerts.update_many(
                 {"case_id": {"$in": ended}}, {"$unset": {"sealed_callback": ""}}
             )
-            await self.cases.update_many({"_id": {"$in": ended}}, {"$set": {"callbacks": 0}})
+            await self._cases.update_many({"_id": {"$in": ended}}, {"$set": {"callbacks": 0}})
         return len(ended)

@@ -10,19 +10,37 @@ overruns its lease cannot apply a change twice.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Protocol
 
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+
+from sipas_runtime.mongo import Database, Document
 
 LEASES = "leases"
 
 
-class Leases:
+class Leases(Protocol):
     """Named leases with an owner and an expiry."""
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
-        self._leases = db[LEASES]
+    async def acquire(self, name: str, owner: str, *, now: datetime, ttl: timedelta) -> bool:
+        """Take (or extend) lease ``name`` for ``owner``; False when someone else holds it."""
+        ...
+
+    async def release(self, name: str, owner: str, *, now: datetime) -> None:
+        """Give lease ``name`` back early (only if ``owner`` still holds it)."""
+        ...
+
+
+class MongoLeases:
+    """Named leases with an owner and an expiry."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @property
+    def _leases(self) -> AsyncCollection[Document]:
+        return self._db[LEASES]
 
     async def acquire(self, name: str, owner: str, *, now: datetime, ttl: timedelta) -> bool:
         """Take (or extend) lease ``name`` for ``owner``; False when someone else holds it."""

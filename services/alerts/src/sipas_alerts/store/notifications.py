@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
+
+from sipas_runtime.mongo import Database, Document
 
 NOTIFICATIONS = "notifications"
 Doc = dict[str, Any]
@@ -41,11 +43,51 @@ class Notification(BaseModel):
     status: Status = "pending"
 
 
-class NotificationQueue:
+class NotificationQueue(Protocol):
     """Pending and past notifications."""
 
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
-        self._queue = db[NOTIFICATIONS]
+    async def enqueue(
+        self,
+        notes: Sequence[Notification],
+        session: AsyncClientSession | None,
+        *,
+        now: datetime,
+    ) -> None:
+        """Queue notifications (in the caller's transaction)."""
+        ...
+
+    async def claim(
+        self, *, now: datetime, owner: str, lease: timedelta, limit: int
+    ) -> list[Notification]:
+        """Take up to ``limit`` due notifications for ``lease`` (nobody else sends them)."""
+        ...
+
+    async def settle(
+        self,
+        note: Notification,
+        *,
+        status: Status,
+        now: datetime,
+        detail: str = "",
+        retry_at: datetime | None = None,
+    ) -> None:
+        """Record an attempt: sent, failed for good, skipped, or pending until ``retry_at``."""
+        ...
+
+    async def of_case(self, case_id: str) -> list[Doc]:
+        """Notifications about one case (for its detail view)."""
+        ...
+
+
+class MongoNotificationQueue:
+    """Pending and past notifications."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @property
+    def _queue(self) -> AsyncCollection[Document]:
+        return self._db[NOTIFICATIONS]
 
     async def enqueue(
         self,

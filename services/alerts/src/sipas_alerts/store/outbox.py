@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 
 from sipas_contracts.events import Event, any_event_adapter
+from sipas_runtime.mongo import Database, Document
 
 OUTBOX = "outbox"
 RETENTION = timedelta(days=35)
@@ -25,11 +26,46 @@ RETENTION = timedelta(days=35)
 Doc = dict[str, Any]
 
 
-class Outbox:
+class Outbox(Protocol):
+    """Emitted events, with their source and whether they still await publishing."""
+
+    async def record(
+        self,
+        events: Sequence[tuple[Event, str]],
+        session: AsyncClientSession,
+        *,
+        now: datetime,
+        pending: bool,
+    ) -> None:
+        """Store (event, source) pairs in the current transaction."""
+        ...
+
+    async def of_sources(self, sources: Iterable[str], session: AsyncClientSession) -> list[Event]:
+        """The events emitted because of ``sources`` (for re-publishing on redelivery)."""
+        ...
+
+    async def pending(self, older_than: datetime, limit: int = 500) -> list[Event]:
+        """Events recorded before ``older_than`` and not yet marked published."""
+        ...
+
+    async def mark_published(self, events: Sequence[Event]) -> None:
+        """Mark events as published (after JetStream acknowledged them)."""
+        ...
+
+    async def purge(self, before: datetime) -> int:
+        """Forget published events older than ``before`` (redelivery never goes back that far)."""
+        ...
+
+
+class MongoOutbox:
     """Emitted events, by id, with their source and whether they still await publishing."""
 
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
-        self._events = db[OUTBOX]
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @property
+    def _events(self) -> AsyncCollection[Document]:
+        return self._db[OUTBOX]
 
     async def record(
         self,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 
 from sipas_alerts.domain.cases import ACTIVE, Case
 from sipas_alerts.store.cases import ALERTS, CASES, from_doc
+from sipas_runtime.mongo import Database, Document
 
 Doc = dict[str, Any]
 
@@ -62,12 +63,41 @@ class CaseQuery:
         return query
 
 
-class CaseReader:
+class CaseReader(Protocol):
+    """The queries the case API needs."""
+
+    async def search(self, query: CaseQuery, *, limit: int, audit: bool = False) -> list[Case]:
+        """Cases matching ``query``, newest first (case ids are time-ordered UUIDv7)."""
+        ...
+
+    async def alerts_of(self, case_id: str, *, limit: int, before: str | None = None) -> list[Doc]:
+        """A case's alerts, newest first, without the sealed call-back contact."""
+        ...
+
+    async def recent_alerts(
+        self, units: frozenset[str] | None, rules: tuple[str, ...], *, limit: int
+    ) -> list[Doc]:
+        """Most recent alerts in ``units``, without call-back contacts."""
+        ...
+
+    async def callbacks_of(self, case_id: str) -> list[Doc]:
+        """The sealed call-back contacts attached to a case (still sealed)."""
+        ...
+
+
+class MongoCaseReader:
     """Queries the case API needs."""
 
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
-        self._cases = db[CASES]
-        self._alerts = db[ALERTS]
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @property
+    def _cases(self) -> AsyncCollection[Document]:
+        return self._db[CASES]
+
+    @property
+    def _alerts(self) -> AsyncCollection[Document]:
+        return self._db[ALERTS]
 
     async def search(self, query: CaseQuery, *, limit: int, audit: bool = False) -> list[Case]:
         """Cases matching ``query``, newest first (case ids are time-ordered UUIDv7)."""

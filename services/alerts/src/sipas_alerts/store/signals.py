@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 
 from sipas_alerts.domain.activity import DayCount
 from sipas_alerts.domain.index_rules import Figure
+from sipas_runtime.mongo import Database, Document
 
 FIGURES = "figures"
 ACTIVITY = "activity"
@@ -27,11 +28,29 @@ ActivityKey = tuple[str, str, date]
 """(campaign, unit, local day)"""
 
 
-class FigureStore:
+class FigureStore(Protocol):
     """The latest SIPAS figure per (campaign, unit, period)."""
 
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
-        self._figures = db[FIGURES]
+    async def periods(
+        self, campaign_id: str, unit: str, session: AsyncClientSession
+    ) -> dict[str, Figure]:
+        """Every period known for (campaign, unit), by period."""
+        ...
+
+    async def keep(self, figure: Figure, session: AsyncClientSession) -> None:
+        """Remember ``figure`` unless a newer version of its period is already known."""
+        ...
+
+
+class MongoFigureStore:
+    """The latest SIPAS figure per (campaign, unit, period)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @property
+    def _figures(self) -> AsyncCollection[Document]:
+        return self._db[FIGURES]
 
     async def periods(
         self, campaign_id: str, unit: str, session: AsyncClientSession
@@ -54,11 +73,29 @@ def _figure(doc: Doc) -> Figure:
     return Figure.model_validate({k: v for k, v in doc.items() if k != "_id"})
 
 
-class ActivityStore:
+class ActivityStore(Protocol):
     """Invitations and responses per (campaign, unit, day), as additive counters."""
 
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
-        self._days = db[ACTIVITY]
+    async def add(
+        self, field: str, counts: Counter[ActivityKey], session: AsyncClientSession
+    ) -> None:
+        """``$inc`` ``field`` (invitations or responses) by ``counts``: one write per key."""
+        ...
+
+    async def since(self, first: date) -> dict[tuple[str, str], dict[date, DayCount]]:
+        """Counts from ``first`` on, by (campaign, unit) and day."""
+        ...
+
+
+class MongoActivityStore:
+    """Invitations and responses per (campaign, unit, day), as additive counters."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @property
+    def _days(self) -> AsyncCollection[Document]:
+        return self._db[ACTIVITY]
 
     async def add(
         self, field: str, counts: Counter[ActivityKey], session: AsyncClientSession

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from sipas_console.people.signin import new_totp_secret, totp_step, totp_uri
 from sipas_console.web.forms import posted
 from sipas_console.web.menu import MenuItem
-from sipas_console.web.page import console_of, language, person_of, render
+from sipas_console.web.page import language, person_of, render, service_of
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import allow
 from sipas_runtime.identity.roles import ROLES
@@ -43,9 +43,9 @@ def _page(
     status: int = 200,
 ) -> Response:
     person, lang = person_of(request), language(request)
-    say = console_of(request).catalogue.gettext
+    say = service_of(request).catalogue.gettext
     roles = [say(lang, ROLES[r].label) for r in person.roles if r in ROLES]
-    hierarchy = console_of(request).hierarchy
+    hierarchy = service_of(request).hierarchy
     units = [hierarchy.units[u].name_vi if u in hierarchy.units else u for u in person.units]
     return render(
         request,
@@ -71,7 +71,7 @@ async def start_second_factor(request: Request) -> Response:
     await posted(request)
     person = person_of(request)
     secret = new_totp_secret()
-    if await console_of(request).desk.accounts.change(person.id, totp_pending=secret) is None:
+    if await service_of(request).desk.accounts.change(person.id, totp_pending=secret) is None:
         raise HTTPException(404)  # a person known to the token's issuer, without an account here
     return _page(request, enrolling=_enrolment(secret, person.username), error=None)
 
@@ -80,7 +80,7 @@ async def start_second_factor(request: Request) -> Response:
 async def confirm_second_factor(request: Request) -> Response:
     """Check the app's code against the pending secret; from now on sign-in asks for one."""
     fields = await posted(request)
-    console, person = console_of(request), person_of(request)
+    console, person = service_of(request), person_of(request)
     stored = await console.desk.accounts.get(person.id)
     secret = getattr(stored, "totp_pending", None) if stored else None
     if not secret:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from sipas_console.web.menu import MenuItem
-from sipas_console.web.page import caller_of, console_of, render
+from sipas_console.web.page import caller_of, render, service_of
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import allow
 from sipas_runtime.identity.roles import AUDIT_READ
@@ -40,7 +40,7 @@ PAGE = 1000
 
 async def _read(request: Request, service: str, **query: int) -> dict[str, Any]:
     """One service's audit answer (the console's own from its runtime, the others' by API)."""
-    console = console_of(request)
+    console = service_of(request)
     if service == "console":
         answer: dict[str, Any] = await console.runtime.audit_page(**query)
         return answer

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 
 from sipas_console.web import case_views
 from sipas_console.web.menu import MenuItem
-from sipas_console.web.page import caller_of, console_of, render
+from sipas_console.web.page import caller_of, render, service_of
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import allow
 from sipas_runtime.identity.roles import CASES_SUPERVISE
@@ -67,7 +67,7 @@ def kpi_rows(report: dict[str, Any]) -> list[list[Any]]:
 @router.get("/board", response_class=HTMLResponse)
 async def board(request: Request) -> HTMLResponse:
     """Overdue cases first, then escalated ones, then every unit's KPIs."""
-    alerts, caller = console_of(request).clients.alerts, caller_of(request)
+    alerts, caller = service_of(request).clients.alerts, caller_of(request)
     active = {"state": list(case_views.ACTIVE), "limit": LIMIT}
     overdue, escalated, report = await asyncio.gather(
         alerts.get_json("/v1/cases", as_=caller, params={**active, "overdue": "true"}),

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from sipas_console.clients import ServiceCallError
 from sipas_console.web.menu import MenuItem
-from sipas_console.web.page import caller_of, console_of, render, viewer_permissions
+from sipas_console.web.page import caller_of, render, service_of, viewer_permissions
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import allow
 from sipas_runtime.identity.roles import CAMPAIGNS_MANAGE, CAMPAIGNS_READ, INDICES_READ
@@ -71,7 +71,7 @@ NOT_FOUND = 404
 @router.get("/campaigns", response_class=HTMLResponse)
 async def campaigns(request: Request) -> HTMLResponse:
     """Every campaign the viewer may see."""
-    sampling = console_of(request).clients.sampling
+    sampling = service_of(request).clients.sampling
     listed = await sampling.get_json("/v1/campaigns", as_=caller_of(request))
     return render(request, "campaigns/list.html", campaigns=listed)
 
@@ -83,7 +83,7 @@ async def _form(
     values: dict[str, str] | None = None,
     errors: list[tuple[str, str]] | None = None,
 ) -> HTMLResponse:
-    sampling = console_of(request).clients.sampling
+    sampling = service_of(request).clients.sampling
     plans = await sampling.get_json("/v1/plans", as_=caller_of(request))
     today = datetime.now(UTC).date().isoformat()
     return render(
@@ -111,7 +111,7 @@ async def create_campaign(
 ) -> HTMLResponse | RedirectResponse:
     """Create the campaign of ``plan`` for the day ``as_of``; to its page."""
     values = {"plan": plan, "as_of": as_of, "name_vi": name_vi}
-    sampling, caller = console_of(request).clients.sampling, caller_of(request)
+    sampling, caller = service_of(request).clients.sampling, caller_of(request)
     plans = {p["name"]: p["template"] for p in await sampling.get_json("/v1/plans", as_=caller)}
     if plan not in plans:
         errors = [("plan", _("Choose a plan."))]
@@ -146,7 +146,7 @@ async def campaign_page(request: Request, campaign_id: str) -> HTMLResponse:
     """Allocation and progress per unit, the index where there are answers, delivery."""
     if not CAMPAIGN_ID.match(campaign_id):
         raise HTTPException(NOT_FOUND)
-    clients, caller = console_of(request).clients, caller_of(request)
+    clients, caller = service_of(request).clients, caller_of(request)
     campaign, table = await asyncio.gather(
         clients.sampling.get_json(f"/v1/campaigns/{campaign_id}", as_=caller),
         _indices(request, campaign_id),
@@ -169,7 +169,7 @@ async def _indices(request: Request, campaign_id: str) -> dict[str, Any]:
     """
     if INDICES_READ not in viewer_permissions(request):
         return {}
-    scoring = console_of(request).clients.scoring
+    scoring = service_of(request).clients.scoring
     try:
         table: dict[str, Any] = await scoring.get_json(
             "/v1/indices", as_=caller_of(request), params={"campaign": campaign_id}
@@ -182,7 +182,7 @@ async def _indices(request: Request, campaign_id: str) -> dict[str, Any]:
 
 
 def _names(request: Request, units: list[dict[str, Any]]) -> dict[str, str]:
-    known = console_of(request).hierarchy.units
+    known = service_of(request).hierarchy.units
     return {u["unit"]: known[u["unit"]].name_vi for u in units if u["unit"] in known}
 
 

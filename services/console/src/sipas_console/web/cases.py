@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sipas_console.clients import ServiceCallError
 from sipas_console.web import case_views
 from sipas_console.web.menu import MenuItem
-from sipas_console.web.page import caller_of, console_of, render, viewer_permissions
+from sipas_console.web.page import caller_of, render, service_of, viewer_permissions
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import allow
 from sipas_runtime.identity.roles import CASES_READ, CASES_WORK, CONTACTS_REVEAL
@@ -67,7 +67,7 @@ async def inbox(
         params["state"] = list(case_views.ACTIVE)
     if unit:
         params["unit"] = unit
-    alerts = console_of(request).clients.alerts
+    alerts = service_of(request).clients.alerts
     page = await alerts.get_json("/v1/cases", as_=caller_of(request), params=params)
     now = datetime.now(UTC)
     return render(
@@ -92,7 +92,7 @@ async def case_page(
     callbacks: list[dict[str, Any]] | None = None,
 ) -> HTMLResponse:
     """The case page, optionally with a form's errors or the revealed call-back contacts."""
-    alerts, caller = console_of(request).clients.alerts, caller_of(request)
+    alerts, caller = service_of(request).clients.alerts, caller_of(request)
     case, raised = await asyncio.gather(
         alerts.get_json(f"/v1/cases/{case_id}", as_=caller),
         alerts.get_json(f"/v1/cases/{case_id}/alerts", as_=caller),
@@ -131,7 +131,7 @@ async def act(
     """Take ``action`` on the case; back to the case page (errors shown next to the note)."""
     case_id = _case_id(case_id)
     body = {"action": action, "note": note.strip() or None, "version": version}
-    alerts = console_of(request).clients.alerts
+    alerts = service_of(request).clients.alerts
     try:
         await alerts.post_json(f"/v1/cases/{case_id}/transitions", body, as_=caller_of(request))
     except ServiceCallError as exc:
@@ -162,6 +162,6 @@ def _errors_of(exc: ServiceCallError, action: str) -> list[tuple[str, str]]:
 async def reveal_callbacks(request: Request, case_id: str) -> HTMLResponse:
     """Show the call-back contacts respondents consented to (alerts records the viewing)."""
     case_id = _case_id(case_id)
-    alerts = console_of(request).clients.alerts
+    alerts = service_of(request).clients.alerts
     answer = await alerts.get_json(f"/v1/cases/{case_id}/callbacks", as_=caller_of(request))
     return await case_page(request, case_id, callbacks=answer.get("callbacks", []))

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from sipas_console import draw_views
 from sipas_console.clients import ServiceCallError
-from sipas_console.web.page import caller_of, console_of, language, render, viewer_permissions
+from sipas_console.web.page import caller_of, language, render, service_of, viewer_permissions
 from sipas_runtime.identity import allow
 from sipas_runtime.identity.roles import CAMPAIGNS_MANAGE, DRAWS_VERIFY, LISTS_READ
 
@@ -44,7 +44,7 @@ def _campaign_id(value: str) -> str:
 
 async def draw_page(request: Request, campaign_id: str, *, verify: bool = False) -> HTMLResponse:
     """The draw of a campaign (or the button to run it), optionally verified."""
-    console, caller = console_of(request), caller_of(request)
+    console, caller = service_of(request), caller_of(request)
     sampling = console.clients.sampling
     campaign = await sampling.get_json(f"/v1/campaigns/{campaign_id}", as_=caller)
     try:
@@ -89,7 +89,7 @@ async def show_draw(request: Request, campaign_id: str) -> HTMLResponse:
 async def run_draw(request: Request, campaign_id: str) -> RedirectResponse:
     """Freeze the population and draw the lists (once per campaign)."""
     campaign_id = _campaign_id(campaign_id)
-    sampling = console_of(request).clients.sampling
+    sampling = service_of(request).clients.sampling
     await sampling.send("POST", f"/v1/campaigns/{campaign_id}/draw", as_=caller_of(request))
     return RedirectResponse(f"/campaigns/{campaign_id}/draw", status_code=303)
 
@@ -104,7 +104,7 @@ async def verify_draw(request: Request, campaign_id: str) -> HTMLResponse:
 async def lists_xlsx(request: Request, campaign_id: str) -> Response:
     """The enumerators' lists as sampling makes them (contacts masked for observers)."""
     campaign_id = _campaign_id(campaign_id)
-    answer = await console_of(request).clients.sampling.send(
+    answer = await service_of(request).clients.sampling.send(
         "GET", f"/v1/campaigns/{campaign_id}/lists.xlsx", as_=caller_of(request), timeout=60.0
     )
     name = f"danh-sach-{campaign_id}.xlsx"

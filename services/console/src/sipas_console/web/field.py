@@ -35,7 +35,7 @@ from sipas_console.web.field_views import (
 from sipas_console.web.field_views import unit_lists as group_units
 from sipas_console.web.forms import posted
 from sipas_console.web.menu import MenuItem
-from sipas_console.web.page import caller_of, console_of, field_errors, language, render
+from sipas_console.web.page import caller_of, field_errors, language, render, service_of
 from sipas_contracts.ids import uuid7
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import PUBLIC, allow
@@ -108,7 +108,7 @@ async def sw() -> Response:
 @router.get("/field", response_class=HTMLResponse, response_model=None)
 async def campaigns(request: Request) -> Response:
     """The batch campaigns with lists; straight to the list when there is one."""
-    listed = await console_of(request).clients.sampling.get_json(
+    listed = await service_of(request).clients.sampling.get_json(
         "/v1/campaigns", as_=caller_of(request)
     )
     drawn = [c for c in listed if c.get("mode") == "batch" and c.get("status") == "active"]
@@ -119,7 +119,7 @@ async def campaigns(request: Request) -> Response:
 
 async def _day(request: Request, campaign_id: str, *, counts: bool = True) -> dict[str, Any]:
     """The campaign, the viewer's rows (sampling) and, if asked, the answers so far (intake)."""
-    clients, caller = console_of(request).clients, caller_of(request)
+    clients, caller = service_of(request).clients, caller_of(request)
     calls = [
         clients.sampling.get_json(f"/v1/campaigns/{campaign_id}", as_=caller),
         clients.sampling.get_json(f"/v1/campaigns/{campaign_id}/assignments", as_=caller),
@@ -163,7 +163,7 @@ async def _interview_page(
     if row is None:
         raise HTTPException(404)
     instrument = day["campaign"]["campaign"]["instrument_id"]
-    form = await console_of(request).clients.intake.get_json(
+    form = await service_of(request).clients.intake.get_json(
         f"/v1/forms/{instrument}", params={"profile": PROFILE, "lang": language(request)}
     )
     return render(
@@ -195,15 +195,15 @@ async def record_interview(
     """Send the interview to intake; back to the list, or the form again with the problem."""
     _checked(campaign_id, invitation_id)
     fields = await posted(request)
-    campaign = await console_of(request).clients.sampling.get_json(
+    campaign = await service_of(request).clients.sampling.get_json(
         f"/v1/campaigns/{campaign_id}", as_=caller_of(request)
     )
     instrument = campaign["campaign"]["instrument_id"]
-    form = await console_of(request).clients.intake.get_json(
+    form = await service_of(request).clients.intake.get_json(
         f"/v1/forms/{instrument}", params={"profile": PROFILE}
     )
     body = interview_body(fields, invitation_id, item_ids(form))
-    clients, caller = console_of(request).clients, caller_of(request)
+    clients, caller = service_of(request).clients, caller_of(request)
     if invitation_id in await field_sync.replaced(clients, caller, campaign_id):
         errors = field_errors(request, [("main", field_sync.REPLACED)])
         return await _interview_page(
@@ -231,7 +231,7 @@ async def record_outcome(
     if reason not in OUTCOMES:
         raise HTTPException(422)
     try:
-        await console_of(request).clients.sampling.post_json(
+        await service_of(request).clients.sampling.post_json(
             f"/v1/campaigns/{campaign_id}/substitutions",
             {"invitation_id": invitation_id, "reason": reason},
             as_=caller_of(request),
@@ -251,9 +251,9 @@ async def sync(request: Request) -> JSONResponse:
         items = json.loads(fields.get("items", "[]"))
     except ValueError:
         items = []
-    clients, caller = console_of(request).clients, caller_of(request)
+    clients, caller = service_of(request).clients, caller_of(request)
     results = await field_sync.send(clients, caller, items if isinstance(items, list) else [])
-    lang, catalogue = language(request), console_of(request).catalogue
+    lang, catalogue = language(request), service_of(request).catalogue
     said = [  # gettext("") would be the catalogue's header
         {**r, "message": catalogue.gettext(lang, r["message"]) if r["message"] else ""}
         for r in results

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from sipas_console.clients import ServiceCallError
 from sipas_console.web.menu import MenuItem
-from sipas_console.web.page import caller_of, console_of, render, viewer_permissions
+from sipas_console.web.page import caller_of, render, service_of, viewer_permissions
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import PUBLIC
 from sipas_runtime.identity.roles import CASES_READ
@@ -28,7 +28,7 @@ SERVICE_LABELS = {
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request) -> HTMLResponse:
     """The areas the viewer may open, and the state of the four services."""
-    console = console_of(request)
+    console = service_of(request)
     clients = [console.clients[name] for name in console.clients.names]
     answers = await asyncio.gather(*(client.ready() for client in clients))
     areas = [item for item in console.menu.visible(viewer_permissions(request)) if item.path != "/"]
@@ -43,7 +43,7 @@ async def open_cases(request: Request) -> int | None:
     """Cases not yet resolved in the viewer's units, as alerts answers the viewer's token."""
     query = {"state": ["open", "acknowledged", "in_progress"], "limit": 200}
     try:
-        page = await console_of(request).clients.alerts.get_json(
+        page = await service_of(request).clients.alerts.get_json(
             "/v1/cases", as_=caller_of(request), params=query
         )
     except ServiceCallError:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from sipas_console.web.forms import posted
 from sipas_console.web.menu import MenuItem
-from sipas_console.web.page import console_of, field_errors, render
+from sipas_console.web.page import field_errors, render, service_of
 from sipas_console.web.people import unit_choices
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import Principal, allow
@@ -66,7 +66,7 @@ class NewKey(BaseModel):
 
 
 def _bucket(request: Request) -> KeyValue:
-    kv = console_of(request).runtime.identity_bucket
+    kv = service_of(request).runtime.identity_bucket
     if kv is None:  # pragma: no cover - the console serves only once the bucket is open
         raise HTTPException(503)
     return kv
@@ -77,7 +77,7 @@ async def _make(request: Request, wanted: NewKey, caller: Principal) -> tuple[st
         _bucket(request), name=wanted.name, roles=wanted.roles, units=wanted.units,
         created_by=caller.subject, lifetime=timedelta(days=wanted.days),
     )  # fmt: skip
-    await console_of(request).desk.audit.record(
+    await service_of(request).desk.audit.record(
         "key_created", actor=caller.subject, target=record.id, name=record.name,
         roles=",".join(record.roles), units=",".join(record.units),
     )  # fmt: skip
@@ -90,7 +90,7 @@ async def _revoke(request: Request, key_id: str, caller: Principal) -> KeyRecord
     revoked = await revoke_key(_bucket(request), key_id, by=caller.subject)
     if revoked is None:
         raise HTTPException(404)
-    await console_of(request).desk.audit.record("key_revoked", actor=caller.subject, target=key_id)
+    await service_of(request).desk.audit.record("key_revoked", actor=caller.subject, target=key_id)
     return revoked
 
 

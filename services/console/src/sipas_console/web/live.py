@@ -19,7 +19,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from sipas_console.live import KINDS, Update, Wants
-from sipas_console.web.page import console_of
+from sipas_console.web.page import service_of
 from sipas_console.web.scope import covers, viewer_units
 from sipas_runtime.identity import allow
 from sipas_runtime.identity.roles import CAMPAIGNS_READ, CASES_READ, INDICES_READ
@@ -39,7 +39,7 @@ def wants_of(
     roots = viewer_units(request)
     if roots is None:
         raise HTTPException(UNAUTHORISED)
-    hierarchy = console_of(request).hierarchy
+    hierarchy = service_of(request).hierarchy
 
     def wants(update: Update) -> bool:
         if update.kind not in kinds or (campaign and update.campaign != campaign):
@@ -61,7 +61,7 @@ async def events(
     """The viewer's live updates as server-sent events."""
     chosen = frozenset(k for k in kinds.split(",") if k in KINDS) or frozenset(KINDS)
     wants = wants_of(request, chosen, campaign, unit)
-    feed = console_of(request).live
+    feed = service_of(request).live
 
     async def stream() -> AsyncIterator[str]:
         async with feed.listen(wants) as queue:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from sipas_console.results import published_on
-from sipas_console.web.page import console_of
+from sipas_console.web.page import service_of
 from sipas_console.web.public import CACHE, PREFIX, Period, cached, page, published_of
 
 router = APIRouter(include_in_schema=False)
@@ -70,7 +70,7 @@ async def download(
     if request.headers.get("if-none-match") == tag:
         return Response(status_code=304, headers={"ETag": tag, "Cache-Control": CACHE})
     path, media_type = SOURCES[name]
-    scoring = console_of(request).clients.scoring
+    scoring = service_of(request).clients.scoring
     answer = await scoring.send(
         "GET", path.format(campaign=campaign), params={"period": period, "lang": "vi"}
     )

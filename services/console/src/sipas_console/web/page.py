@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from sipas_console.clients import Caller
 from sipas_console.people.accounts import Person
 from sipas_console.web.forms import csrf_token, keep_csrf_cookie
+from sipas_runtime.app_service import ServiceOf
 from sipas_runtime.i18n import LANGUAGES, Lang, choose_language
 from sipas_runtime.identity import Principal
 
@@ -30,10 +31,8 @@ LANG_COOKIE = "sipas_lang"
 ONE_YEAR = 365 * 24 * 3600
 
 
-def console_of(request: Request) -> ConsoleService:
-    """The console behind the app."""
-    console: ConsoleService = request.app.state.console
-    return console
+service_of: ServiceOf[ConsoleService] = ServiceOf()
+"""The console behind a request (the same accessor as every service's)."""
 
 
 def language(request: Request) -> Lang:
@@ -86,7 +85,7 @@ def caller_of(request: Request) -> Caller:
 
 def field_errors(request: Request, errors: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """(field, message) pairs with each message (a msgid) in the viewer's language."""
-    lang, catalogue = language(request), console_of(request).catalogue
+    lang, catalogue = language(request), service_of(request).catalogue
     return [(name, catalogue.gettext(lang, message)) for name, message in errors]
 
 
@@ -99,7 +98,7 @@ def render(
     **context: object,
 ) -> HTMLResponse:
     """``template`` rendered for ``request`` in the viewer's language."""
-    console = console_of(request)
+    console = service_of(request)
     lang = language(request)
     menu = console.menu.visible(viewer_permissions(request))
     response = console.pages.response(

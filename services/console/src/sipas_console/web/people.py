@@ -20,7 +20,7 @@ from sipas_console.people.accounts import AccountError, Person
 from sipas_console.people.signin import hash_password
 from sipas_console.web.forms import posted
 from sipas_console.web.menu import MenuItem
-from sipas_console.web.page import console_of, field_errors, person_of, render
+from sipas_console.web.page import field_errors, person_of, render, service_of
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import allow
 from sipas_runtime.identity.principal import province_day
@@ -54,7 +54,7 @@ FIELD_RULES = {
 
 def unit_choices(request: Request) -> list[tuple[str, str]]:
     """The units a person may be given today: the province and every unit below it."""
-    hierarchy = console_of(request).hierarchy
+    hierarchy = service_of(request).hierarchy
     day = province_day()
     found, todo = [hierarchy.province], [hierarchy.province]
     while todo:
@@ -87,7 +87,7 @@ def _form(
 @router.get("/people", response_class=HTMLResponse)
 async def people(request: Request) -> Response:
     """Everyone who may sign in, by name."""
-    everyone = await console_of(request).desk.accounts.everyone()
+    everyone = await service_of(request).desk.accounts.everyone()
     names = dict(unit_choices(request))
     return render(request, "people/list.html", everyone=everyone, unit_names=names)
 
@@ -115,7 +115,7 @@ async def create_person(request: Request) -> Response:
             id=username.strip().lower(), username=username, name=name, roles=tuple(roles),
             units=tuple(units), password=hash_password(temporary), created_at=now, updated_at=now,
         )  # fmt: skip
-        await console_of(request).desk.accounts.add(person)
+        await service_of(request).desk.accounts.add(person)
     except (ValidationError, AccountError) as exc:
         return _form(request, status=422, person=None, values=values,
                      errors=_errors(exc))  # fmt: skip
@@ -134,7 +134,7 @@ async def person_page(request: Request, person_id: str) -> Response:
 @router.post("/people/{person_id}", response_class=HTMLResponse)
 async def change_person(request: Request, person_id: str) -> Response:
     """New roles, units or status; sessions end when the person may do less."""
-    console, person = console_of(request), await _person(request, person_id)
+    console, person = service_of(request), await _person(request, person_id)
     form = await request.form()
     roles, units = tuple(sorted(_strings(form, "roles"))), tuple(sorted(_strings(form, "units")))
     active = form.get("active") == "1"
@@ -157,7 +157,7 @@ async def change_person(request: Request, person_id: str) -> Response:
 async def reset_password(request: Request, person_id: str) -> Response:
     """A new temporary password (the lock cleared; the second factor too, if asked)."""
     fields = await posted(request)
-    console, person = console_of(request), await _person(request, person_id)
+    console, person = service_of(request), await _person(request, person_id)
     temporary = secrets.token_urlsafe(12)
     changes: dict[str, object] = {"password": hash_password(temporary), "failures": 0}
     changes |= {"locks": 0, "locked_until": None}
@@ -174,7 +174,7 @@ def _strings(form: FormData, name: str) -> list[str]:
 
 
 async def _person(request: Request, person_id: str) -> Person:
-    person = await console_of(request).desk.accounts.get(person_id)
+    person = await service_of(request).desk.accounts.get(person_id)
     if person is None:
         raise HTTPException(404)
     return person
@@ -189,7 +189,7 @@ async def _refusal(
     if not losing:
         return None
     me = person_of(request)
-    others = await console_of(request).desk.accounts.count_active("supervisor") - 1
+    others = await service_of(request).desk.accounts.count_active("supervisor") - 1
     return LAST_SUPERVISOR if me.id == person.id or others < 1 else None
 
 
@@ -203,7 +203,7 @@ def _errors(exc: Exception) -> list[tuple[str, str]]:
 
 
 async def _audit(request: Request, action: str, person: Person, **details: object) -> None:
-    await console_of(request).desk.audit.record(
+    await service_of(request).desk.audit.record(
         action, actor=person_of(request).id, target=person.id, roles=",".join(person.roles),
         units=",".join(person.units), active=person.active, **details,
     )  # fmt: skip

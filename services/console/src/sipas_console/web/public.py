@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse
 from sipas_console.published import Json, Published, etag
 from sipas_console.results import TYPE_NAMES, count, day, parts, shown, tiers, title, trend
 from sipas_console.web.menu import MenuItem
-from sipas_console.web.page import console_of, language, render
+from sipas_console.web.page import language, render, service_of
 from sipas_contracts.ids import CODE_PATTERN
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import PUBLIC
@@ -74,7 +74,7 @@ def published_of(request: Request) -> Published:
     """The published figures (one cache per console process)."""
     state = request.app.state
     if getattr(state, "published", None) is None:
-        state.published = Published(console_of(request).clients.scoring)
+        state.published = Published(service_of(request).clients.scoring)
     found: Published = state.published
     return found
 

@@ -22,11 +22,11 @@ from sipas_console.web.case_views import local
 from sipas_console.web.menu import MenuItem
 from sipas_console.web.page import (
     caller_of,
-    console_of,
     field_errors,
     language,
     person_of,
     render,
+    service_of,
     viewer_permissions,
 )
 from sipas_runtime.i18n import _
@@ -77,7 +77,7 @@ async def _campaigns(request: Request) -> list[str]:
     """Campaigns scoring has figures for (for the draft form)."""
     if INDICES_READ not in viewer_permissions(request):
         return []
-    scoring = console_of(request).clients.scoring
+    scoring = service_of(request).clients.scoring
     listed = await scoring.get_json("/v1/campaigns", as_=caller_of(request))
     return [str(entry["campaign_id"]) for entry in listed]
 
@@ -90,7 +90,7 @@ async def listing_page(
     errors: list[tuple[str, str]] | None = None,
 ) -> HTMLResponse:
     """Every publication, newest first, and the draft form for those who draft."""
-    scoring, caller = console_of(request).clients.scoring, caller_of(request)
+    scoring, caller = service_of(request).clients.scoring, caller_of(request)
     records, campaigns = await asyncio.gather(
         scoring.get_json("/v1/publications", as_=caller), _campaigns(request)
     )
@@ -134,7 +134,7 @@ async def draft(
             request, status=422, values=values, errors=field_errors(request, errors)
         )
     body = {"campaign_id": campaign_id, "period": values["period"], "note": note.strip() or None}
-    scoring = console_of(request).clients.scoring
+    scoring = service_of(request).clients.scoring
     try:
         record = await scoring.post_json("/v1/publications", body, as_=caller_of(request))
     except ServiceCallError as exc:
@@ -155,7 +155,7 @@ async def publication_page(
     errors: list[tuple[str, str]] | None = None,
 ) -> HTMLResponse:
     """A publication: its figures beside the previous published ones, history, steps."""
-    scoring, caller = console_of(request).clients.scoring, caller_of(request)
+    scoring, caller = service_of(request).clients.scoring, caller_of(request)
     record: dict[str, Any] = await scoring.get_json(
         f"/v1/publications/{publication_id}", as_=caller
     )
@@ -168,7 +168,7 @@ async def publication_page(
         before = await scoring.get_json(f"/v1/publications/{previous['id']}", as_=caller)
     lang = language(request)
     snapshot = record.get("snapshot") or {}
-    missing = console_of(request).catalogue.gettext(lang, _("not enough data"))
+    missing = service_of(request).catalogue.gettext(lang, _("not enough data"))
     rows = views.compared(snapshot, (before or {}).get("snapshot"), lang, missing)
     return render(
         request,
@@ -212,7 +212,7 @@ async def step(
         raise HTTPException(NOT_FOUND)
     fields = {"note": note, "title": title, "authority": authority, "number": number}
     body = {name: value.strip() for name, value in fields.items() if value.strip()}
-    scoring = console_of(request).clients.scoring
+    scoring = service_of(request).clients.scoring
     try:
         await scoring.post_json(
             f"/v1/publications/{publication_id}/{action}", body, as_=caller_of(request)
@@ -236,7 +236,7 @@ async def step(
 async def report(request: Request, publication_id: str) -> Response:
     """The publication's report as scoring renders it (drafts carry their state)."""
     publication_id = _publication_id(publication_id)
-    scoring = console_of(request).clients.scoring
+    scoring = service_of(request).clients.scoring
     answer = await scoring.send(
         "GET",
         f"/v1/publications/{publication_id}/report.pdf",

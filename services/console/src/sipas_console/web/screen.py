@@ -27,7 +27,7 @@ from sipas_console import unit_board
 from sipas_console.clients import ServiceCallError
 from sipas_console.people.screens import keep_screen_key, screen_key
 from sipas_console.web.forms import posted
-from sipas_console.web.page import caller_of, console_of, language, render
+from sipas_console.web.page import caller_of, language, render, service_of
 from sipas_contracts.ids import CODE_PATTERN
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import PUBLIC, allow
@@ -62,7 +62,7 @@ async def screen_form(request: Request) -> Response:
 async def set_up_screen(request: Request) -> Response:
     """Keep a valid key in this browser and show its unit's board."""
     key = (await posted(request)).get("key", "").strip()[:MAX_KEY]
-    console = console_of(request)
+    console = service_of(request)
     principal = screen_key(console.runtime.directory, key, now=datetime.now(UTC))
     if principal is None:
         return render(request, "live/screen.html", status=422, error=NOT_A_SCREEN_KEY)
@@ -75,7 +75,7 @@ async def set_up_screen(request: Request) -> Response:
 @router.get("/live/board/{unit}", response_class=HTMLResponse)
 async def board(request: Request, unit: Unit) -> Response:
     """The unit's figures; reloads itself, and live.js refreshes it on each new index."""
-    known = console_of(request).hierarchy.units.get(unit)
+    known = service_of(request).hierarchy.units.get(unit)
     if known is None:
         raise HTTPException(NOT_FOUND)
     lang = language(request)
@@ -95,7 +95,7 @@ async def board(request: Request, unit: Unit) -> Response:
 
 
 async def _figures(request: Request, unit: str, lang: str) -> list[unit_board.CampaignFigures]:
-    scoring, caller = console_of(request).clients.scoring, caller_of(request)
+    scoring, caller = service_of(request).clients.scoring, caller_of(request)
     month = unit_board.month_of(province_day())
     listed = await scoring.get_json("/v1/campaigns", as_=caller)
 

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from sipas_console.people.sessions import COOKIE, Stage
 from sipas_console.people.signin import password_matches, totp_step
 from sipas_console.web.forms import posted
-from sipas_console.web.page import console_of, render
+from sipas_console.web.page import render, service_of
 from sipas_runtime.guards import client_address
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import PUBLIC
@@ -53,7 +53,7 @@ def _form(
         error=error,
         next=next_path(fields.get("next") or request.query_params.get("next")),
         username=fields.get("username", ""),
-        single_sign_on=console_of(request).sso is not None,
+        single_sign_on=service_of(request).sso is not None,
     )
 
 
@@ -68,7 +68,7 @@ async def sign_in_form(request: Request) -> Response:
 @router.post("/sign-in")
 async def sign_in(request: Request) -> Response:
     """Check the password; open a session (pending when a second factor is due)."""
-    console = console_of(request)
+    console = service_of(request)
     fields = await posted(request)
     username, password = fields.get("username", ""), fields.get("password", "")
     if not await console.limits.allow("sign-in", client_address(request)):
@@ -99,7 +99,7 @@ async def code_form(request: Request) -> Response:
 @router.post("/sign-in/code")
 async def code(request: Request) -> Response:
     """Check the code; the pending session becomes a signed-in one."""
-    console = console_of(request)
+    console = service_of(request)
     pending = getattr(request.state, "pending", None)
     fields = await posted(request)
     if pending is None:
@@ -128,7 +128,7 @@ async def code(request: Request) -> Response:
 @router.post("/sign-out")
 async def sign_out(request: Request) -> Response:
     """End the session and forget its cookie."""
-    console = console_of(request)
+    console = service_of(request)
     await posted(request)
     session = getattr(request.state, "session", None)
     if session is not None:

@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from sipas_console.people.attempts import COOKIE
 from sipas_console.people.sso import Provider, SignOnError, map_claims
-from sipas_console.web.page import console_of, render
+from sipas_console.web.page import render, service_of
 from sipas_console.web.signin import next_path
 from sipas_runtime.i18n import _
 from sipas_runtime.identity import PUBLIC
@@ -33,7 +33,7 @@ NOT_FOUND = 404
 
 def _provider(request: Request) -> Provider:
     """The province's identity provider (404 when the console has none)."""
-    provider = console_of(request).sso
+    provider = service_of(request).sso
     if provider is None:
         raise HTTPException(NOT_FOUND)
     return provider
@@ -42,7 +42,7 @@ def _provider(request: Request) -> Provider:
 @router.get("/sign-in/sso")
 async def leave(request: Request, next: Annotated[str, Query(max_length=500)] = "/") -> Response:  # noqa: A002 - the parameter's public name
     """Off to the province's identity provider, with a state this browser keeps."""
-    console, provider = console_of(request), _provider(request)
+    console, provider = service_of(request), _provider(request)
     url, attempt = await provider.start(next_path(next))
     await console.desk_attempts.keep(attempt, now=datetime.now(UTC))
     response = RedirectResponse(url, status_code=303)
@@ -65,7 +65,7 @@ async def back(
     code: Annotated[str, Query(max_length=2000)] = "",
 ) -> Response:
     """The provider's answer: a signed-in person, or a page that says why not."""
-    console, provider = console_of(request), _provider(request)
+    console, provider = service_of(request), _provider(request)
     now = datetime.now(UTC)
     ours = request.cookies.get(COOKIE)
     attempt = await console.desk_attempts.take(state, now=now) if state and ours == state else None

@@ -248,7 +248,7 @@ async def post_batch(
 @router.get("/{dossier_id}", summary="What intake knows of one dossier")
 async def get_dossier(dossier_id: str, request: Request) -> DossierStatus:
     """Latest revision and unit of a dossier (404 when it never completed)."""
-    doc = await service_of(request).ledger().status(dossier_id)
+    doc = await service_of(request).stores.ledger.status(dossier_id)
     if doc is None:
         raise ProblemError(
             404, "No completed dossier with this id.", code="urn:sipas:problem:dossier-unknown"

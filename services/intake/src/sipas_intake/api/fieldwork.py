@@ -39,7 +39,7 @@ async def fieldwork(
     campaign_id: Annotated[str, Path(pattern=CODE_PATTERN)], request: Request
 ) -> Fieldwork:
     """Counts per unit and collection mode of the answers intake recorded for a campaign."""
-    invited, paper = await service_of(request).fieldwork().summary(campaign_id)
+    invited, paper = await service_of(request).stores.fieldwork.summary(campaign_id)
     units = sorted(set(invited) | set(paper))
     return Fieldwork(
         campaign_id=campaign_id,

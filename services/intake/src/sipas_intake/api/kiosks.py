@@ -84,7 +84,7 @@ async def register(body: KioskRequest, request: Request) -> KioskRegistered:
     device = _checked(request, body, now)
     key = secrets.token_urlsafe(32)
     try:
-        await intake.kiosks().register(keyed_hash(intake.kiosk_key, key), device, now)
+        await intake.stores.kiosks.register(keyed_hash(intake.kiosk_key, key), device, now)
     except KioskExistsError as exc:
         raise ProblemError(
             409, str(exc), errors=[{"field": "device_id", "reason": "already registered"}]
@@ -96,7 +96,7 @@ async def register(body: KioskRequest, request: Request) -> KioskRegistered:
 @router.get("", summary="Registered tablets")
 async def devices(request: Request) -> list[KioskDevice]:
     """Every device, newest first (no keys)."""
-    return [KioskDevice(**d) for d in await service_of(request).kiosks().devices()]
+    return [KioskDevice(**d) for d in await service_of(request).stores.kiosks.devices()]
 
 
 @router.delete("/{device_id}", status_code=204, summary="Revoke a tablet")
@@ -104,6 +104,6 @@ async def revoke(
     device_id: Annotated[str, Path(pattern=CODE_PATTERN)], request: Request
 ) -> Response:
     """The device's key stops working at once."""
-    if not await service_of(request).kiosks().revoke(device_id, datetime.now(UTC)):
+    if not await service_of(request).stores.kiosks.revoke(device_id, datetime.now(UTC)):
         raise ProblemError(404, f"no active device {device_id!r}")
     return Response(status_code=204)

@@ -164,7 +164,7 @@ async def _record(
 ) -> tuple[int, int, list[RowProblem]]:
     intake = service_of(request)
     now = datetime.now(UTC)
-    known = await intake.paper().known([f.key for _, f in forms])
+    known = await intake.stores.paper.known([f.key for _, f in forms])
     fresh: dict[str, tuple[str, ResponseRecorded]] = {}
     duplicates = 0
     conflicts: list[RowProblem] = []
@@ -184,7 +184,9 @@ async def _record(
         )  # fmt: skip
         fresh[form.key] = (content, event)
     try:
-        await intake.paper().add([(k, c, e) for k, (c, e) in fresh.items()], intake.outbox(), now)
+        await intake.stores.paper.add(
+            [(k, c, e) for k, (c, e) in fresh.items()], intake.stores.outbox, now
+        )
     except DuplicateKeyError as exc:  # another import of the same forms committed first
         raise ProblemError(409, "these forms are being imported right now; retry") from exc
     events = [e for _, e in fresh.values()]

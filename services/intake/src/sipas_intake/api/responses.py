@@ -78,7 +78,7 @@ async def _sent_before(
     """The response this very submission recorded earlier (a device sending twice), if so."""
     if submission is None or invitation_id is None:
         return None
-    claim = await service_of(request).tokens().claim(invitation_id)
+    claim = await service_of(request).stores.tokens.claim(invitation_id)
     if claim is None or claim.get("submission") != submission:
         return None
     return Recorded(response_id=str(claim["response_id"]), status="already_recorded")
@@ -150,8 +150,8 @@ async def record_invited(
 ) -> Recorded:
     """Consume the invitation and publish; raises the token problem when it was used."""
     intake = service_of(request)
-    problem = await intake.tokens().consume(
-        token_hash, event, intake.outbox(), event.occurred_at, submission=submission
+    problem = await intake.stores.tokens.consume(
+        token_hash, event, intake.stores.outbox, event.occurred_at, submission=submission
     )
     mode = event.collection_mode
     if problem is not None:
@@ -177,7 +177,7 @@ async def post_response(submission: ResponseSubmission, request: Request) -> Rec
     intake = service_of(request)
     now = datetime.now(UTC)
     token_hash = intake.token_hash(submission.token)
-    grant = await intake.tokens().grant(token_hash, now)
+    grant = await intake.stores.tokens.grant(token_hash, now)
     if isinstance(grant, TokenProblem):
         intake.metrics.responses.labels("online", f"token_{grant.value}").inc()
         raise token_problem(grant)
@@ -218,7 +218,7 @@ async def post_interview(
     if again is not None:
         response.status_code = status.HTTP_200_OK
         return again
-    found = await intake.tokens().grant_for_invitation(submission.invitation_id, now)
+    found = await intake.stores.tokens.grant_for_invitation(submission.invitation_id, now)
     if isinstance(found, TokenProblem):
         intake.metrics.responses.labels(submission.mode, f"token_{found.value}").inc()
         if found is TokenProblem.UNKNOWN:

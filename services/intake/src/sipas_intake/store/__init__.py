@@ -1,37 +1,40 @@
-"""Intake's Mongo adapter (the only package that knows Mongo).
+"""Intake's Mongo adapters (the only package that knows Mongo).
 
-Collections: ``tokens`` (survey token hashes from invitation-sent), ``claims`` (one
-response per invitation), ``outbox`` (response events until JetStream has them),
-``dossiers`` (the ledger of revisions), ``kiosks`` and ``kiosk_nonces`` (counter tablets),
-``paper_forms`` (imported paper forms), ``drafts`` (survey answers entered so far, sealed
-for the token's holder). None holds a contact or a token in clear.
+Each store is a ``Protocol`` (what the service asks of it) beside its ``Mongo…``
+implementation; :class:`Stores` builds every one once, on the service's database. The
+collections and their indexes: :mod:`~sipas_intake.store.collections`.
 """
 
 from __future__ import annotations
 
-from pymongo import ASCENDING, DESCENDING
-from pymongo.asynchronous.database import AsyncDatabase
+from sipas_intake.store.collections import COLLECTIONS, prepare_database
+from sipas_intake.store.drafts import DraftStore, MongoDraftStore
+from sipas_intake.store.fieldwork import FieldworkLedger, MongoFieldworkLedger
+from sipas_intake.store.kiosks import KioskStore, MongoKioskStore
+from sipas_intake.store.ledger import DossierLedger, MongoDossierLedger
+from sipas_intake.store.outbox import MongoOutbox, Outbox
+from sipas_intake.store.paper import MongoPaperLedger, PaperLedger
+from sipas_intake.store.tokens import MongoTokenStore, TokenStore
+from sipas_runtime.mongo import Database
 
-from sipas_runtime.mongo import Document
-from sipas_runtime.service import ensure_collections
-
-TOKENS = "tokens"
-CLAIMS = "claims"
-OUTBOX = "outbox"
-DOSSIERS = "dossiers"
-KIOSKS = "kiosks"
-KIOSK_NONCES = "kiosk_nonces"
-PAPER_FORMS = "paper_forms"
-DRAFTS = "drafts"
-COLLECTIONS = (TOKENS, CLAIMS, OUTBOX, DOSSIERS, KIOSKS, KIOSK_NONCES, PAPER_FORMS, DRAFTS)
-NONCE_TTL_SECONDS = 2 * 24 * 3600
+__all__ = ["COLLECTIONS", "Stores", "prepare_database"]
 
 
-async def prepare_database(db: AsyncDatabase[Document]) -> None:
-    """Create the collections (transactions need them) and their indexes."""
-    await ensure_collections(db, COLLECTIONS)
-    await db[TOKENS].create_index([("invitation_id", ASCENDING), ("expires_at", DESCENDING)])
-    await db[OUTBOX].create_index([("published", ASCENDING), ("created_at", ASCENDING)])
-    await db[KIOSKS].create_index("device_id", unique=True)
-    await db[KIOSK_NONCES].create_index("at", expireAfterSeconds=NONCE_TTL_SECONDS)
-    await db[DRAFTS].create_index("expires_at", expireAfterSeconds=0)
+class Stores:
+    """Every intake store on one database, built once by the service's wiring."""
+
+    def __init__(self, db: Database) -> None:
+        self.tokens: TokenStore = MongoTokenStore(db)
+        """Survey tokens and invitation claims."""
+        self.ledger: DossierLedger = MongoDossierLedger(db)
+        """The dossier ledger."""
+        self.outbox: Outbox = MongoOutbox(db)
+        """Response events waiting for JetStream."""
+        self.drafts: DraftStore = MongoDraftStore(db)
+        """Survey answers entered so far (sealed for the token's holder)."""
+        self.fieldwork: FieldworkLedger = MongoFieldworkLedger(db)
+        """Counts of answers per unit and mode (interviews, online, paper)."""
+        self.kiosks: KioskStore = MongoKioskStore(db)
+        """Counter tablets."""
+        self.paper: PaperLedger = MongoPaperLedger(db)
+        """Imported paper forms."""

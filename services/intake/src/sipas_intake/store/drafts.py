@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from sipas_intake.store import DRAFTS
-from sipas_runtime.mongo import Document
+from sipas_intake.store.collections import DRAFTS
+from sipas_runtime.mongo import Database, Document
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,33 @@ class StoredDraft:
     version: int
 
 
-class DraftStore:
+class DraftStore(Protocol):
+    """Survey answers entered so far, sealed for the token's holder."""
+
+    async def get(self, token_hash: str) -> StoredDraft:
+        """The draft of a token (an empty one at version 0 when none was saved)."""
+        ...
+
+    async def put(
+        self, token_hash: str, sealed: bytes, *, read_at: int, expires_at: datetime, now: datetime
+    ) -> bool:
+        """Store a draft if nobody saved since it was read at ``read_at``; False otherwise."""
+        ...
+
+    async def delete(self, token_hash: str) -> None:
+        """Forget a draft (its response was recorded)."""
+        ...
+
+
+class MongoDraftStore:
     """The ``drafts`` collection."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._drafts = db[DRAFTS]
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @property
+    def _drafts(self) -> AsyncCollection[Document]:
+        return self._db[DRAFTS]
 
     async def get(self, token_hash: str) -> StoredDraft:
         """The draft of a token (an empty one at version 0 when none was saved)."""

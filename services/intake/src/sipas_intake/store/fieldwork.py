@@ -7,19 +7,27 @@ paper forms show side by side without another copy. Counts only: no answer, no i
 
 from __future__ import annotations
 
-from pymongo.asynchronous.database import AsyncDatabase
+from typing import Protocol
 
-from sipas_intake.store import PAPER_FORMS, TOKENS
-from sipas_runtime.mongo import Document
+from sipas_intake.store.collections import PAPER_FORMS, TOKENS
+from sipas_runtime.mongo import Database, Document
 
 Counts = dict[str, dict[str, int]]
 """unit → collection mode → responses."""
 
 
-class FieldworkLedger:
+class FieldworkLedger(Protocol):
+    """Counts of answers per unit and mode (interviews, online, paper)."""
+
+    async def summary(self, campaign_id: str) -> tuple[Counts, Counts]:
+        """(answers through invitations, paper forms imported), per unit and mode."""
+        ...
+
+
+class MongoFieldworkLedger:
     """Counts per unit and mode over the ``tokens`` and ``paper_forms`` collections."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     async def _grouped(self, collection: str, match: Document) -> Counts:

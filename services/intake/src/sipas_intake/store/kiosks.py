@@ -3,30 +3,69 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from sipas_contracts.events import ResponseRecorded
-from sipas_intake.store import KIOSK_NONCES, KIOSKS
+from sipas_intake.store.collections import KIOSK_NONCES, KIOSKS
 from sipas_intake.store.outbox import Outbox
-from sipas_runtime.mongo import Document, in_transaction
+from sipas_runtime.mongo import Database, Document, in_transaction
 
 
 class KioskExistsError(ValueError):
     """Raised when a device id is registered twice."""
 
 
-class KioskStore:
+class KioskStore(Protocol):
+    """Counter tablets and the nonces of what they sent."""
+
+    async def register(self, key_hash: str, device: dict[str, Any], now: datetime) -> None:
+        """Register a device under the hash of its key."""
+        ...
+
+    async def get(self, key_hash: str) -> Document | None:
+        """An active device by key hash."""
+        ...
+
+    async def devices(self) -> list[Document]:
+        """Every device (without key hashes), newest first."""
+        ...
+
+    async def revoke(self, device_id: str, now: datetime) -> bool:
+        """Stop a device's key from working; False when no active device has that id."""
+        ...
+
+    async def record(
+        self,
+        key_hash: str,
+        nonce: str,
+        event: ResponseRecorded,
+        outbox: Outbox,
+        *,
+        now: datetime,
+        interval: timedelta,
+    ) -> str | None:
+        """Spend the form nonce, pace the device and queue the event; or say why not."""
+        ...
+
+
+class MongoKioskStore:
     """The ``kiosks`` and ``kiosk_nonces`` collections."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._kiosks = db[KIOSKS]
-        self._nonces = db[KIOSK_NONCES]
+
+    @property
+    def _kiosks(self) -> AsyncCollection[Document]:
+        return self._db[KIOSKS]
+
+    @property
+    def _nonces(self) -> AsyncCollection[Document]:
+        return self._db[KIOSK_NONCES]
 
     async def register(self, key_hash: str, device: dict[str, Any], now: datetime) -> None:
         """Register a device under the hash of its key."""

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import InsertOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 
 from sipas_intake.domain.revisions import Applied, LedgerEntry
-from sipas_intake.store import DOSSIERS
-from sipas_runtime.mongo import Document
+from sipas_intake.store.collections import DOSSIERS
+from sipas_runtime.mongo import Database, Document
 
 
 def _entry(doc: Document) -> LedgerEntry:
@@ -38,11 +38,39 @@ def _fields(entry: LedgerEntry, unit: str, now: datetime) -> dict[str, Any]:
     }
 
 
-class DossierLedger:
+class DossierLedger(Protocol):
+    """The dossier ledger: the revisions of each dossier and where they came from."""
+
+    async def entries(
+        self, dossier_ids: Sequence[str], session: AsyncClientSession
+    ) -> dict[str, LedgerEntry]:
+        """The known entries among ``dossier_ids``."""
+        ...
+
+    async def save(
+        self,
+        created: Sequence[tuple[LedgerEntry, str]],
+        changed: Sequence[tuple[LedgerEntry, str]],
+        now: datetime,
+        session: AsyncClientSession,
+    ) -> None:
+        """Insert new entries and replace changed ones (with their unit), in one bulk write."""
+        ...
+
+    async def status(self, dossier_id: str) -> Document | None:
+        """What intake knows of one dossier (revision, unit, dates; no personal data)."""
+        ...
+
+
+class MongoDossierLedger:
     """The ``dossiers`` collection."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._dossiers = db[DOSSIERS]
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @property
+    def _dossiers(self) -> AsyncCollection[Document]:
+        return self._db[DOSSIERS]
 
     async def entries(
         self, dossier_ids: Sequence[str], session: AsyncClientSession

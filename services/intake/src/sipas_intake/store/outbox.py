@@ -9,21 +9,51 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 from uuid import UUID
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 
 from sipas_contracts.events import ResponseRecorded
-from sipas_intake.store import OUTBOX
-from sipas_runtime.mongo import Document
+from sipas_intake.store.collections import OUTBOX
+from sipas_runtime.mongo import Database, Document
 
 
-class Outbox:
+class Outbox(Protocol):
+    """Response events committed but not yet known to be in JetStream."""
+
+    async def add(
+        self,
+        events: Sequence[ResponseRecorded],
+        now: datetime,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        """Queue events (inside the caller's transaction when ``session`` is given)."""
+        ...
+
+    async def mark_published(self, event_ids: Sequence[UUID]) -> None:
+        """JetStream stored these events: drop their payload (answers live in the stream)."""
+        ...
+
+    async def pending(self, created_before: datetime, limit: int = 500) -> list[ResponseRecorded]:
+        """Events committed but not confirmed published (crash between commit and publish)."""
+        ...
+
+    async def count_pending(self) -> int:
+        """How many events wait for JetStream (a gauge for operators)."""
+        ...
+
+
+class MongoOutbox:
     """The ``outbox`` collection."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._outbox = db[OUTBOX]
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @property
+    def _outbox(self) -> AsyncCollection[Document]:
+        return self._db[OUTBOX]
 
     async def add(
         self,

@@ -4,22 +4,43 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 
 from sipas_contracts.events import ResponseRecorded
-from sipas_intake.store import PAPER_FORMS
+from sipas_intake.store.collections import PAPER_FORMS
 from sipas_intake.store.outbox import Outbox
-from sipas_runtime.mongo import Document, in_transaction
+from sipas_runtime.mongo import Database, Document, in_transaction
 
 
-class PaperLedger:
+class PaperLedger(Protocol):
+    """Imported paper forms (each once)."""
+
+    async def known(self, keys: Sequence[str]) -> dict[str, str]:
+        """Content hash of the forms already imported among ``keys``."""
+        ...
+
+    async def add(
+        self,
+        forms: Sequence[tuple[str, str, ResponseRecorded]],
+        outbox: Outbox,
+        now: datetime,
+    ) -> None:
+        """Record forms (key, content hash, event) and queue their events, atomically."""
+        ...
+
+
+class MongoPaperLedger:
     """The ``paper_forms`` collection."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._forms = db[PAPER_FORMS]
+
+    @property
+    def _forms(self) -> AsyncCollection[Document]:
+        return self._db[PAPER_FORMS]
 
     async def known(self, keys: Sequence[str]) -> dict[str, str]:
         """Content hash of the forms already imported among ``keys``."""

@@ -17,19 +17,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from pymongo import DESCENDING, UpdateMany, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from sipas_contracts.events import InvitationClosed, InvitationSent, ResponseRecorded
 from sipas_intake.domain.responses import TokenGrant
-from sipas_intake.store import CLAIMS, TOKENS
+from sipas_intake.store.collections import CLAIMS, TOKENS
 from sipas_intake.store.outbox import Outbox
-from sipas_runtime.mongo import Document, in_transaction
+from sipas_runtime.mongo import Database, Document, in_transaction
 
 
 class TokenProblem(Enum):
@@ -45,13 +45,59 @@ class _AlreadyAnsweredError(Exception):
     """Internal: the token or invitation was used by a transaction that committed first."""
 
 
-class TokenStore:
+class TokenStore(Protocol):
+    """Survey tokens registered from invitation-sent events, each consumed once."""
+
+    async def register(
+        self, invitations: list[InvitationSent], session: AsyncClientSession
+    ) -> None:
+        """Remember each invitation's token hash (idempotent; the latest expiry wins)."""
+        ...
+
+    async def close(self, closures: list[InvitationClosed], session: AsyncClientSession) -> None:
+        """Claim each replaced invitation for no response (unless answered) and close its tokens."""
+        ...
+
+    async def grant(self, token_hash: str, now: datetime) -> TokenGrant | TokenProblem:
+        """What the token allows, or why it cannot be used."""
+        ...
+
+    async def grant_for_invitation(
+        self, invitation_id: UUID, now: datetime
+    ) -> tuple[str, TokenGrant] | TokenProblem:
+        """The newest token of an invitation (for enumerators), or why it cannot be used."""
+        ...
+
+    async def consume(
+        self,
+        token_hash: str,
+        event: ResponseRecorded,
+        outbox: Outbox,
+        now: datetime,
+        *,
+        submission: UUID | None = None,
+    ) -> TokenProblem | None:
+        """Use the token, claim its invitation and queue the event, atomically."""
+        ...
+
+    async def claim(self, invitation_id: UUID) -> Document | None:
+        """The recorded answer of an invitation: response id, when, the sender's submission id."""
+        ...
+
+
+class MongoTokenStore:
     """Token hashes registered from invitation-sent events; consumed atomically once."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._tokens = db[TOKENS]
-        self._claims = db[CLAIMS]
+
+    @property
+    def _tokens(self) -> AsyncCollection[Document]:
+        return self._db[TOKENS]
+
+    @property
+    def _claims(self) -> AsyncCollection[Document]:
+        return self._db[CLAIMS]
 
     async def register(
         self, invitations: list[InvitationSent], session: AsyncClientSession

@@ -57,7 +57,7 @@ async def _device(request: Request) -> tuple[str, Document] | None:
     if not KEY_SHAPE.match(key):
         return None
     key_hash = _key_hash(request, key)
-    device = await service_of(request).kiosks().get(key_hash)
+    device = await service_of(request).stores.kiosks.get(key_hash)
     return (key_hash, device) if device is not None else None
 
 
@@ -72,7 +72,7 @@ async def pair_device(key: str, request: Request) -> Response:
     lang = choose_language(request.query_params.get("lang"))
     if not await intake.limits.allow("kiosk", client_address(request)):
         return intake.renderer.message("slow", lang=lang, status=429)
-    if not KEY_SHAPE.match(key) or await intake.kiosks().get(_key_hash(request, key)) is None:
+    if not KEY_SHAPE.match(key) or await intake.stores.kiosks.get(_key_hash(request, key)) is None:
         return _unknown(request, lang)
     return continue_with_cookie(
         "/k",
@@ -171,8 +171,8 @@ async def _record(
 ) -> Response:
     intake = service_of(request)
     interval = timedelta(seconds=intake.settings.kiosk_interval_seconds)
-    refused = await intake.kiosks().record(
-        key_hash, nonce, event, intake.outbox(), now=event.occurred_at, interval=interval
+    refused = await intake.stores.kiosks.record(
+        key_hash, nonce, event, intake.stores.outbox, now=event.occurred_at, interval=interval
     )
     if refused == "too_soon":
         intake.metrics.responses.labels("kiosk", "too_soon").inc()

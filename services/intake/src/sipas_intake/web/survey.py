@@ -92,7 +92,7 @@ async def open_link(token: str, request: Request) -> Response:
     if not TOKEN_SHAPE.match(token):
         return _problem_page(request, TokenProblem.UNKNOWN, lang)
     now = datetime.now(UTC)
-    grant = await intake.tokens().grant(intake.token_hash(token), now)
+    grant = await intake.stores.tokens.grant(intake.token_hash(token), now)
     if isinstance(grant, TokenProblem):
         return _problem_page(request, grant, lang)
     lifetime = min(
@@ -114,7 +114,7 @@ async def _session(request: Request, lang: Lang) -> Session | Response:
     if not TOKEN_SHAPE.match(token):
         return intake.renderer.message("nocookie", lang=lang, status=400)
     token_hash = intake.token_hash(token)
-    grant = await intake.tokens().grant(token_hash, datetime.now(UTC))
+    grant = await intake.stores.tokens.grant(token_hash, datetime.now(UTC))
     if isinstance(grant, TokenProblem):
         return _problem_page(request, grant, lang)
     return Session(token, token_hash, grant)
@@ -123,7 +123,7 @@ async def _session(request: Request, lang: Lang) -> Session | Response:
 async def _load(request: Request, session: Session) -> tuple[Draft, int]:
     """The respondent's draft and the version it was read at."""
     intake = service_of(request)
-    stored = await intake.drafts().get(session.token_hash)
+    stored = await intake.stores.drafts.get(session.token_hash)
     plain = intake.draft_cipher.open(session.token, stored.sealed) if stored.sealed else None
     if plain is None:
         return Draft(), stored.version
@@ -136,7 +136,7 @@ async def _save(request: Request, session: Session, change: Callable[[Draft], Dr
     for _attempt in range(SAVE_ATTEMPTS):
         draft, version = await _load(request, session)
         sealed = intake.draft_cipher.seal(session.token, change(draft).model_dump_json().encode())
-        if await intake.drafts().put(
+        if await intake.stores.drafts.put(
             session.token_hash,
             sealed,
             read_at=version,
@@ -282,12 +282,12 @@ async def _submit(request: Request, session: Session, steps: list[Step], lang: L
         for anchor, message in event.summary:
             errors.add(anchor, screens.review_anchor(steps, anchor), message)
         return _screen(request, session, lang, steps[-1], draft, errors=errors)
-    problem = await intake.tokens().consume(
-        session.token_hash, event, intake.outbox(), event.occurred_at
+    problem = await intake.stores.tokens.consume(
+        session.token_hash, event, intake.stores.outbox, event.occurred_at
     )
     if problem is not None:
         return _problem_page(request, problem, lang)
-    await intake.drafts().delete(session.token_hash)
+    await intake.stores.drafts.delete(session.token_hash)
     await intake.publish_responses([event])
     intake.metrics.responses.labels("online", "recorded").inc()
     # The cookie stays: a later post (another tab, the back button) then gets the clear

@@ -126,14 +126,14 @@ async def get_campaign(request: Request, campaign_id: str) -> dict[str, Any]:
     """
     active = _active(request, campaign_id)
     sampling = service_of(request)
-    counts = await sampling.progress.invitations(campaign_id)
+    counts = await sampling.stores.progress.invitations(campaign_id)
     drawn = None
     if active.campaign.mode == "batch":
-        drawn = await sampling.campaigns.draw(campaign_id)
-        eligible = await sampling.progress.eligible(campaign_id)
+        drawn = await sampling.stores.campaigns.draw(campaign_id)
+        eligible = await sampling.stores.progress.eligible(campaign_id)
         units = batch_units(eligible=eligible, draw=drawn, invitations=counts)
     else:
-        table = await sampling.decisions.quota_table(campaign_id)
+        table = await sampling.stores.decisions.quota_table(campaign_id)
         units = [{"unit": d["unit"], **{f: d.get(f) for f in CONTINUOUS_FIELDS}} for d in table]
     return {
         "campaign": active.campaign.model_dump(mode="json"),
@@ -144,7 +144,7 @@ async def get_campaign(request: Request, campaign_id: str) -> dict[str, Any]:
         "units": units,
         "delivery": delivery(counts),
         "draw": _draw_summary(drawn),
-        "population": await sampling.invitations.population_counts(campaign_id)
+        "population": await sampling.stores.invitations.population_counts(campaign_id)
         if active.campaign.mode == "batch"
         else None,
     }
@@ -167,7 +167,7 @@ def _draw_summary(drawn: dict[str, Any] | None) -> dict[str, Any] | None:
 async def decisions(request: Request, campaign_id: str) -> dict[str, Any]:
     """Every decision ``[dossier, unit, draw, rate, outcome]`` with the campaign seed."""
     active = _active(request, campaign_id)
-    rows = await service_of(request).decisions.decisions(campaign_id)
+    rows = await service_of(request).stores.decisions.decisions(campaign_id)
     return {"campaign_id": campaign_id, "seed": active.campaign.seed, "decisions": rows}
 
 
@@ -222,5 +222,5 @@ async def opt_out(request: Request, body: OptOut) -> dict[str, Any]:
             "No usable contact.",
             errors=[{"field": "phone", "reason": "not a Vietnamese mobile number"}],
         )
-    await sampling.decisions.add_optouts(hashes, list(body.channels), datetime.now(UTC))
+    await sampling.stores.decisions.add_optouts(hashes, list(body.channels), datetime.now(UTC))
     return {"registered": len(hashes), "channels": body.channels}

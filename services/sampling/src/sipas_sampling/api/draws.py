@@ -94,7 +94,7 @@ async def substitute(
     sampling = service_of(request)
     dossier_id = body.dossier_id
     if body.invitation_id is not None:
-        invitation = await sampling.invitations.get(body.invitation_id)
+        invitation = await sampling.stores.invitations.get(body.invitation_id)
         if invitation is None or invitation["campaign"] != campaign_id:
             raise ProblemError(
                 404,
@@ -103,7 +103,7 @@ async def substitute(
                 errors=[{"field": "invitation_id", "reason": "unknown in this campaign"}],
             )
         dossier_id = invitation["dossier_id"]
-    listed = await sampling.invitations.by_campaign(campaign_id, dossier_id=str(dossier_id))
+    listed = await sampling.stores.invitations.by_campaign(campaign_id, dossier_id=str(dossier_id))
     scope = caller.scope(sampling.hierarchy)
     if any(not scope.covers(doc["unit"]) for doc in listed):
         raise out_of_scope(request)
@@ -126,8 +126,8 @@ async def _rows(
     if sampling.registry.get(campaign_id) is None:
         raise ProblemError(404, _("No campaign %(campaign)s."), params={"campaign": campaign_id})
     source = FieldListSource(
-        sampling.campaigns,
-        sampling.invitations,
+        sampling.stores.campaigns,
+        sampling.stores.invitations,
         sampling.hierarchy,
         sampling.settings.survey_base_url,
     )
@@ -203,11 +203,11 @@ async def slips(
     page = counter_slips(rows, campaign_name=name)
     now = datetime.now(UTC)
     scope = caller.scope(sampling.hierarchy)
-    for doc in await sampling.invitations.by_campaign(
+    for doc in await sampling.stores.invitations.by_campaign(
         campaign_id, state="listed", **({"unit": unit} if unit else {})
     ):
         if doc["channels"][doc["channel_index"]] == "counter" and scope.covers(doc["unit"]):
-            await sampling.invitations.update(
+            await sampling.stores.invitations.update(
                 doc["_id"], {"state": "sent", "sent_at": now, "updated_at": now}
             )
     return Response(

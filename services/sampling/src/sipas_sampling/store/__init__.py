@@ -1,52 +1,34 @@
-"""Sampling's Mongo adapter (the only package that knows Mongo).
+"""Sampling's Mongo adapters (the only package that knows Mongo).
 
-Collections: ``campaigns`` (definitions, status, keys for the vault), ``quotas`` (one
-document per campaign × unit: quota, reserved slots, answered, lapsed), ``quota_counts``
-(eligible, reachable, invited per unit, one document per campaign × instance),
-``applicants`` (one dossier per applicant per unit per campaign), ``contacts`` (invitation
-times per applicant pseudonym, for the cap), ``optouts`` (keyed hashes), ``decisions``
-(one document per batch and campaign: the audit log of every decision), ``population``
-(batch campaigns), ``draws`` and ``substitutions`` (hash-chained), ``invitations`` (state,
-delivery attempts, vault-encrypted contact and token), ``outbox`` (dev) and ``zalo_tokens``.
+Each store is a ``Protocol`` (what the service asks of it) beside its ``Mongo…``
+implementation; :class:`Stores` builds every one once, on the service's database. The
+collections and their indexes: :mod:`~sipas_sampling.store.collections`.
 """
 
 from __future__ import annotations
 
-from pymongo import ASCENDING
-from pymongo.asynchronous.database import AsyncDatabase
+from sipas_runtime.mongo import Database
+from sipas_sampling.store.campaigns import CampaignStore, MongoCampaignStore
+from sipas_sampling.store.collections import COLLECTIONS, prepare
+from sipas_sampling.store.decisions import DecisionStore, MongoDecisionStore
+from sipas_sampling.store.invitations import InvitationStore, MongoInvitationStore
+from sipas_sampling.store.progress import MongoProgressStore, ProgressStore
+from sipas_sampling.store.zalo_tokens import MongoZaloTokenStore, ZaloTokenStore
 
-from sipas_runtime.mongo import Document
-from sipas_runtime.service import ensure_collections
-
-CAMPAIGNS = "campaigns"
-CAMPAIGN_KEYS = "campaign_keys"
-QUOTAS = "quotas"
-QUOTA_COUNTS = "quota_counts"
-APPLICANTS = "applicants"
-CONTACTS = "contacts"
-OPTOUTS = "optouts"
-DECISIONS = "decisions"
-POPULATION = "population"
-DRAWS = "draws"
-SUBSTITUTIONS = "substitutions"
-INVITATIONS = "invitations"
-OUTBOX = "outbox"
-ZALO_TOKENS = "zalo_tokens"
-COLLECTIONS = (
-    CAMPAIGNS, CAMPAIGN_KEYS, QUOTAS, QUOTA_COUNTS, APPLICANTS, CONTACTS, OPTOUTS, DECISIONS,
-    POPULATION, DRAWS, SUBSTITUTIONS, INVITATIONS, OUTBOX, ZALO_TOKENS,
-)  # fmt: skip
+__all__ = ["COLLECTIONS", "Stores", "prepare"]
 
 
-async def prepare(db: AsyncDatabase[Document]) -> None:
-    """Create collections and indexes (idempotent; safe with several instances)."""
-    await ensure_collections(db, COLLECTIONS)
-    await db[OUTBOX].create_index("created_at")
-    # The development outbox holds recipients and live survey links: gone after a day.
-    await db[OUTBOX].create_index("expires_at", expireAfterSeconds=0)
-    await db[INVITATIONS].create_index([("state", ASCENDING), ("next_attempt_at", ASCENDING)])
-    await db[INVITATIONS].create_index([("campaign", ASCENDING), ("dossier_id", ASCENDING)])
-    await db[INVITATIONS].create_index([("campaign", ASCENDING), ("expires_at", ASCENDING)])
-    await db[POPULATION].create_index([("campaign", ASCENDING), ("eligible", ASCENDING)])
-    await db[DECISIONS].create_index([("campaign", ASCENDING), ("at", ASCENDING)])
-    await db[QUOTA_COUNTS].create_index("campaign")
+class Stores:
+    """Every sampling store on one database, built once by the service's wiring."""
+
+    def __init__(self, db: Database) -> None:
+        self.campaigns: CampaignStore = MongoCampaignStore(db)
+        """Campaigns, their vault keys, draws and substitutions."""
+        self.decisions: DecisionStore = MongoDecisionStore(db)
+        """Quotas, counts, contacts, opt-outs and the decision log."""
+        self.invitations: InvitationStore = MongoInvitationStore(db)
+        """Invitations, a batch campaign's population and the development outbox."""
+        self.progress: ProgressStore = MongoProgressStore(db)
+        """The counts behind a campaign's progress."""
+        self.zalo_tokens: ZaloTokenStore = MongoZaloTokenStore(db)
+        """The Zalo OA's access and refresh tokens."""

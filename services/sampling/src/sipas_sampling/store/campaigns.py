@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from sipas_runtime.mongo import Document
+from sipas_runtime.mongo import Database, Document
 from sipas_sampling.domain.campaign import Campaign, changed_design_fields, design_digest
-from sipas_sampling.store import CAMPAIGN_KEYS, CAMPAIGNS, DRAWS, SUBSTITUTIONS
+from sipas_sampling.store.collections import CAMPAIGN_KEYS, CAMPAIGNS, DRAWS, SUBSTITUTIONS
 from sipas_sampling.vault import new_key
 
 
@@ -20,10 +19,68 @@ class DesignFrozenError(ValueError):
     """Raised when a campaign that already decided is changed in its design fields."""
 
 
-class CampaignStore:
+class CampaignStore(Protocol):
+    """Campaigns, their vault keys, draws and substitutions."""
+
+    async def save(self, campaign: Campaign, now: datetime, *, frozen: bool = True) -> bool:
+        """Create or update a campaign; returns True when it is new."""
+        ...
+
+    async def all(self) -> list[tuple[Campaign, str]]:
+        """Every campaign with its status."""
+        ...
+
+    async def stored_at(self) -> dict[str, datetime]:
+        """When each campaign's current definition was stored."""
+        ...
+
+    async def get(self, campaign_id: str) -> tuple[Campaign, str] | None:
+        """One campaign with its status."""
+        ...
+
+    async def mark_started(self, campaign_ids: list[str]) -> None:
+        """Freeze the design of campaigns about to take decisions (once per process)."""
+        ...
+
+    async def key(self, campaign_id: str) -> str | None:
+        """The campaign's vault key (created on first use; None once shredded)."""
+        ...
+
+    async def close(self, campaign_id: str, now: datetime) -> None:
+        """Close fieldwork: destroy the vault key (crypto-shredding) and mark closed."""
+        ...
+
+    def forget_key(self, campaign_id: str) -> None:
+        """Drop a cached key (another instance may have shredded it)."""
+        ...
+
+    async def draw(self, campaign_id: str) -> Document | None:
+        """The campaign's draw (batch mode), if made."""
+        ...
+
+    async def add_draw(
+        self, campaign_id: str, document: Document, session: AsyncClientSession
+    ) -> None:
+        """Store the draw; raises ``DuplicateKeyError`` if one exists."""
+        ...
+
+    async def substitutions(
+        self, campaign_id: str, session: AsyncClientSession | None = None
+    ) -> list[Document]:
+        """The substitution log in order."""
+        ...
+
+    async def add_substitution(
+        self, campaign_id: str, entry: dict[str, Any], session: AsyncClientSession
+    ) -> None:
+        """Append one chained entry (its seq makes a concurrent append conflict)."""
+        ...
+
+
+class MongoCampaignStore:
     """Campaigns, keys, draws and substitutions."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
         self._keys: dict[str, str | None] = {}
         self._started: set[str] = set()

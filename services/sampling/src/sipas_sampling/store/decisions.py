@@ -5,18 +5,24 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-from sipas_runtime.mongo import Document
+from sipas_runtime.mongo import Database, Document
 from sipas_runtime.writes import Writes
 from sipas_sampling.domain.continuous import UnitProgress
-from sipas_sampling.store import APPLICANTS, CONTACTS, DECISIONS, OPTOUTS, QUOTA_COUNTS, QUOTAS
+from sipas_sampling.store.collections import (
+    APPLICANTS,
+    CONTACTS,
+    DECISIONS,
+    OPTOUTS,
+    QUOTA_COUNTS,
+    QUOTAS,
+)
 
 WRITE_CONFLICT = 112
 _COUNTERS = ("eligible", "reachable", "invited")
@@ -28,7 +34,92 @@ def quota_id(campaign_id: str, unit: str) -> str:
     return f"{campaign_id}|{unit}"
 
 
-class DecisionStore:
+class DecisionStore(Protocol):
+    """What the continuous decision reads and writes in the consumer's transaction."""
+
+    async def set_quotas(
+        self,
+        campaign_id: str,
+        quotas: Mapping[str, int | None],
+        expected: Mapping[str, float | None],
+    ) -> None:
+        """Create or update each unit's quota (never below what is already reserved)."""
+        ...
+
+    async def progress(
+        self, campaign_id: str, units: Iterable[str], session: AsyncClientSession
+    ) -> dict[str, UnitProgress]:
+        """Progress of the given units (units without a quota document are unlimited)."""
+        ...
+
+    async def apply_batch(
+        self,
+        campaign_id: str,
+        progress: Mapping[str, UnitProgress],
+        seen: Mapping[str, tuple[int, int]],
+        wanted: Mapping[str, int],
+        writes: Writes,
+    ) -> dict[str, int]:
+        """Count what the batch saw and reserve slots; returns slots granted per unit."""
+        ...
+
+    async def settle(
+        self,
+        campaign_id: str,
+        unit: str,
+        *,
+        answered: int = 0,
+        lapsed: int = 0,
+        release: int = 0,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        """Record answers and lapses; ``release`` frees reserved slots."""
+        ...
+
+    async def claim(
+        self, claims: Mapping[str, str], session: AsyncClientSession
+    ) -> tuple[set[str], set[str]]:
+        """Claim ``key → dossier``; returns (keys held by another dossier, repeats)."""
+        ...
+
+    async def contact_history(
+        self, pseudonyms: Iterable[str], session: AsyncClientSession
+    ) -> dict[str, list[datetime]]:
+        """Past invitation times per applicant pseudonym, across campaigns."""
+        ...
+
+    @staticmethod
+    def record_contacts(invited: Mapping[str, datetime], writes: Writes) -> None:
+        """Remember invitation times (the last 20 per applicant, trimmed on write)."""
+        ...
+
+    async def opted_out(
+        self, hashes: Iterable[str], session: AsyncClientSession | None = None
+    ) -> dict[str, list[str]]:
+        """Opt-out scopes (channels or ``all``) of the given contact hashes."""
+        ...
+
+    async def add_optouts(self, hashes: Iterable[str], channels: list[str], at: datetime) -> None:
+        """Register opt-outs (idempotent; scopes accumulate)."""
+        ...
+
+    @staticmethod
+    def log_decisions(
+        campaign_id: str, items: list[list[Any]], at: datetime, writes: Writes
+    ) -> None:
+        """One audit document per batch: ``[dossier_id, unit, draw, rate, outcome]`` rows."""
+        ...
+
+    async def decisions(self, campaign_id: str, since: datetime | None = None) -> list[list[Any]]:
+        """Every logged decision of a campaign, in log order."""
+        ...
+
+    async def quota_table(self, campaign_id: str) -> list[Document]:
+        """Quota documents of a campaign with their counters summed, by unit."""
+        ...
+
+
+class MongoDecisionStore:
     """Everything the continuous decision reads and writes, in the consumer's transaction.
 
     A unit's quota document holds what must be exact and shared: ``quota``, ``reserved``
@@ -39,7 +130,7 @@ class DecisionStore:
     same document unless they reserve slots in the same unit at the same moment.
     """
 
-    def __init__(self, db: AsyncDatabase[Document], shard: str = "") -> None:
+    def __init__(self, db: Database, shard: str = "") -> None:
         self._db = db
         self._shard = shard or uuid.uuid4().hex[:12]
 

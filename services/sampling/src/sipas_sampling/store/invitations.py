@@ -5,17 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from uuid import UUID
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
 
 from sipas_contracts.events import InvitationSent
-from sipas_runtime.channels import TokenPair
-from sipas_runtime.mongo import Document
+from sipas_runtime.mongo import Database, Document
 from sipas_runtime.writes import Writes
-from sipas_sampling.store import INVITATIONS, OUTBOX, POPULATION, ZALO_TOKENS
+from sipas_sampling.store.collections import INVITATIONS, OUTBOX, POPULATION
 
 NO_LEASE = datetime(1970, 1, 1, tzinfo=UTC)
 OUTBOX_KEEP = timedelta(days=1)
@@ -24,10 +23,126 @@ SENDABLE = ("queued", "retry", "await_report")
 OPEN = ("queued", "retry", "await_report", "sent", "listed")
 
 
-class InvitationStore:
+class InvitationStore(Protocol):
+    """Invitations, a batch campaign's population and the development outbox."""
+
+    async def add(
+        self,
+        documents: list[Document],
+        session: AsyncClientSession | None = None,
+        *,
+        writes: Writes | None = None,
+    ) -> None:
+        """Insert new invitations (each holds its first invitation-sent event)."""
+        ...
+
+    async def events_for(
+        self, campaign_dossiers: Iterable[tuple[str, str]], session: AsyncClientSession
+    ) -> list[InvitationSent]:
+        """First invitation-sent events of the given (campaign, dossier) pairs (replays)."""
+        ...
+
+    async def claim_due(
+        self, now: datetime, *, owner: str, limit: int, lease: timedelta
+    ) -> list[Document]:
+        """Lease up to ``limit`` invitations whose next send (or reminder) is due (3 queries)."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> list[UUID]:
+        """Ids of invitations due at ``now`` and not leased, earliest first."""
+        ...
+
+    async def claim(
+        self, ids: Sequence[UUID], now: datetime, *, owner: str, lease: timedelta
+    ) -> list[Document]:
+        """Lease those of ``ids`` that are still due (another sender may have been faster)."""
+        ...
+
+    async def renew(self, lease_id: str, until: datetime) -> None:
+        """Extend a claim's leases that are still held (a round that is still sending)."""
+        ...
+
+    async def update(
+        self,
+        invitation_id: UUID,
+        changes: Document,
+        *,
+        attempt: Document | None = None,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        """Apply a state change (and append a delivery attempt), releasing the lease."""
+        ...
+
+    async def update_all(self, updates: Sequence[tuple[UUID, Document, Document | None]]) -> None:
+        """Apply many state changes in one bulk write (one dispatch round)."""
+        ...
+
+    async def get(
+        self, invitation_id: UUID, session: AsyncClientSession | None = None
+    ) -> Document | None:
+        """One invitation."""
+        ...
+
+    async def answer(
+        self, invitation_id: UUID, at: datetime, session: AsyncClientSession
+    ) -> Document | None:
+        """Mark answered (first time only); returns the invitation before the change."""
+        ...
+
+    async def expired(self, before: datetime, limit: int = 500) -> list[Document]:
+        """Open invitations whose token expired before ``before``."""
+        ...
+
+    async def mark_lapsed(
+        self, invitation_id: UUID, at: datetime, session: AsyncClientSession
+    ) -> bool:
+        """Lapse an open invitation; False if it changed meanwhile (answered, say)."""
+        ...
+
+    async def by_campaign(self, campaign_id: str, **filters: object) -> list[Document]:
+        """Invitations of a campaign (optionally filtered), in creation order."""
+        ...
+
+    async def shred(self, campaign_id: str) -> int:
+        """Remove vault fields of a closed campaign's invitations and population."""
+        ...
+
+    @staticmethod
+    def add_population(documents: list[Document], writes: Writes) -> None:
+        """Record dossiers seen by a batch campaign (eligible or not, with the reason)."""
+        ...
+
+    async def population(self, campaign_id: str) -> list[Document]:
+        """Eligible dossiers of a batch campaign."""
+        ...
+
+    async def member(
+        self, campaign_id: str, dossier_id: str, session: AsyncClientSession | None = None
+    ) -> Document | None:
+        """One dossier of a batch campaign's population."""
+        ...
+
+    async def members(self, campaign_id: str, dossier_ids: Sequence[str]) -> list[Document]:
+        """Several dossiers of a batch campaign's population (in no particular order)."""
+        ...
+
+    async def population_counts(self, campaign_id: str) -> dict[str, int]:
+        """Dossiers seen by reason (``eligible`` for the population)."""
+        ...
+
+    async def outbox_add(self, documents: Sequence[Document], now: datetime) -> None:
+        """Keep messages the dev outbox 'sent' for a day (timestamps increase per process)."""
+        ...
+
+    async def outbox(self, after: datetime | None, limit: int) -> list[Document]:
+        """Outbox messages in creation order."""
+        ...
+
+
+class MongoInvitationStore:
     """Invitation documents and what the dispatcher needs."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
         self._last_outbox: datetime | None = None
 
@@ -253,45 +368,3 @@ def _state_update(changes: Document, attempt: Document | None) -> Document:
     if attempt is not None:
         update["$push"] = {"attempts": attempt}
     return update
-
-
-class MongoTokenStore:
-    """The Zalo OA token pair, swapped atomically (single-use refresh tokens)."""
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._db = db
-
-    async def load(self) -> TokenPair | None:
-        """The current pair."""
-        doc = await self._db[ZALO_TOKENS].find_one({"_id": "oa"})
-        if doc is None:
-            return None
-        return TokenPair(doc["access_token"], doc["refresh_token"], float(doc["expires_at"]))
-
-    async def swap(self, old_refresh_token: str, new: TokenPair) -> bool:
-        """Replace the pair only if it still holds ``old_refresh_token``."""
-        result = await self._db[ZALO_TOKENS].update_one(
-            {"_id": "oa", "refresh_token": old_refresh_token},
-            {
-                "$set": {
-                    "access_token": new.access_token,
-                    "refresh_token": new.refresh_token,
-                    "expires_at": new.expires_at,
-                }
-            },
-        )
-        return result.modified_count == 1
-
-    async def bootstrap(self, pair: TokenPair) -> None:
-        """Store the first pair if none is stored yet."""
-        await self._db[ZALO_TOKENS].update_one(
-            {"_id": "oa"},
-            {
-                "$setOnInsert": {
-                    "access_token": pair.access_token,
-                    "refresh_token": pair.refresh_token,
-                    "expires_at": pair.expires_at,
-                }
-            },
-            upsert=True,
-        )

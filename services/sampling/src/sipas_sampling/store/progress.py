@@ -6,17 +6,29 @@ so the page costs two round trips however many invitations the campaign has.
 
 from __future__ import annotations
 
-from pymongo.asynchronous.database import AsyncDatabase
+from typing import Protocol
 
-from sipas_runtime.mongo import Document
+from sipas_runtime.mongo import Database, Document
 from sipas_sampling.domain.progress import InvitationCount
-from sipas_sampling.store import INVITATIONS, POPULATION
+from sipas_sampling.store.collections import INVITATIONS, POPULATION
 
 
-class ProgressStore:
+class ProgressStore(Protocol):
+    """The counts behind ``GET /v1/campaigns/{id}``."""
+
+    async def invitations(self, campaign_id: str) -> list[InvitationCount]:
+        """Invitations counted by unit, list, current channel and state."""
+        ...
+
+    async def eligible(self, campaign_id: str) -> dict[str, int]:
+        """Eligible dossiers of a batch campaign's population, by unit."""
+        ...
+
+
+class MongoProgressStore:
     """Counts behind ``GET /v1/campaigns/{id}``."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     async def invitations(self, campaign_id: str) -> list[InvitationCount]:

@@ -225,7 +225,7 @@ async def put_profile(
     """
     scoring = service_of(request)
     explicit = settings.model_dump(mode="json", exclude_unset=True)
-    plan = await scoring.profiles().plan(campaign)
+    plan = await scoring.stores.profiles.plan(campaign)
     merged = effective_profile(campaign, scoring.settings.profile_defaults(), plan, explicit)
     tallies = await scoring.reader.tallies(campaign)
     try:
@@ -234,6 +234,6 @@ async def put_profile(
             instrument_of(tallies, merged)
     except ScoringError as exc:
         raise problem_of(exc) from exc
-    profile = await scoring.profiles().put(campaign, explicit, caller.subject)
+    profile = await scoring.stores.profiles.put(campaign, explicit, caller.subject)
     scoring.index_publisher.invalidate(campaign)
     return profile

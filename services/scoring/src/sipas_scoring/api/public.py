@@ -33,7 +33,7 @@ public_router = APIRouter(prefix="/v1/public", tags=["public"])
 async def _published(
     request: Request, campaign: str, period: str
 ) -> tuple[PublicationRecord, Json]:
-    store = service_of(request).publications()
+    store = service_of(request).stores.publications
     record = await store.latest_published(campaign, period)
     if record is None:
         raise ProblemError(404, f"nothing is published for {campaign} {period}")
@@ -43,7 +43,7 @@ async def _published(
 @public_router.get("/publications", summary="What is published")
 async def public_publications(request: Request) -> list[PublicationRecord]:
     """Currently published publications (campaign, period, digest, approvals)."""
-    return await service_of(request).publications().published()
+    return await service_of(request).stores.publications.published()
 
 
 @public_router.get(

@@ -115,7 +115,7 @@ async def draft(request: Request, body: DraftRequest, caller: Caller) -> Publica
             )
         ],
     )
-    await scoring.publications().add(record, snapshot)
+    await scoring.stores.publications.add(record, snapshot)
     scoring.metrics.publications.labels("draft").inc()
     await scoring.runtime.audit.record(
         "publication_drafted",
@@ -129,7 +129,7 @@ async def draft(request: Request, body: DraftRequest, caller: Caller) -> Publica
 
 
 async def _record(request: Request, publication_id: str) -> PublicationRecord:
-    record = await service_of(request).publications().get(publication_id)
+    record = await service_of(request).stores.publications.get(publication_id)
     if record is None:
         raise ProblemError(404, f"no publication {publication_id!r}")
     return record
@@ -140,14 +140,14 @@ async def list_publications(
     request: Request, campaign: CampaignQuery = None
 ) -> list[PublicationRecord]:
     """Every publication (without snapshots)."""
-    return await service_of(request).publications().listing(campaign)
+    return await service_of(request).stores.publications.listing(campaign)
 
 
 @router.get("/{publication_id}", summary="A publication with its frozen snapshot")
 async def get_publication(request: Request, publication_id: str) -> Json:
     """The record and the snapshot it froze."""
     record = await _record(request, publication_id)
-    snapshot = await service_of(request).publications().snapshot(publication_id)
+    snapshot = await service_of(request).stores.publications.snapshot(publication_id)
     return {**record.model_dump(mode="json"), "snapshot": snapshot}
 
 
@@ -160,7 +160,7 @@ async def _step(
     try:
         state = transition(record.state, action, actor=caller.subject, drafted_by=record.drafted_by)
         entry = HistoryEntry(state=state, actor=caller.subject, at=datetime.now(UTC), **printed)
-        moved = await scoring.publications().move(scoring.runtime.mongo, record, entry)
+        moved = await scoring.stores.publications.move(scoring.runtime.mongo, record, entry)
     except PublicationError as exc:
         raise ProblemError(409, str(exc), code="urn:sipas:problem:publication-state") from exc
     except ConflictError as exc:
@@ -230,7 +230,7 @@ async def publication_report(
 ) -> Response:
     """Drafts and approved publications are watermarked with their state."""
     record = await _record(request, publication_id)
-    snapshot = await service_of(request).publications().snapshot(publication_id) or {}
+    snapshot = await service_of(request).stores.publications.snapshot(publication_id) or {}
     html = render_html(snapshot, state=record.state, record=record, lang=lang)
     return report_response(html, fmt, f"sipas-{record.campaign_id}-{record.period}")
 
@@ -266,7 +266,7 @@ async def publication_workbook(
             f"the official workbook comes from a published snapshot; this one is {record.state}",
             code="urn:sipas:problem:publication-state",
         )
-    snapshot = await service_of(request).publications().snapshot(publication_id) or {}
+    snapshot = await service_of(request).stores.publications.snapshot(publication_id) or {}
     return workbook_response(snapshot, record, lang)
 
 

@@ -1,7 +1,36 @@
 """Scoring's Mongo adapters: counts per slice, the funnel, profiles and plans, publications.
 
-Each module names its collections: ``aggregates`` (:mod:`~sipas_scoring.store.aggregates`),
+Each store is a ``Protocol`` (what the service asks of it) beside its ``Mongo…``
+implementation; :class:`Stores` builds every one once, on the service's database. Each
+module names its collections: ``aggregates`` (:mod:`~sipas_scoring.store.aggregates`),
 ``funnel_dossiers`` and ``funnel_invitations`` (:mod:`~sipas_scoring.store.funnel`),
 ``profiles`` and ``plans`` (:mod:`~sipas_scoring.store.profiles`), ``publications``
 (:mod:`~sipas_scoring.store.publications`).
 """
+
+from __future__ import annotations
+
+from sipas_runtime.mongo import Database
+from sipas_scoring.domain.profile import ProfileSettings
+from sipas_scoring.store.aggregates import AGGREGATES, AggregateStore, MongoAggregateStore
+from sipas_scoring.store.funnel import DOSSIERS, INVITATIONS, FunnelStore, MongoFunnelStore
+from sipas_scoring.store.profiles import PLANS, PROFILES, MongoProfileStore, ProfileStore
+from sipas_scoring.store.publications import PUBLICATIONS, MongoPublicationStore, PublicationStore
+
+COLLECTIONS = (AGGREGATES, DOSSIERS, INVITATIONS, PROFILES, PLANS, PUBLICATIONS)
+
+__all__ = ["COLLECTIONS", "Stores"]
+
+
+class Stores:
+    """Every scoring store on one database, built once by the service's wiring."""
+
+    def __init__(self, db: Database, profile_defaults: ProfileSettings) -> None:
+        self.aggregates: AggregateStore = MongoAggregateStore(db)
+        """The slice counts as last checkpointed."""
+        self.funnel: FunnelStore = MongoFunnelStore(db)
+        """The counts behind the survey funnel."""
+        self.profiles: ProfileStore = MongoProfileStore(db, profile_defaults)
+        """Campaign profiles and plans."""
+        self.publications: PublicationStore = MongoPublicationStore(db)
+        """Publication snapshots and their history."""

@@ -31,14 +31,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from pymongo import ASCENDING, DeleteOne, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from sipas_runtime.mongo import Document
+from sipas_runtime.mongo import Database, Document
 from sipas_runtime.positions import WATERMARKS
 from sipas_runtime.sequences import AppliedSequences
 from sipas_scoring.domain.tally import SliceKey, Tally
@@ -96,12 +97,57 @@ def from_document(doc: Mapping[str, Any]) -> tuple[SliceKey, Tally]:
     return key, tally
 
 
-class AggregateStore:
+class AggregateStore(Protocol):
+    """The slice counts of one collection (live, or a rebuild's fresh copy)."""
+
+    @property
+    def name(self) -> str:
+        """The collection's name."""
+        ...
+
+    async def create_indexes(self) -> None:
+        """Per-campaign reads (the API, exports) and per-unit aggregations."""
+        ...
+
+    def of_days(self) -> AggregateStore:
+        """The store of the day slices beside this one's months."""
+        ...
+
+    async def tallies(
+        self, campaign_id: str | None = None, session: AsyncClientSession | None = None
+    ) -> dict[SliceKey, Tally]:
+        """Every slice (of one campaign)."""
+        ...
+
+    async def campaigns(self) -> list[Document]:
+        """Per campaign: responses, units, months and instruments in the counts."""
+        ...
+
+    async def replace_all(self, tallies: Mapping[SliceKey, Tally]) -> None:
+        """Make the collection hold exactly ``tallies`` (used for a rebuild's fresh copy)."""
+        ...
+
+    async def applied(
+        self, durable: str, session: AsyncClientSession | None = None
+    ) -> AppliedSequences:
+        """The exact stream sequences consumer ``durable`` has applied (and checkpointed)."""
+        ...
+
+    async def legacy_documents(self) -> int:
+        """How many documents are still in the form of earlier versions (to migrate)."""
+        ...
+
+
+class MongoAggregateStore:
     """The slice documents of one collection (live, or a rebuild's fresh copy)."""
 
-    def __init__(self, db: AsyncDatabase[Document], collection: str = AGGREGATES) -> None:
+    def __init__(self, db: Database, collection: str = AGGREGATES) -> None:
         self._db = db
-        self._slices = db[collection]
+        self._collection = collection
+
+    @property
+    def _slices(self) -> AsyncCollection[Document]:
+        return self._db[self._collection]
 
     @property
     def name(self) -> str:
@@ -115,7 +161,7 @@ class AggregateStore:
 
     def of_days(self) -> AggregateStore:
         """The store of the day slices beside this one's months."""
-        return AggregateStore(self._db, DAY_AGGREGATES)
+        return MongoAggregateStore(self._db, DAY_AGGREGATES)
 
     async def tallies(
         self,

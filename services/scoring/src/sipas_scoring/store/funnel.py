@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from typing import Protocol
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 
 from sipas_contracts.events import InvitationSent
-from sipas_runtime.mongo import Document
+from sipas_runtime.mongo import Database, Document
 from sipas_scoring.domain.funnel import Answered, FunnelCounts
 
 DOSSIERS = "funnel_dossiers"
@@ -27,12 +28,57 @@ INVITATIONS = "funnel_invitations"
 DayKey = tuple[str, date]
 
 
-class FunnelStore:
+class FunnelStore(Protocol):
+    """The counts behind the survey funnel."""
+
+    async def create_indexes(self) -> None:
+        """Indexes for window and campaign reads."""
+        ...
+
+    async def count_dossiers(
+        self, increments: Mapping[DayKey, Mapping[str, int]], session: AsyncClientSession
+    ) -> None:
+        """Add completed dossiers per (unit, day) and ``channel|kind``."""
+        ...
+
+    async def record_invitations(
+        self, invitations: Iterable[InvitationSent], session: AsyncClientSession
+    ) -> None:
+        """Upsert one document per invitation (first attempt's channel, attempts seen)."""
+        ...
+
+    async def mark_responded(
+        self, responses: Iterable[Answered], session: AsyncClientSession
+    ) -> None:
+        """Mark the invitations that produced a response."""
+        ...
+
+    async def invitation_counts(self, campaign_id: str) -> dict[str, FunnelCounts]:
+        """Invited and responded per unit and channel of the first attempt."""
+        ...
+
+    async def window(self, campaign_id: str) -> tuple[datetime, datetime] | None:
+        """First and last completion of the campaign's invited dossiers."""
+        ...
+
+    async def eligible(self, start: date, end: date) -> dict[str, dict[str, int]]:
+        """Completed dossiers per unit and submission channel, days ``start``..``end``."""
+        ...
+
+
+class MongoFunnelStore:
     """Counts behind the survey funnel."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._dossiers = db[DOSSIERS]
-        self._invitations = db[INVITATIONS]
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @property
+    def _dossiers(self) -> AsyncCollection[Document]:
+        return self._db[DOSSIERS]
+
+    @property
+    def _invitations(self) -> AsyncCollection[Document]:
+        return self._db[INVITATIONS]
 
     async def create_indexes(self) -> None:
         """Indexes for window and campaign reads."""

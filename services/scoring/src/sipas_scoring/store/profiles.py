@@ -13,10 +13,10 @@ from typing import Any, Protocol
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 
 from sipas_contracts.events import CampaignPlanned
-from sipas_runtime.mongo import Document
+from sipas_runtime.mongo import Database, Document
 from sipas_scoring.domain.profile import CampaignProfile, ProfileSettings, effective_profile
 
 PROFILES = "profiles"
@@ -24,20 +24,53 @@ PLANS = "plans"
 
 
 class ProfileSource(Protocol):
-    """Where the profile in force comes from (:class:`ProfileStore`, a fake in tests)."""
+    """Where the profile in force comes from (:class:`ProfileStore`; a fake in tests)."""
 
     async def get_or_default(self, campaign_id: str) -> CampaignProfile:
         """The profile in force for ``campaign_id`` (the defaults when nothing is stored)."""
         ...
 
 
-class ProfileStore:
+class ProfileStore(Protocol):
+    """Profiles and plans; a campaign without either gets the service defaults."""
+
+    async def plan(self, campaign_id: str) -> CampaignPlanned | None:
+        """The latest plan sampling announced for a campaign, if any."""
+        ...
+
+    async def save_plans(
+        self, events: Iterable[CampaignPlanned], session: AsyncClientSession
+    ) -> None:
+        """Keep each campaign's latest plan (by ``occurred_at``); older ones are ignored."""
+        ...
+
+    async def explicit(self, campaign_id: str) -> Document | None:
+        """What operators set for a campaign (``settings``, ``revision``, ``updated_by``)."""
+        ...
+
+    async def get_or_default(self, campaign_id: str) -> CampaignProfile:
+        """The profile in force: service defaults, then the plan, then the operators' choices."""
+        ...
+
+    async def put(self, campaign_id: str, explicit: dict[str, Any], actor: str) -> CampaignProfile:
+        """Replace what operators set (only the given fields); the revision goes up by one."""
+        ...
+
+
+class MongoProfileStore:
     """Stored profiles and plans; campaigns without either get the service defaults."""
 
-    def __init__(self, db: AsyncDatabase[Document], defaults: ProfileSettings) -> None:
-        self._profiles = db[PROFILES]
-        self._plans = db[PLANS]
+    def __init__(self, db: Database, defaults: ProfileSettings) -> None:
+        self._db = db
         self._defaults = defaults
+
+    @property
+    def _profiles(self) -> AsyncCollection[Document]:
+        return self._db[PROFILES]
+
+    @property
+    def _plans(self) -> AsyncCollection[Document]:
+        return self._db[PLANS]
 
     async def plan(self, campaign_id: str) -> CampaignPlanned | None:
         """The latest plan sampling announced for a campaign, if any."""

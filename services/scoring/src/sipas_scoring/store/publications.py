@@ -10,13 +10,14 @@ same transaction.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 
-from sipas_runtime.mongo import Document, in_transaction
+from sipas_runtime.mongo import Database, Document, in_transaction
 from sipas_scoring.domain.publication import State
 
 PUBLICATIONS = "publications"
@@ -69,11 +70,58 @@ def _record(doc: Document) -> PublicationRecord:
 _LIST = {"snapshot": 0}
 
 
-class PublicationStore:
+class PublicationStore(Protocol):
+    """The publications of every campaign."""
+
+    async def create_indexes(self) -> None:
+        """Lookup by campaign, period and state."""
+        ...
+
+    async def add(self, record: PublicationRecord, snapshot: Document) -> None:
+        """Store a new draft with its snapshot."""
+        ...
+
+    async def get(self, publication_id: str) -> PublicationRecord | None:
+        """A publication's record (without the snapshot)."""
+        ...
+
+    async def snapshot(self, publication_id: str) -> Document | None:
+        """The frozen snapshot of a publication."""
+        ...
+
+    async def listing(self, campaign_id: str | None = None) -> list[PublicationRecord]:
+        """Publications, newest first."""
+        ...
+
+    async def latest_published(
+        self, campaign_id: str, period: str = "campaign"
+    ) -> PublicationRecord | None:
+        """The publication currently published for a campaign period."""
+        ...
+
+    async def published(self) -> list[PublicationRecord]:
+        """Every currently published publication."""
+        ...
+
+    async def move(
+        self,
+        client: AsyncMongoClient[Document],
+        record: PublicationRecord,
+        entry: HistoryEntry,
+    ) -> PublicationRecord:
+        """Change state from ``record.state`` to ``entry.state`` (superseding on publish)."""
+        ...
+
+
+class MongoPublicationStore:
     """Publications of every campaign."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._publications = db[PUBLICATIONS]
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @property
+    def _publications(self) -> AsyncCollection[Document]:
+        return self._db[PUBLICATIONS]
 
     async def create_indexes(self) -> None:
         """Lookup by campaign, period and state."""
