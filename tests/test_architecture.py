@@ -128,6 +128,31 @@ def test_the_console_has_the_packages_of_a_web_app():
     assert modules("console") >= CONSOLE_MODULES, CONSOLE_MODULES - modules("console")
 
 
+def classes(path: Path) -> dict[str, list[str]]:
+    """The classes a module defines, with the names of their bases."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {
+        node.name: [ast.unparse(base) for base in node.bases]
+        for node in tree.body
+        if isinstance(node, ast.ClassDef)
+    }
+
+
+@pytest.mark.parametrize("service", sorted(EXTRA_PACKAGES))
+def test_every_mongo_store_has_a_protocol_beside_it_and_stores_builds_them_all(service):
+    store = ROOT / "services" / service / "src" / f"sipas_{service}" / "store"
+    built: set[str] = set()
+    for module in sorted(store.glob("*.py")):
+        defined = classes(module)
+        for name in (n for n in defined if n.startswith("Mongo")):
+            protocol = name.removeprefix("Mongo")
+            assert any("Protocol" in base for base in defined.get(protocol, [])), (module, name)
+            built.add(name)
+    stores = (store / "__init__.py").read_text(encoding="utf-8")
+    assert "class Stores" in stores
+    assert {name for name in built if f"{name}(db" not in stores} == set()
+
+
 MAX_MODULE_LINES = 300
 # Source modules allowed over MAX_MODULE_LINES, each with why (paths from the repository root).
 LONG_MODULES = {
@@ -140,8 +165,6 @@ LONG_MODULES = {
     "services/intake/src/sipas_intake/domain/dossiers.py": "each rule of a dossier, one place",
     "services/sampling/src/sipas_sampling/dispatch.py": "leases, quiet hours, retries: one loop",
     "services/sampling/src/sipas_sampling/selection.py": "one transaction's decision steps",
-    "services/sampling/src/sipas_sampling/store/decisions.py": "protocol beside it; split due",
-    "services/sampling/src/sipas_sampling/store/invitations.py": "protocol beside it; split due",
     "services/scoring/src/sipas_scoring/rebuild.py": "the whole `sipas scoring rebuild` proof",
 }
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sipas_contracts.events import DossierCompleted, ResponseRecorded
+from sipas_contracts.events import CampaignPlanned, DossierCompleted, ResponseRecorded
 from sipas_contracts.ids import uuid7
 
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -46,3 +46,22 @@ def response(**overrides: object) -> ResponseRecorded:
         "answers": {"HL.DV.E1.1": 4},
     }
     return ResponseRecorded(**{**fields, **overrides})
+
+
+def plan(**overrides: object) -> CampaignPlanned:
+    """A valid CampaignPlanned (5 per unit, batch); keyword arguments replace fields."""
+    fields: dict[str, Any] = {
+        "event_id": uuid7(),
+        "occurred_at": NOW,
+        "producer": "sampling",
+        "campaign_id": "c2026",
+        "name_vi": "Khảo sát 2026",
+        "instrument_id": "sipas-2640-2017",
+        "mode": "batch",
+        "window_start": date(2026, 4, 8),
+        "window_end": date(2026, 12, 6),
+        "units": ["ht-nx-co-dam"],
+        "planned_per_unit": 5,
+        "design_digest": "0" * 64,
+    }
+    return CampaignPlanned(**{**fields, **overrides})

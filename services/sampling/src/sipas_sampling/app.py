@@ -68,28 +68,36 @@ class SamplingService:
         self.registry = Registry(
             self.hierarchy, self.stores.campaigns, self.stores.decisions, self.publish
         )
-        self.selector = Selector(
+        self.selector = self._selector()
+        self.maintenance = self._maintenance()
+        self.draws = self._draws()
+        self.dispatcher = self._dispatcher()
+        self.dossier_handler = handlers.on_dossiers(self.selector, self.stores.invitations)
+        self.response_handler = handlers.on_responses(
+            self.stores.invitations, self.stores.decisions, self.metrics
+        )
+
+    def _selector(self) -> Selector:
+        return Selector(
             registry=self.registry,
             campaigns=self.stores.campaigns,
             decisions=self.stores.decisions,
             invitations=self.stores.invitations,
+            population=self.stores.population,
+            contacts=self.stores.contacts,
             metrics=self.metrics,
-            keys=Keys(settings.secret_key, self.token_key, self.optout_key),
+            keys=Keys(self.settings.secret_key, self.token_key, self.optout_key),
         )
-        self.maintenance = Maintenance(
+
+    def _maintenance(self) -> Maintenance:
+        return Maintenance(
             registry=self.registry,
             campaigns=self.stores.campaigns,
             invitations=self.stores.invitations,
             decisions=self.stores.decisions,
             transact=self.transact,
             metrics=self.metrics,
-            grace=timedelta(hours=settings.lapse_grace_hours),
-        )
-        self.draws = self._draws()
-        self.dispatcher = self._dispatcher()
-        self.dossier_handler = handlers.on_dossiers(self.selector, self.stores.invitations)
-        self.response_handler = handlers.on_responses(
-            self.stores.invitations, self.stores.decisions, self.metrics
+            grace=timedelta(hours=self.settings.lapse_grace_hours),
         )
 
     async def publish(self, events: Sequence[Event]) -> None:
@@ -103,6 +111,7 @@ class SamplingService:
             campaigns=self.stores.campaigns,
             invitations=self.stores.invitations,
             decisions=self.stores.decisions,
+            outbox=self.stores.dev_outbox,
             channels=self._channels(),
             dev_outbox=self.settings.dev_outbox,
             survey_base_url=self.settings.survey_base_url,
@@ -118,6 +127,8 @@ class SamplingService:
             registry=self.registry,
             campaigns=self.stores.campaigns,
             invitations=self.stores.invitations,
+            population=self.stores.population,
+            contacts=self.stores.contacts,
             decisions=self.stores.decisions,
             transact=self.transact,
             publish=self.publish,
@@ -193,26 +204,29 @@ class SamplingService:
             )
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The sampling ASGI app with its consumers and background jobs registered."""
-    sampling = SamplingService(settings)
-    runtime = sampling.runtime
+def register_consumers(sampling: SamplingService) -> None:
+    """The dossier and response consumers (not in a dispatch-only instance)."""
+    if sampling.settings.role == "dispatch":
+        return
+    # Sequence mode: one applied-set document per batch instead of a marker per dossier.
+    sampling.runtime.consume(
+        SAMPLING_DOSSIERS,
+        decode=handlers.decode_dossier,
+        handler=sampling.dossier_handler,
+        dedup="sequence",
+        # A dossier event published again late (its id carries the delivery time, so
+        # every one would be checked) is a "repeat" of the claim each campaign holds on
+        # the dossier (selection.py): the domain refuses it, no marker needed.
+        refuse_republished=False,
+    )
+    sampling.runtime.consume(
+        SAMPLING_RESPONSES, decode=handlers.decode_response, handler=sampling.response_handler
+    )
 
-    if settings.role != "dispatch":
-        # Sequence mode: one applied-set document per batch instead of a marker per dossier.
-        runtime.consume(
-            SAMPLING_DOSSIERS,
-            decode=handlers.decode_dossier,
-            handler=sampling.dossier_handler,
-            dedup="sequence",
-            # A dossier event published again late (its id carries the delivery time, so
-            # every one would be checked) is a "repeat" of the claim each campaign holds on
-            # the dossier (selection.py): the domain refuses it, no marker needed.
-            refuse_republished=False,
-        )
-        runtime.consume(
-            SAMPLING_RESPONSES, decode=handlers.decode_response, handler=sampling.response_handler
-        )
+
+def register_jobs(sampling: SamplingService) -> None:
+    """Collections and campaigns at start; sending (not in a decide-only instance) and upkeep."""
+    runtime, settings = sampling.runtime, sampling.settings
 
     async def setup(rt: ServiceRuntime) -> None:
         await prepare(rt.db)
@@ -231,7 +245,14 @@ def create_app(settings: Settings) -> FastAPI:
     # Every role: upkeep also refreshes the campaign registry (a closed campaign must
     # stop deciding everywhere), and each of its jobs is safe to run in many instances.
     runtime.every(settings.maintenance_interval, upkeep)
-    app = runtime.create_app(
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The sampling ASGI app with its consumers and background jobs registered."""
+    sampling = SamplingService(settings)
+    register_consumers(sampling)
+    register_jobs(sampling)
+    app = sampling.runtime.create_app(
         routers=[campaigns.router, draws.router, callbacks.router, dev.router],
         permissions=PERMISSIONS,
         description="Campaigns, eligibility, allocation, reproducible draws and invitations.",

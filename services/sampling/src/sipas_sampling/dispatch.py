@@ -41,6 +41,7 @@ from sipas_sampling.metrics import SamplingMetrics
 from sipas_sampling.registry import ActiveCampaign, Registry
 from sipas_sampling.store.campaigns import CampaignStore
 from sipas_sampling.store.decisions import DecisionStore
+from sipas_sampling.store.dev_outbox import DevOutbox
 from sipas_sampling.store.invitations import InvitationStore
 from sipas_sampling.vault import VaultError, unlock
 from sipas_sampling.wording import wording
@@ -71,6 +72,7 @@ class Dispatcher:
         campaigns: CampaignStore,
         invitations: InvitationStore,
         decisions: DecisionStore,
+        outbox: DevOutbox,
         channels: Mapping[str, Channel],
         dev_outbox: bool,
         survey_base_url: str,
@@ -84,6 +86,7 @@ class Dispatcher:
         self._campaigns = campaigns
         self._invitations = invitations
         self._decisions = decisions
+        self._outbox = outbox
         self._channels = channels
         self._dev = dev_outbox
         self._base = survey_base_url.rstrip("/")
@@ -114,7 +117,7 @@ class Dispatcher:
         finally:
             renewing.cancel()
             await asyncio.wait([renewing])
-        await self._invitations.outbox_add(writes.outbox, now)
+        await self._outbox.add(writes.outbox, now)
         await self._invitations.update_all(writes.updates)
         for doc, result in zip(due, results, strict=True):
             if isinstance(result, Exception):  # retried when its lease expires

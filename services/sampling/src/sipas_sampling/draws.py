@@ -29,8 +29,10 @@ from sipas_sampling.maintenance import Transact
 from sipas_sampling.metrics import SamplingMetrics
 from sipas_sampling.registry import ActiveCampaign, Registry
 from sipas_sampling.store.campaigns import CampaignStore
+from sipas_sampling.store.contacts import ContactStore
 from sipas_sampling.store.decisions import DecisionStore
 from sipas_sampling.store.invitations import InvitationStore
+from sipas_sampling.store.population import PopulationStore
 from sipas_sampling.vault import contact_hashes, unlock
 
 
@@ -56,6 +58,8 @@ class Draws:
         registry: Registry,
         campaigns: CampaignStore,
         invitations: InvitationStore,
+        population: PopulationStore,
+        contacts: ContactStore,
         decisions: DecisionStore,
         transact: Transact,
         publish: Callable[[Sequence[Event]], Awaitable[Any]],
@@ -66,6 +70,8 @@ class Draws:
         self._registry = registry
         self._campaigns = campaigns
         self._invitations = invitations
+        self._population = population
+        self._contacts = contacts
         self._decisions = decisions
         self._transact = transact
         self._publish = publish
@@ -119,12 +125,12 @@ class Draws:
         self, active: ActiveCampaign, campaign_id: str, key: str | None
     ) -> FrozenPopulation:
         """The members of a batch campaign and, by unit and kind, those a channel reaches."""
-        members = {d["dossier_id"]: d for d in await self._invitations.population(campaign_id)}
+        members = {d["dossier_id"]: d for d in await self._population.eligible(campaign_id)}
         contacts = {
             i: unlock(key, d["contact"]) if d.get("contact") else {} for i, d in members.items()
         }
         hashes = {i: contact_hashes(self._optout_key, c) for i, c in contacts.items()}
-        optouts = await self._decisions.opted_out([h for hs in hashes.values() for h in hs])
+        optouts = await self._contacts.opted_out([h for hs in hashes.values() for h in hs])
         raw: dict[str, dict[str, list[str]]] = {u: {k: [] for k in KINDS} for u in active.units}
         channels: dict[str, list[Any]] = {}
         for dossier, doc in members.items():
@@ -279,7 +285,7 @@ class Draws:
     async def _member(
         self, campaign_id: str, dossier_id: str, session: AsyncClientSession
     ) -> Document:
-        member = await self._invitations.member(campaign_id, dossier_id, session)
+        member = await self._population.member(campaign_id, dossier_id, session)
         if member is None:
             raise DrawError(f"{dossier_id!r} is not in the population")
         return member

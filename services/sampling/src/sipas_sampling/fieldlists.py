@@ -20,6 +20,7 @@ from sipas_sampling.domain.campaign import KINDS
 from sipas_sampling.inviting import invitation_id_for
 from sipas_sampling.store.campaigns import CampaignStore
 from sipas_sampling.store.invitations import InvitationStore
+from sipas_sampling.store.population import PopulationStore
 from sipas_sampling.vault import VaultError, unlock
 
 STANDBY = "standby"
@@ -32,6 +33,7 @@ class FieldListSource:
 
     campaigns: CampaignStore
     invitations: InvitationStore
+    population: PopulationStore
     hierarchy: UnitHierarchy
     survey_base_url: str
 
@@ -122,7 +124,7 @@ async def field_rows(
     reserves = [d for u in units for s in lists[u].values() for d in s.get("reserve", [])]
     members = {
         m["dossier_id"]: m
-        for m in await source.invitations.members(
+        for m in await source.population.members(
             campaign_id, [d for d in reserves if d not in rows.invited]
         )
     }

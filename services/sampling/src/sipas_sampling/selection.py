@@ -32,8 +32,10 @@ from sipas_sampling.inviting import Invitee, build
 from sipas_sampling.metrics import SamplingMetrics
 from sipas_sampling.registry import ActiveCampaign, Registry
 from sipas_sampling.store.campaigns import CampaignStore
+from sipas_sampling.store.contacts import ContactStore
 from sipas_sampling.store.decisions import DecisionStore
 from sipas_sampling.store.invitations import InvitationStore
+from sipas_sampling.store.population import PopulationStore
 from sipas_sampling.vault import contact_hashes, lock
 
 UNLIMITED = UnitProgress(quota=None)
@@ -66,6 +68,8 @@ class Selector:
         campaigns: CampaignStore,
         decisions: DecisionStore,
         invitations: InvitationStore,
+        population: PopulationStore,
+        contacts: ContactStore,
         keys: Keys,
         metrics: SamplingMetrics,
     ) -> None:
@@ -73,6 +77,8 @@ class Selector:
         self._campaigns = campaigns
         self._decisions = decisions
         self._invitations = invitations
+        self._population = population
+        self._contacts = contacts
         self._keys = keys
         self._metrics = metrics
 
@@ -116,37 +122,13 @@ class Selector:
     ) -> list[Row]:
         campaign = active.campaign
         rows = [Row(e, exclusion(e, campaign, active.units, active.zone)) for e in events]
-        per_applicant = campaign.population.one_per_applicant
-        claims: dict[str, str] = {}
-        keys: dict[int, tuple[str, str]] = {}
-        for index, row in enumerate(rows):
-            if row.reason is not None:
-                continue
-            e = row.event
-            key = claim_key(
-                campaign.id,
-                e.unit,
-                e.applicant_pseudonym,
-                e.dossier_id,
-                per_applicant=per_applicant,
-            )
-            if claims.get(key, e.dossier_id) != e.dossier_id:
-                row.reason = "duplicate_applicant"
-                continue
-            # The dossier itself is claimed too: a correction that changes the applicant
-            # (a new phone is a new pseudonym) is still the dossier decided before.
-            itself = claim_key(campaign.id, e.unit, "", e.dossier_id, per_applicant=False)
-            claims[key] = claims[itself] = e.dossier_id
-            keys[index] = (key, itself)
+        claims, keys = _claims(campaign, rows)
         others, repeats = await self._decisions.claim(claims, session)
         for index, (key, itself) in keys.items():
-            rows[index].reason = (
-                "repeat"
-                if key in repeats or itself in repeats
-                else "duplicate_applicant"
-                if key in others
-                else None
-            )
+            repeated = key in repeats or itself in repeats
+            rows[index].reason = "repeat" if repeated else None
+            if not repeated and key in others:
+                rows[index].reason = "duplicate_applicant"
         for row in rows:
             if row.reason is None and not usable_channels(
                 campaign.channels, row.event.contact_channels
@@ -195,7 +177,7 @@ class Selector:
                     invitees.append((invitee, decision))
         events = await self._invite(active, [i for i, _ in invitees], now, writes)
         invited = {i.dossier_id for i, _ in invitees}
-        self._decisions.record_contacts(
+        self._contacts.record_contacts(
             {e.applicant_pseudonym: now for e, _ in drawn if e.dossier_id in invited}, writes
         )
         self._decisions.log_decisions(campaign.id, log, now, writes)
@@ -244,7 +226,7 @@ class Selector:
         scopes = await self._opted_out_scopes(contacts, session)
         cap = campaign.population.contact_cap
         pseudonyms = [e.applicant_pseudonym for e, _ in drawn]
-        history = await self._decisions.contact_history(pseudonyms, session) if cap else {}
+        history = await self._contacts.contact_history(pseudonyms, session) if cap else {}
         accepted: dict[str, list[tuple[Invitee, Decision]]] = defaultdict(list)
         for e, decision in drawn:
             contact = contacts[e.dossier_id]
@@ -265,9 +247,7 @@ class Selector:
     ) -> dict[str, set[str]]:
         """Per dossier, the channels (or ``all``) its contacts opted out of."""
         hashes = {d: contact_hashes(self._keys.optout_key, c) for d, c in contacts.items() if c}
-        optouts = await self._decisions.opted_out(
-            [h for hs in hashes.values() for h in hs], session
-        )
+        optouts = await self._contacts.opted_out([h for hs in hashes.values() for h in hs], session)
         return {d: {s for h in hs for s in optouts.get(h, [])} for d, hs in hashes.items()}
 
     async def _invite(
@@ -315,7 +295,7 @@ class Selector:
                     "contact": lock(key, contact) if reason is None and key and contact else None,
                 }
             )
-        self._invitations.add_population(documents, writes)
+        self._population.add(documents, writes)
         self._metrics.count_decisions(
             active.id,
             [
@@ -323,6 +303,35 @@ class Selector:
                 for d in documents
             ],
         )
+
+
+def _claims(
+    campaign: Campaign, rows: list[Row]
+) -> tuple[dict[str, str], dict[int, tuple[str, str]]]:
+    """The claims the eligible rows make (on the applicant and on the dossier), by row.
+
+    A second dossier of an applicant already claimed in this batch is marked
+    ``duplicate_applicant`` and claims nothing.
+    """
+    per_applicant = campaign.population.one_per_applicant
+    claims: dict[str, str] = {}
+    keys: dict[int, tuple[str, str]] = {}
+    for index, row in enumerate(rows):
+        if row.reason is not None:
+            continue
+        e = row.event
+        key = claim_key(
+            campaign.id, e.unit, e.applicant_pseudonym, e.dossier_id, per_applicant=per_applicant
+        )
+        if claims.get(key, e.dossier_id) != e.dossier_id:
+            row.reason = "duplicate_applicant"
+            continue
+        # The dossier itself is claimed too: a correction that changes the applicant
+        # (a new phone is a new pseudonym) is still the dossier decided before.
+        itself = claim_key(campaign.id, e.unit, "", e.dossier_id, per_applicant=False)
+        claims[key] = claims[itself] = e.dossier_id
+        keys[index] = (key, itself)
+    return claims, keys
 
 
 def _refusal(

@@ -9,7 +9,7 @@ import pytest
 from sipas_runtime.mongo import in_transaction
 from sipas_runtime.writes import Writes
 from sipas_sampling.domain.continuous import UnitProgress
-from sipas_sampling.store import QUOTA_COUNTS, prepare
+from sipas_sampling.store.collections import QUOTA_COUNTS, prepare
 from sipas_sampling.store.decisions import MongoDecisionStore
 
 pytestmark = [pytest.mark.mongo]

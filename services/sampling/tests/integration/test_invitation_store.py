@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sipas_sampling.store import prepare
+from sipas_sampling.store.dev_outbox import MongoDevOutbox
 from sipas_sampling.store.invitations import NO_LEASE, MongoInvitationStore
 
 pytestmark = [pytest.mark.mongo]
@@ -72,11 +73,11 @@ async def test_a_renewed_lease_keeps_a_long_round_and_a_released_one_stays_free(
 async def test_the_development_outbox_forgets_a_message_after_a_day(mongo, db_name):
     db = mongo[db_name]
     await prepare(db)
-    store = MongoInvitationStore(db)
+    outbox = MongoDevOutbox(db)
 
-    await store.outbox_add([{"_id": "m1", "recipient": "0912345678", "link": "L"}], NOW)
+    await outbox.add([{"_id": "m1", "recipient": "0912345678", "link": "L"}], NOW)
 
-    [kept] = await store.outbox(None, 10)
+    [kept] = await outbox.messages(None, 10)
     ttl = [
         i for i in (await db["outbox"].index_information()).values() if "expireAfterSeconds" in i
     ]

@@ -145,14 +145,14 @@ async def test_nothing_is_sent_in_quiet_hours_and_it_goes_out_in_the_morning(too
 
     await h.eventually(deferred_to_morning)
     [doc] = await h.sampling.stores.invitations.by_campaign("night-2026")
-    outbox = await h.sampling.stores.invitations.outbox(None, 100)
+    outbox = await h.sampling.stores.dev_outbox.messages(None, 100)
     assert not [m for m in outbox if m["invitation_id"] == str(doc["_id"])]
 
     h.sampling.dispatcher.clock = lambda: doc["next_attempt_at"] + timedelta(seconds=1)
     await h.sampling.dispatcher.run_once()
 
     async def sent() -> list:
-        outbox = await h.sampling.stores.invitations.outbox(None, 100)
+        outbox = await h.sampling.stores.dev_outbox.messages(None, 100)
         return [m for m in outbox if m["invitation_id"] == str(doc["_id"])]
 
     await h.eventually(sent)
@@ -255,15 +255,15 @@ async def test_a_deciding_instance_only_decides_and_a_dispatching_one_sends(tool
     await asyncio.sleep(0.5)  # ten dispatch intervals: an "all" instance would have sent
     invited = await deciding.sampling.stores.invitations.by_campaign("demo")
     assert {d["state"] for d in invited} == {"queued"}
-    assert await deciding.sampling.stores.invitations.outbox(None, 100) == []
+    assert await deciding.sampling.stores.dev_outbox.messages(None, 100) == []
 
     sending = await harness(role="dispatch", sampling_rate=1.0, seed="split-seed")
 
     async def all_sent() -> bool:
-        return len(await sending.sampling.stores.invitations.outbox(None, 100)) == len(events)
+        return len(await sending.sampling.stores.dev_outbox.messages(None, 100)) == len(events)
 
     await sending.eventually(all_sent)
-    outbox = await sending.sampling.stores.invitations.outbox(None, 100)
+    outbox = await sending.sampling.stores.dev_outbox.messages(None, 100)
     assert {m["invitation_id"] for m in outbox} == {str(e.invitation_id) for e in deciding.sent}
 
     await deciding.sampling.runtime.stop()

@@ -41,7 +41,7 @@ async def test_a_proportional_draw_places_the_total_or_says_why_it_cannot(tools,
     await h.publish(events)
 
     async def seen() -> bool:
-        counts = await h.sampling.stores.invitations.population_counts("pp-floor")
+        counts = await h.sampling.stores.population.counts("pp-floor")
         return counts.get("eligible") == len(events)
 
     await h.eventually(seen)

@@ -67,11 +67,11 @@ async def test_seed_002_yields_425_official_invitations_with_transfers_and_a_ver
     await h.publish(events)
 
     async def all_seen() -> bool:
-        counts = await h.sampling.stores.invitations.population_counts(CAMPAIGN)
+        counts = await h.sampling.stores.population.counts(CAMPAIGN)
         return sum(counts.values()) == len(events)
 
     await h.eventually(all_seen)
-    counts = await h.sampling.stores.invitations.population_counts(CAMPAIGN)
+    counts = await h.sampling.stores.population.counts(CAMPAIGN)
     assert counts["eligible"] == eligible
     for reason in (
         "online",
@@ -300,9 +300,7 @@ async def campaign_page(h, tools) -> dict:
 
 def async_eq(h, n):
     async def check() -> bool:
-        return (await h.sampling.stores.invitations.population_counts(CAMPAIGN)).get(
-            "eligible"
-        ) == n
+        return (await h.sampling.stores.population.counts(CAMPAIGN)).get("eligible") == n
 
     return check
 

@@ -3,12 +3,11 @@ a unit needs to be ranked (seed 002 samples 25 per commune; the default is 30)."
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 
-from sipas_contracts.events import CampaignPlanned
-from sipas_contracts.ids import uuid7
+from sipas_contracts.testing import plan as planned
 from sipas_scoring.testing import C2640, answers_for, resp
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
@@ -17,21 +16,8 @@ COMMUNES = ["ht-nx-co-dam", "ht-nx-xuan-an"]
 
 
 def plan(*, n_min_unit: int | None = None, at: datetime = AT, name: str = "Khảo sát 2026"):
-    return CampaignPlanned(
-        event_id=uuid7(),
-        occurred_at=at,
-        producer="sampling",
-        campaign_id="c2026",
-        name_vi=name,
-        name_en="Survey 2026",
-        instrument_id="sipas-2640-2017",
-        mode="batch",
-        window_start=date(2026, 4, 8),
-        window_end=date(2026, 12, 6),
-        units=COMMUNES,
-        planned_per_unit=5,
-        n_min_unit=n_min_unit,
-        design_digest="0" * 64,
+    return planned(
+        occurred_at=at, name_vi=name, name_en="Survey 2026", units=COMMUNES, n_min_unit=n_min_unit
     )
 
 

@@ -7,14 +7,14 @@ subclass shares the session's server (``mongo_url``) with a fresh database per t
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from services.scoring.tests.fakes import InMemoryProfileStore
 
 from sipas_contracts.events import CampaignPlanned
+from sipas_contracts.testing import plan
 from sipas_runtime.mongo import in_transaction
 from sipas_runtime.service import ensure_collections
 from sipas_scoring.domain.profile import ProfileSettings
@@ -25,22 +25,8 @@ AT = datetime(2026, 12, 7, 9, tzinfo=UTC)
 Transact = Callable[[Callable[[Any], Awaitable[None]]], Awaitable[None]]
 
 
-def plan(campaign: str, per_unit: int, at: datetime) -> CampaignPlanned:
-    return CampaignPlanned(
-        event_id=uuid4(),
-        occurred_at=at,
-        producer="sampling",
-        campaign_id=campaign,
-        name_vi="Khảo sát 17 xã",
-        instrument_id="sipas-2640-2017",
-        mode="batch",
-        window_start=date(2026, 4, 8),
-        window_end=date(2026, 12, 6),
-        units=["ht-nx-co-dam"],
-        planned_per_unit=per_unit,
-        n_min_unit=None,
-        design_digest="a" * 64,
-    )
+def planned(campaign: str, per_unit: int, at: datetime) -> CampaignPlanned:
+    return plan(campaign_id=campaign, planned_per_unit=per_unit, occurred_at=at)
 
 
 class ProfileStoreContract:
@@ -62,7 +48,7 @@ class ProfileStoreContract:
         assert await store.plan("c1") is None
 
     async def test_only_the_latest_plan_of_a_campaign_is_kept(self, store, transact):
-        newer, older = plan("c1", 25, AT), plan("c1", 40, AT - timedelta(days=1))
+        newer, older = planned("c1", 25, AT), planned("c1", 40, AT - timedelta(days=1))
 
         await transact(lambda session: store.save_plans([newer], session))
         await transact(lambda session: store.save_plans([older], session))
@@ -73,7 +59,7 @@ class ProfileStoreContract:
     async def test_each_operator_change_raises_the_revision_and_wins_over_the_plan(
         self, store, transact
     ):
-        await transact(lambda session: store.save_plans([plan("c1", 25, AT)], session))
+        await transact(lambda session: store.save_plans([planned("c1", 25, AT)], session))
 
         await store.put("c1", {"n_min_unit": 12}, "an.operator")
         profile = await store.put("c1", {"n_min_unit": 15}, "another.operator")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from uuid import uuid4
 
 import pytest
 
 from sipas_contracts.events import CampaignPlanned
+from sipas_contracts.testing import plan as planned
 from sipas_scoring.domain import ProfileError
 from sipas_scoring.domain.profile import (
     ProfileSettings,
@@ -20,20 +20,12 @@ DEFAULTS = ProfileSettings(n_min_unit=30)
 
 
 def plan(planned_per_unit: int | None = 25, n_min_unit: int | None = None) -> CampaignPlanned:
-    return CampaignPlanned(
-        event_id=uuid4(),
-        occurred_at=datetime(2026, 12, 7, tzinfo=UTC),
-        producer="sampling",
+    return planned(
         campaign_id="ht-nx-2026",
         name_vi="Khảo sát 17 xã",
-        instrument_id="sipas-2640-2017",
-        mode="batch",
-        window_start=date(2026, 4, 8),
-        window_end=date(2026, 12, 6),
-        units=["ht-nx-co-dam"],
         planned_per_unit=planned_per_unit,
         n_min_unit=n_min_unit,
-        design_digest="a" * 64,
+        occurred_at=datetime(2026, 12, 7, tzinfo=UTC),
     )
 
 

@@ -144,7 +144,7 @@ async def get_campaign(request: Request, campaign_id: str) -> dict[str, Any]:
         "units": units,
         "delivery": delivery(counts),
         "draw": _draw_summary(drawn),
-        "population": await sampling.stores.invitations.population_counts(campaign_id)
+        "population": await sampling.stores.population.counts(campaign_id)
         if active.campaign.mode == "batch"
         else None,
     }
@@ -222,5 +222,5 @@ async def opt_out(request: Request, body: OptOut) -> dict[str, Any]:
             "No usable contact.",
             errors=[{"field": "phone", "reason": "not a Vietnamese mobile number"}],
         )
-    await sampling.stores.decisions.add_optouts(hashes, list(body.channels), datetime.now(UTC))
+    await sampling.stores.contacts.add_optouts(hashes, list(body.channels), datetime.now(UTC))
     return {"registered": len(hashes), "channels": body.channels}

@@ -27,5 +27,5 @@ async def dev_outbox(
     fields = ("invitation_id", "channel", "recipient", "text", "link", "unit")
     return [
         {**{f: doc[f] for f in fields}, "created_at": doc["created_at"].isoformat()}
-        for doc in await sampling.stores.invitations.outbox(after, limit)
+        for doc in await sampling.stores.dev_outbox.messages(after, limit)
     ]

@@ -128,6 +128,7 @@ async def _rows(
     source = FieldListSource(
         sampling.stores.campaigns,
         sampling.stores.invitations,
+        sampling.stores.population,
         sampling.hierarchy,
         sampling.settings.survey_base_url,
     )

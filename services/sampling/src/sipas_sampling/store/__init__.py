@@ -10,8 +10,11 @@ from __future__ import annotations
 from sipas_runtime.mongo import Database
 from sipas_sampling.store.campaigns import CampaignStore, MongoCampaignStore
 from sipas_sampling.store.collections import COLLECTIONS, prepare
+from sipas_sampling.store.contacts import ContactStore, MongoContactStore
 from sipas_sampling.store.decisions import DecisionStore, MongoDecisionStore
+from sipas_sampling.store.dev_outbox import DevOutbox, MongoDevOutbox
 from sipas_sampling.store.invitations import InvitationStore, MongoInvitationStore
+from sipas_sampling.store.population import MongoPopulationStore, PopulationStore
 from sipas_sampling.store.progress import MongoProgressStore, ProgressStore
 from sipas_sampling.store.zalo_tokens import MongoZaloTokenStore, ZaloTokenStore
 
@@ -26,8 +29,14 @@ class Stores:
         """Campaigns, their vault keys, draws and substitutions."""
         self.decisions: DecisionStore = MongoDecisionStore(db)
         """Quotas, counts, contacts, opt-outs and the decision log."""
+        self.contacts: ContactStore = MongoContactStore(db)
+        """Invitation times per applicant and opt-outs per contact."""
         self.invitations: InvitationStore = MongoInvitationStore(db)
-        """Invitations, a batch campaign's population and the development outbox."""
+        """Invitations: their state, delivery attempts and leases."""
+        self.population: PopulationStore = MongoPopulationStore(db)
+        """The dossiers each batch campaign saw."""
+        self.dev_outbox: DevOutbox = MongoDevOutbox(db)
+        """What the development outbox "sent"."""
         self.progress: ProgressStore = MongoProgressStore(db)
         """The counts behind a campaign's progress."""
         self.zalo_tokens: ZaloTokenStore = MongoZaloTokenStore(db)

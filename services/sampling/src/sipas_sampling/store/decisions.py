@@ -17,9 +17,7 @@ from sipas_runtime.writes import Writes
 from sipas_sampling.domain.continuous import UnitProgress
 from sipas_sampling.store.collections import (
     APPLICANTS,
-    CONTACTS,
     DECISIONS,
-    OPTOUTS,
     QUOTA_COUNTS,
     QUOTAS,
 )
@@ -82,30 +80,8 @@ class DecisionStore(Protocol):
         """Claim ``key → dossier``; returns (keys held by another dossier, repeats)."""
         ...
 
-    async def contact_history(
-        self, pseudonyms: Iterable[str], session: AsyncClientSession
-    ) -> dict[str, list[datetime]]:
-        """Past invitation times per applicant pseudonym, across campaigns."""
-        ...
-
-    @staticmethod
-    def record_contacts(invited: Mapping[str, datetime], writes: Writes) -> None:
-        """Remember invitation times (the last 20 per applicant, trimmed on write)."""
-        ...
-
-    async def opted_out(
-        self, hashes: Iterable[str], session: AsyncClientSession | None = None
-    ) -> dict[str, list[str]]:
-        """Opt-out scopes (channels or ``all``) of the given contact hashes."""
-        ...
-
-    async def add_optouts(self, hashes: Iterable[str], channels: list[str], at: datetime) -> None:
-        """Register opt-outs (idempotent; scopes accumulate)."""
-        ...
-
-    @staticmethod
     def log_decisions(
-        campaign_id: str, items: list[list[Any]], at: datetime, writes: Writes
+        self, campaign_id: str, items: list[list[Any]], at: datetime, writes: Writes
     ) -> None:
         """One audit document per batch: ``[dossier_id, unit, draw, rate, outcome]`` rows."""
         ...
@@ -285,50 +261,6 @@ class MongoDecisionStore:
         others = {k for k, d in claims.items() if k in taken and taken[k] != d}
         repeats = {k for k, d in claims.items() if taken.get(k) == d}
         return others, repeats
-
-    async def contact_history(
-        self, pseudonyms: Iterable[str], session: AsyncClientSession
-    ) -> dict[str, list[datetime]]:
-        """Past invitation times per applicant pseudonym, across campaigns."""
-        wanted = list(set(pseudonyms))
-        if not wanted:
-            return {}
-        cursor = self._db[CONTACTS].find({"_id": {"$in": wanted}}, session=session)
-        return {doc["_id"]: list(doc.get("invited_at", [])) async for doc in cursor}
-
-    @staticmethod
-    def record_contacts(invited: Mapping[str, datetime], writes: Writes) -> None:
-        """Remember invitation times (the last 20 per applicant, trimmed on write)."""
-        for pseudonym, at in invited.items():
-            writes.update(
-                CONTACTS,
-                {"_id": pseudonym},
-                {"$push": {"invited_at": {"$each": [at], "$slice": -20}}},
-                upsert=True,
-            )
-
-    async def opted_out(
-        self, hashes: Iterable[str], session: AsyncClientSession | None = None
-    ) -> dict[str, list[str]]:
-        """Opt-out scopes (channels or ``all``) of the given contact hashes."""
-        wanted = list(set(hashes))
-        if not wanted:
-            return {}
-        cursor = self._db[OPTOUTS].find({"_id": {"$in": wanted}}, session=session)
-        return {doc["_id"]: list(doc["channels"]) async for doc in cursor}
-
-    async def add_optouts(self, hashes: Iterable[str], channels: list[str], at: datetime) -> None:
-        """Register opt-outs (idempotent; scopes accumulate)."""
-        ops = [
-            UpdateOne(
-                {"_id": h},
-                {"$addToSet": {"channels": {"$each": channels}}, "$setOnInsert": {"at": at}},
-                upsert=True,
-            )
-            for h in hashes
-        ]
-        if ops:
-            await self._db[OPTOUTS].bulk_write(ops, ordered=False)
 
     @staticmethod
     def log_decisions(

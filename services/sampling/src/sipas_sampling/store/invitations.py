@@ -14,17 +14,16 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from sipas_contracts.events import InvitationSent
 from sipas_runtime.mongo import Database, Document
 from sipas_runtime.writes import Writes
-from sipas_sampling.store.collections import INVITATIONS, OUTBOX, POPULATION
+from sipas_sampling.store.collections import INVITATIONS, POPULATION
 
 NO_LEASE = datetime(1970, 1, 1, tzinfo=UTC)
-OUTBOX_KEEP = timedelta(days=1)
 """How long the development outbox keeps a message (recipient and live link) once "sent"."""
 SENDABLE = ("queued", "retry", "await_report")
 OPEN = ("queued", "retry", "await_report", "sent", "listed")
 
 
 class InvitationStore(Protocol):
-    """Invitations, a batch campaign's population and the development outbox."""
+    """Invitations: their state, delivery attempts and leases."""
 
     async def add(
         self,
@@ -107,44 +106,12 @@ class InvitationStore(Protocol):
         """Remove vault fields of a closed campaign's invitations and population."""
         ...
 
-    @staticmethod
-    def add_population(documents: list[Document], writes: Writes) -> None:
-        """Record dossiers seen by a batch campaign (eligible or not, with the reason)."""
-        ...
-
-    async def population(self, campaign_id: str) -> list[Document]:
-        """Eligible dossiers of a batch campaign."""
-        ...
-
-    async def member(
-        self, campaign_id: str, dossier_id: str, session: AsyncClientSession | None = None
-    ) -> Document | None:
-        """One dossier of a batch campaign's population."""
-        ...
-
-    async def members(self, campaign_id: str, dossier_ids: Sequence[str]) -> list[Document]:
-        """Several dossiers of a batch campaign's population (in no particular order)."""
-        ...
-
-    async def population_counts(self, campaign_id: str) -> dict[str, int]:
-        """Dossiers seen by reason (``eligible`` for the population)."""
-        ...
-
-    async def outbox_add(self, documents: Sequence[Document], now: datetime) -> None:
-        """Keep messages the dev outbox 'sent' for a day (timestamps increase per process)."""
-        ...
-
-    async def outbox(self, after: datetime | None, limit: int) -> list[Document]:
-        """Outbox messages in creation order."""
-        ...
-
 
 class MongoInvitationStore:
     """Invitation documents and what the dispatcher needs."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._last_outbox: datetime | None = None
 
     async def add(
         self,
@@ -287,69 +254,6 @@ class MongoInvitationStore:
             {"campaign": campaign_id}, {"$unset": {"contact": ""}}
         )
         return result.modified_count
-
-    # -- population of batch campaigns ------------------------------------------------------------
-    @staticmethod
-    def add_population(documents: list[Document], writes: Writes) -> None:
-        """Record dossiers seen by a batch campaign (eligible or not, with the reason)."""
-        for document in documents:
-            writes.insert(POPULATION, document)
-
-    async def population(self, campaign_id: str) -> list[Document]:
-        """Eligible dossiers of a batch campaign."""
-        cursor = self._db[POPULATION].find({"campaign": campaign_id, "eligible": True})
-        return [doc async for doc in cursor]
-
-    async def member(
-        self, campaign_id: str, dossier_id: str, session: AsyncClientSession | None = None
-    ) -> Document | None:
-        """One dossier of a batch campaign's population."""
-        return await self._db[POPULATION].find_one(
-            {"_id": f"{campaign_id}|{dossier_id}"}, session=session
-        )
-
-    async def members(self, campaign_id: str, dossier_ids: Sequence[str]) -> list[Document]:
-        """Several dossiers of a batch campaign's population (in no particular order)."""
-        if not dossier_ids:
-            return []
-        ids = [f"{campaign_id}|{d}" for d in dossier_ids]
-        return [doc async for doc in self._db[POPULATION].find({"_id": {"$in": ids}})]
-
-    async def population_counts(self, campaign_id: str) -> dict[str, int]:
-        """Dossiers seen by reason (``eligible`` for the population)."""
-        pipeline: list[Document] = [
-            {"$match": {"campaign": campaign_id}},
-            {"$group": {"_id": "$reason", "n": {"$sum": 1}}},
-        ]
-        return {
-            str(d["_id"] or "eligible"): d["n"]
-            async for d in await self._db[POPULATION].aggregate(pipeline)
-        }
-
-    # -- development outbox ------------------------------------------------------------------------
-    async def outbox_add(self, documents: Sequence[Document], now: datetime) -> None:
-        """Keep messages the dev outbox 'sent' for a day (timestamps increase per process)."""
-        expires = datetime.now(UTC) + OUTBOX_KEEP  # wall time: the TTL index reads it
-        operations = []
-        for document in documents:
-            if self._last_outbox is not None and now <= self._last_outbox:
-                now = self._last_outbox + timedelta(milliseconds=1)
-            self._last_outbox = now
-            operations.append(
-                UpdateOne(
-                    {"_id": document["_id"]},
-                    {"$setOnInsert": {**document, "created_at": now, "expires_at": expires}},
-                    upsert=True,
-                )
-            )
-        if operations:
-            await self._db[OUTBOX].bulk_write(operations, ordered=True)
-
-    async def outbox(self, after: datetime | None, limit: int) -> list[Document]:
-        """Outbox messages in creation order."""
-        query = {"created_at": {"$gt": after}} if after else {}
-        cursor = self._db[OUTBOX].find(query).sort("created_at", 1).limit(limit)
-        return [doc async for doc in cursor]
 
 
 def _due(now: datetime) -> Document:
