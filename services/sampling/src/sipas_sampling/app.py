@@ -129,7 +129,6 @@ class SamplingService:
             invitations=self.stores.invitations,
             population=self.stores.population,
             contacts=self.stores.contacts,
-            decisions=self.stores.decisions,
             transact=self.transact,
             publish=self.publish,
             token_key=self.token_key,

@@ -30,7 +30,6 @@ from sipas_sampling.metrics import SamplingMetrics
 from sipas_sampling.registry import ActiveCampaign, Registry
 from sipas_sampling.store.campaigns import CampaignStore
 from sipas_sampling.store.contacts import ContactStore
-from sipas_sampling.store.decisions import DecisionStore
 from sipas_sampling.store.invitations import InvitationStore
 from sipas_sampling.store.population import PopulationStore
 from sipas_sampling.vault import contact_hashes, unlock
@@ -60,7 +59,6 @@ class Draws:
         invitations: InvitationStore,
         population: PopulationStore,
         contacts: ContactStore,
-        decisions: DecisionStore,
         transact: Transact,
         publish: Callable[[Sequence[Event]], Awaitable[Any]],
         token_key: bytes,
@@ -72,7 +70,6 @@ class Draws:
         self._invitations = invitations
         self._population = population
         self._contacts = contacts
-        self._decisions = decisions
         self._transact = transact
         self._publish = publish
         self._token_key = token_key

@@ -114,9 +114,13 @@ class AggregateStore(Protocol):
         ...
 
     async def tallies(
-        self, campaign_id: str | None = None, session: AsyncClientSession | None = None
+        self,
+        campaign_id: str | None = None,
+        session: AsyncClientSession | None = None,
+        *,
+        since: str | None = None,
     ) -> dict[SliceKey, Tally]:
-        """Every slice (of one campaign)."""
+        """Every slice (of one campaign; from the bucket ``since`` on)."""
         ...
 
     async def campaigns(self) -> list[Document]:
