@@ -24,9 +24,9 @@ from rich.table import Table
 
 import sipas_contracts
 from sipas_contracts.schemas import stale_schema_files, write_schema_files
-from sipas_runtime import i18n
 from sipas_runtime.dlq.command import app as dlq_app
 from sipas_runtime.generated import write_or_check
+from sipas_runtime.i18n_commands import app as i18n_app
 from sipas_runtime.identity.bucket import ensure_bucket, register_key
 from sipas_runtime.identity.commands import audit_app, identity_app, keys_app
 from sipas_runtime.nats_access import inbox_prefix, render_accounts
@@ -41,10 +41,6 @@ app = typer.Typer(
 )
 contracts_app = typer.Typer(
     help="Event contracts: JSON Schema and AsyncAPI export.", no_args_is_help=True
-)
-i18n_app = typer.Typer(
-    help="The message catalogue: Vietnamese translations of every user-facing text.",
-    no_args_is_help=True,
 )
 nats_app = typer.Typer(
     help="NATS users, permissions and stream provisioning.", no_args_is_help=True
@@ -245,35 +241,6 @@ def nats_provision(
 
     asyncio.run(provision())
     console.print(f"streams provisioned on {url} with {replicas} replica(s)")
-
-
-def _text_packages() -> list[Path]:
-    """Every workspace package (sipas_*) with sources to translate."""
-    root = SCHEMA_DIR.parents[1]
-    candidates = [root / "services" / "runtime" / "src" / "sipas_runtime"]
-    candidates += sorted((root / "services").glob("*/src/sipas_*"))
-    return sorted(set(candidates))
-
-
-@i18n_app.command("extract")
-def i18n_extract() -> None:
-    """Add newly marked messages to each package's Vietnamese catalogue (locale/vi/...po)."""
-    for package in _text_packages():
-        total, missing = i18n.update_po(package)
-        if total:
-            console.print(f"{package.name}: {total} messages, {missing} without translation")
-
-
-@i18n_app.command("check")
-def i18n_check() -> None:
-    """Fail when a marked message has no Vietnamese translation or lost a placeholder."""
-    problems = [p for package in _text_packages() for p in i18n.check(package)]
-    for problem in problems:
-        console.print(f"[red]{problem.package}[/]: {problem.reason}: {problem.message!r}")
-    if problems:
-        console.print("Run `sipas i18n extract`, then translate the new entries.")
-        raise typer.Exit(1)
-    console.print("catalogue complete")
 
 
 def _core_commands() -> set[str]:
