@@ -7,7 +7,13 @@ Mongo-wire server.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections import Counter
+from datetime import date, datetime, timedelta
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from sipas_alerts.domain.activity import DayCount
+from sipas_alerts.store.signals import ActivityKey
 
 
 class InMemoryLeases:
@@ -26,3 +32,24 @@ class InMemoryLeases:
     async def release(self, name: str, owner: str, *, now: datetime) -> None:
         if name in self.held and self.held[name][0] == owner:
             self.held[name] = (owner, now)
+
+
+class InMemoryActivityStore:
+    """Invitations and responses per (campaign, unit, day) in a dict of counters."""
+
+    def __init__(self) -> None:
+        self.days: dict[ActivityKey, Counter[str]] = {}
+
+    async def add(
+        self, field: str, counts: Counter[ActivityKey], session: AsyncClientSession | None
+    ) -> None:
+        for key, n in counts.items():
+            self.days.setdefault(key, Counter())[field] += n
+
+    async def since(self, first: date) -> dict[tuple[str, str], dict[date, DayCount]]:
+        found: dict[tuple[str, str], dict[date, DayCount]] = {}
+        for (campaign, unit, day), fields in self.days.items():
+            if day >= first:
+                count = DayCount(fields["invitations"], fields["responses"])
+                found.setdefault((campaign, unit), {})[day] = count
+        return found

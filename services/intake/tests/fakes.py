@@ -7,8 +7,13 @@ Mongo-wire server.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from uuid import UUID
 
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from sipas_contracts.events import ResponseRecorded
 from sipas_intake.store.drafts import StoredDraft
 
 
@@ -31,3 +36,32 @@ class InMemoryDraftStore:
 
     async def delete(self, token_hash: str) -> None:
         self.drafts.pop(token_hash, None)
+
+
+class InMemoryOutbox:
+    """Queued response events in a dict, in the order they were added."""
+
+    def __init__(self) -> None:
+        self.queued: dict[UUID, tuple[ResponseRecorded, datetime, bool]] = {}
+
+    async def add(
+        self,
+        events: Sequence[ResponseRecorded],
+        now: datetime,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        for event in events:
+            self.queued[event.event_id] = (event, now, False)
+
+    async def mark_published(self, event_ids: Sequence[UUID]) -> None:
+        for event_id in event_ids:
+            if event_id in self.queued:
+                event, at, _ = self.queued[event_id]
+                self.queued[event_id] = (event, at, True)
+
+    async def pending(self, created_before: datetime, limit: int = 500) -> list[ResponseRecorded]:
+        waiting = [e for e, at, published in self.queued.values() if not published]
+        return [e for e in waiting if self.queued[e.event_id][1] < created_before][:limit]
+
+    async def count_pending(self) -> int:
+        return sum(not published for _, _, published in self.queued.values())

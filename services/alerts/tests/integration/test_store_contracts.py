@@ -6,12 +6,15 @@ subclass shares the session's server (``mongo_url``) with a fresh database per t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from services.alerts.tests.fakes import InMemoryLeases
+from services.alerts.tests.fakes import InMemoryActivityStore, InMemoryLeases
 
+from sipas_alerts.domain.activity import DayCount
 from sipas_alerts.store.leases import Leases, MongoLeases
+from sipas_alerts.store.signals import ActivityStore, MongoActivityStore
 
 NOW = datetime(2026, 12, 7, 9, tzinfo=UTC)
 TTL = timedelta(minutes=1)
@@ -63,3 +66,46 @@ class TestMongoLeases(LeasesContract):
     @pytest.fixture
     def leases(self, mongo, db_name) -> Leases:
         return MongoLeases(mongo[db_name])
+
+
+DAY = date(2026, 12, 7)
+
+
+class ActivityStoreContract:
+    """What the activity rules ask of the activity store: additive counts per unit and day."""
+
+    @pytest.fixture
+    def activity(self) -> ActivityStore:
+        raise NotImplementedError
+
+    async def test_the_counts_of_a_day_add_up_by_field(self, activity):
+        await activity.add("invitations", Counter({("c1", "u1", DAY): 3}), None)
+        await activity.add(
+            "invitations", Counter({("c1", "u1", DAY): 2, ("c1", "u2", DAY): 1}), None
+        )
+        await activity.add("responses", Counter({("c1", "u1", DAY): 4}), None)
+
+        assert await activity.since(DAY) == {
+            ("c1", "u1"): {DAY: DayCount(invitations=5, responses=4)},
+            ("c1", "u2"): {DAY: DayCount(invitations=1, responses=0)},
+        }
+
+    async def test_days_before_the_first_asked_are_left_out(self, activity):
+        earlier, later = DAY - timedelta(days=2), DAY + timedelta(days=1)
+        await activity.add("responses", Counter({("c1", "u1", earlier): 1}), None)
+        await activity.add("responses", Counter({("c1", "u1", later): 2}), None)
+
+        assert await activity.since(DAY) == {("c1", "u1"): {later: DayCount(responses=2)}}
+
+
+class TestInMemoryActivityStore(ActivityStoreContract):
+    @pytest.fixture
+    def activity(self) -> ActivityStore:
+        return InMemoryActivityStore()
+
+
+@pytest.mark.mongo
+class TestMongoActivityStore(ActivityStoreContract):
+    @pytest.fixture
+    def activity(self, mongo, db_name) -> ActivityStore:
+        return MongoActivityStore(mongo[db_name])

@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from services.intake.tests.fakes import InMemoryDraftStore
+from services.intake.tests.fakes import InMemoryDraftStore, InMemoryOutbox
 
+from sipas_contracts.testing import response
 from sipas_intake.store.drafts import DraftStore, MongoDraftStore, StoredDraft
+from sipas_intake.store.outbox import MongoOutbox, Outbox
 
 NOW = datetime(2026, 12, 7, 9, tzinfo=UTC)
 LATER = NOW + timedelta(days=7)
@@ -62,3 +64,50 @@ class TestMongoDraftStore(DraftStoreContract):
     @pytest.fixture
     def store(self, mongo, db_name) -> DraftStore:
         return MongoDraftStore(mongo[db_name])
+
+
+class OutboxContract:
+    """What intake asks of its outbox: committed responses wait until JetStream has them."""
+
+    @pytest.fixture
+    def outbox(self) -> Outbox:
+        raise NotImplementedError
+
+    async def test_queued_responses_are_pending_once_older_than_the_cutoff(self, outbox):
+        first, second = response(), response()
+
+        await outbox.add([first, second], NOW)
+
+        assert await outbox.pending(NOW) == []
+        waiting = await outbox.pending(NOW + timedelta(seconds=1))
+        assert {e.event_id for e in waiting} == {first.event_id, second.event_id}
+        assert waiting[0] in (first, second)
+        assert await outbox.count_pending() == 2
+
+    async def test_published_responses_are_no_longer_pending(self, outbox):
+        first, second = response(), response()
+        await outbox.add([first, second], NOW)
+
+        await outbox.mark_published([first.event_id])
+        await outbox.mark_published([])
+
+        assert await outbox.pending(LATER) == [second]
+        assert await outbox.count_pending() == 1
+
+    async def test_pending_gives_at_most_the_limit(self, outbox):
+        await outbox.add([response() for _ in range(3)], NOW)
+
+        assert len(await outbox.pending(LATER, limit=2)) == 2
+
+
+class TestInMemoryOutbox(OutboxContract):
+    @pytest.fixture
+    def outbox(self) -> Outbox:
+        return InMemoryOutbox()
+
+
+@pytest.mark.mongo
+class TestMongoOutbox(OutboxContract):
+    @pytest.fixture
+    def outbox(self, mongo, db_name) -> Outbox:
+        return MongoOutbox(mongo[db_name])
