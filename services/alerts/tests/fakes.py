@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_alerts.domain.activity import DayCount
+from sipas_alerts.domain.index_rules import Figure
 from sipas_alerts.store.signals import ActivityKey
 
 
@@ -53,3 +54,24 @@ class InMemoryActivityStore:
                 count = DayCount(fields["invitations"], fields["responses"])
                 found.setdefault((campaign, unit), {})[day] = count
         return found
+
+
+class InMemoryFigureStore:
+    """The latest version of each (campaign, unit, period) figure in a dict."""
+
+    def __init__(self) -> None:
+        self.figures: dict[tuple[str, str, str], Figure] = {}
+
+    async def periods(
+        self, campaign_id: str, unit: str, session: AsyncClientSession | None
+    ) -> dict[str, Figure]:
+        return {
+            period: figure
+            for (campaign, at, period), figure in self.figures.items()
+            if (campaign, at) == (campaign_id, unit)
+        }
+
+    async def keep(self, figure: Figure, session: AsyncClientSession | None) -> None:
+        key = (figure.campaign_id, figure.unit, figure.period)
+        if key not in self.figures or self.figures[key].version < figure.version:
+            self.figures[key] = figure

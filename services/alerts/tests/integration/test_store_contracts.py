@@ -10,11 +10,21 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from services.alerts.tests.fakes import InMemoryActivityStore, InMemoryLeases
+from services.alerts.tests.fakes import (
+    InMemoryActivityStore,
+    InMemoryFigureStore,
+    InMemoryLeases,
+)
 
 from sipas_alerts.domain.activity import DayCount
+from sipas_alerts.domain.index_rules import Figure
 from sipas_alerts.store.leases import Leases, MongoLeases
-from sipas_alerts.store.signals import ActivityStore, MongoActivityStore
+from sipas_alerts.store.signals import (
+    ActivityStore,
+    FigureStore,
+    MongoActivityStore,
+    MongoFigureStore,
+)
 
 NOW = datetime(2026, 12, 7, 9, tzinfo=UTC)
 TTL = timedelta(minutes=1)
@@ -109,3 +119,53 @@ class TestMongoActivityStore(ActivityStoreContract):
     @pytest.fixture
     def activity(self, mongo, db_name) -> ActivityStore:
         return MongoActivityStore(mongo[db_name])
+
+
+def figure(period: str, version: int, value: float, unit: str = "u1") -> Figure:
+    return Figure(
+        campaign_id="c1",
+        unit=unit,
+        period=period,
+        version=version,
+        value=value,
+        ci_low=value - 0.05,
+        ci_high=value + 0.05,
+        n=40,
+        sufficient=True,
+    )
+
+
+class FigureStoreContract:
+    """What the index rules ask of the figure store: the latest version of each period."""
+
+    @pytest.fixture
+    def figures(self) -> FigureStore:
+        raise NotImplementedError
+
+    async def test_a_newer_version_replaces_a_period_and_an_older_one_changes_nothing(
+        self, figures
+    ):
+        await figures.keep(figure("2026-11", 2, 0.8), None)
+        await figures.keep(figure("2026-11", 3, 0.7), None)
+        await figures.keep(figure("2026-11", 1, 0.9), None)
+        await figures.keep(figure("2026-10", 1, 0.6), None)
+        await figures.keep(figure("2026-11", 1, 0.5, unit="u2"), None)
+
+        assert await figures.periods("c1", "u1", None) == {
+            "2026-11": figure("2026-11", 3, 0.7),
+            "2026-10": figure("2026-10", 1, 0.6),
+        }
+        assert await figures.periods("c2", "u1", None) == {}
+
+
+class TestInMemoryFigureStore(FigureStoreContract):
+    @pytest.fixture
+    def figures(self) -> FigureStore:
+        return InMemoryFigureStore()
+
+
+@pytest.mark.mongo
+class TestMongoFigureStore(FigureStoreContract):
+    @pytest.fixture
+    def figures(self, mongo, db_name) -> FigureStore:
+        return MongoFigureStore(mongo[db_name])
