@@ -7,9 +7,13 @@ fixed SIPAS stream names, its own nats-server, so tests never see each other's d
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
 import os
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import nats
@@ -106,3 +110,51 @@ def stack_factory(nats_url: str, mongo_url: str, tmp_path: Path) -> Iterator[obj
 def pytest_report_header() -> str:
     sources = "env" if os.environ.get("SIPAS_NATS_URL") else "containers or embedded"
     return f"SIPAS infrastructure: {sources}"
+
+
+# -- a bounded async test fails with its stack and leaves its event loop usable -------------
+# pytest-timeout interrupts a test with a signal wherever the process is, often inside the
+# event loop's own machinery: the test's task is left pending on a loop its fixtures' teardown
+# then runs on, and that teardown can hang (it did: a service's stop never returned, with
+# nothing on screen). So an async test is cancelled through asyncio a little before
+# pytest-timeout would fire: it fails with a TimeoutError at the line it waited on, and its
+# fixtures tear down on a healthy loop.
+ASYNC_MARGIN_SECONDS = 10.0
+_STARTED = pytest.StashKey[float]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    item.stash[_STARTED] = time.monotonic()  # pytest-timeout counts from here too
+    return (yield)
+
+
+def _seconds_allowed(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("timeout")
+    if marker is not None and marker.args:
+        return float(marker.args[0])
+    if marker is not None and "timeout" in marker.kwargs:
+        return float(marker.kwargs["timeout"])
+    return float(item.config.getini("timeout") or 0)
+
+
+def _cancelled_before_timeout(
+    item: pytest.Function, test: Callable[..., Awaitable[None]]
+) -> Callable[..., Awaitable[None]]:
+    @functools.wraps(test)
+    async def bounded(*args: object, **kwargs: object) -> None:
+        allowed = _seconds_allowed(item)
+        if allowed <= 0:
+            await test(*args, **kwargs)
+            return
+        deadline = item.stash[_STARTED] + allowed - ASYNC_MARGIN_SECONDS
+        async with asyncio.timeout(max(1.0, deadline - time.monotonic())):
+            await test(*args, **kwargs)
+
+    return bounded
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
+            item.obj = _cancelled_before_timeout(item, item.obj)

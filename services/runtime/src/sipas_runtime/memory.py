@@ -53,6 +53,7 @@ from sipas_runtime.pull import PullLoop
 from sipas_runtime.republished import RepublishedGuard
 from sipas_runtime.resume import ack_floor, delivered, gaps, replay
 from sipas_runtime.sequences import AppliedSequences
+from sipas_runtime.stopping import cancel_all
 from sipas_runtime.streams import consumer_config
 
 E = TypeVar("E")
@@ -139,9 +140,7 @@ class MemoryConsumer(Generic[E]):
     async def settled(self) -> None:
         """Write a last checkpoint and let another instance take the durable at once."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_all([self._task])
             self._task = None
         if self.owner:
             with contextlib.suppress(Exception):

@@ -43,6 +43,8 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext, api
 
+from sipas_runtime.stopping import cancel_all
+
 BatchHandler = Callable[[list[Msg]], Awaitable[None]]
 log = structlog.get_logger(__name__)
 _NANOS = 1_000_000_000
@@ -136,9 +138,7 @@ class PullLoop:
     async def stop(self) -> None:
         """Stop pulling; messages not yet acked will be redelivered to the next instance."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_all([self._task])
             self._task = None
         if self._sub is not None:
             with contextlib.suppress(Exception):
@@ -191,9 +191,7 @@ class PullLoop:
         try:
             await self._handler(messages)
         finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            await cancel_all([keeper])
 
     async def _keep_pin(self) -> None:
         """While a long batch is handled (a take-over's replay), renew the pull request.

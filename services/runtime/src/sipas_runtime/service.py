@@ -77,6 +77,7 @@ from sipas_runtime.recovery import (
 )
 from sipas_runtime.republished import RepublishedGuard
 from sipas_runtime.settings import ServiceSettings
+from sipas_runtime.stopping import bounded, cancel_all
 from sipas_runtime.streams import consumer_config, ensure_streams
 
 E = TypeVar("E")
@@ -386,21 +387,14 @@ class ServiceRuntime:
             await asyncio.wait_for(asyncio.gather(*settling), timeout=SETTLE_SECONDS)
         except TimeoutError:  # left unacked: redelivered, and recognised as replays
             log.warning("batches_not_settled", seconds=SETTLE_SECONDS)
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(list(self._tasks))
         if self._identity is not None:
-            await self._identity.stop()
+            await bounded("identity", self._identity.stop())
         for hook in reversed(self._shutdown):
-            try:
-                await hook(self)
-            except Exception:
-                log.exception("shutdown_hook_failed", hook=getattr(hook, "__name__", "hook"))
-        await self.broker.stop()
+            await bounded(getattr(hook, "__name__", "hook"), hook(self))
+        await bounded("broker", self.broker.stop())
         if self._client is not None:
-            await self._client.close()
+            await bounded("mongo", self._client.close())
             self._client = None
         log.info("service_stopped")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from fastapi import FastAPI
 
@@ -15,6 +14,7 @@ from sipas_contracts.streams import (
     SCORING_RESPONSES,
 )
 from sipas_runtime.service import ServiceRuntime, ensure_collections
+from sipas_runtime.stopping import cancel_all
 from sipas_scoring import handlers
 from sipas_scoring.api import indices, public, publications, service_of
 from sipas_scoring.api.permissions import PERMISSIONS
@@ -127,9 +127,7 @@ def register_lifecycle(scoring: ScoringService) -> None:
 
     async def stop_index_loop(_: ServiceRuntime) -> None:
         if scoring.index_task is not None:
-            scoring.index_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await scoring.index_task
+            await cancel_all([scoring.index_task])
 
     runtime.on_startup(setup)
     runtime.on_startup(start_index_loop)

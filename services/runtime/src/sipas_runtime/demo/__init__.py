@@ -40,6 +40,7 @@ from sipas_runtime.demo.board import Board
 from sipas_runtime.demo.replay import FieldTeam, PeriodReplay, Progress, ReplayError
 from sipas_runtime.demo.simulator import Commune, Respondents, Tally, TthcSystem
 from sipas_runtime.stack import API_SERVICES, Stack, StackError
+from sipas_runtime.stopping import cancel_all
 
 LIVE_CAMPAIGN = "demo-ht-live"
 PLAN = "ha-tinh-nghi-xuan-2020"
@@ -201,10 +202,7 @@ class Simulation:
                     await _until(lambda: self._counted(replay.progress), refresh, limit=15)
             finally:
                 stop.set()
-                for task in tasks:
-                    task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.gather(*tasks, return_exceptions=True)
+                await cancel_all(tasks)
                 await nc.close()
 
     def _counted(self, progress: Progress) -> bool:

@@ -23,6 +23,7 @@ from nats.js.kv import KeyValue
 
 from sipas_runtime.identity.directory import KEY, SIGNING, Directory
 from sipas_runtime.identity.keys import DEFAULT_LIFETIME, KeyRecord, new_key, record_for
+from sipas_runtime.stopping import cancel_all
 
 BUCKET = "SIPAS_IDENTITY"
 STREAM = f"KV_{BUCKET}"
@@ -161,9 +162,7 @@ class IdentityWatch:
     async def stop(self) -> None:
         """Stop following the bucket."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_all([self._task])
 
     async def _run(self, kv: KeyValue) -> None:
         while True:
