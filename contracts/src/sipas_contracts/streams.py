@@ -32,6 +32,9 @@ class StreamSpec:
     allow_direct: bool = False
     personal_data: bool = False
     """Messages hold personal data in clear: kept briefly, never copied into a dead letter."""
+    partitioned_by: str | None = None
+    """Subjects whose ``*`` token (the unit) partitions the stream when a deployment sets a
+    partition count (``SIPAS_PARTITIONS``): stored with the partition before that token."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ DOSSIERS = StreamSpec(
     description="Validated dossier-completed events (the sampling population)",
     max_age=timedelta(days=400),
     deny_purge=False,  # crypto-shredding aside, a campaign's population may be purged by policy
+    partitioned_by=subjects.DOSSIERS_BY_UNIT,  # each unit's quota has one owner (issue #22)
 )
 CAMPAIGNS = StreamSpec(
     name="SIPAS_CAMPAIGNS",

@@ -12,6 +12,8 @@ PREFIX = "sipas"
 
 RAW_DOSSIERS = f"{PREFIX}.raw.dossier.>"
 DOSSIERS_COMPLETED = f"{PREFIX}.dossier.completed.>"
+DOSSIERS_BY_UNIT = f"{PREFIX}.dossier.completed.*"
+"""A dossier as published (``dossier_completed``): its one routing token is the unit."""
 INVITATIONS_SENT = f"{PREFIX}.invitation.sent.>"
 INVITATIONS_CLOSED = f"{PREFIX}.invitation.closed.>"
 RESPONSES_RECORDED = f"{PREFIX}.response.recorded.>"
@@ -46,6 +48,15 @@ def raw_dossier(source: str) -> str:
 def dossier_completed(unit: str) -> str:
     """Subject of DossierCompleted events for ``unit``."""
     return f"{PREFIX}.dossier.completed.{_token(unit, 'unit')}"
+
+
+def dossier_partition(partition: int) -> str:
+    """The dossiers of one partition as a partitioned stream stores them (issue #22).
+
+    ``sipas.dossier.completed.<unit>`` is stored as ``sipas.dossier.completed.<p>.<unit>``
+    when the stream is partitioned, so :data:`DOSSIERS_COMPLETED` still matches them all.
+    """
+    return f"{PREFIX}.dossier.completed.{partition}.*"
 
 
 def invitation_sent(unit: str) -> str:

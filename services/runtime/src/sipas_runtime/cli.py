@@ -213,6 +213,7 @@ def nats_provision(
     user: Annotated[str | None, typer.Option(envvar="SIPAS_NATS_ADMIN_USER")] = None,
     password: Annotated[str | None, typer.Option(envvar="SIPAS_NATS_ADMIN_PASSWORD")] = None,
     replicas: Annotated[int, typer.Option(envvar="SIPAS_STREAM_REPLICAS")] = 1,
+    partitions: Annotated[int, typer.Option(envvar="SIPAS_PARTITIONS")] = 0,
 ) -> None:
     """Create or update every JetStream stream and the identity bucket (as the admin user).
 
@@ -226,7 +227,7 @@ def nats_provision(
             url.split(","), user=user, password=password, inbox_prefix=inbox_prefix("admin")
         )
         try:
-            await ensure_streams(nc.jetstream(), replicas=replicas)
+            await ensure_streams(nc.jetstream(), replicas=replicas, partitions=partitions)
             kv = await ensure_bucket(nc.jetstream(), replicas=replicas)
             if hook_key:
                 await register_key(

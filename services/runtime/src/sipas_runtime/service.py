@@ -348,8 +348,9 @@ class ServiceRuntime:
         # The shared dead-letter and override streams are only created when missing.
         managed = owned_streams(self.name) if self.settings.nats_user else None
         await ensure_streams(
-            self._js, replicas=self.settings.stream_replicas, manage=managed, create=SHARED_STREAMS
-        )
+            self._js, replicas=self.settings.stream_replicas, manage=managed,
+            create=SHARED_STREAMS, partitions=self.settings.partitions,
+        )  # fmt: skip
         if self._identity is not None:
             creates = managed is None or IDENTITY_STREAM in managed
             kv = await open_bucket(self._js, create=creates, replicas=self.settings.stream_replicas)

@@ -60,6 +60,13 @@ class ServiceSettings(BaseSettings):
     )
     nats_password: str | None = Field(default=None, repr=False)
     stream_replicas: int = Field(default=1, ge=1, le=5, validation_alias=_global("stream_replicas"))
+    partitions: int = Field(
+        default=0,
+        ge=0,
+        le=1024,
+        validation_alias=_global("partitions"),
+        description="Partitions of the partitioned streams (dossiers, by unit); 0: unpartitioned",
+    )
     log_level: str = Field(default="INFO", validation_alias=_global("log_level"))
     log_format: Literal["json", "console"] = Field(
         default="json", validation_alias=_global("log_format")

@@ -10,6 +10,7 @@ from nats.js.errors import NotFoundError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from sipas_contracts.streams import ALL_STREAMS, ConsumerSpec, StreamSpec
+from sipas_runtime.partitions import mapping
 
 log = structlog.get_logger(__name__)
 
@@ -20,8 +21,17 @@ _RETENTION = {
 }
 
 
-def stream_config(spec: StreamSpec, *, replicas: int) -> api.StreamConfig:
-    """The nats-py configuration of ``spec`` with ``replicas`` copies on file storage."""
+def stream_config(spec: StreamSpec, *, replicas: int, partitions: int = 0) -> api.StreamConfig:
+    """The nats-py configuration of ``spec`` with ``replicas`` copies on file storage.
+
+    With ``partitions`` (> 0) a stream that ``spec`` says is partitioned stores each
+    message with its partition before the unit token (``sipas_runtime.partitions``).
+    """
+    transform = None
+    if partitions and spec.partitioned_by:
+        source = spec.partitioned_by
+        mapped = mapping(source, partitions, prefix=source.removesuffix(".*"))
+        transform = api.SubjectTransform(src=mapped["src"], dest=mapped["dest"])
     return api.StreamConfig(
         name=spec.name,
         description=spec.description,
@@ -36,6 +46,7 @@ def stream_config(spec: StreamSpec, *, replicas: int) -> api.StreamConfig:
         deny_purge=spec.deny_purge,
         allow_atomic=True,
         allow_direct=spec.allow_direct,
+        subject_transform=transform,
     )
 
 
@@ -58,10 +69,15 @@ def consumer_config(spec: ConsumerSpec, *, max_deliver: int | None = None) -> ap
 
 
 async def ensure_stream(
-    js: JetStreamContext, spec: StreamSpec, *, replicas: int, update: bool = True
+    js: JetStreamContext,
+    spec: StreamSpec,
+    *,
+    replicas: int,
+    update: bool = True,
+    partitions: int = 0,
 ) -> None:
     """Create ``spec``'s stream, or update it in place when it exists (unless ``update=False``)."""
-    config = stream_config(spec, replicas=replicas)
+    config = stream_config(spec, replicas=replicas, partitions=partitions)
     try:
         await js.stream_info(spec.name)
     except NotFoundError:
@@ -92,15 +108,16 @@ async def ensure_streams(
     specs: tuple[StreamSpec, ...] = ALL_STREAMS,
     manage: Collection[str] | None = None,
     create: Collection[str] = (),
+    partitions: int = 0,
 ) -> None:
     """Create/update the streams in ``manage`` (all when None); wait for the others to exist.
 
     Streams in ``create`` are created when missing but never updated (shared streams whose
-    settings the operators provision).
+    settings the operators provision). ``partitions``: see :func:`stream_config`.
     """
     for spec in specs:
         if manage is None or spec.name in manage:
-            await ensure_stream(js, spec, replicas=replicas)
+            await ensure_stream(js, spec, replicas=replicas, partitions=partitions)
         elif spec.name in create:
             await ensure_stream(js, spec, replicas=replicas, update=False)
         else:
