@@ -17,7 +17,13 @@ import pytest
 from nats.aio.client import Client
 from nats.js import api
 
-from sipas_contracts.streams import ALL_CONSUMERS, DEAD_LETTERS
+from sipas_contracts.streams import (
+    ALL_CONSUMERS,
+    DEAD_LETTERS,
+    SAMPLING_DOSSIERS,
+    SAMPLING_RESPONSES,
+    partition_consumers,
+)
 from sipas_runtime.embedded import EmbeddedNats
 from sipas_runtime.nats_access import (
     SHARED_STREAMS,
@@ -25,6 +31,8 @@ from sipas_runtime.nats_access import (
     inbox_prefix,
     owned_streams,
     password_variable,
+    render_accounts,
+    service_permissions,
 )
 from sipas_runtime.streams import consumer_config, ensure_streams, stream_config
 
@@ -401,3 +409,26 @@ async def test_a_service_starts_with_its_own_rights_only(connect, user):
     )
 
     assert session.errors == []
+
+
+def test_a_partitioned_deployment_lets_sampling_own_each_partitions_durable():
+    """SIPAS_PARTITIONS=4: sampling may create, pull, ack, unpin and recreate p0-p3 (#22)."""
+    allowed = set(service_permissions("sampling", 4)["publish"]["allow"])
+    for k in range(4):
+        where = f"SIPAS_DOSSIERS.sampling-dossiers-p{k}"
+        assert {
+            f"$JS.API.CONSUMER.CREATE.{where}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{where}",
+            f"$JS.ACK.{where}.>",
+            f"$JS.API.CONSUMER.UNPIN.{where}",
+            f"$JS.API.CONSUMER.DELETE.{where}",
+        } <= allowed
+    assert "$JS.API.CONSUMER.MSG.NEXT.SIPAS_DOSSIERS.sampling-dossiers" in allowed
+    assert not any("sampling-dossiers-p4" in subject for subject in allowed)
+    assert not any("-p0" in s for s in service_permissions("scoring", 4)["publish"]["allow"])
+    assert render_accounts(0) == render_accounts() != render_accounts(4)
+    assert [c.filter_subjects for c in partition_consumers(SAMPLING_DOSSIERS, 2)] == [
+        ("sipas.dossier.completed.0.*",),
+        ("sipas.dossier.completed.1.*",),
+    ]
+    assert partition_consumers(SAMPLING_RESPONSES, 4) == ()

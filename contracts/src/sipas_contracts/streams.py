@@ -7,7 +7,7 @@ replicas are chosen at deployment (1 on a single node, 3 in the cluster).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Literal
 
@@ -51,6 +51,9 @@ class ConsumerSpec:
     description: str = ""
     pinned: bool = False
     """One instance at a time receives its messages (state kept in memory, issue #22)."""
+    partitioned: bool = False
+    """With a partition count (``SIPAS_PARTITIONS``), also one pinned durable per partition
+    of its stream (:func:`partition_consumers`), each owned by one instance (issue #22)."""
 
 
 RAW_DOSSIERS = StreamSpec(
@@ -154,6 +157,7 @@ SAMPLING_DOSSIERS = ConsumerSpec(
     filter_subjects=(subjects.DOSSIERS_COMPLETED,),
     owner="sampling",
     description="Decide on each completed dossier whether to invite",
+    partitioned=True,
 )
 SAMPLING_RESPONSES = ConsumerSpec(
     durable="sampling-responses",
@@ -235,3 +239,37 @@ ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
     ALERTS_INDEXES,
     ALERTS_INVITATIONS,
 )
+
+
+def partition_consumers(spec: ConsumerSpec, count: int) -> tuple[ConsumerSpec, ...]:
+    """``spec``'s durables of a stream partitioned ``count`` ways: ``<durable>-p<k>``.
+
+    Each filters the subjects its partition is stored under and is pinned: one instance
+    at a time owns a partition, and another takes it over when that one dies.
+    """
+    if not spec.partitioned or count < 1:
+        return ()
+    if spec.stream != DOSSIERS.name:
+        msg = f"{spec.durable}: only the dossier stream is partitioned"
+        raise ValueError(msg)
+    return tuple(
+        replace(
+            spec,
+            durable=f"{spec.durable}-p{k}",
+            filter_subjects=(subjects.dossier_partition(k),),
+            description=f"{spec.description} (partition {k} of {count})",
+            pinned=True,
+            partitioned=False,
+        )
+        for k in range(count)
+    )
+
+
+def consumers(partitions: int = 0) -> tuple[ConsumerSpec, ...]:
+    """Every durable of a deployment whose partitioned streams have ``partitions`` partitions.
+
+    The unpartitioned durables stay: a deployment switches by setting the count.
+    """
+    return ALL_CONSUMERS + tuple(
+        p for spec in ALL_CONSUMERS for p in partition_consumers(spec, partitions)
+    )

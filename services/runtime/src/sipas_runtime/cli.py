@@ -202,9 +202,11 @@ def contracts_export(
 def nats_config(
     output: Annotated[Path, typer.Option(help="Where to write the accounts block")] = ACCOUNTS_FILE,
     check: Annotated[bool, typer.Option(help="Only check that the file is current")] = False,
+    partitions: Annotated[int, typer.Option(envvar="SIPAS_PARTITIONS")] = 0,
 ) -> None:
     """Render NATS users and per-service permissions from the contracts (accounts.conf)."""
-    write_or_check(output, render_accounts(), check=check, command="sipas nats config")
+    accounts = render_accounts(partitions)
+    write_or_check(output, accounts, check=check, command="sipas nats config")
 
 
 @nats_app.command("provision")
