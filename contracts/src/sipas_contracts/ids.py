@@ -33,10 +33,11 @@ _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs"})
 
 def check_visible(value: str) -> str:
     """``value`` if it is NFC and every character is visible text; ValueError naming one."""
-    for char in value:
-        if unicodedata.category(char) in _HIDDEN_CATEGORIES:
-            msg = f"contains a control or invisible character (U+{ord(char):04X})"
-            raise ValueError(msg)
+    if not value.isprintable():  # only then can a character be hidden (str.isprintable)
+        for char in value:
+            if unicodedata.category(char) in _HIDDEN_CATEGORIES:
+                msg = f"contains a control or invisible character (U+{ord(char):04X})"
+                raise ValueError(msg)
     if not unicodedata.is_normalized("NFC", value):
         msg = "is not in Unicode NFC form (composed Vietnamese letters)"
         raise ValueError(msg)

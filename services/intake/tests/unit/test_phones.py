@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -121,3 +122,16 @@ def test_the_normaliser_never_fails_and_returns_only_classified_numbers(text):
     assert all(classify(m) == "mobile" for m in numbers.mobiles)
     assert all(classify(n) == "landline" for n in numbers.landlines)
     assert len(split_candidates(text)) <= 8
+
+
+@given(st.from_regex(r"(\+84|0)[1-9]\d{7,10}", fullmatch=True))
+def test_a_mobile_or_landline_is_written_as_the_numbering_plan_formats_it(text):
+    # parse_phones writes mobiles and landlines as 0 + the significant number without
+    # asking the library to format them: that is what the plan's national format gives.
+    numbers = parse_phones(text)
+
+    for national in (*numbers.mobiles, *numbers.landlines):
+        written = phonenumbers.format_number(
+            phonenumbers.parse(national, "VN"), phonenumbers.PhoneNumberFormat.NATIONAL
+        )
+        assert national == "".join(ch for ch in written if ch.isdigit())

@@ -42,6 +42,7 @@ _KINDS: dict[int, PhoneKind] = {
     PhoneNumberType.SHARED_COST: "service",
     PhoneNumberType.UAN: "service",
 }
+_ZERO_PREFIXED = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE})
 _VIETNAM = 84
 _STRONG_SEPARATORS = re.compile(r"[/,;|\n]|\s+(?:hoặc|hoac|or|và|va)\s+", re.IGNORECASE)
 _DASH_BEFORE_NUMBER = re.compile(r"-(?=\s*[0+])")
@@ -100,18 +101,36 @@ def _renumbered_2018(number: PhoneNumber) -> PhoneNumber | None:
     return _parse("0" + new[1:] + significant[3:]) if new else None
 
 
-def normalise(candidate: str) -> str | None:
-    """National form ``0…`` of one candidate, or None when it holds no digit at all."""
+def _read(candidate: str) -> tuple[str, PhoneKind] | None:
+    """National form and kind of one candidate, or None when it holds no digit at all.
+
+    A Vietnamese number is parsed once and its type looked up once (the numbering plan's
+    patterns are the costly part). The plan writes mobiles and landlines nationally as
+    ``0`` + the significant number; anything else is formatted by the library and
+    classified again from that text.
+    """
     digits = "".join(ch for ch in candidate if ch.isascii() and ch.isdigit())
     if not digits:
         return None
     number = _parse(candidate) or _parse(digits)
     if number is None or number.country_code != _VIETNAM:
-        return digits
-    if not phonenumbers.is_valid_number(number):
-        number = _renumbered_2018(number) or number
+        return digits, classify(digits)
+    kind = phonenumbers.number_type(number)
+    if kind == PhoneNumberType.UNKNOWN:
+        renumbered = _renumbered_2018(number)
+        if renumbered is not None:
+            number, kind = renumbered, phonenumbers.number_type(renumbered)
+    if kind in _ZERO_PREFIXED and not number.extension:
+        return "0" + phonenumbers.national_significant_number(number), _KINDS[kind]
     national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
-    return "".join(ch for ch in national if ch.isdigit())
+    national = "".join(ch for ch in national if ch.isdigit())
+    return national, classify(national)
+
+
+def normalise(candidate: str) -> str | None:
+    """National form ``0…`` of one candidate, or None when it holds no digit at all."""
+    read = _read(candidate)
+    return read[0] if read else None
 
 
 def classify(national: str) -> PhoneKind:
@@ -128,12 +147,11 @@ def parse_phones(text: str | None) -> PhoneNumbers:
     landlines: list[str] = []
     unusable = 0
     for candidate in split_candidates(text or ""):
-        national = normalise(candidate)
-        kind = classify(national) if national else "invalid"
+        national, kind = _read(candidate) or ("", "invalid")
         if kind == "mobile" and national not in mobiles:
-            mobiles.append(str(national))
+            mobiles.append(national)
         elif kind == "landline" and national not in landlines:
-            landlines.append(str(national))
+            landlines.append(national)
         elif kind in {"invalid", "service"}:
             unusable += 1
     return PhoneNumbers(tuple(mobiles), tuple(landlines), unusable)
