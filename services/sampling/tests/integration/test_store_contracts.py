@@ -6,6 +6,7 @@ subclass shares the session's server (``mongo_url``) with a fresh database per t
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -16,8 +17,10 @@ from sipas_runtime.channels import TokenPair
 from sipas_runtime.mongo import in_transaction
 from sipas_runtime.service import ensure_collections
 from sipas_runtime.writes import Writes
-from sipas_sampling.store.collections import CONTACTS, OPTOUTS
+from sipas_sampling.domain.claims import ClaimBook
+from sipas_sampling.store.collections import APPLICANTS, CONTACTS, OPTOUTS
 from sipas_sampling.store.contacts import ContactStore, MongoContactStore
+from sipas_sampling.store.decisions import MongoDecisionStore
 from sipas_sampling.store.zalo_tokens import MongoZaloTokenStore, ZaloTokenStore
 
 NOW = datetime(2026, 12, 7, 9, tzinfo=UTC)
@@ -127,3 +130,23 @@ class TestMongoContactStore(ContactStoreContract):
             await in_transaction(mongo, lambda session: writes.flush(mongo, session))
 
         return in_a_transaction
+
+
+@pytest.mark.mongo
+async def test_claims_in_memory_answer_as_the_store_does(mongo, db_name):
+    """The partition owner's ClaimBook and MongoDecisionStore.claim, batch after batch (#22)."""
+    await ensure_collections(mongo[db_name], [APPLICANTS])
+    store, book = MongoDecisionStore(mongo[db_name]), ClaimBook()
+    rng = random.Random(22)
+    for _ in range(25):
+        claims = {f"c|u|p{rng.randrange(12)}": f"d{rng.randrange(8)}" for _ in range(5)}
+        answer = await in_transaction(mongo, lambda s, c=claims: store.claim(c, s))
+        assert book.claim(claims) == answer
+    documents = book.changed()
+    book.saved(documents[:3])
+    assert book.changed() == documents[3:]
+    stored = [doc async for doc in mongo[db_name][APPLICANTS].find()]
+    assert sorted(map(str, stored)) == sorted(map(str, documents))
+    reloaded = ClaimBook()
+    reloaded.load(stored)
+    assert reloaded.claim({"c|u|p0": "d-new"}) == book.claim({"c|u|p0": "d-new"})
