@@ -13,7 +13,7 @@ from sipas_contracts.units import load_sample_hierarchy
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo, pytest.mark.slow]
 UNITS = load_sample_hierarchy().leaves("ht-nx", date(2024, 6, 1))
-EVENTS = 2_400  # 340 invitations contested by 4 instances; each commit is fsynced (durable store)
+EVENTS = 800  # 340 slots contested by 4 instances (47 dossiers per unit for 20); commits fsynced
 QUOTA = 20
 CLOSING_HOUR = datetime(2026, 1, 1, 16, tzinfo=UTC)  # 23:00 in Vietnam: the window is ending
 
