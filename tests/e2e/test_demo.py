@@ -46,7 +46,9 @@ def run_demo(workdir: Path, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**env, "COLUMNS": "160"},
+        # services fork from a preloaded server: /proc shows the environment they were forked
+        # with, so the work directory is named in it for ``sipas_processes`` to find them
+        env={**env, "COLUMNS": "160", "DEMO_TEST_WORKDIR": str(workdir)},
     )
 
 

@@ -22,14 +22,26 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from tenacity import retry, retry_if_result, stop_after_delay, wait_fixed
 
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+class Child(Protocol):
+    """What stopping a child needs: ``subprocess.Popen`` and ``launcher.Launched`` have it."""
+
+    @property
+    def returncode(self) -> int | None: ...  # noqa: D102
+    def poll(self) -> int | None: ...  # noqa: D102
+    def wait(self, timeout: float | None = None) -> int: ...  # noqa: D102
+    def terminate(self) -> None: ...  # noqa: D102
+    def kill(self) -> None: ...  # noqa: D102
+
+
+def die_with_parent() -> None:  # pragma: no cover - runs in the child after fork
+    """Ask the kernel for SIGTERM when this process's parent dies."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -55,28 +67,27 @@ def spawn(
             stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
             cwd=cwd,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - needed for PR_SET_PDEATHSIG, no threads touched
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - needed for PR_SET_PDEATHSIG, no threads touched
         )
     finally:
         if not isinstance(output, int):
             output.close()
 
 
-def stop(process: subprocess.Popen[bytes], *, timeout: float = 10.0) -> int:
+def stop(process: Child, *, timeout: float = 10.0) -> int:
     """Terminate ``process`` (SIGTERM, then SIGKILL after ``timeout``) and reap it."""
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             process.terminate()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            process.wait()
-    return process.returncode
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        return process.wait()
 
 
-def stop_all(processes: list[subprocess.Popen[bytes]], *, timeout: float = 10.0) -> None:
+def stop_all(processes: list[Child], *, timeout: float = 10.0) -> None:
     """:func:`stop` several processes at once: all are asked to stop, then each is reaped.
 
     Each service settles its own work when asked to stop (up to a few seconds when its store
@@ -90,7 +101,7 @@ def stop_all(processes: list[subprocess.Popen[bytes]], *, timeout: float = 10.0)
         stop(process, timeout=timeout)
 
 
-def kill(process: subprocess.Popen[bytes]) -> int:
+def kill(process: Child) -> int:
     """``kill -9`` ``process`` (no chance to flush or clean up) and reap it."""
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):

@@ -18,8 +18,6 @@ import base64
 import contextlib
 import os
 import secrets
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,10 +27,10 @@ from typing import Self
 from sipas_runtime.embedded import EmbeddedMongo, EmbeddedNats, InfrastructureError
 from sipas_runtime.identity.development import dev_keys, dev_supervisor_password
 from sipas_runtime.identity.keys import new_key
+from sipas_runtime.launcher import SERVICES, Launched, launch
 from sipas_runtime.privacy import KeyPair
-from sipas_runtime.processes import answers_ok, free_port, kill, spawn, stop, stop_all, wait_until
+from sipas_runtime.processes import answers_ok, free_port, kill, stop, stop_all, wait_until
 
-SERVICES = ("intake", "sampling", "scoring", "alerts", "console")
 DEFAULT_PORTS = {"intake": 8081, "sampling": 8082, "scoring": 8083, "alerts": 8084, "console": 8080}
 API_SERVICES = ("intake", "sampling", "scoring", "alerts")
 """The services the console calls (it has no API of its own)."""
@@ -129,7 +127,7 @@ class Stack:
     _mongo: EmbeddedMongo | None = field(default=None, repr=False)
     dev_keys: dict[str, str] = field(default_factory=dict, repr=False)
     """Development machine keys by use (tthc, supervisor, alertmanager): see identity."""
-    _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
+    _processes: dict[str, Launched] = field(default_factory=dict, repr=False)
 
     def url(self, service: str) -> str:
         """Base HTTP URL of a service."""
@@ -181,11 +179,7 @@ class Stack:
         return self
 
     def _spawn(self, name: str) -> None:
-        self._processes[name] = spawn(
-            [sys.executable, "-m", f"sipas_{name}"],
-            log_file=self.workdir / "logs" / f"{name}.log",
-            env=self.env,
-        )
+        self._processes[name] = launch(name, env=self.env, log_file=self.log_path(name))
 
     def kill(self, name: str) -> None:
         """``kill -9`` one service (crash tests); :meth:`restart` starts it again."""
