@@ -18,10 +18,19 @@ from pathlib import Path
 
 import pytest
 
+from sipas_runtime.processes import wait_until
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def sipas_processes(workdir: Path) -> list[str]:
+    """Processes started for ``workdir`` that are still there a few seconds after the demo's exit
+    (the fork server and its helper notice their starter's exit within milliseconds)."""
+    wait_until(lambda: not _started_for(workdir), timeout=10, interval=0.2)
+    return _started_for(workdir)
+
+
+def _started_for(workdir: Path) -> list[str]:
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():

@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+from multiprocessing import forkserver
 from multiprocessing.context import ForkServerContext, ForkServerProcess
 from pathlib import Path
 
@@ -94,11 +95,27 @@ def launch(service: str, *, env: dict[str, str], log_file: Path) -> Launched:
     return Launched(process, service)
 
 
+def _let_the_server_exit() -> None:  # pragma: no cover - runs in the child
+    """Close this child's copy of the fork server's "alive" pipe.
+
+    multiprocessing hands each child the pipe whose end-of-file tells the fork server that its
+    starter has gone, so that children could start processes of their own. A service starts
+    none, and holding it would keep the server, and so the service (which dies with the
+    server), alive after the starter's ``kill -9``: orphans.
+    """
+    server = forkserver._forkserver  # noqa: SLF001 - the stdlib keeps no public handle on it
+    alive = getattr(server, "_forkserver_alive_fd", None)
+    if alive is not None:
+        os.close(alive)
+        setattr(server, "_forkserver_alive_fd", None)  # noqa: B010
+
+
 def _serve(service: str, env: dict[str, str], log_file: str) -> None:  # pragma: no cover - child
     """In the forked child: die with the server, log to the file, take the env, run main."""
     from sipas_runtime.processes import die_with_parent  # noqa: PLC0415 - child only
 
     die_with_parent()
+    _let_the_server_exit()
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         libc.prctl(_PR_SET_NAME, f"sipas-{service}".encode()[:15])

@@ -7,9 +7,10 @@
 2. development secrets (token and pseudonym keys, sampling/alerts key pairs) generated
    once into ``<workdir>/secrets.env`` unless the environment provides them, and the
    development machine keys (``<workdir>/dev-keys.json``, see ``identity.development``);
-3. each service (the four and the console) as its own process (``python -m sipas_<name>``)
-   on its own port, logging to ``<workdir>/logs/<name>.log``, started in order and waited for on
-   ``/readyz``. Children die with the parent (see ``processes``): no orphans.
+3. each service (the four and the console) as its own process running what
+   ``python -m sipas_<name>`` runs, forked from a server that imported them all once (see
+   ``launcher``), on its own port, logging to ``<workdir>/logs/<name>.log``, waited for on
+   ``/readyz``. Children die with the parent: no orphans.
 """
 
 from __future__ import annotations
