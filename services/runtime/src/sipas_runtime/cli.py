@@ -29,8 +29,9 @@ from sipas_runtime.generated import write_or_check
 from sipas_runtime.i18n_commands import app as i18n_app
 from sipas_runtime.identity.bucket import ensure_bucket, register_key
 from sipas_runtime.identity.commands import audit_app, identity_app, keys_app
+from sipas_runtime.launcher import SERVICES
 from sipas_runtime.nats_access import inbox_prefix, render_accounts
-from sipas_runtime.stack import ALERTMANAGER_KEY, SERVICES, Stack, StackError
+from sipas_runtime.stack import ALERTMANAGER_KEY, Stack, StackError
 from sipas_runtime.streams import ensure_streams
 
 app = typer.Typer(
