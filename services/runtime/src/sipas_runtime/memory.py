@@ -10,6 +10,10 @@ documents and the position they describe, in one transaction, group-committed.
   position (fencing the previous owner's checkpoints), load the checkpoint, then replay
   through the resume primitive (``sipas_runtime.resume``) every sequence the durable handed
   out that the checkpoint lacks. Losing the pin (423) or a fenced checkpoint drops the state.
+  The server pins a client only to deliver it a message: when the owner died and nothing
+  more comes, a standby *adopts* the unpinned durable whose checkpoint lags what it handed
+  out (:meth:`MemoryConsumer.adopt_orphan`), or the last folded messages would wait in no
+  checkpoint and in no index until the next event, however late.
 - **Exactly once.** A message is acked once folded; the in-memory position skips what is
   applied (and what this owner dead-lettered), so nothing is folded twice; an event id
   published again after the duplicate window is refused (``sipas_runtime.republished``).
@@ -48,7 +52,7 @@ from sipas_runtime.dlq.letters import DeadLetters, failure_reason
 from sipas_runtime.messages import StreamMessage
 from sipas_runtime.metrics import RuntimeMetrics
 from sipas_runtime.mongo import Document, in_transaction
-from sipas_runtime.pinning import GROUP, ensure_pinned, pin_of, unpin
+from sipas_runtime.pinning import GROUP, ensure_pinned, pin_of, pinned, unpin
 from sipas_runtime.pull import PullLoop
 from sipas_runtime.republished import RepublishedGuard
 from sipas_runtime.resume import ack_floor, delivered, gaps, replay
@@ -101,6 +105,7 @@ class MemoryConsumer(Generic[E]):
         self._pin: str | None = None
         self._generation = 0  # raised whenever the state changes hands
         self._lock = asyncio.Lock()
+        self._taking = asyncio.Lock()  # one take-over at a time (a message's, an orphan's)
         self._task: asyncio.Task[None] | None = None
         self._nc: Client | None = None
 
@@ -127,8 +132,8 @@ class MemoryConsumer(Generic[E]):
                         await msg.nak(delay=1.0)
 
         if self._task is None:
-            loop = self._checkpoints.run(self.checkpoint)
-            self._task = asyncio.create_task(loop, name=f"checkpoints:{self.spec.durable}")
+            loops = self._background(js)
+            self._task = asyncio.create_task(loops, name=f"memory:{self.spec.durable}")
         # The server unpins a client that has not pulled for owner_timeout: ask well within it.
         max_wait = min(2.0, self._policy.owner_timeout / 4)
         return PullLoop(
@@ -150,6 +155,13 @@ class MemoryConsumer(Generic[E]):
                     await unpin(self._nc, self.spec)
         self.lose("stopped")
 
+    async def killed(self) -> None:
+        """What kill -9 leaves of this instance (tests): nothing runs, checkpoints or hands over."""
+        if self._task is not None:
+            await cancel_all([self._task])
+            self._task = None
+        self.lose("killed")
+
     @property
     def _db(self) -> AsyncDatabase[Document]:
         return self._client()[self._database]
@@ -164,6 +176,10 @@ class MemoryConsumer(Generic[E]):
 
     async def take_over(self, js: JetStreamContext, pin: str | None) -> None:
         """Claim the position, load the checkpoint, replay what it lacks (module docstring)."""
+        async with self._taking:
+            await self._take_over(js, pin)
+
+    async def _take_over(self, js: JetStreamContext, pin: str | None) -> None:
         async with self._lock:
             started = time.monotonic()
             self._generation += 1
@@ -185,6 +201,38 @@ class MemoryConsumer(Generic[E]):
         seconds = round(time.monotonic() - started, 3)
         log.info("took_over", consumer=self.spec.durable, checkpoint=checkpointed,
                  upto=upto, replayed=read_back, seconds=seconds)  # fmt: skip
+
+    async def adopt_orphan(self, js: JetStreamContext) -> bool:
+        """Take the durable over without a pin if nobody holds it and its checkpoint lags.
+
+        Two standbys may both adopt: the later claim fences the earlier (as after a switch
+        of pins), and the next message pins one of them, which takes the durable over again.
+        """
+        if self.owner or self._nc is None or await pinned(self._nc, self.spec):
+            return False
+        stored = await checkpoints.read(self._db, self.spec.durable)
+        upto = await delivered(js, self.spec)
+        if not gaps(stored.applied, upto, await self.dead_sequences()):
+            return False
+        async with self._taking:
+            if self.owner:  # a message pinned this instance meanwhile
+                return False
+            log.warning("durable_orphaned", consumer=self.spec.durable, upto=upto)
+            await self._take_over(js, None)
+        await self.checkpoint()
+        return True
+
+    async def _background(self, js: JetStreamContext) -> None:
+        await asyncio.gather(self._checkpoints.run(self.checkpoint), self._watch(js))
+
+    async def _watch(self, js: JetStreamContext) -> None:
+        """Twice per owner timeout, a standby looks for an orphan (:meth:`adopt_orphan`)."""
+        while True:
+            await asyncio.sleep(self._policy.owner_timeout / 2)
+            try:
+                await self.adopt_orphan(js)
+            except Exception:  # the server or the store is down: the next round looks again
+                log.exception("orphan_check_failed", consumer=self.spec.durable)
 
     def lose(self, why: str) -> None:
         """Drop the state: another instance owns the durable (or this one stops)."""

@@ -94,6 +94,18 @@ async def ensure_pinned(
         raise ConsumerSetupError(msg)
 
 
+async def pinned(nc: Client, spec: ConsumerSpec) -> bool:
+    """Whether a client holds ``spec``'s pin now (False once the holder's timeout passed).
+
+    True when the server cannot tell (no such durable yet). The server pins a client only
+    when it has a message for it: after the owner died with nothing more to deliver, the
+    durable stays unpinned (``MemoryConsumer`` adopts it).
+    """
+    info = await _request(nc, f"{_API}.INFO.{spec.stream}.{spec.durable}")
+    groups = info.get("priority_groups") or []
+    return info.get("error") is not None or any(g.get("pinned_client_id") for g in groups)
+
+
 async def unpin(nc: Client, spec: ConsumerSpec) -> None:
     """Let the server pin another instance now (this one stops owning the durable)."""
     await _request(nc, f"{_API}.UNPIN.{spec.stream}.{spec.durable}", {"group": GROUP})

@@ -212,5 +212,4 @@ async def stop_as_if_killed(runtime: ServiceRuntime) -> None:
     runtime._running_loops.clear()  # noqa: SLF001
     for consumer in runtime._consumers:  # noqa: SLF001
         if isinstance(consumer, MemoryConsumer):
-            consumer.owner = False  # its memory is gone with it
-            consumer.state.clear()
+            await consumer.killed()  # its memory is gone with it
