@@ -139,7 +139,7 @@ def classes(path: Path) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("service", sorted(EXTRA_PACKAGES))
-def test_every_mongo_store_has_a_protocol_beside_it_and_stores_builds_them_all(service):
+def test_every_mongo_store_implements_a_protocol_beside_it_and_stores_builds_them_all(service):
     store = ROOT / "services" / service / "src" / f"sipas_{service}" / "store"
     built: set[str] = set()
     for module in sorted(store.glob("*.py")):
@@ -147,6 +147,8 @@ def test_every_mongo_store_has_a_protocol_beside_it_and_stores_builds_them_all(s
         for name in (n for n in defined if n.startswith("Mongo")):
             protocol = name.removeprefix("Mongo")
             assert any("Protocol" in base for base in defined.get(protocol, [])), (module, name)
+            # Subclassed explicitly: its docstrings live on the protocol, mypy checks the match.
+            assert defined[name] == ["MongoStore", protocol], (module, name)
             built.add(name)
     stores = (store / "__init__.py").read_text(encoding="utf-8")
     assert "class Stores" in stores
@@ -157,7 +159,6 @@ MAX_MODULE_LINES = 300
 # Source modules allowed over MAX_MODULE_LINES, each with why (paths from the repository root).
 LONG_MODULES = {
     "contracts/src/sipas_contracts/events.py": "every event of the contract in one place",
-    "services/runtime/src/sipas_runtime/service.py": "the services' whole lifecycle; split due",
     "services/runtime/src/sipas_runtime/memory.py": "one class: fold, checkpoint, resume",
     "services/runtime/src/sipas_runtime/checkpoints.py": "fenced writer and its reader together",
     "services/runtime/src/sipas_runtime/dlq/command.py": "the whole `sipas dlq` command line",

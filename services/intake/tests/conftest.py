@@ -30,7 +30,7 @@ from sipas_intake.settings import Settings
 from sipas_runtime.privacy import KeyPair, keyed_hash, new_token, seal, unseal
 from sipas_runtime.processes import free_port
 from sipas_runtime.publishing import encode, event_headers
-from sipas_runtime.service import server_config
+from sipas_runtime.serving import server_config
 from sipas_runtime.testing import eventually, trust_session_tokens
 
 NOW = datetime(2026, 11, 20, 10, tzinfo=UTC)

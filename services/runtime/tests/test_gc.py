@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from sipas_runtime.service import freeze_startup_objects
+from sipas_runtime.serving import freeze_startup_objects
 
 
 def test_objects_alive_at_startup_are_frozen_and_garbage_is_collected_first():

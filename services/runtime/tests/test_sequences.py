@@ -15,9 +15,10 @@ from sipas_contracts import subjects
 from sipas_contracts.events import ResponseRecorded
 from sipas_contracts.streams import RESPONSES, ConsumerSpec
 from sipas_contracts.testing import response
+from sipas_runtime.mongo import ensure_collections
 from sipas_runtime.publishing import encode, event_headers
 from sipas_runtime.sequences import AppliedSequences
-from sipas_runtime.service import ServiceRuntime, ensure_collections
+from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.settings import ServiceSettings
 
 

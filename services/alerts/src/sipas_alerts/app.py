@@ -30,9 +30,10 @@ from sipas_alerts.sweeps import Sweeper
 from sipas_contracts.streams import ALERTS_INDEXES, ALERTS_INVITATIONS, ALERTS_RESPONSES
 from sipas_runtime.channels import Channel, WebhookChannel, smtp_channel
 from sipas_runtime.identity.roles import CONTACTS_REVEAL
+from sipas_runtime.mongo import ensure_collections
 from sipas_runtime.privacy import PrivacyError, unseal
 from sipas_runtime.problems import ProblemError
-from sipas_runtime.service import ServiceRuntime, ensure_collections
+from sipas_runtime.service import ServiceRuntime
 
 log = structlog.get_logger(__name__)
 
@@ -68,7 +69,20 @@ class AlertsService:
         secret = settings.secret_key.get_secret_value() if settings.secret_key else None
         self.comments = CommentVault(secret)
         self.stores = Stores(self.runtime.database)
-        self.desk = CaseDesk(
+        self.desk = self._case_desk(clock)
+        self.sweeper = self._sweeper()
+        self.channels = build_channels(settings) if channels is None else channels
+        self.dispatcher = Dispatcher(
+            queue=self.stores.notifications,
+            channels=self.channels,
+            clock=clock,
+            metrics=self.metrics,
+            owner=settings.instance_id,
+        )
+
+    def _case_desk(self, clock: Clock) -> CaseDesk:
+        """Where signals become cases, alerts and notices (in one transaction each)."""
+        return CaseDesk(
             stores=self.stores,
             mongo=lambda: self.runtime.mongo,
             publisher=lambda: self.runtime.publisher,
@@ -77,21 +91,17 @@ class AlertsService:
             metrics=self.metrics,
             clock=clock,
         )
-        self.sweeper = Sweeper(
+
+    def _sweeper(self) -> Sweeper:
+        """The periodic jobs of this instance (see ``sweeps``)."""
+        settings = self.settings
+        return Sweeper(
             desk=self.desk,
             stores=self.stores,
             mongo=lambda: self.runtime.mongo,
             owner=settings.instance_id,
             lease=timedelta(seconds=settings.lease_seconds),
             callback_retention=timedelta(days=settings.callback_retention_days),
-        )
-        self.channels = build_channels(settings) if channels is None else channels
-        self.dispatcher = Dispatcher(
-            queue=self.stores.notifications,
-            channels=self.channels,
-            clock=clock,
-            metrics=self.metrics,
-            owner=settings.instance_id,
         )
 
     async def case(self, case_id: str, scope: CaseScope) -> Case:

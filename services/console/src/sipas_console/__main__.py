@@ -2,7 +2,7 @@
 
 from sipas_console.app import create_app
 from sipas_console.settings import Settings
-from sipas_runtime.service import serve
+from sipas_runtime.serving import serve
 
 
 def main() -> None:

@@ -25,8 +25,9 @@ from sipas_console.web.page import service_of
 from sipas_runtime.guards import RateLimits
 from sipas_runtime.i18n import Catalogue
 from sipas_runtime.identity import Principal
+from sipas_runtime.mongo import ensure_collections
 from sipas_runtime.pages import Pages, static_files
-from sipas_runtime.service import ServiceRuntime, ensure_collections
+from sipas_runtime.service import ServiceRuntime
 
 PACKAGE = "sipas_console"
 DEV_SUPERVISOR = "dev-supervisor"

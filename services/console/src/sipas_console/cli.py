@@ -20,7 +20,7 @@ from sipas_console.people.accounts import AccountError, AccountStore, Person
 from sipas_console.people.signin import PasswordRejectedError, hash_password
 from sipas_console.settings import Settings
 from sipas_runtime.audit import AuditLog
-from sipas_runtime.service import ensure_collections
+from sipas_runtime.mongo import ensure_collections
 
 app = typer.Typer(help="Console: the first supervisor account.", no_args_is_help=True)
 console = Console(stderr=True)

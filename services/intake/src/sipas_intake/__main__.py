@@ -2,7 +2,7 @@
 
 from sipas_intake.app import create_app
 from sipas_intake.settings import Settings
-from sipas_runtime.service import serve
+from sipas_runtime.serving import serve
 
 
 def main() -> None:

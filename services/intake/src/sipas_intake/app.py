@@ -159,11 +159,48 @@ def _check_configuration(settings: Settings, formats: Formats) -> None:
     settings.form_profile("")  # parses SIPAS_INTAKE_FORM_PROFILES (raises naming it)
 
 
+ROUTERS = (
+    dossiers.router,
+    responses.router,
+    forms.router,
+    fieldwork.router,
+    paper.router,
+    kiosks.router,
+    survey.router,
+    kiosk_app.router,  # before kiosk.router: /k/{key} would take /k/sw.js
+    kiosk.router,
+)
+DESCRIPTION = (
+    "Dossier ingestion (NATS, webhook, CSV/XLSX import) and every way a response "
+    "arrives (survey form, kiosk, enumerators, paper import). Errors are RFC 9457 "
+    "problem details naming the field and the reason."
+)
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The intake ASGI app with its consumers registered."""
     intake = IntakeService(settings)
     runtime = intake.runtime
-    runtime.consume(
+    consume_dossiers_and_invitations(intake)
+
+    async def setup(rt: ServiceRuntime) -> None:
+        await prepare_database(rt.db)
+
+    runtime.on_startup(setup)
+    runtime.every(2.0, intake.republish_pending)
+    app = runtime.create_app(routers=ROUTERS, permissions=PERMISSIONS, description=DESCRIPTION)
+    app.add_middleware(
+        PathBodyLimits,
+        limits={"/s": settings.form_max_bytes, "/k": settings.form_max_bytes},
+    )
+    app.mount("/static", static_files("sipas_intake.web"), name="static")
+    service_of.attach(app, intake)
+    return app
+
+
+def consume_dossiers_and_invitations(intake: IntakeService) -> None:
+    """Register intake's two consumers: raw dossiers into the ledger, invitations into tokens."""
+    intake.runtime.consume(
         INTAKE_RAW_DOSSIERS,
         decode_message=handlers.dossier_decoder(intake.reader),
         handler=handlers.on_raw_dossiers(intake.stores.ledger, intake.reader),
@@ -172,40 +209,8 @@ def create_app(settings: Settings) -> FastAPI:
         dedup="handler",
         atomic_publish=True,  # thousands of events/s: one fsync per batch, not per event
     )
-    runtime.consume(
+    intake.runtime.consume(
         INTAKE_INVITATIONS,
         decode=handlers.decode_invitation,
         handler=handlers.on_invitations(intake.stores.tokens),
     )
-
-    async def setup(rt: ServiceRuntime) -> None:
-        await prepare_database(rt.db)
-
-    runtime.on_startup(setup)
-    runtime.every(2.0, intake.republish_pending)
-    app = runtime.create_app(
-        routers=[
-            dossiers.router,
-            responses.router,
-            forms.router,
-            fieldwork.router,
-            paper.router,
-            kiosks.router,
-            survey.router,
-            kiosk_app.router,  # before kiosk.router: /k/{key} would take /k/sw.js
-            kiosk.router,
-        ],
-        permissions=PERMISSIONS,
-        description=(
-            "Dossier ingestion (NATS, webhook, CSV/XLSX import) and every way a response "
-            "arrives (survey form, kiosk, enumerators, paper import). Errors are RFC 9457 "
-            "problem details naming the field and the reason."
-        ),
-    )
-    app.add_middleware(
-        PathBodyLimits,
-        limits={"/s": settings.form_max_bytes, "/k": settings.form_max_bytes},
-    )
-    app.mount("/static", static_files("sipas_intake.web"), name="static")
-    service_of.attach(app, intake)
-    return app

@@ -8,12 +8,14 @@ one client per event loop (it must not cross loops).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
     AutoReconnect,
     ConnectionFailure,
@@ -29,6 +31,8 @@ from pymongo.write_concern import WriteConcern
 
 T = TypeVar("T")
 Document = dict[str, Any]
+Session = AsyncClientSession | None
+"""The caller's transaction, or ``None`` where the store writes on its own."""
 
 
 class Database(Protocol):
@@ -42,6 +46,28 @@ class Database(Protocol):
     def __getitem__(self, name: str) -> AsyncCollection[Document]:
         """The collection called ``name``."""
         ...
+
+
+class MongoStore:
+    """A store on a service's database: what every ``Mongo…`` store shares.
+
+    A store subclasses this and the ``Protocol`` it implements (the docstrings live on the
+    protocol), and names its collections with :class:`Collection` attributes.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        """The service's database (its client runs transactions)."""
+
+
+class Collection:
+    """A store's collection, by name, looked up on the store's database at each use."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, store: MongoStore, owner: object = None) -> AsyncCollection[Document]:
+        return store.db[self.name]
 
 
 class ConnectedDatabase:
@@ -117,3 +143,12 @@ async def in_transaction(
             read_concern=ReadConcern("majority"),
             write_concern=WriteConcern("majority", j=True),
         )
+
+
+async def ensure_collections(db: AsyncDatabase[Document], names: Sequence[str]) -> None:
+    """Create missing collections (transactions cannot create them on every server)."""
+    existing = set(await db.list_collection_names())
+    for name in names:
+        if name not in existing:
+            with contextlib.suppress(Exception):  # created concurrently by another instance
+                await db.create_collection(name)

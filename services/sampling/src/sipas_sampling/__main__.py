@@ -1,6 +1,6 @@
 """``python -m sipas_sampling``: run the sampling service."""
 
-from sipas_runtime.service import serve
+from sipas_runtime.serving import serve
 from sipas_sampling.app import create_app
 from sipas_sampling.settings import Settings
 

@@ -14,8 +14,7 @@ import pytest
 from services.sampling.tests.fakes import InMemoryContactStore, InMemoryZaloTokenStore
 
 from sipas_runtime.channels import TokenPair
-from sipas_runtime.mongo import in_transaction
-from sipas_runtime.service import ensure_collections
+from sipas_runtime.mongo import ensure_collections, in_transaction
 from sipas_runtime.writes import Writes
 from sipas_sampling.domain.claims import ClaimBook
 from sipas_sampling.store.collections import APPLICANTS, CONTACTS, OPTOUTS

@@ -1,6 +1,6 @@
 """``python -m sipas_scoring``: run the scoring service."""
 
-from sipas_runtime.service import serve
+from sipas_runtime.serving import serve
 from sipas_scoring.app import create_app
 from sipas_scoring.settings import Settings
 

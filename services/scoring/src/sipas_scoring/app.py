@@ -13,7 +13,8 @@ from sipas_contracts.streams import (
     SCORING_INVITATIONS,
     SCORING_RESPONSES,
 )
-from sipas_runtime.service import ServiceRuntime, ensure_collections
+from sipas_runtime.mongo import ensure_collections
+from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.stopping import cancel_all
 from sipas_scoring import handlers
 from sipas_scoring.api import indices, public, publications, service_of

@@ -15,8 +15,7 @@ from services.scoring.tests.fakes import InMemoryProfileStore
 
 from sipas_contracts.events import CampaignPlanned
 from sipas_contracts.testing import plan
-from sipas_runtime.mongo import in_transaction
-from sipas_runtime.service import ensure_collections
+from sipas_runtime.mongo import ensure_collections, in_transaction
 from sipas_scoring.domain.profile import ProfileSettings
 from sipas_scoring.store.profiles import PLANS, PROFILES, MongoProfileStore, ProfileStore
 

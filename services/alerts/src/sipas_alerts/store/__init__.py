@@ -1,7 +1,6 @@
 """The alerts service's Mongo adapters (the only package that knows Mongo).
 
-Each store is a ``Protocol`` (what the service asks of it) beside its ``Mongo…``
-implementation; :class:`Stores` builds every one once, on the service's database.
+Stores, protocols, fakes and contract suites: docs/stores.md.
 """
 
 from __future__ import annotations
@@ -51,19 +50,12 @@ class Stores:
 
     def __init__(self, db: Database) -> None:
         self.cases: CaseStore = MongoCaseStore(db)
-        """Cases, their groups and their alerts."""
         self.reads: CaseReader = MongoCaseReader(db)
-        """The queries the case API needs."""
         self.outbox: Outbox = MongoOutbox(db)
-        """Emitted events until JetStream has them."""
         self.notifications: NotificationQueue = MongoNotificationQueue(db)
-        """Pending and past notifications."""
         self.figures: FigureStore = MongoFigureStore(db)
-        """The latest SIPAS figure per (campaign, unit, period)."""
         self.activity: ActivityStore = MongoActivityStore(db)
-        """Invitations and responses per (campaign, unit, day)."""
         self.leases: Leases = MongoLeases(db)
-        """Named leases with an owner and an expiry."""
 
 
 async def create_indexes(db: AsyncDatabase[Document]) -> None:

@@ -22,13 +22,13 @@ from uuid import UUID
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, OperationFailure
+from typing_extensions import override
 
 from sipas_alerts.domain.alerts import Hit
 from sipas_alerts.domain.cases import ACTIVE, Case
 from sipas_contracts.events import AlertRaised
-from sipas_runtime.mongo import Database, Document
+from sipas_runtime.mongo import Collection, MongoStore
 
 CASES = "cases"
 GROUPS = "case_groups"
@@ -141,41 +141,30 @@ class CaseStore(Protocol):
         ...
 
 
-class MongoCaseStore:
+class MongoCaseStore(MongoStore, CaseStore):
     """Cases, groups and alerts in the alerts service's database."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    _cases = Collection(CASES)
+    _groups = Collection(GROUPS)
+    _alerts = Collection(ALERTS)
 
-    @property
-    def _cases(self) -> AsyncCollection[Document]:
-        return self._db[CASES]
-
-    @property
-    def _groups(self) -> AsyncCollection[Document]:
-        return self._db[GROUPS]
-
-    @property
-    def _alerts(self) -> AsyncCollection[Document]:
-        return self._db[ALERTS]
-
+    @override
     async def get(self, case_id: str, session: AsyncClientSession | None = None) -> Case | None:
-        """One case by id."""
         doc = await self._cases.find_one({"_id": case_id}, session=session)
         return from_doc(doc) if doc else None
 
+    @override
     async def get_many(self, ids: Iterable[str], session: AsyncClientSession) -> dict[str, Case]:
-        """Cases by id, without their audit trails (for attaching alerts)."""
         docs = self._cases.find({"_id": {"$in": list(ids)}}, {"audit": 0}, session=session)
         return {doc["_id"]: from_doc(doc) async for doc in docs}
 
+    @override
     async def groups_of(self, keys: Iterable[str], session: AsyncClientSession) -> dict[str, Group]:
-        """The groups of ``keys`` that exist."""
         docs = self._groups.find({"_id": {"$in": list(keys)}}, session=session)
         return {d["_id"]: Group(d["_id"], d["current"], d["seq"]) async for d in docs}
 
+    @override
     async def unseen(self, hits: Sequence[Hit], session: AsyncClientSession) -> list[Hit]:
-        """The hits whose alert is not stored yet (a rule on an event fires once)."""
         ids = [str(h.alert_id) for h in hits]
         seen = {
             d["_id"]
@@ -187,8 +176,8 @@ class MongoCaseStore:
                 fresh.setdefault(alert_id, hit)
         return list(fresh.values())
 
+    @override
     async def open(self, cases: Sequence[Case], session: AsyncClientSession) -> None:
-        """Store new cases and make each its group's current case."""
         if not cases:
             return
         try:
@@ -203,10 +192,10 @@ class MongoCaseStore:
         except DuplicateKeyError as exc:
             raise GroupRaceError(cases[0].group_key) from exc
 
+    @override
     async def attach(
         self, changes: Sequence[tuple[Case, Case]], session: AsyncClientSession
     ) -> None:
-        """Apply counter changes (before, after) of attaching alerts to existing cases."""
         ops = [
             UpdateOne(
                 {"_id": str(after.case_id)},
@@ -224,10 +213,10 @@ class MongoCaseStore:
         if ops:
             await self._cases.bulk_write(ops, ordered=False, session=session)
 
+    @override
     async def add_alerts(
         self, placed: Sequence[tuple[Hit, str]], session: AsyncClientSession
     ) -> None:
-        """Store alerts with the case each joined."""
         docs = [
             {
                 "_id": str(hit.alert_id),
@@ -242,32 +231,32 @@ class MongoCaseStore:
         if docs:
             await self._alerts.insert_many(docs, ordered=False, session=session)
 
+    @override
     async def alerts_of_sources(
         self, sources: Sequence[str], session: AsyncClientSession
     ) -> list[AlertRaised]:
-        """The alert-raised events of ``sources``, rebuilt from the stored alerts."""
         cursor = self._alerts.find({"source_event_id": {"$in": list(sources)}}, session=session)
         return [_alert_event(doc) async for doc in cursor.sort("_id", 1)]
 
+    @override
     async def save(
         self, case: Case, expected_version: int, session: AsyncClientSession | None = None
     ) -> bool:
-        """Write a lifecycle change if nobody else changed the case meanwhile."""
         doc = {k: v for k, v in to_doc(case).items() if k not in _COUNTERS and k != "_id"}
         result = await self._cases.update_one(
             {"_id": str(case.case_id), "version": expected_version}, {"$set": doc}, session=session
         )
         return result.modified_count == 1
 
+    @override
     async def due(self, now: datetime, limit: int) -> list[Case]:
-        """Cases whose next deadline has passed, earliest first."""
         cursor = (
             self._cases.find({"next_due_at": {"$lte": now}}).sort("next_due_at", 1).limit(limit)
         )
         return [from_doc(doc) async for doc in cursor]
 
+    @override
     async def census(self, now: datetime) -> tuple[dict[str, int], int]:
-        """Active cases by state, and how many of them are past a deadline."""
         by_state: dict[str, int] = {
             state: await self._cases.count_documents({"state": state}) for state in sorted(ACTIVE)
         }
@@ -282,8 +271,8 @@ class MongoCaseStore:
         )
         return by_state, overdue
 
+    @override
     async def shred_callbacks(self, *, ended_before: datetime) -> int:
-        """Delete the sealed call-back contacts of cases that ended before ``ended_before``."""
         ended = [
             doc["_id"]
             async for doc in self._cases.find(

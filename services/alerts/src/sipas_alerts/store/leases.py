@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+from typing_extensions import override
 
-from sipas_runtime.mongo import Database, Document
+from sipas_runtime.mongo import Collection, MongoStore
 
 LEASES = "leases"
 
@@ -32,18 +32,13 @@ class Leases(Protocol):
         ...
 
 
-class MongoLeases:
+class MongoLeases(MongoStore, Leases):
     """Named leases with an owner and an expiry."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    _leases = Collection(LEASES)
 
-    @property
-    def _leases(self) -> AsyncCollection[Document]:
-        return self._db[LEASES]
-
+    @override
     async def acquire(self, name: str, owner: str, *, now: datetime, ttl: timedelta) -> bool:
-        """Take (or extend) lease ``name`` for ``owner``; False when someone else holds it."""
         try:
             await self._leases.update_one(
                 {"_id": name, "$or": [{"until": {"$lt": now}}, {"owner": owner}]},
@@ -54,6 +49,6 @@ class MongoLeases:
             return False
         return True
 
+    @override
     async def release(self, name: str, owner: str, *, now: datetime) -> None:
-        """Give lease ``name`` back early (only if ``owner`` still holds it)."""
         await self._leases.update_one({"_id": name, "owner": owner}, {"$set": {"until": now}})

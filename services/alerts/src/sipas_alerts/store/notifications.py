@@ -15,10 +15,9 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from pymongo import ReturnDocument
-from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.collection import AsyncCollection
+from typing_extensions import override
 
-from sipas_runtime.mongo import Database, Document
+from sipas_runtime.mongo import Collection, MongoStore, Session
 
 NOTIFICATIONS = "notifications"
 Doc = dict[str, Any]
@@ -47,11 +46,7 @@ class NotificationQueue(Protocol):
     """Pending and past notifications."""
 
     async def enqueue(
-        self,
-        notes: Sequence[Notification],
-        session: AsyncClientSession | None,
-        *,
-        now: datetime,
+        self, notes: Sequence[Notification], session: Session, *, now: datetime
     ) -> None:
         """Queue notifications (in the caller's transaction)."""
         ...
@@ -79,24 +74,15 @@ class NotificationQueue(Protocol):
         ...
 
 
-class MongoNotificationQueue:
+class MongoNotificationQueue(MongoStore, NotificationQueue):
     """Pending and past notifications."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    _queue = Collection(NOTIFICATIONS)
 
-    @property
-    def _queue(self) -> AsyncCollection[Document]:
-        return self._db[NOTIFICATIONS]
-
+    @override
     async def enqueue(
-        self,
-        notes: Sequence[Notification],
-        session: AsyncClientSession | None,
-        *,
-        now: datetime,
+        self, notes: Sequence[Notification], session: Session, *, now: datetime
     ) -> None:
-        """Queue notifications (in the caller's transaction)."""
         docs = [
             {
                 "_id": n.key,
@@ -110,10 +96,10 @@ class MongoNotificationQueue:
         if docs:
             await self._queue.insert_many(docs, ordered=False, session=session)
 
+    @override
     async def claim(
         self, *, now: datetime, owner: str, lease: timedelta, limit: int
     ) -> list[Notification]:
-        """Take up to ``limit`` due notifications for ``lease`` (nobody else sends them)."""
         claimed: list[Notification] = []
         for _ in range(limit):
             doc = await self._queue.find_one_and_update(
@@ -131,6 +117,7 @@ class MongoNotificationQueue:
             claimed.append(Notification.model_validate({**doc, "key": doc["_id"]}))
         return claimed
 
+    @override
     async def settle(
         self,
         note: Notification,
@@ -140,7 +127,6 @@ class MongoNotificationQueue:
         detail: str = "",
         retry_at: datetime | None = None,
     ) -> None:
-        """Record an attempt: sent, failed for good, skipped, or pending until ``retry_at``."""
         update: Doc = {
             "status": status,
             "attempts": note.attempts + 1,
@@ -154,8 +140,8 @@ class MongoNotificationQueue:
             update["next_at"] = retry_at
         await self._queue.update_one({"_id": note.key}, {"$set": update})
 
+    @override
     async def of_case(self, case_id: str) -> list[Doc]:
-        """Notifications about one case (for its detail view)."""
         cursor = self._queue.find(
             {"case_id": case_id},
             {"kind": 1, "channel": 1, "recipient": 1, "status": 1, "attempts": 1, "sent_at": 1},

@@ -15,27 +15,25 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.collection import AsyncCollection
+from typing_extensions import override
 
 from sipas_contracts.events import Event, any_event_adapter
-from sipas_runtime.mongo import Database, Document
+from sipas_runtime.mongo import Collection, MongoStore
 
 OUTBOX = "outbox"
 RETENTION = timedelta(days=35)
 """Kept as long as the runtime keeps processed-event markers (redelivery horizon)."""
 Doc = dict[str, Any]
 
+Emitted = Sequence[tuple[Event, str]]
+"""Events, each with the source (event or job) that caused it."""
+
 
 class Outbox(Protocol):
     """Emitted events, with their source and whether they still await publishing."""
 
     async def record(
-        self,
-        events: Sequence[tuple[Event, str]],
-        session: AsyncClientSession,
-        *,
-        now: datetime,
-        pending: bool,
+        self, events: Emitted, session: AsyncClientSession, *, now: datetime, pending: bool
     ) -> None:
         """Store (event, source) pairs in the current transaction."""
         ...
@@ -57,25 +55,15 @@ class Outbox(Protocol):
         ...
 
 
-class MongoOutbox:
+class MongoOutbox(MongoStore, Outbox):
     """Emitted events, by id, with their source and whether they still await publishing."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    _events = Collection(OUTBOX)
 
-    @property
-    def _events(self) -> AsyncCollection[Document]:
-        return self._db[OUTBOX]
-
+    @override
     async def record(
-        self,
-        events: Sequence[tuple[Event, str]],
-        session: AsyncClientSession,
-        *,
-        now: datetime,
-        pending: bool,
+        self, events: Emitted, session: AsyncClientSession, *, now: datetime, pending: bool
     ) -> None:
-        """Store (event, source) pairs in the current transaction."""
         docs = [
             {
                 "_id": str(event.event_id),
@@ -89,15 +77,15 @@ class MongoOutbox:
         if docs:
             await self._events.insert_many(docs, ordered=False, session=session)
 
+    @override
     async def of_sources(self, sources: Iterable[str], session: AsyncClientSession) -> list[Event]:
-        """The events emitted because of ``sources`` (for re-publishing on redelivery)."""
         cursor = self._events.find({"source": {"$in": list(sources)}}, session=session).sort(
             "_id", 1
         )
         return [_event(doc) async for doc in cursor]
 
+    @override
     async def pending(self, older_than: datetime, limit: int = 500) -> list[Event]:
-        """Events recorded before ``older_than`` and not yet marked published."""
         cursor = (
             self._events.find({"pending": True, "created_at": {"$lt": older_than}})
             .sort("_id", 1)
@@ -105,15 +93,15 @@ class MongoOutbox:
         )
         return [_event(doc) async for doc in cursor]
 
+    @override
     async def mark_published(self, events: Sequence[Event]) -> None:
-        """Mark events as published (after JetStream acknowledged them)."""
         if events:
             await self._events.update_many(
                 {"_id": {"$in": [str(e.event_id) for e in events]}}, {"$set": {"pending": False}}
             )
 
+    @override
     async def purge(self, before: datetime) -> int:
-        """Forget published events older than ``before`` (redelivery never goes back that far)."""
         result = await self._events.delete_many({"pending": False, "created_at": {"$lt": before}})
         return result.deleted_count
 

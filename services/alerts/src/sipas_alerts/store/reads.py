@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from pymongo.asynchronous.collection import AsyncCollection
+from typing_extensions import override
 
 from sipas_alerts.domain.cases import ACTIVE, Case
 from sipas_alerts.store.cases import ALERTS, CASES, from_doc
-from sipas_runtime.mongo import Database, Document
+from sipas_runtime.mongo import Collection, MongoStore
 
 Doc = dict[str, Any]
 
@@ -85,38 +85,30 @@ class CaseReader(Protocol):
         ...
 
 
-class MongoCaseReader:
+class MongoCaseReader(MongoStore, CaseReader):
     """Queries the case API needs."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    _cases = Collection(CASES)
+    _alerts = Collection(ALERTS)
 
-    @property
-    def _cases(self) -> AsyncCollection[Document]:
-        return self._db[CASES]
-
-    @property
-    def _alerts(self) -> AsyncCollection[Document]:
-        return self._db[ALERTS]
-
+    @override
     async def search(self, query: CaseQuery, *, limit: int, audit: bool = False) -> list[Case]:
-        """Cases matching ``query``, newest first (case ids are time-ordered UUIDv7)."""
         projection = None if audit else {"audit": 0}
         cursor = self._cases.find(query.filter(), projection).sort("_id", -1).limit(limit)
         return [from_doc(doc) async for doc in cursor]
 
+    @override
     async def alerts_of(self, case_id: str, *, limit: int, before: str | None = None) -> list[Doc]:
-        """A case's alerts, newest first, without the sealed call-back contact."""
         query: Doc = {"case_id": case_id}
         if before:
             query["_id"] = {"$lt": before}
         cursor = self._alerts.find(query, {"sealed_callback": 0}).sort("_id", -1).limit(limit)
         return [doc async for doc in cursor]
 
+    @override
     async def recent_alerts(
         self, units: frozenset[str] | None, rules: tuple[str, ...], *, limit: int
     ) -> list[Doc]:
-        """Most recent alerts in ``units``, without call-back contacts."""
         query: Doc = {}
         if units is not None:
             query["unit"] = {"$in": sorted(units)}
@@ -125,8 +117,8 @@ class MongoCaseReader:
         cursor = self._alerts.find(query, {"sealed_callback": 0}).sort("_id", -1).limit(limit)
         return [doc async for doc in cursor]
 
+    @override
     async def callbacks_of(self, case_id: str) -> list[Doc]:
-        """The sealed call-back contacts attached to a case (still sealed)."""
         cursor = self._alerts.find(
             {"case_id": case_id, "sealed_callback": {"$exists": True}},
             {"sealed_callback": 1, "occurred_at": 1, "rule": 1},

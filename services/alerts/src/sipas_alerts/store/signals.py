@@ -15,11 +15,11 @@ from typing import Any, Protocol
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.collection import AsyncCollection
+from typing_extensions import override
 
 from sipas_alerts.domain.activity import DayCount
 from sipas_alerts.domain.index_rules import Figure
-from sipas_runtime.mongo import Database, Document
+from sipas_runtime.mongo import Collection, MongoStore
 
 FIGURES = "figures"
 ACTIVITY = "activity"
@@ -42,25 +42,20 @@ class FigureStore(Protocol):
         ...
 
 
-class MongoFigureStore:
+class MongoFigureStore(MongoStore, FigureStore):
     """The latest SIPAS figure per (campaign, unit, period)."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    _figures = Collection(FIGURES)
 
-    @property
-    def _figures(self) -> AsyncCollection[Document]:
-        return self._db[FIGURES]
-
+    @override
     async def periods(
         self, campaign_id: str, unit: str, session: AsyncClientSession
     ) -> dict[str, Figure]:
-        """Every period known for (campaign, unit), by period."""
         cursor = self._figures.find({"campaign_id": campaign_id, "unit": unit}, session=session)
         return {doc["period"]: _figure(doc) async for doc in cursor}
 
+    @override
     async def keep(self, figure: Figure, session: AsyncClientSession) -> None:
-        """Remember ``figure`` unless a newer version of its period is already known."""
         key = f"{figure.campaign_id}|{figure.unit}|{figure.period}"
         current = await self._figures.find_one({"_id": key}, {"version": 1}, session=session)
         if current is None or current["version"] < figure.version:
@@ -87,20 +82,15 @@ class ActivityStore(Protocol):
         ...
 
 
-class MongoActivityStore:
+class MongoActivityStore(MongoStore, ActivityStore):
     """Invitations and responses per (campaign, unit, day), as additive counters."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    _days = Collection(ACTIVITY)
 
-    @property
-    def _days(self) -> AsyncCollection[Document]:
-        return self._db[ACTIVITY]
-
+    @override
     async def add(
         self, field: str, counts: Counter[ActivityKey], session: AsyncClientSession
     ) -> None:
-        """``$inc`` ``field`` (invitations or responses) by ``counts``: one write per key."""
         ops = [
             UpdateOne(
                 {"_id": f"{campaign}|{unit}|{day.isoformat()}"},
@@ -115,8 +105,8 @@ class MongoActivityStore:
         if ops:
             await self._days.bulk_write(ops, ordered=False, session=session)
 
+    @override
     async def since(self, first: date) -> dict[tuple[str, str], dict[date, DayCount]]:
-        """Counts from ``first`` on, by (campaign, unit) and day."""
         found: dict[tuple[str, str], dict[date, DayCount]] = {}
         async for doc in self._days.find({"day": {"$gte": first.isoformat()}}):
             days = found.setdefault((doc["campaign_id"], doc["unit"]), {})

@@ -1,8 +1,7 @@
 """Intake's Mongo adapters (the only package that knows Mongo).
 
-Each store is a ``Protocol`` (what the service asks of it) beside its ``Mongo…``
-implementation; :class:`Stores` builds every one once, on the service's database. The
-collections and their indexes: :mod:`~sipas_intake.store.collections`.
+Stores, protocols, fakes and contract suites: docs/stores.md. The collections and their
+indexes: :mod:`~sipas_intake.store.collections`.
 """
 
 from __future__ import annotations
@@ -25,16 +24,9 @@ class Stores:
 
     def __init__(self, db: Database) -> None:
         self.tokens: TokenStore = MongoTokenStore(db)
-        """Survey tokens and invitation claims."""
         self.ledger: DossierLedger = MongoDossierLedger(db)
-        """The dossier ledger."""
         self.outbox: Outbox = MongoOutbox(db)
-        """Response events waiting for JetStream."""
         self.drafts: DraftStore = MongoDraftStore(db)
-        """Survey answers entered so far (sealed for the token's holder)."""
         self.fieldwork: FieldworkLedger = MongoFieldworkLedger(db)
-        """Counts of answers per unit and mode (interviews, online, paper)."""
         self.kiosks: KioskStore = MongoKioskStore(db)
-        """Counter tablets."""
         self.paper: PaperLedger = MongoPaperLedger(db)
-        """Imported paper forms."""

@@ -12,8 +12,7 @@ from __future__ import annotations
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from sipas_runtime.mongo import Document
-from sipas_runtime.service import ensure_collections
+from sipas_runtime.mongo import Document, ensure_collections
 
 TOKENS = "tokens"
 CLAIMS = "claims"

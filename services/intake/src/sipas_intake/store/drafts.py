@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+from typing_extensions import override
 
 from sipas_intake.store.collections import DRAFTS
-from sipas_runtime.mongo import Database, Document
+from sipas_runtime.mongo import Collection, MongoStore
 
 
 @dataclass(frozen=True)
@@ -45,27 +45,22 @@ class DraftStore(Protocol):
         ...
 
 
-class MongoDraftStore:
+class MongoDraftStore(MongoStore, DraftStore):
     """The ``drafts`` collection."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    _drafts = Collection(DRAFTS)
 
-    @property
-    def _drafts(self) -> AsyncCollection[Document]:
-        return self._db[DRAFTS]
-
+    @override
     async def get(self, token_hash: str) -> StoredDraft:
-        """The draft of a token (an empty one at version 0 when none was saved)."""
         doc = await self._drafts.find_one({"_id": token_hash})
         if doc is None:
             return StoredDraft(None, 0)
         return StoredDraft(bytes(doc["sealed"]), int(doc["version"]))
 
+    @override
     async def put(
         self, token_hash: str, sealed: bytes, *, read_at: int, expires_at: datetime, now: datetime
     ) -> bool:
-        """Store a draft if nobody saved since it was read at ``read_at``; False otherwise."""
         fields = {"sealed": sealed, "version": read_at + 1, "saved_at": now}
         if read_at == 0:
             try:
@@ -80,6 +75,6 @@ class MongoDraftStore:
         )
         return result.modified_count == 1
 
+    @override
     async def delete(self, token_hash: str) -> None:
-        """Forget a draft (its response was recorded)."""
         await self._drafts.delete_one({"_id": token_hash})

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from typing_extensions import override
+
 from sipas_intake.store.collections import PAPER_FORMS, TOKENS
-from sipas_runtime.mongo import Database, Document
+from sipas_runtime.mongo import Document, MongoStore
 
 Counts = dict[str, dict[str, int]]
 """unit → collection mode → responses."""
@@ -24,11 +26,8 @@ class FieldworkLedger(Protocol):
         ...
 
 
-class MongoFieldworkLedger:
+class MongoFieldworkLedger(MongoStore, FieldworkLedger):
     """Counts per unit and mode over the ``tokens`` and ``paper_forms`` collections."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     async def _grouped(self, collection: str, match: Document) -> Counts:
         pipeline: list[Document] = [
@@ -36,13 +35,13 @@ class MongoFieldworkLedger:
             {"$group": {"_id": {"unit": "$unit", "mode": "$mode"}, "n": {"$sum": 1}}},
         ]
         counts: Counts = {}
-        async for row in await self._db[collection].aggregate(pipeline):
+        async for row in await self.db[collection].aggregate(pipeline):
             unit, mode = row["_id"]["unit"], row["_id"].get("mode") or "online"
             counts.setdefault(unit, {})[mode] = counts.get(unit, {}).get(mode, 0) + row["n"]
         return counts
 
+    @override
     async def summary(self, campaign_id: str) -> tuple[Counts, Counts]:
-        """(answers through invitations, paper forms imported), per unit and mode."""
         invited = await self._grouped(
             TOKENS, {"campaign_id": campaign_id, "used_at": {"$ne": None}}
         )

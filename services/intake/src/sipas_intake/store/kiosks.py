@@ -7,13 +7,13 @@ from typing import Any, Protocol
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+from typing_extensions import override
 
 from sipas_contracts.events import ResponseRecorded
 from sipas_intake.store.collections import KIOSK_NONCES, KIOSKS
 from sipas_intake.store.outbox import Outbox
-from sipas_runtime.mongo import Database, Document, in_transaction
+from sipas_runtime.mongo import Collection, Document, MongoStore, in_transaction
 
 
 class KioskExistsError(ValueError):
@@ -53,22 +53,14 @@ class KioskStore(Protocol):
         ...
 
 
-class MongoKioskStore:
+class MongoKioskStore(MongoStore, KioskStore):
     """The ``kiosks`` and ``kiosk_nonces`` collections."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    _kiosks = Collection(KIOSKS)
+    _nonces = Collection(KIOSK_NONCES)
 
-    @property
-    def _kiosks(self) -> AsyncCollection[Document]:
-        return self._db[KIOSKS]
-
-    @property
-    def _nonces(self) -> AsyncCollection[Document]:
-        return self._db[KIOSK_NONCES]
-
+    @override
     async def register(self, key_hash: str, device: dict[str, Any], now: datetime) -> None:
-        """Register a device under the hash of its key."""
         try:
             await self._kiosks.insert_one(
                 {"_id": key_hash, **device, "created_at": now, "revoked_at": None}
@@ -77,22 +69,23 @@ class MongoKioskStore:
             msg = f"device {device['device_id']!r} is already registered"
             raise KioskExistsError(msg) from exc
 
+    @override
     async def get(self, key_hash: str) -> Document | None:
-        """An active device by key hash."""
         return await self._kiosks.find_one({"_id": key_hash, "revoked_at": None})
 
+    @override
     async def devices(self) -> list[Document]:
-        """Every device (without key hashes), newest first."""
         cursor = self._kiosks.find({}, {"_id": 0}).sort("created_at", -1)
         return [doc async for doc in cursor]
 
+    @override
     async def revoke(self, device_id: str, now: datetime) -> bool:
-        """Stop a device's key from working; False when no active device has that id."""
         result = await self._kiosks.update_one(
             {"device_id": device_id, "revoked_at": None}, {"$set": {"revoked_at": now}}
         )
         return result.modified_count == 1
 
+    @override
     async def record(
         self,
         key_hash: str,
@@ -103,7 +96,6 @@ class MongoKioskStore:
         now: datetime,
         interval: timedelta,
     ) -> str | None:
-        """Spend the form nonce, pace the device and queue the event; or say why not."""
         outcome: list[str] = []
 
         async def work(session: AsyncClientSession) -> None:
@@ -124,7 +116,7 @@ class MongoKioskStore:
             await outbox.add([event], now, session)
 
         try:
-            await in_transaction(self._db.client, work)
+            await in_transaction(self.db.client, work)
         except DuplicateKeyError:
             return "already_recorded"
         return outcome[0] if outcome else None

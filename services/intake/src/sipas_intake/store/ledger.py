@@ -12,11 +12,11 @@ from typing import Any, Protocol
 
 from pymongo import InsertOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.collection import AsyncCollection
+from typing_extensions import override
 
 from sipas_intake.domain.revisions import Applied, LedgerEntry
 from sipas_intake.store.collections import DOSSIERS
-from sipas_runtime.mongo import Database, Document
+from sipas_runtime.mongo import Collection, Document, MongoStore
 
 
 def _entry(doc: Document) -> LedgerEntry:
@@ -38,6 +38,10 @@ def _fields(entry: LedgerEntry, unit: str, now: datetime) -> dict[str, Any]:
     }
 
 
+UnitEntries = Sequence[tuple[LedgerEntry, str]]
+"""Ledger entries, each with the unit its dossier belongs to."""
+
+
 class DossierLedger(Protocol):
     """The dossier ledger: the revisions of each dossier and where they came from."""
 
@@ -48,11 +52,7 @@ class DossierLedger(Protocol):
         ...
 
     async def save(
-        self,
-        created: Sequence[tuple[LedgerEntry, str]],
-        changed: Sequence[tuple[LedgerEntry, str]],
-        now: datetime,
-        session: AsyncClientSession,
+        self, created: UnitEntries, changed: UnitEntries, now: datetime, session: AsyncClientSession
     ) -> None:
         """Insert new entries and replace changed ones (with their unit), in one bulk write."""
         ...
@@ -62,31 +62,22 @@ class DossierLedger(Protocol):
         ...
 
 
-class MongoDossierLedger:
+class MongoDossierLedger(MongoStore, DossierLedger):
     """The ``dossiers`` collection."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    _dossiers = Collection(DOSSIERS)
 
-    @property
-    def _dossiers(self) -> AsyncCollection[Document]:
-        return self._db[DOSSIERS]
-
+    @override
     async def entries(
         self, dossier_ids: Sequence[str], session: AsyncClientSession
     ) -> dict[str, LedgerEntry]:
-        """The known entries among ``dossier_ids``."""
         cursor = self._dossiers.find({"_id": {"$in": list(set(dossier_ids))}}, session=session)
         return {doc["_id"]: _entry(doc) async for doc in cursor}
 
+    @override
     async def save(
-        self,
-        created: Sequence[tuple[LedgerEntry, str]],
-        changed: Sequence[tuple[LedgerEntry, str]],
-        now: datetime,
-        session: AsyncClientSession,
+        self, created: UnitEntries, changed: UnitEntries, now: datetime, session: AsyncClientSession
     ) -> None:
-        """Insert new entries and replace changed ones (with their unit), in one bulk write."""
         operations: list[InsertOne[Document] | UpdateOne] = [
             InsertOne({"_id": e.dossier_id, "first_at": now, **_fields(e, unit, now)})
             for e, unit in created
@@ -97,8 +88,8 @@ class MongoDossierLedger:
         if operations:
             await self._dossiers.bulk_write(operations, ordered=True, session=session)
 
+    @override
     async def status(self, dossier_id: str) -> Document | None:
-        """What intake knows of one dossier (revision, unit, dates; no personal data)."""
         return await self._dossiers.find_one(
             {"_id": dossier_id},
             {"revision": 1, "unit": 1, "first_at": 1, "updated_at": 1, "_id": 1},

@@ -12,22 +12,18 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.collection import AsyncCollection
+from typing_extensions import override
 
 from sipas_contracts.events import ResponseRecorded
 from sipas_intake.store.collections import OUTBOX
-from sipas_runtime.mongo import Database, Document
+from sipas_runtime.mongo import Collection, MongoStore, Session
 
 
 class Outbox(Protocol):
     """Response events committed but not yet known to be in JetStream."""
 
     async def add(
-        self,
-        events: Sequence[ResponseRecorded],
-        now: datetime,
-        session: AsyncClientSession | None = None,
+        self, events: Sequence[ResponseRecorded], now: datetime, session: Session = None
     ) -> None:
         """Queue events (inside the caller's transaction when ``session`` is given)."""
         ...
@@ -45,23 +41,15 @@ class Outbox(Protocol):
         ...
 
 
-class MongoOutbox:
+class MongoOutbox(MongoStore, Outbox):
     """The ``outbox`` collection."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    _outbox = Collection(OUTBOX)
 
-    @property
-    def _outbox(self) -> AsyncCollection[Document]:
-        return self._db[OUTBOX]
-
+    @override
     async def add(
-        self,
-        events: Sequence[ResponseRecorded],
-        now: datetime,
-        session: AsyncClientSession | None = None,
+        self, events: Sequence[ResponseRecorded], now: datetime, session: Session = None
     ) -> None:
-        """Queue events (inside the caller's transaction when ``session`` is given)."""
         if events:
             await self._outbox.insert_many(
                 [
@@ -76,21 +64,21 @@ class MongoOutbox:
                 session=session,
             )
 
+    @override
     async def mark_published(self, event_ids: Sequence[UUID]) -> None:
-        """JetStream stored these events: drop their payload (answers live in the stream)."""
         if event_ids:
             await self._outbox.update_many(
                 {"_id": {"$in": list(event_ids)}},
                 {"$set": {"published": True}, "$unset": {"event": ""}},
             )
 
+    @override
     async def pending(self, created_before: datetime, limit: int = 500) -> list[ResponseRecorded]:
-        """Events committed but not confirmed published (crash between commit and publish)."""
         cursor = self._outbox.find(
             {"published": False, "created_at": {"$lt": created_before}}, {"event": 1}
         ).limit(limit)
         return [ResponseRecorded.model_validate_json(doc["event"]) async for doc in cursor]
 
+    @override
     async def count_pending(self) -> int:
-        """How many events wait for JetStream (a gauge for operators)."""
         return await self._outbox.count_documents({"published": False})

@@ -7,12 +7,15 @@ from datetime import datetime
 from typing import Protocol
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.collection import AsyncCollection
+from typing_extensions import override
 
 from sipas_contracts.events import ResponseRecorded
 from sipas_intake.store.collections import PAPER_FORMS
 from sipas_intake.store.outbox import Outbox
-from sipas_runtime.mongo import Database, Document, in_transaction
+from sipas_runtime.mongo import Collection, MongoStore, in_transaction
+
+PaperForms = Sequence[tuple[str, str, ResponseRecorded]]
+"""Imported forms: (key, content hash, the event each becomes)."""
 
 
 class PaperLedger(Protocol):
@@ -22,39 +25,23 @@ class PaperLedger(Protocol):
         """Content hash of the forms already imported among ``keys``."""
         ...
 
-    async def add(
-        self,
-        forms: Sequence[tuple[str, str, ResponseRecorded]],
-        outbox: Outbox,
-        now: datetime,
-    ) -> None:
+    async def add(self, forms: PaperForms, outbox: Outbox, now: datetime) -> None:
         """Record forms (key, content hash, event) and queue their events, atomically."""
         ...
 
 
-class MongoPaperLedger:
+class MongoPaperLedger(MongoStore, PaperLedger):
     """The ``paper_forms`` collection."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    _forms = Collection(PAPER_FORMS)
 
-    @property
-    def _forms(self) -> AsyncCollection[Document]:
-        return self._db[PAPER_FORMS]
-
+    @override
     async def known(self, keys: Sequence[str]) -> dict[str, str]:
-        """Content hash of the forms already imported among ``keys``."""
         cursor = self._forms.find({"_id": {"$in": list(keys)}}, {"content": 1})
         return {doc["_id"]: doc["content"] async for doc in cursor}
 
-    async def add(
-        self,
-        forms: Sequence[tuple[str, str, ResponseRecorded]],
-        outbox: Outbox,
-        now: datetime,
-    ) -> None:
-        """Record forms (key, content hash, event) and queue their events, atomically."""
-
+    @override
+    async def add(self, forms: PaperForms, outbox: Outbox, now: datetime) -> None:
         async def work(session: AsyncClientSession) -> None:
             await self._forms.insert_many(
                 [
@@ -74,4 +61,4 @@ class MongoPaperLedger:
             await outbox.add([e for _, _, e in forms], now, session)
 
         if forms:
-            await in_transaction(self._db.client, work)
+            await in_transaction(self.db.client, work)

@@ -22,14 +22,14 @@ from uuid import UUID
 
 from pymongo import DESCENDING, UpdateMany, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+from typing_extensions import override
 
 from sipas_contracts.events import InvitationClosed, InvitationSent, ResponseRecorded
 from sipas_intake.domain.responses import TokenGrant
 from sipas_intake.store.collections import CLAIMS, TOKENS
 from sipas_intake.store.outbox import Outbox
-from sipas_runtime.mongo import Database, Document, in_transaction
+from sipas_runtime.mongo import Collection, Document, MongoStore, in_transaction
 
 
 class TokenProblem(Enum):
@@ -77,7 +77,11 @@ class TokenStore(Protocol):
         *,
         submission: UUID | None = None,
     ) -> TokenProblem | None:
-        """Use the token, claim its invitation and queue the event, atomically."""
+        """Use the token, claim its invitation and queue the event, atomically.
+
+        ``submission``: the sender's own id for this answer (an enumerator's device), kept
+        with the claim so that sending it again can be told from someone else's answer.
+        """
         ...
 
     async def claim(self, invitation_id: UUID) -> Document | None:
@@ -85,24 +89,16 @@ class TokenStore(Protocol):
         ...
 
 
-class MongoTokenStore:
+class MongoTokenStore(MongoStore, TokenStore):
     """Token hashes registered from invitation-sent events; consumed atomically once."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    _tokens = Collection(TOKENS)
+    _claims = Collection(CLAIMS)
 
-    @property
-    def _tokens(self) -> AsyncCollection[Document]:
-        return self._db[TOKENS]
-
-    @property
-    def _claims(self) -> AsyncCollection[Document]:
-        return self._db[CLAIMS]
-
+    @override
     async def register(
         self, invitations: list[InvitationSent], session: AsyncClientSession
     ) -> None:
-        """Remember each invitation's token hash (idempotent; the latest expiry wins)."""
         if not invitations:
             return
         operations = [
@@ -116,8 +112,8 @@ class MongoTokenStore:
         ]
         await self._tokens.bulk_write(operations, ordered=False, session=session)
 
+    @override
     async def close(self, closures: list[InvitationClosed], session: AsyncClientSession) -> None:
-        """Claim each replaced invitation for no response (unless answered) and close its tokens."""
         if not closures:
             return
         claims = [
@@ -138,14 +134,14 @@ class MongoTokenStore:
         ]
         await self._tokens.bulk_write(closing, ordered=False, session=session)
 
+    @override
     async def grant(self, token_hash: str, now: datetime) -> TokenGrant | TokenProblem:
-        """What the token allows, or why it cannot be used."""
         return grant_or_problem(await self._tokens.find_one({"_id": token_hash}), now)
 
+    @override
     async def grant_for_invitation(
         self, invitation_id: UUID, now: datetime
     ) -> tuple[str, TokenGrant] | TokenProblem:
-        """The newest token of an invitation (for enumerators), or why it cannot be used."""
         doc = await self._tokens.find_one(
             {"invitation_id": invitation_id}, sort=[("expires_at", DESCENDING)]
         )
@@ -154,6 +150,7 @@ class MongoTokenStore:
             return grant if isinstance(grant, TokenProblem) else TokenProblem.UNKNOWN
         return str(doc["_id"]), grant
 
+    @override
     async def consume(
         self,
         token_hash: str,
@@ -163,12 +160,6 @@ class MongoTokenStore:
         *,
         submission: UUID | None = None,
     ) -> TokenProblem | None:
-        """Use the token, claim its invitation and queue the event, atomically.
-
-        ``submission``: the sender's own id for this answer (an enumerator's device), kept
-        with the claim so that sending it again can be told from someone else's answer.
-        """
-
         async def work(session: AsyncClientSession) -> None:
             used = await self._tokens.update_one(
                 {"_id": token_hash, "used_at": None, "expires_at": {"$gt": now}},
@@ -189,7 +180,7 @@ class MongoTokenStore:
             await outbox.add([event], now, session)
 
         try:
-            await in_transaction(self._db.client, work)
+            await in_transaction(self.db.client, work)
         except (_AlreadyAnsweredError, DuplicateKeyError):
             return await self._refusal(token_hash, event, now)
         return None
@@ -204,8 +195,8 @@ class MongoTokenStore:
         problem = await self.grant(token_hash, now)
         return problem if isinstance(problem, TokenProblem) else TokenProblem.USED
 
+    @override
     async def claim(self, invitation_id: UUID) -> Document | None:
-        """The recorded answer of an invitation: response id, when, the sender's submission id."""
         return await self._claims.find_one({"_id": invitation_id})
 
 

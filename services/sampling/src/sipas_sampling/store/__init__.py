@@ -1,8 +1,7 @@
 """Sampling's Mongo adapters (the only package that knows Mongo).
 
-Each store is a ``Protocol`` (what the service asks of it) beside its ``Mongo…``
-implementation; :class:`Stores` builds every one once, on the service's database. The
-collections and their indexes: :mod:`~sipas_sampling.store.collections`.
+Stores, protocols, fakes and contract suites: docs/stores.md. The collections and their
+indexes: :mod:`~sipas_sampling.store.collections`.
 """
 
 from __future__ import annotations
@@ -26,18 +25,11 @@ class Stores:
 
     def __init__(self, db: Database) -> None:
         self.campaigns: CampaignStore = MongoCampaignStore(db)
-        """Campaigns, their vault keys, draws and substitutions."""
         self.decisions: DecisionStore = MongoDecisionStore(db)
-        """Quotas, counts, contacts, opt-outs and the decision log."""
         self.contacts: ContactStore = MongoContactStore(db)
-        """Invitation times per applicant and opt-outs per contact."""
         self.invitations: InvitationStore = MongoInvitationStore(db)
-        """Invitations: their state, delivery attempts and leases."""
         self.population: PopulationStore = MongoPopulationStore(db)
-        """The dossiers each batch campaign saw."""
         self.dev_outbox: DevOutbox = MongoDevOutbox(db)
         """What the development outbox "sent"."""
         self.progress: ProgressStore = MongoProgressStore(db)
-        """The counts behind a campaign's progress."""
         self.zalo_tokens: ZaloTokenStore = MongoZaloTokenStore(db)
-        """The Zalo OA's access and refresh tokens."""

@@ -8,8 +8,9 @@ from typing import Any, Protocol
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
+from typing_extensions import override
 
-from sipas_runtime.mongo import Database, Document
+from sipas_runtime.mongo import Database, Document, MongoStore
 from sipas_sampling.domain.campaign import Campaign, changed_design_fields, design_digest
 from sipas_sampling.store.collections import CAMPAIGN_KEYS, CAMPAIGNS, DRAWS, SUBSTITUTIONS
 from sipas_sampling.vault import new_key
@@ -23,7 +24,10 @@ class CampaignStore(Protocol):
     """Campaigns, their vault keys, draws and substitutions."""
 
     async def save(self, campaign: Campaign, now: datetime, *, frozen: bool = True) -> bool:
-        """Create or update a campaign; returns True when it is new."""
+        """Create or update a campaign; returns True when it is new.
+
+        ``frozen=False`` lets a started campaign change its design (development only).
+        """
         ...
 
     async def all(self) -> list[tuple[Campaign, str]]:
@@ -77,24 +81,21 @@ class CampaignStore(Protocol):
         ...
 
 
-class MongoCampaignStore:
+class MongoCampaignStore(MongoStore, CampaignStore):
     """Campaigns, keys, draws and substitutions."""
 
     def __init__(self, db: Database) -> None:
-        self._db = db
+        super().__init__(db)
         self._keys: dict[str, str | None] = {}
         self._started: set[str] = set()
 
+    @override
     async def save(self, campaign: Campaign, now: datetime, *, frozen: bool = True) -> bool:
-        """Create or update a campaign; returns True when it is new.
-
-        ``frozen=False`` lets a started campaign change its design (development only).
-        """
-        existing = await self._db[CAMPAIGNS].find_one({"_id": campaign.id})
+        existing = await self.db[CAMPAIGNS].find_one({"_id": campaign.id})
         definition = campaign.model_dump(mode="json")
         if existing is None:
             try:
-                await self._db[CAMPAIGNS].insert_one(
+                await self.db[CAMPAIGNS].insert_one(
                     {
                         "_id": campaign.id,
                         "definition": definition,
@@ -115,7 +116,7 @@ class MongoCampaignStore:
                 f"campaign {campaign.id!r} has taken decisions; its design is frozen "
                 f"(changed: {', '.join(changed)}); create a new campaign instead"
             )
-        await self._db[CAMPAIGNS].update_one(
+        await self.db[CAMPAIGNS].update_one(
             {"_id": campaign.id},
             {
                 "$set": {
@@ -127,89 +128,87 @@ class MongoCampaignStore:
         )
         return False
 
+    @override
     async def all(self) -> list[tuple[Campaign, str]]:
-        """Every campaign with its status."""
         return [
             (Campaign.model_validate(d["definition"]), str(d["status"]))
-            async for d in self._db[CAMPAIGNS].find({})
+            async for d in self.db[CAMPAIGNS].find({})
         ]
 
+    @override
     async def stored_at(self) -> dict[str, datetime]:
-        """When each campaign's current definition was stored."""
         return {
             str(d["_id"]): d["updated_at"]
-            async for d in self._db[CAMPAIGNS].find({}, {"updated_at": 1})
+            async for d in self.db[CAMPAIGNS].find({}, {"updated_at": 1})
         }
 
+    @override
     async def get(self, campaign_id: str) -> tuple[Campaign, str] | None:
-        """One campaign with its status."""
-        doc = await self._db[CAMPAIGNS].find_one({"_id": campaign_id})
+        doc = await self.db[CAMPAIGNS].find_one({"_id": campaign_id})
         return (Campaign.model_validate(doc["definition"]), str(doc["status"])) if doc else None
 
+    @override
     async def mark_started(self, campaign_ids: list[str]) -> None:
-        """Freeze the design of campaigns about to take decisions (once per process).
-
-        Outside the decision's transaction on purpose: freezing a little early is harmless,
-        and a retried transaction must not skip it.
-        """
+        # Outside the decision's transaction on purpose: freezing a little early is harmless,
+        # and a retried transaction must not skip it.
         fresh = [c for c in campaign_ids if c not in self._started]
         if fresh:
-            await self._db[CAMPAIGNS].update_many(
+            await self.db[CAMPAIGNS].update_many(
                 {"_id": {"$in": fresh}, "started": False}, {"$set": {"started": True}}
             )
             self._started.update(fresh)
 
+    @override
     async def key(self, campaign_id: str) -> str | None:
-        """The campaign's vault key (created on first use; None once shredded)."""
         if campaign_id in self._keys:
             return self._keys[campaign_id]
-        doc = await self._db[CAMPAIGN_KEYS].find_one({"_id": campaign_id})
+        doc = await self.db[CAMPAIGN_KEYS].find_one({"_id": campaign_id})
         if doc is None:
             with contextlib.suppress(DuplicateKeyError):  # created by another instance
-                await self._db[CAMPAIGN_KEYS].insert_one({"_id": campaign_id, "key": new_key()})
-            doc = await self._db[CAMPAIGN_KEYS].find_one({"_id": campaign_id})
+                await self.db[CAMPAIGN_KEYS].insert_one({"_id": campaign_id, "key": new_key()})
+            doc = await self.db[CAMPAIGN_KEYS].find_one({"_id": campaign_id})
         value = doc.get("key") if doc else None
         self._keys[campaign_id] = value
         return value
 
+    @override
     async def close(self, campaign_id: str, now: datetime) -> None:
-        """Close fieldwork: destroy the vault key (crypto-shredding) and mark closed."""
-        await self._db[CAMPAIGN_KEYS].update_one(
+        await self.db[CAMPAIGN_KEYS].update_one(
             {"_id": campaign_id}, {"$set": {"key": None, "shredded_at": now}}, upsert=True
         )
         self._keys[campaign_id] = None
-        await self._db[CAMPAIGNS].update_one(
+        await self.db[CAMPAIGNS].update_one(
             {"_id": campaign_id}, {"$set": {"status": "closed", "closed_at": now}}
         )
 
+    @override
     def forget_key(self, campaign_id: str) -> None:
-        """Drop a cached key (another instance may have shredded it)."""
         self._keys.pop(campaign_id, None)
 
+    @override
     async def draw(self, campaign_id: str) -> Document | None:
-        """The campaign's draw (batch mode), if made."""
-        return await self._db[DRAWS].find_one({"_id": campaign_id})
+        return await self.db[DRAWS].find_one({"_id": campaign_id})
 
+    @override
     async def add_draw(
         self, campaign_id: str, document: Document, session: AsyncClientSession
     ) -> None:
-        """Store the draw; raises ``DuplicateKeyError`` if one exists."""
-        await self._db[DRAWS].insert_one({"_id": campaign_id, **document}, session=session)
+        await self.db[DRAWS].insert_one({"_id": campaign_id, **document}, session=session)
 
+    @override
     async def substitutions(
         self, campaign_id: str, session: AsyncClientSession | None = None
     ) -> list[Document]:
-        """The substitution log in order."""
         cursor = (
-            self._db[SUBSTITUTIONS].find({"campaign": campaign_id}, session=session).sort("seq", 1)
+            self.db[SUBSTITUTIONS].find({"campaign": campaign_id}, session=session).sort("seq", 1)
         )
         return [doc async for doc in cursor]
 
+    @override
     async def add_substitution(
         self, campaign_id: str, entry: dict[str, Any], session: AsyncClientSession
     ) -> None:
-        """Append one chained entry (its seq makes a concurrent append conflict)."""
-        await self._db[SUBSTITUTIONS].insert_one(
+        await self.db[SUBSTITUTIONS].insert_one(
             {"_id": f"{campaign_id}|{entry['seq']:06d}", "campaign": campaign_id, **entry},
             session=session,
         )

@@ -8,8 +8,9 @@ from typing import Protocol
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
+from typing_extensions import override
 
-from sipas_runtime.mongo import Database
+from sipas_runtime.mongo import MongoStore
 from sipas_runtime.writes import Writes
 from sipas_sampling.store.collections import CONTACTS, OPTOUTS
 
@@ -38,25 +39,22 @@ class ContactStore(Protocol):
         ...
 
 
-class MongoContactStore:
+class MongoContactStore(MongoStore, ContactStore):
     """The ``contacts`` and ``optouts`` collections."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+    @override
     async def contact_history(
         self, pseudonyms: Iterable[str], session: AsyncClientSession
     ) -> dict[str, list[datetime]]:
-        """Past invitation times per applicant pseudonym, across campaigns."""
         wanted = list(set(pseudonyms))
         if not wanted:
             return {}
-        cursor = self._db[CONTACTS].find({"_id": {"$in": wanted}}, session=session)
+        cursor = self.db[CONTACTS].find({"_id": {"$in": wanted}}, session=session)
         return {doc["_id"]: list(doc.get("invited_at", [])) async for doc in cursor}
 
+    @override
     @staticmethod
     def record_contacts(invited: Mapping[str, datetime], writes: Writes) -> None:
-        """Remember invitation times (the last 20 per applicant, trimmed on write)."""
         for pseudonym, at in invited.items():
             writes.update(
                 CONTACTS,
@@ -65,18 +63,18 @@ class MongoContactStore:
                 upsert=True,
             )
 
+    @override
     async def opted_out(
         self, hashes: Iterable[str], session: AsyncClientSession | None = None
     ) -> dict[str, list[str]]:
-        """Opt-out scopes (channels or ``all``) of the given contact hashes."""
         wanted = list(set(hashes))
         if not wanted:
             return {}
-        cursor = self._db[OPTOUTS].find({"_id": {"$in": wanted}}, session=session)
+        cursor = self.db[OPTOUTS].find({"_id": {"$in": wanted}}, session=session)
         return {doc["_id"]: list(doc["channels"]) async for doc in cursor}
 
+    @override
     async def add_optouts(self, hashes: Iterable[str], channels: list[str], at: datetime) -> None:
-        """Register opt-outs (idempotent; scopes accumulate)."""
         ops = [
             UpdateOne(
                 {"_id": h},
@@ -86,4 +84,4 @@ class MongoContactStore:
             for h in hashes
         ]
         if ops:
-            await self._db[OPTOUTS].bulk_write(ops, ordered=False)
+            await self.db[OPTOUTS].bulk_write(ops, ordered=False)

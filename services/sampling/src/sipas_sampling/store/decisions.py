@@ -11,8 +11,9 @@ from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import OperationFailure
+from typing_extensions import override
 
-from sipas_runtime.mongo import Database, Document
+from sipas_runtime.mongo import Database, Document, MongoStore
 from sipas_runtime.writes import Writes
 from sipas_sampling.domain.continuous import UnitProgress
 from sipas_sampling.store.collections import (
@@ -77,7 +78,10 @@ class DecisionStore(Protocol):
     async def claim(
         self, claims: Mapping[str, str], session: AsyncClientSession
     ) -> tuple[set[str], set[str]]:
-        """Claim ``key → dossier``; returns (keys held by another dossier, repeats)."""
+        """Claim ``key → dossier``; returns (keys held by another dossier, repeats).
+
+        A repeat is a key this very dossier already held: a re-sent dossier, decided before.
+        """
         ...
 
     def log_decisions(
@@ -95,7 +99,7 @@ class DecisionStore(Protocol):
         ...
 
 
-class MongoDecisionStore:
+class MongoDecisionStore(MongoStore, DecisionStore):
     """Everything the continuous decision reads and writes, in the consumer's transaction.
 
     A unit's quota document holds what must be exact and shared: ``quota``, ``reserved``
@@ -107,16 +111,16 @@ class MongoDecisionStore:
     """
 
     def __init__(self, db: Database, shard: str = "") -> None:
-        self._db = db
+        super().__init__(db)
         self._shard = shard or uuid.uuid4().hex[:12]
 
+    @override
     async def set_quotas(
         self,
         campaign_id: str,
         quotas: Mapping[str, int | None],
         expected: Mapping[str, float | None],
     ) -> None:
-        """Create or update each unit's quota (never below what is already reserved)."""
         ops = [
             UpdateOne(
                 {"_id": quota_id(campaign_id, unit)},
@@ -129,7 +133,7 @@ class MongoDecisionStore:
             for unit, quota in quotas.items()
         ]
         if ops:
-            await self._db[QUOTAS].bulk_write(ops, ordered=False)
+            await self.db[QUOTAS].bulk_write(ops, ordered=False)
 
     async def _counts(
         self, campaign_id: str, units: Iterable[str] | None, session: AsyncClientSession | None
@@ -144,7 +148,7 @@ class MongoDecisionStore:
                 for name in _COUNTERS:
                     total[name] += counters.get(name, 0)
 
-        async for doc in self._db[QUOTA_COUNTS].find({"campaign": campaign_id}, session=session):
+        async for doc in self.db[QUOTA_COUNTS].find({"campaign": campaign_id}, session=session):
             if "units" in doc:
                 for unit, counters in doc["units"].items():
                     add(unit, counters)
@@ -152,15 +156,15 @@ class MongoDecisionStore:
                 add(doc["unit"], doc)
         return totals
 
+    @override
     async def progress(
         self, campaign_id: str, units: Iterable[str], session: AsyncClientSession
     ) -> dict[str, UnitProgress]:
-        """Progress of the given units (units without a quota document are unlimited)."""
         wanted = set(units)
         ids = [quota_id(campaign_id, u) for u in wanted]
         counts = await self._counts(campaign_id, wanted, session)
         found = {}
-        async for doc in self._db[QUOTAS].find({"_id": {"$in": ids}}, session=session):
+        async for doc in self.db[QUOTAS].find({"_id": {"$in": ids}}, session=session):
             found[doc["unit"]] = UnitProgress(
                 quota=doc.get("quota"),
                 reserved=doc["reserved"],
@@ -171,6 +175,7 @@ class MongoDecisionStore:
             )
         return found
 
+    @override
     async def apply_batch(
         self,
         campaign_id: str,
@@ -179,12 +184,9 @@ class MongoDecisionStore:
         wanted: Mapping[str, int],
         writes: Writes,
     ) -> dict[str, int]:
-        """Count what the batch saw and reserve slots; returns slots granted per unit.
-
-        ``progress`` was read in this same transaction and every reservation is guarded by
-        the ``reserved`` value it read: if another instance reserved in between, the guard
-        misses and the whole transaction is retried. No unit can pass its quota.
-        """
+        # ``progress`` was read in this same transaction and every reservation is guarded by
+        # the ``reserved`` value it read: if another instance reserved in between, the guard
+        # misses and the whole transaction is retried. No unit can pass its quota.
         granted: dict[str, int] = {}
         for unit, n in wanted.items():
             current = progress.get(unit)
@@ -218,6 +220,7 @@ class MongoDecisionStore:
             )
         return granted
 
+    @override
     async def settle(
         self,
         campaign_id: str,
@@ -228,8 +231,7 @@ class MongoDecisionStore:
         release: int = 0,
         session: AsyncClientSession | None = None,
     ) -> None:
-        """Record answers and lapses; ``release`` frees reserved slots."""
-        await self._db[QUOTAS].update_one(
+        await self.db[QUOTAS].update_one(
             {"_id": quota_id(campaign_id, unit)},
             {
                 "$inc": {"answered": answered, "lapsed": lapsed, "reserved": -release},
@@ -239,51 +241,48 @@ class MongoDecisionStore:
             session=session,
         )
 
+    @override
     async def claim(
         self, claims: Mapping[str, str], session: AsyncClientSession
     ) -> tuple[set[str], set[str]]:
-        """Claim ``key → dossier``; returns (keys held by another dossier, repeats).
-
-        A repeat is a key this very dossier already held: a re-sent dossier, decided before.
-        """
         if not claims:
             return set(), set()
         taken = {
             doc["_id"]: doc["dossier_id"]
-            async for doc in self._db[APPLICANTS].find(
+            async for doc in self.db[APPLICANTS].find(
                 {"_id": {"$in": list(claims)}}, session=session
             )
         }
         # One insert_many: cheaper for the server than as many inserts in a bulkWrite.
         fresh = [{"_id": k, "dossier_id": d} for k, d in claims.items() if k not in taken]
         if fresh:
-            await self._db[APPLICANTS].insert_many(fresh, ordered=False, session=session)
+            await self.db[APPLICANTS].insert_many(fresh, ordered=False, session=session)
         others = {k for k, d in claims.items() if k in taken and taken[k] != d}
         repeats = {k for k, d in claims.items() if taken.get(k) == d}
         return others, repeats
 
+    @override
     @staticmethod
     def log_decisions(
         campaign_id: str, items: list[list[Any]], at: datetime, writes: Writes
     ) -> None:
-        """One audit document per batch: ``[dossier_id, unit, draw, rate, outcome]`` rows."""
         if items:
             writes.insert(
                 DECISIONS, {"_id": ObjectId(), "campaign": campaign_id, "at": at, "items": items}
             )
 
+    @override
     async def decisions(self, campaign_id: str, since: datetime | None = None) -> list[list[Any]]:
-        """Every logged decision of a campaign, in log order."""
         query: Document = {"campaign": campaign_id}
         if since is not None:
             query["at"] = {"$gte": since}
-        cursor = self._db[DECISIONS].find(query).sort("at", 1)
+        cursor = self.db[DECISIONS].find(query).sort("at", 1)
         return [item async for doc in cursor for item in doc["items"]]
 
+    @override
     async def quota_table(self, campaign_id: str) -> list[Document]:
-        """Quota documents of a campaign with their counters summed, by unit."""
         counts = await self._counts(campaign_id, None, None)
-        rows = {d["unit"]: d async for d in self._db[QUOTAS].find({"campaign": campaign_id})}
+        rows = {d["unit"]: d async for d in self.db[QUOTAS].find({"campaign": campaign_id})}
         for unit in counts.keys() - rows.keys():
             rows[unit] = {"unit": unit, "quota": None, **_ZERO_SLOTS}
         return [{**rows[u], **counts.get(u, dict.fromkeys(_COUNTERS, 0))} for u in sorted(rows)]

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pymongo import UpdateOne
+from typing_extensions import override
 
-from sipas_runtime.mongo import Database, Document
+from sipas_runtime.mongo import Database, Document, MongoStore
 from sipas_sampling.store.collections import OUTBOX
 
 OUTBOX_KEEP = timedelta(days=1)
@@ -26,15 +27,15 @@ class DevOutbox(Protocol):
         ...
 
 
-class MongoDevOutbox:
+class MongoDevOutbox(MongoStore, DevOutbox):
     """The ``outbox`` collection (its TTL index forgets a message after a day)."""
 
     def __init__(self, db: Database) -> None:
-        self._db = db
+        super().__init__(db)
         self._last: datetime | None = None
 
+    @override
     async def add(self, documents: Sequence[Document], now: datetime) -> None:
-        """Keep messages for a day (timestamps increase per process)."""
         expires = datetime.now(UTC) + OUTBOX_KEEP  # wall time: the TTL index reads it
         operations = []
         for document in documents:
@@ -49,10 +50,10 @@ class MongoDevOutbox:
                 )
             )
         if operations:
-            await self._db[OUTBOX].bulk_write(operations, ordered=True)
+            await self.db[OUTBOX].bulk_write(operations, ordered=True)
 
+    @override
     async def messages(self, after: datetime | None, limit: int) -> list[Document]:
-        """Messages in creation order (those created after ``after``)."""
         query = {"created_at": {"$gt": after}} if after else {}
-        cursor = self._db[OUTBOX].find(query).sort("created_at", 1).limit(limit)
+        cursor = self.db[OUTBOX].find(query).sort("created_at", 1).limit(limit)
         return [doc async for doc in cursor]

@@ -10,9 +10,10 @@ from uuid import UUID
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
+from typing_extensions import override
 
 from sipas_contracts.events import InvitationSent
-from sipas_runtime.mongo import Database, Document
+from sipas_runtime.mongo import Document, MongoStore
 from sipas_runtime.writes import Writes
 from sipas_sampling.store.collections import INVITATIONS, POPULATION
 
@@ -32,7 +33,10 @@ class InvitationStore(Protocol):
         *,
         writes: Writes | None = None,
     ) -> None:
-        """Insert new invitations (each holds its first invitation-sent event)."""
+        """Insert new invitations (each holds its first invitation-sent event).
+
+        ``writes``: add them to a consumer batch's writes instead of sending them now.
+        """
         ...
 
     async def events_for(
@@ -107,12 +111,10 @@ class InvitationStore(Protocol):
         ...
 
 
-class MongoInvitationStore:
+class MongoInvitationStore(MongoStore, InvitationStore):
     """Invitation documents and what the dispatcher needs."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+    @override
     async def add(
         self,
         documents: list[Document],
@@ -120,68 +122,62 @@ class MongoInvitationStore:
         *,
         writes: Writes | None = None,
     ) -> None:
-        """Insert new invitations (each holds its first invitation-sent event).
-
-        ``writes``: add them to a consumer batch's writes instead of sending them now.
-        """
         if writes is not None:
             for document in documents:
                 writes.insert(INVITATIONS, document)
         elif documents:
-            await self._db[INVITATIONS].insert_many(documents, ordered=False, session=session)
+            await self.db[INVITATIONS].insert_many(documents, ordered=False, session=session)
 
+    @override
     async def events_for(
         self, campaign_dossiers: Iterable[tuple[str, str]], session: AsyncClientSession
     ) -> list[InvitationSent]:
-        """First invitation-sent events of the given (campaign, dossier) pairs (replays)."""
         pairs = list(campaign_dossiers)
         if not pairs:
             return []
         query = {"$or": [{"campaign": c, "dossier_id": d} for c, d in pairs]}
-        cursor = self._db[INVITATIONS].find(query, {"event": 1}, session=session)
+        cursor = self.db[INVITATIONS].find(query, {"event": 1}, session=session)
         return [InvitationSent.model_validate(doc["event"]) async for doc in cursor]
 
+    @override
     async def claim_due(
         self, now: datetime, *, owner: str, limit: int, lease: timedelta
     ) -> list[Document]:
-        """Lease up to ``limit`` invitations whose next send (or reminder) is due (3 queries)."""
         return await self.claim(await self.due(now, limit), now, owner=owner, lease=lease)
 
+    @override
     async def due(self, now: datetime, limit: int) -> list[UUID]:
-        """Ids of invitations due at ``now`` and not leased, earliest first."""
         cursor = (
-            self._db[INVITATIONS]
-            .find(_due(now), {"_id": 1})
-            .sort("next_attempt_at", 1)
-            .limit(limit)
+            self.db[INVITATIONS].find(_due(now), {"_id": 1}).sort("next_attempt_at", 1).limit(limit)
         )
         return [doc["_id"] async for doc in cursor]
 
+    @override
     async def claim(
         self, ids: Sequence[UUID], now: datetime, *, owner: str, lease: timedelta
     ) -> list[Document]:
-        """Lease those of ``ids`` that are still due (another sender may have been faster)."""
         if not ids:
             return []
         lease_id = f"{owner}:{uuid.uuid4().hex}"  # unique per claim, even with a frozen clock
-        await self._db[INVITATIONS].update_many(
+        await self.db[INVITATIONS].update_many(
             {"_id": {"$in": list(ids)}, **_due(now)},  # due again: not just "not leased"
             {"$set": {"lease_until": now + lease, "lease_owner": lease_id}},
         )
         return [
             doc
-            async for doc in self._db[INVITATIONS].find(
+            async for doc in self.db[INVITATIONS].find(
                 {"_id": {"$in": list(ids)}, "lease_owner": lease_id}
             )
         ]
 
+    @override
     async def renew(self, lease_id: str, until: datetime) -> None:
-        """Extend a claim's leases that are still held (a round that is still sending)."""
-        await self._db[INVITATIONS].update_many(
+        await self.db[INVITATIONS].update_many(
             {"lease_owner": lease_id, "lease_until": {"$gt": NO_LEASE}},
             {"$set": {"lease_until": until}},
         )
 
+    @override
     async def update(
         self,
         invitation_id: UUID,
@@ -190,67 +186,66 @@ class MongoInvitationStore:
         attempt: Document | None = None,
         session: AsyncClientSession | None = None,
     ) -> None:
-        """Apply a state change (and append a delivery attempt), releasing the lease."""
-        await self._db[INVITATIONS].update_one(
+        await self.db[INVITATIONS].update_one(
             {"_id": invitation_id}, _state_update(changes, attempt), session=session
         )
 
+    @override
     async def update_all(self, updates: Sequence[tuple[UUID, Document, Document | None]]) -> None:
-        """Apply many state changes in one bulk write (one dispatch round)."""
         if updates:
-            await self._db[INVITATIONS].bulk_write(
+            await self.db[INVITATIONS].bulk_write(
                 [UpdateOne({"_id": i}, _state_update(c, a)) for i, c, a in updates], ordered=False
             )
 
+    @override
     async def get(
         self, invitation_id: UUID, session: AsyncClientSession | None = None
     ) -> Document | None:
-        """One invitation."""
-        return await self._db[INVITATIONS].find_one({"_id": invitation_id}, session=session)
+        return await self.db[INVITATIONS].find_one({"_id": invitation_id}, session=session)
 
+    @override
     async def answer(
         self, invitation_id: UUID, at: datetime, session: AsyncClientSession
     ) -> Document | None:
-        """Mark answered (first time only); returns the invitation before the change."""
-        return await self._db[INVITATIONS].find_one_and_update(
+        return await self.db[INVITATIONS].find_one_and_update(
             {"_id": invitation_id, "state": {"$ne": "answered"}},
             {"$set": {"state": "answered", "answered_at": at, "reminders": []}},
             session=session,
         )
 
+    @override
     async def expired(self, before: datetime, limit: int = 500) -> list[Document]:
-        """Open invitations whose token expired before ``before``."""
         cursor = (
-            self._db[INVITATIONS]
+            self.db[INVITATIONS]
             .find({"state": {"$in": list(OPEN)}, "expires_at": {"$lt": before}})
             .limit(limit)
         )
         return [doc async for doc in cursor]
 
+    @override
     async def mark_lapsed(
         self, invitation_id: UUID, at: datetime, session: AsyncClientSession
     ) -> bool:
-        """Lapse an open invitation; False if it changed meanwhile (answered, say)."""
-        result = await self._db[INVITATIONS].update_one(
+        result = await self.db[INVITATIONS].update_one(
             {"_id": invitation_id, "state": {"$in": list(OPEN)}},
             {"$set": {"state": "lapsed", "lapsed_at": at, "reminders": []}},
             session=session,
         )
         return result.modified_count == 1
 
+    @override
     async def by_campaign(self, campaign_id: str, **filters: object) -> list[Document]:
-        """Invitations of a campaign (optionally filtered), in creation order."""
         cursor = (
-            self._db[INVITATIONS].find({"campaign": campaign_id, **filters}).sort("created_at", 1)
+            self.db[INVITATIONS].find({"campaign": campaign_id, **filters}).sort("created_at", 1)
         )
         return [doc async for doc in cursor]
 
+    @override
     async def shred(self, campaign_id: str) -> int:
-        """Remove vault fields of a closed campaign's invitations and population."""
-        result = await self._db[INVITATIONS].update_many(
+        result = await self.db[INVITATIONS].update_many(
             {"campaign": campaign_id}, {"$unset": {"contact": "", "token": "", "name": ""}}
         )
-        await self._db[POPULATION].update_many(
+        await self.db[POPULATION].update_many(
             {"campaign": campaign_id}, {"$unset": {"contact": ""}}
         )
         return result.modified_count

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sipas_runtime.mongo import Database, Document
+from typing_extensions import override
+
+from sipas_runtime.mongo import Document, MongoStore
 from sipas_sampling.domain.progress import InvitationCount
 from sipas_sampling.store.collections import INVITATIONS, POPULATION
 
@@ -25,14 +27,11 @@ class ProgressStore(Protocol):
         ...
 
 
-class MongoProgressStore:
+class MongoProgressStore(MongoStore, ProgressStore):
     """Counts behind ``GET /v1/campaigns/{id}``."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+    @override
     async def invitations(self, campaign_id: str) -> list[InvitationCount]:
-        """Invitations counted by unit, list, current channel and state."""
         pipeline: list[Document] = [
             {"$match": {"campaign": campaign_id}},
             {
@@ -55,15 +54,15 @@ class MongoProgressStore:
                 state=d["_id"]["state"],
                 n=d["n"],
             )
-            async for d in await self._db[INVITATIONS].aggregate(pipeline)
+            async for d in await self.db[INVITATIONS].aggregate(pipeline)
         ]
 
+    @override
     async def eligible(self, campaign_id: str) -> dict[str, int]:
-        """Eligible dossiers of a batch campaign's population, by unit."""
         pipeline: list[Document] = [
             {"$match": {"campaign": campaign_id, "eligible": True}},
             {"$group": {"_id": "$unit", "n": {"$sum": 1}}},
         ]
         return {
-            str(d["_id"]): int(d["n"]) async for d in await self._db[POPULATION].aggregate(pipeline)
+            str(d["_id"]): int(d["n"]) async for d in await self.db[POPULATION].aggregate(pipeline)
         }

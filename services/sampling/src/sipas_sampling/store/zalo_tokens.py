@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from typing_extensions import override
+
 from sipas_runtime.channels import TokenPair, TokenStore
-from sipas_runtime.mongo import Database
+from sipas_runtime.mongo import MongoStore
 from sipas_sampling.store.collections import ZALO_TOKENS
 
 
@@ -17,22 +19,19 @@ class ZaloTokenStore(TokenStore, Protocol):
         ...
 
 
-class MongoZaloTokenStore:
+class MongoZaloTokenStore(MongoStore, ZaloTokenStore):
     """The Zalo OA token pair, swapped atomically (single-use refresh tokens)."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     async def load(self) -> TokenPair | None:
         """The current pair."""
-        doc = await self._db[ZALO_TOKENS].find_one({"_id": "oa"})
+        doc = await self.db[ZALO_TOKENS].find_one({"_id": "oa"})
         if doc is None:
             return None
         return TokenPair(doc["access_token"], doc["refresh_token"], float(doc["expires_at"]))
 
     async def swap(self, old_refresh_token: str, new: TokenPair) -> bool:
         """Replace the pair only if it still holds ``old_refresh_token``."""
-        result = await self._db[ZALO_TOKENS].update_one(
+        result = await self.db[ZALO_TOKENS].update_one(
             {"_id": "oa", "refresh_token": old_refresh_token},
             {
                 "$set": {
@@ -44,9 +43,9 @@ class MongoZaloTokenStore:
         )
         return result.modified_count == 1
 
+    @override
     async def bootstrap(self, pair: TokenPair) -> None:
-        """Store the first pair if none is stored yet."""
-        await self._db[ZALO_TOKENS].update_one(
+        await self.db[ZALO_TOKENS].update_one(
             {"_id": "oa"},
             {
                 "$setOnInsert": {

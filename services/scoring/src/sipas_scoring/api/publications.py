@@ -160,7 +160,7 @@ async def _step(
     try:
         state = transition(record.state, action, actor=caller.subject, drafted_by=record.drafted_by)
         entry = HistoryEntry(state=state, actor=caller.subject, at=datetime.now(UTC), **printed)
-        moved = await scoring.stores.publications.move(scoring.runtime.mongo, record, entry)
+        moved = await scoring.stores.publications.move(record, entry)
     except PublicationError as exc:
         raise ProblemError(409, str(exc), code="urn:sipas:problem:publication-state") from exc
     except ConflictError as exc:

@@ -1,8 +1,7 @@
 """Scoring's Mongo adapters: counts per slice, the funnel, profiles and plans, publications.
 
-Each store is a ``Protocol`` (what the service asks of it) beside its ``Mongo…``
-implementation; :class:`Stores` builds every one once, on the service's database. Each
-module names its collections: ``aggregates`` (:mod:`~sipas_scoring.store.aggregates`),
+Stores, protocols, fakes and contract suites: docs/stores.md. Each module
+names its collections: ``aggregates`` (:mod:`~sipas_scoring.store.aggregates`),
 ``funnel_dossiers`` and ``funnel_invitations`` (:mod:`~sipas_scoring.store.funnel`),
 ``profiles`` and ``plans`` (:mod:`~sipas_scoring.store.profiles`), ``publications``
 (:mod:`~sipas_scoring.store.publications`).
@@ -27,10 +26,6 @@ class Stores:
 
     def __init__(self, db: Database, profile_defaults: ProfileSettings) -> None:
         self.aggregates: AggregateStore = MongoAggregateStore(db)
-        """The slice counts as last checkpointed."""
         self.funnel: FunnelStore = MongoFunnelStore(db)
-        """The counts behind the survey funnel."""
         self.profiles: ProfileStore = MongoProfileStore(db, profile_defaults)
-        """Campaign profiles and plans."""
         self.publications: PublicationStore = MongoPublicationStore(db)
-        """Publication snapshots and their history."""

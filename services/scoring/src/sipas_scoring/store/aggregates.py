@@ -38,8 +38,9 @@ from pymongo import ASCENDING, DeleteOne, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from typing_extensions import override
 
-from sipas_runtime.mongo import Database, Document
+from sipas_runtime.mongo import Database, Document, MongoStore, Session
 from sipas_runtime.positions import WATERMARKS
 from sipas_runtime.sequences import AppliedSequences
 from sipas_scoring.domain.tally import SliceKey, Tally
@@ -114,11 +115,7 @@ class AggregateStore(Protocol):
         ...
 
     async def tallies(
-        self,
-        campaign_id: str | None = None,
-        session: AsyncClientSession | None = None,
-        *,
-        since: str | None = None,
+        self, campaign_id: str | None = None, session: Session = None, *, since: str | None = None
     ) -> dict[SliceKey, Tally]:
         """Every slice (of one campaign; from the bucket ``since`` on)."""
         ...
@@ -142,46 +139,42 @@ class AggregateStore(Protocol):
         ...
 
 
-class MongoAggregateStore:
+class MongoAggregateStore(MongoStore, AggregateStore):
     """The slice documents of one collection (live, or a rebuild's fresh copy)."""
 
     def __init__(self, db: Database, collection: str = AGGREGATES) -> None:
-        self._db = db
+        super().__init__(db)
         self._collection = collection
 
     @property
     def _slices(self) -> AsyncCollection[Document]:
-        return self._db[self._collection]
+        return self.db[self._collection]
 
+    @override
     @property
     def name(self) -> str:
-        """The collection's name."""
         return self._slices.name
 
+    @override
     async def create_indexes(self) -> None:
-        """Per-campaign reads (the API, exports) and per-unit aggregations."""
         await self._slices.create_index([("campaign_id", ASCENDING), ("bucket", ASCENDING)])
         await self._slices.create_index([("unit", ASCENDING)])
 
+    @override
     def of_days(self) -> AggregateStore:
-        """The store of the day slices beside this one's months."""
-        return MongoAggregateStore(self._db, DAY_AGGREGATES)
+        return MongoAggregateStore(self.db, DAY_AGGREGATES)
 
+    @override
     async def tallies(
-        self,
-        campaign_id: str | None = None,
-        session: AsyncClientSession | None = None,
-        *,
-        since: str | None = None,
+        self, campaign_id: str | None = None, session: Session = None, *, since: str | None = None
     ) -> dict[SliceKey, Tally]:
-        """Every slice (of one campaign; from the bucket ``since`` on)."""
         query: Document = {} if campaign_id is None else {"campaign_id": campaign_id}
         if since is not None:
             query["bucket"] = {"$gte": since}
         return dict([from_document(doc) async for doc in self._slices.find(query, session=session)])
 
+    @override
     async def campaigns(self) -> list[Document]:
-        """Per campaign: responses, units, months and instruments in the counts."""
         pipeline: list[Document] = [
             {"$group": {
                 "_id": "$campaign_id", "responses": {"$sum": "$responses"},
@@ -201,22 +194,22 @@ class MongoAggregateStore:
             async for row in await self._slices.aggregate(pipeline)
         ]
 
+    @override
     async def replace_all(self, tallies: Mapping[SliceKey, Tally]) -> None:
-        """Make the collection hold exactly ``tallies`` (used for a rebuild's fresh copy)."""
         await self._slices.delete_many({})
         documents = [to_document(key, tally) for key, tally in sorted(tallies.items())]
         for start in range(0, len(documents), 1000):
             await self._slices.insert_many(documents[start : start + 1000], ordered=False)
 
+    @override
     async def applied(
         self, durable: str, session: AsyncClientSession | None = None
     ) -> AppliedSequences:
-        """The exact stream sequences consumer ``durable`` has applied (and checkpointed)."""
-        mark = await self._db[WATERMARKS].find_one({"_id": durable}, session=session)
+        mark = await self.db[WATERMARKS].find_one({"_id": durable}, session=session)
         return AppliedSequences.from_document(mark)
 
+    @override
     async def legacy_documents(self) -> int:
-        """How many documents are still in the form of earlier versions (to migrate)."""
         return await self._slices.count_documents(_LEGACY)
 
 

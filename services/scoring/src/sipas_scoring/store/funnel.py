@@ -17,10 +17,10 @@ from typing import Protocol
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.collection import AsyncCollection
+from typing_extensions import override
 
 from sipas_contracts.events import InvitationSent
-from sipas_runtime.mongo import Database, Document
+from sipas_runtime.mongo import Collection, Document, MongoStore
 from sipas_scoring.domain.funnel import Answered, FunnelCounts
 
 DOSSIERS = "funnel_dossiers"
@@ -58,7 +58,11 @@ class FunnelStore(Protocol):
         ...
 
     async def window(self, campaign_id: str) -> tuple[datetime, datetime] | None:
-        """First and last completion of the campaign's invited dossiers."""
+        """First and last completion of the campaign's invited dossiers.
+
+        Invitations recorded from events before version 2 carry no completion time; when
+        no invitation has one, the first and last invitation times stand in.
+        """
         ...
 
     async def eligible(self, start: date, end: date) -> dict[str, dict[str, int]]:
@@ -66,29 +70,21 @@ class FunnelStore(Protocol):
         ...
 
 
-class MongoFunnelStore:
+class MongoFunnelStore(MongoStore, FunnelStore):
     """Counts behind the survey funnel."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    _dossiers = Collection(DOSSIERS)
+    _invitations = Collection(INVITATIONS)
 
-    @property
-    def _dossiers(self) -> AsyncCollection[Document]:
-        return self._db[DOSSIERS]
-
-    @property
-    def _invitations(self) -> AsyncCollection[Document]:
-        return self._db[INVITATIONS]
-
+    @override
     async def create_indexes(self) -> None:
-        """Indexes for window and campaign reads."""
         await self._dossiers.create_index([("day", ASCENDING)])
         await self._invitations.create_index([("campaign_id", ASCENDING)])
 
+    @override
     async def count_dossiers(
         self, increments: Mapping[DayKey, Mapping[str, int]], session: AsyncClientSession
     ) -> None:
-        """Add completed dossiers per (unit, day) and ``channel|kind``."""
         operations = [
             UpdateOne(
                 {"_id": f"{unit}|{day.isoformat()}"},
@@ -103,10 +99,10 @@ class MongoFunnelStore:
         if operations:
             await self._dossiers.bulk_write(operations, ordered=False, session=session)
 
+    @override
     async def record_invitations(
         self, invitations: Iterable[InvitationSent], session: AsyncClientSession
     ) -> None:
-        """Upsert one document per invitation (first attempt's channel, attempts seen)."""
         operations = []
         for inv in invitations:
             fields: Document = {"campaign_id": inv.campaign_id, "unit": inv.unit}
@@ -131,10 +127,10 @@ class MongoFunnelStore:
         if operations:
             await self._invitations.bulk_write(operations, ordered=False, session=session)
 
+    @override
     async def mark_responded(
         self, responses: Iterable[Answered], session: AsyncClientSession
     ) -> None:
-        """Mark the invitations that produced a response."""
         operations = [
             UpdateOne(
                 {"_id": str(r.invitation_id)},
@@ -150,8 +146,8 @@ class MongoFunnelStore:
         if operations:
             await self._invitations.bulk_write(operations, ordered=False, session=session)
 
+    @override
     async def invitation_counts(self, campaign_id: str) -> dict[str, FunnelCounts]:
-        """Invited and responded per unit and channel of the first attempt."""
         out: dict[str, FunnelCounts] = {}
         projection = {"unit": 1, "channel": 1, "channels": 1, "responded": 1}
         async for doc in self._invitations.find({"campaign_id": campaign_id}, projection):
@@ -164,12 +160,8 @@ class MongoFunnelStore:
                 counts.responded[channel] = counts.responded.get(channel, 0) + 1
         return out
 
+    @override
     async def window(self, campaign_id: str) -> tuple[datetime, datetime] | None:
-        """First and last completion of the campaign's invited dossiers.
-
-        Invitations recorded from events before version 2 carry no completion time; when
-        no invitation has one, the first and last invitation times stand in.
-        """
         for field in ("completed_at", "first_at"):
             query = {"campaign_id": campaign_id, field: {"$ne": None}}
             first = await self._invitations.find_one(query, sort=[(field, 1)])
@@ -178,8 +170,8 @@ class MongoFunnelStore:
                 return first[field], last[field]
         return None
 
+    @override
     async def eligible(self, start: date, end: date) -> dict[str, dict[str, int]]:
-        """Completed dossiers per unit and submission channel, days ``start``..``end``."""
         out: dict[str, dict[str, int]] = {}
         query = {"day": {"$gte": start.isoformat(), "$lte": end.isoformat()}}
         async for doc in self._dossiers.find(query):

@@ -13,10 +13,10 @@ from typing import Any, Protocol
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.collection import AsyncCollection
+from typing_extensions import override
 
 from sipas_contracts.events import CampaignPlanned
-from sipas_runtime.mongo import Database, Document
+from sipas_runtime.mongo import Collection, Database, Document, MongoStore
 from sipas_scoring.domain.profile import CampaignProfile, ProfileSettings, effective_profile
 
 PROFILES = "profiles"
@@ -57,30 +57,25 @@ class ProfileStore(Protocol):
         ...
 
 
-class MongoProfileStore:
+class MongoProfileStore(MongoStore, ProfileStore):
     """Stored profiles and plans; campaigns without either get the service defaults."""
 
     def __init__(self, db: Database, defaults: ProfileSettings) -> None:
-        self._db = db
+        super().__init__(db)
         self._defaults = defaults
 
-    @property
-    def _profiles(self) -> AsyncCollection[Document]:
-        return self._db[PROFILES]
+    _profiles = Collection(PROFILES)
+    _plans = Collection(PLANS)
 
-    @property
-    def _plans(self) -> AsyncCollection[Document]:
-        return self._db[PLANS]
-
+    @override
     async def plan(self, campaign_id: str) -> CampaignPlanned | None:
-        """The latest plan sampling announced for a campaign, if any."""
         doc = await self._plans.find_one({"_id": campaign_id})
         return None if doc is None else CampaignPlanned.model_validate(doc["event"])
 
+    @override
     async def save_plans(
         self, events: Iterable[CampaignPlanned], session: AsyncClientSession
     ) -> None:
-        """Keep each campaign's latest plan (by ``occurred_at``); older ones are ignored."""
         for event in events:
             current = await self._plans.find_one({"_id": event.campaign_id}, session=session)
             if current is not None and current["occurred_at"] > event.occurred_at:
@@ -92,12 +87,12 @@ class MongoProfileStore:
                 session=session,
             )
 
+    @override
     async def explicit(self, campaign_id: str) -> Document | None:
-        """What operators set for a campaign (``settings``, ``revision``, ``updated_by``)."""
         return await self._profiles.find_one({"_id": campaign_id})
 
+    @override
     async def get_or_default(self, campaign_id: str) -> CampaignProfile:
-        """The profile in force: service defaults, then the plan, then the operators' choices."""
         doc = await self.explicit(campaign_id) or {}
         return effective_profile(
             campaign_id,
@@ -108,8 +103,8 @@ class MongoProfileStore:
             updated_by=doc.get("updated_by"),
         )
 
+    @override
     async def put(self, campaign_id: str, explicit: dict[str, Any], actor: str) -> CampaignProfile:
-        """Replace what operators set (only the given fields); the revision goes up by one."""
         doc = await self._profiles.find_one_and_update(
             {"_id": campaign_id},
             {

@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.collection import AsyncCollection
+from typing_extensions import override
 
-from sipas_runtime.mongo import Database, Document, in_transaction
+from sipas_runtime.mongo import Collection, Document, MongoStore, in_transaction
 from sipas_scoring.domain.publication import State
 
 PUBLICATIONS = "publications"
@@ -103,75 +103,59 @@ class PublicationStore(Protocol):
         """Every currently published publication."""
         ...
 
-    async def move(
-        self,
-        client: AsyncMongoClient[Document],
-        record: PublicationRecord,
-        entry: HistoryEntry,
-    ) -> PublicationRecord:
+    async def move(self, record: PublicationRecord, entry: HistoryEntry) -> PublicationRecord:
         """Change state from ``record.state`` to ``entry.state`` (superseding on publish)."""
         ...
 
 
-class MongoPublicationStore:
+class MongoPublicationStore(MongoStore, PublicationStore):
     """Publications of every campaign."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    _publications = Collection(PUBLICATIONS)
 
-    @property
-    def _publications(self) -> AsyncCollection[Document]:
-        return self._db[PUBLICATIONS]
-
+    @override
     async def create_indexes(self) -> None:
-        """Lookup by campaign, period and state."""
         await self._publications.create_index(
             [("campaign_id", ASCENDING), ("period", ASCENDING), ("state", ASCENDING)]
         )
 
+    @override
     async def add(self, record: PublicationRecord, snapshot: Document) -> None:
-        """Store a new draft with its snapshot."""
         doc = record.model_dump(exclude={"id"})
         await self._publications.insert_one({"_id": record.id, **doc, "snapshot": snapshot})
 
+    @override
     async def get(self, publication_id: str) -> PublicationRecord | None:
-        """A publication's record (without the snapshot)."""
         doc = await self._publications.find_one({"_id": publication_id}, _LIST)
         return None if doc is None else _record(doc)
 
+    @override
     async def snapshot(self, publication_id: str) -> Document | None:
-        """The frozen snapshot of a publication."""
         doc = await self._publications.find_one({"_id": publication_id}, {"snapshot": 1})
         return None if doc is None else dict(doc["snapshot"])
 
+    @override
     async def listing(self, campaign_id: str | None = None) -> list[PublicationRecord]:
-        """Publications, newest first."""
         query = {} if campaign_id is None else {"campaign_id": campaign_id}
         cursor = self._publications.find(query, _LIST).sort("drafted_at", DESCENDING)
         return [_record(doc) async for doc in cursor]
 
+    @override
     async def latest_published(
         self, campaign_id: str, period: str = "campaign"
     ) -> PublicationRecord | None:
-        """The publication currently published for a campaign period."""
         doc = await self._publications.find_one(
             {"campaign_id": campaign_id, "period": period, "state": "published"}, _LIST
         )
         return None if doc is None else _record(doc)
 
+    @override
     async def published(self) -> list[PublicationRecord]:
-        """Every currently published publication."""
         cursor = self._publications.find({"state": "published"}, _LIST).sort("campaign_id", 1)
         return [_record(doc) async for doc in cursor]
 
-    async def move(
-        self,
-        client: AsyncMongoClient[Document],
-        record: PublicationRecord,
-        entry: HistoryEntry,
-    ) -> PublicationRecord:
-        """Change state from ``record.state`` to ``entry.state`` (superseding on publish)."""
-
+    @override
+    async def move(self, record: PublicationRecord, entry: HistoryEntry) -> PublicationRecord:
         async def work(session: AsyncClientSession) -> None:
             if entry.state == "published":
                 superseded = HistoryEntry(state="superseded", actor=entry.actor, at=entry.at)
@@ -194,7 +178,7 @@ class MongoPublicationStore:
                 msg = f"publication {record.id} is no longer {record.state}"
                 raise ConflictError(msg)
 
-        await in_transaction(client, work)
+        await in_transaction(self.db.client, work)
         moved = await self.get(record.id)
         if moved is None:  # pragma: no cover - it was just updated
             raise ConflictError(record.id)
