@@ -8,13 +8,19 @@ Mongo-wire server.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_alerts.domain.activity import DayCount
 from sipas_alerts.domain.index_rules import Figure
+from sipas_alerts.store.notifications import Notification, Status
+from sipas_alerts.store.outbox import Emitted
 from sipas_alerts.store.signals import ActivityKey
+from sipas_contracts.events import Event
+from sipas_runtime.mongo import Session
 
 
 class InMemoryLeases:
@@ -75,3 +81,97 @@ class InMemoryFigureStore:
         key = (figure.campaign_id, figure.unit, figure.period)
         if key not in self.figures or self.figures[key].version < figure.version:
             self.figures[key] = figure
+
+
+class InMemoryOutbox:
+    """Emitted events by id with their source, time and whether they await publishing."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, tuple[Event, str, datetime, bool]] = {}
+
+    async def record(
+        self, events: Emitted, session: Session, *, now: datetime, pending: bool
+    ) -> None:
+        for event, source in events:
+            self.events.setdefault(str(event.event_id), (event, source, now, pending))
+
+    def _sorted(self, keep: Callable[[str, datetime, bool], bool]) -> list[Event]:
+        return [e for key, (e, *rest) in sorted(self.events.items()) if keep(*rest)]
+
+    async def of_sources(
+        self, sources: Iterable[str], session: AsyncClientSession | None
+    ) -> list[Event]:
+        wanted = set(sources)
+        return self._sorted(lambda source, _at, _pending: source in wanted)
+
+    async def pending(self, older_than: datetime, limit: int = 500) -> list[Event]:
+        return self._sorted(lambda _source, at, pending: pending and at < older_than)[:limit]
+
+    async def mark_published(self, events: Sequence[Event]) -> None:
+        for key in (str(e.event_id) for e in events):
+            if key in self.events:
+                event, source, at, _ = self.events[key]
+                self.events[key] = (event, source, at, False)
+
+    async def purge(self, before: datetime) -> int:
+        gone = [k for k, (_, _, at, pending) in self.events.items() if not pending and at < before]
+        for key in gone:
+            del self.events[key]
+        return len(gone)
+
+
+class InMemoryNotificationQueue:
+    """Notifications by key, as the Mongo documents are; a claim leases the earliest due."""
+
+    SHOWN = ("kind", "channel", "recipient", "status", "attempts", "sent_at")
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+
+    async def enqueue(
+        self, notes: Sequence[Notification], session: Session, *, now: datetime
+    ) -> None:
+        for n in notes:
+            self.docs.setdefault(
+                n.key,
+                {**n.model_dump(), "created_at": now, "next_at": now, "lease_until": None},
+            )
+
+    async def claim(
+        self, *, now: datetime, owner: str, lease: timedelta, limit: int
+    ) -> list[Notification]:
+        due = [
+            d
+            for d in self.docs.values()
+            if d["status"] == "pending"
+            and d["next_at"] <= now
+            and (d["lease_until"] is None or d["lease_until"] < now)
+        ]
+        claimed = sorted(due, key=lambda d: d["next_at"])[:limit]
+        for d in claimed:
+            d.update(lease_until=now + lease, lease_owner=owner)
+        return [Notification.model_validate(d) for d in claimed]
+
+    async def settle(
+        self,
+        note: Notification,
+        *,
+        status: Status,
+        now: datetime,
+        detail: str = "",
+        retry_at: datetime | None = None,
+    ) -> None:
+        doc = self.docs[note.key]
+        doc.update(status=status, attempts=note.attempts + 1, lease_until=None, updated_at=now)
+        doc["last_error"] = detail[:300] or None
+        if status == "sent":
+            doc["sent_at"] = now
+        if retry_at is not None:
+            doc["next_at"] = retry_at
+
+    async def of_case(self, case_id: str) -> list[dict[str, Any]]:
+        mine = sorted(
+            (d for d in self.docs.values() if d["case_id"] == case_id),
+            key=lambda d: d["created_at"],
+        )
+        return [{"_id": d["key"], **{k: d[k] for k in self.SHOWN if k in d}} for d in mine]

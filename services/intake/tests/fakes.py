@@ -8,13 +8,16 @@ Mongo-wire server.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
-
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_contracts.events import ResponseRecorded
 from sipas_intake.store.drafts import StoredDraft
+from sipas_intake.store.kiosks import KioskExistsError
+from sipas_intake.store.outbox import Outbox
+from sipas_intake.store.paper import PaperForms
+from sipas_runtime.mongo import Document, Session
 
 
 class InMemoryDraftStore:
@@ -45,10 +48,7 @@ class InMemoryOutbox:
         self.queued: dict[UUID, tuple[ResponseRecorded, datetime, bool]] = {}
 
     async def add(
-        self,
-        events: Sequence[ResponseRecorded],
-        now: datetime,
-        session: AsyncClientSession | None = None,
+        self, events: Sequence[ResponseRecorded], now: datetime, session: Session = None
     ) -> None:
         for event in events:
             self.queued[event.event_id] = (event, now, False)
@@ -65,3 +65,74 @@ class InMemoryOutbox:
 
     async def count_pending(self) -> int:
         return sum(not published for _, _, published in self.queued.values())
+
+
+class InMemoryPaperLedger:
+    """Imported paper forms' content hashes in a dict, each key once; events go to the outbox."""
+
+    def __init__(self) -> None:
+        self.forms: dict[str, str] = {}
+
+    async def known(self, keys: Sequence[str]) -> dict[str, str]:
+        return {key: self.forms[key] for key in keys if key in self.forms}
+
+    async def add(self, forms: PaperForms, outbox: Outbox, now: datetime) -> None:
+        self.forms.update((key, content) for key, content, _ in forms)
+        await outbox.add([event for _, _, event in forms], now)
+
+
+class InMemoryKioskStore:
+    """Counter tablets by key hash and spent nonces in a set; a refused answer changes nothing."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[str, Document] = {}
+        self.nonces: set[str] = set()
+
+    async def register(self, key_hash: str, device: dict[str, Any], now: datetime) -> None:
+        taken = {d["device_id"] for d in self.by_key.values()}
+        if key_hash in self.by_key or device["device_id"] in taken:
+            msg = f"device {device['device_id']!r} is already registered"
+            raise KioskExistsError(msg)
+        self.by_key[key_hash] = {
+            "_id": key_hash,
+            **device,
+            "created_at": now,
+            "revoked_at": None,
+            "last_answer_at": None,
+        }
+
+    async def get(self, key_hash: str) -> Document | None:
+        device = self.by_key.get(key_hash)
+        return device if device is not None and device["revoked_at"] is None else None
+
+    async def devices(self) -> list[Document]:
+        newest = sorted(self.by_key.values(), key=lambda d: d["created_at"], reverse=True)
+        return [{k: v for k, v in d.items() if k != "_id"} for d in newest]
+
+    async def revoke(self, device_id: str, now: datetime) -> bool:
+        for device in self.by_key.values():
+            if device["device_id"] == device_id and device["revoked_at"] is None:
+                device["revoked_at"] = now
+                return True
+        return False
+
+    async def record(
+        self,
+        key_hash: str,
+        nonce: str,
+        event: ResponseRecorded,
+        outbox: Outbox,
+        *,
+        now: datetime,
+        interval: timedelta,
+    ) -> str | None:
+        device = await self.get(key_hash)
+        last = None if device is None else device.get("last_answer_at")
+        if device is None or (last is not None and last > now - interval):
+            return "too_soon"
+        if nonce in self.nonces:
+            return "already_recorded"
+        device["last_answer_at"] = now
+        self.nonces.add(nonce)
+        await outbox.add([event], now)
+        return None

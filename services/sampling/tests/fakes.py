@@ -7,13 +7,19 @@ Mongo-wire server.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
 
 from sipas_runtime.channels import TokenPair
+from sipas_runtime.mongo import Document
 from sipas_runtime.writes import Writes
+from sipas_sampling.domain.campaign import Campaign, changed_design_fields
+from sipas_sampling.store.campaigns import DesignFrozenError
+from sipas_sampling.vault import new_key
 
 
 class InMemoryZaloTokenStore:
@@ -61,3 +67,131 @@ class InMemoryContactStore:
         for h in hashes:
             known = self.optouts.setdefault(h, [])
             known += [c for c in channels if c not in known]
+
+
+class InMemoryDevOutbox:
+    """What the development outbox "sent", in a list; each message once, in increasing time."""
+
+    def __init__(self) -> None:
+        self.sent: dict[object, Document] = {}
+        self._last: datetime | None = None
+
+    async def add(self, documents: Sequence[Document], now: datetime) -> None:
+        for document in documents:
+            if self._last is not None and now <= self._last:
+                now = self._last + timedelta(milliseconds=1)
+            self._last = now
+            self.sent.setdefault(document["_id"], {**document, "created_at": now})
+
+    async def messages(self, after: datetime | None, limit: int) -> list[Document]:
+        later = [d for d in self.sent.values() if after is None or d["created_at"] > after]
+        return sorted(later, key=lambda d: d["created_at"])[:limit]
+
+
+class InMemoryPopulationStore:
+    """The dossiers batch campaigns saw, by ``campaign|dossier`` (recorded at once)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, Document] = {}
+
+    def add(self, documents: list[Document], writes: Writes) -> None:
+        for document in documents:
+            self.seen[document["_id"]] = document
+
+    def _of(self, campaign_id: str) -> list[Document]:
+        return [d for d in self.seen.values() if d["campaign"] == campaign_id]
+
+    async def eligible(self, campaign_id: str) -> list[Document]:
+        return [d for d in self._of(campaign_id) if d["eligible"]]
+
+    async def member(
+        self, campaign_id: str, dossier_id: str, session: AsyncClientSession | None = None
+    ) -> Document | None:
+        return self.seen.get(f"{campaign_id}|{dossier_id}")
+
+    async def members(self, campaign_id: str, dossier_ids: Sequence[str]) -> list[Document]:
+        ids = {f"{campaign_id}|{d}" for d in dossier_ids}
+        return [d for key, d in self.seen.items() if key in ids]
+
+    async def counts(self, campaign_id: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for d in self._of(campaign_id):
+            reason = str(d.get("reason") or "eligible")
+            counts[reason] = counts.get(reason, 0) + 1
+        return counts
+
+
+class InMemoryCampaignStore:
+    """Campaigns, keys, draws and substitutions in dicts, with the Mongo store's refusals."""
+
+    def __init__(self) -> None:
+        self.campaigns: dict[str, Document] = {}
+        self.keys: dict[str, str | None] = {}
+        self.draws: dict[str, Document] = {}
+        self.log: dict[str, Document] = {}
+
+    async def save(self, campaign: Campaign, now: datetime, *, frozen: bool = True) -> bool:
+        stored = self.campaigns.get(campaign.id)
+        if stored is None:
+            self.campaigns[campaign.id] = {
+                "campaign": campaign,
+                "status": "active",
+                "started": False,
+                "updated_at": now,
+            }
+            return True
+        changed = changed_design_fields(stored["campaign"], campaign)
+        if changed and stored["started"] and frozen:
+            msg = f"campaign {campaign.id!r} has taken decisions; its design is frozen"
+            raise DesignFrozenError(msg)
+        stored.update(campaign=campaign, updated_at=now)
+        return False
+
+    async def all(self) -> list[tuple[Campaign, str]]:
+        return [(c["campaign"], c["status"]) for c in self.campaigns.values()]
+
+    async def stored_at(self) -> dict[str, datetime]:
+        return {cid: c["updated_at"] for cid, c in self.campaigns.items()}
+
+    async def get(self, campaign_id: str) -> tuple[Campaign, str] | None:
+        c = self.campaigns.get(campaign_id)
+        return None if c is None else (c["campaign"], c["status"])
+
+    async def mark_started(self, campaign_ids: list[str]) -> None:
+        for campaign_id in campaign_ids:
+            if campaign_id in self.campaigns:
+                self.campaigns[campaign_id]["started"] = True
+
+    async def key(self, campaign_id: str) -> str | None:
+        return self.keys.setdefault(campaign_id, new_key())
+
+    async def close(self, campaign_id: str, now: datetime) -> None:
+        self.keys[campaign_id] = None
+        if campaign_id in self.campaigns:
+            self.campaigns[campaign_id]["status"] = "closed"
+
+    def forget_key(self, campaign_id: str) -> None:
+        return None  # nothing cached: the dict is the store
+
+    async def draw(self, campaign_id: str) -> Document | None:
+        return self.draws.get(campaign_id)
+
+    async def add_draw(
+        self, campaign_id: str, document: Document, session: AsyncClientSession | None
+    ) -> None:
+        if campaign_id in self.draws:
+            raise DuplicateKeyError(f"a draw of {campaign_id!r} exists")
+        self.draws[campaign_id] = {"_id": campaign_id, **document}
+
+    async def substitutions(
+        self, campaign_id: str, session: AsyncClientSession | None = None
+    ) -> list[Document]:
+        return [e for key, e in sorted(self.log.items()) if e["campaign"] == campaign_id]
+
+    async def add_substitution(
+        self, campaign_id: str, entry: dict[str, Any], session: AsyncClientSession | None
+    ) -> None:
+        key = f"{campaign_id}|{entry['seq']:06d}"
+        if key in self.log:
+            raise DuplicateKeyError(f"substitution {key} exists")
+        self.log[key] = {"_id": key, "campaign": campaign_id, **entry}

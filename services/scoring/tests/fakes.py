@@ -16,6 +16,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from sipas_contracts.events import CampaignPlanned
 from sipas_runtime.mongo import Document
 from sipas_scoring.domain.profile import CampaignProfile, ProfileSettings, effective_profile
+from sipas_scoring.store.publications import ConflictError, HistoryEntry, PublicationRecord
 
 
 class InMemoryProfileStore:
@@ -61,3 +62,59 @@ class InMemoryProfileStore:
             "revision": revision,
         }
         return await self.get_or_default(campaign_id)
+
+
+class InMemoryPublicationStore:
+    """Publications by id with their snapshots; a move checks the state it read, like Mongo."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, PublicationRecord] = {}
+        self.snapshots: dict[str, Document] = {}
+
+    async def create_indexes(self) -> None:
+        return None
+
+    async def add(self, record: PublicationRecord, snapshot: Document) -> None:
+        self.records[record.id] = record
+        self.snapshots[record.id] = dict(snapshot)
+
+    async def get(self, publication_id: str) -> PublicationRecord | None:
+        return self.records.get(publication_id)
+
+    async def snapshot(self, publication_id: str) -> Document | None:
+        return self.snapshots.get(publication_id)
+
+    async def listing(self, campaign_id: str | None = None) -> list[PublicationRecord]:
+        chosen = [r for r in self.records.values() if campaign_id in (None, r.campaign_id)]
+        return sorted(chosen, key=lambda r: r.drafted_at, reverse=True)
+
+    async def latest_published(
+        self, campaign_id: str, period: str = "campaign"
+    ) -> PublicationRecord | None:
+        mine = [
+            r for r in await self.published() if (r.campaign_id, r.period) == (campaign_id, period)
+        ]
+        return mine[0] if mine else None
+
+    async def published(self) -> list[PublicationRecord]:
+        live = [r for r in self.records.values() if r.state == "published"]
+        return sorted(live, key=lambda r: r.campaign_id)
+
+    async def move(self, record: PublicationRecord, entry: HistoryEntry) -> PublicationRecord:
+        current = self.records.get(record.id)
+        if current is None or current.state != record.state:
+            msg = f"publication {record.id} is no longer {record.state}"
+            raise ConflictError(msg)
+        if entry.state == "published":
+            superseded = HistoryEntry(state="superseded", actor=entry.actor, at=entry.at)
+            for old in await self.published():
+                if (old.campaign_id, old.period) == (record.campaign_id, record.period):
+                    self._step(old, superseded)
+        return self._step(current, entry)
+
+    def _step(self, record: PublicationRecord, entry: HistoryEntry) -> PublicationRecord:
+        moved = record.model_copy(
+            update={"state": entry.state, "history": [*record.history, entry]}
+        )
+        self.records[record.id] = moved
+        return moved

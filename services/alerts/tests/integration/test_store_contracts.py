@@ -7,6 +7,7 @@ subclass shares the session's server (``mongo_url``) with a fresh database per t
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -14,19 +15,32 @@ from services.alerts.tests.fakes import (
     InMemoryActivityStore,
     InMemoryFigureStore,
     InMemoryLeases,
+    InMemoryNotificationQueue,
+    InMemoryOutbox,
 )
 
 from sipas_alerts.domain.activity import DayCount
 from sipas_alerts.domain.index_rules import Figure
 from sipas_alerts.store.leases import Leases, MongoLeases
+from sipas_alerts.store.notifications import (
+    NOTIFICATIONS,
+    MongoNotificationQueue,
+    Notification,
+    NotificationQueue,
+)
+from sipas_alerts.store.outbox import OUTBOX, MongoOutbox, Outbox
 from sipas_alerts.store.signals import (
     ActivityStore,
     FigureStore,
     MongoActivityStore,
     MongoFigureStore,
 )
+from sipas_contracts.events import Event
+from sipas_contracts.testing import response
+from sipas_runtime.mongo import ensure_collections, in_transaction
 
 NOW = datetime(2026, 12, 7, 9, tzinfo=UTC)
+Record = Callable[[Outbox, Sequence[tuple[Event, str]], bool], Awaitable[None]]
 TTL = timedelta(minutes=1)
 
 
@@ -169,3 +183,150 @@ class TestMongoFigureStore(FigureStoreContract):
     @pytest.fixture
     def figures(self, mongo, db_name) -> FigureStore:
         return MongoFigureStore(mongo[db_name])
+
+
+class OutboxContract:
+    """What case work asks of its outbox: events by source, pending until JetStream has them."""
+
+    @pytest.fixture
+    def outbox(self) -> Outbox:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def record(self) -> Record:
+        """Record events at ``NOW`` as case work does (in its transaction)."""
+        raise NotImplementedError
+
+    async def test_events_are_found_by_the_sources_that_caused_them(self, outbox, record):
+        first, second, third = response(), response(), response()
+
+        await record(outbox, [(first, "s1"), (second, "s1"), (third, "s2")], True)
+
+        by_s1 = await outbox.of_sources(["s1", "s9"], None)
+        assert sorted(str(e.event_id) for e in by_s1) == sorted(
+            str(e.event_id) for e in (first, second)
+        )
+
+    async def test_pending_events_until_published(self, outbox, record):
+        first, second, done = response(), response(), response()
+        await record(outbox, [(first, "s1"), (second, "s2")], True)
+        await record(outbox, [(done, "s3")], False)
+
+        assert await outbox.pending(NOW) == []
+        assert len(await outbox.pending(NOW + TTL, limit=1)) == 1
+        await outbox.mark_published([first])
+        assert await outbox.pending(NOW + TTL) == [second]
+
+    async def test_purge_forgets_only_published_events_older_than_the_cutoff(self, outbox, record):
+        waiting, done = response(), response()
+        await record(outbox, [(waiting, "s1"), (done, "s2")], True)
+        await outbox.mark_published([done])
+
+        assert await outbox.purge(NOW) == 0
+        assert await outbox.purge(NOW + TTL) == 1
+        assert await outbox.of_sources(["s1", "s2"], None) == [waiting]
+
+
+class TestInMemoryOutbox(OutboxContract):
+    @pytest.fixture
+    def outbox(self) -> Outbox:
+        return InMemoryOutbox()
+
+    @pytest.fixture
+    def record(self) -> Record:
+        async def at_once(outbox: Outbox, events: Sequence[tuple[Event, str]], pending: bool):
+            await outbox.record(events, None, now=NOW, pending=pending)
+
+        return at_once
+
+
+@pytest.mark.mongo
+class TestMongoOutbox(OutboxContract):
+    @pytest.fixture
+    async def outbox(self, mongo, db_name) -> Outbox:
+        await ensure_collections(mongo[db_name], [OUTBOX])
+        return MongoOutbox(mongo[db_name])
+
+    @pytest.fixture
+    def record(self, mongo) -> Record:
+        async def in_a_transaction(
+            outbox: Outbox, events: Sequence[tuple[Event, str]], pending: bool
+        ):
+            await in_transaction(
+                mongo, lambda session: outbox.record(events, session, now=NOW, pending=pending)
+            )
+
+        return in_a_transaction
+
+
+def note(key: str, case_id: str = "case-1") -> Notification:
+    return Notification(
+        key=key,
+        case_id=case_id,
+        unit="u1",
+        kind="case_opened",
+        channel="email",
+        recipient="handler@example.vn",
+        subject="Phản ánh mới",
+        text="Có một phản ánh mới.",
+    )
+
+
+class NotificationQueueContract:
+    """What the dispatcher asks of its queue: each due note to one sender, retried when told."""
+
+    @pytest.fixture
+    def queue(self) -> NotificationQueue:
+        raise NotImplementedError
+
+    async def test_due_notes_are_claimed_once_until_the_lease_ends(self, queue):
+        await queue.enqueue([note("n1"), note("n2")], None, now=NOW)
+        await queue.enqueue([note("n3")], None, now=NOW + TTL)
+
+        first = await queue.claim(now=NOW, owner="a", lease=TTL, limit=5)
+        meanwhile = await queue.claim(now=NOW + TTL / 2, owner="b", lease=TTL, limit=5)
+        after = await queue.claim(now=NOW + 2 * TTL, owner="b", lease=TTL, limit=1)
+
+        assert sorted(n.key for n in first) == ["n1", "n2"]
+        assert meanwhile == []
+        assert len(after) == 1
+
+    async def test_a_settled_note_is_not_claimed_unless_retried(self, queue):
+        await queue.enqueue([note("n1"), note("n2"), note("n3", case_id="case-2")], None, now=NOW)
+        claimed = {n.key: n for n in await queue.claim(now=NOW, owner="a", lease=TTL, limit=3)}
+        sent, retried = claimed["n1"], claimed["n2"]
+
+        await queue.settle(sent, status="sent", now=NOW)
+        later = NOW + 3 * TTL
+        await queue.settle(retried, status="pending", now=NOW, detail="busy", retry_at=later)
+
+        again = await queue.claim(now=NOW + 2 * TTL, owner="a", lease=TTL, limit=5)
+        assert [n.key for n in again] == ["n3"]
+        retry = await queue.claim(now=later, owner="a", lease=TTL, limit=5)
+        assert [(n.key, n.attempts) for n in retry] == [("n2", 1)]
+
+    async def test_a_case_shows_its_notes_with_their_status(self, queue):
+        await queue.enqueue([note("n1"), note("n2", case_id="case-2")], None, now=NOW)
+        claimed = {n.key: n for n in await queue.claim(now=NOW, owner="a", lease=TTL, limit=5)}
+        first = claimed["n1"]
+        await queue.settle(first, status="sent", now=NOW)
+
+        shown = await queue.of_case("case-1")
+
+        assert [(d["_id"], d["status"], d["attempts"]) for d in shown] == [("n1", "sent", 1)]
+        assert shown[0]["sent_at"] == NOW
+        assert "text" not in shown[0]
+
+
+class TestInMemoryNotificationQueue(NotificationQueueContract):
+    @pytest.fixture
+    def queue(self) -> NotificationQueue:
+        return InMemoryNotificationQueue()
+
+
+@pytest.mark.mongo
+class TestMongoNotificationQueue(NotificationQueueContract):
+    @pytest.fixture
+    async def queue(self, mongo, db_name) -> NotificationQueue:
+        await ensure_collections(mongo[db_name], [NOTIFICATIONS])
+        return MongoNotificationQueue(mongo[db_name])

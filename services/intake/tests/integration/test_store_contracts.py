@@ -9,11 +9,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from services.intake.tests.fakes import InMemoryDraftStore, InMemoryOutbox
+from services.intake.tests.fakes import (
+    InMemoryDraftStore,
+    InMemoryKioskStore,
+    InMemoryOutbox,
+    InMemoryPaperLedger,
+)
 
 from sipas_contracts.testing import response
+from sipas_intake.store.collections import KIOSK_NONCES, KIOSKS, OUTBOX, PAPER_FORMS
 from sipas_intake.store.drafts import DraftStore, MongoDraftStore, StoredDraft
+from sipas_intake.store.kiosks import KioskExistsError, KioskStore, MongoKioskStore
 from sipas_intake.store.outbox import MongoOutbox, Outbox
+from sipas_intake.store.paper import MongoPaperLedger, PaperLedger
+from sipas_runtime.mongo import ensure_collections
 
 NOW = datetime(2026, 12, 7, 9, tzinfo=UTC)
 LATER = NOW + timedelta(days=7)
@@ -111,3 +120,119 @@ class TestMongoOutbox(OutboxContract):
     @pytest.fixture
     def outbox(self, mongo, db_name) -> Outbox:
         return MongoOutbox(mongo[db_name])
+
+
+class PaperLedgerContract:
+    """What the paper import asks of its ledger: each form once, its event queued with it."""
+
+    @pytest.fixture
+    def ledger(self) -> tuple[PaperLedger, Outbox]:
+        raise NotImplementedError
+
+    async def test_imported_forms_are_known_by_key_with_their_content(self, ledger):
+        paper, outbox = ledger
+        first, second = response(), response()
+
+        await paper.add([("c1|u1|1", "h1", first), ("c1|u1|2", "h2", second)], outbox, NOW)
+
+        assert await paper.known(["c1|u1|2", "c1|u1|1", "c1|u1|3"]) == {
+            "c1|u1|1": "h1",
+            "c1|u1|2": "h2",
+        }
+        waiting = await outbox.pending(LATER)
+        assert {e.event_id for e in waiting} == {first.event_id, second.event_id}
+
+    async def test_nothing_imported_leaves_both_empty(self, ledger):
+        paper, outbox = ledger
+
+        await paper.add([], outbox, NOW)
+
+        assert await paper.known(["c1|u1|1"]) == {}
+        assert await outbox.count_pending() == 0
+
+
+class TestInMemoryPaperLedger(PaperLedgerContract):
+    @pytest.fixture
+    def ledger(self) -> tuple[PaperLedger, Outbox]:
+        return InMemoryPaperLedger(), InMemoryOutbox()
+
+
+@pytest.mark.mongo
+class TestMongoPaperLedger(PaperLedgerContract):
+    @pytest.fixture
+    async def ledger(self, mongo, db_name) -> tuple[PaperLedger, Outbox]:
+        await ensure_collections(mongo[db_name], [PAPER_FORMS, OUTBOX])
+        return MongoPaperLedger(mongo[db_name]), MongoOutbox(mongo[db_name])
+
+
+PACE = timedelta(seconds=20)
+
+
+def tablet(device_id: str = "quay-1") -> dict[str, str]:
+    return {"device_id": device_id, "unit": "u1", "label": "Quầy 1"}
+
+
+class KioskStoreContract:
+    """What the counter tablet asks of its store: one key per device, paced, each form once."""
+
+    @pytest.fixture
+    def kiosks(self) -> tuple[KioskStore, Outbox]:
+        raise NotImplementedError
+
+    async def test_a_registered_device_is_found_by_key_until_revoked(self, kiosks):
+        store, _ = kiosks
+        await store.register("k1", tablet("quay-1"), NOW)
+        await store.register("k2", tablet("quay-2"), LATER)
+
+        assert (await store.get("k1"))["device_id"] == "quay-1"
+        assert [d["device_id"] for d in await store.devices()] == ["quay-2", "quay-1"]
+        assert all("_id" not in d for d in await store.devices())
+        assert await store.revoke("quay-1", LATER)
+        assert not await store.revoke("quay-1", LATER)
+        assert await store.get("k1") is None
+
+    async def test_a_device_id_is_registered_once(self, kiosks):
+        store, _ = kiosks
+        await store.register("k1", tablet("quay-1"), NOW)
+
+        with pytest.raises(KioskExistsError):
+            await store.register("k2", tablet("quay-1"), NOW)
+
+    async def test_an_answer_is_queued_once_per_nonce_and_paced(self, kiosks):
+        store, outbox = kiosks
+        await store.register("k1", tablet(), NOW)
+        first, soon, later, again = response(), response(), response(), response()
+
+        accepted = await store.record("k1", "n1", first, outbox, now=NOW, interval=PACE)
+        too_soon = await store.record("k1", "n2", soon, outbox, now=NOW + PACE / 2, interval=PACE)
+        paced = await store.record("k1", "n3", later, outbox, now=NOW + PACE, interval=PACE)
+        repeat = await store.record("k1", "n1", again, outbox, now=LATER, interval=PACE)
+
+        assert (accepted, too_soon, paced, repeat) == (None, "too_soon", None, "already_recorded")
+        waiting = {e.event_id for e in await outbox.pending(LATER + PACE)}
+        assert waiting == {first.event_id, later.event_id}
+
+    async def test_an_unknown_or_revoked_device_records_nothing(self, kiosks):
+        store, outbox = kiosks
+        await store.register("k1", tablet(), NOW)
+        await store.revoke("quay-1", NOW)
+
+        assert await store.record("k1", "n1", response(), outbox, now=NOW, interval=PACE)
+        assert await store.record("k9", "n2", response(), outbox, now=NOW, interval=PACE)
+        assert await outbox.count_pending() == 0
+
+
+class TestInMemoryKioskStore(KioskStoreContract):
+    @pytest.fixture
+    def kiosks(self) -> tuple[KioskStore, Outbox]:
+        return InMemoryKioskStore(), InMemoryOutbox()
+
+
+@pytest.mark.mongo
+class TestMongoKioskStore(KioskStoreContract):
+    @pytest.fixture
+    async def kiosks(self, mongo, db_name) -> tuple[KioskStore, Outbox]:
+        db = mongo[db_name]
+        await ensure_collections(db, [KIOSKS, KIOSK_NONCES, OUTBOX])
+        await db[KIOSKS].create_index("device_id", unique=True)  # as prepare_database makes it
+        return MongoKioskStore(db), MongoOutbox(db)

@@ -11,13 +11,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from services.scoring.tests.fakes import InMemoryProfileStore
+from services.scoring.tests.fakes import InMemoryProfileStore, InMemoryPublicationStore
 
 from sipas_contracts.events import CampaignPlanned
 from sipas_contracts.testing import plan
 from sipas_runtime.mongo import ensure_collections, in_transaction
 from sipas_scoring.domain.profile import ProfileSettings
 from sipas_scoring.store.profiles import PLANS, PROFILES, MongoProfileStore, ProfileStore
+from sipas_scoring.store.publications import (
+    PUBLICATIONS,
+    ConflictError,
+    HistoryEntry,
+    MongoPublicationStore,
+    PublicationRecord,
+    PublicationStore,
+)
 
 DEFAULTS = ProfileSettings(n_min_unit=30, n_min_item=10)
 AT = datetime(2026, 12, 7, 9, tzinfo=UTC)
@@ -94,3 +102,81 @@ class TestMongoProfileStore(ProfileStoreContract):
     @pytest.fixture
     def transact(self, mongo) -> Transact:
         return lambda work: in_transaction(mongo, work)
+
+
+def draft(publication_id: str, campaign: str = "c1", *, at: datetime = AT) -> PublicationRecord:
+    return PublicationRecord(
+        id=publication_id,
+        campaign_id=campaign,
+        period="campaign",
+        state="draft",
+        digest="0" * 64,
+        through_seq=10,
+        profile_revision=1,
+        drafted_by="analyst",
+        drafted_at=at,
+        history=[HistoryEntry(state="draft", actor="analyst", at=at)],
+    )
+
+
+def step(state: str, minutes: int = 1) -> HistoryEntry:
+    return HistoryEntry(state=state, actor="director", at=AT + timedelta(minutes=minutes))
+
+
+class PublicationStoreContract:
+    """What publication asks of its store: frozen snapshots, guarded moves, one published."""
+
+    @pytest.fixture
+    def store(self) -> PublicationStore:
+        raise NotImplementedError
+
+    async def test_a_draft_is_kept_with_its_snapshot_and_listed_newest_first(self, store):
+        await store.add(draft("p1"), {"units": [1, 2]})
+        await store.add(draft("p2", "c2", at=AT + timedelta(hours=1)), {"units": []})
+
+        assert (await store.get("p1")).state == "draft"
+        assert await store.snapshot("p1") == {"units": [1, 2]}
+        assert await store.get("p9") is None
+        assert await store.snapshot("p9") is None
+        assert [r.id for r in await store.listing()] == ["p2", "p1"]
+        assert [r.id for r in await store.listing("c1")] == ["p1"]
+
+    async def test_a_move_records_its_step_and_a_stale_one_is_refused(self, store):
+        await store.add(draft("p1"), {})
+        read = await store.get("p1")
+
+        approved = await store.move(read, step("approved"))
+
+        assert approved.state == "approved"
+        assert [h.state for h in approved.history] == ["draft", "approved"]
+        assert await store.get("p1") == approved
+        with pytest.raises(ConflictError):
+            await store.move(read, step("withdrawn"))
+
+    async def test_publishing_supersedes_the_published_one_of_the_same_period(self, store):
+        await store.add(draft("p1"), {})
+        await store.add(draft("p2"), {})
+        await store.add(draft("p3", "c2"), {})
+        await store.move(await store.get("p1"), step("published"))
+        await store.move(await store.get("p3"), step("published"))
+
+        await store.move(await store.get("p2"), step("published", minutes=2))
+
+        assert (await store.latest_published("c1")).id == "p2"
+        assert (await store.get("p1")).state == "superseded"
+        assert [r.id for r in await store.published()] == ["p2", "p3"]
+        assert await store.latest_published("c1", "2026-Q4") is None
+
+
+class TestInMemoryPublicationStore(PublicationStoreContract):
+    @pytest.fixture
+    def store(self) -> PublicationStore:
+        return InMemoryPublicationStore()
+
+
+@pytest.mark.mongo
+class TestMongoPublicationStore(PublicationStoreContract):
+    @pytest.fixture
+    async def store(self, mongo, db_name) -> PublicationStore:
+        await ensure_collections(mongo[db_name], [PUBLICATIONS])
+        return MongoPublicationStore(mongo[db_name])
