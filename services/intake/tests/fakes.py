@@ -13,8 +13,10 @@ from typing import Any
 from uuid import UUID
 
 from sipas_contracts.events import ResponseRecorded
+from sipas_intake.domain.revisions import LedgerEntry
 from sipas_intake.store.drafts import StoredDraft
 from sipas_intake.store.kiosks import KioskExistsError
+from sipas_intake.store.ledger import UnitEntries
 from sipas_intake.store.outbox import Outbox
 from sipas_intake.store.paper import PaperForms
 from sipas_runtime.mongo import Document, Session
@@ -136,3 +138,35 @@ class InMemoryKioskStore:
         self.nonces.add(nonce)
         await outbox.add([event], now)
         return None
+
+
+class InMemoryDossierLedger:
+    """Ledger entries by dossier id with their unit and dates, as the Mongo documents hold them."""
+
+    def __init__(self) -> None:
+        self.entries_by_id: dict[str, tuple[LedgerEntry, str, datetime, datetime]] = {}
+
+    async def entries(self, dossier_ids: Sequence[str], session: Session) -> dict[str, LedgerEntry]:
+        known = (self.entries_by_id.get(d) for d in set(dossier_ids))
+        return {k[0].dossier_id: k[0] for k in known if k is not None}
+
+    async def save(
+        self, created: UnitEntries, changed: UnitEntries, now: datetime, session: Session
+    ) -> None:
+        for entry, unit in created:
+            self.entries_by_id[entry.dossier_id] = (entry, unit, now, now)
+        for entry, unit in changed:
+            first_at = self.entries_by_id[entry.dossier_id][2]
+            self.entries_by_id[entry.dossier_id] = (entry, unit, first_at, now)
+
+    async def status(self, dossier_id: str) -> Document | None:
+        if dossier_id not in self.entries_by_id:
+            return None
+        entry, unit, first_at, updated_at = self.entries_by_id[dossier_id]
+        return {
+            "_id": dossier_id,
+            "revision": entry.revision,
+            "unit": unit,
+            "first_at": first_at,
+            "updated_at": updated_at,
+        }

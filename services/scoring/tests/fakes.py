@@ -7,15 +7,17 @@ Mongo-wire server.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from sipas_contracts.events import CampaignPlanned
-from sipas_runtime.mongo import Document
+from sipas_contracts.events import CampaignPlanned, InvitationSent
+from sipas_runtime.mongo import Document, Session
+from sipas_scoring.domain.funnel import Answered, FunnelCounts
 from sipas_scoring.domain.profile import CampaignProfile, ProfileSettings, effective_profile
+from sipas_scoring.store.funnel import DayKey
 from sipas_scoring.store.publications import ConflictError, HistoryEntry, PublicationRecord
 
 
@@ -118,3 +120,77 @@ class InMemoryPublicationStore:
         )
         self.records[record.id] = moved
         return moved
+
+
+class InMemoryFunnelStore:
+    """Dossier counts per (unit, day) and one record per invitation, as the Mongo documents."""
+
+    def __init__(self) -> None:
+        self.days: dict[DayKey, dict[str, int]] = {}
+        self.invitations: dict[str, Document] = {}
+
+    async def create_indexes(self) -> None:
+        return None
+
+    async def count_dossiers(
+        self, increments: Mapping[DayKey, Mapping[str, int]], session: Session
+    ) -> None:
+        for key, counts in increments.items():
+            day = self.days.setdefault(key, {})
+            for name, n in counts.items():
+                day[name] = day.get(name, 0) + n
+
+    async def record_invitations(
+        self, invitations: Iterable[InvitationSent], session: Session
+    ) -> None:
+        for inv in invitations:
+            doc = self.invitations.setdefault(str(inv.invitation_id), {})
+            doc.update(campaign_id=inv.campaign_id, unit=inv.unit, stratum=inv.stratum)
+            if inv.attempt == 1:
+                doc["channel"] = inv.channel
+            channels = doc.setdefault("channels", [])
+            if inv.channel not in channels:
+                channels.append(inv.channel)
+            doc["attempts"] = max(doc.get("attempts", 0), inv.attempt)
+            earliest = {"first_at": inv.occurred_at, "completed_at": inv.dossier_completed_at}
+            for name, at in earliest.items():
+                if at is not None and (doc.get(name) is None or at < doc[name]):
+                    doc[name] = at
+
+    async def mark_responded(self, responses: Iterable[Answered], session: Session) -> None:
+        for r in responses:
+            if r.invitation_id is not None:
+                doc = self.invitations.setdefault(
+                    str(r.invitation_id), {"campaign_id": r.campaign_id, "unit": r.unit}
+                )
+                doc.update(responded=True, response_mode=r.collection_mode)
+
+    async def invitation_counts(self, campaign_id: str) -> dict[str, FunnelCounts]:
+        out: dict[str, FunnelCounts] = {}
+        for doc in self.invitations.values():
+            channel = doc.get("channel") or next(iter(doc.get("channels") or []), None)
+            if doc["campaign_id"] != campaign_id or channel is None:
+                continue
+            counts = out.setdefault(doc["unit"], FunnelCounts())
+            counts.invited[channel] = counts.invited.get(channel, 0) + 1
+            if doc.get("responded"):
+                counts.responded[channel] = counts.responded.get(channel, 0) + 1
+        return out
+
+    async def window(self, campaign_id: str) -> tuple[datetime, datetime] | None:
+        mine = [d for d in self.invitations.values() if d["campaign_id"] == campaign_id]
+        for name in ("completed_at", "first_at"):
+            times = [d[name] for d in mine if d.get(name) is not None]
+            if times:
+                return min(times), max(times)
+        return None
+
+    async def eligible(self, start: date, end: date) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for (unit, day), counts in self.days.items():
+            if start <= day <= end:
+                per_unit = out.setdefault(unit, {})
+                for name, n in counts.items():
+                    channel = name.split("|", 1)[0]
+                    per_unit[channel] = per_unit.get(channel, 0) + n
+        return out

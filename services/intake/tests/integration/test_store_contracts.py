@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from services.intake.tests.fakes import (
+    InMemoryDossierLedger,
     InMemoryDraftStore,
     InMemoryKioskStore,
     InMemoryOutbox,
@@ -17,9 +18,11 @@ from services.intake.tests.fakes import (
 )
 
 from sipas_contracts.testing import response
+from sipas_intake.domain.revisions import Applied, LedgerEntry
 from sipas_intake.store.collections import KIOSK_NONCES, KIOSKS, OUTBOX, PAPER_FORMS
 from sipas_intake.store.drafts import DraftStore, MongoDraftStore, StoredDraft
 from sipas_intake.store.kiosks import KioskExistsError, KioskStore, MongoKioskStore
+from sipas_intake.store.ledger import DossierLedger, MongoDossierLedger
 from sipas_intake.store.outbox import MongoOutbox, Outbox
 from sipas_intake.store.paper import MongoPaperLedger, PaperLedger
 from sipas_runtime.mongo import ensure_collections
@@ -236,3 +239,53 @@ class TestMongoKioskStore(KioskStoreContract):
         await ensure_collections(db, [KIOSKS, KIOSK_NONCES, OUTBOX])
         await db[KIOSKS].create_index("device_id", unique=True)  # as prepare_database makes it
         return MongoKioskStore(db), MongoOutbox(db)
+
+
+def revised(dossier_id: str, revision: int, seq: int) -> LedgerEntry:
+    history = tuple(Applied(r, f"fp{r}", seq - revision + r) for r in range(1, revision + 1))
+    return LedgerEntry(dossier_id, revision, f"fp{revision}", seq, history)
+
+
+class DossierLedgerContract:
+    """What the raw-dossier consumer asks of its ledger: each dossier's revisions, and a status."""
+
+    @pytest.fixture
+    def ledger(self) -> DossierLedger:
+        raise NotImplementedError
+
+    async def test_saved_entries_read_back_among_those_asked(self, ledger):
+        first, second = revised("d1", 1, 10), revised("d2", 1, 11)
+
+        await ledger.save([(first, "u1"), (second, "u2")], [], NOW, None)
+
+        assert await ledger.entries(["d2", "d1", "d9", "d1"], None) == {"d1": first, "d2": second}
+        assert await ledger.entries([], None) == {}
+
+    async def test_a_changed_entry_replaces_the_old_and_keeps_when_it_was_first_seen(self, ledger):
+        await ledger.save([(revised("d1", 1, 10), "u1")], [], NOW, None)
+        newer = revised("d1", 2, 12)
+
+        await ledger.save([], [(newer, "u2")], LATER, None)
+
+        assert await ledger.entries(["d1"], None) == {"d1": newer}
+        assert await ledger.status("d1") == {
+            "_id": "d1",
+            "revision": 2,
+            "unit": "u2",
+            "first_at": NOW,
+            "updated_at": LATER,
+        }
+        assert await ledger.status("d9") is None
+
+
+class TestInMemoryDossierLedger(DossierLedgerContract):
+    @pytest.fixture
+    def ledger(self) -> DossierLedger:
+        return InMemoryDossierLedger()
+
+
+@pytest.mark.mongo
+class TestMongoDossierLedger(DossierLedgerContract):
+    @pytest.fixture
+    def ledger(self, mongo, db_name) -> DossierLedger:
+        return MongoDossierLedger(mongo[db_name])  # no transaction: no collection to make first

@@ -7,16 +7,23 @@ subclass shares the session's server (``mongo_url``) with a fresh database per t
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
-from services.scoring.tests.fakes import InMemoryProfileStore, InMemoryPublicationStore
+from services.scoring.tests.fakes import (
+    InMemoryFunnelStore,
+    InMemoryProfileStore,
+    InMemoryPublicationStore,
+)
 
-from sipas_contracts.events import CampaignPlanned
+from sipas_contracts.events import CampaignPlanned, InvitationSent
 from sipas_contracts.testing import plan
 from sipas_runtime.mongo import ensure_collections, in_transaction
+from sipas_scoring.domain.funnel import Answered
 from sipas_scoring.domain.profile import ProfileSettings
+from sipas_scoring.store.funnel import FunnelStore, MongoFunnelStore
 from sipas_scoring.store.profiles import PLANS, PROFILES, MongoProfileStore, ProfileStore
 from sipas_scoring.store.publications import (
     PUBLICATIONS,
@@ -180,3 +187,78 @@ class TestMongoPublicationStore(PublicationStoreContract):
     async def store(self, mongo, db_name) -> PublicationStore:
         await ensure_collections(mongo[db_name], [PUBLICATIONS])
         return MongoPublicationStore(mongo[db_name])
+
+
+def sent(
+    invitation: UUID, channel: str, attempt: int = 1, *, at: datetime = AT, unit: str = "u1"
+) -> InvitationSent:
+    return InvitationSent(
+        event_id=uuid4(),
+        occurred_at=at,
+        producer="sampling",
+        invitation_id=invitation,
+        campaign_id="c1",
+        unit=unit,
+        stratum="individual",
+        channel=channel,
+        draw_list="continuous",
+        instrument_id="sipas-1001-2023",
+        token_hash="a" * 64,
+        expires_at=at + timedelta(days=7),
+        attempt=attempt,
+    )
+
+
+class FunnelStoreContract:
+    """What the funnel asks of its store: invitations joined with responses, dossiers per day."""
+
+    @pytest.fixture
+    def funnel(self) -> FunnelStore:
+        raise NotImplementedError
+
+    async def test_invitations_count_by_their_first_channel_and_responses_join_them(self, funnel):
+        a, b, c = uuid4(), uuid4(), uuid4()
+        answered = Answered(campaign_id="c1", unit="u1", collection_mode="online", invitation_id=a)
+        await funnel.mark_responded([answered], None)  # before its invitation: joined all the same
+        await funnel.record_invitations([sent(a, "sms"), sent(b, "sms"), sent(c, "zalo")], None)
+        await funnel.record_invitations([sent(a, "zalo", attempt=2)], None)
+
+        counts = await funnel.invitation_counts("c1")
+
+        assert (counts["u1"].invited, counts["u1"].responded) == ({"sms": 2, "zalo": 1}, {"sms": 1})
+        assert await funnel.invitation_counts("c2") == {}
+
+    async def test_the_window_is_the_first_and_last_invitation_before_completion_times(
+        self, funnel
+    ):
+        later = AT + timedelta(days=3)
+        await funnel.record_invitations(
+            [sent(uuid4(), "sms"), sent(uuid4(), "sms", at=later)], None
+        )
+
+        assert await funnel.window("c1") == (AT, later)
+        assert await funnel.window("c2") is None
+
+    async def test_dossiers_add_up_per_unit_and_channel_over_the_days_asked(self, funnel):
+        first, second = date(2026, 12, 1), date(2026, 12, 2)
+        await funnel.count_dossiers({("u1", first): {"online|individual": 2}}, None)
+        await funnel.count_dossiers(
+            {("u1", first): {"online|business": 1, "counter|individual": 4}}, None
+        )
+        await funnel.count_dossiers({("u1", second): {"online|individual": 5}}, None)
+
+        assert await funnel.eligible(first, first) == {"u1": {"online": 3, "counter": 4}}
+        assert await funnel.eligible(first, second) == {"u1": {"online": 8, "counter": 4}}
+
+
+class TestInMemoryFunnelStore(FunnelStoreContract):
+    @pytest.fixture
+    def funnel(self) -> FunnelStore:
+        return InMemoryFunnelStore()
+
+
+@pytest.mark.mongo
+class TestMongoFunnelStore(FunnelStoreContract):
+    @pytest.fixture
+    def funnel(self, mongo, db_name) -> FunnelStore:
+        return MongoFunnelStore(mongo[db_name])  # no transaction: no collection to make first
