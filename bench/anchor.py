@@ -21,11 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import shutil
 import statistics
+import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +46,7 @@ from sipas_runtime.pull import PullLoop
 STREAM = "BENCH_ANCHOR"
 SUBJECT = "bench.anchor.hop"
 console = Console(width=150)
+RESULTS = Path(__file__).parent / "results"
 
 
 # -- CPU from /proc ------------------------------------------------------------------------
@@ -310,3 +316,38 @@ def show_spread(title: str, runs: list[dict[str, Any]], keys: Iterable[str]) -> 
         each = ", ".join(f"{r.get(key, float('nan')):,.4g}" for r in runs)
         table.add_row(key, f"{s['min']:,.4g}", f"{s['median']:,.4g}", f"{s['max']:,.4g}", each)
     console.print(table)
+
+
+@dataclass(frozen=True)
+class Repeated:
+    """How a benchmark runs once, shows a run and flattens it into ``section.key`` figures."""
+
+    name: str
+    once: Callable[[Path], Coroutine[Any, Any, dict[str, Any]]]
+    show: Callable[[dict[str, Any]], None]
+    flat: Callable[[dict[str, Any]], dict[str, Any]]
+    keys: Iterable[str]
+
+
+def repeat(bench: Repeated, runs: int, *, keep: bool = False) -> Path:
+    """Run ``runs`` times in fresh work folders; show each and the spread; write the JSON."""
+    results = []
+    for number in range(runs):
+        workdir = Path(tempfile.mkdtemp(prefix=f"sipas-bench-{bench.name}-"))
+        try:
+            results.append(asyncio.run(bench.once(workdir)))
+        finally:
+            if keep:
+                console.print(f"work folder kept: {workdir}")
+            else:  # stores and logs of a run: about 100 MB
+                shutil.rmtree(workdir, ignore_errors=True)
+        console.print(f"run {number + 1} of {runs}")
+        bench.show(results[-1])
+    flats = [bench.flat(r) for r in results]
+    if runs > 1:
+        show_spread(bench.name, flats, bench.keys)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{bench.name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps({"runs": results, "summary": summarize(flats)}, indent=2))
+    console.print(f"wrote {path}")
+    return path

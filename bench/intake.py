@@ -27,28 +27,23 @@ import contextlib
 import json
 import os
 import platform
-import shutil
 import statistics
-import tempfile
 import time
 import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import nats
-from anchor import SERVERS, CpuMeter, Report, load, measure, show_spread, summarize
-from rich.console import Console
+from anchor import SERVERS, CpuMeter, Repeated, Report, load, measure, repeat
 
 from sipas_contracts import subjects
 from sipas_contracts.units import load_sample_hierarchy
 from sipas_runtime.publishing import Outgoing, publish_batched
 from sipas_runtime.stack import Stack
 from sipas_runtime.streams import ensure_streams
-
-RESULTS = Path(__file__).parent / "results"
-console = Console()
 
 
 def units() -> list[str]:
@@ -378,26 +373,7 @@ def main() -> None:
         help="embedded SecantusDB without --sync-on-commit (to measure what durability costs)",
     )
     args = parser.parse_args()
-    runs = []
-    for number in range(args.runs):
-        workdir = Path(tempfile.mkdtemp(prefix="sipas-bench-intake-"))
-        try:
-            results = asyncio.run(run(args, workdir))
-        finally:
-            if args.keep:
-                print(f"work folder kept: {workdir}")
-            else:  # stores and logs of a run: about 100 MB
-                shutil.rmtree(workdir, ignore_errors=True)
-        console.print(f"run {number + 1} of {args.runs}")
-        show(results)
-        runs.append(results)
-    flats = [flat(r) for r in runs]
-    if len(runs) > 1:
-        show_spread("intake", flats, KEYS)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"intake-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps({"runs": runs, "summary": summarize(flats)}, indent=2))
-    console.print(f"wrote {path}")
+    repeat(Repeated("intake", partial(run, args), show, flat, KEYS), args.runs, keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -30,18 +30,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import statistics
-import tempfile
 import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import nats
-from anchor import SERVERS, CpuMeter, Report, console, load, measure, show_spread, summarize
+from anchor import SERVERS, CpuMeter, Repeated, Report, load, measure, repeat
 from intake import raw_messages
 from sampling_decisions import campaign
 
@@ -53,7 +52,6 @@ from sipas_runtime.stack import Stack
 from sipas_runtime.streams import ensure_streams
 from sipas_scoring.testing import C2640, synthetic_responses
 
-RESULTS = Path(__file__).parent / "results"
 ROLES = {
     "intake": "sipas_intake",
     "sampling": "sipas_sampling",
@@ -285,26 +283,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="repeat, each with its own anchors")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, stores)")
     args = parser.parse_args()
-    runs = []
-    for number in range(args.runs):
-        workdir = Path(tempfile.mkdtemp(prefix="sipas-bench-pipeline-"))
-        try:
-            results = asyncio.run(run(args, workdir))
-        finally:
-            if args.keep:
-                console.print(f"work folder kept: {workdir}")
-            else:
-                shutil.rmtree(workdir, ignore_errors=True)
-        console.print(f"run {number + 1} of {args.runs}")
-        show(results)
-        runs.append(results)
-    flats = [flat(r) for r in runs]
-    if len(runs) > 1:
-        show_spread("pipeline", flats, KEYS)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"pipeline-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps({"runs": runs, "summary": summarize(flats)}, indent=2))
-    console.print(f"wrote {path}")
+    repeat(Repeated("pipeline", partial(run, args), show, flat, KEYS), args.runs, keep=args.keep)
 
 
 if __name__ == "__main__":
