@@ -16,7 +16,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_alerts.domain.activity import DayCount
 from sipas_alerts.domain.index_rules import Figure
-from sipas_alerts.store.notifications import Notification, Status
+from sipas_alerts.store.notifications import Attempt, Notification
 from sipas_alerts.store.outbox import Emitted
 from sipas_alerts.store.signals import ActivityKey
 from sipas_contracts.events import Event
@@ -152,22 +152,14 @@ class InMemoryNotificationQueue:
             d.update(lease_until=now + lease, lease_owner=owner)
         return [Notification.model_validate(d) for d in claimed]
 
-    async def settle(
-        self,
-        note: Notification,
-        *,
-        status: Status,
-        now: datetime,
-        detail: str = "",
-        retry_at: datetime | None = None,
-    ) -> None:
+    async def settle(self, note: Notification, attempt: Attempt) -> None:
         doc = self.docs[note.key]
-        doc.update(status=status, attempts=note.attempts + 1, lease_until=None, updated_at=now)
-        doc["last_error"] = detail[:300] or None
-        if status == "sent":
-            doc["sent_at"] = now
-        if retry_at is not None:
-            doc["next_at"] = retry_at
+        doc.update(status=attempt.status, attempts=note.attempts + 1, lease_until=None)
+        doc.update(updated_at=attempt.at, last_error=attempt.detail[:300] or None)
+        if attempt.status == "sent":
+            doc["sent_at"] = attempt.at
+        if attempt.retry_at is not None:
+            doc["next_at"] = attempt.retry_at
 
     async def of_case(self, case_id: str) -> list[dict[str, Any]]:
         mine = sorted(

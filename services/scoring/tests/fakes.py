@@ -7,6 +7,7 @@ Mongo-wire server.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -166,15 +167,17 @@ class InMemoryFunnelStore:
                 doc.update(responded=True, response_mode=r.collection_mode)
 
     async def invitation_counts(self, campaign_id: str) -> dict[str, FunnelCounts]:
-        out: dict[str, FunnelCounts] = {}
+        seen = Counter[tuple[str, str, bool]]()
         for doc in self.invitations.values():
-            channel = doc.get("channel") or next(iter(doc.get("channels") or []), None)
-            if doc["campaign_id"] != campaign_id or channel is None:
-                continue
-            counts = out.setdefault(doc["unit"], FunnelCounts())
-            counts.invited[channel] = counts.invited.get(channel, 0) + 1
-            if doc.get("responded"):
-                counts.responded[channel] = counts.responded.get(channel, 0) + 1
+            first = doc.get("channel") or (doc.get("channels") or [None])[0]
+            if doc["campaign_id"] == campaign_id and first is not None:
+                seen[doc["unit"], first, bool(doc.get("responded"))] += 1
+        out: dict[str, FunnelCounts] = {}
+        for (unit, channel, responded), n in seen.items():
+            counts = out.setdefault(unit, FunnelCounts())
+            counts.invited[channel] = counts.invited.get(channel, 0) + n
+            if responded:
+                counts.responded[channel] = n
         return out
 
     async def window(self, campaign_id: str) -> tuple[datetime, datetime] | None:

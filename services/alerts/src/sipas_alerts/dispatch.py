@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from sipas_alerts.metrics import AlertsMetrics
-from sipas_alerts.store import Notification, NotificationQueue
+from sipas_alerts.store.notifications import Attempt, Notification, NotificationQueue
 from sipas_runtime.channels import Channel, DeliveryStatus, OutboundMessage, send_with_retry
 
 log = structlog.get_logger(__name__)
@@ -61,9 +61,7 @@ class Dispatcher:
         channel = self._channels.get(note.channel)
         if channel is None:
             log.warning("notification_skipped", channel=note.channel, reason="not configured")
-            await queue.settle(
-                note, status="skipped", now=self._clock(), detail="channel not configured"
-            )
+            await queue.settle(note, Attempt("skipped", self._clock(), "channel not configured"))
             self._metrics.notifications.labels(note.channel, "skipped").inc()
             return
         message = OutboundMessage(
@@ -78,19 +76,15 @@ class Dispatcher:
         )
         now = self._clock()
         if delivery.ok:
-            await queue.settle(note, status="sent", now=now)
+            await queue.settle(note, Attempt("sent", now))
             self._metrics.notifications.labels(note.channel, "sent").inc()
             return
         again = delivery.status in {DeliveryStatus.RETRYABLE, DeliveryStatus.UNKNOWN}
         if again and note.attempts + 1 < self._max_attempts:
             wait = min(MAX_BACKOFF, timedelta(seconds=30 * 2**note.attempts))
-            await queue.settle(
-                note, status="pending", now=now, detail=delivery.detail, retry_at=now + wait
-            )
+            await queue.settle(note, Attempt("pending", now, delivery.detail, retry_at=now + wait))
             self._metrics.notifications.labels(note.channel, "retrying").inc()
             return
         log.warning("notification_failed", channel=note.channel, code=delivery.code, kind=note.kind)
-        await queue.settle(
-            note, status="failed", now=now, detail=delivery.detail or str(delivery.code)
-        )
+        await queue.settle(note, Attempt("failed", now, delivery.detail or str(delivery.code)))
         self._metrics.notifications.labels(note.channel, "failed").inc()

@@ -24,6 +24,7 @@ from sipas_alerts.domain.index_rules import Figure
 from sipas_alerts.store.leases import Leases, MongoLeases
 from sipas_alerts.store.notifications import (
     NOTIFICATIONS,
+    Attempt,
     MongoNotificationQueue,
     Notification,
     NotificationQueue,
@@ -296,9 +297,9 @@ class NotificationQueueContract:
         claimed = {n.key: n for n in await queue.claim(now=NOW, owner="a", lease=TTL, limit=3)}
         sent, retried = claimed["n1"], claimed["n2"]
 
-        await queue.settle(sent, status="sent", now=NOW)
+        await queue.settle(sent, Attempt("sent", NOW))
         later = NOW + 3 * TTL
-        await queue.settle(retried, status="pending", now=NOW, detail="busy", retry_at=later)
+        await queue.settle(retried, Attempt("pending", NOW, "busy", retry_at=later))
 
         again = await queue.claim(now=NOW + 2 * TTL, owner="a", lease=TTL, limit=5)
         assert [n.key for n in again] == ["n3"]
@@ -309,7 +310,7 @@ class NotificationQueueContract:
         await queue.enqueue([note("n1"), note("n2", case_id="case-2")], None, now=NOW)
         claimed = {n.key: n for n in await queue.claim(now=NOW, owner="a", lease=TTL, limit=5)}
         first = claimed["n1"]
-        await queue.settle(first, status="sent", now=NOW)
+        await queue.settle(first, Attempt("sent", NOW))
 
         shown = await queue.of_case("case-1")
 

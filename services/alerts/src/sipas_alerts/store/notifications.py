@@ -10,6 +10,7 @@ backoff; permanent ones are kept with the reason for operators to see.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -42,6 +43,16 @@ class Notification(BaseModel):
     status: Status = "pending"
 
 
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """How one send of a notification went, and when to try again if it may be."""
+
+    status: Status
+    at: datetime
+    detail: str = ""
+    retry_at: datetime | None = None
+
+
 class NotificationQueue(Protocol):
     """Pending and past notifications."""
 
@@ -57,16 +68,8 @@ class NotificationQueue(Protocol):
         """Take up to ``limit`` due notifications for ``lease`` (nobody else sends them)."""
         ...
 
-    async def settle(
-        self,
-        note: Notification,
-        *,
-        status: Status,
-        now: datetime,
-        detail: str = "",
-        retry_at: datetime | None = None,
-    ) -> None:
-        """Record an attempt: sent, failed for good, skipped, or pending until ``retry_at``."""
+    async def settle(self, note: Notification, attempt: Attempt) -> None:
+        """Record how a send went: sent, failed for good, skipped, or pending until a retry."""
         ...
 
     async def of_case(self, case_id: str) -> list[Doc]:
@@ -118,26 +121,18 @@ class MongoNotificationQueue(MongoStore, NotificationQueue):
         return claimed
 
     @override
-    async def settle(
-        self,
-        note: Notification,
-        *,
-        status: Status,
-        now: datetime,
-        detail: str = "",
-        retry_at: datetime | None = None,
-    ) -> None:
+    async def settle(self, note: Notification, attempt: Attempt) -> None:
         update: Doc = {
-            "status": status,
+            "status": attempt.status,
             "attempts": note.attempts + 1,
-            "last_error": detail[:300] or None,
+            "last_error": attempt.detail[:300] or None,
             "lease_until": None,
-            "updated_at": now,
+            "updated_at": attempt.at,
         }
-        if status == "sent":
-            update["sent_at"] = now
-        if retry_at is not None:
-            update["next_at"] = retry_at
+        if attempt.status == "sent":
+            update["sent_at"] = attempt.at
+        if attempt.retry_at is not None:
+            update["next_at"] = attempt.retry_at
         await self._queue.update_one({"_id": note.key}, {"$set": update})
 
     @override
