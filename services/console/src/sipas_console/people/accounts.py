@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pymongo import ASCENDING, ReturnDocument
@@ -18,10 +17,10 @@ from pymongo.errors import DuplicateKeyError
 from sipas_console.people.signin import Lockout
 from sipas_runtime.identity import Principal
 from sipas_runtime.identity.roles import PEOPLE_ROLES
+from sipas_runtime.mongo import Document
 
 PEOPLE = "people"
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
-Document = dict[str, Any]
 
 
 class AccountError(ValueError):
