@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sipas_contracts.events import DossierCompleted
 from sipas_intake.domain.dossiers import PreparedDossier, nest, parse_record, recheck
 from sipas_intake.domain.errors import DossierRejectedError
 
@@ -129,6 +130,22 @@ def test_the_revision_is_part_of_the_event_id(prepare_record):
     assert (first.revision, second.revision) == (1, 2)
     assert first.event_id != second.event_id
     assert result.finalise(1).event_id == first.event_id
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"reception_point": "UBND xã Xuân Hội", "procedure_name": "Chứng thực", "due_at": None},
+        {"contact": {"email": "a.b@example.vn", "zalo_id": "4421234567890123456"}},
+        {"applicant_kind": "organisation", "contact": {}, "handling_officer": "Lê Thị Hoa"},
+    ],
+)
+def test_the_event_built_without_validation_is_the_validated_one(prepare_record, overrides):
+    event = prepare_record(**overrides).finalise(3)
+
+    assert DossierCompleted.model_validate(event.model_dump()) == event
+    assert DossierCompleted.model_validate_json(event.model_dump_json()) == event
 
 
 def test_an_agency_code_is_tried_before_the_unit_name(prepare_record):

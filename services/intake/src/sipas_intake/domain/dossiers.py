@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Self
+from uuid import UUID
 
 from pydantic import (
     AwareDatetime,
@@ -50,6 +51,8 @@ PRODUCER = "intake"
 Units = UnitHierarchy | CachedUnits
 CLOCK_SKEW = timedelta(minutes=5)
 _PLACEHOLDER_IDS = frozenset({"", "0", "000000001"})
+UNFINALISED = UUID(int=0)
+"""The event id of a prepared dossier: its real id needs the revision (see ``finalise``)."""
 
 
 class DossierRecord(BaseModel):
@@ -220,8 +223,11 @@ def prepare_unsealed(
     problems += date_problems(record, now)
     raise_if(problems, DossierRejectedError)
     contact = read_contact(record.contact)
-    candidate = DossierCompleted(
-        event_id=uuid7_for(f"dossier:{record.dossier_id}", record.delivered_at),
+    # Built from validated parts (the record, a unit code from the hierarchy, a keyed hash,
+    # known channels): constructed without validating each field again. Its event id is a
+    # placeholder until ``finalise`` knows the revision (the id is derived from it).
+    candidate = DossierCompleted.model_construct(
+        event_id=UNFINALISED,
         occurred_at=record.delivered_at,
         producer=PRODUCER,
         dossier_id=record.dossier_id,
@@ -243,7 +249,6 @@ def prepare_unsealed(
         contact_channels=sorted(contact.channels, key=CHANNEL_ORDER.index),
         handling_officer=record.handling_officer,
     )
-    # Built from validated parts: constructing without re-validation is safe and cheaper.
     prepared = PreparedDossier.model_construct(
         candidate=candidate,
         fingerprint=crypto.fingerprint(content_key(candidate, contact.plain)),
