@@ -12,13 +12,16 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sipas_contracts.events import ResponseRecorded
+from sipas_contracts.events import InvitationClosed, InvitationSent, ResponseRecorded
+from sipas_intake.domain.responses import TokenGrant
 from sipas_intake.domain.revisions import LedgerEntry
 from sipas_intake.store.drafts import StoredDraft
+from sipas_intake.store.fieldwork import Counts
 from sipas_intake.store.kiosks import KioskExistsError
 from sipas_intake.store.ledger import UnitEntries
 from sipas_intake.store.outbox import Outbox
 from sipas_intake.store.paper import PaperForms
+from sipas_intake.store.tokens import TokenProblem, grant_or_problem
 from sipas_runtime.mongo import Document, Session
 
 
@@ -74,12 +77,14 @@ class InMemoryPaperLedger:
 
     def __init__(self) -> None:
         self.forms: dict[str, str] = {}
+        self.imported: list[ResponseRecorded] = []
 
     async def known(self, keys: Sequence[str]) -> dict[str, str]:
         return {key: self.forms[key] for key in keys if key in self.forms}
 
     async def add(self, forms: PaperForms, outbox: Outbox, now: datetime) -> None:
         self.forms.update((key, content) for key, content, _ in forms)
+        self.imported.extend(event for _, _, event in forms)
         await outbox.add([event for _, _, event in forms], now)
 
 
@@ -170,3 +175,98 @@ class InMemoryDossierLedger:
             "first_at": first_at,
             "updated_at": updated_at,
         }
+
+
+class InMemoryTokenStore:
+    """Token documents by hash and invitation claims by id, shaped as the Mongo store keeps them."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, Document] = {}
+        self.claims: dict[UUID, Document] = {}
+
+    async def register(self, invitations: list[InvitationSent], session: Session) -> None:
+        for inv in invitations:
+            known = self.tokens.get(inv.token_hash)
+            if known is not None:
+                known["expires_at"] = max(known["expires_at"], inv.expires_at)
+                continue
+            fields = ("invitation_id", "campaign_id", "unit", "stratum", "instrument_id")
+            self.tokens[inv.token_hash] = {
+                **{name: getattr(inv, name) for name in fields},
+                "_id": inv.token_hash,
+                "channel": inv.channel,
+                "draw_list": inv.draw_list,
+                "expires_at": inv.expires_at,
+                "used_at": None,
+            }
+
+    async def close(self, closures: list[InvitationClosed], session: Session) -> None:
+        for c in closures:
+            closed = {"_id": c.invitation_id, "closed": c.reason, "at": c.occurred_at}
+            self.claims.setdefault(c.invitation_id, {**closed, "response_id": None})
+            for token in self._of(c.invitation_id):
+                if token["used_at"] is None:
+                    token["closed_at"] = c.occurred_at
+
+    def _of(self, invitation_id: UUID) -> list[Document]:
+        return [t for t in self.tokens.values() if t["invitation_id"] == invitation_id]
+
+    async def grant(self, token_hash: str, now: datetime) -> TokenGrant | TokenProblem:
+        return grant_or_problem(self.tokens.get(token_hash), now)
+
+    async def grant_for_invitation(
+        self, invitation_id: UUID, now: datetime
+    ) -> tuple[str, TokenGrant] | TokenProblem:
+        newest = max(self._of(invitation_id), key=lambda t: t["expires_at"], default=None)
+        grant = grant_or_problem(newest, now)
+        if newest is None or isinstance(grant, TokenProblem):
+            return grant if isinstance(grant, TokenProblem) else TokenProblem.UNKNOWN
+        return str(newest["_id"]), grant
+
+    async def consume(
+        self,
+        token_hash: str,
+        event: ResponseRecorded,
+        outbox: Outbox,
+        now: datetime,
+        *,
+        submission: UUID | None = None,
+    ) -> TokenProblem | None:
+        token = self.tokens.get(token_hash)
+        usable = token is not None and token["used_at"] is None and token["expires_at"] > now
+        if token is None or not usable or event.invitation_id in self.claims:
+            claim = self.claims.get(event.invitation_id) if event.invitation_id else None
+            if claim is not None and claim.get("closed"):
+                return TokenProblem.CLOSED
+            problem = await self.grant(token_hash, now)
+            return problem if isinstance(problem, TokenProblem) else TokenProblem.USED
+        token.update(used_at=now, mode=event.collection_mode)
+        claim = {"_id": event.invitation_id, "response_id": event.response_id, "at": now}
+        self.claims[event.invitation_id] = {**claim, "submission": submission}
+        await outbox.add([event], now)
+        return None
+
+    async def claim(self, invitation_id: UUID) -> Document | None:
+        return self.claims.get(invitation_id)
+
+
+class InMemoryFieldworkLedger:
+    """Counts over the fakes' used tokens and imported paper forms, as Mongo counts its own."""
+
+    def __init__(self, tokens: InMemoryTokenStore, paper: InMemoryPaperLedger) -> None:
+        self.tokens, self.paper = tokens, paper
+
+    async def summary(self, campaign_id: str) -> tuple[Counts, Counts]:
+        invited: Counts = {}
+        for token in self.tokens.tokens.values():
+            if token["campaign_id"] == campaign_id and token["used_at"] is not None:
+                _count(invited, token["unit"], token.get("mode") or "online")
+        paper: Counts = {}
+        for event in self.paper.imported:
+            if event.campaign_id == campaign_id:
+                _count(paper, event.unit, event.collection_mode)
+        return invited, paper
+
+
+def _count(counts: Counts, unit: str, mode: str) -> None:
+    counts.setdefault(unit, {})[mode] = counts.get(unit, {}).get(mode, 0) + 1
