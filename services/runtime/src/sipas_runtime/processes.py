@@ -76,29 +76,38 @@ def spawn(
 
 def stop(process: Child, *, timeout: float = 10.0) -> int:
     """Terminate ``process`` (SIGTERM, then SIGKILL after ``timeout``) and reap it."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.terminate()
-    try:
-        return process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        return process.wait()
+    _ask_to_stop(process)
+    return _reap(process, timeout)
 
 
 def stop_all(processes: list[Child], *, timeout: float = 10.0) -> None:
     """:func:`stop` several processes at once: all are asked to stop, then each is reaped.
 
     Each service settles its own work when asked to stop (up to a few seconds when its store
-    or broker just came back), so asking one after the other adds those seconds up.
+    or broker just came back), so asking one after the other adds those seconds up. Each is
+    asked once: a second SIGTERM reaching a Python process that is already exiting (its signal
+    handlers back to the defaults) ends it by the signal instead of its own exit.
     """
     for process in processes:
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.terminate()
+        _ask_to_stop(process)
     for process in processes:
-        stop(process, timeout=timeout)
+        _reap(process, timeout)
+
+
+def _ask_to_stop(process: Child) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+
+
+def _reap(process: Child, timeout: float) -> int:
+    """Wait for ``process`` to exit; SIGKILL it after ``timeout``."""
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        return process.wait()
 
 
 def kill(process: Child) -> int:
