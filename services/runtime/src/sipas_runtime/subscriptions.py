@@ -26,7 +26,7 @@ from sipas_runtime.checkpoints import CheckpointPolicy, MemoryState
 from sipas_runtime.connections import Connections
 from sipas_runtime.consumer import Handler, IdempotentConsumer
 from sipas_runtime.decoding import Decoder, MessageDecoder
-from sipas_runtime.dedup import DedupMode
+from sipas_runtime.dedup import DedupMode, event_key
 from sipas_runtime.memory import MemoryConsumer
 from sipas_runtime.pull import PullLoop
 from sipas_runtime.recovery import Recoverable
@@ -75,7 +75,34 @@ class Subscriptions(Connections):
         consumer refuses an event id published again late (``republished``) unless
         ``refuse_republished`` is off because its handler already recognises a repeat.
         """
-        consumer: IdempotentConsumer[E] = IdempotentConsumer(
+        consumer = self._idempotent(
+            spec,
+            handler,
+            decode=decode,
+            decode_message=decode_message,
+            dedup=dedup,
+            key=key or event_key,
+            atomic_publish=atomic_publish,
+            republished=self._republished_unless(spec, dedup, recognised=not refuse_republished),
+        )
+        self._pull(spec, self._batches(consumer, after_batch), batch_size, pace)
+        self._register(consumer)
+        return consumer
+
+    def _idempotent(
+        self,
+        spec: ConsumerSpec,
+        handler: Handler[E],
+        *,
+        decode: Decoder[E] | None,
+        decode_message: MessageDecoder[E] | None,
+        dedup: DedupMode,
+        key: Callable[[Delivery[E]], str],
+        atomic_publish: bool,
+        republished: RepublishedGuard | None,
+    ) -> IdempotentConsumer[E]:
+        """A consumer of ``spec`` on this runtime's Mongo client, publisher and dead letters."""
+        return IdempotentConsumer(
             spec=spec,
             decode=decode,
             decode_message=decode_message,
@@ -87,17 +114,16 @@ class Subscriptions(Connections):
             metrics=self.metrics,
             dedup=dedup,
             max_deliveries=self.settings.max_deliveries,
+            key=key,
             atomic_publish=atomic_publish,
-            republished=(
-                self._republished_guard(spec)
-                if dedup == "sequence" and refuse_republished
-                else None
-            ),
-            **({"key": key} if key is not None else {}),
+            republished=republished,
         )
-        self._pull(spec, self._batches(consumer, after_batch), batch_size, pace)
-        self._register(consumer)
-        return consumer
+
+    def _republished_unless(
+        self, spec: ConsumerSpec, dedup: DedupMode, *, recognised: bool
+    ) -> RepublishedGuard | None:
+        """The guard of a sequence-mode consumer, unless its handler recognises a repeat."""
+        return None if dedup != "sequence" or recognised else self._republished_guard(spec)
 
     def consume_in_memory(
         self,
