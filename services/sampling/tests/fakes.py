@@ -18,6 +18,7 @@ from sipas_runtime.channels import TokenPair
 from sipas_runtime.mongo import Document
 from sipas_runtime.writes import Writes
 from sipas_sampling.domain.campaign import Campaign, changed_design_fields
+from sipas_sampling.domain.progress import InvitationCount
 from sipas_sampling.store.campaigns import DesignFrozenError
 from sipas_sampling.vault import new_key
 
@@ -195,3 +196,28 @@ class InMemoryCampaignStore:
         if key in self.log:
             raise DuplicateKeyError(f"substitution {key} exists")
         self.log[key] = {"_id": key, "campaign": campaign_id, **entry}
+
+
+class InMemoryProgressStore:
+    """Counts over invitation documents (as the Mongo store keeps them) and a population fake."""
+
+    def __init__(self, population: InMemoryPopulationStore) -> None:
+        self.population = population
+        self.sent: list[Document] = []
+
+    async def invitations(self, campaign_id: str) -> list[InvitationCount]:
+        counts: dict[tuple[str, str, str, str], int] = {}
+        for d in self.sent:
+            if d["campaign"] == campaign_id:
+                group = (d["unit"], d["list"], d["channels"][d["channel_index"]], d["state"])
+                counts[group] = counts.get(group, 0) + 1
+        return [
+            InvitationCount(unit=unit, draw_list=listed, channel=channel, state=state, n=n)
+            for (unit, listed, channel, state), n in counts.items()
+        ]
+
+    async def eligible(self, campaign_id: str) -> dict[str, int]:
+        units: dict[str, int] = {}
+        for d in await self.population.eligible(campaign_id):
+            units[d["unit"]] = units.get(d["unit"], 0) + 1
+        return units
