@@ -15,9 +15,12 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_alerts.domain.activity import DayCount
+from sipas_alerts.domain.cases import ACTIVE, Case
 from sipas_alerts.domain.index_rules import Figure
+from sipas_alerts.store.cases import from_doc
 from sipas_alerts.store.notifications import Attempt, Notification
 from sipas_alerts.store.outbox import Emitted
+from sipas_alerts.store.reads import CaseQuery
 from sipas_alerts.store.signals import ActivityKey
 from sipas_contracts.events import Event
 from sipas_runtime.mongo import Session
@@ -167,3 +170,63 @@ class InMemoryNotificationQueue:
             key=lambda d: d["created_at"],
         )
         return [{"_id": d["key"], **{k: d[k] for k in self.SHOWN if k in d}} for d in mine]
+
+
+class InMemoryCaseReader:
+    """Case and alert documents (as the case store keeps them), filtered as the Mongo query is."""
+
+    def __init__(self) -> None:
+        self.cases: list[dict[str, Any]] = []
+        self.alerts: list[dict[str, Any]] = []
+
+    async def search(self, query: CaseQuery, *, limit: int, audit: bool = False) -> list[Case]:
+        found = sorted((d for d in self.cases if _matches(query, d)), key=lambda d: d["_id"])
+        newest = found[::-1][:limit]
+        return [
+            from_doc(d if audit else {k: v for k, v in d.items() if k != "audit"}) for d in newest
+        ]
+
+    def _alerts(self, keep: Callable[[dict[str, Any]], bool], limit: int) -> list[dict[str, Any]]:
+        found = sorted((d for d in self.alerts if keep(d)), key=lambda d: d["_id"], reverse=True)
+        return [{k: v for k, v in d.items() if k != "sealed_callback"} for d in found[:limit]]
+
+    async def alerts_of(
+        self, case_id: str, *, limit: int, before: str | None = None
+    ) -> list[dict[str, Any]]:
+        return self._alerts(
+            lambda d: d["case_id"] == case_id and (not before or d["_id"] < before), limit
+        )
+
+    async def recent_alerts(
+        self, units: frozenset[str] | None, rules: tuple[str, ...], *, limit: int
+    ) -> list[dict[str, Any]]:
+        return self._alerts(
+            lambda d: (units is None or d["unit"] in units) and (not rules or d["rule"] in rules),
+            limit,
+        )
+
+    async def callbacks_of(self, case_id: str) -> list[dict[str, Any]]:
+        found = [d for d in self.alerts if d["case_id"] == case_id and "sealed_callback" in d]
+        kept = ("_id", "sealed_callback", "occurred_at", "rule")
+        return [{k: d[k] for k in kept} for d in sorted(found, key=lambda d: d["_id"])]
+
+
+def _matches(query: CaseQuery, doc: dict[str, Any]) -> bool:
+    """``query.filter()`` read in Python."""
+    listed = ((query.states, "state"), (query.rules, "rule"), (query.severities, "severity"))
+    opened = doc["opened_at"]
+    return (
+        (query.units is None or doc["unit"] in query.units)
+        and all(not values or doc[field] in values for values, field in listed)
+        and (not query.campaign_id or doc["campaign_id"] == query.campaign_id)
+        and (query.escalated is None or bool(doc["escalated_to"]) == query.escalated)
+        and (query.opened_from is None or opened >= query.opened_from)
+        and (query.opened_to is None or opened < query.opened_to)
+        and (not query.before or doc["_id"] < query.before)
+        and (query.overdue_at is None or _overdue(doc, query.overdue_at))
+    )
+
+
+def _overdue(doc: dict[str, Any], at: datetime) -> bool:
+    unacknowledged = doc["state"] == "open" and doc["acknowledge_due_at"] <= at
+    return unacknowledged or (doc["state"] in ACTIVE and doc["resolve_due_at"] <= at)
