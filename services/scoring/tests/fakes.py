@@ -7,6 +7,7 @@ Mongo-wire server.
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
@@ -16,8 +17,11 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_contracts.events import CampaignPlanned, InvitationSent
 from sipas_runtime.mongo import Document, Session
+from sipas_runtime.sequences import AppliedSequences
 from sipas_scoring.domain.funnel import Answered, FunnelCounts
 from sipas_scoring.domain.profile import CampaignProfile, ProfileSettings, effective_profile
+from sipas_scoring.domain.tally import SliceKey, Tally
+from sipas_scoring.store.aggregates import AGGREGATES, DAY_AGGREGATES
 from sipas_scoring.store.funnel import DayKey
 from sipas_scoring.store.publications import ConflictError, HistoryEntry, PublicationRecord
 
@@ -197,3 +201,65 @@ class InMemoryFunnelStore:
                     channel = name.split("|", 1)[0]
                     per_unit[channel] = per_unit.get(channel, 0) + n
         return out
+
+
+class InMemoryAggregateStore:
+    """Slices by key; ``positions`` holds what checkpoints write beside them (by durable)."""
+
+    def __init__(
+        self, name: str = AGGREGATES, positions: dict[str, AppliedSequences] | None = None
+    ) -> None:
+        self._name = name
+        self.slices: dict[SliceKey, Tally] = {}
+        self.positions: dict[str, AppliedSequences] = {} if positions is None else positions
+        self._days: InMemoryAggregateStore | None = None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def create_indexes(self) -> None:
+        return None
+
+    def of_days(self) -> InMemoryAggregateStore:
+        if self._days is None:
+            self._days = InMemoryAggregateStore(DAY_AGGREGATES, self.positions)
+        return self._days
+
+    async def tallies(
+        self, campaign_id: str | None = None, session: Session = None, *, since: str | None = None
+    ) -> dict[SliceKey, Tally]:
+        return {
+            key: copy.deepcopy(tally)
+            for key, tally in self.slices.items()
+            if (campaign_id is None or key.campaign_id == campaign_id)
+            and (since is None or key.bucket >= since)
+        }
+
+    async def campaigns(self) -> list[Document]:
+        rows: dict[str, Document] = {}
+        for key, tally in self.slices.items():
+            row = rows.setdefault(
+                key.campaign_id,
+                {"responses": 0, "units": set(), "months": set(), "instruments": set()},
+            )
+            row["responses"] += tally.responses
+            row["units"].add(key.unit)
+            row["months"].add(key.bucket)
+            row["instruments"].add(key.instrument_id)
+        return [
+            {"campaign_id": campaign, "responses": row["responses"], "units": len(row["units"]),
+             "months": sorted(row["months"]), "instruments": sorted(row["instruments"])}
+            for campaign, row in sorted(rows.items())
+        ]  # fmt: skip
+
+    async def replace_all(self, tallies: Mapping[SliceKey, Tally]) -> None:
+        self.slices = {key: copy.deepcopy(tally) for key, tally in tallies.items()}
+
+    async def applied(
+        self, durable: str, session: AsyncClientSession | None = None
+    ) -> AppliedSequences:
+        return copy.deepcopy(self.positions.get(durable, AppliedSequences()))
+
+    async def legacy_documents(self) -> int:
+        return 0  # the fake holds only the current form

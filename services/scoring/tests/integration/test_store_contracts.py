@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from services.scoring.tests.fakes import (
+    InMemoryAggregateStore,
     InMemoryFunnelStore,
     InMemoryProfileStore,
     InMemoryPublicationStore,
@@ -21,8 +22,12 @@ from services.scoring.tests.fakes import (
 from sipas_contracts.events import CampaignPlanned, InvitationSent
 from sipas_contracts.testing import plan
 from sipas_runtime.mongo import ensure_collections, in_transaction
+from sipas_runtime.positions import WATERMARKS
+from sipas_runtime.sequences import AppliedSequences
 from sipas_scoring.domain.funnel import Answered
 from sipas_scoring.domain.profile import ProfileSettings
+from sipas_scoring.domain.tally import SliceKey, Tally
+from sipas_scoring.store.aggregates import AggregateStore, MongoAggregateStore
 from sipas_scoring.store.funnel import FunnelStore, MongoFunnelStore
 from sipas_scoring.store.profiles import PLANS, PROFILES, MongoProfileStore, ProfileStore
 from sipas_scoring.store.publications import (
@@ -262,3 +267,123 @@ class TestMongoFunnelStore(FunnelStoreContract):
     @pytest.fixture
     def funnel(self, mongo, db_name) -> FunnelStore:
         return MongoFunnelStore(mongo[db_name])  # no transaction: no collection to make first
+
+
+def tally(responses: int, item_level: str = "4", *, seq: int = 1) -> Tally:
+    return Tally(
+        responses=responses,
+        counts={"C01": {item_level: responses, "na": 1}, "C02": {"5": responses}},
+        coverage={"*": responses, "E1": responses - 1},
+        first_at=AT,
+        last_at=AT + timedelta(hours=responses),
+        last_seq=seq,
+    )
+
+
+def key(campaign: str, bucket: str, unit: str, mode: str = "online") -> SliceKey:
+    return SliceKey(campaign, bucket, unit, "individual", mode, "sipas-2640-2017")
+
+
+Position = Callable[[str, AppliedSequences], Awaitable[None]]
+
+
+class AggregateStoreContract:
+    """What scoring asks of its counts: slices read back exactly, by campaign and from a month,
+    a per-campaign summary, a separate store of days, the position checkpoints wrote."""
+
+    @pytest.fixture
+    def store(self) -> AggregateStore:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def position(self, store) -> Position:
+        raise NotImplementedError
+
+    async def test_slices_read_back_exactly_and_a_replacement_leaves_only_the_new(self, store):
+        first = {key("c1", "2026-11", "u1"): tally(3), key("c1", "2026-11", "u2"): tally(5, "1")}
+        await store.replace_all(first)
+        assert await store.tallies() == first
+
+        second = {key("c1", "2026-12", "u1"): tally(7, seq=40)}
+        await store.replace_all(second)
+        assert await store.tallies() == second
+
+    async def test_tallies_of_one_campaign_and_from_a_month_on(self, store):
+        slices = {
+            key("c1", "2026-10", "u1"): tally(1),
+            key("c1", "2026-11", "u1"): tally(2),
+            key("c1", "2026-12", "u1", "kiosk"): tally(3),
+            key("c2", "2026-12", "u1"): tally(4),
+        }
+        await store.replace_all(slices)
+
+        assert set(await store.tallies("c1")) == {k for k in slices if k.campaign_id == "c1"}
+        assert set(await store.tallies("c1", since="2026-11")) == {
+            key("c1", "2026-11", "u1"), key("c1", "2026-12", "u1", "kiosk"),
+        }  # fmt: skip
+        assert await store.tallies("c3") == {}
+
+    async def test_each_campaign_is_summed_with_its_units_months_and_instruments(self, store):
+        await store.replace_all({
+            key("c2", "2026-12", "u1"): tally(4),
+            key("c1", "2026-12", "u2"): tally(3),
+            key("c1", "2026-11", "u1"): tally(2),
+            key("c1", "2026-11", "u1", "kiosk"): tally(1),
+        })  # fmt: skip
+
+        assert await store.campaigns() == [
+            {"campaign_id": "c1", "responses": 6, "units": 2, "months": ["2026-11", "2026-12"],
+             "instruments": ["sipas-2640-2017"]},
+            {"campaign_id": "c2", "responses": 4, "units": 1, "months": ["2026-12"],
+             "instruments": ["sipas-2640-2017"]},
+        ]  # fmt: skip
+
+    async def test_the_days_are_a_store_of_their_own(self, store):
+        days = store.of_days()
+        await store.replace_all({key("c1", "2026-12", "u1"): tally(9)})
+        await days.replace_all({key("c1", "2026-12-07", "u1"): tally(2)})
+
+        assert (store.name, days.name) == ("aggregates", "day_aggregates")
+        assert set(await store.tallies()) == {key("c1", "2026-12", "u1")}
+        assert set(await store.of_days().tallies()) == {key("c1", "2026-12-07", "u1")}
+
+    async def test_the_position_a_checkpoint_wrote_is_what_applied_answers(self, store, position):
+        assert (await store.applied("scoring-responses")).highest == 0
+        written = AppliedSequences(40, [(42, 45)])
+
+        await position("scoring-responses", written)
+
+        applied = await store.applied("scoring-responses")
+        assert applied == written
+        assert 41 not in applied
+        assert (await store.applied("another-durable")).highest == 0
+        assert await store.legacy_documents() == 0
+
+
+class TestInMemoryAggregateStore(AggregateStoreContract):
+    @pytest.fixture
+    def store(self) -> AggregateStore:
+        return InMemoryAggregateStore()
+
+    @pytest.fixture
+    def position(self, store) -> Position:
+        async def write(durable: str, applied: AppliedSequences) -> None:
+            store.positions[durable] = applied
+
+        return write
+
+
+@pytest.mark.mongo
+class TestMongoAggregateStore(AggregateStoreContract):
+    @pytest.fixture
+    def store(self, mongo, db_name) -> AggregateStore:
+        return MongoAggregateStore(mongo[db_name])
+
+    @pytest.fixture
+    def position(self, mongo, db_name) -> Position:
+        async def write(durable: str, applied: AppliedSequences) -> None:
+            await mongo[db_name][WATERMARKS].replace_one(
+                {"_id": durable}, applied.document(), upsert=True
+            )
+
+        return write
