@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sipas_contracts.events import CampaignPlanned, DossierCompleted, ResponseRecorded
+from sipas_contracts.events import (
+    CampaignPlanned,
+    DossierCompleted,
+    InvitationClosed,
+    InvitationSent,
+    ResponseRecorded,
+)
 from sipas_contracts.ids import uuid7
 
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -65,3 +71,18 @@ def plan(**overrides: object) -> CampaignPlanned:
         "design_digest": "0" * 64,
     }
     return CampaignPlanned(**{**fields, **overrides})
+
+
+def closure(invitation: InvitationSent, **overrides: object) -> InvitationClosed:
+    """What sampling publishes when it replaces ``invitation``'s member from the reserve list."""
+    fields: dict[str, Any] = {
+        "event_id": uuid7(),
+        "occurred_at": NOW,
+        "producer": "sampling",
+        "invitation_id": invitation.invitation_id,
+        "campaign_id": invitation.campaign_id,
+        "unit": invitation.unit,
+        "token_hash": invitation.token_hash,
+        "reason": "refused",
+    }
+    return InvitationClosed(**{**fields, **overrides})

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from sipas_contracts import subjects
-from sipas_contracts.events import InvitationClosed, InvitationSent
+from sipas_contracts.events import InvitationSent
 from sipas_contracts.ids import uuid7
+from sipas_contracts.testing import closure
 from sipas_runtime.publishing import encode, event_headers
 from sipas_runtime.testing import bearer, eventually
 
@@ -18,25 +19,10 @@ ENUMERATOR = bearer("enumerator", subject="dtv-07")
 ANSWERS = {"HL.DV.E1.1": 5, "ND.5": 1}
 
 
-def closure(invitation: InvitationSent) -> InvitationClosed:
-    """What sampling publishes when it replaces ``invitation``'s member from the reserve."""
-    return InvitationClosed(
-        event_id=uuid7(),
-        occurred_at=datetime.now(UTC),
-        producer="sampling",
-        invitation_id=invitation.invitation_id,
-        campaign_id=invitation.campaign_id,
-        unit=invitation.unit,
-        token_hash=invitation.token_hash,
-        reason="refused",
-        replaced_by=uuid7(),
-    )
-
-
 async def close(intake, *invitations: InvitationSent) -> None:
     """Publish closures as sampling does; wait until intake took the last (stream order)."""
     for invitation in invitations:
-        event = closure(invitation)
+        event = closure(invitation, occurred_at=datetime.now(UTC), replaced_by=uuid7())
         await intake.nc.jetstream().publish(
             subjects.for_event(event), encode(event), headers=event_headers(event)
         )

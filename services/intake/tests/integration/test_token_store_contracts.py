@@ -22,7 +22,7 @@ from services.intake.tests.fakes import (
 
 from sipas_contracts.events import InvitationClosed, InvitationSent, ResponseRecorded
 from sipas_contracts.ids import uuid7
-from sipas_contracts.testing import response
+from sipas_contracts.testing import closure, response
 from sipas_intake.store.collections import CLAIMS, OUTBOX, PAPER_FORMS, TOKENS
 from sipas_intake.store.fieldwork import FieldworkLedger, MongoFieldworkLedger
 from sipas_intake.store.outbox import MongoOutbox, Outbox
@@ -53,19 +53,6 @@ def sent(token: str, invitation: UUID | None = None, **fields: object) -> Invita
             "expires_at": EXPIRY,
             **fields,
         }
-    )
-
-
-def closed(invitation: InvitationSent) -> InvitationClosed:
-    return InvitationClosed(
-        event_id=uuid7(),
-        occurred_at=NOW,
-        producer="sampling",
-        invitation_id=invitation.invitation_id,
-        campaign_id=invitation.campaign_id,
-        unit=invitation.unit,
-        token_hash=invitation.token_hash,
-        reason="refused",
     )
 
 
@@ -165,7 +152,7 @@ class TokenStoreContract:
     async def test_a_closed_invitation_takes_no_answer(self, tokens):
         store, outbox, deliver = tokens
         first = sent("a")
-        await deliver([first], [closed(first)])
+        await deliver([first], [closure(first, occurred_at=NOW)])
 
         refused = await store.consume(first.token_hash, answer(first), outbox, NOW)
 
@@ -181,7 +168,7 @@ class TokenStoreContract:
         recorded = answer(first)
         await store.consume(first.token_hash, recorded, outbox, NOW)
 
-        await deliver([], [closed(first)])
+        await deliver([], [closure(first, occurred_at=NOW)])
 
         claim = await store.claim(first.invitation_id)
         assert claim is not None
