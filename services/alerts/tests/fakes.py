@@ -11,18 +11,20 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_alerts.domain.activity import DayCount
+from sipas_alerts.domain.alerts import Hit
 from sipas_alerts.domain.cases import ACTIVE, Case
 from sipas_alerts.domain.index_rules import Figure
-from sipas_alerts.store.cases import from_doc
+from sipas_alerts.store.cases import Group, GroupRaceError, from_doc
 from sipas_alerts.store.notifications import Attempt, Notification
 from sipas_alerts.store.outbox import Emitted
 from sipas_alerts.store.reads import CaseQuery
 from sipas_alerts.store.signals import ActivityKey
-from sipas_contracts.events import Event
+from sipas_contracts.events import AlertRaised, Event
 from sipas_runtime.mongo import Session
 
 
@@ -230,3 +232,105 @@ def _matches(query: CaseQuery, doc: dict[str, Any]) -> bool:
 def _overdue(doc: dict[str, Any], at: datetime) -> bool:
     unacknowledged = doc["state"] == "open" and doc["acknowledge_due_at"] <= at
     return unacknowledged or (doc["state"] in ACTIVE and doc["resolve_due_at"] <= at)
+
+
+class InMemoryCaseStore:
+    """Cases, groups and alerts in dicts, with the Mongo store's guards (group race, version)."""
+
+    _COUNTERS = frozenset({"alerts", "callbacks", "last_alert_at", "severity"})
+
+    def __init__(self) -> None:
+        self.cases: dict[str, Case] = {}
+        self.groups: dict[str, Group] = {}
+        self.alerts: dict[str, tuple[Hit, str]] = {}
+
+    async def get(self, case_id: str, session: AsyncClientSession | None = None) -> Case | None:
+        return self.cases.get(case_id)
+
+    async def get_many(self, ids: Iterable[str], session: AsyncClientSession) -> dict[str, Case]:
+        return {i: self.cases[i].model_copy(update={"audit": ()}) for i in ids if i in self.cases}
+
+    async def groups_of(self, keys: Iterable[str], session: AsyncClientSession) -> dict[str, Group]:
+        return {key: self.groups[key] for key in keys if key in self.groups}
+
+    async def unseen(self, hits: Sequence[Hit], session: AsyncClientSession) -> list[Hit]:
+        fresh: dict[str, Hit] = {}
+        for hit in hits:
+            if str(hit.alert_id) not in self.alerts:
+                fresh.setdefault(str(hit.alert_id), hit)
+        return list(fresh.values())
+
+    async def open(self, cases: Sequence[Case], session: AsyncClientSession) -> None:
+        for case in cases:
+            group = self.groups.get(case.group_key)
+            if (group is not None and group.seq >= case.seq) or str(case.case_id) in self.cases:
+                raise GroupRaceError(case.group_key)
+            self.groups[case.group_key] = Group(case.group_key, str(case.case_id), case.seq)
+            self.cases[str(case.case_id)] = case
+
+    async def attach(
+        self, changes: Sequence[tuple[Case, Case]], session: AsyncClientSession
+    ) -> None:
+        for before, after in changes:
+            stored = self.cases[str(after.case_id)]
+            self.cases[str(after.case_id)] = stored.model_copy(update={
+                "alerts": stored.alerts + after.alerts - before.alerts,
+                "callbacks": stored.callbacks + after.callbacks - before.callbacks,
+                "last_alert_at": max(stored.last_alert_at, after.last_alert_at),
+                "severity": after.severity,
+            })  # fmt: skip
+
+    async def add_alerts(
+        self, placed: Sequence[tuple[Hit, str]], session: AsyncClientSession
+    ) -> None:
+        for hit, case_id in placed:
+            self.alerts[str(hit.alert_id)] = (hit, case_id)
+
+    async def alerts_of_sources(
+        self, sources: Sequence[str], session: AsyncClientSession
+    ) -> list[AlertRaised]:
+        wanted = set(sources)
+        return [
+            hit.event(UUID(case_id))
+            for _, (hit, case_id) in sorted(self.alerts.items())
+            if str(hit.source_event_id) in wanted
+        ]
+
+    async def save(
+        self, case: Case, expected_version: int, session: AsyncClientSession | None = None
+    ) -> bool:
+        stored = self.cases.get(str(case.case_id))
+        if stored is None or stored.version != expected_version:
+            return False
+        lifecycle = {k: v for k, v in dict(case).items() if k not in self._COUNTERS}
+        self.cases[str(case.case_id)] = stored.model_copy(update=lifecycle)
+        return True
+
+    async def due(self, now: datetime, limit: int) -> list[Case]:
+        due = [c for c in self.cases.values() if c.next_due_at is not None and c.next_due_at <= now]
+        return sorted(due, key=lambda c: c.next_due_at or now)[:limit]
+
+    async def census(self, now: datetime) -> tuple[dict[str, int], int]:
+        active = [c for c in self.cases.values() if c.state in ACTIVE]
+        by_state = Counter(c.state for c in active)
+        overdue = sum(
+            (c.state == "open" and c.acknowledge_due_at <= now) or c.resolve_due_at <= now
+            for c in active
+        )
+        return {state: by_state[state] for state in sorted(ACTIVE)}, overdue
+
+    async def shred_callbacks(self, *, ended_before: datetime) -> int:
+        ended = {
+            i for i, c in self.cases.items()
+            if c.ended_at is not None and c.ended_at < ended_before and c.callbacks > 0
+        }  # fmt: skip
+        for alert_id, (hit, case_id) in list(self.alerts.items()):
+            if case_id in ended:
+                self.alerts[alert_id] = (hit.model_copy(update={"sealed_callback": None}), case_id)
+        for case_id in ended:
+            self.cases[case_id] = self.cases[case_id].model_copy(update={"callbacks": 0})
+        return len(ended)
+
+    def callbacks(self) -> dict[str, str | None]:
+        """Each stored alert's sealed call-back (what shredding removes)."""
+        return {alert_id: hit.sealed_callback for alert_id, (hit, _) in self.alerts.items()}
