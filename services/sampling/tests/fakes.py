@@ -18,8 +18,10 @@ from sipas_runtime.channels import TokenPair
 from sipas_runtime.mongo import Document
 from sipas_runtime.writes import Writes
 from sipas_sampling.domain.campaign import Campaign, changed_design_fields
+from sipas_sampling.domain.continuous import UnitProgress
 from sipas_sampling.domain.progress import InvitationCount
 from sipas_sampling.store.campaigns import DesignFrozenError
+from sipas_sampling.store.decisions import _reserved_concurrently
 from sipas_sampling.vault import new_key
 
 
@@ -221,3 +223,123 @@ class InMemoryProgressStore:
         for d in await self.population.eligible(campaign_id):
             units[d["unit"]] = units.get(d["unit"], 0) + 1
         return units
+
+
+class InMemoryDecisionStore:
+    """Quotas, rate counters, applicant claims and the decision log; a reservation is guarded
+    by the ``reserved`` value it read, as the Mongo store's is."""
+
+    _COUNTERS = ("eligible", "reachable", "invited")
+
+    def __init__(self) -> None:
+        self.quotas: dict[tuple[str, str], Document] = {}
+        self.counts: dict[tuple[str, str], dict[str, int]] = {}
+        self.applicants: dict[str, str] = {}
+        self.log: list[tuple[str, datetime, list[list[Any]]]] = []
+
+    def _quota(self, campaign_id: str, unit: str, quota: int | None = None) -> Document:
+        return self.quotas.setdefault((campaign_id, unit), {
+            "campaign": campaign_id, "unit": unit, "quota": quota,
+            "reserved": 0, "answered": 0, "lapsed": 0,
+        })  # fmt: skip
+
+    async def set_quotas(
+        self,
+        campaign_id: str,
+        quotas: Mapping[str, int | None],
+        expected: Mapping[str, float | None],
+    ) -> None:
+        for unit, quota in quotas.items():
+            doc = self._quota(campaign_id, unit)
+            doc.update(quota=quota, expected_total=expected.get(unit))
+
+    async def progress(
+        self, campaign_id: str, units: Iterable[str], session: AsyncClientSession | None
+    ) -> dict[str, UnitProgress]:
+        return {
+            unit: UnitProgress(
+                quota=doc["quota"], reserved=doc["reserved"], answered=doc["answered"],
+                lapsed=doc["lapsed"], expected_total=doc.get("expected_total"),
+                reachable=self.counts.get((campaign_id, unit), {}).get("reachable", 0),
+            )
+            for unit in set(units)
+            if (doc := self.quotas.get((campaign_id, unit))) is not None
+        }  # fmt: skip
+
+    async def apply_batch(
+        self,
+        campaign_id: str,
+        progress: Mapping[str, UnitProgress],
+        seen: Mapping[str, tuple[int, int]],
+        wanted: Mapping[str, int],
+        writes: Writes,
+    ) -> dict[str, int]:
+        granted: dict[str, int] = {}
+        for unit, n in wanted.items():
+            current = progress.get(unit)
+            if current is None or current.quota is None:
+                granted[unit] = n
+                continue
+            granted[unit] = max(0, min(n, current.quota - current.reserved))
+            doc = self.quotas[(campaign_id, unit)]
+            if granted[unit] and doc["reserved"] != current.reserved:
+                raise _reserved_concurrently()
+            doc["reserved"] += granted[unit]
+        for unit in set(seen) | set(granted):
+            counts = self.counts.setdefault((campaign_id, unit), dict.fromkeys(self._COUNTERS, 0))
+            for name, value in zip(
+                self._COUNTERS, (*seen.get(unit, (0, 0)), granted.get(unit, 0)), strict=True
+            ):
+                counts[name] += value
+        return granted
+
+    async def settle(
+        self,
+        campaign_id: str,
+        unit: str,
+        *,
+        answered: int = 0,
+        lapsed: int = 0,
+        release: int = 0,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        doc = self._quota(campaign_id, unit)
+        doc["answered"] += answered
+        doc["lapsed"] += lapsed
+        doc["reserved"] -= release
+
+    async def claim(
+        self, claims: Mapping[str, str], session: AsyncClientSession | None
+    ) -> tuple[set[str], set[str]]:
+        taken = {key: self.applicants[key] for key in claims if key in self.applicants}
+        for key, dossier in claims.items():
+            self.applicants.setdefault(key, dossier)
+        others = {k for k, d in claims.items() if k in taken and taken[k] != d}
+        repeats = {k for k, d in claims.items() if taken.get(k) == d}
+        return others, repeats
+
+    def log_decisions(
+        self, campaign_id: str, items: list[list[Any]], at: datetime, writes: Writes
+    ) -> None:
+        if items:
+            self.log.append((campaign_id, at, items))
+
+    async def decisions(self, campaign_id: str, since: datetime | None = None) -> list[list[Any]]:
+        batches = [(at, items) for c, at, items in self.log if c == campaign_id]
+        return [
+            item
+            for at, items in sorted(batches, key=lambda batch: batch[0])
+            if since is None or at >= since
+            for item in items
+        ]
+
+    async def quota_table(self, campaign_id: str) -> list[Document]:
+        units = {u for c, u in self.quotas if c == campaign_id}
+        units |= {u for c, u in self.counts if c == campaign_id}
+        zero = dict.fromkeys(self._COUNTERS, 0)
+        return [
+            {**self.quotas.get((campaign_id, unit), {"unit": unit, "quota": None,
+                                                     "reserved": 0, "answered": 0, "lapsed": 0}),
+             **self.counts.get((campaign_id, unit), zero)}
+            for unit in sorted(units)
+        ]  # fmt: skip
