@@ -7,13 +7,17 @@ Mongo-wire server.
 
 from __future__ import annotations
 
+import copy
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from sipas_contracts.events import InvitationSent
 from sipas_runtime.channels import TokenPair
 from sipas_runtime.mongo import Document
 from sipas_runtime.writes import Writes
@@ -22,6 +26,7 @@ from sipas_sampling.domain.continuous import UnitProgress
 from sipas_sampling.domain.progress import InvitationCount
 from sipas_sampling.store.campaigns import DesignFrozenError
 from sipas_sampling.store.decisions import _reserved_concurrently
+from sipas_sampling.store.invitations import NO_LEASE, OPEN, SENDABLE
 from sipas_sampling.vault import new_key
 
 
@@ -343,3 +348,123 @@ class InMemoryDecisionStore:
              **self.counts.get((campaign_id, unit), zero)}
             for unit in sorted(units)
         ]  # fmt: skip
+
+
+class InMemoryInvitationStore:
+    """Invitation documents by id, with the Mongo store's due, lease and state rules."""
+
+    def __init__(self) -> None:
+        self.docs: dict[UUID, Document] = {}
+
+    async def add(
+        self,
+        documents: list[Document],
+        session: AsyncClientSession | None = None,
+        *,
+        writes: Writes | None = None,
+    ) -> None:
+        for document in documents:
+            if document["_id"] in self.docs:  # as an unordered insert_many reports it
+                raise BulkWriteError({"writeErrors": [{"index": 0, "code": 11000}]})
+            self.docs[document["_id"]] = copy.deepcopy(document)
+
+    async def events_for(
+        self, campaign_dossiers: Iterable[tuple[str, str]], session: AsyncClientSession | None
+    ) -> list[InvitationSent]:
+        pairs = set(campaign_dossiers)
+        return [
+            InvitationSent.model_validate(d["event"])
+            for d in self.docs.values()
+            if (d["campaign"], d["dossier_id"]) in pairs
+        ]
+
+    @staticmethod
+    def _is_due(doc: Document, now: datetime) -> bool:
+        sendable = doc["state"] in SENDABLE or (doc["state"] == "sent" and doc["reminders"])
+        return bool(sendable) and doc["next_attempt_at"] <= now and doc["lease_until"] < now
+
+    async def claim_due(
+        self, now: datetime, *, owner: str, limit: int, lease: timedelta
+    ) -> list[Document]:
+        return await self.claim(await self.due(now, limit), now, owner=owner, lease=lease)
+
+    async def due(self, now: datetime, limit: int) -> list[UUID]:
+        due = [d for d in self.docs.values() if self._is_due(d, now)]
+        return [d["_id"] for d in sorted(due, key=lambda d: d["next_attempt_at"])][:limit]
+
+    async def claim(
+        self, ids: Sequence[UUID], now: datetime, *, owner: str, lease: timedelta
+    ) -> list[Document]:
+        lease_id = f"{owner}:{uuid.uuid4().hex}"
+        leased = [self.docs[i] for i in ids if i in self.docs and self._is_due(self.docs[i], now)]
+        for doc in leased:
+            doc.update(lease_until=now + lease, lease_owner=lease_id)
+        return copy.deepcopy(leased)
+
+    async def renew(self, lease_id: str, until: datetime) -> None:
+        for doc in self.docs.values():
+            if doc.get("lease_owner") == lease_id and doc["lease_until"] > NO_LEASE:
+                doc["lease_until"] = until
+
+    async def update(
+        self,
+        invitation_id: UUID,
+        changes: Document,
+        *,
+        attempt: Document | None = None,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        doc = self.docs.get(invitation_id)
+        if doc is not None:
+            doc.update({**changes, "lease_until": NO_LEASE})
+            if attempt is not None:
+                doc.setdefault("attempts", []).append(attempt)
+
+    async def update_all(self, updates: Sequence[tuple[UUID, Document, Document | None]]) -> None:
+        for invitation_id, changes, attempt in updates:
+            await self.update(invitation_id, changes, attempt=attempt)
+
+    async def get(
+        self, invitation_id: UUID, session: AsyncClientSession | None = None
+    ) -> Document | None:
+        return copy.deepcopy(self.docs.get(invitation_id))
+
+    async def answer(
+        self, invitation_id: UUID, at: datetime, session: AsyncClientSession | None
+    ) -> Document | None:
+        doc = self.docs.get(invitation_id)
+        if doc is None or doc["state"] == "answered":
+            return None
+        before = copy.deepcopy(doc)
+        doc.update(state="answered", answered_at=at, reminders=[])
+        return before
+
+    async def expired(self, before: datetime, limit: int = 500) -> list[Document]:
+        found = [d for d in self.docs.values() if d["state"] in OPEN and d["expires_at"] < before]
+        return copy.deepcopy(found[:limit])
+
+    async def mark_lapsed(
+        self, invitation_id: UUID, at: datetime, session: AsyncClientSession | None
+    ) -> bool:
+        doc = self.docs.get(invitation_id)
+        if doc is None or doc["state"] not in OPEN:
+            return False
+        doc.update(state="lapsed", lapsed_at=at, reminders=[])
+        return True
+
+    async def by_campaign(self, campaign_id: str, **filters: object) -> list[Document]:
+        found = [
+            d for d in self.docs.values()
+            if d["campaign"] == campaign_id and all(d.get(k) == v for k, v in filters.items())
+        ]  # fmt: skip
+        return copy.deepcopy(sorted(found, key=lambda d: d["created_at"]))
+
+    async def shred(self, campaign_id: str) -> int:
+        shredded = 0
+        for doc in self.docs.values():
+            vault = {"contact", "token", "name"} & doc.keys()
+            if doc["campaign"] == campaign_id and vault:
+                for field in vault:
+                    del doc[field]
+                shredded += 1
+        return shredded
