@@ -22,7 +22,12 @@ from sipas_runtime.channels import TokenPair
 from sipas_runtime.mongo import Document
 from sipas_runtime.writes import Writes
 from sipas_sampling.domain.campaign import Campaign, changed_design_fields
-from sipas_sampling.domain.continuous import UnitProgress
+from sipas_sampling.domain.continuous import (
+    RATE_COUNTERS,
+    UnitProgress,
+    granted_slots,
+    rate_counts,
+)
 from sipas_sampling.domain.progress import InvitationCount
 from sipas_sampling.store.campaigns import DesignFrozenError
 from sipas_sampling.store.decisions import _reserved_concurrently
@@ -234,8 +239,6 @@ class InMemoryDecisionStore:
     """Quotas, rate counters, applicant claims and the decision log; a reservation is guarded
     by the ``reserved`` value it read, as the Mongo store's is."""
 
-    _COUNTERS = ("eligible", "reachable", "invited")
-
     def __init__(self) -> None:
         self.quotas: dict[tuple[str, str], Document] = {}
         self.counts: dict[tuple[str, str], dict[str, int]] = {}
@@ -279,22 +282,17 @@ class InMemoryDecisionStore:
         wanted: Mapping[str, int],
         writes: Writes,
     ) -> dict[str, int]:
-        granted: dict[str, int] = {}
-        for unit, n in wanted.items():
+        granted = granted_slots(progress, wanted)
+        for unit, n in granted.items():
             current = progress.get(unit)
-            if current is None or current.quota is None:
-                granted[unit] = n
-                continue
-            granted[unit] = max(0, min(n, current.quota - current.reserved))
-            doc = self.quotas[(campaign_id, unit)]
-            if granted[unit] and doc["reserved"] != current.reserved:
-                raise _reserved_concurrently()
-            doc["reserved"] += granted[unit]
-        for unit in set(seen) | set(granted):
-            counts = self.counts.setdefault((campaign_id, unit), dict.fromkeys(self._COUNTERS, 0))
-            for name, value in zip(
-                self._COUNTERS, (*seen.get(unit, (0, 0)), granted.get(unit, 0)), strict=True
-            ):
+            if n and current is not None and current.quota is not None:
+                doc = self.quotas[(campaign_id, unit)]
+                if doc["reserved"] != current.reserved:
+                    raise _reserved_concurrently()
+                doc["reserved"] += n
+        for unit, values in rate_counts(seen, granted).items():
+            counts = self.counts.setdefault((campaign_id, unit), dict.fromkeys(values, 0))
+            for name, value in values.items():
                 counts[name] += value
         return granted
 
@@ -341,7 +339,7 @@ class InMemoryDecisionStore:
     async def quota_table(self, campaign_id: str) -> list[Document]:
         units = {u for c, u in self.quotas if c == campaign_id}
         units |= {u for c, u in self.counts if c == campaign_id}
-        zero = dict.fromkeys(self._COUNTERS, 0)
+        zero = dict.fromkeys(RATE_COUNTERS, 0)
         return [
             {**self.quotas.get((campaign_id, unit), {"unit": unit, "quota": None,
                                                      "reserved": 0, "answered": 0, "lapsed": 0}),

@@ -10,6 +10,8 @@ from sipas_sampling.domain.continuous import (
     adaptive_rate,
     decide,
     draw,
+    granted_slots,
+    rate_counts,
     response_rate,
     verify_decision,
 )
@@ -100,3 +102,31 @@ def test_logged_decisions_can_be_verified_and_a_forged_one_is_caught():
     assert verify_decision("s", "D-9", value, value + 0.01, "invited") == ""
     assert "is not below rate" in verify_decision("s", "D-9", value, value, "invited")
     assert "differs from the recomputed" in verify_decision("s", "D-9", 0.5, 1.0, "invited")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    quota=st.none() | st.integers(0, 50),
+    reserved=st.integers(0, 60),
+    wanted=st.integers(0, 80),
+)
+def test_a_unit_is_granted_what_it_wants_up_to_what_its_quota_leaves(quota, reserved, wanted):
+    progress = {"u1": UnitProgress(quota=quota, reserved=reserved)}
+
+    granted = granted_slots(progress, {"u1": wanted, "u2": wanted})["u1"]
+
+    assert 0 <= granted <= wanted
+    if quota is not None:
+        assert reserved + granted <= max(quota, reserved)  # never past the quota
+        assert granted == max(0, min(wanted, quota - reserved))  # and nothing held back
+    else:
+        assert granted == wanted
+    assert granted_slots(progress, {"u2": wanted}) == {"u2": wanted}  # no quota document
+
+
+def test_a_batch_counts_dossiers_seen_reachable_and_invited_per_unit():
+    assert rate_counts({"u1": (5, 3), "u2": (1, 0)}, {"u1": 2, "u3": 4}) == {
+        "u1": {"eligible": 5, "reachable": 3, "invited": 2},
+        "u2": {"eligible": 1, "reachable": 0, "invited": 0},
+        "u3": {"eligible": 0, "reachable": 0, "invited": 4},
+    }

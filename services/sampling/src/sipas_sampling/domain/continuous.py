@@ -18,6 +18,7 @@ decisions never push a unit past its quota.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -110,3 +111,31 @@ def verify_decision(seed: str, dossier_id: str, value: float, rate: float, outco
     if outcome == "not_drawn" and value < rate:
         return f"not drawn but draw {value} is below rate {rate}"
     return ""
+
+
+RATE_COUNTERS = ("eligible", "reachable", "invited")
+"""What a unit's rates are estimated from: dossiers seen, of them reachable, invited."""
+
+
+def granted_slots(
+    progress: Mapping[str, UnitProgress], wanted: Mapping[str, int]
+) -> dict[str, int]:
+    """Slots each unit gets: all it wants without a quota, else at most what its quota leaves."""
+    granted: dict[str, int] = {}
+    for unit, n in wanted.items():
+        current = progress.get(unit)
+        if current is None or current.quota is None:
+            granted[unit] = n  # no quota: nothing to reserve against
+        else:
+            granted[unit] = max(0, min(n, current.quota - current.reserved))
+    return granted
+
+
+def rate_counts(
+    seen: Mapping[str, tuple[int, int]], granted: Mapping[str, int]
+) -> dict[str, dict[str, int]]:
+    """Per unit, what a batch adds to the rate counters: eligible and reachable seen, invited."""
+    return {
+        unit: dict(zip(RATE_COUNTERS, (*seen.get(unit, (0, 0)), granted.get(unit, 0)), strict=True))
+        for unit in set(seen) | set(granted)
+    }

@@ -15,7 +15,12 @@ from typing_extensions import override
 
 from sipas_runtime.mongo import Database, Document, MongoStore
 from sipas_runtime.writes import Writes
-from sipas_sampling.domain.continuous import UnitProgress
+from sipas_sampling.domain.continuous import (
+    RATE_COUNTERS,
+    UnitProgress,
+    granted_slots,
+    rate_counts,
+)
 from sipas_sampling.store.collections import (
     APPLICANTS,
     DECISIONS,
@@ -24,7 +29,6 @@ from sipas_sampling.store.collections import (
 )
 
 WRITE_CONFLICT = 112
-_COUNTERS = ("eligible", "reachable", "invited")
 _ZERO_SLOTS = {"reserved": 0, "answered": 0, "lapsed": 0}
 
 
@@ -144,8 +148,8 @@ class MongoDecisionStore(MongoStore, DecisionStore):
 
         def add(unit: str, counters: Mapping[str, int]) -> None:
             if wanted is None or unit in wanted:
-                total = totals.setdefault(unit, dict.fromkeys(_COUNTERS, 0))
-                for name in _COUNTERS:
+                total = totals.setdefault(unit, dict.fromkeys(RATE_COUNTERS, 0))
+                for name in RATE_COUNTERS:
                     total[name] += counters.get(name, 0)
 
         async for doc in self.db[QUOTA_COUNTS].find({"campaign": campaign_id}, session=session):
@@ -187,28 +191,22 @@ class MongoDecisionStore(MongoStore, DecisionStore):
         # ``progress`` was read in this same transaction and every reservation is guarded by
         # the ``reserved`` value it read: if another instance reserved in between, the guard
         # misses and the whole transaction is retried. No unit can pass its quota.
-        granted: dict[str, int] = {}
-        for unit, n in wanted.items():
+        granted = granted_slots(progress, wanted)
+        for unit, n in granted.items():
             current = progress.get(unit)
-            if current is None or current.quota is None:
-                granted[unit] = n  # no quota: nothing to reserve against
-                continue
-            granted[unit] = max(0, min(n, current.quota - current.reserved))
-            if granted[unit]:
+            if n and current is not None and current.quota is not None:
                 writes.update(
                     QUOTAS,
                     {"_id": quota_id(campaign_id, unit), "reserved": current.reserved},
-                    {"$inc": {"reserved": granted[unit]}},
+                    {"$inc": {"reserved": n}},
                     guard=_reserved_concurrently,
                 )
         # Zero counters are left out: the server checks every pair of paths in an
         # update for conflicts, so each path costs more than the one before it.
         counters = {
             f"units.{unit}.{name}": value
-            for unit in set(seen) | set(granted)
-            for name, value in zip(
-                _COUNTERS, (*seen.get(unit, (0, 0)), granted.get(unit, 0)), strict=True
-            )
+            for unit, values in rate_counts(seen, granted).items()
+            for name, value in values.items()
             if value
         }
         if counters:
@@ -285,7 +283,7 @@ class MongoDecisionStore(MongoStore, DecisionStore):
         rows = {d["unit"]: d async for d in self.db[QUOTAS].find({"campaign": campaign_id})}
         for unit in counts.keys() - rows.keys():
             rows[unit] = {"unit": unit, "quota": None, **_ZERO_SLOTS}
-        return [{**rows[u], **counts.get(u, dict.fromkeys(_COUNTERS, 0))} for u in sorted(rows)]
+        return [{**rows[u], **counts.get(u, dict.fromkeys(RATE_COUNTERS, 0))} for u in sorted(rows)]
 
 
 def _reserved_concurrently() -> OperationFailure:
