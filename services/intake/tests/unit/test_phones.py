@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from sipas_intake.domain.phones import (
     CONVERSION_2018,
+    PhoneNumbers,
     classify,
     msisdn,
     normalise,
@@ -135,3 +136,10 @@ def test_a_mobile_or_landline_is_written_as_the_numbering_plan_formats_it(text):
             phonenumbers.parse(national, "VN"), phonenumbers.PhoneNumberFormat.NATIONAL
         )
         assert national == "".join(ch for ch in written if ch.isdigit())
+
+
+def test_digits_that_only_parse_with_the_country_code_in_front_are_not_a_national_number():
+    # +84 84 810 000 000 is no number; its digits 84810000000 read as +84 810 000 000, a
+    # mobile, but msisdn() of them would be 844810000000 (found by the test above in CI)
+    assert parse_phones("+8484810000000") == PhoneNumbers((), (), 1)
+    assert parse_phones("+84 81 000 0000") == PhoneNumbers(("0810000000",), (), 0)

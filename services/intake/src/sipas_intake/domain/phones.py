@@ -138,6 +138,11 @@ def classify(national: str) -> PhoneKind:
     number = _parse(national) if national.isdigit() else None
     if number is None or not phonenumbers.is_valid_number_for_region(number, "VN"):
         return "invalid"
+    # "84810000000" parses as +84 810 000 000, a valid mobile, but is not its national form:
+    # kept as it is, msisdn() would make it another number.
+    written = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+    if "".join(ch for ch in written if ch.isdigit()) != national:
+        return "invalid"
     return _KINDS.get(phonenumbers.number_type(number), "invalid")
 
 
