@@ -27,6 +27,7 @@ from sipas_sampling.domain.continuous import (
     UnitProgress,
     granted_slots,
     rate_counts,
+    reservations,
 )
 from sipas_sampling.domain.progress import InvitationCount
 from sipas_sampling.store.campaigns import DesignFrozenError
@@ -283,13 +284,11 @@ class InMemoryDecisionStore:
         writes: Writes,
     ) -> dict[str, int]:
         granted = granted_slots(progress, wanted)
-        for unit, n in granted.items():
-            current = progress.get(unit)
-            if n and current is not None and current.quota is not None:
-                doc = self.quotas[(campaign_id, unit)]
-                if doc["reserved"] != current.reserved:
-                    raise _reserved_concurrently()
-                doc["reserved"] += n
+        for unit, (read, n) in reservations(progress, granted).items():
+            doc = self.quotas[(campaign_id, unit)]
+            if doc["reserved"] != read:
+                raise _reserved_concurrently()
+            doc["reserved"] += n
         for unit, values in rate_counts(seen, granted).items():
             counts = self.counts.setdefault((campaign_id, unit), dict.fromkeys(values, 0))
             for name, value in values.items():

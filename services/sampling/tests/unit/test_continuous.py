@@ -12,6 +12,7 @@ from sipas_sampling.domain.continuous import (
     draw,
     granted_slots,
     rate_counts,
+    reservations,
     response_rate,
     verify_decision,
 )
@@ -130,3 +131,14 @@ def test_a_batch_counts_dossiers_seen_reachable_and_invited_per_unit():
         "u2": {"eligible": 1, "reachable": 0, "invited": 0},
         "u3": {"eligible": 0, "reachable": 0, "invited": 4},
     }
+
+
+def test_only_units_with_a_quota_and_granted_slots_reserve_against_what_was_read():
+    progress = {
+        "u1": UnitProgress(quota=5, reserved=2),
+        "u2": UnitProgress(quota=None, reserved=0),
+        "u3": UnitProgress(quota=4, reserved=4),
+    }
+    granted = granted_slots(progress, {"u1": 9, "u2": 3, "u3": 1, "u4": 2})
+
+    assert reservations(progress, granted) == {"u1": (2, 3)}

@@ -131,6 +131,22 @@ def granted_slots(
     return granted
 
 
+def reservations(
+    progress: Mapping[str, UnitProgress], granted: Mapping[str, int]
+) -> dict[str, tuple[int, int]]:
+    """Per unit with a quota that is granted slots: (``reserved`` as read, slots to add).
+
+    A reservation is written only if ``reserved`` is still what was read (no unit can pass its
+    quota when instances decide at once).
+    """
+    found: dict[str, tuple[int, int]] = {}
+    for unit, n in granted.items():
+        current = progress.get(unit)
+        if n and current is not None and current.quota is not None:
+            found[unit] = (current.reserved, n)
+    return found
+
+
 def rate_counts(
     seen: Mapping[str, tuple[int, int]], granted: Mapping[str, int]
 ) -> dict[str, dict[str, int]]:

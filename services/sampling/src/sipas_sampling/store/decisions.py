@@ -20,6 +20,7 @@ from sipas_sampling.domain.continuous import (
     UnitProgress,
     granted_slots,
     rate_counts,
+    reservations,
 )
 from sipas_sampling.store.collections import (
     APPLICANTS,
@@ -192,15 +193,13 @@ class MongoDecisionStore(MongoStore, DecisionStore):
         # the ``reserved`` value it read: if another instance reserved in between, the guard
         # misses and the whole transaction is retried. No unit can pass its quota.
         granted = granted_slots(progress, wanted)
-        for unit, n in granted.items():
-            current = progress.get(unit)
-            if n and current is not None and current.quota is not None:
-                writes.update(
-                    QUOTAS,
-                    {"_id": quota_id(campaign_id, unit), "reserved": current.reserved},
-                    {"$inc": {"reserved": n}},
-                    guard=_reserved_concurrently,
-                )
+        for unit, (read, n) in reservations(progress, granted).items():
+            writes.update(
+                QUOTAS,
+                {"_id": quota_id(campaign_id, unit), "reserved": read},
+                {"$inc": {"reserved": n}},
+                guard=_reserved_concurrently,
+            )
         # Zero counters are left out: the server checks every pair of paths in an
         # update for conflicts, so each path costs more than the one before it.
         counters = {
