@@ -318,6 +318,22 @@ def show_spread(title: str, runs: list[dict[str, Any]], keys: Iterable[str]) -> 
     console.print(table)
 
 
+def share_of_atomic(figure: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Flatten a run into ``section.key`` numbers, with ``figure``'s share of raw atomic."""
+
+    def flat(results: dict[str, Any]) -> dict[str, Any]:
+        out = {
+            f"{section}.{k}": v
+            for section, values in results.items()
+            if isinstance(values, dict)
+            for k, v in values.items()
+        }
+        out["share_of_atomic"] = round(out[figure] / out["anchor.atomic_batch_500_per_s"], 3)
+        return out
+
+    return flat
+
+
 @dataclass(frozen=True)
 class Repeated:
     """How a benchmark runs once, shows a run and flattens it into ``section.key`` figures."""

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from anchor import SERVERS, CpuMeter, Repeated, Report, load, measure, repeat
+from anchor import SERVERS, CpuMeter, Repeated, Report, load, measure, repeat, share_of_atomic
 
 from sipas_contracts import subjects
 from sipas_contracts.units import load_sample_hierarchy
@@ -343,20 +343,6 @@ KEYS = (
 )
 
 
-def flat(results: dict[str, Any]) -> dict[str, Any]:
-    """``section.key`` numbers of one run, and the drain's share of the raw atomic rate."""
-    out = {
-        f"{section}.{k}": v
-        for section, values in results.items()
-        if isinstance(values, dict)
-        for k, v in values.items()
-    }
-    out["share_of_atomic"] = round(
-        out["drain.events_per_s_overall"] / out["anchor.atomic_batch_500_per_s"], 3
-    )
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=50_000)
@@ -373,7 +359,13 @@ def main() -> None:
         help="embedded SecantusDB without --sync-on-commit (to measure what durability costs)",
     )
     args = parser.parse_args()
-    repeat(Repeated("intake", partial(run, args), show, flat, KEYS), args.runs, keep=args.keep)
+    repeat(
+        Repeated(
+            "intake", partial(run, args), show, share_of_atomic("drain.events_per_s_overall"), KEYS
+        ),
+        args.runs,
+        keep=args.keep,
+    )
 
 
 if __name__ == "__main__":

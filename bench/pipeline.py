@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from anchor import SERVERS, CpuMeter, Repeated, Report, load, measure, repeat
+from anchor import SERVERS, CpuMeter, Repeated, Report, load, measure, repeat, share_of_atomic
 from intake import raw_messages
 from sampling_decisions import campaign
 
@@ -265,14 +265,6 @@ KEYS = (
 )
 
 
-def flat(results: dict[str, Any]) -> dict[str, Any]:
-    out = {f"{s}.{k}": v for s, values in results.items() for k, v in values.items()}
-    out["share_of_atomic"] = round(
-        out["pipeline.dossiers_per_s"] / out["anchor.atomic_batch_500_per_s"], 3
-    )
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dossiers", type=int, default=30_000)
@@ -283,7 +275,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="repeat, each with its own anchors")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, stores)")
     args = parser.parse_args()
-    repeat(Repeated("pipeline", partial(run, args), show, flat, KEYS), args.runs, keep=args.keep)
+    repeat(
+        Repeated(
+            "pipeline", partial(run, args), show, share_of_atomic("pipeline.dossiers_per_s"), KEYS
+        ),
+        args.runs,
+        keep=args.keep,
+    )
 
 
 if __name__ == "__main__":
