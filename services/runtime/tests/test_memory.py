@@ -6,6 +6,9 @@ compares what it holds and what its checkpoints stored with a recount of the str
 
 from __future__ import annotations
 
+import asyncio
+import sys
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
@@ -22,6 +25,7 @@ from sipas_runtime import checkpoints
 from sipas_runtime.batches import Delivery
 from sipas_runtime.memory import MemoryConsumer
 from sipas_runtime.mongo import Document
+from sipas_runtime.positions import WATERMARKS
 from sipas_runtime.publishing import encode, event_headers
 from sipas_runtime.sequences import AppliedSequences
 from sipas_runtime.service import ServiceRuntime
@@ -203,6 +207,55 @@ async def test_a_checkpoint_of_an_owner_that_was_replaced_is_refused(
     assert not consumer.owner  # it stepped down at once, its memory dropped
     assert consumer.state.counts == Counter()
     assert (await stored(mongo, db_name))[1].owner == "another-instance"
+
+
+# A previous owner that claimed the durable in its session, then was killed inside a
+# checkpoint: its transaction wrote the position and a count, and never committed.
+KILLED_INSIDE_A_CHECKPOINT = f"""
+import asyncio, sys
+from pymongo import AsyncMongoClient
+from sipas_runtime import checkpoints
+
+async def main(url, database):
+    client = AsyncMongoClient(url)
+    session = client.start_session()
+    await checkpoints.claim(client, database, "{DURABLE}", "dead-owner", session)
+    await session.start_transaction()
+    db = client[database]
+    await db["{WATERMARKS}"].update_one({{"_id": "{DURABLE}"}}, {{"$set": {{"seq": 999}}}},
+                                        session=session)
+    await db["units"].replace_one({{"_id": "{UNITS[0]}"}}, {{"_id": "{UNITS[0]}", "n": 999}},
+                                  upsert=True, session=session)
+    print("inside", flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+async def test_an_owner_killed_inside_a_checkpoint_does_not_hold_its_successor_back(
+    settings, started, nc, mongo, db_name
+):
+    """Its open transaction is ended by the claim, not reaped by the store a minute later."""
+    dead = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", KILLED_INSIDE_A_CHECKPOINT, settings.mongo_url, db_name,
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert dead.stdout is not None
+    assert await dead.stdout.readline() == b"inside\n"
+    dead.kill()
+    await dead.wait()
+
+    began = time.monotonic()
+    consumer = await start(settings, started)
+    events = await publish(nc, 6)
+    await eventually(lambda: checkpointed(mongo, db_name, 6), seconds=20)
+
+    assert time.monotonic() - began < 15  # the store's reaping takes 60 s
+    units, position = await stored(mongo, db_name)
+    assert units == recount(events)  # nothing of the dead transaction
+    assert consumer.owner
+    assert position.owner not in {"", "dead-owner"}
 
 
 async def test_a_message_that_cannot_be_counted_is_dead_lettered_and_the_others_are_counted(

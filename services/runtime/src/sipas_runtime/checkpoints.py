@@ -11,6 +11,11 @@ consumer keeps (``consumer_watermarks``, ``{_id: durable, seq, ranges, max}``) p
   condition that they are still the ones it set, so an instance that lost the durable
   without noticing (paused past the pin timeout) can never overwrite its successor's
   state: its checkpoint fails with :class:`FencedError` and it steps down;
+- ``lsid``: the session the owner writes its checkpoints in. An owner killed inside a
+  checkpoint leaves its transaction open, holding this very document (and the state's)
+  until the store reaps it a minute later; the claim would wait for it with write
+  conflicts. So a claim first ends the previous owner's session (``killSessions``), which
+  aborts that transaction at once (a live predecessor's checkpoint fails and is fenced);
 - whatever the state adds (e.g. scoring's ``published``: how far its index events went).
 
 Group commit (:class:`Checkpointer`): a checkpoint is written every ``interval`` seconds,
@@ -26,14 +31,16 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
+from uuid import UUID
 
 import structlog
+from bson import Binary
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from sipas_runtime.batches import Delivery
-from sipas_runtime.mongo import Document, in_transaction
+from sipas_runtime.mongo import Document, end_sessions, in_transaction
 from sipas_runtime.positions import PROCESSED, WATERMARKS
 from sipas_runtime.sequences import AppliedSequences
 from sipas_runtime.writes import Writes
@@ -99,19 +106,30 @@ class Checkpoint:
     owner: str = ""
     version: int = 0
     extra: Document = field(default_factory=dict)
+    session: Document | None = None
+    """The session its owner writes checkpoints in (ended by the next owner's claim)."""
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any] | None) -> Checkpoint:
         """Read the stored form (absent = nothing applied yet)."""
         if not doc:
             return cls()
-        known = {"_id", "seq", "ranges", "max", "owner", "v"}
+        known = {"_id", "seq", "ranges", "max", "owner", "v", "lsid"}
         return cls(
             AppliedSequences.from_document(doc),
             str(doc.get("owner", "")),
             int(doc.get("v", 0)),
             {k: v for k, v in doc.items() if k not in known},
+            session_id(doc.get("lsid")),
         )
+
+
+def session_id(lsid: Mapping[str, Any] | None) -> Document | None:
+    """A session id as the server takes it back (a client may decode its UUID natively)."""
+    if not lsid:
+        return None
+    value = lsid["id"]
+    return {"id": Binary.from_uuid(value) if isinstance(value, UUID) else Binary(value, 4)}
 
 
 async def read(
@@ -123,19 +141,33 @@ async def read(
     )
 
 
-async def claim(client: AsyncMongoClient[Document], database: str, durable: str, owner: str) -> int:
+async def claim(
+    client: AsyncMongoClient[Document],
+    database: str,
+    durable: str,
+    owner: str,
+    session: AsyncClientSession | None = None,
+) -> int:
     """Make ``owner`` the durable's owner; returns the version its next checkpoint expects.
 
     Checkpoints of the previous owner written after this fail (their condition names the
-    old owner and version).
+    old owner and version). The previous owner's session is ended first (module
+    docstring); ``session`` is the one this owner will write its checkpoints in.
     """
+    previous = (await read(client[database], durable)).session
+    mine = session_id(session.session_id) if session is not None else None
+    if previous is not None and previous != mine:
+        try:
+            await end_sessions(client, [previous])
+        except Exception:  # the claim still wins, only later (the store reaps the session)
+            log.exception("previous_session_not_ended", consumer=durable)
 
     async def work(session: AsyncClientSession) -> int:
         stored = await read(client[database], durable, session)
         version = stored.version + 1
         await client[database][WATERMARKS].update_one(
             {"_id": durable},
-            {"$set": {"owner": owner, "v": version}},
+            {"$set": {"owner": owner, "v": version, "lsid": mine}},
             upsert=True,
             session=session,
         )
@@ -157,16 +189,20 @@ async def save(
     version: int,
     applied: Callable[[], AppliedSequences],
     contents: Contents,
+    session: AsyncClientSession | None = None,
 ) -> int:
     """Write the changed documents and the position together; returns the next version.
 
     ``applied`` and ``contents`` are called together, without awaiting in between, at each
     attempt (a transaction retried after a transient error builds its writes again), so
-    the position written is exactly the one of the documents written.
+    the position written is exactly the one of the documents written. Written in
+    ``session`` when given, which is then recorded as the owner's.
     """
 
     def fenced() -> BaseException:
         return FencedError(durable, owner)
+
+    lsid = session_id(session.session_id) if session is not None else None
 
     async def work(session: AsyncClientSession) -> int:
         writes = Writes(database)
@@ -175,13 +211,13 @@ async def save(
         writes.update(
             WATERMARKS,
             {"_id": durable, "owner": owner, "v": version},
-            {"$set": {**position, **extra, "v": version + 1}},
+            {"$set": {**position, **extra, "v": version + 1, "lsid": lsid}},
             guard=fenced,
         )
         await writes.flush(client, session)
         return version + 1
 
-    return await in_transaction(client, work)
+    return await in_transaction(client, work, session)
 
 
 async def load(
@@ -225,10 +261,30 @@ class Checkpointer:
         self.markers: dict[str, Document] = {}
         """Markers of late events applied since the last checkpoint (written with the next)."""
         self._full = asyncio.Event()
+        self._session: AsyncClientSession | None = None
+        self._writing = asyncio.Lock()  # one checkpoint at a time (they share the session)
+
+    def _own_session(self) -> AsyncClientSession:
+        """The session of this instance's checkpoints (a new one when the client changed)."""
+        client = self._client()
+        if self._session is None or self._session.client is not client:
+            self._session = client.start_session()
+        return self._session
+
+    async def close(self) -> None:
+        """End the checkpoints' session (this instance stops)."""
+        session, self._session = self._session, None
+        if session is not None:
+            with contextlib.suppress(Exception):  # the store is gone: it reaps the session
+                await session.end_session()
 
     async def take(self) -> int:
         """Claim the durable for this instance (fences the previous owner); start afresh."""
-        self._version = await claim(self._client(), self._database, self._durable, self._instance)
+        async with self._writing:
+            self._version = await claim(
+                self._client(), self._database, self._durable, self._instance,
+                self._own_session(),
+            )  # fmt: skip
         self._pending, self._store_changed, self.markers = 0, False, {}
         return self._version
 
@@ -266,6 +322,15 @@ class Checkpointer:
         was not dropped or taken over meanwhile). Raises :class:`FencedError` when another
         instance owns the durable now.
         """
+        async with self._writing:
+            return await self._write(state, applied, current)
+
+    async def _write(
+        self,
+        state: MemoryState[Any],
+        applied: Callable[[], AppliedSequences],
+        current: Callable[[], bool],
+    ) -> bool:
         if self._store_changed:
             await self._adopt_stored_version(state)
         elif not self._pending:
@@ -284,6 +349,7 @@ class Checkpointer:
             self._version = await save(
                 self._client(), self._database, self._durable, owner=self._instance,
                 version=self._version, applied=applied, contents=contents,
+                session=self._own_session(),
             )  # fmt: skip
         except _SupersededError:
             return False

@@ -154,6 +154,7 @@ class MemoryConsumer(Generic[E]):
                 with contextlib.suppress(Exception):
                     await unpin(self._nc, self.spec)
         self.lose("stopped")
+        await self._checkpoints.close()
 
     async def killed(self) -> None:
         """What kill -9 leaves of this instance (tests): nothing runs, checkpoints or hands over."""
