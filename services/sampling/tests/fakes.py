@@ -309,6 +309,7 @@ class InMemoryDecisionStore:
         doc["answered"] += answered
         doc["lapsed"] += lapsed
         doc["reserved"] -= release
+        doc["released"] = doc.get("released", 0) + release
 
     async def claim(
         self, claims: Mapping[str, str], session: AsyncClientSession | None

@@ -7,6 +7,9 @@ reminders and printed slips, until the campaign closes.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -77,13 +80,35 @@ class Invitee:
     draw_list: DrawList
 
 
+def derived_token(vault_key: str, invitation_id: UUID) -> str:
+    """The invitation's token as the campaign's vault key derives it (128 bits).
+
+    An owner that decides in memory publishes before its checkpoint: after a crash the
+    next owner decides the same dossiers again, and must make the same token as the one
+    whose hash was published. Only sampling holds vault keys, and a shredded key ends
+    its campaign's tokens anyway.
+    """
+    digest = hmac.new(vault_key.encode(), f"token:{invitation_id}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()[:16]).rstrip(b"=").decode()
+
+
 def build(
-    campaign: Campaign, invitee: Invitee, *, vault_key: str, token_key: bytes, now: datetime
+    campaign: Campaign,
+    invitee: Invitee,
+    *,
+    vault_key: str,
+    token_key: bytes,
+    now: datetime,
+    derive_token: bool = False,
 ) -> tuple[Document, InvitationSent]:
-    """The invitation document and its first invitation-sent event."""
-    token = new_token()
+    """The invitation document and its first invitation-sent event.
+
+    ``derive_token``: the token is :func:`derived_token` (a replay makes it again) rather
+    than fresh random bits.
+    """
     channel = invitee.channels[0]
     invitation_id = invitation_id_for(campaign.id, invitee.dossier_id, invitee.delivered_at)
+    token = derived_token(vault_key, invitation_id) if derive_token else new_token()
     event = InvitationSent(
         event_id=sent_event_id(campaign.id, invitee.dossier_id, 1, now),
         occurred_at=now,

@@ -11,51 +11,38 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_contracts.events import DossierCompleted, InvitationChannel, InvitationSent
-from sipas_runtime.privacy import PrivacyError, unseal
 from sipas_runtime.writes import Writes
-from sipas_sampling.domain.campaign import Campaign, ContactCap
-from sipas_sampling.domain.continuous import Decision, UnitProgress, adaptive_rate, decide
-from sipas_sampling.domain.eligibility import (
-    claim_key,
-    exclusion,
-    usable_channels,
-    within_contact_cap,
-)
+from sipas_sampling.domain.campaign import Campaign
+from sipas_sampling.domain.continuous import Decision
+from sipas_sampling.domain.eligibility import exclusion, usable_channels
 from sipas_sampling.inviting import Invitee, build
 from sipas_sampling.metrics import SamplingMetrics
 from sipas_sampling.registry import ActiveCampaign, Registry
+from sipas_sampling.screening import (
+    Keys,
+    Row,
+    claims_of,
+    contact_of,
+    draw_rows,
+    invitee_of,
+    population_document,
+    population_log,
+    refusal,
+)
 from sipas_sampling.store.campaigns import CampaignStore
 from sipas_sampling.store.contacts import ContactStore
 from sipas_sampling.store.decisions import DecisionStore
 from sipas_sampling.store.invitations import InvitationStore
 from sipas_sampling.store.population import PopulationStore
-from sipas_sampling.vault import contact_hashes, lock
+from sipas_sampling.vault import contact_hashes
 
-UNLIMITED = UnitProgress(quota=None)
-
-
-@dataclass
-class Row:
-    """One dossier as screened for one campaign."""
-
-    event: DossierCompleted
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class Keys:
-    """Secrets the selection needs."""
-
-    secret_key: str
-    token_key: bytes
-    optout_key: bytes
+__all__ = ["Keys", "Selector"]
 
 
 class Selector:
@@ -122,7 +109,7 @@ class Selector:
     ) -> list[Row]:
         campaign = active.campaign
         rows = [Row(e, exclusion(e, campaign, active.units, active.zone)) for e in events]
-        claims, keys = _claims(campaign, rows)
+        claims, keys = claims_of(campaign, rows)
         others, repeats = await self._decisions.claim(claims, session)
         for index, (key, itself) in keys.items():
             repeated = key in repeats or itself in repeats
@@ -135,14 +122,6 @@ class Selector:
             ):
                 row.reason = "no_usable_contact"
         return [r for r in rows if r.reason != "repeat"]
-
-    def _contact(self, event: DossierCompleted) -> dict[str, str] | None:
-        if event.sealed_contact is None:
-            return {}
-        try:
-            return unseal(self._keys.secret_key, event.sealed_contact)
-        except PrivacyError:
-            return None
 
     async def _continuous(
         self,
@@ -160,7 +139,7 @@ class Selector:
                 counts[row.event.unit][1] += row.reason is None
         fixed = campaign.fixed_rate is not None  # a fixed rate needs no progress
         progress = {} if fixed else await self._decisions.progress(campaign.id, counts, session)
-        log, drawn = self._draw(active, rows, progress)
+        log, drawn = draw_rows(active, rows, progress)
         accepted = await self._contactable(campaign, drawn, log, session, now)
         invitees: list[tuple[Invitee, Decision]] = []
         seen = {u: (a, b) for u, (a, b) in counts.items()}
@@ -184,35 +163,6 @@ class Selector:
         self._metrics.count_decisions(campaign.id, log)
         return events
 
-    @staticmethod
-    def _draw(
-        active: ActiveCampaign, rows: list[Row], progress: dict[str, UnitProgress]
-    ) -> tuple[list[list[Any]], list[tuple[DossierCompleted, Decision]]]:
-        """Log the screened-out rows; draw the others against their unit's rate."""
-        campaign = active.campaign
-        log: list[list[Any]] = []
-        drawn: list[tuple[DossierCompleted, Decision]] = []
-        for row in rows:
-            e = row.event
-            if row.reason is not None:
-                log.append([e.dossier_id, e.unit, None, None, row.reason])
-                continue
-            rate = campaign.fixed_rate
-            if rate is None:
-                rate = adaptive_rate(
-                    progress.get(e.unit, UNLIMITED),
-                    at=e.delivered_at,
-                    start=active.starts,
-                    end=active.ends,
-                    prior_response_rate=campaign.expected_response_rate,
-                )
-            decision = decide(campaign.seed, e.dossier_id, rate)
-            if decision.drawn:
-                drawn.append((e, decision))
-            else:
-                log.append([e.dossier_id, e.unit, decision.draw, rate, "not_drawn"])
-        return log, drawn
-
     async def _contactable(
         self,
         campaign: Campaign,
@@ -222,7 +172,7 @@ class Selector:
         now: datetime,
     ) -> dict[str, list[tuple[Invitee, Decision]]]:
         """The drawn who may be invited, by unit; the others go to ``log`` with the reason."""
-        contacts = {e.dossier_id: self._contact(e) for e, _ in drawn}
+        contacts = {e.dossier_id: contact_of(self._keys.secret_key, e) for e, _ in drawn}
         scopes = await self._opted_out_scopes(contacts, session)
         cap = campaign.population.contact_cap
         pseudonyms = [e.applicant_pseudonym for e, _ in drawn]
@@ -234,12 +184,12 @@ class Selector:
                 campaign.channels, e.contact_channels, scopes.get(e.dossier_id, set())
             )
             earlier = history.get(e.applicant_pseudonym, [])
-            reason = _refusal(contact, channels, earlier, cap, now)
+            reason = refusal(contact, channels, earlier, cap, now)
             if reason is not None:
                 log.append([e.dossier_id, e.unit, decision.draw, decision.rate, reason])
                 continue
             history.setdefault(e.applicant_pseudonym, []).append(now)
-            accepted[e.unit].append((_invitee(e, channels, contact or {}), decision))
+            accepted[e.unit].append((invitee_of(e, channels, contact or {}), decision))
         return accepted
 
     async def _opted_out_scopes(
@@ -275,93 +225,15 @@ class Selector:
 
     async def _collect(self, active: ActiveCampaign, rows: list[Row], writes: Writes) -> None:
         key = await self._campaigns.key(active.id)
-        documents = []
-        for row in rows:
-            e = row.event
-            contact = self._contact(e) if row.reason is None else {}
-            reason = "contact_unreadable" if contact is None else row.reason
-            documents.append(
-                {
-                    "_id": f"{active.id}|{e.dossier_id}",
-                    "campaign": active.id,
-                    "unit": e.unit,
-                    "kind": e.applicant_kind,
-                    "dossier_id": e.dossier_id,
-                    "eligible": reason is None,
-                    "reason": reason,
-                    "channels": list(e.contact_channels),
-                    "officer": e.handling_officer,
-                    "delivered_at": e.delivered_at,
-                    "contact": lock(key, contact) if reason is None and key and contact else None,
-                }
+        documents = [
+            population_document(
+                active.id,
+                row.event,
+                row.reason,
+                contact_of(self._keys.secret_key, row.event) if row.reason is None else {},
+                key,
             )
+            for row in rows
+        ]
         self._population.add(documents, writes)
-        self._metrics.count_decisions(
-            active.id,
-            [
-                [d["dossier_id"], d["unit"], None, None, d["reason"] or "population"]
-                for d in documents
-            ],
-        )
-
-
-def _claims(
-    campaign: Campaign, rows: list[Row]
-) -> tuple[dict[str, str], dict[int, tuple[str, str]]]:
-    """The claims the eligible rows make (on the applicant and on the dossier), by row.
-
-    A second dossier of an applicant already claimed in this batch is marked
-    ``duplicate_applicant`` and claims nothing.
-    """
-    per_applicant = campaign.population.one_per_applicant
-    claims: dict[str, str] = {}
-    keys: dict[int, tuple[str, str]] = {}
-    for index, row in enumerate(rows):
-        if row.reason is not None:
-            continue
-        e = row.event
-        key = claim_key(
-            campaign.id, e.unit, e.applicant_pseudonym, e.dossier_id, per_applicant=per_applicant
-        )
-        if claims.get(key, e.dossier_id) != e.dossier_id:
-            row.reason = "duplicate_applicant"
-            continue
-        # The dossier itself is claimed too: a correction that changes the applicant
-        # (a new phone is a new pseudonym) is still the dossier decided before.
-        itself = claim_key(campaign.id, e.unit, "", e.dossier_id, per_applicant=False)
-        claims[key] = claims[itself] = e.dossier_id
-        keys[index] = (key, itself)
-    return claims, keys
-
-
-def _refusal(
-    contact: dict[str, str] | None,
-    channels: list[InvitationChannel],
-    history: list[datetime],
-    cap: ContactCap | None,
-    now: datetime,
-) -> str | None:
-    """Why a drawn dossier is not invited (None when it is)."""
-    if contact is None:
-        return "contact_unreadable"
-    if not channels:
-        return "opted_out"
-    if not within_contact_cap(history, cap, now):
-        return "contact_cap"
-    return None
-
-
-def _invitee(
-    event: DossierCompleted, channels: list[InvitationChannel], contact: dict[str, str]
-) -> Invitee:
-    """The invitee of a continuous campaign's draw."""
-    return Invitee(
-        event.dossier_id,
-        event.unit,
-        event.applicant_kind,
-        channels,
-        contact,
-        event.handling_officer,
-        event.delivered_at,
-        "continuous",
-    )
+        self._metrics.count_decisions(active.id, population_log(documents))

@@ -75,6 +75,8 @@ class DecisionStoreContract:
         found = await store.progress("c1", ["u1", "u9"], None)
         assert (found["u1"].reserved, found["u1"].answered, found["u1"].lapsed) == (1, 1, 1)
         assert (found["u9"].quota, found["u9"].answered) == (None, 1)
+        table = {row["unit"]: row for row in await store.quota_table("c1")}
+        assert table["u1"]["reserved"] + table["u1"]["released"] == 2  # every slot granted
 
     async def test_an_applicant_is_claimed_by_one_dossier_and_a_repeat_is_known(self, store):
         first = await store.claim({"k1": "d1", "k2": "d2"}, None)

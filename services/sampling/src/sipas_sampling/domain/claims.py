@@ -27,12 +27,25 @@ class ClaimBook:
         A repeat is a key this very dossier already held. What was held before this call
         decides, as it does in the store (the batch's own claims are distinct keys).
         """
+        found = self.check(claims)
+        self.take(claims)
+        return found
+
+    def check(self, claims: Mapping[str, str]) -> tuple[set[str], set[str]]:
+        """What :meth:`claim` would answer, taking nothing."""
         others = {k for k, d in claims.items() if self._held.get(k, d) != d}
         repeats = {k for k, d in claims.items() if self._held.get(k) == d}
+        return others, repeats
+
+    def take(self, claims: Mapping[str, str]) -> None:
+        """Hold the keys nobody held yet (a held key keeps its dossier)."""
         for key, dossier in claims.items():
             if key not in self._held:
                 self._held[key] = self._fresh[key] = dossier
-        return others, repeats
+
+    def all_documents(self) -> list[dict[str, Any]]:
+        """Every claim held, as documents (after a store that may have lost some)."""
+        return [{"_id": key, "dossier_id": dossier} for key, dossier in self._held.items()]
 
     def changed(self) -> list[dict[str, Any]]:
         """The claims taken since the last :meth:`saved`, as documents."""

@@ -1,7 +1,7 @@
 """Sampling's collections and their indexes.
 
 Collections: ``campaigns`` (definitions, status, keys for the vault), ``quotas`` (one
-document per campaign × unit: quota, reserved slots, answered, lapsed), ``quota_counts``
+document per campaign × unit: quota, reserved slots, answered, lapsed, released), ``quota_counts``
 (eligible, reachable, invited per unit, one document per campaign × instance),
 ``applicants`` (one dossier per applicant per unit per campaign), ``contacts`` (invitation
 times per applicant pseudonym, for the cap), ``optouts`` (keyed hashes), ``decisions``

@@ -1,0 +1,1 @@
+"""Sampling decisions owned in memory by the dossiers' durable (issue #22)."""
