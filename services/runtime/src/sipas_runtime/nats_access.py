@@ -129,7 +129,9 @@ def service_permissions(service: str, partitions: int = 0) -> dict[str, Any]:
     for spec in streams.consumers(partitions):
         if spec.owner == service:
             publish += _consumer_api(spec.stream, spec.durable)
-            if spec.pinned:  # sipas_runtime.pinning: hand over on stop; recreate an old durable
+            # sipas_runtime.pinning: hand over on stop; recreate an old durable. A partitioned
+            # durable may run pinned unpartitioned too (sampling's decisions in memory).
+            if spec.pinned or spec.partitioned:
                 where = f"{spec.stream}.{spec.durable}"
                 publish += [f"{JS}.CONSUMER.UNPIN.{where}", f"{JS}.CONSUMER.DELETE.{where}"]
             # Read back by sequence what its consumers consume (resuming a lost commit).

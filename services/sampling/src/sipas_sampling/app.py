@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import hashlib
 import hmac
 import time
@@ -24,19 +26,24 @@ from sipas_runtime.channels import (
     ZaloZnsChannel,
     smtp_channel,
 )
+from sipas_runtime.memory import MemoryConsumer
 from sipas_runtime.mongo import in_transaction
 from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.settings import decode_key
+from sipas_runtime.stopping import cancel_all
 from sipas_sampling import handlers
 from sipas_sampling.api import callbacks, campaigns, dev, draws, service_of
 from sipas_sampling.api.permissions import PERMISSIONS
 from sipas_sampling.campaigns import campaign_file, load_campaign_file
+from sipas_sampling.deciding.running import DecisionLoops
+from sipas_sampling.deciding.state import DecisionState
 from sipas_sampling.dispatch import Dispatcher
 from sipas_sampling.draws import Draws
 from sipas_sampling.maintenance import Maintenance
 from sipas_sampling.metrics import SamplingMetrics
 from sipas_sampling.registry import Registry, env_campaign
-from sipas_sampling.selection import Keys, Selector
+from sipas_sampling.screening import Keys
+from sipas_sampling.selection import Selector
 from sipas_sampling.settings import Settings
 from sipas_sampling.store import Stores, prepare
 from sipas_sampling.vault import optout_key
@@ -68,7 +75,23 @@ class SamplingService:
         self.registry = Registry(
             self.hierarchy, self.stores.campaigns, self.stores.decisions, self.publish
         )
+        self.keys = Keys(settings.secret_key, self.token_key, self.optout_key)
         self.selector = self._selector()
+        self.decision_state = DecisionState(
+            registry=self.registry,
+            campaigns=self.stores.campaigns,
+            keys=self.keys,
+            metrics=self.metrics,
+            durable=SAMPLING_DOSSIERS.durable,
+        )
+        self.decision_loops = DecisionLoops(
+            self.decision_state,
+            publish=self.publish,
+            db=lambda: self.runtime.db,
+            owner=lambda: self.in_memory is not None and self.in_memory.owner,
+        )
+        self.in_memory: MemoryConsumer[Any] | None = None
+        """The dossiers' durable when decisions are kept in memory (``decisions=memory``)."""
         self.maintenance = self._maintenance()
         self.draws = self._draws()
         self.dispatcher = self._dispatcher()
@@ -86,7 +109,7 @@ class SamplingService:
             population=self.stores.population,
             contacts=self.stores.contacts,
             metrics=self.metrics,
-            keys=Keys(self.settings.secret_key, self.token_key, self.optout_key),
+            keys=self.keys,
         )
 
     def _maintenance(self) -> Maintenance:
@@ -207,6 +230,23 @@ def register_consumers(sampling: SamplingService) -> None:
     """The dossier and response consumers (not in a dispatch-only instance)."""
     if sampling.settings.role == "dispatch":
         return
+    if sampling.settings.decisions == "memory":
+        sampling.in_memory = sampling.runtime.consume_in_memory(
+            dataclasses.replace(SAMPLING_DOSSIERS, pinned=True),
+            decode=handlers.decode_dossier,
+            state=sampling.decision_state,
+            on_applied=sampling.decision_loops.nudge,
+        )
+        sampling.runtime.every(sampling.settings.refresh_interval, sampling.decision_loops.refresh)
+    else:
+        register_store_decisions(sampling)
+    sampling.runtime.consume(
+        SAMPLING_RESPONSES, decode=handlers.decode_response, handler=sampling.response_handler
+    )
+
+
+def register_store_decisions(sampling: SamplingService) -> None:
+    """Every instance decides on batches of dossiers in Mongo transactions."""
     # Sequence mode: one applied-set document per batch instead of a marker per dossier.
     sampling.runtime.consume(
         SAMPLING_DOSSIERS,
@@ -217,9 +257,6 @@ def register_consumers(sampling: SamplingService) -> None:
         # every one would be checked) is a "repeat" of the claim each campaign holds on
         # the dossier (selection.py): the domain refuses it, no marker needed.
         refuse_republished=False,
-    )
-    sampling.runtime.consume(
-        SAMPLING_RESPONSES, decode=handlers.decode_response, handler=sampling.response_handler
     )
 
 
@@ -239,6 +276,17 @@ def register_jobs(sampling: SamplingService) -> None:
         await sampling.maintenance.run()
 
     runtime.on_startup(setup)
+    if settings.decisions == "memory" and settings.role != "dispatch":
+        publishing: list[asyncio.Task[None]] = []
+
+        async def start_publishing(_: ServiceRuntime) -> None:
+            publishing.append(asyncio.create_task(sampling.decision_loops.publish_forever()))
+
+        async def stop_publishing(_: ServiceRuntime) -> None:
+            await cancel_all(publishing)
+
+        runtime.on_startup(start_publishing)
+        runtime.on_shutdown(stop_publishing)
     if settings.role != "decide":
         runtime.every(settings.dispatch_interval, dispatch)
     # Every role: upkeep also refreshes the campaign registry (a closed campaign must

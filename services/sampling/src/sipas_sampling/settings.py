@@ -77,6 +77,20 @@ class Settings(ServiceSettings, SmtpFields):
         "the consumers — run both as separate instances so sending never delays a "
         "decision (upkeep and the API run in every role)",
     )
+    decisions: Literal["store", "memory"] = Field(
+        default="store",
+        description="store: each batch of dossiers is decided in a Mongo transaction, by "
+        "every instance; memory: one instance owns the dossiers' durable (pinned) and "
+        "decides from memory, with checkpoints (issue #22, sipas_sampling.deciding). "
+        "Switching back to store needs the durable deleted (it stays pinned)",
+    )
+    refresh_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="memory decisions: how often the owner reads answers, lapses, quotas, "
+        "opt-outs and vault keys from the store",
+    )
     maintenance_interval: float = Field(default=60, gt=0, le=3600)
     send_concurrency: int = Field(default=16, ge=1, le=256)
     lapse_grace_hours: float = Field(default=1.0, ge=0, le=240)

@@ -9,7 +9,8 @@ read before each dossier (the store path reads it once per batch: with batches o
 dossier the two agree exactly). What it decides waits in :class:`Pending` for the next
 checkpoint, and its invitation events in :attr:`DecisionBook.outbox` for the publisher.
 
-Every draw that invites takes ``now`` from the message (when the stream stored it), so
+Every draw that invites takes ``now`` from the message (when the stream stored it, in whole
+seconds), so
 the event id (``sent_event_id``) and the token (``derived_token``) come out the same when
 another owner decides the message again after a crash; JetStream drops the duplicate.
 """
@@ -99,7 +100,10 @@ class DecisionBook:
             if delivery.seq in self._partial:
                 continue
             event = delivery.event
-            self.decide(event, delivery.stored_at or event.occurred_at)
+            stored_at = delivery.stored_at or event.occurred_at
+            # Whole seconds: a pulled message's time comes through a float (nats-py), a
+            # message read back by sequence through text; they differ by a microsecond.
+            self.decide(event, stored_at.replace(microsecond=0))
             self._partial.add(delivery.seq)
         self._partial.difference_update(d.seq for d in deliveries)
 

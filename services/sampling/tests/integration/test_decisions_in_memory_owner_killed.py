@@ -1,0 +1,99 @@
+"""Decisions kept in memory (``decisions=memory``, #22): two instances, the owner of the
+dossiers' durable killed -9 under load. The other takes the durable over, replays what the
+last checkpoint lacks, and every dossier is decided once: no unit passes its quota, and
+every invitation's event is in the stream once, with the id and token its document holds."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, date, datetime
+
+import pytest
+import yaml
+
+from sipas_contracts import subjects
+from sipas_contracts.units import load_sample_hierarchy
+from sipas_runtime.privacy import keyed_hash
+from sipas_runtime.settings import decode_key
+from sipas_runtime.testing import stop_as_if_killed
+from sipas_sampling.vault import unlock
+
+pytestmark = [pytest.mark.nats, pytest.mark.mongo]
+UNITS = load_sample_hierarchy().leaves("ht-nx", date(2024, 6, 1))
+EVENTS = 600
+QUOTA = 20
+CLOSING_HOUR = datetime(2026, 1, 1, 16, tzinfo=UTC)  # 23:00 in Vietnam: the window is ending
+CAMPAIGN = "memory-2026"
+
+
+def quota_campaign(path):
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "id": CAMPAIGN,
+                "name_vi": "Quyết định trong bộ nhớ",
+                "instrument_id": "sipas-1001-2023",
+                "mode": "continuous",
+                "seed": "memory-seed-2026",
+                "window": {"start": "2026-01-01", "end": "2026-01-01"},
+                "scope": {"under": "ht"},
+                "allocation": {"fixed_per_unit": {"individual": 12, "organisation": 8}},
+                "channels": ["sms"],
+            }
+        )
+    )
+    return path
+
+
+async def test_a_killed_owner_loses_nothing_and_decides_nothing_twice(tools, harness, tmp_path):
+    settings = {
+        "campaign_files": str(quota_campaign(tmp_path / "memory.yaml")),
+        "decisions": "memory", "owner_timeout": 1.5, "batch_size": 50, "role": "decide",
+    }  # fmt: skip
+    first, second = await harness(**settings), await harness(**settings)
+    kinds = ("organisation", "individual", "individual")
+    events = [
+        tools.completed(i, UNITS[i % len(UNITS)], delivered_at=CLOSING_HOUR, kind=kinds[i % 3])
+        for i in range(EVENTS)
+    ]
+    publishing = asyncio.create_task(first.publish(events, window=20))
+
+    def owner_of(seen: int):
+        for instance in (first, second):
+            consumer = instance.sampling.in_memory
+            if consumer.owner and consumer.applied_fresh >= seen:
+                return instance
+        return None
+
+    await first.eventually(lambda: owner_of(150) is not None, seconds=30)
+    owner = owner_of(150)
+    survivor = second if owner is first else first
+    await stop_as_if_killed(owner.sampling.runtime)
+    await publishing
+
+    async def all_decided() -> bool:
+        return await survivor.decided(CAMPAIGN) == EVENTS
+
+    await survivor.eventually(all_decided, seconds=30)
+    decisions = await survivor.sampling.stores.decisions.decisions(CAMPAIGN)
+    assert sorted(Counter(d[0] for d in decisions).values()) == [1] * EVENTS
+    assert Counter(d[4] for d in decisions)["invited"] == QUOTA * len(UNITS)
+    table = await survivor.sampling.stores.decisions.quota_table(CAMPAIGN)
+    assert [(row["reserved"], row["invited"]) for row in table] == [(QUOTA, QUOTA)] * len(UNITS)
+    invitations = await survivor.sampling.stores.invitations.by_campaign(CAMPAIGN)
+    assert Counter(d["unit"] for d in invitations) == dict.fromkeys(UNITS, QUOTA)
+
+    async def all_published() -> bool:
+        stored = await survivor.stream_events(subjects.INVITATIONS_SENT)
+        return len(stored) == len(invitations)
+
+    await survivor.eventually(all_published, seconds=20)
+    stored = {e.invitation_id: e for e in await survivor.stream_events(subjects.INVITATIONS_SENT)}
+    vault = await survivor.sampling.stores.campaigns.key(CAMPAIGN)
+    token_key = decode_key(tools.token_key, what="token key")
+    for doc in invitations:  # the event stored is the one the document holds, token and all
+        event = stored[doc["_id"]]
+        assert str(event.event_id) == doc["event"]["event_id"]
+        token = unlock(vault, doc["token"])["token"]
+        assert event.token_hash == keyed_hash(token_key, token)
