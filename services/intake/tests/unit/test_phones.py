@@ -7,11 +7,14 @@ from hypothesis import strategies as st
 
 from sipas_intake.domain.phones import (
     CONVERSION_2018,
+    NumberingPlan,
     PhoneNumbers,
     classify,
     msisdn,
     normalise,
     parse_phones,
+    read_national,
+    read_with_library,
     split_candidates,
 )
 
@@ -143,3 +146,35 @@ def test_digits_that_only_parse_with_the_country_code_in_front_are_not_a_nationa
     # mobile, but msisdn() of them would be 844810000000 (found by the test above in CI)
     assert parse_phones("+8484810000000") == PhoneNumbers((), (), 1)
     assert parse_phones("+84 81 000 0000") == PhoneNumbers(("0810000000",), (), 0)
+
+
+@pytest.mark.parametrize("length", [7, 8, 9, 10, 11])
+def test_the_plan_types_every_four_digit_prefix_as_the_library_does(length):
+    plan = NumberingPlan.of("VN")
+    tails = [("0" * length)[: length - 4], ("9" * length)[: length - 4], "5173924"[: length - 4]]
+
+    for prefix in range(1000, 10_000):
+        for tail in tails:
+            significant = f"{prefix}{tail}"
+            number = phonenumbers.PhoneNumber(country_code=84, national_number=int(significant))
+
+            assert plan.number_type(significant) == phonenumbers.number_type(number), significant
+
+
+national_forms = st.from_regex(r"0[0-9]{8,10}", fullmatch=True)
+digit_forms = st.from_regex(r"(\+84|84|0084|0|00|)[0-9]{7,11}", fullmatch=True)
+
+
+@given(digit_forms | st.text(alphabet="0123456789+ .-()x", max_size=14) | st.text(max_size=20))
+def test_a_number_read_from_the_plan_is_read_as_the_library_reads_it(candidate):
+    fast = read_national(candidate)
+
+    assert fast is None or fast == read_with_library(candidate)
+
+
+@given(national_forms)
+def test_a_mobile_or_landline_in_national_form_never_needs_the_library(candidate):
+    expected = read_with_library(candidate)
+
+    if expected is not None and expected[0] == candidate and expected[1] in {"mobile", "landline"}:
+        assert read_national(candidate) == expected

@@ -6,6 +6,9 @@ national numbering plan as operators and MVNOs get new ranges): the internationa
 (``+84``, ``84``, ``0084``) and the leading zero Excel drops are understood there. The
 library does not know the 11-digit mobile numbers retired in 2018 (``0166…`` → ``036…``):
 that table is kept here and applied only to a number the library cannot validate as is.
+A number typed in its national form (``0`` + 9 or 10 digits, nearly every record) is typed
+from the library's metadata without parsing (:class:`NumberingPlan`, ~1.5 µs instead of
+~25 µs); any other spelling is parsed by the library.
 Landlines (``02…``) cannot receive SMS or Zalo and are never returned as a mobile. The
 national form ``0xxxxxxxxx`` is the canonical one.
 """
@@ -13,11 +16,18 @@ national form ``0xxxxxxxxx`` is the canonical one.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import phonenumbers
-from phonenumbers import PhoneNumber, PhoneNumberFormat, PhoneNumberType
+from phonenumbers import (
+    PhoneMetadata,
+    PhoneNumber,
+    PhoneNumberDesc,
+    PhoneNumberFormat,
+    PhoneNumberType,
+)
 
 PhoneKind = Literal["mobile", "landline", "service", "invalid"]
 
@@ -101,6 +111,89 @@ def _renumbered_2018(number: PhoneNumber) -> PhoneNumber | None:
     return _parse("0" + new[1:] + significant[3:]) if new else None
 
 
+class NumberingPlan:
+    """A region's numbering plan as ``phonenumbers`` holds it, asked without parsing.
+
+    The library types a national significant number by trying, in a fixed order, each
+    type's possible lengths and pattern (``_number_type_helper``); this asks the same
+    questions of the same metadata, read once, in the same order. The library stays the
+    source of truth: a hypothesis test checks that both answer alike.
+    """
+
+    _ORDER = (
+        ("premium_rate", PhoneNumberType.PREMIUM_RATE),
+        ("toll_free", PhoneNumberType.TOLL_FREE),
+        ("shared_cost", PhoneNumberType.SHARED_COST),
+        ("voip", PhoneNumberType.VOIP),
+        ("personal_number", PhoneNumberType.PERSONAL_NUMBER),
+        ("pager", PhoneNumberType.PAGER),
+        ("uan", PhoneNumberType.UAN),
+        ("voicemail", PhoneNumberType.VOICEMAIL),
+    )
+
+    def __init__(self, metadata: PhoneMetadata) -> None:
+        self._general = _matcher(metadata.general_desc)
+        self._special = [
+            (m, kind) for name, kind in self._ORDER if (m := _matcher(getattr(metadata, name)))
+        ]
+        self._fixed = _matcher(metadata.fixed_line)
+        self._mobile = _matcher(metadata.mobile)
+        self._same = bool(metadata.same_mobile_and_fixed_line_pattern)
+
+    @classmethod
+    def of(cls, region: str) -> NumberingPlan:
+        """The plan of ``region`` (an ISO code the library knows)."""
+        metadata = PhoneMetadata.metadata_for_region(region)
+        if metadata is None:
+            msg = f"phonenumbers holds no metadata for {region}"
+            raise LookupError(msg)
+        return cls(metadata)
+
+    def number_type(self, significant: str) -> int:
+        """What ``phonenumbers.number_type`` answers for this national significant number."""
+        if self._general is None or not self._general(significant):
+            return PhoneNumberType.UNKNOWN
+        for matches, kind in self._special:
+            if matches(significant):
+                return kind
+        if self._fixed is not None and self._fixed(significant):
+            mobile_too = self._same or (self._mobile is not None and self._mobile(significant))
+            return (
+                PhoneNumberType.FIXED_LINE_OR_MOBILE if mobile_too else PhoneNumberType.FIXED_LINE
+            )
+        if not self._same and self._mobile is not None and self._mobile(significant):
+            return PhoneNumberType.MOBILE
+        return PhoneNumberType.UNKNOWN
+
+
+def _matcher(desc: PhoneNumberDesc | None) -> Callable[[str], bool] | None:
+    """Whether a significant number has one of ``desc``'s lengths and matches its pattern."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    pattern = re.compile(desc.national_number_pattern)
+    lengths = frozenset(desc.possible_length or ())
+    if not lengths:
+        return lambda number: pattern.fullmatch(number) is not None
+    return lambda number: len(number) in lengths and pattern.fullmatch(number) is not None
+
+
+_PLAN = NumberingPlan.of("VN")
+# 0 + 9 or 10 ASCII digits, the second not 0 (00 is the international prefix): the library
+# parses this as national prefix + significant number, nothing else (see read_national).
+_NATIONAL_FORM = re.compile(r"0[1-9][0-9]{8,9}")
+
+
+def read_national(candidate: str) -> tuple[str, PhoneKind] | None:
+    """A mobile or landline written as the plan writes it nationally, answered from the plan.
+
+    None for anything else (another form, another type): :func:`_read` asks the library.
+    """
+    if not _NATIONAL_FORM.fullmatch(candidate):
+        return None
+    kind = _PLAN.number_type(candidate[1:])
+    return (candidate, _KINDS[kind]) if kind in _ZERO_PREFIXED else None
+
+
 def _read(candidate: str) -> tuple[str, PhoneKind] | None:
     """National form and kind of one candidate, or None when it holds no digit at all.
 
@@ -109,6 +202,14 @@ def _read(candidate: str) -> tuple[str, PhoneKind] | None:
     ``0`` + the significant number; anything else is formatted by the library and
     classified again from that text.
     """
+    known = read_national(candidate)
+    if known is not None:
+        return known
+    return read_with_library(candidate)
+
+
+def read_with_library(candidate: str) -> tuple[str, PhoneKind] | None:
+    """:func:`_read` answered by ``phonenumbers`` alone (the reference for the fast path)."""
     digits = "".join(ch for ch in candidate if ch.isascii() and ch.isdigit())
     if not digits:
         return None
