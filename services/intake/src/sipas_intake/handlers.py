@@ -32,7 +32,7 @@ from sipas_intake.domain.dossiers import (
 from sipas_intake.domain.errors import DossierRejectedError, IntakeError, problem
 from sipas_intake.domain.formats import PREPARED, Formats
 from sipas_intake.domain.revisions import LedgerEntry, Outcome, decide
-from sipas_intake.metrics import IntakeMetrics
+from sipas_intake.metrics import IntakeMetrics, Tally
 from sipas_intake.store.ledger import DossierLedger
 from sipas_intake.store.tokens import TokenStore
 from sipas_runtime.batches import Batch, Delivery
@@ -137,17 +137,22 @@ class DossierReader:
         self.metrics.count(self.metrics.dossiers, entry, "rejected")
         self.metrics.count(self.metrics.rejections, entry, code)
 
-    def accepted(self, entry: str, outcome: Outcome, prepared: PreparedDossier) -> None:
-        """Count one record the ledger decided on (and its contact quality when new)."""
+    def accepted(
+        self, entry: str, outcome: Outcome, prepared: PreparedDossier, tally: Tally
+    ) -> None:
+        """Count one record the ledger decided on (and its contact quality when new).
+
+        Counted in ``tally``, which the caller adds to the metrics once per batch.
+        """
         metrics = self.metrics
-        metrics.count(metrics.dossiers, entry, outcome.value)
+        tally[metrics.dossiers, (entry, outcome.value)] += 1
         if outcome in {Outcome.ACCEPTED, Outcome.CORRECTED}:
-            metrics.count(metrics.accepted_by_unit, prepared.candidate.unit)
+            tally[metrics.accepted_by_unit, (prepared.candidate.unit,)] += 1
             channels: list[str] = [*prepared.candidate.contact_channels] or ["none"]
             for channel in channels:
-                metrics.count(metrics.contact_channels, channel)
+                tally[metrics.contact_channels, (channel,)] += 1
             for warning in prepared.warnings:
-                metrics.count(metrics.contact_warnings, warning["field"])
+                tally[metrics.contact_warnings, (warning["field"],)] += 1
 
 
 def _renamed(problems: list[dict[str, str]], names: dict[str, str]) -> list[dict[str, str]]:
@@ -201,11 +206,12 @@ async def _decide_all(
     entries: dict[str, LedgerEntry] = dict(known)
     units: dict[str, str] = {}
     emit: list[tuple[RawDossier, int]] = []
+    tally = Tally()
     for delivery in completed:
         prepared = _unsealed(delivery).prepared
         dossier_id = prepared.candidate.dossier_id
         decision = decide(entries.get(dossier_id), dossier_id, prepared.fingerprint, delivery.seq)
-        reader.accepted(delivery.event.entry, decision.outcome, prepared)
+        reader.accepted(delivery.event.entry, decision.outcome, prepared, tally)
         if decision.revision is None:
             continue
         emit.append((delivery.event, decision.revision))
@@ -215,6 +221,7 @@ async def _decide_all(
     created = [(entries[i], u) for i, u in units.items() if i not in known]
     changed = [(entries[i], u) for i, u in units.items() if i in known]
     await ledger.save(created, changed, datetime.now(UTC), session)
+    reader.metrics.add(tally)
     if len(emit) < len(completed):
         log.info("dossiers_not_emitted", count=len(completed) - len(emit))
     return [raw.event(revision, reader.crypto.seal) for raw, revision in emit]

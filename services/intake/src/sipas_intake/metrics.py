@@ -6,6 +6,8 @@ mode, channel — never a dossier id, a token, a unit name typed by a source, or
 
 from __future__ import annotations
 
+import collections
+
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 ENTRIES = ("nats", "http", "import")
@@ -14,6 +16,8 @@ DOSSIER_OUTCOMES = (
 )  # fmt: skip
 CONTACT_CHANNELS = ("sms", "zalo", "email", "none")
 COLLECTION_MODES = ("online", "kiosk", "face_to_face", "phone", "paper")
+Tally = collections.Counter[tuple[Counter, tuple[str, ...]]]
+"""Counts per (counter, labels), added to the counters at once (``IntakeMetrics.add``)."""
 
 
 class IntakeMetrics:
@@ -82,13 +86,18 @@ class IntakeMetrics:
         for mode in COLLECTION_MODES:
             self.responses.labels(mode, "recorded")
 
-    def count(self, counter: Counter, *labels: str) -> None:
+    def count(self, counter: Counter, *labels: str, amount: int = 1) -> None:
         """Increment ``counter``'s child for ``labels`` (children are looked up once)."""
         key = (id(counter), labels)
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = counter.labels(*labels)
-        child.inc()
+        child.inc(amount)
+
+    def add(self, tally: Tally) -> None:
+        """Increment every ``(counter, labels)`` of ``tally`` by its count (once per batch)."""
+        for (counter, labels), amount in tally.items():
+            self.count(counter, *labels, amount=amount)
 
     def entry(self, source: str) -> str:
         """The bounded entry-point label of a raw source token."""

@@ -24,7 +24,6 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
@@ -87,13 +86,17 @@ class DossierRecord(BaseModel):
     contact: Contact = Field(default_factory=Contact)
     handling_officer: VisibleText | None = Field(default=None, max_length=120)
 
-    @field_validator("*", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _nfc(cls, value: object) -> object:
+    def _nfc(cls, data: object) -> object:
         # Some systems send decomposed (NFD) Vietnamese: ids and names must compare equal.
-        if isinstance(value, str) and not value.isascii():
-            return unicodedata.normalize("NFC", value)
-        return value
+        # One call for the whole record, not one per field (a Python call each).
+        if not isinstance(data, dict):
+            return data
+        return {
+            k: unicodedata.normalize("NFC", v) if isinstance(v, str) and not v.isascii() else v
+            for k, v in data.items()
+        }
 
     @model_validator(mode="after")
     def _has_a_unit(self) -> Self:
