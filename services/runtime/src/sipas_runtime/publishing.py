@@ -30,6 +30,7 @@ from nats.js import JetStreamContext, api
 
 from sipas_contracts import subjects
 from sipas_contracts.events import Event
+from sipas_runtime import frames
 from sipas_runtime.metrics import RuntimeMetrics
 
 _CE_SPEC = "1.0"
@@ -86,10 +87,16 @@ async def publish_atomic(
         msg = f"an atomic batch holds 1 to {ATOMIC_BATCH_LIMIT} messages, not {len(messages)}"
         raise ValueError(msg)
     batch_id = uuid.uuid4().hex
+    batch = frames.Frames() if frames.ready(nc) else None
     for number, message in enumerate(messages[:-1], start=1):
         headers = {**message.headers, "Nats-Batch-Id": batch_id}
         headers["Nats-Batch-Sequence"] = str(number)
-        await nc.publish(message.subject, message.data, headers=headers)
+        if batch is None:
+            await nc.publish(message.subject, message.data, headers=headers)
+        else:
+            batch.publish(message.subject, message.data, headers)
+    if batch is not None:
+        await frames.send(nc, batch)  # queued as one, before the committing request
     last = messages[-1]
     headers = {**last.headers, "Nats-Batch-Id": batch_id, "Nats-Batch-Commit": "1"}
     headers["Nats-Batch-Sequence"] = str(len(messages))

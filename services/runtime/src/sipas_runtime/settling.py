@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from sipas_contracts.events import Event
+from sipas_runtime import frames
 from sipas_runtime.messages import StreamMessage
 from sipas_runtime.metrics import RuntimeMetrics
 from sipas_runtime.publishing import EventPublisher
@@ -89,6 +90,5 @@ class Settling:
                 with contextlib.suppress(Exception):
                     await msg.nak(delay=1.0)
             raise
-        for msg in messages:
-            await msg.ack()
+        await frames.ack([msg.delivered for msg in messages if msg.delivered is not None])
         self._metrics.handler_duration.labels(*self._labels).observe(time.monotonic() - started)
