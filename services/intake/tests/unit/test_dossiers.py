@@ -7,7 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sipas_contracts.events import DossierCompleted
-from sipas_intake.domain.dossiers import PreparedDossier, nest, parse_record, recheck
+from sipas_intake.domain.dossiers import (
+    PreparedDossier,
+    construct_event,
+    nest,
+    parse_record,
+    recheck,
+)
 from sipas_intake.domain.errors import DossierRejectedError
 
 NOW = datetime(2026, 11, 20, 10, tzinfo=UTC)
@@ -289,3 +295,24 @@ def test_a_record_without_any_usable_contact_is_accepted_with_a_warning(prepare_
             "code": "missing",
         }
     ]
+
+
+def test_a_constructed_event_is_what_model_construct_would_build(prepare_record):
+    event = prepare_record().finalise(2, sealed_contact="c2VhbGVk")
+    given = {name: getattr(event, name) for name in event.model_fields_set}
+
+    built = construct_event(**given)
+    reference = DossierCompleted.model_construct(**given)
+
+    assert built.model_dump_json() == reference.model_dump_json()
+    assert list(built.__dict__) == list(reference.__dict__)
+    assert built.model_fields_set == reference.model_fields_set
+    assert built == reference
+
+
+def test_an_event_cannot_be_constructed_without_a_required_field(prepare_record):
+    given = dict(prepare_record().candidate.__dict__)
+    del given["unit"]
+
+    with pytest.raises(TypeError, match="unit"):
+        construct_event(**given)

@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, Self
+from typing import Any, Literal, Self
 from uuid import UUID
 
 from pydantic import (
@@ -229,7 +229,7 @@ def prepare_unsealed(
     # Built from validated parts (the record, a unit code from the hierarchy, a keyed hash,
     # known channels): constructed without validating each field again. Its event id is a
     # placeholder until ``finalise`` knows the revision (the id is derived from it).
-    candidate = DossierCompleted.model_construct(
+    candidate = construct_event(
         event_id=UNFINALISED,
         occurred_at=record.delivered_at,
         producer=PRODUCER,
@@ -258,6 +258,25 @@ def prepare_unsealed(
         warnings=contact.warnings,
     )
     return Unsealed(prepared, contact.plain)
+
+
+_REQUIRED = frozenset(n for n, f in DossierCompleted.model_fields.items() if f.is_required())
+_unchecked: Any = DossierCompleted.model_construct  # placeholders of any type, replaced later
+_BLANK_EVENT: DossierCompleted = _unchecked(_fields_set=set(), **dict.fromkeys(_REQUIRED))
+"""Every field in declaration order, none set; the required ones are always replaced."""
+
+
+def construct_event(**values: object) -> DossierCompleted:
+    """``DossierCompleted.model_construct(**values)`` at a third of its cost.
+
+    A copy of a blank event updated with ``values`` has the same fields in the same order
+    (pydantic serialises them in that order) and the same fields set. ``values`` must give
+    every required field; nothing is validated (the caller built them from checked parts).
+    """
+    if not values.keys() >= _REQUIRED:
+        msg = f"required fields missing: {sorted(_REQUIRED - values.keys())}"
+        raise TypeError(msg)
+    return _BLANK_EVENT.model_copy(update=values)
 
 
 def prepare(
