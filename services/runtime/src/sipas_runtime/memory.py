@@ -14,6 +14,9 @@ documents and the position they describe, in one transaction, group-committed.
   more comes, a standby *adopts* the unpinned durable whose checkpoint lags what it handed
   out (:meth:`MemoryConsumer.adopt_orphan`), or the last folded messages would wait in no
   checkpoint and in no index until the next event, however late.
+- **Partitions.** ``active`` says whether this instance should own the durable now (the
+  rendezvous rule of ``sipas_runtime.partitions``); while it does not, it pulls nothing and
+  adopts nothing, and :meth:`MemoryConsumer.hand_over` gives up a durable it holds.
 - **Exactly once.** A message is acked once folded; the in-memory position skips what is
   applied (and what this owner dead-lettered), so nothing is folded twice; an event id
   published again after the duplicate window is refused (``sipas_runtime.republished``).
@@ -83,8 +86,10 @@ class MemoryConsumer(Generic[E]):
         max_deliveries: int = 10,
         republished: RepublishedGuard | None = None,
         on_applied: Callable[[], None] | None = None,
+        active: Callable[[], bool] | None = None,
     ) -> None:
         self.spec = spec
+        self._active = active or (lambda: True)
         self.state = state
         decoder = message_decoder(decode, decode_message)
         self._admission = Admission(spec.durable, decoder, dead_letters, metrics, max_deliveries)
@@ -139,7 +144,7 @@ class MemoryConsumer(Generic[E]):
         return PullLoop(
             nc, js, stream=self.spec.stream, config=config, handler=on_batch, batch=batch,
             linger=linger, max_wait=max_wait, group=GROUP, ensure=ensure,
-            on_pin_lost=lambda: self.lose("unpinned"),
+            on_pin_lost=lambda: self.lose("unpinned"), active=self._active,
         )  # fmt: skip
 
     async def settled(self) -> None:
@@ -155,6 +160,17 @@ class MemoryConsumer(Generic[E]):
                     await unpin(self._nc, self.spec)
         self.lose("stopped")
         await self._checkpoints.close()
+
+    async def hand_over(self) -> None:
+        """Checkpoint and unpin now: another instance should own the durable (partitions)."""
+        if not self.owner:
+            return
+        with contextlib.suppress(Exception):
+            await self.checkpoint()
+        if self._nc is not None and self._nc.is_connected:
+            with contextlib.suppress(Exception):
+                await unpin(self._nc, self.spec)
+        self.lose("handed_over")
 
     async def killed(self) -> None:
         """What kill -9 leaves of this instance (tests): nothing runs, checkpoints or hands over."""
@@ -209,7 +225,9 @@ class MemoryConsumer(Generic[E]):
         Two standbys may both adopt: the later claim fences the earlier (as after a switch
         of pins), and the next message pins one of them, which takes the durable over again.
         """
-        if self.owner or self._nc is None or await pinned(self._nc, self.spec):
+        if self.owner or not self._active() or self._nc is None:
+            return False
+        if await pinned(self._nc, self.spec):
             return False
         stored = await checkpoints.read(self._db, self.spec.durable)
         upto = await delivered(js, self.spec)

@@ -26,6 +26,10 @@ requests, keeps the pin id the server gives with the first message it delivers a
 it back; when the server answers 423 (another instance is pinned now), it forgets the
 pin and tells ``on_pin_lost``. While it handles a batch it keeps renewing its pull request
 (a long take-over must not look like a dead owner).
+
+A loop may be *inactive* for a while (``active`` answers False: another instance should own
+its partition, ``sipas_runtime.partitions``): it sends no pull request, so the server pins
+another client, and naks what an earlier request still delivers.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from sipas_runtime.stopping import cancel_all
 BatchHandler = Callable[[list[Msg]], Awaitable[None]]
 log = structlog.get_logger(__name__)
 _NANOS = 1_000_000_000
+IDLE_SECONDS = 0.1
 
 
 def _is_status(msg: Msg) -> bool:
@@ -81,6 +86,7 @@ class PullLoop:
         group: str | None = None,
         ensure: Callable[[], Awaitable[None]] | None = None,
         on_pin_lost: Callable[[], None] | None = None,
+        active: Callable[[], bool] | None = None,
     ) -> None:
         self._nc = nc
         self._js = js
@@ -99,6 +105,7 @@ class PullLoop:
         self._group = group
         self._ensure = ensure
         self._on_pin_lost = on_pin_lost
+        self._active = active
         self.pin: str | None = None
         """The pin id the server gave this loop (a pinned durable), None when not pinned."""
 
@@ -175,6 +182,13 @@ class PullLoop:
                     messages.append(await self._queue.get())
         return messages
 
+    async def _idle(self) -> None:
+        """Inactive: pull nothing; what an earlier request still brings goes back at once."""
+        for msg in self._drain(self._queue.qsize()):
+            with contextlib.suppress(Exception):
+                await msg.nak()
+        await asyncio.sleep(IDLE_SECONDS)
+
     def _drain(self, room: int) -> list[Msg]:
         """Up to ``room`` messages already in the queue, without waiting."""
         taken: list[Msg] = []
@@ -208,6 +222,9 @@ class PullLoop:
         started = -self._pace
         while True:
             try:
+                if self._active is not None and not self._active():
+                    await self._idle()
+                    continue
                 if self._queue.empty() and (
                     self._requested <= 0 or time.monotonic() >= self._expires_at
                 ):

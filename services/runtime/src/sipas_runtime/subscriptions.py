@@ -132,11 +132,13 @@ class Subscriptions(Connections):
         decode: Decoder[E],
         state: MemoryState[E],
         on_applied: Callable[[], None] | None = None,
+        active: Callable[[], bool] | None = None,
     ) -> MemoryConsumer[E]:
         """Fold ``spec``'s pinned durable into ``state`` in memory, with checkpoints.
 
         One instance at a time owns it (``sipas_runtime.memory``); ``on_applied`` is
-        called after each batch is folded (e.g. to wake a loop that acts on the state).
+        called after each batch is folded (e.g. to wake a loop that acts on the state);
+        ``active``: whether this instance should pull it now (partitions).
         """
         if not spec.pinned:  # its permissions and the server's priority group depend on it
             msg = f"{spec.durable}: a consumer whose state is in memory must be pinned"
@@ -157,6 +159,7 @@ class Subscriptions(Connections):
             max_deliveries=settings.max_deliveries,
             republished=self._republished_guard(spec),
             on_applied=on_applied,
+            active=active,
         )
         self._loops.append(
             lambda nc, js: consumer.pull_loop(

@@ -29,6 +29,7 @@ from sipas_runtime.identity.principal import Principal
 from sipas_runtime.identity.tokens import TOKEN_TTL, SigningKey, issue
 from sipas_runtime.memory import MemoryConsumer
 from sipas_runtime.service import ServiceRuntime
+from sipas_runtime.stopping import cancel_all
 
 SERVICE_UNAVAILABLE = 503
 
@@ -201,7 +202,7 @@ class Identities:
 
 
 async def stop_as_if_killed(runtime: ServiceRuntime) -> None:
-    """Stop a service's pull loops the way kill -9 would, and forget what it held in memory.
+    """Stop a service's pull loops and jobs the way kill -9 would; forget what it held.
 
     Nothing more is acked, checkpointed or handed over (no unpin): another instance takes
     a pinned durable only once the server's owner timeout has passed.
@@ -213,3 +214,4 @@ async def stop_as_if_killed(runtime: ServiceRuntime) -> None:
     for consumer in runtime._consumers:  # noqa: SLF001
         if isinstance(consumer, MemoryConsumer):
             await consumer.killed()  # its memory is gone with it
+    await cancel_all(list(runtime._tasks))  # noqa: SLF001 - its periodic jobs (heartbeats) too

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import hmac
 import time
@@ -16,7 +17,7 @@ from fastapi import FastAPI
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_contracts.events import Event, SubstitutionReason
-from sipas_contracts.streams import SAMPLING_DOSSIERS, SAMPLING_RESPONSES
+from sipas_contracts.streams import SAMPLING_DOSSIERS, SAMPLING_RESPONSES, partition_consumers
 from sipas_runtime.channels import (
     Channel,
     EsmsChannel,
@@ -26,7 +27,6 @@ from sipas_runtime.channels import (
     ZaloZnsChannel,
     smtp_channel,
 )
-from sipas_runtime.memory import MemoryConsumer
 from sipas_runtime.mongo import in_transaction
 from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.settings import decode_key
@@ -35,7 +35,8 @@ from sipas_sampling import handlers
 from sipas_sampling.api import callbacks, campaigns, dev, draws, service_of
 from sipas_sampling.api.permissions import PERMISSIONS
 from sipas_sampling.campaigns import campaign_file, load_campaign_file
-from sipas_sampling.deciding.running import DecisionLoops
+from sipas_sampling.deciding.ownership import Ownership
+from sipas_sampling.deciding.running import Decider, DecisionLoops
 from sipas_sampling.deciding.state import DecisionState
 from sipas_sampling.dispatch import Dispatcher
 from sipas_sampling.draws import Draws
@@ -77,21 +78,6 @@ class SamplingService:
         )
         self.keys = Keys(settings.secret_key, self.token_key, self.optout_key)
         self.selector = self._selector()
-        self.decision_state = DecisionState(
-            registry=self.registry,
-            campaigns=self.stores.campaigns,
-            keys=self.keys,
-            metrics=self.metrics,
-            durable=SAMPLING_DOSSIERS.durable,
-        )
-        self.decision_loops = DecisionLoops(
-            self.decision_state,
-            publish=self.publish,
-            db=lambda: self.runtime.db,
-            owner=lambda: self.in_memory is not None and self.in_memory.owner,
-        )
-        self.in_memory: MemoryConsumer[Any] | None = None
-        """The dossiers' durable when decisions are kept in memory (``decisions=memory``)."""
         self.maintenance = self._maintenance()
         self.draws = self._draws()
         self.dispatcher = self._dispatcher()
@@ -99,6 +85,25 @@ class SamplingService:
         self.response_handler = handlers.on_responses(
             self.stores.invitations, self.stores.decisions, self.metrics
         )
+        self.deciders: list[Decider] = []
+        """The dossiers' durables decided in memory (``decisions=memory``): one, or one per
+        partition (``SIPAS_PARTITIONS``)."""
+        self.ownership: Ownership | None = None
+
+    def decider(self, durable: str) -> Decider:
+        """The state and loops of one durable of dossiers decided in memory."""
+        state = DecisionState(
+            registry=self.registry,
+            campaigns=self.stores.campaigns,
+            keys=self.keys,
+            metrics=self.metrics,
+            durable=durable,
+        )
+        loops = DecisionLoops(
+            state, publish=self.publish, db=lambda: self.runtime.db, owner=lambda: decider.owner
+        )
+        decider = Decider(state, loops)
+        return decider
 
     def _selector(self) -> Selector:
         return Selector(
@@ -231,18 +236,53 @@ def register_consumers(sampling: SamplingService) -> None:
     if sampling.settings.role == "dispatch":
         return
     if sampling.settings.decisions == "memory":
-        sampling.in_memory = sampling.runtime.consume_in_memory(
-            dataclasses.replace(SAMPLING_DOSSIERS, pinned=True),
-            decode=handlers.decode_dossier,
-            state=sampling.decision_state,
-            on_applied=sampling.decision_loops.nudge,
-        )
-        sampling.runtime.every(sampling.settings.refresh_interval, sampling.decision_loops.refresh)
+        register_memory_decisions(sampling)
     else:
         register_store_decisions(sampling)
     sampling.runtime.consume(
         SAMPLING_RESPONSES, decode=handlers.decode_response, handler=sampling.response_handler
     )
+
+
+def register_memory_decisions(sampling: SamplingService) -> None:
+    """One instance decides each durable of dossiers from memory (one per partition)."""
+    runtime, settings = sampling.runtime, sampling.settings
+    count = settings.partitions
+    specs = partition_consumers(SAMPLING_DOSSIERS, count) or (
+        dataclasses.replace(SAMPLING_DOSSIERS, pinned=True),
+    )
+    ownership = None
+    if count:
+        ownership = Ownership(
+            runtime.instance, count, lambda: runtime.db, ttl=settings.owner_timeout
+        )
+    for partition, spec in enumerate(specs):
+        decider = sampling.decider(spec.durable)
+        decider.consumer = runtime.consume_in_memory(
+            spec,
+            decode=handlers.decode_dossier,
+            state=decider.state,
+            on_applied=decider.loops.nudge,
+            active=None if ownership is None else functools.partial(ownership.active, partition),
+        )
+        runtime.every(settings.refresh_interval, decider.loops.refresh)
+        sampling.deciders.append(decider)
+    publishing: list[asyncio.Task[None]] = []
+
+    async def start_publishing(_: ServiceRuntime) -> None:
+        publishing.extend(asyncio.create_task(d.loops.publish_forever()) for d in sampling.deciders)
+
+    async def stop_publishing(_: ServiceRuntime) -> None:
+        await cancel_all(publishing)
+        if sampling.ownership is not None:
+            await sampling.ownership.leave()
+
+    runtime.on_startup(start_publishing)
+    runtime.on_shutdown(stop_publishing)
+    if ownership is not None:
+        ownership.consumers = {p: d.consumer for p, d in enumerate(sampling.deciders) if d.consumer}
+        runtime.every(ownership.ttl / 3, ownership.beat)
+        sampling.ownership = ownership
 
 
 def register_store_decisions(sampling: SamplingService) -> None:
@@ -276,17 +316,6 @@ def register_jobs(sampling: SamplingService) -> None:
         await sampling.maintenance.run()
 
     runtime.on_startup(setup)
-    if settings.decisions == "memory" and settings.role != "dispatch":
-        publishing: list[asyncio.Task[None]] = []
-
-        async def start_publishing(_: ServiceRuntime) -> None:
-            publishing.append(asyncio.create_task(sampling.decision_loops.publish_forever()))
-
-        async def stop_publishing(_: ServiceRuntime) -> None:
-            await cancel_all(publishing)
-
-        runtime.on_startup(start_publishing)
-        runtime.on_shutdown(stop_publishing)
     if settings.role != "decide":
         runtime.every(settings.dispatch_interval, dispatch)
     # Every role: upkeep also refreshes the campaign registry (a closed campaign must

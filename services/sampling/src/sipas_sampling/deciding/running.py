@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 import structlog
 from pymongo.asynchronous.database import AsyncDatabase
 
-from sipas_contracts.events import InvitationSent
+from sipas_contracts.events import DossierCompleted, InvitationSent
+from sipas_runtime.memory import MemoryConsumer
 from sipas_runtime.mongo import Document
 from sipas_sampling.deciding.state import DecisionState
 
@@ -61,3 +63,17 @@ class DecisionLoops:
         """One refresh of the book, if this instance owns it."""
         if self._owner():
             await self._state.refresh(self._db())
+
+
+@dataclass
+class Decider:
+    """One durable of dossiers decided in memory: its state, its loops, its consumer."""
+
+    state: DecisionState
+    loops: DecisionLoops
+    consumer: MemoryConsumer[DossierCompleted] | None = None
+
+    @property
+    def owner(self) -> bool:
+        """Whether this instance owns the durable now."""
+        return self.consumer is not None and self.consumer.owner
