@@ -98,11 +98,16 @@ def dossier(i: int, at: datetime, sealed: str) -> DossierCompleted:
     )
 
 
+DECIDING: dict[str, str] = {}
+"""``--decisions memory`` / ``--partitions``: how the sampling processes decide (#22)."""
+
+
 def service_env(
     nats_url: str, mongo_url: str, pair: KeyPair, db: str, files: str
 ) -> dict[str, str]:
     return {
         **os.environ,
+        **DECIDING,
         "SIPAS_NATS_URL": nats_url,
         "SIPAS_MONGO_URL": mongo_url,
         "SIPAS_TOKEN_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
@@ -352,7 +357,12 @@ async def one_run(args: argparse.Namespace, work: Path) -> dict:
     if not mongo_url:
         mongo = EmbeddedMongo(work / "mongo", sync_on_commit=not args.unsynced_store)
         mongo_url = mongo.start()
-    results: dict = {"at": datetime.now(UTC).isoformat(), "store_synced": not args.unsynced_store}
+    results: dict = {
+        "at": datetime.now(UTC).isoformat(),
+        "store_synced": not args.unsynced_store,
+        "decisions": args.decisions,
+        "partitions": args.partitions,
+    }
     try:
         nc = await nats.connect(nats_url)
         try:
@@ -485,7 +495,17 @@ async def main() -> None:
         action="store_true",
         help="embedded SecantusDB without --sync-on-commit (to measure what durability costs)",
     )
+    parser.add_argument(
+        "--decisions",
+        choices=["store", "memory"],
+        default="store",
+        help="SIPAS_SAMPLING_DECISIONS of the sampling processes (memory: #22)",
+    )
+    parser.add_argument(
+        "--partitions", type=int, default=0, help="SIPAS_PARTITIONS of the sampling processes"
+    )
     args = parser.parse_args()
+    DECIDING.update(SIPAS_SAMPLING_DECISIONS=args.decisions, SIPAS_PARTITIONS=str(args.partitions))
     runs = []
     for number in range(args.runs):
         work = Path(tempfile.mkdtemp(prefix="sipas-bench-"))

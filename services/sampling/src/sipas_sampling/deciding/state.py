@@ -147,11 +147,13 @@ class DecisionState:
         quotas = book.quotas.all_documents() if everything else book.quotas.changed()
         claims = book.claims.all_documents() if everything else book.claims.changed()
         deltas = self._quota_writes(quotas, writes)
+        # Inserted only if absent (never overwritten): a checkpoint that committed without
+        # this owner hearing so is written again by the next one, and must change nothing.
         for claim in claims:
-            writes.replace(APPLICANTS, {"_id": claim["_id"]}, claim, upsert=True)
+            _insert_once(writes, APPLICANTS, claim)
         pending = book.pending
         for invitation in pending.invitations:
-            writes.insert(INVITATIONS, invitation)
+            _insert_once(writes, INVITATIONS, invitation)
         for campaign, rows in pending.log.items():
             if rows:
                 at = pending.logged_at[campaign]
@@ -250,6 +252,11 @@ class DecisionState:
         sent = {id(event) for event in events}
         book.outbox = [event for event in book.outbox if id(event) not in sent]
         return len(events)
+
+
+def _insert_once(writes: Writes, collection: str, document: Document) -> None:
+    fields = {k: v for k, v in document.items() if k != "_id"}
+    writes.update(collection, {"_id": document["_id"]}, {"$setOnInsert": fields}, upsert=True)
 
 
 def _forget(pending: Pending, capture: _Capture) -> None:
