@@ -152,25 +152,17 @@ class MemoryConsumer(Generic[E]):
         if self._task is not None:
             await cancel_all([self._task])
             self._task = None
+        await self.hand_over("stopped")
+
+    async def hand_over(self, why: str = "handed_over") -> None:
+        """Checkpoint and unpin now: another instance should own the durable (or we stop)."""
         if self.owner:
             with contextlib.suppress(Exception):
                 await self.checkpoint()
             if self._nc is not None and self._nc.is_connected:
                 with contextlib.suppress(Exception):
                     await unpin(self._nc, self.spec)
-        self.lose("stopped")
-        await self._checkpoints.close()
-
-    async def hand_over(self) -> None:
-        """Checkpoint and unpin now: another instance should own the durable (partitions)."""
-        if not self.owner:
-            return
-        with contextlib.suppress(Exception):
-            await self.checkpoint()
-        if self._nc is not None and self._nc.is_connected:
-            with contextlib.suppress(Exception):
-                await unpin(self._nc, self.spec)
-        self.lose("handed_over")
+        self.lose(why)
 
     async def killed(self) -> None:
         """What kill -9 leaves of this instance (tests): nothing runs, checkpoints or hands over."""

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from aiosmtpd.controller import Controller
 from nats.aio.client import Client
 
@@ -86,6 +87,26 @@ def completed(
         "handling_officer": "Trần Thị C",
     }
     return DossierCompleted(**{**values, **fields})
+
+
+def quota_campaign(path: Any, campaign_id: str, seed: str, name: str = "Thử hạn ngạch") -> str:
+    """A campaign file: continuous, one day (2026-01-01), 12 + 8 forms per unit of ht."""
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "id": campaign_id,
+                "name_vi": name,
+                "instrument_id": "sipas-1001-2023",
+                "mode": "continuous",
+                "seed": seed,
+                "window": {"start": "2026-01-01", "end": "2026-01-01"},
+                "scope": {"under": "ht"},
+                "allocation": {"fixed_per_unit": {"individual": 12, "organisation": 8}},
+                "channels": ["sms"],
+            }
+        )
+    )
+    return str(path)
 
 
 class Harness:
@@ -245,6 +266,7 @@ def tools() -> Any:
 
     class Tools:
         completed = staticmethod(completed)
+        quota_campaign = staticmethod(quota_campaign)
         auth = staticmethod(auth)
         http_gateway = staticmethod(http_gateway)
         smtp_server = staticmethod(smtp_server)

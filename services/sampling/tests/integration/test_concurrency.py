@@ -7,7 +7,6 @@ from collections import Counter
 from datetime import UTC, date, datetime
 
 import pytest
-import yaml
 
 from sipas_contracts.units import load_sample_hierarchy
 
@@ -18,27 +17,8 @@ QUOTA = 20
 CLOSING_HOUR = datetime(2026, 1, 1, 16, tzinfo=UTC)  # 23:00 in Vietnam: the window is ending
 
 
-def contested_campaign(path):
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "id": "race-2026",
-                "name_vi": "Thử tranh chấp hạn ngạch",
-                "instrument_id": "sipas-1001-2023",
-                "mode": "continuous",
-                "seed": "race-seed-2026",
-                "window": {"start": "2026-01-01", "end": "2026-01-01"},
-                "scope": {"under": "ht"},
-                "allocation": {"fixed_per_unit": {"individual": 12, "organisation": 8}},
-                "channels": ["sms"],
-            }
-        )
-    )
-    return path
-
-
 async def test_four_concurrent_instances_never_overshoot_a_quota(tools, harness, tmp_path):
-    campaign = str(contested_campaign(tmp_path / "race.yaml"))
+    campaign = tools.quota_campaign(tmp_path / "race.yaml", "race-2026", "race-seed-2026")
     instances = [await harness(campaign_files=campaign, batch_size=200) for _ in range(4)]
     events = [
         tools.completed(

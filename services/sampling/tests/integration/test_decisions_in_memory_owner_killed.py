@@ -12,7 +12,6 @@ from collections import Counter
 from datetime import UTC, date, datetime
 
 import pytest
-import yaml
 
 from sipas_contracts import subjects
 from sipas_contracts.units import load_sample_hierarchy
@@ -39,28 +38,9 @@ def dossiers(tools) -> list:
     ]
 
 
-def quota_campaign(path):
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "id": CAMPAIGN,
-                "name_vi": "Quyết định trong bộ nhớ",
-                "instrument_id": "sipas-1001-2023",
-                "mode": "continuous",
-                "seed": "memory-seed-2026",
-                "window": {"start": "2026-01-01", "end": "2026-01-01"},
-                "scope": {"under": "ht"},
-                "allocation": {"fixed_per_unit": {"individual": 12, "organisation": 8}},
-                "channels": ["sms"],
-            }
-        )
-    )
-    return path
-
-
 async def test_a_killed_owner_loses_nothing_and_decides_nothing_twice(tools, harness, tmp_path):
     settings = {
-        "campaign_files": str(quota_campaign(tmp_path / "memory.yaml")),
+        "campaign_files": tools.quota_campaign(tmp_path / "memory.yaml", CAMPAIGN, "memory-seed"),
         "decisions": "memory", "owner_timeout": 1.5, "batch_size": 50, "role": "decide",
     }  # fmt: skip
     first, second = await harness(**settings), await harness(**settings)
@@ -113,7 +93,7 @@ async def every_dossier_decided_once(survivor, tools) -> None:
 
 async def test_partitions_are_shared_and_move_when_an_instance_dies(tools, harness, tmp_path):
     settings = {
-        "campaign_files": str(quota_campaign(tmp_path / "memory.yaml")),
+        "campaign_files": tools.quota_campaign(tmp_path / "memory.yaml", CAMPAIGN, "memory-seed"),
         "decisions": "memory", "partitions": PARTITIONS, "owner_timeout": 1.5,
         "batch_size": 50, "role": "decide",
     }  # fmt: skip
