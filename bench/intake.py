@@ -37,7 +37,17 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from anchor import SERVERS, CpuMeter, Repeated, Report, load, measure, repeat, share_of_atomic
+from anchor import (
+    SERVERS,
+    CpuMeter,
+    Repeated,
+    Report,
+    cpu_seconds,
+    load,
+    measure,
+    repeat,
+    share_of_atomic,
+)
 
 from sipas_contracts import subjects
 from sipas_contracts.units import load_sample_hierarchy
@@ -131,7 +141,7 @@ def start_instances(first: Stack, count: int) -> list[Stack]:
 async def drain(
     nc: Any, stack: Stack, records: int, instances: int
 ) -> tuple[dict[str, float], list[Stack]]:
-    marks: list[tuple[float, int]] = []
+    marks: list[tuple[float, int, float]] = []  # seconds, events stored, intake CPU seconds
     started_at = time.perf_counter()
     running = start_instances(stack, instances)
     urls = [r.url("intake") for r in running]
@@ -140,7 +150,8 @@ async def drain(
     started = time.perf_counter()
     while True:
         done = await stored(nc, "SIPAS_DOSSIERS")
-        marks.append((time.perf_counter() - started, done))
+        cpu_now = sum(cpu_seconds(pid) for pid in meter.pids.get("intake", []))
+        marks.append((time.perf_counter() - started, done, cpu_now))
         if done >= records:
             break
         if marks[-1][0] > 900:  # give up after 15 minutes
@@ -150,8 +161,8 @@ async def drain(
     processes = meter.per_event(records - marks[0][1])
     total = marks[-1][0]
     floor = max(records * 0.1, marks[0][1])  # more instances: the first one starts earlier
-    low, low_count = next((t, n) for t, n in marks if n >= floor)
-    high, high_count = next((t, n) for t, n in marks if n >= records * 0.9)
+    low, low_count, low_cpu = next(m for m in marks if m[1] >= floor)
+    high, high_count, high_cpu = next(m for m in marks if m[1] >= records * 0.9)
     return {
         "records": records,
         "instances": instances,
@@ -161,6 +172,10 @@ async def drain(
         "seconds_from_start": total,
         "events_per_s_overall": (records - marks[0][1]) / total,
         "events_per_s_steady_10_90": (high_count - low_count) / max(high - low, 1e-9),
+        # without what a process spends once (start-up, first batches): the per-event slope
+        "cpu_us_per_event_intake_steady_10_90": 1e6
+        * (high_cpu - low_cpu)
+        / max(1, high_count - low_count),
         **processes,
     }, running
 
@@ -301,6 +316,11 @@ def show(results: dict[str, Any]) -> None:
     )
     cpu = drain_["cpu_us_per_event_intake"]
     report.add("intake CPU per event (/proc)", cpu, unit="µs", target="≤ 150 µs", met=cpu <= 150)
+    report.add(
+        "  steady state (10%→90%)",
+        drain_.get("cpu_us_per_event_intake_steady_10_90", 0.0),
+        unit="µs",
+    )
     for role in ("store", "nats-server", "bench"):
         report.add(
             f"  {role} CPU per event", drain_.get(f"cpu_us_per_event_{role}", 0.0), unit="µs"
@@ -335,6 +355,7 @@ KEYS = (
     "anchor.atomic_batch_500_per_s",
     "share_of_atomic",
     "drain.cpu_us_per_event_intake",
+    "drain.cpu_us_per_event_intake_steady_10_90",
     "drain.cpu_us_per_event_store",
     "drain.cpu_us_per_event_nats-server",
     "live.latency_p99_ms",
