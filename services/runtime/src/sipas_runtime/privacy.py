@@ -43,6 +43,9 @@ _EPHEMERAL_END = 1 + PublicKey.SIZE
 _MIN_SHARED_BLOB = _EPHEMERAL_END + Box.NONCE_SIZE + 16  # + Poly1305 tag
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(…, ensure_ascii=False), reused
+
+
 class PrivacyError(ValueError):
     """Raised when a key is malformed or a sealed blob cannot be opened."""
 
@@ -135,7 +138,7 @@ class Sealer:
     def __call__(self, payload: dict[str, str]) -> str:
         """The sealed, base64-encoded JSON of ``payload``."""
         prefix, box = self._current()
-        return _b64(prefix + box.encrypt(json.dumps(payload, ensure_ascii=False).encode()))
+        return _b64(prefix + box.encrypt(_JSON(payload).encode()))
 
 
 class Unsealer:

@@ -58,10 +58,11 @@ class BatchRefusedError(Exception):
 
 def event_headers(event: Event) -> dict[str, str]:
     """JetStream dedup id plus CloudEvents (binary mode) attributes."""
+    event_id = str(event.event_id)
     return {
-        "Nats-Msg-Id": str(event.event_id),
+        "Nats-Msg-Id": event_id,
         "ce-specversion": _CE_SPEC,
-        "ce-id": str(event.event_id),
+        "ce-id": event_id,
         "ce-type": f"vn.sipas.{event.event_type}.v{event.schema_version}",
         "ce-source": f"sipas/{event.producer}",
         "ce-time": event.occurred_at.isoformat(),

@@ -287,6 +287,8 @@ def prepare(
 
 
 _NOT_CONTENT = frozenset({"event_id", "occurred_at", "revision", "sealed_contact"})
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+"""``json.dumps(…, sort_keys=True, ensure_ascii=False)`` without a new encoder per call."""
 
 
 def content_key(candidate: DossierCompleted, plain_contact: dict[str, str]) -> str:
@@ -295,7 +297,7 @@ def content_key(candidate: DossierCompleted, plain_contact: dict[str, str]) -> s
     Pydantic serialises fields in declaration order, so the text is deterministic.
     """
     payload = candidate.model_dump_json(exclude=set(_NOT_CONTENT))
-    return payload + json.dumps(plain_contact, sort_keys=True, ensure_ascii=False)
+    return payload + _CANONICAL_JSON(plain_contact)
 
 
 def recheck(prepared: PreparedDossier, *, hierarchy: Units, now: datetime) -> None:
