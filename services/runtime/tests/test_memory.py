@@ -21,7 +21,7 @@ from sipas_contracts import subjects
 from sipas_contracts.events import ResponseRecorded
 from sipas_contracts.streams import RESPONSES, ConsumerSpec
 from sipas_contracts.testing import response
-from sipas_runtime import checkpoints
+from sipas_runtime import checkpoints, sessions
 from sipas_runtime.batches import Delivery
 from sipas_runtime.memory import MemoryConsumer
 from sipas_runtime.mongo import Document
@@ -169,12 +169,16 @@ async def test_enough_folded_messages_write_a_checkpoint_before_the_interval(
 async def test_a_dead_owner_is_replaced_and_nothing_is_lost_or_counted_twice(
     settings, started, nc, mongo, db_name
 ):
-    settings = settings.model_copy(update={"checkpoint_interval": 300, "checkpoint_events": 25})
+    settings = settings.model_copy(update={"checkpoint_interval": 300})
     first, second = await start(settings, started), await start(settings, started)
-    events = await publish(nc, 40)  # one checkpoint at 25 or more, the rest only in memory
+    events = await publish(nc, 25)
     await eventually(lambda: first.owner or second.owner)
     owner, standby = (first, second) if first.owner else (second, first)
+    await eventually(lambda: owner.applied.highest == 25)
+    await owner.checkpoint()
+    events += await publish(nc, 15)  # these only in the owner's memory
     await eventually(lambda: owner.applied.highest == 40)
+    assert (await stored(mongo, db_name))[1].applied.highest == 25
     await stop_as_if_killed(started[[first, second].index(owner)])
 
     # No message follows, so the server pins nobody: the standby takes the durable over
@@ -209,17 +213,21 @@ async def test_a_checkpoint_of_an_owner_that_was_replaced_is_refused(
     assert (await stored(mongo, db_name))[1].owner == "another-instance"
 
 
-# A previous owner that claimed the durable in its session, then was killed inside a
-# checkpoint: its transaction wrote the position and a count, and never committed.
+# A previous owner that claimed the durable, then was killed inside a checkpoint: its
+# transaction wrote the position and a count, and never committed.
 KILLED_INSIDE_A_CHECKPOINT = f"""
 import asyncio, sys
 from pymongo import AsyncMongoClient
-from sipas_runtime import checkpoints
+from sipas_runtime import checkpoints, sessions
+from sipas_runtime.sessions import InstanceSessions
 
 async def main(url, database):
     client = AsyncMongoClient(url)
+    recorded = InstanceSessions(client, database, "dead-owner", "probe")
+    await recorded.start()
+    await checkpoints.claim(client, database, "{DURABLE}", "dead-owner")
     session = client.start_session()
-    await checkpoints.claim(client, database, "{DURABLE}", "dead-owner", session)
+    await recorded.note(session)
     await session.start_transaction()
     db = client[database]
     await db["{WATERMARKS}"].update_one({{"_id": "{DURABLE}"}}, {{"$set": {{"seq": 999}}}},
@@ -233,10 +241,17 @@ asyncio.run(main(*sys.argv[1:]))
 """
 
 
+@pytest.fixture
+def no_reaping(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dead instances' records are not reaped within a test (only a claim ends sessions)."""
+    monkeypatch.setattr(sessions, "DEAD_AFTER_SECONDS", 600)
+
+
+@pytest.mark.usefixtures("no_reaping")
 async def test_an_owner_killed_inside_a_checkpoint_does_not_hold_its_successor_back(
     settings, started, nc, mongo, db_name
 ):
-    """Its open transaction is ended by the claim, not reaped by the store a minute later."""
+    """The claim ends its open transaction at once (the store would reap it a minute later)."""
     dead = await asyncio.create_subprocess_exec(
         sys.executable, "-c", KILLED_INSIDE_A_CHECKPOINT, settings.mongo_url, db_name,
         stdout=asyncio.subprocess.PIPE,
@@ -251,7 +266,7 @@ async def test_an_owner_killed_inside_a_checkpoint_does_not_hold_its_successor_b
     events = await publish(nc, 6)
     await eventually(lambda: checkpointed(mongo, db_name, 6), seconds=20)
 
-    assert time.monotonic() - began < 15  # the store's reaping takes 60 s
+    assert time.monotonic() - began < 15  # the store's reaping takes 60 s, the record's 5 s
     units, position = await stored(mongo, db_name)
     assert units == recount(events)  # nothing of the dead transaction
     assert consumer.owner

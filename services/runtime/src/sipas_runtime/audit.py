@@ -27,7 +27,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
 
-from sipas_runtime.mongo import Document
+from sipas_runtime.mongo import Document, in_transaction
 
 AUDIT = "audit"
 AUDIT_HEAD = "audit_head"
@@ -106,10 +106,9 @@ class AuditLog:
     ) -> AuditEntry:
         """Append one entry (retried by the driver when instances append at once)."""
         text = {key: str(value) for key, value in details.items() if value is not None}
-        async with self._client().start_session() as session:
-            return await session.with_transaction(
-                lambda s: self._append(s, action, actor, target, text)
-            )
+        return await in_transaction(
+            self._client(), lambda s: self._append(s, action, actor, target, text)
+        )
 
     async def _append(
         self,

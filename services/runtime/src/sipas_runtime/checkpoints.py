@@ -10,12 +10,10 @@ consumer keeps (``consumer_watermarks``, ``{_id: durable, seq, ranges, max}``) p
   every checkpoint. Taking over (:func:`claim`) sets both; each checkpoint is written on
   condition that they are still the ones it set, so an instance that lost the durable
   without noticing (paused past the pin timeout) can never overwrite its successor's
-  state: its checkpoint fails with :class:`FencedError` and it steps down;
-- ``lsid``: the session the owner writes its checkpoints in. An owner killed inside a
-  checkpoint leaves its transaction open, holding this very document (and the state's)
-  until the store reaps it a minute later; the claim would wait for it with write
-  conflicts. So a claim first ends the previous owner's session (``killSessions``), which
-  aborts that transaction at once (a live predecessor's checkpoint fails and is fenced);
+  state: its checkpoint fails with :class:`FencedError` and it steps down. A claim first
+  ends the previous owner's sessions (``sipas_runtime.sessions``): an owner killed inside
+  a checkpoint left its transaction open on this very document, and the claim would
+  otherwise wait a minute for the store to reap it;
 - whatever the state adds (e.g. scoring's ``published``: how far its index events went).
 
 Group commit (:class:`Checkpointer`): a checkpoint is written every ``interval`` seconds,
@@ -31,16 +29,15 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
-from uuid import UUID
 
 import structlog
-from bson import Binary
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from sipas_runtime import sessions
 from sipas_runtime.batches import Delivery
-from sipas_runtime.mongo import Document, end_sessions, in_transaction
+from sipas_runtime.mongo import Document, in_transaction
 from sipas_runtime.positions import PROCESSED, WATERMARKS
 from sipas_runtime.sequences import AppliedSequences
 from sipas_runtime.writes import Writes
@@ -106,30 +103,19 @@ class Checkpoint:
     owner: str = ""
     version: int = 0
     extra: Document = field(default_factory=dict)
-    session: Document | None = None
-    """The session its owner writes checkpoints in (ended by the next owner's claim)."""
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any] | None) -> Checkpoint:
         """Read the stored form (absent = nothing applied yet)."""
         if not doc:
             return cls()
-        known = {"_id", "seq", "ranges", "max", "owner", "v", "lsid"}
+        known = {"_id", "seq", "ranges", "max", "owner", "v"}
         return cls(
             AppliedSequences.from_document(doc),
             str(doc.get("owner", "")),
             int(doc.get("v", 0)),
             {k: v for k, v in doc.items() if k not in known},
-            session_id(doc.get("lsid")),
         )
-
-
-def session_id(lsid: Mapping[str, Any] | None) -> Document | None:
-    """A session id as the server takes it back (a client may decode its UUID natively)."""
-    if not lsid:
-        return None
-    value = lsid["id"]
-    return {"id": Binary.from_uuid(value) if isinstance(value, UUID) else Binary(value, 4)}
 
 
 async def read(
@@ -141,33 +127,26 @@ async def read(
     )
 
 
-async def claim(
-    client: AsyncMongoClient[Document],
-    database: str,
-    durable: str,
-    owner: str,
-    session: AsyncClientSession | None = None,
-) -> int:
+async def claim(client: AsyncMongoClient[Document], database: str, durable: str, owner: str) -> int:
     """Make ``owner`` the durable's owner; returns the version its next checkpoint expects.
 
     Checkpoints of the previous owner written after this fail (their condition names the
-    old owner and version). The previous owner's session is ended first (module
-    docstring); ``session`` is the one this owner will write its checkpoints in.
+    old owner and version). Its sessions are ended first (module docstring).
     """
-    previous = (await read(client[database], durable)).session
-    mine = session_id(session.session_id) if session is not None else None
-    if previous is not None and previous != mine:
+    recorded = sessions.of(client)
+    previous = (await read(client[database], durable)).owner
+    if recorded is not None and previous:
         try:
-            await end_sessions(client, [previous])
-        except Exception:  # the claim still wins, only later (the store reaps the session)
-            log.exception("previous_session_not_ended", consumer=durable)
+            await recorded.end(previous)
+        except Exception:  # the claim still wins, later: when the store reaps the session
+            log.exception("previous_owner_sessions_not_ended", consumer=durable, owner=previous)
 
     async def work(session: AsyncClientSession) -> int:
         stored = await read(client[database], durable, session)
         version = stored.version + 1
         await client[database][WATERMARKS].update_one(
             {"_id": durable},
-            {"$set": {"owner": owner, "v": version, "lsid": mine}},
+            {"$set": {"owner": owner, "v": version}},
             upsert=True,
             session=session,
         )
@@ -189,20 +168,16 @@ async def save(
     version: int,
     applied: Callable[[], AppliedSequences],
     contents: Contents,
-    session: AsyncClientSession | None = None,
 ) -> int:
     """Write the changed documents and the position together; returns the next version.
 
     ``applied`` and ``contents`` are called together, without awaiting in between, at each
     attempt (a transaction retried after a transient error builds its writes again), so
-    the position written is exactly the one of the documents written. Written in
-    ``session`` when given, which is then recorded as the owner's.
+    the position written is exactly the one of the documents written.
     """
 
     def fenced() -> BaseException:
         return FencedError(durable, owner)
-
-    lsid = session_id(session.session_id) if session is not None else None
 
     async def work(session: AsyncClientSession) -> int:
         writes = Writes(database)
@@ -211,13 +186,13 @@ async def save(
         writes.update(
             WATERMARKS,
             {"_id": durable, "owner": owner, "v": version},
-            {"$set": {**position, **extra, "v": version + 1, "lsid": lsid}},
+            {"$set": {**position, **extra, "v": version + 1}},
             guard=fenced,
         )
         await writes.flush(client, session)
         return version + 1
 
-    return await in_transaction(client, work, session)
+    return await in_transaction(client, work)
 
 
 async def load(
@@ -261,30 +236,14 @@ class Checkpointer:
         self.markers: dict[str, Document] = {}
         """Markers of late events applied since the last checkpoint (written with the next)."""
         self._full = asyncio.Event()
-        self._session: AsyncClientSession | None = None
-        self._writing = asyncio.Lock()  # one checkpoint at a time (they share the session)
-
-    def _own_session(self) -> AsyncClientSession:
-        """The session of this instance's checkpoints (a new one when the client changed)."""
-        client = self._client()
-        if self._session is None or self._session.client is not client:
-            self._session = client.start_session()
-        return self._session
-
-    async def close(self) -> None:
-        """End the checkpoints' session (this instance stops)."""
-        session, self._session = self._session, None
-        if session is not None:
-            with contextlib.suppress(Exception):  # the store is gone: it reaps the session
-                await session.end_session()
+        self._writing = asyncio.Lock()  # one checkpoint at a time (each expects the version)
 
     async def take(self) -> int:
         """Claim the durable for this instance (fences the previous owner); start afresh."""
-        async with self._writing:
+        async with self._writing:  # after a checkpoint in flight, which the claim would fence
             self._version = await claim(
-                self._client(), self._database, self._durable, self._instance,
-                self._own_session(),
-            )  # fmt: skip
+                self._client(), self._database, self._durable, self._instance
+            )
         self._pending, self._store_changed, self.markers = 0, False, {}
         return self._version
 
@@ -349,7 +308,6 @@ class Checkpointer:
             self._version = await save(
                 self._client(), self._database, self._durable, owner=self._instance,
                 version=self._version, applied=applied, contents=contents,
-                session=self._own_session(),
             )  # fmt: skip
         except _SupersededError:
             return False

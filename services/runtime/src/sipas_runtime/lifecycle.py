@@ -18,6 +18,7 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from sipas_contracts.streams import DEAD_LETTERS
 from sipas_contracts.subjects import dead_letter as dead_letter_subject
+from sipas_runtime import sessions
 from sipas_runtime.audit import AUDIT, AUDIT_HEAD, AuditLog
 from sipas_runtime.dlq.letters import DEAD, DeadLetters
 from sipas_runtime.identity.bucket import STREAM as IDENTITY_STREAM
@@ -56,6 +57,8 @@ class Lifecycle(Subscriptions):
         self.audit = AuditLog(lambda: self.mongo, settings.database_name, self.name)
         self._identity: IdentityWatch | None = None  # watched once the service serves HTTP
         self.identity_bucket: KeyValue | None = None
+        self.sessions: sessions.InstanceSessions | None = None
+        """The sessions this process's transactions run in (``sipas_runtime.sessions``)."""
         self.ready = False
 
     def on_startup(
@@ -104,6 +107,9 @@ class Lifecycle(Subscriptions):
         for hook in reversed(self._shutdown):
             await bounded(getattr(hook, "__name__", "hook"), hook(self))
         await bounded("broker", self.broker.stop())
+        if self.sessions is not None:
+            await bounded("sessions", self.sessions.stop())
+            self.sessions = None
         if self._client is not None:
             await bounded("mongo", self._client.close())
             self._client = None
@@ -118,7 +124,14 @@ class Lifecycle(Subscriptions):
                 await client.admin.command("ping")
         self._client = client
         await self.recovery.state_durability()
-        await ensure_collections(self.db, [PROCESSED, WATERMARKS, DEAD, AUDIT, AUDIT_HEAD])
+        await ensure_collections(
+            self.db, [PROCESSED, WATERMARKS, DEAD, AUDIT, AUDIT_HEAD, sessions.INSTANCES]
+        )
+        self.sessions = sessions.InstanceSessions(
+            client, self.settings.database_name, self.instance, self.name
+        )
+        await self.sessions.start()
+        self._spawn(self._loop(sessions.BEAT_SECONDS, self.sessions.beat))
         await self.db[PROCESSED].create_index("at", expireAfterSeconds=PROCESSED_MARKER_TTL_SECONDS)
 
     async def _connect_nats(self) -> None:

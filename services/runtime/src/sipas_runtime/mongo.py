@@ -135,33 +135,23 @@ def is_transient(error: BaseException) -> bool:
 async def in_transaction(
     client: AsyncMongoClient[Document],
     work: Callable[[AsyncClientSession], Awaitable[T]],
-    session: AsyncClientSession | None = None,
 ) -> T:
     """Run ``work(session)`` in a majority, journaled transaction (transient labels retried).
 
-    In a session of its own unless ``session`` is given (one the caller keeps, so that
-    another process can end its transaction: :func:`end_sessions`).
+    In a service, the session is recorded first (``sipas_runtime.sessions``), so that if
+    this process dies inside the transaction, the instances that outlive it can end it.
     """
-    if session is not None:
+    from sipas_runtime import sessions  # noqa: PLC0415 - sessions builds on this module
+
+    async with client.start_session() as session:
+        recorded = sessions.of(client)
+        if recorded is not None:
+            await recorded.note(session)
         return await session.with_transaction(
             work,
             read_concern=ReadConcern("majority"),
             write_concern=WriteConcern("majority", j=True),
         )
-    async with client.start_session() as own:
-        return await in_transaction(client, work, own)
-
-
-async def end_sessions(client: AsyncMongoClient[Document], sessions: Sequence[Document]) -> None:
-    """End sessions of another (dead) process: the server aborts their open transactions.
-
-    A process killed inside a transaction leaves it open, holding its writes' locks, until
-    the server reaps it (``transactionLifetimeLimitSeconds``, 60 s by default): every write
-    of the same documents meanwhile fails with a write conflict. ``killSessions`` ends them
-    at once (a session of the same user needs no extra privilege).
-    """
-    if sessions:
-        await client.admin.command({"killSessions": list(sessions)})
 
 
 async def ensure_collections(db: AsyncDatabase[Document], names: Sequence[str]) -> None:
