@@ -186,3 +186,23 @@ def test_no_source_module_exceeds_300_lines_unless_listed_with_a_reason():
     assert LONG_MODULES.keys() <= too_long, (
         f"listed but short now: {LONG_MODULES.keys() - too_long}"
     )
+
+
+def test_multi_document_writes_run_in_a_transaction():
+    """``update_many`` / ``delete_many`` take a session, or go through the runtime's helpers.
+
+    A bare one can stop SecantusDB altogether (``sipas_runtime.mongo.update_many``).
+    """
+    bare = []
+    for path in source_modules():
+        if path.name == "mongo.py" and path.parent.name == "sipas_runtime":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"update_many", "delete_many"}
+                and not any(k.arg == "session" for k in node.keywords)
+            ):
+                bare.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert bare == []

@@ -27,6 +27,7 @@ from pymongo.errors import (
     WriteConcernError,
 )
 from pymongo.read_concern import ReadConcern
+from pymongo.results import DeleteResult, UpdateResult
 from pymongo.write_concern import WriteConcern
 
 T = TypeVar("T")
@@ -152,6 +153,34 @@ async def in_transaction(
             read_concern=ReadConcern("majority"),
             write_concern=WriteConcern("majority", j=True),
         )
+
+
+async def update_many(
+    collection: AsyncCollection[Document], selector: Document, update: Document
+) -> UpdateResult:
+    """``update_many`` outside a caller's transaction: in a transaction of its own.
+
+    SecantusDB (0.7.0b3) runs a multi-document update outside a transaction while holding
+    the collection's lock, and retries a write conflict with an open transaction without
+    letting go of it; when that transaction's next statement needs the same collection,
+    neither moves, and the store's transaction reaper then waits on it too, with the lock
+    every transaction and retryable write needs: the whole server stops
+    (``services/runtime/tests/test_multi_writes.py`` reproduces it). In a transaction, the conflict fails
+    the statement at once and the driver runs the update again. MongoDB yields its locks
+    between retries, so there both forms are the same; this one is as cheap on either.
+    """
+    return await in_transaction(
+        collection.database.client,
+        lambda session: collection.update_many(selector, update, session=session),
+    )
+
+
+async def delete_many(collection: AsyncCollection[Document], selector: Document) -> DeleteResult:
+    """``delete_many`` outside a caller's transaction: in a transaction (:func:`update_many`)."""
+    return await in_transaction(
+        collection.database.client,
+        lambda session: collection.delete_many(selector, session=session),
+    )
 
 
 async def ensure_collections(db: AsyncDatabase[Document], names: Sequence[str]) -> None:

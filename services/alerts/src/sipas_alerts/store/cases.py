@@ -28,7 +28,7 @@ from typing_extensions import override
 from sipas_alerts.domain.alerts import Hit
 from sipas_alerts.domain.cases import ACTIVE, Case
 from sipas_contracts.events import AlertRaised
-from sipas_runtime.mongo import Collection, MongoStore
+from sipas_runtime.mongo import Collection, MongoStore, update_many
 
 CASES = "cases"
 GROUPS = "case_groups"
@@ -280,8 +280,8 @@ class MongoCaseStore(MongoStore, CaseStore):
             )
         ]
         if ended:
-            await self._alerts.update_many(
-                {"case_id": {"$in": ended}}, {"$unset": {"sealed_callback": ""}}
+            await update_many(
+                self._alerts, {"case_id": {"$in": ended}}, {"$unset": {"sealed_callback": ""}}
             )
-            await self._cases.update_many({"_id": {"$in": ended}}, {"$set": {"callbacks": 0}})
+            await update_many(self._cases, {"_id": {"$in": ended}}, {"$set": {"callbacks": 0}})
         return len(ended)

@@ -18,7 +18,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from typing_extensions import override
 
 from sipas_contracts.events import Event, any_event_adapter
-from sipas_runtime.mongo import Collection, MongoStore
+from sipas_runtime.mongo import Collection, MongoStore, delete_many, update_many
 
 OUTBOX = "outbox"
 RETENTION = timedelta(days=35)
@@ -96,13 +96,15 @@ class MongoOutbox(MongoStore, Outbox):
     @override
     async def mark_published(self, events: Sequence[Event]) -> None:
         if events:
-            await self._events.update_many(
-                {"_id": {"$in": [str(e.event_id) for e in events]}}, {"$set": {"pending": False}}
+            await update_many(
+                self._events,
+                {"_id": {"$in": [str(e.event_id) for e in events]}},
+                {"$set": {"pending": False}},
             )
 
     @override
     async def purge(self, before: datetime) -> int:
-        result = await self._events.delete_many({"pending": False, "created_at": {"$lt": before}})
+        result = await delete_many(self._events, {"pending": False, "created_at": {"$lt": before}})
         return result.deleted_count
 
 

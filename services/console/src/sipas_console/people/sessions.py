@@ -17,6 +17,8 @@ from typing import Any, Literal
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from sipas_runtime.mongo import delete_many
+
 SESSIONS = "sessions"
 COOKIE = "sipas_session"
 IDLE = timedelta(minutes=30)
@@ -99,7 +101,7 @@ class SessionStore:
 
     async def close_all(self, person_id: str) -> int:
         """End every session of a person (deactivated, roles changed, password reset)."""
-        result = await self._sessions.delete_many({"person_id": person_id})
+        result = await delete_many(self._sessions, {"person_id": person_id})
         return result.deleted_count
 
 

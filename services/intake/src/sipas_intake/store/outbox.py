@@ -16,7 +16,7 @@ from typing_extensions import override
 
 from sipas_contracts.events import ResponseRecorded
 from sipas_intake.store.collections import OUTBOX
-from sipas_runtime.mongo import Collection, MongoStore, Session
+from sipas_runtime.mongo import Collection, MongoStore, Session, update_many
 
 
 class Outbox(Protocol):
@@ -67,7 +67,8 @@ class MongoOutbox(MongoStore, Outbox):
     @override
     async def mark_published(self, event_ids: Sequence[UUID]) -> None:
         if event_ids:
-            await self._outbox.update_many(
+            await update_many(
+                self._outbox,
                 {"_id": {"$in": list(event_ids)}},
                 {"$set": {"published": True}, "$unset": {"event": ""}},
             )

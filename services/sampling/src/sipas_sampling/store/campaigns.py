@@ -10,7 +10,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 from typing_extensions import override
 
-from sipas_runtime.mongo import Database, Document, MongoStore
+from sipas_runtime.mongo import Database, Document, MongoStore, update_many
 from sipas_sampling.domain.campaign import Campaign, changed_design_fields, design_digest
 from sipas_sampling.store.collections import CAMPAIGN_KEYS, CAMPAIGNS, DRAWS, SUBSTITUTIONS
 from sipas_sampling.vault import new_key
@@ -153,8 +153,10 @@ class MongoCampaignStore(MongoStore, CampaignStore):
         # and a retried transaction must not skip it.
         fresh = [c for c in campaign_ids if c not in self._started]
         if fresh:
-            await self.db[CAMPAIGNS].update_many(
-                {"_id": {"$in": fresh}, "started": False}, {"$set": {"started": True}}
+            await update_many(
+                self.db[CAMPAIGNS],
+                {"_id": {"$in": fresh}, "started": False},
+                {"$set": {"started": True}},
             )
             self._started.update(fresh)
 

@@ -13,7 +13,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from typing_extensions import override
 
 from sipas_contracts.events import InvitationSent
-from sipas_runtime.mongo import Document, MongoStore
+from sipas_runtime.mongo import Document, MongoStore, update_many
 from sipas_runtime.writes import Writes
 from sipas_sampling.store.collections import INVITATIONS, POPULATION
 
@@ -159,7 +159,8 @@ class MongoInvitationStore(MongoStore, InvitationStore):
         if not ids:
             return []
         lease_id = f"{owner}:{uuid.uuid4().hex}"  # unique per claim, even with a frozen clock
-        await self.db[INVITATIONS].update_many(
+        await update_many(
+            self.db[INVITATIONS],
             {"_id": {"$in": list(ids)}, **_due(now)},  # due again: not just "not leased"
             {"$set": {"lease_until": now + lease, "lease_owner": lease_id}},
         )
@@ -172,7 +173,8 @@ class MongoInvitationStore(MongoStore, InvitationStore):
 
     @override
     async def renew(self, lease_id: str, until: datetime) -> None:
-        await self.db[INVITATIONS].update_many(
+        await update_many(
+            self.db[INVITATIONS],
             {"lease_owner": lease_id, "lease_until": {"$gt": NO_LEASE}},
             {"$set": {"lease_until": until}},
         )
@@ -242,11 +244,13 @@ class MongoInvitationStore(MongoStore, InvitationStore):
 
     @override
     async def shred(self, campaign_id: str) -> int:
-        result = await self.db[INVITATIONS].update_many(
-            {"campaign": campaign_id}, {"$unset": {"contact": "", "token": "", "name": ""}}
+        result = await update_many(
+            self.db[INVITATIONS],
+            {"campaign": campaign_id},
+            {"$unset": {"contact": "", "token": "", "name": ""}},
         )
-        await self.db[POPULATION].update_many(
-            {"campaign": campaign_id}, {"$unset": {"contact": ""}}
+        await update_many(
+            self.db[POPULATION], {"campaign": campaign_id}, {"$unset": {"contact": ""}}
         )
         return result.modified_count
 

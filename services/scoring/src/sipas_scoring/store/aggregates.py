@@ -40,7 +40,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from typing_extensions import override
 
-from sipas_runtime.mongo import Database, Document, MongoStore, Session
+from sipas_runtime.mongo import Database, Document, MongoStore, Session, delete_many
 from sipas_runtime.positions import WATERMARKS
 from sipas_runtime.sequences import AppliedSequences
 from sipas_scoring.domain.tally import SliceKey, Tally
@@ -196,7 +196,7 @@ class MongoAggregateStore(MongoStore, AggregateStore):
 
     @override
     async def replace_all(self, tallies: Mapping[SliceKey, Tally]) -> None:
-        await self._slices.delete_many({})
+        await delete_many(self._slices, {})
         documents = [to_document(key, tally) for key, tally in sorted(tallies.items())]
         for start in range(0, len(documents), 1000):
             await self._slices.insert_many(documents[start : start + 1000], ordered=False)
@@ -259,5 +259,5 @@ async def migrate(db: AsyncDatabase[Document], *, chunk: int = 200) -> dict[str,
             ops.append(DeleteOne({"_id": doc["_id"]}))
         await collection.bulk_write(ops, ordered=True)
         converted += len(old)
-    dropped = (await db[LEGACY_PUBLISHER_STATE].delete_many({})).deleted_count
+    dropped = (await delete_many(db[LEGACY_PUBLISHER_STATE], {})).deleted_count
     return {"documents_converted": converted, "slices_written": slices, "marks_dropped": dropped}
