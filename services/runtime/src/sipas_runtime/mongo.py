@@ -164,8 +164,8 @@ async def update_many(
     the collection's lock, and retries a write conflict with an open transaction without
     letting go of it; when that transaction's next statement needs the same collection,
     neither moves, and the store's transaction reaper then waits on it too, with the lock
-    every transaction and retryable write needs: the whole server stops
-    (``services/runtime/tests/test_multi_writes.py`` reproduces it). In a transaction, the conflict fails
+    every transaction and retryable write needs: the whole server stops (reproduced in
+    ``services/runtime/tests/test_multi_writes.py``). In a transaction, the conflict fails
     the statement at once and the driver runs the update again. MongoDB yields its locks
     between retries, so there both forms are the same; this one is as cheap on either.
     """
