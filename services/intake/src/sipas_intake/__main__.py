@@ -8,7 +8,9 @@ from sipas_runtime.serving import serve
 def main() -> None:
     """Build settings from the environment and serve."""
     settings = Settings()
-    serve(create_app(settings), settings)
+    # uvloop: intake's raw consumer moves thousands of records a second through NATS and
+    # Mongo sockets; asyncio's selector loop and transports cost ~8 % of its CPU (BENCHMARKS.md)
+    serve(create_app(settings), settings, loop="uvloop")
 
 
 if __name__ == "__main__":

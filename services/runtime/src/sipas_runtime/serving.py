@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from typing import Literal
 
 import structlog
 import uvicorn
@@ -12,6 +13,7 @@ from sipas_runtime.logs import configure_logging
 from sipas_runtime.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
+EventLoop = Literal["asyncio", "uvloop"]
 
 
 def freeze_startup_objects() -> int:
@@ -29,8 +31,14 @@ def freeze_startup_objects() -> int:
     return gc.get_freeze_count()
 
 
-def server_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
-    """How uvicorn serves a service's app (``serve``, and the tests that serve over HTTP)."""
+def server_config(
+    app: FastAPI, settings: ServiceSettings, *, loop: EventLoop = "asyncio"
+) -> uvicorn.Config:
+    """How uvicorn serves a service's app (``serve``, and the tests that serve over HTTP).
+
+    ``loop`` is named, never uvicorn's ``auto``: a service runs on uvloop only when it asks
+    for it (and depends on it), not because another member of the workspace installed it.
+    """
     trusted = settings.trusted_proxies.strip()
     return uvicorn.Config(
         app,
@@ -44,12 +52,13 @@ def server_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        loop=loop,
     )
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
+def serve(app: FastAPI, settings: ServiceSettings, *, loop: EventLoop = "asyncio") -> None:
     """Run a service's app with uvicorn on the configured host/port (blocks)."""
     configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
     frozen = freeze_startup_objects()
-    log.info("startup_objects_frozen", objects=frozen)
-    uvicorn.Server(server_config(app, settings)).run()
+    log.info("startup_objects_frozen", objects=frozen, loop=loop)
+    uvicorn.Server(server_config(app, settings, loop=loop)).run()
