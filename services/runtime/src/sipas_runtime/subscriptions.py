@@ -133,12 +133,14 @@ class Subscriptions(Connections):
         state: MemoryState[E],
         on_applied: Callable[[], None] | None = None,
         active: Callable[[], bool] | None = None,
+        refuse_republished: bool = True,
     ) -> MemoryConsumer[E]:
         """Fold ``spec``'s pinned durable into ``state`` in memory, with checkpoints.
 
         One instance at a time owns it (``sipas_runtime.memory``); ``on_applied`` is
         called after each batch is folded (e.g. to wake a loop that acts on the state);
-        ``active``: whether this instance should pull it now (partitions).
+        ``active``: whether this instance should pull it now (partitions);
+        ``refuse_republished`` is off when ``state`` already recognises a repeat.
         """
         if not spec.pinned:  # its permissions and the server's priority group depend on it
             msg = f"{spec.durable}: a consumer whose state is in memory must be pinned"
@@ -157,7 +159,7 @@ class Subscriptions(Connections):
                 settings.checkpoint_interval, settings.checkpoint_events, settings.owner_timeout
             ),
             max_deliveries=settings.max_deliveries,
-            republished=self._republished_guard(spec),
+            republished=self._republished_guard(spec) if refuse_republished else None,
             on_applied=on_applied,
             active=active,
         )

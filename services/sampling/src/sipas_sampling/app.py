@@ -264,6 +264,8 @@ def register_memory_decisions(sampling: SamplingService) -> None:
             state=decider.state,
             on_applied=decider.loops.nudge,
             active=None if ownership is None else functools.partial(ownership.active, partition),
+            # As in the store path: a dossier published again late is a repeat of its claim.
+            refuse_republished=False,
         )
         runtime.every(settings.refresh_interval, decider.loops.refresh)
         sampling.deciders.append(decider)
