@@ -22,6 +22,8 @@ from sipas_runtime.batches import Delivery
 from sipas_runtime.privacy import KeyPair, seal
 from sipas_sampling.deciding import book as book_module
 from sipas_sampling.deciding.book import DecisionBook
+from sipas_sampling.deciding.running import DecisionLoops
+from sipas_sampling.deciding.state import DecisionState
 from sipas_sampling.metrics import SamplingMetrics
 from sipas_sampling.registry import Registry
 from sipas_sampling.screening import Keys
@@ -143,3 +145,27 @@ async def test_a_dossier_that_fails_leaves_the_others_decided_once(monkeypatch):
     assert sorted(r[0] for r in logged) == sorted(  # each once, excluded ones too
         r[0] for rows in reference.pending.log.values() for r in rows if r[0] != culprit
     )
+
+
+async def test_only_the_owner_publishes_what_it_decided():
+    state = DecisionState(
+        registry=await registry(), campaigns=InMemoryCampaignStore(), keys=KEYS,
+        metrics=SamplingMetrics(CollectorRegistry()), durable="sampling-dossiers",
+    )  # fmt: skip
+    state.book = new_book(await registry())
+    state.book.fold(deliveries([(0, n) for n in range(6)]))
+    decided = list(state.book.outbox)
+    published: list[Any] = []
+    owner = False
+
+    async def publish(events: Any) -> None:
+        published.extend(events)
+
+    loops = DecisionLoops(state, publish=publish, db=lambda: None, owner=lambda: owner)  # type: ignore[arg-type,return-value]
+    assert decided
+    assert await loops.publish_once() == 0  # the durable changed hands: nothing goes out
+
+    owner = True
+    assert await loops.publish_once() == len(decided)
+    assert published == decided
+    assert state.book.outbox == []

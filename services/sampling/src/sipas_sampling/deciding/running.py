@@ -54,10 +54,21 @@ class DecisionLoops:
                     await self._wake.wait()
             self._wake.clear()
             try:
-                await self._state.publish(self._publish)
+                await self.publish_once()
             except Exception:  # NATS is away: the outbox keeps them for the next round
                 log.exception("invitations_not_published")
                 await asyncio.sleep(RETRY_SECONDS)
+
+    async def publish_once(self) -> int:
+        """Publish the outbox if this instance owns the durable; returns how many.
+
+        A batch folded just as the durable changed hands lands in a state that is no
+        longer the owner's: what it decided is published by nobody (the next owner
+        decides those dossiers again from the stream).
+        """
+        if not self._owner():
+            return 0
+        return await self._state.publish(self._publish)
 
     async def refresh(self) -> None:
         """One refresh of the book, if this instance owns it."""
