@@ -96,7 +96,9 @@ SHARED_MODULES = {"__main__", "app", "cli", "handlers", "metrics", "settings"}
 # Packages a service has beyond the shared ones, each for a reason of its own.
 EXTRA_PACKAGES = {
     "intake": {"web", "fieldmaps"},  # respondents' pages (survey, kiosk); shipped field maps
-    "sampling": {"campaigns"},  # the shipped campaign files and their loader
+    # the shipped campaign files and their loader; decisions folded in memory (state,
+    # book, ownership of partitions: #22), beside the store path while both exist
+    "sampling": {"campaigns", "deciding"},
     "scoring": set(),
     "alerts": set(),
 }
@@ -166,6 +168,7 @@ LONG_MODULES = {
     "services/intake/src/sipas_intake/domain/dossiers.py": "each rule of a dossier, one place",
     "services/sampling/src/sipas_sampling/dispatch.py": "leases, quiet hours, retries: one loop",
     "services/sampling/src/sipas_sampling/selection.py": "one transaction's decision steps",
+    "services/sampling/src/sipas_sampling/app.py": "wires both decision paths until one goes",
     "services/scoring/src/sipas_scoring/rebuild.py": "the whole `sipas scoring rebuild` proof",
 }
 

@@ -111,11 +111,10 @@ class MongoDecisionStore(MongoStore, DecisionStore):
     (open + answered slots), ``answered``, ``lapsed`` and ``released`` (slots lapses freed,
     net of lapsed invitations answered late: ``reserved + released`` is every slot ever
     granted, which the owner of a unit in memory reads back, ``sipas_sampling.deciding``).
-    What only estimates rates (eligible,
-    reachable, invited) is counted in one document per campaign *and instance* (a shard),
-    with a counter per unit (unit codes are safe field names), so a batch updates one
-    counts document however many units it saw, and concurrent instances never write the
-    same document unless they reserve slots in the same unit at the same moment.
+    What only estimates rates (eligible, reachable, invited) is counted in one document
+    per campaign *and instance* (a shard), with a counter per unit (unit codes are safe
+    field names), so a batch updates one counts document however many units it saw, and
+    concurrent instances write the same document only to reserve slots in one unit at once.
     """
 
     def __init__(self, db: Database, shard: str = "") -> None:
