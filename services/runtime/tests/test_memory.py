@@ -6,8 +6,6 @@ compares what it holds and what its checkpoints stored with a recount of the str
 
 from __future__ import annotations
 
-import asyncio
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -30,7 +28,7 @@ from sipas_runtime.publishing import encode, event_headers
 from sipas_runtime.sequences import AppliedSequences
 from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.settings import ServiceSettings
-from sipas_runtime.testing import eventually, stop_as_if_killed
+from sipas_runtime.testing import eventually, kill_when_inside, stop_as_if_killed
 from sipas_runtime.writes import Writes
 
 pytestmark = [pytest.mark.nats, pytest.mark.mongo]
@@ -252,14 +250,7 @@ async def test_an_owner_killed_inside_a_checkpoint_does_not_hold_its_successor_b
     settings, started, nc, mongo, db_name
 ):
     """The claim ends its open transaction at once (the store would reap it a minute later)."""
-    dead = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", KILLED_INSIDE_A_CHECKPOINT, settings.mongo_url, db_name,
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert dead.stdout is not None
-    assert await dead.stdout.readline() == b"inside\n"
-    dead.kill()
-    await dead.wait()
+    await kill_when_inside(KILLED_INSIDE_A_CHECKPOINT, settings.mongo_url, db_name)
 
     began = time.monotonic()
     consumer = await start(settings, started)

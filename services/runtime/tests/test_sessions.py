@@ -8,7 +8,6 @@ stops being beaten.
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +18,7 @@ from pymongo import AsyncMongoClient
 from sipas_runtime import sessions
 from sipas_runtime.mongo import in_transaction
 from sipas_runtime.sessions import InstanceSessions, end_sessions
+from sipas_runtime.testing import kill_when_inside
 
 pytestmark = [pytest.mark.mongo]
 
@@ -56,14 +56,7 @@ async def test_a_dead_instances_transaction_is_ended_once_its_record_is_stale(
     survivor, mongo, mongo_url, db_name, monkeypatch
 ):
     monkeypatch.setattr(sessions, "DEAD_AFTER_SECONDS", 1.0)
-    dead = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", KILLED_INSIDE_A_TRANSACTION, mongo_url, db_name,
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert dead.stdout is not None
-    assert await dead.stdout.readline() == b"inside\n"
-    dead.kill()
-    await dead.wait()
+    await kill_when_inside(KILLED_INSIDE_A_TRANSACTION, mongo_url, db_name)
 
     async def beating() -> None:
         while True:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import inspect
 import secrets
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -199,6 +200,22 @@ class Identities:
     async def revoke(self, key: str) -> None:
         """Revoke a machine key made with :meth:`key`."""
         await revoke_key(self.kv, key_id_of(key), by="tests")
+
+
+async def kill_when_inside(script: str, *args: str) -> None:
+    """Run a Python ``script`` until it prints ``inside``, then ``kill -9`` it there.
+
+    How a test leaves what a process killed mid-work leaves (an open transaction, a held
+    lease) without timing the kill.
+    """
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, *args, stdout=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None
+    line = await process.stdout.readline()
+    process.kill()
+    await process.wait()
+    assert line == b"inside\n", f"the script ended before it was inside: {line!r}"
 
 
 async def stop_as_if_killed(runtime: ServiceRuntime) -> None:
