@@ -151,6 +151,14 @@ async def test_the_state_and_the_position_it_describes_are_checkpointed_together
     assert units == recount(events)
     assert position.applied.floor == 30
     assert position.owner != ""
+    info = await eventually(lambda: nc.jetstream().consumer_info(RESPONSES.name, DURABLE))
+    await eventually(lambda: acked_all(nc))  # every folded message acked
+    assert info.delivered.stream_seq == 30
+
+
+async def acked_all(nc: Client) -> bool:
+    info = await nc.jetstream().consumer_info(RESPONSES.name, DURABLE)
+    return info.num_ack_pending == 0 and info.ack_floor.stream_seq == 30
 
 
 async def test_enough_folded_messages_write_a_checkpoint_before_the_interval(
