@@ -60,11 +60,17 @@ def cpu_seconds(pid: int) -> float:
 
 
 def _parent_and_command(pid: str) -> tuple[str, str] | None:
+    """Its parent, and what it runs: a service forked by the launcher is named by its
+    ``comm`` (``sipas-intake``), since its command line is the fork server's, which names
+    every service (``sipas_runtime.launcher``); the fork server itself runs none of them."""
     try:
         parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
         command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return None
+    if "multiprocessing.forkserver" in command:
+        command = comm.replace("-", "_") if comm.startswith("sipas-") else "fork server"
     return parent, command
 
 
