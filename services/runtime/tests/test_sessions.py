@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -103,3 +104,19 @@ async def test_an_instance_whose_sessions_were_ended_alive_commits_on_a_retry(
 
     assert len(runs) == 2
     assert (await mongo[db_name]["counts"].find_one({"_id": "unit"}))["n"] == 1
+
+
+async def test_the_live_instances_of_a_role_are_those_that_beat_lately(mongo, db_name):
+    deciding = InstanceSessions(mongo, db_name, "deciding", "probe", roles={"decides"})
+    sending = InstanceSessions(mongo, db_name, "sending", "probe")
+    silent = InstanceSessions(mongo, db_name, "silent", "probe", roles={"decides"})
+    for recorded in (deciding, sending, silent):
+        await recorded.start()
+    long_ago = datetime.now(UTC) - timedelta(seconds=30)
+    await mongo[db_name][sessions.INSTANCES].update_one(
+        {"_id": "silent"}, {"$set": {"at": long_ago}}
+    )
+
+    assert await sending.live("decides", within=10) == {"deciding"}
+    assert await sending.live("decides", within=60) == {"deciding", "silent"}
+    assert await deciding.live("sends", within=60) == set()

@@ -20,6 +20,7 @@ from sipas_contracts.streams import DEAD_LETTERS
 from sipas_contracts.subjects import dead_letter as dead_letter_subject
 from sipas_runtime import sessions
 from sipas_runtime.audit import AUDIT, AUDIT_HEAD, AuditLog
+from sipas_runtime.connections import NotStartedError
 from sipas_runtime.dlq.letters import DEAD, DeadLetters
 from sipas_runtime.identity.bucket import STREAM as IDENTITY_STREAM
 from sipas_runtime.identity.bucket import IdentityWatch, open_bucket
@@ -59,6 +60,8 @@ class Lifecycle(Subscriptions):
         self.identity_bucket: KeyValue | None = None
         self.sessions: sessions.InstanceSessions | None = None
         """The sessions this process's transactions run in (``sipas_runtime.sessions``)."""
+        self.roles: set[str] = set()
+        """What this instance does, in its record, for the others to find (set before start)."""
         self.ready = False
 
     def on_startup(
@@ -78,6 +81,12 @@ class Lifecycle(Subscriptions):
     def every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
         """Run ``job`` every ``seconds`` while the service runs (errors are logged)."""
         self._periodic.append((seconds, job))
+
+    async def live(self, role: str, within: float) -> set[str]:
+        """The instances of this service with ``role`` alive in the last ``within`` seconds."""
+        if self.sessions is None:
+            raise NotStartedError("Mongo client is not connected yet")
+        return await self.sessions.live(role, within)
 
     async def start(self: Self) -> None:
         """Connect everything and start consuming (idempotent)."""
@@ -128,7 +137,7 @@ class Lifecycle(Subscriptions):
             self.db, [PROCESSED, WATERMARKS, DEAD, AUDIT, AUDIT_HEAD, sessions.INSTANCES]
         )
         self.sessions = sessions.InstanceSessions(
-            client, self.settings.database_name, self.instance, self.name
+            client, self.settings.database_name, self.instance, self.name, self.roles
         )
         await self.sessions.start()
         self._spawn(self._loop(sessions.BEAT_SECONDS, self.sessions.beat))

@@ -8,12 +8,15 @@ a write conflict and is retried: the successor of a killed service, writing the 
 position documents, stalls for a minute.
 
 So each service process records, in its own database (``runtime_instances``), the
-sessions its transactions ran in, ``{_id: instance, service, lsids: [...], at}``, and
+sessions its transactions ran in, ``{_id: instance, service, roles, lsids: [...], at}``, and
 beats (``at``) every :data:`BEAT_SECONDS`. Any instance of the same service that finds a
 record not beaten for :data:`DEAD_AFTER_SECONDS` ends that record's sessions
 (``killSessions``: the store aborts their open transactions and releases the locks at
-once) and removes it. A taker-over that knows whose state it takes (``checkpoints.claim``)
-ends the previous owner's sessions at once, without waiting for its record to age.
+once) and removes it. The same record tells the other instances of the service that this
+one is alive and what it does (``roles``, :meth:`InstanceSessions.live`: sampling spreads
+the partitions of its dossiers over the live deciding instances). A taker-over that
+knows whose state it takes (``checkpoints.claim``) ends the previous owner's sessions at
+once, without waiting for its record to age.
 
 Ending the sessions of an instance that is only slow, not dead, costs it a retry: its
 open transaction is aborted, and the driver runs it again (``NoSuchTransaction`` carries
@@ -38,6 +41,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_runtime.mongo import Document
+from sipas_runtime.partitions import live_instances
 
 log = structlog.get_logger(__name__)
 INSTANCES = "runtime_instances"
@@ -62,12 +66,18 @@ class InstanceSessions:
     """A process's record of its sessions, and the reaping of dead instances' (docstring)."""
 
     def __init__(
-        self, client: AsyncMongoClient[Document], database: str, instance: str, service: str
+        self,
+        client: AsyncMongoClient[Document],
+        database: str,
+        instance: str,
+        service: str,
+        roles: Iterable[str] = (),
     ) -> None:
         self._client = client
         self._collection = client[database][INSTANCES]
         self.instance = instance
         self._service = service
+        self._roles = sorted(roles)
         self._known: dict[bytes, Document] = {}
 
     async def start(self) -> None:
@@ -95,6 +105,16 @@ class InstanceSessions:
         async for dead in self._collection.find({"at": {"$lt": stale}}):
             await self._reap(dead)
 
+    async def live(self, role: str, within: float) -> set[str]:
+        """The instances with ``role`` that beat in the last ``within`` seconds (this one too)."""
+        now = datetime.now(UTC)
+        beats = {
+            doc["_id"]: (_aware(doc["at"]) + timedelta(seconds=within)).timestamp()
+            async for doc in self._collection.find({"roles": role}, {"at": 1})
+        }
+        alive = live_instances(beats, now.timestamp())
+        return alive | ({self.instance} if role in self._roles else set())
+
     async def end(self, instance: str) -> None:
         """End ``instance``'s sessions now (its state was taken over: it is dead or fenced)."""
         if instance and instance != self.instance:
@@ -106,7 +126,7 @@ class InstanceSessions:
         await self._collection.update_one(
             {"_id": self.instance},
             {
-                "$set": {"service": self._service, "at": datetime.now(UTC)},
+                "$set": {"service": self._service, "roles": self._roles, "at": datetime.now(UTC)},
                 "$addToSet": {"lsids": {"$each": list(self._known.values())}},
             },
             upsert=True,
@@ -117,6 +137,10 @@ class InstanceSessions:
         await self._collection.delete_one({"_id": dead["_id"], "at": dead["at"]})
         log.warning("dead_instance_sessions_ended", instance=dead["_id"],
                     sessions=len(dead.get("lsids", [])), beaten=dead["at"].isoformat())  # fmt: skip
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)  # a client without tz_aware
 
 
 _registered: dict[int, tuple[weakref.ref[AsyncMongoClient[Document]], InstanceSessions]] = {}

@@ -35,7 +35,7 @@ from sipas_sampling import handlers
 from sipas_sampling.api import callbacks, campaigns, dev, draws, service_of
 from sipas_sampling.api.permissions import PERMISSIONS
 from sipas_sampling.campaigns import campaign_file, load_campaign_file
-from sipas_sampling.deciding.ownership import Ownership
+from sipas_sampling.deciding.ownership import ROLE, Ownership
 from sipas_sampling.deciding.running import Decider, DecisionLoops
 from sipas_sampling.deciding.state import DecisionState
 from sipas_sampling.dispatch import Dispatcher
@@ -253,9 +253,8 @@ def register_memory_decisions(sampling: SamplingService) -> None:
     )
     ownership = None
     if count:
-        ownership = Ownership(
-            runtime.instance, count, lambda: runtime.db, ttl=settings.owner_timeout
-        )
+        runtime.roles.add(ROLE)
+        ownership = Ownership(runtime.instance, count, runtime.live, ttl=settings.owner_timeout)
     for partition, spec in enumerate(specs):
         decider = sampling.decider(spec.durable)
         decider.consumer = runtime.consume_in_memory(
@@ -276,8 +275,6 @@ def register_memory_decisions(sampling: SamplingService) -> None:
 
     async def stop_publishing(_: ServiceRuntime) -> None:
         await cancel_all(publishing)
-        if sampling.ownership is not None:
-            await sampling.ownership.leave()
 
     runtime.on_startup(start_publishing)
     runtime.on_shutdown(stop_publishing)

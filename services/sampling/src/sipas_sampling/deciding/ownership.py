@@ -1,45 +1,44 @@
 """Which instance decides for which partition of the dossiers (#22, ``SIPAS_PARTITIONS``).
 
-Each instance writes a heartbeat (``sampling_instances``: ``{_id: instance, until}``)
-every ``ttl / 3`` seconds; the live instances are those whose heartbeat has not expired
-(``sipas_runtime.partitions.live_instances``), and each partition should be owned by its
-rendezvous choice among them (``assignment``). An instance pulls only the partitions it
-should own, and hands over (checkpoint, unpin) one it holds as soon as another live
-instance should own it; one that dies stops beating, and its partitions go, ``ttl`` later,
-to the instances they are spread to (the server pins them once the dead one stops pulling).
-Exclusivity never rests on this: the pin and the checkpoint's claim fence a stale owner.
+The live instances are the deciding instances whose record (``sipas_runtime.sessions``:
+every service instance beats its record every second, with its roles) was beaten within
+``ttl``, and each partition should be owned by its rendezvous choice among them
+(``sipas_runtime.partitions.assignment``). An instance pulls only the partitions it should
+own, and hands over (checkpoint, unpin) one it holds as soon as another live instance
+should own it; one that dies stops beating, and its partitions go to the instances they
+are spread to (the server pins them once the dead one stops pulling); one that stops
+cleanly removes its record. Exclusivity never rests on this: the pin and the checkpoint's
+claim fence a stale owner.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
-from pymongo.asynchronous.database import AsyncDatabase
 
 from sipas_contracts.events import DossierCompleted
 from sipas_runtime.memory import MemoryConsumer
-from sipas_runtime.mongo import Document
-from sipas_runtime.partitions import assignment, live_instances
+from sipas_runtime.partitions import assignment
 
-INSTANCES = "sampling_instances"
+ROLE = "sampling-decisions"
+"""The role of an instance that decides from memory (not a dispatch-only instance)."""
 log = structlog.get_logger(__name__)
 
 
 class Ownership:
-    """The share of the partitions one instance should own, from the heartbeats it reads."""
+    """The share of the partitions one instance should own, among the live deciding ones."""
 
     def __init__(
         self,
         instance: str,
         count: int,
-        db: Callable[[], AsyncDatabase[Document]],
+        live: Callable[[str, float], Awaitable[set[str]]],
         ttl: float,
     ) -> None:
         self._instance = instance
         self._count = count
-        self._db = db
+        self._live = live
         self.ttl = ttl
         self.mine: frozenset[int] = frozenset(range(count))
         """The partitions this instance should own (all of them until it has read others)."""
@@ -50,14 +49,8 @@ class Ownership:
         return partition in self.mine
 
     async def beat(self) -> None:
-        """Write this instance's heartbeat, read the others', hand over what is not ours."""
-        now = time.time()
-        db = self._db()
-        await db[INSTANCES].update_one(
-            {"_id": self._instance}, {"$set": {"until": now + self.ttl}}, upsert=True
-        )
-        beats = {doc["_id"]: float(doc["until"]) async for doc in db[INSTANCES].find({})}
-        live = live_instances(beats, now) | {self._instance}
+        """Read which deciding instances are alive; hand over what is not ours any more."""
+        live = await self._live(ROLE, self.ttl) | {self._instance}
         preferred = assignment(self._count, live)
         mine = frozenset(p for p, owner in preferred.items() if owner == self._instance)
         if mine != self.mine:
@@ -67,7 +60,3 @@ class Ownership:
         for partition, consumer in self.consumers.items():
             if partition not in mine and consumer.owner:
                 await consumer.hand_over()
-
-    async def leave(self) -> None:
-        """Stop beating at once (a clean stop): the others take the partitions over now."""
-        await self._db()[INSTANCES].delete_one({"_id": self._instance})
