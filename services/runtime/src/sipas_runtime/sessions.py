@@ -39,6 +39,7 @@ import structlog
 from bson import Binary
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import PyMongoError
 
 from sipas_runtime.mongo import Document
 from sipas_runtime.partitions import live_instances
@@ -133,10 +134,15 @@ class InstanceSessions:
         )
 
     async def _reap(self, dead: Document) -> None:
-        await end_sessions(self._client, dead.get("lsids", []))
+        try:
+            await end_sessions(self._client, dead.get("lsids", []))
+        except PyMongoError:  # e.g. not allowed: the store reaps them itself, a minute later
+            log.exception("dead_instance_sessions_not_ended", instance=dead["_id"])
+        else:
+            sessions = len(dead.get("lsids", []))
+            log.warning("dead_instance_sessions_ended", instance=dead["_id"],
+                        sessions=sessions, beaten=dead["at"].isoformat())  # fmt: skip
         await self._collection.delete_one({"_id": dead["_id"], "at": dead["at"]})
-        log.warning("dead_instance_sessions_ended", instance=dead["_id"],
-                    sessions=len(dead.get("lsids", [])), beaten=dead["at"].isoformat())  # fmt: skip
 
 
 def _aware(at: datetime) -> datetime:
