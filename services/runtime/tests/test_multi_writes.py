@@ -18,6 +18,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
+from sipas_runtime import mongo as sipas_mongo
 from sipas_runtime.embedded import EmbeddedMongo
 from sipas_runtime.mongo import delete_many, update_many
 
@@ -74,3 +75,17 @@ async def test_a_multi_write_meeting_an_open_transaction_lets_it_finish(
         pytest.fail(f"the transaction waited behind the multi-document write: {error!r}")
 
     assert (await invitations.find_one({"_id": 2}))["state"] == "answered"
+
+
+async def test_a_multi_write_goes_chunk_by_chunk_and_counts_what_it_changed(
+    mongo: AsyncMongoClient[Any], db_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sipas_mongo, "MULTI_WRITE_CHUNK", 3)  # 10 documents: 4 transactions
+    outbox = mongo[db_name]["outbox"]
+    await outbox.insert_many([{"_id": i, "published": i == 9} for i in range(10)])
+
+    marked = await update_many(outbox, {"published": False}, {"$set": {"published": True}})
+    purged = await delete_many(outbox, {"_id": {"$lt": 5}})
+
+    assert (marked, purged) == (9, 5)
+    assert [d["_id"] async for d in outbox.find({"published": True})] == [5, 6, 7, 8, 9]

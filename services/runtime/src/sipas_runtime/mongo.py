@@ -9,6 +9,7 @@ one client per event loop (it must not cross loops).
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -155,10 +156,14 @@ async def in_transaction(
         )
 
 
+MULTI_WRITE_CHUNK = 1000
+"""Documents a multi-document write changes per transaction (:func:`update_many`)."""
+
+
 async def update_many(
     collection: AsyncCollection[Document], selector: Document, update: Document
-) -> UpdateResult:
-    """``update_many`` outside a caller's transaction: in a transaction of its own.
+) -> int:
+    """``update_many`` outside a caller's transaction, in transactions; how many it modified.
 
     SecantusDB (0.7.0b3) runs a multi-document update outside a transaction while holding
     the collection's lock, and retries a write conflict with an open transaction without
@@ -166,21 +171,55 @@ async def update_many(
     neither moves, and the store's transaction reaper then waits on it too, with the lock
     every transaction and retryable write needs: the whole server stops (reproduced in
     ``services/runtime/tests/test_multi_writes.py``). In a transaction, the conflict fails
-    the statement at once and the driver runs the update again. MongoDB yields its locks
-    between retries, so there both forms are the same; this one is as cheap on either.
+    the statement at once and the driver runs it again. MongoDB yields its locks between
+    retries, so there both forms are the same.
+
+    The matching documents are written :data:`MULTI_WRITE_CHUNK` at a time, each chunk in a
+    transaction of its own: a transaction must stay short (the store aborts one older than
+    its lifetime, 60 s by default), and an update of many documents was never atomic as a
+    whole, only each document's (a document that stops matching is left alone).
     """
-    return await in_transaction(
-        collection.database.client,
-        lambda session: collection.update_many(selector, update, session=session),
-    )
+    modified = 0
+    for ids in await _chunks(collection, selector):
+        chunk = {"$and": [selector, {"_id": {"$in": ids}}]}
+        result = await in_transaction(
+            collection.database.client,
+            functools.partial(_update_chunk, collection, chunk, update),
+        )
+        modified += result.modified_count
+    return modified
 
 
-async def delete_many(collection: AsyncCollection[Document], selector: Document) -> DeleteResult:
-    """``delete_many`` outside a caller's transaction: in a transaction (:func:`update_many`)."""
-    return await in_transaction(
-        collection.database.client,
-        lambda session: collection.delete_many(selector, session=session),
-    )
+async def delete_many(collection: AsyncCollection[Document], selector: Document) -> int:
+    """``delete_many`` outside a caller's transaction, as :func:`update_many`; how many."""
+    deleted = 0
+    for ids in await _chunks(collection, selector):
+        chunk = {"$and": [selector, {"_id": {"$in": ids}}]}
+        result = await in_transaction(
+            collection.database.client, functools.partial(_delete_chunk, collection, chunk)
+        )
+        deleted += result.deleted_count
+    return deleted
+
+
+async def _chunks(collection: AsyncCollection[Document], selector: Document) -> list[list[Any]]:
+    ids = [doc["_id"] async for doc in collection.find(selector, {"_id": 1})]
+    return [ids[i : i + MULTI_WRITE_CHUNK] for i in range(0, len(ids), MULTI_WRITE_CHUNK)]
+
+
+async def _update_chunk(
+    collection: AsyncCollection[Document],
+    selector: Document,
+    update: Document,
+    session: AsyncClientSession,
+) -> UpdateResult:
+    return await collection.update_many(selector, update, session=session)
+
+
+async def _delete_chunk(
+    collection: AsyncCollection[Document], selector: Document, session: AsyncClientSession
+) -> DeleteResult:
+    return await collection.delete_many(selector, session=session)
 
 
 async def ensure_collections(db: AsyncDatabase[Document], names: Sequence[str]) -> None:

@@ -104,8 +104,7 @@ class MongoOutbox(MongoStore, Outbox):
 
     @override
     async def purge(self, before: datetime) -> int:
-        result = await delete_many(self._events, {"pending": False, "created_at": {"$lt": before}})
-        return result.deleted_count
+        return await delete_many(self._events, {"pending": False, "created_at": {"$lt": before}})
 
 
 def _event(doc: Doc) -> Event:

@@ -101,8 +101,7 @@ class SessionStore:
 
     async def close_all(self, person_id: str) -> int:
         """End every session of a person (deactivated, roles changed, password reset)."""
-        result = await delete_many(self._sessions, {"person_id": person_id})
-        return result.deleted_count
+        return await delete_many(self._sessions, {"person_id": person_id})
 
 
 def _aware(value: datetime) -> datetime:

@@ -244,7 +244,7 @@ class MongoInvitationStore(MongoStore, InvitationStore):
 
     @override
     async def shred(self, campaign_id: str) -> int:
-        result = await update_many(
+        shredded = await update_many(
             self.db[INVITATIONS],
             {"campaign": campaign_id},
             {"$unset": {"contact": "", "token": "", "name": ""}},
@@ -252,7 +252,7 @@ class MongoInvitationStore(MongoStore, InvitationStore):
         await update_many(
             self.db[POPULATION], {"campaign": campaign_id}, {"$unset": {"contact": ""}}
         )
-        return result.modified_count
+        return shredded
 
 
 def _due(now: datetime) -> Document:

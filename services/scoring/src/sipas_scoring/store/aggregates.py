@@ -259,5 +259,5 @@ async def migrate(db: AsyncDatabase[Document], *, chunk: int = 200) -> dict[str,
             ops.append(DeleteOne({"_id": doc["_id"]}))
         await collection.bulk_write(ops, ordered=True)
         converted += len(old)
-    dropped = (await delete_many(db[LEGACY_PUBLISHER_STATE], {})).deleted_count
+    dropped = await delete_many(db[LEGACY_PUBLISHER_STATE], {})
     return {"documents_converted": converted, "slices_written": slices, "marks_dropped": dropped}
