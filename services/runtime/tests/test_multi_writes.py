@@ -20,7 +20,7 @@ from pymongo.errors import PyMongoError
 
 from sipas_runtime import mongo as sipas_mongo
 from sipas_runtime.embedded import EmbeddedMongo
-from sipas_runtime.mongo import delete_many, update_many
+from sipas_runtime.mongo import Document, delete_many, update_many
 
 pytestmark = [pytest.mark.mongo]
 MultiWrite = Callable[[Any], Awaitable[object]]
@@ -89,3 +89,21 @@ async def test_a_multi_write_goes_chunk_by_chunk_and_counts_what_it_changed(
 
     assert (marked, purged) == (9, 5)
     assert [d["_id"] async for d in outbox.find({"published": True})] == [5, 6, 7, 8, 9]
+
+
+async def test_a_multi_write_on_named_ids_reads_nothing_first(
+    mongo: AsyncMongoClient[Any], db_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sipas_mongo, "MULTI_WRITE_CHUNK", 2)
+    outbox = mongo[db_name]["outbox"]
+    await outbox.insert_many([{"_id": i, "published": False} for i in range(5)])
+    reads: list[Document] = []
+    find = outbox.find
+    monkeypatch.setattr(outbox, "find", lambda *a, **k: reads.append(a[0]) or find(*a, **k))
+
+    marked = await update_many(
+        outbox, {"_id": {"$in": [0, 2, 4, 7]}}, {"$set": {"published": True}}
+    )
+
+    assert (marked, reads) == (3, [])
+    assert [d["_id"] async for d in mongo[db_name]["outbox"].find({"published": True})] == [0, 2, 4]
