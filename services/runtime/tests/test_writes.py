@@ -111,3 +111,65 @@ async def test_a_write_conflict_comes_out_as_a_transient_error_not_a_wrapped_one
             await session.abort_transaction()
         await holder.commit_transaction()
     assert await db["counts"].find_one({"_id": "c"}) == {"_id": "c", "n": 1}
+
+
+class ExistedError(PyMongoError):
+    """What the test's insert_new guard raises."""
+
+
+async def test_new_documents_are_inserted_in_one_command_after_the_other_writes(mongo, db_name):
+    db = mongo[db_name]
+    for name in ("marks", "claims"):
+        await db.create_collection(name)
+    await db["marks"].insert_one({"_id": "m", "v": 1})
+    seen: list[str] = []
+
+    async def work(session: Any) -> None:
+        writes = Writes(db_name)
+        writes.insert_new("claims", [{"_id": f"c{i}"} for i in range(5)], guard=ExistedError)
+        writes.update("marks", {"_id": "m", "v": 1}, {"$set": {"v": 2}}, guard=GuardMissedError)
+        assert len(writes) == 6
+        await writes.flush(mongo, session)
+        seen.append(str(await db["claims"].count_documents({}, session=session)))
+
+    await in_transaction(mongo, work)
+
+    assert seen == ["5"]
+    assert await db["claims"].count_documents({}) == 5
+    assert await db["marks"].find_one({"_id": "m"}) == {"_id": "m", "v": 2}
+
+
+async def test_a_new_document_that_exists_raises_the_guards_error_and_nothing_stays(mongo, db_name):
+    db = mongo[db_name]
+    for name in ("marks", "claims"):
+        await db.create_collection(name)
+    await db["claims"].insert_one({"_id": "c2", "first": True})
+
+    async def work(session: Any) -> None:
+        writes = Writes(db_name)
+        writes.update("marks", {"_id": "m"}, {"$inc": {"n": 1}}, upsert=True)
+        writes.insert_new("claims", [{"_id": f"c{i}"} for i in range(4)], guard=ExistedError)
+        await writes.flush(mongo, session)
+
+    with pytest.raises(ExistedError):
+        await in_transaction(mongo, work)
+
+    assert await db["marks"].count_documents({}) == 0
+    assert [d async for d in db["claims"].find({})] == [{"_id": "c2", "first": True}]
+
+
+async def test_new_documents_wait_for_the_other_writes_guards(mongo, db_name):
+    db = mongo[db_name]
+    for name in ("marks", "claims"):
+        await db.create_collection(name)
+    await db["marks"].insert_one({"_id": "m", "v": 5})
+    await db["claims"].insert_one({"_id": "c0"})  # written by the checkpoint that moved v on
+
+    async def work(session: Any) -> None:
+        writes = Writes(db_name)
+        writes.insert_new("claims", [{"_id": "c0"}], guard=ExistedError)
+        writes.update("marks", {"_id": "m", "v": 4}, {"$set": {"v": 5}}, guard=GuardMissedError)
+        await writes.flush(mongo, session)
+
+    with pytest.raises(GuardMissedError):  # the stale writer learns it is fenced
+        await in_transaction(mongo, work)

@@ -13,18 +13,26 @@ If a guarded write matches nothing, ``flush`` raises the guard's error, which ab
 transaction; guards use errors labelled ``TransientTransactionError`` so that the driver
 retries the whole transaction with fresh reads.
 
+Documents the caller knows to be new (a state kept in memory that remembers what it stored)
+go apart, with :meth:`Writes.insert_new`: one ``insert_many(ordered=False)`` per call, sent
+after the bulkWrite. SecantusDB runs a bulkWrite operation by operation, each as its own
+command, and an upsert costs it a lookup as well as the insert: in the whole-pipeline
+benchmark (issue #22), sampling's two claims per dossier sent as ``$setOnInsert`` upserts
+in its checkpoint's bulkWrite were a quarter of the store's CPU. MongoDB too inserts a batch
+of documents cheaper than as many upserts.
+
 Reads see only what was flushed: code that must read its own writes flushes first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo import AsyncMongoClient, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import ClientBulkWriteException, PyMongoError
+from pymongo.errors import BulkWriteError, ClientBulkWriteException, PyMongoError
 
 from sipas_runtime.mongo import Document
 
@@ -32,6 +40,7 @@ Model = InsertOne[Document] | UpdateOne | ReplaceOne[Document]
 Guard = Callable[[], BaseException]
 """Called when a guarded write matched nothing: returns the error to raise (and may, for
 instance, forget a cache that the failed condition proved stale)."""
+DUPLICATE_KEY = 11000
 
 
 @dataclass
@@ -42,9 +51,10 @@ class Writes:
     _models: list[Model] = field(default_factory=list)
     _guards: dict[int, Guard] = field(default_factory=dict)
     _collections: list[str] = field(default_factory=list)
+    _new: list[tuple[str, list[Document], Guard]] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self._models)
+        return len(self._models) + sum(len(documents) for _, documents, _ in self._new)
 
     def _namespace(self, collection: str) -> str:
         return f"{self.database}.{collection}"
@@ -85,6 +95,18 @@ class Writes:
             guard,
         )
 
+    def insert_new(self, collection: str, documents: Sequence[Document], *, guard: Guard) -> None:
+        """Insert documents known to be absent: one ``insert_many``, after the other writes.
+
+        If one exists already, the insert fails, and with it the transaction (MongoDB aborts
+        a transaction on any write error): ``guard`` is called and its error raised, after
+        the other writes' guards were checked. A caller that can retry with writes that
+        expect existing documents (``$setOnInsert`` upserts) labels it
+        ``TransientTransactionError`` and remembers to do so.
+        """
+        if documents:
+            self._new.append((collection, list(documents), guard))
+
     def _add(self, model: Model, collection: str, guard: Guard | None) -> None:
         if guard is not None:
             self._guards[len(self._models)] = guard
@@ -94,7 +116,26 @@ class Writes:
     async def flush(
         self, client: AsyncMongoClient[Document], session: AsyncClientSession | None
     ) -> None:
-        """Send what was added since the last flush, in order; raise a missed guard's error."""
+        """Send what was added since the last flush, in order; raise a missed guard's error.
+
+        The documents of :meth:`insert_new` go last, once the other writes' guards held.
+        """
+        new, self._new = self._new, []
+        await self._flush_models(client, session)
+        for collection, documents, guard in new:
+            try:
+                await client[self.database][collection].insert_many(
+                    documents, ordered=False, session=session
+                )
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors") or [{}]
+                if all(error.get("code") == DUPLICATE_KEY for error in errors):
+                    raise guard() from exc
+                raise
+
+    async def _flush_models(
+        self, client: AsyncMongoClient[Document], session: AsyncClientSession | None
+    ) -> None:
         if not self._models:
             return
         models, guards, collections = self._models, self._guards, self._collections

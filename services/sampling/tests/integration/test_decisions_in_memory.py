@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
+from pymongo import AsyncMongoClient, monitoring
 
 from sipas_contracts.units import load_sample_hierarchy
 from sipas_runtime import checkpoints
@@ -22,12 +23,13 @@ from sipas_runtime.sequences import AppliedSequences
 from sipas_runtime.writes import Writes
 from sipas_sampling.deciding.state import DecisionState
 from sipas_sampling.domain.campaign import Campaign
+from sipas_sampling.domain.eligibility import claim_key
 from sipas_sampling.metrics import SamplingMetrics
 from sipas_sampling.registry import Registry
 from sipas_sampling.screening import Keys
 from sipas_sampling.selection import Selector
 from sipas_sampling.store import Stores, prepare
-from sipas_sampling.store.collections import APPLICANTS, CONTACTS, QUOTAS
+from sipas_sampling.store.collections import APPLICANTS, CONTACTS, INVITATIONS, QUOTAS
 from sipas_sampling.vault import contact_hashes, optout_key
 
 pytestmark = [pytest.mark.mongo]
@@ -167,6 +169,91 @@ async def test_decisions_in_memory_are_the_store_paths(mongo, db_name, tools):
     assert {str(e.event_id) for e in successor.book.outbox} == {
         row[2] for key in ("invited quota-2026", "invited rate-2026") for row in found[key]
     }
+
+
+class Commands(monitoring.CommandListener):
+    """The commands a client sent (what the store is asked to do)."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append(dict(event.command))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def writes_to(self, name: str) -> tuple[list[int], int]:
+        """The documents of each insert into ``name``; its operations in bulkWrites."""
+        inserts = [len(c["documents"]) for c in self.sent if c.get("insert") == name]
+        in_bulk = 0
+        for command in self.sent:
+            if "bulkWrite" in command:
+                spaces = [info["ns"].split(".", 1)[1] for info in command["nsInfo"]]
+                in_bulk += sum(
+                    1 for op in command["ops"]
+                    if spaces[op.get("insert", op.get("update", op.get("delete", -1)))] == name
+                )  # fmt: skip
+        return inserts, in_bulk
+
+
+async def test_a_checkpoint_inserts_its_new_claims_and_invitations_in_one_command_each(
+    mongo_url, db_name, tools
+):
+    commands = Commands()
+    client: AsyncMongoClient[Any] = AsyncMongoClient(
+        mongo_url, tz_aware=True, uuidRepresentation="standard", event_listeners=[commands]
+    )
+    try:
+        world = await World(client, db_name, tools).start()
+        events = dossiers(tools)
+        state = world.state()
+        await _load(world, state)
+        state.fold([_delivery(seq, e) for seq, e in enumerate(events, 1)])
+        commands.sent.clear()
+
+        await _checkpoint(world, state, len(events))
+
+        claims = await world.db[APPLICANTS].count_documents({})
+        invitations = await world.db[INVITATIONS].count_documents({})
+        assert claims > len(events)
+        assert invitations > 0
+        assert commands.writes_to(APPLICANTS) == ([claims], 0)
+        assert commands.writes_to(INVITATIONS) == ([invitations], 0)
+    finally:
+        await client.close()
+
+
+async def test_a_claim_stored_already_is_kept_and_the_checkpoint_commits(mongo_url, db_name, tools):
+    commands = Commands()
+    client: AsyncMongoClient[Any] = AsyncMongoClient(
+        mongo_url, tz_aware=True, uuidRepresentation="standard", event_listeners=[commands]
+    )
+    try:
+        world = await World(client, db_name, tools).start()
+        events = dossiers(tools)
+        state = world.state()
+        await _load(world, state)
+        # Claimed by the owner of another partition since (the dossier moved to its unit).
+        moved = claim_key("rate-2026", "", "", events[0].dossier_id, per_applicant=False)
+        await world.db[APPLICANTS].insert_one({"_id": moved, "dossier_id": "elsewhere"})
+        state.fold([_delivery(seq, e) for seq, e in enumerate(events[:30], 1)])
+
+        await _checkpoint(world, state, 30)
+
+        stored = await world.db[APPLICANTS].find_one({"_id": moved})
+        assert stored == {"_id": moved, "dossier_id": "elsewhere"}
+        assert await world.db[APPLICANTS].count_documents({"dossier_id": events[1].dossier_id})
+        state.fold([_delivery(seq, e) for seq, e in enumerate(events[30:], 31)])
+        commands.sent.clear()
+        await _checkpoint(world, state, len(events))  # back to plain inserts
+        inserts, in_bulk = commands.writes_to(APPLICANTS)
+        assert (len(inserts), in_bulk) == (1, 0)
+    finally:
+        await client.close()
 
 
 async def _decide_in_store(world: World, selector: Selector, event) -> None:

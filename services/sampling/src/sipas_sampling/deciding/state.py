@@ -5,6 +5,13 @@ progress pages and the store path itself read them unchanged:
 
 - ``applicants``: the claims taken (``{_id: key, dossier_id}``);
 - ``invitations``: one document per invitation, holding its first event;
+
+  both inserted as new documents (``Writes.insert_new``: one ``insert_many`` each, two
+  documents per dossier and one per invitation, the cheapest write for the store), since
+  the book knows which it has not stored. One may exist all the same (a dossier corrected
+  into a unit of another partition claims itself there too; a store that may have lost
+  checkpoints is written whole): that transaction fails, and it is retried at once with
+  every such document written as an insert-if-absent, which keeps the stored one;
 - ``decisions``: one log document per campaign and checkpoint (``items`` rows);
 - ``population``, ``contacts``: a batch campaign's entries, invitation times;
 - ``quotas``: ``reserved`` raised by the slots granted since the last checkpoint (an
@@ -30,9 +37,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from sipas_contracts.events import DossierCompleted, InvitationSent
 from sipas_runtime.batches import Delivery
@@ -59,6 +68,18 @@ from sipas_sampling.store.collections import (
 )
 from sipas_sampling.store.decisions import quota_id
 
+log = structlog.get_logger(__name__)
+
+
+class ExistingDocumentsError(PyMongoError):
+    """A checkpoint's new claim or invitation was stored already: write them if absent."""
+
+    def __init__(self, durable: str) -> None:
+        super().__init__(
+            f"a claim or invitation of {durable}'s checkpoint exists: written if absent",
+            error_labels=["TransientTransactionError"],  # the transaction runs again
+        )
+
 
 @dataclass
 class _Capture:
@@ -73,6 +94,7 @@ class _Capture:
     population: int
     contacts: dict[str, int]
     everything: bool
+    careful: bool
 
 
 class DecisionState:
@@ -96,6 +118,7 @@ class DecisionState:
         self._base: dict[Key, Counters] = {}  # what other shards (or the store path) counted
         self._written: dict[Key, int] = {}  # slots granted as ``reserved`` holds them
         self._everything = False
+        self._careful = False  # the next checkpoint expects some of its new documents stored
         self._capture: _Capture | None = None
 
     # -- MemoryState -----------------------------------------------------------------------
@@ -107,7 +130,7 @@ class DecisionState:
         """Forget everything (another instance owns the durable now)."""
         self.book = DecisionBook(self._registry, self._keys, self._metrics)
         self._base, self._written, self._capture = {}, {}, None
-        self._everything = False
+        self._everything = self._careful = False
 
     def restored(self, applied: AppliedSequences, extra: Document) -> None:
         """Nothing to do: :meth:`load` read the position's ``unpublished`` itself."""
@@ -143,17 +166,19 @@ class DecisionState:
 
     def contents(self, writes: Writes) -> Document:
         """Add what was decided since the last checkpoint; the position's extra fields."""
-        book, everything = self.book, self._everything
+        book, everything, careful = self.book, self._everything, self._careful
         quotas = book.quotas.all_documents() if everything else book.quotas.changed()
         claims = book.claims.all_documents() if everything else book.claims.changed()
         deltas = self._quota_writes(quotas, writes)
-        # Inserted only if absent (never overwritten): a checkpoint that committed without
-        # this owner hearing so is written again by the next one, and must change nothing.
-        for claim in claims:
-            _insert_once(writes, APPLICANTS, claim)
         pending = book.pending
-        for invitation in pending.invitations:
-            _insert_once(writes, INVITATIONS, invitation)
+        if everything or careful:  # inserted only if absent: a stored one stays as it is
+            for claim in claims:
+                _insert_once(writes, APPLICANTS, claim)
+            for invitation in pending.invitations:
+                _insert_once(writes, INVITATIONS, invitation)
+        else:
+            writes.insert_new(APPLICANTS, claims, guard=self._existed)
+            writes.insert_new(INVITATIONS, pending.invitations, guard=self._existed)
         for campaign, rows in pending.log.items():
             if rows:
                 at = pending.logged_at[campaign]
@@ -167,7 +192,7 @@ class DecisionState:
         self._capture = _Capture(
             book, quotas, claims, deltas, len(pending.invitations),
             {c: len(rows) for c, rows in pending.log.items()}, len(pending.population),
-            {p: len(times) for p, times in pending.contacts.items()}, everything,
+            {p: len(times) for p, times in pending.contacts.items()}, everything, careful,
         )  # fmt: skip
         return {"unpublished": [event.invitation_id for event in book.outbox]}
 
@@ -215,6 +240,14 @@ class DecisionState:
         _forget(book.pending, capture)
         if capture.everything:
             self._everything = False
+        if capture.careful:
+            self._careful = False
+
+    def _existed(self) -> BaseException:
+        """A new document of this checkpoint was stored: the retry writes them if absent."""
+        log.warning("checkpoint_documents_existed", consumer=self._durable)
+        self._careful = True
+        return ExistingDocumentsError(self._durable)
 
     # -- between checkpoints ---------------------------------------------------------------
     async def refresh(self, db: AsyncDatabase[Document]) -> None:
