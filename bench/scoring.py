@@ -1,6 +1,6 @@
 """Scoring benchmarks: response -> index-updated latency, rebuild throughput, memory.
 
-    uv run python bench/scoring.py latency --rate 500 --duration 60 [--runs 5]
+    uv run python bench/scoring.py latency --rate 500 --duration 60 [--runs 5] [--invited 0.5]
     uv run python bench/scoring.py rebuild --responses 1000000
     uv run python bench/scoring.py all --responses 50000 --duration 20     # small and quick
 
@@ -129,14 +129,27 @@ def rss_of(url: str) -> float | None:
 ROLES = {"scoring": "sipas_scoring", **SERVERS}
 
 
-def prepared(rate: float, duration: float) -> list[tuple[str, str, bytes, dict[str, str], bool]]:
-    """The load, encoded before the clock starts (the generator shares the cores)."""
+def prepared(
+    rate: float, duration: float, invited: float = 0.0
+) -> list[tuple[str, str, bytes, dict[str, str], bool]]:
+    """The load, encoded before the clock starts (the generator shares the cores).
+
+    ``invited``: the share of responses that answer an invitation (scoring marks it in the
+    funnel); kiosk answers never do.
+    """
     responses = synthetic_responses(
         int(rate * duration),
         units=UNITS,
         campaign_id=f"lat-{uuid.uuid4().hex[:6]}",
         start=datetime.now(UTC),
         spread=timedelta(seconds=duration),
+    )
+    every = round(1 / invited) if invited else 0
+    responses = (
+        event.model_copy(update={"invitation_id": uuid.uuid4()})
+        if every and i % every == 0 and event.collection_mode != "kiosk"
+        else event
+        for i, event in enumerate(responses)
     )
     return [
         (
@@ -151,7 +164,13 @@ def prepared(rate: float, duration: float) -> list[tuple[str, str, bytes, dict[s
 
 
 async def latency(
-    rate: float, duration: float, workdir: Path, env: dict[str, str], *, store_sync: bool = True
+    rate: float,
+    duration: float,
+    workdir: Path,
+    env: dict[str, str],
+    *,
+    store_sync: bool = True,
+    invited: float = 0.0,
 ) -> dict[str, Any]:
     """One run: the raw anchors on fresh servers, then the scoring service on the same ones."""
     stack = Stack(
@@ -159,7 +178,7 @@ async def latency(
     )
     stack.start_infrastructure()
     try:
-        messages = prepared(rate, duration)
+        messages = prepared(rate, duration, invited)
         size = round(statistics.fmean(len(m[2]) for m in messages))
         nc = await nats.connect(stack.nats_url)
         try:
@@ -445,8 +464,10 @@ def latency_runs(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]
                 workdir / f"run{number}",
                 env,
                 store_sync=not args.unsynced_store,
+                invited=args.invited,
             )
         )
+        run["invited"] = args.invited
         target = 1000 * interval + 5 * run["anchor_hop_ms_p99"]
         run["p99_over_target"] = round(run["latency_ms_p99"] / target, 3)
         run["service_env"] = env
@@ -471,6 +492,12 @@ def main() -> None:
         default=[],
         metavar="NAME=VALUE",
         help="extra environment for the scoring service, e.g. SIPAS_SCORING_INDEX_INTERVAL=0.05",
+    )
+    parser.add_argument(
+        "--invited",
+        type=float,
+        default=0.0,
+        help="latency: share of responses answering an invitation (marked in the funnel)",
     )
     parser.add_argument(
         "--unsynced-store",

@@ -4,7 +4,8 @@ Each scenario runs the four services under a bounded load, kills -9 at seeded ra
 moments, waits until every durable consumer has nothing pending, then recomputes what
 the system must hold from what was published (the streams) and compares exactly:
 scoring's counts (and its rebuild), each dossier decided once, no quota overshoot, one
-alert per low rating, every answered invitation counted once.
+alert per low rating, every answered invitation counted once (and marked answered in
+scoring's funnel).
 """
 
 from __future__ import annotations
@@ -135,12 +136,18 @@ async def assert_sampling(
 async def assert_scoring(
     nc: object, mongo: AsyncMongoClient[dict[str, object]], responses: list[ResponseRecorded]
 ) -> None:
-    """Scoring counted every response once, and its rebuild from the log agrees."""
+    """Scoring counted every response once, its rebuild from the log agrees, and the funnel
+    marks exactly the invitations that were answered."""
     result = await rebuild(nc, mongo, "sipas_scoring", offset=VIETNAM, write=False)  # type: ignore[arg-type]
     summary = result.summary()
     assert summary["differences"] == [], summary
     assert result.equal, summary
     assert summary["responses_counted"] == len({r.event_id for r in responses}), summary
+    answered = {str(r.invitation_id) for r in responses if r.invitation_id is not None}
+    funnel = mongo["sipas_scoring"]["funnel_invitations"]
+    marked = {str(doc["_id"]) async for doc in funnel.find({"responded": True})}
+    assert answered, "the load answered no invitation"
+    assert marked == answered
 
 
 async def assert_alerts(

@@ -22,6 +22,7 @@ from sipas_contracts.streams import (
     DEAD_LETTERS,
     SAMPLING_DOSSIERS,
     SAMPLING_RESPONSES,
+    SCORING_FUNNEL_RESPONSES,
     partition_consumers,
 )
 from sipas_runtime.embedded import EmbeddedNats
@@ -144,7 +145,6 @@ ALLOWED_CONSUMERS = [
     ("sampling", "SIPAS_DOSSIERS", "sampling-dossiers"),
     ("sampling", "SIPAS_RESPONSES", "sampling-responses"),
     ("scoring", "SIPAS_RESPONSES", "scoring-responses"),
-    ("scoring", "SIPAS_RESPONSES", "scoring-funnel-responses"),
     ("scoring", "SIPAS_DOSSIERS", "scoring-dossiers"),
     ("scoring", "SIPAS_INVITATIONS", "scoring-invitations"),
     ("alerts", "SIPAS_RESPONSES", "alerts-responses"),
@@ -370,6 +370,24 @@ async def test_downstream_cannot_take_or_reconfigure_alerts_consumer(connect):
     assert "mine" in names  # ... downstream made its own "mine"
     assert after == before
     assert len(messages) == 3  # none taken by downstream
+
+
+async def test_scoring_may_read_and_delete_its_retired_durable_but_not_pull_from_it(connect):
+    spec = SCORING_FUNNEL_RESPONSES
+    admin = await connect("admin")
+    await admin.nc.jetstream().add_consumer(spec.stream, consumer_config(spec))
+    scoring = await connect("scoring")
+    where = f"{spec.stream}.{spec.durable}"
+
+    answers = [
+        await answer(scoring, f"$JS.API.CONSUMER.INFO.{where}", {}),
+        await answer(scoring, f"$JS.API.CONSUMER.MSG.NEXT.{where}", {"batch": 1}),
+        await answer(scoring, f"$JS.API.CONSUMER.DELETE.{where}", {}),
+    ]
+
+    assert answers == ["ok", "refused", "ok"]
+    names = {c.name for c in await admin.nc.jetstream().consumers_info(spec.stream)}
+    assert spec.durable not in names
 
 
 async def answer(session: Session, subject: str, body: dict[str, object]) -> str:

@@ -175,13 +175,6 @@ SCORING_RESPONSES = ConsumerSpec(
     description="Fold responses into per-unit aggregates",
     pinned=True,
 )
-SCORING_FUNNEL_RESPONSES = ConsumerSpec(
-    durable="scoring-funnel-responses",
-    stream=RESPONSES.name,
-    filter_subjects=(subjects.RESPONSES_RECORDED,),
-    owner="scoring",
-    description="Funnel: mark invitations answered (kept off the index hot path)",
-)
 SCORING_DOSSIERS = ConsumerSpec(
     durable="scoring-dossiers",
     stream=DOSSIERS.name,
@@ -231,7 +224,6 @@ ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
     SAMPLING_DOSSIERS,
     SAMPLING_RESPONSES,
     SCORING_RESPONSES,
-    SCORING_FUNNEL_RESPONSES,
     SCORING_DOSSIERS,
     SCORING_INVITATIONS,
     SCORING_CAMPAIGNS,
@@ -239,6 +231,17 @@ ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
     ALERTS_INDEXES,
     ALERTS_INVITATIONS,
 )
+
+SCORING_FUNNEL_RESPONSES = ConsumerSpec(
+    durable="scoring-funnel-responses",
+    stream=RESPONSES.name,
+    filter_subjects=(subjects.RESPONSES_RECORDED,),
+    owner="scoring",
+    description="Retired (#22): marked invitations answered; the responses consumer's "
+    "checkpoints write the marks now",
+)
+RETIRED_CONSUMERS: tuple[ConsumerSpec, ...] = (SCORING_FUNNEL_RESPONSES,)
+"""Durables of earlier versions: their owner finishes their work and deletes them."""
 
 
 def partition_consumers(spec: ConsumerSpec, count: int) -> tuple[ConsumerSpec, ...]:

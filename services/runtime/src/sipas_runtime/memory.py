@@ -9,7 +9,9 @@ documents and the position they describe, in one transaction, group-committed.
   receives its messages. Becoming the owner (:meth:`MemoryConsumer.take_over`) = claim the
   position (fencing the previous owner's checkpoints), load the checkpoint, then replay
   through the resume primitive (``sipas_runtime.resume``) every sequence the durable handed
-  out that the checkpoint lacks. Losing the pin (423) or a fenced checkpoint drops the state.
+  out that the checkpoint lacks; then ``on_take_over`` (if any) gets the checkpoint loaded,
+  for work only the owner may do (scoring: finish a retired durable's marks). Losing the
+  pin (423) or a fenced checkpoint drops the state.
   The server pins a client only to deliver it a message: when the owner died and nothing
   more comes, a standby *adopts* the unpinned durable whose checkpoint lags what it handed
   out (:meth:`MemoryConsumer.adopt_orphan`), or the last folded messages would wait in no
@@ -32,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, Literal, TypeVar
 
 import structlog
@@ -65,6 +67,8 @@ from sipas_runtime.streams import consumer_config
 
 E = TypeVar("E")
 log = structlog.get_logger(__name__)
+TakeOverHook = Callable[[JetStreamContext, AppliedSequences], Awaitable[object]]
+"""Called by a new owner with the checkpoint it loaded (see :meth:`MemoryConsumer.take_over`)."""
 
 
 class MemoryConsumer(Generic[E]):
@@ -87,8 +91,10 @@ class MemoryConsumer(Generic[E]):
         republished: RepublishedGuard | None = None,
         on_applied: Callable[[], None] | None = None,
         active: Callable[[], bool] | None = None,
+        on_take_over: TakeOverHook | None = None,
     ) -> None:
         self.spec = spec
+        self._on_take_over = on_take_over
         self._active = active or (lambda: True)
         self.state = state
         decoder = message_decoder(decode, decode_message)
@@ -207,6 +213,11 @@ class MemoryConsumer(Generic[E]):
         read_back = 0
         for first, last in todo:
             read_back += await replay(js, self.spec, first, last, self.apply)
+        if self._on_take_over is not None:
+            try:
+                await self._on_take_over(js, stored.applied)
+            except Exception:  # its work waits for the next take-over; the state is ours
+                log.exception("take_over_hook_failed", consumer=self.spec.durable)
         seconds = round(time.monotonic() - started, 3)
         log.info("took_over", consumer=self.spec.durable, checkpoint=checkpointed,
                  upto=upto, replayed=read_back, seconds=seconds)  # fmt: skip

@@ -7,7 +7,8 @@ consumer is added (``sipas nats config --check`` fails when the committed file i
 
 Each service user may: publish its own events and its own dead letters; create, pull from
 and ack only its own durable consumers (consumer-level API subjects, never another user's
-durable), and read back by sequence the streams they consume; create/update only the
+durable), and read back by sequence the streams they consume; read and delete its
+retired durables (``streams.RETIRED_CONSUMERS``); create/update only the
 streams it owns, and only create (never update) the shared dead-letter and override
 streams, whose settings the operators' ``sipas nats provision`` keeps; read stream info;
 receive replies only on its private inbox prefix (``_INBOX_<service>``), so no service can
@@ -136,6 +137,10 @@ def service_permissions(service: str, partitions: int = 0) -> dict[str, Any]:
                 publish += [f"{JS}.CONSUMER.UNPIN.{where}", f"{JS}.CONSUMER.DELETE.{where}"]
             # Read back by sequence what its consumers consume (resuming a lost commit).
             publish.append(f"{JS}.STREAM.MSG.GET.{spec.stream}")
+    for spec in streams.RETIRED_CONSUMERS:  # the owner reads where it stopped, then deletes it
+        if spec.owner == service:
+            where = f"{spec.stream}.{spec.durable}"
+            publish += [f"{JS}.CONSUMER.INFO.{where}", f"{JS}.CONSUMER.DELETE.{where}"]
     return {
         "publish": {"allow": sorted(set(publish))},
         # Replay requests come from operators (admin) only; the answer goes to their inbox.

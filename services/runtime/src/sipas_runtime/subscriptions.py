@@ -27,7 +27,7 @@ from sipas_runtime.connections import Connections
 from sipas_runtime.consumer import Handler, IdempotentConsumer
 from sipas_runtime.decoding import Decoder, MessageDecoder
 from sipas_runtime.dedup import DedupMode, event_key
-from sipas_runtime.memory import MemoryConsumer
+from sipas_runtime.memory import MemoryConsumer, TakeOverHook
 from sipas_runtime.pull import PullLoop
 from sipas_runtime.recovery import Recoverable
 from sipas_runtime.republished import RepublishedGuard
@@ -134,13 +134,15 @@ class Subscriptions(Connections):
         on_applied: Callable[[], None] | None = None,
         active: Callable[[], bool] | None = None,
         refuse_republished: bool = True,
+        on_take_over: TakeOverHook | None = None,
     ) -> MemoryConsumer[E]:
         """Fold ``spec``'s pinned durable into ``state`` in memory, with checkpoints.
 
         One instance at a time owns it (``sipas_runtime.memory``); ``on_applied`` is
         called after each batch is folded (e.g. to wake a loop that acts on the state);
         ``active``: whether this instance should pull it now (partitions);
-        ``refuse_republished`` is off when ``state`` already recognises a repeat.
+        ``refuse_republished`` is off when ``state`` already recognises a repeat;
+        ``on_take_over``: called by each new owner with the checkpoint it loaded.
         """
         if not spec.pinned:  # its permissions and the server's priority group depend on it
             msg = f"{spec.durable}: a consumer whose state is in memory must be pinned"
@@ -162,6 +164,7 @@ class Subscriptions(Connections):
             republished=self._republished_guard(spec) if refuse_republished else None,
             on_applied=on_applied,
             active=active,
+            on_take_over=on_take_over,
         )
         self._loops.append(
             lambda nc, js: consumer.pull_loop(

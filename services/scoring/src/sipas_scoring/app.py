@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from sipas_contracts.streams import (
     SCORING_CAMPAIGNS,
     SCORING_DOSSIERS,
-    SCORING_FUNNEL_RESPONSES,
     SCORING_INVITATIONS,
     SCORING_RESPONSES,
 )
@@ -21,6 +20,7 @@ from sipas_scoring.api import indices, public, publications, service_of
 from sipas_scoring.api.permissions import PERMISSIONS
 from sipas_scoring.counts import Counts, CountsReader
 from sipas_scoring.metrics import ScoringMetrics
+from sipas_scoring.retired_funnel import finish_retired_marks
 from sipas_scoring.settings import Settings
 from sipas_scoring.store import COLLECTIONS, Stores
 from sipas_scoring.updates import IndexPublisher
@@ -71,20 +71,20 @@ class ScoringService:
             decode=handlers.decode_response,
             state=self.counts,
             on_applied=self.index_publisher.nudge,
+            on_take_over=lambda js, checkpoint: finish_retired_marks(
+                js, self.runtime.mongo, settings.database_name, self.stores.funnel, checkpoint
+            ),
         )
 
 
 def register_consumers(scoring: ScoringService) -> None:
-    """The three funnel consumers and the plans (the responses are folded in memory)."""
+    """The funnel's dossiers and invitations, and the plans.
+
+    The responses are folded in memory (``ScoringService.responses``), and their checkpoints
+    write the funnel's "responded" marks too.
+    """
     runtime, offset = scoring.runtime, scoring.settings.utc_offset
     pace = scoring.settings.funnel_interval  # the funnel: nobody waits on it
-    runtime.consume(
-        SCORING_FUNNEL_RESPONSES,
-        decode=handlers.decode_answered,
-        handler=handlers.on_funnel_responses(scoring.stores.funnel),
-        dedup="sequence",
-        pace=pace,
-    )
     runtime.consume(
         SCORING_DOSSIERS,
         decode=handlers.decode_dossier,

@@ -8,6 +8,13 @@ been published as index updates. An instance that takes the counts over re-publi
 the slices counted after that mark (same deterministic event ids, so JetStream drops
 what was published already) and everything it replays.
 
+The funnel's "responded" marks ride along: each response that answers an invitation
+leaves the upsert that marks it (``sipas_scoring.store.funnel.responded``) pending until
+the next checkpoint writes it, in the same transaction as the counts and the position, so
+scoring reads each response once (before, a second durable read every response again to
+mark the invitations in a transaction of its own). A mark is idempotent, so a replay
+writing it again changes nothing.
+
 Beside the months, the responses of the latest local days (today and yesterday, by the
 clock) are also counted per **day** (``YYYY-MM-DD`` buckets), for live screens' "today"
 (``period=today``); their slices are checkpointed in ``day_aggregates`` with the same
@@ -38,6 +45,7 @@ from sipas_scoring.store.aggregates import (
     MongoAggregateStore,
     to_document,
 )
+from sipas_scoring.store.funnel import INVITATIONS, responded
 
 Touched = dict[str, set[tuple[str, str]]]
 """Per campaign: the (unit, month) pairs whose counts changed."""
@@ -61,6 +69,8 @@ class Counts:
         self._writing: dict[SliceKey, int] = {}
         self._change = 0
         self._touched: Touched = {}
+        self._marks: dict[str, tuple[Document, Document]] = {}  # invitation -> its mark
+        self._marking: dict[str, tuple[Document, Document]] = {}
         self.published = 0
         """Every response up to this stream sequence is reflected in published index updates."""
 
@@ -68,6 +78,9 @@ class Counts:
     def fold(self, deliveries: Sequence[Delivery[ResponseRecorded]], /) -> None:
         """Count the responses (all of them, or none if one cannot be counted)."""
         increments = fold(((d.seq, d.event) for d in deliveries), self._offset)
+        for d in deliveries:
+            if d.event.invitation_id is not None:
+                self._marks[str(d.event.invitation_id)] = responded(d.event)
         self._change += 1
         for key in self._add(self._campaigns, increments):
             self._touched.setdefault(key.campaign_id, set()).add((key.unit, key.bucket))
@@ -122,11 +135,14 @@ class Counts:
         """Forget everything."""
         self._campaigns, self._days, self._dirty, self._writing = {}, {}, {}, {}
         self._touched = {}
+        self._marks, self._marking = {}, {}
         self.published = 0
 
     def contents(self, writes: Writes) -> Document:
-        """Replace the slices changed since the last checkpoint; the published mark."""
-        self._writing = dict(self._dirty)
+        """The slices changed and the marks folded since the last checkpoint; ``published``."""
+        self._writing, self._marking = dict(self._dirty), dict(self._marks)
+        for selector, update in self._marking.values():
+            writes.update(INVITATIONS, selector, update, upsert=True)
         for key in self._writing:
             month = self._campaigns.get(key.campaign_id, {}).get(key)
             held = month or self._days[key.campaign_id][key]
@@ -135,14 +151,21 @@ class Counts:
         return {"published": self.published}
 
     def saved(self) -> None:
-        """The slices last written are stored (unless they changed again meanwhile)."""
+        """The slices and marks last written are stored (unless they changed again meanwhile)."""
         for key, change in self._writing.items():
             if self._dirty.get(key) == change:
                 del self._dirty[key]
-        self._writing = {}
+        for invitation, mark in self._marking.items():
+            if self._marks.get(invitation) is mark:
+                del self._marks[invitation]
+        self._writing, self._marking = {}, {}
 
     def touch_all(self) -> None:
-        """Every slice is written again at the next checkpoint."""
+        """Every slice is written again at the next checkpoint.
+
+        Not the marks already written: memory keeps none (docs/scoring.md, "Marks and the
+        store", says how to write them again).
+        """
         self._change += 1
         for tallies in [*self._campaigns.values(), *self._days.values()]:
             self._dirty.update(dict.fromkeys(tallies, self._change))

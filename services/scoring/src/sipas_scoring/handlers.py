@@ -4,7 +4,8 @@
   (:mod:`sipas_scoring.counts`) and published from them by the debounced
   :mod:`sipas_scoring.updates` loop;
 - funnel: dossiers per unit and day (de-duplicated by dossier number, so a corrected
-  dossier is not counted twice), one document per invitation, invitations answered.
+  dossier is not counted twice), one document per invitation (the invitations answered
+  are marked with the counts' checkpoints).
 
 Decoders accept exactly what the rebuild accepts (same functions), so a replay of the
 log reproduces the live counts; a response naming an unknown instrument, item or answer
@@ -49,7 +50,7 @@ def decode_response(data: bytes) -> ResponseRecorded:
 
 
 def decode_answered(data: bytes) -> Answered:
-    """The funnel's view of a response (its answers are the index consumer's business)."""
+    """The funnel's view of a response (the retired funnel durable's hand-over reads it)."""
     return Answered.model_validate_json(data)
 
 
@@ -71,16 +72,6 @@ def decode_plan(data: bytes) -> CampaignPlanned:
 def dossier_key(delivery: Delivery[DossierCompleted]) -> str:
     """Dossiers are counted once per dossier number, whatever revision arrives."""
     return delivery.event.dossier_id
-
-
-def on_funnel_responses(store: FunnelStore) -> Handler[Answered]:
-    """Mark the invitations the fresh responses answer."""
-
-    async def handle(batch: Batch[Answered], session: AsyncClientSession) -> Sequence[Event]:
-        await store.mark_responded((d.event for d in batch.fresh), session)
-        return ()
-
-    return handle
 
 
 def on_dossiers(store: FunnelStore, *, offset: timedelta) -> Handler[DossierCompleted]:

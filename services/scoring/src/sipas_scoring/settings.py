@@ -59,7 +59,7 @@ class Settings(ServiceSettings):
         default=0.5,
         ge=0,
         le=10,
-        description="Seconds between batches of the funnel consumers (responses, dossiers, "
+        description="Seconds between batches of the funnel consumers (dossiers, "
         "invitations): few large batches leave the database to the index's path",
     )
 

@@ -4,9 +4,10 @@
   counted by the local date the result was delivered (a handful of ``$inc`` fields).
 - ``funnel_invitations``: ``{_id: <invitation id>, campaign_id, unit, stratum, channel,
   channels, attempts, first_at, completed_at, responded, response_mode}`` (``completed_at``:
-  when the invited dossier was completed, the funnel's default window). The invitation consumer and
-  the response consumer each upsert their half, so the join is exact whichever event
-  scoring sees first; every update is idempotent.
+  when the invited dossier was completed, the funnel's default window). The invitation consumer
+  upserts its half, and the responses' half (:func:`responded`) is written with the
+  in-memory counts' checkpoints (``sipas_scoring.counts``), so the join is exact whichever
+  event scoring sees first; every update is idempotent.
 """
 
 from __future__ import annotations
@@ -19,13 +20,24 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from typing_extensions import override
 
-from sipas_contracts.events import InvitationSent
+from sipas_contracts.events import InvitationSent, ResponseRecorded
 from sipas_runtime.mongo import Collection, Document, MongoStore
 from sipas_scoring.domain.funnel import Answered, FunnelCounts
 
 DOSSIERS = "funnel_dossiers"
 INVITATIONS = "funnel_invitations"
 DayKey = tuple[str, date]
+
+
+def responded(answered: Answered | ResponseRecorded) -> tuple[Document, Document]:
+    """The idempotent upsert (selector, update) marking the invitation ``answered`` answers."""
+    return (
+        {"_id": str(answered.invitation_id)},
+        {
+            "$set": {"responded": True, "response_mode": answered.collection_mode},
+            "$setOnInsert": {"campaign_id": answered.campaign_id, "unit": answered.unit},
+        },
+    )
 
 
 class FunnelStore(Protocol):
@@ -132,16 +144,7 @@ class MongoFunnelStore(MongoStore, FunnelStore):
         self, responses: Iterable[Answered], session: AsyncClientSession
     ) -> None:
         operations = [
-            UpdateOne(
-                {"_id": str(r.invitation_id)},
-                {
-                    "$set": {"responded": True, "response_mode": r.collection_mode},
-                    "$setOnInsert": {"campaign_id": r.campaign_id, "unit": r.unit},
-                },
-                upsert=True,
-            )
-            for r in responses
-            if r.invitation_id is not None
+            UpdateOne(*responded(r), upsert=True) for r in responses if r.invitation_id is not None
         ]
         if operations:
             await self._invitations.bulk_write(operations, ordered=False, session=session)
