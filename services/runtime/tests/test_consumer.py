@@ -455,7 +455,10 @@ async def test_a_paced_consumer_takes_what_arrives_meanwhile_in_one_batch(runtim
     # One batch at the start, one per pace while messages arrive, one that drains the rest.
     assert len(batches) <= math.ceil(publishing / pace) + 2, (publishing, batches)
     assert len(batches) < 60 / 4, batches  # unpaced, nearly every message is a batch
-    assert all(gap >= pace - 0.02 for gap in gaps), gaps
+    # Batches begin ``pace`` apart; the handler sees each after decoding it, which a loaded
+    # machine may slow for one batch more than the next (seen: 0.379 s apart). Unpaced, the
+    # gaps are the publisher's 20 ms.
+    assert all(gap >= pace / 2 for gap in gaps), gaps
 
 
 def test_consumer_config_bounds_redelivery_above_the_dlq_threshold():
