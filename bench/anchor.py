@@ -37,6 +37,7 @@ from typing import Any
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import api
+from pymongo import AsyncMongoClient
 from rich.console import Console
 from rich.table import Table
 
@@ -126,6 +127,51 @@ class CpuMeter:
         }
         out["cpu_us_per_event_total"] = round(1e6 * sum(spent.values()) / max(1, events), 1)
         out["cpu_busy_share_of_wall"] = round(sum(spent.values()) / max(wall, 1e-9), 2)
+        return out
+
+
+class StoreOps:
+    """What the store was asked between :meth:`start` and :meth:`per_event`, per event.
+
+    Its ``opcounters`` (``serverStatus``: insert, query, update, delete, getmore, command)
+    and, from the oplog (``local.oplog.rs``, the last 100,000 writes on SecantusDB), the
+    documents written per collection: where the store's CPU per event goes.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url)
+        self._counters: dict[str, int] = {}
+        self._since: Any = None
+
+    async def _status(self) -> dict[str, Any]:
+        return dict(await self._client.admin.command("serverStatus"))
+
+    async def start(self) -> None:
+        status = await self._status()
+        self._counters = dict(status.get("opcounters", {}))
+        self._since = status.get("operationTime")
+
+    async def per_event(self, events: int) -> dict[str, Any]:
+        counters = (await self._status()).get("opcounters", {})
+        n = max(1, events)
+        out: dict[str, Any] = {
+            f"store_{op}_per_event": round((value - self._counters.get(op, 0)) / n, 2)
+            for op, value in counters.items()
+        }
+        written: dict[str, int] = {}
+        oplog = self._client["local"]["oplog.rs"]
+        first = await oplog.find_one({}, {"ts": 1}, sort=[("$natural", 1)])
+        query = {} if self._since is None else {"ts": {"$gt": self._since}}
+        async for entry in oplog.find(query, {"op": 1, "ns": 1}):
+            if entry.get("ns") and entry.get("op") in {"i", "u", "d"}:
+                key = f"{entry['ns']} {entry['op']}"
+                written[key] = written.get(key, 0) + 1
+        most = sorted(written.items(), key=lambda kv: -kv[1])
+        out["store_writes_per_event"] = {key: round(count / n, 3) for key, count in most}
+        out["store_oplog_complete"] = bool(
+            first is None or self._since is None or first["ts"] <= self._since
+        )
+        await self._client.close()
         return out
 
 

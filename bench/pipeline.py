@@ -20,7 +20,9 @@ SecantusDB, synced commits):
 
 Sustained dossier events/s = dossiers / that time, printed beside the same run's raw
 atomic-batch rate (target: ≥ 3,000/s or ≥ 25 % of the raw atomic rate, whichever is lower),
-with each stage's finishing time and CPU per dossier of every process from ``/proc``.
+with each stage's finishing time, CPU per dossier of every process from ``/proc``, and what
+the store was asked per dossier (``anchor.StoreOps``: its command counters, and the documents
+written per collection from its oplog).
 ``--runs N`` repeats on fresh servers and prints min / median / max. Writes JSON to
 bench/results/.
 """
@@ -40,7 +42,17 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from anchor import SERVERS, CpuMeter, Repeated, Report, load, measure, repeat, share_of_atomic
+from anchor import (
+    SERVERS,
+    CpuMeter,
+    Repeated,
+    Report,
+    StoreOps,
+    load,
+    measure,
+    repeat,
+    share_of_atomic,
+)
 from intake import raw_messages
 from sampling_decisions import campaign
 
@@ -214,7 +226,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         )
         await ensure_streams(nc.jetstream(), replicas=1)
         stack.start(timeout=180)
-        return {"anchor": anchor, "pipeline": await flow(nc, args)}
+        store = StoreOps(stack.mongo_url)
+        await store.start()
+        pipe = await flow(nc, args)
+        return {"anchor": anchor, "pipeline": pipe, "store": await store.per_event(args.dossiers)}
     finally:
         await nc.close()
         stack.stop()
@@ -246,9 +261,17 @@ def show(results: dict[str, Any]) -> None:
     for role in ("intake", "sampling", "scoring", "store", "nats-server", "bench", "total"):
         report.add(f"CPU per dossier: {role}", pipe.get(f"cpu_us_per_event_{role}", 0.0), unit="µs")
     report.add("raw hop p99 (same run)", anchor["hop_ms_p99"], unit="ms")
+    store = results.get("store", {})
+    for op in ("insert", "update", "delete", "query", "getmore", "command"):
+        report.add(f"store {op} commands per dossier", store.get(f"store_{op}_per_event", 0.0))
+    floor = "" if store.get("store_oplog_complete", True) else " ≥"  # the oplog wrapped
+    for key, per in list(store.get("store_writes_per_event", {}).items())[:12]:
+        namespace, op = key.split()
+        report.add(f"  {ACTIONS.get(op, op)} per dossier{floor}: {namespace}", per)
     report.show()
 
 
+ACTIONS = {"i": "inserted", "u": "updated", "d": "deleted"}
 KEYS = (
     "pipeline.dossiers_per_s",
     "anchor.atomic_batch_500_per_s",
