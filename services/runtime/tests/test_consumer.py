@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import math
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -459,6 +460,34 @@ async def test_a_paced_consumer_takes_what_arrives_meanwhile_in_one_batch(runtim
     # machine may slow for one batch more than the next (seen: 0.379 s apart). Unpaced, the
     # gaps are the publisher's 20 ms.
     assert all(gap >= pace / 2 for gap in gaps), gaps
+
+
+async def test_a_paced_consumer_with_a_backlog_takes_full_batches_without_waiting(runtime, nc):
+    # The first batch is held until 100 more wait: 10 batches of 10, which at a pace of 2 s
+    # would take 18 s more; full batches do not wait for the pace.
+    batches: list[int] = []
+    backlog = asyncio.Event()
+
+    async def handler(batch: Batch[ResponseRecorded], session: Any) -> list[Any]:
+        batches.append(len(batch.fresh))
+        await backlog.wait()
+        return []
+
+    runtime.consume(
+        spec(), decode=decode, handler=handler, dedup="sequence", pace=2.0, batch_size=10
+    )
+    await runtime.start()
+    await publish(nc, response())
+    await eventually(lambda: batches == [1])
+    for _ in range(100):
+        await publish(nc, response())
+    released = time.monotonic()
+    backlog.set()
+
+    await eventually(lambda: sum(batches) == 101, seconds=25)
+    # the second batch waits for the pace (the first was not full), the full ones do not
+    assert time.monotonic() - released < 8, batches
+    assert len(batches) <= 13, batches
 
 
 def test_consumer_config_bounds_redelivery_above_the_dlq_threshold():

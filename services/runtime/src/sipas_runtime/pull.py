@@ -19,7 +19,8 @@ A consumer off the hot path may be *paced*: a batch starts at most every ``pace`
 seconds, so what arrives meanwhile waits for one larger batch. Each batch costs a
 transaction whatever its size, so a paced consumer takes its share of the database and
 of the event loop in a few large batches instead of many small ones, and leaves them to
-the consumers a user is waiting on.
+the consumers a user is waiting on. A full batch (``batch`` messages) means a backlog: the
+next one starts at once, so pacing never caps the consumer below the rate that arrives.
 
 A loop on a *pinned* durable (``sipas_runtime.pinning``) names the priority group in its
 requests, keeps the pin id the server gives with the first message it delivers and sends
@@ -234,7 +235,10 @@ class PullLoop:
                     # Paced: let the batch fill until ``pace`` after the previous one began.
                     await asyncio.sleep(max(0.0, started + self._pace - time.monotonic()))
                     messages.extend(self._drain(self._batch - len(messages)))
-                    started = time.monotonic()
+                    # A full batch is a backlog: the next one starts at once, or the pace
+                    # would cap the consumer at ``batch / pace`` messages/s, below what comes.
+                    full = len(messages) >= self._batch
+                    started = -self._pace if full else time.monotonic()
                     await self._handle(messages)
             except asyncio.CancelledError:
                 raise
