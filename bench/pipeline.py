@@ -216,6 +216,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         workdir / "stack",
         services=("intake", "sampling", "scoring"),
         ports={},
+        store_sync=not args.unsynced_store,
         extra_env={
             "SIPAS_SAMPLING_CAMPAIGN_FILES": files,
             "SIPAS_SAMPLING_DISPATCH_INTERVAL": "60",  # decisions only: sending is a stage apart
@@ -235,7 +236,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         store = StoreOps(stack.mongo_url)
         await store.start()
         pipe = await flow(nc, args)
-        return {"anchor": anchor, "pipeline": pipe, "store": await store.per_event(args.dossiers)}
+        ops = await store.per_event(args.dossiers)
+        return {"anchor": anchor, "pipeline": pipe, "store": ops | {"synced": stack.store_sync}}
     finally:
         await nc.close()
         stack.stop()
@@ -303,6 +305,11 @@ def main() -> None:
     parser.add_argument("--anchor-rate", type=float, default=1000, help="raw hop rate")
     parser.add_argument("--runs", type=int, default=1, help="repeat, each with its own anchors")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, stores)")
+    parser.add_argument(
+        "--unsynced-store",
+        action="store_true",
+        help="SecantusDB without --sync-on-commit (only to measure what syncing costs)",
+    )
     args = parser.parse_args()
     repeat(
         Repeated(
