@@ -302,3 +302,51 @@ async def test_after_a_store_lost_checkpoints_every_document_is_written_again(
 
     await eventually(rewritten)
     assert consumer.owner
+
+
+class Loaded(PerUnit):
+    """A state that cannot fold before it is loaded (as sampling's book without its keys)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded = False
+
+    def fold(self, deliveries: Sequence[Delivery[ResponseRecorded]], /) -> None:
+        if not self.loaded:
+            msg = "folded into a state that was dropped and not loaded again"
+            raise RuntimeError(msg)
+        super().fold(deliveries)
+
+    async def load(self, db: Any, session: Any) -> None:
+        await super().load(db, session)
+        self.loaded = True
+
+    def clear(self) -> None:
+        super().clear()
+        self.loaded = False
+
+
+async def test_a_state_lost_while_its_batch_is_admitted_folds_and_dead_letters_nothing(
+    settings, started, nc
+):
+    runtime = ServiceRuntime(settings, title="probe")
+    consumers: list[MemoryConsumer[Any]] = []
+    lost: list[str] = []
+
+    def decode(data: bytes) -> ResponseRecorded:  # the batch is admitted: the pin moves once
+        event = ResponseRecorded.model_validate_json(data)
+        if event.unit == "ht-handover" and not lost:
+            lost.append(event.unit)
+            consumers[0].lose("handed_over")
+        return event
+
+    consumers.append(runtime.consume_in_memory(SPEC, decode=decode, state=Loaded()))
+    started.append(runtime)
+    await runtime.start()
+    events = await publish(nc, 2) + await publish(nc, 1, unit="ht-handover")
+    events += await publish(nc, 3)
+
+    consumer = consumers[0]
+    await eventually(lambda: consumer.owner and consumer.state.counts == recount(events))
+    assert lost
+    assert await consumer.dead_sequences() == set()

@@ -273,7 +273,9 @@ class MemoryConsumer(Generic[E]):
         """Fold what the state does not hold yet, then ack every message.
 
         An instance that does not own the state (it just lost the pin) folds and acks
-        nothing: the messages come again, to the owner.
+        nothing: the messages come again, to the owner. So does one that loses it while the
+        batch is admitted (``lose`` does not wait for the lock): the state it would fold
+        into is a dropped one, never loaded, and a message it failed on is not poison.
         """
         started = time.monotonic()
         async with self._lock:
@@ -283,7 +285,8 @@ class MemoryConsumer(Generic[E]):
             for m in messages:
                 if m.seq not in self.applied and m.seq not in self._dead:
                     todo.setdefault(m.seq, m)
-            await self._fold(list(todo.values()))
+            if not await self._fold(list(todo.values()), self._generation):
+                return
         for msg in messages:
             await msg.ack()
         self._metrics.batch_messages.labels(*self._labels).observe(len(messages))
@@ -291,7 +294,8 @@ class MemoryConsumer(Generic[E]):
         if self._on_applied is not None:
             self._on_applied()
 
-    async def _fold(self, messages: list[StreamMessage]) -> None:
+    async def _fold(self, messages: list[StreamMessage], generation: int) -> bool:
+        """Fold the messages; False if the state was dropped meanwhile (nothing folded)."""
         deliveries = [d for d in [await self._admission.admit(m) for m in messages] if d]
         self._dead.update({m.seq for m in messages} - {d.seq for d in deliveries})
         repeats: set[int] = set()
@@ -299,12 +303,16 @@ class MemoryConsumer(Generic[E]):
             marked = self._checkpoints.markers
             repeats, markers = await self._republished.screen(deliveries, None, marked)
             marked.update({m["_id"]: m for m in markers})
+        if self._generation != generation:
+            return False
         fresh = [d for d in deliveries if id(d) not in repeats]
         if fresh:
             try:
                 self.state.fold(fresh)
             except Exception:  # noqa: BLE001 - the culprit is found (and logged) one at a time
-                fresh = await self._fold_one_by_one(fresh, {m.seq: m for m in messages})
+                fresh = await self._fold_one_by_one(fresh, {m.seq: m for m in messages}, generation)
+            if self._generation != generation:
+                return False
         done = {d.seq for d in fresh} | {d.seq for d in deliveries if id(d) in repeats}
         self.applied.add(done)
         self.applied_fresh += len(fresh)
@@ -312,12 +320,15 @@ class MemoryConsumer(Generic[E]):
         self._metrics.consumed.labels(*self._labels, "applied").inc(len(fresh))
         self._metrics.consumed.labels(*self._labels, "duplicate").inc(len(repeats))
         self._metrics.observe_ages(self.spec.durable, (d.event for d in fresh))
+        return True
 
     async def _fold_one_by_one(
-        self, deliveries: list[Delivery[E]], by_seq: dict[int, StreamMessage]
+        self, deliveries: list[Delivery[E]], by_seq: dict[int, StreamMessage], generation: int
     ) -> list[Delivery[E]]:
         folded = []
         for delivery in deliveries:
+            if self._generation != generation:
+                break  # dropped while a dead letter was sent: the rest is not this state's
             try:
                 self.state.fold([delivery])
             except Exception as exc:
