@@ -109,7 +109,11 @@ async def test_a_correction_of_an_invited_dossier_is_not_decided_again_nor_dead_
 
     await h.eventually(lambda: len(h.sent) == 2)  # the marker's: the batch went through
     assert h.sent[0].invitation_id != h.sent[1].invitation_id
-    assert len(await h.sampling.stores.invitations.by_campaign("demo")) == 2
+
+    async def stored() -> bool:  # decided from memory, they are stored at the next checkpoint
+        return len(await h.sampling.stores.invitations.by_campaign("demo")) == 2
+
+    await h.eventually(stored)
     assert letters == []
 
 
@@ -128,8 +132,13 @@ async def test_a_dossier_event_published_again_after_the_window_is_not_decided_a
     await h.publish([marker])
 
     await h.eventually(lambda: len(h.sent) == 2)  # the marker's: the copy went through first
-    decided = [row[0] for row in await h.sampling.stores.decisions.decisions("demo")]
-    assert decided.count(first.dossier_id) == 1
+
+    async def logged() -> list[str]:  # decided from memory, logged at the next checkpoint
+        decided = [row[0] for row in await h.sampling.stores.decisions.decisions("demo")]
+        return decided if marker.dossier_id in decided else []
+
+    await h.eventually(logged)
+    assert (await logged()).count(first.dossier_id) == 1
 
 
 async def test_a_zalo_webhook_signed_with_an_empty_secret_is_refused(harness):

@@ -19,7 +19,9 @@ CLOSING_HOUR = datetime(2026, 1, 1, 16, tzinfo=UTC)  # 23:00 in Vietnam: the win
 
 async def test_four_concurrent_instances_never_overshoot_a_quota(tools, harness, tmp_path):
     campaign = tools.quota_campaign(tmp_path / "race.yaml", "race-2026", "race-seed-2026")
-    instances = [await harness(campaign_files=campaign, batch_size=200) for _ in range(4)]
+    instances = [  # the store path's atomic reservations (#22's memory path: owner_killed)
+        await harness(campaign_files=campaign, batch_size=200, decisions="store") for _ in range(4)
+    ]
     events = [
         tools.completed(
             i,

@@ -172,8 +172,15 @@ async def test_the_development_campaign_invites_what_its_seed_draws(tools, harne
 
     expected = sorted(e.dossier_id for e in events if draw("dev-seed", e.dossier_id) < 0.5)
     await h.eventually(lambda: len(h.sent) == len(expected))
-    invited = await h.sampling.stores.invitations.by_campaign("demo")
-    assert sorted(d["dossier_id"] for d in invited) == expected
+
+    async def stored() -> list[str]:  # decided from memory, stored at the next checkpoint
+        invited = await h.sampling.stores.invitations.by_campaign("demo")
+        return sorted(d["dossier_id"] for d in invited)
+
+    async def all_stored() -> bool:
+        return await stored() == expected
+
+    await h.eventually(all_stored)
     assert all(isinstance(e, InvitationSent) and e.channel == "zalo" for e in h.sent)
 
 
@@ -252,6 +259,12 @@ async def test_a_deciding_instance_only_decides_and_a_dispatching_one_sends(tool
 
     await deciding.publish(events)
     await deciding.eventually(lambda: len(deciding.sent) == len(events))
+
+    async def stored():  # decided from memory, stored at the next checkpoint
+        invited = await deciding.sampling.stores.invitations.by_campaign("demo")
+        return invited if len(invited) == len(events) else []
+
+    await deciding.eventually(stored)
     await asyncio.sleep(0.5)  # ten dispatch intervals: an "all" instance would have sent
     invited = await deciding.sampling.stores.invitations.by_campaign("demo")
     assert {d["state"] for d in invited} == {"queued"}

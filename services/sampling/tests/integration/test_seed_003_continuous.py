@@ -104,7 +104,9 @@ async def test_seed_003_allocates_10000_in_proportion_and_invites_through_every_
 
         async def settled() -> bool:
             states = [d["state"] for d in await h.sampling.stores.invitations.by_campaign(CAMPAIGN)]
-            return all(s in {"sent", "undeliverable"} for s in states)
+            return len(states) == len(events) and all(
+                s in {"sent", "undeliverable"} for s in states
+            )
 
         await h.eventually(settled)
         docs = {
