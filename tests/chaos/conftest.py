@@ -304,9 +304,9 @@ async def read_stream(nc: Client, stream: str, *, after: int = 0) -> list[tuple[
 
 
 async def settled(chaos: Chaos) -> bool:
-    """Every durable consumer has nothing pending and nothing unacknowledged, and scoring's
+    """Every durable consumer has nothing pending and nothing unacknowledged, scoring's
     last checkpoint holds every response its durable delivered (its counts live in memory
-    and are acked before they are checkpointed)."""
+    and are acked before they are checkpointed), and no answer waits for its invitation."""
     nc = await nats.connect(chaos.nats.url)
     try:
         js = nc.jetstream()
@@ -314,9 +314,20 @@ async def settled(chaos: Chaos) -> bool:
             info = await js.consumer_info(spec.stream, spec.durable)
             if info.num_pending or info.num_ack_pending:
                 return False
-        return await checkpointed(chaos, await delivered(js, SCORING_RESPONSES))
+        if not await checkpointed(chaos, await delivered(js, SCORING_RESPONSES)):
+            return False
+        return not await answers_waiting(chaos)
     finally:
         await nc.close()
+
+
+async def answers_waiting(chaos: Chaos) -> int:
+    """Answers sampling holds until their invitation is stored (decided from memory)."""
+    mongo: AsyncMongoClient[Document] = AsyncMongoClient(chaos.mongo.url)
+    try:
+        return await mongo["sipas_sampling"]["answers_waiting"].count_documents({})
+    finally:
+        await mongo.close()
 
 
 async def checkpointed(chaos: Chaos, upto: int) -> bool:

@@ -466,3 +466,21 @@ class InMemoryInvitationStore:
                     del doc[field]
                 shredded += 1
         return shredded
+
+
+class InMemoryWaitingAnswers:
+    """Answers waiting for their invitation, by invitation id."""
+
+    def __init__(self) -> None:
+        self.docs: dict[UUID, Document] = {}
+
+    async def keep(
+        self, invitation_id: UUID, at: datetime, session: AsyncClientSession | None
+    ) -> None:
+        self.docs.setdefault(invitation_id, {"_id": invitation_id, "at": at})
+
+    async def oldest(self, limit: int = 500) -> list[Document]:
+        return copy.deepcopy(sorted(self.docs.values(), key=lambda d: d["at"])[:limit])
+
+    async def drop(self, invitation_id: UUID, session: AsyncClientSession | None) -> None:
+        self.docs.pop(invitation_id, None)

@@ -32,6 +32,7 @@ from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.settings import decode_key
 from sipas_runtime.stopping import cancel_all
 from sipas_sampling import handlers
+from sipas_sampling.answering import Answers
 from sipas_sampling.api import callbacks, campaigns, dev, draws, service_of
 from sipas_sampling.api.permissions import PERMISSIONS
 from sipas_sampling.campaigns import campaign_file, load_campaign_file
@@ -82,9 +83,11 @@ class SamplingService:
         self.draws = self._draws()
         self.dispatcher = self._dispatcher()
         self.dossier_handler = handlers.on_dossiers(self.selector, self.stores.invitations)
-        self.response_handler = handlers.on_responses(
-            self.stores.invitations, self.stores.decisions, self.metrics
-        )
+        self.answers = Answers(
+            self.stores.invitations, self.stores.decisions, self.stores.waiting_answers,
+            self.metrics,
+        )  # fmt: skip
+        self.response_handler = handlers.on_responses(self.answers)
         self.deciders: list[Decider] = []
         """The dossiers' durables decided in memory (``decisions=memory``): one, or one per
         partition (``SIPAS_PARTITIONS``)."""
@@ -268,6 +271,11 @@ def register_memory_decisions(sampling: SamplingService) -> None:
         )
         runtime.every(settings.refresh_interval, decider.loops.refresh)
         sampling.deciders.append(decider)
+
+    async def settle_waiting() -> None:  # answers that came before their invitation's checkpoint
+        await sampling.answers.settle_waiting(sampling.transact)
+
+    runtime.every(settings.refresh_interval, settle_waiting)
     publishing: list[asyncio.Task[None]] = []
 
     async def start_publishing(_: ServiceRuntime) -> None:

@@ -11,9 +11,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from sipas_contracts.events import DossierCompleted, Event, ResponseRecorded
 from sipas_runtime.batches import Batch
 from sipas_runtime.consumer import Handler
-from sipas_sampling.metrics import SamplingMetrics
+from sipas_sampling.answering import Answers
 from sipas_sampling.selection import Selector
-from sipas_sampling.store.decisions import DecisionStore
 from sipas_sampling.store.invitations import InvitationStore
 
 log = structlog.get_logger(__name__)
@@ -53,9 +52,7 @@ def on_dossiers(selector: Selector, invitations: InvitationStore) -> Handler[Dos
     return handle
 
 
-def on_responses(
-    invitations: InvitationStore, decisions: DecisionStore, metrics: SamplingMetrics
-) -> Handler[ResponseRecorded]:
+def on_responses(answers: Answers) -> Handler[ResponseRecorded]:
     """Handler: an answered invitation counts towards its unit's quota (response rate)."""
 
     async def handle(
@@ -65,18 +62,7 @@ def on_responses(
             response = delivery.event
             if response.invitation_id is None:
                 continue  # kiosk, paper: not part of a sample
-            before = await invitations.answer(response.invitation_id, response.occurred_at, session)
-            if before is None:
-                continue  # unknown here, or already answered
-            was_lapsed = before["state"] == "lapsed"
-            await decisions.settle(
-                before["campaign"],
-                before["unit"],
-                answered=1,
-                release=-1 if was_lapsed and before["list"] == "continuous" else 0,
-                session=session,
-            )
-            metrics.settled.labels(before["campaign"], "answered").inc()
+            await answers.answer(response.invitation_id, response.occurred_at, session)
         return []
 
     return handle

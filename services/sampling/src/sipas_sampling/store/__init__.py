@@ -7,6 +7,7 @@ indexes: :mod:`~sipas_sampling.store.collections`.
 from __future__ import annotations
 
 from sipas_runtime.mongo import Database
+from sipas_sampling.store.answers import MongoWaitingAnswers, WaitingAnswers
 from sipas_sampling.store.campaigns import CampaignStore, MongoCampaignStore
 from sipas_sampling.store.collections import COLLECTIONS, prepare
 from sipas_sampling.store.contacts import ContactStore, MongoContactStore
@@ -28,6 +29,7 @@ class Stores:
         self.decisions: DecisionStore = MongoDecisionStore(db)
         self.contacts: ContactStore = MongoContactStore(db)
         self.invitations: InvitationStore = MongoInvitationStore(db)
+        self.waiting_answers: WaitingAnswers = MongoWaitingAnswers(db)
         self.population: PopulationStore = MongoPopulationStore(db)
         self.dev_outbox: DevOutbox = MongoDevOutbox(db)
         """What the development outbox "sent"."""

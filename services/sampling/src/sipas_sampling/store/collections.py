@@ -7,7 +7,9 @@ document per campaign × unit: quota, reserved slots, answered, lapsed, released
 times per applicant pseudonym, for the cap), ``optouts`` (keyed hashes), ``decisions``
 (one document per batch and campaign: the audit log of every decision), ``population``
 (batch campaigns), ``draws`` and ``substitutions`` (hash-chained), ``invitations`` (state,
-delivery attempts, vault-encrypted contact and token), ``outbox`` (dev) and ``zalo_tokens``.
+delivery attempts, vault-encrypted contact and token), ``answers_waiting`` (answers to an
+invitation not stored yet: decided from memory, it is stored with the next checkpoint),
+``outbox`` (dev) and ``zalo_tokens``.
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ SUBSTITUTIONS = "substitutions"
 INVITATIONS = "invitations"
 OUTBOX = "outbox"
 ZALO_TOKENS = "zalo_tokens"
+ANSWERS_WAITING = "answers_waiting"
 COLLECTIONS = (
     CAMPAIGNS, CAMPAIGN_KEYS, QUOTAS, QUOTA_COUNTS, APPLICANTS, CONTACTS, OPTOUTS, DECISIONS,
-    POPULATION, DRAWS, SUBSTITUTIONS, INVITATIONS, OUTBOX, ZALO_TOKENS,
+    POPULATION, DRAWS, SUBSTITUTIONS, INVITATIONS, OUTBOX, ZALO_TOKENS, ANSWERS_WAITING,
 )  # fmt: skip
 
 
@@ -43,6 +46,8 @@ async def prepare(db: AsyncDatabase[Document]) -> None:
     await db[OUTBOX].create_index("created_at")
     # The development outbox holds recipients and live survey links: gone after a day.
     await db[OUTBOX].create_index("expires_at", expireAfterSeconds=0)
+    # An answer whose invitation never came (not one of ours) is dropped after a while.
+    await db[ANSWERS_WAITING].create_index("expires_at", expireAfterSeconds=0)
     await db[INVITATIONS].create_index([("state", ASCENDING), ("next_attempt_at", ASCENDING)])
     await db[INVITATIONS].create_index([("campaign", ASCENDING), ("dossier_id", ASCENDING)])
     await db[INVITATIONS].create_index([("campaign", ASCENDING), ("expires_at", ASCENDING)])
