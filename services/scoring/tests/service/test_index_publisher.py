@@ -4,21 +4,25 @@ and the in-memory profile store."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 from services.scoring.tests.fakes import InMemoryProfileStore
 
+from sipas_contracts import subjects
 from sipas_contracts.units import load_sample_hierarchy
 from sipas_runtime.batches import Delivery
+from sipas_runtime.publishing import encode
 from sipas_runtime.sequences import AppliedSequences
 from sipas_scoring.counts import Counts
 from sipas_scoring.domain.periods import VIETNAM_OFFSET
 from sipas_scoring.domain.profile import ProfileSettings
 from sipas_scoring.metrics import ScoringMetrics
 from sipas_scoring.settings import Settings
-from sipas_scoring.testing import C2640, answers_for, resp
+from sipas_scoring.testing import C2640, answers_for, resp, synthetic_responses
 from sipas_scoring.updates import IndexPublisher
 
 
@@ -170,3 +174,46 @@ async def test_a_changed_profile_publishes_every_figure_of_its_campaign_again():
     await index.tick()
 
     assert len(sink.published) == 2 * before
+
+
+async def test_the_published_events_of_a_known_load_stay_byte_for_byte_the_same():
+    """A digest of every event (subject and wire bytes) that 12 rounds of a synthetic load
+    publish: two months (so calendar periods and their previous period), every commune,
+    both applicant kinds, leaves and roll-ups. Made on the straightforward evaluation; a
+    faster index round must publish exactly these events, ids and figures included."""
+    consumer, sink = Consumer(), FlakyPublisher(failures=0)
+    hierarchy = load_sample_hierarchy()
+    communes = sorted(u.code for u in hierarchy.units.values() if u.kind in ("commune", "town"))
+    load = list(
+        synthetic_responses(
+            600,
+            units=communes,
+            campaign_id="c2026",
+            start=datetime(2026, 10, 31, 12, tzinfo=UTC),
+            spread=timedelta(days=2),
+        )
+    )
+    index = IndexPublisher(
+        counts=consumer.counts,
+        owner=lambda: True,
+        position=lambda: consumer.applied.floor,
+        profiles=InMemoryProfileStore(ProfileSettings(n_min_item=5, n_min_unit=10)),
+        publisher=lambda: sink,
+        hierarchy=hierarchy,
+        settings=Settings(rollup_interval=0.001),
+        metrics=ScoringMetrics(CollectorRegistry()),
+        clock=lambda: datetime(2026, 11, 2, 3, tzinfo=UTC),
+    )
+    for start in range(0, len(load), 50):
+        consumer.fold(*load[start : start + 50])
+        await index.tick()
+
+    digest = hashlib.sha256()
+    for event in sink.published:
+        digest.update(subjects.for_event(event).encode() + b"\n" + encode(event) + b"\n")
+    assert len(sink.published) == GOLDEN_EVENTS
+    assert digest.hexdigest() == GOLDEN_DIGEST
+
+
+GOLDEN_EVENTS = 446
+GOLDEN_DIGEST = "61455dfae318638d0c19087404f7d1b8d1cc57c9db83c6f931cb48030427c504"
