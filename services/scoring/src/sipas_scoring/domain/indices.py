@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal, NamedTuple
@@ -73,7 +73,7 @@ class Figure(NamedTuple):
             value=None if self.value is None else float(self.value),
             ci_low=self.low,
             ci_high=self.high,
-            n=int(round_half_up(self.n, 0)),
+            n=self.n if isinstance(self.n, int) else int(round_half_up(self.n, 0)),
             sufficient=self.sufficient,
         )
 
@@ -106,6 +106,37 @@ def _level_texts(values: tuple[int, ...], positive: tuple[int, ...]) -> tuple[tu
     return tuple(str(v) for v in values), tuple(str(v) for v in values if v in positive)
 
 
+class _Planned(NamedTuple):
+    """One item as an index round reads it: its section, scale and count keys."""
+
+    item: Item
+    scale: Scale
+    valid_keys: tuple[str, ...]
+    positive_keys: tuple[str, ...]
+
+
+_PLANS: dict[int, tuple[Catalogue, tuple[_Planned, ...]]] = {}
+
+
+def _plan(catalogue: Catalogue) -> tuple[_Planned, ...]:
+    """The items of ``catalogue`` with their count keys, worked out once per catalogue.
+
+    Keyed by identity (catalogues are frozen and loaded once); the entry holds the
+    catalogue, so its id cannot be reused while the entry lives.
+    """
+    entry = _PLANS.get(id(catalogue))
+    if entry is None or entry[0] is not catalogue:
+        if len(_PLANS) >= 64:  # noqa: PLR2004 - a handful of catalogues in practice
+            _PLANS.clear()
+        planned = []
+        for item in catalogue.items.values():
+            scale = catalogue.scales[item.scale]
+            valid, positive = _level_texts(tuple(scale.values), item.positive)
+            planned.append(_Planned(item, scale, valid, positive))
+        entry = _PLANS[id(catalogue)] = (catalogue, tuple(planned))
+    return entry[1]
+
+
 def share_figure(item: Item, scale: Scale, counts: Mapping[str, Count], rules: Rules) -> Figure:
     """Share of favourable answers among valid ones, with a Wilson interval.
 
@@ -113,10 +144,24 @@ def share_figure(item: Item, scale: Scale, counts: Mapping[str, Count], rules: R
     scale are never valid), as :class:`Tally` stores them.
     """
     valid_keys, positive_keys = _level_texts(tuple(scale.values), item.positive)
-    valid = sum(counts.get(key, 0) for key in valid_keys)
+    return _share(valid_keys, positive_keys, counts, rules)
+
+
+def _share(
+    valid_keys: tuple[str, ...],
+    positive_keys: tuple[str, ...],
+    counts: Mapping[str, Count],
+    rules: Rules,
+) -> Figure:
+    get = counts.get
+    valid: Count = 0
+    for key in valid_keys:
+        valid += get(key, 0)
     if not valid:
         return EMPTY
-    positive = sum(counts.get(key, 0) for key in positive_keys)
+    positive: Count = 0
+    for key in positive_keys:
+        positive += get(key, 0)
     low, high = wilson(positive, valid, rules.z)
     return Figure(_percent(positive, valid), low, high, valid, valid >= rules.n_min_item)
 
@@ -129,8 +174,11 @@ def _percent(part: Count, whole: Count) -> Fraction:
 
 def exact_mean(values: list[Fraction]) -> Fraction:
     """The exact mean of fractions, with integer arithmetic (one normalisation)."""
-    common = math.lcm(*(v.denominator for v in values))
-    numerator = sum(v.numerator * (common // v.denominator) for v in values)
+    if len(values) == 1:
+        return values[0]
+    pairs = [v.as_integer_ratio() for v in values]
+    common = math.lcm(*(d for _, d in pairs))
+    numerator = sum(n * (common // d) for n, d in pairs)
     return Fraction(numerator, common * len(values))
 
 
@@ -149,14 +197,28 @@ def mean_score_figure(scale: Scale, counts: Mapping[str, Count], rules: Rules) -
 
 def mean_of(parts: Mapping[str, Figure], n: Count, *, n_min: int = 0) -> Figure:
     """Mean of the parts that have data, with the mean of their bounds as the interval."""
-    used = {k: f for k, f in parts.items() if f.sufficient and f.value is not None}
+    return _mean_of(parts.items(), n, n_min)
+
+
+def _mean_of(parts: Iterable[tuple[str, Figure]], n: Count, n_min: int = 0) -> Figure:
+    used: list[str] = []
+    values: list[Fraction] = []
+    lows: list[float] = []
+    highs: list[float] = []
+    for key, figure in parts:
+        value = figure.value
+        if value is None or not figure.sufficient:
+            continue
+        used.append(key)
+        values.append(value)
+        if figure.low is not None:
+            lows.append(figure.low)
+        if figure.high is not None:
+            highs.append(figure.high)
     if not used:
         return Figure(None, None, None, n, sufficient=False)
-    value = exact_mean([f.value for f in used.values() if f.value is not None])
-    lows = [f.low for f in used.values() if f.low is not None]
-    highs = [f.high for f in used.values() if f.high is not None]
     low, high = sum(lows) / len(lows), sum(highs) / len(highs)
-    return Figure(value, low, high, n, n >= n_min, tuple(used))
+    return Figure(exact_mean(values), low, high, n, n >= n_min, tuple(used))
 
 
 def item_figures(
@@ -164,17 +226,22 @@ def item_figures(
 ) -> dict[str, dict[str, Figure]]:
     """Figures of every item of ``sections``, by section then item id."""
     out: dict[str, dict[str, Figure]] = {section: {} for section in sections}
-    for item in catalogue.items.values():
-        if item.section not in out:
+    mean_score = rules.method == "mean_score"
+    counted = tally.counts
+    for item, scale, valid_keys, positive_keys in _plan(catalogue):
+        section = out.get(item.section)
+        if section is None:
             continue
-        counts = tally.counts.get(item.id, {})
-        scale = catalogue.scales[item.scale]
-        if item.section == "satisfaction" and rules.method == "mean_score":
+        counts = counted.get(item.id, _NONE)
+        if mean_score and item.section == "satisfaction":
             figure = mean_score_figure(scale, counts, rules)
         else:  # satisfaction share, perception (favourable), expectation (two highest)
-            figure = share_figure(item, scale, counts, rules)
-        out[item.section][item.id] = figure
+            figure = _share(valid_keys, positive_keys, counts, rules)
+        section[item.id] = figure
     return out
+
+
+_NONE: Mapping[str, Count] = {}
 
 
 def compute_index(
@@ -191,12 +258,13 @@ def compute_index(
     items, perception, expectation = (
         figures.get(s, {}) for s in ("satisfaction", "perception", "expectation")
     )
+    coverage = tally.coverage
     elements = {
-        e.id: mean_of({i: items[i] for i in e.items}, tally.coverage.get(e.id, 0))
+        e.id: _mean_of(((i, items[i]) for i in e.items), coverage.get(e.id, 0))
         for e in catalogue.elements.values()
     }
     aspects = {
-        a.id: mean_of({e: elements[e] for e in a.elements}, tally.coverage.get(a.id, 0))
+        a.id: _mean_of(((e, elements[e]) for e in a.elements), coverage.get(a.id, 0))
         for a in catalogue.aspects.values()
     }
     parts = aspects if catalogue.sipas_rule == "mean_of_aspects" else elements
