@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -18,7 +19,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from sipas_alerts.domain.activity import DayCount
 from sipas_alerts.domain.alerts import Hit
 from sipas_alerts.domain.cases import ACTIVE, Case
-from sipas_alerts.domain.index_rules import Figure
+from sipas_alerts.domain.index_rules import Figure, UnitKey
 from sipas_alerts.store.cases import Group, GroupRaceError, from_doc
 from sipas_alerts.store.notifications import Attempt, Notification
 from sipas_alerts.store.outbox import Emitted
@@ -26,6 +27,7 @@ from sipas_alerts.store.reads import CaseQuery
 from sipas_alerts.store.signals import ActivityKey
 from sipas_contracts.events import AlertRaised, Event
 from sipas_runtime.mongo import Session
+from sipas_runtime.writes import Writes
 
 
 class InMemoryLeases:
@@ -74,18 +76,17 @@ class InMemoryFigureStore:
         self.figures: dict[tuple[str, str, str], Figure] = {}
 
     async def periods(
-        self, campaign_id: str, unit: str, session: AsyncClientSession | None
-    ) -> dict[str, Figure]:
-        return {
-            period: figure
-            for (campaign, at, period), figure in self.figures.items()
-            if (campaign, at) == (campaign_id, unit)
-        }
+        self, units: AbstractSet[UnitKey], session: AsyncClientSession | None
+    ) -> dict[UnitKey, dict[str, Figure]]:
+        found: dict[UnitKey, dict[str, Figure]] = {}
+        for (campaign, unit, period), figure in self.figures.items():
+            if (campaign, unit) in units:
+                found.setdefault((campaign, unit), {})[period] = figure
+        return found
 
-    async def keep(self, figure: Figure, session: AsyncClientSession | None) -> None:
-        key = (figure.campaign_id, figure.unit, figure.period)
-        if key not in self.figures or self.figures[key].version < figure.version:
-            self.figures[key] = figure
+    def keep(self, figures: Iterable[Figure], writes: Writes) -> None:
+        for figure in figures:
+            self.figures[figure.campaign_id, figure.unit, figure.period] = figure
 
 
 class InMemoryOutbox:

@@ -17,7 +17,6 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from sipas_alerts.casework import CaseDesk
 from sipas_alerts.comment_vault import CommentVault
 from sipas_alerts.domain.alerts import Hit
-from sipas_alerts.domain.index_rules import Figure
 from sipas_alerts.domain.response_rules import Comment
 from sipas_alerts.domain.windows import local_date
 from sipas_alerts.rulebook import RuleBook
@@ -85,30 +84,23 @@ def on_responses(
 
 
 def on_indexes(desk: CaseDesk, rules: RuleBook, stores: Stores) -> Handler[IndexUpdated]:
-    """Remember each figure; evaluate the index rules against the unit's earlier figures."""
+    """Remember each figure; evaluate the index rules against the unit's earlier figures.
+
+    One read per batch (every figure of the (campaign, unit)s it touches) and the kept
+    figures in the batch's writes: the events are judged in order in memory
+    (:meth:`RuleBook.on_figures`), not with a find and a write per event.
+    """
 
     async def handle(batch: Batch[IndexUpdated], session: AsyncClientSession) -> Sequence[Event]:
-        figures = stores.figures
+        events = [d.event for d in batch.fresh]
         hits: list[Hit] = []
-        for delivery in batch.fresh:
-            event = delivery.event
-            current = Figure.of(event)
-            known = await figures.periods(event.campaign_id, event.unit, session)
-            same = known.get(event.period)
-            if same is not None and same.version >= current.version:
-                continue  # an older version arriving late changes nothing
-            other = rules.policy.rules_for(event.campaign_id).previous_campaign
-            previous = None
-            if other and event.period == "campaign":
-                previous = (await figures.periods(other, event.unit, session)).get("campaign")
-            hits += rules.on_figure(
-                current, known, source_event_id=event.event_id,
-                occurred_at=event.occurred_at, previous_campaign=previous,
-            )  # fmt: skip
-            await figures.keep(current, session)
-        events = await desk.receive(hits, session)
+        if events:
+            known = await stores.figures.periods(rules.figure_units(events), session)
+            hits, kept = rules.on_figures(events, known)
+            stores.figures.keep(kept, batch.writes)
+        cases = await desk.receive(hits, session)
         replayed = await desk.replay(_sources(batch.replayed), session) if batch.replayed else []
-        return [*events, *replayed]
+        return [*cases, *replayed]
 
     return handle
 

@@ -7,7 +7,7 @@ and ``SIPAS_ALERTS_COMMENT_CLASSIFIER`` names the one to use; the default is the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from importlib.metadata import entry_points
@@ -20,11 +20,11 @@ from sipas_alerts.domain.comments import (
     CommentClassifier,
     LexiconClassifier,
 )
-from sipas_alerts.domain.index_rules import Figure, evaluate_index
+from sipas_alerts.domain.index_rules import Figure, UnitKey, evaluate_index
 from sipas_alerts.domain.policy import CommentRule, Policy
 from sipas_alerts.domain.response_rules import Comment, evaluate_response
 from sipas_alerts.domain.windows import previous_period
-from sipas_contracts.events import ResponseRecorded
+from sipas_contracts.events import IndexUpdated, ResponseRecorded
 from sipas_contracts.instrument import Catalogue, load_catalogue
 
 ClassifierFactory = Callable[[CommentRule], CommentClassifier]
@@ -99,6 +99,48 @@ class RuleBook:
             before=before,
             previous=previous,
         )
+
+    def figure_units(self, events: Sequence[IndexUpdated]) -> set[UnitKey]:
+        """The (campaign, unit)s whose figures :meth:`on_figures` needs for ``events``."""
+        units: set[UnitKey] = set()
+        for event in events:
+            units.add((event.campaign_id, event.unit))
+            other = self.policy.rules_for(event.campaign_id).previous_campaign
+            if other and event.period == "campaign":
+                units.add((other, event.unit))
+        return units
+
+    def on_figures(
+        self, events: Sequence[IndexUpdated], known: Mapping[UnitKey, Mapping[str, Figure]]
+    ) -> tuple[list[Hit], list[Figure]]:
+        """The hits of a batch of index events, and the figures to keep.
+
+        ``known``: the figures stored for :meth:`figure_units` (periods by (campaign, unit)).
+        Events are judged in order, each against what the ones before it kept, as if each
+        had been stored before the next was read; a version no newer than the known one
+        changes nothing (an older version arriving late). The figures to keep are the
+        last kept per (campaign, unit, period).
+        """
+        view = {key: dict(periods) for key, periods in known.items()}
+        kept: dict[tuple[str, str, str], Figure] = {}
+        hits: list[Hit] = []
+        for event in events:
+            current = Figure.of(event)
+            periods = view.setdefault((event.campaign_id, event.unit), {})
+            same = periods.get(event.period)
+            if same is not None and same.version >= current.version:
+                continue
+            other = self.policy.rules_for(event.campaign_id).previous_campaign
+            previous = None
+            if other and event.period == "campaign":
+                previous = view.get((other, event.unit), {}).get("campaign")
+            hits += self.on_figure(
+                current, periods, source_event_id=event.event_id,
+                occurred_at=event.occurred_at, previous_campaign=previous,
+            )  # fmt: skip
+            periods[event.period] = current
+            kept[event.campaign_id, event.unit, event.period] = current
+        return hits, list(kept.values())
 
 
 @cache

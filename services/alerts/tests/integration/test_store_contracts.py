@@ -39,6 +39,8 @@ from sipas_alerts.store.signals import (
 from sipas_contracts.events import Event
 from sipas_contracts.testing import response
 from sipas_runtime.mongo import ensure_collections, in_transaction
+from sipas_runtime.testing import written
+from sipas_runtime.writes import Writes
 
 NOW = datetime(2026, 12, 7, 9, tzinfo=UTC)
 Record = Callable[[Outbox, Sequence[tuple[Event, str]], bool], Awaitable[None]]
@@ -150,27 +152,44 @@ def figure(period: str, version: int, value: float, unit: str = "u1") -> Figure:
     )
 
 
+Keep = Callable[[FigureStore, Sequence[Figure]], Awaitable[None]]
+
+
 class FigureStoreContract:
-    """What the index rules ask of the figure store: the latest version of each period."""
+    """What the index rules ask of the figure store: figures by (campaign, unit), one read."""
 
     @pytest.fixture
     def figures(self) -> FigureStore:
         raise NotImplementedError
 
-    async def test_a_newer_version_replaces_a_period_and_an_older_one_changes_nothing(
-        self, figures
-    ):
-        await figures.keep(figure("2026-11", 2, 0.8), None)
-        await figures.keep(figure("2026-11", 3, 0.7), None)
-        await figures.keep(figure("2026-11", 1, 0.9), None)
-        await figures.keep(figure("2026-10", 1, 0.6), None)
-        await figures.keep(figure("2026-11", 1, 0.5, unit="u2"), None)
+    @pytest.fixture
+    def keep(self) -> Keep:
+        """Keep figures as the index consumer does (in a batch's writes)."""
+        raise NotImplementedError
 
-        assert await figures.periods("c1", "u1", None) == {
-            "2026-11": figure("2026-11", 3, 0.7),
-            "2026-10": figure("2026-10", 1, 0.6),
+    async def test_kept_figures_replace_their_periods(self, figures, keep):
+        await keep(figures, [figure("2026-11", 2, 0.8), figure("2026-10", 1, 0.6)])
+        await keep(figures, [figure("2026-11", 3, 0.7)])
+
+        assert await figures.periods({("c1", "u1")}, None) == {
+            ("c1", "u1"): {
+                "2026-11": figure("2026-11", 3, 0.7),
+                "2026-10": figure("2026-10", 1, 0.6),
+            }
         }
-        assert await figures.periods("c2", "u1", None) == {}
+
+    async def test_one_read_returns_exactly_the_units_asked_for(self, figures, keep):
+        other = figure("campaign", 1, 0.4).model_copy(update={"campaign_id": "c2"})
+        await keep(figures, [figure("2026-11", 1, 0.9), figure("2026-11", 1, 0.5, unit="u2")])
+        await keep(figures, [other, other.model_copy(update={"unit": "u2", "version": 4})])
+
+        found = await figures.periods({("c1", "u1"), ("c2", "u2"), ("c3", "u1")}, None)
+
+        assert found == {
+            ("c1", "u1"): {"2026-11": figure("2026-11", 1, 0.9)},
+            ("c2", "u2"): {"campaign": other.model_copy(update={"unit": "u2", "version": 4})},
+        }
+        assert await figures.periods(set(), None) == {}
 
 
 class TestInMemoryFigureStore(FigureStoreContract):
@@ -178,12 +197,26 @@ class TestInMemoryFigureStore(FigureStoreContract):
     def figures(self) -> FigureStore:
         return InMemoryFigureStore()
 
+    @pytest.fixture
+    def keep(self) -> Keep:
+        async def keep(figures: FigureStore, kept: Sequence[Figure]) -> None:
+            figures.keep(kept, Writes("unused"))
+
+        return keep
+
 
 @pytest.mark.mongo
 class TestMongoFigureStore(FigureStoreContract):
     @pytest.fixture
     def figures(self, mongo, db_name) -> FigureStore:
         return MongoFigureStore(mongo[db_name])
+
+    @pytest.fixture
+    def keep(self, mongo, db_name) -> Keep:
+        async def keep(figures: FigureStore, kept: Sequence[Figure]) -> None:
+            await written(mongo, db_name, lambda writes: figures.keep(kept, writes))
+
+        return keep
 
 
 class OutboxContract:

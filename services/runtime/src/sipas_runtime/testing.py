@@ -16,6 +16,7 @@ import httpx
 import nats
 from nats.aio.client import Client
 from nats.js.kv import KeyValue
+from pymongo import AsyncMongoClient
 from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from sipas_runtime.identity.bucket import (
@@ -29,8 +30,10 @@ from sipas_runtime.identity.keys import key_id_of
 from sipas_runtime.identity.principal import Principal
 from sipas_runtime.identity.tokens import TOKEN_TTL, SigningKey, issue
 from sipas_runtime.memory import MemoryConsumer
+from sipas_runtime.mongo import Document, in_transaction
 from sipas_runtime.service import ServiceRuntime
 from sipas_runtime.stopping import cancel_all
+from sipas_runtime.writes import Writes
 
 SERVICE_UNAVAILABLE = 503
 
@@ -232,3 +235,12 @@ async def stop_as_if_killed(runtime: ServiceRuntime) -> None:
         if isinstance(consumer, MemoryConsumer):
             await consumer.killed()  # its memory is gone with it
     await cancel_all(list(runtime._tasks))  # noqa: SLF001 - its periodic jobs (heartbeats) too
+
+
+async def written(
+    client: AsyncMongoClient[Document], database: str, add: Callable[[Writes], object]
+) -> None:
+    """Send what ``add`` puts in a batch's writes, in one transaction, as a consumer does."""
+    writes = Writes(database)
+    add(writes)
+    await in_transaction(client, lambda session: writes.flush(client, session))

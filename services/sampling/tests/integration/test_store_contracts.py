@@ -22,6 +22,7 @@ from services.sampling.tests.fakes import (
 
 from sipas_runtime.channels import TokenPair
 from sipas_runtime.mongo import Document, ensure_collections, in_transaction
+from sipas_runtime.testing import written
 from sipas_runtime.writes import Writes
 from sipas_sampling.domain.claims import ClaimBook
 from sipas_sampling.store.campaigns import CampaignStore, DesignFrozenError, MongoCampaignStore
@@ -136,9 +137,7 @@ class TestMongoContactStore(ContactStoreContract):
     @pytest.fixture
     def record(self, mongo, db_name) -> Record:
         async def in_a_transaction(contacts: ContactStore, invited: Mapping[str, datetime]) -> None:
-            writes = Writes(db_name)
-            contacts.record_contacts(invited, writes)
-            await in_transaction(mongo, lambda session: writes.flush(mongo, session))
+            await written(mongo, db_name, lambda writes: contacts.record_contacts(invited, writes))
 
         return in_a_transaction
 
@@ -264,9 +263,7 @@ class TestMongoPopulationStore(PopulationStoreContract):
     @pytest.fixture
     def see(self, mongo, db_name) -> See:
         async def in_a_transaction(population: PopulationStore, documents: list[Document]) -> None:
-            writes = Writes(db_name)
-            population.add(documents, writes)
-            await in_transaction(mongo, lambda session: writes.flush(mongo, session))
+            await written(mongo, db_name, lambda writes: population.add(documents, writes))
 
         return in_a_transaction
 

@@ -18,6 +18,9 @@ from sipas_alerts.domain.alerts import Hit
 from sipas_alerts.domain.policy import IndexBelowRule, IndexDropRule, RuleSet
 from sipas_contracts.events import IndexUpdated, Severity
 
+UnitKey = tuple[str, str]
+"""(campaign, unit): whose figures the index rules compare."""
+
 
 class Figure(BaseModel):
     """The SIPAS figure of one (campaign, unit, period) at one version."""

@@ -10,6 +10,8 @@ previous period's figure, so alerts keeps its own copy rather than asking scorin
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from datetime import date
 from typing import Any, Protocol
 
@@ -18,8 +20,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from typing_extensions import override
 
 from sipas_alerts.domain.activity import DayCount
-from sipas_alerts.domain.index_rules import Figure
+from sipas_alerts.domain.index_rules import Figure, UnitKey
 from sipas_runtime.mongo import Collection, MongoStore
+from sipas_runtime.writes import Writes
 
 FIGURES = "figures"
 ACTIVITY = "activity"
@@ -32,13 +35,21 @@ class FigureStore(Protocol):
     """The latest SIPAS figure per (campaign, unit, period)."""
 
     async def periods(
-        self, campaign_id: str, unit: str, session: AsyncClientSession
-    ) -> dict[str, Figure]:
-        """Every period known for (campaign, unit), by period."""
+        self, units: AbstractSet[UnitKey], session: AsyncClientSession
+    ) -> dict[UnitKey, dict[str, Figure]]:
+        """Every period known for each (campaign, unit) of ``units``, in one read.
+
+        A (campaign, unit) with no figure is absent from the result.
+        """
         ...
 
-    async def keep(self, figure: Figure, session: AsyncClientSession) -> None:
-        """Remember ``figure`` unless a newer version of its period is already known."""
+    def keep(self, figures: Iterable[Figure], writes: Writes) -> None:
+        """Remember ``figures`` with the batch's writes, replacing their periods' figures.
+
+        The caller keeps only figures newer than the stored ones, as it read them with
+        :meth:`periods` in the same transaction (a concurrent writer makes the
+        transaction conflict and retry with fresh reads).
+        """
         ...
 
 
@@ -49,19 +60,29 @@ class MongoFigureStore(MongoStore, FigureStore):
 
     @override
     async def periods(
-        self, campaign_id: str, unit: str, session: AsyncClientSession
-    ) -> dict[str, Figure]:
-        cursor = self._figures.find({"campaign_id": campaign_id, "unit": unit}, session=session)
-        return {doc["period"]: _figure(doc) async for doc in cursor}
+        self, units: AbstractSet[UnitKey], session: AsyncClientSession
+    ) -> dict[UnitKey, dict[str, Figure]]:
+        if not units:
+            return {}
+        campaigns = sorted({campaign for campaign, _ in units})
+        names = sorted({unit for _, unit in units})
+        # One query on the (campaign_id, unit) index; with several campaigns it may also
+        # return pairs nobody asked for, which are left out.
+        cursor = self._figures.find(
+            {"campaign_id": {"$in": campaigns}, "unit": {"$in": names}}, session=session
+        )
+        found: dict[UnitKey, dict[str, Figure]] = {}
+        async for doc in cursor:
+            key = (doc["campaign_id"], doc["unit"])
+            if key in units:
+                found.setdefault(key, {})[doc["period"]] = _figure(doc)
+        return found
 
     @override
-    async def keep(self, figure: Figure, session: AsyncClientSession) -> None:
-        key = f"{figure.campaign_id}|{figure.unit}|{figure.period}"
-        current = await self._figures.find_one({"_id": key}, {"version": 1}, session=session)
-        if current is None or current["version"] < figure.version:
-            await self._figures.replace_one(
-                {"_id": key}, figure.model_dump(), upsert=True, session=session
-            )
+    def keep(self, figures: Iterable[Figure], writes: Writes) -> None:
+        for figure in figures:
+            key = f"{figure.campaign_id}|{figure.unit}|{figure.period}"
+            writes.replace(FIGURES, {"_id": key}, figure.model_dump(), upsert=True)
 
 
 def _figure(doc: Doc) -> Figure:
