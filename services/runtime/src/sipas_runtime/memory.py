@@ -121,7 +121,9 @@ class MemoryConsumer(Generic[E]):
         self._nc: Client | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def pull_loop(self, nc: Client, js: JetStreamContext, *, batch: int, linger: float) -> PullLoop:
+    def pull_loop(
+        self, nc: Client, js: JetStreamContext, *, batch: int, linger: float, pace: float = 0.0
+    ) -> PullLoop:
         """The pull loop of this consumer's pinned durable (it creates the durable)."""
         self._nc = nc
         config = consumer_config(self.spec, max_deliver=self._max_deliveries)
@@ -149,7 +151,7 @@ class MemoryConsumer(Generic[E]):
         max_wait = min(2.0, self._policy.owner_timeout / 4)
         return PullLoop(
             nc, js, stream=self.spec.stream, config=config, handler=on_batch, batch=batch,
-            linger=linger, max_wait=max_wait, group=GROUP, ensure=ensure,
+            linger=linger, max_wait=max_wait, pace=pace, group=GROUP, ensure=ensure,
             on_pin_lost=lambda: self.lose("unpinned"), active=self._active,
         )  # fmt: skip
 

@@ -135,6 +135,7 @@ class Subscriptions(Connections):
         active: Callable[[], bool] | None = None,
         refuse_republished: bool = True,
         on_take_over: TakeOverHook | None = None,
+        pace: float = 0.0,
     ) -> MemoryConsumer[E]:
         """Fold ``spec``'s pinned durable into ``state`` in memory, with checkpoints.
 
@@ -142,7 +143,9 @@ class Subscriptions(Connections):
         called after each batch is folded (e.g. to wake a loop that acts on the state);
         ``active``: whether this instance should pull it now (partitions);
         ``refuse_republished`` is off when ``state`` already recognises a repeat;
-        ``on_take_over``: called by each new owner with the checkpoint it loaded.
+        ``on_take_over``: called by each new owner with the checkpoint it loaded;
+        ``pace``: start a batch at most every ``pace`` seconds (fewer, larger folds and
+        acks when the consumer keeps up, at the cost of up to ``pace`` of latency).
         """
         if not spec.pinned:  # its permissions and the server's priority group depend on it
             msg = f"{spec.durable}: a consumer whose state is in memory must be pinned"
@@ -168,7 +171,7 @@ class Subscriptions(Connections):
         )
         self._loops.append(
             lambda nc, js: consumer.pull_loop(
-                nc, js, batch=settings.batch_size, linger=settings.batch_timeout
+                nc, js, batch=settings.batch_size, linger=settings.batch_timeout, pace=pace
             )
         )
         self._register(consumer)

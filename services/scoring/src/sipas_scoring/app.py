@@ -71,6 +71,7 @@ class ScoringService:
             decode=handlers.decode_response,
             state=self.counts,
             on_applied=self.index_publisher.nudge,
+            pace=settings.responses_pace,
             on_take_over=lambda js, checkpoint: finish_retired_marks(
                 js, self.runtime.mongo, settings.database_name, self.stores.funnel, checkpoint
             ),

@@ -55,6 +55,14 @@ class Settings(ServiceSettings):
         description="Seconds between publications of roll-ups (district, province) and of "
         "calendar-period figures; whole-campaign unit figures follow index_interval",
     )
+    responses_pace: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Seconds between batches of the responses consumer at most (0: a batch "
+        "as soon as responses arrive): fewer, larger folds and acks at the cost of up to "
+        "this much latency before the next index round",
+    )
     funnel_interval: float = Field(
         default=0.5,
         ge=0,
