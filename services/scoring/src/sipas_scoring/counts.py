@@ -37,7 +37,7 @@ from sipas_runtime.mongo import Document, in_transaction
 from sipas_runtime.sequences import AppliedSequences
 from sipas_runtime.writes import Writes
 from sipas_scoring.domain.periods import day_bucket, local_date
-from sipas_scoring.domain.tally import SliceKey, Tally, fold
+from sipas_scoring.domain.tally import Counting, SliceKey, Tally, countings
 from sipas_scoring.store.aggregates import (
     AGGREGATES,
     DAY_AGGREGATES,
@@ -71,34 +71,42 @@ class Counts:
         self._touched: Touched = {}
         self._marks: dict[str, tuple[Document, Document]] = {}  # invitation -> its mark
         self._marking: dict[str, tuple[Document, Document]] = {}
+        self._days_since: str | None = None  # days before it are forgotten already
         self.published = 0
         """Every response up to this stream sequence is reflected in published index updates."""
 
     # -- the consumer's side (sipas_runtime.checkpoints.MemoryState) ---------------------------
     def fold(self, deliveries: Sequence[Delivery[ResponseRecorded]], /) -> None:
         """Count the responses (all of them, or none if one cannot be counted)."""
-        increments = fold(((d.seq, d.event) for d in deliveries), self._offset)
+        sequenced = [(d.seq, d.event) for d in deliveries]
+        months = countings(sequenced, self._offset)
+        first = self.first_day()
+        recent = [(seq, event) for seq, event in sequenced if self._day_of(event) >= first]
+        days = countings(recent, self._offset, day_bucket)
         for d in deliveries:
             if d.event.invitation_id is not None:
                 self._marks[str(d.event.invitation_id)] = responded(d.event)
         self._change += 1
-        for key in self._add(self._campaigns, increments):
+        for key in self._record(self._campaigns, months):
             self._touched.setdefault(key.campaign_id, set()).add((key.unit, key.bucket))
-        first = self.first_day()
-        recent = [(d.seq, d.event) for d in deliveries if self._day_of(d.event) >= first]
-        if recent:
-            self._add(self._days, fold(recent, self._offset, day_bucket))
-            self._forget_days_before(first.isoformat())
+        if days:
+            self._record(self._days, days)
+            since = first.isoformat()
+            if since != self._days_since:  # a day went by: forget the one before yesterday
+                self._forget_days_before(since)
+                self._days_since = since
 
-    def _add(self, into: Slices, increments: dict[SliceKey, Tally]) -> list[SliceKey]:
-        for key, tally in increments.items():
+    def _record(self, into: Slices, counted: list[Counting]) -> set[SliceKey]:
+        keys = set()
+        for key, event, groups, seq in counted:
             held = into.setdefault(key.campaign_id, {})
-            if key in held:
-                held[key].add(tally)
-            else:
-                held[key] = tally
+            tally = held.get(key)
+            if tally is None:
+                tally = held[key] = Tally()
+            tally.record(event.answers, groups, event.occurred_at, seq)
             self._dirty[key] = self._change
-        return list(increments)
+            keys.add(key)
+        return keys
 
     def _day_of(self, event: ResponseRecorded) -> date:
         return local_date(event.occurred_at, self._offset)
@@ -136,6 +144,7 @@ class Counts:
         self._campaigns, self._days, self._dirty, self._writing = {}, {}, {}, {}
         self._touched = {}
         self._marks, self._marking = {}, {}
+        self._days_since = None
         self.published = 0
 
     def contents(self, writes: Writes) -> Document:

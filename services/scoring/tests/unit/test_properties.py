@@ -9,7 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sipas_contracts.units import load_sample_hierarchy
+from sipas_runtime.batches import Delivery
+from sipas_scoring.counts import Counts
 from sipas_scoring.domain.indices import Rules, compute_index
+from sipas_scoring.domain.periods import VIETNAM_OFFSET, day_bucket, local_date
 from sipas_scoring.domain.tables import build_table
 from sipas_scoring.domain.tally import SliceKey, Tally, fold, merge
 from sipas_scoring.testing import C2640, resp
@@ -122,3 +125,38 @@ def test_index_values_stay_within_their_intervals(drawn):
                 assert figure.high is not None
                 assert figure.low - 1e-9 <= figure.value <= figure.high + 1e-9
                 assert 0 <= figure.low <= figure.high <= 100
+
+
+def ordered(tallies: dict[SliceKey, Tally]) -> list[Any]:
+    """Every slice's counts with the order of its items, levels and groups (documents and
+    events list them in this order)."""
+    return [
+        (key.slice_id, [(item, list(levels.items())) for item, levels in t.counts.items()],
+         list(t.coverage.items()), t.responses, t.first_at, t.last_at, t.last_seq)
+        for key, t in sorted(tallies.items())
+    ]  # fmt: skip
+
+
+@given(responses, st.lists(st.integers(min_value=1, max_value=10), min_size=1))
+def test_the_consumer_counts_what_a_batch_fold_counts_in_the_same_order(drawn, batch_sizes):
+    """The in-memory counts record each response straight into its slice; folding each
+    batch with an accumulator and adding it (the rebuild's way) gives the same counts in
+    the same order, months and days alike, whatever the batches."""
+    sequenced = events(drawn)
+    today = START + timedelta(days=60)
+    counts = Counts(VIETNAM_OFFSET, clock=lambda: today)
+    first = local_date(today, VIETNAM_OFFSET) - timedelta(days=1)
+    months: dict[SliceKey, Tally] = {}
+    days: dict[SliceKey, Tally] = {}
+    position, sizes = 0, iter(batch_sizes * 50)
+    while position < len(sequenced):
+        batch = sequenced[position : position + next(sizes)]
+        counts.fold([Delivery(event, seq, "s", 1) for seq, event in batch])
+        merge(months, fold(batch))
+        recent = [(s, e) for s, e in batch if local_date(e.occurred_at, VIETNAM_OFFSET) >= first]
+        merge(days, fold(recent, VIETNAM_OFFSET, day_bucket))
+        position += len(batch)
+
+    assert ordered(counts.tallies("c2026")) == ordered(months)
+    assert ordered(counts.day_tallies("c2026")) == ordered(days)
+    assert canonical(counts.tallies("c2026")) == canonical(fold(sequenced))

@@ -200,6 +200,36 @@ class Tally:
         self._span(other.first_at, other.last_at, other.last_seq)
         return self
 
+    def record(
+        self, answers: Mapping[str, int | str], groups: GroupSets, at: datetime, seq: int
+    ) -> None:
+        """Count one response straight into this tally (in place).
+
+        The same counts, in the same order of items and levels, as folding it with
+        :class:`Accumulator` and adding the result; without the intermediate tallies a
+        consumer's batches of one or two responses would build.
+        """
+        self.responses += 1
+        counts = self.counts
+        for item, answer in answers.items():
+            level = answer if isinstance(answer, str) else _text(answer)
+            levels = counts.get(item)
+            if levels is None:
+                counts[item] = {level: 1}
+            else:
+                levels[level] = levels.get(level, 0) + 1
+        valid = (
+            {item for item, answer in answers.items() if answer != NA}
+            if NA in answers.values()
+            else answers.keys()
+        )
+        coverage = self.coverage
+        for group, items in groups:
+            if not items.isdisjoint(valid):
+                coverage[group] = coverage.get(group, 0) + 1
+        at = stored_instant(at)
+        self._span(at, at, seq)
+
     def scaled(self, share: Fraction) -> Tally:
         """A copy apportioned by ``share`` (a split unit's part of its history)."""
         return Tally(
@@ -272,6 +302,30 @@ def fold(
         groups = group_sets(load_catalogue(event.instrument_id))
         accumulator.record(event.answers, groups, event.occurred_at, seq)
     return {key: accumulator.tally() for key, accumulator in accumulators.items()}
+
+
+Counting = tuple[SliceKey, "Countable", GroupSets, int]
+"""One response ready to be recorded: its slice, itself, its catalogue's groups, its sequence."""
+
+
+def countings(
+    sequenced: Iterable[tuple[int, Countable]],
+    offset: timedelta = VIETNAM_OFFSET,
+    bucket: Bucketing = month_bucket,
+) -> list[Counting]:
+    """Each response's slice and groups, worked out before anything is counted.
+
+    A response that cannot be counted (e.g. of an unknown instrument) stops them all.
+    """
+    return [
+        (
+            slice_key(event, offset, bucket),
+            event,
+            group_sets(load_catalogue(event.instrument_id)),
+            seq,
+        )
+        for seq, event in sequenced
+    ]
 
 
 def merge(into: dict[SliceKey, Tally], more: Mapping[SliceKey, Tally]) -> dict[SliceKey, Tally]:
