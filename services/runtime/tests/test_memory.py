@@ -105,9 +105,15 @@ async def started() -> AsyncIterator[list[ServiceRuntime]]:
 
 
 async def start(settings: ServiceSettings, started: list[ServiceRuntime]) -> MemoryConsumer[Any]:
+    return await start_with(settings, started, PerUnit())
+
+
+async def start_with(
+    settings: ServiceSettings, started: list[ServiceRuntime], state: PerUnit
+) -> MemoryConsumer[Any]:
     runtime = ServiceRuntime(settings, title="probe")
     consumer = runtime.consume_in_memory(
-        SPEC, decode=ResponseRecorded.model_validate_json, state=PerUnit()
+        SPEC, decode=ResponseRecorded.model_validate_json, state=state
     )
     started.append(runtime)
     await runtime.start()
@@ -349,4 +355,31 @@ async def test_a_state_lost_while_its_batch_is_admitted_folds_and_dead_letters_n
     consumer = consumers[0]
     await eventually(lambda: consumer.owner and consumer.state.counts == recount(events))
     assert lost
+    assert await consumer.dead_sequences() == set()
+
+
+class Refreshed(PerUnit):
+    """A state that folds a new unit only once a refresh has loaded what it needs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.known: set[str] = set(UNITS)
+        self.refused = 0
+
+    def fold(self, deliveries: Sequence[Delivery[ResponseRecorded]], /) -> None:
+        if any(d.event.unit not in self.known for d in deliveries):
+            self.refused += 1
+            msg = "a unit this state has not loaded yet"
+            raise checkpoints.NotReadyError(msg)
+        super().fold(deliveries)
+
+
+async def test_a_state_not_ready_for_a_message_gets_it_again_later(settings, started, nc):
+    consumer = await start_with(settings, started, Refreshed())
+    events = await publish(nc, 2) + await publish(nc, 2, unit="ht-new")
+    await eventually(lambda: consumer.state.refused > 0)
+
+    consumer.state.known.add("ht-new")  # what its refresh does
+
+    await eventually(lambda: consumer.state.counts == recount(events))
     assert await consumer.dead_sequences() == set()

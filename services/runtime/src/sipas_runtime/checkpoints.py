@@ -46,11 +46,26 @@ E = TypeVar("E")
 log = structlog.get_logger(__name__)
 
 
+class NotReadyError(Exception):
+    """Raised by :meth:`MemoryState.fold` when it cannot fold a message *yet*.
+
+    Something it needs comes with its next refresh (sampling: a new campaign's vault key).
+    The batch is neither folded nor acked, nor dead-lettered: it comes again after
+    ``NOT_READY_DELAY``.
+    """
+
+
+NOT_READY_DELAY = 1.0
+
+
 class MemoryState(Protocol[E]):
     """State folded from a stream in memory, with its checkpoint documents."""
 
     def fold(self, deliveries: Sequence[Delivery[E]], /) -> None:
-        """Apply deliveries never applied before, all of them or none (raise)."""
+        """Apply deliveries never applied before, all of them or none (raise).
+
+        Raises :class:`NotReadyError` to have them delivered again a little later.
+        """
 
     async def load(self, db: AsyncDatabase[Document], session: AsyncClientSession) -> None:
         """Replace what is in memory by the stored documents (read in ``session``)."""

@@ -310,9 +310,12 @@ class MemoryConsumer(Generic[E]):
         fresh = [d for d in deliveries if id(d) not in repeats]
         if fresh:
             try:
-                self.state.fold(fresh)
-            except Exception:  # noqa: BLE001 - the culprit is found (and logged) one at a time
-                fresh = await self._fold_one_by_one(fresh, {m.seq: m for m in messages}, generation)
+                fresh = await self._fold_all(fresh, {m.seq: m for m in messages}, generation)
+            except checkpoints.NotReadyError as exc:
+                log.info("state_not_ready", consumer=self.spec.durable, why=str(exc))
+                for msg in messages:  # they come again once the state has what it needs
+                    await msg.nak(checkpoints.NOT_READY_DELAY)
+                return False
             if self._generation != generation:
                 return False
         done = {d.seq for d in fresh} | {d.seq for d in deliveries if id(d) in repeats}
@@ -324,6 +327,18 @@ class MemoryConsumer(Generic[E]):
         self._metrics.observe_ages(self.spec.durable, (d.event for d in fresh))
         return True
 
+    async def _fold_all(
+        self, deliveries: list[Delivery[E]], by_seq: dict[int, StreamMessage], generation: int
+    ) -> list[Delivery[E]]:
+        """Fold them; if one fails, find it one at a time (a state not ready raises)."""
+        try:
+            self.state.fold(deliveries)
+        except checkpoints.NotReadyError:
+            raise
+        except Exception:  # noqa: BLE001 - the culprit is found (and logged) one at a time
+            return await self._fold_one_by_one(deliveries, by_seq, generation)
+        return deliveries
+
     async def _fold_one_by_one(
         self, deliveries: list[Delivery[E]], by_seq: dict[int, StreamMessage], generation: int
     ) -> list[Delivery[E]]:
@@ -333,6 +348,8 @@ class MemoryConsumer(Generic[E]):
                 break  # dropped while a dead letter was sent: the rest is not this state's
             try:
                 self.state.fold([delivery])
+            except checkpoints.NotReadyError:
+                raise
             except Exception as exc:
                 log.exception("handler_failed", consumer=self.spec.durable, seq=delivery.seq)
                 why = failure_reason(exc)

@@ -19,6 +19,7 @@ from services.sampling.tests.fakes import InMemoryCampaignStore, InMemoryDecisio
 from sipas_contracts.testing import dossier
 from sipas_contracts.units import load_sample_hierarchy
 from sipas_runtime.batches import Delivery
+from sipas_runtime.checkpoints import NotReadyError
 from sipas_runtime.privacy import KeyPair, seal
 from sipas_sampling.deciding import book as book_module
 from sipas_sampling.deciding.book import DecisionBook
@@ -169,3 +170,17 @@ async def test_only_the_owner_publishes_what_it_decided():
     assert await loops.publish_once() == len(decided)
     assert published == decided
     assert state.book.outbox == []
+
+
+async def test_a_campaign_whose_key_is_not_loaded_yet_makes_the_dossier_wait():
+    book = new_book(await registry())
+    del book.vault["fixed-2026"]  # it started deciding since the last refresh
+    messages = deliveries([(i % 2, i) for i in range(20)])  # some are drawn: invitations
+
+    with pytest.raises(NotReadyError):  # the consumer delivers it again, not dead-lettered
+        book.fold(messages)
+    book.vault["fixed-2026"] = VAULT["fixed-2026"]  # the refresh
+    book.fold(messages)
+
+    for rows in book.pending.log.values():  # each dossier decided once per campaign
+        assert sorted(row[0] for row in rows) == sorted(m.event.dossier_id for m in messages)

@@ -24,6 +24,7 @@ from typing import Any
 
 from sipas_contracts.events import DossierCompleted, InvitationSent
 from sipas_runtime.batches import Delivery
+from sipas_runtime.checkpoints import NotReadyError
 from sipas_runtime.mongo import Document
 from sipas_sampling.domain.claims import ClaimBook
 from sipas_sampling.domain.eligibility import exclusion, usable_channels
@@ -48,8 +49,11 @@ HISTORY = 20
 """Invitation times kept per applicant (as ``ContactStore.record_contacts`` trims them)."""
 
 
-class VaultKeyMissingError(Exception):
-    """Raised when a campaign decides before its vault key was loaded (the message waits)."""
+class VaultKeyMissingError(NotReadyError):
+    """Raised when a campaign decides before its vault key was loaded.
+
+    The message waits: the refresh loads the key of a campaign that started deciding since.
+    """
 
 
 @dataclass
