@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -200,60 +201,59 @@ class Commands(monitoring.CommandListener):
         return inserts, in_bulk
 
 
+@pytest.fixture
+async def listened(mongo_url, db_name, tools) -> AsyncIterator[tuple[World, Commands]]:
+    """A world whose client records the commands it sends."""
+    commands = Commands()
+    client: AsyncMongoClient[Any] = AsyncMongoClient(
+        mongo_url, tz_aware=True, uuidRepresentation="standard", event_listeners=[commands]
+    )
+    try:
+        yield await World(client, db_name, tools).start(), commands
+    finally:
+        await client.close()
+
+
 async def test_a_checkpoint_inserts_its_new_claims_and_invitations_in_one_command_each(
-    mongo_url, db_name, tools
+    listened, tools
 ):
-    commands = Commands()
-    client: AsyncMongoClient[Any] = AsyncMongoClient(
-        mongo_url, tz_aware=True, uuidRepresentation="standard", event_listeners=[commands]
-    )
-    try:
-        world = await World(client, db_name, tools).start()
-        events = dossiers(tools)
-        state = world.state()
-        await _load(world, state)
-        state.fold([_delivery(seq, e) for seq, e in enumerate(events, 1)])
-        commands.sent.clear()
+    world, commands = listened
+    events = dossiers(tools)
+    state = world.state()
+    await _load(world, state)
+    state.fold([_delivery(seq, e) for seq, e in enumerate(events, 1)])
+    commands.sent.clear()
 
-        await _checkpoint(world, state, len(events))
+    await _checkpoint(world, state, len(events))
 
-        claims = await world.db[APPLICANTS].count_documents({})
-        invitations = await world.db[INVITATIONS].count_documents({})
-        assert claims > len(events)
-        assert invitations > 0
-        assert commands.writes_to(APPLICANTS) == ([claims], 0)
-        assert commands.writes_to(INVITATIONS) == ([invitations], 0)
-    finally:
-        await client.close()
+    claims = await world.db[APPLICANTS].count_documents({})
+    invitations = await world.db[INVITATIONS].count_documents({})
+    assert claims > len(events)
+    assert invitations > 0
+    assert commands.writes_to(APPLICANTS) == ([claims], 0)
+    assert commands.writes_to(INVITATIONS) == ([invitations], 0)
 
 
-async def test_a_claim_stored_already_is_kept_and_the_checkpoint_commits(mongo_url, db_name, tools):
-    commands = Commands()
-    client: AsyncMongoClient[Any] = AsyncMongoClient(
-        mongo_url, tz_aware=True, uuidRepresentation="standard", event_listeners=[commands]
-    )
-    try:
-        world = await World(client, db_name, tools).start()
-        events = dossiers(tools)
-        state = world.state()
-        await _load(world, state)
-        # Claimed by the owner of another partition since (the dossier moved to its unit).
-        moved = claim_key("rate-2026", "", "", events[0].dossier_id, per_applicant=False)
-        await world.db[APPLICANTS].insert_one({"_id": moved, "dossier_id": "elsewhere"})
-        state.fold([_delivery(seq, e) for seq, e in enumerate(events[:30], 1)])
+async def test_a_claim_stored_already_is_kept_and_the_checkpoint_commits(listened, tools):
+    world, commands = listened
+    events = dossiers(tools)
+    state = world.state()
+    await _load(world, state)
+    # Claimed by the owner of another partition since (the dossier moved to its unit).
+    moved = claim_key("rate-2026", "", "", events[0].dossier_id, per_applicant=False)
+    await world.db[APPLICANTS].insert_one({"_id": moved, "dossier_id": "elsewhere"})
+    state.fold([_delivery(seq, e) for seq, e in enumerate(events[:30], 1)])
 
-        await _checkpoint(world, state, 30)
+    await _checkpoint(world, state, 30)
 
-        stored = await world.db[APPLICANTS].find_one({"_id": moved})
-        assert stored == {"_id": moved, "dossier_id": "elsewhere"}
-        assert await world.db[APPLICANTS].count_documents({"dossier_id": events[1].dossier_id})
-        state.fold([_delivery(seq, e) for seq, e in enumerate(events[30:], 31)])
-        commands.sent.clear()
-        await _checkpoint(world, state, len(events))  # back to plain inserts
-        inserts, in_bulk = commands.writes_to(APPLICANTS)
-        assert (len(inserts), in_bulk) == (1, 0)
-    finally:
-        await client.close()
+    stored = await world.db[APPLICANTS].find_one({"_id": moved})
+    assert stored == {"_id": moved, "dossier_id": "elsewhere"}
+    assert await world.db[APPLICANTS].count_documents({"dossier_id": events[1].dossier_id})
+    state.fold([_delivery(seq, e) for seq, e in enumerate(events[30:], 31)])
+    commands.sent.clear()
+    await _checkpoint(world, state, len(events))  # back to plain inserts
+    inserts, in_bulk = commands.writes_to(APPLICANTS)
+    assert (len(inserts), in_bulk) == (1, 0)
 
 
 async def _decide_in_store(world: World, selector: Selector, event) -> None:
