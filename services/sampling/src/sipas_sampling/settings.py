@@ -78,11 +78,12 @@ class Settings(ServiceSettings, SmtpFields):
         "decision (upkeep and the API run in every role)",
     )
     decisions: Literal["store", "memory"] = Field(
-        default="store",
-        description="store: each batch of dossiers is decided in a Mongo transaction, by "
-        "every instance; memory: one instance owns the dossiers' durable (pinned) and "
-        "decides from memory, with checkpoints (issue #22, sipas_sampling.deciding). "
-        "Switching back to store needs the durable deleted (it stays pinned)",
+        default="memory",
+        description="memory: one instance owns the dossiers' durable (pinned; one per "
+        "partition with SIPAS_PARTITIONS) and decides from memory, with checkpoints "
+        "(issue #22, sipas_sampling.deciding); store: each batch of dossiers is decided in a "
+        "Mongo transaction, by every instance. Switching to store needs the durable deleted "
+        "(it stays pinned)",
     )
     refresh_interval: float = Field(
         default=1.0,

@@ -27,3 +27,10 @@ def test_production_refuses_zalo_without_the_secret_that_signs_its_webhooks():
 
 def test_development_may_use_the_outbox():
     assert Settings(**REQUIRED, env="development", dev_outbox=True).dev_outbox
+
+
+def test_dossiers_are_decided_from_memory_unless_the_store_path_is_chosen(monkeypatch):
+    monkeypatch.delenv("SIPAS_SAMPLING_DECISIONS", raising=False)
+
+    assert Settings(**REQUIRED).decisions == "memory"
+    assert Settings(**REQUIRED, decisions="store").decisions == "store"
