@@ -32,7 +32,7 @@ from sipas_sampling.domain.continuous import (
 from sipas_sampling.domain.progress import InvitationCount
 from sipas_sampling.store.campaigns import DesignFrozenError
 from sipas_sampling.store.decisions import _reserved_concurrently
-from sipas_sampling.store.invitations import NO_LEASE, OPEN, SENDABLE
+from sipas_sampling.store.invitations import NO_LEASE, OPEN, SENDABLE, SETTLED
 from sipas_sampling.vault import new_key
 
 
@@ -411,12 +411,17 @@ class InMemoryInvitationStore:
         *,
         attempt: Document | None = None,
         session: AsyncClientSession | None = None,
-    ) -> None:
+    ) -> bool:
         doc = self.docs.get(invitation_id)
-        if doc is not None:
-            doc.update({**changes, "lease_until": NO_LEASE})
-            if attempt is not None:
-                doc.setdefault("attempts", []).append(attempt)
+        if doc is None:
+            return False
+        doc["lease_until"] = NO_LEASE
+        if attempt is not None:
+            doc.setdefault("attempts", []).append(attempt)
+        if "state" in changes and doc["state"] in SETTLED:
+            return False
+        doc.update(changes)
+        return True
 
     async def update_all(self, updates: Sequence[tuple[UUID, Document, Document | None]]) -> None:
         for invitation_id, changes, attempt in updates:

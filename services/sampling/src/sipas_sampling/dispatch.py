@@ -333,12 +333,16 @@ class Dispatcher:
                 "detail": delivery.detail[:200],
                 "reminder": reminder,
             }
-        if writes is None:
+        if step.action == "undeliverable":
+            # Written at once, not with the round, and its slot released only if the change
+            # applied: not if the person answered meanwhile, and at most once (a round sent
+            # again after a crash finds it undeliverable already, no longer due).
+            if await self._invitations.update(doc["_id"], changes, attempt=attempt):
+                await self._undeliverable(doc, active)
+        elif writes is None:
             await self._invitations.update(doc["_id"], changes, attempt=attempt)
         else:
             writes.updates.append((doc["_id"], changes, attempt))
-        if step.action == "undeliverable":
-            await self._undeliverable(doc, active)
 
     async def _undeliverable(self, doc: Document, active: ActiveCampaign) -> None:
         self._metrics.settled.labels(active.id, "undeliverable").inc()

@@ -113,6 +113,27 @@ class InvitationStoreContract:
         assert not await store.mark_lapsed(open_one["_id"], NOW + 32 * DAY, None)
         assert (await store.get(answered["_id"]))["answered_at"] == NOW
 
+    async def test_a_send_that_ends_after_the_answer_or_the_lapse_leaves_it_settled(self, store):
+        # A round leased these, then the person answered (or the token lapsed) while it sent.
+        answered, lapsed = invitation("d1", state="sent"), invitation("d2", state="sent")
+        await store.add([answered, lapsed])
+        await store.claim_due(NOW, owner="a", limit=2, lease=MINUTE)
+        await store.answer(answered["_id"], NOW, None)
+        await store.mark_lapsed(lapsed["_id"], NOW, None)
+        attempt = {"channel": "sms", "at": NOW, "outcome": "failed"}
+
+        gave_up = {"state": "undeliverable"}
+        assert not await store.update(answered["_id"], gave_up, attempt=attempt)
+        await store.update_all([(lapsed["_id"], {"state": "sent"}, attempt)])
+        assert await store.update(answered["_id"], {"last_report": {"at": NOW}})
+
+        first, second = await store.get(answered["_id"]), await store.get(lapsed["_id"])
+        assert (first["state"], first["attempts"], first["lease_until"]) == (
+            "answered", [attempt], NO_LEASE,
+        )  # fmt: skip
+        assert first["last_report"] == {"at": NOW}  # what is not a state change still applies
+        assert (second["state"], second["attempts"]) == ("lapsed", [attempt])
+
     async def test_a_campaign_lists_in_creation_order_and_its_vault_fields_are_shredded(
         self, store
     ):

@@ -21,6 +21,8 @@ NO_LEASE = datetime(1970, 1, 1, tzinfo=UTC)
 """How long the development outbox keeps a message (recipient and live link) once "sent"."""
 SENDABLE = ("queued", "retry", "await_report")
 OPEN = ("queued", "retry", "await_report", "sent", "listed")
+SETTLED = ("answered", "lapsed")
+"""Outcomes only the answer and the upkeep set: a send's result never overwrites them."""
 
 
 class InvitationStore(Protocol):
@@ -72,12 +74,17 @@ class InvitationStore(Protocol):
         *,
         attempt: Document | None = None,
         session: AsyncClientSession | None = None,
-    ) -> None:
-        """Apply a state change (and append a delivery attempt), releasing the lease."""
+    ) -> bool:
+        """Apply a state change (and append a delivery attempt), releasing the lease.
+
+        A change of ``state`` leaves an invitation answered or lapsed meanwhile as it is (a
+        round that was sending when the person answered must not make it open again); its
+        attempt is recorded all the same. False when the change was not applied.
+        """
         ...
 
     async def update_all(self, updates: Sequence[tuple[UUID, Document, Document | None]]) -> None:
-        """Apply many state changes in one bulk write (one dispatch round)."""
+        """Apply many state changes in one bulk write (one dispatch round), as ``update``."""
         ...
 
     async def get(
@@ -187,17 +194,16 @@ class MongoInvitationStore(MongoStore, InvitationStore):
         *,
         attempt: Document | None = None,
         session: AsyncClientSession | None = None,
-    ) -> None:
-        await self.db[INVITATIONS].update_one(
-            {"_id": invitation_id}, _state_update(changes, attempt), session=session
-        )
+    ) -> bool:
+        operations = _state_updates(invitation_id, changes, attempt)
+        result = await self.db[INVITATIONS].bulk_write(operations, session=session)
+        return bool(result.matched_count == len(operations))
 
     @override
     async def update_all(self, updates: Sequence[tuple[UUID, Document, Document | None]]) -> None:
-        if updates:
-            await self.db[INVITATIONS].bulk_write(
-                [UpdateOne({"_id": i}, _state_update(c, a)) for i, c, a in updates], ordered=False
-            )
+        operations = [op for i, c, a in updates for op in _state_updates(i, c, a)]
+        if operations:
+            await self.db[INVITATIONS].bulk_write(operations, ordered=False)
 
     @override
     async def get(
@@ -266,8 +272,24 @@ def _due(now: datetime) -> Document:
     }
 
 
-def _state_update(changes: Document, attempt: Document | None) -> Document:
-    update: Document = {"$set": {**changes, "lease_until": NO_LEASE}}
+def _state_updates(
+    invitation_id: UUID, changes: Document, attempt: Document | None
+) -> list[UpdateOne]:
+    """The change, kept off an invitation answered or lapsed meanwhile; the attempt, always."""
+    released = {"lease_until": NO_LEASE}
+    if "state" not in changes:
+        update: Document = {"$set": {**changes, **released}}
+        if attempt is not None:
+            update["$push"] = {"attempts": attempt}
+        return [UpdateOne({"_id": invitation_id}, update)]
+    operations = [
+        UpdateOne(
+            {"_id": invitation_id, "state": {"$nin": list(SETTLED)}},
+            {"$set": {**changes, **released}},
+        )
+    ]
     if attempt is not None:
-        update["$push"] = {"attempts": attempt}
-    return update
+        operations.append(
+            UpdateOne({"_id": invitation_id}, {"$push": {"attempts": attempt}, "$set": released})
+        )
+    return operations
