@@ -3,15 +3,12 @@
 Checkpoint documents are the ones the store-backed path writes, so the dispatcher, the
 progress pages and the store path itself read them unchanged:
 
-- ``applicants``: the claims taken (``{_id: key, dossier_id}``);
-- ``invitations``: one document per invitation, holding its first event;
-
-  both inserted as new documents (``Writes.insert_new``: one ``insert_many`` each, two
-  documents per dossier and one per invitation, the cheapest write for the store), since
-  the book knows which it has not stored. One may exist all the same (a dossier corrected
-  into a unit of another partition claims itself there too; a store that may have lost
-  checkpoints is written whole): that transaction fails, and it is retried at once with
-  every such document written as an insert-if-absent, which keeps the stored one;
+- ``applicants`` (the claims taken, ``{_id: key, dossier_id}``) and ``invitations`` (one per
+  invitation, holding its first event): inserted as new (``Writes.insert_new``, one
+  ``insert_many`` each), since the book knows which it has not stored. One may exist all
+  the same (a dossier corrected into another partition's unit; a store that may have lost
+  checkpoints is written whole): that transaction is retried at once with every such
+  document an insert-if-absent, which keeps the stored one;
 - ``decisions``: one log document per campaign and checkpoint (``items`` rows);
 - ``population``, ``contacts``: a batch campaign's entries, invitation times;
 - ``quotas``: ``reserved`` raised by the slots granted since the last checkpoint (an
@@ -22,12 +19,11 @@ progress pages and the store path itself read them unchanged:
 The position's extra field ``unpublished`` lists the invitations whose events were
 decided and not yet published: the next owner publishes them again (same ids).
 
-Loading: the claims and quota documents of the deciding campaigns, every shard's rate
-counters, the opt-outs and the recent contact history. A unit's slots ever granted are
-``reserved + released`` as read with the position, exactly what the checkpoint's grants
-left there. Between checkpoints :meth:`DecisionState.refresh` reads what the other stages
-change (answers, lapses, released slots, quotas, opt-outs, vault keys): a late value only
-makes the room smaller (``sipas_sampling.domain.quotas``).
+Loading: the deciding campaigns' claims and quotas, every shard's rate counters, the
+opt-outs and the recent contact history; a unit's slots ever granted are ``reserved +
+released`` as read with the position. Between checkpoints :meth:`DecisionState.refresh`
+reads what the other stages change (answers, lapses, released slots, quotas, opt-outs,
+vault keys): a late value only makes the room smaller (``sipas_sampling.domain.quotas``).
 """
 
 from __future__ import annotations
