@@ -10,7 +10,13 @@ every figure beside them; ``--runs N`` repeats on fresh servers (min / median / 
 At the end it checks through the case API that every alert's case is on the unit of its
 response, and that the number of alerts equals the number of ratings of 1.
 
+``--index-rate N`` also publishes index-updated events at N/s over ``--index-units``
+units (``alerts_feed.py``), as scoring does; ``--rate 0`` publishes only those, and the
+CPU per event (alerts, store, nats-server, from /proc, once alerts' consumers have drained)
+is then per index event, beside the raw hop's nats-server CPU per message at the same rate.
+
     uv run python bench/alerts_case_latency.py --rate 500 --seconds 30 --low-share 0.2
+    uv run python bench/alerts_case_latency.py --rate 0 --index-rate 200 --seconds 30
 
 Prints a table and writes JSON to bench/results/.
 """
@@ -31,13 +37,24 @@ from typing import Any
 
 import httpx
 import nats
-from anchor import SERVERS, CpuMeter, Report, console, load, measure, show_spread, summarize
+from alerts_feed import Message, drained, index_event, publish_paced
+from anchor import (
+    SERVERS,
+    CpuMeter,
+    Report,
+    StoreOps,
+    console,
+    load,
+    measure,
+    show_spread,
+    summarize,
+)
 
 from sipas_contracts import subjects
 from sipas_contracts.testing import response
 from sipas_contracts.units import load_sample_hierarchy
 from sipas_runtime.processes import free_port
-from sipas_runtime.publishing import encode, event_headers
+from sipas_runtime.publishing import encode
 from sipas_runtime.stack import Stack
 
 UNITS = load_sample_hierarchy().leaves("ht", date(2026, 1, 1))  # the 17 communes of seed 002
@@ -75,18 +92,15 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
 
     await nc.subscribe("sipas.alert.raised.>", cb=on_alert)
     total = int(args.rate * args.seconds)
+    indexes = int(args.index_rate * args.seconds)
     meter = CpuMeter({"alerts": "sipas_alerts", **SERVERS})
+    store = StoreOps(stack.mongo_url)
+    await store.start()
     load_before = load()
-    tick = 0.01
-    per_tick = args.rate * tick
-    started = time.monotonic()
-    pending: list[asyncio.Future[Any]] = []
     low = 0
-    for i in range(total):
-        target = started + i / args.rate
-        delay = target - time.monotonic()
-        if delay > 0 and i % max(1, int(per_tick)) == 0:
-            await asyncio.sleep(delay)
+
+    def next_response(i: int) -> Message:
+        nonlocal low
         is_low = rng.random() < args.low_share
         unit = UNITS[i % len(UNITS)]
         answers = {
@@ -97,31 +111,46 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
             low += 1
             sent_at[str(event.event_id)] = time.monotonic()
             unit_of[str(event.event_id)] = unit
-        pending.append(
-            await js.publish_async(
-                subjects.response_recorded(unit), encode(event), headers=event_headers(event)
-            )
-        )
-        if len(pending) >= 256:
-            await asyncio.gather(*pending)
-            pending.clear()
-    await asyncio.gather(*pending)
-    publish_seconds = time.monotonic() - started
+        return subjects.response_recorded(unit), event
+
+    index_rng = random.Random(11)
+    feeds = [
+        *([publish_paced(js, args.rate, total, next_response)] if total else []),
+        *(
+            [
+                publish_paced(
+                    js,
+                    args.index_rate,
+                    indexes,
+                    lambda i: index_event(i, args.index_units, index_rng),
+                )
+            ]
+            if indexes
+            else []
+        ),
+    ]
+    publish_seconds = max(await asyncio.gather(*feeds))
     expected.append(low)
     if len(latencies) >= low:
         all_in.set()
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(all_in.wait(), timeout=60)
-    cpu = meter.per_event(total)
+    await drained(js)
+    cpu = meter.per_event(total + indexes)
+    ops = await store.per_event(total + indexes)
     await nc.close()
     right_unit = await check_cases(stack, alert_cases, unit_of)
-    batches = await batch_profile(stack)
+    batches = await batch_profile(stack, "alerts-responses")
+    index_batches = await batch_profile(stack, "alerts-indexes")
     return {
         **batches,
+        **{f"index_{key}": value for key, value in index_batches.items()},
         "responses": total,
+        "index_events": indexes,
         "ratings_of_1": low,
         "alerts_received": len(latencies),
         "publish_rate": total / publish_seconds,
+        "index_publish_rate": indexes / publish_seconds,
         "p50_ms": 1000 * statistics.median(latencies) if latencies else None,
         "p95_ms": 1000 * quantile(latencies, 0.95) if latencies else None,
         "p99_ms": 1000 * quantile(latencies, 0.99) if latencies else None,
@@ -131,6 +160,7 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         "load_before": load_before,
         "load_after": load(),
         **cpu,
+        **ops,
     }
 
 
@@ -149,13 +179,13 @@ async def check_cases(stack: Stack, alert_cases: dict[str, str], unit_of: dict[s
     return all(units.get(case) == unit_of[source] for source, case in alert_cases.items())
 
 
-async def batch_profile(stack: Stack) -> dict[str, float]:
-    """Mean batch size and handler time of the responses consumer, from /metrics."""
+async def batch_profile(stack: Stack, consumer: str) -> dict[str, float]:
+    """Mean batch size and handler time of one of alerts' consumers, from /metrics."""
     async with httpx.AsyncClient(base_url=stack.url("alerts"), timeout=30) as http:
         text = (await http.get("/metrics")).text
     values: dict[str, float] = {}
     for line in text.splitlines():
-        if 'consumer="alerts-responses"' not in line or line.startswith("#"):
+        if f'consumer="{consumer}"' not in line or line.startswith("#"):
             continue
         name = line.split("{", 1)[0]
         if name.endswith(("_sum", "_count")):
@@ -184,8 +214,15 @@ def one_run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     )
     stack.start_infrastructure()
     try:
-        size = len(encode(response(unit=UNITS[0], answers=dict.fromkeys(ITEMS, 4))))
-        raw = asyncio.run(anchors(stack.nats_url, args.rate, min(args.seconds, 20.0), size))
+        sample = (
+            response(unit=UNITS[0], answers=dict.fromkeys(ITEMS, 4))
+            if args.rate
+            else index_event(0, 1, random.Random(0))[1]
+        )
+        rate = args.rate + args.index_rate
+        raw = asyncio.run(
+            anchors(stack.nats_url, rate, min(args.seconds, 20.0), len(encode(sample)))
+        )
         stack.start()
         result = asyncio.run(run(args, stack))
     finally:
@@ -204,28 +241,35 @@ async def anchors(url: str, rate: float, seconds: float, size: int) -> dict[str,
 def report(result: dict[str, Any]) -> None:
     """The run's figures beside the raw anchors of the same run."""
     out = Report(
-        f"alerts: rating of 1 → case at {result['publish_rate']:,.0f}/s "
+        f"alerts: {result['publish_rate']:,.0f} responses/s, "
+        f"{result['index_publish_rate']:,.0f} index events/s "
         f"(load {result['load_before']} → {result['load_after']})"
     )
-    for q in ("p50", "p99", "max"):
-        out.add(
-            f"publish → alert-raised {q}",
-            result[f"{q}_ms"] or 0.0,
-            result[f"anchor_hop_ms_{q}"],
-            unit="ms",
-            **(
-                {"target": "≤ 1000 ms", "met": (result["p99_ms"] or 1e9) <= 1000}
-                if q == "p99"
-                else {}
-            ),
-        )
+    if result["ratings_of_1"]:
+        for q in ("p50", "p99", "max"):
+            out.add(
+                f"publish → alert-raised {q}",
+                result[f"{q}_ms"] or 0.0,
+                result[f"anchor_hop_ms_{q}"],
+                unit="ms",
+                **(
+                    {"target": "≤ 1000 ms", "met": (result["p99_ms"] or 1e9) <= 1000}
+                    if q == "p99"
+                    else {}
+                ),
+            )
     for role in ("alerts", "store", "nats-server"):
         out.add(
-            f"CPU per response: {role}",
+            f"CPU per event (responses + index events): {role}",
             result.get(f"cpu_us_per_event_{role}", 0.0),
             result["anchor_hop_cpu_us_per_event_nats-server"] if role == "nats-server" else None,
             unit="µs",
         )
+    for op in ("query", "update", "command"):
+        out.add(f"store {op} operations per event", result.get(f"store_{op}_per_event", 0.0))
+    if result.get("index_batches"):
+        out.add("index events per batch (alerts-indexes)", result["index_mean_batch_messages"])
+        out.add("index batch handler time", result["index_mean_batch_ms"], unit="ms")
     out.add(
         "alerts received / ratings of 1",
         result["alerts_received"],
@@ -245,7 +289,14 @@ KEYS = (
     "cpu_us_per_event_alerts",
     "cpu_us_per_event_store",
     "cpu_us_per_event_nats-server",
+    "store_query_per_event",
+    "store_update_per_event",
+    "store_command_per_event",
     "publish_rate",
+    "index_publish_rate",
+    "index_mean_batch_messages",
+    "index_mean_batch_ms",
+    "anchor_hop_cpu_us_per_event_nats-server",
     "anchor_atomic_batch_500_per_s",
     "load_before",
 )
@@ -256,6 +307,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--low-share", type=float, default=0.2)
+    parser.add_argument(
+        "--index-rate",
+        type=float,
+        default=0,
+        help="also publish index-updated events at this rate (scoring's: ~170/s at 500/s)",
+    )
+    parser.add_argument("--index-units", type=int, default=20, help="units the index events cover")
     parser.add_argument("--runs", type=int, default=1, help="repeat, each with its own anchors")
     parser.add_argument(
         "--unsynced-store",
@@ -271,6 +329,8 @@ def main() -> None:
             "rate_target": args.rate,
             "seconds": args.seconds,
             "low_share": args.low_share,
+            "index_rate_target": args.index_rate,
+            "index_units": args.index_units,
             "store_synced": not args.unsynced_store,
             "at": datetime.now(UTC).isoformat(),
         }
