@@ -184,3 +184,26 @@ async def test_a_campaign_whose_key_is_not_loaded_yet_makes_the_dossier_wait():
 
     for rows in book.pending.log.values():  # each dossier decided once per campaign
         assert sorted(row[0] for row in rows) == sorted(m.event.dossier_id for m in messages)
+
+
+async def test_a_dossier_waits_whole_when_one_of_its_campaigns_is_not_ready():
+    campaigns = InMemoryCampaignStore()
+    await campaigns.save(campaign(id="online-left-out", population=ONLINE), START)
+    await campaigns.save(campaign(id="everyone", sample_size={"rate": 1.0}), START)
+
+    async def announce(_: object) -> None:
+        return None
+
+    found = Registry(load_sample_hierarchy(), campaigns, InMemoryDecisionStore(), announce)
+    await found.refresh()
+    book = DecisionBook(found, KEYS, SamplingMetrics(CollectorRegistry()))
+    book.vault = {"online-left-out": new_key()}  # "everyone" started since the last refresh
+    messages = deliveries([(0, 1)], online=frozenset({1}))  # left out by the first campaign
+
+    with pytest.raises(NotReadyError):
+        book.fold(messages)
+    book.vault["everyone"] = new_key()
+    book.fold(messages)
+
+    rows = {c: [row[4] for row in log] for c, log in book.pending.log.items()}
+    assert rows == {"online-left-out": ["online"], "everyone": ["invited"]}

@@ -112,10 +112,17 @@ class DecisionBook:
         self._partial.difference_update(d.seq for d in deliveries)
 
     def decide(self, event: DossierCompleted, now: datetime) -> None:
-        """Every deciding campaign whose scope holds the dossier's unit decides on it."""
-        for active in self._registry.deciding():
-            if event.unit not in active.units:
-                continue
+        """Every deciding campaign whose scope holds the dossier's unit decides on it.
+
+        A campaign whose vault key is not loaded yet makes the whole dossier wait, before
+        any campaign decides on it (decided again later, one campaign's excluded row would
+        be logged twice: only eligible rows leave a claim).
+        """
+        deciding = [active for active in self._registry.deciding() if event.unit in active.units]
+        for active in deciding:
+            if active.id not in self.vault:
+                raise VaultKeyMissingError(active.id)
+        for active in deciding:
             self.pending.started.add(active.id)
             screened = self._screen(active, event)
             if screened is None:
