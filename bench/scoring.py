@@ -62,7 +62,7 @@ from sipas_runtime.positions import WATERMARKS
 from sipas_runtime.publishing import encode, event_headers, outgoing, publish_batched
 from sipas_runtime.stack import Stack
 from sipas_runtime.streams import ensure_streams
-from sipas_scoring.domain.tally import fold, merge
+from sipas_scoring.domain.counting import fold, merge
 from sipas_scoring.settings import Settings
 from sipas_scoring.store.aggregates import AGGREGATES, AggregateStore
 from sipas_scoring.testing import synthetic_responses

@@ -168,7 +168,6 @@ LONG_MODULES = {
     "services/intake/src/sipas_intake/domain/dossiers.py": "each rule of a dossier, one place",
     "services/sampling/src/sipas_sampling/dispatch.py": "leases, quiet hours, retries: one loop",
     "services/sampling/src/sipas_sampling/app.py": "wires both decision paths until one goes",
-    "services/scoring/src/sipas_scoring/rebuild.py": "the whole `sipas scoring rebuild` proof",
 }
 
 

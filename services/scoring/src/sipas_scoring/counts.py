@@ -36,8 +36,9 @@ from sipas_runtime.batches import Delivery
 from sipas_runtime.mongo import Document, in_transaction
 from sipas_runtime.sequences import AppliedSequences
 from sipas_runtime.writes import Writes
+from sipas_scoring.domain.counting import Counting, countings
 from sipas_scoring.domain.periods import day_bucket, local_date
-from sipas_scoring.domain.tally import Counting, SliceKey, Tally, countings
+from sipas_scoring.domain.tally import SliceKey, Tally
 from sipas_scoring.store.aggregates import (
     AGGREGATES,
     DAY_AGGREGATES,

@@ -41,15 +41,9 @@ from sipas_contracts.streams import RESPONSES, SCORING_RESPONSES
 from sipas_runtime.decoding import RejectedError, describe_validation_error
 from sipas_runtime.mongo import in_transaction
 from sipas_runtime.sequences import AppliedSequences
+from sipas_scoring.domain.counting import Accumulator, Counted, group_sets, slice_key
 from sipas_scoring.domain.publication import canonical_json, digest
-from sipas_scoring.domain.tally import (
-    Accumulator,
-    Counted,
-    SliceKey,
-    Tally,
-    group_sets,
-    slice_key,
-)
+from sipas_scoring.domain.tally import SliceKey, Tally
 from sipas_scoring.handlers import decode_response
 from sipas_scoring.store.aggregates import MongoAggregateStore
 

@@ -15,7 +15,8 @@ from sipas_contracts.events import ResponseRecorded
 from sipas_contracts.ids import uuid7_for
 from sipas_contracts.instrument import Catalogue, load_catalogue
 from sipas_contracts.testing import response
-from sipas_scoring.domain.tally import Accumulator, Tally, group_sets
+from sipas_scoring.domain.counting import Accumulator, group_sets
+from sipas_scoring.domain.tally import Tally
 
 C2640 = load_catalogue("sipas-2640-2017")
 C1001 = load_catalogue("sipas-1001-2023")

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from sipas_scoring import cli
 from sipas_scoring.app import LegacyCountsError, create_app
-from sipas_scoring.domain.tally import SliceKey, Tally, fold
+from sipas_scoring.domain.counting import fold
+from sipas_scoring.domain.tally import SliceKey, Tally
 from sipas_scoring.store.aggregates import AGGREGATES, MongoAggregateStore, to_document
 from sipas_scoring.testing import synthetic_responses
 

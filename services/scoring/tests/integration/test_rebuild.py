@@ -16,7 +16,7 @@ from sipas_contracts import subjects
 from sipas_contracts.streams import SCORING_RESPONSES
 from sipas_runtime.publishing import encode, event_headers
 from sipas_runtime.testing import stop_as_if_killed
-from sipas_scoring.domain.tally import fold
+from sipas_scoring.domain.counting import fold
 from sipas_scoring.rebuild import REBUILT, rebuild, slices_digest
 from sipas_scoring.store.aggregates import AGGREGATES, MongoAggregateStore
 from sipas_scoring.testing import resp, synthetic_responses

@@ -4,9 +4,9 @@ from fractions import Fraction
 
 import pytest
 
+from sipas_scoring.domain.counting import fold
 from sipas_scoring.domain.indices import Rules, compute_index, mean_score_figure, share_figure
 from sipas_scoring.domain.stats import round_half_up
-from sipas_scoring.domain.tally import fold
 from sipas_scoring.testing import C1001, C2640, answers_for, resp, tally_of
 
 

@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 from sipas_contracts.units import load_sample_hierarchy
 from sipas_runtime.batches import Delivery
 from sipas_scoring.counts import Counts
+from sipas_scoring.domain.counting import fold, merge
 from sipas_scoring.domain.indices import Rules, compute_index
 from sipas_scoring.domain.periods import VIETNAM_OFFSET, day_bucket, local_date
 from sipas_scoring.domain.tables import build_table
-from sipas_scoring.domain.tally import SliceKey, Tally, fold, merge
+from sipas_scoring.domain.tally import SliceKey, Tally
 from sipas_scoring.testing import C2640, resp
 
 ITEMS = ["C01", "C02", "C05", "C10", "C16", "C19", "ND.TRIPS"]
