@@ -498,8 +498,8 @@ async def main() -> None:
     parser.add_argument(
         "--decisions",
         choices=["store", "memory"],
-        default="store",
-        help="SIPAS_SAMPLING_DECISIONS of the sampling processes (memory: #22)",
+        default="memory",
+        help="SIPAS_SAMPLING_DECISIONS of the sampling processes (memory, their default since #22)",
     )
     parser.add_argument(
         "--partitions", type=int, default=0, help="SIPAS_PARTITIONS of the sampling processes"
