@@ -11,6 +11,9 @@ benchmark first measures, on the very nats-server it then uses:
 - the **raw atomic-batch rate**: messages of that size stored in atomic batches of 500
   (ADR-50), one request per batch, as fast as the server takes them;
 - the **raw per-message rate**: the same with one ack per message, 512 in flight;
+- the **raw store write** (:func:`store_writes`, where the store is on the path): small
+  documents inserted as a checkpoint writes them, 500 per transaction, and the store's CPU per
+  document: what any document a service writes costs at the least;
 
 and CPU per event of every process involved, read from ``/proc`` (``CpuMeter``). Each
 figure is then printed beside its anchor with the ratio (``Report``); ``spread`` gives
@@ -279,14 +282,53 @@ async def atomic_rate(nc: Client, *, count: int, size: int) -> dict[str, Any]:
     return out
 
 
+async def store_writes(url: str, *, documents: int = 20_000, batch: int = 500) -> dict[str, Any]:
+    """The store's CPU per document and documents/s, ``batch`` small inserts per transaction.
+
+    The cheapest way a service writes (a checkpoint's ``insert_many`` in one transaction,
+    ledger-sized documents: an id, a dossier number, a time), on the store the benchmark
+    then uses, into a scratch database dropped afterwards.
+    """
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url)
+    db = client[f"bench_anchor_{uuid.uuid4().hex[:8]}"]
+    try:
+        await db.create_collection("ledger")
+        now = datetime.now(UTC)
+        docs = [
+            {"_id": uuid.uuid4().hex, "dossier_id": f"H{i:012d}", "at": now}
+            for i in range(documents)
+        ]
+        meter = CpuMeter({"store": SERVERS["store"]})
+        started = time.perf_counter()
+        for first in range(0, documents, batch):
+            async with client.start_session() as session, await session.start_transaction():
+                await db["ledger"].insert_many(docs[first : first + batch], session=session)
+        elapsed = time.perf_counter() - started
+        cpu = meter.per_event(documents)
+        return {
+            "store_docs_per_s": round(documents / elapsed),
+            "store_cpu_us_per_doc": cpu.get("cpu_us_per_event_store", 0.0),
+        }
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
 async def measure(
-    nc: Client, *, rate: float, seconds: float, size: int, atomic_count: int = 20_000
+    nc: Client,
+    *,
+    rate: float,
+    seconds: float,
+    size: int,
+    atomic_count: int = 20_000,
+    store_url: str | None = None,
 ) -> dict[str, Any]:
-    """Both anchors, with the load average they met."""
+    """The bus's anchors (and the store's, given its URL), with the load average they met."""
     before = load()
     hop = await raw_hop(nc, rate=rate, seconds=seconds, size=size)
     atomic = await atomic_rate(nc, count=atomic_count, size=size)
-    return {**hop, **atomic, "load_before": before, "load_after": load()}
+    store = await store_writes(store_url) if store_url else {}
+    return {**hop, **atomic, **store, "load_before": before, "load_after": load()}
 
 
 # -- reporting --------------------------------------------------------------------------------

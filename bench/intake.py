@@ -321,6 +321,17 @@ def show(results: dict[str, Any]) -> None:
         drain_.get("cpu_us_per_event_intake_steady_10_90", 0.0),
         unit="µs",
     )
+    report.add(
+        "  one process's ceiling at that CPU (1 s / CPU per event)",
+        1e6 / max(cpu, 1.0),
+        atomic,
+        unit="events/s",
+    )
+    report.add(
+        "  CPU per event that 30 % of raw atomic leaves one process",
+        1e6 / (0.3 * atomic),
+        unit="µs",
+    )
     for role in ("store", "nats-server", "bench"):
         report.add(
             f"  {role} CPU per event", drain_.get(f"cpu_us_per_event_{role}", 0.0), unit="µs"

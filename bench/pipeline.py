@@ -23,7 +23,9 @@ Sustained dossier events/s = dossiers / that time, printed beside the same run's
 atomic-batch rate (target: ≥ 3,000/s or ≥ 25 % of the raw atomic rate, whichever is lower),
 with each stage's finishing time, CPU per dossier of every process from ``/proc``, and what
 the store was asked per dossier (``anchor.StoreOps``: its command counters, and the documents
-written per collection from its oplog).
+written per collection from its oplog); and the ceilings the CPU allows: at the measured CPU
+per dossier, and with the store at its raw write cost per document (``anchor.store_writes``,
+measured on the same store before the services start) times the documents the pipeline wrote.
 ``--runs N`` repeats on fresh servers and prints min / median / max. Writes JSON to
 bench/results/.
 """
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import time
 import uuid
@@ -229,7 +232,12 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     try:
         size = round(statistics.fmean(len(m.data) for m in raw_messages(0, 100, "generic", now)))
         anchor = await measure(
-            nc, rate=args.anchor_rate, seconds=10, size=size, atomic_count=args.reference
+            nc,
+            rate=args.anchor_rate,
+            seconds=10,
+            size=size,
+            atomic_count=args.reference,
+            store_url=stack.mongo_url,
         )
         await ensure_streams(nc.jetstream(), replicas=1)
         stack.start(timeout=180)
@@ -237,7 +245,12 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         await store.start()
         pipe = await flow(nc, args)
         ops = await store.per_event(args.dossiers)
-        return {"anchor": anchor, "pipeline": pipe, "store": ops | {"synced": stack.store_sync}}
+        return {
+            "anchor": anchor,
+            "pipeline": pipe,
+            "store": ops | {"synced": stack.store_sync},
+            "ceiling": ceilings(anchor, pipe, ops),
+        }
     finally:
         await nc.close()
         stack.stop()
@@ -276,7 +289,55 @@ def show(results: dict[str, Any]) -> None:
     for key, per in list(store.get("store_writes_per_event", {}).items())[:12]:
         namespace, op = key.split()
         report.add(f"  {ACTIONS.get(op, op)} per dossier{floor}: {namespace}", per)
+    if ceiling := results.get("ceiling"):
+        cores = ceiling["cores"]
+        report.add(
+            "store, raw insert (same run): CPU per document",
+            anchor["store_cpu_us_per_doc"],
+            unit="µs",
+        )
+        report.add(
+            "store, raw insert (same run): documents/s", anchor["store_docs_per_s"], unit="/s"
+        )
+        report.add("documents written per dossier", ceiling["documents_per_dossier"])
+        report.add(
+            "  × raw CPU per document: the store's floor",
+            ceiling["store_floor_us_per_dossier"],
+            unit="µs",
+        )
+        report.add(
+            f"ceiling on {cores} cores, CPU as measured",
+            ceiling["measured_per_s"],
+            unit="dossiers/s",
+        )
+        report.add(
+            f"ceiling on {cores} cores, the store at its floor",
+            ceiling["store_at_floor_per_s"],
+            unit="dossiers/s",
+        )
     report.show()
+
+
+def ceilings(anchor: dict[str, Any], pipe: dict[str, Any], store: dict[str, Any]) -> dict[str, Any]:
+    """What the CPU figures allow at most: the rate the cores give at the measured CPU per
+    dossier, and at the store's raw write cost (``anchor.store_writes``) for the documents
+    the pipeline writes, with every other process as measured: where the store alone
+    already bounds the pipeline, no change to the services reaches the target."""
+    per_doc = anchor.get("store_cpu_us_per_doc")
+    if not per_doc:
+        return {}
+    cores = os.cpu_count() or 1
+    documents = sum(store.get("store_writes_per_event", {}).values())
+    floor = documents * per_doc
+    system = sum(pipe.get(f"cpu_us_per_event_{r}", 0.0) for r in ROLES)  # not the bench's
+    at_floor = system - pipe.get("cpu_us_per_event_store", 0.0) + floor
+    return {
+        "cores": cores,
+        "documents_per_dossier": round(documents, 2),
+        "store_floor_us_per_dossier": round(floor, 1),
+        "measured_per_s": round(cores * 1e6 / system),
+        "store_at_floor_per_s": round(cores * 1e6 / at_floor),
+    }
 
 
 ACTIONS = {"i": "inserted", "u": "updated", "d": "deleted"}
@@ -292,6 +353,11 @@ KEYS = (
     "pipeline.cpu_us_per_event_store",
     "pipeline.cpu_us_per_event_nats-server",
     "pipeline.cpu_us_per_event_total",
+    "anchor.store_cpu_us_per_doc",
+    "ceiling.documents_per_dossier",
+    "ceiling.store_floor_us_per_dossier",
+    "ceiling.measured_per_s",
+    "ceiling.store_at_floor_per_s",
     "pipeline.load_before",
 )
 
