@@ -18,7 +18,10 @@ everything counted up to the consumer's floor ``F`` at the start of a round, ``F
 becomes the counts' ``published`` mark, stored by the next checkpoint; the next owner
 publishes again every slice counted after it, with the same deterministic event ids,
 which JetStream de-duplicates. Previous-period figures are cached until their slices
-change.
+change. A campaign's profile is cached too: a slow round re-reads it (at most once per
+``rollup_interval``, after the round's fast figures are out), a fast round reads the store
+only for a campaign it holds no profile of, so a changed profile that nobody announced
+(``invalidate``) is in force within two ``rollup_interval``.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class IndexPublisher:
         settings: Settings,
         metrics: ScoringMetrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self._counts = counts
         self._owner = owner
@@ -78,6 +82,7 @@ class IndexPublisher:
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
+        self._timer = timer
         self._baselines: dict[tuple[str, str], tuple[frozenset[object], dict[str, Figure]]] = {}
         self._fast: dict[str, Touched] = {}
         self._slow: dict[str, Touched] = {}
@@ -113,11 +118,16 @@ class IndexPublisher:
         self._counts.touch_campaign(campaign_id)
         self._profile_cache.pop(campaign_id, None)
 
-    async def _profile(self, campaign_id: str) -> CampaignProfile:
-        """A campaign's profile, re-read at most once per ``rollup_interval``."""
-        now = time.monotonic()
+    async def _profile(self, campaign_id: str, *, slow: bool) -> CampaignProfile:
+        """A campaign's profile, re-read at most once per ``rollup_interval``.
+
+        Only a slow round re-reads it (after the round's fast figures are out): a fast
+        one reads the store only for a campaign it has no profile of (its first round, or
+        just invalidated), so no store round trip delays a unit's figure.
+        """
+        now = self._timer()
         cached = self._profile_cache.get(campaign_id)
-        if cached is None or cached[0] < now:
+        if cached is None or (slow and cached[0] < now):
             profile = await self._profiles.get_or_default(campaign_id)
             cached = self._profile_cache[campaign_id] = (
                 now + self._settings.rollup_interval,
@@ -135,7 +145,7 @@ class IndexPublisher:
             if not self._owner():
                 self._fast, self._slow = {}, {}
                 return 0
-            started = time.monotonic()
+            started = self._timer()
             floor = self._position()  # read with the changes: everything up to it is in them
             for campaign, touched in self._counts.take_touched().items():
                 self._fast.setdefault(campaign, set()).update(touched)
@@ -149,7 +159,7 @@ class IndexPublisher:
                 self._next_slow = started + self._settings.rollup_interval
                 self._counts.published = max(self._counts.published, floor)
             if published:
-                self._metrics.tick_duration.observe(time.monotonic() - started)
+                self._metrics.tick_duration.observe(self._timer() - started)
             return published
 
     async def _publish(self, touched: dict[str, Touched], *, slow: bool) -> int:
@@ -171,7 +181,7 @@ class IndexPublisher:
     async def _campaign_events(
         self, campaign_id: str, touched: Touched, *, slow: bool
     ) -> list[IndexUpdated]:
-        profile = await self._profile(campaign_id)
+        profile = await self._profile(campaign_id, slow=slow)
         tallies = self._counts.tallies(campaign_id)
         try:
             catalogue = instrument_of(tallies, profile)
@@ -209,7 +219,7 @@ class IndexPublisher:
             targets = units - parents
             mine = {k: t for k, t in tallies.items() if k.unit in targets}
             rolled = by_unit_and_kind(mine, scope.period, profile.modes, scope.catalogue.id)
-        previous, label = await self._previous(scope, tallies)
+        previous, label = await self._previous(scope, tallies, slow=rollups)
         now = self._clock()
         return [
             index_event(
@@ -224,7 +234,7 @@ class IndexPublisher:
         ]
 
     async def _previous(
-        self, scope: Scope, tallies: Slices
+        self, scope: Scope, tallies: Slices, *, slow: bool
     ) -> tuple[dict[str, Figure], str | None]:
         profile, before = scope.profile, scope.period.previous()
         if before is not None:
@@ -240,7 +250,7 @@ class IndexPublisher:
             if earlier_id is None or earlier_id == scope.campaign_id:
                 return {}, None
             source = self._counts.tallies(earlier_id)
-            earlier_profile = await self._profile(earlier_id)
+            earlier_profile = await self._profile(earlier_id, slow=slow)
             try:
                 catalogue = instrument_of(source, earlier_profile)
             except ScoringError:

@@ -176,6 +176,46 @@ async def test_a_changed_profile_publishes_every_figure_of_its_campaign_again():
     assert len(sink.published) == 2 * before
 
 
+class Journal:
+    """A profile source and a publisher writing what they are asked, in order, to one list."""
+
+    def __init__(self) -> None:
+        self.entries: list[str] = []
+        self.profiles = InMemoryProfileStore(ProfileSettings(n_min_item=1, n_min_unit=1))
+
+    async def get_or_default(self, campaign_id: str) -> Any:
+        self.entries.append("profile read")
+        return await self.profiles.get_or_default(campaign_id)
+
+    async def publish_many(self, events: Sequence[Any]) -> None:
+        leaves = all(e.period == "campaign" and not e.rollup for e in events)
+        self.entries.append("unit figures" if leaves else "roll-ups and periods")
+
+
+async def test_a_round_re_reads_the_profile_only_after_its_unit_figures_are_out():
+    consumer, journal, now = Consumer(), Journal(), [0.0]
+    index = IndexPublisher(
+        counts=consumer.counts,
+        owner=lambda: True,
+        position=lambda: consumer.applied.floor,
+        profiles=journal,
+        publisher=lambda: journal,
+        hierarchy=load_sample_hierarchy(),
+        settings=Settings(rollup_interval=1.0),
+        metrics=ScoringMetrics(CollectorRegistry()),
+        timer=lambda: now[0],
+    )
+    consumer.fold(resp(answers_for(C2640, 5), unit="ht-nx-co-dam"))
+    await index.tick()  # no profile yet: read before anything
+    journal.entries.clear()
+    now[0] = 5.0  # the profile is due for a re-read, and the roll-ups for a round
+
+    consumer.fold(resp(answers_for(C2640, 4), unit="ht-nx-co-dam"))
+    await index.tick()
+
+    assert journal.entries == ["unit figures", "profile read", "roll-ups and periods"]
+
+
 async def test_the_published_events_of_a_known_load_stay_byte_for_byte_the_same():
     """A digest of every event (subject and wire bytes) that 12 rounds of a synthetic load
     publish: two months (so calendar periods and their previous period), every commune,
