@@ -32,7 +32,7 @@ from sipas_sampling.domain.continuous import (
 from sipas_sampling.domain.progress import InvitationCount
 from sipas_sampling.store.campaigns import DesignFrozenError
 from sipas_sampling.store.decisions import _reserved_concurrently
-from sipas_sampling.store.invitations import NO_LEASE, OPEN, SENDABLE, SETTLED
+from sipas_sampling.store.invitations import NO_LEASE, OPEN, SENDABLE, SETTLED, StateChange
 from sipas_sampling.vault import new_key
 
 
@@ -410,6 +410,7 @@ class InMemoryInvitationStore:
         changes: Document,
         *,
         attempt: Document | None = None,
+        expect: str | None = None,
         session: AsyncClientSession | None = None,
     ) -> bool:
         doc = self.docs.get(invitation_id)
@@ -418,14 +419,16 @@ class InMemoryInvitationStore:
         doc["lease_until"] = NO_LEASE
         if attempt is not None:
             doc.setdefault("attempts", []).append(attempt)
-        if "state" in changes and doc["state"] in SETTLED:
+        if expect not in (None, doc["state"]):
+            return False
+        if ("state" in changes or expect is not None) and doc["state"] in SETTLED:
             return False
         doc.update(changes)
         return True
 
-    async def update_all(self, updates: Sequence[tuple[UUID, Document, Document | None]]) -> None:
-        for invitation_id, changes, attempt in updates:
-            await self.update(invitation_id, changes, attempt=attempt)
+    async def update_all(self, updates: Sequence[StateChange]) -> None:
+        for invitation_id, changes, attempt, expect in updates:
+            await self.update(invitation_id, changes, attempt=attempt, expect=expect)
 
     async def get(
         self, invitation_id: UUID, session: AsyncClientSession | None = None

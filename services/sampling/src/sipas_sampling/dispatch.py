@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 import structlog
 
@@ -42,7 +41,7 @@ from sipas_sampling.registry import ActiveCampaign, Registry
 from sipas_sampling.store.campaigns import CampaignStore
 from sipas_sampling.store.decisions import DecisionStore
 from sipas_sampling.store.dev_outbox import DevOutbox
-from sipas_sampling.store.invitations import InvitationStore
+from sipas_sampling.store.invitations import InvitationStore, StateChange
 from sipas_sampling.vault import VaultError, unlock
 from sipas_sampling.wording import wording
 
@@ -57,7 +56,7 @@ Substitute = Callable[[Document, SubstitutionReason], Awaitable[None]]
 class RoundWrites:
     """What one dispatch round will write: invitation state changes and outbox messages."""
 
-    updates: list[tuple[UUID, Document, Document | None]] = field(default_factory=list)
+    updates: list[StateChange] = field(default_factory=list)
     outbox: list[Document] = field(default_factory=list)
 
 
@@ -137,14 +136,14 @@ class Dispatcher:
     async def _one(self, doc: Document, now: datetime, writes: RoundWrites) -> None:
         active = self._registry.get(doc["campaign"])
         if active is None or active.status != "active":
-            writes.updates.append((doc["_id"], {"state": "closed", "updated_at": now}, None))
+            closed = {"state": "closed", "updated_at": now}
+            writes.updates.append(StateChange(doc["_id"], closed, expect=doc["state"]))
             return
         campaign = active.campaign
         allowed = next_allowed(now, campaign.quiet_hours, active.zone)
         if allowed > now:
-            writes.updates.append(
-                (doc["_id"], {"next_attempt_at": allowed, "updated_at": now}, None)
-            )
+            deferred = {"next_attempt_at": allowed, "updated_at": now}
+            writes.updates.append(StateChange(doc["_id"], deferred))
             return
         if doc["state"] == "await_report":  # no delivery report in time: try the next channel
             await self._apply(
@@ -160,7 +159,8 @@ class Dispatcher:
         try:
             message = await self._message(doc, active, channel, reminder=reminder)
         except VaultError:
-            writes.updates.append((doc["_id"], {"state": "shredded", "updated_at": now}, None))
+            shredded = {"state": "shredded", "updated_at": now}
+            writes.updates.append(StateChange(doc["_id"], shredded, expect=doc["state"]))
             return
         if reminder:
             await self._publish([self._reminder_event(doc, channel)])
@@ -333,16 +333,20 @@ class Dispatcher:
                 "detail": delivery.detail[:200],
                 "reminder": reminder,
             }
+        # Each change applies only to an invitation still in the state it was made from: not
+        # once the person answered, the token lapsed, a delivery report or another sender
+        # (whose lease followed a stalled one's) moved it on meanwhile.
+        expect = doc["state"]
         if step.action == "undeliverable":
             # Written at once, not with the round, and its slot released only if the change
-            # applied: not if the person answered meanwhile, and at most once (a round sent
-            # again after a crash finds it undeliverable already, no longer due).
-            if await self._invitations.update(doc["_id"], changes, attempt=attempt):
+            # applied: so at most once (a round sent again after a crash finds it
+            # undeliverable already, no longer due; a second sender finds it moved on).
+            if await self._invitations.update(doc["_id"], changes, attempt=attempt, expect=expect):
                 await self._undeliverable(doc, active)
         elif writes is None:
-            await self._invitations.update(doc["_id"], changes, attempt=attempt)
+            await self._invitations.update(doc["_id"], changes, attempt=attempt, expect=expect)
         else:
-            writes.updates.append((doc["_id"], changes, attempt))
+            writes.updates.append(StateChange(doc["_id"], changes, attempt, expect))
 
     async def _undeliverable(self, doc: Document, active: ActiveCampaign) -> None:
         self._metrics.settled.labels(active.id, "undeliverable").inc()

@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
 from sipas_contracts.units import load_sample_hierarchy
-from sipas_runtime.channels import Delivery, DeliveryStatus, OutboundMessage
+from sipas_runtime.channels import Delivery, DeliveryReport, DeliveryStatus, OutboundMessage
 from sipas_runtime.mongo import Document, in_transaction
 from sipas_runtime.testing import eventually
 from sipas_sampling.answering import Answers
@@ -161,6 +161,10 @@ async def world(mongo, db_name, make_campaign) -> World:
     return World(mongo, stores, registry)
 
 
+async def _leased_again(world: World, invitation_id: UUID) -> bool:
+    return bool((await world.state(invitation_id))["lease_until"] > NOW + LEASE)
+
+
 async def _released(world: World, unit: str) -> bool:
     return (await world.released()).get(unit) == 1
 
@@ -220,3 +224,45 @@ async def test_a_round_sent_again_after_a_crash_releases_an_undeliverable_slot_o
     first, second = await world.state(failed), await world.state(held)
     assert (first["state"], second["state"]) == ("undeliverable", "undeliverable")
     assert await world.released() == {UNITS[0]: 1, UNITS[1]: 1}
+
+
+async def test_two_senders_of_one_invitation_release_its_undeliverable_slot_once(world):
+    invitation = await world.invite("0912000006")
+    slow = asyncio.create_task(world.dispatcher().run_once())
+    await world.channel.sending("0912000006")
+
+    # the slow sender's lease lapsed (a stalled process): another takes the invitation over
+    late = world.dispatcher(NOW + LEASE + timedelta(seconds=1))
+    fast = asyncio.create_task(late.run_once())
+    await eventually(lambda: _leased_again(world, invitation), 5, interval=0.01)
+    world.channel.end("0912000006", DeliveryStatus.PERMANENT)
+    handled = await asyncio.gather(slow, fast)
+
+    doc = await world.state(invitation)
+    assert handled == [1, 1]
+    assert (doc["state"], statuses(doc)) == ("undeliverable", ["permanent", "permanent"])
+    assert await world.released() == {UNITS[0]: 1}
+
+
+async def test_a_reminder_sent_after_a_failure_report_leaves_it_undeliverable_released_once(
+    world,
+):
+    sent_at = NOW - timedelta(days=3)
+    invitation = await world.invite(
+        "0912000007", state="sent", sent_at=sent_at, reminders=[NOW], next_attempt_at=NOW
+    )
+    dispatcher = world.dispatcher()
+    reminding = asyncio.create_task(dispatcher.run_once())
+    await world.channel.sending("0912000007")
+
+    # the first message's final report: it never arrived, and sms was the only channel
+    report = DeliveryReport(f"{invitation}-1", "p-1", delivered=False, failed=True, final=True)
+    assert await dispatcher.report(report)
+    world.channel.end("0912000007", DeliveryStatus.SENT)
+    await reminding
+    lapsed = await world.maintenance(NOW + timedelta(days=60)).lapse()
+
+    doc = await world.state(invitation)
+    assert (doc["state"], statuses(doc)) == ("undeliverable", ["sent"])
+    assert lapsed == 0
+    assert await world.released() == {UNITS[0]: 1}

@@ -17,7 +17,12 @@ from sipas_contracts.events import InvitationSent
 from sipas_contracts.ids import uuid7
 from sipas_runtime.mongo import Document, ensure_collections
 from sipas_sampling.store.collections import INVITATIONS, POPULATION
-from sipas_sampling.store.invitations import NO_LEASE, InvitationStore, MongoInvitationStore
+from sipas_sampling.store.invitations import (
+    NO_LEASE,
+    InvitationStore,
+    MongoInvitationStore,
+    StateChange,
+)
 
 NOW = datetime(2026, 12, 7, 3, tzinfo=UTC)
 MINUTE, DAY = timedelta(minutes=1), timedelta(days=1)
@@ -91,7 +96,7 @@ class InvitationStoreContract:
         assert await store.due(NOW + 5 * MINUTE, limit=10) == []
         attempt = {"channel": "sms", "at": NOW, "outcome": "sent"}
         await store.update(doc["_id"], {"state": "sent"}, attempt=attempt)
-        await store.update_all([(doc["_id"], {"next_attempt_at": NOW + DAY}, None)])
+        await store.update_all([StateChange(doc["_id"], {"next_attempt_at": NOW + DAY})])
 
         stored = await store.get(doc["_id"])
         assert (stored["state"], stored["lease_until"], stored["attempts"]) == (
@@ -124,7 +129,7 @@ class InvitationStoreContract:
 
         gave_up = {"state": "undeliverable"}
         assert not await store.update(answered["_id"], gave_up, attempt=attempt)
-        await store.update_all([(lapsed["_id"], {"state": "sent"}, attempt)])
+        await store.update_all([StateChange(lapsed["_id"], {"state": "sent"}, attempt)])
         assert await store.update(answered["_id"], {"last_report": {"at": NOW}})
 
         first, second = await store.get(answered["_id"]), await store.get(lapsed["_id"])
@@ -133,6 +138,23 @@ class InvitationStoreContract:
         )  # fmt: skip
         assert first["last_report"] == {"at": NOW}  # what is not a state change still applies
         assert (second["state"], second["attempts"]) == ("lapsed", [attempt])
+
+    async def test_a_change_made_from_a_state_leaves_one_that_moved_on_as_it_is(self, store):
+        # Two senders leased it in turn (the first stalled) and both failed to deliver it.
+        doc, answered = invitation("d1"), invitation("d2", state="answered")
+        await store.add([doc, answered])
+        attempt = {"channel": "sms", "at": NOW, "outcome": "failed"}
+        gave_up = {"state": "undeliverable"}
+
+        assert await store.update(doc["_id"], gave_up, attempt=attempt, expect="queued")
+        assert not await store.update(doc["_id"], gave_up, attempt=attempt, expect="queued")
+        await store.update_all([StateChange(doc["_id"], {"state": "sent"}, attempt, "queued")])
+        assert not await store.update(answered["_id"], gave_up, expect="answered")
+        assert await store.update(doc["_id"], {"state": "substituted"})  # a reserve replaces it
+
+        first, second = await store.get(doc["_id"]), await store.get(answered["_id"])
+        assert (first["state"], first["attempts"]) == ("substituted", [attempt] * 3)
+        assert second["state"] == "answered"
 
     async def test_a_campaign_lists_in_creation_order_and_its_vault_fields_are_shredded(
         self, store

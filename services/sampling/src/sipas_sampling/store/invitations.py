@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from uuid import UUID
 
 from pymongo import UpdateOne
@@ -23,6 +23,17 @@ SENDABLE = ("queued", "retry", "await_report")
 OPEN = ("queued", "retry", "await_report", "sent", "listed")
 SETTLED = ("answered", "lapsed")
 """Outcomes only the answer and the upkeep set: a send's result never overwrites them."""
+
+
+class StateChange(NamedTuple):
+    """One invitation's change (and delivery attempt) as a dispatch round writes it."""
+
+    invitation_id: UUID
+    changes: Document
+    attempt: Document | None = None
+    expect: str | None = None
+    """The state the change was made from: it applies only to an invitation still in it
+    (another sender, a delivery report, the answer or the upkeep may have moved it on)."""
 
 
 class InvitationStore(Protocol):
@@ -73,17 +84,19 @@ class InvitationStore(Protocol):
         changes: Document,
         *,
         attempt: Document | None = None,
+        expect: str | None = None,
         session: AsyncClientSession | None = None,
     ) -> bool:
         """Apply a state change (and append a delivery attempt), releasing the lease.
 
         A change of ``state`` leaves an invitation answered or lapsed meanwhile as it is (a
-        round that was sending when the person answered must not make it open again); its
-        attempt is recorded all the same. False when the change was not applied.
+        round that was sending when the person answered must not make it open again), and
+        with ``expect``, one no longer in that state; its attempt is recorded all the same.
+        False when the change was not applied.
         """
         ...
 
-    async def update_all(self, updates: Sequence[tuple[UUID, Document, Document | None]]) -> None:
+    async def update_all(self, updates: Sequence[StateChange]) -> None:
         """Apply many state changes in one bulk write (one dispatch round), as ``update``."""
         ...
 
@@ -193,15 +206,16 @@ class MongoInvitationStore(MongoStore, InvitationStore):
         changes: Document,
         *,
         attempt: Document | None = None,
+        expect: str | None = None,
         session: AsyncClientSession | None = None,
     ) -> bool:
-        operations = _state_updates(invitation_id, changes, attempt)
+        operations = _state_updates(StateChange(invitation_id, changes, attempt, expect))
         result = await self.db[INVITATIONS].bulk_write(operations, session=session)
         return bool(result.matched_count == len(operations))
 
     @override
-    async def update_all(self, updates: Sequence[tuple[UUID, Document, Document | None]]) -> None:
-        operations = [op for i, c, a in updates for op in _state_updates(i, c, a)]
+    async def update_all(self, updates: Sequence[StateChange]) -> None:
+        operations = [op for change in updates for op in _state_updates(change)]
         if operations:
             await self.db[INVITATIONS].bulk_write(operations, ordered=False)
 
@@ -272,24 +286,30 @@ def _due(now: datetime) -> Document:
     }
 
 
-def _state_updates(
-    invitation_id: UUID, changes: Document, attempt: Document | None
-) -> list[UpdateOne]:
-    """The change, kept off an invitation answered or lapsed meanwhile; the attempt, always."""
+def _state_updates(change: StateChange) -> list[UpdateOne]:
+    """The change, kept off an invitation no longer as it expects; the attempt, always."""
+    invitation_id, changes, attempt, _ = change
     released = {"lease_until": NO_LEASE}
-    if "state" not in changes:
+    guard = _state_guard(change)
+    if guard is None:
         update: Document = {"$set": {**changes, **released}}
         if attempt is not None:
             update["$push"] = {"attempts": attempt}
         return [UpdateOne({"_id": invitation_id}, update)]
     operations = [
-        UpdateOne(
-            {"_id": invitation_id, "state": {"$nin": list(SETTLED)}},
-            {"$set": {**changes, **released}},
-        )
+        UpdateOne({"_id": invitation_id, "state": guard}, {"$set": {**changes, **released}})
     ]
     if attempt is not None:
         operations.append(
             UpdateOne({"_id": invitation_id}, {"$push": {"attempts": attempt}, "$set": released})
         )
     return operations
+
+
+def _state_guard(change: StateChange) -> Document | None:
+    """The condition on ``state`` a change applies under (a Mongo query), None for any."""
+    if change.expect is not None:
+        return {"$eq": change.expect, "$nin": list(SETTLED)}
+    if "state" in change.changes:
+        return {"$nin": list(SETTLED)}
+    return None
