@@ -22,6 +22,8 @@ from sipas_sampling.store.decisions import DecisionStore
 from sipas_sampling.store.invitations import InvitationStore
 
 T = TypeVar("T")
+SLOT_FREED = ("lapsed", "undeliverable")
+"""States whose continuous slot was released (``Maintenance.lapse``, the dispatcher)."""
 Transact = Callable[[Callable[[AsyncClientSession], Awaitable[T]]], Awaitable[T]]
 
 
@@ -47,12 +49,14 @@ class Answers:
             if await self.invitations.get(invitation_id, session) is None:
                 await self.waiting.keep(invitation_id, at, session)
             return None
-        was_lapsed = before["state"] == "lapsed"
+        # A lapse or a failure to deliver released the slot: the answer takes it again (a
+        # message that arrived after all, through a channel whose outcome was unknown).
+        was_released = before["state"] in SLOT_FREED and before["list"] == "continuous"
         await self.decisions.settle(
             before["campaign"],
             before["unit"],
             answered=1,
-            release=-1 if was_lapsed and before["list"] == "continuous" else 0,
+            release=-1 if was_released else 0,
             session=session,
         )
         self.metrics.settled.labels(before["campaign"], "answered").inc()

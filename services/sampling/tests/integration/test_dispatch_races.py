@@ -266,3 +266,16 @@ async def test_a_reminder_sent_after_a_failure_report_leaves_it_undeliverable_re
     assert (doc["state"], statuses(doc)) == ("undeliverable", ["sent"])
     assert lapsed == 0
     assert await world.released() == {UNITS[0]: 1}
+
+
+async def test_an_answer_after_the_slot_was_released_as_undeliverable_takes_it_again(world):
+    invitation = await world.invite("0912000008")
+    world.channel.end("0912000008", DeliveryStatus.PERMANENT)
+    await world.dispatcher().run_once()
+    released = await world.released()
+
+    await world.answer(invitation)  # an earlier channel's message did arrive after all
+
+    assert released == {UNITS[0]: 1}
+    assert (await world.state(invitation))["state"] == "answered"
+    assert await world.released() == {UNITS[0]: 0}
