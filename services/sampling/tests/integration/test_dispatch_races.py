@@ -84,31 +84,25 @@ class World:
     def dispatcher(self, at: datetime = NOW) -> Dispatcher:
         """A sender (each its own instance, as in another process) whose clock reads ``at``."""
         return Dispatcher(
-            registry=self.registry,
+            **self._shared(at),
             hierarchy=load_sample_hierarchy(),
-            campaigns=self.stores.campaigns,
-            invitations=self.stores.invitations,
-            decisions=self.stores.decisions,
             outbox=self.stores.dev_outbox,
             channels={"sms": self.channel},
             dev_outbox=False,
             survey_base_url="https://ks.example.gov.vn",
             publish=_ignore,
-            metrics=SamplingMetrics(CollectorRegistry()),
-            clock=lambda: at,
         )
 
     def maintenance(self, at: datetime) -> Maintenance:
-        return Maintenance(
-            registry=self.registry,
-            campaigns=self.stores.campaigns,
-            invitations=self.stores.invitations,
-            decisions=self.stores.decisions,
-            transact=self.transact,
-            metrics=SamplingMetrics(CollectorRegistry()),
-            grace=timedelta(hours=1),
-            clock=lambda: at,
-        )
+        return Maintenance(**self._shared(at), transact=self.transact, grace=timedelta(hours=1))
+
+    def _shared(self, at: datetime) -> dict[str, Any]:
+        """What the dispatcher and the upkeep both take: the stores, metrics and a clock."""
+        return {
+            "registry": self.registry, "campaigns": self.stores.campaigns,
+            "invitations": self.stores.invitations, "decisions": self.stores.decisions,
+            "metrics": SamplingMetrics(CollectorRegistry()), "clock": lambda: at,
+        }  # fmt: skip
 
     async def transact(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
         return await in_transaction(self.mongo, work)
