@@ -183,6 +183,22 @@ async def test_an_answer_while_the_send_is_in_flight_stays_answered_and_never_la
     assert await world.released() == {UNITS[0]: 0}
 
 
+async def test_a_token_that_lapses_while_its_send_is_in_flight_is_released_once(world):
+    invitation = await world.invite("0912000009")
+    sending = asyncio.create_task(world.dispatcher().run_once())
+    await world.channel.sending("0912000009")
+    upkeep = world.maintenance(NOW + timedelta(days=60))
+
+    first = await upkeep.lapse()
+    world.channel.end("0912000009", DeliveryStatus.SENT)
+    await sending
+    again = await upkeep.lapse()
+
+    doc = await world.state(invitation)
+    assert (doc["state"], statuses(doc), first, again) == ("lapsed", ["sent"], 1, 0)
+    assert await world.released() == {UNITS[0]: 1}
+
+
 async def test_an_answer_while_the_send_fails_keeps_the_slot_and_a_failure_alone_frees_it(world):
     answered = await world.invite("0912000002", UNITS[0])
     unanswered = await world.invite("0912000003", UNITS[1])
