@@ -148,6 +148,7 @@ class SamplingService:
             survey_base_url=self.settings.survey_base_url,
             publish=self.publish,
             metrics=self.metrics,
+            transact=self.transact,
             concurrency=self.settings.send_concurrency,
         )
         dispatcher.substitute = self._substitute

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from sipas_contracts.events import Event, InvitationSent, SubstitutionReason
 from sipas_contracts.units import UnitHierarchy
@@ -36,6 +37,7 @@ from sipas_runtime.mongo import Document
 from sipas_sampling.domain.delivery import Step, fallback, next_allowed, next_step, reminder_times
 from sipas_sampling.domain.messages import render, zalo_data
 from sipas_sampling.inviting import sent_event_id
+from sipas_sampling.maintenance import Transact
 from sipas_sampling.metrics import SamplingMetrics
 from sipas_sampling.registry import ActiveCampaign, Registry
 from sipas_sampling.store.campaigns import CampaignStore
@@ -77,6 +79,7 @@ class Dispatcher:
         survey_base_url: str,
         publish: Callable[[Sequence[Event]], Awaitable[Any]],
         metrics: SamplingMetrics,
+        transact: Transact,
         concurrency: int = 16,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -91,6 +94,7 @@ class Dispatcher:
         self._base = survey_base_url.rstrip("/")
         self._publish = publish
         self._metrics = metrics
+        self._transact = transact
         self._concurrency = asyncio.Semaphore(concurrency)
         self._owner = uuid.uuid4().hex
         self.clock = clock
@@ -338,21 +342,36 @@ class Dispatcher:
         # (whose lease followed a stalled one's) moved it on meanwhile.
         expect = doc["state"]
         if step.action == "undeliverable":
-            # Written at once, not with the round, and its slot released only if the change
-            # applied: so at most once (a round sent again after a crash finds it
-            # undeliverable already, no longer due; a second sender finds it moved on).
-            if await self._invitations.update(doc["_id"], changes, attempt=attempt, expect=expect):
-                await self._undeliverable(doc, active)
+            await self._give_up(StateChange(doc["_id"], changes, attempt, expect), doc, active)
         elif writes is None:
             await self._invitations.update(doc["_id"], changes, attempt=attempt, expect=expect)
         else:
             writes.updates.append(StateChange(doc["_id"], changes, attempt, expect))
 
-    async def _undeliverable(self, doc: Document, active: ActiveCampaign) -> None:
+    async def _give_up(self, change: StateChange, doc: Document, active: ActiveCampaign) -> None:
+        """Write an undeliverable outcome; if it applied, free its slot or call a reserve.
+
+        Written at once, not with the round, and the slot released only if the change applied,
+        in the same transaction: so once at most (a round sent again after a crash finds it
+        undeliverable already, no longer due; a second sender finds it moved on), and at
+        least once (a failure between the two writes leaves neither: it is sent again).
+        """
+        continuous = doc["list"] == "continuous"
+
+        async def work(session: AsyncClientSession) -> bool:
+            invitation_id, changes, attempt, expect = change
+            if not await self._invitations.update(
+                invitation_id, changes, attempt=attempt, expect=expect, session=session
+            ):
+                return False
+            if continuous:
+                await self._decisions.settle(active.id, doc["unit"], release=1, session=session)
+            return True
+
+        if not await self._transact(work):
+            return
         self._metrics.settled.labels(active.id, "undeliverable").inc()
-        if doc["list"] == "continuous":
-            await self._decisions.settle(active.id, doc["unit"], release=1)
-        elif self.substitute is not None:
+        if not continuous and self.substitute is not None:
             await self.substitute(doc, "unreachable")
 
     async def report(self, report: DeliveryReport) -> bool:

@@ -33,6 +33,8 @@ from sipas_sampling.maintenance import Maintenance
 from sipas_sampling.metrics import SamplingMetrics
 from sipas_sampling.registry import Registry
 from sipas_sampling.store import Stores, prepare
+from sipas_sampling.store.collections import QUOTAS
+from sipas_sampling.store.decisions import quota_id
 
 pytestmark = [pytest.mark.mongo]
 NOW = datetime(2026, 3, 2, 3, tzinfo=UTC)  # 10:00 in Vietnam
@@ -94,14 +96,15 @@ class World:
         )
 
     def maintenance(self, at: datetime) -> Maintenance:
-        return Maintenance(**self._shared(at), transact=self.transact, grace=timedelta(hours=1))
+        return Maintenance(**self._shared(at), grace=timedelta(hours=1))
 
     def _shared(self, at: datetime) -> dict[str, Any]:
-        """What the dispatcher and the upkeep both take: the stores, metrics and a clock."""
+        """What the dispatcher and the upkeep both take: stores, metrics, transactions, a clock."""
         return {
             "registry": self.registry, "campaigns": self.stores.campaigns,
             "invitations": self.stores.invitations, "decisions": self.stores.decisions,
             "metrics": SamplingMetrics(CollectorRegistry()), "clock": lambda: at,
+            "transact": self.transact,
         }  # fmt: skip
 
     async def transact(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -289,3 +292,23 @@ async def test_an_answer_after_the_slot_was_released_as_undeliverable_takes_it_a
     assert released == {UNITS[0]: 1}
     assert (await world.state(invitation))["state"] == "answered"
     assert await world.released() == {UNITS[0]: 0}
+
+
+async def test_a_release_that_fails_leaves_the_invitation_due_not_undeliverable_and_held(
+    world, mongo, db_name
+):
+    invitation = await world.invite("0912000010")
+    quotas = mongo[db_name][QUOTAS]
+    slot = {"_id": quota_id(CAMPAIGN, UNITS[0])}
+    await quotas.update_one(slot, {"$set": {"released": "not a number"}})  # $inc fails on it
+    world.channel.end("0912000010", DeliveryStatus.PERMANENT)
+
+    await world.dispatcher().run_once()  # the release fails after the outcome was decided
+    kept = await world.state(invitation)
+    await quotas.update_one(slot, {"$set": {"released": -1}})
+    handled = await world.dispatcher(NOW + LEASE + timedelta(seconds=1)).run_once()
+
+    assert (kept["state"], statuses(kept)) == ("queued", [])  # as if that round never wrote
+    assert handled == 1
+    assert (await world.state(invitation))["state"] == "undeliverable"
+    assert await world.released() == {UNITS[0]: 1}
