@@ -6,6 +6,7 @@ compares what it holds and what its checkpoints stored with a recount of the str
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -383,3 +384,58 @@ async def test_a_state_not_ready_for_a_message_gets_it_again_later(settings, sta
 
     await eventually(lambda: consumer.state.counts == recount(events))
     assert await consumer.dead_sequences() == set()
+
+
+async def test_a_durable_of_one_subject_records_the_others_as_applied(
+    settings, started, nc, mongo, db_name
+):
+    # One unit's responses among three, as a partition of the dossiers (sipas_runtime.passed):
+    # the other units' sequences hold nothing for it, and must not pile up as ranges.
+    spec = dataclasses.replace(
+        SPEC, durable="probe-one-unit", filter_subjects=(subjects.response_recorded(UNITS[0]),)
+    )
+    active: list[bool] = []
+    runtime = ServiceRuntime(settings, title="probe")
+    consumer = runtime.consume_in_memory(
+        spec, decode=ResponseRecorded.model_validate_json, state=PerUnit(),
+        active=lambda: bool(active),
+    )  # fmt: skip
+    started.append(runtime)
+    await runtime.start()
+    events = await publish(nc, 30)  # ours: 1, 4, ..., 28, in the first batch pulled
+
+    active.append(True)  # the take-over replays 1-28 (what was handed out), covers the rest
+    await eventually(lambda: consumer.owner and consumer.applied.highest == 28)
+    assert consumer.applied.floor == 28
+
+    events += await publish(nc, 30)  # ours: 31, 34, ..., 58, delivered after the take-over
+
+    await eventually(lambda: consumer.applied.highest == 58)
+    assert (consumer.applied.floor, consumer.applied.ranges) == (58, [])
+    assert consumer.state.counts[UNITS[0]] == recount(events)[UNITS[0]]
+    await consumer.checkpoint()
+    position = await checkpoints.read(mongo[db_name], "probe-one-unit")
+    assert (position.applied.floor, position.applied.ranges) == (58, [])
+
+
+async def test_a_take_over_records_what_it_read_back_for_other_subjects_as_applied(
+    settings, started, nc
+):
+    settings = settings.model_copy(update={"checkpoint_interval": 300})
+    spec = dataclasses.replace(
+        SPEC, durable="probe-one-unit", filter_subjects=(subjects.response_recorded(UNITS[0]),)
+    )
+    runtime = ServiceRuntime(settings, title="probe")
+    consumer = runtime.consume_in_memory(
+        spec, decode=ResponseRecorded.model_validate_json, state=PerUnit()
+    )
+    started.append(runtime)
+    await runtime.start()
+    events = await publish(nc, 30)
+    await eventually(lambda: consumer.owner and consumer.applied.highest == 28)
+    consumer.lose("test")  # nothing checkpointed: the next owner reads 1-28 back
+
+    await consumer.take_over(nc.jetstream(), None)
+
+    assert (consumer.applied.floor, consumer.applied.ranges) == (28, [])
+    assert consumer.state.counts[UNITS[0]] == recount(events)[UNITS[0]]

@@ -57,10 +57,12 @@ from sipas_runtime.dlq.letters import DeadLetters, failure_reason
 from sipas_runtime.messages import StreamMessage
 from sipas_runtime.metrics import RuntimeMetrics
 from sipas_runtime.mongo import Document, in_transaction
+from sipas_runtime.passed import Delivery as Delivered
+from sipas_runtime.passed import PassedOver
 from sipas_runtime.pinning import GROUP, ensure_pinned, pin_of, pinned, unpin
 from sipas_runtime.pull import PullLoop
 from sipas_runtime.republished import RepublishedGuard
-from sipas_runtime.resume import ack_floor, delivered, gaps, replay
+from sipas_runtime.resume import ack_floor, delivered, gaps, last_delivery, replay
 from sipas_runtime.sequences import AppliedSequences
 from sipas_runtime.stopping import cancel_all
 from sipas_runtime.streams import consumer_config
@@ -96,6 +98,7 @@ class MemoryConsumer(Generic[E]):
         self.spec = spec
         self._on_take_over = on_take_over
         self._active = active or (lambda: True)
+        self._partitioned = active is not None
         self.state = state
         decoder = message_decoder(decode, decode_message)
         self._admission = Admission(spec.durable, decoder, dead_letters, metrics, max_deliveries)
@@ -112,6 +115,7 @@ class MemoryConsumer(Generic[E]):
         """The sequences the state in memory holds (the owner's; empty otherwise)."""
         self.applied_fresh = 0
         self._dead: set[int] = set()  # dead-lettered, not in ``applied``: never again
+        self._passed = PassedOver()  # other subjects' sequences, recorded as applied
         self.owner = False
         self._pin: str | None = None
         self._generation = 0  # raised whenever the state changes hands
@@ -189,7 +193,13 @@ class MemoryConsumer(Generic[E]):
         pin = next((p for p in map(pin_of, messages) if p), None)
         if not self.owner or (pin is not None and pin != self._pin):
             await self.take_over(js, pin)
-        await self.apply([StreamMessage.received(m) for m in messages])
+        received = [StreamMessage.received(m) for m in messages]
+        if self.owner:
+            for msg in received:
+                passed = self._passed.see(_delivery(msg))
+                if passed is not None:
+                    self.applied.add_range(*passed)
+        await self.apply(received)
 
     async def take_over(self, js: JetStreamContext, pin: str | None) -> None:
         """Claim the position, load the checkpoint, replay what it lacks (module docstring)."""
@@ -210,11 +220,15 @@ class MemoryConsumer(Generic[E]):
             self.state.restored(stored.applied, stored.extra)
             self.owner, self._pin = True, pin
             self._dead = await self.dead_sequences()
-        upto = await delivered(js, self.spec)
+        self._passed.reset()
+        cursor = await last_delivery(js, self.spec)
+        upto = cursor[1]
         todo = gaps(self.applied, upto, self._dead)
-        read_back = 0
+        read_back, handed = 0, set[int]()
         for first, last in todo:
-            read_back += await replay(js, self.spec, first, last, self.apply)
+            read_back += await replay(js, self.spec, first, last, self.apply, seen=handed)
+        self._cover(todo, handed)
+        self._passed.start(*cursor)
         if self._on_take_over is not None:
             try:
                 await self._on_take_over(js, stored.applied)
@@ -224,9 +238,29 @@ class MemoryConsumer(Generic[E]):
         log.info("took_over", consumer=self.spec.durable, checkpoint=checkpointed,
                  upto=upto, replayed=read_back, seconds=seconds)  # fmt: skip
 
+    def _cover(self, replayed: list[tuple[int, int]], handed: set[int]) -> None:
+        """Record as applied the replayed sequences that held no message for this durable.
+
+        Another subject's, or deleted: never delivered here, they would stay ranges of
+        their own (``sipas_runtime.passed``) and be read back at every take-over.
+        """
+        if not self.owner:
+            return
+        for first, last in replayed:
+            start = first
+            for seq in sorted(s for s in handed | self._dead if first <= s <= last):
+                if seq > start:
+                    self.applied.add_range(start, seq - 1)
+                start = seq + 1
+            if start <= last:
+                self.applied.add_range(start, last)
+
     async def adopt_orphan(self, js: JetStreamContext) -> bool:
         """Take the durable over without a pin if nobody holds it and its checkpoint lags.
 
+        The instance a partition should go to (``active`` given) adopts it even when its
+        checkpoint is complete: its next message is decided at once, not after a take-over
+        (a partition handed over, or whose owner died, has no pin until a message comes).
         Two standbys may both adopt: the later claim fences the earlier (as after a switch
         of pins), and the next message pins one of them, which takes the durable over again.
         """
@@ -236,12 +270,15 @@ class MemoryConsumer(Generic[E]):
             return False
         stored = await checkpoints.read(self._db, self.spec.durable)
         upto = await delivered(js, self.spec)
-        if not gaps(stored.applied, upto, await self.dead_sequences()):
+        lags = gaps(stored.applied, upto, await self.dead_sequences())
+        if not lags and not self._partitioned:
             return False
         async with self._taking:
             if self.owner:  # a message pinned this instance meanwhile
                 return False
-            log.warning("durable_orphaned", consumer=self.spec.durable, upto=upto)
+            (log.warning if lags else log.info)(
+                "durable_orphaned", consumer=self.spec.durable, upto=upto
+            )
             await self._take_over(js, None)
         await self.checkpoint()
         return True
@@ -267,6 +304,7 @@ class MemoryConsumer(Generic[E]):
         self.owner, self._pin = False, None
         self._generation += 1
         self.applied = AppliedSequences()
+        self._passed.reset()
         self._dead = set()
         self.state.clear()
 
@@ -410,3 +448,13 @@ class MemoryConsumer(Generic[E]):
         self._dead.discard(msg.seq)
         await self.apply([msg])
         return "applied"
+
+
+def _delivery(msg: StreamMessage) -> Delivered:
+    meta = msg.delivered.metadata if msg.delivered is not None else None
+    return Delivered(
+        consumer_seq=meta.sequence.consumer if meta is not None else -1,
+        stream_seq=msg.seq,
+        first=msg.deliveries == 1,
+        pin=pin_of(msg.delivered) if msg.delivered is not None else None,
+    )

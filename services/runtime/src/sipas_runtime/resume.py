@@ -124,19 +124,44 @@ def gaps(applied: AppliedSequences, upto: int, skip: Collection[int] = ()) -> li
     return _without(applied.missing(upto), skip)
 
 
+async def last_delivery(js: JetStreamContext, spec: ConsumerSpec) -> tuple[int, int]:
+    """The delivery and stream sequences of what ``spec``'s durable handed out last.
+
+    The stream sequence is :func:`delivered`'s; the delivery sequence lets a consumer tell
+    that the next message it receives is the very next one handed out
+    (``sipas_runtime.passed``).
+    """
+    try:
+        info = await js.consumer_info(spec.stream, spec.durable)
+    except NotFoundError:
+        return 0, 0
+    if not info.delivered:
+        return 0, 0
+    return int(info.delivered.consumer_seq or 0), int(info.delivered.stream_seq or 0)
+
+
 async def replay(
-    js: JetStreamContext, spec: ConsumerSpec, first: int, last: int, apply: Apply
+    js: JetStreamContext,
+    spec: ConsumerSpec,
+    first: int,
+    last: int,
+    apply: Apply,
+    *,
+    seen: set[int] | None = None,
 ) -> int:
     """Hand stream sequences ``first``..``last`` matching ``spec``'s filter to ``apply``.
 
     In sequence order, at most ``READ_AHEAD`` at a time, read back by sequence (a message
-    deleted since is skipped). Returns how many messages were handed over.
+    deleted since is skipped). Returns how many messages were handed over, and adds their
+    sequences to ``seen`` if given.
     """
     handed = 0
     for start in range(first, last + 1, READ_AHEAD):
         chunk = range(start, min(start + READ_AHEAD, last + 1))
         found = await asyncio.gather(*(_read(js, spec.stream, seq) for seq in chunk))
         wanted = [m for m in found if m is not None and _matches(spec, m.subject)]
+        if seen is not None:
+            seen.update(m.seq for m in wanted)
         if wanted:
             await apply(wanted)
             handed += len(wanted)
