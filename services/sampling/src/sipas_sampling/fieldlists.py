@@ -10,9 +10,11 @@ may see contacts. Continuous campaigns have no reserve: their rows are their inv
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from sipas_contracts.units import UnitHierarchy
 from sipas_runtime.mongo import Document
@@ -141,3 +143,19 @@ async def field_rows(
                 elif dossier in members:
                     out.append(rows.standby_row(members[dossier], kind, rank))
     return out
+
+
+async def hand_over(
+    invitations: InvitationStore, listed: Sequence[Document], at: datetime
+) -> list[UUID]:
+    """Mark printed counter slips' invitations ``sent``; the ids of those left as they were.
+
+    Each is one conditional change from ``listed``: an invitation a substitution closed (or
+    an answer settled) since the list was read stays as it is, not reopened as sent.
+    """
+    handed = {"state": "sent", "sent_at": at, "updated_at": at}
+    return [
+        doc["_id"]
+        for doc in listed
+        if not await invitations.update(doc["_id"], handed, expect="listed")
+    ]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+import structlog
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -19,8 +20,9 @@ from sipas_runtime.problems import ProblemError
 from sipas_sampling.api import service_of
 from sipas_sampling.draws import DrawError
 from sipas_sampling.exports import counter_slips, lists_workbook
-from sipas_sampling.fieldlists import FieldListSource, field_rows
+from sipas_sampling.fieldlists import FieldListSource, field_rows, hand_over
 
+log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1/campaigns/{campaign_id}", tags=["draws"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -204,13 +206,16 @@ async def slips(
     page = counter_slips(rows, campaign_name=name)
     now = datetime.now(UTC)
     scope = caller.scope(sampling.hierarchy)
-    for doc in await sampling.stores.invitations.by_campaign(
+    listed = await sampling.stores.invitations.by_campaign(
         campaign_id, state="listed", **({"unit": unit} if unit else {})
-    ):
-        if doc["channels"][doc["channel_index"]] == "counter" and scope.covers(doc["unit"]):
-            await sampling.stores.invitations.update(
-                doc["_id"], {"state": "sent", "sent_at": now, "updated_at": now}
-            )
+    )
+    handing = [
+        doc
+        for doc in listed
+        if doc["channels"][doc["channel_index"]] == "counter" and scope.covers(doc["unit"])
+    ]
+    if kept := await hand_over(sampling.stores.invitations, handing, now):
+        log.info("counter_slips_not_handed_over", campaign=campaign_id, invitations=len(kept))
     return Response(
         page, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"}
     )
