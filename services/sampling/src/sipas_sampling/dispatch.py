@@ -166,9 +166,11 @@ class Dispatcher:
             shredded = {"state": "shredded", "updated_at": now}
             writes.updates.append(StateChange(doc["_id"], shredded, expect=doc["state"]))
             return
-        if reminder:
-            await self._publish([self._reminder_event(doc, channel)])
         async with self._concurrency:
+            if reminder:
+                if await self._moved_on(doc):
+                    return
+                await self._publish([self._reminder_event(doc, channel)])
             delivery = await self._send(channel, message, doc, writes)
         step = next_step(
             delivery.status.value,
@@ -188,6 +190,22 @@ class Dispatcher:
             reminder=reminder,
             writes=writes,
         )
+
+    async def _moved_on(self, doc: Document) -> bool:
+        """Whether a reminder's invitation left the state it was claimed in (answered, say).
+
+        A cheap read just before the send: someone who answered after the round claimed the
+        invitation gets no reminder and no invitation-sent event for it (the state write
+        after the send would be refused, but the message and the event would have gone out).
+        A window remains: an answer while the send itself is in flight still gets the
+        reminder. That is harmless for quotas: the answer is counted once and the send's
+        state write is refused (``expect``), so the invitation stays answered.
+        """
+        current = await self._invitations.get(doc["_id"])
+        if current is not None and current["state"] == doc["state"]:
+            return False
+        log.info("reminder_skipped", invitation=str(doc["_id"]))
+        return True
 
     async def _message(
         self, doc: Document, active: ActiveCampaign, channel: str, *, reminder: bool

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
+from sipas_contracts.events import Event
 from sipas_contracts.units import load_sample_hierarchy
 from sipas_runtime.channels import Delivery, DeliveryReport, DeliveryStatus, OutboundMessage
 from sipas_runtime.mongo import Document, in_transaction
@@ -35,6 +36,7 @@ from sipas_sampling.registry import Registry
 from sipas_sampling.store import Stores, prepare
 from sipas_sampling.store.collections import QUOTAS
 from sipas_sampling.store.decisions import quota_id
+from sipas_sampling.store.invitations import MongoInvitationStore
 
 pytestmark = [pytest.mark.mongo]
 NOW = datetime(2026, 3, 2, 3, tzinfo=UTC)  # 10:00 in Vietnam
@@ -82,18 +84,22 @@ class World:
     stores: Stores
     registry: Registry
     channel: HeldChannel = field(default_factory=HeldChannel)
+    published: list[Event] = field(default_factory=list)
 
-    def dispatcher(self, at: datetime = NOW) -> Dispatcher:
+    def dispatcher(self, at: datetime = NOW, **stores: Any) -> Dispatcher:
         """A sender (each its own instance, as in another process) whose clock reads ``at``."""
         return Dispatcher(
-            **self._shared(at),
+            **{**self._shared(at), **stores},
             hierarchy=load_sample_hierarchy(),
             outbox=self.stores.dev_outbox,
             channels={"sms": self.channel},
             dev_outbox=False,
             survey_base_url="https://ks.example.gov.vn",
-            publish=_ignore,
+            publish=self.publish,
         )
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        self.published.extend(events)
 
     def maintenance(self, at: datetime) -> Maintenance:
         return Maintenance(**self._shared(at), grace=timedelta(hours=1))
@@ -156,6 +162,20 @@ async def world(mongo, db_name, make_campaign) -> World:
     registry = Registry(load_sample_hierarchy(), stores.campaigns, stores.decisions, _ignore)
     await registry.save(make_campaign(id=CAMPAIGN, channels=["sms"], scope={"units": list(UNITS)}))
     return World(mongo, stores, registry)
+
+
+class AnsweredOnceClaimed(MongoInvitationStore):
+    """The real store; each invitation a round claims is answered as soon as the claim lands."""
+
+    def __init__(self, db: Any, world: World) -> None:
+        super().__init__(db)
+        self._world = world
+
+    async def claim_due(self, now: datetime, **lease: Any) -> list[Document]:
+        claimed = await super().claim_due(now, **lease)
+        for doc in claimed:
+            await self._world.answer(doc["_id"])
+        return claimed
 
 
 async def _leased_again(world: World, invitation_id: UUID) -> bool:
@@ -312,3 +332,22 @@ async def test_a_release_that_fails_leaves_the_invitation_due_not_undeliverable_
     assert handled == 1
     assert (await world.state(invitation))["state"] == "undeliverable"
     assert await world.released() == {UNITS[0]: 1}
+
+
+async def test_a_reminder_to_someone_who_answered_after_the_claim_is_not_sent(
+    world, mongo, db_name
+):
+    invitation = await world.invite(
+        "0912000011", state="sent", sent_at=NOW - timedelta(days=3), reminders=[NOW],
+        next_attempt_at=NOW,
+    )  # fmt: skip
+    world.channel.end("0912000011", DeliveryStatus.SENT)  # a send, if any, would end at once
+
+    answering = AnsweredOnceClaimed(mongo[db_name], world)
+    handled = await world.dispatcher(invitations=answering).run_once()
+
+    doc = await world.state(invitation)
+    assert handled == 1
+    assert (doc["state"], statuses(doc), world.published) == ("answered", [], [])
+    assert not world.channel.started["0912000011"].is_set()
+    assert await world.released() == {UNITS[0]: 0}
