@@ -10,13 +10,13 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 from fastapi import FastAPI
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from sipas_contracts.events import Event, SubstitutionReason
+from sipas_contracts.events import Event
 from sipas_contracts.streams import SAMPLING_DOSSIERS, SAMPLING_RESPONSES, partition_consumers
 from sipas_runtime.channels import (
     Channel,
@@ -136,7 +136,7 @@ class SamplingService:
         await self.runtime.publisher.publish_many(events)
 
     def _dispatcher(self) -> Dispatcher:
-        dispatcher = Dispatcher(
+        return Dispatcher(
             registry=self.registry,
             hierarchy=self.hierarchy,
             campaigns=self.stores.campaigns,
@@ -149,10 +149,9 @@ class SamplingService:
             publish=self.publish,
             metrics=self.metrics,
             transact=self.transact,
+            reserves=self.draws,
             concurrency=self.settings.send_concurrency,
         )
-        dispatcher.substitute = self._substitute
-        return dispatcher
 
     def _draws(self) -> Draws:
         return Draws(
@@ -167,15 +166,6 @@ class SamplingService:
             optout_key=self.optout_key,
             metrics=self.metrics,
         )
-
-    async def _substitute(self, doc: dict[str, Any], reason: SubstitutionReason) -> None:
-        """Replace a member the dispatcher could not reach (a reserve, when one is left)."""
-        try:
-            await self.draws.substitute(doc["campaign"], doc["dossier_id"], reason)
-        except ValueError as exc:
-            log.warning(
-                "no_substitute", campaign=doc["campaign"], unit=doc["unit"], reason=str(exc)
-            )
 
     async def transact(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
         """Run ``work`` in a majority transaction on the service's client."""

@@ -6,7 +6,8 @@ the round is still sending, so a long round keeps its invitations and a killed s
 invitations are free again within seconds, not minutes. The
 channel outcome goes through :func:`sipas_sampling.domain.delivery.next_step`; every attempt
 is recorded on the invitation. Undeliverable invitations release their quota slot
-(continuous) or are replaced from the reserve list (batch, via ``substitute``).
+(continuous) or are replaced from the reserve list (batch, via ``reserves``), in the
+transaction that writes the outcome.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -51,7 +52,24 @@ log = structlog.get_logger(__name__)
 NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 LEASE = timedelta(seconds=10)
 RENEW_EVERY = LEASE.total_seconds() / 3  # two renewals may be late before a lease lapses
-Substitute = Callable[[Document, SubstitutionReason], Awaitable[None]]
+
+
+class Reserves(Protocol):
+    """Replaces a batch campaign's member from its reserve (``sipas_sampling.draws.Draws``)."""
+
+    async def replace(
+        self,
+        campaign_id: str,
+        dossier_id: str,
+        reason: SubstitutionReason,
+        session: AsyncClientSession,
+    ) -> Document | None:
+        """In the caller's transaction: the new log entry, None when nothing was written."""
+        ...
+
+    async def announce(self, campaign_id: str, entry: Document) -> None:
+        """Publish what a committed replacement stored."""
+        ...
 
 
 @dataclass
@@ -80,6 +98,7 @@ class Dispatcher:
         publish: Callable[[Sequence[Event]], Awaitable[Any]],
         metrics: SamplingMetrics,
         transact: Transact,
+        reserves: Reserves | None = None,
         concurrency: int = 16,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -95,10 +114,10 @@ class Dispatcher:
         self._publish = publish
         self._metrics = metrics
         self._transact = transact
+        self._reserves = reserves
         self._concurrency = asyncio.Semaphore(concurrency)
         self._owner = uuid.uuid4().hex
         self.clock = clock
-        self.substitute: Substitute | None = None
 
     async def run_once(self, limit: int = 200) -> int:
         """Send everything due now; returns how many invitations were handled.
@@ -369,28 +388,35 @@ class Dispatcher:
     async def _give_up(self, change: StateChange, doc: Document, active: ActiveCampaign) -> None:
         """Write an undeliverable outcome; if it applied, free its slot or call a reserve.
 
-        Written at once, not with the round, and the slot released only if the change applied,
-        in the same transaction: so once at most (a round sent again after a crash finds it
-        undeliverable already, no longer due; a second sender finds it moved on), and at
-        least once (a failure between the two writes leaves neither: it is sent again).
+        Written at once, not with the round, and the slot released (continuous) or the member
+        replaced from the reserve (batch) only if the change applied, in the same transaction:
+        so once at most (a round sent again after a crash finds it undeliverable already, no
+        longer due; a second sender finds it moved on), and at least once (a failure between
+        the writes leaves none of them: it is sent again). The replacement's events are
+        published once it committed.
         """
         continuous = doc["list"] == "continuous"
 
-        async def work(session: AsyncClientSession) -> bool:
+        async def work(session: AsyncClientSession) -> tuple[bool, Document | None]:
             invitation_id, changes, attempt, expect = change
             if not await self._invitations.update(
                 invitation_id, changes, attempt=attempt, expect=expect, session=session
             ):
-                return False
+                return False, None
             if continuous:
                 await self._decisions.settle(active.id, doc["unit"], release=1, session=session)
-            return True
+            elif self._reserves is not None:
+                reason: SubstitutionReason = "unreachable"
+                entry = await self._reserves.replace(active.id, doc["dossier_id"], reason, session)
+                return True, entry
+            return True, None
 
-        if not await self._transact(work):
+        applied, entry = await self._transact(work)
+        if not applied:
             return
         self._metrics.settled.labels(active.id, "undeliverable").inc()
-        if not continuous and self.substitute is not None:
-            await self.substitute(doc, "unreachable")
+        if entry is not None and self._reserves is not None:
+            await self._reserves.announce(active.id, entry)
 
     async def report(self, report: DeliveryReport) -> bool:
         """Apply a gateway delivery report; False when the invitation is unknown."""

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
@@ -33,6 +34,8 @@ from sipas_sampling.store.contacts import ContactStore
 from sipas_sampling.store.invitations import InvitationStore
 from sipas_sampling.store.population import PopulationStore
 from sipas_sampling.vault import contact_hashes, unlock
+
+log = structlog.get_logger(__name__)
 
 
 class DrawError(ValueError):
@@ -178,18 +181,13 @@ class Draws:
         again, with ``repeated`` true, and re-publishes both stored events (de-duplicated by
         their ids: a first publish that failed is made good); another reason is refused.
         """
-        active = self._batch(campaign_id)
-        drawn = await self._campaigns.draw(campaign_id)
-        if drawn is None:
-            raise DrawError(f"campaign {campaign_id!r} has not been drawn yet")
-        drawing = DrawnCampaign(active, campaign_id, await self._campaigns.key(campaign_id), drawn)
+        drawing = await self._drawn(campaign_id)
 
         async def work(session: AsyncClientSession) -> tuple[Document, bool]:
             return await self._replace(drawing, dossier_id, reason, session)
 
         entry, fresh = await self._transact(work)
-        substitute = await self._invitation_of(campaign_id, entry["substitute"])
-        await self._publish(await self._stored_events(campaign_id, entry, substitute))
+        substitute = await self._republish(campaign_id, entry)
         if fresh:
             self._metrics.substitutions.labels(campaign_id, reason).inc()
         return {
@@ -197,6 +195,48 @@ class Draws:
             "substitute_invitation_id": str(substitute["_id"]) if substitute else None,
             "repeated": not fresh,
         }
+
+    async def replace(
+        self,
+        campaign_id: str,
+        dossier_id: str,
+        reason: SubstitutionReason,
+        session: AsyncClientSession,
+    ) -> Document | None:
+        """Within the caller's transaction, replace a member as ``substitute`` does.
+
+        The new log entry, for :meth:`announce` once the transaction committed; None when
+        nothing was written (replaced already, or no reserve left: logged). Every check that
+        refuses comes before the first write, so a refusal leaves the caller's writes whole.
+        """
+        try:
+            drawing = await self._drawn(campaign_id)
+            entry, fresh = await self._replace(drawing, dossier_id, reason, session)
+        except DrawError as exc:
+            log.warning("no_substitute", campaign=campaign_id, dossier=dossier_id, reason=str(exc))
+            return None
+        return entry if fresh else None
+
+    async def announce(self, campaign_id: str, entry: Document) -> None:
+        """Publish what a committed :meth:`replace` stored and count it.
+
+        The events: the replaced member's token closed, the reserve's invitation sent.
+        """
+        await self._republish(campaign_id, entry)
+        self._metrics.substitutions.labels(campaign_id, entry["reason"]).inc()
+
+    async def _drawn(self, campaign_id: str) -> DrawnCampaign:
+        active = self._batch(campaign_id)
+        drawn = await self._campaigns.draw(campaign_id)
+        if drawn is None:
+            raise DrawError(f"campaign {campaign_id!r} has not been drawn yet")
+        return DrawnCampaign(active, campaign_id, await self._campaigns.key(campaign_id), drawn)
+
+    async def _republish(self, campaign_id: str, entry: Document) -> Document | None:
+        """Publish the events a substitution stored; the reserve's invitation."""
+        substitute = await self._invitation_of(campaign_id, entry["substitute"])
+        await self._publish(await self._stored_events(campaign_id, entry, substitute))
+        return substitute
 
     async def _stored_events(
         self, campaign_id: str, entry: Document, substitute: Document | None
@@ -217,23 +257,28 @@ class Draws:
         reason: SubstitutionReason,
         session: AsyncClientSession,
     ) -> tuple[Document, bool]:
-        """Log the substitution, close the replaced token, invite the reserve (fresh: True)."""
-        log = await self._campaigns.substitutions(drawn.campaign_id, session)
-        earlier = next((e for e in log if e["replaced"] == dossier_id), None)
+        """Log the substitution, close the replaced token, invite the reserve (fresh: True).
+
+        Refused (``DrawError``) before any write: the caller's transaction may go on.
+        """
+        logged = await self._campaigns.substitutions(drawn.campaign_id, session)
+        earlier = next((e for e in logged if e["replaced"] == dossier_id), None)
         if earlier is not None:
             if earlier["reason"] != reason:
                 raise DrawError(f"{dossier_id!r} was already replaced ({earlier['reason']})")
             return earlier, False
         invitation = await self._listed(drawn.campaign_id, dossier_id)
         strata = drawn.lists[invitation["unit"]]
-        used = {d for s in strata.values() for d in s["official"]} | {e["substitute"] for e in log}
+        used = {d for s in strata.values() for d in s["official"]}
+        used |= {e["substitute"] for e in logged}
         found = next_substitute(strata, invitation["kind"], used, transfer=drawn.transfers())
         if found is None:
             raise DrawError(f"the reserve list of {invitation['unit']} is exhausted")
+        member = await self._member(drawn.campaign_id, found[0], session)
         now = datetime.now(UTC)
-        entry = next_entry(log, invitation, found, reason, now)
+        entry = next_entry(logged, invitation, found, reason, now)
         await self._campaigns.add_substitution(drawn.campaign_id, entry, session)
-        sent = await self._invite_reserve(drawn.active, drawn.key, found[0], session)
+        sent = await self._invite_reserve(drawn.active, drawn.key, member, session)
         closing = closed(invitation, reason, sent.invitation_id, now)
         await self._invitations.update(
             invitation["_id"],
@@ -260,10 +305,13 @@ class Draws:
         return found[0] if found else None
 
     async def _invite_reserve(
-        self, active: ActiveCampaign, key: str | None, dossier_id: str, session: AsyncClientSession
+        self,
+        active: ActiveCampaign,
+        key: str | None,
+        member: Document,
+        session: AsyncClientSession,
     ) -> InvitationSent:
         """Create the reserve's invitation (inside the substitution's transaction)."""
-        member = await self._member(active.campaign.id, dossier_id, session)
         doc, event = build(
             active.campaign,
             invitee(

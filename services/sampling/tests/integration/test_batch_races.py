@@ -10,7 +10,7 @@ interleaving is made on purpose, by calling the steps in the order under test.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,20 +19,22 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
+from sipas_contracts.events import Event, InvitationClosed, InvitationSent
 from sipas_contracts.units import load_sample_hierarchy
 from sipas_runtime.mongo import Document, in_transaction
+from sipas_sampling.dispatch import LEASE, Dispatcher
 from sipas_sampling.draws import Draws
 from sipas_sampling.fieldlists import hand_over
 from sipas_sampling.metrics import SamplingMetrics
 from sipas_sampling.registry import Registry
 from sipas_sampling.store import Stores, prepare
-from sipas_sampling.store.collections import POPULATION
+from sipas_sampling.store.collections import POPULATION, SUBSTITUTIONS
 from sipas_sampling.vault import lock
 
 pytestmark = [pytest.mark.mongo]
 CAMPAIGN = "batch-races-2026"
 UNIT = "ht-nx-xuan-hoi"
-MEMBERS = 4  # two official, two reserves
+MEMBERS = 4  # officials, then as many reserves, then the rest
 
 
 @dataclass
@@ -43,6 +45,18 @@ class Batch:
     stores: Stores
     registry: Registry
     draws: Draws
+    published: list[Event]
+
+    def dispatcher(self, at: datetime) -> Dispatcher:
+        """A sender whose clock reads ``at``, with no gateway: every send fails for good."""
+        return Dispatcher(
+            registry=self.registry, hierarchy=load_sample_hierarchy(),
+            campaigns=self.stores.campaigns, invitations=self.stores.invitations,
+            decisions=self.stores.decisions, outbox=self.stores.dev_outbox, channels={},
+            dev_outbox=False, survey_base_url="https://ks.example.gov.vn", publish=_ignore,
+            metrics=SamplingMetrics(CollectorRegistry()), transact=self.transact,
+            reserves=self.draws, clock=lambda: at,
+        )  # fmt: skip
 
     async def transact(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
         return await in_transaction(self.mongo, work)
@@ -60,10 +74,10 @@ async def _ignore(events: object) -> None:
 
 
 @pytest.fixture
-def batch(mongo, db_name, make_campaign) -> Callable[[str], Awaitable[Batch]]:
+def batch(mongo, db_name, make_campaign) -> Callable[..., Awaitable[Batch]]:
     """A batch campaign reaching its members by ``channel``, drawn: its official invited."""
 
-    async def drawn(channel: str) -> Batch:
+    async def drawn(channel: str, official: int = 2) -> Batch:
         db = mongo[db_name]
         await prepare(db)
         stores = Stores(db)
@@ -71,21 +85,27 @@ def batch(mongo, db_name, make_campaign) -> Callable[[str], Awaitable[Batch]]:
         plan = make_campaign(
             id=CAMPAIGN, mode="batch", channels=[channel], scope={"units": [UNIT]},
             sample_size=None, reserve={"ratio": 1},
-            allocation={"fixed_per_unit": {"individual": 2, "organisation": 0}},
+            allocation={"fixed_per_unit": {"individual": official, "organisation": 0}},
         )  # fmt: skip
         await registry.save(plan)
         key = await stores.campaigns.key(CAMPAIGN)
         assert key is not None
         await db[POPULATION].insert_many([_member(n, key) for n in range(MEMBERS)])
+        published: list[Event] = []
+
+        async def publish(events: Sequence[Event]) -> None:
+            published.extend(events)
+
         draws = Draws(
             registry=registry, campaigns=stores.campaigns, invitations=stores.invitations,
             population=stores.population, contacts=stores.contacts,
-            transact=lambda work: in_transaction(mongo, work), publish=_ignore,
+            transact=lambda work: in_transaction(mongo, work), publish=publish,
             token_key=secrets.token_bytes(32), optout_key=secrets.token_bytes(32),
             metrics=SamplingMetrics(CollectorRegistry()),
         )  # fmt: skip
         await draws.draw(CAMPAIGN)
-        return Batch(mongo, stores, registry, draws)
+        published.clear()
+        return Batch(mongo, stores, registry, draws, published)
 
     return drawn
 
@@ -113,3 +133,52 @@ async def test_a_counter_slip_printed_after_a_substitution_leaves_the_member_sub
     assert not_handed == [replaced["_id"]]
     assert (states[replaced["dossier_id"]], states[kept["dossier_id"]]) == ("substituted", "sent")
     assert sorted(states.values()) == ["listed", "sent", "substituted"]  # the reserve, invited
+
+
+async def test_a_reserve_call_that_fails_leaves_the_member_due_and_the_next_round_replaces_it(
+    batch, mongo, db_name
+):
+    b = await batch("sms", official=1)
+    [member] = await b.invitations()
+    log = mongo[db_name][SUBSTITUTIONS]
+    blocker = {"_id": f"{CAMPAIGN}|000001", "campaign": "elsewhere"}
+    await log.insert_one(blocker)  # the log's first entry cannot be written: a failure
+    at = datetime.now(UTC) + timedelta(seconds=1)
+
+    await b.dispatcher(at).run_once()  # undeliverable, then the reserve call fails
+    kept = await b.invitations()
+    await log.delete_one(blocker)
+    handled = await b.dispatcher(at + LEASE + timedelta(seconds=1)).run_once()
+    replaced = await b.states()
+
+    assert [(d["state"], d["attempts"]) for d in kept] == [("queued", [])]  # neither written
+    assert handled == 1
+    [entry] = await b.stores.campaigns.substitutions(CAMPAIGN)
+    assert (entry["replaced"], entry["reason"]) == (member["dossier_id"], "unreachable")
+    assert replaced == {member["dossier_id"]: "substituted", entry["substitute"]: "queued"}
+    assert [type(e) for e in b.published] == [InvitationClosed, InvitationSent]
+
+
+async def test_an_undeliverable_member_with_no_reserve_left_is_still_undeliverable(batch):
+    b = await batch("sms", official=1)
+    at = datetime.now(UTC) + timedelta(seconds=1)
+    await b.dispatcher(at).run_once()  # the official member, replaced by the one reserve
+
+    handled = await b.dispatcher(at + LEASE).run_once()  # the reserve: none is left
+
+    states = await b.states()
+    assert handled == 1
+    assert sorted(states.values()) == ["substituted", "undeliverable"]
+    assert len(await b.stores.campaigns.substitutions(CAMPAIGN)) == 1
+
+
+async def test_two_members_undeliverable_in_one_round_are_both_replaced(batch):
+    b = await batch("sms", official=2)
+    at = datetime.now(UTC) + timedelta(seconds=1)
+
+    handled = await b.dispatcher(at).run_once()
+
+    logged = await b.stores.campaigns.substitutions(CAMPAIGN)
+    assert handled == 2
+    assert [e["seq"] for e in logged] == [1, 2]
+    assert sorted((await b.states()).values()) == ["queued", "queued", "substituted", "substituted"]
