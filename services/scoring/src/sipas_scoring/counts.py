@@ -194,6 +194,15 @@ class Counts:
         touched, self._touched = self._touched, {}
         return touched
 
+    def take_touched_unit(self, campaign_id: str, unit: str) -> set[tuple[str, str]]:
+        """What changed of one unit since the last :meth:`take_touched` (it is being read)."""
+        touched = self._touched.get(campaign_id)
+        if not touched:
+            return set()
+        mine = {pair for pair in touched if pair[0] == unit}
+        touched -= mine
+        return mine
+
     def touch_campaign(self, campaign_id: str) -> None:
         """Publish every figure of a campaign again (its profile changed)."""
         pairs = {(k.unit, k.bucket) for k in self.tallies(campaign_id)}

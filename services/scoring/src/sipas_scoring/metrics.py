@@ -6,13 +6,17 @@ period kinds, reasons and actions; never respondents, tokens or dossiers.
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Iterable
+from datetime import date, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from sipas_contracts.events import IndexUpdated
 from sipas_contracts.units import UnitHierarchy
 from sipas_runtime.metrics import LATENCY_BUCKETS
+from sipas_scoring.domain.periods import CAMPAIGN
 from sipas_scoring.domain.rollups import tier_of
+from sipas_scoring.index_events import period_kind
 
 
 class ScoringMetrics:
@@ -93,3 +97,20 @@ class ScoringMetrics:
         for code, unit in hierarchy.units.items():
             parent = hierarchy.parent(code, today) if hierarchy.is_active(code, today) else None
             self.unit_info.labels(code, unit.name_vi, tier_of(hierarchy, code), parent or "").set(1)
+
+    def observe_published(self, events: Iterable[IndexUpdated], now: datetime) -> None:
+        """Count published index events; the whole-campaign figures become gauges."""
+        for event in events:
+            self.index_updates.labels(period_kind(event.period)).inc()
+            if event.period != CAMPAIGN:
+                continue
+            if not event.rollup:
+                self.index_lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
+            labels = (event.campaign_id, event.unit)
+            self.responses.labels(*labels).set(event.responses)
+            self.sufficient.labels(*labels).set(int(event.sipas.sufficient))
+            if event.sipas.value is not None:
+                self.sipas.labels(*labels).set(event.sipas.value)
+                if event.sipas.ci_low is not None and event.sipas.ci_high is not None:
+                    self.sipas_ci_low.labels(*labels).set(event.sipas.ci_low)
+                    self.sipas_ci_high.labels(*labels).set(event.sipas.ci_high)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,7 +60,11 @@ class FlakyPublisher:
 
 
 def publisher_for(
-    consumer: Consumer, sink: FlakyPublisher, *, rollup_interval: float = 0.001
+    consumer: Consumer,
+    sink: Any,
+    *,
+    rollup_interval: float = 0.001,
+    index_interval: float = 0.001,
 ) -> IndexPublisher:
     return IndexPublisher(
         counts=consumer.counts,
@@ -67,7 +73,7 @@ def publisher_for(
         profiles=InMemoryProfileStore(ProfileSettings(n_min_item=1, n_min_unit=1)),
         publisher=lambda: sink,
         hierarchy=load_sample_hierarchy(),
-        settings=Settings(rollup_interval=rollup_interval),
+        settings=Settings(rollup_interval=rollup_interval, index_interval=index_interval),
         metrics=ScoringMetrics(CollectorRegistry()),
     )
 
@@ -176,6 +182,60 @@ async def test_a_changed_profile_publishes_every_figure_of_its_campaign_again():
     assert len(sink.published) == 2 * before
 
 
+class FoldingPublisher(FlakyPublisher):
+    """Publishes; when the figure of ``unit`` goes out, ``arrive`` is folded (a response
+    delivered while the round is under way)."""
+
+    def __init__(self, consumer: Consumer, unit: str, arrive: Any) -> None:
+        super().__init__(failures=0)
+        self.consumer, self.unit, self.arrive = consumer, unit, arrive
+
+    async def publish_many(self, events: Sequence[Any]) -> None:
+        await super().publish_many(events)
+        if self.arrive is not None and any(e.unit == self.unit for e in events):
+            self.consumer.fold(self.arrive)
+            self.arrive = None
+
+
+async def test_a_response_folded_while_the_round_runs_is_in_its_units_figure_of_that_round():
+    consumer = Consumer()
+    first, second = "ht-nx-co-dam", "ht-nx-xuan-an"  # read in this order
+    sink = FoldingPublisher(consumer, first, resp(answers_for(C2640, 3), unit=second))
+    index = publisher_for(consumer, sink, rollup_interval=300, index_interval=0.001)
+    consumer.fold(resp(answers_for(C2640, 5), unit=first), resp(answers_for(C2640, 4), unit=second))
+
+    await index.tick()
+    again = await index.tick()
+
+    assert responses_of(sink, second) == 2  # the one folded after the round began, too
+    assert again == 0  # and it is not published again: that figure had it
+
+
+class Clocked(FlakyPublisher):
+    """Publishes, noting when each unit's whole-campaign figure was handed over."""
+
+    def __init__(self) -> None:
+        super().__init__(failures=0)
+        self.at: list[float] = []
+
+    async def publish_many(self, events: Sequence[Any]) -> None:
+        await super().publish_many(events)
+        self.at.extend(time.monotonic() for e in events if e.period == "campaign" and not e.rollup)
+
+
+async def test_a_units_figures_are_handed_over_an_index_interval_apart_however_soon_rounds_come():
+    consumer, sink = Consumer(), Clocked()
+    index = publisher_for(consumer, sink, index_interval=0.05)
+    unit = "ht-nx-co-dam"
+
+    for answers in (5, 4, 3):
+        consumer.fold(resp(answers_for(C2640, answers), unit=unit))
+        await index.tick()
+
+    assert len(sink.at) == 3
+    assert all(b - a >= 0.05 for a, b in itertools.pairwise(sink.at))
+
+
 class Journal:
     """A profile source and a publisher writing what they are asked, in order, to one list."""
 
@@ -240,7 +300,7 @@ async def test_the_published_events_of_a_known_load_stay_byte_for_byte_the_same(
         profiles=InMemoryProfileStore(ProfileSettings(n_min_item=5, n_min_unit=10)),
         publisher=lambda: sink,
         hierarchy=hierarchy,
-        settings=Settings(rollup_interval=0.001),
+        settings=Settings(rollup_interval=0.001, index_interval=0.001),
         metrics=ScoringMetrics(CollectorRegistry()),
         clock=lambda: datetime(2026, 11, 2, 3, tzinfo=UTC),
     )
