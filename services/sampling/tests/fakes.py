@@ -210,6 +210,15 @@ class InMemoryCampaignStore:
             raise DuplicateKeyError(f"substitution {key} exists")
         self.log[key] = {"_id": key, "campaign": campaign_id, **entry}
 
+    async def unannounced(self, limit: int = 500) -> list[Document]:
+        pending = [e for _, e in sorted(self.log.items()) if e.get("announced") is False]
+        return pending[:limit]
+
+    async def mark_announced(self, campaign_id: str, seq: int) -> None:
+        entry = self.log.get(f"{campaign_id}|{seq:06d}")
+        if entry is not None:
+            entry["announced"] = True
+
 
 class InMemoryProgressStore:
     """Counts over invitation documents (as the Mongo store keeps them) and a population fake."""

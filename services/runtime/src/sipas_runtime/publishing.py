@@ -152,6 +152,28 @@ async def publish_batched(
     return len(messages)
 
 
+async def publish_and_mark(
+    publish: Callable[[Sequence[E]], Awaitable[object]],
+    events: Sequence[E],
+    mark_published: Callable[[Sequence[E]], Awaitable[None]],
+) -> bool:
+    """Publish events an outbox holds, then mark them; on failure leave them to its relay.
+
+    The events were committed with the effect that made them (a transactional outbox),
+    so a failed publish (or a crash before it) loses nothing: they stay unmarked and the
+    owner's relay publishes them again later, under the same ids. False when it failed.
+    """
+    if not events:
+        return True
+    try:
+        await publish(events)
+    except Exception:  # noqa: BLE001 - committed already; the outbox relay publishes later
+        log.warning("publish_deferred", events=len(events))
+        return False
+    await mark_published(events)
+    return True
+
+
 class Publisher(Protocol):
     """What stores events on the stream (:class:`EventPublisher`, a stand-in in tests)."""
 
@@ -216,14 +238,7 @@ class EventPublisher:
         self, events: Sequence[E], mark_published: Callable[[Sequence[E]], Awaitable[None]]
     ) -> None:
         """Publish events an outbox holds, then mark them; on failure leave them to its relay."""
-        if not events:
-            return
-        try:
-            await self.publish_many(events)
-        except Exception:  # noqa: BLE001 - committed already; the outbox relay publishes later
-            log.warning("publish_deferred", events=len(events))
-            return
-        await mark_published(events)
+        await publish_and_mark(self.publish_many, events, mark_published)
 
     def _count(self, event: Event) -> None:
         self._metrics.published.labels(self._metrics.service, event.event_type).inc()

@@ -79,8 +79,8 @@ class SamplingService:
         )
         self.keys = Keys(settings.secret_key, self.token_key, self.optout_key)
         self.selector = self._selector()
-        self.maintenance = self._maintenance()
         self.draws = self._draws()
+        self.maintenance = self._maintenance()
         self.dispatcher = self._dispatcher()
         self.dossier_handler = handlers.on_dossiers(self.selector, self.stores.invitations)
         self.answers = Answers(
@@ -129,6 +129,7 @@ class SamplingService:
             transact=self.transact,
             metrics=self.metrics,
             grace=timedelta(hours=self.settings.lapse_grace_hours),
+            announcer=self.draws,
         )
 
     async def publish(self, events: Sequence[Event]) -> None:

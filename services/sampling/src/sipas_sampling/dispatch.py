@@ -68,7 +68,7 @@ class Reserves(Protocol):
         ...
 
     async def announce(self, campaign_id: str, entry: Document) -> None:
-        """Publish what a committed replacement stored."""
+        """Publish what a committed replacement stored (a failure: left to the upkeep)."""
         ...
 
 
@@ -393,7 +393,7 @@ class Dispatcher:
         so once at most (a round sent again after a crash finds it undeliverable already, no
         longer due; a second sender finds it moved on), and at least once (a failure between
         the writes leaves none of them: it is sent again). The replacement's events are
-        published once it committed.
+        published once it committed (or by the upkeep, if that publish fails).
         """
         continuous = doc["list"] == "continuous"
 

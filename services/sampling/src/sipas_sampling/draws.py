@@ -12,8 +12,9 @@ from pymongo.errors import DuplicateKeyError
 
 from sipas_contracts.events import Event, InvitationClosed, InvitationSent, SubstitutionReason
 from sipas_runtime.mongo import Document
+from sipas_runtime.publishing import publish_and_mark
 from sipas_sampling.domain.allocation import AllocationError
-from sipas_sampling.domain.audit import next_entry, next_substitute
+from sipas_sampling.domain.audit import ANNOUNCED, next_entry, next_substitute
 from sipas_sampling.domain.batch import (
     FORMAT,
     DrawResult,
@@ -175,11 +176,13 @@ class Draws:
         """Replace a listed member by the next reserve of the stratum; log it.
 
         In the same transaction the replaced invitation keeps the event closing its token
-        (invitation-closed) and the reserve's invitation its invitation-sent event; both are
-        published once it committed, under ids fixed then. Reporting the same member again
-        with the same reason (an enumerator's app syncing twice) answers the logged entry
-        again, with ``repeated`` true, and re-publishes both stored events (de-duplicated by
-        their ids: a first publish that failed is made good); another reason is refused.
+        (invitation-closed), the reserve's invitation its invitation-sent event, and the
+        entry ``announced: False``; both events are published once it committed, under ids
+        fixed then, and the entry marked announced (see :meth:`announce_pending` for a
+        publish that failed or a crash before it). Reporting the same member again with the
+        same reason (an enumerator's app syncing twice) answers the logged entry again, with
+        ``repeated`` true, and re-publishes both stored events (de-duplicated by their ids);
+        another reason is refused.
         """
         drawing = await self._drawn(campaign_id)
 
@@ -187,11 +190,11 @@ class Draws:
             return await self._replace(drawing, dossier_id, reason, session)
 
         entry, fresh = await self._transact(work)
-        substitute = await self._republish(campaign_id, entry)
+        substitute = await self._announce(campaign_id, entry)
         if fresh:
             self._metrics.substitutions.labels(campaign_id, reason).inc()
         return {
-            **{k: v for k, v in entry.items() if k not in {"_id", "campaign"}},
+            **{k: v for k, v in entry.items() if k not in {"_id", "campaign", ANNOUNCED}},
             "substitute_invitation_id": str(substitute["_id"]) if substitute else None,
             "repeated": not fresh,
         }
@@ -218,12 +221,34 @@ class Draws:
         return entry if fresh else None
 
     async def announce(self, campaign_id: str, entry: Document) -> None:
-        """Publish what a committed :meth:`replace` stored and count it.
+        """Count what a committed :meth:`replace` stored and publish it.
 
-        The events: the replaced member's token closed, the reserve's invitation sent.
+        The events: the replaced member's token closed, the reserve's invitation sent. A
+        failed publish is logged and left to :meth:`announce_pending`.
         """
-        await self._republish(campaign_id, entry)
         self._metrics.substitutions.labels(campaign_id, entry["reason"]).inc()
+        await self._announce(campaign_id, entry)
+
+    async def announce_pending(self, before: datetime) -> int:
+        """Publish the events of entries committed before ``before`` and never announced.
+
+        The log is the substitutions' outbox: an entry is written ``announced: False`` with
+        its events and marked once they are on the stream, so a crash (or a failed publish)
+        between the commit and the publish leaves it to this call, which the upkeep makes.
+        Younger entries are left to their own publish. The event ids are those stored, so a
+        copy is dropped by JetStream within its duplicate window, and later by intake's
+        tokens and scoring's funnel, which apply an invitation's events by its id.
+        """
+        pending = [
+            e
+            for e in await self._campaigns.unannounced()
+            if datetime.fromisoformat(e["at"]) < before
+        ]
+        for entry in pending:
+            await self._announce(entry["campaign"], entry)
+        if pending:
+            log.info("substitutions_announced_late", entries=len(pending))
+        return len(pending)
 
     async def _drawn(self, campaign_id: str) -> DrawnCampaign:
         active = self._batch(campaign_id)
@@ -232,10 +257,15 @@ class Draws:
             raise DrawError(f"campaign {campaign_id!r} has not been drawn yet")
         return DrawnCampaign(active, campaign_id, await self._campaigns.key(campaign_id), drawn)
 
-    async def _republish(self, campaign_id: str, entry: Document) -> Document | None:
-        """Publish the events a substitution stored; the reserve's invitation."""
+    async def _announce(self, campaign_id: str, entry: Document) -> Document | None:
+        """Publish the events a substitution stored, then mark it; the reserve's invitation."""
         substitute = await self._invitation_of(campaign_id, entry["substitute"])
-        await self._publish(await self._stored_events(campaign_id, entry, substitute))
+
+        async def mark(_: Sequence[Event]) -> None:
+            await self._campaigns.mark_announced(campaign_id, entry["seq"])
+
+        events = await self._stored_events(campaign_id, entry, substitute)
+        await publish_and_mark(self._publish, events, mark)
         return substitute
 
     async def _stored_events(
@@ -276,7 +306,7 @@ class Draws:
             raise DrawError(f"the reserve list of {invitation['unit']} is exhausted")
         member = await self._member(drawn.campaign_id, found[0], session)
         now = datetime.now(UTC)
-        entry = next_entry(logged, invitation, found, reason, now)
+        entry = {**next_entry(logged, invitation, found, reason, now), ANNOUNCED: False}
         await self._campaigns.add_substitution(drawn.campaign_id, entry, session)
         sent = await self._invite_reserve(drawn.active, drawn.key, member, session)
         closing = closed(invitation, reason, sent.invitation_id, now)
@@ -341,7 +371,7 @@ class Draws:
         if drawn is None:
             raise DrawError(f"campaign {campaign_id!r} has not been drawn yet")
         log = [
-            {k: v for k, v in e.items() if k not in {"_id", "campaign"}}
+            {k: v for k, v in e.items() if k not in {"_id", "campaign", ANNOUNCED}}
             for e in await self._campaigns.substitutions(campaign_id)
         ]
         return {**drawn["export"], "substitutions": log}

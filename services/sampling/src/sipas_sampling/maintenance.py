@@ -1,14 +1,15 @@
-"""Periodic upkeep: lapse expired invitations, close campaigns, refresh gauges.
+"""Periodic upkeep: publish late substitutions, lapse invitations, close campaigns, gauges.
 
 Lapsing frees the invitation's quota slot; closing a campaign whose fieldwork ended
-crypto-shreds its contacts.
+crypto-shreds its contacts. A substitution whose events a crash (or a failed publish) left
+unpublished after its commit is published again from its log entry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -23,6 +24,16 @@ from sipas_sampling.store.invitations import InvitationStore
 T = TypeVar("T")
 Transact = Callable[[Callable[[AsyncClientSession], Awaitable[Any]]], Awaitable[Any]]
 log = structlog.get_logger(__name__)
+ANNOUNCE_AFTER = timedelta(seconds=30)
+"""A substitution this young is left to its own publish (a second copy would be harmless)."""
+
+
+class Announcer(Protocol):
+    """Publishes substitutions never announced (``sipas_sampling.draws.Draws``)."""
+
+    async def announce_pending(self, before: datetime) -> int:
+        """Publish those committed before ``before``; how many there were."""
+        ...
 
 
 class Maintenance:
@@ -38,6 +49,7 @@ class Maintenance:
         transact: Transact,
         metrics: SamplingMetrics,
         grace: timedelta,
+        announcer: Announcer | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._registry = registry
@@ -47,14 +59,22 @@ class Maintenance:
         self._transact = transact
         self._metrics = metrics
         self._grace = grace
+        self._announcer = announcer
         self.clock = clock
 
     async def run(self) -> None:
         """All jobs, in order."""
         await self._registry.refresh()
+        await self.announce()
         await self.lapse()
         await self.close_due()
         await self.gauges()
+
+    async def announce(self) -> int:
+        """Publish substitutions whose events were committed and never published."""
+        if self._announcer is None:
+            return 0
+        return await self._announcer.announce_pending(self.clock() - ANNOUNCE_AFTER)
 
     async def lapse(self) -> int:
         """Lapse invitations whose token expired (plus a grace), releasing their slots."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,8 +23,10 @@ from sipas_contracts.events import Event, InvitationClosed, InvitationSent
 from sipas_contracts.units import load_sample_hierarchy
 from sipas_runtime.mongo import Document, in_transaction
 from sipas_sampling.dispatch import LEASE, Dispatcher
+from sipas_sampling.domain.audit import verify_export
 from sipas_sampling.draws import Draws
 from sipas_sampling.fieldlists import hand_over
+from sipas_sampling.maintenance import ANNOUNCE_AFTER, Maintenance
 from sipas_sampling.metrics import SamplingMetrics
 from sipas_sampling.registry import Registry
 from sipas_sampling.store import Stores, prepare
@@ -35,6 +37,31 @@ pytestmark = [pytest.mark.mongo]
 CAMPAIGN = "batch-races-2026"
 UNIT = "ht-nx-xuan-hoi"
 MEMBERS = 4  # officials, then as many reserves, then the rest
+ENTRY_FIELDS = (
+    "seq",
+    "at",
+    "unit",
+    "kind",
+    "replaced",
+    "substitute",
+    "substitute_kind",
+    "reason",
+    "previous",
+    "hash",
+)  # what an observer's export shows of a log entry, and the chain covers (but the hash)
+
+
+@dataclass
+class Stream:
+    """The events published, in order; while ``down``, every publish fails (no PubAck)."""
+
+    events: list[Event] = field(default_factory=list)
+    down: bool = False
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        if self.down:
+            raise TimeoutError("nats: timeout")
+        self.events.extend(events)
 
 
 @dataclass
@@ -45,7 +72,11 @@ class Batch:
     stores: Stores
     registry: Registry
     draws: Draws
-    published: list[Event]
+    stream: Stream
+
+    @property
+    def published(self) -> list[Event]:
+        return self.stream.events
 
     def dispatcher(self, at: datetime) -> Dispatcher:
         """A sender whose clock reads ``at``, with no gateway: every send fails for good."""
@@ -56,6 +87,15 @@ class Batch:
             dev_outbox=False, survey_base_url="https://ks.example.gov.vn", publish=_ignore,
             metrics=SamplingMetrics(CollectorRegistry()), transact=self.transact,
             reserves=self.draws, clock=lambda: at,
+        )  # fmt: skip
+
+    def upkeep(self, at: datetime) -> Maintenance:
+        """The periodic upkeep, its clock reading ``at``."""
+        return Maintenance(
+            registry=self.registry, campaigns=self.stores.campaigns,
+            invitations=self.stores.invitations, decisions=self.stores.decisions,
+            transact=self.transact, metrics=SamplingMetrics(CollectorRegistry()),
+            grace=timedelta(hours=1), announcer=self.draws, clock=lambda: at,
         )  # fmt: skip
 
     async def transact(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -91,21 +131,17 @@ def batch(mongo, db_name, make_campaign) -> Callable[..., Awaitable[Batch]]:
         key = await stores.campaigns.key(CAMPAIGN)
         assert key is not None
         await db[POPULATION].insert_many([_member(n, key) for n in range(MEMBERS)])
-        published: list[Event] = []
-
-        async def publish(events: Sequence[Event]) -> None:
-            published.extend(events)
-
+        stream = Stream()
         draws = Draws(
             registry=registry, campaigns=stores.campaigns, invitations=stores.invitations,
             population=stores.population, contacts=stores.contacts,
-            transact=lambda work: in_transaction(mongo, work), publish=publish,
+            transact=lambda work: in_transaction(mongo, work), publish=stream.publish,
             token_key=secrets.token_bytes(32), optout_key=secrets.token_bytes(32),
             metrics=SamplingMetrics(CollectorRegistry()),
         )  # fmt: skip
         await draws.draw(CAMPAIGN)
-        published.clear()
-        return Batch(mongo, stores, registry, draws, published)
+        stream.events.clear()
+        return Batch(mongo, stores, registry, draws, stream)
 
     return drawn
 
@@ -182,3 +218,56 @@ async def test_two_members_undeliverable_in_one_round_are_both_replaced(batch):
     assert handled == 2
     assert [e["seq"] for e in logged] == [1, 2]
     assert sorted((await b.states()).values()) == ["queued", "queued", "substituted", "substituted"]
+
+
+async def test_a_substitution_whose_publish_failed_is_published_by_the_next_upkeep_once(batch):
+    b = await batch("sms", official=1)
+    at = datetime.now(UTC) + timedelta(seconds=1)
+    b.stream.down = True
+    await b.dispatcher(at).run_once()  # replaced in the commit; its publish fails after it
+    b.stream.down = False
+    [pending] = await b.stores.campaigns.substitutions(CAMPAIGN)
+    later = at + ANNOUNCE_AFTER + timedelta(seconds=1)
+
+    young = await b.upkeep(at).announce()  # left to its own publish for a while
+    await b.upkeep(later).run()
+    await b.upkeep(later + timedelta(minutes=1)).run()
+
+    [entry] = await b.stores.campaigns.substitutions(CAMPAIGN)
+    [replaced] = await b.invitations(dossier_id=entry["replaced"])
+    [reserve] = await b.invitations(dossier_id=entry["substitute"])
+    assert (young, pending["announced"], entry["announced"]) == (0, False, True)
+    assert b.published == [
+        InvitationClosed.model_validate(replaced["closed_event"]),
+        InvitationSent.model_validate(reserve["event"]),
+    ]
+
+
+async def test_a_substitution_published_at_once_is_not_published_again_by_the_upkeep(batch):
+    b = await batch("counter", official=2)
+    replaced = (await b.invitations())[0]["dossier_id"]
+    await b.draws.substitute(CAMPAIGN, replaced, "refused")
+    published = list(b.published)
+
+    announced = await b.upkeep(datetime.now(UTC) + timedelta(hours=1)).announce()
+
+    [entry] = await b.stores.campaigns.substitutions(CAMPAIGN)
+    assert [type(e) for e in published] == [InvitationClosed, InvitationSent]
+    assert (announced, entry["announced"], b.published) == (0, True, published)
+
+
+async def test_the_log_verifies_with_entries_announced_and_not(batch):
+    b = await batch("counter", official=2)
+    first, second = (doc["dossier_id"] for doc in await b.invitations())
+    await b.draws.substitute(CAMPAIGN, first, "refused")  # announced
+    b.stream.down = True
+    await b.draws.substitute(CAMPAIGN, second, "unreachable")  # committed, not announced
+
+    export = await b.draws.export(CAMPAIGN)
+
+    stored = await b.stores.campaigns.substitutions(CAMPAIGN)
+    assert [e["announced"] for e in stored] == [True, False]
+    assert [sorted(e) for e in export["substitutions"]] == [sorted(ENTRY_FIELDS)] * 2
+    report = verify_export(export)
+    assert report.ok, report.problems
+    assert report.substitutions == 2

@@ -328,6 +328,20 @@ class CampaignStoreContract:
             await campaigns.add_substitution("c1", {"seq": 1, "out": "d3"}, None)
         assert [e["out"] for e in await campaigns.substitutions("c1")] == ["d1", "d2"]
 
+    async def test_entries_written_unannounced_wait_until_marked(self, campaigns):
+        await campaigns.add_substitution("c2", {"seq": 1, "out": "d9", "announced": False}, None)
+        await campaigns.add_substitution("c1", {"seq": 2, "out": "d2", "announced": False}, None)
+        await campaigns.add_substitution("c1", {"seq": 1, "out": "d1", "announced": False}, None)
+        await campaigns.add_substitution("c3", {"seq": 1, "out": "d0"}, None)  # before the flag
+        waiting = [e["out"] for e in await campaigns.unannounced()]
+
+        await campaigns.mark_announced("c1", 1)
+        await campaigns.mark_announced("c9", 1)  # none such: nothing happens
+
+        assert waiting == ["d1", "d2", "d9"]
+        assert [e["out"] for e in await campaigns.unannounced()] == ["d2", "d9"]
+        assert [e["announced"] for e in await campaigns.substitutions("c1")] == [True, False]
+
 
 class TestInMemoryCampaignStore(CampaignStoreContract):
     @pytest.fixture

@@ -165,3 +165,24 @@ def test_a_population_smaller_than_the_total_is_taken_whole_and_the_shortfall_re
 
     assert result.official_count() == 4
     assert result.shortfall == 6
+
+
+def test_whether_an_entry_was_announced_is_not_covered_by_the_chain():
+    document = export(population())
+    strata = document["lists"]["lists"]["u04"]["individual"]
+    entry = {
+        "unit": "u04",
+        "kind": "individual",
+        "replaced": strata["official"][0],
+        "substitute": strata["reserve"][0],
+        "substitute_kind": "individual",
+        "reason": "unreachable",
+    }
+    [chained] = chain([entry])
+
+    document["substitutions"] = [{**chained, "announced": False}]
+    written = verify_export(document)
+    document["substitutions"] = [{**chained, "announced": True}]
+    marked = verify_export(document)
+
+    assert written.problems == marked.problems == []

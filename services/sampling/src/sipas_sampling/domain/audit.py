@@ -31,6 +31,11 @@ from sipas_sampling.domain.campaign import Campaign
 
 GENESIS = "0" * 64
 SUBSTITUTION_REASONS = ("refused", "unreachable", "ineligible")
+ANNOUNCED = "announced"
+"""A stored entry's flag: its events reached the stream (set after the entry was written)."""
+UNCHAINED = frozenset({"hash", "previous", ANNOUNCED})
+"""Fields of a stored entry that its hash does not cover: the chain's own links, and whether
+its events were published yet (what happened is chained, not the news of it)."""
 
 
 def next_substitute(
@@ -53,7 +58,7 @@ def next_substitute(
 
 def entry_hash(previous: str, entry: Mapping[str, Any]) -> str:
     """Hash of a substitution-log entry chained to the previous entry's hash."""
-    body = {k: v for k, v in entry.items() if k not in {"hash", "previous"}}
+    body = {k: v for k, v in entry.items() if k not in UNCHAINED}
     return hashlib.sha256(previous.encode() + canonical(body)).hexdigest()
 
 

@@ -11,6 +11,7 @@ from pymongo.errors import DuplicateKeyError
 from typing_extensions import override
 
 from sipas_runtime.mongo import Database, Document, MongoStore, update_many
+from sipas_sampling.domain.audit import ANNOUNCED
 from sipas_sampling.domain.campaign import Campaign, changed_design_fields, design_digest
 from sipas_sampling.store.collections import CAMPAIGN_KEYS, CAMPAIGNS, DRAWS, SUBSTITUTIONS
 from sipas_sampling.vault import new_key
@@ -78,6 +79,14 @@ class CampaignStore(Protocol):
         self, campaign_id: str, entry: dict[str, Any], session: AsyncClientSession
     ) -> None:
         """Append one chained entry (its seq makes a concurrent append conflict)."""
+        ...
+
+    async def unannounced(self, limit: int = 500) -> list[Document]:
+        """Entries of every campaign written ``announced: False`` and not marked since."""
+        ...
+
+    async def mark_announced(self, campaign_id: str, seq: int) -> None:
+        """Record that the events of a campaign's entry ``seq`` are on the stream."""
         ...
 
 
@@ -213,4 +222,20 @@ class MongoCampaignStore(MongoStore, CampaignStore):
         await self.db[SUBSTITUTIONS].insert_one(
             {"_id": f"{campaign_id}|{entry['seq']:06d}", "campaign": campaign_id, **entry},
             session=session,
+        )
+
+    @override
+    async def unannounced(self, limit: int = 500) -> list[Document]:
+        cursor = (
+            self.db[SUBSTITUTIONS]
+            .find({ANNOUNCED: False})
+            .sort([("campaign", 1), ("seq", 1)])
+            .limit(limit)
+        )
+        return [doc async for doc in cursor]
+
+    @override
+    async def mark_announced(self, campaign_id: str, seq: int) -> None:
+        await self.db[SUBSTITUTIONS].update_one(
+            {"_id": f"{campaign_id}|{seq:06d}"}, {"$set": {ANNOUNCED: True}}
         )
