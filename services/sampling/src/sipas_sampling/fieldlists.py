@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import structlog
+
 from sipas_contracts.units import UnitHierarchy
 from sipas_runtime.mongo import Document
 from sipas_sampling.domain.campaign import KINDS
@@ -25,6 +27,7 @@ from sipas_sampling.store.invitations import InvitationStore
 from sipas_sampling.store.population import PopulationStore
 from sipas_sampling.vault import VaultError, unlock
 
+log = structlog.get_logger(__name__)
 STANDBY = "standby"
 """State of a reserve no substitution has brought in yet."""
 
@@ -159,3 +162,31 @@ async def hand_over(
         for doc in listed
         if not await invitations.update(doc["_id"], handed, expect="listed")
     ]
+
+
+async def counter_slip_rows(
+    source: FieldListSource,
+    campaign_id: str,
+    *,
+    at: datetime,
+    unit: str | None = None,
+    covers: Callable[[str], bool] = lambda _unit: True,
+) -> list[dict[str, Any]]:
+    """Hand over the ``counter`` invitations still listed; the rows of those handed over.
+
+    The hand-over comes first and only the invitations whose change applied are printed:
+    a member a substitution closed (or who answered) since, or a slip handed over already,
+    gets no slip, whatever the lists said when they were read.
+    """
+    filters = {"unit": unit} if unit else {}
+    listed = [
+        doc
+        for doc in await source.invitations.by_campaign(campaign_id, state="listed", **filters)
+        if doc["channels"][doc["channel_index"]] == "counter" and covers(doc["unit"])
+    ]
+    kept = set(await hand_over(source.invitations, listed, at))
+    if kept:
+        log.info("counter_slips_not_handed_over", campaign=campaign_id, invitations=len(kept))
+    handed = {str(doc["_id"]) for doc in listed if doc["_id"] not in kept}
+    rows = await field_rows(source, campaign_id, unit=unit, covers=covers, with_contacts=True)
+    return [row for row in rows if row["invitation_id"] in handed and row["link"]]

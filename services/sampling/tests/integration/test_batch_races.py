@@ -25,7 +25,7 @@ from sipas_runtime.mongo import Document, in_transaction
 from sipas_sampling.dispatch import LEASE, Dispatcher
 from sipas_sampling.domain.audit import verify_export
 from sipas_sampling.draws import Draws
-from sipas_sampling.fieldlists import hand_over
+from sipas_sampling.fieldlists import FieldListSource, counter_slip_rows, hand_over
 from sipas_sampling.maintenance import ANNOUNCE_AFTER, Maintenance
 from sipas_sampling.metrics import SamplingMetrics
 from sipas_sampling.registry import Registry
@@ -169,6 +169,27 @@ async def test_a_counter_slip_printed_after_a_substitution_leaves_the_member_sub
     assert not_handed == [replaced["_id"]]
     assert (states[replaced["dossier_id"]], states[kept["dossier_id"]]) == ("substituted", "sent")
     assert sorted(states.values()) == ["listed", "sent", "substituted"]  # the reserve, invited
+
+
+async def test_counter_slips_are_printed_only_for_the_invitations_handed_over_then(batch):
+    b = await batch("counter")
+    replaced, kept = await b.invitations(state="listed")
+    await b.draws.substitute(CAMPAIGN, replaced["dossier_id"], "refused")  # a reserve, listed
+    [entry] = await b.stores.campaigns.substitutions(CAMPAIGN)
+    source = FieldListSource(
+        b.stores.campaigns, b.stores.invitations, b.stores.population,
+        load_sample_hierarchy(), "https://ks.example.gov.vn",
+    )  # fmt: skip
+
+    printed = await counter_slip_rows(source, CAMPAIGN, at=datetime.now(UTC))
+    again = await counter_slip_rows(source, CAMPAIGN, at=datetime.now(UTC))
+
+    assert sorted(row["dossier_id"] for row in printed) == sorted(
+        [kept["dossier_id"], entry["substitute"]]
+    )
+    assert all(row["link"].startswith("https://ks.example.gov.vn/s/") for row in printed)
+    assert again == []  # handed over already: printed once
+    assert sorted((await b.states()).values()) == ["sent", "sent", "substituted"]
 
 
 async def test_a_reserve_call_that_fails_leaves_the_member_due_and_the_next_round_replaces_it(

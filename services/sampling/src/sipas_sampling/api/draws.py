@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import structlog
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -20,9 +19,8 @@ from sipas_runtime.problems import ProblemError
 from sipas_sampling.api import service_of
 from sipas_sampling.draws import DrawError
 from sipas_sampling.exports import counter_slips, lists_workbook
-from sipas_sampling.fieldlists import FieldListSource, field_rows, hand_over
+from sipas_sampling.fieldlists import FieldListSource, counter_slip_rows, field_rows
 
-log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1/campaigns/{campaign_id}", tags=["draws"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -125,18 +123,24 @@ async def _rows(
     with_contacts: bool,
 ) -> list[dict[str, Any]]:
     sampling = service_of(request)
+    source = _source(request, campaign_id)
+    rows = await field_rows(source, campaign_id, unit=unit, with_contacts=with_contacts)
+    scope = caller.scope(sampling.hierarchy)
+    return [row for row in rows if scope.covers(row["unit"])]  # an enumerator's own units
+
+
+def _source(request: Request, campaign_id: str) -> FieldListSource:
+    """Where a campaign's lists are read from; 404 for an unknown campaign."""
+    sampling = service_of(request)
     if sampling.registry.get(campaign_id) is None:
         raise ProblemError(404, _("No campaign %(campaign)s."), params={"campaign": campaign_id})
-    source = FieldListSource(
+    return FieldListSource(
         sampling.stores.campaigns,
         sampling.stores.invitations,
         sampling.stores.population,
         sampling.hierarchy,
         sampling.settings.survey_base_url,
     )
-    rows = await field_rows(source, campaign_id, unit=unit, with_contacts=with_contacts)
-    scope = caller.scope(sampling.hierarchy)
-    return [row for row in rows if scope.covers(row["unit"])]  # an enumerator's own units
 
 
 @router.get(
@@ -195,27 +199,17 @@ async def slips(
     caller: Caller,
     unit: Annotated[str | None, Query()] = None,
 ) -> Response:
-    """Slips for invitations whose channel is ``counter``; printing marks them handed over."""
+    """Slips for the ``counter`` invitations still listed, which printing hands over."""
     sampling = service_of(request)
-    rows = [
-        r
-        for r in await _rows(request, campaign_id, unit, caller=caller, with_contacts=True)
-        if r["channel"] == "counter" and r["link"]
-    ]
+    rows = await counter_slip_rows(
+        _source(request, campaign_id),
+        campaign_id,
+        at=datetime.now(UTC),
+        unit=unit,
+        covers=caller.scope(sampling.hierarchy).covers,
+    )
     name = sampling.registry.get(campaign_id).campaign.name_vi  # type: ignore[union-attr]
     page = counter_slips(rows, campaign_name=name)
-    now = datetime.now(UTC)
-    scope = caller.scope(sampling.hierarchy)
-    listed = await sampling.stores.invitations.by_campaign(
-        campaign_id, state="listed", **({"unit": unit} if unit else {})
-    )
-    handing = [
-        doc
-        for doc in listed
-        if doc["channels"][doc["channel_index"]] == "counter" and scope.covers(doc["unit"])
-    ]
-    if kept := await hand_over(sampling.stores.invitations, handing, now):
-        log.info("counter_slips_not_handed_over", campaign=campaign_id, invitations=len(kept))
     return Response(
         page, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"}
     )
