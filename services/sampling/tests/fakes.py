@@ -214,6 +214,17 @@ class InMemoryCampaignStore:
         pending = [e for _, e in sorted(self.log.items()) if e.get("announced") is False]
         return pending[:limit]
 
+    async def unannounced_draws(self) -> list[Document]:
+        return [
+            {"_id": d["_id"], "at": d["at"]}
+            for _, d in sorted(self.draws.items())
+            if d.get("announced") is False
+        ]
+
+    async def mark_draw_announced(self, campaign_id: str) -> None:
+        if campaign_id in self.draws:
+            self.draws[campaign_id]["announced"] = True
+
     async def mark_announced(self, campaign_id: str, seq: int) -> None:
         entry = self.log.get(f"{campaign_id}|{seq:06d}")
         if entry is not None:

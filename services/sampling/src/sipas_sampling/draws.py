@@ -89,7 +89,12 @@ class Draws:
         return active
 
     async def draw(self, campaign_id: str) -> Document:
-        """Freeze the population, draw the lists, create the official invitations."""
+        """Freeze the population, draw the lists, create the official invitations.
+
+        The draw is written ``announced: False`` with the invitations (each holding its
+        invitation-sent event) and marked once they are on the stream: a failed publish or
+        a crash before it is made good by :meth:`announce_pending`, not by drawing again.
+        """
         active = self._batch(campaign_id)
         campaign = active.campaign
         if await self._campaigns.draw(campaign_id) is not None:
@@ -115,7 +120,7 @@ class Draws:
         await self._store_draw(
             campaign, summary, {"population": frozen.population, "lists": lists}, built
         )
-        await self._publish([event for _, event in built])
+        await self._announce_draw(campaign_id, [event for _, event in built])
         for _, event in built:
             self._metrics.invitations.labels(
                 campaign_id, event.unit, event.channel, "official"
@@ -160,6 +165,7 @@ class Draws:
                         "campaign": campaign.model_dump(mode="json"),
                         **export,
                     },
+                    ANNOUNCED: False,
                 },
                 session,
             )
@@ -232,13 +238,21 @@ class Draws:
     async def announce_pending(self, before: datetime) -> int:
         """Publish the events of entries committed before ``before`` and never announced.
 
-        The log is the substitutions' outbox: an entry is written ``announced: False`` with
-        its events and marked once they are on the stream, so a crash (or a failed publish)
-        between the commit and the publish leaves it to this call, which the upkeep makes.
-        Younger entries are left to their own publish. The event ids are those stored, so a
-        copy is dropped by JetStream within its duplicate window, and later by intake's
-        tokens and scoring's funnel, which apply an invitation's events by its id.
+        The draws and the log are their own outbox: a draw or an entry is written
+        ``announced: False`` with its events and marked once they are on the stream, so a
+        crash (or a failed publish) between the commit and the publish leaves it to this
+        call, which the upkeep makes. Younger ones are left to their own publish. The event
+        ids are those stored, so a copy is dropped by JetStream within its duplicate window,
+        and later by intake's tokens and scoring's funnel, which apply an invitation's
+        events by its id. Returns how many draws and entries were published.
         """
+        draws = [d["_id"] for d in await self._campaigns.unannounced_draws() if d["at"] < before]
+        for campaign_id in draws:
+            official = await self._invitations.by_campaign(campaign_id, list="official")
+            events = [InvitationSent.model_validate(doc["event"]) for doc in official]
+            await self._announce_draw(campaign_id, events)
+        if draws:
+            log.info("draws_announced_late", campaigns=draws)
         pending = [
             e
             for e in await self._campaigns.unannounced()
@@ -248,7 +262,7 @@ class Draws:
             await self._announce(entry["campaign"], entry)
         if pending:
             log.info("substitutions_announced_late", entries=len(pending))
-        return len(pending)
+        return len(draws) + len(pending)
 
     async def _drawn(self, campaign_id: str) -> DrawnCampaign:
         active = self._batch(campaign_id)
@@ -256,6 +270,14 @@ class Draws:
         if drawn is None:
             raise DrawError(f"campaign {campaign_id!r} has not been drawn yet")
         return DrawnCampaign(active, campaign_id, await self._campaigns.key(campaign_id), drawn)
+
+    async def _announce_draw(self, campaign_id: str, events: Sequence[Event]) -> None:
+        """Publish a draw's invitation events, then mark it announced."""
+
+        async def mark(_: Sequence[Event]) -> None:
+            await self._campaigns.mark_draw_announced(campaign_id)
+
+        await publish_and_mark(self._publish, events, mark)
 
     async def _announce(self, campaign_id: str, entry: Document) -> Document | None:
         """Publish the events a substitution stored, then mark it; the reserve's invitation."""

@@ -1,8 +1,8 @@
-"""Periodic upkeep: publish late substitutions, lapse invitations, close campaigns, gauges.
+"""Periodic upkeep: publish late draws and substitutions, lapse, close campaigns, gauges.
 
 Lapsing frees the invitation's quota slot; closing a campaign whose fieldwork ended
-crypto-shreds its contacts. A substitution whose events a crash (or a failed publish) left
-unpublished after its commit is published again from its log entry.
+crypto-shreds its contacts. A batch draw or substitution whose events a crash (or a failed
+publish) left unpublished after its commit is published from what the commit stored.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ T = TypeVar("T")
 Transact = Callable[[Callable[[AsyncClientSession], Awaitable[Any]]], Awaitable[Any]]
 log = structlog.get_logger(__name__)
 ANNOUNCE_AFTER = timedelta(seconds=30)
-"""A substitution this young is left to its own publish (a second copy would be harmless)."""
+"""A draw or substitution this young is left to its own publish (a copy would be harmless)."""
 
 
 class Announcer(Protocol):
-    """Publishes substitutions never announced (``sipas_sampling.draws.Draws``)."""
+    """Publishes draws and substitutions never announced (``sipas_sampling.draws.Draws``)."""
 
     async def announce_pending(self, before: datetime) -> int:
         """Publish those committed before ``before``; how many there were."""
@@ -71,7 +71,7 @@ class Maintenance:
         await self.gauges()
 
     async def announce(self) -> int:
-        """Publish substitutions whose events were committed and never published."""
+        """Publish draws and substitutions whose events were committed, never published."""
         if self._announcer is None:
             return 0
         return await self._announcer.announce_pending(self.clock() - ANNOUNCE_AFTER)

@@ -117,7 +117,7 @@ async def _ignore(events: object) -> None:
 def batch(mongo, db_name, make_campaign) -> Callable[..., Awaitable[Batch]]:
     """A batch campaign reaching its members by ``channel``, drawn: its official invited."""
 
-    async def drawn(channel: str, official: int = 2) -> Batch:
+    async def drawn(channel: str, official: int = 2, *, draw_published: bool = True) -> Batch:
         db = mongo[db_name]
         await prepare(db)
         stores = Stores(db)
@@ -131,7 +131,7 @@ def batch(mongo, db_name, make_campaign) -> Callable[..., Awaitable[Batch]]:
         key = await stores.campaigns.key(CAMPAIGN)
         assert key is not None
         await db[POPULATION].insert_many([_member(n, key) for n in range(MEMBERS)])
-        stream = Stream()
+        stream = Stream(down=not draw_published)
         draws = Draws(
             registry=registry, campaigns=stores.campaigns, invitations=stores.invitations,
             population=stores.population, contacts=stores.contacts,
@@ -141,6 +141,7 @@ def batch(mongo, db_name, make_campaign) -> Callable[..., Awaitable[Batch]]:
         )  # fmt: skip
         await draws.draw(CAMPAIGN)
         stream.events.clear()
+        stream.down = False
         return Batch(mongo, stores, registry, draws, stream)
 
     return drawn
@@ -264,13 +265,32 @@ async def test_a_substitution_whose_publish_failed_is_published_by_the_next_upke
     ]
 
 
+async def test_a_draw_whose_publish_failed_is_published_by_the_next_upkeep_once(batch):
+    b = await batch("sms", official=2, draw_published=False)  # committed, then no PubAck
+    official = await b.invitations(list="official")
+    at = datetime.now(UTC)
+
+    young = await b.upkeep(at).announce()
+    await b.upkeep(at + ANNOUNCE_AFTER + timedelta(seconds=1)).run()
+    await b.upkeep(at + ANNOUNCE_AFTER + timedelta(minutes=1)).run()
+
+    expected = [InvitationSent.model_validate(doc["event"]) for doc in official]
+    assert young == 0
+    assert len(official) == len(b.published) == 2
+    assert sorted(b.published, key=_id) == sorted(expected, key=_id)
+
+
+def _id(event: Event) -> str:
+    return str(event.event_id)
+
+
 async def test_a_substitution_published_at_once_is_not_published_again_by_the_upkeep(batch):
     b = await batch("counter", official=2)
     replaced = (await b.invitations())[0]["dossier_id"]
     await b.draws.substitute(CAMPAIGN, replaced, "refused")
     published = list(b.published)
 
-    announced = await b.upkeep(datetime.now(UTC) + timedelta(hours=1)).announce()
+    announced = await b.upkeep(datetime.now(UTC) + timedelta(hours=1)).announce()  # nor the draw
 
     [entry] = await b.stores.campaigns.substitutions(CAMPAIGN)
     assert [type(e) for e in published] == [InvitationClosed, InvitationSent]

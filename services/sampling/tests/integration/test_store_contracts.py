@@ -328,6 +328,19 @@ class CampaignStoreContract:
             await campaigns.add_substitution("c1", {"seq": 1, "out": "d3"}, None)
         assert [e["out"] for e in await campaigns.substitutions("c1")] == ["d1", "d2"]
 
+    async def test_draws_written_unannounced_wait_until_marked(self, campaigns):
+        at = datetime(2026, 3, 1, tzinfo=UTC)
+        await campaigns.add_draw("c2", {"at": at, "announced": False}, None)
+        await campaigns.add_draw("c1", {"at": at, "announced": False}, None)
+        await campaigns.add_draw("c3", {"at": at}, None)  # drawn before the flag
+        waiting = [d["_id"] for d in await campaigns.unannounced_draws()]
+
+        await campaigns.mark_draw_announced("c1")
+
+        assert waiting == ["c1", "c2"]
+        assert [d["_id"] for d in await campaigns.unannounced_draws()] == ["c2"]
+        assert (await campaigns.draw("c1") or {}).get("announced") is True
+
     async def test_entries_written_unannounced_wait_until_marked(self, campaigns):
         await campaigns.add_substitution("c2", {"seq": 1, "out": "d9", "announced": False}, None)
         await campaigns.add_substitution("c1", {"seq": 2, "out": "d2", "announced": False}, None)

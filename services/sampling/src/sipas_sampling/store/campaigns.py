@@ -85,6 +85,14 @@ class CampaignStore(Protocol):
         """Entries of every campaign written ``announced: False`` and not marked since."""
         ...
 
+    async def unannounced_draws(self) -> list[Document]:
+        """Draws (``_id`` and ``at``) written ``announced: False`` and not marked since."""
+        ...
+
+    async def mark_draw_announced(self, campaign_id: str) -> None:
+        """Record that the events of a campaign's draw are on the stream."""
+        ...
+
     async def mark_announced(self, campaign_id: str, seq: int) -> None:
         """Record that the events of a campaign's entry ``seq`` are on the stream."""
         ...
@@ -233,6 +241,15 @@ class MongoCampaignStore(MongoStore, CampaignStore):
             .limit(limit)
         )
         return [doc async for doc in cursor]
+
+    @override
+    async def unannounced_draws(self) -> list[Document]:
+        cursor = self.db[DRAWS].find({ANNOUNCED: False}, {"at": 1}).sort("_id", 1)
+        return [doc async for doc in cursor]
+
+    @override
+    async def mark_draw_announced(self, campaign_id: str) -> None:
+        await self.db[DRAWS].update_one({"_id": campaign_id}, {"$set": {ANNOUNCED: True}})
 
     @override
     async def mark_announced(self, campaign_id: str, seq: int) -> None:
