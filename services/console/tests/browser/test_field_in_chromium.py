@@ -294,8 +294,12 @@ def test_an_enumerator_records_interviews_offline_and_they_are_recorded_once(
         expect(status).to_contain_text("Không có mạng: 6 mục")
         check_page(page, "field-list-offline-360")
         queued = page.evaluate("localStorage.getItem('sipas-field-queue')")
-        assert len(json.loads(queued)) == 6
-        assert intake_count(stack, "tokens", USED) == 0  # nothing left the device
+        assert len(json.loads(queued)) == 6  # all kept on the device until it is sent
+        # (Not "nothing reached intake": Chromium's offline emulation does not hold for
+        # requests that pass a service worker (Playwright #2311), so a sync begun as a page
+        # loaded can reach the server while its answer is cut off by the next navigation;
+        # the device keeps that item and sends it again below, recorded once: the test's
+        # point, checked after the device is back online.)
 
         context.set_offline(False)
         expect(status).to_be_hidden(timeout=20_000)  # sent: the queue is empty
