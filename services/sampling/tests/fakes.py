@@ -32,7 +32,7 @@ from sipas_sampling.domain.continuous import (
 from sipas_sampling.domain.progress import InvitationCount
 from sipas_sampling.store.campaigns import DesignFrozenError
 from sipas_sampling.store.decisions import _reserved_concurrently
-from sipas_sampling.store.invitations import NO_LEASE, OPEN, SENDABLE, SETTLED, StateChange
+from sipas_sampling.store.states import NO_LEASE, OPEN, SENDABLE, SETTLED, StateChange
 from sipas_sampling.vault import new_key
 
 

@@ -44,7 +44,8 @@ from sipas_sampling.registry import ActiveCampaign, Registry
 from sipas_sampling.store.campaigns import CampaignStore
 from sipas_sampling.store.decisions import DecisionStore
 from sipas_sampling.store.dev_outbox import DevOutbox
-from sipas_sampling.store.invitations import InvitationStore, StateChange
+from sipas_sampling.store.invitations import InvitationStore
+from sipas_sampling.store.states import StateChange
 from sipas_sampling.vault import VaultError, unlock
 from sipas_sampling.wording import wording
 

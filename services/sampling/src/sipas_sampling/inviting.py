@@ -27,7 +27,7 @@ from sipas_contracts.ids import uuid7_for
 from sipas_runtime.mongo import Document
 from sipas_runtime.privacy import keyed_hash, new_token
 from sipas_sampling.domain.campaign import Campaign
-from sipas_sampling.store.invitations import NO_LEASE
+from sipas_sampling.store.states import NO_LEASE
 from sipas_sampling.vault import lock
 
 PRODUCER = "sampling"

@@ -9,7 +9,8 @@ import pytest
 
 from sipas_sampling.store import prepare
 from sipas_sampling.store.dev_outbox import MongoDevOutbox
-from sipas_sampling.store.invitations import NO_LEASE, MongoInvitationStore
+from sipas_sampling.store.invitations import MongoInvitationStore
+from sipas_sampling.store.states import NO_LEASE
 
 pytestmark = [pytest.mark.mongo]
 NOW = datetime(2026, 3, 2, 8, tzinfo=UTC)

@@ -17,12 +17,8 @@ from sipas_contracts.events import InvitationSent
 from sipas_contracts.ids import uuid7
 from sipas_runtime.mongo import Document, ensure_collections
 from sipas_sampling.store.collections import INVITATIONS, POPULATION
-from sipas_sampling.store.invitations import (
-    NO_LEASE,
-    InvitationStore,
-    MongoInvitationStore,
-    StateChange,
-)
+from sipas_sampling.store.invitations import InvitationStore, MongoInvitationStore
+from sipas_sampling.store.states import NO_LEASE, StateChange
 
 NOW = datetime(2026, 12, 7, 3, tzinfo=UTC)
 MINUTE, DAY = timedelta(minutes=1), timedelta(days=1)

@@ -108,10 +108,9 @@ class MongoDecisionStore(MongoStore, DecisionStore):
     """Everything the continuous decision reads and writes, in the consumer's transaction.
 
     A unit's quota document holds what must be exact and shared: ``quota``, ``reserved``
-    (open + answered slots), ``answered``, ``lapsed`` and ``released`` (slots lapses and
-    undeliverable invitations freed, net of those answered late: ``reserved + released`` is
-    every slot ever granted, which the owner of a unit in memory reads back,
-    ``sipas_sampling.deciding``).
+    (open + answered slots), ``answered``, ``lapsed`` and ``released`` (slots freed by lapses and
+    undeliverable invitations, net of those answered late: ``reserved + released`` is every
+    slot ever granted, read back by a unit's owner in memory, ``sipas_sampling.deciding``).
     What only estimates rates (eligible, reachable, invited) is counted in one document
     per campaign *and instance* (a shard), with a counter per unit (unit codes are safe
     field names), so a batch updates one counts document however many units it saw, and

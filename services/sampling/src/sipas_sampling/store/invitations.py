@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import NamedTuple, Protocol
+from datetime import datetime, timedelta
+from typing import Protocol
 from uuid import UUID
 
-from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from typing_extensions import override
 
@@ -16,24 +15,7 @@ from sipas_contracts.events import InvitationSent
 from sipas_runtime.mongo import Document, MongoStore, update_many
 from sipas_runtime.writes import Writes
 from sipas_sampling.store.collections import INVITATIONS, POPULATION
-
-NO_LEASE = datetime(1970, 1, 1, tzinfo=UTC)
-"""How long the development outbox keeps a message (recipient and live link) once "sent"."""
-SENDABLE = ("queued", "retry", "await_report")
-OPEN = ("queued", "retry", "await_report", "sent", "listed")
-SETTLED = ("answered", "lapsed")
-"""Outcomes only the answer and the upkeep set: a send's result never overwrites them."""
-
-
-class StateChange(NamedTuple):
-    """One invitation's change (and delivery attempt) as a dispatch round writes it."""
-
-    invitation_id: UUID
-    changes: Document
-    attempt: Document | None = None
-    expect: str | None = None
-    """The state the change was made from: it applies only to an invitation still in it
-    (another sender, a delivery report, the answer or the upkeep may have moved it on)."""
+from sipas_sampling.store.states import NO_LEASE, OPEN, SENDABLE, StateChange, state_updates
 
 
 class InvitationStore(Protocol):
@@ -209,13 +191,13 @@ class MongoInvitationStore(MongoStore, InvitationStore):
         expect: str | None = None,
         session: AsyncClientSession | None = None,
     ) -> bool:
-        operations = _state_updates(StateChange(invitation_id, changes, attempt, expect))
+        operations = state_updates(StateChange(invitation_id, changes, attempt, expect))
         result = await self.db[INVITATIONS].bulk_write(operations, session=session)
         return bool(result.matched_count == len(operations))
 
     @override
     async def update_all(self, updates: Sequence[StateChange]) -> None:
-        operations = [op for change in updates for op in _state_updates(change)]
+        operations = [op for change in updates for op in state_updates(change)]
         if operations:
             await self.db[INVITATIONS].bulk_write(operations, ordered=False)
 
@@ -284,32 +266,3 @@ def _due(now: datetime) -> Document:
         "next_attempt_at": {"$lte": now},
         "lease_until": {"$lt": now},
     }
-
-
-def _state_updates(change: StateChange) -> list[UpdateOne]:
-    """The change, kept off an invitation no longer as it expects; the attempt, always."""
-    invitation_id, changes, attempt, _ = change
-    released = {"lease_until": NO_LEASE}
-    guard = _state_guard(change)
-    if guard is None:
-        update: Document = {"$set": {**changes, **released}}
-        if attempt is not None:
-            update["$push"] = {"attempts": attempt}
-        return [UpdateOne({"_id": invitation_id}, update)]
-    operations = [
-        UpdateOne({"_id": invitation_id, "state": guard}, {"$set": {**changes, **released}})
-    ]
-    if attempt is not None:
-        operations.append(
-            UpdateOne({"_id": invitation_id}, {"$push": {"attempts": attempt}, "$set": released})
-        )
-    return operations
-
-
-def _state_guard(change: StateChange) -> Document | None:
-    """The condition on ``state`` a change applies under (a Mongo query), None for any."""
-    if change.expect is not None:
-        return {"$eq": change.expect, "$nin": list(SETTLED)}
-    if "state" in change.changes:
-        return {"$nin": list(SETTLED)}
-    return None
