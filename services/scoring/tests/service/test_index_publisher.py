@@ -211,6 +211,22 @@ async def test_a_response_folded_while_the_round_runs_is_in_its_units_figure_of_
     assert again == 0  # and it is not published again: that figure had it
 
 
+async def test_a_response_folded_into_a_new_slice_while_the_round_runs_is_in_that_round_too():
+    consumer = Consumer()
+    first, second = "ht-nx-co-dam", "ht-nx-xuan-an"
+    arrive = resp(answers_for(C2640, 3), unit=second, applicant_kind="organisation")
+    sink = FoldingPublisher(consumer, first, arrive)
+    index = publisher_for(consumer, sink, rollup_interval=300)
+    consumer.fold(
+        resp(answers_for(C2640, 5), unit=first, applicant_kind="individual"),
+        resp(answers_for(C2640, 4), unit=second, applicant_kind="individual"),
+    )
+
+    await index.tick()
+
+    assert responses_of(sink, second) == 2  # its slice did not exist when the round began
+
+
 class Clocked(FlakyPublisher):
     """Publishes, noting when each unit's whole-campaign figure was handed over."""
 
